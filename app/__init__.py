@@ -1,0 +1,97 @@
+"""The application factory: it only wires. No database, network or migrations happen here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import load_config
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    register_config(app, overrides)
+    register_extensions(app)
+    register_api(app)
+    register_views(app)
+    register_errors(app)
+    register_cli(app)
+    return app
+
+
+def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
+    from pathlib import Path
+
+    app.config.from_mapping(load_config(instance_path=Path(app.instance_path)))
+    app.config.from_mapping(overrides or {})
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if app.config.get("IAS_PROXY_COUNT"):
+        # Behind a reverse proxy: trust its X-Forwarded-For/Proto for client address and scheme.
+        count = int(app.config["IAS_PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401 - the whole schema, for the app and for Alembic
+    from app.audit.services import register_audit_listener
+    from app.db import register_engine_events
+    from app.extensions import babel, csrf, db, login_manager, migrate
+    from app.i18n import select_locale, select_timezone, template_globals
+
+    db.init_app(app)
+    register_engine_events()
+    migrate.init_app(app, db, directory=str(app.config.get("IAS_MIGRATIONS_DIR", "migrations")))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.context_processor(template_globals)
+    register_audit_listener()
+
+
+def register_api(app: Flask) -> None:
+    from app.accounts.api import blp as accounts_blp
+    from app.accounts.auth import register_auth
+    from app.api import register_api_checks
+    from app.district.api import blp as district_blp
+    from app.extensions import api
+    from app.species.api import blp as species_blp
+
+    api.init_app(app, spec_kwargs={
+        "info": {"description": "Field survey, control and re-inspection of invasive alien species."},
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+    })
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
+    for blp in (accounts_blp, species_blp, district_blp):
+        api.register_blueprint(blp, url_prefix="/api/v1")
+    register_auth(app)
+    register_api_checks(app)
+
+
+def register_views(app: Flask) -> None:
+    from app.accounts.views import bp as accounts_views
+    from app.main.views import bp as main_views
+    from app.security import register_security_headers
+
+    app.register_blueprint(main_views)
+    app.register_blueprint(accounts_views)
+    register_security_headers(app)
+
+
+def register_errors(app: Flask) -> None:
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_cli(app: Flask) -> None:
+    from app.accounts.cli import users_cli
+    from app.demo.cli import demo_cli
+    from app.district.cli import district_cli
+    from app.species.cli import species_cli
+
+    for group in (species_cli, district_cli, users_cli, demo_cli):
+        app.cli.add_command(group)

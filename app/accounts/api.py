@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, request
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from app.accounts import services
+from app.accounts.auth import public, roles_required
+from app.accounts.models import Role, User
+from app.accounts.schemas import (
+    OrganizationSchema,
+    TokenArgs,
+    TokenSchema,
+    UserCreateArgs,
+    UserQueryArgs,
+    UserSchema,
+    UserUpdateArgs,
+)
+from app.api import PageArgs, page_of, paginate
+from app.errors import AuthenticationFailed, InvalidInput, RateLimited
+from app.extensions import db
+
+blp = Blueprint("Accounts", __name__, description="Organizations, users and API tokens")
+
+MANAGERS = (Role.ADMIN, Role.BUREAU_ADMIN)
+
+
+@blp.route("/auth/tokens")
+class Tokens(MethodView):
+    @public
+    @blp.arguments(TokenArgs)
+    @blp.response(201, TokenSchema)
+    @blp.alt_response(401, description="Wrong username or password")
+    @blp.alt_response(429, description="Too many failed attempts; see Retry-After")
+    @blp.doc(security=[])
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Exchange a username and password for a bearer token"""
+        try:
+            user = services.authenticate(username=args["username"], password=args["password"],
+                                         ip=request.remote_addr)
+        except (AuthenticationFailed, RateLimited):
+            db.session.commit()  # the failed attempt must count even though the request fails
+            raise
+        plain, token = services.issue_token(user)
+        db.session.commit()
+        return {"token": plain, "expires_at": token.expires_at, "user": user}
+
+
+@blp.route("/auth/tokens/current")
+class CurrentToken(MethodView):
+    @blp.response(204)
+    def delete(self) -> None:
+        """Revoke the bearer token this request is made with (sign out an API client)"""
+        token = g.get("api_token")
+        if token is None:
+            raise InvalidInput.field("Authorization", _("This request was not made with a bearer token."))
+        services.revoke_token(token)
+        db.session.commit()
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, UserSchema)
+    def get(self) -> Any:
+        """The signed-in user"""
+        return current_user._get_current_object()
+
+
+@blp.route("/organizations")
+class Organizations(MethodView):
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_of(OrganizationSchema))
+    def get(self, page: int, per_page: int) -> dict[str, Any]:
+        """Organizations (bureaus, commissions, stations)"""
+        return paginate(services.list_organizations(), page=page, per_page=per_page)
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @roles_required(*MANAGERS)
+    @blp.arguments(UserQueryArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_of(UserSchema))
+    def get(self, page: int, per_page: int, **filters: Any) -> dict[str, Any]:
+        """Users the caller manages (all for admin, own organization for bureau_admin)"""
+        stmt = services.visible_users(current_user)
+        if "role" in filters:
+            stmt = stmt.where(User.role == filters["role"])
+        if "active" in filters:
+            stmt = stmt.where(User.active == filters["active"])
+        if "organization" in filters:
+            stmt = stmt.where(User.organization_id == services.get_organization(filters["organization"]).id)
+        return paginate(stmt, page=page, per_page=per_page)
+
+    @roles_required(*MANAGERS)
+    @blp.arguments(UserCreateArgs)
+    @blp.response(201, UserSchema)
+    @blp.alt_response(409, description="The username is taken")
+    def post(self, args: dict[str, Any]) -> User:
+        """Create a user (admin: any organization; bureau_admin: their own, not admin)"""
+        user = services.create_user(
+            actor=current_user,
+            username=args["username"],
+            password=args["password"],
+            display_name=args["display_name"],
+            role=args["role"],
+            organization_code=args["organization"],
+            email=args.get("email"),
+        )
+        db.session.commit()
+        return user
+
+
+@blp.route("/users/<int:user_id>")
+class UserItem(MethodView):
+    @roles_required(*MANAGERS)
+    @blp.response(200, UserSchema)
+    def get(self, user_id: int) -> User:
+        """One user"""
+        return services.get_managed_user(current_user, user_id)
+
+    @roles_required(*MANAGERS)
+    @blp.arguments(UserUpdateArgs)
+    @blp.response(200, UserSchema)
+    def patch(self, args: dict[str, Any], user_id: int) -> User:
+        """Change a user's role, organization, name, e-mail or password, or deactivate them"""
+        user = services.update_user(
+            actor=current_user, user=services.get_managed_user(current_user, user_id), changes=args
+        )
+        db.session.commit()
+        return user

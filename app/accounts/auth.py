@@ -1,0 +1,118 @@
+"""Who is calling: session cookies for the browser, bearer tokens for API clients.
+
+- Browser: Flask-Login session; every unsafe request is CSRF-checked (form field or X-CSRFToken header).
+- API clients: `Authorization: Bearer <token>`; no cookie, so no CSRF to forge.
+- Every /api/v1 endpoint needs a signed-in user unless its view is marked `@public`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.accounts.models import Role, User
+from app.accounts.services import find_token
+from app.errors import AuthenticationFailed, PermissionDenied
+from app.extensions import csrf, db, login_manager
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def public(view: F) -> F:
+    """Mark an API view as open to callers who have not signed in."""
+    view.ias_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """Refuse (403) callers whose role is not among `roles`; sign-in is already checked for the API."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                raise AuthenticationFailed(_("Sign in required."))
+            if current_user.role not in roles:
+                raise PermissionDenied(_("Your role may not do this."))
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+@login_manager.user_loader
+def _load_session_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+@login_manager.request_loader
+def _load_token_user(req: Any) -> User | None:
+    plain = bearer_token()
+    if plain is None:
+        return None
+    token, problem = find_token(plain)
+    if token is None:
+        g.token_problem = problem
+        return None
+    g.api_token = token
+    return token.user
+
+
+TOKEN_MESSAGES = {
+    "invalid": "The token is not valid.",
+    "expired": "The token has expired; request a new one.",
+    "revoked": "The token has been revoked; request a new one.",
+}
+
+
+def _authenticate_api_request() -> None:
+    """before_request for /api/v1: signed-in caller (unless public), CSRF for cookie sessions."""
+    if not request.path.startswith("/api/v1/") or request.endpoint is None:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    view_class = getattr(view, "view_class", None)  # MethodView: the marker is on the method
+    handler = getattr(view_class, request.method.lower(), None) if view_class else view
+    is_public = getattr(handler, "ias_public", False) or request.endpoint.startswith("api-docs.")
+    if bearer_token() is None and request.method in UNSAFE_METHODS and current_user.is_authenticated:
+        csrf.protect()
+    if is_public or current_user.is_authenticated:
+        return
+    problem = g.get("token_problem")
+    raise AuthenticationFailed(
+        _(TOKEN_MESSAGES[problem]) if problem else _("Sign in required."),
+        headers={"WWW-Authenticate": 'Bearer realm="ias"' + (', error="invalid_token"' if problem else "")},
+    )
+
+
+def _check_browser_csrf() -> None:
+    """CSRF for every unsafe browser request outside the API (sign-in form included)."""
+    if request.path.startswith("/api/") or request.method not in UNSAFE_METHODS:
+        return
+    csrf.protect()
+
+
+def register_auth(app: Flask) -> None:
+    login_manager.login_view = "accounts.sign_in"
+    login_manager.login_message = None  # the sign-in page says what to do
+    app.before_request(_check_browser_csrf)
+    app.before_request(_authenticate_api_request)
+

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.accounts.models import OrganizationKind, Role
+from app.api import PageArgs
+
+_role = ma.fields.Enum(Role, by_value=True)
+
+
+class OrganizationSchema(ma.Schema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    kind = ma.fields.Enum(OrganizationKind, by_value=True)
+
+
+class UserSchema(ma.Schema):
+    id = ma.fields.Integer()
+    username = ma.fields.String()
+    display_name = ma.fields.String()
+    email = ma.fields.String(allow_none=True)
+    role = _role
+    organization = ma.fields.Function(lambda u: u.organization.code)
+    organization_name = ma.fields.Function(lambda u: u.organization.name)
+    active = ma.fields.Boolean()
+    locale = ma.fields.String(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    last_login_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class UserQueryArgs(PageArgs):
+    role = _role
+    organization = ma.fields.String(validate=ma.validate.Length(max=64))
+    active = ma.fields.Boolean()
+
+
+_username = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=80))
+_password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=256))
+_locale = ma.fields.String(validate=ma.validate.OneOf(["zh", "en"]), allow_none=True)
+
+
+class UserCreateArgs(ma.Schema):
+    username = _username
+    password = _password
+    display_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    role = ma.fields.Enum(Role, by_value=True, required=True)
+    organization = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
+
+
+class UserUpdateArgs(ma.Schema):
+    display_name = ma.fields.String(validate=ma.validate.Length(min=1, max=120))
+    role = ma.fields.Enum(Role, by_value=True)
+    organization = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
+    active = ma.fields.Boolean()
+    locale = _locale
+    password = ma.fields.String(load_only=True, validate=ma.validate.Length(min=8, max=256))
+
+    @ma.validates_schema
+    def _not_empty(self, data: dict[str, object], **kwargs: object) -> None:
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
+
+
+class TokenArgs(ma.Schema):
+    username = _username
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=1, max=256))
+
+
+class TokenSchema(ma.Schema):
+    token = ma.fields.String(metadata={"description": "send as `Authorization: Bearer <token>`; shown once"})
+    expires_at = ma.fields.AwareDateTime()
+    user = ma.fields.Nested(UserSchema)

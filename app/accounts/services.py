@@ -1,0 +1,276 @@
+"""Users, organizations, sign-in and API tokens.
+
+Rules for managing users (SPEC §1, §3.2):
+- `admin` manages every user of every organization and may grant any role.
+- `bureau_admin` manages the users of their own organization and may grant any role but `admin`;
+  they cannot touch an `admin` account or move anyone to another organization.
+- Everyone else manages nobody.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.accounts.models import ApiToken, Organization, OrganizationKind, Role, User
+from app.audit.models import AuditLog
+from app.audit.services import record_event
+from app.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
+from app.extensions import db
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
+MIN_PASSWORD_LENGTH = 8
+TOKEN_PREFIX = "ias_"
+# Checked against when the username does not exist, so both paths cost the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+GRANTABLE_ROLES: dict[Role, frozenset[Role]] = {
+    Role.ADMIN: frozenset(Role),
+    Role.BUREAU_ADMIN: frozenset(Role) - {Role.ADMIN},
+}
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def get_organization(code: str, *, field: str = "organization") -> Organization:
+    """Raises InvalidInput naming `field` when no organization has this code."""
+    org = db.session.scalar(sa.select(Organization).where(Organization.code == code))
+    if org is None:
+        raise InvalidInput.field(field, _("No organization has the code %(code)s.", code=code))
+    return org
+
+
+def upsert_organization(*, code: str, name: str, kind: str) -> tuple[Organization, str]:
+    """Create or update an organization by code; returns it and "added", "changed" or "unchanged"."""
+    org = db.session.scalar(sa.select(Organization).where(Organization.code == code))
+    kind_value = OrganizationKind(kind)
+    if org is None:
+        org = Organization(code=code, name=name, kind=kind_value)
+        db.session.add(org)
+        db.session.flush()
+        return org, "added"
+    if (org.name, org.kind) == (name, kind_value):
+        return org, "unchanged"
+    org.name, org.kind = name, kind_value
+    return org, "changed"
+
+
+def list_organizations() -> sa.Select[tuple[Organization]]:
+    return sa.select(Organization).order_by(Organization.code)
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("No user with id %(id)s.", id=user_id))
+    return user
+
+
+def get_managed_user(actor: User, user_id: int) -> User:
+    """A user the actor manages. Raises NotFound, or PermissionDenied outside their organization."""
+    user = get_user(user_id)
+    if actor.role not in GRANTABLE_ROLES:
+        raise PermissionDenied(_("Only administrators manage users."))
+    if actor.role != Role.ADMIN and user.organization_id != actor.organization_id:
+        raise PermissionDenied(_("You manage the users of your own organization only."))
+    return user
+
+
+def visible_users(actor: User) -> sa.Select[tuple[User]]:
+    """Users the actor may manage. Raises PermissionDenied for roles that manage nobody."""
+    if actor.role not in GRANTABLE_ROLES:
+        raise PermissionDenied(_("Only administrators manage users."))
+    stmt = sa.select(User).order_by(User.username)
+    if actor.role != Role.ADMIN:
+        stmt = stmt.where(User.organization_id == actor.organization_id)
+    return stmt
+
+
+def _check_may_grant(actor: User | None, role: Role, organization: Organization) -> None:
+    if actor is None:  # the command line runs with the machine owner's authority
+        return
+    grantable = GRANTABLE_ROLES.get(actor.role)
+    if grantable is None:
+        raise PermissionDenied(_("Only administrators manage users."))
+    if actor.role != Role.ADMIN and organization.id != actor.organization_id:
+        raise PermissionDenied(_("You manage the users of your own organization only."))
+    if role not in grantable:
+        raise PermissionDenied(_("You may not grant the role %(role)s.", role=role.value))
+
+
+def _validate_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput.field(
+            "password", _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+        )
+
+
+def create_user(
+    *,
+    actor: User | None,
+    username: str,
+    password: str,
+    display_name: str,
+    role: Role | str,
+    organization_code: str,
+    email: str | None = None,
+) -> User:
+    """Create a user. Raises InvalidInput, PermissionDenied, or Conflict when the username is taken."""
+    role = Role(role)
+    organization = get_organization(organization_code)
+    _check_may_grant(actor, role, organization)
+    username = normalize_username(username)
+    if not USERNAME_RE.match(username):
+        raise InvalidInput.field(
+            "username", _("2–80 characters: letters, digits, dot, dash or underscore.")
+        )
+    _validate_password(password)
+    if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        raise Conflict(_("The username %(u)s is taken.", u=username), {"username": [_("Already taken.")]})
+    user = User(
+        username=username,
+        display_name=display_name.strip() or username,
+        email=email or None,
+        role=role,
+        organization=organization,
+        password_hash=generate_password_hash(password),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> User:
+    """Change role, activity, name, e-mail, password or organization. Raises PermissionDenied, InvalidInput."""
+    if actor is not None:
+        if actor.role not in GRANTABLE_ROLES:
+            raise PermissionDenied(_("Only administrators manage users."))
+        if actor.role != Role.ADMIN and (user.organization_id != actor.organization_id or user.role == Role.ADMIN):
+            raise PermissionDenied(_("You manage the users of your own organization only."))
+        if actor.id == user.id and (changes.get("active") is False or "role" in changes):
+            raise PermissionDenied(_("You cannot change your own role or deactivate yourself."))
+    organization = user.organization
+    if "organization" in changes:
+        organization = get_organization(changes["organization"])
+        if actor is not None and actor.role != Role.ADMIN and organization.id != actor.organization_id:
+            raise PermissionDenied(_("You manage the users of your own organization only."))
+    role = Role(changes.get("role", user.role))
+    if "role" in changes or "organization" in changes:
+        _check_may_grant(actor, role, organization)
+    user.role = role
+    user.organization = organization
+    if "active" in changes:
+        user.active = bool(changes["active"])
+        if not user.active:
+            revoke_all_tokens(user)
+    if "display_name" in changes:
+        user.display_name = changes["display_name"].strip() or user.username
+    if "email" in changes:
+        user.email = changes["email"] or None
+    if "locale" in changes:
+        user.locale = changes["locale"]
+    if "password" in changes:
+        _validate_password(changes["password"])
+        user.password_hash = generate_password_hash(changes["password"])
+        revoke_all_tokens(user)
+    db.session.flush()
+    return user
+
+
+def _recent_failures(column: sa.ColumnElement[Any], value: str, since: datetime) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(AuditLog)
+        .where(AuditLog.action == "sign_in_failed", column == value, AuditLog.occurred_at >= since)
+    ) or 0
+
+
+def _check_throttle(username: str, ip: str | None) -> None:
+    limit = current_app.config["IAS_SIGNIN_MAX_FAILURES"]
+    window = timedelta(minutes=current_app.config["IAS_SIGNIN_WINDOW_MINUTES"])
+    since = datetime.now(UTC) - window
+    locked = _recent_failures(AuditLog.entity_id, username, since) >= limit
+    if ip and not locked:
+        locked = _recent_failures(AuditLog.ip, ip, since) >= limit * 4
+    if locked:
+        raise RateLimited(
+            _("Too many failed sign-ins. Try again in %(m)d minutes.", m=window.seconds // 60),
+            headers={"Retry-After": str(int(window.total_seconds()))},
+        )
+
+
+def authenticate(*, username: str, password: str, ip: str | None = None) -> User:
+    """Check a username and password; record the attempt either way.
+
+    Raises RateLimited after too many recent failures, AuthenticationFailed on a wrong username,
+    password or a deactivated account (one message for all three: nothing to probe).
+    The caller must commit even when this raises, so failures are counted.
+    """
+    username = normalize_username(username)
+    _check_throttle(username, ip)
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not valid or not user.active:
+        record_event("sign_in_failed", "user", username, actor_label=username)
+        raise AuthenticationFailed(_("Wrong username or password."))
+    user.last_login_at = datetime.now(UTC)
+    record_event("sign_in", "user", user.id, actor_id=user.id, actor_label=user.username)
+    return user
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User, *, ttl: timedelta | None = None) -> tuple[str, ApiToken]:
+    """A new bearer token for `user`; the plain token is returned once and never stored."""
+    ttl = ttl if ttl is not None else timedelta(hours=current_app.config["IAS_TOKEN_TTL_HOURS"])
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, token_hash=_hash_token(plain), expires_at=datetime.now(UTC) + ttl)
+    db.session.add(token)
+    db.session.flush()
+    record_event("token_issued", "api_token", token.id, {"expires_at": token.expires_at},
+                 actor_id=user.id, actor_label=user.username)
+    return plain, token
+
+
+def find_token(plain: str) -> tuple[ApiToken | None, str | None]:
+    """The token and its user if usable, else None and why ("invalid", "expired", "revoked")."""
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
+    if token is None or not token.user.active:
+        return None, "invalid"
+    if token.revoked_at is not None:
+        return None, "revoked"
+    if token.expires_at <= datetime.now(UTC):
+        return None, "expired"
+    return token, None
+
+
+def revoke_token(token: ApiToken) -> None:
+    token.revoked_at = datetime.now(UTC)
+    record_event("token_revoked", "api_token", token.id)
+
+
+def revoke_all_tokens(user: User) -> None:
+    db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )

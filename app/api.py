@@ -1,0 +1,70 @@
+"""API-wide plumbing: the list envelope, pagination and request checks shared by every domain's api.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import Flask, request
+from flask_babel import gettext as _
+from flask_smorest import abort
+
+from app.extensions import db
+
+MAX_PER_PAGE = 500
+
+
+class PageArgs(ma.Schema):
+    """`page` and `per_page` (≤ 500), taken by every list endpoint."""
+
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+    per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+_page_schemas: dict[str, type[ma.Schema]] = {}
+
+
+def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    """The list envelope {"items", "total", "page", "per_page"} around `item_schema` (one class per item type)."""
+    name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+    if name not in _page_schemas:
+        _page_schemas[name] = type(
+            name,
+            (ma.Schema,),
+            {
+                "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+                "total": ma.fields.Integer(required=True),
+                "page": ma.fields.Integer(required=True),
+                "per_page": ma.fields.Integer(required=True),
+            },
+        )
+    return _page_schemas[name]
+
+
+def paginate(stmt: sa.Select[Any], *, page: int, per_page: int) -> dict[str, Any]:
+    """Run `stmt` for one page: two queries (count, rows) whatever the page size."""
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique().all()
+    return {"items": items, "total": total or 0, "page": page, "per_page": per_page}
+
+
+JSON_OR_FORM = ("application/json", "multipart/form-data")
+
+
+def _require_known_body_type() -> None:
+    """415 for a body the API cannot read, instead of treating it as missing fields."""
+    if not request.path.startswith("/api/") or request.method not in {"POST", "PUT", "PATCH"}:
+        return
+    has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding") == "chunked"
+    mimetype = request.mimetype
+    if has_body and not (mimetype in JSON_OR_FORM or mimetype.endswith("+json")):
+        abort(
+            415,
+            message=_("Send the body as JSON (Content-Type: application/json)."),
+            messages={"headers": {"Content-Type": [_("%(type)s is not accepted here.", type=mimetype or "none")]}},
+        )
+
+
+def register_api_checks(app: Flask) -> None:
+    app.before_request(_require_known_body_type)

@@ -1,0 +1,146 @@
+"""Recording the audit trail.
+
+Changes to models that inherit `Audited` are recorded automatically when the session flushes, in the
+same transaction, so a change and its audit row commit or roll back together. Events that change no row
+(a sign-in, a failed sign-in, an export) are recorded with `record_event`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from flask import g, has_app_context, has_request_context, request
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.orm import Session, UOWTransaction
+
+from app.audit.models import AuditLog
+from app.extensions import db
+
+REDACTED = "***"
+
+
+class Audited:
+    """Mixin: every insert, update and delete of this model is written to the audit log."""
+
+    # Columns whose changes are not worth a row (bookkeeping such as last_login_at).
+    __audit_ignore__: ClassVar[frozenset[str]] = frozenset()
+    # Columns recorded as changed without their values (password hashes).
+    __audit_redact__: ClassVar[frozenset[str]] = frozenset()
+
+
+def set_actor_label(label: str) -> None:
+    """Name the non-person actor for this app context (e.g. "cli" inside a command)."""
+    g.audit_actor_label = label
+
+
+def current_actor() -> tuple[int | None, str]:
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user.id, current_user.username
+    if has_app_context() and "audit_actor_label" in g:
+        return None, g.audit_actor_label
+    return None, "system"
+
+
+def _client_ip() -> str | None:
+    return request.remote_addr if has_request_context() else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def record_event(
+    action: str,
+    entity_type: str,
+    entity_id: str | int | None,
+    details: dict[str, Any] | None = None,
+    *,
+    actor_id: int | None = None,
+    actor_label: str | None = None,
+) -> AuditLog:
+    """Add an event row to the current unit of work (committed with it)."""
+    default_id, default_label = current_actor()
+    entry = AuditLog(
+        actor_id=actor_id if actor_id is not None else default_id,
+        actor_label=actor_label or default_label,
+        action=action,
+        entity_type=entity_type,
+        entity_id=None if entity_id is None else str(entity_id),
+        changes={k: _jsonable(v) for k, v in (details or {}).items()},
+        ip=_client_ip(),
+    )
+    db.session.add(entry)
+    return entry
+
+
+def _changes(obj: Audited, action: str) -> dict[str, list[Any]]:
+    state = sa.inspect(obj)
+    changes: dict[str, list[Any]] = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if key in obj.__audit_ignore__:
+            continue
+        if action == "update":
+            history = state.attrs[key].history
+            if not history.has_changes():
+                continue
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+        else:
+            value = state.dict.get(key)
+            if value is None:
+                continue
+            old, new = (None, value) if action == "create" else (value, None)
+        if key in obj.__audit_redact__:
+            old, new = (REDACTED if old is not None else None), (REDACTED if new is not None else None)
+        changes[key] = [_jsonable(old), _jsonable(new)]
+    return changes
+
+
+def _audit_after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    actor_id, actor_label = current_actor()
+    ip = _client_ip()
+    rows = []
+    for action, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        for obj in objects:
+            if not isinstance(obj, Audited):
+                continue
+            if action == "update" and not session.is_modified(obj, include_collections=False):
+                continue
+            changes = _changes(obj, action)
+            if action == "update" and not changes:
+                continue
+            state = sa.inspect(obj)
+            identity = state.mapper.primary_key_from_instance(obj)
+            rows.append(
+                {
+                    "actor_id": actor_id,
+                    "actor_label": actor_label,
+                    "action": action,
+                    "entity_type": obj.__tablename__,  # type: ignore[attr-defined]
+                    "entity_id": "/".join(str(part) for part in identity),
+                    "changes": changes,
+                    "ip": ip,
+                }
+            )
+    if rows:
+        # Core insert on the flush's own connection: same transaction, no second flush.
+        session.connection().execute(sa.insert(AuditLog), rows)
+
+
+def register_audit_listener() -> None:
+    if not event.contains(Session, "after_flush", _audit_after_flush):
+        event.listen(Session, "after_flush", _audit_after_flush)

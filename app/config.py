@@ -1,0 +1,99 @@
+"""Every setting the app reads, its default, and why.
+
+Settings come from the environment (12-factor); `create_app(overrides)` lets tests replace any of them.
+`load_config()` fails fast when a production deployment is missing something it cannot run without.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run: raised at start-up, never at request time."""
+
+
+def database_url(raw: str | None, instance_path: Path) -> str:
+    """Normalise DATABASE_URL: default to SQLite under instance/, and use psycopg 3 for PostgreSQL."""
+    if not raw:
+        return f"sqlite:///{instance_path / 'ias.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def load_config(env: dict[str, str] | None = None, instance_path: Path | None = None) -> dict[str, Any]:
+    env = dict(os.environ if env is None else env)
+    instance_path = instance_path or ROOT / "instance"
+    ias_env = env.get("IAS_ENV", "development")  # development | production | testing
+    if ias_env not in {"development", "production", "testing"}:
+        raise ConfigError(f"IAS_ENV must be development, production or testing, got {ias_env!r}")
+    production = ias_env == "production"
+
+    config: dict[str, Any] = {
+        "IAS_ENV": ias_env,
+        # Signs session cookies and CSRF tokens. `make run` keeps a random one in instance/secret_key.
+        "SECRET_KEY": env.get("SECRET_KEY", "dev-only-not-secret"),
+        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        # Detect connections the database dropped (PostgreSQL restarts, idle timeouts).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Largest request body; photos are the biggest thing a client sends.
+        "MAX_CONTENT_LENGTH": _int(env, "IAS_MAX_UPLOAD_MB", 25) * 1024 * 1024,
+        # Where the district's own data lives (name, bounds, townships, bureaus).
+        "IAS_DISTRICT_DIR": env.get("IAS_DISTRICT_DIR", str(ROOT / "districts" / "liangping")),
+        # The species registry: lists, species, defaults and control methods.
+        "IAS_SPECIES_DIR": env.get("IAS_SPECIES_DIR", str(ROOT / "species_lists")),
+        # Lifetime of an API bearer token; field phones stay signed in through a season's work week.
+        "IAS_TOKEN_TTL_HOURS": _int(env, "IAS_TOKEN_TTL_HOURS", 24 * 14),
+        # Sign-in throttling: this many failures for one username (or 4x as many from one address)
+        # inside the window block further attempts until the window has passed.
+        "IAS_SIGNIN_MAX_FAILURES": _int(env, "IAS_SIGNIN_MAX_FAILURES", 5),
+        "IAS_SIGNIN_WINDOW_MINUTES": _int(env, "IAS_SIGNIN_WINDOW_MINUTES", 15),
+        # Largest page a list endpoint returns (SPEC §3.2).
+        "IAS_MAX_PER_PAGE": 500,
+        # The time zone people work in; everything is stored in UTC.
+        "IAS_TIMEZONE": env.get("IAS_TIMEZONE", "Asia/Shanghai"),
+        # Chinese first; English on request.
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": env.get("IAS_TIMEZONE", "Asia/Shanghai"),
+        "IAS_LOCALES": ["zh", "en"],
+        # Cookies: never readable by scripts; only over HTTPS in production.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        # CSRF is checked by app.accounts.auth for cookie sessions only; bearer-token calls are exempt.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,  # a form left open in the field all morning still submits
+        # OpenAPI document at /api/v1/openapi.json.
+        "API_TITLE": "IAS Tracker API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        # JSON: keep Chinese readable and keys in declared order.
+        "JSON_AS_ASCII": False,
+    }
+    config["JSON_SORT_KEYS"] = False
+
+    if production:
+        if config["SECRET_KEY"] == "dev-only-not-secret" or len(config["SECRET_KEY"]) < 32:
+            raise ConfigError("SECRET_KEY must be set to a random value of 32+ characters in production")
+        if not env.get("DATABASE_URL"):
+            raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
+    return config

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+from app.accounts.models import Organization, Role, User
+from app.accounts.services import create_user, update_user
+from app.audit.services import set_actor_label
+from app.extensions import db
+
+demo_cli = AppGroup("demo", help="Demo data for trying the app out.")
+
+
+@demo_cli.command("seed")
+def seed_command() -> None:
+    """Create the demo admin (IAS_ADMIN_USER / IAS_ADMIN_PASSWORD, else admin and a random password).
+
+    Run again, it leaves the admin alone, unless IAS_ADMIN_PASSWORD is set, which resets the password.
+    """
+    set_actor_label("cli")
+    username = os.environ.get("IAS_ADMIN_USER", "admin")
+    password = os.environ.get("IAS_ADMIN_PASSWORD")
+    org = db.session.scalar(sa.select(Organization).order_by(Organization.id).limit(1))
+    if org is None:
+        raise click.ClickException("no organization yet: run `flask district load` first")
+    user = db.session.scalar(sa.select(User).where(User.username == username.lower()))
+    if user is None:
+        generated = password is None
+        password = password or secrets.token_urlsafe(12)
+        create_user(actor=None, username=username, password=password, display_name="Administrator",
+                    role=Role.ADMIN, organization_code=org.code)
+        db.session.commit()
+        click.echo("=" * 60)
+        click.echo(f"demo admin created: username {username}  password {password}")
+        if generated:
+            click.echo("(write it down: it is shown only this once; set IAS_ADMIN_PASSWORD to choose it)")
+        click.echo("=" * 60)
+    elif password:
+        update_user(actor=None, user=user, changes={"password": password, "active": True})
+        db.session.commit()
+        click.echo(f"demo admin {username}: password reset from IAS_ADMIN_PASSWORD")
+    else:
+        click.echo(f"demo admin {username} exists; password unchanged (set IAS_ADMIN_PASSWORD to reset it)")

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.audit.services import Audited
+from app.db import JSONType, intpk
+from app.extensions import db
+
+
+class TownshipKind(enum.StrEnum):
+    SUBDISTRICT = "subdistrict"  # 街道
+    TOWN = "town"  # 镇
+    TOWNSHIP = "township"  # 乡
+
+
+TOWNSHIP_KIND_ZH = {TownshipKind.SUBDISTRICT: "街道", TownshipKind.TOWN: "镇", TownshipKind.TOWNSHIP: "乡"}
+
+
+class District(Audited, db.Model):  # type: ignore[name-defined]
+    """The county-level unit this installation serves (one row)."""
+
+    __tablename__ = "districts"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str | None] = mapped_column(sa.String(100))
+    province: Mapped[str | None] = mapped_column(sa.String(100))
+    # Codes old records may carry (梁平县 500228 before it became a district).
+    former_codes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    area_km2: Mapped[float | None]
+    # WGS-84 bounding box of the district, and the buffer points may fall outside it by.
+    min_lon: Mapped[float]
+    min_lat: Mapped[float]
+    max_lon: Mapped[float]
+    max_lat: Mapped[float]
+    buffer_deg: Mapped[float]
+    # Optional GeoJSON township boundaries etc. can be added later; the box is the fallback check.
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    def contains(self, lon: float, lat: float) -> bool:
+        b = self.buffer_deg
+        return self.min_lon - b <= lon <= self.max_lon + b and self.min_lat - b <= lat <= self.max_lat + b
+
+
+class Township(Audited, db.Model):  # type: ignore[name-defined]
+    """A township-level unit (街道 / 镇 / 乡) with its official 9-digit statistical code."""
+
+    __tablename__ = "townships"
+
+    id: Mapped[intpk]
+    district_id: Mapped[int] = mapped_column(sa.ForeignKey("districts.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(50))
+    kind: Mapped[TownshipKind] = mapped_column(
+        sa.Enum(TownshipKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+
+    aliases: Mapped[list[TownshipAlias]] = relationship(
+        back_populates="township", cascade="all, delete-orphan", order_by="TownshipAlias.name"
+    )
+
+    @property
+    def kind_zh(self) -> str:
+        return TOWNSHIP_KIND_ZH[self.kind]
+
+
+class TownshipAlias(Audited, db.Model):  # type: ignore[name-defined]
+    """A name old records carry (梁山镇, 城东乡 …) and the township it now belongs to.
+
+    One old name may map to several townships when a unit was split (梁山镇 → 梁山街道 and 双桂街道).
+    """
+
+    __tablename__ = "township_aliases"
+    __table_args__ = (sa.UniqueConstraint("township_id", "name"),)
+
+    id: Mapped[intpk]
+    township_id: Mapped[int] = mapped_column(sa.ForeignKey("townships.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(50), index=True)
+    changed_in: Mapped[int | None]  # year of the change
+    note: Mapped[str | None] = mapped_column(sa.String(300))
+
+    township: Mapped[Township] = relationship(back_populates="aliases")

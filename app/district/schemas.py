@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.district.models import TownshipKind
+
+
+class TownshipAliasSchema(ma.Schema):
+    name = ma.fields.String()
+    changed_in = ma.fields.Integer(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+
+
+class TownshipSchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "official 9-digit statistical code"})
+    name_zh = ma.fields.String()
+    kind = ma.fields.Enum(TownshipKind, by_value=True)
+    kind_zh = ma.fields.String(metadata={"description": "街道, 镇 or 乡"})
+    aliases = ma.fields.List(ma.fields.Nested(TownshipAliasSchema), metadata={"description": "old names"})
+
+
+class DistrictSchema(ma.Schema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    name_en = ma.fields.String(allow_none=True)
+    province = ma.fields.String(allow_none=True)
+    former_codes = ma.fields.List(ma.fields.String())
+    area_km2 = ma.fields.Float(allow_none=True)
+    bounds = ma.fields.Function(
+        lambda d: {"min_lon": d.min_lon, "min_lat": d.min_lat, "max_lon": d.max_lon, "max_lat": d.max_lat,
+                   "buffer_deg": d.buffer_deg}
+    )

@@ -1,0 +1,168 @@
+"""One error hierarchy for services, one envelope for the API, real pages for the browser.
+
+Services raise `ServiceError` subclasses; they know nothing about HTTP beyond the status each maps to.
+Every error an API client can see has the SPEC §3.2 shape:
+
+    {"code": 422, "status": "Unprocessable Entity", "message": "...", "errors": {"field": ["..."]}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+log = logging.getLogger(__name__)
+
+FieldErrors = dict[str, list[str]]
+
+
+class ServiceError(Exception):
+    """A business rule refused the request. `errors` names the fields at fault."""
+
+    status_code = 400
+
+    def __init__(self, message: str, errors: FieldErrors | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+        self.headers = headers or {}
+
+
+class InvalidInput(ServiceError):
+    status_code = 422
+
+    @classmethod
+    def field(cls, name: str, message: str) -> InvalidInput:
+        return cls(_("Invalid value for %(field)s: %(message)s", field=name, message=message), {name: [message]})
+
+
+class AuthenticationFailed(ServiceError):
+    status_code = 401
+
+
+class PermissionDenied(ServiceError):
+    status_code = 403
+
+
+class NotFound(ServiceError):
+    status_code = 404
+
+
+class Conflict(ServiceError):
+    status_code = 409
+
+
+class RateLimited(ServiceError):
+    status_code = 429
+
+
+class ErrorEnvelopeSchema(ma.Schema):
+    """The body of every API error (documentation only)."""
+
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = ma.fields.String(required=True, metadata={"description": "HTTP status name"})
+    message = ma.fields.String(required=True, metadata={"description": "What went wrong, for a person"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        required=True,
+        metadata={"description": "Messages by field name"},
+    )
+
+
+def envelope(code: int, message: str, errors: FieldErrors | None = None) -> dict[str, Any]:
+    return {
+        "code": code,
+        "status": HTTP_STATUS_CODES.get(code, "Error"),
+        "message": message,
+        "errors": errors or {},
+    }
+
+
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _flatten_webargs_messages(messages: Any) -> FieldErrors:
+    """webargs nests messages by location ({"json": {"name": [...]}}); clients want them by field."""
+    flat: FieldErrors = {}
+    if not isinstance(messages, dict):
+        return {"_request": [str(messages)]}
+    for location, value in messages.items():
+        if isinstance(value, dict):
+            for field, field_messages in value.items():
+                flat.setdefault(str(field), []).extend(_as_messages(field_messages))
+        else:
+            flat.setdefault(str(location), []).extend(_as_messages(value))
+    return flat
+
+
+def _as_messages(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [m if isinstance(m, str) else str(m) for m in value]
+    if isinstance(value, dict):  # nested schema: keep the path readable
+        return [f"{k}: {', '.join(_as_messages(v))}" for k, v in value.items()]
+    return [str(value)]
+
+
+def _http_message(error: HTTPException, errors: FieldErrors) -> str:
+    if error.code == 422 and errors:
+        return _("Invalid value for: %(fields)s", fields=", ".join(sorted(errors)))
+    if error.code == 400 and "json" in errors:
+        return _("The request body is not valid JSON.")
+    messages = {
+        400: _("The request could not be understood."),
+        401: _("Sign in required."),
+        403: _("You are not allowed to do this."),
+        404: _("Not found."),
+        405: _("Method not allowed here."),
+        413: _("The request body is too large."),
+        415: _("Unsupported media type."),
+        429: _("Too many requests; wait and try again."),
+        500: _("Something went wrong on our side; it has been logged."),
+    }
+    return messages.get(error.code or 500, error.description or error.name)
+
+
+def handle_http_exception(error: HTTPException) -> Response | tuple[Any, int, dict[str, str]]:
+    code = error.code or 500
+    if not _is_api_request():
+        return render_template("errors/error.html", code=code, message=_http_message(error, {})), code
+    data = getattr(error, "data", None) or {}
+    errors = _flatten_webargs_messages(data["messages"]) if "messages" in data else {}
+    message = data.get("message") or _http_message(error, errors)
+    headers = dict(data.get("headers") or {})
+    if code == 405 and error.get_response().headers.get("Allow"):
+        headers["Allow"] = error.get_response().headers["Allow"]
+    return jsonify(envelope(code, message, errors)), code, headers
+
+
+def handle_service_error(error: ServiceError) -> tuple[Any, int, dict[str, str]]:
+    if not _is_api_request():
+        return (
+            render_template("errors/error.html", code=error.status_code, message=error.message),
+            error.status_code,
+            error.headers,
+        )
+    return jsonify(envelope(error.status_code, error.message, error.errors)), error.status_code, error.headers
+
+
+def handle_unexpected(error: Exception) -> Any:
+    """Anything not foreseen: log it with its traceback, tell the client only that it happened."""
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception("Unhandled error on %s %s", request.method, request.path, exc_info=error)
+    return handle_http_exception(InternalServerError())
+
+
+def register_error_handlers(app: Flask) -> None:
+    # Registered after flask-smorest's Api, so these replace its JSON-for-everything handler.
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(ServiceError, handle_service_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,283 @@
+"""Reading and checking the species registry files in species_lists/ (pure: files in, records out).
+
+The format is documented in species_lists/README.md. Every problem in the files is collected and
+reported at once, naming the file, the entry and the field, before anything touches the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from app.species.models import ListLevel, SpeciesGroup
+
+METRICS = ("cover", "density", "egg_masses", "count", "area")
+
+
+class RegistryError(Exception):
+    """The registry files are inconsistent; `problems` lists every one found."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    code: str
+    name_zh: str
+    name_en: str
+    applies_to: tuple[str, ...]
+    fields: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class SpeciesSpec:
+    key: str
+    name_zh: str
+    name_sci: str
+    authority: str | None
+    group: SpeciesGroup
+    aliases: tuple[str, ...]
+    synonyms: tuple[str, ...]
+    bureaus: tuple[str, ...]
+    metrics: tuple[str, ...]
+    severity: dict[str, Any]
+    follow_up_days: dict[str, list[int]]
+    next_spring_check: bool
+    flag: str | None
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    row: int
+    species_key: str
+    name_as_listed: str
+    status: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    code: str
+    name: str
+    short_name: str | None
+    level: ListLevel
+    issuer: str
+    announcement: str | None
+    published_on: date | None
+    in_force_on: date | None
+    source: str | None
+    note: str | None
+    members: tuple[MemberSpec, ...]
+
+
+@dataclass
+class Registry:
+    methods: dict[str, MethodSpec] = field(default_factory=dict)
+    species: dict[str, SpeciesSpec] = field(default_factory=dict)
+    lists: dict[str, ListSpec] = field(default_factory=dict)
+
+
+def _toml(path: Path, problems: list[str]) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        problems.append(f"{path.name}: missing")
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{path.name}: not valid TOML: {exc}")
+    return {}
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+
+
+def _check_follow_ups(where: str, value: Any, methods: dict[str, MethodSpec], problems: list[str]) -> None:
+    if not isinstance(value, dict):
+        problems.append(f"{where}: follow_up_days must be a table of method = [days]")
+        return
+    for method, days in value.items():
+        if method not in methods:
+            problems.append(f"{where}: follow_up_days names unknown control method {method!r}")
+        ok = isinstance(days, list) and days and all(isinstance(d, int) and d > 0 for d in days)
+        if not ok or days != sorted(set(days)):
+            problems.append(f"{where}: follow_up_days.{method} must be ascending positive whole days")
+
+
+def _check_severity(where: str, severity: Any, scales: dict[str, Any], problems: list[str]) -> None:
+    if not isinstance(severity, dict):
+        problems.append(f"{where}: severity must be a table")
+        return
+    if severity.get("metric") not in METRICS:
+        problems.append(f"{where}: severity.metric must be one of {', '.join(METRICS)}")
+    thresholds = severity.get("thresholds")
+    numeric = isinstance(thresholds, list) and all(isinstance(t, int | float) for t in thresholds)
+    if not numeric or len(thresholds) != 4 or thresholds != sorted(thresholds):
+        problems.append(f"{where}: severity.thresholds must be 4 ascending numbers (upper bounds of levels 1–4)")
+    if severity.get("scale") not in scales:
+        problems.append(f"{where}: severity scale {severity.get('scale')!r} is not in defaults.toml [scales]")
+
+
+def _read_methods(directory: Path, problems: list[str]) -> dict[str, MethodSpec]:
+    methods: dict[str, MethodSpec] = {}
+    for i, entry in enumerate(_toml(directory / "control_methods.toml", problems).get("method", []), 1):
+        where = f"control_methods.toml method #{i}"
+        code = entry.get("code")
+        if not isinstance(code, str) or not code:
+            problems.append(f"{where}: code is required")
+            continue
+        if code in methods:
+            problems.append(f"{where}: duplicate code {code!r}")
+        for name in ("name_zh", "name_en"):
+            if not isinstance(entry.get(name), str):
+                problems.append(f"{where} ({code}): {name} is required")
+        methods[code] = MethodSpec(
+            code=code,
+            name_zh=entry.get("name_zh", ""),
+            name_en=entry.get("name_en", ""),
+            applies_to=tuple(entry.get("applies_to", ["*"])),
+            fields=tuple(entry.get("fields", [])),
+        )
+    return methods
+
+
+def _resolve_species(
+    i: int, entry: dict[str, Any], defaults: dict[str, Any], methods: dict[str, MethodSpec], problems: list[str]
+) -> SpeciesSpec | None:
+    key = entry.get("key")
+    where = f"species.toml species #{i}" + (f" ({key})" if key else "")
+    for name in ("key", "name_zh", "name_sci", "group"):
+        if not isinstance(entry.get(name), str) or not entry[name].strip():
+            problems.append(f"{where}: {name} is required")
+    try:
+        group = SpeciesGroup(entry.get("group"))
+    except ValueError:
+        problems.append(f"{where}: group {entry.get('group')!r} is not one of {', '.join(g.value for g in SpeciesGroup)}")
+        return None
+    for name in ("aliases", "synonyms", "bureaus"):
+        if name in entry and entry[name] and not _str_list(entry[name]):
+            problems.append(f"{where}: {name} must be a list of names")
+    group_defaults = defaults.get("groups", {}).get(group.value, {})
+    scales = defaults.get("scales", {})
+    metrics = entry.get("metrics", group_defaults.get("metrics", []))
+    if not _str_list(metrics) or any(m not in METRICS for m in metrics):
+        problems.append(f"{where}: metrics must be a list drawn from {', '.join(METRICS)}")
+    scale = entry.get("severity_scale", group_defaults.get("severity_scale"))
+    severity = {**group_defaults.get("severity", {}), **entry.get("severity", {}), "scale": scale}
+    _check_severity(where, severity, scales, problems)
+    severity["levels"] = scales.get(scale, {}).get("levels", [])
+    follow_ups = {**group_defaults.get("follow_up_days", {}), **entry.get("follow_up_days", {})}
+    _check_follow_ups(where, follow_ups, methods, problems)
+    spring = defaults.get("next_spring_check", {})
+    return SpeciesSpec(
+        key=str(key),
+        name_zh=str(entry.get("name_zh", "")).strip(),
+        name_sci=str(entry.get("name_sci", "")).strip(),
+        authority=entry.get("authority") or None,
+        group=group,
+        aliases=tuple(entry.get("aliases", [])),
+        synonyms=tuple(entry.get("synonyms", [])),
+        bureaus=tuple(entry.get("bureaus", [])),
+        metrics=tuple(metrics) if isinstance(metrics, list) else (),
+        severity=severity,
+        follow_up_days=follow_ups,
+        next_spring_check=entry.get("next_spring_check", group.value in spring.get("groups", [])),
+        flag=entry.get("flag") or None,
+    )
+
+
+def _read_members(directory: Path, code: str, relpath: str, species: dict[str, SpeciesSpec], problems: list[str]) -> tuple[MemberSpec, ...]:
+    path = directory / relpath
+    members: list[MemberSpec] = []
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            expected = ["row", "species_key", "name_as_listed", "status", "verified"]
+            if reader.fieldnames != expected:
+                problems.append(f"{relpath}: header must be {','.join(expected)}")
+                return ()
+            seen_keys: set[str] = set()
+            for line_no, rec in enumerate(reader, 2):
+                where = f"{relpath} line {line_no}"
+                key = (rec["species_key"] or "").strip()
+                if key not in species:
+                    problems.append(f"{where}: species_key {key!r} is not in species.toml")
+                if key in seen_keys:
+                    problems.append(f"{where}: species_key {key!r} listed twice")
+                seen_keys.add(key)
+                if not (rec["row"] or "").strip().isdigit():
+                    problems.append(f"{where}: row must be a whole number")
+                    continue
+                verified = (rec["verified"] or "").strip().lower()
+                if verified not in {"true", "false"}:
+                    problems.append(f"{where}: verified must be true or false")
+                members.append(
+                    MemberSpec(
+                        row=int(rec["row"]),
+                        species_key=key,
+                        name_as_listed=(rec["name_as_listed"] or "").strip(),
+                        status=(rec["status"] or "").strip(),
+                        verified=verified == "true",
+                    )
+                )
+    except FileNotFoundError:
+        problems.append(f"lists.toml list {code}: members file {relpath} is missing")
+    return tuple(members)
+
+
+def read_registry(directory: Path) -> Registry:
+    """Parse and cross-check every registry file. Raises RegistryError listing all problems."""
+    problems: list[str] = []
+    registry = Registry()
+    registry.methods = _read_methods(directory, problems)
+    defaults = _toml(directory / "defaults.toml", problems)
+
+    for i, entry in enumerate(_toml(directory / "species.toml", problems).get("species", []), 1):
+        spec = _resolve_species(i, entry, defaults, registry.methods, problems)
+        if spec is None:
+            continue
+        if spec.key in registry.species:
+            problems.append(f"species.toml: key {spec.key!r} appears twice")
+        registry.species[spec.key] = spec
+    names = [s.name_zh for s in registry.species.values()]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"species.toml: name_zh {name!r} is used by more than one species")
+
+    for i, entry in enumerate(_toml(directory / "lists.toml", problems).get("list", []), 1):
+        code = entry.get("code")
+        where = f"lists.toml list #{i}" + (f" ({code})" if code else "")
+        for name in ("code", "name", "issuer", "members"):
+            if not isinstance(entry.get(name), str) or not entry[name]:
+                problems.append(f"{where}: {name} is required")
+        try:
+            level = ListLevel(entry.get("level"))
+        except ValueError:
+            problems.append(f"{where}: level must be national, provincial or district")
+            continue
+        for name in ("published_on", "in_force_on"):
+            if name in entry and not isinstance(entry[name], date):
+                problems.append(f"{where}: {name} must be a TOML date (YYYY-MM-DD)")
+        if not isinstance(code, str) or not isinstance(entry.get("members"), str):
+            continue
+        registry.lists[code] = ListSpec(
+            code=code,
+            name=entry["name"],
+            short_name=entry.get("short_name"),
+            level=level,
+            issuer=entry.get("issuer", ""),
+            announcement=entry.get("announcement"),
+            published_on=entry.get("published_on"),
+            in_force_on=entry.get("in_force_on"),
+            source=entry.get("source"),
+            note=entry.get("note"),
+            members=_read_members(directory, code, entry["members"], registry.species, problems),
+        )
+    if problems:
+        raise RegistryError(problems)
+    return registry

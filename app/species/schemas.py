@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.api import PageArgs
+from app.species.models import SpeciesGroup
+
+
+class SpeciesQueryArgs(PageArgs):
+    q = ma.fields.String(validate=ma.validate.Length(max=100), metadata={
+        "description": "Chinese name, alias, pinyin or initials (fsl), scientific name or old synonym"
+    })
+    list = ma.fields.String(validate=ma.validate.Length(max=64), metadata={"description": "species list code"})
+    group = ma.fields.Enum(SpeciesGroup, by_value=True)
+    include_retired = ma.fields.Boolean(load_default=False)
+
+
+class MembershipSchema(ma.Schema):
+    code = ma.fields.Function(lambda m: m.species_list.code)
+    name = ma.fields.Function(lambda m: m.species_list.short_name or m.species_list.name)
+    row = ma.fields.Integer()
+    name_as_listed = ma.fields.String()
+    status = ma.fields.String()
+    verified = ma.fields.Boolean()
+
+
+class SpeciesBriefSchema(ma.Schema):
+    id = ma.fields.Integer()
+    key = ma.fields.String()
+    name_zh = ma.fields.String()
+    name_sci = ma.fields.String()
+    group = ma.fields.Enum(SpeciesGroup, by_value=True)
+
+
+class SpeciesSchema(SpeciesBriefSchema):
+    authority = ma.fields.String(allow_none=True)
+    aliases = ma.fields.List(ma.fields.String())
+    synonyms = ma.fields.List(ma.fields.String())
+    bureaus = ma.fields.List(ma.fields.String())
+    metrics = ma.fields.List(ma.fields.String())
+    flag = ma.fields.String(allow_none=True)
+    retired_on = ma.fields.Date(allow_none=True)
+    lists = ma.fields.Method("_lists")
+
+    def _lists(self, species: object) -> list[dict[str, object]]:
+        current = [m for m in species.memberships if m.removed_on is None]  # type: ignore[attr-defined]
+        return MembershipSchema(many=True).dump(sorted(current, key=lambda m: m.species_list.code))
+
+
+class SpeciesDetailSchema(SpeciesSchema):
+    severity = ma.fields.Dict()
+    follow_up_days = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.Integer()))
+    next_spring_check = ma.fields.Boolean()
+
+
+class SpeciesListSchema(ma.Schema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    short_name = ma.fields.String(allow_none=True)
+    level = ma.fields.String()
+    issuer = ma.fields.String()
+    announcement = ma.fields.String(allow_none=True)
+    published_on = ma.fields.Date(allow_none=True)
+    in_force_on = ma.fields.Date(allow_none=True)
+    source = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    species_count = ma.fields.Integer()
+
+
+class MembersQueryArgs(PageArgs):
+    on = ma.fields.Date(metadata={"description": "membership as it stood on this date (default: today)"})
+
+
+class ListMemberSchema(ma.Schema):
+    row = ma.fields.Integer()
+    name_as_listed = ma.fields.String()
+    status = ma.fields.String()
+    verified = ma.fields.Boolean()
+    added_on = ma.fields.Date(allow_none=True)
+    removed_on = ma.fields.Date(allow_none=True)
+    species = ma.fields.Nested(SpeciesBriefSchema)

@@ -1,0 +1,202 @@
+"""Test set-up: one migrated database per run, one rolled-back transaction per test.
+
+The database is SQLite in a temporary folder, or PostgreSQL when TEST_DATABASE_URL is set (CI sets it;
+`make test` runs the suite once on each). The schema comes from the Alembic migrations, never from
+create_all, so the migrations are exercised by every run. Reference data (species registry, district)
+is loaded once; each test runs inside a transaction that is rolled back afterwards, and commits inside
+the app become savepoints.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_sqlalchemy.session import Session as FlaskSession
+
+from app import create_app
+from app.accounts.models import Role, User
+from app.accounts.services import issue_token
+from app.district.services import load_district
+from app.extensions import db
+from app.species.services import sync_registry
+from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _database_url(tmp_dir: Path) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1).replace("postgres://", "postgresql+psycopg://", 1)
+    return f"sqlite:///{tmp_dir / 'test.db'}"
+
+
+def _reset_postgres(url: str) -> None:
+    """TEST_DATABASE_URL names a throw-away database: start it empty."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    if url.startswith("postgresql"):
+        _reset_postgres(url)
+    return url
+
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+    "IAS_TOKEN_TTL_HOURS": 24,
+}
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in a fresh context, as in production.
+
+    The test itself holds an app context; without this, requests would share its `g` (and so the
+    signed-in user Flask-Login caches there) and its database session.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url,
+                      "IAS_MIGRATIONS_DIR": str(ROOT / "migrations")})
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        flask_migrate.upgrade(directory=str(ROOT / "migrations"))
+        sync_registry(Path(app.config["IAS_SPECIES_DIR"]))
+        load_district(Path(app.config["IAS_DISTRICT_DIR"]))
+        db.session.commit()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+class ConnectionBoundSession(FlaskSession):
+    """Flask-SQLAlchemy's session ignores `bind=`; tests need it to use the test's connection."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        if self.bind is not None:
+            return self.bind
+        return super().get_bind(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def db_session(app: Flask) -> Iterator[Any]:
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": ConnectionBoundSession}
+        )
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class ApiClient:
+    """A test client that sends a bearer token and JSON; `as_user(user)` switches who is calling."""
+
+    def __init__(self, client: FlaskClient, token: str | None = None):
+        self.client = client
+        self.token = token
+
+    def _headers(self, kwargs: dict[str, Any]) -> dict[str, str]:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        return headers
+
+    def open(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.client.open(path, method=method, headers=self._headers(kwargs), **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.open("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.open("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self.open("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.open("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def make_user(db_session: Any) -> Any:
+    def make(role: Role | str = Role.SURVEYOR, organization: str = "forestry", **kwargs: Any) -> User:
+        return UserFactory(role=Role(role), organization_code=organization, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def api_as(client: FlaskClient, make_user: Any) -> Any:
+    """`api_as("surveyor")` or `api_as(user)`: an API client signed in with a bearer token."""
+
+    def as_(who: Role | str | User, organization: str = "forestry") -> ApiClient:
+        user = who if isinstance(who, User) else make_user(who, organization)
+        token, _ = issue_token(user)
+        db.session.commit()
+        api = ApiClient(client, token)
+        api.user = user  # type: ignore[attr-defined]
+        return api
+
+    return as_
+
+
+@pytest.fixture
+def anonymous_api(client: FlaskClient) -> ApiClient:
+    return ApiClient(client)
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Any:
+    """Use as a context manager: `with count_queries() as queries: ...; len(queries)`."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting() -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+                statements.append(statement)
+
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", before)
+
+    return counting

@@ -1,0 +1,120 @@
+"""The factory, configuration, health check, error envelope and security headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from openapi_spec_validator import validate
+
+from app.config import ConfigError, database_url, load_config
+from app.extensions import db
+
+
+def test_production_refuses_default_secret_and_missing_database() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config({"IAS_ENV": "production", "DATABASE_URL": "postgresql://db/ias"})
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_config({"IAS_ENV": "production", "SECRET_KEY": "x" * 40})
+    config = load_config({"IAS_ENV": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql://db/ias"})
+    assert config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_bad_settings_fail_fast() -> None:
+    with pytest.raises(ConfigError, match="IAS_ENV"):
+        load_config({"IAS_ENV": "staging"})
+    with pytest.raises(ConfigError, match="IAS_TOKEN_TTL_HOURS"):
+        load_config({"IAS_TOKEN_TTL_HOURS": "two weeks"})
+
+
+def test_database_url_defaults_to_sqlite_and_uses_psycopg3(tmp_path: Path) -> None:
+    assert database_url(None, tmp_path) == f"sqlite:///{tmp_path / 'ias.db'}"
+    assert database_url("postgres://u@h/d", tmp_path) == "postgresql+psycopg://u@h/d"
+    assert database_url("postgresql://u@h/d", tmp_path) == "postgresql+psycopg://u@h/d"
+
+
+def test_healthz_checks_the_database(client: Any) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_an_unreachable_database(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db.session, "execute", unreachable)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "unreachable"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [("GET", "/api/v1/no-such-thing", 404), ("DELETE", "/api/v1/townships", 405)],
+)
+def test_api_errors_use_the_envelope(api_as: Any, method: str, path: str, code: int) -> None:
+    response = api_as("surveyor").open(method, path)
+    assert response.status_code == code
+    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert response.json["code"] == code
+
+
+def test_oversize_body_is_413_in_the_envelope(app: Flask, api_as: Any) -> None:
+    api = api_as("admin")
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    response = api.post("/api/v1/users", data=b"{" + b" " * limit + b"}", content_type="application/json")
+    assert response.status_code == 413
+    assert response.json["status"] == "Request Entity Too Large"
+
+
+def test_unexpected_exception_is_a_500_envelope_without_traceback(
+    app: Flask, api_as: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    monkeypatch.setattr("app.district.services.list_townships", boom)
+    response = api_as("surveyor").get("/api/v1/townships")
+    assert response.status_code == 500
+    assert response.json["code"] == 500
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_browser_errors_are_pages_not_json(client: Any) -> None:
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+
+
+def test_non_json_body_is_415_naming_the_header(api_as: Any) -> None:
+    response = api_as("admin").post("/api/v1/users", data="username=x", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    assert "Content-Type" in response.json["errors"]
+
+
+def test_security_headers(client: Any) -> None:
+    response = client.get("/sign-in")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "worker-src 'self'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_openapi_document_is_valid_and_complete(anonymous_api: Any) -> None:
+    response = anonymous_api.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document = response.json
+    validate(document)
+    for path in ("/api/v1/auth/tokens", "/api/v1/users", "/api/v1/users/{user_id}", "/api/v1/organizations",
+                 "/api/v1/species", "/api/v1/species-lists", "/api/v1/townships"):
+        assert path in document["paths"], path
+    error = document["components"]["schemas"]["ErrorEnvelope"]
+    assert set(error["properties"]) == {"code", "status", "message", "errors"}
+    assert document["paths"]["/api/v1/auth/tokens"]["post"]["security"] == []
+    assert "bearerAuth" in document["components"]["securitySchemes"]
