@@ -59,10 +59,13 @@ def register_api(app: Flask) -> None:
     from app.extensions import api
     from app.species.api import blp as species_blp
 
-    api.init_app(app, spec_kwargs={
-        "info": {"description": "Field survey, control and re-inspection of invasive alien species."},
-        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
-    })
+    api.init_app(
+        app,
+        spec_kwargs={
+            "info": {"description": "Field survey, control and re-inspection of invasive alien species."},
+            "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+        },
+    )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
     for blp in (accounts_blp, species_blp, district_blp):

@@ -26,7 +26,7 @@ _page_schemas: dict[str, type[ma.Schema]] = {}
 
 
 def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
-    """The list envelope {"items", "total", "page", "per_page"} around `item_schema` (one class per item type)."""
+    """The list envelope {"items", "total", "page", "per_page"} around `item_schema` (one class per type)."""
     name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
     if name not in _page_schemas:
         _page_schemas[name] = type(
@@ -62,7 +62,9 @@ def _require_known_body_type() -> None:
         abort(
             415,
             message=_("Send the body as JSON (Content-Type: application/json)."),
-            messages={"headers": {"Content-Type": [_("%(type)s is not accepted here.", type=mimetype or "none")]}},
+            messages={
+                "headers": {"Content-Type": [_("%(type)s is not accepted here.", type=mimetype or "none")]}
+            },
         )
 
 

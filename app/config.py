@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# Good enough for a laptop, refused in production.
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105
 
 
 class ConfigError(RuntimeError):
@@ -48,7 +50,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
     config: dict[str, Any] = {
         "IAS_ENV": ias_env,
         # Signs session cookies and CSRF tokens. `make run` keeps a random one in instance/secret_key.
-        "SECRET_KEY": env.get("SECRET_KEY", "dev-only-not-secret"),
+        "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
         # Detect connections the database dropped (PostgreSQL restarts, idle timeouts).
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -92,7 +94,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
     config["JSON_SORT_KEYS"] = False
 
     if production:
-        if config["SECRET_KEY"] == "dev-only-not-secret" or len(config["SECRET_KEY"]) < 32:
+        if config["SECRET_KEY"] == DEV_SECRET_KEY or len(config["SECRET_KEY"]) < 32:
             raise ConfigError("SECRET_KEY must be set to a random value of 32+ characters in production")
         if not env.get("DATABASE_URL"):
             raise ConfigError("DATABASE_URL must point at PostgreSQL in production")

@@ -89,6 +89,9 @@ def begin_sqlite_transaction(connection: sa.Connection) -> None:
 
 def register_engine_events() -> None:
     """Per-connection set-up for SQLite (a no-op for PostgreSQL). Idempotent."""
-    for name, listener in (("connect", configure_sqlite_connection), ("begin", begin_sqlite_transaction)):
+    for name, listener in (
+        ("connect", configure_sqlite_connection),
+        ("begin", begin_sqlite_transaction),
+    ):
         if not sa.event.contains(sa.engine.Engine, name, listener):
             sa.event.listen(sa.engine.Engine, name, listener)

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
@@ -27,7 +27,9 @@ class ServiceError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str, errors: FieldErrors | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self, message: str, errors: FieldErrors | None = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.errors = errors or {}
@@ -39,7 +41,10 @@ class InvalidInput(ServiceError):
 
     @classmethod
     def field(cls, name: str, message: str) -> InvalidInput:
-        return cls(_("Invalid value for %(field)s: %(message)s", field=name, message=message), {name: [message]})
+        return cls(
+            _("Invalid value for %(field)s: %(message)s", field=name, message=message),
+            {name: [message]},
+        )
 
 
 class AuthenticationFailed(ServiceError):
@@ -130,7 +135,7 @@ def _http_message(error: HTTPException, errors: FieldErrors) -> str:
     return messages.get(error.code or 500, error.description or error.name)
 
 
-def handle_http_exception(error: HTTPException) -> Response | tuple[Any, int, dict[str, str]]:
+def handle_http_exception(error: HTTPException) -> tuple[Any, int] | tuple[Any, int, dict[str, str]]:
     code = error.code or 500
     if not _is_api_request():
         return render_template("errors/error.html", code=code, message=_http_message(error, {})), code
@@ -150,7 +155,11 @@ def handle_service_error(error: ServiceError) -> tuple[Any, int, dict[str, str]]
             error.status_code,
             error.headers,
         )
-    return jsonify(envelope(error.status_code, error.message, error.errors)), error.status_code, error.headers
+    return (
+        jsonify(envelope(error.status_code, error.message, error.errors)),
+        error.status_code,
+        error.headers,
+    )
 
 
 def handle_unexpected(error: Exception) -> Any:

@@ -36,7 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def _database_url(tmp_dir: Path) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return url.replace("postgresql://", "postgresql+psycopg://", 1).replace("postgres://", "postgresql+psycopg://", 1)
+        return url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
+            "postgres://", "postgresql+psycopg://", 1
+        )
     return f"sqlite:///{tmp_dir / 'test.db'}"
 
 
@@ -77,8 +79,13 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture(scope="session")
 def app(database_url: str) -> Iterator[Flask]:
-    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url,
-                      "IAS_MIGRATIONS_DIR": str(ROOT / "migrations")})
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "IAS_MIGRATIONS_DIR": str(ROOT / "migrations"),
+        }
+    )
     app.test_client_class = IsolatedClient
     with app.app_context():
         flask_migrate.upgrade(directory=str(ROOT / "migrations"))
@@ -107,7 +114,11 @@ def db_session(app: Flask) -> Iterator[Any]:
         transaction = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": ConnectionBoundSession}
+            {
+                "bind": connection,
+                "join_transaction_mode": "create_savepoint",
+                "class_": ConnectionBoundSession,
+            }
         )
         try:
             yield db.session

@@ -19,7 +19,9 @@ def test_production_refuses_default_secret_and_missing_database() -> None:
         load_config({"IAS_ENV": "production", "DATABASE_URL": "postgresql://db/ias"})
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         load_config({"IAS_ENV": "production", "SECRET_KEY": "x" * 40})
-    config = load_config({"IAS_ENV": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql://db/ias"})
+    config = load_config(
+        {"IAS_ENV": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql://db/ias"}
+    )
     assert config["SESSION_COOKIE_SECURE"] is True
 
 
@@ -93,7 +95,9 @@ def test_browser_errors_are_pages_not_json(client: Any) -> None:
 
 
 def test_non_json_body_is_415_naming_the_header(api_as: Any) -> None:
-    response = api_as("admin").post("/api/v1/users", data="username=x", content_type="application/x-www-form-urlencoded")
+    response = api_as("admin").post(
+        "/api/v1/users", data="username=x", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 415
     assert "Content-Type" in response.json["errors"]
 
@@ -111,8 +115,15 @@ def test_openapi_document_is_valid_and_complete(anonymous_api: Any) -> None:
     assert response.status_code == 200
     document = response.json
     validate(document)
-    for path in ("/api/v1/auth/tokens", "/api/v1/users", "/api/v1/users/{user_id}", "/api/v1/organizations",
-                 "/api/v1/species", "/api/v1/species-lists", "/api/v1/townships"):
+    for path in (
+        "/api/v1/auth/tokens",
+        "/api/v1/users",
+        "/api/v1/users/{user_id}",
+        "/api/v1/organizations",
+        "/api/v1/species",
+        "/api/v1/species-lists",
+        "/api/v1/townships",
+    ):
         assert path in document["paths"], path
     error = document["components"]["schemas"]["ErrorEnvelope"]
     assert set(error["properties"]) == {"code", "status", "message", "errors"}

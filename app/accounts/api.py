@@ -40,8 +40,9 @@ class Tokens(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Exchange a username and password for a bearer token"""
         try:
-            user = services.authenticate(username=args["username"], password=args["password"],
-                                         ip=request.remote_addr)
+            user = services.authenticate(
+                username=args["username"], password=args["password"], ip=request.remote_addr
+            )
         except (AuthenticationFailed, RateLimited):
             db.session.commit()  # the failed attempt must count even though the request fails
             raise

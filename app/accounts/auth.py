@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.accounts.models import Role, User
@@ -78,9 +79,9 @@ def _load_token_user(req: Any) -> User | None:
 
 
 TOKEN_MESSAGES = {
-    "invalid": "The token is not valid.",
-    "expired": "The token has expired; request a new one.",
-    "revoked": "The token has been revoked; request a new one.",
+    "invalid": _l("The token is not valid."),
+    "expired": _l("The token has expired; request a new one."),
+    "revoked": _l("The token has been revoked; request a new one."),
 }
 
 
@@ -97,9 +98,16 @@ def _authenticate_api_request() -> None:
     if is_public or current_user.is_authenticated:
         return
     problem = g.get("token_problem")
+    if problem is None:
+        raise AuthenticationFailed(_("Sign in required."), headers={"WWW-Authenticate": 'Bearer realm="ias"'})
+    message = str(TOKEN_MESSAGES[problem])
     raise AuthenticationFailed(
-        _(TOKEN_MESSAGES[problem]) if problem else _("Sign in required."),
-        headers={"WWW-Authenticate": 'Bearer realm="ias"' + (', error="invalid_token"' if problem else "")},
+        message,
+        {"Authorization": [message]},
+        # RFC 6750: a machine-readable reason beside the translated message.
+        headers={
+            "WWW-Authenticate": f'Bearer realm="ias", error="invalid_token", error_description="{problem}"'
+        },
     )
 
 
@@ -115,4 +123,3 @@ def register_auth(app: Flask) -> None:
     login_manager.login_message = None  # the sign-in page says what to do
     app.before_request(_check_browser_csrf)
     app.before_request(_authenticate_api_request)
-

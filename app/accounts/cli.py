@@ -14,19 +14,32 @@ users_cli = AppGroup("users", help="User accounts.")
 
 @users_cli.command("create")
 @click.option("--username", required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Prompted for when not given.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when not given.",
+)
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--organization", required=True, help="Organization code, e.g. forestry.")
 @click.option("--display-name", default="", help="Name shown in the app (default: the username).")
 @click.option("--email", default=None)
-def create_command(username: str, password: str, role: str, organization: str, display_name: str,
-                   email: str | None) -> None:
+def create_command(
+    username: str, password: str, role: str, organization: str, display_name: str, email: str | None
+) -> None:
     """Create a user with the machine owner's authority."""
     set_actor_label("cli")
     try:
-        user = create_user(actor=None, username=username, password=password, display_name=display_name,
-                           role=role, organization_code=organization, email=email)
+        user = create_user(
+            actor=None,
+            username=username,
+            password=password,
+            display_name=display_name,
+            role=role,
+            organization_code=organization,
+            email=email,
+        )
     except ServiceError as exc:
         db.session.rollback()
         details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())

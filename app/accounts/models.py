@@ -35,7 +35,12 @@ class Organization(Audited, db.Model):  # type: ignore[name-defined]
     code: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[OrganizationKind] = mapped_column(
-        sa.Enum(OrganizationKind, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
+        sa.Enum(
+            OrganizationKind,
+            native_enum=False,
+            length=40,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
     created_at: Mapped[timestamp]
 

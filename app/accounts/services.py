@@ -35,7 +35,7 @@ from app.extensions import db
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
 MIN_PASSWORD_LENGTH = 8
-TOKEN_PREFIX = "ias_"
+TOKEN_PREFIX = "ias_"  # noqa: S105 - a label, not a secret: makes leaked tokens easy to spot
 # Checked against when the username does not exist, so both paths cost the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -117,9 +117,7 @@ def _check_may_grant(actor: User | None, role: Role, organization: Organization)
 
 def _validate_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput.field(
-            "password", _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
-        )
+        raise InvalidInput.field("password", _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
 
 
 def create_user(
@@ -138,9 +136,7 @@ def create_user(
     _check_may_grant(actor, role, organization)
     username = normalize_username(username)
     if not USERNAME_RE.match(username):
-        raise InvalidInput.field(
-            "username", _("2–80 characters: letters, digits, dot, dash or underscore.")
-        )
+        raise InvalidInput.field("username", _("2–80 characters: letters, digits, dot, dash or underscore."))
     _validate_password(password)
     if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise Conflict(_("The username %(u)s is taken.", u=username), {"username": [_("Already taken.")]})
@@ -158,11 +154,16 @@ def create_user(
 
 
 def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> User:
-    """Change role, activity, name, e-mail, password or organization. Raises PermissionDenied, InvalidInput."""
+    """Change role, activity, name, e-mail, password or organization.
+
+    Raises PermissionDenied or InvalidInput.
+    """
     if actor is not None:
         if actor.role not in GRANTABLE_ROLES:
             raise PermissionDenied(_("Only administrators manage users."))
-        if actor.role != Role.ADMIN and (user.organization_id != actor.organization_id or user.role == Role.ADMIN):
+        if actor.role != Role.ADMIN and (
+            user.organization_id != actor.organization_id or user.role == Role.ADMIN
+        ):
             raise PermissionDenied(_("You manage the users of your own organization only."))
         if actor.id == user.id and (changes.get("active") is False or "role" in changes):
             raise PermissionDenied(_("You cannot change your own role or deactivate yourself."))
@@ -194,12 +195,15 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
     return user
 
 
-def _recent_failures(column: sa.ColumnElement[Any], value: str, since: datetime) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(AuditLog)
-        .where(AuditLog.action == "sign_in_failed", column == value, AuditLog.occurred_at >= since)
-    ) or 0
+def _recent_failures(column: Any, value: str, since: datetime) -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "sign_in_failed", column == value, AuditLog.occurred_at >= since)
+        )
+        or 0
+    )
 
 
 def _check_throttle(username: str, ip: str | None) -> None:
@@ -246,8 +250,14 @@ def issue_token(user: User, *, ttl: timedelta | None = None) -> tuple[str, ApiTo
     token = ApiToken(user=user, token_hash=_hash_token(plain), expires_at=datetime.now(UTC) + ttl)
     db.session.add(token)
     db.session.flush()
-    record_event("token_issued", "api_token", token.id, {"expires_at": token.expires_at},
-                 actor_id=user.id, actor_label=user.username)
+    record_event(
+        "token_issued",
+        "api_token",
+        token.id,
+        {"expires_at": token.expires_at},
+        actor_id=user.id,
+        actor_label=user.username,
+    )
     return plain, token
 
 

@@ -33,7 +33,9 @@ def sign_in() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             user = services.authenticate(
-                username=form.username.data or "", password=form.password.data or "", ip=request.remote_addr
+                username=form.username.data or "",
+                password=form.password.data or "",
+                ip=request.remote_addr,
             )
         except (AuthenticationFailed, RateLimited) as exc:
             db.session.commit()  # count the failure

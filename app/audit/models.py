@@ -34,4 +34,3 @@ class AuditLog(db.Model):  # type: ignore[name-defined]
 
     def __repr__(self) -> str:
         return f"<AuditLog {self.action} {self.entity_type}:{self.entity_id} by {self.actor_label}>"
-

@@ -105,7 +105,10 @@ def _changes(obj: Audited, action: str) -> dict[str, list[Any]]:
                 continue
             old, new = (None, value) if action == "create" else (value, None)
         if key in obj.__audit_redact__:
-            old, new = (REDACTED if old is not None else None), (REDACTED if new is not None else None)
+            old, new = (
+                (REDACTED if old is not None else None),
+                (REDACTED if new is not None else None),
+            )
         changes[key] = [_jsonable(old), _jsonable(new)]
     return changes
 
@@ -114,7 +117,11 @@ def _audit_after_flush(session: Session, flush_context: UOWTransaction) -> None:
     actor_id, actor_label = current_actor()
     ip = _client_ip()
     rows = []
-    for action, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
+    for action, objects in (
+        ("create", session.new),
+        ("update", session.dirty),
+        ("delete", session.deleted),
+    ):
         for obj in objects:
             if not isinstance(obj, Audited):
                 continue

@@ -31,8 +31,14 @@ def seed_command() -> None:
     if user is None:
         generated = password is None
         password = password or secrets.token_urlsafe(12)
-        create_user(actor=None, username=username, password=password, display_name="Administrator",
-                    role=Role.ADMIN, organization_code=org.code)
+        create_user(
+            actor=None,
+            username=username,
+            password=password,
+            display_name="Administrator",
+            role=Role.ADMIN,
+            organization_code=org.code,
+        )
         db.session.commit()
         click.echo("=" * 60)
         click.echo(f"demo admin created: username {username}  password {password}")

@@ -14,8 +14,12 @@ district_cli = AppGroup("district", help="The district's own data.")
 
 
 @district_cli.command("load")
-@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="District folder (default: IAS_DISTRICT_DIR, districts/liangping).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="District folder (default: IAS_DISTRICT_DIR, districts/liangping).",
+)
 def load_command(directory: Path | None) -> None:
     """Upsert the district, its bureaus, townships and old township names; report what changed."""
     set_actor_label("cli")
@@ -26,7 +30,9 @@ def load_command(directory: Path | None) -> None:
         db.session.rollback()
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
-        raise click.ClickException(f"{len(exc.problems)} problem(s) in {directory}; nothing was changed") from exc
+        raise click.ClickException(
+            f"{len(exc.problems)} problem(s) in {directory}; nothing was changed"
+        ) from exc
     db.session.commit()
     click.echo(f"district:      {report.district}")
     click.echo(f"organizations: {report.organizations}")

@@ -17,7 +17,11 @@ class TownshipKind(enum.StrEnum):
     TOWNSHIP = "township"  # 乡
 
 
-TOWNSHIP_KIND_ZH = {TownshipKind.SUBDISTRICT: "街道", TownshipKind.TOWN: "镇", TownshipKind.TOWNSHIP: "乡"}
+TOWNSHIP_KIND_ZH = {
+    TownshipKind.SUBDISTRICT: "街道",
+    TownshipKind.TOWN: "镇",
+    TownshipKind.TOWNSHIP: "乡",
+}
 
 
 class District(Audited, db.Model):  # type: ignore[name-defined]
@@ -57,7 +61,12 @@ class Township(Audited, db.Model):  # type: ignore[name-defined]
     code: Mapped[str] = mapped_column(sa.String(12), unique=True)
     name_zh: Mapped[str] = mapped_column(sa.String(50))
     kind: Mapped[TownshipKind] = mapped_column(
-        sa.Enum(TownshipKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+        sa.Enum(
+            TownshipKind,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
 
     aliases: Mapped[list[TownshipAlias]] = relationship(

@@ -27,6 +27,11 @@ class DistrictSchema(ma.Schema):
     former_codes = ma.fields.List(ma.fields.String())
     area_km2 = ma.fields.Float(allow_none=True)
     bounds = ma.fields.Function(
-        lambda d: {"min_lon": d.min_lon, "min_lat": d.min_lat, "max_lon": d.max_lon, "max_lat": d.max_lat,
-                   "buffer_deg": d.buffer_deg}
+        lambda d: {
+            "min_lon": d.min_lon,
+            "min_lat": d.min_lat,
+            "max_lon": d.max_lon,
+            "max_lat": d.max_lat,
+            "buffer_deg": d.buffer_deg,
+        }
     )

@@ -16,7 +16,11 @@ from app.district.models import District, Township, TownshipAlias, TownshipKind
 from app.extensions import db
 from app.refdata import Tally, apply_values
 
-KIND_BY_ZH = {"街道": TownshipKind.SUBDISTRICT, "镇": TownshipKind.TOWN, "乡": TownshipKind.TOWNSHIP}
+KIND_BY_ZH = {
+    "街道": TownshipKind.SUBDISTRICT,
+    "镇": TownshipKind.TOWN,
+    "乡": TownshipKind.TOWNSHIP,
+}
 
 
 class DistrictDataError(Exception):
@@ -52,7 +56,9 @@ def _csv_rows(path: Path, header: list[str], problems: list[str]) -> list[dict[s
         return []
 
 
-def read_district_files(directory: Path) -> tuple[dict[str, Any], list[dict[str, str]], list[dict[str, str]]]:
+def read_district_files(
+    directory: Path,
+) -> tuple[dict[str, Any], list[dict[str, str]], list[dict[str, str]]]:
     """Parse and check district.toml and its CSV files. Raises DistrictDataError listing every problem."""
     problems: list[str] = []
     try:
@@ -69,11 +75,17 @@ def read_district_files(directory: Path) -> tuple[dict[str, Any], list[dict[str,
             problems.append(f"district.toml: bounds.{name} must be a number")
     if not problems and not (bounds["min_lon"] < bounds["max_lon"] and bounds["min_lat"] < bounds["max_lat"]):
         problems.append("district.toml: bounds must have min < max")
-    townships = _csv_rows(directory / meta.get("townships", "townships.csv"), ["code", "name_zh", "kind"], problems)
+    townships = _csv_rows(
+        directory / meta.get("townships", "townships.csv"), ["code", "name_zh", "kind"], problems
+    )
     codes = set()
     for line, row in enumerate(townships, 2):
-        if not (row["code"].isdigit() and len(row["code"]) == 9 and row["code"].startswith(str(meta.get("code")))):
-            problems.append(f"townships line {line}: code {row['code']!r} is not a 9-digit code of this district")
+        if not (
+            row["code"].isdigit() and len(row["code"]) == 9 and row["code"].startswith(str(meta.get("code")))
+        ):
+            problems.append(
+                f"townships line {line}: code {row['code']!r} is not a 9-digit code of this district"
+            )
         if row["kind"] not in KIND_BY_ZH:
             problems.append(f"townships line {line}: kind must be 街道, 镇 or 乡")
         if row["code"] in codes:
@@ -81,8 +93,11 @@ def read_district_files(directory: Path) -> tuple[dict[str, Any], list[dict[str,
         codes.add(row["code"])
     aliases: list[dict[str, str]] = []
     if meta.get("township_aliases"):
-        aliases = _csv_rows(directory / meta["township_aliases"], ["alias", "township_code", "changed_in", "note"],
-                            problems)
+        aliases = _csv_rows(
+            directory / meta["township_aliases"],
+            ["alias", "township_code", "changed_in", "note"],
+            problems,
+        )
         for line, row in enumerate(aliases, 2):
             if row["township_code"] not in codes:
                 problems.append(f"township_aliases line {line}: unknown township_code {row['township_code']}")
@@ -123,11 +138,15 @@ def load_district(directory: Path) -> LoadReport:
         _org, outcome = upsert_organization(code=org["code"], name=org["name"], kind=org["kind"])
         report.organizations.count(outcome)
 
-    existing = {t.code: t for t in db.session.scalars(
-        sa.select(Township).options(selectinload(Township.aliases))
-    )}
+    existing = {
+        t.code: t for t in db.session.scalars(sa.select(Township).options(selectinload(Township.aliases)))
+    }
     for row in township_rows:
-        township_values = {"name_zh": row["name_zh"], "kind": KIND_BY_ZH[row["kind"]], "district_id": district.id}
+        township_values = {
+            "name_zh": row["name_zh"],
+            "kind": KIND_BY_ZH[row["kind"]],
+            "district_id": district.id,
+        }
         township = existing.get(row["code"])
         if township is None:
             township = Township(code=row["code"], aliases=[], **township_values)
@@ -139,7 +158,10 @@ def load_district(directory: Path) -> LoadReport:
 
     for row in alias_rows:
         township = existing[row["township_code"]]
-        alias_values = {"changed_in": int(row["changed_in"]) if row["changed_in"] else None, "note": row["note"] or None}
+        alias_values = {
+            "changed_in": int(row["changed_in"]) if row["changed_in"] else None,
+            "note": row["note"] or None,
+        }
         alias = next((a for a in township.aliases if a.name == row["alias"]), None)
         if alias is None:
             township.aliases.append(TownshipAlias(name=row["alias"], **alias_values))
@@ -169,4 +191,3 @@ def find_townships(name_or_code: str) -> list[Township]:
         )
     )
     return list(db.session.scalars(stmt))
-

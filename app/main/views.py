@@ -33,7 +33,9 @@ def set_language() -> Response:
             current_user.locale = lang
             db.session.commit()
     target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("main.home"))
+    return redirect(
+        target if target.startswith("/") and not target.startswith("//") else url_for("main.home")
+    )
 
 
 @bp.route("/healthz")

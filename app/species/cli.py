@@ -15,8 +15,12 @@ species_cli = AppGroup("species", help="The species registry.")
 
 
 @species_cli.command("sync")
-@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Registry folder (default: IAS_SPECIES_DIR, species_lists/).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Registry folder (default: IAS_SPECIES_DIR, species_lists/).",
+)
 def sync_command(directory: Path | None) -> None:
     """Upsert species lists and species from the registry files; report what changed."""
     set_actor_label("cli")
@@ -27,7 +31,9 @@ def sync_command(directory: Path | None) -> None:
         db.session.rollback()
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
-        raise click.ClickException(f"{len(exc.problems)} problem(s) in {directory}; nothing was changed") from exc
+        raise click.ClickException(
+            f"{len(exc.problems)} problem(s) in {directory}; nothing was changed"
+        ) from exc
     db.session.commit()
     click.echo(f"lists:       {report.lists}")
     click.echo(f"species:     {report.species}")

@@ -118,8 +118,10 @@ def _check_severity(where: str, severity: Any, scales: dict[str, Any], problems:
         problems.append(f"{where}: severity.metric must be one of {', '.join(METRICS)}")
     thresholds = severity.get("thresholds")
     numeric = isinstance(thresholds, list) and all(isinstance(t, int | float) for t in thresholds)
-    if not numeric or len(thresholds) != 4 or thresholds != sorted(thresholds):
-        problems.append(f"{where}: severity.thresholds must be 4 ascending numbers (upper bounds of levels 1–4)")
+    if not numeric or len(thresholds) != 4 or thresholds != sorted(thresholds):  # type: ignore[arg-type]
+        problems.append(
+            f"{where}: severity.thresholds must be 4 ascending numbers (upper bounds of levels 1–4)"
+        )
     if severity.get("scale") not in scales:
         problems.append(f"{where}: severity scale {severity.get('scale')!r} is not in defaults.toml [scales]")
 
@@ -148,7 +150,11 @@ def _read_methods(directory: Path, problems: list[str]) -> dict[str, MethodSpec]
 
 
 def _resolve_species(
-    i: int, entry: dict[str, Any], defaults: dict[str, Any], methods: dict[str, MethodSpec], problems: list[str]
+    i: int,
+    entry: dict[str, Any],
+    defaults: dict[str, Any],
+    methods: dict[str, MethodSpec],
+    problems: list[str],
 ) -> SpeciesSpec | None:
     key = entry.get("key")
     where = f"species.toml species #{i}" + (f" ({key})" if key else "")
@@ -156,9 +162,11 @@ def _resolve_species(
         if not isinstance(entry.get(name), str) or not entry[name].strip():
             problems.append(f"{where}: {name} is required")
     try:
-        group = SpeciesGroup(entry.get("group"))
+        group = SpeciesGroup(str(entry.get("group")))
     except ValueError:
-        problems.append(f"{where}: group {entry.get('group')!r} is not one of {', '.join(g.value for g in SpeciesGroup)}")
+        problems.append(
+            f"{where}: group {entry.get('group')!r} is not one of {', '.join(g.value for g in SpeciesGroup)}"
+        )
         return None
     for name in ("aliases", "synonyms", "bureaus"):
         if name in entry and entry[name] and not _str_list(entry[name]):
@@ -192,7 +200,9 @@ def _resolve_species(
     )
 
 
-def _read_members(directory: Path, code: str, relpath: str, species: dict[str, SpeciesSpec], problems: list[str]) -> tuple[MemberSpec, ...]:
+def _read_members(
+    directory: Path, code: str, relpath: str, species: dict[str, SpeciesSpec], problems: list[str]
+) -> tuple[MemberSpec, ...]:
     path = directory / relpath
     members: list[MemberSpec] = []
     try:

@@ -7,10 +7,15 @@ from app.species.models import SpeciesGroup
 
 
 class SpeciesQueryArgs(PageArgs):
-    q = ma.fields.String(validate=ma.validate.Length(max=100), metadata={
-        "description": "Chinese name, alias, pinyin or initials (fsl), scientific name or old synonym"
-    })
-    list = ma.fields.String(validate=ma.validate.Length(max=64), metadata={"description": "species list code"})
+    q = ma.fields.String(
+        validate=ma.validate.Length(max=100),
+        metadata={
+            "description": "Chinese name, alias, pinyin or initials (fsl), scientific name or old synonym"
+        },
+    )
+    list = ma.fields.String(
+        validate=ma.validate.Length(max=64), metadata={"description": "species list code"}
+    )
     group = ma.fields.Enum(SpeciesGroup, by_value=True)
     include_retired = ma.fields.Boolean(load_default=False)
 

@@ -112,19 +112,26 @@ def _species_values(spec: SpeciesSpec) -> dict[str, Any]:
 
 def _sync_names(species: Species, spec: SpeciesSpec) -> None:
     wanted = search_names(spec)
-    existing = {(n.kind, n.value): n for n in db.session.scalars(
-        sa.select(SpeciesName).where(SpeciesName.species_id == species.id)
-    )}
+    existing = {
+        (n.kind, n.value): n
+        for n in db.session.scalars(sa.select(SpeciesName).where(SpeciesName.species_id == species.id))
+    }
     for key, row in existing.items():
         if key not in wanted:
             db.session.delete(row)
     for kind, value in wanted - existing.keys():
-        db.session.add(SpeciesName(species_id=species.id, kind=kind, weight=NAME_KIND_WEIGHT[kind], value=value))
+        db.session.add(
+            SpeciesName(species_id=species.id, kind=kind, weight=NAME_KIND_WEIGHT[kind], value=value)
+        )
 
 
 def _sync_memberships(
-    spec: ListSpec, species_list: SpeciesList, species_by_key: dict[str, Species], new_list: bool,
-    today: date, report: SyncReport,
+    spec: ListSpec,
+    species_list: SpeciesList,
+    species_by_key: dict[str, Species],
+    new_list: bool,
+    today: date,
+    report: SyncReport,
 ) -> None:
     existing = {m.species_id: m for m in species_list.memberships}
     wanted_ids = set()
@@ -141,9 +148,14 @@ def _sync_memberships(
         current = existing.get(species.id)
         if current is None:
             # Rows present when a list is first loaded date from its publication; later ones from today.
-            db.session.add(ListMembership(
-                species_list=species_list, species=species, added_on=None if new_list else today, **values
-            ))
+            db.session.add(
+                ListMembership(
+                    species_list=species_list,
+                    species=species,
+                    added_on=None if new_list else today,
+                    **values,
+                )
+            )
             report.memberships.count("added")
         else:
             if current.removed_on is not None:
@@ -184,32 +196,35 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
     for key, spec in registry.species.items():
         _sync_names(species_by_key[key], spec)
 
-    lists_by_code = {sl.code: sl for sl in db.session.scalars(
-        sa.select(SpeciesList).options(selectinload(SpeciesList.memberships))
-    )}
-    for code, spec in registry.lists.items():
+    lists_by_code = {
+        sl.code: sl
+        for sl in db.session.scalars(sa.select(SpeciesList).options(selectinload(SpeciesList.memberships)))
+    }
+    for code, list_spec in registry.lists.items():
         species_list = lists_by_code.get(code)
         new_list = species_list is None
         if species_list is None:
-            species_list = SpeciesList(code=code, **_list_values(spec))
+            species_list = SpeciesList(code=code, **_list_values(list_spec))
             db.session.add(species_list)
             report.lists.count("added")
         else:
-            report.lists.count(apply_values(species_list, _list_values(spec)))
-        _sync_memberships(spec, species_list, species_by_key, new_list, today, report)
+            report.lists.count(apply_values(species_list, _list_values(list_spec)))
+        _sync_memberships(list_spec, species_list, species_by_key, new_list, today, report)
     db.session.flush()
 
-    for code, spec in registry.lists.items():
-        unverified = [m for m in spec.members if not m.verified]
+    for code, list_spec in registry.lists.items():
+        unverified = [m for m in list_spec.members if not m.verified]
         if unverified:
             rows = ", ".join(f"{m.row} {m.name_as_listed} ({m.status})" for m in unverified)
             report.flagged.append(f"{code}: {len(unverified)} unverified rows: {rows}")
-    for spec in registry.species.values():
-        if spec.flag:
-            report.flagged.append(f"{spec.name_zh} ({spec.key}): {spec.flag}")
+    for species_spec in registry.species.values():
+        if species_spec.flag:
+            report.flagged.append(f"{species_spec.name_zh} ({species_spec.key}): {species_spec.flag}")
     for key, species in species_by_key.items():
         if species.retired_on is not None:
-            report.flagged.append(f"{species.name_zh} ({key}): no longer in the files, retired {species.retired_on}")
+            report.flagged.append(
+                f"{species.name_zh} ({key}): no longer in the files, retired {species.retired_on}"
+            )
     return report
 
 
@@ -226,7 +241,10 @@ def find_list(code: str) -> SpeciesList | None:
 
 
 def search_species(
-    *, q: str | None = None, list_code: str | None = None, group: SpeciesGroup | None = None,
+    *,
+    q: str | None = None,
+    list_code: str | None = None,
+    group: SpeciesGroup | None = None,
     include_retired: bool = False,
 ) -> sa.Select[tuple[Species]]:
     """Species matching what a surveyor typed, best match first.
@@ -244,29 +262,42 @@ def search_species(
         value = SpeciesName.value
         match_rank = sa.case(
             (value.in_([query, compact]), 0),
-            (sa.or_(value.like(_like_escape(query) + "%", escape="\\"),
-                    value.like(_like_escape(compact) + "%", escape="\\")), 10),
+            (
+                sa.or_(
+                    value.like(_like_escape(query) + "%", escape="\\"),
+                    value.like(_like_escape(compact) + "%", escape="\\"),
+                ),
+                10,
+            ),
             else_=20,
         )
         hits = (
             sa.select(SpeciesName.species_id, sa.func.min(match_rank + SpeciesName.weight).label("rank"))
-            .where(sa.or_(value.like("%" + _like_escape(query) + "%", escape="\\"),
-                          value.like("%" + _like_escape(compact) + "%", escape="\\")))
+            .where(
+                sa.or_(
+                    value.like("%" + _like_escape(query) + "%", escape="\\"),
+                    value.like("%" + _like_escape(compact) + "%", escape="\\"),
+                )
+            )
             .group_by(SpeciesName.species_id)
             .subquery()
         )
-        stmt = stmt.join(hits, hits.c.species_id == Species.id).order_by(hits.c.rank, Species.pinyin, Species.id)
+        stmt = stmt.join(hits, hits.c.species_id == Species.id).order_by(
+            hits.c.rank, Species.pinyin, Species.id
+        )
     else:
         stmt = stmt.order_by(Species.pinyin, Species.id)
     if list_code:
         species_list = find_list(list_code)
         if species_list is None:
             raise InvalidInput.field("list", _("No species list has the code %(code)s.", code=list_code))
-        stmt = stmt.where(Species.id.in_(
-            sa.select(ListMembership.species_id).where(
-                ListMembership.list_id == species_list.id, ListMembership.removed_on.is_(None)
+        stmt = stmt.where(
+            Species.id.in_(
+                sa.select(ListMembership.species_id).where(
+                    ListMembership.list_id == species_list.id, ListMembership.removed_on.is_(None)
+                )
             )
-        ))
+        )
     if group:
         stmt = stmt.where(Species.group == group)
     if not include_retired:

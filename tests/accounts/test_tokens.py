@@ -43,14 +43,18 @@ def test_bad_token_requests_name_the_field(anonymous_api: Any, body: dict[str, A
 
 
 def test_malformed_json_is_400(anonymous_api: Any) -> None:
-    response = anonymous_api.post("/api/v1/auth/tokens", data='{"username": ', content_type="application/json")
+    response = anonymous_api.post(
+        "/api/v1/auth/tokens", data='{"username": ', content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json["code"] == 400 and response.json["errors"]
 
 
 def test_wrong_password_is_401_and_recorded(anonymous_api: Any, make_user: Any) -> None:
     make_user(username="lisi")
-    response = anonymous_api.post("/api/v1/auth/tokens", json={"username": "lisi", "password": "wrong-password"})
+    response = anonymous_api.post(
+        "/api/v1/auth/tokens", json={"username": "lisi", "password": "wrong-password"}
+    )
     assert response.status_code == 401
     assert response.json["status"] == "Unauthorized"
     failures = db.session.scalars(
@@ -73,13 +77,23 @@ def test_repeated_failures_are_throttled_even_with_the_right_password(
     make_user(username="wangwu")
     limit = app.config["IAS_SIGNIN_MAX_FAILURES"]
     for _ in range(limit):
-        assert anonymous_api.post("/api/v1/auth/tokens", json={"username": "wangwu", "password": "nope-nope"}).status_code == 401
+        assert (
+            anonymous_api.post(
+                "/api/v1/auth/tokens", json={"username": "wangwu", "password": "nope-nope"}
+            ).status_code
+            == 401
+        )
     response = anonymous_api.post("/api/v1/auth/tokens", json={"username": "wangwu", "password": PASSWORD})
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
     # Another person is not locked out by wangwu's failures.
     make_user(username="zhaoliu")
-    assert anonymous_api.post("/api/v1/auth/tokens", json={"username": "zhaoliu", "password": PASSWORD}).status_code == 201
+    assert (
+        anonymous_api.post(
+            "/api/v1/auth/tokens", json={"username": "zhaoliu", "password": PASSWORD}
+        ).status_code
+        == 201
+    )
 
 
 def test_expired_token_is_401_saying_so(anonymous_api: Any, make_user: Any) -> None:
@@ -87,8 +101,13 @@ def test_expired_token_is_401_saying_so(anonymous_api: Any, make_user: Any) -> N
     db.session.commit()
     response = anonymous_api.get("/api/v1/townships", headers={"Authorization": f"Bearer {plain}"})
     assert response.status_code == 401
-    assert "expired" in response.json["message"]
-    assert "invalid_token" in response.headers["WWW-Authenticate"]
+    assert "过期" in response.json["message"]  # Chinese unless the client asks otherwise
+    assert "Authorization" in response.json["errors"]
+    assert 'error="invalid_token", error_description="expired"' in response.headers["WWW-Authenticate"]
+    english = anonymous_api.get(
+        "/api/v1/townships", headers={"Authorization": f"Bearer {plain}", "Accept-Language": "en"}
+    )
+    assert "expired" in english.json["message"]
 
 
 def test_revoked_token_stops_working(api_as: Any) -> None:
@@ -97,7 +116,7 @@ def test_revoked_token_stops_working(api_as: Any) -> None:
     assert api.delete("/api/v1/auth/tokens/current").status_code == 204
     response = api.get("/api/v1/townships")
     assert response.status_code == 401
-    assert "revoked" in response.json["message"]
+    assert 'error_description="revoked"' in response.headers["WWW-Authenticate"]
 
 
 def test_garbage_token_is_401(anonymous_api: Any) -> None:

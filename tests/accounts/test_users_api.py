@@ -38,7 +38,9 @@ def test_admin_creates_a_user_who_can_then_sign_in(api_as: Any, anonymous_api: A
     assert response.status_code == 201
     assert response.json["organization"] == "agriculture"
     assert "password" not in response.json
-    token = anonymous_api.post("/api/v1/auth/tokens", json={"username": "chenqi", "password": "a-long-password"})
+    token = anonymous_api.post(
+        "/api/v1/auth/tokens", json={"username": "chenqi", "password": "a-long-password"}
+    )
     assert token.status_code == 201
 
 
@@ -99,11 +101,15 @@ def test_duplicate_username_is_409(api_as: Any, make_user: Any) -> None:
         ({"is_superuser": True}, "is_superuser", 422),
     ],
 )
-def test_invalid_user_fields_are_named(api_as: Any, overrides: dict[str, Any], field: str, status: int) -> None:
+def test_invalid_user_fields_are_named(
+    api_as: Any, overrides: dict[str, Any], field: str, status: int
+) -> None:
     response = api_as("admin").post("/api/v1/users", json=new_user(**overrides))
     assert response.status_code == status
     assert field in response.json["errors"], response.json
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.username == "chenqi")) == 0
+    assert (
+        db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.username == "chenqi")) == 0
+    )
 
 
 def test_patch_needs_at_least_one_field(api_as: Any, make_user: Any) -> None:

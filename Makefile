@@ -1,0 +1,54 @@
+# One command per task; `make help` lists them. Everything runs from .venv, created on first use.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := wsgi:app
+
+.PHONY: help install run test lint format translations extract-messages
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed translations ## create .venv and install the pinned dependencies
+
+translations: $(BIN)/.installed ## compile the message catalogues (Chinese) used by the UI and API
+	@$(BIN)/pybabel compile --use-fuzzy -d app/translations 2>&1 | grep -v "^compiling" || true
+
+extract-messages: $(BIN)/.installed ## refresh app/translations after changing UI or API strings
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o app/translations/messages.pot .
+	$(BIN)/pybabel update -N -i app/translations/messages.pot -d app/translations
+
+instance/secret_key:
+	@mkdir -p instance
+	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+
+run: install instance/secret_key ## set up the database (SQLite by default) and serve on HOST:PORT
+	$(BIN)/flask db upgrade
+	$(BIN)/flask district load
+	$(BIN)/flask species sync
+	$(BIN)/flask demo seed
+	SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" $(BIN)/flask run --host $(HOST) --port $(PORT)
+
+test: install ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set
+	env -u TEST_DATABASE_URL $(BIN)/pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "== again on PostgreSQL"; $(BIN)/pytest; fi
+
+lint: install ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check app tests migrations/env.py
+	$(BIN)/ruff format --check app tests migrations/env.py
+	$(BIN)/mypy
+
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix app tests
+	$(BIN)/ruff format app tests

@@ -1,0 +1,132 @@
+"""The registry files and `flask species sync`: checked, idempotent, never deleting a species."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.species.models import ListMembership, Species, SpeciesList
+from app.species.registry import RegistryError, read_registry
+from app.species.services import members_on, pinyin_initials, sync_registry
+
+REGISTRY = Path(__file__).resolve().parents[2] / "species_lists"
+
+
+@pytest.fixture
+def registry_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "species_lists"
+    shutil.copytree(REGISTRY, target)
+    return target
+
+
+def test_shipped_registry_has_the_published_lists() -> None:
+    registry = read_registry(REGISTRY)
+    counts = {code: len(spec.members) for code, spec in registry.lists.items()}
+    assert counts == {
+        "moa-567": 59,
+        "mee-ias-1": 16,
+        "mee-ias-2": 19,
+        "mee-ias-3": 18,
+        "mee-ias-4": 18,
+        "lp-forestry-national": 12,
+        "cq-forestry-supplement": 13,
+    }
+    rows_567 = sorted(m.row for m in registry.lists["moa-567"].members)
+    assert rows_567 == list(range(1, 60))
+    unverified = {m.row for m in registry.lists["moa-567"].members if not m.verified}
+    assert unverified == {38, 39, 40, 41, 42, 43, 44, 45, 46, 49, 50}
+
+
+def test_pinyin_initials() -> None:
+    assert pinyin_initials("福寿螺") == "fsl"
+    assert pinyin_initials("喜旱莲子草") == "xhlzc"
+
+
+def test_second_sync_changes_nothing() -> None:
+    report = sync_registry(REGISTRY)  # the session fixture already synced once
+    assert not report.changed_anything
+    assert report.species.unchanged == len(read_registry(REGISTRY).species)
+    assert report.flagged  # unverified rows and cautions are always reported
+
+
+def test_a_changed_file_is_reported_as_changed(registry_copy: Path) -> None:
+    path = registry_copy / "species.toml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('"大瓶螺", ', '"大瓶螺", "金宝螺", '), encoding="utf-8"
+    )
+    report = sync_registry(registry_copy)
+    assert (report.species.changed, report.species.added) == (1, 0)
+    snail = db.session.scalar(sa.select(Species).where(Species.key == "pomacea-canaliculata"))
+    assert "金宝螺" in snail.aliases
+    assert not sync_registry(registry_copy).changed_anything
+
+
+def test_a_species_dropped_from_the_files_is_retired_not_deleted(registry_copy: Path) -> None:
+    members = registry_copy / "members" / "cq-forestry-supplement.csv"
+    lines = members.read_text(encoding="utf-8").splitlines()
+    dropped = next(line for line in lines if "cuscuta-japonica" in line)
+    members.write_text("\n".join(line for line in lines if line != dropped) + "\n", encoding="utf-8")
+    species_file = registry_copy / "species.toml"
+    text = species_file.read_text(encoding="utf-8")
+    start = text.index('key = "cuscuta-japonica"')
+    block_start = text.rfind("[[species]]", 0, start)
+    block_end = text.find("[[species]]", start)
+    species_file.write_text(text[:block_start] + text[block_end:], encoding="utf-8")
+
+    report = sync_registry(registry_copy, today=date(2027, 1, 15))
+    assert report.species.retired == 1 and report.memberships.retired == 1
+    dodder = db.session.scalar(sa.select(Species).where(Species.key == "cuscuta-japonica"))
+    assert dodder is not None and dodder.retired_on == date(2027, 1, 15)
+    supplement = db.session.scalar(sa.select(SpeciesList).where(SpeciesList.code == "cq-forestry-supplement"))
+    assert len(db.session.scalars(members_on(supplement, None)).all()) == 12
+    # The list as it stood before the change still has 13 rows.
+    assert len(db.session.scalars(members_on(supplement, date(2027, 1, 1))).all()) == 13
+
+
+def test_a_row_added_later_dates_from_the_sync(registry_copy: Path) -> None:
+    members = registry_copy / "members" / "mee-ias-1.csv"
+    members.write_text(
+        members.read_text(encoding="utf-8") + "17,solidago-canadensis,加拿大一枝黄花,confirmed,true\n",
+        encoding="utf-8",
+    )
+    report = sync_registry(registry_copy, today=date(2027, 3, 1))
+    assert report.memberships.added == 1
+    added = db.session.scalar(
+        sa.select(ListMembership)
+        .join(SpeciesList)
+        .where(SpeciesList.code == "mee-ias-1", ListMembership.row == 17)
+    )
+    assert added.added_on == date(2027, 3, 1)
+    batch1 = added.species_list
+    assert len(db.session.scalars(members_on(batch1, date(2027, 2, 1))).all()) == 16
+    assert len(db.session.scalars(members_on(batch1, date(2027, 3, 1))).all()) == 17
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        ("species.toml", 'group = "mollusc"', 'group = "mollusk"', "group"),
+        ("species.toml", "chemical = [1, 3, 7, 15, 30]", "chemical = [30, 7]", "ascending"),
+        ("species.toml", "hand_collection = [7, 14]", "teleport = [7]", "unknown control method"),
+        ("defaults.toml", "thresholds = [5, 15, 30, 50]", "thresholds = [50, 5]", "thresholds"),
+        ("members/moa-567.csv", "pomacea-canaliculata", "pomacea-nonexistent", "not in species.toml"),
+        ("lists.toml", 'level = "provincial"', 'level = "county"', "level"),
+    ],
+)
+def test_broken_files_are_refused_whole_naming_the_problem(
+    registry_copy: Path, file: str, old: str, new: str, message: str, count_queries: Any
+) -> None:
+    path = registry_copy / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"fixture text not found in {file}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with count_queries() as queries, pytest.raises(RegistryError) as excinfo:
+        sync_registry(registry_copy)
+    assert any(message in problem for problem in excinfo.value.problems), excinfo.value.problems
+    assert queries == []  # nothing was written, or even read, before the files were checked
