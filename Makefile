@@ -50,5 +50,5 @@ lint: install ## ruff (lint and format check) and mypy
 	$(BIN)/mypy
 
 format: install ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix app tests
-	$(BIN)/ruff format app tests
+	$(BIN)/ruff check --fix app tests migrations/env.py
+	$(BIN)/ruff format app tests migrations/env.py
