@@ -14,6 +14,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -117,6 +118,8 @@ def _as_messages(value: Any) -> list[str]:
 
 
 def _http_message(error: HTTPException, errors: FieldErrors) -> str:
+    if isinstance(error, CSRFError):
+        return _("The form has expired or did not come from this site; reload the page and try again.")
     if error.code == 422 and errors:
         return _("Invalid value for: %(fields)s", fields=", ".join(sorted(errors)))
     if error.code == 400 and "json" in errors:
@@ -141,6 +144,8 @@ def handle_http_exception(error: HTTPException) -> tuple[Any, int] | tuple[Any, 
         return render_template("errors/error.html", code=code, message=_http_message(error, {})), code
     data = getattr(error, "data", None) or {}
     errors = _flatten_webargs_messages(data["messages"]) if "messages" in data else {}
+    if isinstance(error, CSRFError):
+        errors = {"X-CSRFToken": [error.description or "CSRF token missing"]}
     message = data.get("message") or _http_message(error, errors)
     headers = dict(data.get("headers") or {})
     if code == 405 and error.get_response().headers.get("Allow"):
