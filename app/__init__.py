@@ -76,11 +76,13 @@ def register_api(app: Flask) -> None:
 
 def register_views(app: Flask) -> None:
     from app.accounts.views import bp as accounts_views
+    from app.main.api_docs import bp as api_docs_views
     from app.main.views import bp as main_views
     from app.security import register_security_headers
 
     app.register_blueprint(main_views)
     app.register_blueprint(accounts_views)
+    app.register_blueprint(api_docs_views)
     register_security_headers(app)
 
 

@@ -129,3 +129,20 @@ def test_openapi_document_is_valid_and_complete(anonymous_api: Any) -> None:
     assert set(error["properties"]) == {"code", "status", "message", "errors"}
     assert document["paths"]["/api/v1/auth/tokens"]["post"]["security"] == []
     assert "bearerAuth" in document["components"]["securitySchemes"]
+
+
+def test_api_docs_are_served_locally_to_signed_in_staff(client: Any, make_user: Any) -> None:
+    from tests.accounts.test_sign_in import sign_in
+    from tests.factories import PASSWORD
+
+    assert client.get("/api-docs").status_code == 302  # sign in first
+    make_user("admin", username="docreader")
+    sign_in(client, "docreader", PASSWORD)
+    page = client.get("/api-docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/api-docs/static/swagger-ui-bundle.js" in html and "/api/v1/openapi.json" in html
+    assert "http://" not in html and "https://" not in html  # nothing from another host
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    with client.get("/api-docs/static/swagger-ui-bundle.js") as bundle:
+        assert bundle.status_code == 200 and len(bundle.get_data()) > 100_000
