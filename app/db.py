@@ -55,7 +55,6 @@ JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 intpk = Annotated[int, mapped_column(primary_key=True)]
 timestamp = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow)]
-str_code = Annotated[str, mapped_column(sa.String(64))]
 
 
 class Base(DeclarativeBase):

@@ -15,7 +15,7 @@ import marshmallow as ma
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,8 @@ def handle_http_exception(error: HTTPException) -> tuple[Any, int] | tuple[Any, 
         errors = {"X-CSRFToken": [error.description or "CSRF token missing"]}
     message = data.get("message") or _http_message(error, errors)
     headers = dict(data.get("headers") or {})
-    if code == 405 and error.get_response().headers.get("Allow"):
-        headers["Allow"] = error.get_response().headers["Allow"]
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
     return jsonify(envelope(code, message, errors)), code, headers
 
 

@@ -146,3 +146,9 @@ def test_api_docs_are_served_locally_to_signed_in_staff(client: Any, make_user: 
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     with client.get("/api-docs/static/swagger-ui-bundle.js") as bundle:
         assert bundle.status_code == 200 and len(bundle.get_data()) > 100_000
+
+
+def test_405_names_the_allowed_methods(api_as: Any) -> None:
+    response = api_as("surveyor").delete("/api/v1/species")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -43,8 +42,6 @@ class District(Audited, db.Model):  # type: ignore[name-defined]
     max_lon: Mapped[float]
     max_lat: Mapped[float]
     buffer_deg: Mapped[float]
-    # Optional GeoJSON township boundaries etc. can be added later; the box is the fallback check.
-    extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
     def contains(self, lon: float, lat: float) -> bool:
         b = self.buffer_deg

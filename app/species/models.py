@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.audit.services import Audited
-from app.db import JSONType, intpk, timestamp
+from app.db import JSONType, UTCDateTime, intpk, utcnow
 from app.extensions import db
 
 
@@ -85,7 +85,7 @@ class Species(Audited, db.Model):  # type: ignore[name-defined]
     flag: Mapped[str | None] = mapped_column(sa.Text)
     # Set when the species left the data files: kept for its records, hidden from pickers.
     retired_on: Mapped[date | None]
-    updated_at: Mapped[timestamp]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     memberships: Mapped[list[ListMembership]] = relationship(back_populates="species")
 

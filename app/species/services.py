@@ -110,19 +110,22 @@ def _species_values(spec: SpeciesSpec) -> dict[str, Any]:
     }
 
 
-def _sync_names(species: Species, spec: SpeciesSpec) -> None:
-    wanted = search_names(spec)
-    existing = {
-        (n.kind, n.value): n
-        for n in db.session.scalars(sa.select(SpeciesName).where(SpeciesName.species_id == species.id))
-    }
-    for key, row in existing.items():
-        if key not in wanted:
-            db.session.delete(row)
-    for kind, value in wanted - existing.keys():
-        db.session.add(
-            SpeciesName(species_id=species.id, kind=kind, weight=NAME_KIND_WEIGHT[kind], value=value)
-        )
+def _sync_names(species_by_key: dict[str, Species], registry: Registry) -> None:
+    """Make each species' search names match its names in the files (one read for all species)."""
+    existing: dict[int, dict[tuple[NameKind, str], SpeciesName]] = {}
+    for name in db.session.scalars(sa.select(SpeciesName)):
+        existing.setdefault(name.species_id, {})[(name.kind, name.value)] = name
+    for key, spec in registry.species.items():
+        species = species_by_key[key]
+        wanted = search_names(spec)
+        current = existing.get(species.id, {})
+        for name_key, row in current.items():
+            if name_key not in wanted:
+                db.session.delete(row)
+        for kind, value in wanted - current.keys():
+            db.session.add(
+                SpeciesName(species_id=species.id, kind=kind, weight=NAME_KIND_WEIGHT[kind], value=value)
+            )
 
 
 def _sync_memberships(
@@ -193,8 +196,7 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
             species.retired_on = today
             report.species.count("retired")
     db.session.flush()
-    for key, spec in registry.species.items():
-        _sync_names(species_by_key[key], spec)
+    _sync_names(species_by_key, registry)
 
     lists_by_code = {
         sl.code: sl

@@ -38,7 +38,6 @@ def upgrade():
     sa.Column('max_lon', sa.Double(), nullable=False),
     sa.Column('max_lat', sa.Double(), nullable=False),
     sa.Column('buffer_deg', sa.Double(), nullable=False),
-    sa.Column('extra', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_districts')),
     sa.UniqueConstraint('code', name=op.f('uq_districts_code'))
     )
