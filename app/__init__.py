@@ -54,7 +54,7 @@ def register_extensions(app: Flask) -> None:
 def register_api(app: Flask) -> None:
     from app.accounts.api import blp as accounts_blp
     from app.accounts.auth import register_auth
-    from app.api import register_api_checks
+    from app.api import ErrorResponsesPlugin, register_api_checks
     from app.district.api import blp as district_blp
     from app.extensions import api
     from app.species.api import blp as species_blp
@@ -64,6 +64,7 @@ def register_api(app: Flask) -> None:
         spec_kwargs={
             "info": {"description": "Field survey, control and re-inspection of invasive alien species."},
             "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+            "extra_plugins": [ErrorResponsesPlugin()],
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})

@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
+from apispec import BasePlugin
 from flask import Flask, request
 from flask_babel import gettext as _
 from flask_smorest import abort
@@ -47,6 +48,27 @@ def paginate(stmt: sa.Select[Any], *, page: int, per_page: int) -> dict[str, Any
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
     items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique().all()
     return {"items": items, "total": total or 0, "page": page, "per_page": per_page}
+
+
+class ErrorResponsesPlugin(BasePlugin):
+    """Document, on every operation, the errors the API-wide checks can answer with (SPEC §3.2 envelope)."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        error = {"$ref": "#/components/responses/DEFAULT_ERROR"}
+        for operation in (operations or {}).values():
+            responses = operation.setdefault("responses", {})
+            if operation.get("security") != []:
+                responses.setdefault(401, error)
+                responses.setdefault(403, error)
+            if "requestBody" in operation or operation.get("parameters"):
+                responses.setdefault(400, error)
+            if "requestBody" in operation:
+                responses.setdefault(413, error)
+                responses.setdefault(415, error)
+            if path and "{" in path:
+                responses.setdefault(404, error)
 
 
 JSON_OR_FORM = ("application/json", "multipart/form-data")

@@ -129,6 +129,12 @@ def test_openapi_document_is_valid_and_complete(anonymous_api: Any) -> None:
     assert set(error["properties"]) == {"code", "status", "message", "errors"}
     assert document["paths"]["/api/v1/auth/tokens"]["post"]["security"] == []
     assert "bearerAuth" in document["components"]["securitySchemes"]
+    # The API-wide checks' errors are documented on every operation they can hit.
+    users_post = document["paths"]["/api/v1/users"]["post"]["responses"]
+    assert {"400", "401", "403", "409", "413", "415", "422"} <= set(users_post)
+    assert "404" in document["paths"]["/api/v1/users/{user_id}"]["get"]["responses"]
+    token_post = document["paths"]["/api/v1/auth/tokens"]["post"]["responses"]
+    assert "403" not in token_post  # public: no role check
 
 
 def test_api_docs_are_served_locally_to_signed_in_staff(client: Any, make_user: Any) -> None:
