@@ -88,10 +88,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
-        # JSON: keep Chinese readable and keys in declared order.
-        "JSON_AS_ASCII": False,
     }
-    config["JSON_SORT_KEYS"] = False
 
     if production:
         if config["SECRET_KEY"] == DEV_SECRET_KEY or len(config["SECRET_KEY"]) < 32:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response
 
 CSP = "; ".join(
@@ -18,6 +20,17 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+def is_local_path(target: str | None) -> bool:
+    """True for a same-site path ("/sites/3?x=1"); false for anything a browser could take off-site.
+
+    Browsers read "//host" and "/\\host" as another host, so both are refused, as are schemes.
+    """
+    if not target or not target.startswith("/") or "\\" in target or target.startswith("//"):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
 
 
 def _security_headers(response: Response) -> Response:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -11,17 +9,14 @@ from app.accounts import services
 from app.accounts.forms import SignInForm
 from app.errors import AuthenticationFailed, RateLimited
 from app.extensions import db
+from app.security import is_local_path
 
 bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: a sign-in link must not bounce people to another site."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return url_for("main.home")
+    return target if target and is_local_path(target) else url_for("main.home")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

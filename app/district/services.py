@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from app.accounts.models import OrganizationKind
 from app.accounts.services import upsert_organization
 from app.district.models import District, Township, TownshipAlias, TownshipKind
 from app.extensions import db
@@ -75,6 +76,15 @@ def read_district_files(
             problems.append(f"district.toml: bounds.{name} must be a number")
     if not problems and not (bounds["min_lon"] < bounds["max_lon"] and bounds["min_lat"] < bounds["max_lat"]):
         problems.append("district.toml: bounds must have min < max")
+    kinds = {kind.value for kind in OrganizationKind}
+    for i, org in enumerate(meta.get("organization", []), 1):
+        for name in ("code", "name"):
+            if not isinstance(org.get(name), str) or not org[name].strip():
+                problems.append(f"district.toml organization #{i}: {name} is required")
+        if org.get("kind") not in kinds:
+            problems.append(
+                f"district.toml organization #{i}: kind must be one of {', '.join(sorted(kinds))}"
+            )
     townships = _csv_rows(
         directory / meta.get("townships", "townships.csv"), ["code", "name_zh", "kind"], problems
     )

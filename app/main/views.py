@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.extensions import db
+from app.security import is_local_path
 from app.species import services as species_services
 
 bp = Blueprint("main", __name__)
@@ -33,9 +34,7 @@ def set_language() -> Response:
             current_user.locale = lang
             db.session.commit()
     target = request.form.get("next", "")
-    return redirect(
-        target if target.startswith("/") and not target.startswith("//") else url_for("main.home")
-    )
+    return redirect(target if is_local_path(target) else url_for("main.home"))
 
 
 @bp.route("/healthz")

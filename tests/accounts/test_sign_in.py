@@ -62,7 +62,7 @@ def test_sign_in_without_csrf_token_is_refused(client: Any, make_user: Any) -> N
     assert client.get("/").status_code == 302  # still signed out
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x"])
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example/x"])
 def test_no_open_redirect_after_sign_in(client: Any, make_user: Any, target: str) -> None:
     make_user(username="wangwu2")
     response = sign_in(client, "wangwu2", PASSWORD, next_url=target)
@@ -105,3 +105,11 @@ def test_sign_out(client: Any, make_user: Any) -> None:
     token = csrf_token(client.get("/").get_data(as_text=True))
     assert client.post("/sign-out", data={"csrf_token": token}).status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_language_switch_stays_on_this_site(client: Any) -> None:
+    token = csrf_token(client.get("/sign-in").get_data(as_text=True))
+    response = client.post("/language", data={"lang": "en", "next": "//evil.example/", "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    back = client.post("/language", data={"lang": "zh", "next": "/sign-in?x=1", "csrf_token": token})
+    assert back.headers["Location"] == "/sign-in?x=1"

@@ -64,6 +64,7 @@ def test_bounds_check_with_buffer() -> None:
         ("townships.csv", "500155202,龙胜乡", "500228202,龙胜乡", "9-digit code of this district"),
         ("township_aliases.csv", "安胜乡,500155128", "安胜乡,500155999", "unknown township_code"),
         ("district.toml", "min_lat = 30.4167", 'min_lat = "north"', "bounds.min_lat"),
+        ("district.toml", 'kind = "forestry_bureau"', 'kind = "ministry"', "organization #1: kind"),
     ],
 )
 def test_broken_district_files_are_refused(

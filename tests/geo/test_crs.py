@@ -19,8 +19,9 @@ def test_round_trip_within_half_a_metre_everywhere_in_china(lon: float, lat: flo
     shifted = from_wgs84(lon, lat, crs)
     back = to_wgs84(*shifted, crs)
     assert distance_m(lon, lat, *back) < 0.5
-    # ...and the shift itself is real (hundreds of metres), so the test is not passing by doing nothing.
-    assert distance_m(lon, lat, *shifted) > 50
+    # ...and the shift itself is real, so the test is not passing by doing nothing. It is smallest in
+    # the north-west (about 41 m near 96.5°E 37°N on a 0.5° grid) and hundreds of metres elsewhere.
+    assert distance_m(lon, lat, *shifted) > 20
 
 
 def test_liangping_offset_matches_the_reference() -> None:
