@@ -29,6 +29,16 @@ def database_url(raw: str | None, instance_path: Path) -> str:
     return raw
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from exc
+
+
 def _int(env: dict[str, str], name: str, default: int) -> int:
     value = env.get(name)
     if value is None or value == "":
@@ -66,6 +76,20 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         # inside the window block further attempts until the window has passed.
         "IAS_SIGNIN_MAX_FAILURES": _int(env, "IAS_SIGNIN_MAX_FAILURES", 5),
         "IAS_SIGNIN_WINDOW_MINUTES": _int(env, "IAS_SIGNIN_WINDOW_MINUTES", 15),
+        # Where photos (originals and derivatives) and export files are kept.
+        "IAS_STORAGE_DIR": env.get("IAS_STORAGE_DIR", str(instance_path / "storage")),
+        # Largest photo accepted, in pixels (decompression bombs stop here, before decoding); 50 MP
+        # covers every phone camera in use, including 48 MP sensors.
+        "IAS_PHOTO_MAX_PIXELS": _int(env, "IAS_PHOTO_MAX_PIXELS", 50_000_000),
+        # Observations with a GPS accuracy worse than this (metres) are flagged `low_accuracy`.
+        "IAS_GPS_ACCURACY_LIMIT_M": _float(env, "IAS_GPS_ACCURACY_LIMIT_M", 30.0),
+        # A photo whose own GPS is further than this (metres) from the record is flagged `photo_gps_far`.
+        "IAS_PHOTO_GPS_MAX_DISTANCE_M": _float(env, "IAS_PHOTO_GPS_MAX_DISTANCE_M", 200.0),
+        # A presence record joins the nearest open site of its species within this radius (metres).
+        "IAS_SITE_RADIUS_M": _float(env, "IAS_SITE_RADIUS_M", 30.0),
+        # Same species within this many metres and hours of another record: flagged `possible_duplicate`.
+        "IAS_DUPLICATE_RADIUS_M": _float(env, "IAS_DUPLICATE_RADIUS_M", 10.0),
+        "IAS_DUPLICATE_HOURS": _float(env, "IAS_DUPLICATE_HOURS", 6.0),
         # Largest page a list endpoint returns (SPEC §3.2).
         "IAS_MAX_PER_PAGE": 500,
         # The time zone people work in; everything is stored in UTC.
