@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi:app
 
-.PHONY: help install run test lint format translations extract-messages
+.PHONY: help install run test lint format translations extract-messages bench
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,11 +44,15 @@ test: install ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABAS
 	env -u TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "== again on PostgreSQL"; $(BIN)/pytest; fi
 
+bench: install ## benchmarks against bare baselines (not part of make test); results in bench/results/
+	@mkdir -p bench/results
+	$(BIN)/python bench/photo_ingest.py --json bench/results/photo_ingest.jsonl
+
 lint: install ## ruff (lint and format check) and mypy
-	$(BIN)/ruff check app tests migrations/env.py
-	$(BIN)/ruff format --check app tests migrations/env.py
+	$(BIN)/ruff check app tests bench migrations/env.py
+	$(BIN)/ruff format --check app tests bench migrations/env.py
 	$(BIN)/mypy
 
 format: install ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix app tests migrations/env.py
-	$(BIN)/ruff format app tests migrations/env.py
+	$(BIN)/ruff check --fix app tests bench migrations/env.py
+	$(BIN)/ruff format app tests bench migrations/env.py
