@@ -57,6 +57,9 @@ def register_api(app: Flask) -> None:
     from app.api import ErrorResponsesPlugin, register_api_checks
     from app.district.api import blp as district_blp
     from app.extensions import api
+    from app.observations.api import blp as observations_blp
+    from app.photos.api import blp as photos_blp
+    from app.sites.api import blp as sites_blp
     from app.species.api import blp as species_blp
 
     api.init_app(
@@ -69,7 +72,7 @@ def register_api(app: Flask) -> None:
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
-    for blp in (accounts_blp, species_blp, district_blp):
+    for blp in (accounts_blp, species_blp, district_blp, observations_blp, photos_blp, sites_blp):
         api.register_blueprint(blp, url_prefix="/api/v1")
     register_auth(app)
     register_api_checks(app)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 import sqlalchemy as sa
 from apispec import BasePlugin
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from flask_smorest import abort
 
@@ -21,6 +23,27 @@ class PageArgs(ma.Schema):
 
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
     per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+def local_zone() -> ZoneInfo:
+    """The zone people work in (IAS_TIMEZONE, Asia/Shanghai)."""
+    return ZoneInfo(current_app.config["IAS_TIMEZONE"])
+
+
+class LocalDateTime(ma.fields.DateTime):
+    """ISO 8601 in and out. A time sent without an offset is local (Asia/Shanghai, SPEC §3.2);
+    it is kept as UTC and shown with the local offset (2026-05-04T09:30:00+08:00)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=local_zone())
+        return parsed.astimezone(dt.UTC)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | float | None:
+        if value is None:
+            return None
+        return super()._serialize(value.astimezone(local_zone()), attr, obj, **kwargs)
 
 
 _page_schemas: dict[str, type[ma.Schema]] = {}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
@@ -52,6 +53,8 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 # JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+# For optional documents: Python None is SQL NULL (not JSON null), so `IS NULL` finds it.
+NullableJSON = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 intpk = Annotated[int, mapped_column(primary_key=True)]
 timestamp = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow)]
@@ -82,8 +85,17 @@ def configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -
 
 
 def begin_sqlite_transaction(connection: sa.Connection) -> None:
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+    """BEGIN IMMEDIATE for anything that may write (commands, jobs, unsafe requests).
+
+    A deferred transaction that reads and then writes fails at once with "database is locked" when
+    another connection wrote in between, whatever busy_timeout says; taking the write lock up front
+    makes such writers queue instead. Read-only requests keep a plain BEGIN and never wait.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    read_only = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+    deferred = read_only or connection.get_execution_options().get("sqlite_deferred_begin", False)
+    connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def register_engine_events() -> None:

@@ -3,14 +3,22 @@
 from app.accounts.models import ApiToken, Organization, User
 from app.audit.models import AuditLog
 from app.district.models import District, Township, TownshipAlias
-from app.species.models import ListMembership, Species, SpeciesList, SpeciesName
+from app.observations.models import Observation, ObservationFlag
+from app.photos.models import Photo
+from app.sites.models import Site
+from app.species.models import Habitat, ListMembership, Species, SpeciesList, SpeciesName
 
 __all__ = [
     "ApiToken",
     "AuditLog",
     "District",
+    "Habitat",
     "ListMembership",
+    "Observation",
+    "ObservationFlag",
     "Organization",
+    "Photo",
+    "Site",
     "Species",
     "SpeciesList",
     "SpeciesName",

@@ -108,9 +108,13 @@ class ConnectionBoundSession(FlaskSession):
 
 
 @pytest.fixture(autouse=True)
-def db_session(app: Flask) -> Iterator[Any]:
+def db_session(app: Flask, request: pytest.FixtureRequest) -> Iterator[Any]:
+    if request.node.get_closest_marker("real_commits"):
+        yield from _committing_session(app)
+        return
     with app.app_context():
-        connection = db.engine.connect()
+        # Deferred: a test that only reads must not hold SQLite's write lock against other connections.
+        connection = db.engine.connect().execution_options(sqlite_deferred_begin=True)
         transaction = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
@@ -127,6 +131,24 @@ def db_session(app: Flask) -> Iterator[Any]:
             db.session = original
             transaction.rollback()
             connection.close()
+
+
+def _committing_session(app: Flask) -> Iterator[Any]:
+    """For tests of concurrency (marker `real_commits`): requests commit for real, on their own
+    connections. Afterwards every row the test added is deleted (ids above those before it)."""
+    with app.app_context():
+        tables = [t for t in db.metadata.sorted_tables if "id" in t.c]
+        with db.engine.connect() as conn:
+            before = {
+                t.name: conn.scalar(sa.select(sa.func.coalesce(sa.func.max(t.c.id), 0))) for t in tables
+            }
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            with db.engine.begin() as conn:
+                for table in reversed(tables):
+                    conn.execute(sa.delete(table).where(table.c.id > before[table.name]))
 
 
 @pytest.fixture
@@ -211,3 +233,61 @@ def count_queries(app: Flask) -> Any:
             sa.event.remove(sa.engine.Engine, "before_cursor_execute", before)
 
     return counting
+
+
+# ---------------------------------------------------------------------------------------------
+# Observations
+
+# A point in a Liangping paddy (WGS-84), well inside the district.
+PADDY = (30.6712, 107.8003)
+
+
+@pytest.fixture
+def species_id(db_session: Any) -> Any:
+    """`species_id("pomacea-canaliculata")`: a species' id by its registry key."""
+    from app.species.models import Species
+
+    def find(key: str) -> int:
+        found = db.session.scalar(sa.select(Species.id).where(Species.key == key))
+        assert found is not None, key
+        return found
+
+    return find
+
+
+@pytest.fixture
+def observation_payload(species_id: Any) -> Any:
+    """A valid 福寿螺 presence record, with any field replaced (None removes a field)."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    def build(**changes: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "client_uuid": str(uuid.uuid4()),
+            "species_id": species_id("pomacea-canaliculata"),
+            "observed_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+            "latitude": PADDY[0],
+            "longitude": PADDY[1],
+            "accuracy_m": 6.5,
+            "township_code": "500155001",
+            "habitat": "paddy",
+            "density_per_m2": 12.0,
+            "egg_masses_per_m2": 3.0,
+            "area_m2": 1333.4,
+        }
+        body.update(changes)
+        return {k: v for k, v in body.items() if v is not None}
+
+    return build
+
+
+@pytest.fixture
+def make_observation(observation_payload: Any) -> Any:
+    """`make_observation(api, **changes)`: POST a record through the API and return its JSON."""
+
+    def make(api: ApiClient, **changes: Any) -> dict[str, Any]:
+        response = api.post("/api/v1/observations", json=observation_payload(**changes))
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()  # type: ignore[no-any-return]
+
+    return make

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import uuid
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -57,6 +58,8 @@ def _jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     return value

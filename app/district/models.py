@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.audit.services import Audited
-from app.db import JSONType, intpk
+from app.db import JSONType, NullableJSON, intpk
 from app.extensions import db
 
 
@@ -65,6 +66,10 @@ class Township(Audited, db.Model):  # type: ignore[name-defined]
             values_callable=lambda e: [m.value for m in e],
         )
     )
+
+    # GeoJSON Polygon/MultiPolygon (WGS-84) when the district folder ships boundaries; lets a record's
+    # township be derived from its position.
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, deferred=True)
 
     aliases: Mapped[list[TownshipAlias]] = relationship(
         back_populates="township", cascade="all, delete-orphan", order_by="TownshipAlias.name"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from app.accounts.models import OrganizationKind
 from app.accounts.services import upsert_organization
 from app.district.models import District, Township, TownshipAlias, TownshipKind
 from app.extensions import db
+from app.geo.shapes import contains, is_polygonal
 from app.refdata import Tally, apply_values
 
 KIND_BY_ZH = {
@@ -113,9 +115,41 @@ def read_district_files(
                 problems.append(f"township_aliases line {line}: unknown township_code {row['township_code']}")
             if row["changed_in"] and not row["changed_in"].isdigit():
                 problems.append(f"township_aliases line {line}: changed_in must be a year")
+    if meta.get("township_boundaries"):
+        boundaries = _read_boundaries(directory / meta["township_boundaries"], codes, problems)
+        for row in townships:
+            row["boundary"] = boundaries.get(row["code"])  # type: ignore[assignment]
     if problems:
         raise DistrictDataError(problems)
     return meta, townships, aliases
+
+
+def _read_boundaries(path: Path, codes: set[str], problems: list[str]) -> dict[str, dict[str, Any]]:
+    """A GeoJSON FeatureCollection: one feature per township, `properties.code` naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"{path.name}: missing")
+        return {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        problems.append(f"{path.name}: not valid JSON: {exc}")
+        return {}
+    boundaries: dict[str, dict[str, Any]] = {}
+    features = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(features, list):
+        problems.append(f"{path.name}: must be a GeoJSON FeatureCollection")
+        return {}
+    for i, feature in enumerate(features, 1):
+        properties = feature.get("properties") or {} if isinstance(feature, dict) else {}
+        code = str(properties.get("code", ""))
+        if code not in codes:
+            problems.append(f"{path.name} feature #{i}: properties.code {code!r} is not a township code")
+            continue
+        if not is_polygonal(feature.get("geometry")):
+            problems.append(f"{path.name} feature #{i} ({code}): geometry must be a Polygon or MultiPolygon")
+            continue
+        boundaries[code] = feature["geometry"]
+    return boundaries
 
 
 def load_district(directory: Path) -> LoadReport:
@@ -153,6 +187,7 @@ def load_district(directory: Path) -> LoadReport:
     }
     for row in township_rows:
         township_values = {
+            "boundary": row.get("boundary"),
             "name_zh": row["name_zh"],
             "kind": KIND_BY_ZH[row["kind"]],
             "district_id": district.id,
@@ -188,6 +223,21 @@ def get_district() -> District | None:
 
 def list_townships() -> sa.Select[tuple[Township]]:
     return sa.select(Township).options(selectinload(Township.aliases)).order_by(Township.code)
+
+
+def township_at(lon: float, lat: float) -> Township | None:
+    """The township whose loaded boundary contains the point (None without boundaries or outside them)."""
+    rows = db.session.execute(
+        sa.select(Township.id, Township.boundary).where(Township.boundary.is_not(None))
+    ).all()
+    for township_id, boundary in rows:
+        if contains(boundary, lon, lat):
+            return db.session.get(Township, township_id)
+    return None
+
+
+def has_boundaries() -> bool:
+    return db.session.scalar(sa.select(sa.exists().where(Township.boundary.is_not(None)))) or False
 
 
 def find_townships(name_or_code: str) -> list[Township]:

@@ -10,6 +10,7 @@ from app.api import PageArgs, page_of, paginate
 from app.errors import NotFound
 from app.species import services
 from app.species.schemas import (
+    HabitatSchema,
     ListMemberSchema,
     MembersQueryArgs,
     SpeciesDetailSchema,
@@ -74,3 +75,11 @@ class SpeciesListMembers(MethodView):
         if species_list is None:
             raise NotFound(_("No species list has the code %(code)s.", code=code))
         return paginate(services.members_on(species_list, on), page=page, per_page=per_page)
+
+
+@blp.route("/habitats")
+class Habitats(MethodView):
+    @blp.response(200, HabitatSchema(many=True))
+    def get(self) -> Any:
+        """Habitats (生境): the 三调 land classes and the place types within them, in picker order"""
+        return services.list_habitats()

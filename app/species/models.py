@@ -147,3 +147,30 @@ class SpeciesName(db.Model):  # type: ignore[name-defined]
     weight: Mapped[int]
     # Lower-case; pinyin without spaces.
     value: Mapped[str] = mapped_column(sa.String(300), index=True)
+
+
+class Habitat(db.Model):  # type: ignore[name-defined]
+    """A habitat (生境): a 三调 land class (level 1) or a place type within one (level 2).
+
+    Derived from species_lists/habitats.toml by `flask species sync`; never deleted, since observations
+    point at it (one missing from the file is retired).
+    """
+
+    __tablename__ = "habitats"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    level: Mapped[int]
+    name_zh: Mapped[str] = mapped_column(sa.String(50))
+    name_en: Mapped[str] = mapped_column(sa.String(100))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("habitats.id"))
+    provisional: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int]
+    retired: Mapped[bool] = mapped_column(default=False)
+
+    parent: Mapped[Habitat | None] = relationship(remote_side="Habitat.id", lazy="joined", join_depth=1)
+
+    @property
+    def land_class(self) -> Habitat:
+        """The level-1 class (itself for a class)."""
+        return self.parent if self.parent is not None else self

@@ -7,6 +7,7 @@ reported at once, naming the file, the entry and the field, before anything touc
 from __future__ import annotations
 
 import csv
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,6 +17,7 @@ from typing import Any
 from app.species.models import ListLevel, SpeciesGroup
 
 METRICS = ("cover", "density", "egg_masses", "count", "area")
+CODE_RE = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class RegistryError(Exception):
@@ -76,9 +78,21 @@ class ListSpec:
     members: tuple[MemberSpec, ...]
 
 
+@dataclass(frozen=True)
+class HabitatSpec:
+    code: str
+    level: int  # 1: 三调 land class, 2: place type
+    name_zh: str
+    name_en: str
+    parent: str | None  # the class of a place type
+    provisional: bool
+    position: int  # order in the file, the order pickers show
+
+
 @dataclass
 class Registry:
     methods: dict[str, MethodSpec] = field(default_factory=dict)
+    habitats: dict[str, HabitatSpec] = field(default_factory=dict)
     species: dict[str, SpeciesSpec] = field(default_factory=dict)
     lists: dict[str, ListSpec] = field(default_factory=dict)
 
@@ -241,11 +255,46 @@ def _read_members(
     return tuple(members)
 
 
+def _read_habitats(directory: Path, problems: list[str]) -> dict[str, HabitatSpec]:
+    data = _toml(directory / "habitats.toml", problems)
+    habitats: dict[str, HabitatSpec] = {}
+    position = 0
+    for level, table in ((1, "class"), (2, "place")):
+        for i, entry in enumerate(data.get(table, []), 1):
+            where = f"habitats.toml {table} #{i}"
+            code = entry.get("code")
+            if not isinstance(code, str) or not CODE_RE.fullmatch(code):
+                problems.append(f"{where}: code must be ascii snake_case")
+                continue
+            if code in habitats:
+                problems.append(f"{where}: code {code!r} appears twice")
+            for name in ("name_zh", "name_en"):
+                if not isinstance(entry.get(name), str) or not entry[name].strip():
+                    problems.append(f"{where} ({code}): {name} is required")
+            parent = entry.get("class") if level == 2 else None
+            if level == 2 and (parent not in habitats or habitats[parent].level != 1):
+                problems.append(f"{where} ({code}): class {parent!r} is not a [[class]] code above it")
+            position += 1
+            habitats[code] = HabitatSpec(
+                code=code,
+                level=level,
+                name_zh=str(entry.get("name_zh", "")),
+                name_en=str(entry.get("name_en", "")),
+                parent=parent,
+                provisional=bool(entry.get("provisional", False)),
+                position=position,
+            )
+    if data and not habitats:
+        problems.append("habitats.toml: no [[class]] or [[place]] entries")
+    return habitats
+
+
 def read_registry(directory: Path) -> Registry:
     """Parse and cross-check every registry file. Raises RegistryError listing all problems."""
     problems: list[str] = []
     registry = Registry()
     registry.methods = _read_methods(directory, problems)
+    registry.habitats = _read_habitats(directory, problems)
     defaults = _toml(directory / "defaults.toml", problems)
 
     for i, entry in enumerate(_toml(directory / "species.toml", problems).get("species", []), 1):

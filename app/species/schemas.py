@@ -84,3 +84,14 @@ class ListMemberSchema(ma.Schema):
     added_on = ma.fields.Date(allow_none=True)
     removed_on = ma.fields.Date(allow_none=True)
     species = ma.fields.Nested(SpeciesBriefSchema)
+
+
+class HabitatSchema(ma.Schema):
+    code = ma.fields.String()
+    level = ma.fields.Integer(metadata={"description": "1: 三调 land class; 2: place type"})
+    name_zh = ma.fields.String()
+    name_en = ma.fields.String()
+    class_code = ma.fields.Function(
+        lambda h: h.parent.code if h.parent else None, metadata={"description": "level-1 class of a place"}
+    )
+    provisional = ma.fields.Boolean()

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.refdata import Tally, apply_values
 from app.species.models import (
     NAME_KIND_WEIGHT,
+    Habitat,
     ListMembership,
     NameKind,
     Species,
@@ -70,11 +71,12 @@ class SyncReport:
     lists: Tally = field(default_factory=Tally)
     species: Tally = field(default_factory=Tally)
     memberships: Tally = field(default_factory=Tally)
+    habitats: Tally = field(default_factory=Tally)
     flagged: list[str] = field(default_factory=list)
 
     @property
     def changed_anything(self) -> bool:
-        return any(t.touched for t in (self.lists, self.species, self.memberships))
+        return any(t.touched for t in (self.lists, self.species, self.memberships, self.habitats))
 
 
 def _list_values(spec: ListSpec) -> dict[str, Any]:
@@ -170,6 +172,32 @@ def _sync_memberships(
             report.memberships.count("retired")
 
 
+def _sync_habitats(registry: Registry, report: SyncReport) -> None:
+    existing = {h.code: h for h in db.session.scalars(sa.select(Habitat))}
+    for code, spec in registry.habitats.items():  # classes come first, so parents exist
+        parent = existing[spec.parent] if spec.parent else None
+        values = {
+            "level": spec.level,
+            "name_zh": spec.name_zh,
+            "name_en": spec.name_en,
+            "parent": parent,
+            "provisional": spec.provisional,
+            "position": spec.position,
+            "retired": False,
+        }
+        habitat = existing.get(code)
+        if habitat is None:
+            existing[code] = Habitat(code=code, **values)
+            db.session.add(existing[code])
+            report.habitats.count("added")
+        else:
+            report.habitats.count(apply_values(habitat, values))
+    for code, habitat in existing.items():
+        if code not in registry.habitats and not habitat.retired:
+            habitat.retired = True
+            report.habitats.count("retired")
+
+
 def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
     """Upsert lists, species, search names and memberships from the registry files.
 
@@ -197,6 +225,7 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
             report.species.count("retired")
     db.session.flush()
     _sync_names(species_by_key, registry)
+    _sync_habitats(registry, report)
 
     lists_by_code = {
         sl.code: sl
@@ -343,4 +372,28 @@ def members_on(species_list: SpeciesList, on: date | None) -> sa.Select[tuple[Li
     return stmt.where(
         sa.or_(ListMembership.added_on.is_(None), ListMembership.added_on <= on),
         sa.or_(ListMembership.removed_on.is_(None), ListMembership.removed_on > on),
+    )
+
+
+def list_habitats() -> list[Habitat]:
+    return list(
+        db.session.scalars(sa.select(Habitat).where(Habitat.retired.is_(False)).order_by(Habitat.position))
+    )
+
+
+def find_habitat(value: str) -> Habitat | None:
+    """A habitat by code, or by its Chinese or English name (what a legacy workbook carries)."""
+    text = value.strip()
+    return db.session.scalar(
+        sa.select(Habitat)
+        .where(
+            Habitat.retired.is_(False),
+            sa.or_(
+                Habitat.code == text.lower(),
+                Habitat.name_zh == text,
+                sa.func.lower(Habitat.name_en) == text.lower(),
+            ),
+        )
+        .order_by(Habitat.level.desc())
+        .limit(1)
     )

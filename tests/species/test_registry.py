@@ -117,6 +117,9 @@ def test_a_row_added_later_dates_from_the_sync(registry_copy: Path) -> None:
         ("defaults.toml", "thresholds = [5, 15, 30, 50]", "thresholds = [50, 5]", "thresholds"),
         ("members/moa-567.csv", "pomacea-canaliculata", "pomacea-nonexistent", "not in species.toml"),
         ("lists.toml", 'level = "provincial"', 'level = "county"', "level"),
+        ("habitats.toml", 'class = "cropland"', 'class = "paddy"', "is not a [[class]] code"),
+        ("habitats.toml", 'code = "ditch"', 'code = "Ditch Side"', "snake_case"),
+        ("habitats.toml", 'code = "pond"', 'code = "paddy"', "appears twice"),
     ],
 )
 def test_broken_files_are_refused_whole_naming_the_problem(
@@ -130,3 +133,25 @@ def test_broken_files_are_refused_whole_naming_the_problem(
         sync_registry(registry_copy)
     assert any(message in problem for problem in excinfo.value.problems), excinfo.value.problems
     assert queries == []  # nothing was written, or even read, before the files were checked
+
+
+def test_habitats_are_synced_and_a_removed_one_is_retired(registry_copy: Path, api_as: Any) -> None:
+    habitats = api_as("surveyor").get("/api/v1/habitats").get_json()
+    paddy = next(h for h in habitats if h["code"] == "paddy")
+    assert paddy == {
+        "code": "paddy",
+        "level": 2,
+        "name_zh": "稻田",
+        "name_en": "Paddy field",
+        "class_code": "cropland",
+        "provisional": False,
+    }
+    assert habitats[0]["level"] == 1  # classes first, in file order
+    path = registry_copy / "habitats.toml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index('[[place]]\ncode = "wasteland"')
+    path.write_text(text[:start], encoding="utf-8")
+    report = sync_registry(registry_copy)
+    assert report.habitats.retired == 1
+    codes = [h["code"] for h in api_as("surveyor").get("/api/v1/habitats").get_json()]
+    assert "wasteland" not in codes

@@ -1,0 +1,1 @@
+"""Field observations (调查记录): presence and absence records, their checks, flags and review."""

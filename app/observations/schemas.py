@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import url_for
+
+from app.api import LocalDateTime, PageArgs
+from app.geo.crs import CRS
+from app.observations.models import Flag, PositionSource, ReviewStatus
+
+SQUARE_METRES_PER_MU = 2000 / 3  # 1 亩 = 666.67 m²
+
+_MAX_AREA_M2 = 1e9  # the whole district is ~1.9e9 m²; anything larger is a typing error
+_MAX_DENSITY = 1e6
+
+
+class MetricsFields(ma.Schema):
+    """The survey metrics with their ranges (SPEC §2); null means "not measured". Which apply depends
+    on the species (GET /api/v1/species/{id} `metrics`)."""
+
+    area_m2 = ma.fields.Float(
+        allow_none=True,
+        validate=ma.validate.Range(min=0, max=_MAX_AREA_M2),
+        metadata={"description": "发生面积 in m² (shown in 亩)"},
+    )
+    cover_pct = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=100))
+    density_per_m2 = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=_MAX_DENSITY))
+    egg_masses_per_m2 = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=_MAX_DENSITY))
+    count = ma.fields.Integer(allow_none=True, strict=True, validate=ma.validate.Range(min=0, max=10_000_000))
+    severity = ma.fields.Integer(
+        allow_none=True,
+        strict=True,
+        validate=ma.validate.Range(min=1, max=5),
+        metadata={"description": "1 轻发生 … 5 大发生; derived from the species' thresholds when omitted"},
+    )
+
+
+class ObservationFieldsArgs(MetricsFields):
+    """Fields a surveyor sets, on create and on edit."""
+
+    species_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    detected = ma.fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: the species was searched for here and not found (absence)"},
+    )
+    observed_at = LocalDateTime(
+        required=True, metadata={"description": "ISO 8601; without an offset it is Asia/Shanghai time"}
+    )
+    latitude = ma.fields.Float(required=True, validate=ma.validate.Range(min=-90, max=90))
+    longitude = ma.fields.Float(required=True, validate=ma.validate.Range(min=-180, max=180))
+    crs = ma.fields.Enum(
+        CRS,
+        by_value=True,
+        load_default=CRS.WGS84,
+        metadata={"description": "the system latitude/longitude are in; gcj02 and bd09 are converted"},
+    )
+    accuracy_m = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=100_000))
+    altitude_m = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=-500, max=9000))
+    position_source = ma.fields.Enum(PositionSource, by_value=True, load_default=PositionSource.GPS)
+    township_code = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(min=1, max=50),
+        metadata={"description": "9-digit code (or name); derived from boundaries when omitted"},
+    )
+    place_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+    habitat = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(min=1, max=50),
+        metadata={"description": "a code from GET /api/v1/habitats (place type or land class)"},
+    )
+    notes = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
+
+
+class ObservationCreateArgs(ObservationFieldsArgs):
+    client_uuid = ma.fields.UUID(
+        required=True,
+        metadata={"description": "made by the client once per record; retries send the same one"},
+    )
+
+
+class ObservationUpdateArgs(ObservationFieldsArgs):
+    """Any subset of the fields; the record is checked again as a whole."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(partial=True, **kwargs)
+
+
+class ObservationQueryArgs(PageArgs):
+    species_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    township_code = ma.fields.String(validate=ma.validate.Length(max=50))
+    status = ma.fields.Enum(ReviewStatus, by_value=True)
+    detected = ma.fields.Boolean()
+    from_ = ma.fields.Date(data_key="from", metadata={"description": "first day (Asia/Shanghai)"})
+    to = ma.fields.Date(metadata={"description": "last day, inclusive (Asia/Shanghai)"})
+    bbox = ma.fields.String(metadata={"description": "min_lon,min_lat,max_lon,max_lat (WGS-84)"})
+    surveyor_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    organization = ma.fields.String(validate=ma.validate.Length(max=64))
+    site_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    flag = ma.fields.Enum(Flag, by_value=True)
+
+    @ma.validates("bbox")
+    def _check_bbox(self, value: str, **kwargs: Any) -> None:
+        parse_bbox(value)
+
+    @ma.validates_schema
+    def _check_range(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
+            raise ma.ValidationError("must not be before from", "to")
+
+
+class GeoJSONQueryArgs(ObservationQueryArgs):
+    # A map layer wants more points than a list page; still bounded.
+    per_page = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=5000))
+
+
+def parse_bbox(value: str) -> tuple[float, float, float, float]:
+    try:
+        parts = [float(p) for p in value.split(",")]
+    except ValueError:
+        raise ma.ValidationError("must be four numbers: min_lon,min_lat,max_lon,max_lat") from None
+    if len(parts) != 4 or any(p != p for p in parts):
+        raise ma.ValidationError("must be four numbers: min_lon,min_lat,max_lon,max_lat")
+    min_lon, min_lat, max_lon, max_lat = parts
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise ma.ValidationError("must have min ≤ max, longitudes within ±180 and latitudes within ±90")
+    return min_lon, min_lat, max_lon, max_lat
+
+
+class ReviewArgs(ma.Schema):
+    decision = ma.fields.Enum(
+        ReviewStatus,
+        by_value=True,
+        required=True,
+        validate=ma.validate.OneOf([ReviewStatus.VERIFIED, ReviewStatus.REJECTED, ReviewStatus.RETURNED]),
+        metadata={"description": "verified, rejected or returned"},
+    )
+    comment = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=2000),
+        metadata={"description": "required to reject or return: the surveyor sees it"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+class GpsSchema(ma.Schema):
+    latitude = ma.fields.Float()
+    longitude = ma.fields.Float()
+    altitude_m = ma.fields.Float(allow_none=True)
+
+
+class PhotoSchema(ma.Schema):
+    id = ma.fields.Integer()
+    observation_id = ma.fields.Integer()
+    sha256 = ma.fields.String()
+    mime_type = ma.fields.String()
+    size_bytes = ma.fields.Integer()
+    width = ma.fields.Integer()
+    height = ma.fields.Integer()
+    taken_at = LocalDateTime(allow_none=True)
+    gps = ma.fields.Method("_gps", metadata={"description": "from the photo's EXIF, when the phone kept it"})
+    gps_distance_m = ma.fields.Float(allow_none=True)
+    thumb_url = ma.fields.Method("_thumb_url")
+    display_url = ma.fields.Method("_display_url")
+    original_url = ma.fields.Method("_original_url")
+    created_at = LocalDateTime()
+
+    def _gps(self, photo: Any) -> dict[str, Any] | None:
+        if photo.gps_latitude is None:
+            return None
+        return {
+            "latitude": photo.gps_latitude,
+            "longitude": photo.gps_longitude,
+            "altitude_m": photo.gps_altitude_m,
+        }
+
+    @staticmethod
+    def _url(photo: Any, variant: str) -> str:
+        return url_for("Photos.PhotoFile", photo_id=photo.id, variant=variant)
+
+    def _thumb_url(self, photo: Any) -> str:
+        return self._url(photo, "thumb")
+
+    def _display_url(self, photo: Any) -> str:
+        return self._url(photo, "display")
+
+    def _original_url(self, photo: Any) -> str:
+        return self._url(photo, "original")
+
+
+class SpeciesRefSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name_zh = ma.fields.String()
+    name_sci = ma.fields.String()
+
+
+class ObservationSchema(MetricsFields):
+    id = ma.fields.Integer()
+    client_uuid = ma.fields.UUID()
+    species_id = ma.fields.Integer()
+    species = ma.fields.Nested(SpeciesRefSchema)
+    site_id = ma.fields.Integer(allow_none=True)
+    site_code = ma.fields.Function(lambda o: o.site.code if o.site else None)
+    detected = ma.fields.Boolean()
+    observed_at = LocalDateTime()
+    latitude = ma.fields.Float(metadata={"description": "WGS-84"})
+    longitude = ma.fields.Float(metadata={"description": "WGS-84"})
+    accuracy_m = ma.fields.Float(allow_none=True)
+    altitude_m = ma.fields.Float(allow_none=True)
+    position_source = ma.fields.Enum(PositionSource, by_value=True)
+    township_code = ma.fields.Function(lambda o: o.township.code if o.township else None)
+    township_name = ma.fields.Function(lambda o: o.township.name_zh if o.township else None)
+    place_name = ma.fields.String(allow_none=True)
+    habitat = ma.fields.Function(lambda o: o.habitat.code if o.habitat else None)
+    habitat_class = ma.fields.Function(lambda o: o.habitat.land_class.code if o.habitat else None)
+    area_mu = ma.fields.Function(
+        lambda o: None if o.area_m2 is None else round(o.area_m2 / SQUARE_METRES_PER_MU, 4),
+        metadata={"description": "area_m2 in 亩 (1 亩 = 666.67 m²)"},
+    )
+    status = ma.fields.Enum(ReviewStatus, by_value=True)
+    flags = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([f.value for f in Flag])),
+        metadata={"description": "things to look at again: " + ", ".join(f.value for f in Flag)},
+    )
+    duplicate_of_id = ma.fields.Integer(allow_none=True)
+    review_comment = ma.fields.String(allow_none=True)
+    reviewed_by_id = ma.fields.Integer(allow_none=True)
+    reviewed_at = LocalDateTime(allow_none=True)
+    surveyor_id = ma.fields.Integer()
+    surveyor_name = ma.fields.Function(lambda o: o.surveyor.display_name)
+    organization = ma.fields.Function(lambda o: o.organization.code)
+    photos = ma.fields.List(ma.fields.Nested(PhotoSchema))
+    notes = ma.fields.String(allow_none=True)
+    created_at = LocalDateTime()
+    updated_at = LocalDateTime()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.audit.services import Audited
+from app.db import intpk, timestamp
+from app.extensions import db
+
+if TYPE_CHECKING:
+    from app.observations.models import Observation
+
+
+class Photo(Audited, db.Model):  # type: ignore[name-defined]
+    """A photo of an observation: the private original and two metadata-free derivatives.
+
+    The same bytes uploaded twice to one observation are one photo (unique SHA-256 per observation).
+    """
+
+    __tablename__ = "photos"
+    __table_args__ = (sa.UniqueConstraint("observation_id", "sha256"),)
+
+    id: Mapped[intpk]
+    observation_id: Mapped[int] = mapped_column(sa.ForeignKey("observations.id"), index=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    mime_type: Mapped[str] = mapped_column(sa.String(40))
+    size_bytes: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    # Storage keys (app.storage): the original as uploaded, and the display/thumbnail JPEGs.
+    original_key: Mapped[str] = mapped_column(sa.String(200))
+    display_key: Mapped[str] = mapped_column(sa.String(200))
+    thumb_key: Mapped[str] = mapped_column(sa.String(200))
+    # From the original's EXIF, when the phone kept it.
+    taken_at: Mapped[datetime | None]
+    gps_latitude: Mapped[float | None]
+    gps_longitude: Mapped[float | None]
+    gps_altitude_m: Mapped[float | None]
+    # Distance from the observation's position when the photo has GPS (metres).
+    gps_distance_m: Mapped[float | None]
+    original_filename: Mapped[str | None] = mapped_column(sa.String(255))
+    uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[timestamp]
+
+    observation: Mapped[Observation] = relationship(back_populates="photos")

@@ -1,0 +1,151 @@
+"""Which site a record belongs to, and readable site codes.
+
+A presence record joins the nearest site of its species within `IAS_SITE_RADIUS_M`, or opens a new one;
+an absence record joins a site when it is within the radius (a re-inspection there) and never opens one.
+Deciding "join or open" and taking the next serial must not race: on PostgreSQL a transaction-scoped
+advisory lock per species and per code prefix serialises the decision; SQLite writers are already
+serialised (app.db begins writing requests with BEGIN IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from app.accounts.models import User
+from app.district.models import District, Township
+from app.errors import NotFound
+from app.extensions import db
+from app.geo.crs import EARTH_RADIUS_M, distance_m
+from app.sites.models import Site, SiteStatus
+from app.species.models import Habitat, Species
+
+METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180
+
+
+def degree_box(lon: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
+    """A lon/lat box that holds every point within `radius_m` of (lon, lat): an index-friendly prefilter."""
+    d_lat = radius_m / METRES_PER_DEGREE
+    d_lon = d_lat / max(math.cos(math.radians(lat)), 0.01)
+    return lon - d_lon, lat - d_lat, lon + d_lon, lat + d_lat
+
+
+def advisory_lock(name: str) -> None:
+    """Hold a PostgreSQL advisory lock on `name` until the transaction ends (no-op elsewhere)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+def nearest_site(species_id: int, lon: float, lat: float, radius_m: float) -> Site | None:
+    min_lon, min_lat, max_lon, max_lat = degree_box(lon, lat, radius_m)
+    candidates = db.session.scalars(
+        sa.select(Site).where(
+            Site.species_id == species_id,
+            Site.latitude.between(min_lat, max_lat),
+            Site.longitude.between(min_lon, max_lon),
+        )
+    ).all()
+    best: tuple[float, Site] | None = None
+    for site in candidates:
+        d = distance_m(lon, lat, site.longitude, site.latitude)
+        if d <= radius_m and (best is None or d < best[0]):
+            best = (d, site)
+    return best[1] if best else None
+
+
+def _code_prefix(township: Township | None) -> str:
+    if township is not None:
+        return township.code
+    district_code = db.session.scalar(sa.select(District.code).order_by(District.id).limit(1))
+    return district_code or "000000"
+
+
+def open_site(
+    *,
+    species: Species,
+    lon: float,
+    lat: float,
+    observed_at: datetime,
+    township: Township | None,
+    habitat: Habitat | None,
+    place_name: str | None,
+    actor: User,
+) -> Site:
+    prefix = _code_prefix(township)
+    advisory_lock(f"site-serial:{prefix}")
+    serial = (
+        db.session.scalar(sa.select(sa.func.max(Site.serial)).where(Site.code_prefix == prefix)) or 0
+    ) + 1
+    site = Site(
+        code=f"{prefix}-{serial:04d}",
+        code_prefix=prefix,
+        serial=serial,
+        species=species,
+        township=township,
+        organization_id=actor.organization_id,
+        latitude=lat,
+        longitude=lon,
+        place_name=place_name,
+        habitat=habitat,
+        status=SiteStatus.ACTIVE,
+        first_observed_at=observed_at,
+        last_observed_at=observed_at,
+    )
+    db.session.add(site)
+    return site
+
+
+def site_for_record(
+    *,
+    species: Species,
+    detected: bool,
+    lon: float,
+    lat: float,
+    observed_at: datetime,
+    township: Township | None,
+    habitat: Habitat | None,
+    place_name: str | None,
+    actor: User,
+) -> Site | None:
+    """The site a new record belongs to: the nearest within the radius, a new one, or none (absence)."""
+    advisory_lock(f"site-species:{species.id}")
+    radius = float(current_app.config["IAS_SITE_RADIUS_M"])
+    site = nearest_site(species.id, lon, lat, radius)
+    if site is None:
+        if not detected:
+            return None
+        return open_site(
+            species=species,
+            lon=lon,
+            lat=lat,
+            observed_at=observed_at,
+            township=township,
+            habitat=habitat,
+            place_name=place_name,
+            actor=actor,
+        )
+    record_visit(site, detected=detected, observed_at=observed_at)
+    return site
+
+
+def record_visit(site: Site, *, detected: bool, observed_at: datetime) -> None:
+    """Keep the site's dates, and mark a cleared site where the species is found again as re-emerged."""
+    site.first_observed_at = min(site.first_observed_at, observed_at)
+    site.last_observed_at = max(site.last_observed_at, observed_at)
+    if detected and site.status == SiteStatus.CLEARED:
+        site.status = SiteStatus.REEMERGED
+
+
+def get_site(site_id: int) -> Site:
+    """Raises NotFound."""
+    site = db.session.get(Site, site_id)
+    if site is None:
+        raise NotFound(_("No site with id %(id)s.", id=site_id))
+    return site

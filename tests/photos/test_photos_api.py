@@ -1,0 +1,193 @@
+"""Uploading photos to observations through the API: derivatives, EXIF, de-duplication, bad files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from PIL import Image  # noqa: TID251 -- tests build their own images
+
+from tests.conftest import PADDY
+
+LAT, LON = PADDY
+
+
+def _dms(value: float) -> tuple[float, float, float]:
+    degrees = int(value)
+    minutes_float = (value - degrees) * 60
+    minutes = int(minutes_float)
+    return float(degrees), float(minutes), round((minutes_float - minutes) * 60, 4)
+
+
+def phone_jpeg(
+    *,
+    size: tuple[int, int] = (2400, 1800),
+    gps: tuple[float, float] | None = None,
+    taken: str | None = "2026:05:04 09:30:00",
+    orientation: int | None = None,
+    colour: tuple[int, int, int] = (40, 160, 60),
+) -> bytes:
+    image = Image.new("RGB", size, colour)
+    exif = Image.Exif()
+    exif[0x010F] = "HUAWEI"  # Make
+    if orientation:
+        exif[0x0112] = orientation
+    if taken:
+        exif.get_ifd(0x8769)[0x9003] = taken  # DateTimeOriginal
+    if gps:
+        lat, lon = gps
+        gps_ifd = exif.get_ifd(0x8825)
+        gps_ifd.update({1: "N", 2: _dms(lat), 3: "E", 4: _dms(lon)})
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif, quality=90)
+    return buffer.getvalue()
+
+
+def _upload(api: Any, observation_id: int, data: bytes, name: str = "IMG_0001.jpg") -> Any:
+    return api.post(
+        f"/api/v1/observations/{observation_id}/photos",
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def _stored_files(app: Flask) -> list[Path]:
+    root = Path(app.config["IAS_STORAGE_DIR"])
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture(autouse=True)
+def storage_dir(app: Flask, tmp_path: Path) -> Any:
+    original = app.config["IAS_STORAGE_DIR"]
+    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
+    yield tmp_path / "storage"
+    app.config["IAS_STORAGE_DIR"] = original
+
+
+def test_phone_photo_is_stored_with_derivatives_and_exif(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api)
+    response = _upload(api, record["id"], phone_jpeg(gps=(LAT, LON)))
+    assert response.status_code == 201, response.get_json()
+    photo = response.get_json()
+    assert (photo["width"], photo["height"]) == (2400, 1800)
+    assert photo["taken_at"] == "2026-05-04T09:30:00+08:00"  # EXIF time without offset is local
+    assert photo["gps"]["latitude"] == pytest.approx(LAT, abs=1e-5)
+    assert photo["gps"]["longitude"] == pytest.approx(LON, abs=1e-5)
+    assert photo["gps_distance_m"] < 5
+    assert len(photo["sha256"]) == 64
+
+    files = {}
+    for variant in ("display", "thumb", "original"):
+        response = api.get(photo[f"{variant}_url"])
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"].startswith("private")
+        files[variant] = response.data
+        response.close()  # send_file streams from an open file
+    with Image.open(io.BytesIO(files["display"])) as image:
+        assert max(image.size) == 1600
+        assert not image.getexif()
+    with Image.open(io.BytesIO(files["thumb"])) as image:
+        assert max(image.size) == 320
+    assert b"HUAWEI" not in files["display"] and b"HUAWEI" not in files["thumb"]
+    assert b"HUAWEI" in files["original"]  # the original is kept as uploaded
+
+    listed = api.get(f"/api/v1/observations/{record['id']}").get_json()
+    assert [p["id"] for p in listed["photos"]] == [photo["id"]]
+    assert listed["flags"] == []
+
+
+def test_photos_are_behind_sign_in(api_as: Any, make_observation: Any, anonymous_api: Any) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api)
+    photo = _upload(api, record["id"], phone_jpeg()).get_json()
+    for url in (photo["thumb_url"], photo["display_url"], photo["original_url"]):
+        assert anonymous_api.get(url).status_code == 401
+
+
+def test_same_photo_twice_is_one_photo(api_as: Any, make_observation: Any, app: Flask) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api)
+    data = phone_jpeg()
+    first = _upload(api, record["id"], data)
+    files = _stored_files(app)
+    again = _upload(api, record["id"], data, name="copy.jpg")
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert _stored_files(app) == files
+    assert len(files) == 3  # original, display, thumbnail
+
+
+def test_photo_far_from_the_record_flags_it(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api)
+    response = _upload(api, record["id"], phone_jpeg(gps=(LAT + 0.01, LON)))  # ~1.1 km north
+    assert response.status_code == 201
+    assert response.get_json()["gps_distance_m"] > 1000
+    assert api.get(f"/api/v1/observations/{record['id']}").get_json()["flags"] == ["photo_gps_far"]
+    moved = api.patch(f"/api/v1/observations/{record['id']}", json={"latitude": LAT + 0.01, "longitude": LON})
+    assert moved.get_json()["flags"] == []  # the position was corrected to where the photo was taken
+
+
+def test_orientation_is_applied(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api)
+    photo = _upload(api, record["id"], phone_jpeg(size=(400, 300), orientation=6)).get_json()
+    assert (photo["width"], photo["height"]) == (300, 400)
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "status"),
+    [
+        (b"just some notes\n", "notes.jpg", 415),
+        (b"GIF89a" + b"\x00" * 64, "anim.gif", 415),
+        (phone_jpeg()[:4000], "cut.jpg", 422),
+        (b"", "empty.jpg", 415),
+    ],
+)
+def test_bad_files_are_refused_and_leave_nothing(
+    api_as: Any, make_observation: Any, app: Flask, data: bytes, name: str, status: int
+) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api)
+    response = _upload(api, record["id"], data, name)
+    assert response.status_code == status, response.get_json()
+    assert "file" in response.get_json()["errors"]
+    assert _stored_files(app) == []
+    assert api.get(f"/api/v1/observations/{record['id']}").get_json()["photos"] == []
+
+
+def test_decompression_bomb_is_refused(api_as: Any, make_observation: Any, app: Flask) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api)
+    bomb = io.BytesIO()
+    Image.new("1", (12_000, 12_000)).save(bomb, format="PNG")  # 144 MP, a few kB
+    response = _upload(api, record["id"], bomb.getvalue(), "bomb.png")
+    assert response.status_code == 413
+    assert "file" in response.get_json()["errors"]
+    assert _stored_files(app) == []
+
+
+def test_missing_file_field_is_named(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api)
+    response = api.post(
+        f"/api/v1/observations/{record['id']}/photos",
+        data={"photo": (io.BytesIO(phone_jpeg()), "x.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "file" in response.get_json()["errors"]
+
+
+def test_only_the_surveyor_adds_photos_and_only_before_review(api_as: Any, make_observation: Any) -> None:
+    surveyor = api_as("surveyor")
+    record = make_observation(surveyor)
+    assert _upload(api_as("surveyor"), record["id"], phone_jpeg()).status_code == 403
+    api_as("verifier").post(f"/api/v1/observations/{record['id']}/review", json={"decision": "verified"})
+    assert _upload(surveyor, record["id"], phone_jpeg()).status_code == 409
+    assert _upload(surveyor, 987654, phone_jpeg()).status_code == 404
