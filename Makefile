@@ -33,12 +33,16 @@ instance/secret_key:
 	@mkdir -p instance
 	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
 
-run: install instance/secret_key ## set up the database (SQLite by default) and serve on HOST:PORT
+run: install instance/secret_key ## set up the database (SQLite by default); serve on HOST:PORT with the scheduler beside it
 	$(BIN)/flask db upgrade
 	$(BIN)/flask district load
 	$(BIN)/flask species sync
 	$(BIN)/flask demo seed
-	SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" $(BIN)/flask run --host $(HOST) --port $(PORT)
+	@export SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" IAS_BASE_URL="$${IAS_BASE_URL:-http://$(HOST):$(PORT)}"; \
+	$(BIN)/flask scheduler run & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT INT TERM; \
+	echo "scheduler running (pid $$scheduler): reminder sweeps every $${IAS_SWEEP_SECONDS:-60}s"; \
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: install ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set
 	env -u TEST_DATABASE_URL $(BIN)/pytest

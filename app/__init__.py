@@ -55,8 +55,10 @@ def register_api(app: Flask) -> None:
     from app.accounts.api import blp as accounts_blp
     from app.accounts.auth import register_auth
     from app.api import ErrorResponsesPlugin, register_api_checks
+    from app.control.api import blp as control_blp
     from app.district.api import blp as district_blp
     from app.extensions import api
+    from app.notifications.api import blp as notifications_blp
     from app.observations.api import blp as observations_blp
     from app.photos.api import blp as photos_blp
     from app.sites.api import blp as sites_blp
@@ -72,7 +74,16 @@ def register_api(app: Flask) -> None:
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
-    for blp in (accounts_blp, species_blp, district_blp, observations_blp, photos_blp, sites_blp):
+    for blp in (
+        accounts_blp,
+        species_blp,
+        district_blp,
+        observations_blp,
+        photos_blp,
+        sites_blp,
+        control_blp,
+        notifications_blp,
+    ):
         api.register_blueprint(blp, url_prefix="/api/v1")
     register_auth(app)
     register_api_checks(app)
@@ -100,7 +111,8 @@ def register_cli(app: Flask) -> None:
     from app.accounts.cli import users_cli
     from app.demo.cli import demo_cli
     from app.district.cli import district_cli
+    from app.notifications.cli import reminders_cli, scheduler_cli
     from app.species.cli import species_cli
 
-    for group in (species_cli, district_cli, users_cli, demo_cli):
+    for group in (species_cli, district_cli, users_cli, demo_cli, reminders_cli, scheduler_cli):
         app.cli.add_command(group)

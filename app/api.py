@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 import sqlalchemy as sa
 from apispec import BasePlugin
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask_babel import gettext as _
 from flask_smorest import abort
 
+from app.clock import local_zone
 from app.extensions import db
 
 MAX_PER_PAGE = 500
@@ -23,11 +23,6 @@ class PageArgs(ma.Schema):
 
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
     per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
-
-
-def local_zone() -> ZoneInfo:
-    """The zone people work in (IAS_TIMEZONE, Asia/Shanghai)."""
-    return ZoneInfo(current_app.config["IAS_TIMEZONE"])
 
 
 class LocalDateTime(ma.fields.DateTime):

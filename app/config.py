@@ -90,6 +90,28 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         # Same species within this many metres and hours of another record: flagged `possible_duplicate`.
         "IAS_DUPLICATE_RADIUS_M": _float(env, "IAS_DUPLICATE_RADIUS_M", 10.0),
         "IAS_DUPLICATE_HOURS": _float(env, "IAS_DUPLICATE_HOURS", 6.0),
+        # A presence record at a treated site that follows this many absence records in a row clears it.
+        "IAS_CLEARED_AFTER_ABSENCES": _int(env, "IAS_CLEARED_AFTER_ABSENCES", 3),
+        # A follow-up this many days overdue is escalated to the supervisor.
+        "IAS_ESCALATE_AFTER_DAYS": _int(env, "IAS_ESCALATE_AFTER_DAYS", 3),
+        # The address people reach the app at, for links in e-mails and webhooks.
+        "IAS_BASE_URL": env.get("IAS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Outbox delivery: claims last this long; failures retry with doubling backoff up to a limit.
+        "IAS_DELIVERY_LEASE_SECONDS": _int(env, "IAS_DELIVERY_LEASE_SECONDS", 300),
+        "IAS_DELIVERY_MAX_ATTEMPTS": _int(env, "IAS_DELIVERY_MAX_ATTEMPTS", 6),
+        "IAS_DELIVERY_BACKOFF_SECONDS": _int(env, "IAS_DELIVERY_BACKOFF_SECONDS", 60),
+        # How often the scheduler sweeps the outbox and due follow-ups (seconds).
+        "IAS_SWEEP_SECONDS": _int(env, "IAS_SWEEP_SECONDS", 60),
+        # The daily digest, local time (HH:MM).
+        "IAS_DIGEST_AT": env.get("IAS_DIGEST_AT", "08:00"),
+        # Outgoing mail. Without MAIL_SERVER, messages are written to the log instead of sent.
+        "MAIL_SERVER": env.get("MAIL_SERVER") or None,
+        "MAIL_PORT": _int(env, "MAIL_PORT", 25),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "") in {"1", "true", "yes"},
+        "MAIL_USE_SSL": env.get("MAIL_USE_SSL", "") in {"1", "true", "yes"},
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "ias-tracker@localhost"),
         # Largest page a list endpoint returns (SPEC §3.2).
         "IAS_MAX_PER_PAGE": 500,
         # The time zone people work in; everything is stored in UTC.

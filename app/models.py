@@ -2,22 +2,30 @@
 
 from app.accounts.models import ApiToken, Organization, User
 from app.audit.models import AuditLog
+from app.control.models import ControlOperation, FollowUp
 from app.district.models import District, Township, TownshipAlias
+from app.notifications.models import Delivery, Notification, SchedulerLease, Webhook
 from app.observations.models import Observation, ObservationFlag
 from app.photos.models import Photo
 from app.sites.models import Site
-from app.species.models import Habitat, ListMembership, Species, SpeciesList, SpeciesName
+from app.species.models import ControlMethod, Habitat, ListMembership, Species, SpeciesList, SpeciesName
 
 __all__ = [
     "ApiToken",
     "AuditLog",
+    "ControlMethod",
+    "ControlOperation",
+    "Delivery",
     "District",
+    "FollowUp",
     "Habitat",
     "ListMembership",
+    "Notification",
     "Observation",
     "ObservationFlag",
     "Organization",
     "Photo",
+    "SchedulerLease",
     "Site",
     "Species",
     "SpeciesList",
@@ -25,4 +33,5 @@ __all__ = [
     "Township",
     "TownshipAlias",
     "User",
+    "Webhook",
 ]

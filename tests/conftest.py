@@ -92,6 +92,9 @@ def app(database_url: str) -> Iterator[Flask]:
         sync_registry(Path(app.config["IAS_SPECIES_DIR"]))
         load_district(Path(app.config["IAS_DISTRICT_DIR"]))
         db.session.commit()
+        from app.species.models import Species
+
+        SPECIES_IDS.update({key: id_ for key, id_ in db.session.execute(sa.select(Species.key, Species.id))})
         db.session.remove()
     yield app
     with app.app_context():
@@ -242,17 +245,15 @@ def count_queries(app: Flask) -> Any:
 PADDY = (30.6712, 107.8003)
 
 
+# Species ids by registry key, read once after the registry is loaded (no query inside a test, which
+# on SQLite would hold a read transaction beside the requests of a `real_commits` test).
+SPECIES_IDS: dict[str, int] = {}
+
+
 @pytest.fixture
-def species_id(db_session: Any) -> Any:
+def species_id(app: Flask) -> Any:
     """`species_id("pomacea-canaliculata")`: a species' id by its registry key."""
-    from app.species.models import Species
-
-    def find(key: str) -> int:
-        found = db.session.scalar(sa.select(Species.id).where(Species.key == key))
-        assert found is not None, key
-        return found
-
-    return find
+    return SPECIES_IDS.__getitem__
 
 
 @pytest.fixture
@@ -291,3 +292,41 @@ def make_observation(observation_payload: Any) -> Any:
         return response.get_json()  # type: ignore[no-any-return]
 
     return make
+
+
+@pytest.fixture
+def treat(make_observation: Any) -> Any:
+    """`treat(api, method="chemical", days_ago=10, **fields)`: a recorded 福寿螺 site, then a control
+    operation on it through the API; returns (operation JSON, baseline observation JSON)."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    def run(api: ApiClient, method: str = "chemical", days_ago: float = 10, **fields: Any) -> Any:
+        performed = datetime.now(UTC) - timedelta(days=days_ago)
+        baseline = fields.pop("baseline", None) or make_observation(
+            api,
+            observed_at=(performed - timedelta(hours=2)).isoformat(),
+            density_per_m2=20.0,
+            egg_masses_per_m2=6.0,
+        )
+        details = {
+            "chemical": {"product": "四聚乙醛", "registration_no": "PD20101234", "dose_g_per_mu": 500},
+            "hand_collection": {"kg_removed": 12.5},
+        }.get(method, {})
+        body = {
+            "client_uuid": str(uuid.uuid4()),
+            "observation_id": baseline["id"],
+            "method": method,
+            "performed_at": performed.isoformat(),
+            "area_m2": 2000,
+            "details": details,
+            "labour_person_days": 1.5,
+            "cost_yuan": 320,
+            "team": "梁山街道农技站",
+            **fields,
+        }
+        response = api.post("/api/v1/control-operations", json=body)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json(), baseline
+
+    return run

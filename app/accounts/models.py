@@ -68,6 +68,10 @@ class User(Audited, db.Model):  # type: ignore[name-defined]
     active: Mapped[bool] = mapped_column(default=True)
     # zh or en; None means the app default (Chinese).
     locale: Mapped[str | None] = mapped_column(sa.String(10))
+    # Notification channels: the in-app inbox always; e-mail when chosen (and an address is set),
+    # either as each event happens or as one daily digest at 08:00.
+    notify_email: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    notify_digest: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[timestamp]
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -29,8 +29,10 @@ from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, Permission
 from app.extensions import db
 from app.geo.crs import CRS, distance_m, to_wgs84
 from app.geo.shapes import contains
+from app.notifications import services as notifications
 from app.observations.models import Flag, Observation, ObservationFlag, PositionSource, ReviewStatus
 from app.sites import services as sites
+from app.sites.models import Site
 from app.sites.services import degree_box
 from app.species.models import Habitat, Species
 from app.species.services import find_habitat
@@ -316,9 +318,12 @@ def _replay(existing: Observation, payload_sha256: str) -> Observation:
     return existing
 
 
-def create_observation(*, actor: User, args: dict[str, Any]) -> tuple[Observation, bool]:
+def create_observation(
+    *, actor: User, args: dict[str, Any], at_site: Site | None = None
+) -> tuple[Observation, bool]:
     """Record an observation, or return the one an earlier try of the same request made.
 
+    `at_site` pins the record to a site (a re-inspection there) instead of the nearest one.
     Returns (observation, created). Raises InvalidInput, and Conflict when the client_uuid was used
     for different content. Safe under concurrent retries: the unique (organization, client_uuid)
     constraint decides, and the loser returns the winner's record.
@@ -338,20 +343,28 @@ def create_observation(*, actor: User, args: dict[str, Any]) -> tuple[Observatio
                 status=ReviewStatus.SUBMITTED,
             )
             _apply(observation, checked)
-            observation.site = sites.site_for_record(
-                species=checked.species,
-                detected=observation.detected,
-                lon=checked.lon,
-                lat=checked.lat,
-                observed_at=observation.observed_at,
-                township=checked.township,
-                habitat=checked.habitat,
-                place_name=observation.place_name,
-                actor=actor,
-            )
+            if at_site is not None:
+                sites.record_visit(
+                    at_site, detected=observation.detected, observed_at=observation.observed_at
+                )
+                observation.site = at_site
+            else:
+                observation.site = sites.site_for_record(
+                    species=checked.species,
+                    detected=observation.detected,
+                    lon=checked.lon,
+                    lat=checked.lat,
+                    observed_at=observation.observed_at,
+                    township=checked.township,
+                    habitat=checked.habitat,
+                    place_name=observation.place_name,
+                    actor=actor,
+                )
             _update_flags(observation, checked)
             db.session.add(observation)
             db.session.flush()
+            if observation.site is not None:
+                sites.refresh_status(observation.site)
     except IntegrityError:
         existing = find_by_client_uuid(actor.organization_id, args["client_uuid"])
         if existing is None:
@@ -457,6 +470,8 @@ def review_observation(
     observation.reviewed_by_id = actor.id
     observation.reviewed_at = datetime.now(UTC)
     db.session.flush()
+    if decision in (ReviewStatus.REJECTED, ReviewStatus.RETURNED):
+        notifications.notify_review(observation)
     return observation
 
 

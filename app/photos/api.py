@@ -9,6 +9,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
+from app.control.schemas import StagedPhotoSchema
+from app.control.services import get_operation
 from app.extensions import db
 from app.observations.schemas import PhotoSchema
 from app.observations.services import get_observation
@@ -40,6 +42,39 @@ class ObservationPhotos(MethodView):
         observation = get_observation(observation_id)
         photo, created, files = services.add_photo(
             actor=current_user, observation=observation, data=upload.read(), filename=upload.filename
+        )
+        try:
+            db.session.commit()
+        except BaseException:
+            files.discard(services.storage())
+            raise
+        return photo, 201 if created else 200
+
+
+class StageArgs(ma.Schema):
+    stage = ma.fields.String(
+        load_default="before",
+        validate=ma.validate.OneOf(["before", "after"]),
+        metadata={"description": "before or after the treatment"},
+    )
+
+
+@blp.route("/control-operations/<int:operation_id>/photos")
+class OperationPhotos(MethodView):
+    @blp.arguments(PhotoUploadArgs, location="files")
+    @blp.arguments(StageArgs, location="query")
+    @blp.response(201, StagedPhotoSchema)
+    @blp.alt_response(200, schema=StagedPhotoSchema, description="The same photo was already attached")
+    @blp.alt_response(422, description="A damaged or incomplete image")
+    def post(self, args: dict[str, Any], form: dict[str, Any], operation_id: int) -> tuple[Photo, int]:
+        """Attach a before or after photo to a control operation (multipart `file`; `?stage=before|after`)"""
+        upload = args["file"]
+        photo, created, files = services.add_photo(
+            actor=current_user,
+            operation=get_operation(operation_id),
+            stage=form["stage"],
+            data=upload.read(),
+            filename=upload.filename,
         )
         try:
             db.session.commit()

@@ -21,10 +21,19 @@ class Photo(Audited, db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "photos"
-    __table_args__ = (sa.UniqueConstraint("observation_id", "sha256"),)
+    __table_args__ = (
+        sa.UniqueConstraint("observation_id", "sha256"),
+        sa.UniqueConstraint("control_operation_id", "stage", "sha256"),
+        sa.CheckConstraint("(observation_id IS NULL) <> (control_operation_id IS NULL)", name="one_parent"),
+    )
 
     id: Mapped[intpk]
-    observation_id: Mapped[int] = mapped_column(sa.ForeignKey("observations.id"), index=True)
+    # A photo belongs to an observation, or to a control operation (before or after treatment).
+    observation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("observations.id"), index=True)
+    control_operation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("control_operations.id"), index=True
+    )
+    stage: Mapped[str | None] = mapped_column(sa.String(10))  # before | after (control operations)
     sha256: Mapped[str] = mapped_column(sa.String(64))
     mime_type: Mapped[str] = mapped_column(sa.String(40))
     size_bytes: Mapped[int]
@@ -45,4 +54,4 @@ class Photo(Audited, db.Model):  # type: ignore[name-defined]
     uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[timestamp]
 
-    observation: Mapped[Observation] = relationship(back_populates="photos")
+    observation: Mapped[Observation | None] = relationship(back_populates="photos")

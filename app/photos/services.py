@@ -16,7 +16,8 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Role, User
-from app.api import local_zone
+from app.clock import local_zone
+from app.control.models import ControlOperation
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
 from app.extensions import db
 from app.observations.models import Observation
@@ -111,23 +112,52 @@ def _check_may_add(actor: User, observation: Observation) -> None:
         )
 
 
-def find_photo(observation_id: int, sha256: str) -> Photo | None:
-    return db.session.scalar(
-        sa.select(Photo).where(Photo.observation_id == observation_id, Photo.sha256 == sha256)
-    )
+@dataclass(frozen=True)
+class Parent:
+    """What a photo is attached to: an observation, or a control operation before or after treatment."""
+
+    observation: Observation | None = None
+    operation: ControlOperation | None = None
+    stage: str | None = None
+
+    def where(self) -> sa.ColumnElement[bool]:
+        if self.observation is not None:
+            return Photo.observation_id == self.observation.id
+        assert self.operation is not None  # noqa: S101 -- one of the two is always set
+        return sa.and_(Photo.control_operation_id == self.operation.id, Photo.stage == self.stage)
+
+
+def _check_may_add_to_operation(actor: User, operation: ControlOperation) -> None:
+    if operation.operator_id != actor.id and actor.role != Role.ADMIN:
+        raise PermissionDenied(_("Only the person who recorded the operation can add its photos."))
+
+
+def find_photo(parent: Parent, sha256: str) -> Photo | None:
+    return db.session.scalar(sa.select(Photo).where(parent.where(), Photo.sha256 == sha256))
 
 
 def add_photo(
-    *, actor: User, observation: Observation, data: bytes, filename: str | None
+    *,
+    actor: User,
+    data: bytes,
+    filename: str | None,
+    observation: Observation | None = None,
+    operation: ControlOperation | None = None,
+    stage: str | None = None,
 ) -> tuple[Photo, bool, StoredFiles]:
-    """Process and attach a photo. Returns (photo, created, files written by this call).
+    """Process and attach a photo to an observation, or to a control operation (`stage` before/after).
 
-    The same bytes again return the existing photo (created False). Raises PermissionDenied, Conflict,
-    InvalidInput, PayloadTooLarge and UnsupportedMediaType. The caller commits, and on failure calls
-    `files.discard(storage())` so that nothing is left behind.
+    Returns (photo, created, files written by this call). The same bytes again return the existing
+    photo (created False). Raises PermissionDenied, Conflict, InvalidInput, PayloadTooLarge and
+    UnsupportedMediaType. The caller commits, and on failure calls `files.discard(storage())` so that
+    nothing is left behind.
     """
-    _check_may_add(actor, observation)
-    existing = find_photo(observation.id, sha256_of(data))
+    parent = Parent(observation=observation, operation=operation, stage=stage)
+    if observation is not None:
+        _check_may_add(actor, observation)
+    elif operation is not None:
+        _check_may_add_to_operation(actor, operation)
+    existing = find_photo(parent, sha256_of(data))
     if existing is not None:
         return existing, False, StoredFiles([])
     config = current_app.config
@@ -147,6 +177,8 @@ def add_photo(
         with db.session.begin_nested():
             photo = Photo(
                 observation=observation,
+                control_operation_id=operation.id if operation is not None else None,
+                stage=stage if operation is not None else None,
                 sha256=processed.sha256,
                 mime_type=processed.mime_type,
                 size_bytes=len(data),
@@ -165,14 +197,17 @@ def add_photo(
             db.session.flush()
     except IntegrityError:
         files.discard(store)
-        existing = find_photo(observation.id, processed.sha256)
+        existing = find_photo(parent, processed.sha256)
         if existing is None:
             raise
         return existing, False, StoredFiles([])
     except BaseException:
         files.discard(store)
         raise
-    refresh_photo_flag(observation)
+    if observation is not None:
+        refresh_photo_flag(observation)
+    elif operation is not None:
+        db.session.expire(operation, ["photos"])
     db.session.flush()
     return photo, True, files
 

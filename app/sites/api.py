@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +11,9 @@ from flask_smorest import Blueprint
 from sqlalchemy.orm import joinedload
 
 from app.api import page_of, paginate
+from app.clock import local_zone
+from app.control import services as control
+from app.control.services import FOLLOW_UP_LABELS
 from app.district.services import find_townships
 from app.errors import InvalidInput
 from app.observations import services as observations
@@ -93,5 +96,16 @@ class SiteItem(MethodView):
         """A site with its observations, control operations and follow-ups in time order"""
         site = services.get_site(site_id)
         records = observations.at_site(site.id)
-        timeline = sorted((_observation_entry(o) for o in records), key=lambda e: (e.at, e.kind, e.id))
+        entries = [_observation_entry(o) for o in records]
+        for operation in control.operations_at_site(site.id):
+            entries.append(
+                TimelineEntry(
+                    "control_operation", operation.performed_at, operation.id, operation.method.name_zh
+                )
+            )
+        for follow_up in control.follow_ups_at_site(site.id):
+            when = follow_up.completed_at or datetime.combine(follow_up.due_on, time(9), tzinfo=local_zone())
+            summary = f"{follow_up.due_on.isoformat()} {FOLLOW_UP_LABELS[follow_up.status]}"
+            entries.append(TimelineEntry("follow_up", when, follow_up.id, summary))
+        timeline = sorted(entries, key=lambda e: (e.at, e.kind, e.id))
         return SiteHistory(site=site, observations=records, timeline=timeline)

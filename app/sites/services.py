@@ -143,6 +143,29 @@ def record_visit(site: Site, *, detected: bool, observed_at: datetime) -> None:
         site.status = SiteStatus.REEMERGED
 
 
+def refresh_status(site: Site) -> None:
+    """A treated site whose last IAS_CLEARED_AFTER_ABSENCES records are all absences is cleared."""
+    from app.observations.models import Observation  # the records point at sites, not the reverse
+
+    if site.status != SiteStatus.UNDER_CONTROL:
+        return
+    needed = int(current_app.config["IAS_CLEARED_AFTER_ABSENCES"])
+    latest = db.session.scalars(
+        sa.select(Observation.detected)
+        .where(Observation.site_id == site.id)
+        .order_by(Observation.observed_at.desc(), Observation.id.desc())
+        .limit(needed)
+    ).all()
+    if len(latest) == needed and not any(latest):
+        site.status = SiteStatus.CLEARED
+
+
+def mark_treated(site: Site) -> None:
+    """A control operation puts an active or re-emerged site under control."""
+    if site.status in (SiteStatus.ACTIVE, SiteStatus.REEMERGED):
+        site.status = SiteStatus.UNDER_CONTROL
+
+
 def get_site(site_id: int) -> Site:
     """Raises NotFound."""
     site = db.session.get(Site, site_id)

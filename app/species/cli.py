@@ -39,6 +39,7 @@ def sync_command(directory: Path | None) -> None:
     click.echo(f"species:     {report.species}")
     click.echo(f"memberships: {report.memberships}")
     click.echo(f"habitats:    {report.habitats}")
+    click.echo(f"methods:     {report.methods}")
     click.echo(f"flagged:     {len(report.flagged)}")
     for line in report.flagged:
         click.echo(f"  - {line}")

@@ -81,6 +81,8 @@ class Species(Audited, db.Model):  # type: ignore[name-defined]
     follow_up_days: Mapped[dict[str, list[int]]] = mapped_column(JSONType, default=dict)
     # Whether a next-spring check of overwintering sites follows a treatment.
     next_spring_check: Mapped[bool] = mapped_column(default=False)
+    # Its day ("03-15", defaults.toml): the first such day after a treatment gets a follow-up.
+    spring_check_md: Mapped[str | None] = mapped_column(sa.String(5))
     # A caution for the bureau (e.g. "generally treated as native to China").
     flag: Mapped[str | None] = mapped_column(sa.Text)
     # Set when the species left the data files: kept for its records, hidden from pickers.
@@ -174,3 +176,27 @@ class Habitat(db.Model):  # type: ignore[name-defined]
     def land_class(self) -> Habitat:
         """The level-1 class (itself for a class)."""
         return self.parent if self.parent is not None else self
+
+
+class ControlMethod(db.Model):  # type: ignore[name-defined]
+    """A control method (防治方法) and the quantities an operation with it records.
+
+    Derived from species_lists/control_methods.toml by `flask species sync`; never deleted (operations
+    point at it), retired when it leaves the file.
+    """
+
+    __tablename__ = "control_methods"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(50))
+    name_en: Mapped[str] = mapped_column(sa.String(100))
+    # Species groups it is offered for; ["*"] for all.
+    applies_to: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # [{"name", "label_zh", "label_en", "type": text|number|integer, "unit", "min", "max", "required"}]
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    position: Mapped[int]
+    retired: Mapped[bool] = mapped_column(default=False)
+
+    def applies_to_group(self, group: str) -> bool:
+        return "*" in self.applies_to or group in self.applies_to

@@ -51,6 +51,7 @@ class SpeciesSpec:
     severity: dict[str, Any]
     follow_up_days: dict[str, list[int]]
     next_spring_check: bool
+    spring_check_md: str | None  # "03-15": the day of the next-spring check, when there is one
     flag: str | None
 
 
@@ -197,6 +198,13 @@ def _resolve_species(
     follow_ups = {**group_defaults.get("follow_up_days", {}), **entry.get("follow_up_days", {})}
     _check_follow_ups(where, follow_ups, methods, problems)
     spring = defaults.get("next_spring_check", {})
+    next_spring = entry.get("next_spring_check", group.value in spring.get("groups", []))
+    spring_md = None
+    if next_spring:
+        try:
+            spring_md = date(2000, int(spring.get("month", 0)), int(spring.get("day", 0))).strftime("%m-%d")
+        except (TypeError, ValueError):
+            problems.append("defaults.toml [next_spring_check]: month and day must name a real day")
     return SpeciesSpec(
         key=str(key),
         name_zh=str(entry.get("name_zh", "")).strip(),
@@ -209,7 +217,8 @@ def _resolve_species(
         metrics=tuple(metrics) if isinstance(metrics, list) else (),
         severity=severity,
         follow_up_days=follow_ups,
-        next_spring_check=entry.get("next_spring_check", group.value in spring.get("groups", [])),
+        next_spring_check=bool(next_spring),
+        spring_check_md=spring_md,
         flag=entry.get("flag") or None,
     )
 

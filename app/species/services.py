@@ -18,6 +18,7 @@ from app.extensions import db
 from app.refdata import Tally, apply_values
 from app.species.models import (
     NAME_KIND_WEIGHT,
+    ControlMethod,
     Habitat,
     ListMembership,
     NameKind,
@@ -72,11 +73,13 @@ class SyncReport:
     species: Tally = field(default_factory=Tally)
     memberships: Tally = field(default_factory=Tally)
     habitats: Tally = field(default_factory=Tally)
+    methods: Tally = field(default_factory=Tally)
     flagged: list[str] = field(default_factory=list)
 
     @property
     def changed_anything(self) -> bool:
-        return any(t.touched for t in (self.lists, self.species, self.memberships, self.habitats))
+        tallies = (self.lists, self.species, self.memberships, self.habitats, self.methods)
+        return any(t.touched for t in tallies)
 
 
 def _list_values(spec: ListSpec) -> dict[str, Any]:
@@ -107,6 +110,7 @@ def _species_values(spec: SpeciesSpec) -> dict[str, Any]:
         "severity": spec.severity,
         "follow_up_days": spec.follow_up_days,
         "next_spring_check": spec.next_spring_check,
+        "spring_check_md": spec.spring_check_md,
         "flag": spec.flag,
         "retired_on": None,
     }
@@ -198,6 +202,29 @@ def _sync_habitats(registry: Registry, report: SyncReport) -> None:
             report.habitats.count("retired")
 
 
+def _sync_methods(registry: Registry, report: SyncReport) -> None:
+    existing = {m.code: m for m in db.session.scalars(sa.select(ControlMethod))}
+    for position, (code, spec) in enumerate(registry.methods.items(), 1):
+        values = {
+            "name_zh": spec.name_zh,
+            "name_en": spec.name_en,
+            "applies_to": list(spec.applies_to),
+            "fields": [dict(f) for f in spec.fields],
+            "position": position,
+            "retired": False,
+        }
+        method = existing.get(code)
+        if method is None:
+            db.session.add(ControlMethod(code=code, **values))
+            report.methods.count("added")
+        else:
+            report.methods.count(apply_values(method, values))
+    for code, method in existing.items():
+        if code not in registry.methods and not method.retired:
+            method.retired = True
+            report.methods.count("retired")
+
+
 def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
     """Upsert lists, species, search names and memberships from the registry files.
 
@@ -226,6 +253,7 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
     db.session.flush()
     _sync_names(species_by_key, registry)
     _sync_habitats(registry, report)
+    _sync_methods(registry, report)
 
     lists_by_code = {
         sl.code: sl
@@ -396,4 +424,18 @@ def find_habitat(value: str) -> Habitat | None:
         )
         .order_by(Habitat.level.desc())
         .limit(1)
+    )
+
+
+def list_control_methods() -> list[ControlMethod]:
+    return list(
+        db.session.scalars(
+            sa.select(ControlMethod).where(ControlMethod.retired.is_(False)).order_by(ControlMethod.position)
+        )
+    )
+
+
+def find_control_method(code: str) -> ControlMethod | None:
+    return db.session.scalar(
+        sa.select(ControlMethod).where(ControlMethod.code == code, ControlMethod.retired.is_(False))
     )

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from app.api import page_of, paginate
+from app.control import services
+from app.control.models import ControlOperation, FollowUp
+from app.control.schemas import (
+    ControlMethodSchema,
+    ControlOperationCreateArgs,
+    ControlOperationQueryArgs,
+    ControlOperationSchema,
+    FollowUpCompleteArgs,
+    FollowUpCreateArgs,
+    FollowUpQueryArgs,
+    FollowUpSchema,
+    FollowUpUpdateArgs,
+)
+from app.errors import InvalidInput
+from app.extensions import db
+from app.species.services import list_control_methods
+
+blp = Blueprint("Control", __name__, description="Control operations and the follow-ups they schedule")
+
+
+@blp.route("/control-methods")
+class ControlMethods(MethodView):
+    @blp.response(200, ControlMethodSchema(many=True))
+    def get(self) -> Any:
+        """The control method catalogue and the fields each method records (name, unit, range)"""
+        return list_control_methods()
+
+
+@blp.route("/control-operations")
+class ControlOperations(MethodView):
+    @blp.arguments(ControlOperationQueryArgs, location="query")
+    @blp.response(200, page_of(ControlOperationSchema))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Control operations, most recent first"""
+        filters = {k: v for k, v in args.items() if k not in {"page", "per_page"}}
+        return paginate(services.filtered_operations(filters), page=args["page"], per_page=args["per_page"])
+
+    @blp.arguments(ControlOperationCreateArgs)
+    @blp.response(201, ControlOperationSchema)
+    @blp.alt_response(
+        200, schema=ControlOperationSchema, description="A retry: the operation made the first time"
+    )
+    @blp.alt_response(409, description="The client_uuid was already used for a different operation")
+    def post(self, args: dict[str, Any]) -> tuple[ControlOperation, int]:
+        """Record a control operation; its follow-ups are scheduled and returned with it
+
+        `site_id` or `observation_id` names what was treated. Follow-ups fall due after the
+        species × method schedule (or `follow_up_days`), plus a next-spring check where the species
+        has one, assigned to `assignee_id` or the organization's supervisor.
+        """
+        operation, created = services.create_control_operation(actor=current_user, args=args)
+        db.session.commit()
+        return operation, 201 if created else 200
+
+
+@blp.route("/control-operations/<int:operation_id>")
+class ControlOperationItem(MethodView):
+    @blp.response(200, ControlOperationSchema)
+    def get(self, operation_id: int) -> ControlOperation:
+        """One control operation with its follow-ups and photos"""
+        return services.get_operation(operation_id)
+
+
+@blp.route("/follow-ups")
+class FollowUps(MethodView):
+    @blp.arguments(FollowUpQueryArgs, location="query")
+    @blp.response(200, page_of(FollowUpSchema))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Follow-ups (re-inspections), soonest due first; `overdue` is judged in Asia/Shanghai"""
+        filters = {k: v for k, v in args.items() if k not in {"page", "per_page"}}
+        return paginate(services.filtered_follow_ups(filters), page=args["page"], per_page=args["per_page"])
+
+    @blp.arguments(FollowUpCreateArgs)
+    @blp.response(201, FollowUpSchema)
+    def post(self, args: dict[str, Any]) -> FollowUp:
+        """Schedule a re-inspection of any site by hand (supervisors)"""
+        follow_up = services.create_manual_follow_up(
+            actor=current_user,
+            site_id=args["site_id"],
+            due_on=args["due_on"],
+            assignee_id=args.get("assignee_id"),
+            note=args.get("note"),
+        )
+        db.session.commit()
+        return follow_up
+
+
+@blp.route("/follow-ups/<int:follow_up_id>")
+class FollowUpItem(MethodView):
+    @blp.response(200, FollowUpSchema)
+    def get(self, follow_up_id: int) -> FollowUp:
+        """One follow-up"""
+        return services.get_follow_up(follow_up_id)
+
+    @blp.arguments(FollowUpUpdateArgs)
+    @blp.response(200, FollowUpSchema)
+    @blp.alt_response(409, description="Already done or cancelled")
+    def patch(self, args: dict[str, Any], follow_up_id: int) -> FollowUp:
+        """Reassign, reschedule or cancel a follow-up (supervisors of its organization)"""
+        if not args:
+            raise InvalidInput(_("Send at least one field to change."), {"_schema": [_("empty body")]})
+        follow_up = services.update_follow_up(
+            actor=current_user, follow_up=services.get_follow_up(follow_up_id), changes=args
+        )
+        db.session.commit()
+        return follow_up
+
+
+@blp.route("/follow-ups/<int:follow_up_id>/complete")
+class FollowUpComplete(MethodView):
+    @blp.arguments(FollowUpCompleteArgs)
+    @blp.response(200, FollowUpSchema)
+    @blp.alt_response(409, description="Already done or cancelled")
+    def post(self, args: dict[str, Any], follow_up_id: int) -> FollowUp:
+        """Complete a re-inspection with its observation; returns the follow-up with `efficacy`
+
+        Efficacy compares the observation with the operation's baseline: reduction % per metric and,
+        with an untreated check plot, Henderson–Tilton corrected efficacy on density.
+        """
+        follow_up = services.complete_follow_up(
+            actor=current_user,
+            follow_up=services.get_follow_up(follow_up_id),
+            observation_args=args["observation"],
+        )
+        db.session.commit()
+        return follow_up

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from app.api import LocalDateTime, PageArgs
+from app.control.models import FollowUpKind, FollowUpStatus
+from app.control.services import is_overdue
+from app.observations.schemas import ObservationCreateArgs, PhotoSchema, SpeciesRefSchema
+
+
+class MethodFieldSchema(ma.Schema):
+    name = ma.fields.String()
+    label_zh = ma.fields.String()
+    label_en = ma.fields.String()
+    type = ma.fields.String(metadata={"description": "text, number or integer"})
+    unit = ma.fields.String(allow_none=True)
+    min = ma.fields.Float(allow_none=True)
+    max = ma.fields.Float(allow_none=True)
+    required = ma.fields.Boolean()
+
+
+class ControlMethodSchema(ma.Schema):
+    code = ma.fields.String()
+    name_zh = ma.fields.String()
+    name_en = ma.fields.String()
+    applies_to = ma.fields.List(ma.fields.String(), metadata={"description": "species groups, or *"})
+    # `fields` would shadow Schema.fields; the JSON key is still "fields".
+    method_fields = ma.fields.List(ma.fields.Nested(MethodFieldSchema), data_key="fields", attribute="fields")
+
+
+class ControlOperationCreateArgs(ma.Schema):
+    client_uuid = ma.fields.UUID(required=True)
+    site_id = ma.fields.Integer(validate=ma.validate.Range(min=1), allow_none=True)
+    observation_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=1),
+        allow_none=True,
+        metadata={"description": "the record that found the species: its site is treated; the baseline"},
+    )
+    species_id = ma.fields.Integer(validate=ma.validate.Range(min=1), allow_none=True)
+    method = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    performed_at = LocalDateTime(required=True)
+    area_m2 = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=1e9))
+    details = ma.fields.Dict(
+        keys=ma.fields.String(),
+        load_default=dict,
+        metadata={"description": "the method's fields (GET /api/v1/control-methods)"},
+    )
+    labour_person_days = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=100_000))
+    cost_yuan = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=1e9))
+    team = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+    notes = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
+    follow_up_days = ma.fields.List(
+        ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=3650)),
+        allow_none=True,
+        validate=ma.validate.Length(max=30),
+        metadata={
+            "description": "re-inspection days after the operation; default: the species × method schedule"
+        },
+    )
+    assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1), allow_none=True)
+    check_site_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=1),
+        allow_none=True,
+        metadata={"description": "an untreated check plot (CK) for Henderson–Tilton corrected efficacy"},
+    )
+
+
+class ControlOperationQueryArgs(PageArgs):
+    site_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    species_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    operator_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    method = ma.fields.String(validate=ma.validate.Length(max=40))
+    from_ = ma.fields.Date(data_key="from")
+    to = ma.fields.Date()
+
+
+class StagedPhotoSchema(PhotoSchema):
+    stage = ma.fields.String(metadata={"description": "before or after the treatment"})
+
+
+class FollowUpSchema(ma.Schema):
+    id = ma.fields.Integer()
+    site_id = ma.fields.Integer()
+    site_code = ma.fields.Function(lambda f: f.site.code)
+    species = ma.fields.Function(lambda f: SpeciesRefSchema().dump(f.site.species))
+    control_operation_id = ma.fields.Integer(allow_none=True)
+    kind = ma.fields.Enum(FollowUpKind, by_value=True)
+    offset_days = ma.fields.Integer(allow_none=True)
+    due_on = ma.fields.Date()
+    status = ma.fields.Enum(FollowUpStatus, by_value=True)
+    overdue = ma.fields.Method(
+        "_overdue", metadata={"description": "pending and due before today (Asia/Shanghai)"}
+    )
+    assignee_id = ma.fields.Integer(allow_none=True)
+    supervisor_id = ma.fields.Integer(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    cancelled_reason = ma.fields.String(allow_none=True)
+    completed_at = LocalDateTime(allow_none=True)
+    completed_by_id = ma.fields.Integer(allow_none=True)
+    observation_id = ma.fields.Integer(allow_none=True)
+    efficacy = ma.fields.Dict(allow_none=True)
+    organization_id = ma.fields.Integer()
+
+    def _overdue(self, follow_up: Any) -> bool:
+        return is_overdue(follow_up)
+
+
+class ControlOperationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    client_uuid = ma.fields.UUID()
+    site_id = ma.fields.Integer()
+    site_code = ma.fields.Function(lambda o: o.site.code)
+    species_id = ma.fields.Integer()
+    species = ma.fields.Nested(SpeciesRefSchema)
+    method = ma.fields.Function(lambda o: o.method.code)
+    method_name = ma.fields.Function(lambda o: o.method.name_zh)
+    performed_at = LocalDateTime()
+    area_m2 = ma.fields.Float(allow_none=True)
+    details = ma.fields.Dict()
+    labour_person_days = ma.fields.Float(allow_none=True)
+    cost_yuan = ma.fields.Float(allow_none=True)
+    team = ma.fields.String(allow_none=True)
+    notes = ma.fields.String(allow_none=True)
+    baseline_observation_id = ma.fields.Integer(allow_none=True)
+    check_site_id = ma.fields.Integer(allow_none=True)
+    follow_up_days = ma.fields.List(ma.fields.Integer())
+    follow_ups = ma.fields.List(ma.fields.Nested(FollowUpSchema))
+    operator_id = ma.fields.Integer()
+    organization = ma.fields.Function(lambda o: o.organization.code)
+    photos = ma.fields.List(ma.fields.Nested(StagedPhotoSchema))
+    created_at = LocalDateTime()
+
+
+class FollowUpQueryArgs(PageArgs):
+    status = ma.fields.Enum(FollowUpStatus, by_value=True)
+    overdue = ma.fields.Boolean()
+    assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    site_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    control_operation_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    due_before = ma.fields.Date()
+
+
+class FollowUpCreateArgs(ma.Schema):
+    site_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    due_on = ma.fields.Date(required=True)
+    assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1), allow_none=True)
+    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
+
+
+class FollowUpUpdateArgs(ma.Schema):
+    assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    due_on = ma.fields.Date()
+    status = ma.fields.Enum(
+        FollowUpStatus,
+        by_value=True,
+        validate=ma.validate.OneOf([FollowUpStatus.CANCELLED]),
+        metadata={"description": "only `cancelled` (with cancelled_reason); completion is POST …/complete"},
+    )
+    cancelled_reason = ma.fields.String(validate=ma.validate.Length(max=2000))
+    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
+
+
+class CompletionObservationArgs(ObservationCreateArgs):
+    species_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=1), metadata={"description": "optional: the site's species"}
+    )
+
+
+class FollowUpCompleteArgs(ma.Schema):
+    observation = ma.fields.Nested(
+        CompletionObservationArgs,
+        required=True,
+        metadata={
+            "description": "the re-inspection's record, as for POST /observations (species_id optional)"
+        },
+    )

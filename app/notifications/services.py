@@ -1,0 +1,700 @@
+"""Raising notifications, and the outbox sweep that delivers them.
+
+Events write a `Notification` (the in-app inbox) and, for e-mail and webhooks, a `Delivery` row in the
+same transaction as the change that caused them; nothing is sent from a request. The scheduler's sweep
+(or `flask reminders send-due`) then:
+
+1. queues reminders for follow-ups due today, overdue, and overdue long enough to escalate — a fixed
+   number of statements however many are due (one read per kind, bulk inserts, bulk marks);
+2. claims pending deliveries with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises
+   writers), sends each, and marks it sent, or schedules a retry with doubling backoff, or gives up
+   after IAS_DELIVERY_MAX_ATTEMPTS and records why.
+
+A sweep killed between claiming and marking leaves leases that expire; the next sweep sends those rows
+once more. Unique (user, event) and (recipient, event) keys mean an event never produces a second row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.accounts.models import User
+from app.clock import local_today, local_zone
+from app.control.models import FollowUp, FollowUpStatus
+from app.district.models import Township
+from app.extensions import db
+from app.notifications import channels
+from app.notifications.models import (
+    Delivery,
+    DeliveryChannel,
+    DeliveryStatus,
+    Notification,
+    NotificationKind,
+    SchedulerLease,
+    Webhook,
+)
+from app.sites.models import Site
+from app.species.models import Species
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def process_owner() -> str:
+    """Names this process in leases (host, pid and a random part: pids are reused)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _insert_ignoring_duplicates(table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany INSERT … ON CONFLICT DO NOTHING (both databases support it)."""
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    db.session.execute(insert.on_conflict_do_nothing(), rows)
+
+
+def _url(path: str) -> str:
+    return f"{current_app.config['IAS_BASE_URL']}{path}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Raising one event (inside the caller's transaction)
+
+
+@dataclass
+class Composed:
+    subject: str
+    body: str
+    links: list[list[str]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_message(self) -> dict[str, Any]:
+        return {"subject": self.subject, "body": self.body, "links": self.links, "data": self.data}
+
+
+def _email_delivery_row(user: User, event_key: str, composed: Composed) -> dict[str, Any] | None:
+    if not (user.notify_email and user.email and not user.notify_digest and user.active):
+        return None
+    return {
+        "channel": DeliveryChannel.EMAIL,
+        "recipient": f"user:{user.id}",
+        "event_key": event_key,
+        "user_id": user.id,
+        "message": composed.as_message(),
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": datetime.now(UTC),
+        "created_at": datetime.now(UTC),
+    }
+
+
+def notify(user: User, kind: NotificationKind, event_key: str, composed: Composed) -> None:
+    """Put an event in a person's inbox and, by their choice, the e-mail outbox (once per event)."""
+    now = datetime.now(UTC)
+    _insert_ignoring_duplicates(
+        Notification.__table__,
+        [
+            {
+                "user_id": user.id,
+                "kind": kind,
+                "event_key": event_key,
+                "subject": composed.subject[:300],
+                "body": composed.body,
+                "links": composed.links,
+                "data": composed.data,
+                "created_at": now,
+            }
+        ],
+    )
+    row = _email_delivery_row(user, event_key, composed)
+    _insert_ignoring_duplicates(Delivery.__table__, [row] if row else [])
+
+
+def notify_review(observation: Any) -> None:
+    """Tell the surveyor their record was returned or rejected, with the verifier's comment."""
+    surveyor: User = observation.surveyor
+    returned = observation.status.value == "returned"
+    with force_locale(surveyor.locale or "zh"):
+        if returned:
+            subject = _(
+                "[Returned] Your %(species)s record needs changes", species=observation.species.name_zh
+            )
+        else:
+            subject = _(
+                "[Rejected] Your %(species)s record was rejected", species=observation.species.name_zh
+            )
+        body = _(
+            "Record %(id)s (%(species)s, %(when)s) was %(decision)s by the verifier.\nComment: %(comment)s",
+            id=observation.id,
+            species=observation.species.name_zh,
+            when=observation.observed_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M"),
+            decision=_("returned for changes") if returned else _("rejected"),
+            comment=observation.review_comment or "",
+        )
+        links = [[_("Open the record"), _url(f"/observations/{observation.id}")]]
+    kind = NotificationKind.OBSERVATION_RETURNED if returned else NotificationKind.OBSERVATION_REJECTED
+    key = f"{kind.value}:{observation.id}:{observation.reviewed_at.isoformat()}"
+    notify(
+        surveyor,
+        kind,
+        key,
+        Composed(subject, body, links, {"kind": kind.value, "observation_id": observation.id}),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Follow-up reminders (set-based: the statement count does not grow with the number due)
+
+
+@dataclass
+class QueueReport:
+    due: int = 0
+    overdue: int = 0
+    escalated: int = 0
+
+
+def _follow_up_rows(condition: sa.ColumnElement[bool], person: Any) -> list[Any]:
+    """Follow-ups matching `condition` with what a reminder says, and the person it goes to."""
+    stmt = (
+        sa.select(
+            FollowUp.id,
+            FollowUp.due_on,
+            FollowUp.offset_days,
+            FollowUp.organization_id,
+            FollowUp.assignee_id,
+            Site.id.label("site_id"),
+            Site.code.label("site_code"),
+            Site.place_name,
+            Species.name_zh.label("species"),
+            Township.name_zh.label("township"),
+            User.id.label("user_id"),
+            User.display_name,
+            User.email,
+            User.notify_email,
+            User.notify_digest,
+            User.active,
+            User.locale,
+        )
+        .join(Site, Site.id == FollowUp.site_id)
+        .join(Species, Species.id == Site.species_id)
+        .outerjoin(Township, Township.id == Site.township_id)
+        .join(User, User.id == person)
+        .where(condition)
+    )
+    return list(db.session.execute(stmt).all())
+
+
+def _compose_reminder(kind: NotificationKind, row: Any, today: date, assignee_name: str | None) -> Composed:
+    place = "".join(p for p in (row.township, row.place_name) if p)
+    days_late = (today - row.due_on).days
+    values = {
+        "species": row.species,
+        "site": row.site_code,
+        "place": place or "-",
+        "due": row.due_on.isoformat(),
+        "days": days_late,
+        "name": row.display_name,
+        "assignee": assignee_name or "-",
+    }
+    if kind is NotificationKind.FOLLOW_UP_DUE:
+        subject = _("[Re-inspection due] %(species)s site %(site)s is due today", **values)
+        body = _(
+            "%(name)s,\nthe re-inspection of %(species)s site %(site)s (%(place)s) is due today, %(due)s.\n"
+            "Please survey the site and complete the follow-up.",
+            **values,
+        )
+    elif kind is NotificationKind.FOLLOW_UP_OVERDUE:
+        subject = _("[Re-inspection overdue] %(species)s site %(site)s was due %(due)s", **values)
+        body = _(
+            "%(name)s,\nthe re-inspection of %(species)s site %(site)s (%(place)s) was due on %(due)s "
+            "and is %(days)s day(s) overdue.\nPlease survey the site and complete the follow-up.",
+            **values,
+        )
+    else:
+        subject = _("[Escalated] %(species)s site %(site)s re-inspection %(days)s days overdue", **values)
+        body = _(
+            "%(name)s,\nthe re-inspection of %(species)s site %(site)s (%(place)s), assigned to "
+            "%(assignee)s, was due on %(due)s and is %(days)s days overdue.\n"
+            "Please reassign or reschedule it if needed.",
+            **values,
+        )
+    links = [
+        [_("Follow-up"), _url(f"/follow-ups/{row.id}")],
+        [_("Site"), _url(f"/sites/{row.site_id}")],
+    ]
+    data = {
+        "kind": kind.value,
+        "follow_up_id": row.id,
+        "site_id": row.site_id,
+        "site_code": row.site_code,
+        "due_on": row.due_on.isoformat(),
+        "days_overdue": max(days_late, 0),
+    }
+    return Composed(subject, body, links, data)
+
+
+def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
+    """Raise due, overdue and escalation reminders not yet raised for each follow-up's due date."""
+    today = today or local_today()
+    escalate_before = today - timedelta(days=int(current_app.config["IAS_ESCALATE_AFTER_DAYS"]))
+    pending = FollowUp.status == FollowUpStatus.PENDING
+    kinds = (
+        (
+            NotificationKind.FOLLOW_UP_DUE,
+            sa.and_(pending, FollowUp.due_on == today, _not_marked(FollowUp.reminded_due_on)),
+            FollowUp.assignee_id,
+            "reminded_due_on",
+        ),
+        (
+            NotificationKind.FOLLOW_UP_OVERDUE,
+            sa.and_(pending, FollowUp.due_on < today, _not_marked(FollowUp.reminded_overdue_on)),
+            FollowUp.assignee_id,
+            "reminded_overdue_on",
+        ),
+        (
+            NotificationKind.FOLLOW_UP_ESCALATED,
+            sa.and_(pending, FollowUp.due_on <= escalate_before, _not_marked(FollowUp.escalated_on)),
+            FollowUp.supervisor_id,
+            "escalated_on",
+        ),
+    )
+    webhooks: dict[int, list[Webhook]] = {}
+    for hook in db.session.scalars(sa.select(Webhook).where(Webhook.active.is_(True))):
+        webhooks.setdefault(hook.organization_id, []).append(hook)
+    names: dict[int, str] | None = None
+    report = QueueReport()
+    now = datetime.now(UTC)
+    for kind, condition, person, marker in kinds:
+        rows = _follow_up_rows(condition, person)
+        if not rows:
+            continue
+        if kind is NotificationKind.FOLLOW_UP_ESCALATED and names is None:
+            ids = {r.assignee_id for r in rows if r.assignee_id}
+            names = dict(
+                db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all()
+            )
+        notifications, deliveries, marks = [], [], []
+        by_locale: dict[str, list[Any]] = {}
+        for row in rows:
+            by_locale.setdefault(row.locale or "zh", []).append(row)
+        for locale, group in by_locale.items():
+            with force_locale(locale):
+                for row in group:
+                    key = f"{kind.value}:{row.id}:{row.due_on.isoformat()}"
+                    assignee = (names or {}).get(row.assignee_id) if row.assignee_id else None
+                    composed = _compose_reminder(kind, row, today, assignee)
+                    notifications.append(
+                        {
+                            "user_id": row.user_id,
+                            "kind": kind,
+                            "event_key": key,
+                            "subject": composed.subject[:300],
+                            "body": composed.body,
+                            "links": composed.links,
+                            "data": composed.data,
+                            "created_at": now,
+                        }
+                    )
+                    if row.active and row.email and row.notify_email and not row.notify_digest:
+                        deliveries.append(
+                            _delivery(
+                                DeliveryChannel.EMAIL,
+                                f"user:{row.user_id}",
+                                key,
+                                composed,
+                                now,
+                                user_id=row.user_id,
+                            )
+                        )
+                    if kind is not NotificationKind.FOLLOW_UP_ESCALATED:
+                        for hook in webhooks.get(row.organization_id, []):
+                            deliveries.append(
+                                _delivery(
+                                    DeliveryChannel.WEBHOOK,
+                                    f"webhook:{hook.id}",
+                                    key,
+                                    composed,
+                                    now,
+                                    webhook_id=hook.id,
+                                )
+                            )
+                    marks.append({"fid": row.id, "day": row.due_on})
+        _insert_ignoring_duplicates(Notification.__table__, notifications)
+        _insert_ignoring_duplicates(Delivery.__table__, deliveries)
+        table = FollowUp.__table__
+        db.session.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("fid")).values({marker: sa.bindparam("day")}),
+            marks,
+            execution_options={"synchronize_session": False},
+        )
+        setattr(report, kind.value.removeprefix("follow_up_"), len(rows))
+    return report
+
+
+def _not_marked(column: Any) -> sa.ColumnElement[bool]:
+    return sa.or_(column.is_(None), column != FollowUp.due_on)
+
+
+def _delivery(
+    channel: DeliveryChannel,
+    recipient: str,
+    key: str,
+    composed: Composed,
+    now: datetime,
+    *,
+    user_id: int | None = None,
+    webhook_id: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "channel": channel,
+        "recipient": recipient,
+        "event_key": key,
+        "user_id": user_id,
+        "webhook_id": webhook_id,
+        "message": composed.as_message(),
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Daily digest
+
+
+def queue_digests(today: date | None = None) -> int:
+    """One e-mail per digest reader with what reached their inbox since the last digest."""
+    today = today or local_today()
+    rows = db.session.execute(
+        sa.select(Notification.id, Notification.subject, User.id.label("user_id"), User.locale)
+        .join(User, User.id == Notification.user_id)
+        .where(
+            Notification.digested_on.is_(None),
+            User.notify_digest.is_(True),
+            User.notify_email.is_(True),
+            User.email.is_not(None),
+            User.active.is_(True),
+        )
+        .order_by(User.id, Notification.id)
+    ).all()
+    per_user: dict[int, list[Any]] = {}
+    for row in rows:
+        per_user.setdefault(row.user_id, []).append(row)
+    now = datetime.now(UTC)
+    deliveries = []
+    for user_id, items in per_user.items():
+        with force_locale(items[0].locale or "zh"):
+            subject = _(
+                "[Daily digest] %(count)s notifications, %(day)s", count=len(items), day=today.isoformat()
+            )
+            body = "\n".join(f"- {item.subject}" for item in items)
+            links = [[_("Open your notifications"), _url("/notifications")]]
+        composed = Composed(
+            subject, body, links, {"kind": "digest", "notification_ids": [i.id for i in items]}
+        )
+        deliveries.append(
+            _delivery(
+                DeliveryChannel.EMAIL,
+                f"user:{user_id}",
+                f"digest:{today.isoformat()}",
+                composed,
+                now,
+                user_id=user_id,
+            )
+        )
+    _insert_ignoring_duplicates(Delivery.__table__, deliveries)
+    if rows:
+        table = Notification.__table__
+        db.session.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("nid")).values(digested_on=today),
+            [{"nid": row.id} for row in rows],
+            execution_options={"synchronize_session": False},
+        )
+    return len(deliveries)
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivering
+
+
+@dataclass
+class SendReport:
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What sending one delivery needs, read while claiming it, so that no transaction stays open
+    (and, on SQLite, no write lock is held) while talking to a mail server or a webhook."""
+
+    id: int
+    channel: DeliveryChannel
+    attempts: int
+    message: dict[str, Any]
+    email: str | None = None
+    webhook_url: str | None = None
+    webhook_format: str | None = None
+    webhook_secret: str | None = None
+    webhook_active: bool = False
+
+
+def claim(owner: str, *, limit: int = 200, now: datetime | None = None) -> list[Claimed]:
+    """Take up to `limit` deliveries that are due (or whose claim lapsed) for `owner`, and commit."""
+    now = now or datetime.now(UTC)
+    lease = timedelta(seconds=int(current_app.config["IAS_DELIVERY_LEASE_SECONDS"]))
+    claimable = sa.or_(
+        sa.and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
+        sa.and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now),
+    )
+    ids = list(
+        db.session.scalars(
+            sa.select(Delivery.id)
+            .where(claimable)
+            .order_by(Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    claimed: list[Claimed] = []
+    if ids:
+        db.session.execute(
+            sa.update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(
+                status=DeliveryStatus.SENDING,
+                lease_until=now + lease,
+                lease_owner=owner,
+                attempts=Delivery.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = db.session.execute(
+            sa.select(
+                Delivery.id,
+                Delivery.channel,
+                Delivery.attempts,
+                Delivery.message,
+                User.email,
+                Webhook.url,
+                Webhook.format,
+                Webhook.secret,
+                Webhook.active,
+            )
+            .outerjoin(User, User.id == Delivery.user_id)
+            .outerjoin(Webhook, Webhook.id == Delivery.webhook_id)
+            .where(Delivery.id.in_(ids))
+            .order_by(Delivery.id)
+        ).all()
+        claimed = [
+            Claimed(
+                id=row[0],
+                channel=row[1],
+                attempts=row[2],
+                message=row[3],
+                email=row[4],
+                webhook_url=row[5],
+                webhook_format=row[6].value if row[6] is not None else None,
+                webhook_secret=row[7],
+                webhook_active=bool(row[8]),
+            )
+            for row in rows
+        ]
+    db.session.commit()
+    return claimed
+
+
+def _smtp_settings() -> channels.SmtpSettings | None:
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        return None
+    return channels.SmtpSettings(
+        host=config["MAIL_SERVER"],
+        port=int(config["MAIL_PORT"]),
+        sender=config["MAIL_DEFAULT_SENDER"],
+        username=config.get("MAIL_USERNAME"),
+        password=config.get("MAIL_PASSWORD"),
+        use_tls=bool(config.get("MAIL_USE_TLS")),
+        use_ssl=bool(config.get("MAIL_USE_SSL")),
+    )
+
+
+def _message(stored: dict[str, Any]) -> channels.Message:
+    return channels.Message(
+        subject=stored["subject"],
+        body=stored["body"],
+        links=tuple((label, url) for label, url in stored.get("links", [])),
+        data=stored.get("data", {}),
+    )
+
+
+def deliver(item: Claimed) -> None:
+    """Send one claimed delivery. Raises channels.DeliveryError (or ValueError for a bad target)."""
+    message = _message(item.message)
+    if item.channel == DeliveryChannel.EMAIL:
+        if not item.email:
+            raise channels.DeliveryError("the user has no e-mail address", permanent=True)
+        settings = _smtp_settings()
+        if settings is None:
+            log.info(
+                "MAIL_SERVER is not set; e-mail to %s:\n%s\n%s", item.email, message.subject, message.body
+            )
+            return
+        channels.send_email(settings, item.email, message)
+        return
+    if not item.webhook_url or not item.webhook_active:
+        raise channels.DeliveryError("the webhook was removed or switched off", permanent=True)
+    fmt = channels.WebhookFormat(item.webhook_format or "generic")
+    secret = item.webhook_secret if fmt is channels.WebhookFormat.DINGTALK else None  # only DingTalk signs
+    channels.post_webhook(item.webhook_url, fmt, message, secret=secret)
+
+
+def _record(item: Claimed, owner: str, values: dict[str, Any]) -> bool:
+    """Write one outcome, only if this owner still holds the claim; commit at once."""
+    result = db.session.execute(
+        sa.update(Delivery)
+        .where(
+            Delivery.id == item.id, Delivery.lease_owner == owner, Delivery.status == DeliveryStatus.SENDING
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def send_claimed(items: list[Claimed], owner: str) -> SendReport:
+    """Send what this owner claimed; each outcome is committed at once, so a crash loses at most the
+    row being sent (its lease expires and it is sent once more)."""
+    config = current_app.config
+    max_attempts = int(config["IAS_DELIVERY_MAX_ATTEMPTS"])
+    backoff = timedelta(seconds=int(config["IAS_DELIVERY_BACKOFF_SECONDS"]))
+    report = SendReport(claimed=len(items))
+    for item in items:
+        try:
+            deliver(item)
+        except (channels.DeliveryError, ValueError) as exc:
+            permanent = isinstance(exc, ValueError) or exc.permanent
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            if permanent or item.attempts >= max_attempts:
+                values: dict[str, Any] = {"status": DeliveryStatus.FAILED}
+                report.failed += 1
+                log.warning("Delivery %s failed for good: %s", item.id, error)
+            else:
+                wait = min(backoff * (2 ** (item.attempts - 1)), MAX_BACKOFF)
+                later = getattr(exc, "retry_after_s", None)
+                if later:
+                    wait = max(wait, timedelta(seconds=later))
+                values = {"status": DeliveryStatus.PENDING, "next_attempt_at": datetime.now(UTC) + wait}
+                report.retrying += 1
+            _record(item, owner, {**values, "last_error": error, "lease_until": None, "lease_owner": None})
+        else:
+            _record(
+                item,
+                owner,
+                {
+                    "status": DeliveryStatus.SENT,
+                    "sent_at": datetime.now(UTC),
+                    "lease_until": None,
+                    "last_error": None,
+                },
+            )
+            report.sent += 1
+    return report
+
+
+@dataclass
+class SweepReport:
+    queued: QueueReport
+    sent: SendReport
+
+    def __str__(self) -> str:
+        q, s = self.queued, self.sent
+        return (
+            f"reminders queued: {q.due} due, {q.overdue} overdue, {q.escalated} escalated; "
+            f"deliveries: {s.claimed} claimed, {s.sent} sent, {s.retrying} to retry, {s.failed} failed"
+        )
+
+
+def sweep(owner: str | None = None, *, today: date | None = None, batch: int = 200) -> SweepReport:
+    """One pass: queue the reminders now due, then send the outbox in batches until it is empty."""
+    owner = owner or process_owner()
+    queued = queue_follow_up_reminders(today)
+    db.session.commit()
+    total = SendReport()
+    while True:
+        items = claim(owner, limit=batch)
+        if not items:
+            break
+        report = send_claimed(items, owner)
+        for name in ("claimed", "sent", "retrying", "failed"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        if report.sent + report.failed == 0:
+            break  # everything claimed is waiting to retry later
+    return SweepReport(queued, total)
+
+
+# ---------------------------------------------------------------------------------------------
+# The one active scheduler
+
+
+def hold_lease(name: str, owner: str, seconds: int) -> bool:
+    """Take or renew the named lease for `owner`; False while another live owner holds it."""
+    now = datetime.now(UTC)
+    expires = now + timedelta(seconds=seconds)
+    table = SchedulerLease.__table__
+    renewed = db.session.execute(
+        sa.update(table)
+        .where(table.c.name == name, sa.or_(table.c.owner == owner, table.c.expires_at < now))
+        .values(owner=owner, expires_at=expires)
+    )
+    if renewed.rowcount == 0:  # type: ignore[attr-defined]
+        _insert_ignoring_duplicates(table, [{"name": name, "owner": owner, "expires_at": expires}])
+    holder = db.session.scalar(sa.select(table.c.owner).where(table.c.name == name))
+    db.session.commit()
+    return holder == owner
+
+
+def release_lease(name: str, owner: str) -> None:
+    table = SchedulerLease.__table__
+    db.session.execute(sa.delete(table).where(table.c.name == name, table.c.owner == owner))
+    db.session.commit()
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbox
+
+
+def inbox(user: User, *, unread_only: bool = False) -> sa.Select[tuple[Notification]]:
+    stmt = sa.select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return stmt.order_by(Notification.id.desc())
+
+
+def mark_read(user: User, notification_ids: list[int] | None) -> int:
+    """Mark some (or, with None, all) of a user's notifications read; returns how many changed."""
+    stmt = sa.update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if notification_ids is not None:
+        stmt = stmt.where(Notification.id.in_(notification_ids))
+    result = db.session.execute(
+        stmt.values(read_at=datetime.now(UTC)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

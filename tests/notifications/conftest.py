@@ -1,0 +1,24 @@
+"""Fixtures for delivery tests: a real SMTP server and a real HTTP receiver on loopback, per test.
+
+See `servers.py` for what they record and how to make them fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.notifications.servers import HttpReceiver, SmtpServer
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[HttpReceiver]:
+    with HttpReceiver() as receiver:
+        yield receiver

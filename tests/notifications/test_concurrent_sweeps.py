@@ -1,0 +1,65 @@
+"""Two sweeps at once (two schedulers started by mistake, or cron beside the scheduler) send each once."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from app.extensions import db
+from app.notifications import services
+from app.notifications.models import Delivery, DeliveryStatus
+from tests.notifications.servers import SmtpServer
+
+pytestmark = pytest.mark.real_commits
+
+
+def test_two_sweeps_at_once_send_each_reminder_once(
+    app: Flask, smtp_server: SmtpServer, api_as: Any, make_user: Any, treat: Any
+) -> None:
+    saved = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
+    app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = smtp_server.host, smtp_server.port
+    try:
+        people = [make_user("surveyor", email=f"p{i}@example.cn").id for i in range(6)]
+        make_user("supervisor", email="boss@example.cn")
+        surveyor = api_as("surveyor")
+        # On SQLite a transaction this thread keeps open would hold the write lock the requests need.
+        db.session.commit()
+        for person_id in people:
+            treat(surveyor, method="chemical", days_ago=10, assignee_id=person_id)
+        services.queue_follow_up_reminders()
+        db.session.commit()
+        db.session.remove()
+
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with app.app_context():
+                    barrier.wait(timeout=10)
+                    services.sweep(batch=5)
+                    db.session.remove()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, errors
+        # Three overdue reminders to each of the six, and their three escalations each to the supervisor:
+        # 36 deliveries, each sent once (a second send of any would make more than 36 messages).
+        with app.app_context():
+            statuses = db.session.scalars(sa.select(Delivery.status)).all()
+        assert len(statuses) == 36 and set(statuses) == {DeliveryStatus.SENT}
+        assert len(smtp_server.messages) == 36
+        per_person = Counter(str(m.message["To"]) for m in smtp_server.messages)
+        assert per_person == {**{f"p{i}@example.cn": 3 for i in range(6)}, "boss@example.cn": 18}
+    finally:
+        app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = saved

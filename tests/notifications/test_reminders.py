@@ -1,0 +1,234 @@
+"""Reminders end to end: follow-ups → outbox → a real SMTP server and a real webhook receiver."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from app.extensions import db
+from app.notifications import services
+from app.notifications.models import Delivery, DeliveryStatus, Webhook, WebhookFormat
+from tests.notifications.servers import HttpReceiver, SmtpServer
+
+
+@pytest.fixture
+def mail(app: Flask, smtp_server: SmtpServer) -> Any:
+    saved = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT", "IAS_BASE_URL")}
+    app.config.update(
+        MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, IAS_BASE_URL="https://ias.example.cn"
+    )
+    yield smtp_server
+    app.config.update(saved)
+
+
+@pytest.fixture
+def scenario(api_as: Any, make_user: Any, treat: Any, http_receiver: HttpReceiver) -> dict[str, Any]:
+    """A chemical treatment of 福寿螺 10 days ago, assigned to a field colleague; a hand collection 7 days
+    ago (its +7 check is due today) left to the supervisor; the bureau's WeCom robot listening."""
+    supervisor = make_user("supervisor", email="zhuguan@example.cn")
+    colleague = make_user("surveyor", email="jishuyuan@example.cn")
+    surveyor = api_as("surveyor")
+    chemical, _ = treat(surveyor, method="chemical", days_ago=10, assignee_id=colleague.id)
+    hand, _ = treat(surveyor, method="hand_collection", days_ago=7)
+    hook = Webhook(
+        organization_id=supervisor.organization_id,
+        name="林业局群",
+        url=f"{http_receiver.url}/cgi-bin/webhook/send?key=k",
+        format=WebhookFormat.WECOM,
+    )
+    db.session.add(hook)
+    db.session.commit()
+    return {"supervisor": supervisor, "colleague": colleague, "chemical": chemical, "hand": hand}
+
+
+def _recipients(smtp: SmtpServer) -> Counter[str]:
+    return Counter(str(m.message["To"]) for m in smtp.messages)
+
+
+def test_one_sweep_sends_exactly_the_reminders_due_and_a_second_nothing(
+    mail: SmtpServer, http_receiver: HttpReceiver, scenario: dict[str, Any], api_as: Any
+) -> None:
+    report = services.sweep()
+    assert (report.queued.due, report.queued.overdue, report.queued.escalated) == (1, 3, 3)
+    # +1, +3, +7 of the chemical treatment are overdue (to the colleague), and escalated to the
+    # supervisor (3+ days late); the hand collection's +7 is due today (to the supervisor).
+    assert _recipients(mail) == {"jishuyuan@example.cn": 3, "zhuguan@example.cn": 4}
+    subjects = sorted(str(m.message["Subject"]) for m in mail.messages)
+    assert sum("【复查逾期】福寿螺" in s for s in subjects) == 3
+    assert sum("【逾期督办】" in s for s in subjects) == 3
+    assert sum("【复查提醒】" in s and "今日到期" in s for s in subjects) == 1
+    body = next(m.message for m in mail.messages if "今日到期" in str(m.message["Subject"]))
+    text = body.get_body(preferencelist=("plain",)).get_content()
+    assert f"https://ias.example.cn/sites/{scenario['hand']['site_id']}" in text
+    assert len(http_receiver.requests) == 4  # overdue and due go to the group robot, escalations do not
+    assert all(r.json["msgtype"] == "markdown" for r in http_receiver.requests)
+    assert report.sent.sent == 11
+
+    again = services.sweep()
+    assert (again.queued.due, again.queued.overdue, again.queued.escalated) == (0, 0, 0)
+    assert again.sent.claimed == 0
+    assert len(mail.messages) == 7 and len(http_receiver.requests) == 4
+
+    inbox = api_as(scenario["colleague"]).get("/api/v1/notifications").get_json()
+    assert inbox["total"] == 3
+    assert {n["kind"] for n in inbox["items"]} == {"follow_up_overdue"}
+
+
+def test_rescheduled_follow_up_is_reminded_again(
+    mail: SmtpServer, scenario: dict[str, Any], api_as: Any
+) -> None:
+    services.sweep()
+    first = scenario["chemical"]["follow_ups"][0]
+    supervisor = api_as(scenario["supervisor"])
+    today = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date()
+    assert (
+        supervisor.patch(f"/api/v1/follow-ups/{first['id']}", json={"due_on": today.isoformat()}).status_code
+        == 200
+    )
+    report = services.sweep()
+    assert report.queued.due == 1
+
+
+def test_a_sweep_killed_after_claiming_loses_nothing_and_resends_at_most_once(
+    mail: SmtpServer, scenario: dict[str, Any]
+) -> None:
+    services.queue_follow_up_reminders()
+    db.session.commit()
+    crashed = "crashed-sweep"
+    claimed = services.claim(crashed)
+    assert len(claimed) == 11
+    # It sent the first one, then died before marking it sent.
+    services.deliver(claimed[0])
+    assert len(mail.messages) == 1
+    # Until the lease lapses nobody else takes them.
+    assert services.sweep().sent.claimed == 0
+    db.session.execute(sa.update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
+    db.session.commit()
+    report = services.sweep()
+    assert report.sent.sent == 11
+    per_message = Counter((str(m.message["To"]), str(m.message["Subject"])) for m in mail.messages)
+    assert len(per_message) == 7  # every e-mail arrived …
+    assert max(per_message.values()) == 2 and sum(per_message.values()) == 8  # … one of them twice
+    statuses = db.session.scalars(sa.select(Delivery.status)).all()
+    assert set(statuses) == {DeliveryStatus.SENT}
+
+
+def test_a_failing_mail_server_means_retries_then_a_recorded_failure(
+    app: Flask, mail: SmtpServer, scenario: dict[str, Any]
+) -> None:
+    app.config["IAS_DELIVERY_MAX_ATTEMPTS"], saved = 2, app.config["IAS_DELIVERY_MAX_ATTEMPTS"]
+    try:
+        mail.fail_next(100, reply="451 4.3.0 Try again later")
+        first = services.sweep()
+        assert first.sent.retrying == 7 and first.sent.sent == 4  # the webhooks went
+        waiting = db.session.scalars(
+            sa.select(Delivery).where(Delivery.status == DeliveryStatus.PENDING)
+        ).all()
+        assert len(waiting) == 7
+        assert all(d.next_attempt_at > datetime.now(UTC) and "451" in (d.last_error or "") for d in waiting)
+        assert services.sweep().sent.claimed == 0  # not before the backoff has passed
+        db.session.execute(
+            sa.update(Delivery).values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        db.session.commit()
+        second = services.sweep()
+        assert second.sent.failed == 7
+        failed = db.session.scalars(sa.select(Delivery).where(Delivery.status == DeliveryStatus.FAILED)).all()
+        assert len(failed) == 7 and all(d.attempts == 2 and "451" in (d.last_error or "") for d in failed)
+    finally:
+        app.config["IAS_DELIVERY_MAX_ATTEMPTS"] = saved
+
+
+def test_a_refused_address_fails_at_once(mail: SmtpServer, scenario: dict[str, Any]) -> None:
+    mail.fail_next(1, reply="550 5.1.1 No such user", stage="RCPT")
+    report = services.sweep()
+    assert report.sent.failed == 1
+    assert report.sent.sent == 10
+
+
+def test_digest_readers_get_one_mail_a_day(mail: SmtpServer, scenario: dict[str, Any]) -> None:
+    colleague = scenario["colleague"]
+    colleague.notify_digest = True
+    db.session.commit()
+    services.sweep()
+    assert "jishuyuan@example.cn" not in _recipients(mail)
+    assert services.queue_digests() == 1
+    db.session.commit()
+    services.sweep()
+    digests = [m.message for m in mail.messages if str(m.message["To"]) == "jishuyuan@example.cn"]
+    assert len(digests) == 1
+    assert "【每日汇总】" in str(digests[0]["Subject"])
+    assert services.queue_digests() == 0  # nothing new since
+
+
+def test_returned_record_reaches_the_surveyor(
+    mail: SmtpServer, api_as: Any, make_user: Any, make_observation: Any
+) -> None:
+    surveyor = api_as(make_user("surveyor", email="diaocha@example.cn"))
+    record = make_observation(surveyor)
+    api_as("verifier").post(
+        f"/api/v1/observations/{record['id']}/review", json={"decision": "returned", "comment": "请补拍卵块"}
+    )
+    inbox = surveyor.get("/api/v1/notifications?unread=true").get_json()
+    assert [n["kind"] for n in inbox["items"]] == ["observation_returned"]
+    assert "请补拍卵块" in inbox["items"][0]["body"]
+    services.sweep()
+    assert [str(m.message["To"]) for m in mail.messages] == ["diaocha@example.cn"]
+    marked = surveyor.post("/api/v1/notifications/read", json={}).get_json()
+    assert marked == {"marked": 1}
+    assert surveyor.get("/api/v1/notifications?unread=true").get_json()["total"] == 0
+
+
+def test_only_one_scheduler_holds_the_lease(app: Flask) -> None:
+    assert services.hold_lease("test-lease", "first", 60)
+    assert not services.hold_lease("test-lease", "second", 60)
+    assert services.hold_lease("test-lease", "first", 60)  # renewal
+    db.session.execute(
+        sa.text("UPDATE scheduler_leases SET expires_at = :t"),
+        {"t": datetime.now(UTC) - timedelta(seconds=1)},
+    )
+    assert services.hold_lease("test-lease", "second", 60)  # the first died
+    services.release_lease("test-lease", "second")
+
+
+def test_notification_settings(api_as: Any) -> None:
+    api = api_as("surveyor")
+    assert api.get("/api/v1/me/notification-settings").get_json() == {"email": True, "digest": False}
+    assert api.patch("/api/v1/me/notification-settings", json={"digest": True}).get_json() == {
+        "email": True,
+        "digest": True,
+    }
+    assert api.patch("/api/v1/me/notification-settings", json={"digest": "often"}).status_code == 422
+
+
+def test_webhooks_are_managed_by_the_bureau(api_as: Any, http_receiver: HttpReceiver) -> None:
+    admin = api_as("bureau_admin")
+    created = admin.post(
+        "/api/v1/organizations/forestry/webhooks",
+        json={
+            "name": "钉钉群",
+            "url": f"{http_receiver.url}/robot/send",
+            "format": "dingtalk",
+            "secret": "SEC1",
+        },
+    )
+    assert created.status_code == 201
+    assert "url" not in created.get_json()  # the URL carries the robot's token
+    assert (
+        admin.post(
+            "/api/v1/organizations/forestry/webhooks",
+            json={"name": "x", "url": "ftp://x", "format": "generic"},
+        ).status_code
+        == 422
+    )
+    assert (
+        api_as("bureau_admin", "agriculture").get("/api/v1/organizations/forestry/webhooks").status_code
+        == 403
+    )
+    assert api_as("surveyor").get("/api/v1/organizations/forestry/webhooks").status_code == 403
+    assert admin.delete(f"/api/v1/webhooks/{created.get_json()['id']}").status_code == 204
