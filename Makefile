@@ -51,6 +51,8 @@ test: install ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABAS
 bench: install ## benchmarks against bare baselines (not part of make test); results in bench/results/
 	@mkdir -p bench/results
 	$(BIN)/python bench/photo_ingest.py --json bench/results/photo_ingest.jsonl
+	env -u BENCH_DATABASE_URL $(BIN)/python bench/reminder_sweep.py --json bench/results/reminder_sweep.jsonl
+	@if [ -n "$$BENCH_DATABASE_URL" ]; then $(BIN)/python bench/reminder_sweep.py --json bench/results/reminder_sweep.jsonl; fi
 
 lint: install ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check app tests bench migrations/env.py

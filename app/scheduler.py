@@ -48,7 +48,7 @@ class SchedulerProcess:
                         log.info("Another scheduler holds the lease; %s skipped", job.__name__)
                         return
                     result = job()
-                    if result is not None:
+                    if result:  # an idle sweep is not worth a log line
                         log.info("%s: %s", job.__name__, result)
                 except Exception:
                     db.session.rollback()
@@ -106,4 +106,4 @@ def sweep() -> notifications.SweepReport:
 def daily_digest() -> str:
     count = notifications.queue_digests()
     db.session.commit()
-    return f"{count} digests queued"
+    return f"{count} digests queued" if count else ""

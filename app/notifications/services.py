@@ -566,57 +566,84 @@ def deliver(item: Claimed) -> None:
     channels.post_webhook(item.webhook_url, fmt, message, secret=secret)
 
 
-def _record(item: Claimed, owner: str, values: dict[str, Any]) -> bool:
-    """Write one outcome, only if this owner still holds the claim; commit at once."""
-    result = db.session.execute(
-        sa.update(Delivery)
+# Outcomes are written in small batches: a crash between a send and its batch's commit makes at most
+# that batch's rows go out once more, and a sweep does not pay a commit per message.
+RECORD_BATCH = 25
+
+
+def _record(owner: str, outcomes: list[dict[str, Any]]) -> None:
+    """Write outcomes of rows this owner still holds (a lapsed, re-claimed row is left to its new owner)."""
+    if not outcomes:
+        return
+    table = Delivery.__table__
+    for values in outcomes:
+        values.setdefault("next_attempt", None)
+    db.session.execute(
+        sa.update(table)
         .where(
-            Delivery.id == item.id, Delivery.lease_owner == owner, Delivery.status == DeliveryStatus.SENDING
+            table.c.id == sa.bindparam("did"),
+            table.c.lease_owner == owner,
+            table.c.status == DeliveryStatus.SENDING,
         )
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        .values(
+            status=sa.bindparam("new_status"),
+            sent_at=sa.bindparam("sent"),
+            last_error=sa.bindparam("error"),
+            next_attempt_at=sa.func.coalesce(
+                sa.bindparam("next_attempt", type_=table.c.next_attempt_at.type), table.c.next_attempt_at
+            ),
+            lease_until=None,
+            lease_owner=None,
+        ),
+        outcomes,
+        execution_options={"synchronize_session": False},
     )
     db.session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    outcomes.clear()
 
 
 def send_claimed(items: list[Claimed], owner: str) -> SendReport:
-    """Send what this owner claimed; each outcome is committed at once, so a crash loses at most the
-    row being sent (its lease expires and it is sent once more)."""
+    """Send what this owner claimed, recording outcomes every RECORD_BATCH messages."""
     config = current_app.config
     max_attempts = int(config["IAS_DELIVERY_MAX_ATTEMPTS"])
     backoff = timedelta(seconds=int(config["IAS_DELIVERY_BACKOFF_SECONDS"]))
     report = SendReport(claimed=len(items))
-    for item in items:
-        try:
-            deliver(item)
-        except (channels.DeliveryError, ValueError) as exc:
-            permanent = isinstance(exc, ValueError) or exc.permanent
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            if permanent or item.attempts >= max_attempts:
-                values: dict[str, Any] = {"status": DeliveryStatus.FAILED}
-                report.failed += 1
-                log.warning("Delivery %s failed for good: %s", item.id, error)
+    outcomes: list[dict[str, Any]] = []
+    try:
+        for item in items:
+            try:
+                deliver(item)
+            except (channels.DeliveryError, ValueError) as exc:
+                permanent = isinstance(exc, ValueError) or exc.permanent
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                outcome: dict[str, Any] = {"did": item.id, "sent": None, "error": error}
+                if permanent or item.attempts >= max_attempts:
+                    outcome["new_status"] = DeliveryStatus.FAILED
+                    report.failed += 1
+                    log.warning("Delivery %s failed for good: %s", item.id, error)
+                else:
+                    wait = min(backoff * (2 ** (item.attempts - 1)), MAX_BACKOFF)
+                    later = getattr(exc, "retry_after_s", None)
+                    if later:
+                        wait = max(wait, timedelta(seconds=later))
+                    outcome["new_status"] = DeliveryStatus.PENDING
+                    outcome["next_attempt"] = datetime.now(UTC) + wait
+                    report.retrying += 1
+                outcomes.append(outcome)
             else:
-                wait = min(backoff * (2 ** (item.attempts - 1)), MAX_BACKOFF)
-                later = getattr(exc, "retry_after_s", None)
-                if later:
-                    wait = max(wait, timedelta(seconds=later))
-                values = {"status": DeliveryStatus.PENDING, "next_attempt_at": datetime.now(UTC) + wait}
-                report.retrying += 1
-            _record(item, owner, {**values, "last_error": error, "lease_until": None, "lease_owner": None})
-        else:
-            _record(
-                item,
-                owner,
-                {
-                    "status": DeliveryStatus.SENT,
-                    "sent_at": datetime.now(UTC),
-                    "lease_until": None,
-                    "last_error": None,
-                },
-            )
-            report.sent += 1
+                outcomes.append(
+                    {
+                        "did": item.id,
+                        "new_status": DeliveryStatus.SENT,
+                        "sent": datetime.now(UTC),
+                        "error": None,
+                    }
+                )
+                report.sent += 1
+            if len(outcomes) >= RECORD_BATCH:
+                _record(owner, outcomes)
+    finally:
+        _record(owner, outcomes)  # what was sent before an error in this loop is still recorded
     return report
 
 
@@ -624,6 +651,10 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
 class SweepReport:
     queued: QueueReport
     sent: SendReport
+
+    def __bool__(self) -> bool:
+        q, s = self.queued, self.sent
+        return bool(q.due or q.overdue or q.escalated or s.claimed)
 
     def __str__(self) -> str:
         q, s = self.queued, self.sent
