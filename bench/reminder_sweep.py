@@ -52,7 +52,8 @@ def build(app: Any, follow_ups: int, due: int) -> None:
         db.session.commit()
         org = db.session.scalar(sa.select(Organization).where(Organization.code == "forestry"))
         species = db.session.scalar(sa.select(Species).where(Species.key == "pomacea-canaliculata"))
-        assert org is not None and species is not None
+        if org is None or species is None:
+            raise SystemExit("the district and species registry did not load")
         now = datetime.now(UTC)
         people = [
             {
@@ -70,7 +71,9 @@ def build(app: Any, follow_ups: int, due: int) -> None:
             for i in range(50)
         ]
         db.session.execute(sa.insert(User), people)
-        user_ids = list(db.session.scalars(sa.select(User.id).where(User.username.like("bench%")).order_by(User.id)))
+        user_ids = list(
+            db.session.scalars(sa.select(User.id).where(User.username.like("bench%")).order_by(User.id))
+        )
         sites = [
             {
                 "code": f"500155001-{i:04d}",
