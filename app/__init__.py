@@ -57,6 +57,7 @@ def register_api(app: Flask) -> None:
     from app.api import ErrorResponsesPlugin, register_api_checks
     from app.control.api import blp as control_blp
     from app.district.api import blp as district_blp
+    from app.exports.api import blp as exports_blp
     from app.extensions import api
     from app.notifications.api import blp as notifications_blp
     from app.observations.api import blp as observations_blp
@@ -83,6 +84,7 @@ def register_api(app: Flask) -> None:
         sites_blp,
         control_blp,
         notifications_blp,
+        exports_blp,
     ):
         api.register_blueprint(blp, url_prefix="/api/v1")
     register_auth(app)
@@ -111,8 +113,9 @@ def register_cli(app: Flask) -> None:
     from app.accounts.cli import users_cli
     from app.demo.cli import demo_cli
     from app.district.cli import district_cli
+    from app.exports.cli import exports_cli
     from app.notifications.cli import reminders_cli, scheduler_cli
     from app.species.cli import species_cli
 
-    for group in (species_cli, district_cli, users_cli, demo_cli, reminders_cli, scheduler_cli):
+    for group in (species_cli, district_cli, users_cli, demo_cli, reminders_cli, scheduler_cli, exports_cli):
         app.cli.add_command(group)

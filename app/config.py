@@ -112,6 +112,10 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "") in {"1", "true", "yes"},
         "MAIL_USE_SSL": env.get("MAIL_USE_SSL", "") in {"1", "true", "yes"},
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "ias-tracker@localhost"),
+        # Census exports: how long a finished workbook can be downloaded, and how long a running export's
+        # claim lasts without progress before another scheduler may take it over.
+        "IAS_EXPORT_TTL_HOURS": _int(env, "IAS_EXPORT_TTL_HOURS", 72),
+        "IAS_EXPORT_LEASE_SECONDS": _int(env, "IAS_EXPORT_LEASE_SECONDS", 600),
         # Largest page a list endpoint returns (SPEC §3.2).
         "IAS_MAX_PER_PAGE": 500,
         # The time zone people work in; everything is stored in UTC.

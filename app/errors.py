@@ -64,6 +64,10 @@ class Conflict(ServiceError):
     status_code = 409
 
 
+class Gone(ServiceError):
+    status_code = 410
+
+
 class RateLimited(ServiceError):
     status_code = 429
 

@@ -4,6 +4,7 @@ from app.accounts.models import ApiToken, Organization, User
 from app.audit.models import AuditLog
 from app.control.models import ControlOperation, FollowUp
 from app.district.models import District, Township, TownshipAlias
+from app.exports.models import Export
 from app.notifications.models import Delivery, Notification, SchedulerLease, Webhook
 from app.observations.models import Observation, ObservationFlag
 from app.photos.models import Photo
@@ -17,6 +18,7 @@ __all__ = [
     "ControlOperation",
     "Delivery",
     "District",
+    "Export",
     "FollowUp",
     "Habitat",
     "ListMembership",

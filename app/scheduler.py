@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
 from app.audit.services import set_actor_label
+from app.exports import services as exports
 from app.extensions import db
 from app.notifications import services as notifications
 
@@ -66,7 +67,13 @@ class SchedulerProcess:
         return [
             (self._as_leader(sweep), IntervalTrigger(seconds=self.sweep_seconds)),
             (self._as_leader(daily_digest), CronTrigger(hour=hour, minute=minute, timezone=zone)),
+            (self._as_leader(self.exports), IntervalTrigger(seconds=max(self.sweep_seconds // 4, 2))),
+            (self._as_leader(purge_exports), CronTrigger(minute=17, timezone=zone)),
         ]
+
+    def exports(self) -> str:
+        ran = exports.run_pending_exports(self.owner)
+        return f"{ran} exports written" if ran else ""
 
     def run(self, stop: threading.Event | None = None) -> None:
         scheduler = BlockingScheduler(timezone=self.app.config["IAS_TIMEZONE"])
@@ -101,6 +108,11 @@ class SchedulerProcess:
 
 def sweep() -> notifications.SweepReport:
     return notifications.sweep()
+
+
+def purge_exports() -> str:
+    purged = exports.purge_expired()
+    return f"{purged} expired export files deleted" if purged else ""
 
 
 def daily_digest() -> str:

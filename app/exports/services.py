@@ -1,0 +1,748 @@
+"""Census exports: who may ask for which, the rows each sheet is written from, and the background job.
+
+A bureau's census covers the species it is responsible for (`bureaus` in species_lists/), recorded by
+anyone in the district: it is one shared census. Rows are streamed from the database (never all in
+memory) into the bureau's template (app/exports/templates/) by app.exports.workbook. Exports run in the
+scheduler process, never in a web worker; the API only queues them and reports progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy.orm import aliased
+
+from app.accounts.models import Organization, Role, User
+from app.audit.services import record_event
+from app.clock import local_today, local_zone
+from app.control.models import ControlOperation, FollowUp, FollowUpStatus
+from app.district.models import Township
+from app.district.services import get_district
+from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.exports.models import Export, ExportKind, ExportStatus
+from app.exports.templates import Template, bureaus, load_template
+from app.exports.workbook import write_census
+from app.extensions import db
+from app.notifications.models import NotificationKind
+from app.notifications.services import Composed, notify
+from app.observations import services as observations
+from app.observations.models import Observation, ObservationFlag
+from app.observations.schemas import SQUARE_METRES_PER_MU
+from app.sites.models import Site
+from app.species.models import ControlMethod, Habitat, Species
+from app.storage import LocalStorage, Storage, new_key
+
+log = logging.getLogger(__name__)
+
+EXPORTERS = (Role.BUREAU_ADMIN, Role.ADMIN)
+SOURCES_BY_KIND = {
+    ExportKind.CENSUS: None,  # every sheet
+    ExportKind.CONTROL: {"control_operations", "control_by_method"},
+    ExportKind.FOLLOW_UPS: {"follow_ups", "follow_up_summary"},
+}
+STATUS_ZH = {"submitted": "待审核", "verified": "审核通过", "rejected": "驳回", "returned": "退回修改"}
+FOLLOW_UP_ZH = {"pending": "待复查", "done": "已完成", "cancelled": "已取消"}
+KIND_ZH = {"scheduled": "防治后复查", "next_spring": "翌年春季复查", "manual": "人工安排"}
+
+
+def storage() -> Storage:
+    return LocalStorage(Path(current_app.config["IAS_STORAGE_DIR"]))
+
+
+def _mu(area_m2: float | None) -> float | None:
+    return None if area_m2 is None else round(area_m2 / SQUARE_METRES_PER_MU, 4)
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(local_zone())
+
+
+# ---------------------------------------------------------------------------------------------
+# Asking for an export
+
+
+def request_export(
+    *,
+    actor: User,
+    kind: ExportKind,
+    bureau: str,
+    date_from: date | None,
+    date_to: date | None,
+    filters: dict[str, Any],
+) -> Export:
+    """Queue an export (bureau admins for their own bureau, admins for any). Raises PermissionDenied,
+    InvalidInput."""
+    if actor.role not in EXPORTERS:
+        raise PermissionDenied(_("Census exports are made by bureau admins."))
+    organization = db.session.scalar(sa.select(Organization).where(Organization.code == bureau))
+    if organization is None:
+        raise InvalidInput.field("bureau", _("No organization has the code %(code)s.", code=bureau))
+    if actor.role != Role.ADMIN and organization.id != actor.organization_id:
+        raise PermissionDenied(_("You export your own bureau's census only."))
+    if date_from and date_to and date_from > date_to:
+        raise InvalidInput.field("to", _("must not be before from"))
+    observations.filtered(filters)  # InvalidInput for an unknown township or organization
+    export = Export(
+        kind=kind,
+        bureau=bureau,
+        date_from=date_from,
+        date_to=date_to,
+        filters=filters,
+        organization_id=actor.organization_id,
+        requested_by_id=actor.id,
+        status=ExportStatus.QUEUED,
+    )
+    db.session.add(export)
+    db.session.flush()
+    record_event("export_requested", "exports", export.id, {"kind": kind.value, "bureau": bureau})
+    return export
+
+
+def get_export(export_id: int, actor: User) -> Export:
+    """The export, if the actor may see it: its requester, their bureau's admins, or an admin."""
+    export = db.session.get(Export, export_id)
+    if export is None:
+        raise NotFound(_("No export with id %(id)s.", id=export_id))
+    allowed = (
+        actor.id == export.requested_by_id
+        or actor.role == Role.ADMIN
+        or (actor.role == Role.BUREAU_ADMIN and actor.organization_id == export.organization_id)
+    )
+    if not allowed:
+        raise PermissionDenied(
+            _("Only the person who asked for this export and their bureau's admins may see it.")
+        )
+    return export
+
+
+# ---------------------------------------------------------------------------------------------
+# Scope and rows
+
+
+class Scope:
+    """What one export covers: the bureau's species, a date range, and the observation filters."""
+
+    def __init__(self, bureau: str, date_from: date | None, date_to: date | None, filters: dict[str, Any]):
+        self.bureau = bureau
+        self.date_from = date_from
+        self.date_to = date_to
+        self.filters = dict(filters)
+        species = db.session.scalars(sa.select(Species)).all()
+        self.species_ids = [s.id for s in species if bureau in (s.bureaus or [])]
+        if "species_id" in self.filters:
+            self.species_ids = [i for i in self.species_ids if i == self.filters["species_id"]]
+
+    def _range(self, column: Any) -> list[sa.ColumnElement[bool]]:
+        zone = local_zone()
+        conditions = []
+        if self.date_from:
+            start = datetime(self.date_from.year, self.date_from.month, self.date_from.day, tzinfo=zone)
+            conditions.append(column >= start.astimezone(UTC))
+        if self.date_to:
+            end = datetime(self.date_to.year, self.date_to.month, self.date_to.day, tzinfo=zone) + timedelta(
+                days=1
+            )
+            conditions.append(column < end.astimezone(UTC))
+        return conditions
+
+    def observation_ids(self) -> sa.Select[Any]:
+        stmt = observations.filtered(self.filters).order_by(None)
+        stmt = stmt.where(Observation.species_id.in_(self.species_ids), *self._range(Observation.observed_at))
+        return stmt.with_only_columns(Observation.id)
+
+    def operation_where(self) -> list[sa.ColumnElement[bool]]:
+        return [
+            ControlOperation.species_id.in_(self.species_ids),
+            *self._range(ControlOperation.performed_at),
+        ]
+
+    def follow_up_where(self) -> list[sa.ColumnElement[bool]]:
+        conditions: list[sa.ColumnElement[bool]] = [Site.species_id.in_(self.species_ids)]
+        if self.date_from:
+            conditions.append(FollowUp.due_on >= self.date_from)
+        if self.date_to:
+            conditions.append(FollowUp.due_on <= self.date_to)
+        return conditions
+
+
+def _flags_column() -> Any:
+    flags = sa.select(ObservationFlag.flag).where(ObservationFlag.observation_id == Observation.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        aggregate = sa.func.string_agg(ObservationFlag.flag, sa.literal_column("','"))
+    else:
+        aggregate = sa.func.group_concat(ObservationFlag.flag, ",")
+    return flags.with_only_columns(aggregate).scalar_subquery()
+
+
+def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    place_type = aliased(Habitat)
+    land_class = aliased(Habitat)
+    stmt = (
+        sa.select(
+            Observation,
+            Species.name_zh,
+            Species.name_sci,
+            Township.code,
+            Township.name_zh,
+            place_type.name_zh,
+            sa.func.coalesce(land_class.name_zh, place_type.name_zh),
+            Site.code,
+            User.display_name,
+            Organization.name,
+            _flags_column(),
+        )
+        .join(Species, Species.id == Observation.species_id)
+        .outerjoin(Township, Township.id == Observation.township_id)
+        .outerjoin(place_type, place_type.id == Observation.habitat_id)
+        .outerjoin(land_class, land_class.id == place_type.parent_id)
+        .outerjoin(Site, Site.id == Observation.site_id)
+        .join(User, User.id == Observation.surveyor_id)
+        .join(Organization, Organization.id == Observation.organization_id)
+        .where(Observation.id.in_(scope.observation_ids()))
+        .order_by(Observation.observed_at, Observation.id)
+        .options(sa.orm.lazyload("*"))
+        .execution_options(yield_per=1000)
+    )
+    for (
+        o,
+        name_zh,
+        name_sci,
+        t_code,
+        t_name,
+        habitat,
+        habitat_class,
+        site_code,
+        surveyor,
+        org,
+        flags,
+    ) in db.session.execute(stmt):
+        yield {
+            "id": o.id,
+            "client_uuid": str(o.client_uuid),
+            "observed_at": _local(o.observed_at),
+            "species_name_zh": name_zh,
+            "species_name_sci": name_sci,
+            "detected": o.detected,
+            "township_code": t_code,
+            "township_name": t_name,
+            "place_name": o.place_name,
+            "latitude": o.latitude,
+            "longitude": o.longitude,
+            "accuracy_m": o.accuracy_m,
+            "altitude_m": o.altitude_m,
+            "position_source": o.position_source.value,
+            "habitat_class": habitat_class,
+            "habitat": habitat,
+            "area_m2": o.area_m2,
+            "area_mu": _mu(o.area_m2),
+            "cover_pct": o.cover_pct,
+            "density_per_m2": o.density_per_m2,
+            "egg_masses_per_m2": o.egg_masses_per_m2,
+            "count": o.count,
+            "severity": o.severity,
+            "status": STATUS_ZH.get(o.status.value, o.status.value),
+            "site_code": site_code,
+            "surveyor": surveyor,
+            "organization": org,
+            "flags": flags or None,
+            "notes": o.notes,
+        }
+
+
+def _details_text(details: dict[str, Any], fields: list[dict[str, Any]]) -> str | None:
+    labels = {f["name"]: (f.get("label_zh") or f["name"], f.get("unit") or "") for f in fields}
+    parts = []
+    for name, value in details.items():
+        label, unit = labels.get(name, (name, ""))
+        parts.append(f"{label}: {value}{(' ' + unit) if unit else ''}")
+    return "；".join(parts) or None
+
+
+def control_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    follow_up_count = (
+        sa.select(sa.func.count())
+        .where(FollowUp.control_operation_id == ControlOperation.id)
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.select(
+            ControlOperation,
+            Site.code,
+            Species.name_zh,
+            ControlMethod.code,
+            ControlMethod.name_zh,
+            ControlMethod.fields,
+            Township.name_zh,
+            User.display_name,
+            Organization.name,
+            follow_up_count,
+        )
+        .join(Site, Site.id == ControlOperation.site_id)
+        .join(Species, Species.id == ControlOperation.species_id)
+        .join(ControlMethod, ControlMethod.id == ControlOperation.method_id)
+        .outerjoin(Township, Township.id == Site.township_id)
+        .join(User, User.id == ControlOperation.operator_id)
+        .join(Organization, Organization.id == ControlOperation.organization_id)
+        .where(*scope.operation_where())
+        .order_by(ControlOperation.performed_at, ControlOperation.id)
+        .options(sa.orm.lazyload("*"))
+        .execution_options(yield_per=1000)
+    )
+    for (
+        op,
+        site_code,
+        species,
+        m_code,
+        m_name,
+        m_fields,
+        township,
+        operator,
+        org,
+        count,
+    ) in db.session.execute(stmt):
+        yield {
+            "id": op.id,
+            "client_uuid": str(op.client_uuid),
+            "performed_at": _local(op.performed_at),
+            "site_code": site_code,
+            "species_name_zh": species,
+            "method_code": m_code,
+            "method_name": m_name,
+            "township_name": township,
+            "area_m2": op.area_m2,
+            "area_mu": _mu(op.area_m2),
+            "labour_person_days": op.labour_person_days,
+            "cost_yuan": op.cost_yuan,
+            "team": op.team,
+            "details": _details_text(op.details or {}, m_fields or []),
+            "operator": operator,
+            "organization": org,
+            "follow_ups": count,
+            "notes": op.notes,
+        }
+
+
+def follow_up_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    today = local_today()
+    stmt = (
+        sa.select(FollowUp, Site.code, Species.name_zh, Township.name_zh, User.display_name)
+        .join(Site, Site.id == FollowUp.site_id)
+        .join(Species, Species.id == Site.species_id)
+        .outerjoin(Township, Township.id == Site.township_id)
+        .outerjoin(User, User.id == FollowUp.assignee_id)
+        .where(*scope.follow_up_where())
+        .order_by(FollowUp.due_on, FollowUp.id)
+        .options(sa.orm.lazyload("*"))
+        .execution_options(yield_per=1000)
+    )
+    for f, site_code, species, township, assignee in db.session.execute(stmt):
+        efficacy = f.efficacy or {}
+        yield {
+            "id": f.id,
+            "site_code": site_code,
+            "species_name_zh": species,
+            "township_name": township,
+            "kind": KIND_ZH.get(f.kind.value, f.kind.value),
+            "offset_days": f.offset_days,
+            "due_on": f.due_on,
+            "status": FOLLOW_UP_ZH.get(f.status.value, f.status.value),
+            "overdue": f.status == FollowUpStatus.PENDING and f.due_on < today,
+            "assignee": assignee,
+            "completed_at": _local(f.completed_at),
+            "density_reduction_pct": efficacy.get("density_reduction_pct"),
+            "egg_mass_reduction_pct": efficacy.get("egg_mass_reduction_pct"),
+            "corrected_efficacy_pct": efficacy.get("corrected_efficacy_pct"),
+        }
+
+
+def species_township_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    stmt = (
+        sa.select(
+            Species.name_zh,
+            Species.name_sci,
+            Township.name_zh,
+            sa.func.count(),
+            sa.func.count(sa.distinct(Observation.site_id)),
+            sa.func.sum(Observation.area_m2),
+            sa.func.max(Observation.severity),
+        )
+        .join(Species, Species.id == Observation.species_id)
+        .outerjoin(Township, Township.id == Observation.township_id)
+        .where(Observation.id.in_(scope.observation_ids()), Observation.detected.is_(True))
+        .group_by(Species.name_zh, Species.name_sci, Species.pinyin, Township.code, Township.name_zh)
+        .order_by(Species.pinyin, Township.code)
+    )
+    for name_zh, name_sci, township, points, sites, area, severity in db.session.execute(stmt):
+        yield {
+            "species_name_zh": name_zh,
+            "species_name_sci": name_sci,
+            "township_name": township,
+            "points": points,
+            "sites": sites,
+            "area_mu": _mu(area),
+            "max_severity": severity,
+        }
+
+
+def species_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    stmt = (
+        sa.select(
+            Species.name_zh,
+            Species.name_sci,
+            sa.func.count(sa.distinct(Observation.township_id)),
+            sa.func.count(),
+            sa.func.sum(Observation.area_m2),
+            sa.func.max(Observation.severity),
+        )
+        .join(Species, Species.id == Observation.species_id)
+        .where(Observation.id.in_(scope.observation_ids()), Observation.detected.is_(True))
+        .group_by(Species.name_zh, Species.name_sci, Species.pinyin)
+        .order_by(Species.pinyin)
+    )
+    for name_zh, name_sci, townships, points, area, severity in db.session.execute(stmt):
+        yield {
+            "species_name_zh": name_zh,
+            "species_name_sci": name_sci,
+            "townships": townships,
+            "points": points,
+            "area_mu": _mu(area),
+            "max_severity": severity,
+        }
+
+
+def control_by_method_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    stmt = (
+        sa.select(
+            ControlMethod.name_zh,
+            Township.name_zh,
+            sa.func.count(),
+            sa.func.sum(ControlOperation.area_m2),
+            sa.func.sum(ControlOperation.labour_person_days),
+            sa.func.sum(ControlOperation.cost_yuan),
+        )
+        .join(ControlMethod, ControlMethod.id == ControlOperation.method_id)
+        .join(Site, Site.id == ControlOperation.site_id)
+        .outerjoin(Township, Township.id == Site.township_id)
+        .where(*scope.operation_where())
+        .group_by(ControlMethod.position, ControlMethod.name_zh, Township.code, Township.name_zh)
+        .order_by(ControlMethod.position, Township.code)
+    )
+    for method, township, operations, area, labour, cost in db.session.execute(stmt):
+        yield {
+            "method_name": method,
+            "township_name": township,
+            "operations": operations,
+            "area_mu": _mu(area),
+            "labour_person_days": labour,
+            "cost_yuan": cost,
+        }
+
+
+def follow_up_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    totals: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"total": 0, "done": 0, "pending": 0, "overdue": 0, "cancelled": 0, "reductions": []}
+    )
+    for row in follow_up_rows(scope):
+        entry = totals[row["species_name_zh"]]
+        entry["total"] += 1
+        status = {v: k for k, v in FOLLOW_UP_ZH.items()}[row["status"]]
+        entry[status] += 1
+        entry["overdue"] += 1 if row["overdue"] else 0
+        if row["density_reduction_pct"] is not None:
+            entry["reductions"].append(row["density_reduction_pct"])
+    for species, entry in sorted(totals.items()):
+        reductions = entry.pop("reductions")
+        active = entry["total"] - entry["cancelled"]
+        yield {
+            "species_name_zh": species,
+            **entry,
+            "completion_pct": round(entry["done"] / active * 100, 1) if active else None,
+            "mean_density_reduction_pct": round(sum(reductions) / len(reductions), 2) if reductions else None,
+        }
+
+
+ROW_SOURCES: dict[str, Callable[[Scope], Iterator[dict[str, Any]]]] = {
+    "observations": observation_rows,
+    "control_operations": control_rows,
+    "follow_ups": follow_up_rows,
+    "species_township": species_township_rows,
+    "species_summary": species_summary_rows,
+    "control_by_method": control_by_method_rows,
+    "follow_up_summary": follow_up_summary_rows,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def template_for(bureau: str, kind: ExportKind) -> Template:
+    """The bureau's template (agriculture's for an organization without one), narrowed to the kind."""
+    template = load_template(bureau if bureau in bureaus() else "agriculture")
+    sources = SOURCES_BY_KIND[kind]
+    return template if sources is None else template.restricted_to(sources)
+
+
+class LazyRows(Mapping[str, Iterable[dict[str, Any]]]):
+    """Rows by source, each query started only when its sheet is written (and afresh for each sheet)."""
+
+    def __init__(self, scope: Scope, sources: Iterable[str]):
+        self.scope = scope
+        self.sources = sorted(set(sources))
+
+    def __getitem__(self, source: str) -> Iterable[dict[str, Any]]:
+        if source not in self.sources:
+            raise KeyError(source)
+        return ROW_SOURCES[source](self.scope)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sources)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+def cover_lines(
+    *, bureau: str, kind: ExportKind, scope: Scope, generated_by: str, generated_at: datetime
+) -> list[tuple[str, Any]]:
+    district = get_district()
+    organization = db.session.scalar(sa.select(Organization.name).where(Organization.code == bureau))
+    period = "—".join(d.isoformat() if d else "…" for d in (scope.date_from, scope.date_to))
+    filters = "；".join(f"{k}={v}" for k, v in sorted(scope.filters.items())) or "无"
+    kinds = {
+        ExportKind.CENSUS: "外来入侵物种普查表",
+        ExportKind.CONTROL: "防治作业表",
+        ExportKind.FOLLOW_UPS: "复查表",
+    }
+    return [
+        ("表名", kinds[kind]),
+        ("行政区", f"{district.name}（{district.code}）" if district else "—"),
+        ("填报单位", organization or bureau),
+        ("统计时段", period),
+        ("筛选条件", filters),
+        ("物种范围", f"本单位负责的物种（{len(scope.species_ids)} 种）"),
+        ("坐标系", "EPSG:4490（CGCS2000）/ WGS-84，十进制度"),
+        ("面积单位", "亩（1 亩 = 666.67 平方米）"),
+        ("生成时间", _local(generated_at)),
+        ("生成人", generated_by),
+    ]
+
+
+def write_export(
+    target: BinaryIO | Path,
+    *,
+    bureau: str,
+    kind: ExportKind,
+    date_from: date | None,
+    date_to: date | None,
+    filters: dict[str, Any],
+    generated_by: str,
+    on_progress: Callable[[float, int], None] | None = None,
+) -> int:
+    """Write one workbook; returns the number of detail rows. `on_progress(fraction, rows)`."""
+    scope = Scope(bureau, date_from, date_to, filters)
+    template = template_for(bureau, kind)
+    sources = {sheet.source for sheet in template.sheets}
+    expected = 0
+    if "observations" in sources:
+        expected += (
+            db.session.scalar(sa.select(sa.func.count()).select_from(scope.observation_ids().subquery())) or 0
+        )
+    if "control_operations" in sources:
+        expected += (
+            db.session.scalar(
+                sa.select(sa.func.count()).select_from(ControlOperation).where(*scope.operation_where())
+            )
+            or 0
+        )
+    rows = LazyRows(scope, sources)
+
+    def progress(done: int) -> None:
+        if on_progress is not None:
+            on_progress(min(done / expected, 0.99) if expected else 0.5, done)
+
+    counts = write_census(
+        target,
+        template,
+        cover=cover_lines(
+            bureau=bureau, kind=kind, scope=scope, generated_by=generated_by, generated_at=datetime.now(UTC)
+        ),
+        rows=rows,
+        on_progress=progress,
+    )
+    detail = {"observations", "control_operations", "follow_ups"}
+    return sum(n for key, n in counts.items() if _source_of(template, key) in detail)
+
+
+def _source_of(template: Template, sheet_key: str) -> str | None:
+    return next((s.source for s in template.sheets if s.key == sheet_key), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The background job
+
+
+def claim_export(owner: str) -> int | None:
+    """Take the oldest queued export (or one whose runner died) for `owner`; commits."""
+    now = datetime.now(UTC)
+    lease = timedelta(seconds=int(current_app.config["IAS_EXPORT_LEASE_SECONDS"]))
+    export_id = db.session.scalar(
+        sa.select(Export.id)
+        .where(
+            sa.or_(
+                Export.status == ExportStatus.QUEUED,
+                sa.and_(Export.status == ExportStatus.RUNNING, Export.lease_until < now),
+            )
+        )
+        .order_by(Export.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if export_id is not None:
+        db.session.execute(
+            sa.update(Export)
+            .where(Export.id == export_id)
+            .values(
+                status=ExportStatus.RUNNING,
+                lease_owner=owner,
+                lease_until=now + lease,
+                started_at=now,
+                progress=0.0,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    return export_id
+
+
+def _set_progress(export_id: int, owner: str, fraction: float) -> None:
+    """Progress goes through its own short transaction, so a reader sees it while the export runs."""
+    lease = timedelta(seconds=int(current_app.config["IAS_EXPORT_LEASE_SECONDS"]))
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.update(Export.__table__)
+            .where(Export.__table__.c.id == export_id, Export.__table__.c.lease_owner == owner)
+            .values(progress=round(fraction, 3), lease_until=datetime.now(UTC) + lease)
+        )
+
+
+def run_export(export_id: int, owner: str) -> None:
+    """Write the workbook for a claimed export, store it, and tell the requester."""
+    export = db.session.get(Export, export_id)
+    if export is None:
+        return
+    params = {
+        "bureau": export.bureau,
+        "kind": export.kind,
+        "date_from": export.date_from,
+        "date_to": export.date_to,
+        "filters": dict(export.filters or {}),
+        "generated_by": export.requested_by.display_name,
+    }
+    requester_id = export.requested_by_id
+    db.session.rollback()  # read in a fresh transaction that does not hold SQLite's write lock
+    db.session.connection(execution_options={"sqlite_deferred_begin": True})
+    last = [0.0]
+
+    def progress(fraction: float, rows: int) -> None:
+        if fraction - last[0] >= 0.05:
+            last[0] = fraction
+            _set_progress(export_id, owner, fraction)
+
+    store = storage()
+    key = new_key("exports", ".xlsx")
+    try:
+        with tempfile.TemporaryFile() as buffer:
+            rows = write_export(buffer, on_progress=progress, **params)  # type: ignore[arg-type]
+            buffer.seek(0)
+            data = buffer.read()
+        db.session.rollback()
+        store.put(key, data)
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("Export %s failed", export_id)
+        db.session.execute(
+            sa.update(Export)
+            .where(Export.id == export_id)
+            .values(
+                status=ExportStatus.FAILED,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                finished_at=datetime.now(UTC),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return
+    now = datetime.now(UTC)
+    ttl = timedelta(hours=int(current_app.config["IAS_EXPORT_TTL_HOURS"]))
+    export = db.session.get(Export, export_id)
+    if export is None or export.lease_owner != owner:
+        store.delete(key)  # another runner took it over; its file wins
+        return
+    export.status = ExportStatus.DONE
+    export.progress = 1.0
+    export.rows = rows
+    export.file_key = key
+    export.file_size = len(data)
+    export.finished_at = now
+    export.expires_at = now + ttl
+    export.lease_owner = None
+    export.lease_until = None
+    requester = db.session.get(User, requester_id)
+    if requester is not None:
+        link = f"{current_app.config['IAS_BASE_URL']}/api/v1/exports/{export_id}/download"
+        until = export.expires_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
+        with force_locale(requester.locale or "zh"):
+            composed = Composed(
+                subject=_(
+                    "[Export ready] %(bureau)s census workbook, %(rows)s rows",
+                    bureau=export.bureau,
+                    rows=rows,
+                ),
+                body=_(
+                    "Your export %(id)s is ready: %(rows)s rows. The file can be downloaded until %(until)s.",
+                    id=export_id,
+                    rows=rows,
+                    until=until,
+                ),
+                links=[[_("Download"), link]],
+                data={"kind": "export_ready", "export_id": export_id, "rows": rows},
+            )
+        notify(requester, NotificationKind.EXPORT_READY, f"export_ready:{export_id}", composed)
+    db.session.commit()
+
+
+def run_pending_exports(owner: str, *, limit: int = 5) -> int:
+    """Run queued exports one after another (the scheduler's job); returns how many ran."""
+    ran = 0
+    while ran < limit:
+        export_id = claim_export(owner)
+        if export_id is None:
+            break
+        run_export(export_id, owner)
+        ran += 1
+    return ran
+
+
+def purge_expired() -> int:
+    """Delete the files of exports past their time; the rows stay (history), marked without a file."""
+    now = datetime.now(UTC)
+    expired = db.session.scalars(
+        sa.select(Export).where(Export.expires_at < now, Export.file_key.is_not(None))
+    ).all()
+    store = storage()
+    for export in expired:
+        store.delete(export.file_key)  # type: ignore[arg-type]
+        export.file_key = None
+    db.session.commit()
+    return len(expired)

@@ -1,0 +1,363 @@
+"""Census workbooks: a bureau's template and rows in, an .xlsx out, streamed (SPEC §3.3).
+
+The caller hands over an iterable of row dicts per sheet (display-ready values, see templates.SOURCES);
+nothing here touches the database or Flask, so the background export job, the CLI and the tests all
+drive the same function.
+
+What the bureaus get, and why:
+
+- A cover sheet first (项目 / 内容): district, bureau, dates, filters, who and when, the CRS.
+- Each data sheet has exactly one header row, panes frozen below it, an autofilter over header and data,
+  the template's widths and number formats, and no merged cells, so that it sorts, filters and
+  re-imports cleanly.
+- A 合计 row under the data holds `=SUBTOTAL(109, …)` for the template's total columns: 109 sums only
+  the rows a filter leaves visible, so totals stay right while someone filters by township. It sits
+  outside the autofilter range so that filtering never hides it. A sheet with no rows gets no 合计 row:
+  there is nothing to total, and a formula over an empty range would point at the header.
+- Text typed by users is hostile (formula injection). A text value that a spreadsheet could take for a
+  formula or an error code (leading = + - @ # tab CR, or their full-width forms) is written as a string
+  cell forced to type "s" with the quote-prefix style, Excel's own "this is text" mark (the leading
+  apostrophe): nothing is evaluated on opening, editing the cell keeps it text, and the text comes back
+  on import exactly as typed. Characters XML cannot hold (control characters) are dropped.
+- Datetimes arrive aware, in local time; Excel has no time zones, so they are written as the local wall
+  time. Booleans are written 是 / 否; None is an empty cell.
+
+Speed (SPEC §5, ≤ 1.25 × bare openpyxl write-only): openpyxl in write-only mode streams each sheet to a
+temporary file (lxml does the XML), so memory stays flat however many rows. Per cell we add one
+converter call; a style (number format) costs a `Cell` built from a style array computed once per
+column. bench/census_export.py measures it.
+
+openpyxl is imported only under app/exports/ (ruff's banned-api).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
+from datetime import date, datetime
+from decimal import Decimal
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+from openpyxl import Workbook  # noqa: TID251 - app/exports is openpyxl's home
+from openpyxl.cell import WriteOnlyCell  # noqa: TID251
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell  # noqa: TID251
+from openpyxl.styles import Alignment, Font, PatternFill  # noqa: TID251
+from openpyxl.utils import get_column_letter  # noqa: TID251
+
+from app.exports.templates import SOURCES, ColumnSpec, SheetSpec, Template
+
+__all__ = [
+    "COVER_HEADERS",
+    "PROGRESS_EVERY",
+    "TOTAL_LABEL",
+    "discard_unsaved",
+    "safe_text",
+    "start_table",
+    "write_census",
+]
+
+PROGRESS_EVERY: Final = 1000  # rows between on_progress calls
+TOTAL_LABEL: Final = "合计"
+COVER_HEADERS: Final = ("项目", "内容")
+
+Converter = Callable[[Any], Any]  # a non-None value in, what ws.append takes out (a value or a Cell)
+
+# A value that starts like this could be read as a formula (= + - @, and tab or CR before them, as
+# OWASP lists for CSV), or is one of Excel's error codes (#N/A …); full-width forms too, since IMEs
+# type them and some spreadsheet programs fold them.
+_RISKY_START = frozenset("=+-@\t\r＝＋－＠#")
+_ERROR_CODES = frozenset(ERROR_CODES)
+_MAX_TEXT = 32767  # characters in a cell
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_HEADER_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_COVER_DATE_FORMATS = {date: "yyyy-mm-dd", datetime: "yyyy-mm-dd hh:mm"}
+
+
+def write_census(
+    target: BinaryIO | Path,
+    template: Template,
+    *,
+    cover: Sequence[tuple[str, Any]],
+    rows: Mapping[str, Iterable[Mapping[str, Any]]],
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Write the template's workbook to `target`; return the number of data rows per sheet key.
+
+    `rows` maps source names (templates.SOURCES) to their rows, each a mapping with that source's
+    fields; a sheet whose source has no entry is written empty (header only), and entries for sources
+    the template does not use are ignored. Rows are consumed once, as they come: pass generators.
+    `on_progress(rows_so_far)` is called every PROGRESS_EVERY rows (all sheets together) and once at
+    the end with the total. `cover` pairs fill the cover sheet in order.
+
+    Raises ValueError for a key in `rows` that is not a source, or a row without one of the fields its
+    columns need; nothing is left in the temporary folder when it raises.
+    """
+    unknown = sorted(set(rows) - set(SOURCES))
+    if unknown:
+        raise ValueError(f"rows given for unknown sources: {', '.join(unknown)}")
+
+    workbook = Workbook(write_only=True)
+    workbook.properties.title = template.title
+    workbook.properties.creator = "ias-tracker"
+    counts: dict[str, int] = {}
+    progress = _Progress(on_progress)
+    try:
+        _write_cover(workbook, template, cover)
+        for sheet in template.sheets:
+            counts[sheet.key] = _write_sheet(workbook, sheet, rows.get(sheet.source, ()), progress)
+        workbook.save(target)
+    except BaseException:
+        discard_unsaved(workbook)
+        raise
+    progress.finish()
+    return counts
+
+
+class _Progress:
+    def __init__(self, callback: Callable[[int], None] | None) -> None:
+        self.callback = callback
+        self.done = 0  # rows of the sheets already finished
+        self.reported = 0
+
+    def report(self, rows: int) -> None:
+        if self.callback is not None:
+            self.callback(rows)
+            self.reported = rows
+
+    def finish(self) -> None:
+        if self.callback is not None and self.reported != self.done:
+            self.callback(self.done)
+
+
+def start_table(workbook: Any, title: str, columns: Sequence[tuple[str, float]]) -> Any:
+    """A new write-only sheet with its one header row written (header text and width per column) and
+    the panes frozen below it. Widths and panes must be set before the first row in write-only mode."""
+    ws = workbook.create_sheet(title)
+    ws.freeze_panes = "A2"
+    for index, (_, width) in enumerate(columns, 1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    header_style = _style(ws, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_HEADER_ALIGNMENT)
+    ws.append([safe_text(ws, header, header_style) for header, _ in columns])
+    return ws
+
+
+def _write_sheet(
+    workbook: Any, sheet: SheetSpec, rows: Iterable[Mapping[str, Any]], progress: _Progress
+) -> int:
+    columns = sheet.columns
+    ws = start_table(workbook, sheet.title, [(column.header, column.width) for column in columns])
+    last_column = get_column_letter(len(columns))
+
+    converters = [_converter(ws, column) for column in columns]
+    fields = [column.field for column in columns]
+    getter = itemgetter(*fields) if len(fields) > 1 else (lambda row: (row[fields[0]],))
+    append = ws.append
+    done = progress.done
+    report = progress.report if progress.callback is not None else None
+    count = 0
+    for row in rows:
+        try:
+            values = getter(row)
+        except KeyError as exc:
+            raise ValueError(f"sheet {sheet.key!r}: row {count + 1} has no field {exc.args[0]!r}") from exc
+        pairs = zip(converters, values, strict=True)
+        append([None if value is None else convert(value) for convert, value in pairs])
+        count += 1
+        if report is not None and not (done + count) % PROGRESS_EVERY:
+            report(done + count)
+    progress.done = done + count
+
+    last_row = count + 1
+    ws.auto_filter.ref = f"A1:{last_column}{last_row}"  # header and data; never the 合计 row
+    if count and any(column.total for column in columns):
+        ws.append(_totals(ws, columns, last_row))
+    return count
+
+
+def _totals(ws: Any, columns: Sequence[ColumnSpec], last_row: int) -> list[Any]:
+    bold = Font(bold=True)
+    cells: list[Any] = [safe_text(ws, TOTAL_LABEL, _style(ws, font=bold))]
+    for index, column in enumerate(columns[1:], 2):
+        if column.total:
+            letter = get_column_letter(index)
+            formula = f"=SUBTOTAL(109,{letter}2:{letter}{last_row})"
+            cells.append(Cell(ws, row=1, column=1, value=formula, style_array=_style(ws, column, font=bold)))
+        else:
+            cells.append(None)
+    return cells
+
+
+def _write_cover(workbook: Any, template: Template, cover: Sequence[tuple[str, Any]]) -> None:
+    ws = start_table(workbook, template.cover_title, list(zip(COVER_HEADERS, (20.0, 70.0), strict=True)))
+    label_style = _style(ws, font=Font(bold=True))
+    plain = _style(ws)
+    date_styles = {kind: _style(ws, number_format=fmt) for kind, fmt in _COVER_DATE_FORMATS.items()}
+    for label, value in cover:
+        ws.append([safe_text(ws, str(label), label_style), _cover_value(ws, value, plain, date_styles)])
+
+
+def _cover_value(ws: Any, value: Any, plain: Any, date_styles: Mapping[type[date], Any]) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, datetime):
+        local = value.replace(tzinfo=None)
+        return Cell(ws, row=1, column=1, value=local, style_array=date_styles[datetime])
+    if isinstance(value, date):
+        return Cell(ws, row=1, column=1, value=value, style_array=date_styles[date])
+    if isinstance(value, int | float | Decimal):
+        return _finite(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        value = "、".join(str(item) for item in value)
+    return safe_text(ws, str(value), plain)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells
+
+
+def _style(
+    ws: Any, column: ColumnSpec | None = None, *, number_format: str | None = None, **attrs: Any
+) -> Any:
+    """A style computed once and copied into each cell that needs it (openpyxl's `_style` array: the
+    cheap way to style many write-only cells alike)."""
+    cell = WriteOnlyCell(ws)
+    fmt = number_format or (column.number_format if column is not None else None)
+    if fmt is not None:
+        cell.number_format = fmt
+    for name, value in attrs.items():
+        setattr(cell, name, value)
+    return cell._style
+
+
+def safe_text(ws: Any, text: str, style: Any = None) -> Any:
+    """User text as what `ws.append` takes: the string itself when it is harmless, else a string
+    `Cell` that can never be a formula; None when nothing is left once control characters are gone."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)[:_MAX_TEXT]
+    if not text:
+        return None
+    if text[0] in _RISKY_START or text in _ERROR_CODES:
+        return _string_cell(ws, text, style, quote=True)
+    if style is None:
+        return text
+    return _string_cell(ws, text, style)
+
+
+def _string_cell(ws: Any, text: str, style: Any, *, quote: bool = False) -> Any:
+    cell = Cell(ws, row=1, column=1, style_array=style)
+    cell.value = text  # may infer "f" (leading =) or "e" (#N/A): overridden below
+    cell.data_type = "s"
+    if quote:
+        cell.quotePrefix = True
+    return cell
+
+
+def _finite(value: int | float | Decimal) -> int | float | Decimal | None:
+    """NaN and infinities have no place in a workbook (openpyxl would write them and corrupt it)."""
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _converter(ws: Any, column: ColumnSpec) -> Converter:
+    """The function that turns one non-None value of this column into a cell value, built once per
+    column with its style bound: the per-cell path is a type check and, at most, one `Cell`."""
+    kind = column.type
+    style = _style(ws, column) if column.number_format is not None else None
+
+    def fallback(value: Any) -> Any:
+        """A value not of the column's type: shown as text, never dropped."""
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        if isinstance(value, datetime):
+            value = value.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes")
+        elif isinstance(value, int | float | Decimal) and kind not in ("text", "bool"):
+            return _finite(value)
+        return safe_text(ws, value if isinstance(value, str) else str(value))
+
+    if kind == "text":
+        risky = _RISKY_START
+        illegal = ILLEGAL_CHARACTERS_RE.search
+
+        def text(value: Any) -> Any:
+            if type(value) is not str:
+                return fallback(value)
+            if not value or value[0] in risky or illegal(value):
+                return safe_text(ws, value)
+            return value
+
+        return text
+
+    if kind == "bool":
+
+        def boolean(value: Any) -> Any:
+            if value is True:
+                return "是"
+            if value is False:
+                return "否"
+            return fallback(value)
+
+        return boolean
+
+    if kind in ("integer", "number"):
+
+        def number(value: Any) -> Any:
+            kind_of = type(value)
+            if kind_of is float:
+                if not math.isfinite(value):
+                    return None
+            elif kind_of is not int:
+                if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+                    return fallback(value)
+                value = _finite(value)
+                if value is None:
+                    return None
+            if style is None:
+                return value
+            return Cell(ws, row=1, column=1, value=value, style_array=style)
+
+        return number
+
+    if kind == "date":
+
+        def date_(value: Any) -> Any:
+            if isinstance(value, datetime):
+                value = value.date()  # a date column shows the day only; no time hides in the cell
+            elif not isinstance(value, date):
+                return fallback(value)
+            return Cell(ws, row=1, column=1, value=value, style_array=style)
+
+        return date_
+
+    def datetime_(value: Any) -> Any:
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                value = value.replace(tzinfo=None)  # already local (the caller's contract)
+        elif not isinstance(value, date):
+            return fallback(value)
+        return Cell(ws, row=1, column=1, value=value, style_array=style)
+
+    return datetime_
+
+
+def discard_unsaved(workbook: Any) -> None:
+    """After a failure, close and delete the temporary files openpyxl streams each sheet into. It
+    would keep them until the process exits, and the export worker is a long-lived process."""
+    for ws in workbook.worksheets:
+        writer = getattr(ws, "_writer", None)
+        if writer is None:
+            continue
+        with suppress(Exception):
+            rows = getattr(ws, "_rows", None)
+            if rows is not None:
+                rows.close()
+            writer.close()
+        with suppress(Exception):
+            writer.cleanup()

@@ -1,0 +1,142 @@
+"""Census exports through the API: queued, written by the scheduler's job, downloaded by the right people."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl  # noqa: TID251 -- tests open the workbooks the app writes
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from app.audit.models import AuditLog
+from app.exports import services
+from app.exports.models import Export
+from app.extensions import db
+
+pytestmark = pytest.mark.real_commits  # the job writes progress on its own connection
+
+
+@pytest.fixture(autouse=True)
+def storage_dir(app: Flask, tmp_path: Path) -> Any:
+    saved = app.config["IAS_STORAGE_DIR"]
+    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
+    yield
+    app.config["IAS_STORAGE_DIR"] = saved
+
+
+@pytest.fixture
+def records(api_as: Any, make_user: Any, make_observation: Any, treat: Any) -> dict[str, Any]:
+    make_user("supervisor")
+    surveyor = api_as("surveyor")
+    db.session.commit()
+    snail = make_observation(surveyor, notes='=HYPERLINK("http://evil.example","点我")', place_name="@SUM(1)")
+    absent = make_observation(
+        surveyor, detected=False, density_per_m2=None, egg_masses_per_m2=None, area_m2=None, latitude=30.7
+    )
+    operation, _ = treat(surveyor, method="chemical", days_ago=10)
+    return {"snail": snail, "absent": absent, "operation": operation}
+
+
+def _run_jobs(app: Flask) -> None:
+    with app.app_context():
+        services.run_pending_exports("test-runner")
+        db.session.remove()
+
+
+def test_bureau_admin_exports_the_census(app: Flask, api_as: Any, records: dict[str, Any]) -> None:
+    admin = api_as("bureau_admin")
+    db.session.commit()
+    started = admin.post(
+        "/api/v1/exports", json={"kind": "census", "bureau": "forestry", "from": "2020-01-01"}
+    )
+    assert started.status_code == 202, started.get_json()
+    export = started.get_json()
+    assert export["status"] == "queued" and export["download_url"] is None
+
+    _run_jobs(app)
+    done = admin.get(f"/api/v1/exports/{export['id']}").get_json()
+    assert done["status"] == "done", done
+    assert done["progress"] == 1.0
+    assert done["rows"] >= 3  # two observations, one operation (and its follow-ups)
+    response = admin.get(done["download_url"])
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    workbook = openpyxl.load_workbook(io.BytesIO(response.data))
+    response.close()
+    titles = workbook.sheetnames
+    assert len(titles) >= 5
+    texts = [
+        cell.value
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows()
+        for cell in row
+        if isinstance(cell.value, str)
+    ]
+    assert '=HYPERLINK("http://evil.example","点我")' in texts  # stored as text, not a formula
+    assert "@SUM(1)" in texts
+    assert any("梁平" in t for t in texts)  # the cover names the district
+
+    inbox = admin.get("/api/v1/notifications").get_json()
+    assert [n["kind"] for n in inbox["items"]] == ["export_ready"]
+    with app.app_context():
+        actions = set(db.session.scalars(sa.select(AuditLog.action).where(AuditLog.entity_type == "exports")))
+    assert {"export_requested", "export_downloaded"} <= actions
+
+
+def test_who_may_export_and_download(app: Flask, api_as: Any, records: dict[str, Any]) -> None:
+    requester = api_as("bureau_admin", "forestry")
+    colleague = api_as("bureau_admin", "forestry")
+    other_bureau = api_as("bureau_admin", "agriculture")
+    surveyor = api_as("surveyor", "forestry")
+    db.session.commit()
+    body = {"kind": "census", "bureau": "forestry"}
+    assert surveyor.post("/api/v1/exports", json=body).status_code == 403
+    assert other_bureau.post("/api/v1/exports", json=body).status_code == 403
+    export = requester.post("/api/v1/exports", json=body).get_json()
+    url = f"/api/v1/exports/{export['id']}"
+    assert requester.get(url + "/download").status_code == 409  # not written yet
+    _run_jobs(app)
+    assert colleague.get(url).status_code == 200
+    for outsider in (other_bureau, surveyor):
+        assert outsider.get(url).status_code == 403
+        assert outsider.get(url + "/download").status_code == 403
+    with app.app_context():
+        db.session.execute(sa.update(Export).values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+        db.session.commit()
+        assert services.purge_expired() == 1
+        db.session.remove()
+    assert requester.get(url + "/download").status_code == 410
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "everything", "bureau": "forestry"}, "kind"),
+        ({"kind": "census"}, "bureau"),
+        ({"kind": "census", "bureau": "nobody"}, "bureau"),
+        ({"kind": "census", "bureau": "forestry", "from": "2026-05-02", "to": "2026-05-01"}, "to"),
+        ({"kind": "census", "bureau": "forestry", "township_code": "nowhere"}, "township_code"),
+        ({"kind": "census", "bureau": "forestry", "from": "May"}, "from"),
+    ],
+)
+def test_bad_export_requests_are_named(api_as: Any, body: dict[str, Any], field: str) -> None:
+    admin = api_as("admin")
+    db.session.commit()
+    response = admin.post("/api/v1/exports", json=body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"]
+
+
+def test_flask_exports_run_writes_a_file(app: Flask, records: dict[str, Any], tmp_path: Path) -> None:
+    target = tmp_path / "census.xlsx"
+    result = app.test_cli_runner().invoke(
+        args=["exports", "run", "--bureau", "agriculture", "--kind", "control", "-o", str(target)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "rows written" in result.output
+    workbook = openpyxl.load_workbook(target)
+    assert len(workbook.sheetnames) >= 2
