@@ -7,8 +7,6 @@ that have one. Due dates are Asia/Shanghai days.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -24,6 +22,7 @@ from app.control.efficacy import henderson_tilton_pct, reduction_pct
 from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
+from app.idempotency import fingerprint
 from app.observations import services as observations
 from app.observations.models import Observation
 from app.observations.services import CLOCK_SKEW, EARLIEST
@@ -95,19 +94,6 @@ def check_details(method: ControlMethod, details: Any) -> FieldErrors:
     return errors
 
 
-def _fingerprint(actor: User, args: dict[str, Any]) -> str:
-    def plain(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.astimezone(UTC).isoformat()
-        if isinstance(value, uuid.UUID):
-            return str(value)
-        return value
-
-    body = {k: plain(v) for k, v in sorted(args.items()) if v is not None}
-    body["_operator"] = actor.id
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
 def _same_org_user(user_id: int, actor: User, field: str, errors: FieldErrors) -> User | None:
     user = db.session.get(User, user_id)
     if user is None or not user.active or user.organization_id != actor.organization_id:
@@ -143,7 +129,7 @@ def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[Cont
     Returns (operation, created). Raises InvalidInput and Conflict (client_uuid reused for other
     content). The unique (organization, client_uuid) constraint makes concurrent retries land once.
     """
-    payload = _fingerprint(actor, args)
+    payload = fingerprint(args, sender_id=actor.id)
     existing = _find_operation(actor.organization_id, args["client_uuid"])
     if existing is not None:
         return _replay(existing, payload), False

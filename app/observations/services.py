@@ -8,8 +8,6 @@ paddy to fix it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -29,8 +27,9 @@ from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, Permission
 from app.extensions import db
 from app.geo.crs import CRS, distance_m, to_wgs84
 from app.geo.shapes import contains
+from app.idempotency import fingerprint
 from app.notifications import services as notifications
-from app.observations.models import Flag, Observation, ObservationFlag, PositionSource, ReviewStatus
+from app.observations.models import Flag, Observation, ObservationFlag, ReviewStatus
 from app.sites import services as sites
 from app.sites.models import Site
 from app.sites.services import degree_box
@@ -194,21 +193,6 @@ def check_record(values: dict[str, Any]) -> Checked:
     )
 
 
-def fingerprint(actor: User, args: dict[str, Any]) -> str:
-    """SHA-256 of what was sent (and by whom): a retry has the same one, a clash a different one."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.astimezone(UTC).isoformat()
-        if isinstance(value, uuid.UUID | CRS | PositionSource):
-            return str(value)
-        return value
-
-    body = {k: plain(v) for k, v in sorted(args.items()) if v is not None}
-    body["_surveyor"] = actor.id
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
 # ---------------------------------------------------------------------------------------------
 # Flags
 
@@ -297,6 +281,21 @@ def _apply(observation: Observation, checked: Checked) -> None:
         observation.severity = derived_severity(checked.species, values)
 
 
+def _place(observation: Observation, checked: Checked, actor: User) -> None:
+    """Join the record to the nearest site of its species, or open one (presence only)."""
+    observation.site = sites.site_for_record(
+        species=checked.species,
+        detected=observation.detected,
+        lon=checked.lon,
+        lat=checked.lat,
+        observed_at=observation.observed_at,
+        township=checked.township,
+        habitat=checked.habitat,
+        place_name=observation.place_name,
+        actor=actor,
+    )
+
+
 def find_by_client_uuid(organization_id: int, client_uuid: uuid.UUID) -> Observation | None:
     return db.session.scalar(
         sa.select(Observation).where(
@@ -328,7 +327,7 @@ def create_observation(
     for different content. Safe under concurrent retries: the unique (organization, client_uuid)
     constraint decides, and the loser returns the winner's record.
     """
-    payload = fingerprint(actor, args)
+    payload = fingerprint(args, sender_id=actor.id)
     existing = find_by_client_uuid(actor.organization_id, args["client_uuid"])
     if existing is not None:
         return _replay(existing, payload), False
@@ -426,17 +425,7 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
     )
     _apply(observation, checked)
     if moved:
-        observation.site = sites.site_for_record(
-            species=checked.species,
-            detected=observation.detected,
-            lon=checked.lon,
-            lat=checked.lat,
-            observed_at=observation.observed_at,
-            township=checked.township,
-            habitat=checked.habitat,
-            place_name=observation.place_name,
-            actor=actor,
-        )
+        _place(observation, checked, actor)
     _update_flags(observation, checked)
     if observation.status == ReviewStatus.RETURNED:
         observation.status = ReviewStatus.SUBMITTED
