@@ -113,9 +113,18 @@ def register_cli(app: Flask) -> None:
     from app.accounts.cli import users_cli
     from app.demo.cli import demo_cli
     from app.district.cli import district_cli
-    from app.exports.cli import exports_cli
+    from app.exports.cli import exports_cli, imports_cli
     from app.notifications.cli import reminders_cli, scheduler_cli
     from app.species.cli import species_cli
 
-    for group in (species_cli, district_cli, users_cli, demo_cli, reminders_cli, scheduler_cli, exports_cli):
+    for group in (
+        species_cli,
+        district_cli,
+        users_cli,
+        demo_cli,
+        reminders_cli,
+        scheduler_cli,
+        exports_cli,
+        imports_cli,
+    ):
         app.cli.add_command(group)

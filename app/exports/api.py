@@ -1,19 +1,24 @@
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
+import marshmallow as ma
 from flask import Response, send_file
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
 
 from app.audit.services import record_event
-from app.errors import Conflict, Gone
-from app.exports import services
+from app.errors import Conflict, Gone, InvalidInput, PermissionDenied
+from app.exports import imports, services
 from app.exports.models import Export, ExportStatus
+from app.exports.reader import ReaderError, write_row_report
 from app.exports.schemas import ExportArgs, ExportSchema
+from app.exports.templates import bureaus
 from app.extensions import db
 
 blp = Blueprint("Exports", __name__, description="Census workbooks, written in the background")
@@ -87,3 +92,84 @@ class ExportDownload(MethodView):
             as_attachment=True,
             download_name=name,
         )
+
+
+class ImportArgs(ma.Schema):
+    file = Upload(
+        required=True, metadata={"description": "an .xlsx workbook in the bureau's template layout"}
+    )
+
+
+class ImportQuery(ma.Schema):
+    bureau = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    report = ma.fields.String(
+        load_default="json",
+        validate=ma.validate.OneOf(["json", "xlsx"]),
+        metadata={"description": "json (default) or xlsx: the row report as a workbook"},
+    )
+
+
+class ImportRowSchema(ma.Schema):
+    sheet = ma.fields.String()
+    row = ma.fields.Integer(allow_none=True)
+    status = ma.fields.String(metadata={"description": "imported or rejected"})
+    reason = ma.fields.String(allow_none=True)
+    cell = ma.fields.String(allow_none=True)
+
+
+class ImportResultSchema(ma.Schema):
+    imported = ma.fields.Integer()
+    unchanged = ma.fields.Integer(metadata={"description": "rows imported before (nothing new created)"})
+    rejected = ma.fields.Integer()
+    rows = ma.fields.List(ma.fields.Nested(ImportRowSchema))
+
+
+@blp.route("/imports")
+class Imports(MethodView):
+    @blp.arguments(ImportArgs, location="files")
+    @blp.arguments(ImportQuery, location="query")
+    @blp.response(200, ImportResultSchema)
+    def post(self, files: dict[str, Any], query: dict[str, Any]) -> Any:
+        """Import a legacy census workbook (bureau admins); each row is checked as the API checks it
+
+        Re-importing the same workbook creates nothing new. `?report=xlsx` answers with the row
+        report workbook instead of JSON.
+        """
+        if current_user.role not in imports.IMPORTERS:
+            raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
+        if query["bureau"] not in bureaus():
+            raise InvalidInput.field("bureau", _("No template for %(bureau)s.", bureau=query["bureau"]))
+        upload = files["file"]
+        try:
+            result = imports.import_census(
+                io.BytesIO(upload.read()), actor=current_user, bureau=query["bureau"]
+            )
+        except ReaderError as exc:
+            db.session.rollback()
+            raise InvalidInput.field("file", str(exc)) from exc
+        record_event(
+            "census_imported",
+            "exports",
+            None,
+            {"file": upload.filename, "imported": result.imported, "rejected": result.rejected},
+        )
+        db.session.commit()
+        if query["report"] == "xlsx":
+            buffer = io.BytesIO()
+            write_row_report(buffer, result.rows)
+            buffer.seek(0)
+            return send_file(
+                buffer,
+                mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                as_attachment=True,
+                download_name="import-report.xlsx",
+            )
+        return {
+            "imported": result.imported,
+            "unchanged": result.unchanged,
+            "rejected": result.rejected,
+            "rows": [
+                {"sheet": sheet, "row": row, "status": status, "reason": reason, "cell": cell}
+                for sheet, row, status, reason, cell in result.rows
+            ],
+        }

@@ -4,11 +4,14 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from app.accounts.models import Role, User
 from app.audit.services import record_event, set_actor_label
-from app.exports import services
+from app.exports import imports, services
 from app.exports.models import ExportKind
+from app.exports.reader import ReaderError, write_row_report
 from app.extensions import db
 
 exports_cli = AppGroup("exports", help="Census workbooks.")
@@ -38,3 +41,34 @@ def run_command(
     record_event("export_written", "exports", None, {"bureau": bureau, "kind": kind, "file": str(output)})
     db.session.commit()
     click.echo(f"{rows} rows written to {output}")
+
+
+imports_cli = AppGroup("imports", help="Legacy census workbooks.")
+
+
+@imports_cli.command("census")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bureau", required=True, help="whose template the workbook follows (forestry, agriculture)")
+@click.option("--user", "username", help="who imports (a bureau admin or admin; default: the first admin)")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="write the row report here")
+def import_command(file: Path, bureau: str, username: str | None, report: Path | None) -> None:
+    """Import a legacy census workbook; each row is checked as the API would check it."""
+    set_actor_label("cli")
+    stmt = sa.select(User).where(User.active.is_(True))
+    stmt = stmt.where(User.username == username.lower()) if username else stmt.where(User.role == Role.ADMIN)
+    actor = db.session.scalar(stmt.order_by(User.id).limit(1))
+    if actor is None:
+        raise click.ClickException(f"no active user {username!r}" if username else "no active admin")
+    try:
+        result = imports.import_census(file, actor=actor, bureau=bureau)
+    except ReaderError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    record_event("census_imported", "exports", None, {"file": file.name, "imported": result.imported})
+    db.session.commit()
+    if report:
+        write_row_report(report, result.rows)
+    click.echo(f"imported: {result.imported}, already there: {result.unchanged}, rejected: {result.rejected}")
+    for sheet, row, status, reason, cell in result.rows:
+        if status == "rejected":
+            click.echo(f"  {sheet} row {row} ({cell or '-'}): {reason}")

@@ -1,0 +1,290 @@
+"""Importing legacy census workbooks (in a template's layout): each row checked by the API's own rules.
+
+Observation rows become observations and control-operation rows control operations, through the same
+schemas and services as the API, so a row the API would refuse is refused here too, with the reason
+and the cell. Follow-up rows are not imported: follow-ups are scheduled from their control operations.
+
+Re-importing the same workbook creates nothing new: a row's `client_uuid` (or, for a legacy row without
+one, a UUID derived from its content) makes the second import a replay of the first.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from app.accounts.models import Role, User
+from app.clock import local_zone
+from app.control import services as control
+from app.control.schemas import ControlOperationCreateArgs
+from app.errors import Conflict, PermissionDenied, ServiceError
+from app.exports.reader import SheetRow, read_census
+from app.exports.templates import load_template
+from app.extensions import db
+from app.observations import services as observations
+from app.observations.schemas import SQUARE_METRES_PER_MU, ObservationCreateArgs
+from app.sites.models import Site
+from app.species.models import ControlMethod, Species
+
+# Rows of a legacy workbook without a client_uuid get one derived from their content.
+LEGACY_NAMESPACE = uuid.UUID("6c1f9b52-3f0e-4a8e-9a51-2f7d0c8e4b13")
+IMPORTERS = (Role.BUREAU_ADMIN, Role.ADMIN)
+
+# API field → the workbook field its value came from (to name the cell of an error).
+OBSERVATION_CELLS = {
+    "species_id": "species_name_zh",
+    "area_m2": "area_mu",
+    "township_code": "township_code",
+    "habitat": "habitat",
+    "client_uuid": "client_uuid",
+}
+OPERATION_CELLS = {
+    "site_id": "site_code",
+    "method": "method_code",
+    "area_m2": "area_mu",
+    "details": "details",
+    "client_uuid": "client_uuid",
+}
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    # (sheet title, row number, status, reason, cell) for the row report workbook.
+    rows: list[tuple[str, int | None, str, str | None, str | None]] = field(default_factory=list)
+
+
+class RowRejected(Exception):
+    def __init__(self, reason: str, cell: str | None):
+        super().__init__(reason)
+        self.reason = reason
+        self.cell = cell
+
+
+def _first_message(errors: Any) -> tuple[str, str]:
+    """(field, message) of the first error in a marshmallow or service error dict."""
+    name, messages = next(iter(errors.items()))
+    if isinstance(messages, dict):
+        inner, text = _first_message(messages)
+        return f"{name}.{inner}", text
+    return str(name), str(messages[0] if isinstance(messages, list) else messages)
+
+
+def _cell(row: SheetRow, api_field: str, mapping: dict[str, str]) -> str | None:
+    workbook_field = mapping.get(api_field.split(".")[0], api_field)
+    return row.cells.get(workbook_field)
+
+
+def _rejected(error: ServiceError, row: SheetRow, cells: dict[str, str]) -> RowRejected:
+    """The service's own words; the field's message when it names one, the whole message otherwise."""
+    if not error.errors or isinstance(error, Conflict):
+        name = next(iter(error.errors), "")
+        return RowRejected(error.message, _cell(row, name, cells) if name else None)
+    name, message = _first_message(error.errors)
+    return RowRejected(f"{name}: {message}", _cell(row, name, cells))
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _legacy_uuid(row: SheetRow) -> str:
+    content = {k: _iso(v) for k, v in sorted(row.values.items()) if k not in {"id", "client_uuid"}}
+    return str(
+        uuid.uuid5(
+            LEGACY_NAMESPACE, f"{row.sheet_key}:{json.dumps(content, ensure_ascii=False, default=str)}"
+        )
+    )
+
+
+class Importer:
+    """One import run: lookups cached, people and sites mapped as the rows come."""
+
+    def __init__(self, actor: User):
+        self.actor = actor
+        self.species = {}
+        for species in db.session.scalars(sa.select(Species)):
+            self.species[species.name_zh] = species.id
+            self.species.setdefault(species.name_sci, species.id)
+        people = sa.select(User).where(User.active.is_(True))
+        if actor.role != Role.ADMIN:
+            people = people.where(User.organization_id == actor.organization_id)
+        self.people: dict[str, list[User]] = {}
+        for user in db.session.scalars(people):
+            self.people.setdefault(user.display_name, []).append(user)
+        self.methods = {m.code: m.code for m in db.session.scalars(sa.select(ControlMethod))}
+        self.methods.update({m.name_zh: m.code for m in db.session.scalars(sa.select(ControlMethod))})
+        self.site_codes: dict[str, int] = {}  # the workbook's site code → the site it became here
+
+    def person(self, name: Any) -> User:
+        """The person a row names (surveyor, operator), when exactly one of that name is in reach."""
+        matches = self.people.get(str(name).strip(), []) if name else []
+        return matches[0] if len(matches) == 1 else self.actor
+
+    def observation(self, row: SheetRow) -> bool:
+        v = row.values
+        species_id = self.species.get(str(v.get("species_name_zh") or "").strip()) or self.species.get(
+            str(v.get("species_name_sci") or "").strip()
+        )
+        if species_id is None:
+            raise RowRejected(_("Unknown species."), row.cells.get("species_name_zh"))
+        raw = {
+            "client_uuid": str(v.get("client_uuid") or _legacy_uuid(row)),
+            "species_id": species_id,
+            "detected": True if v.get("detected") is None else v.get("detected"),
+            "observed_at": _iso(v.get("observed_at")),
+            "latitude": v.get("latitude"),
+            "longitude": v.get("longitude"),
+            "accuracy_m": v.get("accuracy_m"),
+            "altitude_m": v.get("altitude_m"),
+            "position_source": v.get("position_source") or "gps",
+            "township_code": v.get("township_code") or v.get("township_name"),
+            "place_name": v.get("place_name"),
+            "habitat": v.get("habitat") or v.get("habitat_class"),
+            "area_m2": None if v.get("area_mu") is None else _area_m2(v["area_mu"]),
+            "cover_pct": v.get("cover_pct"),
+            "density_per_m2": v.get("density_per_m2"),
+            "egg_masses_per_m2": v.get("egg_masses_per_m2"),
+            "count": v.get("count"),
+            "severity": v.get("severity"),
+            "notes": v.get("notes"),
+        }
+        args = self._load(ObservationCreateArgs(), raw, row, OBSERVATION_CELLS)
+        surveyor = self.person(v.get("surveyor"))
+        try:
+            with db.session.begin_nested():
+                record, created = observations.create_observation(actor=surveyor, args=args)
+        except ServiceError as exc:
+            raise _rejected(exc, row, OBSERVATION_CELLS) from exc
+        if v.get("site_code") and record.site is not None:
+            self.site_codes[str(v["site_code"])] = record.site.id
+        return created
+
+    def operation(self, row: SheetRow) -> bool:
+        v = row.values
+        code = str(v.get("site_code") or "").strip()
+        site_id = self.site_codes.get(code) or db.session.scalar(sa.select(Site.id).where(Site.code == code))
+        if site_id is None:
+            raise RowRejected(_("Unknown site code."), row.cells.get("site_code"))
+        method = self.methods.get(str(v.get("method_code") or "").strip()) or self.methods.get(
+            str(v.get("method_name") or "").strip()
+        )
+        if method is None:
+            raise RowRejected(_("Unknown control method."), row.cells.get("method_name"))
+        raw = {
+            "client_uuid": str(v.get("client_uuid") or _legacy_uuid(row)),
+            "site_id": site_id,
+            "method": method,
+            "performed_at": _iso(v.get("performed_at")),
+            "area_m2": None if v.get("area_mu") is None else _area_m2(v["area_mu"]),
+            "details": _parse_details(v.get("details"), method),
+            "labour_person_days": v.get("labour_person_days"),
+            "cost_yuan": v.get("cost_yuan"),
+            "team": v.get("team"),
+            "notes": v.get("notes"),
+        }
+        args = self._load(ControlOperationCreateArgs(), raw, row, OPERATION_CELLS)
+        operator = self.person(v.get("operator"))
+        try:
+            with db.session.begin_nested():
+                _operation, created = control.create_control_operation(actor=operator, args=args)
+        except ServiceError as exc:
+            raise _rejected(exc, row, OPERATION_CELLS) from exc
+        return created
+
+    @staticmethod
+    def _load(schema: ma.Schema, raw: dict[str, Any], row: SheetRow, cells: dict[str, str]) -> dict[str, Any]:
+        for name in ("count", "severity"):  # Excel keeps every number as a float: 4.0 is 4
+            if isinstance(raw.get(name), float) and raw[name].is_integer():
+                raw[name] = int(raw[name])
+        try:
+            loaded: dict[str, Any] = schema.load({k: val for k, val in raw.items() if val is not None})
+        except ma.ValidationError as exc:
+            name, message = _first_message(exc.normalized_messages())  # type: ignore[no-untyped-call]
+            raise RowRejected(f"{name}: {message}", _cell(row, name, cells)) from exc
+        return loaded
+
+
+def _area_m2(area_mu: Any) -> Any:
+    return round(float(area_mu) * SQUARE_METRES_PER_MU, 4) if isinstance(area_mu, int | float) else area_mu
+
+
+def _parse_details(text: Any, method_code: str) -> dict[str, Any]:
+    """The 详情 text ("药剂名称: 四聚乙醛；用量: 500.0 克/亩") back into the method's fields."""
+    if not text:
+        return {}
+    method = db.session.scalar(sa.select(ControlMethod).where(ControlMethod.code == method_code))
+    fields = {f.get("label_zh") or f["name"]: f for f in (method.fields if method else [])}
+    details: dict[str, Any] = {}
+    for part in str(text).split("；"):
+        label, _, value = part.partition(": ")
+        spec = fields.get(label.strip())
+        if spec is None:
+            details[label.strip()] = value.strip()  # refused by the method's field check, naming it
+            continue
+        value = value.strip()
+        unit = spec.get("unit") or ""
+        if unit and value.endswith(" " + unit):
+            value = value[: -len(unit) - 1]
+        if spec.get("type") in {"number", "integer"}:
+            try:
+                number = float(value)
+                details[spec["name"]] = (
+                    int(number) if spec["type"] == "integer" and number.is_integer() else number
+                )
+            except ValueError:
+                details[spec["name"]] = value
+        else:
+            details[spec["name"]] = value
+    return details
+
+
+def import_census(source: BinaryIO | Path, *, actor: User, bureau: str) -> ImportReport:
+    """Import the observation and control-operation sheets of a workbook in the bureau's layout.
+
+    Raises PermissionDenied, and reader.ReaderError when the workbook is not in that layout. Each row
+    is imported or rejected on its own (a savepoint each); the caller commits.
+    """
+    if actor.role not in IMPORTERS:
+        raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
+    template = load_template(bureau).restricted_to({"observations", "control_operations"})
+    titles = {sheet.key: sheet.title for sheet in template.sheets}
+    importer = Importer(actor)
+    report = ImportReport()
+    for row in _rows(source, template):
+        handler = importer.observation if row.sheet_key == "observations" else importer.operation
+        try:
+            created = handler(row)
+        except RowRejected as exc:
+            report.rejected += 1
+            report.rows.append((titles[row.sheet_key], row.row_number, "rejected", exc.reason, exc.cell))
+            continue
+        if created:
+            report.imported += 1
+            report.rows.append((titles[row.sheet_key], row.row_number, "imported", None, None))
+        else:
+            report.unchanged += 1
+            report.rows.append(
+                (
+                    titles[row.sheet_key],
+                    row.row_number,
+                    "imported",
+                    _("imported before; nothing new created"),
+                    None,
+                )
+            )
+    return report
+
+
+def _rows(source: BinaryIO | Path, template: Any) -> Iterator[SheetRow]:
+    yield from read_census(source, template, tz=local_zone())

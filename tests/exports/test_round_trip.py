@@ -1,0 +1,202 @@
+"""Export a census workbook, import it into an empty database, export again: the same data."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Any
+
+import openpyxl  # noqa: TID251 -- tests open the workbooks the app writes
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from app.control.models import ControlOperation, FollowUp
+from app.exports import imports, services
+from app.exports.models import ExportKind
+from app.exports.reader import write_row_report
+from app.exports.templates import load_template
+from app.extensions import db
+from app.observations.models import Observation, ObservationFlag
+from app.sites.models import Site
+from tests.conftest import PADDY
+
+LAT, LON = PADDY
+
+
+def _export(bureau: str = "agriculture") -> bytes:
+    buffer = io.BytesIO()
+    services.write_export(
+        buffer,
+        bureau=bureau,
+        kind=ExportKind.CENSUS,
+        date_from=None,
+        date_to=None,
+        filters={},
+        generated_by="测试",
+    )
+    return buffer.getvalue()
+
+
+def _content(data: bytes, bureau: str = "agriculture") -> dict[str, list[tuple[Any, ...]]]:
+    """Every sheet's rows, without the columns that are database ids and the cover's time stamp."""
+    template = load_template(bureau)
+    skip = {
+        sheet.title: {i for i, column in enumerate(sheet.columns) if column.field == "id"}
+        for sheet in template.sheets
+    }
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    content = {}
+    for sheet in book.worksheets:
+        rows = []
+        for row in sheet.iter_rows(values_only=True):
+            if row and row[0] == "生成时间":
+                continue
+            rows.append(tuple(v for i, v in enumerate(row) if i not in skip.get(sheet.title, set())))
+        content[sheet.title] = rows
+    return content
+
+
+def _empty_the_records() -> None:
+    for model in (ObservationFlag, FollowUp, ControlOperation):
+        db.session.execute(sa.delete(model))
+    db.session.execute(sa.update(ControlOperation).values(baseline_observation_id=None))
+    db.session.execute(sa.delete(Observation))
+    db.session.execute(sa.delete(Site))
+    db.session.flush()
+
+
+@pytest.fixture
+def census(api_as: Any, make_user: Any, make_observation: Any, treat: Any) -> Any:
+    make_user("supervisor", "agriculture")
+    surveyor = api_as(make_user("surveyor", "agriculture", display_name="李调查"))
+    first = make_observation(
+        surveyor,
+        observed_at="2026-06-01T08:00:00+08:00",
+        notes='=HYPERLINK("http://x.example","看")',
+        place_name="三组水田",
+        area_m2=2000,
+    )
+    make_observation(
+        surveyor,
+        observed_at="2026-06-02T09:30:00+08:00",
+        detected=False,
+        density_per_m2=None,
+        egg_masses_per_m2=None,
+        area_m2=None,
+        latitude=LAT + 0.01,
+        township_code="500155002",
+    )
+    treat(surveyor, method="hand_collection", days_ago=3, baseline=first)
+    return surveyor
+
+
+def test_export_import_export_gives_the_same_workbook(census: Any, make_user: Any) -> None:
+    before = _export()
+    admin = make_user("bureau_admin", "agriculture")
+    _empty_the_records()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 0
+
+    report = imports.import_census(io.BytesIO(before), actor=admin, bureau="agriculture")
+    assert (report.imported, report.unchanged, report.rejected) == (3, 0, 0), report.rows
+    after = _export()
+    assert _content(after) == _content(before)
+
+    again = imports.import_census(io.BytesIO(before), actor=admin, bureau="agriculture")
+    assert (again.imported, again.unchanged, again.rejected) == (0, 3, 0)  # nothing new
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 2
+
+
+def test_bad_rows_are_rejected_with_reason_and_cell(census: Any, make_user: Any) -> None:
+    data = _export()
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    template = load_template("agriculture")
+    sheet_spec = template.sheet("observations")
+    sheet = book[sheet_spec.title]
+    headers = {cell.value: cell.column_letter for cell in sheet[1]}
+    column = {c.field: headers[c.header] for c in sheet_spec.columns}
+    sheet[f"{column['species_name_zh']}2"] = "独角兽"  # unknown species, by either name
+    sheet[f"{column['species_name_sci']}2"] = "Monoceros fabulosus"
+    sheet[f"{column['latitude']}3"] = 95  # impossible latitude
+    sheet[f"{column['client_uuid']}3"] = str(uuid.uuid4())
+    edited = io.BytesIO()
+    book.save(edited)
+
+    admin = make_user("bureau_admin", "agriculture")
+    _empty_the_records()
+    report = imports.import_census(io.BytesIO(edited.getvalue()), actor=admin, bureau="agriculture")
+    rejected = [r for r in report.rows if r[2] == "rejected"]
+    assert [(r[1], r[4]) for r in rejected][:2] == [
+        (2, f"{column['species_name_zh']}2"),
+        (3, f"{column['latitude']}3"),
+    ]
+    assert report.rejected >= 2
+    out = io.BytesIO()
+    write_row_report(out, report.rows)
+    result = openpyxl.load_workbook(io.BytesIO(out.getvalue())).active
+    statuses = [row[2] for row in result.iter_rows(min_row=2, values_only=True)]
+    assert "已拒绝" in statuses
+
+
+def test_only_bureau_admins_import(census: Any, make_user: Any) -> None:
+    from app.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        imports.import_census(
+            io.BytesIO(_export()), actor=make_user("surveyor", "agriculture"), bureau="agriculture"
+        )
+
+
+def test_cli_import_writes_a_report(app: Flask, census: Any, make_user: Any, tmp_path: Any) -> None:
+    source = tmp_path / "legacy.xlsx"
+    source.write_bytes(_export())
+    admin = make_user("bureau_admin", "agriculture")
+    _empty_the_records()
+    report = tmp_path / "report.xlsx"
+    args = ["imports", "census", str(source), "--bureau", "agriculture", "--user", admin.username]
+    first = app.test_cli_runner().invoke(args=[*args, "--report", str(report)])
+    assert first.exit_code == 0, first.output
+    assert "imported: 3, already there: 0, rejected: 0" in first.output
+    assert report.exists()
+    again = app.test_cli_runner().invoke(args=args)
+    assert "imported: 0, already there: 3, rejected: 0" in again.output
+    wrong = app.test_cli_runner().invoke(args=["imports", "census", str(report), "--bureau", "agriculture"])
+    assert wrong.exit_code != 0  # the report is not a census workbook: refused, naming what is missing
+
+
+def test_import_through_the_api(api_as: Any, census: Any, make_user: Any) -> None:
+    data = _export()
+    admin = api_as(make_user("bureau_admin", "agriculture"))
+    _empty_the_records()
+
+    def upload(content: bytes, query: str = "bureau=agriculture") -> Any:
+        return admin.post(
+            f"/api/v1/imports?{query}",
+            data={"file": (io.BytesIO(content), "legacy.xlsx")},
+            content_type="multipart/form-data",
+        )
+
+    result = upload(data)
+    assert result.status_code == 200, result.get_json()
+    assert {k: result.get_json()[k] for k in ("imported", "unchanged", "rejected")} == {
+        "imported": 3,
+        "unchanged": 0,
+        "rejected": 0,
+    }
+    report = upload(data, "bureau=agriculture&report=xlsx")
+    assert report.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(report.data)).active
+    report.close()
+    assert sheet.max_row == 4  # header and three rows
+    assert upload(b"not a workbook").status_code == 422
+    assert upload(data, "bureau=moon").status_code == 422
+    assert (
+        api_as("surveyor", "agriculture")
+        .post(
+            "/api/v1/imports?bureau=agriculture",
+            data={"file": (io.BytesIO(data), "x.xlsx")},
+            content_type="multipart/form-data",
+        )
+        .status_code
+        == 403
+    )
