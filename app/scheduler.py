@@ -17,6 +17,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -75,9 +76,13 @@ class SchedulerProcess:
         ran = exports.run_pending_exports(self.owner)
         return f"{ran} exports written" if ran else ""
 
-    def run(self, stop: threading.Event | None = None) -> None:
-        scheduler = BlockingScheduler(timezone=self.app.config["IAS_TIMEZONE"])
+    def add_jobs(self, scheduler: BaseScheduler) -> None:
         for function, trigger in self.jobs():
+            # The sweep runs at once; the others at their first time. (next_run_time=None would add a
+            # job paused, so it is only passed where it is wanted.)
+            first_run = (
+                {"next_run_time": datetime.now(trigger.timezone)} if function.__name__ == "sweep" else {}
+            )
             scheduler.add_job(
                 function,
                 trigger,
@@ -85,8 +90,12 @@ class SchedulerProcess:
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=max(self.sweep_seconds, 30),
-                next_run_time=datetime.now(trigger.timezone) if function.__name__ == "sweep" else None,
+                **first_run,
             )
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        scheduler = BlockingScheduler(timezone=self.app.config["IAS_TIMEZONE"])
+        self.add_jobs(scheduler)
 
         def shutdown(signum: int, frame: FrameType | None) -> None:
             scheduler.shutdown(wait=False)

@@ -83,9 +83,16 @@ class ExportDownload(MethodView):
         key = export.file_key
         if key is None or (export.expires_at and export.expires_at < datetime.now(UTC)):
             raise Gone(_("This export has expired; ask for a new one."))
-        record_event("export_downloaded", "exports", export.id, {"bureau": export.bureau})
-        db.session.commit()
         name = f"{export.bureau}-{export.kind.value}-{export.id}.xlsx"
+        details = {"bureau": export.bureau}
+        actor_id, actor_label = current_user.id, current_user.username
+        # End the read before writing the audit row: on SQLite a read transaction cannot become a
+        # write once another connection has written, but a transaction that starts by writing waits.
+        db.session.rollback()
+        record_event(
+            "export_downloaded", "exports", export_id, details, actor_id=actor_id, actor_label=actor_label
+        )
+        db.session.commit()
         return send_file(
             services.storage().path(key),
             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

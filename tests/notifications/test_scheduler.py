@@ -52,3 +52,18 @@ def test_two_schedulers_one_leader_each_reminder_once(
     finally:
         stop.set()
         app.config.update(saved)
+
+
+def test_every_job_is_scheduled_none_paused(app: Flask) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
+    SchedulerProcess(app, owner="test").add_jobs(scheduler)
+    scheduler.start(paused=True)
+    try:
+        jobs = {job.id: job.next_run_time for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+    assert set(jobs) == {"sweep", "daily_digest", "exports", "purge_exports"}
+    assert all(when is not None for when in jobs.values()), jobs
+    assert jobs["daily_digest"].strftime("%H:%M") == "08:00"
