@@ -185,77 +185,89 @@ def _flags_column() -> Any:
 
 
 def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    """Plain columns, not ORM objects: 100 000 rows stream through without building an entity each."""
     place_type = aliased(Habitat)
     land_class = aliased(Habitat)
+    o = Observation
     stmt = (
         sa.select(
-            Observation,
+            o.id,
+            o.client_uuid,
+            o.observed_at,
             Species.name_zh,
             Species.name_sci,
+            o.detected,
             Township.code,
             Township.name_zh,
-            place_type.name_zh,
+            o.place_name,
+            o.latitude,
+            o.longitude,
+            o.accuracy_m,
+            o.altitude_m,
+            o.position_source,
             sa.func.coalesce(land_class.name_zh, place_type.name_zh),
+            place_type.name_zh,
+            o.area_m2,
+            o.cover_pct,
+            o.density_per_m2,
+            o.egg_masses_per_m2,
+            o.count,
+            o.severity,
+            o.status,
             Site.code,
             User.display_name,
             Organization.name,
             _flags_column(),
+            o.notes,
         )
-        .join(Species, Species.id == Observation.species_id)
-        .outerjoin(Township, Township.id == Observation.township_id)
-        .outerjoin(place_type, place_type.id == Observation.habitat_id)
+        .join(Species, Species.id == o.species_id)
+        .outerjoin(Township, Township.id == o.township_id)
+        .outerjoin(place_type, place_type.id == o.habitat_id)
         .outerjoin(land_class, land_class.id == place_type.parent_id)
-        .outerjoin(Site, Site.id == Observation.site_id)
-        .join(User, User.id == Observation.surveyor_id)
-        .join(Organization, Organization.id == Observation.organization_id)
-        .where(Observation.id.in_(scope.observation_ids()))
-        .order_by(Observation.observed_at, Observation.id)
-        .options(sa.orm.lazyload("*"))
-        .execution_options(yield_per=1000)
+        .outerjoin(Site, Site.id == o.site_id)
+        .join(User, User.id == o.surveyor_id)
+        .join(Organization, Organization.id == o.organization_id)
+        .where(o.id.in_(scope.observation_ids()))
+        .order_by(o.observed_at, o.id)
+        .execution_options(yield_per=2000)
     )
-    for (
-        o,
-        name_zh,
-        name_sci,
-        t_code,
-        t_name,
-        habitat,
-        habitat_class,
-        site_code,
-        surveyor,
-        org,
-        flags,
-    ) in db.session.execute(stmt):
+    zone = local_zone()
+    for row in db.session.execute(stmt):
+        (
+            id_, client_uuid, observed_at, name_zh, name_sci, detected, t_code, t_name, place_name, lat, lon,
+            accuracy, altitude, source, habitat_class, habitat, area, cover, density, eggs, count, severity,
+            status, site_code, surveyor, org, flags, notes,
+        ) = row  # fmt: skip
         yield {
-            "id": o.id,
-            "client_uuid": str(o.client_uuid),
-            "observed_at": _local(o.observed_at),
+            "id": id_,
+            "client_uuid": str(client_uuid),
+            "observed_at": observed_at.astimezone(zone),
             "species_name_zh": name_zh,
             "species_name_sci": name_sci,
-            "detected": o.detected,
+            "detected": detected,
             "township_code": t_code,
             "township_name": t_name,
-            "place_name": o.place_name,
-            "latitude": o.latitude,
-            "longitude": o.longitude,
-            "accuracy_m": o.accuracy_m,
-            "altitude_m": o.altitude_m,
-            "position_source": o.position_source.value,
+            "place_name": place_name,
+            "latitude": lat,
+            "longitude": lon,
+            "accuracy_m": accuracy,
+            "altitude_m": altitude,
+            "position_source": source.value,
             "habitat_class": habitat_class,
             "habitat": habitat,
-            "area_m2": o.area_m2,
-            "area_mu": _mu(o.area_m2),
-            "cover_pct": o.cover_pct,
-            "density_per_m2": o.density_per_m2,
-            "egg_masses_per_m2": o.egg_masses_per_m2,
-            "count": o.count,
-            "severity": o.severity,
-            "status": STATUS_ZH.get(o.status.value, o.status.value),
+            "area_m2": area,
+            "area_mu": _mu(area),
+            "cover_pct": cover,
+            "density_per_m2": density,
+            "egg_masses_per_m2": eggs,
+            "count": count,
+            "severity": severity,
+            "status": STATUS_ZH.get(status.value, status.value),
             "site_code": site_code,
             "surveyor": surveyor,
             "organization": org,
             "flags": flags or None,
-            "notes": o.notes,
+            "notes": notes,
         }
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy.orm import selectinload
 
 from app.errors import InvalidInput, NotFound
@@ -35,11 +34,17 @@ from app.species.registry import ListSpec, Registry, SpeciesSpec, read_registry
 
 def pinyin_full(text: str) -> str:
     """福寿螺 → fushouluo (letters only: punctuation and spaces dropped)."""
+    # Imported here: pypinyin's dictionaries take ~55 MB, and only `flask species sync` needs them
+    # (search matches the pinyin stored by the sync), not every web worker.
+    from pypinyin import Style, lazy_pinyin
+
     return re.sub(r"[^a-z0-9]", "", "".join(lazy_pinyin(text, style=Style.NORMAL)).lower())
 
 
 def pinyin_initials(text: str) -> str:
     """福寿螺 → fsl."""
+    from pypinyin import Style, lazy_pinyin
+
     return re.sub(r"[^a-z0-9]", "", "".join(lazy_pinyin(text, style=Style.FIRST_LETTER)).lower())
 
 
