@@ -53,6 +53,7 @@ bench: install ## benchmarks against bare baselines (not part of make test); res
 	$(BIN)/python bench/photo_ingest.py --json bench/results/photo_ingest.jsonl
 	env -u BENCH_DATABASE_URL $(BIN)/python bench/reminder_sweep.py --json bench/results/reminder_sweep.jsonl
 	@if [ -n "$$BENCH_DATABASE_URL" ]; then $(BIN)/python bench/reminder_sweep.py --json bench/results/reminder_sweep.jsonl; fi
+	$(BIN)/python bench/census_export.py --json bench/results/census_export.jsonl
 	env -u BENCH_DATABASE_URL $(BIN)/python bench/census_export_db.py --json bench/results/census_export_db.jsonl
 
 lint: install ## ruff (lint and format check) and mypy

@@ -13,8 +13,8 @@ note that starts like a formula. Times:
 
 Both write to a file in a temporary folder. Runs are interleaved (alternating which goes first) so that
 drifts in machine load hit both alike; the best and the median of each are reported, the ratio on
-medians. Peak memory is each one's maximum resident set size in a fresh subprocess, with the rows made
-by a generator as the job streams them (so it measures the writer, not a list of 100 000 dicts).
+medians. Peak memory is each one's maximum resident set size (VmHWM) in a fresh subprocess, with the rows
+made by a generator as the job streams them (so it measures the writer, not a list of 100 000 dicts).
 
     .venv/bin/python bench/census_export.py [--rows 100000] [--runs 3] [--json FILE] [--check]
 """
@@ -144,7 +144,8 @@ def measure(count: int, runs: int, folder: Path) -> tuple[list[float], list[floa
     dicts = list(observations(count))
     lists = [as_cells(row) for row in dicts]
     target = folder / "out.xlsx"
-    baseline(lists[:1000], target), ours(dicts[:1000], target)  # warm up: imports, caches
+    baseline(lists[:1000], target)  # warm up: imports, caches
+    ours(dicts[:1000], target)
     base_s: list[float] = []
     ours_s: list[float] = []
     pair: list[tuple[Callable[[], None], list[float]]] = [
@@ -179,7 +180,18 @@ def memory_child(which: str, count: int) -> None:
             workbook.save(target)
         else:
             ours(observations(count), target)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
+    print(_peak_rss_mb())
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM on Linux: ru_maxrss would carry over the parent's
+    peak through fork and exec, and the parent holds all the rows in memory."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux, bytes on macOS
 
 
 def main() -> int:
@@ -196,11 +208,12 @@ def main() -> int:
         memory_child(args.memory_child, args.rows)
         return 0
 
+    # Memory first, in fresh processes, before this one fills up with rows.
+    base_mb, ours_mb = peak_memory_mb("baseline", args.rows), peak_memory_mb("ours", args.rows)
     with tempfile.TemporaryDirectory() as folder:
         base_s, ours_s = measure(args.rows, args.runs, Path(folder))
     base, mine = statistics.median(base_s), statistics.median(ours_s)
     ratio = mine / base
-    base_mb, ours_mb = peak_memory_mb("baseline", args.rows), peak_memory_mb("ours", args.rows)
     columns = len(SHEET.columns)
     print(f"input: {args.rows} observation rows × {columns} columns; {args.runs} interleaved runs each")
     print(f"bare openpyxl  median {base:6.2f} s   best {min(base_s):6.2f} s   peak {base_mb:5.0f} MB")

@@ -103,7 +103,8 @@ def read_census(
 
     Datetimes come back naive (Excel has no zones) unless `tz` is given, which is then attached: pass
     the district's zone to get back what was exported. Raises ReaderError, before yielding anything,
-    when the file is not a readable .xlsx workbook or lacks a template sheet or header.
+    when the file is not a readable .xlsx workbook or lacks a template sheet or header
+    (FileNotFoundError for a path that names no file).
     """
     workbook = _open(source, max_uncompressed_bytes)
     try:
@@ -119,7 +120,9 @@ def _open(source: BinaryIO | Path, limit: int) -> Any:
         with zipfile.ZipFile(source) as archive:  # leaves a file object it was given open
             unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
-        raise ReaderError([f"not an .xlsx workbook (it is not a zip archive: {exc})"]) from exc
+        raise ReaderError(
+            [f"not an .xlsx workbook (an old .xls must be saved as .xlsx first; it is not a zip: {exc})"]
+        ) from exc
     if unpacked > limit:
         raise ReaderError(
             [f"the workbook would unpack to {unpacked:,} bytes, more than the {limit:,} allowed"]
@@ -145,6 +148,9 @@ def _plan(workbook: Any, template: Template) -> list[_Plan]:
             problems.append(f"no sheet {sheet.title!r} (the workbook has: {', '.join(workbook.sheetnames)})")
             continue
         worksheet = workbook[name]
+        # Some programs declare a wrong size (often "A1"); read-only mode would believe it and drop
+        # rows and columns, so every row is read as it is.
+        worksheet.reset_dimensions()
         header_row, found, duplicates = _find_headers(worksheet, sheet)
         missing = [column.header for column in sheet.columns if column.field not in found]
         if missing:

@@ -152,16 +152,16 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class SheetSpec:
-    key: str  # stable id: write_census takes rows and reports counts by it
+    key: str  # stable id: write_census reports rows written by it
     title: str  # the sheet's name in Excel
-    source: str  # a key of SOURCES
+    source: str  # a key of SOURCES; write_census takes rows by it
     columns: tuple[ColumnSpec, ...]
 
 
 @dataclass(frozen=True)
 class Template:
     bureau: str
-    title: str  # the workbook's title, first line of the cover sheet
+    title: str  # the workbook's title (its document properties)
     sheets: tuple[SheetSpec, ...]
     cover_title: str = DEFAULT_COVER_TITLE
 
@@ -218,6 +218,16 @@ def load_template(path_or_bureau: str | Path) -> Template:
     return template
 
 
+class _Problems:
+    """Collects problems, each prefixed with where it is; called like a function."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def __call__(self, where: str, message: str) -> None:
+        self.found.append(f"{where}: {message}")
+
+
 def parse_template(data: Mapping[str, Any], *, origin: str = "template") -> Template:
     """Check a template's parsed TOML and build it; raises TemplateError listing every problem."""
     problem = _Problems()
@@ -243,44 +253,39 @@ def parse_template(data: Mapping[str, Any], *, origin: str = "template") -> Temp
             problem(where, "must be a table")
             continue
         sheet = _parse_sheet(raw, where, problem)
-        if sheet is None:
-            continue
-        if sheet.key in keys_seen:
-            problem(where, f"key {sheet.key!r} is used by another sheet")
-        keys_seen.add(sheet.key)
+        # Clashes are checked on the raw values, so that they show even beside other problems.
+        key, sheet_title, source = (raw.get(name) for name in ("key", "title", "source"))
+        if isinstance(key, str):
+            where = f"{where} ({key})"
+            if key in keys_seen:
+                problem(where, f"key {key!r} is used by another sheet")
+            keys_seen.add(key)
         # write_census takes rows by source, and rows are consumed once: one sheet per source.
-        if sheet.source in sources_seen:
-            problem(where, f"source {sheet.source!r} already fills sheet {sources_seen[sheet.source]!r}")
-        sources_seen[sheet.source] = sheet.key
-        folded = sheet.title.casefold()
-        if folded in titles_seen:
-            problem(where, f"title {sheet.title!r} is the same as {titles_seen[folded]}'s")
-        titles_seen[folded] = f"sheet {sheet.key!r}"
-        sheets.append(sheet)
+        if isinstance(source, str) and source in SOURCES:
+            if source in sources_seen:
+                problem(where, f"source {source!r} already fills sheet {sources_seen[source]!r}")
+            sources_seen.setdefault(source, str(key))
+        if isinstance(sheet_title, str):
+            folded = sheet_title.casefold()
+            if folded in titles_seen:
+                problem(where, f"title {sheet_title!r} is the same as {titles_seen[folded]}'s")
+            titles_seen.setdefault(folded, f"sheet {key!r}")
+        if sheet is not None:
+            sheets.append(sheet)
 
     if problem.found or bureau is None or title is None:
         raise TemplateError(problem.found)
     return Template(bureau=bureau, title=title, sheets=tuple(sheets), cover_title=cover_title)
 
 
-class _Problems:
-    """Collects problems, each prefixed with where it is; called like a function."""
-
-    def __init__(self) -> None:
-        self.found: list[str] = []
-
-    def __call__(self, where: str, message: str) -> None:
-        self.found.append(f"{where}: {message}")
-
-
 def _parse_sheet(raw: Mapping[str, Any], where: str, problem: _Problems) -> SheetSpec | None:
     before = len(problem.found)
-    _unknown_keys(raw, _SHEET_KEYS, where, problem)
     key = _text(raw, "key", where, problem)
     if key is not None:
         where = f"{where} ({key})"
         if not _KEY_RE.fullmatch(key):
             problem(where, f"key {key!r} must be lower-case letters, digits and _")
+    _unknown_keys(raw, _SHEET_KEYS, where, problem)
     title = _text(raw, "title", where, problem)
     if title is not None:
         _check_sheet_title(title, f"{where}: title", problem)
@@ -302,18 +307,22 @@ def _parse_sheet(raw: Mapping[str, Any], where: str, problem: _Problems) -> Shee
             problem(column_where, "must be a table")
             continue
         column = _parse_column(raw_column, column_where, source, problem)
+        # Clashes are checked on the raw values, so that they show even beside other problems.
+        header, field = raw_column.get("header"), raw_column.get("field")
+        if isinstance(header, str) and header.strip():
+            column_where = f"{column_where} ({header})"
+            folded = header_key(header)
+            if folded in headers_seen:
+                problem(column_where, f"header is the same as {headers_seen[folded]!r} in this sheet")
+            headers_seen.setdefault(folded, header)
+        if isinstance(field, str):
+            if field in fields_seen:
+                problem(column_where, f"field {field!r} has another column in this sheet")
+            fields_seen.add(field)
+        if index == 0 and raw_column.get("total") is True:
+            problem(column_where, "the first column carries the 合计 label, so it cannot have a total")
         if column is None:
             continue
-        column_where = f"{column_where} ({column.header})"
-        folded = header_key(column.header)
-        if folded in headers_seen:
-            problem(column_where, f"header is the same as {headers_seen[folded]!r} in this sheet")
-        headers_seen[folded] = column.header
-        if column.field in fields_seen:
-            problem(column_where, f"field {column.field!r} has another column in this sheet")
-        fields_seen.add(column.field)
-        if index == 0 and column.total:
-            problem(column_where, "the first column carries the 合计 label, so it cannot have a total")
         columns.append(column)
 
     if len(problem.found) > before or key is None or title is None or source is None:
@@ -325,10 +334,10 @@ def _parse_column(
     raw: Mapping[str, Any], where: str, source: Source | None, problem: _Problems
 ) -> ColumnSpec | None:
     before = len(problem.found)
-    _unknown_keys(raw, _COLUMN_KEYS, where, problem)
     header = _text(raw, "header", where, problem)
     if header is not None:
         where = f"{where} ({header})"
+    _unknown_keys(raw, _COLUMN_KEYS, where, problem)
     field = _text(raw, "field", where, problem)
     if field is not None and source is not None and field not in source.fields:
         problem(where, f"field {field!r} is not offered by source {source.name!r}")

@@ -1,6 +1,6 @@
 """Census workbooks: a bureau's template and rows in, an .xlsx out, streamed (SPEC §3.3).
 
-The caller hands over an iterable of row dicts per sheet (display-ready values, see templates.SOURCES);
+The caller hands over an iterable of row dicts per source (display-ready values, see templates.SOURCES);
 nothing here touches the database or Flask, so the background export job, the CLI and the tests all
 drive the same function.
 
@@ -12,20 +12,25 @@ What the bureaus get, and why:
   re-imports cleanly.
 - A 合计 row under the data holds `=SUBTOTAL(109, …)` for the template's total columns: 109 sums only
   the rows a filter leaves visible, so totals stay right while someone filters by township. It sits
-  outside the autofilter range so that filtering never hides it. A sheet with no rows gets no 合计 row:
-  there is nothing to total, and a formula over an empty range would point at the header.
+  outside the autofilter range so that filtering never hides it. A sheet with no rows, or no total
+  columns, gets no 合计 row: there is nothing to total, and a formula over an empty range would point
+  at the header.
 - Text typed by users is hostile (formula injection). A text value that a spreadsheet could take for a
-  formula or an error code (leading = + - @ # tab CR, or their full-width forms) is written as a string
-  cell forced to type "s" with the quote-prefix style, Excel's own "this is text" mark (the leading
-  apostrophe): nothing is evaluated on opening, editing the cell keeps it text, and the text comes back
-  on import exactly as typed. Characters XML cannot hold (control characters) are dropped.
+  formula (leading = + - @, tab or CR, or the full-width ＝＋－＠) or that is an error code (#N/A …) is
+  written as a string cell forced to type "s" with the quote-prefix style, Excel's own "this is text"
+  mark (the leading apostrophe): nothing is evaluated on opening, editing the cell keeps it text, and
+  the text comes back on import exactly as typed. Characters XML cannot hold (control characters) are dropped.
 - Datetimes arrive aware, in local time; Excel has no time zones, so they are written as the local wall
   time. Booleans are written 是 / 否; None is an empty cell.
 
 Speed (SPEC §5, ≤ 1.25 × bare openpyxl write-only): openpyxl in write-only mode streams each sheet to a
 temporary file (lxml does the XML), so memory stays flat however many rows. Per cell we add one
 converter call; a style (number format) costs a `Cell` built from a style array computed once per
-column. bench/census_export.py measures it.
+column. openpyxl's own row loop recognises such a `Cell` only by failing to store it as a value and
+catching the ValueError, and then builds a fresh scratch cell: with a third of the columns formatted
+that alone cost ~35 % over the baseline. So our sheets get a row loop that checks the type instead
+(`_direct_cells`). It is an optimisation only: were openpyxl to stop calling it, the output would be
+the same, just slower. bench/census_export.py measures it.
 
 openpyxl is imported only under app/exports/ (ruff's banned-api).
 """
@@ -33,7 +38,7 @@ openpyxl is imported only under app/exports/ (ruff's banned-api).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import date, datetime
 from decimal import Decimal
@@ -65,11 +70,13 @@ COVER_HEADERS: Final = ("项目", "内容")
 
 Converter = Callable[[Any], Any]  # a non-None value in, what ws.append takes out (a value or a Cell)
 
-# A value that starts like this could be read as a formula (= + - @, and tab or CR before them, as
-# OWASP lists for CSV), or is one of Excel's error codes (#N/A …); full-width forms too, since IMEs
-# type them and some spreadsheet programs fold them.
-_RISKY_START = frozenset("=+-@\t\r＝＋－＠#")
+# Text that starts like this could be taken for a formula: = + - @, and tab or CR before them (as OWASP
+# lists for CSV); full-width forms too, since IMEs type them and some spreadsheet programs fold them.
+_FORMULA_START = frozenset("=+-@\t\r＝＋－＠")
+# Text equal to one of Excel's error codes (#N/A …) would be stored as that error.
 _ERROR_CODES = frozenset(ERROR_CODES)
+# The quick test that sends a text down the careful path (`safe_text`).
+_RISKY_START = _FORMULA_START | {"#"}
 _MAX_TEXT = 32767  # characters in a cell
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -137,12 +144,37 @@ def start_table(workbook: Any, title: str, columns: Sequence[tuple[str, float]])
     """A new write-only sheet with its one header row written (header text and width per column) and
     the panes frozen below it. Widths and panes must be set before the first row in write-only mode."""
     ws = workbook.create_sheet(title)
+    _direct_cells(ws)
     ws.freeze_panes = "A2"
     for index, (_, width) in enumerate(columns, 1):
         ws.column_dimensions[get_column_letter(index)].width = width
     header_style = _style(ws, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_HEADER_ALIGNMENT)
     ws.append([safe_text(ws, header, header_style) for header, _ in columns])
     return ws
+
+
+def _direct_cells(ws: Any) -> None:
+    """Give a write-only sheet a row loop that passes our `Cell`s through as they are (see the module
+    docstring, Speed). Same contract as openpyxl 3.1's `WriteOnlyWorksheet._values_to_row`: values in,
+    cells with their coordinates out, each written before the next is made; None is no cell."""
+
+    def values_to_row(values: Iterable[Any], row_index: int) -> Iterator[Any]:
+        scratch = WriteOnlyCell(ws)
+        for column_index, value in enumerate(values, 1):
+            if value is None:
+                continue
+            if type(value) is Cell:
+                cell = value
+            else:
+                scratch.value = value
+                cell = scratch
+            cell.column = column_index
+            cell.row = row_index
+            yield cell
+            if cell is scratch and scratch.has_style:  # openpyxl styled it (a default date format)
+                scratch = WriteOnlyCell(ws)
+
+    ws._values_to_row = values_to_row
 
 
 def _write_sheet(
@@ -241,7 +273,7 @@ def safe_text(ws: Any, text: str, style: Any = None) -> Any:
     text = ILLEGAL_CHARACTERS_RE.sub("", text)[:_MAX_TEXT]
     if not text:
         return None
-    if text[0] in _RISKY_START or text in _ERROR_CODES:
+    if text[0] in _FORMULA_START or text in _ERROR_CODES:
         return _string_cell(ws, text, style, quote=True)
     if style is None:
         return text
@@ -281,6 +313,17 @@ def _converter(ws: Any, column: ColumnSpec) -> Converter:
         elif isinstance(value, int | float | Decimal) and kind not in ("text", "bool"):
             return _finite(value)
         return safe_text(ws, value if isinstance(value, str) else str(value))
+
+    if kind in ("text", "bool") and style is not None:  # the text format "@": every cell styled
+
+        def styled_text(value: Any) -> Any:
+            if isinstance(value, bool):
+                value = "是" if value else "否"
+            elif isinstance(value, datetime):
+                value = value.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes")
+            return safe_text(ws, value if isinstance(value, str) else str(value), style)
+
+        return styled_text
 
     if kind == "text":
         risky = _RISKY_START
