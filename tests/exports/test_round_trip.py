@@ -76,6 +76,7 @@ def census(api_as: Any, make_user: Any, make_observation: Any, treat: Any) -> An
         notes='=HYPERLINK("http://x.example","看")',
         place_name="三组水田",
         area_m2=2000,
+        accuracy_m=80,  # flagged low_accuracy: the flags column must travel too
     )
     make_observation(
         surveyor,
@@ -101,6 +102,7 @@ def test_export_import_export_gives_the_same_workbook(census: Any, make_user: An
     assert (report.imported, report.unchanged, report.rejected) == (3, 0, 0), report.rows
     after = _export()
     assert _content(after) == _content(before)
+    assert any("low_accuracy" in row for row in _content(before)["调查记录"])
 
     again = imports.import_census(io.BytesIO(before), actor=admin, bureau="agriculture")
     assert (again.imported, again.unchanged, again.rejected) == (0, 3, 0)  # nothing new
