@@ -348,17 +348,7 @@ def create_observation(
                 )
                 observation.site = at_site
             else:
-                observation.site = sites.site_for_record(
-                    species=checked.species,
-                    detected=observation.detected,
-                    lon=checked.lon,
-                    lat=checked.lat,
-                    observed_at=observation.observed_at,
-                    township=checked.township,
-                    habitat=checked.habitat,
-                    place_name=observation.place_name,
-                    actor=actor,
-                )
+                _place(observation, checked, actor)
             _update_flags(observation, checked)
             db.session.add(observation)
             db.session.flush()
