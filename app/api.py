@@ -25,12 +25,30 @@ class PageArgs(ma.Schema):
     per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
 
 
+# Days and times a client may send: wide enough for any record, narrow enough that converting zones
+# or adding a day can never overflow Python's datetime (year 1 or 9999 would, as a 500).
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(2199, 12, 31)
+
+
+def _out_of_range() -> ma.ValidationError:
+    return ma.ValidationError(
+        _(
+            "must be between %(first)s and %(last)s",
+            first=EARLIEST_DAY.isoformat(),
+            last=LATEST_DAY.isoformat(),
+        )
+    )
+
+
 class LocalDateTime(ma.fields.DateTime):
     """ISO 8601 in and out. A time sent without an offset is local (Asia/Shanghai, SPEC §3.2);
     it is kept as UTC and shown with the local offset (2026-05-04T09:30:00+08:00)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
         parsed = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_DAY <= parsed.date() <= LATEST_DAY:
+            raise _out_of_range()
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=local_zone())
         return parsed.astimezone(dt.UTC)
@@ -39,6 +57,16 @@ class LocalDateTime(ma.fields.DateTime):
         if value is None:
             return None
         return super()._serialize(value.astimezone(local_zone()), attr, obj, **kwargs)
+
+
+class WorkDay(ma.fields.Date):
+    """A calendar day a client sends (filters, due dates), within the range every computation can take."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_DAY <= parsed <= LATEST_DAY:
+            raise _out_of_range()
+        return parsed
 
 
 _page_schemas: dict[str, type[ma.Schema]] = {}

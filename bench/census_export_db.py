@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import tempfile
 import time
 import uuid
@@ -29,6 +28,7 @@ from typing import Any
 import flask_migrate
 import openpyxl  # noqa: TID251 - the baseline is openpyxl itself
 import sqlalchemy as sa
+from database import fresh_database_url  # bench/ is on sys.path when a script here runs
 
 from app import create_app
 from app.accounts.models import Organization, Role, User
@@ -171,17 +171,8 @@ def main() -> int:
     parser.add_argument("--observations", type=int, default=100_000)
     parser.add_argument("--json", type=Path, help="append the result as one JSON line to this file")
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL")
     with tempfile.TemporaryDirectory() as tmp:
-        if url:
-            url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-            engine = sa.create_engine(url)
-            with engine.begin() as conn:
-                conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-                conn.exec_driver_sql("CREATE SCHEMA public")
-            engine.dispose()
-        else:
-            url = f"sqlite:///{tmp}/bench.db"
+        url = fresh_database_url(tmp)
         build(url, tmp, args.observations)
         base_seconds, base_rows = baseline(url, tmp)
         context = multiprocessing.get_context("spawn")  # a fresh process: its peak is the export's own

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from typing import Any
 
 import flask_migrate
 import sqlalchemy as sa
+from database import fresh_database_url  # bench/ is on sys.path when a script here runs
 
 from app import create_app
 from app.accounts.models import Organization, Role, User
@@ -165,17 +165,8 @@ def main() -> int:
     args = parser.parse_args()
     logging.getLogger("app.notifications.services").setLevel(logging.WARNING)  # no log line per e-mail
 
-    url = os.environ.get("BENCH_DATABASE_URL")
     with tempfile.TemporaryDirectory() as tmp:
-        if url:
-            url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-            engine = sa.create_engine(url)
-            with engine.begin() as conn:
-                conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-                conn.exec_driver_sql("CREATE SCHEMA public")
-            engine.dispose()
-        else:
-            url = f"sqlite:///{tmp}/bench.db"
+        url = fresh_database_url(tmp)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IAS_STORAGE_DIR": tmp, "MAIL_SERVER": None})
         started = time.perf_counter()
         build(app, args.follow_ups, args.due)

@@ -4,7 +4,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from app.api import LocalDateTime, PageArgs
+from app.api import LocalDateTime, PageArgs, WorkDay
 from app.control.models import FollowUpKind, FollowUpStatus
 from app.control.services import is_overdue
 from app.observations.schemas import ObservationCreateArgs, PhotoSchema, SpeciesRefSchema
@@ -72,8 +72,8 @@ class ControlOperationQueryArgs(PageArgs):
     species_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
     operator_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
     method = ma.fields.String(validate=ma.validate.Length(max=40))
-    from_ = ma.fields.Date(data_key="from")
-    to = ma.fields.Date()
+    from_ = WorkDay(data_key="from")
+    to = WorkDay()
 
 
 class StagedPhotoSchema(PhotoSchema):
@@ -139,19 +139,19 @@ class FollowUpQueryArgs(PageArgs):
     assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
     site_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
     control_operation_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
-    due_before = ma.fields.Date()
+    due_before = WorkDay()
 
 
 class FollowUpCreateArgs(ma.Schema):
     site_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
-    due_on = ma.fields.Date(required=True)
+    due_on = WorkDay(required=True)
     assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1), allow_none=True)
     note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
 
 
 class FollowUpUpdateArgs(ma.Schema):
     assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
-    due_on = ma.fields.Date()
+    due_on = WorkDay()
     status = ma.fields.Enum(
         FollowUpStatus,
         by_value=True,

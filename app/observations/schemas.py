@@ -5,7 +5,7 @@ from typing import Any
 import marshmallow as ma
 from flask import url_for
 
-from app.api import LocalDateTime, PageArgs
+from app.api import LocalDateTime, PageArgs, WorkDay
 from app.geo.crs import CRS
 from app.observations.models import Flag, PositionSource, ReviewStatus
 
@@ -91,8 +91,8 @@ class ObservationQueryArgs(PageArgs):
     township_code = ma.fields.String(validate=ma.validate.Length(max=50))
     status = ma.fields.Enum(ReviewStatus, by_value=True)
     detected = ma.fields.Boolean()
-    from_ = ma.fields.Date(data_key="from", metadata={"description": "first day (Asia/Shanghai)"})
-    to = ma.fields.Date(metadata={"description": "last day, inclusive (Asia/Shanghai)"})
+    from_ = WorkDay(data_key="from", metadata={"description": "first day (Asia/Shanghai)"})
+    to = WorkDay(metadata={"description": "last day, inclusive (Asia/Shanghai)"})
     bbox = ma.fields.String(metadata={"description": "min_lon,min_lat,max_lon,max_lat (WGS-84)"})
     surveyor_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
     organization = ma.fields.String(validate=ma.validate.Length(max=64))

@@ -129,6 +129,8 @@ def test_list_filters(api_as: Any, make_user: Any, treat: Any) -> None:
     soon = api.get(f"/api/v1/follow-ups?due_before={operation['follow_ups'][4]['due_on']}").get_json()
     assert soon["total"] == 4
     assert api.get("/api/v1/follow-ups?overdue=maybe").status_code == 422
+    assert "due_before" in api.get("/api/v1/follow-ups?due_before=0001-01-01").get_json()["errors"]
+    assert "to" in api.get("/api/v1/control-operations?to=9999-12-31").get_json()["errors"]
 
 
 def test_supervisor_reassigns_reschedules_and_cancels(api_as: Any, make_user: Any, treat: Any) -> None:

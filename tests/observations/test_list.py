@@ -75,6 +75,8 @@ def test_filters(api_as: Any, three_records: dict[str, Any], species_id: Any) ->
         ("bbox=10,20,5,30", "bbox"),
         ("bbox=a,b,c,d", "bbox"),
         ("from=2026-13-01", "from"),
+        ("from=0001-01-01", "from"),  # converting day boundaries once overflowed (500)
+        ("to=9999-12-31", "to"),
         ("from=2026-05-02&to=2026-05-01", "to"),
         ("township_code=nowhere", "township_code"),
         ("organization=nobody", "organization"),

@@ -35,6 +35,8 @@ def _nothing_written() -> bool:
         ({"species_id": None}, "species_id"),
         ({"client_uuid": "not-a-uuid"}, "client_uuid"),
         ({"observed_at": "yesterday"}, "observed_at"),
+        ({"observed_at": "0001-01-01T00:00:00"}, "observed_at"),  # once an OverflowError (500)
+        ({"observed_at": "9999-12-31T23:59:59-12:00"}, "observed_at"),
         ({"township_code": "500155999"}, "township_code"),
         ({"habitat": "moon"}, "habitat"),
         ({"density_per_m2": -1}, "density_per_m2"),
