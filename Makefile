@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 
 PYTHON ?= python3
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
@@ -44,7 +47,12 @@ run: install instance/secret_key ## set up the database (SQLite by default); ser
 	echo "scheduler running (pid $$scheduler): reminder sweeps every $${IAS_SWEEP_SECONDS:-60}s"; \
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
-test: install ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set
+$(CHROMIUM):
+	@echo "Installing Debian's chromium (and CJK fonts for the screenshots) for the browser tests"
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk
+
+test: install $(CHROMIUM) ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set
 	env -u TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "== again on PostgreSQL"; $(BIN)/pytest; fi
 

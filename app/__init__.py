@@ -93,13 +93,34 @@ def register_api(app: Flask) -> None:
 
 def register_views(app: Flask) -> None:
     from app.accounts.views import bp as accounts_views
+    from app.control.views import bp as control_views
+    from app.dashboard.views import bp as dashboard_views
+    from app.exports.views import bp as exports_views
     from app.main.api_docs import bp as api_docs_views
+    from app.main.filters import register_filters
+    from app.main.offline import bp as offline_views
     from app.main.views import bp as main_views
+    from app.notifications.views import bp as notifications_views
+    from app.observations.views import bp as observations_views
     from app.security import register_security_headers
+    from app.sites.views import bp as sites_views
+    from app.species.views import bp as species_views
 
-    app.register_blueprint(main_views)
-    app.register_blueprint(accounts_views)
-    app.register_blueprint(api_docs_views)
+    for blueprint in (
+        main_views,
+        offline_views,
+        accounts_views,
+        api_docs_views,
+        observations_views,
+        control_views,
+        sites_views,
+        notifications_views,
+        dashboard_views,
+        exports_views,
+        species_views,
+    ):
+        app.register_blueprint(blueprint)
+    register_filters(app)
     register_security_headers(app)
 
 

@@ -7,6 +7,7 @@ Settings come from the environment (12-factor); `create_app(overrides)` lets tes
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,10 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         # claim lasts without progress before another scheduler may take it over.
         "IAS_EXPORT_TTL_HOURS": _int(env, "IAS_EXPORT_TTL_HOURS", 72),
         "IAS_EXPORT_LEASE_SECONDS": _int(env, "IAS_EXPORT_LEASE_SECONDS", 600),
+        # The maps' basemap: "osm" (OpenStreetMap), "tianditu" (天地图, needs IAS_TIANDITU_KEY) or "none".
+        # Points and sites are drawn from our own API either way; with "none" the maps need no internet.
+        "IAS_BASEMAP": env.get("IAS_BASEMAP", "osm"),
+        "IAS_TIANDITU_KEY": env.get("IAS_TIANDITU_KEY", ""),
         # Largest page a list endpoint returns (SPEC §3.2).
         "IAS_MAX_PER_PAGE": 500,
         # The time zone people work in; everything is stored in UTC.
@@ -129,6 +134,10 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # How long a phone stays signed in after the browser is closed (the outbox sends in the background).
+        "REMEMBER_COOKIE_DURATION": timedelta(days=_int(env, "IAS_REMEMBER_DAYS", 14)),
         # CSRF is checked by app.accounts.auth for cookie sessions only; bearer-token calls are exempt.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,  # a form left open in the field all morning still submits
@@ -139,6 +148,11 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
     }
+
+    if config["IAS_BASEMAP"] not in {"osm", "tianditu", "none"}:
+        raise ConfigError(f"IAS_BASEMAP must be osm, tianditu or none, got {config['IAS_BASEMAP']!r}")
+    if config["IAS_BASEMAP"] == "tianditu" and not config["IAS_TIANDITU_KEY"]:
+        raise ConfigError("IAS_BASEMAP=tianditu needs IAS_TIANDITU_KEY (a 天地图 browser key)")
 
     if production:
         if config["SECRET_KEY"] == DEV_SECRET_KEY or len(config["SECRET_KEY"]) < 32:

@@ -26,5 +26,9 @@ def select_timezone() -> str:
     return current_app.config["IAS_TIMEZONE"]
 
 
-def template_globals() -> dict[str, str]:
-    return {"current_locale": str(get_locale())}
+def template_globals() -> dict[str, object]:
+    """Names every template can use: the language, the menu, the basemap."""
+    from app.main.maps import basemap_layers
+    from app.main.navigation import menu
+
+    return {"current_locale": str(get_locale()), "nav_menu": menu, "basemap_layers": basemap_layers}

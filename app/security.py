@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 
 CSP = "; ".join(
     [
@@ -33,8 +33,17 @@ def is_local_path(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
+def content_security_policy(image_hosts: list[str]) -> str:
+    """The policy for this deployment: CSP, with the basemap's tile hosts allowed as images."""
+    if not image_hosts:
+        return CSP
+    return CSP.replace("img-src 'self' data: blob:", "img-src 'self' data: blob: " + " ".join(image_hosts))
+
+
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("Content-Security-Policy", current_app.config["IAS_CSP"])
+    if current_app.config["IAS_ENV"] == "production":
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -42,4 +51,7 @@ def _security_headers(response: Response) -> Response:
 
 
 def register_security_headers(app: Flask) -> None:
+    from app.main.maps import basemap_hosts
+
+    app.config["IAS_CSP"] = content_security_policy(basemap_hosts(app.config["IAS_BASEMAP"]))
     app.after_request(_security_headers)

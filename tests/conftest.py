@@ -211,6 +211,57 @@ def api_as(client: FlaskClient, make_user: Any) -> Any:
     return as_
 
 
+class WebClient:
+    """A browser session: signed in by cookie, with the CSRF token a page would carry added to posts.
+
+    `web.get(path)`, `web.post(path, data={...})` (form) or `web.post(path, json=..., headers=...)`.
+    """
+
+    def __init__(self, client: FlaskClient, user: User, user_id: int):
+        self.client = client
+        self.user = user
+        with client.session_transaction() as session:
+            session["_user_id"] = str(user_id)
+            session["_fresh"] = True
+        self._csrf: str | None = None
+
+    @property
+    def csrf(self) -> str:
+        if self._csrf is None:
+            import re
+
+            html = self.client.get("/").get_data(as_text=True)
+            match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+            assert match, "the home page carries no CSRF token"
+            self._csrf = match.group(1)
+        return self._csrf
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        if "json" in kwargs:
+            headers = dict(kwargs.pop("headers", {}) or {})
+            headers.setdefault("X-CSRFToken", self.csrf)
+            return self.client.post(path, headers=headers, **kwargs)
+        form = dict(data or {})
+        form.setdefault("csrf_token", self.csrf)
+        return self.client.post(path, data=form, **kwargs)
+
+
+@pytest.fixture
+def web_as(app: Flask, make_user: Any) -> Any:
+    """`web_as("supervisor")` or `web_as(user)`: a browser session signed in as that user (own client)."""
+
+    def as_(who: Role | str | User, organization: str = "forestry", **user_fields: Any) -> WebClient:
+        user = who if isinstance(who, User) else make_user(who, organization, **user_fields)
+        user_id = user.id  # read before the commit expires it: a read after it would open a transaction
+        db.session.commit()
+        return WebClient(app.test_client(), user, user_id)
+
+    return as_
+
+
 @pytest.fixture
 def anonymous_api(client: FlaskClient) -> ApiClient:
     return ApiClient(client)

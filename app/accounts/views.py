@@ -1,17 +1,35 @@
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from app.accounts import services
-from app.accounts.forms import SignInForm
-from app.errors import AuthenticationFailed, RateLimited
+from app.accounts.auth import roles_required
+from app.accounts.forms import (
+    ROLE_LABELS,
+    SignInForm,
+    UserCreateForm,
+    UserEditForm,
+    has_errors,
+    show_refusal,
+)
+from app.accounts.models import Organization, Role, User
+from app.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    PermissionDenied,
+    RateLimited,
+)
 from app.extensions import db
 from app.security import is_local_path
 
 bp = Blueprint("accounts", __name__)
+
+MANAGERS = (Role.ADMIN, Role.BUREAU_ADMIN)
 
 
 def _safe_next(target: str | None) -> str:
@@ -37,7 +55,9 @@ def sign_in() -> str | Response | tuple[str, int]:
             form.password.errors = [exc.message]
             status = exc.status_code
         else:
-            login_user(user)
+            # Remembered: a phone that is closed and opened again in the field stays signed in
+            # (REMEMBER_COOKIE_DURATION), so the outbox can send without asking for the password.
+            login_user(user, remember=True)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/sign_in.html", form=form, title=_("Sign in")), status
@@ -47,4 +67,122 @@ def sign_in() -> str | Response | tuple[str, int]:
 @login_required
 def sign_out() -> Response:
     logout_user()
-    return redirect(url_for("accounts.sign_in"))
+    # The sign-in page then asks the service worker to forget the saved pages (the next person on this
+    # phone must not see them); records still in the outbox stay, marked as someone else's.
+    return redirect(url_for("accounts.sign_in", signed_out=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Managing users (admins: everyone; bureau admins: their own organization). The rules are the
+# service's, as for /api/v1/users; these pages only turn its refusals into messages beside the fields.
+
+
+def _role_choices(actor: User, current: Role | None = None) -> list[SelectChoice]:
+    """Roles the actor may grant, plus the user's present one so the form can show it."""
+    grantable = services.GRANTABLE_ROLES.get(actor.role, frozenset())
+    return [
+        SelectChoice(role.value, str(ROLE_LABELS[role]))
+        for role in Role
+        if role in grantable or role == current
+    ]
+
+
+def _organization_choices(actor: User) -> list[SelectChoice]:
+    if actor.role == Role.ADMIN:
+        organizations: list[Organization] = list(db.session.scalars(services.list_organizations()))
+        return [SelectChoice(org.code, org.name) for org in organizations]
+    return [SelectChoice(actor.organization.code, actor.organization.name)]
+
+
+@bp.route("/admin/users")
+@login_required
+@roles_required(*MANAGERS)
+def users() -> str:
+    rows = db.session.scalars(services.visible_users(current_user)).all()
+    return render_template("admin/users.html", users=rows, role_labels=ROLE_LABELS, title=_("Users"))
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@login_required
+@roles_required(*MANAGERS)
+def user_new() -> str | Response | tuple[str, int]:
+    form = UserCreateForm()
+    form.role.choices = _role_choices(current_user)
+    form.organization.choices = _organization_choices(current_user)
+    if not form.is_submitted():
+        form.role.data = Role.SURVEYOR.value
+        form.organization.data = current_user.organization.code
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                actor=current_user,
+                username=form.username.data or "",
+                password=form.password.data or "",
+                display_name=form.display_name.data or "",
+                role=form.role.data,
+                organization_code=form.organization.data or "",
+                email=form.email.data or None,
+            )
+        except (InvalidInput, Conflict) as exc:
+            db.session.rollback()
+            show_refusal(form, exc)
+        else:
+            db.session.commit()
+            flash(_("User %(username)s created.", username=user.username), "info")
+            return redirect(url_for("accounts.users"))
+    status = 422 if form.is_submitted() and has_errors(form) else 200
+    page = render_template(
+        "admin/user_new.html", form=form, min_password=services.MIN_PASSWORD_LENGTH, title=_("New user")
+    )
+    return page, status
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@login_required
+@roles_required(*MANAGERS)
+def user_edit(user_id: int) -> str | Response | tuple[str, int]:
+    user = services.get_managed_user(current_user, user_id)
+    is_self = user.id == current_user.id
+    form = UserEditForm(
+        data={
+            "display_name": user.display_name,
+            "email": user.email or "",
+            "role": user.role.value,
+            "active": user.active,
+        }
+    )
+    form.role.choices = _role_choices(current_user, user.role)
+    status = 200
+    if form.validate_on_submit():
+        changes: dict[str, object] = {
+            "display_name": form.display_name.data or "",
+            "email": form.email.data or None,
+        }
+        # One's own role and activity are not offered (the service refuses them), so not sent.
+        if not is_self and form.role.data != user.role.value:
+            changes["role"] = form.role.data
+        if not is_self and form.active.data != user.active:
+            changes["active"] = form.active.data
+        if form.password.data:
+            changes["password"] = form.password.data
+        try:
+            services.update_user(actor=current_user, user=user, changes=changes)
+        except (InvalidInput, PermissionDenied) as exc:
+            db.session.rollback()
+            show_refusal(form, exc)
+            status = exc.status_code
+        else:
+            db.session.commit()
+            flash(_("Changes to %(username)s saved.", username=user.username), "info")
+            return redirect(url_for("accounts.users"))
+    if form.is_submitted() and has_errors(form) and status == 200:
+        status = 422
+    user = services.get_managed_user(current_user, user_id)  # fresh after a rollback
+    return render_template(
+        "admin/user_edit.html",
+        form=form,
+        user=user,
+        is_self=is_self,
+        role_labels=ROLE_LABELS,
+        title=_("User %(username)s", username=user.username),
+    ), status

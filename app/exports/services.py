@@ -29,7 +29,9 @@ from app.control.models import ControlOperation, FollowUp, FollowUpStatus
 from app.district.models import Township
 from app.district.services import get_district
 from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.exports import imports
 from app.exports.models import Export, ExportKind, ExportStatus
+from app.exports.reader import ReaderError
 from app.exports.templates import Template, bureaus, load_template
 from app.exports.workbook import write_census
 from app.extensions import db
@@ -764,3 +766,51 @@ def purge_expired() -> int:
         export.file_key = None
     db.session.commit()
     return len(expired)
+
+
+# ---------------------------------------------------------------------------------------------
+# For the browser pages (the API has its own copies of these steps in app/exports/api.py)
+
+
+def recent_exports(actor: User, *, limit: int = 20) -> list[Export]:
+    """The exports the actor may follow, newest first: the same people `get_export` lets see one
+    (an admin every export, a bureau admin their organization's, anyone their own)."""
+    stmt = (
+        sa.select(Export)
+        .options(sa.orm.selectinload(Export.requested_by))
+        .order_by(Export.id.desc())
+        .limit(limit)
+    )
+    if actor.role == Role.BUREAU_ADMIN:
+        stmt = stmt.where(
+            sa.or_(Export.organization_id == actor.organization_id, Export.requested_by_id == actor.id)
+        )
+    elif actor.role != Role.ADMIN:
+        stmt = stmt.where(Export.requested_by_id == actor.id)
+    return list(db.session.scalars(stmt))
+
+
+def import_census_upload(
+    source: BinaryIO, *, filename: str | None, actor: User, bureau: str
+) -> imports.ImportReport:
+    """Import a legacy census workbook as POST /api/v1/imports does, and log it.
+
+    Raises PermissionDenied, or InvalidInput naming `bureau` (no template) or `file` (not a workbook in
+    the template's layout). The caller must roll back on error: rows read before the reader gave up
+    may have been flushed.
+    """
+    if actor.role not in imports.IMPORTERS:
+        raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
+    if bureau not in bureaus():
+        raise InvalidInput.field("bureau", _("No template for %(bureau)s.", bureau=bureau))
+    try:
+        result = imports.import_census(source, actor=actor, bureau=bureau)
+    except ReaderError as exc:
+        raise InvalidInput.field("file", str(exc)) from exc
+    record_event(
+        "census_imported",
+        "exports",
+        None,
+        {"file": filename, "imported": result.imported, "rejected": result.rejected},
+    )
+    return result

@@ -1,27 +1,61 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
+from app.clock import local_today
+from app.control import services as control_services
+from app.control.models import FollowUp, FollowUpStatus
 from app.extensions import db
+from app.observations import services as observation_services
+from app.observations.models import Observation
+from app.observations.services import STATUS_LABELS
 from app.security import is_local_path
+from app.sites.models import Site
 from app.species import services as species_services
 
 bp = Blueprint("main", __name__)
 log = logging.getLogger(__name__)
 
 
+HOME_FOLLOW_UP_DAYS = 7  # the home page lists my follow-ups due within this many days (and overdue ones)
+HOME_RECENT_RECORDS = 10
+
+
 @bp.route("/")
 @login_required
 def home() -> str:
+    """My work: follow-ups due soon, my recent records, the outbox on this phone, and species search."""
     q = request.args.get("q", "").strip()[:100]
     results = db.session.scalars(species_services.search_species(q=q).limit(30)).all() if q else []
-    return render_template("main/home.html", q=q, results=results, title=_("Home"))
+    soon = local_today() + timedelta(days=HOME_FOLLOW_UP_DAYS + 1)
+    follow_ups = db.session.scalars(
+        control_services.filtered_follow_ups(
+            {"assignee_id": current_user.id, "status": FollowUpStatus.PENDING, "due_before": soon}
+        ).options(joinedload(FollowUp.site).joinedload(Site.species))
+    ).all()
+    recent = db.session.scalars(
+        observation_services.filtered({"surveyor_id": current_user.id})
+        .options(joinedload(Observation.species))
+        .limit(HOME_RECENT_RECORDS)
+    ).all()
+    return render_template(
+        "main/home.html",
+        q=q,
+        results=results,
+        follow_ups=follow_ups,
+        recent=recent,
+        today=local_today(),
+        status_labels=STATUS_LABELS,
+        title=_("Home"),
+    )
 
 
 @bp.route("/language", methods=["POST"])

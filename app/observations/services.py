@@ -388,16 +388,7 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
 
     Raises PermissionDenied, Conflict (already reviewed) and InvalidInput.
     """
-    if observation.surveyor_id != actor.id:
-        raise PermissionDenied(_("Only the surveyor who recorded it can edit this record."))
-    if observation.status not in EDITABLE:
-        raise Conflict(
-            _(
-                "This record has been %(status)s and can no longer be edited.",
-                status=STATUS_LABELS[observation.status],
-            ),
-            {"status": [observation.status.value]},
-        )
+    check_editable(actor=actor, observation=observation)
     values = _current_values(observation)
     if "severity" not in changes and any(f in changes for f in METRIC_FIELDS):
         values["severity"] = None  # derive it again from the new figures
@@ -515,3 +506,86 @@ def at_site(site_id: int) -> list[Observation]:
             .order_by(Observation.observed_at, Observation.id)
         )
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# For the pages: the review queue, who may do what, and a record's review history
+
+
+def review_queue(actor: User) -> sa.Select[tuple[Observation]]:
+    """Records waiting for `actor`'s review: their organization's (every one for admin), longest
+    waiting first. Raises PermissionDenied for anyone who does not review."""
+    if actor.role not in REVIEWERS:
+        raise PermissionDenied(_("Only verifiers review records."))
+    stmt = sa.select(Observation).where(Observation.status == ReviewStatus.SUBMITTED)
+    if actor.role != Role.ADMIN:
+        stmt = stmt.where(Observation.organization_id == actor.organization_id)
+    return stmt.order_by(Observation.created_at, Observation.id)
+
+
+def check_editable(*, actor: User, observation: Observation) -> None:
+    """Whether `actor` may edit the record now (update_observation asks first; the edit page too,
+    before it shows the form). Raises PermissionDenied (not the surveyor) and Conflict (reviewed)."""
+    if observation.surveyor_id != actor.id:
+        raise PermissionDenied(_("Only the surveyor who recorded it can edit this record."))
+    if observation.status not in EDITABLE:
+        raise Conflict(
+            _(
+                "This record has been %(status)s and can no longer be edited.",
+                status=STATUS_LABELS[observation.status],
+            ),
+            {"status": [observation.status.value]},
+        )
+
+
+def can_review(actor: User, observation: Observation) -> bool:
+    """Whether review_observation would accept `actor`'s decision now (so a page offers the form)."""
+    return (
+        actor.role in REVIEWERS
+        and (actor.role == Role.ADMIN or actor.organization_id == observation.organization_id)
+        and observation.surveyor_id != actor.id
+        and observation.status == ReviewStatus.SUBMITTED
+    )
+
+
+@dataclass
+class ReviewEvent:
+    """One step of a record's review: recorded, resubmitted after an edit, verified, returned, rejected."""
+
+    at: datetime
+    step: str  # "recorded", "resubmitted", or the decision (a ReviewStatus value)
+    actor_name: str
+    comment: str | None = None
+
+
+def review_history(observation: Observation) -> list[ReviewEvent]:
+    """The record's review steps in time order, read from the audit log (the record itself keeps only
+    the latest decision and comment; the log keeps every one, with who made it). One query."""
+    from app.audit.models import AuditLog
+
+    rows = db.session.execute(
+        sa.select(
+            AuditLog.occurred_at, AuditLog.action, AuditLog.changes, AuditLog.actor_label, User.display_name
+        )
+        .outerjoin(User, User.id == AuditLog.actor_id)
+        .where(
+            AuditLog.entity_type == Observation.__tablename__,
+            AuditLog.entity_id == str(observation.id),
+            AuditLog.action.in_(("create", "update")),
+        )
+        .order_by(AuditLog.id)
+    ).all()
+    events: list[ReviewEvent] = []
+    comment: str | None = None  # the comment as it stood after each row (unchanged ones are not logged)
+    for occurred_at, action, changes, label, display_name in rows:
+        changes = changes or {}
+        if "review_comment" in changes:
+            comment = changes["review_comment"][1]
+        who = display_name or label
+        if action == "create":
+            events.append(ReviewEvent(occurred_at, "recorded", who))
+        elif "reviewed_at" in changes and "status" in changes:
+            events.append(ReviewEvent(occurred_at, changes["status"][1], who, comment))
+        elif "status" in changes and changes["status"][1] == ReviewStatus.SUBMITTED.value:
+            events.append(ReviewEvent(occurred_at, "resubmitted", who))
+    return events

@@ -1,0 +1,226 @@
+"""Pages for control operations and follow-ups.
+
+Recording (a control operation, a follow-up's re-inspection) goes through the phone's outbox to the API,
+like a new observation, so it works with no signal; these views draw the forms and the lists. Managing a
+follow-up (reassign, reschedule, cancel) is a desk task and a plain form post.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
+
+from app.accounts.models import Role, User
+from app.clock import local_today
+from app.control import services
+from app.control.models import ControlOperation, FollowUp, FollowUpStatus
+from app.control.services import FOLLOW_UP_LABELS, MANAGERS
+from app.district.services import find_townships
+from app.errors import InvalidInput, ServiceError
+from app.extensions import db
+from app.observations import services as observation_services
+from app.sites import services as site_services
+from app.sites.models import Site, SiteStatus
+
+bp = Blueprint("control", __name__)
+
+PER_PAGE = 25
+SITE_CHOICES = 300  # the site picker lists this many of the organization's most recently seen sites
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        abort(400, _("%(field)s must be a positive whole number.", field=name))
+    return int(raw)
+
+
+@bp.route("/control-operations/new")
+@login_required
+def new_operation() -> str:
+    """The control operation form, for a site or from the record that found the species."""
+    site = observation = None
+    if (observation_id := _int_arg("observation_id")) is not None:
+        observation = observation_services.get_observation(observation_id)
+        site = observation.site
+    elif (site_id := _int_arg("site_id")) is not None:
+        site = site_services.get_site(site_id)
+    sites: list[Site] = []
+    if site is None:
+        sites = list(
+            db.session.scalars(
+                sa.select(Site)
+                .options(joinedload(Site.species), joinedload(Site.township))
+                .where(
+                    Site.organization_id == current_user.organization_id, Site.status != SiteStatus.CLEARED
+                )
+                .order_by(Site.last_observed_at.desc(), Site.id.desc())
+                .limit(SITE_CHOICES)
+            )
+        )
+    return render_template(
+        "control/new_operation.html",
+        site=site,
+        observation=observation,
+        sites=sites,
+        title=_("Control operation"),
+    )
+
+
+def _follow_up_filters() -> tuple[dict[str, Any], bool]:
+    """Filters from the query string. Everyone sees their own; managers may see their organization's."""
+    manager = current_user.role in MANAGERS
+    scope_all = manager and request.args.get("scope") == "all"
+    filters: dict[str, Any] = {}
+    status = request.args.get("status", "pending")
+    if status in {s.value for s in FollowUpStatus}:
+        filters["status"] = FollowUpStatus(status)
+    elif status != "any":
+        abort(400, _("status must be pending, done, cancelled or any."))
+    if request.args.get("overdue") in {"1", "true"}:
+        filters["overdue"] = True
+    if scope_all:
+        if current_user.role != Role.ADMIN:
+            filters["organization_id"] = current_user.organization_id
+        if (assignee := _int_arg("assignee_id")) is not None:
+            filters["assignee_id"] = assignee
+    else:
+        filters["assignee_id"] = current_user.id
+    return filters, scope_all
+
+
+@bp.route("/follow-ups")
+@login_required
+def follow_ups() -> str:
+    """My follow-ups (pending first, by due date); supervisors see their organization's with scope=all."""
+    filters, scope_all = _follow_up_filters()
+    stmt = services.filtered_follow_ups(filters).options(
+        joinedload(FollowUp.site).joinedload(Site.species),
+        joinedload(FollowUp.site).joinedload(Site.township),
+        joinedload(FollowUp.assignee),
+    )
+    township_code = request.args.get("township_code", "").strip()
+    if township_code:
+        townships = find_townships(township_code)
+        if not townships:
+            abort(400, _("Unknown township %(code)s.", code=township_code))
+        stmt = stmt.join(FollowUp.site).where(Site.township_id.in_([t.id for t in townships]))
+    page = max(_int_arg("page") or 1, 1)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    items = db.session.scalars(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).unique().all()
+    return render_template(
+        "control/follow_ups.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        scope_all=scope_all,
+        manager=current_user.role in MANAGERS,
+        args=request.args,
+        today=local_today(),
+        labels=FOLLOW_UP_LABELS,
+        title=_("Follow-ups"),
+    )
+
+
+def _may_manage(follow_up: FollowUp) -> bool:
+    return current_user.role in MANAGERS and (
+        current_user.role == Role.ADMIN or current_user.organization_id == follow_up.organization_id
+    )
+
+
+def _colleagues(organization_id: int) -> list[User]:
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.organization_id == organization_id, User.active.is_(True))
+            .order_by(User.display_name)
+        )
+    )
+
+
+@bp.route("/follow-ups/<int:follow_up_id>")
+@login_required
+def follow_up(follow_up_id: int) -> str:
+    """One follow-up: what to re-inspect, the completion form while pending, the efficacy once done."""
+    item = services.get_follow_up(follow_up_id)
+    return _render_follow_up(item)
+
+
+def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
+    manage = _may_manage(item) and item.status == FollowUpStatus.PENDING
+    may_complete = item.status == FollowUpStatus.PENDING and (
+        current_user.role == Role.ADMIN or current_user.organization_id == item.organization_id
+    )
+    operation: ControlOperation | None = item.control_operation
+    return (
+        render_template(
+            "control/follow_up.html",
+            item=item,
+            operation=operation,
+            manage=manage,
+            may_complete=may_complete,
+            colleagues=_colleagues(item.organization_id) if manage else [],
+            errors=errors or {},
+            today=local_today(),
+            labels=FOLLOW_UP_LABELS,
+            title=_("Follow-up"),
+        ),
+        status,
+    )
+
+
+@bp.route("/follow-ups/<int:follow_up_id>", methods=["POST"])
+@login_required
+def manage_follow_up(follow_up_id: int) -> Any:
+    """Reassign, reschedule or cancel (supervisors), with the same rules as PATCH /api/v1/follow-ups."""
+    item = services.get_follow_up(follow_up_id)
+    action = request.form.get("action")
+    changes: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    if action == "reassign":
+        raw = request.form.get("assignee_id", "")
+        if not raw.isdigit():
+            errors["assignee_id"] = [_("Choose who does the re-inspection.")]
+        else:
+            changes["assignee_id"] = int(raw)
+    elif action == "reschedule":
+        try:
+            changes["due_on"] = date.fromisoformat(request.form.get("due_on", ""))
+        except ValueError:
+            errors["due_on"] = [_("Give the new date as YYYY-MM-DD.")]
+    elif action == "cancel":
+        changes["status"] = FollowUpStatus.CANCELLED
+        changes["cancelled_reason"] = request.form.get("cancelled_reason", "")
+    else:
+        abort(400, _("Unknown action."))
+    if errors:
+        db.session.rollback()
+        return _render_follow_up(item, errors, 422)
+    try:
+        services.update_follow_up(actor=current_user, follow_up=item, changes=changes)
+    except InvalidInput as exc:
+        db.session.rollback()
+        item = services.get_follow_up(follow_up_id)
+        return _render_follow_up(item, exc.errors, 422)
+    except ServiceError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    flash(
+        {
+            "reassign": _("The follow-up was reassigned."),
+            "reschedule": _("The follow-up was rescheduled."),
+            "cancel": _("The follow-up was cancelled."),
+        }[action],
+        "info",
+    )
+    return redirect(url_for("control.follow_up", follow_up_id=item.id))

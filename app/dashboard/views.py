@@ -1,0 +1,125 @@
+"""Pages of the dashboard domain (browser UI): the supervisor dashboard."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, render_template, request
+from flask_babel import format_date, format_decimal
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.accounts.models import Organization, Role
+from app.accounts.services import get_organization, list_organizations
+from app.clock import local_today
+from app.dashboard import charts, services
+from app.errors import InvalidInput, PermissionDenied
+from app.extensions import db
+from app.observations.schemas import SQUARE_METRES_PER_MU
+from app.species.services import get_species
+
+bp = Blueprint("dashboard", __name__)
+
+VIEWERS = frozenset({Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
+
+
+def _organization(code: str) -> Organization | None:
+    """The organization whose follow-ups and operations are shown; None: all of them (admin only)."""
+    if current_user.role == Role.ADMIN:
+        return get_organization(code) if code else None
+    if code and code != current_user.organization.code:
+        raise PermissionDenied(_("You see the dashboard of your own organization only."))
+    organization: Organization = current_user.organization
+    return organization
+
+
+def _species_id(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InvalidInput.field("species_id", _("must be a whole number."))
+    return int(text)
+
+
+def _months_axis(months: list[date]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Axis labels (short month name, with the year under each January, and under the first month
+    unless a January follows at once: two years side by side would collide) and full month names."""
+    labels = []
+    for i, month in enumerate(months):
+        first = i == 0 and not (len(months) > 1 and months[1].month == 1)
+        labels.append((format_date(month, "MMM"), str(month.year) if first or month.month == 1 else ""))
+    return labels, [month.strftime("%Y-%m") for month in months]
+
+
+def _whole(value: float) -> str:
+    return format_decimal(value, "#,##0")
+
+
+def _mu(value: float) -> str:
+    return format_decimal(value, "#,##0.##")
+
+
+@bp.route("/dashboard")
+@login_required
+def index() -> str:
+    """Overdue re-inspections by township and assignee, and the monthly trend of records and treatments."""
+    if current_user.role not in VIEWERS:
+        raise PermissionDenied(_("The dashboard is for supervisors and administrators."))
+    organization = _organization(request.args.get("organization", "").strip())
+    species_id = _species_id(request.args.get("species_id", "").strip())
+    species = get_species(species_id) if species_id is not None else None
+    organization_id = organization.id if organization is not None else None
+
+    today = local_today()
+    months = services.month_starts(today)
+    due = services.due_counts(organization_id=organization_id, today=today)
+    by_township = services.overdue_by_township(organization_id=organization_id, today=today)
+    by_assignee = services.overdue_by_assignee(organization_id=organization_id, today=today)
+    observations = services.observations_by_month(months=months, species_id=species_id)
+    areas = services.treated_area_by_month(months=months, organization_id=organization_id)
+    species_choices = services.observed_species(months=months)
+    if species is not None and species.id not in {sid for sid, _name in species_choices}:
+        species_choices.append((species.id, species.name_zh))
+    organizations = list(db.session.scalars(list_organizations())) if current_user.role == Role.ADMIN else []
+
+    axis, month_names = _months_axis(months)
+    observation_chart = charts.column_chart(
+        axis,
+        [
+            charts.Series(_("Presence"), "bar-fill", [m.presence for m in observations]),
+            charts.Series(_("Absence"), "bar-alt", [m.absence for m in observations]),
+        ],
+        whole=True,
+        number=_whole,
+        category_titles=month_names,
+    )
+    area_chart = charts.column_chart(
+        axis,
+        [
+            charts.Series(
+                _("Treated area (mu)"), "bar-fill", [m.area_m2 / SQUARE_METRES_PER_MU for m in areas]
+            )
+        ],
+        whole=False,
+        number=_mu,
+        category_titles=month_names,
+    )
+    return render_template(
+        "dashboard/index.html",
+        title=_("Dashboard"),
+        today=today,
+        organization=organization,
+        organizations=organizations,
+        species=species,
+        species_choices=species_choices,
+        due=due,
+        by_township=by_township,
+        by_assignee=by_assignee,
+        township_peak=max((row.count for row in by_township), default=0),
+        assignee_peak=max((row.count for row in by_assignee), default=0),
+        share=charts.share,
+        observations=list(zip(month_names, observations, strict=True)),
+        areas=list(zip(month_names, areas, strict=True)),
+        observation_chart=observation_chart,
+        area_chart=area_chart,
+    )

@@ -1,0 +1,47 @@
+"""The menu: one table of pages, each with the roles that see it (None: every signed-in user).
+
+The menu only hides what a role cannot use; every view checks permission itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.accounts.models import Role
+
+DESK = frozenset({Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
+ADMINS = frozenset({Role.BUREAU_ADMIN, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: object  # a lazy string, translated when the menu is drawn
+    roles: frozenset[Role] | None = None
+    tab: bool = False  # also in the thumb bar at the bottom of a phone screen
+
+
+NAV = (
+    NavItem("main.home", _l("Home"), tab=True),
+    NavItem("observations.new", _l("New record"), tab=True),
+    NavItem("control.follow_ups", _l("Follow-ups"), tab=True),
+    NavItem("sites.map", _l("Map"), tab=True),
+    NavItem("observations.records", _l("Records")),
+    NavItem("control.new_operation", _l("Control operation")),
+    NavItem("notifications.inbox", _l("Notifications")),
+    NavItem("observations.review_queue", _l("Review"), frozenset({Role.VERIFIER, Role.ADMIN})),
+    NavItem("dashboard.index", _l("Dashboard"), DESK),
+    NavItem("exports.index", _l("Exports"), ADMINS),
+    NavItem("accounts.users", _l("Users"), ADMINS),
+    NavItem("species.lists", _l("Species lists"), ADMINS),
+)
+
+
+def menu() -> list[NavItem]:
+    """The items the signed-in user may open."""
+    if not current_user.is_authenticated:
+        return []
+    return [item for item in NAV if item.roles is None or current_user.role in item.roles]

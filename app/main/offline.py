@@ -1,0 +1,185 @@
+"""What the phone needs to work without signal.
+
+- `/sw.js`: the service worker, served from the root so its scope is the whole app. Its cache name
+  carries a digest of the static files, so a deploy replaces the cached app shell.
+- `/app/field-data.json`: species (with every searchable name form), townships, habitats and control
+  methods, so the capture forms open and the species picker searches with no network.
+- `/app/session.json`: who is signed in and a fresh CSRF token, asked for before the outbox is sent
+  (a page opened from the cache may carry the token of an expired session).
+- `/vendor/leaflet/…`: Leaflet from the XStatic-Leaflet wheel (no CDN, nothing copied into the repo).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import xstatic.pkg.leaflet
+from flask import Blueprint, current_app, jsonify, make_response, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
+from werkzeug.wrappers import Response
+
+from app.district.models import Township
+from app.district.services import get_district
+from app.extensions import db
+from app.species.models import Species, SpeciesName
+from app.species.services import list_control_methods, list_habitats
+
+LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
+
+bp = Blueprint("offline", __name__, static_folder=str(LEAFLET_DIR), static_url_path="/vendor/leaflet")
+
+# Cached by the service worker when it installs: enough to draw every offline-capable page.
+SHELL_FILES = (
+    "app.css",
+    "icon.svg",
+    "js/app.js",
+    "js/outbox.js",
+    "js/fielddata.js",
+    "js/forms.js",
+    "js/capture.js",
+    "js/position.js",
+    "js/photos.js",
+    "js/control.js",
+    "js/map.js",
+)
+
+
+@cache
+def _static_digest(static_folder: str) -> str:
+    digest = hashlib.sha256(LEAFLET_DIR.joinpath("leaflet.js").read_bytes())
+    for name in SHELL_FILES:
+        digest.update(Path(static_folder, name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/sw.js")
+def service_worker() -> Response:
+    shell = [url_for("static", filename=name) for name in SHELL_FILES]
+    shell += [url_for("offline.static", filename=name) for name in ("leaflet.js", "leaflet.css")]
+    shell.append(url_for("offline.offline_page"))
+    body = render_template(
+        "offline/sw.js", version=_static_digest(current_app.static_folder or ""), shell=shell
+    )
+    response = make_response(body)
+    response.mimetype = "text/javascript"
+    # Browsers check for a new worker on every navigation when it is not cached.
+    return _no_store(response)
+
+
+@bp.route("/manifest.webmanifest")
+def manifest() -> Response:
+    response = jsonify(
+        {
+            "name": _("IAS Tracker"),
+            "short_name": _("IAS Tracker"),
+            "start_url": url_for("main.home"),
+            "scope": "/",
+            "display": "standalone",
+            "background_color": "#f6f7f5",
+            "theme_color": "#1f6f43",
+            "icons": [
+                {"src": url_for("static", filename="icon.svg"), "sizes": "any", "type": "image/svg+xml"}
+            ],
+        }
+    )
+    response.mimetype = "application/manifest+json"
+    return response
+
+
+@bp.route("/offline")
+def offline_page() -> str:
+    """Shown by the service worker for a page that was never opened while online."""
+    return render_template("offline/offline.html", title=_("No connection"))
+
+
+@bp.route("/app/session.json")
+def session_info() -> Response:
+    if not current_user.is_authenticated:
+        return _no_store(make_response(jsonify(signed_in=False), 401))
+    return _no_store(
+        jsonify(
+            signed_in=True, user_id=current_user.id, csrf_token=generate_csrf(), locale=current_user.locale
+        )
+    )
+
+
+def _species_payload() -> list[dict[str, Any]]:
+    names: dict[int, list[str]] = {}
+    for species_id, value in db.session.execute(sa.select(SpeciesName.species_id, SpeciesName.value)):
+        names.setdefault(species_id, []).append(value)
+    rows = db.session.scalars(
+        sa.select(Species).where(Species.retired_on.is_(None)).order_by(Species.pinyin)
+    ).all()
+    return [
+        {
+            "id": s.id,
+            "name_zh": s.name_zh,
+            "name_sci": s.name_sci,
+            "aliases": s.aliases,
+            "group": s.group.value,
+            "metrics": s.metrics,
+            "terms": sorted(set(names.get(s.id, []))),
+        }
+        for s in rows
+    ]
+
+
+@bp.route("/app/field-data.json")
+@login_required
+def field_data() -> Response:
+    """Reference data for the capture forms; the service worker keeps the last copy for offline use."""
+    district = get_district()
+    payload = {
+        "user": {
+            "id": current_user.id,
+            "display_name": current_user.display_name,
+            "role": current_user.role.value,
+            "organization": current_user.organization.code,
+        },
+        "gps_accuracy_limit_m": current_app.config["IAS_GPS_ACCURACY_LIMIT_M"],
+        "district": None
+        if district is None
+        else {
+            "name": district.name,
+            "bounds": [district.min_lon, district.min_lat, district.max_lon, district.max_lat],
+        },
+        "species": _species_payload(),
+        "townships": [
+            {"code": t.code, "name_zh": t.name_zh}
+            for t in db.session.scalars(sa.select(Township).order_by(Township.code))
+        ],
+        "habitats": [
+            {
+                "code": h.code,
+                "name_zh": h.name_zh,
+                "name_en": h.name_en,
+                "level": h.level,
+                "parent": h.parent.code if h.parent else None,
+            }
+            for h in list_habitats()
+        ],
+        "methods": [
+            {
+                "code": m.code,
+                "name_zh": m.name_zh,
+                "name_en": m.name_en,
+                "applies_to": m.applies_to,
+                "fields": m.fields,
+            }
+            for m in list_control_methods()
+        ],
+    }
+    response = jsonify(payload)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response

@@ -1,0 +1,374 @@
+"""Pages for observations: capture (works offline), my records, one record, the review queue."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from app.accounts.models import Role
+from app.api import paginate
+from app.district.services import list_townships
+from app.errors import Conflict, FieldErrors, InvalidInput, ServiceError
+from app.extensions import db
+from app.observations import services
+from app.observations.models import Flag, Observation, PositionSource, ReviewStatus
+from app.observations.schemas import SQUARE_METRES_PER_MU, ObservationUpdateArgs, ReviewArgs
+from app.security import is_local_path
+from app.species.services import list_habitats, search_species
+
+bp = Blueprint("observations", __name__)
+
+
+@bp.route("/observations/new")
+@login_required
+def new() -> str:
+    """The capture form. Everything it needs comes from the cached field data, so it opens offline."""
+    return render_template("observations/new.html", title=_("New record"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Records, one record, editing, the review queue
+
+PER_PAGE = 25
+# Who may widen "my records" to the whole district (everyone may read it, SPEC §1; these need to).
+DISTRICT_READERS = frozenset({Role.VERIFIER, Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
+MAX_ID = 2**31 - 1
+
+FLAG_LABELS = {
+    Flag.LOW_ACCURACY: _l("low GPS accuracy"),
+    Flag.PHOTO_GPS_FAR: _l("photo taken elsewhere"),
+    Flag.POSSIBLE_DUPLICATE: _l("possible duplicate"),
+    Flag.TOWNSHIP_MISMATCH: _l("township mismatch"),
+}
+POSITION_SOURCES = {
+    PositionSource.GPS: _l("the phone's GPS"),
+    PositionSource.EXIF: _l("a photo's GPS (EXIF)"),
+    PositionSource.MAP: _l("picked on the map"),
+}
+HISTORY_STEPS = {
+    "recorded": _l("Recorded"),
+    "resubmitted": _l("Edited and sent for review again"),
+    **{status.value: label for status, label in services.STATUS_LABELS.items()},
+}
+
+
+def _flag_help(observation: Observation) -> list[tuple[Flag, str]]:
+    """Each flag in words, with the numbers behind it, so a reader knows what to look at."""
+    config = current_app.config
+    explained = {
+        Flag.LOW_ACCURACY: _(
+            "The GPS fix was worse than %(limit)s m (%(accuracy)s m): the point may be off.",
+            limit=f"{config['IAS_GPS_ACCURACY_LIMIT_M']:g}",
+            accuracy=f"{observation.accuracy_m or 0:g}",
+        ),
+        Flag.PHOTO_GPS_FAR: _(
+            "A photo's own GPS position is more than %(limit)s m from the recorded point.",
+            limit=f"{config['IAS_PHOTO_GPS_MAX_DISTANCE_M']:g}",
+        ),
+        Flag.POSSIBLE_DUPLICATE: _(
+            "Probably the same finding as an earlier record: same species, within %(metres)s m and "
+            "%(hours)s hours.",
+            metres=f"{config['IAS_DUPLICATE_RADIUS_M']:g}",
+            hours=f"{config['IAS_DUPLICATE_HOURS']:g}",
+        ),
+        Flag.TOWNSHIP_MISMATCH: _("The point lies outside the township chosen for it."),
+    }
+    return [(row.flag, explained[row.flag]) for row in sorted(observation.flag_rows, key=lambda r: r.flag)]
+
+
+def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    context.setdefault("title", _("Records"))
+    page = render_template(
+        template,
+        status_labels=services.STATUS_LABELS,
+        flag_labels=FLAG_LABELS,
+        **context,
+    )
+    return page, status
+
+
+def _page_number() -> int:
+    page = request.args.get("page", 1, type=int) or 1
+    return min(max(page, 1), 1_000_000)
+
+
+def _page_url(page: int) -> str:
+    """This page's URL with its filters kept and another page number."""
+    values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "page": page}
+    return url_for(request.endpoint or "observations.records", **values)
+
+
+def _id_arg(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
+
+
+def _back(default: str) -> str:
+    target = request.form.get("next", "")
+    return target if is_local_path(target) else default
+
+
+@bp.route("/observations")
+@login_required
+def records() -> tuple[str, int]:
+    """The signed-in user's records (desk roles: the district's with ?scope=all), newest first."""
+    args = request.args
+    district = args.get("scope") == "all" and current_user.role in DISTRICT_READERS
+    filters: dict[str, Any] = {} if district else {"surveyor_id": current_user.id}
+    errors: FieldErrors = {}
+    if args.get("status"):
+        try:
+            filters["status"] = ReviewStatus(args["status"])
+        except ValueError:
+            errors["status"] = [_("Unknown status.")]
+    if args.get("species_id"):
+        species_id = _id_arg(args["species_id"])
+        if species_id is None:
+            errors["species_id"] = [_("Unknown species.")]
+        filters["species_id"] = species_id
+    if args.get("township_code"):
+        filters["township_code"] = args["township_code"].strip()[:50]
+    result: dict[str, Any] = {"items": [], "total": 0, "page": 1, "per_page": PER_PAGE}
+    if not errors:
+        try:
+            result = paginate(services.filtered(filters), page=_page_number(), per_page=PER_PAGE)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    return _render(
+        "observations/records.html",
+        422 if errors else 200,
+        page=result,
+        page_url=_page_url,
+        errors=errors,
+        district=district,
+        may_widen=current_user.role in DISTRICT_READERS,
+        statuses=list(ReviewStatus),
+        species=db.session.scalars(search_species()).all(),
+        townships=db.session.scalars(list_townships()).all(),
+    )
+
+
+@bp.route("/observations/<int:observation_id>")
+@login_required
+def detail(observation_id: int) -> tuple[str, int]:
+    """Everything about one record, and why it was returned or rejected (the review history)."""
+    observation = services.get_observation(observation_id)
+    return _render(
+        "observations/detail.html",
+        o=observation,
+        title=observation.species.name_zh,
+        flag_help=_flag_help(observation),
+        position_sources=POSITION_SOURCES,
+        history=services.review_history(observation),
+        history_steps=HISTORY_STEPS,
+        may_edit=observation.surveyor_id == current_user.id and observation.status in services.EDITABLE,
+        may_review=services.can_review(current_user, observation),
+    )
+
+
+# The edit form: input name → (service field, species metric or None, number kind).
+NUMBER_INPUTS = {
+    "area_mu": ("area_m2", "area", float),
+    "cover_pct": ("cover_pct", "cover", float),
+    "density_per_m2": ("density_per_m2", "density", float),
+    "egg_masses_per_m2": ("egg_masses_per_m2", "egg_masses", float),
+    "count": ("count", "count", int),
+    "severity": ("severity", None, int),
+}
+METRIC_LABELS = {
+    "area_mu": _l("Area (mu)"),
+    "cover_pct": _l("Cover (%)"),
+    "density_per_m2": _l("Density (per m²)"),
+    "egg_masses_per_m2": _l("Egg masses (per m²)"),
+    "count": _l("Count"),
+}
+TEXT_INPUTS = ("place_name", "habitat", "notes")
+
+
+def _number_text(value: float | None) -> str:
+    return "" if value is None else f"{round(value, 4):f}".rstrip("0").rstrip(".")
+
+
+def _form_values(observation: Observation) -> dict[str, str]:
+    """What the edit form shows for the stored record (area in 亩, as people measure it)."""
+    area = observation.area_m2
+    return {
+        "detected": "1" if observation.detected else "0",
+        "area_mu": _number_text(None if area is None else area / SQUARE_METRES_PER_MU),
+        "cover_pct": _number_text(observation.cover_pct),
+        "density_per_m2": _number_text(observation.density_per_m2),
+        "egg_masses_per_m2": _number_text(observation.egg_masses_per_m2),
+        "count": "" if observation.count is None else str(observation.count),
+        "severity": "" if observation.severity is None else str(observation.severity),
+        "place_name": observation.place_name or "",
+        "habitat": observation.habitat.code if observation.habitat else "",
+        "notes": observation.notes or "",
+    }
+
+
+def _metric_inputs(observation: Observation, values: dict[str, str]) -> list[str]:
+    """The species' metrics, and any other that holds a value (so it can be cleared)."""
+    metrics = set(observation.species.metrics)
+    return [
+        name
+        for name, (_field, metric, _kind) in NUMBER_INPUTS.items()
+        if metric is not None and (metric in metrics or values.get(name))
+    ]
+
+
+def _changes(submitted: dict[str, str], stored: dict[str, str]) -> tuple[dict[str, Any], FieldErrors]:
+    """The fields the surveyor changed, as the API's PATCH would carry them, checked by its schema."""
+    changes: dict[str, Any] = {}
+    errors: FieldErrors = {}
+    for name, text in submitted.items():
+        if text == stored[name]:
+            continue  # untouched: a number shown rounded must not be "changed" to its rounding
+        if name == "detected":
+            if text not in ("0", "1"):
+                errors[name] = [_("Choose found or not found.")]
+            changes["detected"] = text == "1"
+        elif name in NUMBER_INPUTS:
+            field, _metric, kind = NUMBER_INPUTS[name]
+            try:
+                number = None if text == "" else kind(text)
+            except ValueError:
+                errors[name] = [_("Enter a whole number.") if kind is int else _("Enter a number.")]
+                continue
+            if number is not None and not math.isfinite(number):
+                errors[name] = [_("Enter a number.")]
+                continue
+            if name == "area_mu" and number is not None:
+                number = number * SQUARE_METRES_PER_MU
+            changes[field] = number
+        else:
+            changes[name] = text or None
+    if not errors:
+        try:
+            ObservationUpdateArgs().load(changes)
+        except ma.ValidationError as exc:
+            errors.update(_schema_errors(exc.messages if isinstance(exc.messages, dict) else {}))
+    return changes, errors
+
+
+def _schema_errors(messages: dict[str, Any]) -> FieldErrors:
+    """The schema's range errors in the reader's language and the form's units (area in 亩)."""
+    fields = ObservationUpdateArgs().fields
+    errors: dict[str, Any] = {}
+    for field, found in messages.items():
+        schema_field = fields.get(field)
+        ranges = [v for v in getattr(schema_field, "validators", []) if isinstance(v, ma.validate.Range)]
+        if not ranges or ranges[0].min is None or ranges[0].max is None:
+            errors[field] = found
+            continue
+        scale = 1 / SQUARE_METRES_PER_MU if field == "area_m2" else 1
+        low, high = ranges[0].min * scale, ranges[0].max * scale
+        errors[field] = [_("must be between %(min)s and %(max)s.", min=f"{low:.10g}", max=f"{high:.10g}")]
+    return _by_input(errors)
+
+
+def _by_input(errors: dict[str, Any]) -> FieldErrors:
+    """Service and schema errors under the form's input names."""
+    inputs = {field: name for name, (field, _metric, _kind) in NUMBER_INPUTS.items()}
+    return {
+        inputs.get(field, field): [str(m) for m in (messages if isinstance(messages, list) else [messages])]
+        for field, messages in errors.items()
+    }
+
+
+@bp.route("/observations/<int:observation_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(observation_id: int) -> tuple[str, int] | Response:
+    """The surveyor corrects a record awaiting review; saving a returned record sends it back."""
+    observation = services.get_observation(observation_id)
+    try:
+        services.check_editable(actor=current_user, observation=observation)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".detail", observation_id=observation_id))
+    stored = _form_values(observation)
+    values, message = stored, None
+    errors: FieldErrors = {}
+    if request.method == "POST":
+        values = {**stored, **{k: request.form[k].strip() for k in stored if k in request.form}}
+        changes, errors = _changes({k: values[k] for k in stored if k in request.form}, stored)
+        if errors:
+            message = _("Invalid value for: %(fields)s", fields=", ".join(sorted(errors)))
+        else:
+            try:
+                services.update_observation(actor=current_user, observation=observation, changes=changes)
+            except InvalidInput as exc:
+                db.session.rollback()
+                errors, message = _by_input(exc.errors), exc.message
+            else:
+                db.session.commit()
+                flash(_("Saved. The record is waiting for review."), "info")
+                return redirect(url_for(".detail", observation_id=observation_id))
+    return _render(
+        "observations/edit.html",
+        422 if errors else 200,
+        o=observation,
+        title=_("Edit record"),
+        values=values,
+        errors=errors,
+        message=message,
+        metric_inputs=_metric_inputs(observation, values),
+        metric_labels=METRIC_LABELS,
+        habitats=list_habitats(),
+    )
+
+
+@bp.route("/review")
+@login_required
+def review_queue() -> tuple[str, int]:
+    """Records of the verifier's organization (admin: all) waiting for review, longest waiting first."""
+    stmt = services.review_queue(current_user)
+    return _render(
+        "observations/review_queue.html",
+        title=_("Review"),
+        page=paginate(stmt, page=_page_number(), per_page=PER_PAGE),
+        page_url=_page_url,
+    )
+
+
+@bp.route("/observations/<int:observation_id>/review", methods=["POST"])
+@login_required
+def review(observation_id: int) -> Response:
+    """Verify, return or reject (the API's rules); back to where the form was, with what happened."""
+    back = _back(url_for(".review_queue"))
+    try:
+        args = ReviewArgs().load(
+            {"decision": request.form.get("decision", ""), "comment": request.form.get("comment") or None}
+        )
+    except ma.ValidationError as exc:
+        if "decision" in exc.messages:
+            flash(_("Choose verified, returned or rejected."), "error")
+        else:
+            flash(_("The comment is too long: at most 2000 characters."), "error")
+        return redirect(back)
+    try:
+        services.review_observation(
+            actor=current_user,
+            observation=services.get_observation(observation_id),
+            decision=args["decision"],
+            comment=args.get("comment"),
+        )
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(back)
+    db.session.commit()
+    flash(
+        _(
+            "Record %(id)s: %(decision)s.",
+            id=observation_id,
+            decision=services.STATUS_LABELS[args["decision"]],
+        ),
+        "info",
+    )
+    return redirect(back)

@@ -1,0 +1,80 @@
+"""A site's history: its observations, control operations and follow-ups on one timeline.
+
+Shared by the API (`GET /api/v1/sites/{id}`) and the site page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from flask_babel import gettext as _
+
+from app.clock import local_zone
+from app.control import services as control
+from app.control.models import ControlOperation, FollowUp
+from app.control.services import FOLLOW_UP_LABELS
+from app.observations import services as observations
+from app.observations.models import Observation
+from app.observations.services import STATUS_LABELS
+from app.sites.models import Site
+
+
+@dataclass
+class TimelineEntry:
+    kind: str
+    at: datetime
+    id: int
+    summary: str
+
+
+@dataclass
+class SiteHistory:
+    """A site and what happened there; reads through to the site for its own fields."""
+
+    site: Site
+    observations: list[Observation]
+    operations: list[ControlOperation] = field(default_factory=list)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.site, name)
+
+
+def _observation_entry(o: Observation) -> TimelineEntry:
+    if o.detected:
+        figures = [
+            f"{label} {value:g}"
+            for label, value in (
+                (_("density per m²"), o.density_per_m2),
+                (_("egg masses per m²"), o.egg_masses_per_m2),
+                (_("cover %"), o.cover_pct),
+                (_("count"), o.count),
+            )
+            if value is not None
+        ]
+        summary = _("found") + (f" ({', '.join(figures)})" if figures else "")
+    else:
+        summary = _("not found")
+    return TimelineEntry("observation", o.observed_at, o.id, f"{summary}; {STATUS_LABELS[o.status]}")
+
+
+def site_history(site: Site) -> SiteHistory:
+    records = observations.at_site(site.id)
+    operations = control.operations_at_site(site.id)
+    follow_ups = control.follow_ups_at_site(site.id)
+    entries = [_observation_entry(o) for o in records]
+    for operation in operations:
+        entries.append(
+            TimelineEntry("control_operation", operation.performed_at, operation.id, operation.method.name_zh)
+        )
+    for follow_up in follow_ups:
+        when = follow_up.completed_at or datetime.combine(follow_up.due_on, time(9), tzinfo=local_zone())
+        summary = f"{follow_up.due_on.isoformat()} {FOLLOW_UP_LABELS[follow_up.status]}"
+        entries.append(TimelineEntry("follow_up", when, follow_up.id, summary))
+    timeline = sorted(entries, key=lambda e: (e.at, e.kind, e.id))
+    return SiteHistory(
+        site=site, observations=records, operations=operations, follow_ups=follow_ups, timeline=timeline
+    )

@@ -1,0 +1,146 @@
+"""Follow-up and control operation pages: who sees what, and managing a follow-up from the desk."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from app.clock import local_today
+from app.control.models import FollowUp, FollowUpStatus
+from app.extensions import db
+
+
+def _treated(api_as: Any, treat: Any, make_user: Any, organization: str = "forestry") -> tuple[Any, Any]:
+    surveyor = make_user("surveyor", organization)
+    operation, _baseline = treat(api_as(surveyor), method="chemical", days_ago=10, assignee_id=surveyor.id)
+    return surveyor, operation
+
+
+def test_my_follow_ups_list_mine_only(web_as: Any, api_as: Any, treat: Any, make_user: Any) -> None:
+    surveyor, operation = _treated(api_as, treat, make_user)
+    _treated(api_as, treat, make_user)  # someone else's
+    web = web_as(surveyor)
+    html = web.get("/follow-ups").get_data(as_text=True)
+    ours = {f["id"] for f in operation["follow_ups"]}
+    listed = {int(x) for x in __import__("re").findall(r'href="/follow-ups/(\d+)"', html)}
+    assert listed == ours
+    overdue = web.get("/follow-ups?overdue=1").get_data(as_text=True)
+    assert overdue.count('class="badge overdue"') == sum(f["overdue"] for f in operation["follow_ups"])
+
+
+def test_supervisors_see_their_organization_with_scope_all(
+    web_as: Any, api_as: Any, treat: Any, make_user: Any
+) -> None:
+    _surveyor, forestry_op = _treated(api_as, treat, make_user, "forestry")
+    _other, agriculture_op = _treated(api_as, treat, make_user, "agriculture")
+    html = web_as("supervisor", "forestry").get("/follow-ups?scope=all&status=any").get_data(as_text=True)
+    assert f'href="/follow-ups/{forestry_op["follow_ups"][0]["id"]}"' in html
+    assert f'href="/follow-ups/{agriculture_op["follow_ups"][0]["id"]}"' not in html
+    # A surveyor asking for everything still sees only their own.
+    html = web_as("surveyor", "forestry").get("/follow-ups?scope=all").get_data(as_text=True)
+    assert f'href="/follow-ups/{forestry_op["follow_ups"][0]["id"]}"' not in html
+
+
+def test_bad_list_filters_are_400(web_as: Any) -> None:
+    web = web_as("supervisor")
+    assert web.get("/follow-ups?status=late").status_code == 400
+    assert web.get("/follow-ups?scope=all&assignee_id=abc").status_code == 400
+    assert web.get("/follow-ups?township_code=nowhere").status_code == 400
+
+
+def test_follow_up_page_offers_completion_to_its_organization(
+    web_as: Any, api_as: Any, treat: Any, make_user: Any
+) -> None:
+    surveyor, operation = _treated(api_as, treat, make_user)
+    follow_up_id = operation["follow_ups"][0]["id"]
+    own = web_as(surveyor).get(f"/follow-ups/{follow_up_id}").get_data(as_text=True)
+    assert f'data-url="/api/v1/follow-ups/{follow_up_id}/complete"' in own
+    assert 'data-kind="completion"' in own and "manage_follow_up" not in own
+    other = web_as("surveyor", "agriculture").get(f"/follow-ups/{follow_up_id}").get_data(as_text=True)
+    assert "data-record-form" not in other
+    assert web_as("surveyor").get("/follow-ups/999999").status_code == 404
+
+
+def test_supervisor_reschedules_reassigns_and_cancels(
+    web_as: Any, api_as: Any, treat: Any, make_user: Any
+) -> None:
+    _surveyor, operation = _treated(api_as, treat, make_user)
+    colleague = make_user("surveyor", "forestry")
+    supervisor = web_as("supervisor", "forestry")
+    follow_up_id = operation["follow_ups"][-1]["id"]
+    url = f"/follow-ups/{follow_up_id}"
+    assert 'name="action" value="reassign"' in supervisor.get(url).get_data(as_text=True)
+
+    new_day = local_today() + timedelta(days=5)
+    assert supervisor.post(url, {"action": "reschedule", "due_on": new_day.isoformat()}).status_code == 302
+    assert supervisor.post(url, {"action": "reassign", "assignee_id": str(colleague.id)}).status_code == 302
+    item = db.session.get(FollowUp, follow_up_id)
+    assert item is not None and item.due_on == new_day and item.assignee_id == colleague.id
+
+    # Bad input: the page again with the field named (422), nothing changed.
+    past = supervisor.post(url, {"action": "reschedule", "due_on": "2020-01-01"})
+    assert past.status_code == 422
+    garbled = supervisor.post(url, {"action": "reschedule", "due_on": "soon"})
+    assert garbled.status_code == 422
+    no_reason = supervisor.post(url, {"action": "cancel", "cancelled_reason": " "})
+    assert no_reason.status_code == 422
+    db.session.expire_all()
+    item = db.session.get(FollowUp, follow_up_id)
+    assert item is not None and item.status == FollowUpStatus.PENDING and item.due_on == new_day
+
+    assert supervisor.post(url, {"action": "cancel", "cancelled_reason": "水田已改种"}).status_code == 302
+    db.session.expire_all()
+    item = db.session.get(FollowUp, follow_up_id)
+    assert item is not None and item.status == FollowUpStatus.CANCELLED
+    assert supervisor.post(url, {"action": "cancel", "cancelled_reason": "again"}).status_code == 409
+
+
+def test_only_supervisors_of_the_organization_manage(
+    web_as: Any, api_as: Any, treat: Any, make_user: Any
+) -> None:
+    surveyor, operation = _treated(api_as, treat, make_user)
+    url = f"/follow-ups/{operation['follow_ups'][0]['id']}"
+    day = (local_today() + timedelta(days=3)).isoformat()
+    assert web_as(surveyor).post(url, {"action": "reschedule", "due_on": day}).status_code == 403
+    assert (
+        web_as("supervisor", "agriculture").post(url, {"action": "reschedule", "due_on": day}).status_code
+        == 403
+    )
+    assert web_as("supervisor").post(url, {"action": "explode"}).status_code == 400
+
+
+def test_control_operation_form_for_a_record_or_a_site(
+    web_as: Any, api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api)
+    web = web_as(api.user)
+    from_record = web.get(f"/control-operations/new?observation_id={record['id']}").get_data(as_text=True)
+    assert f'name="observation_id" value="{record["id"]}"' in from_record
+    picker = web.get("/control-operations/new").get_data(as_text=True)
+    assert f'<option value="{record["site_id"]}"' in picker  # the organization's open sites to choose from
+    assert web.get("/control-operations/new?site_id=x").status_code == 400
+    assert web.get("/control-operations/new?site_id=999999").status_code == 404
+
+
+def test_home_lists_my_due_follow_ups_and_recent_records(
+    web_as: Any, api_as: Any, treat: Any, make_user: Any
+) -> None:
+    surveyor, operation = _treated(api_as, treat, make_user)
+    html = web_as(surveyor).get("/").get_data(as_text=True)
+    due_soon = [
+        f for f in operation["follow_ups"] if f["due_on"] <= (local_today() + timedelta(days=7)).isoformat()
+    ]
+    for f in due_soon:
+        assert f'href="/follow-ups/{f["id"]}"' in html
+    assert f'href="/observations/{operation["baseline_observation_id"]}"' in html
+    assert "data-outbox-list" in html and "data-sync-now" in html
+
+
+def test_site_page_shows_the_timeline(web_as: Any, api_as: Any, treat: Any, make_user: Any) -> None:
+    _surveyor, operation = _treated(api_as, treat, make_user)
+    html = web_as("verifier", "agriculture").get(f"/sites/{operation['site_id']}").get_data(as_text=True)
+    assert html.count('data-kind="follow_up"') == len(operation["follow_ups"])
+    assert html.count('data-kind="control_operation"') == 1 and 'data-kind="observation"' in html
+    assert "control-operations/new?site_id" not in html  # another organization's site: no treatment link
+    assert web_as("surveyor").get("/sites/999999").status_code == 404

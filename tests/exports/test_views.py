@@ -1,0 +1,219 @@
+"""The exports page: asking for a workbook (queued, never written in the request), following it,
+downloading it, and importing a legacy census workbook."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import openpyxl  # noqa: TID251 -- tests build and alter workbooks
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from app.audit.models import AuditLog
+from app.exports import services
+from app.exports.models import Export, ExportKind, ExportStatus
+from app.exports.templates import load_template
+from app.extensions import db
+from app.observations.models import Observation, ObservationFlag
+from app.sites.models import Site
+
+
+@pytest.fixture(autouse=True)
+def storage_dir(app: Flask, tmp_path: Path) -> Any:
+    saved = app.config["IAS_STORAGE_DIR"]
+    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
+    yield tmp_path / "storage"
+    app.config["IAS_STORAGE_DIR"] = saved
+
+
+def _exports() -> list[Export]:
+    return list(db.session.scalars(sa.select(Export).order_by(Export.id)))
+
+
+def _form(**overrides: Any) -> dict[str, Any]:
+    form = {"kind": "census", "bureau": "agriculture", "date_from": "2026-01-01", "date_to": "2026-03-31"}
+    form.update(overrides)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+@pytest.mark.parametrize("role", ["surveyor", "verifier", "supervisor"])
+def test_staff_are_refused(web_as: Any, role: str) -> None:
+    web = web_as(role, "agriculture")
+    assert web.get("/exports").status_code == 403
+    assert web.post("/exports", data=_form()).status_code == 403
+    upload = {"import-bureau": "agriculture", "import-file": (io.BytesIO(b"x"), "census.xlsx")}
+    assert web.post("/exports/import", data=upload, content_type="multipart/form-data").status_code == 403
+    assert _exports() == []
+
+
+def test_a_bureau_admin_queues_an_export_of_their_bureau(
+    web_as: Any, species_id: Any, storage_dir: Path
+) -> None:
+    web = web_as("bureau_admin", "agriculture")
+    page = web.get("/exports").get_data(as_text=True)
+    assert 'name="kind"' in page and 'name="date_from"' in page and 'name="species"' in page
+    assert '<input type="hidden" name="bureau" value="agriculture">' in page  # fixed, not a choice
+    assert 'http-equiv="refresh"' not in page  # nothing is being written
+
+    snail = species_id("pomacea-canaliculata")
+    response = web.post("/exports", data=_form(kind="control", species=str(snail), township="500155001"))
+    assert response.status_code == 302 and response.headers["Location"].endswith("/exports")
+    [export] = _exports()
+    assert export.kind == ExportKind.CONTROL and export.bureau == "agriculture"
+    assert export.filters == {"species_id": snail, "township_code": "500155001"}
+    assert (export.date_from.isoformat(), export.date_to.isoformat()) == ("2026-01-01", "2026-03-31")  # type: ignore[union-attr]
+    assert export.requested_by_id == web.user.id and export.organization_id == web.user.organization_id
+    # Queued for the scheduler: no workbook was written while the request ran.
+    assert (export.status, export.progress, export.file_key) == (ExportStatus.QUEUED, 0.0, None)
+    assert not storage_dir.exists() or not any(storage_dir.rglob("*.xlsx"))
+    assert db.session.scalar(
+        sa.select(AuditLog.id).where(
+            AuditLog.action == "export_requested", AuditLog.entity_id == str(export.id)
+        )
+    )
+
+    listing = web.get("/exports").get_data(as_text=True)
+    assert 'http-equiv="refresh" content="5"' in listing  # follows the queued export
+    assert 'class="badge pending"' in listing
+    assert "/download" not in listing
+
+
+def test_a_bureau_admin_cannot_export_another_bureau(web_as: Any) -> None:
+    web = web_as("bureau_admin", "agriculture")
+    assert web.post("/exports", data=_form(bureau="forestry")).status_code == 422
+    assert _exports() == []
+
+
+def test_an_admin_chooses_the_bureau(web_as: Any) -> None:
+    web = web_as("admin", "agriculture")
+    page = web.get("/exports").get_data(as_text=True)
+    assert '<select id="bureau" name="bureau"' in page and 'value="forestry"' in page
+    assert web.post("/exports", data=_form(bureau="forestry", kind="follow_ups")).status_code == 302
+    [export] = _exports()
+    assert (export.bureau, export.kind, export.filters) == ("forestry", ExportKind.FOLLOW_UPS, {})
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"date_from": "2026-05-02", "date_to": "2026-05-01"}, "date_to", "must not be before from"),
+        ({"date_from": "May"}, "date_from", "Not a valid date value."),
+        ({"date_to": "1800-01-01"}, "date_to", "must be between 1900-01-01 and 2199-12-31"),
+        ({"species": "999999"}, "species", "Not a valid choice"),
+        ({"township": "nowhere"}, "township", "Not a valid choice"),
+        ({"kind": "everything"}, "kind-0", "Not a valid choice"),
+    ],
+)
+def test_bad_requests_are_shown_and_nothing_is_queued(
+    web_as: Any, changes: dict[str, Any], field: str, message: str
+) -> None:
+    web = web_as("bureau_admin", "agriculture")
+    web.post("/language", data={"lang": "en", "next": "/"})
+    response = web.post("/exports", data=_form(**changes))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert message in html
+    assert f'id="{field}"' in html
+    assert _exports() == []
+
+
+def test_a_bureau_admin_sees_only_their_bureaus_exports(web_as: Any) -> None:
+    forestry = web_as("bureau_admin", "forestry")
+    agriculture = web_as("bureau_admin", "agriculture")
+    assert forestry.post("/exports", data=_form(bureau="forestry")).status_code == 302
+    [export] = _exports()
+    assert agriculture.get("/exports").get_data(as_text=True).count("<tbody>") == 0
+    colleague = web_as("bureau_admin", "forestry").get("/exports").get_data(as_text=True)
+    assert f'<td class="num">{export.id}</td>' in colleague
+    assert f'<td class="num">{export.id}</td>' in web_as("admin", "agriculture").get("/exports").get_data(
+        as_text=True
+    )
+
+
+def test_importing_a_workbook_reports_each_row(
+    web_as: Any, api_as: Any, make_user: Any, make_observation: Any
+) -> None:
+    surveyor = api_as(make_user("surveyor", "agriculture", display_name="李调查"))
+    make_observation(surveyor)
+    buffer = io.BytesIO()
+    services.write_export(
+        buffer,
+        bureau="agriculture",
+        kind=ExportKind.CENSUS,
+        date_from=None,
+        date_to=None,
+        filters={},
+        generated_by="测试",
+    )
+    for model in (ObservationFlag, Observation, Site):  # import into a district without the record
+        db.session.execute(sa.delete(model))
+    web = web_as("bureau_admin", "agriculture")
+    web.post("/language", data={"lang": "en", "next": "/"})
+
+    def upload(data: bytes) -> Any:
+        body = {"import-bureau": "agriculture", "import-file": (io.BytesIO(data), "census.xlsx")}
+        return web.post("/exports/import", data=body, content_type="multipart/form-data")
+
+    first = upload(buffer.getvalue())
+    assert first.status_code == 200, first.get_data(as_text=True)
+    html = first.get_data(as_text=True)
+    assert "Import report" in html
+    assert "<dt>Imported</dt><dd>1</dd>" in html and "<dt>Rejected</dt><dd>0</dd>" in html
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 1
+    again = upload(buffer.getvalue()).get_data(as_text=True)
+    assert "<dt>Already imported before</dt><dd>1</dd>" in again  # the same record: nothing new
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).where(AuditLog.action == "census_imported")) == 2
+
+    book = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))
+    title = next(s.title for s in load_template("agriculture").sheets if s.source == "observations")
+    cells = {c.value: c for row in book[title].iter_rows() for c in row}
+    cell = cells["福寿螺"]
+    cell.value = "不存在的螺"
+    cells["Pomacea canaliculata"].value = "Pomacea nowhere"  # else the Latin name would find it
+    altered = io.BytesIO()
+    book.save(altered)
+    report = upload(altered.getvalue()).get_data(as_text=True)
+    assert "<dt>Rejected</dt><dd>1</dd>" in report
+    assert "Unknown species." in report and cell.coordinate in report
+
+
+def test_a_file_that_is_no_census_workbook_is_refused(web_as: Any) -> None:
+    web = web_as("bureau_admin", "agriculture")
+    body = {"import-bureau": "agriculture", "import-file": (io.BytesIO(b"not a workbook"), "census.xlsx")}
+    response = web.post("/exports/import", data=body, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert 'id="import-file"' in response.get_data(as_text=True)
+    assert 'class="field-errors"' in response.get_data(as_text=True)
+    missing = web.post(
+        "/exports/import", data={"import-bureau": "agriculture"}, content_type="multipart/form-data"
+    )
+    assert missing.status_code == 422
+
+
+@pytest.mark.real_commits  # the job writes progress on its own connection
+def test_a_finished_export_can_be_downloaded_from_the_page(app: Flask, web_as: Any) -> None:
+    web = web_as("bureau_admin", "forestry")
+    # web_as reads the user's id after its commit, which on SQLite opens a write transaction here
+    # that would lock out the requests: end it.
+    db.session.commit()
+    assert (
+        web.post("/exports", data=_form(bureau="forestry", date_from=None, date_to=None)).status_code == 302
+    )
+    with app.app_context():
+        assert services.run_pending_exports("test-runner") == 1
+        db.session.remove()
+    html = web.get("/exports").get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in html
+    assert 'class="badge done"' in html and "100%" in html
+    [export_id] = db.session.scalars(sa.select(Export.id)).all()
+    db.session.commit()  # end the read before the download writes its audit row
+    link = f"/api/v1/exports/{export_id}/download"
+    assert f'href="{link}"' in html
+    response = web.get(link)  # the API's download endpoint, with the session cookie
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response.close()

@@ -1,0 +1,127 @@
+"""The in-app inbox page: a person's notifications, links to what they are about, marking them read."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.extensions import db
+from app.notifications.models import Notification, NotificationKind
+
+
+def _notification(user: User, n: int, **fields: Any) -> Notification:
+    values: dict[str, Any] = {
+        "user_id": user.id,
+        "kind": NotificationKind.FOLLOW_UP_DUE,
+        "event_key": f"follow_up_due:{n}:2026-05-04",
+        "subject": f"复查提醒 {n}",
+        "body": f"发生点 {n} 今天应复查。\n请按时完成。",
+        "links": [
+            ["复查", f"http://127.0.0.1:5000/follow-ups/{n}"],
+            ["发生点", f"http://127.0.0.1:5000/sites/{n}"],
+        ],
+        "data": {"follow_up_id": n},
+        "created_at": datetime(2026, 5, 4, 0, n, tzinfo=UTC),
+        **fields,
+    }
+    notification = Notification(**values)
+    db.session.add(notification)
+    db.session.flush()
+    return notification
+
+
+def _read_at(notification_id: int) -> datetime | None:
+    return db.session.scalar(sa.select(Notification.read_at).where(Notification.id == notification_id))
+
+
+def test_inbox_shows_my_notifications_newest_first_with_links(web_as: Any, make_user: Any) -> None:
+    web = web_as("surveyor")
+    older = _notification(web.user, 1)
+    newer = _notification(web.user, 2)
+    _notification(make_user("surveyor"), 3, subject="别人的提醒")
+    db.session.commit()
+
+    response = web.get("/notifications")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.index("复查提醒 2") < html.index("复查提醒 1")
+    assert "别人的提醒" not in html
+    # Stored absolute (for e-mail); shown as paths on this site.
+    assert 'href="/follow-ups/2"' in html
+    assert 'href="/sites/1"' in html
+    assert "今天应复查。<br>请按时完成。" in html
+    # Both unread: each has its own mark-read form.
+    assert f'name="id" value="{older.id}"' in html
+    assert f'name="id" value="{newer.id}"' in html
+
+
+def test_review_notification_links_to_the_record(api_as: Any, make_observation: Any, web_as: Any) -> None:
+    surveyor = api_as("surveyor")
+    record = make_observation(surveyor)
+    verifier = api_as("verifier")
+    verifier.post(
+        f"/api/v1/observations/{record['id']}/review", json={"decision": "returned", "comment": "补拍照片"}
+    )
+    html = web_as(surveyor.user).get("/notifications").get_data(as_text=True)
+    assert f'href="/observations/{record["id"]}"' in html
+    assert "补拍照片" in html
+
+
+def test_links_never_leave_the_site(web_as: Any) -> None:
+    web = web_as("surveyor")
+    _notification(web.user, 1, links=[["x", "//evil.example/phish"], ["y", "https://evil.example//x"]])
+    db.session.commit()
+    html = web.get("/notifications").get_data(as_text=True)
+    assert "evil.example" not in html
+
+
+def test_mark_one_read(web_as: Any, make_user: Any) -> None:
+    web = web_as("surveyor")
+    first = _notification(web.user, 1)
+    second = _notification(web.user, 2)
+    db.session.commit()
+    response = web.post("/notifications/read", data={"id": str(first.id)})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/notifications"
+    assert _read_at(first.id) is not None
+    assert _read_at(second.id) is None
+    html = web.get("/notifications").get_data(as_text=True)
+    assert f'name="id" value="{first.id}"' not in html  # read: no button any more
+    assert f'name="id" value="{second.id}"' in html
+
+
+def test_mark_all_read_touches_only_mine(web_as: Any, make_user: Any) -> None:
+    web = web_as("surveyor")
+    mine = [_notification(web.user, n) for n in (1, 2)]
+    theirs = _notification(make_user("surveyor"), 3)
+    db.session.commit()
+    assert web.post("/notifications/read", data={}).status_code == 302
+    assert all(_read_at(n.id) is not None for n in mine)
+    assert _read_at(theirs.id) is None
+    # Naming someone else's notification changes nothing either.
+    web.post("/notifications/read", data={"id": str(theirs.id)})
+    assert _read_at(theirs.id) is None
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1", "0", "²", "99999999999999999999"])
+def test_bad_id_marks_nothing(web_as: Any, bad: str) -> None:
+    web = web_as("surveyor")
+    notification = _notification(web.user, 1)
+    db.session.commit()
+    response = web.post("/notifications/read", data={"id": bad})
+    assert response.status_code == 302
+    assert _read_at(notification.id) is None
+    html = web.get("/notifications").get_data(as_text=True)
+    assert re.search(r'class="flash error"', html)
+
+
+def test_inbox_needs_sign_in(client: Any) -> None:
+    response = client.get("/notifications")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/sign-in")
+    assert client.post("/notifications/read").status_code == 400  # no session, no CSRF token
