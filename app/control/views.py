@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
@@ -31,6 +32,13 @@ from app.sites.models import Site, SiteStatus
 bp = Blueprint("control", __name__)
 
 PER_PAGE = 25
+# Efficacy figures by the names control.services gives them.
+METRIC_LABELS = {
+    "density": _l("Density (per m²)"),
+    "egg_masses": _l("Egg masses (per m²)"),
+    "cover": _l("Cover (%)"),
+    "count": _l("Count"),
+}
 SITE_CHOICES = 300  # the site picker lists this many of the organization's most recently seen sites
 
 
@@ -172,6 +180,7 @@ def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None
             errors=errors or {},
             today=local_today(),
             labels=FOLLOW_UP_LABELS,
+            metric_labels=METRIC_LABELS,
             title=_("Follow-up"),
         ),
         status,
