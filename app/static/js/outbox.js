@@ -115,6 +115,19 @@ async function send(url, options) {
   }
 }
 
+// An answer that means "not now": the session is gone (the item waits for a sign-in) or the server or
+// network is struggling (try again later). Throws Stop; returns for answers the caller handles.
+async function stopUnlessAnswered(response, item) {
+  if (response.status === 401) {
+    item.state = STATES.SIGN_IN;
+    await put(item);
+    throw new Stop("signed out");
+  }
+  if (response.status >= 500 || response.status === 429 || response.status === 408) {
+    throw new Stop(`server ${response.status}`);
+  }
+}
+
 function photoUrl(item) {
   return item.photoUrl.replace("{id}", String(item.serverId));
 }
@@ -127,14 +140,7 @@ async function sendItem(item, csrf) {
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
       body: JSON.stringify(item.body),
     });
-    if (response.status === 401) {
-      item.state = STATES.SIGN_IN;
-      await put(item);
-      throw new Stop("signed out");
-    }
-    if (response.status >= 500 || response.status === 429 || response.status === 408) {
-      throw new Stop(`server ${response.status}`);
-    }
+    await stopUnlessAnswered(response, item);
     if (!response.ok) {
       item.state = STATES.REJECTED;
       item.error = await readError(response);
@@ -154,14 +160,7 @@ async function sendItem(item, csrf) {
     form.append("file", photo.blob, photo.name || "photo.jpg");
     const url = photoUrl(item) + (photo.stage ? `?stage=${encodeURIComponent(photo.stage)}` : "");
     const response = await send(url, { method: "POST", headers: { "X-CSRFToken": csrf }, body: form });
-    if (response.status === 401) {
-      item.state = STATES.SIGN_IN;
-      await put(item);
-      throw new Stop("signed out");
-    }
-    if (response.status >= 500 || response.status === 429 || response.status === 408) {
-      throw new Stop(`server ${response.status}`);
-    }
+    await stopUnlessAnswered(response, item);
     if (!response.ok) {
       // The record is saved; a photo the server cannot take (not an image, too large) is reported, not retried.
       photo.error = (await readError(response)).message;
