@@ -158,20 +158,30 @@ def test_expired_sign_in_keeps_records_and_asks_to_sign_in(phone: Any, field_use
     assert record["density_per_m2"] == 4
 
 
-def test_complete_a_follow_up(phone: Any, field_user: Any, api_as: Any, treat: Any) -> None:
+def test_complete_a_follow_up_at_a_site_with_no_signal(
+    phone: Any, field_user: Any, api_as: Any, treat: Any
+) -> None:
     user = field_user("surveyor")
     operation, _baseline = treat(api_as(user.user), method="hand_collection", days_ago=8, assignee_id=user.id)
     due = operation["follow_ups"][0]
     p = phone()
     p.sign_in(user.username)
-    p.app_ready()
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")  # my follow-ups saved
     assert p.page.locator(f'[data-my-follow-ups] a[href="/follow-ups/{due["id"]}"]').count() == 1
+
+    p.context.set_offline(True)  # at the paddy
     p.goto(f"/follow-ups/{due['id']}")
     p.page.wait_for_selector("form[data-ready]")
     p.page.wait_for_selector('form[data-gps="good"]')
     p.screenshot("follow-up")
     p.page.check('input[name="detected"][value="false"]')  # searched: none left
     p.page.click('button[type="submit"]')
+    p.page.wait_for_selector("[data-form-result]:not([hidden])")
+    assert p.page.locator("[data-outbox-count]").inner_text() == "1"
+
+    p.context.set_offline(False)  # back in signal: sent by itself
+    p.page.wait_for_selector("[data-outbox-badge]", state="hidden")
+    p.page.reload()
     p.page.wait_for_selector('[data-follow-up-status="done"]')
     p.page.wait_for_selector("[data-efficacy] table")
     db.session.rollback()

@@ -12,9 +12,13 @@ async function saveFieldPages() {
   if (!("caches" in window)) return;
   const pages = await caches.open("ias-pages");
   const data = await caches.open("ias-data");
-  for (const url of FIELD_PAGES) {
+  // My follow-ups listed on the home page are saved afresh each time: the re-inspection form must open
+  // at the site, where there is often no signal.
+  const followUps = [...document.querySelectorAll("[data-my-follow-ups] a")].map((a) => a.getAttribute("href"));
+  const wanted = [...FIELD_PAGES.map((url) => [url, false]), ...followUps.map((url) => [url, true])];
+  for (const [url, refresh] of wanted) {
     const cache = url.endsWith(".json") ? data : pages;
-    if (await cache.match(url)) continue;
+    if (!refresh && (await cache.match(url, { ignoreVary: true }))) continue;
     try {
       const response = await fetch(url, { credentials: "same-origin" });
       if (response.ok && !response.redirected) await cache.put(url, response);
