@@ -66,27 +66,32 @@ def live_server(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         shutil.rmtree(storage, ignore_errors=True)
 
 
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does this)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 class Phone:
@@ -143,6 +148,7 @@ class Phone:
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
         self.page.evaluate(fixed % "''")
 
+
 @pytest.fixture
 def phone(browser: Any, live_server: str) -> Iterator[Any]:
     """`phone()` opens a new phone (browser context); all are closed after the test."""
@@ -160,6 +166,27 @@ def phone(browser: Any, live_server: str) -> Iterator[Any]:
         context.close()
     for p in opened:
         # Nothing may leave the site (no CDN, no fonts, no analytics), and no script may fail.
+        assert p.outside_requests() == [], p.outside_requests()
+        assert p.errors == [], p.errors
+
+
+@pytest.fixture
+def restartable_phone(playwright: Any, live_server: str, tmp_path: Path) -> Iterator[Any]:
+    """`restartable_phone()` starts the browser on one profile folder, as a phone's browser keeps its data;
+    call it again after `.context.close()` to start the browser anew on the same profile."""
+    profile = tmp_path / "profile"
+    opened: list[Phone] = []
+
+    def start() -> Phone:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, **PHONE
+        )
+        opened.append(Phone(context, live_server))
+        return opened[-1]
+
+    yield start
+    for p in opened:
+        p.context.close()
         assert p.outside_requests() == [], p.outside_requests()
         assert p.errors == [], p.errors
 

@@ -206,3 +206,23 @@ def test_english_is_chosen_and_remembered(phone: Any, field_user: Any) -> None:
     p.goto("/observations/new")
     assert p.page.locator("h1").inner_text() == "New record"
     p.screenshot("new-observation-en")
+
+
+def test_records_survive_closing_the_browser(restartable_phone: Any, field_user: Any) -> None:
+    user = field_user("surveyor")
+    p = restartable_phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    p.context.set_offline(True)
+    p.goto("/observations/new")
+    _record(p, density="2")
+    assert p.page.locator("[data-outbox-count]").inner_text() == "1"
+    p.context.close()  # the phone's browser is closed in the field
+    assert _observations_of(user.id) == []
+
+    again = restartable_phone()  # opened later, with signal: still signed in, and sends on load
+    again.goto("/")
+    again.app_ready()
+    again.page.wait_for_selector("[data-outbox-empty]:not([hidden])")
+    [record] = _observations_of(user.id)
+    assert record["density_per_m2"] == 2
