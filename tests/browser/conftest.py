@@ -97,9 +97,10 @@ def browser(playwright: Any) -> Iterator[Any]:
 class Phone:
     """One browser context (a phone) and its page, with every request it made."""
 
-    def __init__(self, context: Any, base_url: str):
+    def __init__(self, context: Any, base_url: str, allowed_hosts: tuple[str, ...] = ()):
         self.context = context
         self.base_url = base_url
+        self.allowed_hosts = allowed_hosts
         self.page = context.new_page()
         self.page.set_default_timeout(15_000)
         self.requests: list[str] = []
@@ -132,11 +133,11 @@ class Phone:
         self.page.wait_for_selector("html[data-app-ready]", state="attached")
 
     def outside_requests(self) -> list[str]:
-        own = urlsplit(self.base_url).netloc
+        own = (urlsplit(self.base_url).netloc, *self.allowed_hosts)
         return [
             url
             for url in self.requests
-            if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc != own
+            if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc not in own
         ]
 
     def screenshot(self, name: str) -> None:
@@ -155,10 +156,10 @@ def phone(browser: Any, live_server: str) -> Iterator[Any]:
     contexts: list[Any] = []
     opened: list[Phone] = []
 
-    def open_phone(**overrides: Any) -> Phone:
+    def open_phone(allowed_hosts: tuple[str, ...] = (), **overrides: Any) -> Phone:
         context = browser.new_context(**{**PHONE, **overrides})
         contexts.append(context)
-        opened.append(Phone(context, live_server))
+        opened.append(Phone(context, live_server, allowed_hosts))
         return opened[-1]
 
     yield open_phone

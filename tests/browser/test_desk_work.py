@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.browser.test_field_work import _record
@@ -111,3 +112,26 @@ def test_bureau_pages_at_phone_size(phone: Any, field_user: Any) -> None:
         response = p.goto(path)
         assert response is not None and response.status == 200, path
         p.screenshot(name)
+
+
+def test_with_the_osm_basemap_only_its_tiles_come_from_outside(phone: Any, field_user: Any, app: Any) -> None:
+    surveyor = field_user("surveyor")
+    app.config["IAS_BASEMAP"] = "osm"  # the CSP of this app already allows its tile host
+    try:
+        p = phone(allowed_hosts=("tile.openstreetmap.org",))
+        tiles: list[str] = []
+
+        def serve_blank_tile(route: Any) -> None:
+            tiles.append(route.request.url)
+            route.fulfill(status=204)
+
+        p.context.route("https://tile.openstreetmap.org/**", serve_blank_tile)
+        p.sign_in(surveyor.username)
+        p.goto("/map")
+        p.page.wait_for_selector("[data-map][data-ready]")
+        p.page.wait_for_function("document.querySelectorAll('.leaflet-tile').length > 0")
+    finally:
+        app.config["IAS_BASEMAP"] = "none"
+    assert tiles and all(t.startswith("https://tile.openstreetmap.org/") for t in tiles)
+    # Tiles are fetched without our cookies or the points: only z/x/y leaves the site.
+    assert all(re.fullmatch(r"https://tile\.openstreetmap\.org/\d+/\d+/\d+\.png", t) for t in tiles), tiles
