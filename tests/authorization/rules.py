@@ -1,0 +1,394 @@
+"""Who may call what: one rule for every endpoint of the app (API methods and browser pages).
+
+tests/authorization/test_matrix.py walks each rule × each role × own/other organization (and anonymous)
+and checks the answer; it fails when the app has an endpoint this table does not name, or the other way
+round, so a new endpoint cannot go unreviewed.
+
+How to read a rule
+- `roles`: the roles that may call it at all. `reach` narrows them:
+  PUBLIC  anyone, signed in or not;
+  ANY     the roles, whatever organization owns the target (or there is no target);
+  ORG     the roles, on what their own organization owns; `admin` on everything;
+  AUTHOR  only the user who made the target (any role; admin is not excepted);
+  AUTHOR_OR_ADMIN  the user who made the target, or an admin.
+- `target`: the organization-owned object the endpoint acts on. The matrix builds it as "forestry"'s
+  (made by a forestry colleague of the caller); "own" callers are in forestry, "other" callers in
+  agriculture, and for AUTHOR rules and `not_author` rules "self" callers made the target themselves
+  (only for roles the rule lets in: for the others the role alone decides).
+- `not_author`: the user who made the target is refused even if the rest allows (no self-review).
+- `ok`: the status an allowed call gets from the matrix's request (its body is written so that this is
+  the normal success, unless the rule says why not). 409/422 there still prove authorization passed.
+- `denied`: how a signed-in refusal shows: 403 unless said; `org_denied` where a refusal because of
+  the caller's organization shows differently (404 where the code hides existence; 422 where a
+  form's choices leave the other organization out). FLASH: the page redirects back with an error
+  message (and an allowed call redirects with an info message).
+- Anonymous callers get 401 from the API and a redirect to the sign-in page (with `next`) from pages,
+  unless the rule is PUBLIC or says `anonymous=` otherwise.
+
+Where SPEC §1 is silent or loose, the rule follows the code and says so ("code:"); the ones worth a
+decision are marked AMBIGUOUS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+SURVEYOR = "surveyor"
+VERIFIER = "verifier"
+SUPERVISOR = "supervisor"
+BUREAU_ADMIN = "bureau_admin"
+ADMIN = "admin"
+ROLES = (SURVEYOR, VERIFIER, SUPERVISOR, BUREAU_ADMIN, ADMIN)
+
+EVERYONE = frozenset(ROLES)
+REVIEWERS = frozenset({VERIFIER, ADMIN})  # app.observations.services.REVIEWERS
+MANAGERS = frozenset({SUPERVISOR, BUREAU_ADMIN, ADMIN})  # app.control.services.MANAGERS (follow-ups)
+DASHBOARD = MANAGERS  # app.dashboard.views.VIEWERS
+ADMINS = frozenset({BUREAU_ADMIN, ADMIN})  # users, species lists, exports, imports, webhooks
+
+FLASH = "flash"  # refused (or done) by a redirect carrying an error (or info) message
+SIGN_IN = "sign-in"  # a redirect to the sign-in page with ?next=
+
+
+class Reach(Enum):
+    PUBLIC = "public"
+    ANY = "any organization"
+    ORG = "own organization (admin: all)"
+    AUTHOR = "its author only"
+    AUTHOR_OR_ADMIN = "its author, or an admin"
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]
+    reach: Reach
+    why: str
+    target: str | None = None
+    not_author: bool = False
+    ok: tuple[int, ...] = (200,)
+    denied: int | str = 403
+    org_denied: int | None = None
+    anonymous: int | None = None  # instead of 401 (API) or the sign-in redirect (page)
+
+
+def public(why: str, ok: tuple[int, ...] = (200,)) -> Rule:
+    return Rule(EVERYONE, Reach.PUBLIC, why, ok=ok)
+
+
+def signed_in(why: str, target: str | None = None, ok: tuple[int, ...] = (200,)) -> Rule:
+    return Rule(EVERYONE, Reach.ANY, why, target=target, ok=ok)
+
+
+# Routes that only serve files shipped with the app or its packages: public, not walked.
+UNWALKED = {
+    "GET /static/{filename}": "the app's CSS, JS and icon: the sign-in page needs them",
+    "GET /api-docs/static/{filename}": "Swagger UI's files from its wheel (app/main/api_docs.py)",
+    "GET /vendor/leaflet/{filename}": "Leaflet's files from the XStatic wheel, cached by the service worker",
+}
+
+READ = "SPEC §1: all signed-in staff may read the district's observations (one shared census)"
+REFERENCE = "reference data every signed-in user's forms need (app/accounts/auth.py: API sign-in by default)"
+
+RULES: dict[str, Rule] = {
+    # ---------------------------------------------------------------------------------------------
+    # API: accounts
+    "POST /api/v1/auth/tokens": public("SPEC §3.2: username and password → token (@public)", ok=(201,)),
+    "DELETE /api/v1/auth/tokens/current": signed_in(
+        "code: revokes the bearer token of the request", ok=(204,)
+    ),
+    "GET /api/v1/me": signed_in("code: the signed-in user"),
+    "GET /api/v1/organizations": signed_in(REFERENCE),
+    "GET /api/v1/users": Rule(
+        ADMINS, Reach.ANY, "SPEC §3.2 users: admin and bureau_admin (the list is their own org's)"
+    ),
+    "POST /api/v1/users": Rule(
+        ADMINS,
+        Reach.ORG,
+        "SPEC §3.2 users: admin and bureau_admin (own organization) only; target = the new user's org",
+        target="organization",
+        ok=(201,),
+    ),
+    "GET /api/v1/users/{id}": Rule(
+        ADMINS, Reach.ORG, "SPEC §3.2 users: admin and bureau_admin (own organization) only", target="user"
+    ),
+    "PATCH /api/v1/users/{id}": Rule(
+        ADMINS, Reach.ORG, "SPEC §3.2 users: admin and bureau_admin (own organization) only", target="user"
+    ),
+    # ---------------------------------------------------------------------------------------------
+    # API: observations and photos
+    "GET /api/v1/observations": signed_in(READ),
+    "POST /api/v1/observations": signed_in(
+        "SPEC §1: recording is everyone's (the record is owned by the caller's org)", ok=(201,)
+    ),
+    "GET /api/v1/observations/geojson": signed_in(READ),
+    "GET /api/v1/observations/{id}": signed_in(READ, target="observation"),
+    "PATCH /api/v1/observations/{id}": Rule(
+        EVERYONE,
+        Reach.AUTHOR,
+        "AMBIGUOUS: SPEC §3.2 'edit … (owner)', services.update_observation: its surveyor only, "
+        "not even admin (SPEC §1 gives admin 'everything')",
+        target="observation",
+    ),
+    "POST /api/v1/observations/{id}/photos": Rule(
+        EVERYONE,
+        Reach.AUTHOR_OR_ADMIN,
+        "code: photos.services._check_may_add: the record's surveyor, or an admin",
+        target="observation",
+        ok=(201,),
+    ),
+    "POST /api/v1/observations/{id}/review": Rule(
+        REVIEWERS,
+        Reach.ORG,
+        "SPEC §1: verification acts within the actor's organization unless admin; never one's own record",
+        target="observation",
+        not_author=True,
+    ),
+    "GET /api/v1/photos/{id}/{variant}": signed_in(
+        READ + "; 'original kept privately' = never public (the matrix asks for the original)",
+        target="photo",
+    ),
+    # ---------------------------------------------------------------------------------------------
+    # API: sites, control operations, follow-ups
+    "GET /api/v1/sites": signed_in(READ),
+    "GET /api/v1/sites/{id}": signed_in(READ, target="site"),
+    "GET /api/v1/control-methods": signed_in(REFERENCE),
+    "GET /api/v1/control-operations": signed_in(READ),
+    "POST /api/v1/control-operations": signed_in(
+        "AMBIGUOUS: code lets anyone treat any org's site (the operation is the caller's org's, the "
+        "site is put under control); SPEC §1 'change only what their organization owns'",
+        target="observation",
+        ok=(201,),
+    ),
+    "GET /api/v1/control-operations/{id}": signed_in(READ, target="operation"),
+    "POST /api/v1/control-operations/{id}/photos": Rule(
+        EVERYONE,
+        Reach.AUTHOR_OR_ADMIN,
+        "code: photos.services._check_may_add_to_operation: its operator, or an admin",
+        target="operation",
+        ok=(201,),
+    ),
+    "GET /api/v1/follow-ups": signed_in(READ),
+    "POST /api/v1/follow-ups": Rule(
+        MANAGERS,
+        Reach.ANY,
+        "SPEC §1 supervisors assign; code: a re-inspection of any site, owned by the caller's org",
+        target="site",
+        ok=(201,),
+    ),
+    "GET /api/v1/follow-ups/{id}": signed_in(READ, target="follow_up"),
+    "PATCH /api/v1/follow-ups/{id}": Rule(
+        MANAGERS,
+        Reach.ORG,
+        "SPEC §1: assignment acts within the actor's organization unless admin (services._check_manager)",
+        target="follow_up",
+    ),
+    "POST /api/v1/follow-ups/{id}/complete": Rule(
+        EVERYONE,
+        Reach.ORG,
+        "AMBIGUOUS: SPEC §1 surveyors complete 're-inspections assigned to them'; code: anyone of its org",
+        target="follow_up",
+    ),
+    # ---------------------------------------------------------------------------------------------
+    # API: exports and imports
+    "POST /api/v1/exports": Rule(
+        ADMINS,
+        Reach.ORG,
+        "SPEC §1: bureau_admin exports, within the actor's organization unless admin (bureau = target)",
+        target="organization",
+        ok=(202,),
+    ),
+    "GET /api/v1/exports/{id}": Rule(
+        ADMINS,
+        Reach.ORG,
+        "code: services.get_export: its requester, its organization's bureau_admins, or an admin",
+        target="export",
+    ),
+    "GET /api/v1/exports/{id}/download": Rule(
+        ADMINS,
+        Reach.ORG,
+        "as GET /api/v1/exports/{id}; allowed → 409 (the matrix's export is still queued)",
+        target="export",
+        ok=(409,),
+    ),
+    "POST /api/v1/imports": Rule(
+        ADMINS,
+        Reach.ANY,
+        "code: imports.IMPORTERS; rows become the caller's org's; allowed → 422 (no workbook sent)",
+        ok=(422,),
+    ),
+    # ---------------------------------------------------------------------------------------------
+    # API: notifications and webhooks
+    "GET /api/v1/notifications": signed_in("code: the caller's own inbox"),
+    "POST /api/v1/notifications/read": signed_in("code: marks the caller's own notifications"),
+    "GET /api/v1/me/notification-settings": signed_in("code: the caller's own settings"),
+    "PATCH /api/v1/me/notification-settings": signed_in("code: the caller's own settings"),
+    "GET /api/v1/organizations/{code}/webhooks": Rule(
+        ADMINS,
+        Reach.ORG,
+        "code: _check_org: an organization's settings, by its admins",
+        target="organization",
+    ),
+    "POST /api/v1/organizations/{code}/webhooks": Rule(
+        ADMINS,
+        Reach.ORG,
+        "code: _check_org: an organization's settings, by its admins",
+        target="organization",
+        ok=(201,),
+    ),
+    "DELETE /api/v1/webhooks/{id}": Rule(
+        ADMINS,
+        Reach.ORG,
+        "code: WebhookItem.delete; another org's webhook is a 404 (its existence is not told)",
+        target="webhook",
+        ok=(204,),
+        org_denied=404,
+    ),
+    # ---------------------------------------------------------------------------------------------
+    # API: reference data and the document
+    "GET /api/v1/district": signed_in(REFERENCE),
+    "GET /api/v1/townships": signed_in(REFERENCE),
+    "GET /api/v1/habitats": signed_in(REFERENCE),
+    "GET /api/v1/species": signed_in(REFERENCE),
+    "GET /api/v1/species/{id}": signed_in(REFERENCE),
+    "GET /api/v1/species-lists": signed_in(REFERENCE),
+    "GET /api/v1/species-lists/{code}/members": signed_in(REFERENCE),
+    "GET /api/v1/openapi.json": public("SPEC §3.2: the OpenAPI document (api-docs.* endpoints are public)"),
+    # ---------------------------------------------------------------------------------------------
+    # Pages: signing in, the shell, offline support
+    "GET /sign-in": public("the sign-in page; a signed-in user is sent home (302)", ok=(200, 302)),
+    "POST /sign-in": public("signing in (CSRF-checked); a signed-in user is sent home", ok=(302,)),
+    "POST /sign-out": signed_in("code: @login_required", ok=(302,)),
+    "POST /language": public(
+        "code: the language of this browser (and of the user when signed in)", ok=(302,)
+    ),
+    "GET /healthz": public("SPEC §3.2: liveness for load balancers"),
+    "GET /sw.js": public("the service worker must load before anyone signs in"),
+    "GET /manifest.webmanifest": public("the web app manifest"),
+    "GET /offline": public("shown by the service worker when a page was never cached"),
+    "GET /app/session.json": Rule(
+        EVERYONE,
+        Reach.ANY,
+        "code: the outbox asks who is signed in; a stranger gets 401 JSON (a script reads it)",
+        anonymous=401,
+    ),
+    "GET /app/field-data.json": signed_in("reference data for the offline forms (@login_required)"),
+    "GET /api-docs": signed_in("SPEC §3.2: interactive docs for signed-in staff"),
+    "GET /": signed_in("home: the caller's own follow-ups and records"),
+    # ---------------------------------------------------------------------------------------------
+    # Pages: observations
+    "GET /observations": signed_in("code: the caller's records (desk roles may widen to the district)"),
+    "GET /observations/new": signed_in("SPEC §1: recording is everyone's"),
+    "GET /observations/{id}": signed_in(READ, target="observation"),
+    "GET /observations/{id}/edit": Rule(
+        EVERYONE,
+        Reach.AUTHOR,
+        "as PATCH /api/v1/observations/{id} (services.check_editable)",
+        target="observation",
+    ),
+    "POST /observations/{id}/edit": Rule(
+        EVERYONE,
+        Reach.AUTHOR,
+        "as PATCH /api/v1/observations/{id} (services.check_editable)",
+        target="observation",
+        ok=(302,),
+    ),
+    "POST /observations/{id}/review": Rule(
+        REVIEWERS,
+        Reach.ORG,
+        "as POST /api/v1/observations/{id}/review; the page turns every refusal into an error message",
+        target="observation",
+        not_author=True,
+        ok=(302,),
+        denied=FLASH,
+    ),
+    "GET /review": Rule(
+        REVIEWERS, Reach.ANY, "SPEC §1 verifiers review (services.review_queue: their org's records)"
+    ),
+    # ---------------------------------------------------------------------------------------------
+    # Pages: sites, control, follow-ups, dashboard, notifications
+    "GET /sites/{id}": signed_in(READ, target="site"),
+    "GET /map": signed_in(READ),
+    "GET /control-operations/new": signed_in(
+        "SPEC §1: recording operations is everyone's (the form reads the record it starts from)",
+        target="observation",
+    ),
+    "GET /follow-ups": signed_in("code: the caller's follow-ups (managers may widen to their org's)"),
+    "GET /follow-ups/{id}": signed_in(READ, target="follow_up"),
+    "POST /follow-ups/{id}": Rule(
+        MANAGERS,
+        Reach.ORG,
+        "as PATCH /api/v1/follow-ups/{id} (the matrix reschedules)",
+        target="follow_up",
+        ok=(302,),
+    ),
+    "GET /dashboard": Rule(
+        DASHBOARD,
+        Reach.ORG,
+        "SPEC §1 supervisors watch the dashboard; another org's (?organization=) is admin's only",
+        target="organization",
+    ),
+    "GET /notifications": signed_in("code: the caller's own inbox"),
+    "POST /notifications/read": signed_in("code: marks the caller's own notifications", ok=(302,)),
+    # ---------------------------------------------------------------------------------------------
+    # Pages: exports and administration
+    "GET /exports": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin exports census tables (exports.EXPORTERS)"),
+    "POST /exports": Rule(
+        ADMINS,
+        Reach.ORG,
+        "as POST /api/v1/exports; another org's bureau is not among the form's choices (422)",
+        target="organization",
+        ok=(302,),
+        org_denied=422,
+    ),
+    "POST /exports/import": Rule(
+        ADMINS,
+        Reach.ANY,
+        "as POST /api/v1/imports; allowed → 422 (no workbook sent)",
+        ok=(422,),
+    ),
+    "GET /admin/users": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages the bureau's users"),
+    "GET /admin/users/new": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages the bureau's users"),
+    "POST /admin/users/new": Rule(
+        ADMINS,
+        Reach.ORG,
+        "as POST /api/v1/users; another org is not among the form's choices (422)",
+        target="organization",
+        ok=(302,),
+        org_denied=422,
+    ),
+    "GET /admin/users/{id}": Rule(
+        ADMINS, Reach.ORG, "as GET /api/v1/users/{id} (services.get_managed_user)", target="user"
+    ),
+    "POST /admin/users/{id}": Rule(
+        ADMINS, Reach.ORG, "as PATCH /api/v1/users/{id}", target="user", ok=(302,)
+    ),
+    "GET /admin/species-lists": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
+    "GET /admin/species-lists/{code}": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
+}
+
+
+def relations(rule: Rule) -> tuple[str, ...]:
+    """How the caller stands to the target: "any" when no organization is involved."""
+    if rule.target is None:
+        return ("any",)
+    if rule.reach in (Reach.AUTHOR, Reach.AUTHOR_OR_ADMIN) or rule.not_author:
+        return ("own", "other", "self")
+    return ("own", "other")
+
+
+def allowed(rule: Rule, role: str | None, relation: str) -> bool:
+    """Whether the table lets `role` (None: not signed in) call the endpoint on that target."""
+    if rule.reach is Reach.PUBLIC:
+        return True
+    if role is None or role not in rule.roles:
+        return False
+    if relation == "self" and rule.not_author:
+        return False
+    if rule.reach is Reach.ANY:
+        return True
+    if rule.reach is Reach.ORG:
+        return relation != "other" or role == ADMIN
+    if rule.reach is Reach.AUTHOR:
+        return relation == "self"
+    return relation == "self" or role == ADMIN

@@ -1,0 +1,499 @@
+"""The authorization matrix: every endpoint × every role × own/other organization, and anonymous.
+
+The rules live in tests/authorization/rules.py; this file only builds each call and compares the answer
+with what the rule says. Targets (a record, an operation, a follow-up …) are made through the API by
+"forestry" people; "own" callers are forestry staff, "other" callers agriculture staff, "self" callers
+made the target themselves. Anonymous calls use an id that does not exist: the refusal must come before
+any lookup, so a stranger cannot even learn whether a record exists.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image  # noqa: TID251 -- the matrix uploads a photo it draws itself
+
+from app.clock import local_today
+from app.extensions import db
+from app.species.models import SpeciesList
+from tests.authorization.rules import FLASH, ROLES, RULES, SIGN_IN, UNWALKED, Rule, allowed, relations
+from tests.conftest import ApiClient
+from tests.factories import PASSWORD
+
+TARGET = "forestry"  # the organization that owns every target; "own" callers belong to it
+OTHER = "agriculture"  # where "other" callers belong
+MISSING = 2**31 - 1  # an id no row has: what anonymous callers ask for
+PARAMETER = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def endpoint_keys(app: Flask) -> set[str]:
+    """ "METHOD /path/{id}" for every route and method of the app (int parameters become {id})."""
+    keys: set[str] = set()
+    for rule in app.url_map.iter_rules():
+        path = PARAMETER.sub(
+            lambda m: "{id}" if m["converter"] == "int" else "{" + m["name"] + "}", rule.rule
+        )
+        keys.update(f"{method} {path}" for method in (rule.methods or set()) - SKIPPED_METHODS)
+    return keys
+
+
+def test_every_endpoint_has_exactly_one_rule(app: Flask) -> None:
+    present = endpoint_keys(app)
+    unreviewed = sorted(present - RULES.keys() - UNWALKED.keys())
+    gone = sorted((RULES.keys() | UNWALKED.keys()) - present)
+    assert not unreviewed and not gone, (
+        f"endpoints with no rule in tests/authorization/rules.py: {unreviewed}; "
+        f"rules for endpoints the app no longer has: {gone}"
+    )
+    assert not RULES.keys() & UNWALKED.keys()
+    assert RULES.keys() == CALLS.keys(), "every rule needs a call in CALLS, and only rules have one"
+
+
+# ---------------------------------------------------------------------------------------------
+# Who calls, and the targets they call on
+
+
+def _jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (40, 160, 60)).save(buffer, format="JPEG", quality=80)
+    return buffer.getvalue()
+
+
+JPEG = _jpeg()
+
+
+class AnonymousBrowser:
+    """A browser that has not signed in, holding the CSRF token the sign-in page gives it (every
+    browser post is CSRF-checked before anything else, so a refused post must carry one)."""
+
+    def __init__(self, app: Flask):
+        self.client = app.test_client()
+        html = self.client.get("/sign-in").get_data(as_text=True)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', html)  # the language form's
+        assert match, "the sign-in page carries no CSRF token"
+        self.csrf = match.group(1)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        return self.client.post(path, data={**(data or {}), "csrf_token": self.csrf}, **kwargs)
+
+
+@dataclass
+class Fixtures:
+    app: Flask
+    client: FlaskClient
+    make_user: Any
+    api_as: Any
+    web_as: Any
+    make_observation: Any
+    observation_payload: Any
+    treat: Any
+    species_id: Any
+
+
+class Ctx:
+    """One case: the caller (None: anonymous) and, made on first use, the target of the call."""
+
+    def __init__(self, fx: Fixtures, role: str | None, relation: str):
+        self.fx = fx
+        self.role = role
+        self.relation = relation
+        self.anonymous = role is None
+        organization = OTHER if relation == "other" else TARGET
+        self.user = None if role is None else fx.make_user(role, organization)
+
+    # The caller's clients: a bearer token for the API, a browser session for pages.
+    @cached_property
+    def api(self) -> ApiClient:
+        return ApiClient(self.fx.client) if self.user is None else self.fx.api_as(self.user)
+
+    @cached_property
+    def web(self) -> Any:
+        return AnonymousBrowser(self.fx.app) if self.user is None else self.fx.web_as(self.user)
+
+    def credentials(self) -> dict[str, str]:
+        """The caller's own username and password (a stranger: someone's who is about to sign in)."""
+        user = self.user or self.fx.make_user("surveyor", TARGET)
+        username = user.username
+        db.session.commit()
+        return {"username": username, "password": PASSWORD}
+
+    # Who makes the target: the caller for "self", else a forestry colleague of the right role.
+    @cached_property
+    def maker(self) -> ApiClient:
+        return self.api if self.relation == "self" else self.fx.api_as("surveyor", TARGET)
+
+    @cached_property
+    def forestry_admin(self) -> ApiClient:
+        return self.fx.api_as("bureau_admin", TARGET)
+
+    @cached_property
+    def observation(self) -> dict[str, Any]:
+        return self.fx.make_observation(self.maker)
+
+    @cached_property
+    def operation(self) -> dict[str, Any]:
+        operation, _baseline = self.fx.treat(self.maker, method="hand_collection")  # 2 follow-ups
+        return operation
+
+    def _id(self, make: Callable[[], int]) -> int:
+        return MISSING if self.anonymous else make()
+
+    def observation_id(self) -> int:
+        return self._id(lambda: self.observation["id"])
+
+    def site_id(self) -> int:
+        return self._id(lambda: self.observation["site_id"])
+
+    def operation_id(self) -> int:
+        return self._id(lambda: self.operation["id"])
+
+    def follow_up_id(self) -> int:
+        return self._id(lambda: self.operation["follow_ups"][0]["id"])
+
+    def photo_id(self) -> int:
+        def make() -> int:
+            response = self.maker.post(
+                f"/api/v1/observations/{self.observation['id']}/photos",
+                data={"file": (io.BytesIO(JPEG), "IMG_0001.jpg")},
+                content_type="multipart/form-data",
+            )
+            assert response.status_code == 201, response.get_json()
+            return response.get_json()["id"]
+
+        return self._id(make)
+
+    def user_id(self) -> int:
+        def make() -> int:
+            user = self.fx.make_user("surveyor", TARGET)
+            user_id: int = user.id
+            db.session.commit()
+            return user_id
+
+        return self._id(make)
+
+    def export_id(self) -> int:
+        def make() -> int:
+            response = self.forestry_admin.post("/api/v1/exports", json={"kind": "census", "bureau": TARGET})
+            assert response.status_code == 202, response.get_json()
+            return response.get_json()["id"]
+
+        return self._id(make)
+
+    def webhook_id(self) -> int:
+        def make() -> int:
+            response = self.forestry_admin.post(f"/api/v1/organizations/{TARGET}/webhooks", json=WEBHOOK)
+            assert response.status_code == 201, response.get_json()
+            return response.get_json()["id"]
+
+        return self._id(make)
+
+    def species_list_code(self) -> str:
+        return db.session.scalar(sa.select(SpeciesList.code).order_by(SpeciesList.id).limit(1)) or "none"
+
+
+# ---------------------------------------------------------------------------------------------
+# One call per rule: a body that succeeds when the caller is allowed (unless the rule says otherwise)
+
+
+@dataclass
+class Call:
+    path: str
+    json: Any = None
+    form: dict[str, Any] | None = None
+    upload: bool = False  # the form is multipart, with a file
+
+
+WEBHOOK = {"name": "林业局值班群", "url": "https://example.org/hook", "format": "generic"}
+
+
+def _tomorrow() -> str:
+    return (local_today() + timedelta(days=1)).isoformat()
+
+
+def _photo_upload() -> dict[str, Any]:
+    return {"file": (io.BytesIO(JPEG), "IMG_0002.jpg")}
+
+
+def _operation(c: Ctx) -> dict[str, Any]:
+    return {
+        "client_uuid": str(uuid.uuid4()),
+        "observation_id": c.observation_id(),
+        "method": "hand_collection",
+        "performed_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "area_m2": 500,
+        "details": {"kg_removed": 3.5},
+    }
+
+
+def _new_user(organization: str) -> dict[str, str]:
+    return {
+        "username": f"new{uuid.uuid4().hex[:10]}",
+        "password": "a-long-enough-password",
+        "display_name": "新同事",
+        "role": "surveyor",
+        "organization": organization,
+    }
+
+
+CALLS: dict[str, Callable[[Ctx], Call]] = {
+    # API: accounts
+    "POST /api/v1/auth/tokens": lambda c: Call("/api/v1/auth/tokens", json=c.credentials()),
+    "DELETE /api/v1/auth/tokens/current": lambda c: Call("/api/v1/auth/tokens/current"),
+    "GET /api/v1/me": lambda c: Call("/api/v1/me"),
+    "GET /api/v1/organizations": lambda c: Call("/api/v1/organizations"),
+    "GET /api/v1/users": lambda c: Call("/api/v1/users"),
+    "POST /api/v1/users": lambda c: Call("/api/v1/users", json=_new_user(TARGET)),
+    "GET /api/v1/users/{id}": lambda c: Call(f"/api/v1/users/{c.user_id()}"),
+    "PATCH /api/v1/users/{id}": lambda c: Call(f"/api/v1/users/{c.user_id()}", json={"display_name": "改名"}),
+    # API: observations and photos
+    "GET /api/v1/observations": lambda c: Call("/api/v1/observations"),
+    "POST /api/v1/observations": lambda c: Call("/api/v1/observations", json=c.fx.observation_payload()),
+    "GET /api/v1/observations/geojson": lambda c: Call("/api/v1/observations/geojson"),
+    "GET /api/v1/observations/{id}": lambda c: Call(f"/api/v1/observations/{c.observation_id()}"),
+    "PATCH /api/v1/observations/{id}": lambda c: Call(
+        f"/api/v1/observations/{c.observation_id()}", json={"notes": "复核"}
+    ),
+    "POST /api/v1/observations/{id}/photos": lambda c: Call(
+        f"/api/v1/observations/{c.observation_id()}/photos", form=_photo_upload(), upload=True
+    ),
+    "POST /api/v1/observations/{id}/review": lambda c: Call(
+        f"/api/v1/observations/{c.observation_id()}/review", json={"decision": "verified"}
+    ),
+    "GET /api/v1/photos/{id}/{variant}": lambda c: Call(f"/api/v1/photos/{c.photo_id()}/original"),
+    # API: sites, control operations, follow-ups
+    "GET /api/v1/sites": lambda c: Call("/api/v1/sites"),
+    "GET /api/v1/sites/{id}": lambda c: Call(f"/api/v1/sites/{c.site_id()}"),
+    "GET /api/v1/control-methods": lambda c: Call("/api/v1/control-methods"),
+    "GET /api/v1/control-operations": lambda c: Call("/api/v1/control-operations"),
+    "POST /api/v1/control-operations": lambda c: Call("/api/v1/control-operations", json=_operation(c)),
+    "GET /api/v1/control-operations/{id}": lambda c: Call(f"/api/v1/control-operations/{c.operation_id()}"),
+    "POST /api/v1/control-operations/{id}/photos": lambda c: Call(
+        f"/api/v1/control-operations/{c.operation_id()}/photos?stage=after", form=_photo_upload(), upload=True
+    ),
+    "GET /api/v1/follow-ups": lambda c: Call("/api/v1/follow-ups"),
+    "POST /api/v1/follow-ups": lambda c: Call(
+        "/api/v1/follow-ups", json={"site_id": c.site_id(), "due_on": _tomorrow()}
+    ),
+    "GET /api/v1/follow-ups/{id}": lambda c: Call(f"/api/v1/follow-ups/{c.follow_up_id()}"),
+    "PATCH /api/v1/follow-ups/{id}": lambda c: Call(
+        f"/api/v1/follow-ups/{c.follow_up_id()}", json={"note": "带上密度框"}
+    ),
+    "POST /api/v1/follow-ups/{id}/complete": lambda c: Call(
+        f"/api/v1/follow-ups/{c.follow_up_id()}/complete",
+        json={"observation": c.fx.observation_payload(density_per_m2=2.0, egg_masses_per_m2=0.5)},
+    ),
+    # API: exports and imports
+    "POST /api/v1/exports": lambda c: Call("/api/v1/exports", json={"kind": "census", "bureau": TARGET}),
+    "GET /api/v1/exports/{id}": lambda c: Call(f"/api/v1/exports/{c.export_id()}"),
+    "GET /api/v1/exports/{id}/download": lambda c: Call(f"/api/v1/exports/{c.export_id()}/download"),
+    "POST /api/v1/imports": lambda c: Call(
+        f"/api/v1/imports?bureau={TARGET}",
+        form={"file": (io.BytesIO(b"not a workbook"), "census.xlsx")},
+        upload=True,
+    ),
+    # API: notifications and webhooks
+    "GET /api/v1/notifications": lambda c: Call("/api/v1/notifications"),
+    "POST /api/v1/notifications/read": lambda c: Call("/api/v1/notifications/read", json={}),
+    "GET /api/v1/me/notification-settings": lambda c: Call("/api/v1/me/notification-settings"),
+    "PATCH /api/v1/me/notification-settings": lambda c: Call(
+        "/api/v1/me/notification-settings", json={"digest": True}
+    ),
+    "GET /api/v1/organizations/{code}/webhooks": lambda c: Call(f"/api/v1/organizations/{TARGET}/webhooks"),
+    "POST /api/v1/organizations/{code}/webhooks": lambda c: Call(
+        f"/api/v1/organizations/{TARGET}/webhooks", json=WEBHOOK
+    ),
+    "DELETE /api/v1/webhooks/{id}": lambda c: Call(f"/api/v1/webhooks/{c.webhook_id()}"),
+    # API: reference data and the document
+    "GET /api/v1/district": lambda c: Call("/api/v1/district"),
+    "GET /api/v1/townships": lambda c: Call("/api/v1/townships"),
+    "GET /api/v1/habitats": lambda c: Call("/api/v1/habitats"),
+    "GET /api/v1/species": lambda c: Call("/api/v1/species?q=福寿螺"),
+    "GET /api/v1/species/{id}": lambda c: Call(f"/api/v1/species/{c.fx.species_id('pomacea-canaliculata')}"),
+    "GET /api/v1/species-lists": lambda c: Call("/api/v1/species-lists"),
+    "GET /api/v1/species-lists/{code}/members": lambda c: Call(
+        f"/api/v1/species-lists/{c.species_list_code()}/members"
+    ),
+    "GET /api/v1/openapi.json": lambda c: Call("/api/v1/openapi.json"),
+    # Pages: signing in, the shell, offline support
+    "GET /sign-in": lambda c: Call("/sign-in"),
+    "POST /sign-in": lambda c: Call("/sign-in", form=c.credentials()),
+    "POST /sign-out": lambda c: Call("/sign-out", form={}),
+    "POST /language": lambda c: Call("/language", form={"lang": "en"}),
+    "GET /healthz": lambda c: Call("/healthz"),
+    "GET /sw.js": lambda c: Call("/sw.js"),
+    "GET /manifest.webmanifest": lambda c: Call("/manifest.webmanifest"),
+    "GET /offline": lambda c: Call("/offline"),
+    "GET /app/session.json": lambda c: Call("/app/session.json"),
+    "GET /app/field-data.json": lambda c: Call("/app/field-data.json"),
+    "GET /api-docs": lambda c: Call("/api-docs"),
+    "GET /": lambda c: Call("/"),
+    # Pages: observations
+    "GET /observations": lambda c: Call("/observations"),
+    "GET /observations/new": lambda c: Call("/observations/new"),
+    "GET /observations/{id}": lambda c: Call(f"/observations/{c.observation_id()}"),
+    "GET /observations/{id}/edit": lambda c: Call(f"/observations/{c.observation_id()}/edit"),
+    "POST /observations/{id}/edit": lambda c: Call(
+        f"/observations/{c.observation_id()}/edit", form={"notes": "复核"}
+    ),
+    "POST /observations/{id}/review": lambda c: Call(
+        f"/observations/{c.observation_id()}/review", form={"decision": "verified"}
+    ),
+    "GET /review": lambda c: Call("/review"),
+    # Pages: sites, control, follow-ups, dashboard, notifications
+    "GET /sites/{id}": lambda c: Call(f"/sites/{c.site_id()}"),
+    "GET /map": lambda c: Call("/map"),
+    "GET /control-operations/new": lambda c: Call(
+        f"/control-operations/new?observation_id={c.observation_id()}"
+    ),
+    "GET /follow-ups": lambda c: Call("/follow-ups"),
+    "GET /follow-ups/{id}": lambda c: Call(f"/follow-ups/{c.follow_up_id()}"),
+    "POST /follow-ups/{id}": lambda c: Call(
+        f"/follow-ups/{c.follow_up_id()}", form={"action": "reschedule", "due_on": _tomorrow()}
+    ),
+    "GET /dashboard": lambda c: Call(f"/dashboard?organization={TARGET}"),
+    "GET /notifications": lambda c: Call("/notifications"),
+    "POST /notifications/read": lambda c: Call("/notifications/read", form={}),
+    # Pages: exports and administration
+    "GET /exports": lambda c: Call("/exports"),
+    "POST /exports": lambda c: Call(
+        "/exports",
+        form={"kind": "census", "bureau": TARGET, "date_from": "2026-01-01", "date_to": "2026-03-31"},
+    ),
+    "POST /exports/import": lambda c: Call("/exports/import", form={"import-bureau": TARGET}),
+    "GET /admin/users": lambda c: Call("/admin/users"),
+    "GET /admin/users/new": lambda c: Call("/admin/users/new"),
+    "POST /admin/users/new": lambda c: Call("/admin/users/new", form=_new_user(TARGET)),
+    "GET /admin/users/{id}": lambda c: Call(f"/admin/users/{c.user_id()}"),
+    "POST /admin/users/{id}": lambda c: Call(
+        f"/admin/users/{c.user_id()}", form={"display_name": "改名", "role": "surveyor", "active": "y"}
+    ),
+    "GET /admin/species-lists": lambda c: Call("/admin/species-lists"),
+    "GET /admin/species-lists/{code}": lambda c: Call(f"/admin/species-lists/{c.species_list_code()}"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The matrix
+
+
+def cases() -> Iterator[Any]:
+    for key, rule in RULES.items():
+        for role in ROLES:
+            for relation in relations(rule):
+                if relation == "self" and role not in rule.roles:
+                    continue  # refused for the role already: making the target would show nothing new
+                suffix = role if relation == "any" else f"{role}-{relation}"
+                yield pytest.param(key, role, relation, id=f"{key}-{suffix}")
+        yield pytest.param(key, None, "any", id=f"{key}-anonymous")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def photo_storage(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    original = app.config["IAS_STORAGE_DIR"]
+    app.config["IAS_STORAGE_DIR"] = str(tmp_path_factory.mktemp("matrix-storage"))
+    yield Path(app.config["IAS_STORAGE_DIR"])
+    app.config["IAS_STORAGE_DIR"] = original
+
+
+@pytest.fixture
+def fx(
+    app: Flask,
+    client: FlaskClient,
+    make_user: Any,
+    api_as: Any,
+    web_as: Any,
+    make_observation: Any,
+    observation_payload: Any,
+    treat: Any,
+    species_id: Any,
+) -> Fixtures:
+    return Fixtures(
+        app, client, make_user, api_as, web_as, make_observation, observation_payload, treat, species_id
+    )
+
+
+def _send(ctx: Ctx, method: str, call: Call) -> Any:
+    kwargs: dict[str, Any] = {}
+    if call.json is not None:
+        kwargs["json"] = call.json
+    if call.upload:
+        kwargs["content_type"] = "multipart/form-data"
+    if call.path.startswith("/api/"):
+        if call.form is not None:
+            kwargs["data"] = call.form
+        return ctx.api.open(method, call.path, **kwargs)
+    if method == "GET":
+        return ctx.web.get(call.path, **kwargs)
+    assert method == "POST", f"pages take GET and POST only, not {method}"
+    return ctx.web.post(call.path, data=call.form or {}, **kwargs)
+
+
+def _is_sign_in_redirect(response: Any) -> bool:
+    if response.status_code not in (302, 303):
+        return False
+    location = urlsplit(response.headers.get("Location", ""))
+    return location.path == "/sign-in" and "next" in parse_qs(location.query)
+
+
+def _flash_categories(ctx: Ctx) -> set[str]:
+    with ctx.web.client.session_transaction() as session:
+        return {category for category, _message in session.get("_flashes", [])}
+
+
+def _outcome(ctx: Ctx, response: Any, api: bool) -> int | str:
+    """The answer as the rules name it: a status, SIGN_IN, or FLASH (an error message) for pages."""
+    if _is_sign_in_redirect(response):
+        return SIGN_IN
+    if not api and response.status_code == 302 and not ctx.anonymous and "error" in _flash_categories(ctx):
+        return FLASH
+    return int(response.status_code)
+
+
+def _expected(rule: Rule, role: str | None, relation: str, api: bool) -> tuple[int | str, ...]:
+    if allowed(rule, role, relation):
+        return rule.ok
+    if role is None:
+        return (rule.anonymous or (401 if api else SIGN_IN),)
+    if role in rule.roles and relation == "other" and rule.org_denied is not None:
+        return (rule.org_denied,)
+    return (rule.denied,)
+
+
+@pytest.mark.parametrize(("key", "role", "relation"), list(cases()))
+def test_matrix(fx: Fixtures, key: str, role: str | None, relation: str) -> None:
+    rule = RULES[key]
+    method, _path = key.split(" ", 1)
+    ctx = Ctx(fx, role, relation)
+    call = CALLS[key](ctx)
+    api = call.path.startswith("/api/")
+    response = _send(ctx, method, call)
+    try:
+        outcome = _outcome(ctx, response, api)
+        body = response.get_data()[:300].decode(errors="replace")
+    finally:
+        response.close()  # a file sent by send_file stays open until then
+    expected = _expected(rule, role, relation, api)
+    verdict = "allowed" if allowed(rule, role, relation) else "refused"
+    assert outcome in expected, (
+        f"{key} as {role or 'anonymous'} ({relation}): expected {verdict} {expected}, got {outcome}; "
+        f"rule: {rule.reach.value}, {rule.why}; body: {body!r}"
+    )
+    if allowed(rule, role, relation) and rule.denied == FLASH:
+        assert "info" in _flash_categories(ctx), f"{key}: allowed, but no confirmation was shown"
