@@ -17,12 +17,15 @@ bool, Excel dates to date/datetime, "12.5" to 12.5 in a number column); anything
 found, so that the import's validation can reject the row and name the cell (`SheetRow.cells`).
 
 The workbook is untrusted: it is refused before parsing if it is not a zip archive or if it would
-unpack to more than MAX_UNCOMPRESSED_BYTES.
+unpack to more than MAX_UNCOMPRESSED_BYTES. Sheets are parsed lazily, so damage further in (a cut-off
+or malformed sheet, a zip entry longer than its header says) can only show while the rows are read: it
+raises ReaderError then, and the caller rolls back what it did with earlier rows.
 """
 
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -92,6 +95,11 @@ class _Plan:
     positions: tuple[tuple[ColumnSpec, int, str], ...]  # column, 0-based index, column letter
 
 
+# What a damaged archive or malformed XML raises (XML parsers' errors are SyntaxErrors, lxml's and the
+# standard library's alike, entity bombs included).
+_DAMAGE: Final = (zipfile.BadZipFile, zlib.error, EOFError, OSError, SyntaxError)
+
+
 def read_census(
     source: BinaryIO | Path,
     template: Template,
@@ -109,6 +117,9 @@ def read_census(
     workbook = _open(source, max_uncompressed_bytes)
     try:
         plans = _plan(workbook, template)
+    except _DAMAGE as exc:
+        workbook.close()
+        raise ReaderError([f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})"]) from exc
     except BaseException:
         workbook.close()
         raise
@@ -131,7 +142,7 @@ def _open(source: BinaryIO | Path, limit: int) -> Any:
         source.seek(0)
     try:
         return load_workbook(source, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
+    except (InvalidFileException, KeyError, ValueError, TypeError, *_DAMAGE) as exc:
         raise ReaderError([f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})"]) from exc
 
 
@@ -209,7 +220,7 @@ def _rows(workbook: Any, plans: list[_Plan], tz: tzinfo | None) -> Iterator[Shee
             for number, raw in enumerate(
                 plan.worksheet.iter_rows(min_row=first_row, values_only=True), first_row
             ):
-                if _is_total(raw):
+                if not raw or _is_total(raw):  # rows missing from the file come back empty: no work
                     continue
                 values: dict[str, Any] = {}
                 cells: dict[str, str] = {}
@@ -225,6 +236,8 @@ def _rows(workbook: Any, plans: list[_Plan], tz: tzinfo | None) -> Iterator[Shee
                     cells[field] = f"{letter}{number}"
                 if not empty:
                     yield SheetRow(plan.sheet.key, number, values, cells)
+    except _DAMAGE as exc:
+        raise ReaderError([f"sheet {plan.sheet.title!r} is damaged ({type(exc).__name__}: {exc})"]) from exc
     finally:
         workbook.close()
 

@@ -132,6 +132,13 @@ def _check_may_add_to_operation(actor: User, operation: ControlOperation) -> Non
         raise PermissionDenied(_("Only the person who recorded the operation can add its photos."))
 
 
+def _clean_filename(filename: str | None) -> str | None:
+    """The name the client gave without control characters (PostgreSQL refuses NUL in text), at most 255
+    characters; None when nothing is left."""
+    cleaned = "".join(ch for ch in filename or "" if ch >= " " and ch != "\x7f")[:255]
+    return cleaned or None
+
+
 def find_photo(parent: Parent, sha256: str) -> Photo | None:
     return db.session.scalar(sa.select(Photo).where(parent.where(), Photo.sha256 == sha256))
 
@@ -185,7 +192,7 @@ def add_photo(
                 width=processed.width,
                 height=processed.height,
                 taken_at=processed.taken_at,
-                original_filename=(filename or None) and filename[:255],
+                original_filename=_clean_filename(filename),
                 uploaded_by_id=actor.id,
                 **keys,
             )
