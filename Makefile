@@ -53,16 +53,17 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk
 
 test: install $(CHROMIUM) ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set
-	env -u TEST_DATABASE_URL $(BIN)/pytest
-	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "== again on PostgreSQL"; $(BIN)/pytest; fi
+	@if [ -z "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest; exit; fi; \
+	echo "== SQLite and PostgreSQL side by side (one core each); logs in .test-logs/"; \
+	mkdir -p .test-logs; \
+	env -u TEST_DATABASE_URL $(BIN)/pytest -p no:cacheprovider > .test-logs/sqlite.log 2>&1 & sqlite=$$!; \
+	$(BIN)/pytest -p no:cacheprovider > .test-logs/postgresql.log 2>&1 & postgresql=$$!; \
+	wait $$sqlite; sqlite_rc=$$?; wait $$postgresql; postgresql_rc=$$?; \
+	echo "== SQLite"; tail -n 25 .test-logs/sqlite.log; echo "== PostgreSQL"; tail -n 25 .test-logs/postgresql.log; \
+	[ $$sqlite_rc -eq 0 ] && [ $$postgresql_rc -eq 0 ]
 
-bench: install ## benchmarks against bare baselines (not part of make test); results in bench/results/
-	@mkdir -p bench/results
-	$(BIN)/python bench/photo_ingest.py --json bench/results/photo_ingest.jsonl
-	env -u BENCH_DATABASE_URL $(BIN)/python bench/reminder_sweep.py --json bench/results/reminder_sweep.jsonl
-	@if [ -n "$$BENCH_DATABASE_URL" ]; then $(BIN)/python bench/reminder_sweep.py --json bench/results/reminder_sweep.jsonl; fi
-	$(BIN)/python bench/census_export.py --json bench/results/census_export.jsonl
-	env -u BENCH_DATABASE_URL $(BIN)/python bench/census_export_db.py --json bench/results/census_export_db.jsonl
+bench: install ## SPEC §5 budgets vs bare baselines, ~15 min (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
+	$(BIN)/python bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 lint: install ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check app tests bench migrations/env.py
