@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import marshmallow as ma
@@ -16,6 +17,11 @@ from app.clock import local_zone
 from app.extensions import db
 
 MAX_PER_PAGE = 500
+
+# Row ids are 32-bit INTEGER keys: a larger id names nothing. It is refused (404 in a path, 422 in a
+# field) before it reaches the database, whose driver would overflow on it (SQLite: a 500).
+MAX_ID = 2**31 - 1
+ID_RANGE = ma.validate.Range(min=1, max=MAX_ID)
 
 
 class PageArgs(ma.Schema):
@@ -136,5 +142,58 @@ def _require_known_body_type() -> None:
         )
 
 
+def _refuse_impossible_ids() -> None:
+    """404 for an id in the path that no row can have (pages as well as the API)."""
+    if any(isinstance(value, int) and value > MAX_ID for value in (request.view_args or {}).values()):
+        abort(404)
+
+
+def _storable(text: str) -> bool:
+    """PostgreSQL cannot store NUL, and no database an unpaired surrogate (JSON can send both)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unstorable_fields(value: Any, name: str = "") -> Iterator[str]:
+    """The (dotted) names of the fields whose text, or key, cannot be stored."""
+    if isinstance(value, str):
+        if not _storable(value):
+            yield name or "_request"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{name}.{key}" if name else str(key)
+            if isinstance(key, str) and not _storable(key):
+                yield child
+            else:
+                yield from _unstorable_fields(item, child)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _unstorable_fields(item, name)
+
+
+def _refuse_unstorable_text() -> None:
+    """422 naming the field for text no database column can hold, instead of a 500 when it is
+    written (or, on PostgreSQL, even compared). In the path such text names nothing: 404."""
+    if not request.path.startswith("/api/"):
+        return
+    if any(isinstance(value, str) and not _storable(value) for value in (request.view_args or {}).values()):
+        abort(404)
+    sent: dict[str, Any] = {"query": request.args.to_dict(flat=False)}
+    if request.method in {"POST", "PUT", "PATCH"}:
+        sent["body"] = request.get_json(silent=True) if request.is_json else request.form.to_dict(flat=False)
+        sent["files"] = {name: upload.filename for name, upload in request.files.items()}
+    fields = sorted({field for location in sent.values() for field in _unstorable_fields(location)})
+    if fields:
+        message = _("must not contain NUL characters or unpaired surrogates")
+        abort(422, messages={"json": {field: [message] for field in fields}})
+
+
 def register_api_checks(app: Flask) -> None:
     app.before_request(_require_known_body_type)
+    app.before_request(_refuse_impossible_ids)
+    app.before_request(_refuse_unstorable_text)

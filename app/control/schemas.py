@@ -4,7 +4,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from app.api import LocalDateTime, PageArgs, WorkDay
+from app.api import ID_RANGE, LocalDateTime, PageArgs, WorkDay
 from app.control.models import FollowUpKind, FollowUpStatus
 from app.control.services import is_overdue
 from app.observations.schemas import ObservationCreateArgs, PhotoSchema, SpeciesRefSchema
@@ -32,13 +32,13 @@ class ControlMethodSchema(ma.Schema):
 
 class ControlOperationCreateArgs(ma.Schema):
     client_uuid = ma.fields.UUID(required=True)
-    site_id = ma.fields.Integer(validate=ma.validate.Range(min=1), allow_none=True)
+    site_id = ma.fields.Integer(validate=ID_RANGE, allow_none=True)
     observation_id = ma.fields.Integer(
-        validate=ma.validate.Range(min=1),
+        validate=ID_RANGE,
         allow_none=True,
         metadata={"description": "the record that found the species: its site is treated; the baseline"},
     )
-    species_id = ma.fields.Integer(validate=ma.validate.Range(min=1), allow_none=True)
+    species_id = ma.fields.Integer(validate=ID_RANGE, allow_none=True)
     method = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
     performed_at = LocalDateTime(required=True)
     area_m2 = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=1e9))
@@ -59,18 +59,18 @@ class ControlOperationCreateArgs(ma.Schema):
             "description": "re-inspection days after the operation; default: the species × method schedule"
         },
     )
-    assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1), allow_none=True)
+    assignee_id = ma.fields.Integer(validate=ID_RANGE, allow_none=True)
     check_site_id = ma.fields.Integer(
-        validate=ma.validate.Range(min=1),
+        validate=ID_RANGE,
         allow_none=True,
         metadata={"description": "an untreated check plot (CK) for Henderson–Tilton corrected efficacy"},
     )
 
 
 class ControlOperationQueryArgs(PageArgs):
-    site_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
-    species_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
-    operator_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    site_id = ma.fields.Integer(validate=ID_RANGE)
+    species_id = ma.fields.Integer(validate=ID_RANGE)
+    operator_id = ma.fields.Integer(validate=ID_RANGE)
     method = ma.fields.String(validate=ma.validate.Length(max=40))
     from_ = WorkDay(data_key="from")
     to = WorkDay()
@@ -136,21 +136,21 @@ class ControlOperationSchema(ma.Schema):
 class FollowUpQueryArgs(PageArgs):
     status = ma.fields.Enum(FollowUpStatus, by_value=True)
     overdue = ma.fields.Boolean()
-    assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
-    site_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
-    control_operation_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    assignee_id = ma.fields.Integer(validate=ID_RANGE)
+    site_id = ma.fields.Integer(validate=ID_RANGE)
+    control_operation_id = ma.fields.Integer(validate=ID_RANGE)
     due_before = WorkDay()
 
 
 class FollowUpCreateArgs(ma.Schema):
-    site_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    site_id = ma.fields.Integer(required=True, validate=ID_RANGE)
     due_on = WorkDay(required=True)
-    assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1), allow_none=True)
+    assignee_id = ma.fields.Integer(validate=ID_RANGE, allow_none=True)
     note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
 
 
 class FollowUpUpdateArgs(ma.Schema):
-    assignee_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    assignee_id = ma.fields.Integer(validate=ID_RANGE)
     due_on = WorkDay()
     status = ma.fields.Enum(
         FollowUpStatus,
@@ -164,7 +164,7 @@ class FollowUpUpdateArgs(ma.Schema):
 
 class CompletionObservationArgs(ObservationCreateArgs):
     species_id = ma.fields.Integer(
-        validate=ma.validate.Range(min=1), metadata={"description": "optional: the site's species"}
+        validate=ID_RANGE, metadata={"description": "optional: the site's species"}
     )
 
 

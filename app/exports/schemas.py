@@ -5,7 +5,7 @@ from typing import Any
 import marshmallow as ma
 from flask import url_for
 
-from app.api import LocalDateTime, WorkDay
+from app.api import ID_RANGE, LocalDateTime, WorkDay
 from app.exports.models import ExportKind, ExportStatus
 from app.observations.models import ReviewStatus
 
@@ -21,7 +21,7 @@ class ExportArgs(ma.Schema):
     )
     from_ = WorkDay(data_key="from", allow_none=True, metadata={"description": "first day (Asia/Shanghai)"})
     to = WorkDay(allow_none=True, metadata={"description": "last day, inclusive"})
-    species_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    species_id = ma.fields.Integer(validate=ID_RANGE)
     township_code = ma.fields.String(validate=ma.validate.Length(max=50))
     status = ma.fields.Enum(ReviewStatus, by_value=True)
     detected = ma.fields.Boolean()

@@ -69,7 +69,10 @@ class Settings(MethodView):
 
 
 def _check_org(code: str) -> int:
-    organization = get_organization(code)
+    try:
+        organization = get_organization(code)
+    except InvalidInput:  # the code names the resource in the path: no such organization is a 404
+        raise NotFound(_("No organization has the code %(code)s.", code=code)) from None
     if current_user.role != Role.ADMIN and current_user.organization_id != organization.id:
         raise PermissionDenied(_("You manage your own organization's webhooks only."))
     return organization.id

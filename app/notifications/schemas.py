@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.api import LocalDateTime, PageArgs
+from app.api import ID_RANGE, LocalDateTime, PageArgs
 from app.notifications.models import NotificationKind, WebhookFormat
 
 
@@ -23,7 +23,7 @@ class InboxArgs(PageArgs):
 
 class MarkReadArgs(ma.Schema):
     ids = ma.fields.List(
-        ma.fields.Integer(validate=ma.validate.Range(min=1)),
+        ma.fields.Integer(validate=ID_RANGE),
         validate=ma.validate.Length(max=500),
         metadata={"description": "omit to mark every notification read"},
     )

@@ -5,7 +5,7 @@ from typing import Any
 import marshmallow as ma
 from flask import url_for
 
-from app.api import LocalDateTime, PageArgs, WorkDay
+from app.api import ID_RANGE, LocalDateTime, PageArgs, WorkDay
 from app.geo.crs import CRS
 from app.observations.models import Flag, PositionSource, ReviewStatus
 
@@ -39,7 +39,7 @@ class MetricsFields(ma.Schema):
 class ObservationFieldsArgs(MetricsFields):
     """Fields a surveyor sets, on create and on edit."""
 
-    species_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    species_id = ma.fields.Integer(required=True, validate=ID_RANGE)
     detected = ma.fields.Boolean(
         load_default=True,
         metadata={"description": "false: the species was searched for here and not found (absence)"},
@@ -87,16 +87,16 @@ class ObservationUpdateArgs(ObservationFieldsArgs):
 
 
 class ObservationQueryArgs(PageArgs):
-    species_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    species_id = ma.fields.Integer(validate=ID_RANGE)
     township_code = ma.fields.String(validate=ma.validate.Length(max=50))
     status = ma.fields.Enum(ReviewStatus, by_value=True)
     detected = ma.fields.Boolean()
     from_ = WorkDay(data_key="from", metadata={"description": "first day (Asia/Shanghai)"})
     to = WorkDay(metadata={"description": "last day, inclusive (Asia/Shanghai)"})
     bbox = ma.fields.String(metadata={"description": "min_lon,min_lat,max_lon,max_lat (WGS-84)"})
-    surveyor_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    surveyor_id = ma.fields.Integer(validate=ID_RANGE)
     organization = ma.fields.String(validate=ma.validate.Length(max=64))
-    site_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    site_id = ma.fields.Integer(validate=ID_RANGE)
     flag = ma.fields.Enum(Flag, by_value=True)
 
     @ma.validates("bbox")
@@ -154,7 +154,9 @@ class GpsSchema(ma.Schema):
 
 class PhotoSchema(ma.Schema):
     id = ma.fields.Integer()
-    observation_id = ma.fields.Integer()
+    observation_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "null on a control operation's photo"}
+    )
     sha256 = ma.fields.String()
     mime_type = ma.fields.String()
     size_bytes = ma.fields.Integer()

@@ -490,6 +490,9 @@ def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Observation]]:
                 ObservationFlag.observation_id == Observation.id, ObservationFlag.flag == filters["flag"]
             )
         )
+    # Pages show each record's land class (its habitat's parent): joined here, else each distinct class
+    # on a page costs a query of its own and the count grows with the page size (SPEC §5).
+    stmt = stmt.options(sa.orm.joinedload(Observation.habitat).joinedload(Habitat.parent))
     return stmt.order_by(Observation.observed_at.desc(), Observation.id.desc())
 
 

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.api import LocalDateTime, PageArgs
+from app.api import ID_RANGE, LocalDateTime, PageArgs
 from app.observations.schemas import ObservationSchema, SpeciesRefSchema
 from app.sites.models import SiteStatus
 
 
 class SiteQueryArgs(PageArgs):
-    species_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    species_id = ma.fields.Integer(validate=ID_RANGE)
     township_code = ma.fields.String(validate=ma.validate.Length(max=50))
     status = ma.fields.Enum(SiteStatus, by_value=True)
 
