@@ -134,9 +134,16 @@ def measure(app: Any) -> dict[str, Any]:
         queue_seconds = time.perf_counter() - start
         queue_statements = len(statements)
         sa.event.remove(db.engine, "before_cursor_execute", count)
+        commits: list[None] = []
+
+        def committed(conn: Any) -> None:
+            commits.append(None)
+
+        sa.event.listen(db.engine, "commit", committed)
         start = time.perf_counter()
         first = services.sweep()
         send_seconds = time.perf_counter() - start
+        sa.event.remove(db.engine, "commit", committed)
         start = time.perf_counter()
         idle_statements_before = len(statements)
         sa.event.listen(db.engine, "before_cursor_execute", count)
@@ -150,6 +157,7 @@ def measure(app: Any) -> dict[str, Any]:
         "queue_statements": queue_statements,
         "deliver_seconds": round(send_seconds, 3),
         "delivered": first.sent.sent,
+        "deliver_commits": len(commits),
         "first_pass_seconds": round(queue_seconds + send_seconds, 3),
         "idle_pass_seconds": round(idle_seconds, 3),
         "idle_pass_statements": len(statements) - idle_statements_before,

@@ -25,12 +25,15 @@ What the bureaus get, and why:
 
 Speed (SPEC §5, ≤ 1.25 × bare openpyxl write-only): openpyxl in write-only mode streams each sheet to a
 temporary file (lxml does the XML), so memory stays flat however many rows. Per cell we add one
-converter call; a style (number format) costs a `Cell` built from a style array computed once per
-column. openpyxl's own row loop recognises such a `Cell` only by failing to store it as a value and
-catching the ValueError, and then builds a fresh scratch cell: with a third of the columns formatted
-that alone cost ~35 % over the baseline. So our sheets get a row loop that checks the type instead
-(`_direct_cells`). It is an optimisation only: were openpyxl to stop calling it, the output would be
-the same, just slower. bench/census_export.py measures it.
+converter call, and save what openpyxl would spend instead: each column has one cell (`_ColumnCell`),
+filled by its converter for every row, with the column's style registered once and the value's type
+set directly (the converter has just checked it). A fresh `Cell` per styled value, openpyxl's type
+inference and string checks per value and a style lookup per styled cell cost ~45 % on top of the
+baseline's time (bench/census_export.py, bench/census_export_db.py). openpyxl's own row loop recognises a
+`Cell` only by failing to store it as a value and catching the ValueError, so our sheets get a row loop
+that checks the type instead (`_direct_cells`). Both rely on each row being written before the next
+is converted, which is how write-only sheets work (`ws.append` writes the row). They are optimisations
+only: were openpyxl to stop calling the row loop, the output would be the same, just slower.
 
 openpyxl is imported only under app/exports/ (ruff's banned-api).
 """
@@ -50,6 +53,7 @@ from openpyxl import Workbook  # noqa: TID251 - app/exports is openpyxl's home
 from openpyxl.cell import WriteOnlyCell  # noqa: TID251
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell  # noqa: TID251
 from openpyxl.styles import Alignment, Font, PatternFill  # noqa: TID251
+from openpyxl.styles.numbers import is_date_format  # noqa: TID251
 from openpyxl.utils import get_column_letter  # noqa: TID251
 
 from app.exports.templates import SOURCES, ColumnSpec, SheetSpec, Template
@@ -163,7 +167,7 @@ def _direct_cells(ws: Any) -> None:
         for column_index, value in enumerate(values, 1):
             if value is None:
                 continue
-            if type(value) is Cell:
+            if isinstance(value, Cell):
                 cell = value
             else:
                 scratch.value = value
@@ -289,6 +293,22 @@ def _string_cell(ws: Any, text: str, style: Any, *, quote: bool = False) -> Any:
     return cell
 
 
+class _ColumnCell(Cell):
+    """The one cell a column's converter fills for every row of a sheet (module docstring, Speed): its
+    style is registered with the workbook once, here, and the converter sets `_value` and `data_type`
+    itself, after checking the value as openpyxl would."""
+
+    __slots__ = ("_style_id",)
+
+    def __init__(self, ws: Any, style: Any = None) -> None:
+        super().__init__(ws, row=1, column=1, style_array=style)
+        self._style_id = super().style_id if style is not None else 0
+
+    @property
+    def style_id(self) -> int:
+        return self._style_id
+
+
 def _finite(value: int | float | Decimal) -> int | float | Decimal | None:
     """NaN and infinities have no place in a workbook (openpyxl would write them and corrupt it)."""
     if isinstance(value, Decimal):
@@ -300,9 +320,11 @@ def _finite(value: int | float | Decimal) -> int | float | Decimal | None:
 
 def _converter(ws: Any, column: ColumnSpec) -> Converter:
     """The function that turns one non-None value of this column into a cell value, built once per
-    column with its style bound: the per-cell path is a type check and, at most, one `Cell`."""
+    column with its style bound: the per-cell path is a type check and two attribute stores on the
+    column's cell; only values that need care (risky text, a value of another type) take the slow path."""
     kind = column.type
     style = _style(ws, column) if column.number_format is not None else None
+    cell = _ColumnCell(ws, style)
 
     def fallback(value: Any) -> Any:
         """A value not of the column's type: shown as text, never dropped."""
@@ -314,6 +336,17 @@ def _converter(ws: Any, column: ColumnSpec) -> Converter:
             return _finite(value)
         return safe_text(ws, value if isinstance(value, str) else str(value))
 
+    risky = _RISKY_START
+    illegal = ILLEGAL_CHARACTERS_RE.search
+
+    def plain_text(value: str) -> Any:
+        """Text as the column's cell when it is harmless as it stands, else through safe_text."""
+        if not value or value[0] in risky or len(value) > _MAX_TEXT or illegal(value):
+            return safe_text(ws, value, style)
+        cell._value = value
+        cell.data_type = "s"
+        return cell
+
     if kind in ("text", "bool") and style is not None:  # the text format "@": every cell styled
 
         def styled_text(value: Any) -> Any:
@@ -321,20 +354,16 @@ def _converter(ws: Any, column: ColumnSpec) -> Converter:
                 value = "是" if value else "否"
             elif isinstance(value, datetime):
                 value = value.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes")
-            return safe_text(ws, value if isinstance(value, str) else str(value), style)
+            return plain_text(value if isinstance(value, str) else str(value))
 
         return styled_text
 
     if kind == "text":
-        risky = _RISKY_START
-        illegal = ILLEGAL_CHARACTERS_RE.search
 
         def text(value: Any) -> Any:
             if type(value) is not str:
                 return fallback(value)
-            if not value or value[0] in risky or illegal(value):
-                return safe_text(ws, value)
-            return value
+            return plain_text(value)
 
         return text
 
@@ -342,10 +371,13 @@ def _converter(ws: Any, column: ColumnSpec) -> Converter:
 
         def boolean(value: Any) -> Any:
             if value is True:
-                return "是"
-            if value is False:
-                return "否"
-            return fallback(value)
+                cell._value = "是"
+            elif value is False:
+                cell._value = "否"
+            else:
+                return fallback(value)
+            cell.data_type = "s"
+            return cell
 
         return boolean
 
@@ -362,11 +394,15 @@ def _converter(ws: Any, column: ColumnSpec) -> Converter:
                 value = _finite(value)
                 if value is None:
                     return None
-            if style is None:
-                return value
-            return Cell(ws, row=1, column=1, value=value, style_array=style)
+            cell._value = value
+            cell.data_type = "n"
+            return cell
 
         return number
+
+    if style is None or not is_date_format(column.number_format):  # parse_template fills one in; same here
+        style = _style(ws, number_format=_COVER_DATE_FORMATS[date if kind == "date" else datetime])
+        cell = _ColumnCell(ws, style)
 
     if kind == "date":
 
@@ -375,7 +411,9 @@ def _converter(ws: Any, column: ColumnSpec) -> Converter:
                 value = value.date()  # a date column shows the day only; no time hides in the cell
             elif not isinstance(value, date):
                 return fallback(value)
-            return Cell(ws, row=1, column=1, value=value, style_array=style)
+            cell._value = value
+            cell.data_type = "d"
+            return cell
 
         return date_
 
@@ -385,7 +423,9 @@ def _converter(ws: Any, column: ColumnSpec) -> Converter:
                 value = value.replace(tzinfo=None)  # already local (the caller's contract)
         elif not isinstance(value, date):
             return fallback(value)
-        return Cell(ws, row=1, column=1, value=value, style_array=style)
+        cell._value = value
+        cell.data_type = "d"
+        return cell
 
     return datetime_
 
