@@ -278,14 +278,15 @@ def main() -> int:
         counts = query_counts(baseline, variant_list)
         results = []
         with gunicorn("wsgi:app", app_env(args.database_url, storage)) as port:
+            for _ in range(3):  # warm up the fresh workers (imports, caches) on every variant
+                for variant in variant_list:
+                    get(port, variant["path"], variant["query"], token)
             for variant in variant_list:
                 geojson = variant["path"].endswith("geojson")
                 ours_ms: list[float] = []
                 base_ms: list[float] = []
                 size = get(port, variant["path"], variant["query"], token)
-                # Warm up: each of the 2 workers compiles and caches this request's statements on its first
-                # go, and which worker takes a request is up to them, so a few requests each.
-                for _ in range(6):
+                for _ in range(3):  # and on this one, right before its samples
                     get(port, variant["path"], variant["query"], token)
                 for _ in range(2):
                     baseline.run(variant["statements"], geojson)

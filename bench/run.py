@@ -48,6 +48,7 @@ class Runner:
         self.records: list[dict[str, Any]] = []
         self.profiles: list[tuple[str, Path]] = []
         self.failures: list[str] = []
+        self.load = (0.0, 0.0)  # load average before and after the last script
 
     def say(self, message: str) -> None:
         minutes, seconds = divmod(int(time.perf_counter() - self.started), 60)
@@ -59,7 +60,9 @@ class Runner:
         """Run bench/<name> with --json; return its record (None when it failed)."""
         out = folder / f"{name}-{len(self.records)}.jsonl"
         command = [sys.executable, str(BENCH / name), *arguments, "--json", str(out)]
+        load_before = os.getloadavg()[0]
         result = subprocess.run(command, env=env, cwd=BENCH.parent, check=False)  # noqa: S603 - our scripts
+        self.load = (load_before, os.getloadavg()[0])
         if result.returncode != 0 or not out.exists():
             self.failures.append(f"{name} {' '.join(arguments)} exited with {result.returncode}")
             self.say(f"FAILED: {name} exited with {result.returncode}")
@@ -70,6 +73,12 @@ class Runner:
 
     def row(self, **values: Any) -> None:
         values.setdefault("notes", "")
+        # Other work on the machine moves wall-clock figures: say so when it was there.
+        cpus = os.cpu_count() or 1
+        values["load_average"] = [round(x, 1) for x in self.load]
+        if max(self.load) > cpus:
+            busy = f"machine busy (load average {self.load[0]:.1f} → {self.load[1]:.1f} on {cpus} CPUs)"
+            values["notes"] = f"{values['notes']}; {busy}" if values["notes"] else busy
         self.rows.append(values)
         mark = "met" if values["met"] else "NOT MET"
         where = f"{values['workload']} [{values['database']}]"

@@ -24,8 +24,8 @@ a control operation and its follow-ups, an export, a webhook, users), and bodies
 a valid request with some of its fields replaced by generated ones. Everything happens inside the
 test's rolled-back transaction (tests/conftest.py), and files go to a temporary storage directory.
 
-Seeded, so a run is reproducible; no example database is kept between runs. About 75 s on SQLite and
-90 s on PostgreSQL on a 2-core machine. For a deeper run (not part of `make test`), raise the number of
+Seeded, so a run is reproducible; no example database is kept between runs. About 80 s on SQLite and
+100 s on PostgreSQL on a 2-core machine. For a deeper run (not part of `make test`), raise the number of
 examples or change the seed: `IAS_FUZZ_EXAMPLES=100 IAS_FUZZ_SEED=2 .venv/bin/pytest tests/api`.
 """
 
