@@ -178,9 +178,8 @@ def _unstorable_fields(value: Any, name: str = "") -> Iterator[str]:
 
 def _refuse_unstorable_text() -> None:
     """422 naming the field for text no database column can hold, instead of a 500 when it is
-    written (or, on PostgreSQL, even compared). In the path such text names nothing: 404."""
-    if not request.path.startswith("/api/"):
-        return
+    written (or, on PostgreSQL, even compared). In the path such text names nothing: 404. Pages'
+    forms are checked too (the browser gets the 422 error page)."""
     if any(isinstance(value, str) and not _storable(value) for value in (request.view_args or {}).values()):
         abort(404)
     sent: dict[str, Any] = {"query": request.args.to_dict(flat=False)}

@@ -144,3 +144,14 @@ def test_site_page_shows_the_timeline(web_as: Any, api_as: Any, treat: Any, make
     assert html.count('data-kind="control_operation"') == 1 and 'data-kind="observation"' in html
     assert "control-operations/new?site_id" not in html  # another organization's site: no treatment link
     assert web_as("surveyor").get("/sites/999999").status_code == 404
+
+
+def test_text_no_database_can_store_is_refused_on_pages_too(
+    web_as: Any, api_as: Any, treat: Any, make_user: Any
+) -> None:
+    _surveyor, operation = _treated(api_as, treat, make_user)
+    url = f"/follow-ups/{operation['follow_ups'][0]['id']}"
+    response = web_as("supervisor").post(url, {"action": "cancel", "cancelled_reason": "a\x00b"})
+    assert response.status_code == 422
+    item = db.session.get(FollowUp, operation["follow_ups"][0]["id"])
+    assert item is not None and item.status == FollowUpStatus.PENDING
