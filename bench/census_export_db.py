@@ -19,7 +19,7 @@ Runs alternate (baseline, ours, ours, baseline, …) so that drifts in machine l
 ratio is best to best (other work on the machine only ever adds time), the ratio of medians beside it.
 `--profile FILE`: when over budget, profile one export in this process and write the top there.
 
-    .venv/bin/python bench/census_export_db.py [--database-url URL] [--observations 100000] [--runs 2]
+    .venv/bin/python bench/census_export_db.py [--database-url URL] [--observations 100000] [--runs 3]
         [--json FILE] [--profile FILE]
 """
 
@@ -277,7 +277,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="a database prepared by bench/dataset.py (else build one)")
     parser.add_argument("--observations", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=2, help="timed runs of each, alternating (default 2)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each, alternating (default 3)")
     parser.add_argument("--json", type=Path, help="append the result as one JSON line to this file")
     parser.add_argument(
         "--profile", type=Path, help="when over budget, profile one export; write the top here"
