@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 
 from app.accounts.models import OrganizationKind
 from app.accounts.services import upsert_organization
@@ -240,10 +240,19 @@ def has_boundaries() -> bool:
     return db.session.scalar(sa.select(sa.exists().where(Township.boundary.is_not(None)))) or False
 
 
-def find_townships(name_or_code: str) -> list[Township]:
-    """Townships a record's township refers to: by code, current name or an old name (may be several)."""
+def find_townships(name_or_code: str, *, with_boundary: bool = False) -> list[Township]:
+    """Townships a record's township refers to: by code, current name or an old name (may be several).
+
+    `with_boundary` loads the (deferred) boundary in the same statement, for a point-in-township check;
+    the aliases are not loaded then (a record only needs the township itself).
+    """
     text = name_or_code.strip()
-    stmt = list_townships().where(
+    base = (
+        sa.select(Township).options(undefer(Township.boundary)).order_by(Township.code)
+        if with_boundary
+        else list_townships()
+    )
+    stmt = base.where(
         sa.or_(
             Township.code == text,
             Township.name_zh == text,

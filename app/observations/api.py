@@ -9,6 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from app.api import page_of, paginate
+from app.db import commit_and_keep
 from app.errors import InvalidInput
 from app.extensions import db
 from app.observations import services
@@ -56,7 +57,7 @@ class Observations(MethodView):
         may be wrong in good faith become `flags` (low_accuracy, possible_duplicate, …), not errors.
         """
         observation, created = services.create_observation(actor=current_user, args=args)
-        db.session.commit()
+        commit_and_keep(db.session())
         return observation, 201 if created else 200
 
 

@@ -153,7 +153,7 @@ def check_record(values: dict[str, Any]) -> Checked:
     township: Township | None = None
     mismatch = False
     if values.get("township_code"):
-        matches = find_townships(values["township_code"])
+        matches = find_townships(values["township_code"], with_boundary=True)
         if len(matches) == 1:
             township = matches[0]
             if township.boundary is not None and not contains(township.boundary, lon, lat):
@@ -204,9 +204,8 @@ def _update_flags(observation: Observation, checked: Checked) -> None:
         Flag.LOW_ACCURACY, accuracy is not None and accuracy > float(config["IAS_GPS_ACCURACY_LIMIT_M"])
     )
     observation.set_flag(Flag.TOWNSHIP_MISMATCH, checked.township_mismatch)
-    duplicate = likely_duplicate(observation)
-    observation.duplicate_of_id = duplicate.id if duplicate else None
-    observation.set_flag(Flag.POSSIBLE_DUPLICATE, duplicate is not None)
+    observation.duplicate_of_id = likely_duplicate(observation)
+    observation.set_flag(Flag.POSSIBLE_DUPLICATE, observation.duplicate_of_id is not None)
     if observation.id is not None:
         refresh_photo_flag(observation)
 
@@ -226,13 +225,14 @@ def refresh_photo_flag(observation: Observation) -> None:
     observation.set_flag(Flag.PHOTO_GPS_FAR, far)
 
 
-def likely_duplicate(observation: Observation) -> Observation | None:
-    """An earlier-created record of the same species and finding a few metres and hours away."""
+def likely_duplicate(observation: Observation) -> int | None:
+    """The id of an earlier-created record of the same species and finding a few metres and hours away."""
     config = current_app.config
     radius = float(config["IAS_DUPLICATE_RADIUS_M"])
     window = timedelta(hours=float(config["IAS_DUPLICATE_HOURS"]))
     min_lon, min_lat, max_lon, max_lat = degree_box(observation.longitude, observation.latitude, radius)
-    stmt = sa.select(Observation).where(
+    # Ids and points only: the candidates are measured here, never shown (no entity loads, no joins).
+    stmt = sa.select(Observation.id, Observation.longitude, Observation.latitude).where(
         Observation.species_id == observation.species_id,
         Observation.detected == observation.detected,
         Observation.observed_at.between(observation.observed_at - window, observation.observed_at + window),
@@ -241,12 +241,11 @@ def likely_duplicate(observation: Observation) -> Observation | None:
     )
     if observation.id is not None:
         stmt = stmt.where(Observation.id < observation.id)
-    best: tuple[float, Observation] | None = None
-    stmt = stmt.options(sa.orm.lazyload("*")).order_by(Observation.id).limit(50)
-    for other in db.session.scalars(stmt):
-        d = distance_m(observation.longitude, observation.latitude, other.longitude, other.latitude)
+    best: tuple[float, int] | None = None
+    for other_id, lon, lat in db.session.execute(stmt.order_by(Observation.id).limit(50)):
+        d = distance_m(observation.longitude, observation.latitude, lon, lat)
         if d <= radius and (best is None or d < best[0]):
-            best = (d, other)
+            best = (d, other_id)
     return best[1] if best else None
 
 
@@ -297,11 +296,13 @@ def _place(observation: Observation, checked: Checked, actor: User) -> None:
 
 
 def find_by_client_uuid(organization_id: int, client_uuid: uuid.UUID) -> Observation | None:
-    return db.session.scalar(
-        sa.select(Observation).where(
+    # The id first: almost every call finds nothing, and an entity select joins six tables.
+    found = db.session.scalar(
+        sa.select(Observation.id).where(
             Observation.organization_id == organization_id, Observation.client_uuid == client_uuid
         )
     )
+    return None if found is None else db.session.get(Observation, found)
 
 
 def _replay(existing: Observation, payload_sha256: str) -> Observation:
@@ -340,6 +341,7 @@ def create_observation(
                 organization_id=actor.organization_id,
                 surveyor_id=actor.id,
                 status=ReviewStatus.SUBMITTED,
+                photos=[],  # a new record has none: known now, not asked of the database after commit
             )
             _apply(observation, checked)
             if at_site is not None:
