@@ -67,6 +67,10 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Largest request body; photos are the biggest thing a client sends.
         "MAX_CONTENT_LENGTH": _int(env, "IAS_MAX_UPLOAD_MB", 25) * 1024 * 1024,
+        # Data rows one upload of a legacy census may hold. An upload is imported while its request waits
+        # (about 5 ms a row on 2 cores, so 3 000 rows take some 15 s, inside gunicorn's 30 s timeout);
+        # larger workbooks go through `flask imports census FILE`, which has no limit.
+        "IAS_IMPORT_MAX_ROWS": _int(env, "IAS_IMPORT_MAX_ROWS", 3000),
         # Where the district's own data lives (name, bounds, townships, bureaus).
         "IAS_DISTRICT_DIR": env.get("IAS_DISTRICT_DIR", str(ROOT / "districts" / "liangping")),
         # The species registry: lists, species, defaults and control methods.

@@ -68,6 +68,10 @@ class Gone(ServiceError):
     status_code = 410
 
 
+class TooLarge(ServiceError):
+    status_code = 413
+
+
 class RateLimited(ServiceError):
     status_code = 429
 

@@ -13,12 +13,11 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from app.audit.services import record_event
-from app.errors import Conflict, Gone, InvalidInput, PermissionDenied
-from app.exports import imports, services
+from app.errors import Conflict, Gone, ServiceError
+from app.exports import services
 from app.exports.models import Export, ExportStatus
-from app.exports.reader import ReaderError, write_row_report
+from app.exports.reader import write_row_report
 from app.exports.schemas import ExportArgs, ExportSchema
-from app.exports.templates import bureaus
 from app.extensions import db
 
 blp = Blueprint("Exports", __name__, description="Census workbooks, written in the background")
@@ -136,30 +135,26 @@ class Imports(MethodView):
     @blp.arguments(ImportArgs, location="files")
     @blp.arguments(ImportQuery, location="query")
     @blp.response(200, ImportResultSchema)
+    @blp.alt_response(413, description="More data rows than one upload imports (IAS_IMPORT_MAX_ROWS)")
     def post(self, files: dict[str, Any], query: dict[str, Any]) -> Any:
         """Import a legacy census workbook (bureau admins); each row is checked as the API checks it
 
         Re-importing the same workbook creates nothing new. `?report=xlsx` answers with the row
-        report workbook instead of JSON.
+        report workbook instead of JSON. An upload holds at most IAS_IMPORT_MAX_ROWS data rows (3 000
+        unless configured): it is imported while the request waits. Larger workbooks are imported with
+        `flask imports census FILE`.
         """
-        if current_user.role not in imports.IMPORTERS:
-            raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
-        if query["bureau"] not in bureaus():
-            raise InvalidInput.field("bureau", _("No template for %(bureau)s.", bureau=query["bureau"]))
         upload = files["file"]
         try:
-            result = imports.import_census(
-                io.BytesIO(upload.read()), actor=current_user, bureau=query["bureau"]
+            result = services.import_census_upload(
+                io.BytesIO(upload.read()),
+                filename=upload.filename,
+                actor=current_user,
+                bureau=query["bureau"],
             )
-        except ReaderError as exc:
-            db.session.rollback()
-            raise InvalidInput.field("file", str(exc)) from exc
-        record_event(
-            "census_imported",
-            "exports",
-            None,
-            {"file": upload.filename, "imported": result.imported, "rejected": result.rejected},
-        )
+        except ServiceError:
+            db.session.rollback()  # rows imported before the reader gave up
+            raise
         db.session.commit()
         if query["report"] == "xlsx":
             buffer = io.BytesIO()

@@ -10,6 +10,7 @@ one, a UUID derived from its content) makes the second import a replay of the fi
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from app.accounts.models import Role, User
 from app.clock import local_zone
 from app.control import services as control
 from app.control.schemas import ControlOperationCreateArgs
-from app.errors import Conflict, PermissionDenied, ServiceError
+from app.errors import Conflict, PermissionDenied, ServiceError, TooLarge
 from app.exports.reader import SheetRow, read_census
 from app.exports.templates import load_template
 from app.extensions import db
@@ -249,15 +250,20 @@ def _parse_details(text: Any, method_code: str) -> dict[str, Any]:
     return details
 
 
-def import_census(source: BinaryIO | Path, *, actor: User, bureau: str) -> ImportReport:
+def import_census(
+    source: BinaryIO | Path, *, actor: User, bureau: str, max_rows: int | None = None
+) -> ImportReport:
     """Import the observation and control-operation sheets of a workbook in the bureau's layout.
 
-    Raises PermissionDenied, and reader.ReaderError when the workbook is not in that layout. Each row
+    Raises PermissionDenied, reader.ReaderError when the workbook is not in that layout, and TooLarge
+    (naming `file`, before any row is imported) when it holds more than `max_rows` data rows. Each row
     is imported or rejected on its own (a savepoint each); the caller commits.
     """
     if actor.role not in IMPORTERS:
         raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
     template = load_template(bureau).restricted_to({"observations", "control_operations"})
+    if max_rows is not None:
+        _refuse_over(source, template, max_rows)
     titles = {sheet.key: sheet.title for sheet in template.sheets}
     importer = Importer(actor)
     report = ImportReport()
@@ -288,3 +294,21 @@ def import_census(source: BinaryIO | Path, *, actor: User, bureau: str) -> Impor
 
 def _rows(source: BinaryIO | Path, template: Any) -> Iterator[SheetRow]:
     yield from read_census(source, template, tz=local_zone())
+
+
+def _refuse_over(source: BinaryIO | Path, template: Any, max_rows: int) -> None:
+    """Count the data rows (reading stops at one past the limit) and raise TooLarge when there are more.
+
+    Reading a row costs microseconds and importing one milliseconds, so the count comes first: a
+    workbook that is too big is refused at once, not after minutes of work that is then rolled back.
+    """
+    count = sum(1 for _row in itertools.islice(_rows(source, template), max_rows + 1))
+    if not isinstance(source, Path):
+        source.seek(0)
+    if count > max_rows:
+        message = _(
+            "The workbook has more than %(limit)s data rows, more than one upload imports; split it, "
+            "or ask the administrator to run flask imports census with it.",
+            limit=max_rows,
+        )
+        raise TooLarge(message, {"file": [message]})

@@ -795,18 +795,20 @@ def recent_exports(actor: User, *, limit: int = 20) -> list[Export]:
 def import_census_upload(
     source: BinaryIO, *, filename: str | None, actor: User, bureau: str
 ) -> imports.ImportReport:
-    """Import a legacy census workbook as POST /api/v1/imports does, and log it.
+    """Import an uploaded legacy census workbook (POST /api/v1/imports, the exports page), and log it.
 
-    Raises PermissionDenied, or InvalidInput naming `bureau` (no template) or `file` (not a workbook in
-    the template's layout). The caller must roll back on error: rows read before the reader gave up
-    may have been flushed.
+    Raises PermissionDenied, InvalidInput naming `bureau` (no template) or `file` (not a workbook in
+    the template's layout), and TooLarge naming `file` (more data rows than IAS_IMPORT_MAX_ROWS). The
+    caller must roll back on error: rows read before the reader gave up may have been flushed.
     """
     if actor.role not in imports.IMPORTERS:
         raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
     if bureau not in bureaus():
         raise InvalidInput.field("bureau", _("No template for %(bureau)s.", bureau=bureau))
     try:
-        result = imports.import_census(source, actor=actor, bureau=bureau)
+        result = imports.import_census(
+            source, actor=actor, bureau=bureau, max_rows=current_app.config["IAS_IMPORT_MAX_ROWS"]
+        )
     except ReaderError as exc:
         raise InvalidInput.field("file", str(exc)) from exc
     record_event(

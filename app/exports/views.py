@@ -30,7 +30,7 @@ from app.api import EARLIEST_DAY, LATEST_DAY
 from app.clock import local_today
 from app.district.models import Township
 from app.district.services import list_townships
-from app.errors import InvalidInput
+from app.errors import InvalidInput, TooLarge
 from app.exports import services
 from app.exports.imports import ImportReport
 from app.exports.models import Export, ExportKind, ExportStatus
@@ -225,10 +225,10 @@ def import_census() -> tuple[str, int]:
                 actor=current_user,
                 bureau=form.bureau.data or "",
             )
-        except InvalidInput as exc:
+        except (InvalidInput, TooLarge) as exc:
             db.session.rollback()
             show_refusal(form, exc)
-        else:
-            db.session.commit()
-            return _page(_export_form(), _import_form(), report=report)
+            return _page(_export_form(), form, exc.status_code)
+        db.session.commit()
+        return _page(_export_form(), _import_form(), report=report)
     return _page(_export_form(), form, 422 if has_errors(form) else 200)

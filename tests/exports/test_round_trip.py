@@ -202,3 +202,45 @@ def test_import_through_the_api(api_as: Any, census: Any, make_user: Any) -> Non
         .status_code
         == 403
     )
+
+
+def test_an_upload_with_more_rows_than_the_limit_is_refused_before_any_is_imported(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, api_as: Any, census: Any, make_user: Any
+) -> None:
+    data = _export()  # three data rows: two records and a control operation
+    admin = api_as(make_user("bureau_admin", "agriculture"))
+    _empty_the_records()
+
+    def upload() -> Any:
+        return admin.post(
+            "/api/v1/imports?bureau=agriculture",
+            data={"file": (io.BytesIO(data), "legacy.xlsx")},
+            content_type="multipart/form-data",
+        )
+
+    monkeypatch.setitem(app.config, "IAS_IMPORT_MAX_ROWS", 2)
+    refused = upload()
+    assert refused.status_code == 413, refused.get_json()
+    assert "more than 2 data rows" in refused.get_json()["errors"]["file"][0]
+    assert "flask imports census" in refused.get_json()["errors"]["file"][0]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ControlOperation)) == 0
+
+    monkeypatch.setitem(app.config, "IAS_IMPORT_MAX_ROWS", 3)  # exactly the limit: imported
+    accepted = upload()
+    assert accepted.status_code == 200, accepted.get_json()
+    assert accepted.get_json()["imported"] == 3
+
+
+def test_the_command_line_import_has_no_row_limit(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, census: Any, make_user: Any, tmp_path: Any
+) -> None:
+    path = tmp_path / "legacy.xlsx"
+    path.write_bytes(_export())
+    admin = make_user("bureau_admin", "agriculture")
+    _empty_the_records()
+    monkeypatch.setitem(app.config, "IAS_IMPORT_MAX_ROWS", 1)
+    args = ["imports", "census", str(path), "--bureau", "agriculture", "--user", admin.username]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "imported: 3, already there: 0, rejected: 0" in result.output

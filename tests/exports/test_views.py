@@ -19,6 +19,7 @@ from app.exports.templates import load_template
 from app.extensions import db
 from app.observations.models import Observation, ObservationFlag
 from app.sites.models import Site
+from tests.conftest import PADDY
 
 
 @pytest.fixture(autouse=True)
@@ -179,6 +180,39 @@ def test_importing_a_workbook_reports_each_row(
     report = upload(altered.getvalue()).get_data(as_text=True)
     assert "<dt>Rejected</dt><dd>1</dd>" in report
     assert "Unknown species." in report and cell.coordinate in report
+
+
+def test_a_workbook_over_the_row_limit_is_refused_on_the_page(
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+    web_as: Any,
+    api_as: Any,
+    make_user: Any,
+    make_observation: Any,
+) -> None:
+    surveyor = api_as(make_user("surveyor", "agriculture"))
+    make_observation(surveyor)
+    make_observation(surveyor, latitude=PADDY[0] + 0.01)
+    buffer = io.BytesIO()
+    services.write_export(
+        buffer,
+        bureau="agriculture",
+        kind=ExportKind.CENSUS,
+        date_from=None,
+        date_to=None,
+        filters={},
+        generated_by="测试",
+    )
+    for model in (ObservationFlag, Observation, Site):
+        db.session.execute(sa.delete(model))
+    monkeypatch.setitem(app.config, "IAS_IMPORT_MAX_ROWS", 1)
+    web = web_as("bureau_admin", "agriculture")
+    body = {"import-bureau": "agriculture", "import-file": (io.BytesIO(buffer.getvalue()), "census.xlsx")}
+    response = web.post("/exports/import", data=body, content_type="multipart/form-data")
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert 'class="field-errors"' in html and "flask imports census" in html
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 0
 
 
 def test_a_file_that_is_no_census_workbook_is_refused(web_as: Any) -> None:
