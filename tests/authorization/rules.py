@@ -25,8 +25,8 @@ How to read a rule
 - Anonymous callers get 401 from the API and a redirect to the sign-in page (with `next`) from pages,
   unless the rule is PUBLIC or says `anonymous=` otherwise.
 
-Where SPEC §1 is silent or loose, the rule follows the code and says so ("code:"); the ones worth a
-decision are marked AMBIGUOUS.
+Where SPEC §1 is silent or loose, the rule follows the code and says so ("code:"); where it needed a
+product decision the rule says "decided:" and why.
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ RULES: dict[str, Rule] = {
     "PATCH /api/v1/observations/{id}": Rule(
         EVERYONE,
         Reach.AUTHOR,
-        "AMBIGUOUS: SPEC §3.2 'edit … (owner)', services.update_observation: its surveyor only, "
-        "not even admin (SPEC §1 gives admin 'everything')",
+        "SPEC §3.2 'edit … (owner)'; decided: its surveyor only, admin included, since a record is "
+        "the surveyor's own testimony: anyone else returns it with a comment (review) for them to fix",
         target="observation",
     ),
     "POST /api/v1/observations/{id}/photos": Rule(
@@ -155,8 +155,9 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/control-methods": signed_in(REFERENCE),
     "GET /api/v1/control-operations": signed_in(READ),
     "POST /api/v1/control-operations": signed_in(
-        "AMBIGUOUS: code lets anyone treat any org's site (the operation is the caller's org's, the "
-        "site is put under control); SPEC §1 'change only what their organization owns'",
+        "decided: anyone may treat any org's site. A site is a shared place in the one district "
+        "census (forestry and agriculture treat the same ditches); the operation is owned by the "
+        "caller's org, and refusing would make the team open a duplicate site beside the first",
         target="observation",
         ok=(201,),
     ),
@@ -186,7 +187,9 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/follow-ups/{id}/complete": Rule(
         EVERYONE,
         Reach.ORG,
-        "AMBIGUOUS: SPEC §1 surveyors complete 're-inspections assigned to them'; code: anyone of its org",
+        "SPEC §1 surveyors complete 're-inspections assigned to them'; decided: anyone of its org, "
+        "since a colleague at the site with no signal cannot wait for a supervisor to reassign it "
+        "(the completion records who did it)",
         target="follow_up",
     ),
     # ---------------------------------------------------------------------------------------------
