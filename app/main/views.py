@@ -15,7 +15,6 @@ from app.control import services as control_services
 from app.control.models import FollowUp, FollowUpStatus
 from app.extensions import db
 from app.observations import services as observation_services
-from app.observations.models import Observation
 from app.observations.services import STATUS_LABELS
 from app.security import is_local_path
 from app.sites.models import Site
@@ -42,9 +41,7 @@ def home() -> str:
         ).options(joinedload(FollowUp.site).joinedload(Site.species))
     ).all()
     recent = db.session.scalars(
-        observation_services.filtered({"surveyor_id": current_user.id})
-        .options(joinedload(Observation.species))
-        .limit(HOME_RECENT_RECORDS)
+        observation_services.filtered({"surveyor_id": current_user.id}).limit(HOME_RECENT_RECORDS)
     ).all()
     return render_template(
         "main/home.html",
