@@ -62,7 +62,7 @@ test: install $(CHROMIUM) ## the whole suite on SQLite, then on PostgreSQL when 
 	echo "== SQLite"; tail -n 25 .test-logs/sqlite.log; echo "== PostgreSQL"; tail -n 25 .test-logs/postgresql.log; \
 	[ $$sqlite_rc -eq 0 ] && [ $$postgresql_rc -eq 0 ]
 
-bench: install ## SPEC §5 budgets vs bare baselines, ~15 min (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
+bench: install ## SPEC §5 budgets vs bare baselines, ~4 min a database (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
 	$(BIN)/python bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 lint: install ## ruff (lint and format check) and mypy
