@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from app.control.models import FollowUp, FollowUpStatus
 from app.extensions import db
@@ -99,7 +100,7 @@ def test_record_offline_and_sync_without_duplicates(phone: Any, field_user: Any,
     p.page.reload()
     _record(p, density="7")
     _record(p, density="3.5")
-    assert p.page.locator("[data-outbox-count]").inner_text() == "2"
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("2")  # waits for the outbox
     assert len(_observations_of(user.id)) == 1
 
     # Still offline: the page comes from the service worker, and the two are still there.
@@ -149,7 +150,7 @@ def test_expired_sign_in_keeps_records_and_asks_to_sign_in(phone: Any, field_use
     p.page.wait_for_selector("form[data-ready]")
     p.context.clear_cookies()  # the session ends while the form is open
     _record(p, density="4")
-    assert p.page.locator("[data-outbox-count]").inner_text() == "1"
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("1")  # waits for the outbox
     p.goto("/")  # redirected to sign-in: the page says so, and the record is still on the phone
     p.sign_in(user.username)
     p.app_ready()
@@ -177,7 +178,7 @@ def test_complete_a_follow_up_at_a_site_with_no_signal(
     p.page.check('input[name="detected"][value="false"]')  # searched: none left
     p.page.click('button[type="submit"]')
     p.page.wait_for_selector("[data-form-result]:not([hidden])")
-    assert p.page.locator("[data-outbox-count]").inner_text() == "1"
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("1")  # waits for the outbox
 
     p.context.set_offline(False)  # back in signal: sent by itself
     p.page.wait_for_selector("[data-outbox-badge]", state="hidden")
@@ -216,7 +217,7 @@ def test_records_survive_closing_the_browser(restartable_phone: Any, field_user:
     p.context.set_offline(True)
     p.goto("/observations/new")
     _record(p, density="2")
-    assert p.page.locator("[data-outbox-count]").inner_text() == "1"
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("1")  # waits for the outbox
     p.context.close()  # the phone's browser is closed in the field
     assert _observations_of(user.id) == []
 
