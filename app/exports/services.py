@@ -383,6 +383,7 @@ def follow_up_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "completed_at": _local(f.completed_at),
             "density_reduction_pct": efficacy.get("density_reduction_pct"),
             "egg_mass_reduction_pct": efficacy.get("egg_mass_reduction_pct"),
+            "cover_reduction_pct": efficacy.get("cover_reduction_pct"),
             "corrected_efficacy_pct": efficacy.get("corrected_efficacy_pct"),
         }
 
