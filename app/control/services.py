@@ -140,14 +140,20 @@ def next_spring_check(performed_on: date, month_day: str) -> date:
 # Control operations
 
 
-def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[ControlOperation, bool]:
+def create_control_operation(
+    *, actor: User, args: dict[str, Any], organization_id: int | None = None
+) -> tuple[ControlOperation, bool]:
     """Record a control operation and schedule its follow-ups, or return the one a retry made.
+
+    `organization_id` is the organization the operation belongs to when not the actor's (a workbook
+    imported for a bureau by an admin).
 
     Returns (operation, created). Raises InvalidInput and Conflict (client_uuid reused for other
     content). The unique (organization, client_uuid) constraint makes concurrent retries land once.
     """
     payload = fingerprint(args, sender_id=actor.id)
-    existing = _find_operation(actor.organization_id, args["client_uuid"])
+    owner = actor.organization_id if organization_id is None else organization_id
+    existing = _find_operation(owner, args["client_uuid"])
     if existing is not None:
         return _replay(existing, payload), False
 
@@ -203,7 +209,7 @@ def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[Cont
             operation = ControlOperation(
                 client_uuid=args["client_uuid"],
                 payload_sha256=payload,
-                organization_id=actor.organization_id,
+                organization_id=owner,
                 operator_id=actor.id,
                 site=site,
                 species=species,
@@ -225,7 +231,7 @@ def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[Cont
             sites.mark_treated(site)
             db.session.flush()
     except IntegrityError:
-        existing = _find_operation(actor.organization_id, args["client_uuid"])
+        existing = _find_operation(owner, args["client_uuid"])
         if existing is None:
             raise
         return _replay(existing, payload), False
