@@ -196,3 +196,14 @@ def test_a_bureau_admin_imports_for_their_own_bureau_only(make_user: Any) -> Non
     admin = make_user("bureau_admin", "forestry")
     with pytest.raises(PermissionDenied):
         imports.import_census(_workbook([_row(1, "福寿螺", "2025/8/19")]), actor=admin, bureau="agriculture")
+
+
+def test_the_import_page_says_which_rows_fell_back_to_the_importer(make_user: Any, web_as: Any) -> None:
+    admin = make_user("bureau_admin", "agriculture", display_name="农业管理员")
+    web = web_as(admin)
+    source = _workbook([_row(1, "水花生", "2025年8月19日", "老周")])
+    body = {"import-bureau": "agriculture", "import-file": (source, "legacy.xlsx")}
+    response = web.post("/exports/import", data=body, content_type="multipart/form-data")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "data-import-notes" in html and "老周 不是" in html and "农业管理员" in html
