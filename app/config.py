@@ -71,6 +71,13 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         # (about 5 ms a row on 2 cores, so 3 000 rows take some 15 s, inside gunicorn's 30 s timeout);
         # larger workbooks go through `flask imports census FILE`, which has no limit.
         "IAS_IMPORT_MAX_ROWS": _int(env, "IAS_IMPORT_MAX_ROWS", 3000),
+        # What one uploaded workbook may hold, checked before it is parsed, so a small hostile .xlsx (a zip
+        # bomb, a huge shared-string table, millions of cells) cannot take the web process's memory:
+        # together they keep an import within ~200 MB. A 3 000-row census sheet has ~100 000 cells.
+        "IAS_IMPORT_MAX_CELLS": _int(env, "IAS_IMPORT_MAX_CELLS", 500_000),
+        "IAS_IMPORT_MAX_SHARED_STRINGS": _int(env, "IAS_IMPORT_MAX_SHARED_STRINGS", 200_000),
+        "IAS_IMPORT_MAX_TEXT_CHARS": _int(env, "IAS_IMPORT_MAX_TEXT_CHARS", 10_000_000),
+        "IAS_IMPORT_MAX_INFLATED_MB": _int(env, "IAS_IMPORT_MAX_INFLATED_MB", 100),
         # Where the district's own data lives (name, bounds, townships, bureaus).
         "IAS_DISTRICT_DIR": env.get("IAS_DISTRICT_DIR", str(ROOT / "districts" / "liangping")),
         # The species registry: lists, species, defaults and control methods.

@@ -134,3 +134,21 @@ class FollowUpComplete(MethodView):
         )
         db.session.commit()
         return follow_up
+
+
+@blp.route("/follow-ups/<int:follow_up_id>/accept")
+class FollowUpAccept(MethodView):
+    @blp.response(200, FollowUpSchema)
+    @blp.alt_response(409, description="Not a completed re-inspection recorded far from its site")
+    def post(self, follow_up_id: int) -> FollowUp:
+        """Accept a re-inspection recorded far from its site (supervisors of its organization)
+
+        A re-inspection farther than 3 × IAS_SITE_RADIUS_M from its site is marked `far_from_site`
+        and its efficacy is left out until a supervisor accepts it here; accepting computes it.
+        Accepting again changes nothing.
+        """
+        follow_up = services.accept_far_follow_up(
+            actor=current_user, follow_up=services.get_follow_up(follow_up_id)
+        )
+        db.session.commit()
+        return follow_up

@@ -5,10 +5,24 @@ and plant counts):
     corrected efficacy (%) = [1 − (CK_before × T_after) / (CK_after × T_before)] × 100   (Henderson–Tilton)
 
 T is the treated plot, CK an untreated check plot of the same species. A figure that would divide by
-zero is not computed (None), never guessed.
+zero, or that rests on a before-figure of 0, is not computed (None), never guessed, and
+`henderson_tilton_gap` says why in a word the pages and the API translate.
+
+Henderson–Tilton needs both before-figures: with none of the pest in the check plot before treatment
+(CK_before = 0) the formula gives 100 % whatever happened in the treated plot, which is meaningless, so
+it is left out rather than reported.
 """
 
 from __future__ import annotations
+
+from typing import Final
+
+# Why a corrected efficacy is missing (stored in the follow-up's efficacy figures as a code).
+NO_CHECK_PLOT: Final = "no_check_plot"
+MISSING_FIGURES: Final = "missing_figures"
+TREATED_BEFORE_ZERO: Final = "treated_before_zero"
+CHECK_BEFORE_ZERO: Final = "check_before_zero"
+CHECK_AFTER_ZERO: Final = "check_after_zero"
 
 
 def reduction_pct(before: float | None, after: float | None) -> float | None:
@@ -17,17 +31,34 @@ def reduction_pct(before: float | None, after: float | None) -> float | None:
     return round((before - after) / before * 100, 2)
 
 
+def henderson_tilton_gap(
+    treated_before: float | None,
+    treated_after: float | None,
+    check_before: float | None,
+    check_after: float | None,
+) -> str | None:
+    """Why Henderson–Tilton cannot be computed from these figures (a code above), or None when it can."""
+    if any(v is None for v in (treated_before, treated_after, check_before, check_after)):
+        return MISSING_FIGURES
+    assert treated_before is not None and check_before is not None  # noqa: S101 -- narrowed above
+    assert check_after is not None  # noqa: S101
+    if treated_before <= 0:
+        return TREATED_BEFORE_ZERO
+    if check_before <= 0:
+        return CHECK_BEFORE_ZERO
+    if check_after <= 0:
+        return CHECK_AFTER_ZERO
+    return None
+
+
 def henderson_tilton_pct(
     treated_before: float | None,
     treated_after: float | None,
     check_before: float | None,
     check_after: float | None,
 ) -> float | None:
-    values = (treated_before, treated_after, check_before, check_after)
-    if any(v is None for v in values):
+    if henderson_tilton_gap(treated_before, treated_after, check_before, check_after) is not None:
         return None
-    assert treated_before is not None and treated_after is not None  # noqa: S101 -- narrowed above
+    assert treated_before is not None and treated_after is not None  # noqa: S101 -- checked above
     assert check_before is not None and check_after is not None  # noqa: S101
-    if treated_before <= 0 or check_after <= 0:
-        return None
     return round((1 - (check_before * treated_after) / (check_after * treated_before)) * 100, 2)

@@ -103,8 +103,15 @@ class FollowUp(Audited, db.Model):  # type: ignore[name-defined]
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     observation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("observations.id"))
-    # {"density_reduction_pct", "egg_mass_reduction_pct", "corrected_efficacy_pct", and the inputs}
+    # {"density_reduction_pct", "egg_mass_reduction_pct", "cover_reduction_pct",
+    #  "corrected_efficacy_pct", "corrected_efficacy_reason", and the inputs}; None while withheld.
     efficacy: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    # How far the re-inspection was recorded from its site; one farther than 3 × IAS_SITE_RADIUS_M may
+    # not be at the site at all, so its efficacy waits until a supervisor accepts it.
+    distance_m: Mapped[float | None]
+    far_from_site: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    far_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    far_accepted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     # Which due date a reminder was already queued for (a rescheduled follow-up is reminded again).
     reminded_due_on: Mapped[date | None]
     reminded_overdue_on: Mapped[date | None]

@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from app.api import ID_RANGE, LocalDateTime, PageArgs, WorkDay
 from app.control.models import FollowUpKind, FollowUpStatus
-from app.control.services import is_overdue
+from app.control.services import efficacy_gap_text, is_overdue
 from app.observations.schemas import ObservationCreateArgs, PhotoSchema, SpeciesRefSchema
 
 
@@ -100,8 +100,28 @@ class FollowUpSchema(ma.Schema):
     completed_at = LocalDateTime(allow_none=True)
     completed_by_id = ma.fields.Integer(allow_none=True)
     observation_id = ma.fields.Integer(allow_none=True)
-    efficacy = ma.fields.Dict(allow_none=True)
+    efficacy = ma.fields.Method(
+        "_efficacy",
+        metadata={
+            "description": "reduction % per metric and Henderson–Tilton corrected efficacy; "
+            "`corrected_efficacy_reason` (a code) and `corrected_efficacy_reason_text` say why the "
+            "corrected figure is null; null while a far re-inspection awaits a supervisor"
+        },
+    )
+    distance_m = ma.fields.Float(
+        allow_none=True, metadata={"description": "how far the re-inspection was recorded from its site"}
+    )
+    far_from_site = ma.fields.Boolean(
+        metadata={"description": "farther than 3 × IAS_SITE_RADIUS_M: efficacy waits for a supervisor"}
+    )
+    far_accepted_at = LocalDateTime(allow_none=True)
+    far_accepted_by_id = ma.fields.Integer(allow_none=True)
     organization_id = ma.fields.Integer()
+
+    def _efficacy(self, follow_up: Any) -> dict[str, Any] | None:
+        if follow_up.efficacy is None:
+            return None
+        return {**follow_up.efficacy, "corrected_efficacy_reason_text": efficacy_gap_text(follow_up.efficacy)}
 
     def _overdue(self, follow_up: Any) -> bool:
         return is_overdue(follow_up)

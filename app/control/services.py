@@ -12,16 +12,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Role, User
 from app.clock import local_date, local_today, local_zone
-from app.control.efficacy import henderson_tilton_pct, reduction_pct
+from app.control import efficacy as formulas
+from app.control.efficacy import henderson_tilton_gap, henderson_tilton_pct, reduction_pct
 from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
+from app.geo.crs import distance_m
 from app.idempotency import fingerprint
 from app.observations import services as observations
 from app.observations.models import Observation
@@ -44,6 +47,19 @@ EFFICACY_METRICS = {
     "cover_pct": "cover",
     "count": "count",
 }
+# Why a corrected efficacy (Henderson–Tilton) is missing, as the pages and the API say it.
+EFFICACY_GAPS = {
+    formulas.NO_CHECK_PLOT: _l("no untreated check plot was linked to the treatment"),
+    formulas.MISSING_FIGURES: _l("a density before or after treatment is missing (treated or check plot)"),
+    formulas.TREATED_BEFORE_ZERO: _l("the treated plot's density before treatment was 0"),
+    formulas.CHECK_BEFORE_ZERO: _l("the check plot's density before treatment was 0"),
+    formulas.CHECK_AFTER_ZERO: _l("the check plot's density after treatment was 0"),
+}
+# A re-inspection this many site radii from its site may have been made elsewhere.
+FAR_FROM_SITE_RADII = 3
+# A next-spring check falls at least this long after its treatment (an operation in spring is checked
+# the following spring, not days later).
+NEXT_SPRING_MIN_DAYS = 60
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,24 +129,31 @@ def organization_supervisor(organization_id: int) -> User | None:
 
 
 def next_spring_check(performed_on: date, month_day: str) -> date:
-    """The first `month_day` ("03-15") after the day of treatment."""
+    """The first `month_day` ("03-15") at least NEXT_SPRING_MIN_DAYS after the day of treatment."""
     month, day = (int(part) for part in month_day.split("-"))
-    candidate = date(performed_on.year, month, day)
-    return candidate if candidate > performed_on else date(performed_on.year + 1, month, day)
+    earliest = performed_on + timedelta(days=NEXT_SPRING_MIN_DAYS)
+    candidate = date(earliest.year, month, day)
+    return candidate if candidate >= earliest else date(earliest.year + 1, month, day)
 
 
 # ---------------------------------------------------------------------------------------------
 # Control operations
 
 
-def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[ControlOperation, bool]:
+def create_control_operation(
+    *, actor: User, args: dict[str, Any], organization_id: int | None = None
+) -> tuple[ControlOperation, bool]:
     """Record a control operation and schedule its follow-ups, or return the one a retry made.
+
+    `organization_id` is the organization the operation belongs to when not the actor's (a workbook
+    imported for a bureau by an admin).
 
     Returns (operation, created). Raises InvalidInput and Conflict (client_uuid reused for other
     content). The unique (organization, client_uuid) constraint makes concurrent retries land once.
     """
     payload = fingerprint(args, sender_id=actor.id)
-    existing = _find_operation(actor.organization_id, args["client_uuid"])
+    owner = actor.organization_id if organization_id is None else organization_id
+    existing = _find_operation(owner, args["client_uuid"])
     if existing is not None:
         return _replay(existing, payload), False
 
@@ -186,7 +209,7 @@ def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[Cont
             operation = ControlOperation(
                 client_uuid=args["client_uuid"],
                 payload_sha256=payload,
-                organization_id=actor.organization_id,
+                organization_id=owner,
                 operator_id=actor.id,
                 site=site,
                 species=species,
@@ -208,7 +231,7 @@ def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[Cont
             sites.mark_treated(site)
             db.session.flush()
     except IntegrityError:
-        existing = _find_operation(actor.organization_id, args["client_uuid"])
+        existing = _find_operation(owner, args["client_uuid"])
         if existing is None:
             raise
         return _replay(existing, payload), False
@@ -269,18 +292,43 @@ def _schedule(operation: ControlOperation, *, actor: User, assignee: User | None
         )
     if operation.species.spring_check_md:
         spring = next_spring_check(performed_on, operation.species.spring_check_md)
-        db.session.add(
-            FollowUp(
-                site=operation.site,
-                control_operation=operation,
-                organization_id=operation.organization_id,
-                kind=FollowUpKind.NEXT_SPRING,
-                offset_days=(spring - performed_on).days,
-                due_on=spring,
-                assignee_id=owner.id,
-                supervisor_id=supervisor.id if supervisor else None,
+        pending = _pending_spring_check(operation)
+        if pending is None:
+            db.session.add(
+                FollowUp(
+                    site=operation.site,
+                    control_operation=operation,
+                    organization_id=operation.organization_id,
+                    kind=FollowUpKind.NEXT_SPRING,
+                    offset_days=(spring - performed_on).days,
+                    due_on=spring,
+                    assignee_id=owner.id,
+                    supervisor_id=supervisor.id if supervisor else None,
+                )
             )
+        elif pending.due_on < spring:
+            # One next-spring check per site and species: the pending one now follows the latest
+            # treatment, and falls no sooner than it allows.
+            pending.control_operation = operation
+            pending.offset_days = (spring - performed_on).days
+            pending.due_on = spring
+
+
+def _pending_spring_check(operation: ControlOperation) -> FollowUp | None:
+    """The site's pending next-spring check of the operation's species, if one is scheduled."""
+    return db.session.scalar(
+        sa.select(FollowUp)
+        .join(ControlOperation, ControlOperation.id == FollowUp.control_operation_id)
+        .where(
+            FollowUp.site_id == operation.site_id,
+            FollowUp.kind == FollowUpKind.NEXT_SPRING,
+            FollowUp.status == FollowUpStatus.PENDING,
+            ControlOperation.species_id == operation.species_id,
+            ControlOperation.id != operation.id,
         )
+        .order_by(FollowUp.due_on.desc(), FollowUp.id.desc())
+        .limit(1)
+    )
 
 
 def _find_operation(organization_id: int, client_uuid: uuid.UUID) -> ControlOperation | None:
@@ -457,15 +505,58 @@ def complete_follow_up(*, actor: User, follow_up: FollowUp, observation_args: di
             "observation.species_id",
             _("Site %(code)s is a site of %(species)s.", code=site.code, species=site.species.name_zh),
         )
+    operation = follow_up.control_operation
+    observed_at = observation_args.get("observed_at")
+    if operation is not None and isinstance(observed_at, datetime) and observed_at < operation.performed_at:
+        raise InvalidInput.field(
+            "observation.observed_at",
+            _(
+                "is before the treatment it re-inspects (%(when)s); check the date and time.",
+                when=operation.performed_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M"),
+            ),
+        )
     observation_args = {**observation_args, "species_id": site.species_id}
     observation, _created = observations.create_observation(actor=actor, args=observation_args, at_site=site)
     follow_up.status = FollowUpStatus.DONE
-    follow_up.completed_at = datetime.now(UTC)
+    # Completed when the re-inspection was made (its observation's time), not when it reached us: a
+    # phone offline for a day sends it late.
+    follow_up.completed_at = observation.observed_at
     follow_up.completed_by_id = actor.id
     follow_up.observation = observation
-    follow_up.efficacy = efficacy_of(follow_up.control_operation, observation)
+    follow_up.distance_m = round(
+        distance_m(observation.longitude, observation.latitude, site.longitude, site.latitude), 1
+    )
+    limit = FAR_FROM_SITE_RADII * float(current_app.config["IAS_SITE_RADIUS_M"])
+    follow_up.far_from_site = follow_up.distance_m > limit
+    # A far re-inspection may not have been made at the site: its efficacy waits for a supervisor.
+    follow_up.efficacy = None if follow_up.far_from_site else efficacy_of(operation, observation)
     db.session.flush()
     return follow_up
+
+
+def accept_far_follow_up(*, actor: User, follow_up: FollowUp) -> FollowUp:
+    """A supervisor accepts a re-inspection recorded far from its site: its efficacy now counts.
+
+    Raises PermissionDenied (not a supervisor of its organization) and Conflict (not done, or not
+    far from its site, or accepted already: accepting twice changes nothing)."""
+    _check_manager(actor, follow_up.organization_id)
+    if follow_up.status != FollowUpStatus.DONE or not follow_up.far_from_site:
+        raise Conflict(
+            _("Only a completed re-inspection recorded far from its site needs accepting."),
+            {"far_from_site": [_("is not set on this follow-up")]},
+        )
+    if follow_up.far_accepted_at is None:
+        follow_up.far_accepted_at = datetime.now(UTC)
+        follow_up.far_accepted_by_id = actor.id
+        if follow_up.observation is not None:
+            follow_up.efficacy = efficacy_of(follow_up.control_operation, follow_up.observation)
+        db.session.flush()
+    return follow_up
+
+
+def efficacy_withheld(follow_up: FollowUp) -> bool:
+    """Recorded far from its site and not yet accepted by a supervisor: no efficacy counts."""
+    return follow_up.far_from_site and follow_up.far_accepted_at is None
 
 
 def _figures(observation: Observation | None) -> dict[str, float | None]:
@@ -505,19 +596,28 @@ def efficacy_of(operation: ControlOperation | None, after: Observation) -> dict[
         }
     density = result["metrics"].get("density", {})
     eggs = result["metrics"].get("egg_masses", {})
+    cover = result["metrics"].get("cover", {})
     result["density_reduction_pct"] = density.get("reduction_pct")
     result["egg_mass_reduction_pct"] = eggs.get("reduction_pct")
+    result["cover_reduction_pct"] = cover.get("reduction_pct")
     result["corrected_efficacy_pct"] = None
+    result["corrected_efficacy_reason"] = formulas.NO_CHECK_PLOT
     if operation.check_site is not None:
         check_before = _check_plot(operation.check_site, operation.performed_at, None)
         check_after = _check_plot(operation.check_site, operation.performed_at, after.observed_at)
         ck_b = check_before.density_per_m2 if check_before else None
         ck_a = check_after.density_per_m2 if check_after else None
         result["check"] = {"site_id": operation.check_site.id, "before": ck_b, "after": ck_a}
-        result["corrected_efficacy_pct"] = henderson_tilton_pct(
-            density.get("before"), density.get("after"), ck_b, ck_a
-        )
+        figures = (density.get("before"), density.get("after"), ck_b, ck_a)
+        result["corrected_efficacy_pct"] = henderson_tilton_pct(*figures)
+        result["corrected_efficacy_reason"] = henderson_tilton_gap(*figures)
     return result
+
+
+def efficacy_gap_text(efficacy: dict[str, Any] | None) -> str | None:
+    """Why the corrected efficacy is missing, in the reader's language (None when it is there)."""
+    code = (efficacy or {}).get("corrected_efficacy_reason")
+    return str(EFFICACY_GAPS[code]) if code in EFFICACY_GAPS else None
 
 
 def operations_at_site(site_id: int) -> list[ControlOperation]:

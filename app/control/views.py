@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -165,6 +165,7 @@ def follow_up(follow_up_id: int) -> str:
 
 def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
     manage = _may_manage(item) and item.status == FollowUpStatus.PENDING
+    may_accept = _may_manage(item) and services.efficacy_withheld(item)
     may_complete = item.status == FollowUpStatus.PENDING and (
         current_user.role == Role.ADMIN or current_user.organization_id == item.organization_id
     )
@@ -176,6 +177,9 @@ def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None
             operation=operation,
             manage=manage,
             may_complete=may_complete,
+            may_accept=may_accept,
+            far_limit_m=services.FAR_FROM_SITE_RADII * float(current_app.config["IAS_SITE_RADIUS_M"]),
+            efficacy_gap=services.efficacy_gap_text(item.efficacy),
             colleagues=_colleagues(item.organization_id) if manage else [],
             errors=errors or {},
             today=local_today(),
@@ -209,6 +213,11 @@ def manage_follow_up(follow_up_id: int) -> Any:
     elif action == "cancel":
         changes["status"] = FollowUpStatus.CANCELLED
         changes["cancelled_reason"] = request.form.get("cancelled_reason", "")
+    elif action == "accept_far":
+        services.accept_far_follow_up(actor=current_user, follow_up=item)
+        db.session.commit()
+        flash(_("The re-inspection was accepted; its efficacy now counts."), "info")
+        return redirect(url_for("control.follow_up", follow_up_id=item.id))
     else:
         abort(400, _("Unknown action."))
     if errors:

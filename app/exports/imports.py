@@ -6,12 +6,22 @@ and the cell. Follow-up rows are not imported: follow-ups are scheduled from the
 
 Re-importing the same workbook creates nothing new: a row's `client_uuid` (or, for a legacy row without
 one, a UUID derived from its content) makes the second import a replay of the first.
+
+Legacy workbooks are taken as the bureaus have them: only the columns an import needs must be there
+(REQUIRED_COLUMNS; not the system columns an export adds), a species may be named by any name the
+species search knows (aliases such as 水花生, pinyin, the Latin name), dates as Excel users type them.
+Records belong to the bureau the workbook is imported for. A row's 调查人 is the record's surveyor only
+when exactly one colleague of that name records in that bureau (surveyors, supervisors, bureau admins;
+not verifiers, who would then review their own records); otherwise the record is the importer's, the
+name is kept on it (`legacy_surveyor`), and the row report says so. Reasons are in the reader's
+language (Chinese unless the request asks otherwise).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,23 +31,54 @@ from typing import Any, BinaryIO
 import marshmallow as ma
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from app.accounts.models import Role, User
+from app.accounts.models import Organization, Role, User
 from app.clock import local_zone
 from app.control import services as control
 from app.control.schemas import ControlOperationCreateArgs
-from app.errors import Conflict, PermissionDenied, ServiceError, TooLarge
-from app.exports.reader import SheetRow, read_census
-from app.exports.templates import load_template
+from app.errors import Conflict, InvalidInput, PermissionDenied, ServiceError, TooLarge
+from app.exports.reader import ReadLimits, SheetRow, read_census
+from app.exports.templates import SheetSpec, load_template
 from app.extensions import db
 from app.observations import services as observations
 from app.observations.schemas import SQUARE_METRES_PER_MU, ObservationCreateArgs
 from app.sites.models import Site
-from app.species.models import ControlMethod, Species
+from app.species.models import ControlMethod, Species, SpeciesName
+from app.species.services import normalize_query
 
 # Rows of a legacy workbook without a client_uuid get one derived from their content.
 LEGACY_NAMESPACE = uuid.UUID("6c1f9b52-3f0e-4a8e-9a51-2f7d0c8e4b13")
 IMPORTERS = (Role.BUREAU_ADMIN, Role.ADMIN)
+# Whom an imported record may be attributed to: those who record in the bureau.
+RECORDERS = (Role.SURVEYOR, Role.SUPERVISOR, Role.BUREAU_ADMIN)
+# The columns an import cannot do without, per sheet: one field of each group must be there. Everything
+# else, the system columns an export adds (记录编号, 记录标识, 审核状态, 质量提示) included, may be missing.
+REQUIRED_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "observations": (
+        ("observed_at",),
+        ("species_name_zh", "species_name_sci"),
+        ("latitude",),
+        ("longitude",),
+    ),
+    "control_operations": (("performed_at",), ("site_code",), ("method_code", "method_name")),
+}
+# marshmallow's messages, in the reader's language (the row report's reasons).
+_FIELD_MESSAGES = {
+    "Missing data for required field.": _l("is required."),
+    "Field may not be null.": _l("is required."),
+    "Not a valid number.": _l("must be a number."),
+    "Not a valid integer.": _l("must be a whole number."),
+    "Not a valid datetime.": _l("is not a date and time (for example 2025/8/19 14:30)."),
+    "Not a valid date.": _l("is not a date (for example 2025/8/19)."),
+    "Not a valid boolean.": _l("must be 是 or 否."),
+    "Not a valid string.": _l("must be text."),
+    "Not a valid UUID.": _l("is not a valid record identifier."),
+}
+_RANGE_MESSAGE = re.compile(
+    r"Must be greater than or equal to (?P<min>\S+) and less than or equal to (?P<max>\S+)\."
+)
+_LENGTH_MESSAGE = re.compile(r"Longer than maximum length (?P<max>\d+)\.")
 
 # API field → the workbook field its value came from (to name the cell of an error).
 OBSERVATION_CELLS = {
@@ -86,13 +127,33 @@ def _cell(row: SheetRow, api_field: str, mapping: dict[str, str]) -> str | None:
     return row.cells.get(workbook_field)
 
 
-def _rejected(error: ServiceError, row: SheetRow, cells: dict[str, str]) -> RowRejected:
+def _field_message(message: str) -> str:
+    """A marshmallow message in the reader's language (the service's own are translated already)."""
+    known = _FIELD_MESSAGES.get(message)
+    if known is not None:
+        return str(known)
+    if match := _RANGE_MESSAGE.fullmatch(message):
+        return _("must be between %(min)s and %(max)s.", min=match["min"], max=match["max"])
+    if match := _LENGTH_MESSAGE.fullmatch(message):
+        return _("is longer than %(max)s characters.", max=match["max"])
+    return message
+
+
+def _reason(name: str, message: str, mapping: dict[str, str], headers: dict[str, str]) -> str:
+    """ "调查日期: 不是日期和时间" — the column's header rather than the API's field name."""
+    workbook_field = mapping.get(name.split(".")[0], name)
+    return f"{headers.get(workbook_field, name)}: {_field_message(message)}"
+
+
+def _rejected(
+    error: ServiceError, row: SheetRow, cells: dict[str, str], headers: dict[str, str]
+) -> RowRejected:
     """The service's own words; the field's message when it names one, the whole message otherwise."""
     if not error.errors or isinstance(error, Conflict):
         name = next(iter(error.errors), "")
         return RowRejected(error.message, _cell(row, name, cells) if name else None)
     name, message = _first_message(error.errors)
-    return RowRejected(f"{name}: {message}", _cell(row, name, cells))
+    return RowRejected(_reason(name, message, cells, headers), _cell(row, name, cells))
 
 
 def _iso(value: Any) -> Any:
@@ -108,37 +169,85 @@ def _legacy_uuid(row: SheetRow) -> str:
     )
 
 
-class Importer:
-    """One import run: lookups cached, people and sites mapped as the rows come."""
+@dataclass(frozen=True)
+class Person:
+    """Whom a row is attributed to, and what the row report says when it is not who the row named."""
 
-    def __init__(self, actor: User):
+    user: User
+    legacy_name: str | None = None  # the name the row gave, when it is not `user`
+    note: str | None = None
+
+
+class Importer:
+    """One import run for one bureau: lookups cached, people and sites mapped as the rows come."""
+
+    def __init__(self, actor: User, organization: Organization, headers: dict[str, dict[str, str]]):
         self.actor = actor
-        self.species = {}
+        self.organization = organization
+        self.headers = headers  # sheet key → field → the column's header
+        # Every name the species search matches exactly (names, aliases, pinyin, Latin names and
+        # synonyms, lower-case) → the species it names; a name two species share names neither.
+        self.species: dict[str, set[int]] = {}
         for species in db.session.scalars(sa.select(Species)):
-            self.species[species.name_zh] = species.id
-            self.species.setdefault(species.name_sci, species.id)
-        people = sa.select(User).where(User.active.is_(True))
-        if actor.role != Role.ADMIN:
-            people = people.where(User.organization_id == actor.organization_id)
+            for name in (species.name_zh, species.name_sci):
+                self.species.setdefault(normalize_query(name), set()).add(species.id)
+        for species_id, value in db.session.execute(sa.select(SpeciesName.species_id, SpeciesName.value)):
+            self.species.setdefault(value, set()).add(species_id)
+        people = sa.select(User).where(
+            User.active.is_(True), User.organization_id == organization.id, User.role.in_(RECORDERS)
+        )
         self.people: dict[str, list[User]] = {}
         for user in db.session.scalars(people):
-            self.people.setdefault(user.display_name, []).append(user)
+            self.people.setdefault(user.display_name.strip(), []).append(user)
         self.methods = {m.code: m.code for m in db.session.scalars(sa.select(ControlMethod))}
         self.methods.update({m.name_zh: m.code for m in db.session.scalars(sa.select(ControlMethod))})
         self.site_codes: dict[str, int] = {}  # the workbook's site code → the site it became here
 
-    def person(self, name: Any) -> User:
-        """The person a row names (surveyor, operator), when exactly one of that name is in reach."""
-        matches = self.people.get(str(name).strip(), []) if name else []
-        return matches[0] if len(matches) == 1 else self.actor
+    def find_species(self, *names: Any) -> int | None:
+        """The one species a cell names, by any name the species search knows; None when unknown."""
+        for name in names:
+            if name is None or not str(name).strip():
+                continue
+            query = normalize_query(str(name))
+            found = self.species.get(query) or self.species.get(query.replace(" ", "")) or set()
+            if len(found) == 1:
+                return next(iter(found))
+        return None
 
-    def observation(self, row: SheetRow) -> bool:
+    def person(self, name: Any) -> Person:
+        """The colleague a row names (surveyor, operator): exactly one of that name who records in the
+        bureau; otherwise the importer, with the reason."""
+        text = str(name).strip() if name is not None else ""
+        if not text:
+            return Person(self.actor)
+        matches = self.people.get(text, [])
+        if len(matches) == 1:
+            return Person(matches[0])
+        if matches:
+            note = _(
+                "%(name)s names %(count)s colleagues in %(bureau)s; recorded as imported by %(importer)s, "
+                "with the name kept.",
+                name=text,
+                count=len(matches),
+                bureau=self.organization.name,
+                importer=self.actor.display_name,
+            )
+        else:
+            note = _(
+                "%(name)s is not a colleague who records in %(bureau)s (surveyor, supervisor or bureau "
+                "admin); recorded as imported by %(importer)s, with the name kept.",
+                name=text,
+                bureau=self.organization.name,
+                importer=self.actor.display_name,
+            )
+        return Person(self.actor, text, note)
+
+    def observation(self, row: SheetRow) -> tuple[bool, str | None]:
         v = row.values
-        species_id = self.species.get(str(v.get("species_name_zh") or "").strip()) or self.species.get(
-            str(v.get("species_name_sci") or "").strip()
-        )
+        species_id = self.find_species(v.get("species_name_zh"), v.get("species_name_sci"))
         if species_id is None:
-            raise RowRejected(_("Unknown species."), row.cells.get("species_name_zh"))
+            cell = row.cells.get("species_name_zh") or row.cells.get("species_name_sci")
+            raise RowRejected(_("Unknown species."), cell)
         raw = {
             "client_uuid": str(v.get("client_uuid") or _legacy_uuid(row)),
             "species_id": species_id,
@@ -160,18 +269,24 @@ class Importer:
             "severity": v.get("severity"),
             "notes": v.get("notes"),
         }
-        args = self._load(ObservationCreateArgs(), raw, row, OBSERVATION_CELLS)
+        headers = self.headers.get(row.sheet_key, {})
+        args = self._load(ObservationCreateArgs(), raw, row, OBSERVATION_CELLS, headers)
         surveyor = self.person(v.get("surveyor"))
         try:
             with db.session.begin_nested():
-                record, created = observations.create_observation(actor=surveyor, args=args)
+                record, created = observations.create_observation(
+                    actor=surveyor.user,
+                    args=args,
+                    organization_id=self.organization.id,
+                    legacy_surveyor=surveyor.legacy_name,
+                )
         except ServiceError as exc:
-            raise _rejected(exc, row, OBSERVATION_CELLS) from exc
+            raise _rejected(exc, row, OBSERVATION_CELLS, headers) from exc
         if v.get("site_code") and record.site is not None:
             self.site_codes[str(v["site_code"])] = record.site.id
-        return created
+        return created, surveyor.note
 
-    def operation(self, row: SheetRow) -> bool:
+    def operation(self, row: SheetRow) -> tuple[bool, str | None]:
         v = row.values
         code = str(v.get("site_code") or "").strip()
         site_id = self.site_codes.get(code) or db.session.scalar(sa.select(Site.id).where(Site.code == code))
@@ -181,7 +296,9 @@ class Importer:
             str(v.get("method_name") or "").strip()
         )
         if method is None:
-            raise RowRejected(_("Unknown control method."), row.cells.get("method_name"))
+            raise RowRejected(
+                _("Unknown control method."), row.cells.get("method_name") or row.cells.get("method_code")
+            )
         raw = {
             "client_uuid": str(v.get("client_uuid") or _legacy_uuid(row)),
             "site_id": site_id,
@@ -194,17 +311,22 @@ class Importer:
             "team": v.get("team"),
             "notes": v.get("notes"),
         }
-        args = self._load(ControlOperationCreateArgs(), raw, row, OPERATION_CELLS)
+        headers = self.headers.get(row.sheet_key, {})
+        args = self._load(ControlOperationCreateArgs(), raw, row, OPERATION_CELLS, headers)
         operator = self.person(v.get("operator"))
         try:
             with db.session.begin_nested():
-                _operation, created = control.create_control_operation(actor=operator, args=args)
+                _operation, created = control.create_control_operation(
+                    actor=operator.user, args=args, organization_id=self.organization.id
+                )
         except ServiceError as exc:
-            raise _rejected(exc, row, OPERATION_CELLS) from exc
-        return created
+            raise _rejected(exc, row, OPERATION_CELLS, headers) from exc
+        return created, operator.note
 
     @staticmethod
-    def _load(schema: ma.Schema, raw: dict[str, Any], row: SheetRow, cells: dict[str, str]) -> dict[str, Any]:
+    def _load(
+        schema: ma.Schema, raw: dict[str, Any], row: SheetRow, cells: dict[str, str], headers: dict[str, str]
+    ) -> dict[str, Any]:
         for name in ("count", "severity"):  # Excel keeps every number as a float: 4.0 is 4
             if isinstance(raw.get(name), float) and raw[name].is_integer():
                 raw[name] = int(raw[name])
@@ -212,7 +334,7 @@ class Importer:
             loaded: dict[str, Any] = schema.load({k: val for k, val in raw.items() if val is not None})
         except ma.ValidationError as exc:
             name, message = _first_message(exc.normalized_messages())  # type: ignore[no-untyped-call]
-            raise RowRejected(f"{name}: {message}", _cell(row, name, cells)) from exc
+            raise RowRejected(_reason(name, message, cells, headers), _cell(row, name, cells)) from exc
         return loaded
 
 
@@ -251,58 +373,67 @@ def _parse_details(text: Any, method_code: str) -> dict[str, Any]:
 
 
 def import_census(
-    source: BinaryIO | Path, *, actor: User, bureau: str, max_rows: int | None = None
+    source: BinaryIO | Path,
+    *,
+    actor: User,
+    bureau: str,
+    max_rows: int | None = None,
+    limits: ReadLimits | None = None,
 ) -> ImportReport:
-    """Import the observation and control-operation sheets of a workbook in the bureau's layout.
+    """Import the observation and control-operation sheets of a workbook in the bureau's layout, as
+    records of the bureau (the organization whose code is `bureau`).
 
-    Raises PermissionDenied, reader.ReaderError when the workbook is not in that layout, and TooLarge
-    (naming `file`, before any row is imported) when it holds more than `max_rows` data rows. Each row
-    is imported or rejected on its own (a savepoint each); the caller commits.
+    Raises PermissionDenied (not a bureau admin of that bureau, nor an admin), InvalidInput naming
+    `bureau` (no such organization), reader.ReaderError when the workbook is not in that layout (its
+    WorkbookTooLarge when it passes `limits`), and TooLarge (naming `file`, before any row is imported)
+    when it holds more than `max_rows` data rows. Each row is imported or rejected on its own (a
+    savepoint each); the caller commits.
     """
     if actor.role not in IMPORTERS:
         raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
+    organization = db.session.scalar(sa.select(Organization).where(Organization.code == bureau))
+    if organization is None:
+        raise InvalidInput.field("bureau", _("No organization has the code %(code)s.", code=bureau))
+    if actor.role != Role.ADMIN and actor.organization_id != organization.id:
+        raise PermissionDenied(_("You import your own bureau's census only."))
     template = load_template(bureau).restricted_to({"observations", "control_operations"})
     if max_rows is not None:
-        _refuse_over(source, template, max_rows)
+        _refuse_over(source, template, max_rows, limits)
     titles = {sheet.key: sheet.title for sheet in template.sheets}
-    importer = Importer(actor)
+    importer = Importer(actor, organization, {sheet.key: _headers(sheet) for sheet in template.sheets})
     report = ImportReport()
-    for row in _rows(source, template):
+    for row in _rows(source, template, limits):
         handler = importer.observation if row.sheet_key == "observations" else importer.operation
         try:
-            created = handler(row)
+            created, note = handler(row)
         except RowRejected as exc:
             report.rejected += 1
             report.rows.append((titles[row.sheet_key], row.row_number, "rejected", exc.reason, exc.cell))
             continue
         if created:
             report.imported += 1
-            report.rows.append((titles[row.sheet_key], row.row_number, "imported", None, None))
         else:
             report.unchanged += 1
-            report.rows.append(
-                (
-                    titles[row.sheet_key],
-                    row.row_number,
-                    "imported",
-                    _("imported before; nothing new created"),
-                    None,
-                )
-            )
+            note = " ".join(filter(None, [_("imported before; nothing new created"), note]))
+        report.rows.append((titles[row.sheet_key], row.row_number, "imported", note, None))
     return report
 
 
-def _rows(source: BinaryIO | Path, template: Any) -> Iterator[SheetRow]:
-    yield from read_census(source, template, tz=local_zone())
+def _headers(sheet: SheetSpec) -> dict[str, str]:
+    return {column.field: column.header for column in sheet.columns}
 
 
-def _refuse_over(source: BinaryIO | Path, template: Any, max_rows: int) -> None:
+def _rows(source: BinaryIO | Path, template: Any, limits: ReadLimits | None) -> Iterator[SheetRow]:
+    yield from read_census(source, template, tz=local_zone(), limits=limits, required=REQUIRED_COLUMNS)
+
+
+def _refuse_over(source: BinaryIO | Path, template: Any, max_rows: int, limits: ReadLimits | None) -> None:
     """Count the data rows (reading stops at one past the limit) and raise TooLarge when there are more.
 
     Reading a row costs microseconds and importing one milliseconds, so the count comes first: a
     workbook that is too big is refused at once, not after minutes of work that is then rolled back.
     """
-    count = sum(1 for _row in itertools.islice(_rows(source, template), max_rows + 1))
+    count = sum(1 for _row in itertools.islice(_rows(source, template, limits), max_rows + 1))
     if not isinstance(source, Path):
         source.seek(0)
     if count > max_rows:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import Organization, Role, User
@@ -28,10 +29,10 @@ from app.clock import local_today, local_zone
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
 from app.district.models import Township
 from app.district.services import get_district
-from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from app.exports import imports
 from app.exports.models import Export, ExportKind, ExportStatus
-from app.exports.reader import ReaderError
+from app.exports.reader import ReaderError, ReadLimits, WorkbookTooLarge
 from app.exports.templates import Template, bureaus, load_template
 from app.exports.workbook import write_census
 from app.extensions import db
@@ -222,7 +223,8 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             o.severity,
             o.status,
             Site.code,
-            User.display_name,
+            # The surveyor a legacy workbook named, when no colleague matched (the record is the importer's).
+            sa.func.coalesce(o.legacy_surveyor, User.display_name),
             Organization.name,
             flags.c.flags,
             o.notes,
@@ -383,6 +385,7 @@ def follow_up_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "completed_at": _local(f.completed_at),
             "density_reduction_pct": efficacy.get("density_reduction_pct"),
             "egg_mass_reduction_pct": efficacy.get("egg_mass_reduction_pct"),
+            "cover_reduction_pct": efficacy.get("cover_reduction_pct"),
             "corrected_efficacy_pct": efficacy.get("corrected_efficacy_pct"),
         }
 
@@ -798,19 +801,31 @@ def import_census_upload(
     """Import an uploaded legacy census workbook (POST /api/v1/imports, the exports page), and log it.
 
     Raises PermissionDenied, InvalidInput naming `bureau` (no template) or `file` (not a workbook in
-    the template's layout), and TooLarge naming `file` (more data rows than IAS_IMPORT_MAX_ROWS). The
-    caller must roll back on error: rows read before the reader gave up may have been flushed.
+    the template's layout), and TooLarge naming `file` (more data rows than IAS_IMPORT_MAX_ROWS, or
+    more cells, shared strings, text or unpacked bytes than the IAS_IMPORT_MAX_* limits, found before
+    parsing). The caller must roll back on error: rows read before the reader gave up may have been
+    flushed.
     """
     if actor.role not in imports.IMPORTERS:
         raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
     if bureau not in bureaus():
         raise InvalidInput.field("bureau", _("No template for %(bureau)s.", bureau=bureau))
+    config = current_app.config
+    limits = ReadLimits(
+        inflated_bytes=config["IAS_IMPORT_MAX_INFLATED_MB"] * 1024 * 1024,
+        cells=config["IAS_IMPORT_MAX_CELLS"],
+        shared_strings=config["IAS_IMPORT_MAX_SHARED_STRINGS"],
+        shared_string_chars=config["IAS_IMPORT_MAX_TEXT_CHARS"],
+    )
     try:
         result = imports.import_census(
-            source, actor=actor, bureau=bureau, max_rows=current_app.config["IAS_IMPORT_MAX_ROWS"]
+            source, actor=actor, bureau=bureau, max_rows=config["IAS_IMPORT_MAX_ROWS"], limits=limits
         )
+    except WorkbookTooLarge as exc:
+        message = workbook_too_large_message(exc)
+        raise TooLarge(message, {"file": [message]}) from exc
     except ReaderError as exc:
-        raise InvalidInput.field("file", str(exc)) from exc
+        raise InvalidInput.field("file", reader_error_message(exc)) from exc
     record_event(
         "census_imported",
         "exports",
@@ -818,3 +833,44 @@ def import_census_upload(
         {"file": filename, "imported": result.imported, "rejected": result.rejected},
     )
     return result
+
+
+# What each read limit is, in the reader's language, and the setting that raises it.
+_LIMIT_NAMES = {
+    "cells": (_l("cells"), "IAS_IMPORT_MAX_CELLS"),
+    "shared_strings": (_l("shared strings (distinct texts)"), "IAS_IMPORT_MAX_SHARED_STRINGS"),
+    "shared_string_chars": (_l("characters of text"), "IAS_IMPORT_MAX_TEXT_CHARS"),
+    "inflated_bytes": (_l("bytes once unpacked"), "IAS_IMPORT_MAX_INFLATED_MB"),
+    "cells_per_row": (_l("cells in one row"), None),
+    "text_length": (_l("characters in one cell"), None),
+    "elements": (_l("formatting and other elements besides cells"), None),
+}
+
+
+def workbook_too_large_message(error: WorkbookTooLarge) -> str:
+    """Which limit the workbook passed, how far, and (for a setting) how to raise it."""
+    if error.limit == "compression":
+        return _("The workbook is compressed in a way Excel does not use; save it again from Excel.")
+    what, setting = _LIMIT_NAMES.get(error.limit, (error.limit, None))
+    message = _(
+        "The workbook holds more than %(allowed)s %(what)s (at least %(found)s), more than one upload "
+        "imports; split it.",
+        allowed=f"{error.allowed:,}",
+        what=what,
+        found=f"{error.found:,}",
+    )
+    if setting:
+        message += " " + _("The limit is the setting %(setting)s.", setting=setting)
+    return message
+
+
+def reader_error_message(error: ReaderError) -> str:
+    """A workbook that does not fit the template, said in the reader's language where it can be."""
+    parts = []
+    if error.missing_sheets:
+        parts.append(_("No sheet named %(titles)s.", titles="、".join(error.missing_sheets)))
+    for title, headers in error.missing_headers.items():
+        parts.append(_("Sheet %(title)s has no column %(headers)s.", title=title, headers="、".join(headers)))
+    if parts:
+        return " ".join(parts)
+    return _("Not a readable .xlsx workbook (%(detail)s).", detail="; ".join(error.problems))

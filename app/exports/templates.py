@@ -82,7 +82,7 @@ SOURCES: Final[Mapping[str, Source]] = {
             (
                 "id", "site_code", "species_name_zh", "township_name", "kind", "offset_days", "due_on",
                 "status", "overdue", "assignee", "completed_at", "density_reduction_pct",
-                "egg_mass_reduction_pct", "corrected_efficacy_pct",
+                "egg_mass_reduction_pct", "cover_reduction_pct", "corrected_efficacy_pct",
             ),
         ),
         Source(

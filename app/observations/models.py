@@ -80,6 +80,9 @@ class Observation(Audited, db.Model):  # type: ignore[name-defined]
     count: Mapped[int | None]
     severity: Mapped[int | None]
     notes: Mapped[str | None] = mapped_column(sa.Text)
+    # The surveyor a legacy workbook named (调查人) when no colleague of that name records in the bureau;
+    # the record is then the importer's, and this keeps who really surveyed.
+    legacy_surveyor: Mapped[str | None] = mapped_column(sa.String(200))
     status: Mapped[ReviewStatus] = mapped_column(
         _enum(ReviewStatus), default=ReviewStatus.SUBMITTED, index=True
     )

@@ -233,6 +233,10 @@ class ObservationSchema(MetricsFields):
     reviewed_at = LocalDateTime(allow_none=True)
     surveyor_id = ma.fields.Integer()
     surveyor_name = ma.fields.Function(lambda o: o.surveyor.display_name)
+    legacy_surveyor = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "the surveyor a legacy workbook named when no colleague matched"},
+    )
     organization = ma.fields.Function(lambda o: o.organization.code)
     photos = ma.fields.List(ma.fields.Nested(PhotoSchema))
     notes = ma.fields.String(allow_none=True)

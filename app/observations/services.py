@@ -319,17 +319,26 @@ def _replay(existing: Observation, payload_sha256: str) -> Observation:
 
 
 def create_observation(
-    *, actor: User, args: dict[str, Any], at_site: Site | None = None
+    *,
+    actor: User,
+    args: dict[str, Any],
+    at_site: Site | None = None,
+    organization_id: int | None = None,
+    legacy_surveyor: str | None = None,
 ) -> tuple[Observation, bool]:
     """Record an observation, or return the one an earlier try of the same request made.
 
     `at_site` pins the record to a site (a re-inspection there) instead of the nearest one.
+    `organization_id` is the organization the record belongs to when not the actor's (a workbook
+    imported for a bureau by an admin); `legacy_surveyor` the surveyor such a workbook named when no
+    colleague of that name records there.
     Returns (observation, created). Raises InvalidInput, and Conflict when the client_uuid was used
     for different content. Safe under concurrent retries: the unique (organization, client_uuid)
     constraint decides, and the loser returns the winner's record.
     """
     payload = fingerprint(args, sender_id=actor.id)
-    existing = find_by_client_uuid(actor.organization_id, args["client_uuid"])
+    owner = actor.organization_id if organization_id is None else organization_id
+    existing = find_by_client_uuid(owner, args["client_uuid"])
     if existing is not None:
         return _replay(existing, payload), False
     checked = check_record(args)
@@ -338,8 +347,9 @@ def create_observation(
             observation = Observation(
                 client_uuid=args["client_uuid"],
                 payload_sha256=payload,
-                organization_id=actor.organization_id,
+                organization_id=owner,
                 surveyor_id=actor.id,
+                legacy_surveyor=legacy_surveyor,
                 status=ReviewStatus.SUBMITTED,
                 photos=[],  # a new record has none: known now, not asked of the database after commit
             )
@@ -357,7 +367,7 @@ def create_observation(
             if observation.site is not None:
                 sites.refresh_status(observation.site)
     except IntegrityError:
-        existing = find_by_client_uuid(actor.organization_id, args["client_uuid"])
+        existing = find_by_client_uuid(owner, args["client_uuid"])
         if existing is None:
             raise
         return _replay(existing, payload), False

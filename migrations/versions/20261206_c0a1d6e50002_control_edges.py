@@ -6,6 +6,9 @@ Create Date: 2026-12-06 03:45:00
 
 A reserved link in this session's chain (issues 13, 14, 15 were built side by side); it is filled by
 the change it is named after, and stays a no-op if that change needed no schema.
+
+Follow-ups learn how far their re-inspection was from the site, and whether a supervisor accepted a
+far one; observations keep the surveyor a legacy workbook named when no colleague matched.
 """
 # Rules for migrations (reviewed code, not generated output):
 # - Generate with `flask db migrate -m "..."`, then read and edit; autogenerate misses renames and data.
@@ -26,8 +29,26 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('follow_ups', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('distance_m', sa.Double(), nullable=True))
+        batch_op.add_column(
+            sa.Column('far_from_site', sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+        batch_op.add_column(sa.Column('far_accepted_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('far_accepted_by_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            'fk_follow_ups_far_accepted_by_id_users', 'users', ['far_accepted_by_id'], ['id']
+        )
+    with op.batch_alter_table('observations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('legacy_surveyor', sa.String(length=200), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('observations', schema=None) as batch_op:
+        batch_op.drop_column('legacy_surveyor')
+    with op.batch_alter_table('follow_ups', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_follow_ups_far_accepted_by_id_users', type_='foreignkey')
+        batch_op.drop_column('far_accepted_by_id')
+        batch_op.drop_column('far_accepted_at')
+        batch_op.drop_column('far_from_site')
+        batch_op.drop_column('distance_m')

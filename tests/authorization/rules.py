@@ -192,6 +192,14 @@ RULES: dict[str, Rule] = {
         "(the completion records who did it)",
         target="follow_up",
     ),
+    "POST /api/v1/follow-ups/{id}/accept": Rule(
+        MANAGERS,
+        Reach.ORG,
+        "decided: a supervisor of its organization accepts a re-inspection recorded far from its site "
+        "(services.accept_far_follow_up checks the role first)",
+        target="follow_up",
+        ok=(409,),  # the matrix's follow-up is pending, not a far re-inspection: nothing to accept
+    ),
     # ---------------------------------------------------------------------------------------------
     # API: exports and imports
     "POST /api/v1/exports": Rule(

@@ -299,6 +299,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         f"/api/v1/follow-ups/{c.follow_up_id()}/complete",
         json={"observation": c.fx.observation_payload(density_per_m2=2.0, egg_masses_per_m2=0.5)},
     ),
+    "POST /api/v1/follow-ups/{id}/accept": lambda c: Call(f"/api/v1/follow-ups/{c.follow_up_id()}/accept"),
     # API: exports and imports
     "POST /api/v1/exports": lambda c: Call("/api/v1/exports", json={"kind": "census", "bureau": TARGET}),
     "GET /api/v1/exports/{id}": lambda c: Call(f"/api/v1/exports/{c.export_id()}"),

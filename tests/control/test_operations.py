@@ -148,8 +148,64 @@ def test_treated_site_is_under_control_and_timeline_shows_it(api_as: Any, treat:
 
 def test_next_spring_check_date() -> None:
     assert next_spring_check(date(2026, 11, 13), "03-15") == date(2027, 3, 15)
-    assert next_spring_check(date(2027, 1, 20), "03-15") == date(2027, 3, 15)
+    assert next_spring_check(date(2027, 1, 10), "03-15") == date(2027, 3, 15)  # 64 days on
+    # Never sooner than 60 days after the treatment: 20 January is 54 days before 15 March.
+    assert next_spring_check(date(2027, 1, 20), "03-15") == date(2028, 3, 15)
+    assert next_spring_check(date(2027, 3, 10), "03-15") == date(2028, 3, 15)  # spring: the next one
     assert next_spring_check(date(2027, 3, 15), "03-15") == date(2028, 3, 15)
+
+
+def _last(month: int, day: int) -> datetime:
+    """The most recent `month`-`day`, 10:00 in Liangping (02:00 UTC), that is at least a day past."""
+    now = datetime.now(UTC)
+    moment = datetime(now.year, month, day, 2, tzinfo=UTC)
+    return moment if moment < now - timedelta(days=1) else moment.replace(year=now.year - 1)
+
+
+def _days_ago(moment: datetime) -> float:
+    return (datetime.now(UTC) - moment).total_seconds() / 86400
+
+
+def _spring_checks(api: Any, site_id: int) -> list[dict[str, Any]]:
+    items = api.get(f"/api/v1/follow-ups?site_id={site_id}&per_page=100").get_json()["items"]
+    return [f for f in items if f["kind"] == "next_spring"]
+
+
+def test_an_operation_in_march_is_checked_the_following_spring(api_as: Any, treat: Any) -> None:
+    march = _last(3, 10)
+    operation, _ = treat(api_as("surveyor"), days_ago=_days_ago(march))
+    spring = [f for f in operation["follow_ups"] if f["kind"] == "next_spring"]
+    assert [f["due_on"] for f in spring] == [f"{march.year + 1}-03-15"]  # not five days later
+    assert spring[0]["offset_days"] == (date(march.year + 1, 3, 15) - march.date()).days
+
+
+def test_an_operation_in_autumn_is_checked_the_next_spring(api_as: Any, treat: Any) -> None:
+    autumn = _last(10, 8)
+    operation, _ = treat(api_as("surveyor"), days_ago=_days_ago(autumn))
+    spring = [f for f in operation["follow_ups"] if f["kind"] == "next_spring"]
+    assert [f["due_on"] for f in spring] == [f"{autumn.year + 1}-03-15"]
+
+
+def test_two_treatments_of_one_site_leave_one_pending_spring_check(api_as: Any, treat: Any) -> None:
+    api = api_as("surveyor")
+    march = _last(3, 10)
+    november = datetime(march.year - 1, 11, 1, 2, tzinfo=UTC)
+    first, baseline = treat(api, days_ago=_days_ago(november))
+    assert [f["due_on"] for f in _spring_checks(api, first["site_id"])] == [f"{march.year}-03-15"]
+
+    # Treated again in March, five days before that check: one check remains, the spring after.
+    second, _ = treat(api, method="hand_collection", days_ago=_days_ago(march), baseline=baseline)
+    assert second["site_id"] == first["site_id"]
+    checks = [f for f in _spring_checks(api, first["site_id"]) if f["status"] == "pending"]
+    assert [(f["due_on"], f["control_operation_id"]) for f in checks] == [
+        (f"{march.year + 1}-03-15", second["id"])
+    ]
+
+    # A third treatment whose own check would fall on the same day adds nothing.
+    third, _ = treat(api, method="hand_collection", days_ago=_days_ago(march) - 1, baseline=baseline)
+    checks = [f for f in _spring_checks(api, first["site_id"]) if f["status"] == "pending"]
+    assert [f["due_on"] for f in checks] == [f"{march.year + 1}-03-15"]
+    assert not [f for f in third["follow_ups"] if f["kind"] == "next_spring"]
 
 
 def test_operation_photos_before_and_after(api_as: Any, treat: Any, tmp_path: Any, app: Any) -> None:

@@ -123,6 +123,7 @@ def follow_up(i: int = 1, **changes: Any) -> dict[str, Any]:
         "completed_at": WHEN + timedelta(days=7) if i % 2 else None,
         "density_reduction_pct": 72.5 if i % 2 else None,
         "egg_mass_reduction_pct": 60.0 if i % 2 else None,
+        "cover_reduction_pct": 40.0 if i % 2 else None,
         "corrected_efficacy_pct": 68.25 if i % 2 else None,
     }
     row.update(changes)

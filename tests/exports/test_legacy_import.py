@@ -1,0 +1,209 @@
+"""Legacy census workbooks as the bureaus have them: only the columns an import needs, any species name
+the search knows, the dates Excel users type, the legacy 调查人 kept, records kept for the bureau imported
+for and attributed only to colleagues who record there, reasons in the reader's language."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import openpyxl  # noqa: TID251 -- tests build the workbooks people bring
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import Organization
+from app.exports import imports, services
+from app.exports.models import ExportKind
+from app.exports.reader import parse_datetime_text
+from app.extensions import db
+from app.observations.models import Observation, ReviewStatus
+from tests.conftest import PADDY
+
+LAT, LON = PADDY
+SHANGHAI = timezone(timedelta(hours=8))
+# A bureau's own form: no system columns (记录编号, 记录标识, 审核状态, 质量提示), no 学名,
+# its own column order.
+HEADERS = ["序号", "物种名称", "调查日期", "乡镇（街道）", "经度", "纬度", "发生面积（亩）", "调查人", "备注"]
+
+
+def _workbook(rows: list[list[Any]], headers: list[str] = HEADERS, title: str = "调查记录") -> io.BytesIO:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = title
+    sheet.append(["梁平区外来入侵物种普查登记表"])  # a title row above the table, as forms have
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def _row(number: int, species: str, when: Any, surveyor: str | None = None, **changes: Any) -> list[Any]:
+    values = {
+        "序号": number,
+        "物种名称": species,
+        "调查日期": when,
+        "乡镇（街道）": "梁山街道",
+        "经度": LON + number * 0.001,  # each row its own site
+        "纬度": LAT,
+        "发生面积（亩）": 1.5,
+        "调查人": surveyor,
+        "备注": f"第{number}行",
+        **changes,
+    }
+    return [values[header] for header in HEADERS]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025/8/19", datetime(2025, 8, 19)),  # noqa: DTZ001 -- a wall time, as typed
+        ("2025-08-19", datetime(2025, 8, 19)),  # noqa: DTZ001
+        ("2025.8.19", datetime(2025, 8, 19)),  # noqa: DTZ001
+        ("2025年8月19日", datetime(2025, 8, 19)),  # noqa: DTZ001
+        ("2025年8月19日 14:30", datetime(2025, 8, 19, 14, 30)),  # noqa: DTZ001
+        ("2025年8月19日14时30分", datetime(2025, 8, 19, 14, 30)),  # noqa: DTZ001
+        ("2025/8/19 9:05", datetime(2025, 8, 19, 9, 5)),  # noqa: DTZ001
+        ("2025-08-19 09:05:30", datetime(2025, 8, 19, 9, 5, 30)),  # noqa: DTZ001
+        ("２０２５／８／１９", datetime(2025, 8, 19)),  # noqa: DTZ001 -- full-width, as IMEs type
+        (" 2025.08.19 ", datetime(2025, 8, 19)),  # noqa: DTZ001
+        ("2025-08-19T14:30:00+08:00", datetime(2025, 8, 19, 14, 30, tzinfo=SHANGHAI)),
+    ],
+)
+def test_the_date_forms_excel_users_type(text: str, expected: datetime) -> None:
+    assert parse_datetime_text(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2025/2/30", "2025/13/1", "19/8/2025", "去年八月", "2025/8/19 25:00", ""])
+def test_what_is_not_a_date_is_not_guessed(text: str) -> None:
+    assert parse_datetime_text(text) is None
+
+
+def test_a_bureau_workbook_without_system_columns_imports_with_aliases_typed_dates_and_legacy_names(
+    make_user: Any, species_id: Any
+) -> None:
+    agriculture = db.session.scalar(sa.select(Organization).where(Organization.code == "agriculture"))
+    surveyor = make_user("surveyor", "agriculture", display_name="刘调查")
+    make_user("verifier", "agriculture", display_name="陈审核")  # would review their own records
+    make_user("surveyor", "forestry", display_name="林业小王")  # records in another bureau
+    make_user("surveyor", "agriculture", display_name="张同名")
+    make_user("supervisor", "agriculture", display_name="张同名")
+    admin = make_user("admin", "forestry", display_name="区管理员")  # imports for agriculture
+    snail = species_id("pomacea-canaliculata")
+    weed = species_id("alternanthera-philoxeroides")
+    real_date = datetime(2025, 8, 19, 10, 15)  # noqa: DTZ001 -- a date cell, as Excel keeps it
+    rows = [
+        _row(1, "水花生", "2025/8/19", "刘调查"),  # an alias
+        _row(2, "Alternanthera philoxeroides", "2025-08-19", "陈审核"),  # Latin; a verifier named
+        _row(3, "fushouluo", "2025.8.19", "林业小王"),  # pinyin; someone of another bureau named
+        _row(4, "fsl", "2025年8月19日", "老周"),  # initials; nobody of that name
+        _row(5, "福寿螺", "2025年8月19日 14:30", "张同名"),  # two colleagues of that name
+        _row(6, "空心莲子草", real_date, None),  # another alias, a real date, no surveyor
+        _row(7, "独角兽草", "2025/8/19", "刘调查"),  # unknown species
+        _row(8, "福寿螺", "去年八月", "刘调查"),  # not a date
+    ]
+
+    report = imports.import_census(_workbook(rows), actor=admin, bureau="agriculture")
+
+    outcome = {row: (status, reason, cell) for _sheet, row, status, reason, cell in report.rows}
+    assert (report.imported, report.unchanged, report.rejected) == (6, 0, 2), report.rows
+    assert outcome[9] == ("rejected", "未知物种。", "B9")  # rows count from the title row: data from 3
+    assert outcome[10][0] == "rejected" and outcome[10][2] == "C10"
+    assert outcome[10][1] == "调查日期: 不是日期和时间（例如 2025/8/19 14:30）。"
+    assert outcome[3] == ("imported", None, None)  # 刘调查 records in agriculture
+    assert "陈审核" in outcome[4][1] and "区管理员" in outcome[4][1] and "保留该姓名" in outcome[4][1]
+    assert "林业小王" in outcome[5][1]
+    assert "老周" in outcome[6][1]
+    assert "2 位同事" in outcome[7][1]
+    assert outcome[8] == ("imported", None, None)
+
+    records = {
+        o.notes: o for o in db.session.scalars(sa.select(Observation).where(Observation.notes.like("第%行")))
+    }
+    assert {o.organization_id for o in records.values()} == {agriculture.id}  # not the admin's forestry
+    assert records["第1行"].surveyor_id == surveyor.id and records["第1行"].legacy_surveyor is None
+    for note, name in (("第2行", "陈审核"), ("第3行", "林业小王"), ("第4行", "老周"), ("第5行", "张同名")):
+        assert records[note].surveyor_id == admin.id, note
+        assert records[note].legacy_surveyor == name, note
+    assert records["第6行"].surveyor_id == admin.id and records["第6行"].legacy_surveyor is None
+    assert [records[f"第{n}行"].species_id for n in range(1, 7)] == [weed, weed, snail, snail, snail, weed]
+    local = {note: o.observed_at.astimezone(SHANGHAI) for note, o in records.items()}
+    assert {local[f"第{n}行"].date() for n in range(1, 7)} == {datetime(2025, 8, 19).date()}  # noqa: DTZ001
+    assert local["第5行"].time().isoformat() == "14:30:00"
+    assert local["第6行"].replace(tzinfo=None) == real_date
+
+    again = imports.import_census(_workbook(rows), actor=admin, bureau="agriculture")
+    assert (again.imported, again.unchanged, again.rejected) == (0, 6, 2)  # nothing doubled
+
+
+def test_the_legacy_surveyor_is_shown_on_the_record_and_exported(
+    make_user: Any, api_as: Any, web_as: Any
+) -> None:
+    admin = make_user("bureau_admin", "agriculture", display_name="农业管理员")
+    report = imports.import_census(
+        _workbook([_row(1, "福寿螺", "2025/8/19", "老周")]), actor=admin, bureau="agriculture"
+    )
+    assert report.imported == 1, report.rows
+    record = db.session.scalar(sa.select(Observation).where(Observation.legacy_surveyor == "老周"))
+    assert record is not None
+    db.session.commit()
+
+    body = api_as(admin).get(f"/api/v1/observations/{record.id}").get_json()
+    assert body["legacy_surveyor"] == "老周" and body["surveyor_id"] == admin.id
+    page = web_as(admin).get(f"/observations/{record.id}").get_data(as_text=True)
+    assert "data-legacy-surveyor>老周<" in page and "农业管理员" in page
+
+    record.status = ReviewStatus.VERIFIED  # a census counts verified records
+    db.session.commit()
+    buffer = io.BytesIO()
+    services.write_export(
+        buffer,
+        bureau="agriculture",
+        kind=ExportKind.CENSUS,
+        date_from=None,
+        date_to=None,
+        filters={},
+        generated_by="测试",
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))["调查记录"]
+    headers = [cell.value for cell in sheet[1]]
+    names = [row[headers.index("调查人")] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert "老周" in names
+
+
+def test_only_the_needed_columns_are_required_and_their_absence_is_said_in_chinese(
+    make_user: Any, api_as: Any
+) -> None:
+    admin = api_as(make_user("bureau_admin", "agriculture"))
+    headers = [h for h in HEADERS if h not in ("纬度", "物种名称")]
+    source = _workbook([[1] * len(headers)], headers=headers)
+    response = admin.post(
+        "/api/v1/imports?bureau=agriculture",
+        data={"file": (source, "legacy.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    message = response.get_json()["errors"]["file"][0]
+    assert message == "工作表 调查记录 缺少列：物种名称 / 学名、纬度。"
+
+
+def test_a_bureau_admin_imports_for_their_own_bureau_only(make_user: Any) -> None:
+    from app.errors import PermissionDenied
+
+    admin = make_user("bureau_admin", "forestry")
+    with pytest.raises(PermissionDenied):
+        imports.import_census(_workbook([_row(1, "福寿螺", "2025/8/19")]), actor=admin, bureau="agriculture")
+
+
+def test_the_import_page_says_which_rows_fell_back_to_the_importer(make_user: Any, web_as: Any) -> None:
+    admin = make_user("bureau_admin", "agriculture", display_name="农业管理员")
+    web = web_as(admin)
+    source = _workbook([_row(1, "水花生", "2025年8月19日", "老周")])
+    body = {"import-bureau": "agriculture", "import-file": (source, "legacy.xlsx")}
+    response = web.post("/exports/import", data=body, content_type="multipart/form-data")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "data-import-notes" in html and "老周 不是" in html and "农业管理员" in html
