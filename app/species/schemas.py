@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.api import PageArgs
-from app.species.models import SpeciesGroup
+from app.species.models import Origin, SpeciesGroup
 
 
 class SpeciesQueryArgs(PageArgs):
@@ -26,7 +26,7 @@ class MembershipSchema(ma.Schema):
     row = ma.fields.Integer()
     name_as_listed = ma.fields.String()
     status = ma.fields.String()
-    verified = ma.fields.Boolean()
+    verified = ma.fields.Boolean(attribute="is_verified")
 
 
 class SpeciesBriefSchema(ma.Schema):
@@ -39,9 +39,15 @@ class SpeciesBriefSchema(ma.Schema):
 
 class SpeciesSchema(SpeciesBriefSchema):
     authority = ma.fields.String(allow_none=True)
-    aliases = ma.fields.List(ma.fields.String())
-    synonyms = ma.fields.List(ma.fields.String())
+    aliases = ma.fields.List(ma.fields.String(), attribute="all_aliases")
+    synonyms = ma.fields.List(ma.fields.String(), attribute="all_synonyms")
+    names_en = ma.fields.List(ma.fields.String(), attribute="all_names_en")
     bureaus = ma.fields.List(ma.fields.String())
+    census_categories = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "ag_plant, ag_pest, ag_aquatic (agriculture census); fg_* (林草 census)"},
+    )
+    origin = ma.fields.Enum(Origin, by_value=True)
     metrics = ma.fields.List(ma.fields.String())
     flag = ma.fields.String(allow_none=True)
     retired_on = ma.fields.Date(allow_none=True)
@@ -53,9 +59,25 @@ class SpeciesSchema(SpeciesBriefSchema):
 
 
 class SpeciesDetailSchema(SpeciesSchema):
+    pinyin = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        attribute="all_pinyin",
+        metadata={"description": "readings of polyphonic names, the files' and the local ones"},
+    )
+    local = ma.fields.Method("_local", metadata={"description": "the edits kept in the app"})
     severity = ma.fields.Dict()
     follow_up_days = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.Integer()))
     next_spring_check = ma.fields.Boolean()
+
+    def _local(self, species: object) -> dict[str, object]:
+        return {
+            "aliases": species.local_aliases,  # type: ignore[attr-defined]
+            "synonyms": species.local_synonyms,  # type: ignore[attr-defined]
+            "names_en": species.local_names_en,  # type: ignore[attr-defined]
+            "pinyin": species.local_pinyin,  # type: ignore[attr-defined]
+            "bureaus": species.local_bureaus,  # type: ignore[attr-defined]
+        }
 
 
 class SpeciesListSchema(ma.Schema):
@@ -69,6 +91,8 @@ class SpeciesListSchema(ma.Schema):
     in_force_on = ma.fields.Date(allow_none=True)
     source = ma.fields.String(allow_none=True)
     note = ma.fields.String(allow_none=True)
+    origin = ma.fields.Enum(Origin, by_value=True)
+    bureau = ma.fields.String(allow_none=True)
     species_count = ma.fields.Integer()
 
 
@@ -77,10 +101,13 @@ class MembersQueryArgs(PageArgs):
 
 
 class ListMemberSchema(ma.Schema):
+    id = ma.fields.Integer()
     row = ma.fields.Integer()
     name_as_listed = ma.fields.String()
     status = ma.fields.String()
-    verified = ma.fields.Boolean()
+    verified = ma.fields.Boolean(attribute="is_verified")
+    confirmed_at = ma.fields.DateTime(allow_none=True)
+    confirmation_note = ma.fields.String(allow_none=True)
     added_on = ma.fields.Date(allow_none=True)
     removed_on = ma.fields.Date(allow_none=True)
     species = ma.fields.Nested(SpeciesBriefSchema)

@@ -16,6 +16,9 @@ the change it is named after, and stays a no-op if that change needed no schema.
 # - One head: tests/test_migrations.py fails on a branch; merge before landing.
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
 
 # revision identifiers, used by Alembic.
@@ -26,8 +29,46 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('species', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('names_en', JSON, nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('pinyin_overrides', JSON, nullable=False, server_default='{}'))
+        batch_op.add_column(sa.Column('census_categories', JSON, nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('origin', sa.Enum('files', 'local', name='origin', native_enum=False, length=10), nullable=False, server_default='files'))
+        batch_op.add_column(sa.Column('local_aliases', JSON, nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('local_synonyms', JSON, nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('local_names_en', JSON, nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('local_pinyin', JSON, nullable=False, server_default='{}'))
+        batch_op.add_column(sa.Column('local_bureaus', JSON, nullable=True))
+
+    with op.batch_alter_table('species_lists', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('origin', sa.Enum('files', 'local', name='origin', native_enum=False, length=10), nullable=False, server_default='files'))
+        batch_op.add_column(sa.Column('bureau', sa.String(length=40), nullable=True))
+
+    # Membership becomes periods: a species removed and added back gets a second row.
+    with op.batch_alter_table('list_memberships', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_list_memberships_list_id_species_id', type_='unique')
+        batch_op.create_index('ix_list_memberships_list_id_species_id', ['list_id', 'species_id'], unique=False)
+        batch_op.add_column(sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('confirmed_by_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('confirmation_note', sa.Text(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_list_memberships_confirmed_by_id_users'), 'users', ['confirmed_by_id'], ['id'])
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('list_memberships', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_list_memberships_confirmed_by_id_users'), type_='foreignkey')
+        batch_op.drop_column('confirmation_note')
+        batch_op.drop_column('confirmed_by_id')
+        batch_op.drop_column('confirmed_at')
+        batch_op.drop_index('ix_list_memberships_list_id_species_id')
+        # Only the latest period of each species on a list survives the way back.
+        batch_op.create_unique_constraint('uq_list_memberships_list_id_species_id', ['list_id', 'species_id'])
+
+    with op.batch_alter_table('species_lists', schema=None) as batch_op:
+        batch_op.drop_column('bureau')
+        batch_op.drop_column('origin')
+
+    with op.batch_alter_table('species', schema=None) as batch_op:
+        for column in ('local_bureaus', 'local_pinyin', 'local_names_en', 'local_synonyms', 'local_aliases',
+                       'origin', 'census_categories', 'pinyin_overrides', 'names_en'):
+            batch_op.drop_column(column)
