@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.api import PageArgs
-from app.species.models import Origin, SpeciesGroup
+from app.species.models import CensusCategory, Origin, SpeciesGroup
 
 
 class SpeciesQueryArgs(PageArgs):
@@ -122,3 +122,95 @@ class HabitatSchema(ma.Schema):
         lambda h: h.parent.code if h.parent else None, metadata={"description": "level-1 class of a place"}
     )
     provisional = ma.fields.Boolean()
+
+
+# ---------------------------------------------------------------------------------------------
+# Local edits (kept in the app, never overwritten by `flask species sync`)
+
+
+def _names(limit: int, description: str) -> ma.fields.List[str]:
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=limit)),
+        validate=ma.validate.Length(max=50),
+        metadata={"description": description},
+    )
+
+
+def _pinyin() -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Length(min=1, max=100)),
+        values=ma.fields.String(validate=ma.validate.Length(min=1, max=300)),
+        validate=ma.validate.Length(max=50),
+        metadata={"description": 'readings of polyphonic names, {"长芒苋": "chang mang xian"}'},
+    )
+
+
+class SpeciesLocalArgs(ma.Schema):
+    aliases = _names(100, "local Chinese aliases (the files' aliases stay beside them)")
+    synonyms = _names(200, "local old scientific names")
+    names_en = _names(100, "local English common names")
+    pinyin = _pinyin()
+    bureaus = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
+        allow_none=True,
+        validate=ma.validate.Length(max=10),
+        metadata={"description": "bureau assignment kept in the app; null: the files' bureaus"},
+    )
+
+
+class SpeciesCreateArgs(ma.Schema):
+    name_zh = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    name_sci = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    like = ma.fields.Integer(
+        required=True,
+        metadata={"description": "id of a similar species: metrics, severity and follow-ups are copied"},
+    )
+    group = ma.fields.Enum(SpeciesGroup, by_value=True, metadata={"description": "default: like's group"})
+    bureaus = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=40)))
+    census_categories = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([c.value for c in CensusCategory]))
+    )
+    aliases = _names(100, "Chinese aliases")
+    synonyms = _names(200, "old scientific names")
+    names_en = _names(100, "English common names")
+    pinyin = _pinyin()
+
+
+class ListCreateArgs(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=64))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    short_name = ma.fields.String(validate=ma.validate.Length(max=100))
+    bureau = ma.fields.String(
+        validate=ma.validate.Length(max=40), metadata={"description": "default: the caller's bureau"}
+    )
+    published_on = ma.fields.Date(allow_none=True)
+    note = ma.fields.String(validate=ma.validate.Length(max=2000))
+
+
+class MemberCreateArgs(ma.Schema):
+    species_id = ma.fields.Integer(required=True)
+    row = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100000))
+    name_as_listed = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+    added_on = ma.fields.Date(metadata={"description": "default: today"})
+    removed_on = ma.fields.Date(allow_none=True)
+
+
+class MemberUpdateArgs(ma.Schema):
+    added_on = ma.fields.Date(allow_none=True)
+    removed_on = ma.fields.Date(allow_none=True, metadata={"description": "set to remove the species"})
+    row = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100000))
+    name_as_listed = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+
+
+class ConfirmArgs(ma.Schema):
+    note = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=2000),
+        metadata={"description": "what the row was checked against (e.g. the official page, on a date)"},
+    )
+
+
+class ListChangeSchema(ma.Schema):
+    on = ma.fields.Date()
+    change = ma.fields.String(metadata={"description": "added or removed"})
+    membership = ma.fields.Nested(ListMemberSchema)
