@@ -17,6 +17,7 @@ from app.extensions import db
 from app.refdata import Tally, apply_values
 from app.species.models import (
     NAME_KIND_WEIGHT,
+    CensusCategory,
     ControlMethod,
     Habitat,
     ListMembership,
@@ -470,6 +471,33 @@ def search_species(
     if not include_retired:
         stmt = stmt.where(Species.retired_on.is_(None))
     return stmt
+
+
+def census_category_labels() -> dict[str, str]:
+    """The census categories in the reader's language (the agriculture census's three are published)."""
+    return {
+        CensusCategory.AG_PLANT: _("Invasive plants of agriculture"),
+        CensusCategory.AG_PEST: _("Invasive crop pests and diseases"),
+        CensusCategory.AG_AQUATIC: _("Invasive aquatic animals"),
+        CensusCategory.FG_PLANT: _("Invasive plants of forests and grasslands"),
+        CensusCategory.FG_PEST: _("Invasive forest pests and diseases"),
+        CensusCategory.FG_ANIMAL: _("Invasive animals of forests and wetlands"),
+    }
+
+
+def district_species_ids(bureau: str) -> set[int]:
+    """Species on the bureau's own district lists today: the picker offers them first."""
+    return set(
+        db.session.scalars(
+            sa.select(ListMembership.species_id)
+            .join(SpeciesList)
+            .where(
+                SpeciesList.origin == Origin.LOCAL,
+                SpeciesList.bureau == bureau,
+                ListMembership.removed_on.is_(None),
+            )
+        )
+    )
 
 
 def get_species(species_id: int) -> Species:
