@@ -19,6 +19,9 @@ from app.species.schemas import (
     HabitatSchema,
     ListChangeSchema,
     ListCreateArgs,
+    ListImportArgs,
+    ListImportQuery,
+    ListImportReportSchema,
     ListMemberSchema,
     MemberCreateArgs,
     MembersQueryArgs,
@@ -192,3 +195,29 @@ class Habitats(MethodView):
     def get(self) -> Any:
         """Habitats (生境): the 三调 land classes and the place types within them, in picker order"""
         return services.list_habitats()
+
+
+@blp.route("/species-lists/<code>/import")
+class SpeciesListImport(MethodView):
+    @roles_required(*ADMINS)
+    @blp.arguments(ListImportArgs, location="files")
+    @blp.arguments(ListImportQuery, location="query")
+    @blp.response(200, ListImportReportSchema)
+    def post(self, files: dict[str, Any], query: dict[str, Any], code: str) -> Any:
+        """Import a district list from a spreadsheet of names, with a row report
+
+        Each name is matched by Chinese name, alias, Latin name, old synonym or English name. Without
+        `apply` nothing changes: the report shows matches, ambiguities (candidates listed) and unknowns
+        (to create with POST /species). With `apply=true` the matched rows join the list.
+        """
+        species_list = _list_or_404(code)
+        upload = files["file"]
+        rows = editing.read_name_rows(upload.read(), upload.filename or "")
+        report = editing.import_names(
+            current_user, species_list, rows, apply=query["apply"], added_on=query.get("added_on")
+        )
+        if query["apply"]:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return report

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 
 from app.api import PageArgs
 from app.species.models import CensusCategory, Origin, SpeciesGroup
@@ -214,3 +215,32 @@ class ListChangeSchema(ma.Schema):
     on = ma.fields.Date()
     change = ma.fields.String(metadata={"description": "added or removed"})
     membership = ma.fields.Nested(ListMemberSchema)
+
+
+class ListImportArgs(ma.Schema):
+    file = Upload(required=True, metadata={"description": ".xlsx or .csv: one name per row (名称 column)"})
+
+
+class ListImportQuery(ma.Schema):
+    apply = ma.fields.Boolean(
+        load_default=False, metadata={"description": "add the matched rows (default: report only)"}
+    )
+    added_on = ma.fields.Date(
+        metadata={"description": "the day the added rows join the list (default today)"}
+    )
+
+
+class ListImportRowSchema(ma.Schema):
+    row = ma.fields.Integer()
+    name = ma.fields.String()
+    status = ma.fields.String(
+        metadata={"description": "matched, added, on_list, duplicate, ambiguous, unknown"}
+    )
+    species = ma.fields.Nested(SpeciesBriefSchema, allow_none=True)
+    candidates = ma.fields.List(ma.fields.Nested(SpeciesBriefSchema))
+
+
+class ListImportReportSchema(ma.Schema):
+    applied = ma.fields.Boolean()
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    rows = ma.fields.List(ma.fields.Nested(ListImportRowSchema))

@@ -284,6 +284,12 @@ RULES: dict[str, Rule] = {
     "PATCH /api/v1/species-lists/{code}/members/{id}": Rule(
         ADMINS, Reach.ORG, "issue 20: their own bureau's district lists", target="species_list"
     ),
+    "POST /api/v1/species-lists/{code}/import": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: their own bureau's district lists (a report only here)",
+        target="species_list",
+    ),
     "POST /api/v1/species-lists/{code}/members/{id}/confirm": Rule(
         ADMINS,
         Reach.ORG,

@@ -377,6 +377,11 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         f"/api/v1/species-lists/{'none' if c.anonymous else c.district_list}/members",
         json={"species_id": c.fx.species_id("hyphantria-cunea")},
     ),
+    "POST /api/v1/species-lists/{code}/import": lambda c: Call(
+        f"/api/v1/species-lists/{'none' if c.anonymous else c.district_list}/import",
+        form={"file": (io.BytesIO("名称\n福寿螺\n".encode()), "names.csv")},
+        upload=True,
+    ),
     "PATCH /api/v1/species-lists/{code}/members/{id}": lambda c: Call(
         "/api/v1/species-lists/{}/members/{}".format(*c.district_member()), json={"removed_on": "2026-01-01"}
     ),
