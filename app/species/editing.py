@@ -52,14 +52,14 @@ def bureau_codes() -> dict[str, str]:
     return {code: name for code, name in rows}
 
 
-def _may_act_for(actor: User, bureaus: list[str] | tuple[str, ...]) -> bool:
+def may_act_for(actor: User, bureaus: list[str] | tuple[str, ...]) -> bool:
     return actor.role == Role.ADMIN or (
         actor.role == Role.BUREAU_ADMIN and actor.organization.code in bureaus
     )
 
 
 def check_may_edit_species(actor: User, species: Species) -> None:
-    if not _may_act_for(actor, species.bureaus):
+    if not may_act_for(actor, species.bureaus):
         raise PermissionDenied(_("Only an admin or a bureau admin of its bureau may edit this species."))
 
 
@@ -68,7 +68,7 @@ def check_may_edit_list(actor: User, species_list: SpeciesList) -> None:
         raise InvalidInput.field(
             "code", _("A published list changes only through its files (species_lists/).")
         )
-    if not _may_act_for(actor, [species_list.bureau or ""]):
+    if not may_act_for(actor, [species_list.bureau or ""]):
         raise PermissionDenied(_("Only an admin or a bureau admin of its bureau may edit this list."))
 
 
@@ -257,7 +257,7 @@ def create_species(actor: User, args: dict[str, Any]) -> Species:
     if like is None:
         raise InvalidInput.field("like", _("No species with id %(id)s.", id=args["like"]))
     bureaus = _clean_bureaus(args.get("bureaus") or [actor.organization.code])
-    if not _may_act_for(actor, bureaus) or (
+    if not may_act_for(actor, bureaus) or (
         actor.role != Role.ADMIN and set(bureaus) - {actor.organization.code}
     ):
         raise PermissionDenied(_("A bureau admin may only add species for their own bureau."))
@@ -317,7 +317,7 @@ def create_district_list(actor: User, args: dict[str, Any]) -> SpeciesList:
     bureaus = bureau_codes()
     if bureau not in bureaus:
         raise InvalidInput.field("bureau", _("No bureau has the code %(code)s.", code=bureau))
-    if not _may_act_for(actor, [bureau]):
+    if not may_act_for(actor, [bureau]):
         raise PermissionDenied(_("A bureau admin may only create lists for their own bureau."))
     code = args["code"].strip().lower()
     if not CODE_RE.fullmatch(code.replace("-", "_")):
@@ -437,7 +437,7 @@ def update_period(actor: User, membership: ListMembership, args: dict[str, Any])
 
 def confirm_row(actor: User, membership: ListMembership, note: str) -> ListMembership:
     """A bureau checked the row against the official text: kept in the app, reported by sync."""
-    if not _may_act_for(actor, membership.species.bureaus):
+    if not may_act_for(actor, membership.species.bureaus):
         raise PermissionDenied(_("Only an admin or a bureau admin of its bureau may confirm this row."))
     text = note.strip()
     if not text:
@@ -611,3 +611,22 @@ def import_names(
         counts[entry["status"]] += 1
         report.append(entry)
     return {"counts": counts, "rows": report, "applied": apply}
+
+
+def resolve_name(name: str, field: str = "name") -> Species:
+    """The one species a typed name (Chinese name, alias, Latin name, synonym, English) means."""
+    text = " ".join(name.split())
+    if not text:
+        raise InvalidInput.field(field, _("type a Chinese name, alias or Latin name"))
+    index = _match_index([text])
+    found = index.get(text.lower()) or index.get(" ".join(text.split()[:2]).lower()) or set()
+    if not found:
+        raise InvalidInput.field(field, _("No species is called %(name)s.", name=text))
+    if len(found) > 1:
+        names = "、".join(
+            db.session.scalars(sa.select(Species.name_zh).where(Species.id.in_(found)).order_by(Species.id))
+        )
+        raise InvalidInput.field(
+            field, _("%(name)s could mean %(names)s: type the Latin name.", name=text, names=names)
+        )
+    return db.session.get_one(Species, next(iter(found)))

@@ -408,6 +408,32 @@ RULES: dict[str, Rule] = {
     ),
     "GET /admin/species-lists": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
     "GET /admin/species-lists/{code}": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
+    "POST /admin/species-lists": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: a bureau admin creates their own bureau's district list (target: the bureau)",
+        target="organization",
+        ok=(302,),
+    ),
+    "POST /admin/species-lists/{code}/members": Rule(
+        ADMINS, Reach.ORG, "issue 20: their own bureau's district lists", target="species_list", ok=(302,)
+    ),
+    "POST /admin/species-lists/{code}/members/{id}/remove": Rule(
+        ADMINS, Reach.ORG, "issue 20: their own bureau's district lists", target="species_list", ok=(302,)
+    ),
+    "POST /admin/species-lists/{code}/members/{id}/confirm": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: a bureau confirms rows of its own species (target: 567 row 40, a forestry pest)",
+        target="species",
+        ok=(302,),
+    ),
+    "POST /admin/species-lists/{code}/import": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: their own bureau's district lists (a report only here)",
+        target="species_list",
+    ),
 }
 
 

@@ -444,6 +444,25 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     ),
     "GET /admin/species-lists": lambda c: Call("/admin/species-lists"),
     "GET /admin/species-lists/{code}": lambda c: Call(f"/admin/species-lists/{c.species_list_code()}"),
+    "POST /admin/species-lists": lambda c: Call(
+        "/admin/species-lists", form={"code": "lp-census-3", "name": "普查清单", "bureau": TARGET}
+    ),
+    "POST /admin/species-lists/{code}/members": lambda c: Call(
+        f"/admin/species-lists/{'none' if c.anonymous else c.district_list}/members",
+        form={"name": "美国白蛾"},
+    ),
+    "POST /admin/species-lists/{code}/members/{id}/remove": lambda c: Call(
+        "/admin/species-lists/{}/members/{}/remove".format(*c.district_member()),
+        form={"removed_on": "2026-01-01"},
+    ),
+    "POST /admin/species-lists/{code}/members/{id}/confirm": lambda c: Call(
+        f"/admin/species-lists/moa-567/members/{c.unverified_567_row()}/confirm", form={"note": "核实"}
+    ),
+    "POST /admin/species-lists/{code}/import": lambda c: Call(
+        f"/admin/species-lists/{'none' if c.anonymous else c.district_list}/import",
+        form={"file": (io.BytesIO("名称\n福寿螺\n".encode()), "names.csv")},
+        upload=True,
+    ),
 }
 
 
