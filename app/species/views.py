@@ -234,3 +234,97 @@ def list_import(code: str) -> str | tuple[str, int]:
         error=None,
         title=_("Import names"),
     )
+
+
+def _lines(name: str) -> list[str]:
+    return [line.strip() for line in request.form.get(name, "").splitlines() if line.strip()]
+
+
+def _readings(name: str) -> dict[str, str]:
+    """Lines of "长芒苋 = chang mang xian"; a line without "=" is refused naming the field."""
+    readings: dict[str, str] = {}
+    for line in _lines(name):
+        chinese, sep, reading = line.partition("=")
+        if not sep:
+            raise InvalidInput.field("pinyin", _("write each reading as 名称 = pin yin"))
+        readings[chinese.strip()] = reading.strip()
+    return readings
+
+
+@bp.route("/admin/species/<int:species_id>", methods=["GET", "POST"])
+@login_required
+@roles_required(*ADMINS)
+def species_edit(species_id: int) -> str | tuple[str, int] | Response:
+    """A species' names and the edits kept in the app: aliases, synonyms, English names, readings, bureaus."""
+    species = services.get_species(species_id)
+    may_edit = editing.may_act_for(current_user, species.bureaus)
+    error = None
+    if request.method == "POST":
+        editing.check_may_edit_species(current_user, species)
+        try:
+            changes: dict[str, Any] = {
+                "aliases": _lines("aliases"),
+                "synonyms": _lines("synonyms"),
+                "names_en": _lines("names_en"),
+                "pinyin": _readings("pinyin"),
+            }
+            if request.form.get("bureaus_shown"):
+                changes["bureaus"] = request.form.getlist("bureaus")
+            editing.update_local(current_user, species, changes)
+        except InvalidInput as exc:
+            db.session.rollback()
+            error = exc.message
+            species = services.get_species(species_id)
+        else:
+            db.session.commit()
+            flash(_("Changes to %(name)s saved.", name=species.name_zh), "info")
+            return redirect(url_for("species.species_edit", species_id=species.id))
+    page = render_template(
+        "admin/species_edit.html",
+        species=species,
+        may_edit=may_edit,
+        bureaus=editing.bureau_codes(),
+        categories=services.census_category_labels(),
+        error=error,
+        title=species.name_zh,
+    )
+    return (page, 422) if error else page
+
+
+@bp.route("/admin/species/new", methods=["GET", "POST"])
+@login_required
+@roles_required(*ADMINS)
+def species_new() -> str | tuple[str, int] | Response:
+    """A species found locally, its survey defaults copied from a similar species."""
+    error = None
+    form = request.form
+    if request.method == "POST":
+        try:
+            like = editing.resolve_name(form.get("like", ""), "like")
+            args: dict[str, Any] = {
+                "name_zh": form.get("name_zh", "").strip(),
+                "name_sci": form.get("name_sci", "").strip(),
+                "like": like.id,
+                "aliases": _lines("aliases"),
+                "names_en": _lines("names_en"),
+                "bureaus": form.getlist("bureaus") or None,
+            }
+            for name in ("name_zh", "name_sci"):
+                if not args[name]:
+                    raise InvalidInput.field(name, _("this is required"))
+            species = editing.create_species(current_user, args)
+        except InvalidInput as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            flash(_("%(name)s added to the registry.", name=species.name_zh), "info")
+            return redirect(url_for("species.species_edit", species_id=species.id))
+    page = render_template(
+        "admin/species_new.html",
+        form=form,
+        bureaus=editing.bureau_codes(),
+        error=error,
+        title=_("New species"),
+    )
+    return (page, 422) if error else page

@@ -408,6 +408,24 @@ RULES: dict[str, Rule] = {
     ),
     "GET /admin/species-lists": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
     "GET /admin/species-lists/{code}": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
+    "GET /admin/species/{id}": Rule(
+        ADMINS, Reach.ANY, "issue 20: bureau admins see a species' names and edits"
+    ),
+    "POST /admin/species/{id}": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: local names, readings and bureaus of their bureau's species (target: a forestry species)",
+        target="species",
+        ok=(302,),
+    ),
+    "GET /admin/species/new": Rule(ADMINS, Reach.ANY, "issue 20: the new-species form"),
+    "POST /admin/species/new": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: bureau admins add species for their own bureau (target: the bureau)",
+        target="organization",
+        ok=(302,),
+    ),
     "POST /admin/species-lists": Rule(
         ADMINS,
         Reach.ORG,

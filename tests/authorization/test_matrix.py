@@ -444,6 +444,15 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     ),
     "GET /admin/species-lists": lambda c: Call("/admin/species-lists"),
     "GET /admin/species-lists/{code}": lambda c: Call(f"/admin/species-lists/{c.species_list_code()}"),
+    "GET /admin/species/{id}": lambda c: Call(f"/admin/species/{c.fx.species_id('hyphantria-cunea')}"),
+    "POST /admin/species/{id}": lambda c: Call(
+        f"/admin/species/{c.fx.species_id('hyphantria-cunea')}", form={"names_en": "fall webworm"}
+    ),
+    "GET /admin/species/new": lambda c: Call("/admin/species/new"),
+    "POST /admin/species/new": lambda c: Call(
+        "/admin/species/new",
+        form={"name_zh": "小管福寿螺", "name_sci": "Pomacea maculata", "like": "福寿螺", "bureaus": TARGET},
+    ),
     "POST /admin/species-lists": lambda c: Call(
         "/admin/species-lists", form={"code": "lp-census-3", "name": "普查清单", "bureau": TARGET}
     ),

@@ -163,3 +163,83 @@ def test_a_bad_new_list_says_why(agri: Any) -> None:
     response = agri.post("/admin/species-lists", data={"code": "moa-567", "name": "重复"})
     assert response.status_code == 302
     assert any(c == "error" and "Invalid value for code" in m for c, m in flashes(agri))
+
+
+def species_by_key(key: str) -> Any:
+    from app.species.models import Species
+
+    return db.session.scalar(sa.select(Species).where(Species.key == key))
+
+
+def test_edit_a_species_local_names_readings_and_bureaus(web_as: Any, api_as: Any) -> None:
+    web = web_as("bureau_admin", "agriculture")
+    snail = species_by_key("pomacea-canaliculata")
+    page = web.get(f"/admin/species/{snail.id}").get_data(as_text=True)
+    assert "data-species-edit" in page and "大瓶螺" in page  # the files' aliases shown
+    response = web.post(
+        f"/admin/species/{snail.id}",
+        data={
+            "aliases": "螺蛳王\n\n",
+            "synonyms": "",
+            "names_en": "channeled apple snail",
+            "pinyin": "螺蛳王 = luo si wang",
+            "bureaus_shown": "1",
+            "bureaus": ["agriculture", "forestry"],
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    found = api_as("surveyor").get("/api/v1/species?q=lsw").json["items"]
+    assert found[0]["name_zh"] == "福寿螺"
+    db.session.expire_all()
+    assert species_by_key("pomacea-canaliculata").local_pinyin == {"螺蛳王": "luo si wang"}
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"aliases": "水葫芦"}, "aliases"),
+        ({"pinyin": "螺蛳王 luo si wang", "aliases": "螺蛳王"}, "pinyin"),
+        ({"pinyin": "福寿螺 = fu 5hou luo"}, "pinyin"),
+    ],
+)
+def test_a_bad_species_edit_is_422_naming_the_field(web_as: Any, form: dict[str, str], message: str) -> None:
+    web = web_as("admin")
+    web.post("/language", data={"lang": "en", "next": "/"})
+    snail = species_by_key("pomacea-canaliculata")
+    response = web.post(f"/admin/species/{snail.id}", data=form)
+    assert response.status_code == 422
+    assert f"Invalid value for {message}" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert species_by_key("pomacea-canaliculata").local_aliases == []
+
+
+def test_the_other_bureau_sees_no_form_and_cannot_post(web_as: Any) -> None:
+    web = web_as("bureau_admin", "agriculture")
+    moth = species_by_key("hyphantria-cunea")  # forestry only
+    assert "data-species-edit" not in web.get(f"/admin/species/{moth.id}").get_data(as_text=True)
+    assert web.post(f"/admin/species/{moth.id}", data={"aliases": "x"}).status_code == 403
+
+
+def test_a_new_species_page(web_as: Any) -> None:
+    web = web_as("bureau_admin", "agriculture")
+    assert "data-species-new" in web.get("/admin/species/new").get_data(as_text=True)
+    response = web.post(
+        "/admin/species/new",
+        data={
+            "name_zh": "小管福寿螺",
+            "name_sci": "Pomacea maculata",
+            "like": "福寿螺",
+            "bureaus": "agriculture",
+        },
+    )
+    assert response.status_code == 302
+    new = species_by_key("pomacea-maculata")
+    assert new is not None and new.origin == Origin.LOCAL and new.bureaus == ["agriculture"]
+    again = web.post(
+        "/admin/species/new", data={"name_zh": "另一个", "name_sci": "Pomacea maculata", "like": "福寿螺"}
+    )
+    assert again.status_code == 422
+    unknown_like = web.post(
+        "/admin/species/new", data={"name_zh": "另一个", "name_sci": "Pomacea x", "like": "不存在"}
+    )
+    assert unknown_like.status_code == 422
