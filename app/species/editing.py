@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Organization, OrganizationKind, Role, User
 from app.clock import local_today
@@ -397,9 +398,10 @@ def add_member(actor: User, species_list: SpeciesList, args: dict[str, Any]) -> 
             )
             or 0
         ) + 1
+    # By ids, not relationships: a refused insert must leave no half-added row in a loaded collection.
     membership = ListMembership(
-        species_list=species_list,
-        species=species,
+        list_id=species_list.id,
+        species_id=species.id,
         row=row,
         name_as_listed=(args.get("name_as_listed") or species.name_zh).strip(),
         status="confirmed",
@@ -407,8 +409,13 @@ def add_member(actor: User, species_list: SpeciesList, args: dict[str, Any]) -> 
         added_on=added_on,
         removed_on=removed_on,
     )
-    db.session.add(membership)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # someone else opened the same period a moment ago
+            db.session.add(membership)
+    except IntegrityError:
+        raise InvalidInput.field(
+            "added_on", _("the species is already on this list from %(start)s to %(end)s", start="—", end="—")
+        ) from None
     return membership
 
 

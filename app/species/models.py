@@ -170,7 +170,18 @@ class ListMembership(Audited, db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "list_memberships"
-    __table_args__ = (sa.Index("ix_list_memberships_list_id_species_id", "list_id", "species_id"),)
+    __table_args__ = (
+        sa.Index("ix_list_memberships_list_id_species_id", "list_id", "species_id"),
+        # At most one open period per species and list, whatever two admins do at the same moment.
+        sa.Index(
+            "uq_list_memberships_open_period",
+            "list_id",
+            "species_id",
+            unique=True,
+            postgresql_where=sa.text("removed_on IS NULL"),
+            sqlite_where=sa.text("removed_on IS NULL"),
+        ),
+    )
 
     id: Mapped[intpk]
     list_id: Mapped[int] = mapped_column(sa.ForeignKey("species_lists.id", ondelete="CASCADE"))

@@ -48,6 +48,9 @@ def upgrade():
     with op.batch_alter_table('list_memberships', schema=None) as batch_op:
         batch_op.drop_constraint('uq_list_memberships_list_id_species_id', type_='unique')
         batch_op.create_index('ix_list_memberships_list_id_species_id', ['list_id', 'species_id'], unique=False)
+        batch_op.create_index('uq_list_memberships_open_period', ['list_id', 'species_id'], unique=True,
+                              postgresql_where=sa.text('removed_on IS NULL'),
+                              sqlite_where=sa.text('removed_on IS NULL'))
         batch_op.add_column(sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('confirmed_by_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('confirmation_note', sa.Text(), nullable=True))
@@ -60,15 +63,24 @@ def downgrade():
         batch_op.drop_column('confirmation_note')
         batch_op.drop_column('confirmed_by_id')
         batch_op.drop_column('confirmed_at')
+        batch_op.drop_index('uq_list_memberships_open_period')
         batch_op.drop_index('ix_list_memberships_list_id_species_id')
-        # Only the latest period of each species on a list survives the way back.
+    # The old schema has one row per species and list: only the latest period survives the way back.
+    op.execute(
+        'DELETE FROM list_memberships WHERE EXISTS (SELECT 1 FROM list_memberships later '
+        'WHERE later.list_id = list_memberships.list_id AND later.species_id = list_memberships.species_id '
+        'AND later.id > list_memberships.id)'
+    )
+    with op.batch_alter_table('list_memberships', schema=None) as batch_op:
         batch_op.create_unique_constraint('uq_list_memberships_list_id_species_id', ['list_id', 'species_id'])
 
-    with op.batch_alter_table('species_lists', schema=None) as batch_op:
+    # Dropped in place (SQLite >= 3.35 can): recreating these tables would, with foreign keys on, cascade
+    # the delete of the old table to every list row and search name that points at it.
+    with op.batch_alter_table('species_lists', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('bureau')
         batch_op.drop_column('origin')
 
-    with op.batch_alter_table('species', schema=None) as batch_op:
+    with op.batch_alter_table('species', schema=None, recreate='never') as batch_op:
         for column in ('local_bureaus', 'local_pinyin', 'local_names_en', 'local_synonyms', 'local_aliases',
                        'origin', 'census_categories', 'pinyin_overrides', 'names_en'):
             batch_op.drop_column(column)

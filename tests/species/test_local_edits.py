@@ -421,3 +421,18 @@ def test_bad_new_species_is_422_naming_the_field(agri: Any, body: dict[str, Any]
     assert response.status_code == 422, response.json
     assert field in response.json["errors"]
     assert db.session.scalar(sa.select(sa.func.count(Species.id))) == count
+
+
+def test_the_database_keeps_one_open_period_even_if_the_check_is_raced(
+    agri: Any, district_list: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.species import editing
+
+    # Two requests that both passed the overlap check before either wrote: the index refuses the second.
+    monkeypatch.setattr(editing, "_check_period", lambda *args, **kwargs: None)
+    url = f"/api/v1/species-lists/{district_list}/members"
+    snail = species_id("pomacea-canaliculata")
+    assert agri.post(url, json={"species_id": snail, "added_on": "2025-03-01"}).status_code == 201
+    second = agri.post(url, json={"species_id": snail, "added_on": "2025-04-01"})
+    assert second.status_code == 422 and "added_on" in second.json["errors"]
+    assert len(agri.get(url).json["items"]) == 1
