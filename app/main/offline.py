@@ -132,7 +132,7 @@ def _species_payload() -> list[dict[str, Any]]:
             "id": s.id,
             "name_zh": s.name_zh,
             "name_sci": s.name_sci,
-            "aliases": s.aliases,
+            "aliases": s.all_aliases,
             "group": s.group.value,
             "metrics": s.metrics,
             "census_categories": s.census_categories,

@@ -319,6 +319,8 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
             report.species.count("retired")
     db.session.flush()
     _sync_names(species_by_key)
+    db.session.flush()
+    _shared_names(report)
     _sync_habitats(registry, report)
     _sync_methods(registry, report)
 
@@ -371,6 +373,29 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
                 f"{species.name_zh} ({key}): no longer in the files, retired {species.retired_on}"
             )
     return report
+
+
+def _shared_names(report: SyncReport) -> None:
+    """A Chinese name or alias that two species now answer to (a local alias the files gave another)."""
+    shared = (
+        sa.select(SpeciesName.value)
+        .where(SpeciesName.kind.in_([NameKind.NAME, NameKind.ALIAS]))
+        .group_by(SpeciesName.value)
+        .having(sa.func.count(sa.distinct(SpeciesName.species_id)) > 1)
+    )
+    rows = db.session.execute(
+        sa.select(SpeciesName.value, Species.name_zh)
+        .join(Species, Species.id == SpeciesName.species_id)
+        .where(SpeciesName.kind.in_([NameKind.NAME, NameKind.ALIAS]), SpeciesName.value.in_(shared))
+        .order_by(SpeciesName.value, Species.id)
+    )
+    owners: dict[str, list[str]] = {}
+    for value, name_zh in rows:
+        owners.setdefault(value, []).append(name_zh)
+    for value, names in owners.items():
+        report.differences.append(
+            f"{value} is a name of {', '.join(names)}: a local alias and the files disagree; remove one"
+        )
 
 
 def _local_differences(species: Species, spec: SpeciesSpec, report: SyncReport) -> None:

@@ -436,3 +436,24 @@ def test_the_database_keeps_one_open_period_even_if_the_check_is_raced(
     second = agri.post(url, json={"species_id": snail, "added_on": "2025-04-01"})
     assert second.status_code == 422 and "added_on" in second.json["errors"]
     assert len(agri.get(url).json["items"]) == 1
+
+
+def test_sync_reports_a_local_alias_the_files_now_give_another_species(api_as: Any, tmp_path: Path) -> None:
+    import shutil
+
+    admin = api_as("admin")
+    snail = species_id("pomacea-canaliculata")
+    assert admin.patch(f"/api/v1/species/{snail}", json={"aliases": ["螺蛳王"]}).status_code == 200
+    copy = tmp_path / "species_lists"
+    shutil.copytree(REGISTRY, copy)
+    path = copy / "species.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('aliases = ["牛蛙"]', 'aliases = ["牛蛙", "螺蛳王"]', 1), encoding="utf-8")
+    db.session.expire_all()
+    report = sync_registry(copy)
+    assert any(d.startswith("螺蛳王 is a name of 福寿螺, 美洲牛蛙") for d in report.differences), (
+        report.differences
+    )
+    db.session.expire_all()
+    kept = db.session.get(Species, snail)
+    assert kept is not None and kept.local_aliases == ["螺蛳王"]  # nothing local lost
