@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Organization, OrganizationKind, Role, User
 from app.clock import local_today
@@ -460,7 +461,11 @@ def list_changes(species_list: SpeciesList) -> list[dict[str, Any]]:
     """The list's changes by date, latest first: rows added after publication and rows removed."""
     rows = db.session.scalars(
         sa.select(ListMembership)
-        .where(ListMembership.list_id == species_list.id)
+        .where(
+            ListMembership.list_id == species_list.id,
+            sa.or_(ListMembership.added_on.is_not(None), ListMembership.removed_on.is_not(None)),
+        )
+        .options(selectinload(ListMembership.species))
         .order_by(ListMembership.row)
     ).all()
     changes: list[dict[str, Any]] = []

@@ -457,3 +457,24 @@ def test_sync_reports_a_local_alias_the_files_now_give_another_species(api_as: A
     db.session.expire_all()
     kept = db.session.get(Species, snail)
     assert kept is not None and kept.local_aliases == ["螺蛳王"]  # nothing local lost
+
+
+def test_the_changes_cost_the_same_queries_for_one_row_or_many(
+    agri: Any, district_list: str, count_queries: Any
+) -> None:
+    url = f"/api/v1/species-lists/{district_list}/members"
+    keys = [
+        "daucus-carota",
+        "galinsoga-parviflora",
+        "veronica-persica",
+        "oxalis-corymbosa",
+        "erigeron-annuus",
+    ]
+    assert agri.post(url, json={"species_id": species_id(keys[0])}).status_code == 201
+    with count_queries() as one:
+        assert len(agri.get(f"/api/v1/species-lists/{district_list}/changes").json) == 1
+    for key in keys[1:]:
+        assert agri.post(url, json={"species_id": species_id(key)}).status_code == 201
+    with count_queries() as five:
+        assert len(agri.get(f"/api/v1/species-lists/{district_list}/changes").json) == 5
+    assert len(five) == len(one)
