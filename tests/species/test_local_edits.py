@@ -478,3 +478,14 @@ def test_the_changes_cost_the_same_queries_for_one_row_or_many(
     with count_queries() as five:
         assert len(agri.get(f"/api/v1/species-lists/{district_list}/changes").json) == 5
     assert len(five) == len(one)
+
+
+def test_the_sync_command_lists_the_differences(app: Any, api_as: Any) -> None:
+    admin = api_as("admin")
+    dodder = species_id("cuscuta-japonica")
+    assert admin.patch(f"/api/v1/species/{dodder}", json={"bureaus": ["forestry"]}).status_code == 200
+    db.session.expire_all()
+    result = app.test_cli_runner().invoke(args=["species", "sync"])
+    assert result.exit_code == 0, result.output
+    assert "local edits differing from the files (kept): 1" in result.output
+    assert "日本菟丝子 (cuscuta-japonica): bureaus are forestry in the app" in result.output
