@@ -28,7 +28,12 @@ from app.district.models import Township
 from app.district.services import get_district
 from app.extensions import db
 from app.species.models import Species, SpeciesName
-from app.species.services import list_control_methods, list_habitats
+from app.species.services import (
+    census_category_labels,
+    district_species_ids,
+    list_control_methods,
+    list_habitats,
+)
 
 LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
 
@@ -115,6 +120,7 @@ def session_info() -> Response:
 
 
 def _species_payload() -> list[dict[str, Any]]:
+    first = district_species_ids(current_user.organization.code)  # the bureau's district lists first
     names: dict[int, list[str]] = {}
     for species_id, value in db.session.execute(sa.select(SpeciesName.species_id, SpeciesName.value)):
         names.setdefault(species_id, []).append(value)
@@ -126,9 +132,11 @@ def _species_payload() -> list[dict[str, Any]]:
             "id": s.id,
             "name_zh": s.name_zh,
             "name_sci": s.name_sci,
-            "aliases": s.aliases,
+            "aliases": s.all_aliases,
             "group": s.group.value,
             "metrics": s.metrics,
+            "census_categories": s.census_categories,
+            "district_first": s.id in first,
             "terms": sorted(set(names.get(s.id, []))),
         }
         for s in rows
@@ -155,6 +163,7 @@ def field_data() -> Response:
             "bounds": [district.min_lon, district.min_lat, district.max_lon, district.max_lat],
         },
         "species": _species_payload(),
+        "census_categories": census_category_labels(),
         "townships": [
             {"code": t.code, "name_zh": t.name_zh}
             for t in db.session.scalars(sa.select(Township).order_by(Township.code))

@@ -4,20 +4,50 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_smorest import Blueprint
 
+from app.accounts.auth import roles_required
+from app.accounts.models import Role
 from app.api import PageArgs, page_of, paginate
 from app.errors import NotFound
-from app.species import services
+from app.extensions import db
+from app.species import editing, services
+from app.species.models import SpeciesList
 from app.species.schemas import (
+    ConfirmArgs,
     HabitatSchema,
+    ListChangeSchema,
+    ListCreateArgs,
+    ListImportArgs,
+    ListImportQuery,
+    ListImportReportSchema,
     ListMemberSchema,
+    MemberCreateArgs,
     MembersQueryArgs,
+    MemberUpdateArgs,
+    SpeciesCreateArgs,
     SpeciesDetailSchema,
     SpeciesListSchema,
+    SpeciesLocalArgs,
     SpeciesQueryArgs,
     SpeciesSchema,
 )
+
+ADMINS = (Role.BUREAU_ADMIN, Role.ADMIN)
+
+
+def _list_or_404(code: str) -> SpeciesList:
+    species_list = services.find_list(code)
+    if species_list is None:
+        raise NotFound(_("No species list has the code %(code)s.", code=code))
+    return species_list
+
+
+def _list_item(species_list: SpeciesList, count: int) -> dict[str, Any]:
+    fields = [name for name in SpeciesListSchema().fields if name != "species_count"]
+    return {"species_count": count, **{name: getattr(species_list, name) for name in fields}}
+
 
 blp = Blueprint("Species", __name__, description="Species lists and the species registry")
 
@@ -40,6 +70,19 @@ class SpeciesCollection(MethodView):
         )
         return paginate(stmt, page=page, per_page=per_page)
 
+    @roles_required(*ADMINS)
+    @blp.arguments(SpeciesCreateArgs)
+    @blp.response(201, SpeciesDetailSchema)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Add a species found locally (kept in the app), its survey defaults copied from a similar one
+
+        A bureau admin adds it for their own bureau; an admin for any. A scientific name or Chinese
+        name already in the registry is refused (422 naming the field).
+        """
+        species = editing.create_species(current_user, args)
+        db.session.commit()
+        return species
+
 
 @blp.route("/species/<int:species_id>")
 class SpeciesItem(MethodView):
@@ -47,6 +90,19 @@ class SpeciesItem(MethodView):
     def get(self, species_id: int) -> Any:
         """One species with its metrics, severity thresholds and follow-up intervals"""
         return services.get_species(species_id)
+
+    @roles_required(*ADMINS)
+    @blp.arguments(SpeciesLocalArgs)
+    @blp.response(200, SpeciesDetailSchema)
+    def patch(self, args: dict[str, Any], species_id: int) -> Any:
+        """Set the local aliases, synonyms, English names, pinyin readings or bureaus of a species
+
+        Kept in the app beside the files' values; `flask species sync` never overwrites them. A bureau
+        admin edits their bureau's species and may only add or take away their own bureau.
+        """
+        species = editing.update_local(current_user, services.get_species(species_id), args)
+        db.session.commit()
+        return species
 
 
 @blp.route("/species-lists")
@@ -57,12 +113,17 @@ class SpeciesLists(MethodView):
         """The species lists (名录) with their current number of species"""
         rows = services.list_species_lists()
         start = (page - 1) * per_page
-        fields = [name for name in SpeciesListSchema().fields if name != "species_count"]
-        items = [
-            {"species_count": n, **{name: getattr(sl, name) for name in fields}}
-            for sl, n in rows[start : start + per_page]
-        ]
+        items = [_list_item(sl, n) for sl, n in rows[start : start + per_page]]
         return {"items": items, "total": len(rows), "page": page, "per_page": per_page}
+
+    @roles_required(*ADMINS)
+    @blp.arguments(ListCreateArgs)
+    @blp.response(201, SpeciesListSchema)
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Create a district list (a bureau's 普查清单), kept in the app"""
+        species_list = editing.create_district_list(current_user, args)
+        db.session.commit()
+        return _list_item(species_list, 0)
 
 
 @blp.route("/species-lists/<code>/members")
@@ -71,10 +132,61 @@ class SpeciesListMembers(MethodView):
     @blp.response(200, page_of(ListMemberSchema))
     def get(self, code: str, page: int, per_page: int, on: Any = None) -> dict[str, Any]:
         """A list's rows, as they stand today or stood on a given date"""
-        species_list = services.find_list(code)
-        if species_list is None:
-            raise NotFound(_("No species list has the code %(code)s.", code=code))
+        species_list = _list_or_404(code)
         return paginate(services.members_on(species_list, on), page=page, per_page=per_page)
+
+    @roles_required(*ADMINS)
+    @blp.arguments(MemberCreateArgs)
+    @blp.response(201, ListMemberSchema)
+    def post(self, args: dict[str, Any], code: str) -> Any:
+        """Add a species to a district list: a new period from `added_on` (default today)
+
+        A period that overlaps one the species already has on the list is refused (422).
+        """
+        membership = editing.add_member(current_user, _list_or_404(code), args)
+        db.session.commit()
+        return membership
+
+
+@blp.route("/species-lists/<code>/members/<int:membership_id>")
+class SpeciesListMember(MethodView):
+    @roles_required(*ADMINS)
+    @blp.arguments(MemberUpdateArgs)
+    @blp.response(200, ListMemberSchema)
+    def patch(self, args: dict[str, Any], code: str, membership_id: int) -> Any:
+        """Change a district list row: set `removed_on` to remove the species, or correct its period"""
+        species_list = _list_or_404(code)
+        membership = editing.update_period(
+            current_user, editing.get_membership(species_list, membership_id), args
+        )
+        db.session.commit()
+        return membership
+
+
+@blp.route("/species-lists/<code>/members/<int:membership_id>/confirm")
+class SpeciesListMemberConfirm(MethodView):
+    @roles_required(*ADMINS)
+    @blp.arguments(ConfirmArgs)
+    @blp.response(200, ListMemberSchema)
+    def post(self, args: dict[str, Any], code: str, membership_id: int) -> Any:
+        """Confirm a row after checking it against the official text, with a note of what that was
+
+        Kept in the app (sync never clears it, and reports rows the files still call unverified).
+        """
+        species_list = _list_or_404(code)
+        membership = editing.confirm_row(
+            current_user, editing.get_membership(species_list, membership_id), args["note"]
+        )
+        db.session.commit()
+        return membership
+
+
+@blp.route("/species-lists/<code>/changes")
+class SpeciesListChanges(MethodView):
+    @blp.response(200, ListChangeSchema(many=True))
+    def get(self, code: str) -> Any:
+        """A list's changes by date, latest first: species added after publication, and removed"""
+        return editing.list_changes(_list_or_404(code))
 
 
 @blp.route("/habitats")
@@ -83,3 +195,29 @@ class Habitats(MethodView):
     def get(self) -> Any:
         """Habitats (生境): the 三调 land classes and the place types within them, in picker order"""
         return services.list_habitats()
+
+
+@blp.route("/species-lists/<code>/import")
+class SpeciesListImport(MethodView):
+    @roles_required(*ADMINS)
+    @blp.arguments(ListImportArgs, location="files")
+    @blp.arguments(ListImportQuery, location="query")
+    @blp.response(200, ListImportReportSchema)
+    def post(self, files: dict[str, Any], query: dict[str, Any], code: str) -> Any:
+        """Import a district list from a spreadsheet of names, with a row report
+
+        Each name is matched by Chinese name, alias, Latin name, old synonym or English name. Without
+        `apply` nothing changes: the report shows matches, ambiguities (candidates listed) and unknowns
+        (to create with POST /species). With `apply=true` the matched rows join the list.
+        """
+        species_list = _list_or_404(code)
+        upload = files["file"]
+        rows = editing.read_name_rows(upload.read(), upload.filename or "")
+        report = editing.import_names(
+            current_user, species_list, rows, apply=query["apply"], added_on=query.get("added_on")
+        )
+        if query["apply"]:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return report

@@ -43,4 +43,7 @@ def sync_command(directory: Path | None) -> None:
     click.echo(f"flagged:     {len(report.flagged)}")
     for line in report.flagged:
         click.echo(f"  - {line}")
+    click.echo(f"local edits differing from the files (kept): {len(report.differences)}")
+    for line in report.differences:
+        click.echo(f"  - {line}")
     click.echo("changes written." if report.changed_anything else "no changes.")

@@ -25,6 +25,33 @@ class SpeciesGroup(enum.StrEnum):
     OTHER = "other"
 
 
+class CensusCategory(enum.StrEnum):
+    """Where a species is counted in the national census (全国外来入侵物种普查).
+
+    The agriculture census's three groups are published (农业外来入侵植物, 农作物外来入侵病虫害,
+    外来入侵水生动物); the 林草 census's are the project's reading (species_lists/README.md).
+    """
+
+    AG_PLANT = "ag_plant"
+    AG_PEST = "ag_pest"
+    AG_AQUATIC = "ag_aquatic"
+    FG_PLANT = "fg_plant"
+    FG_PEST = "fg_pest"
+    FG_ANIMAL = "fg_animal"
+
+    @property
+    def bureau(self) -> str:
+        """The bureau whose census the category belongs to."""
+        return "agriculture" if self.value.startswith("ag_") else "forestry"
+
+
+class Origin(enum.StrEnum):
+    """Where a registry row comes from: the shipped files (synced) or an edit in the app (never synced)."""
+
+    FILES = "files"
+    LOCAL = "local"
+
+
 class ListLevel(enum.StrEnum):
     NATIONAL = "national"
     PROVINCIAL = "provincial"
@@ -51,6 +78,10 @@ class SpeciesList(Audited, db.Model):  # type: ignore[name-defined]
     in_force_on: Mapped[date | None]
     source: Mapped[str | None] = mapped_column(sa.String(500))
     note: Mapped[str | None] = mapped_column(sa.Text)
+    # "local": a district list kept in the app (a bureau's 普查清单); `flask species sync` leaves it alone.
+    origin: Mapped[Origin] = mapped_column(_enum(Origin, 10), default=Origin.FILES)
+    # Organization code of the bureau that keeps a local list (None for the published lists).
+    bureau: Mapped[str | None] = mapped_column(sa.String(40))
 
     memberships: Mapped[list[ListMembership]] = relationship(back_populates="species_list")
 
@@ -71,8 +102,24 @@ class Species(Audited, db.Model):  # type: ignore[name-defined]
     group: Mapped[SpeciesGroup] = mapped_column(_enum(SpeciesGroup))
     aliases: Mapped[list[str]] = mapped_column(JSONType, default=list)
     synonyms: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    # Organization codes of the responsible bureau(s).
+    # Organization codes of the responsible bureau(s): the local assignment when there is one, else
+    # the files'.
     bureaus: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # English common names ("golden apple snail").
+    names_en: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Pinyin of a polyphonic name as it is read ({"长芒苋": "chang mang xian"}), from the files.
+    pinyin_overrides: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    # Census categories (CensusCategory values), one or more per responsible bureau.
+    census_categories: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # "local": created in the app; sync never changes or retires it.
+    origin: Mapped[Origin] = mapped_column(_enum(Origin, 10), default=Origin.FILES)
+    # Local edits kept in the database beside the files' values; sync never overwrites them.
+    local_aliases: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    local_synonyms: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    local_names_en: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    local_pinyin: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    # None: the files' bureaus stand.
+    local_bureaus: Mapped[list[str] | None] = mapped_column(JSONType)
     # Survey metrics that apply: cover, density, egg_masses, count, area.
     metrics: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # {"scale", "metric", "thresholds": [4 ascending upper bounds], "provisional"}.
@@ -94,12 +141,47 @@ class Species(Audited, db.Model):  # type: ignore[name-defined]
     def __repr__(self) -> str:
         return f"<Species {self.key} {self.name_zh}>"
 
+    @property
+    def all_aliases(self) -> list[str]:
+        return _merged(self.aliases, self.local_aliases)
+
+    @property
+    def all_synonyms(self) -> list[str]:
+        return _merged(self.synonyms, self.local_synonyms)
+
+    @property
+    def all_names_en(self) -> list[str]:
+        return _merged(self.names_en, self.local_names_en)
+
+    @property
+    def all_pinyin(self) -> dict[str, str]:
+        return {**(self.pinyin_overrides or {}), **(self.local_pinyin or {})}
+
+
+def _merged(files: list[str] | None, local: list[str] | None) -> list[str]:
+    return list(dict.fromkeys([*(files or []), *(local or [])]))
+
 
 class ListMembership(Audited, db.Model):  # type: ignore[name-defined]
-    """A species' row on a list. `added_on`/`removed_on` give the list's membership at any date."""
+    """A period of a species on a list: `added_on` to `removed_on` (exclusive).
+
+    A species removed and added back has two rows, so the list at any past date stays right; the
+    periods of one species on one list never overlap.
+    """
 
     __tablename__ = "list_memberships"
-    __table_args__ = (sa.UniqueConstraint("list_id", "species_id"),)
+    __table_args__ = (
+        sa.Index("ix_list_memberships_list_id_species_id", "list_id", "species_id"),
+        # At most one open period per species and list, whatever two admins do at the same moment.
+        sa.Index(
+            "uq_list_memberships_open_period",
+            "list_id",
+            "species_id",
+            unique=True,
+            postgresql_where=sa.text("removed_on IS NULL"),
+            sqlite_where=sa.text("removed_on IS NULL"),
+        ),
+    )
 
     id: Mapped[intpk]
     list_id: Mapped[int] = mapped_column(sa.ForeignKey("species_lists.id", ondelete="CASCADE"))
@@ -112,6 +194,15 @@ class ListMembership(Audited, db.Model):  # type: ignore[name-defined]
     # None: since the list was published.
     added_on: Mapped[date | None]
     removed_on: Mapped[date | None]
+    # A bureau's check of the row against the official text (kept in the app; sync never clears it).
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    confirmation_note: Mapped[str | None] = mapped_column(sa.Text)
+
+    @property
+    def is_verified(self) -> bool:
+        """Verified in the files, or confirmed by a bureau in the app."""
+        return self.verified or self.confirmed_at is not None
 
     species_list: Mapped[SpeciesList] = relationship(back_populates="memberships", lazy="joined")
     species: Mapped[Species] = relationship(back_populates="memberships")
@@ -124,6 +215,7 @@ class NameKind(enum.StrEnum):
     SYNONYM = "synonym"
     PINYIN = "pinyin"
     INITIALS = "initials"
+    ENGLISH = "english"
 
 
 # Lower ranks first: a hit on the main name beats the same hit on an alias or on pinyin.
@@ -134,11 +226,12 @@ NAME_KIND_WEIGHT = {
     NameKind.INITIALS: 2,
     NameKind.PINYIN: 2,
     NameKind.SYNONYM: 3,
+    NameKind.ENGLISH: 1,
 }
 
 
 class SpeciesName(db.Model):  # type: ignore[name-defined]
-    """A searchable form of a species' names (derived by `flask species sync`, not edited)."""
+    """A searchable form of a species' names (derived from its names and local edits, not edited)."""
 
     __tablename__ = "species_names"
     __table_args__ = (sa.UniqueConstraint("species_id", "kind", "value"),)

@@ -14,10 +14,36 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from app.species.models import ListLevel, SpeciesGroup
+from app.species.models import CensusCategory, ListLevel, SpeciesGroup
 
 METRICS = ("cover", "density", "egg_masses", "count", "area")
 CODE_RE = re.compile(r"[a-z][a-z0-9_]*")
+# A pinyin reading: lower-case syllables separated by single spaces ("chang mang xian").
+PINYIN_RE = re.compile(r"[a-z]+( [a-z]+)*")
+HAN_RE = re.compile(r"[\u3400-\u9fff]")
+
+
+def pinyin_problem(name: str, reading: str) -> str | None:
+    """Why `reading` cannot be the pinyin of `name`, or None when it can."""
+    if not PINYIN_RE.fullmatch(reading):
+        return "pinyin must be lower-case letters, one syllable per character, separated by spaces"
+    if len(reading.split(" ")) != len(HAN_RE.findall(name)):
+        return "pinyin must have one syllable per Chinese character"
+    return None
+
+
+def census_problem(categories: list[str], bureaus: list[str]) -> str | None:
+    """Why these census categories do not fit the bureaus, or None when they do."""
+    try:
+        parsed = [CensusCategory(c) for c in categories]
+    except ValueError:
+        return "census_categories must be drawn from " + ", ".join(c.value for c in CensusCategory)
+    covered = {c.bureau for c in parsed}
+    if covered - set(bureaus):
+        return "census_categories name a census whose bureau is not in bureaus"
+    if set(bureaus) - covered:
+        return "census_categories must give a category for each bureau in bureaus"
+    return None
 
 
 class RegistryError(Exception):
@@ -47,6 +73,9 @@ class SpeciesSpec:
     aliases: tuple[str, ...]
     synonyms: tuple[str, ...]
     bureaus: tuple[str, ...]
+    names_en: tuple[str, ...]
+    pinyin: dict[str, str]  # name → its reading, where pypinyin reads a polyphonic character wrongly
+    census_categories: tuple[str, ...]
     metrics: tuple[str, ...]
     severity: dict[str, Any]
     follow_up_days: dict[str, list[int]]
@@ -183,9 +212,24 @@ def _resolve_species(
             f"{where}: group {entry.get('group')!r} is not one of {', '.join(g.value for g in SpeciesGroup)}"
         )
         return None
-    for name in ("aliases", "synonyms", "bureaus"):
+    for name in ("aliases", "synonyms", "bureaus", "names_en", "census_categories"):
         if name in entry and entry[name] and not _str_list(entry[name]):
             problems.append(f"{where}: {name} must be a list of names")
+    if "census_categories" not in entry:
+        problems.append(f"{where}: census_categories is required ([] only for a species in neither census)")
+    elif _str_list(entry["census_categories"]) or entry["census_categories"] == []:
+        problem = census_problem(list(entry["census_categories"]), list(entry.get("bureaus", [])))
+        if problem:
+            problems.append(f"{where}: {problem}")
+    pinyin = entry.get("pinyin", {})
+    if not isinstance(pinyin, dict):
+        problems.append(f"{where}: pinyin must be a table of name = reading")
+        pinyin = {}
+    for name, reading in pinyin.items():
+        if name not in (entry.get("name_zh"), *entry.get("aliases", [])):
+            problems.append(f"{where}: pinyin names {name!r}, which is not its name_zh or an alias")
+        elif not isinstance(reading, str) or pinyin_problem(name, reading):
+            problems.append(f"{where}: pinyin.{name}: {pinyin_problem(name, str(reading))}")
     group_defaults = defaults.get("groups", {}).get(group.value, {})
     scales = defaults.get("scales", {})
     metrics = entry.get("metrics", group_defaults.get("metrics", []))
@@ -214,6 +258,9 @@ def _resolve_species(
         aliases=tuple(entry.get("aliases", [])),
         synonyms=tuple(entry.get("synonyms", [])),
         bureaus=tuple(entry.get("bureaus", [])),
+        names_en=tuple(entry.get("names_en", [])),
+        pinyin={str(k): str(v) for k, v in pinyin.items()},
+        census_categories=tuple(entry.get("census_categories", [])),
         metrics=tuple(metrics) if isinstance(metrics, list) else (),
         severity=severity,
         follow_up_days=follow_ups,
@@ -316,6 +363,19 @@ def read_registry(directory: Path) -> Registry:
     names = [s.name_zh for s in registry.species.values()]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"species.toml: name_zh {name!r} is used by more than one species")
+    owners: dict[str, set[str]] = {}
+    for spec in registry.species.values():
+        for name in (spec.name_zh, *spec.aliases):
+            owners.setdefault(name, set()).add(spec.key)
+    for name, keys in sorted(owners.items()):
+        if len(keys) > 1:
+            problems.append(f"species.toml: alias {name!r} is used by {', '.join(sorted(keys))}")
+    sci: dict[str, set[str]] = {}
+    for spec in registry.species.values():
+        sci.setdefault(spec.name_sci.lower(), set()).add(spec.key)
+    for name, keys in sorted(sci.items()):
+        if len(keys) > 1:
+            problems.append(f"species.toml: name_sci {name!r} is used by {', '.join(sorted(keys))}")
 
     for i, entry in enumerate(_toml(directory / "lists.toml", problems).get("list", []), 1):
         code = entry.get("code")

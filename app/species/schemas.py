@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 
 from app.api import PageArgs
-from app.species.models import SpeciesGroup
+from app.species.models import CensusCategory, Origin, SpeciesGroup
 
 
 class SpeciesQueryArgs(PageArgs):
@@ -26,7 +27,7 @@ class MembershipSchema(ma.Schema):
     row = ma.fields.Integer()
     name_as_listed = ma.fields.String()
     status = ma.fields.String()
-    verified = ma.fields.Boolean()
+    verified = ma.fields.Boolean(attribute="is_verified")
 
 
 class SpeciesBriefSchema(ma.Schema):
@@ -39,9 +40,15 @@ class SpeciesBriefSchema(ma.Schema):
 
 class SpeciesSchema(SpeciesBriefSchema):
     authority = ma.fields.String(allow_none=True)
-    aliases = ma.fields.List(ma.fields.String())
-    synonyms = ma.fields.List(ma.fields.String())
+    aliases = ma.fields.List(ma.fields.String(), attribute="all_aliases")
+    synonyms = ma.fields.List(ma.fields.String(), attribute="all_synonyms")
+    names_en = ma.fields.List(ma.fields.String(), attribute="all_names_en")
     bureaus = ma.fields.List(ma.fields.String())
+    census_categories = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "ag_plant, ag_pest, ag_aquatic (agriculture census); fg_* (林草 census)"},
+    )
+    origin = ma.fields.Enum(Origin, by_value=True)
     metrics = ma.fields.List(ma.fields.String())
     flag = ma.fields.String(allow_none=True)
     retired_on = ma.fields.Date(allow_none=True)
@@ -53,9 +60,25 @@ class SpeciesSchema(SpeciesBriefSchema):
 
 
 class SpeciesDetailSchema(SpeciesSchema):
+    pinyin = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        attribute="all_pinyin",
+        metadata={"description": "readings of polyphonic names, the files' and the local ones"},
+    )
+    local = ma.fields.Method("_local", metadata={"description": "the edits kept in the app"})
     severity = ma.fields.Dict()
     follow_up_days = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.Integer()))
     next_spring_check = ma.fields.Boolean()
+
+    def _local(self, species: object) -> dict[str, object]:
+        return {
+            "aliases": species.local_aliases,  # type: ignore[attr-defined]
+            "synonyms": species.local_synonyms,  # type: ignore[attr-defined]
+            "names_en": species.local_names_en,  # type: ignore[attr-defined]
+            "pinyin": species.local_pinyin,  # type: ignore[attr-defined]
+            "bureaus": species.local_bureaus,  # type: ignore[attr-defined]
+        }
 
 
 class SpeciesListSchema(ma.Schema):
@@ -69,6 +92,8 @@ class SpeciesListSchema(ma.Schema):
     in_force_on = ma.fields.Date(allow_none=True)
     source = ma.fields.String(allow_none=True)
     note = ma.fields.String(allow_none=True)
+    origin = ma.fields.Enum(Origin, by_value=True)
+    bureau = ma.fields.String(allow_none=True)
     species_count = ma.fields.Integer()
 
 
@@ -77,10 +102,13 @@ class MembersQueryArgs(PageArgs):
 
 
 class ListMemberSchema(ma.Schema):
+    id = ma.fields.Integer()
     row = ma.fields.Integer()
     name_as_listed = ma.fields.String()
     status = ma.fields.String()
-    verified = ma.fields.Boolean()
+    verified = ma.fields.Boolean(attribute="is_verified")
+    confirmed_at = ma.fields.DateTime(allow_none=True)
+    confirmation_note = ma.fields.String(allow_none=True)
     added_on = ma.fields.Date(allow_none=True)
     removed_on = ma.fields.Date(allow_none=True)
     species = ma.fields.Nested(SpeciesBriefSchema)
@@ -95,3 +123,124 @@ class HabitatSchema(ma.Schema):
         lambda h: h.parent.code if h.parent else None, metadata={"description": "level-1 class of a place"}
     )
     provisional = ma.fields.Boolean()
+
+
+# ---------------------------------------------------------------------------------------------
+# Local edits (kept in the app, never overwritten by `flask species sync`)
+
+
+def _names(limit: int, description: str) -> ma.fields.List[str]:
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=limit)),
+        validate=ma.validate.Length(max=50),
+        metadata={"description": description},
+    )
+
+
+def _pinyin() -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Length(min=1, max=100)),
+        values=ma.fields.String(validate=ma.validate.Length(min=1, max=300)),
+        validate=ma.validate.Length(max=50),
+        metadata={"description": 'readings of polyphonic names, {"长芒苋": "chang mang xian"}'},
+    )
+
+
+class SpeciesLocalArgs(ma.Schema):
+    aliases = _names(100, "local Chinese aliases (the files' aliases stay beside them)")
+    synonyms = _names(200, "local old scientific names")
+    names_en = _names(100, "local English common names")
+    pinyin = _pinyin()
+    bureaus = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
+        allow_none=True,
+        validate=ma.validate.Length(max=10),
+        metadata={"description": "bureau assignment kept in the app; null: the files' bureaus"},
+    )
+
+
+class SpeciesCreateArgs(ma.Schema):
+    name_zh = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    name_sci = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    like = ma.fields.Integer(
+        required=True,
+        metadata={"description": "id of a similar species: metrics, severity and follow-ups are copied"},
+    )
+    group = ma.fields.Enum(SpeciesGroup, by_value=True, metadata={"description": "default: like's group"})
+    bureaus = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=40)))
+    census_categories = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([c.value for c in CensusCategory]))
+    )
+    aliases = _names(100, "Chinese aliases")
+    synonyms = _names(200, "old scientific names")
+    names_en = _names(100, "English common names")
+    pinyin = _pinyin()
+
+
+class ListCreateArgs(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=64))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    short_name = ma.fields.String(validate=ma.validate.Length(max=100))
+    bureau = ma.fields.String(
+        validate=ma.validate.Length(max=40), metadata={"description": "default: the caller's bureau"}
+    )
+    published_on = ma.fields.Date(allow_none=True)
+    note = ma.fields.String(validate=ma.validate.Length(max=2000))
+
+
+class MemberCreateArgs(ma.Schema):
+    species_id = ma.fields.Integer(required=True)
+    row = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100000))
+    name_as_listed = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+    added_on = ma.fields.Date(metadata={"description": "default: today"})
+    removed_on = ma.fields.Date(allow_none=True)
+
+
+class MemberUpdateArgs(ma.Schema):
+    added_on = ma.fields.Date(allow_none=True)
+    removed_on = ma.fields.Date(allow_none=True, metadata={"description": "set to remove the species"})
+    row = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100000))
+    name_as_listed = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+
+
+class ConfirmArgs(ma.Schema):
+    note = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=2000),
+        metadata={"description": "what the row was checked against (e.g. the official page, on a date)"},
+    )
+
+
+class ListChangeSchema(ma.Schema):
+    on = ma.fields.Date()
+    change = ma.fields.String(metadata={"description": "added or removed"})
+    membership = ma.fields.Nested(ListMemberSchema)
+
+
+class ListImportArgs(ma.Schema):
+    file = Upload(required=True, metadata={"description": ".xlsx or .csv: one name per row (名称 column)"})
+
+
+class ListImportQuery(ma.Schema):
+    apply = ma.fields.Boolean(
+        load_default=False, metadata={"description": "add the matched rows (default: report only)"}
+    )
+    added_on = ma.fields.Date(
+        metadata={"description": "the day the added rows join the list (default today)"}
+    )
+
+
+class ListImportRowSchema(ma.Schema):
+    row = ma.fields.Integer()
+    name = ma.fields.String()
+    status = ma.fields.String(
+        metadata={"description": "matched, added, on_list, duplicate, ambiguous, unknown"}
+    )
+    species = ma.fields.Nested(SpeciesBriefSchema, allow_none=True)
+    candidates = ma.fields.List(ma.fields.Nested(SpeciesBriefSchema))
+
+
+class ListImportReportSchema(ma.Schema):
+    applied = ma.fields.Boolean()
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    rows = ma.fields.List(ma.fields.Nested(ListImportRowSchema))

@@ -17,10 +17,12 @@ from app.extensions import db
 from app.refdata import Tally, apply_values
 from app.species.models import (
     NAME_KIND_WEIGHT,
+    CensusCategory,
     ControlMethod,
     Habitat,
     ListMembership,
     NameKind,
+    Origin,
     Species,
     SpeciesGroup,
     SpeciesList,
@@ -32,17 +34,25 @@ from app.species.registry import ListSpec, Registry, SpeciesSpec, read_registry
 # Names and pinyin
 
 
-def pinyin_full(text: str) -> str:
-    """福寿螺 → fushouluo (letters only: punctuation and spaces dropped)."""
-    # Imported here: pypinyin's dictionaries take ~55 MB, and only `flask species sync` needs them
-    # (search matches the pinyin stored by the sync), not every web worker.
+def pinyin_full(text: str, reading: str | None = None) -> str:
+    """福寿螺 → fushouluo (letters only: punctuation and spaces dropped).
+
+    `reading` is an override ("chang mang xian") for a name whose polyphonic characters pypinyin
+    reads wrongly (长芒苋 is not zhang-mang-xian).
+    """
+    if reading:
+        return re.sub(r"[^a-z0-9]", "", reading.lower())
+    # Imported here: pypinyin's dictionaries take ~55 MB, and only writing names needs them
+    # (search matches the pinyin stored with the names), not every web worker's search.
     from pypinyin import Style, lazy_pinyin
 
     return re.sub(r"[^a-z0-9]", "", "".join(lazy_pinyin(text, style=Style.NORMAL)).lower())
 
 
-def pinyin_initials(text: str) -> str:
-    """福寿螺 → fsl."""
+def pinyin_initials(text: str, reading: str | None = None) -> str:
+    """福寿螺 → fsl; with a reading, the first letter of each of its syllables."""
+    if reading:
+        return "".join(syllable[0] for syllable in reading.lower().split())
     from pypinyin import Style, lazy_pinyin
 
     return re.sub(r"[^a-z0-9]", "", "".join(lazy_pinyin(text, style=Style.FIRST_LETTER)).lower())
@@ -52,20 +62,55 @@ def normalize_query(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def search_names(spec: SpeciesSpec) -> set[tuple[NameKind, str]]:
+def search_names(
+    *,
+    name_zh: str,
+    name_sci: str,
+    aliases: list[str] | tuple[str, ...] = (),
+    synonyms: list[str] | tuple[str, ...] = (),
+    names_en: list[str] | tuple[str, ...] = (),
+    pinyin: dict[str, str] | None = None,
+) -> set[tuple[NameKind, str]]:
     """Every form a surveyor might type for this species, normalised for LIKE matching."""
+    pinyin = pinyin or {}
     names: set[tuple[NameKind, str]] = {
-        (NameKind.NAME, spec.name_zh),
-        (NameKind.SCIENTIFIC, normalize_query(spec.name_sci)),
+        (NameKind.NAME, name_zh),
+        (NameKind.SCIENTIFIC, normalize_query(name_sci)),
     }
-    for alias in spec.aliases:
+    for alias in aliases:
         names.add((NameKind.ALIAS, alias))
-    for synonym in spec.synonyms:
+    for synonym in synonyms:
         names.add((NameKind.SYNONYM, normalize_query(synonym)))
-    for chinese in (spec.name_zh, *spec.aliases):
-        names.add((NameKind.PINYIN, pinyin_full(chinese)))
-        names.add((NameKind.INITIALS, pinyin_initials(chinese)))
+    for english in names_en:
+        names.add((NameKind.ENGLISH, normalize_query(english)))
+    for chinese in (name_zh, *aliases):
+        names.add((NameKind.PINYIN, pinyin_full(chinese, pinyin.get(chinese))))
+        names.add((NameKind.INITIALS, pinyin_initials(chinese, pinyin.get(chinese))))
     return {(kind, value) for kind, value in names if value}
+
+
+def species_search_names(species: Species) -> set[tuple[NameKind, str]]:
+    """The search names of a species as it stands: its files' names and its local edits."""
+    return search_names(
+        name_zh=species.name_zh,
+        name_sci=species.name_sci,
+        aliases=species.all_aliases,
+        synonyms=species.all_synonyms,
+        names_en=species.all_names_en,
+        pinyin=species.all_pinyin,
+    )
+
+
+def write_search_names(species: Species, current: dict[tuple[NameKind, str], SpeciesName]) -> None:
+    """Make the stored search names of one species match its names (`current`: what is stored)."""
+    wanted = species_search_names(species)
+    for name_key, row in current.items():
+        if name_key not in wanted:
+            db.session.delete(row)
+    for kind, value in wanted - current.keys():
+        db.session.add(
+            SpeciesName(species_id=species.id, kind=kind, weight=NAME_KIND_WEIGHT[kind], value=value)
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,6 +125,8 @@ class SyncReport:
     habitats: Tally = field(default_factory=Tally)
     methods: Tally = field(default_factory=Tally)
     flagged: list[str] = field(default_factory=list)
+    # Where the files and the local edits kept in the app differ (the local edits stand).
+    differences: list[str] = field(default_factory=list)
 
     @property
     def changed_anything(self) -> bool:
@@ -106,11 +153,14 @@ def _species_values(spec: SpeciesSpec) -> dict[str, Any]:
         "name_zh": spec.name_zh,
         "name_sci": spec.name_sci,
         "authority": spec.authority,
-        "pinyin": pinyin_full(spec.name_zh),
+        "pinyin": pinyin_full(spec.name_zh, spec.pinyin.get(spec.name_zh)),
         "group": spec.group,
         "aliases": list(spec.aliases),
         "synonyms": list(spec.synonyms),
         "bureaus": list(spec.bureaus),
+        "names_en": list(spec.names_en),
+        "pinyin_overrides": dict(spec.pinyin),
+        "census_categories": list(spec.census_categories),
         "metrics": list(spec.metrics),
         "severity": spec.severity,
         "follow_up_days": spec.follow_up_days,
@@ -121,22 +171,13 @@ def _species_values(spec: SpeciesSpec) -> dict[str, Any]:
     }
 
 
-def _sync_names(species_by_key: dict[str, Species], registry: Registry) -> None:
-    """Make each species' search names match its names in the files (one read for all species)."""
+def _sync_names(species_by_key: dict[str, Species]) -> None:
+    """Make every species' search names match its names and local edits (one read for all species)."""
     existing: dict[int, dict[tuple[NameKind, str], SpeciesName]] = {}
     for name in db.session.scalars(sa.select(SpeciesName)):
         existing.setdefault(name.species_id, {})[(name.kind, name.value)] = name
-    for key, spec in registry.species.items():
-        species = species_by_key[key]
-        wanted = search_names(spec)
-        current = existing.get(species.id, {})
-        for name_key, row in current.items():
-            if name_key not in wanted:
-                db.session.delete(row)
-        for kind, value in wanted - current.keys():
-            db.session.add(
-                SpeciesName(species_id=species.id, kind=kind, weight=NAME_KIND_WEIGHT[kind], value=value)
-            )
+    for species in species_by_key.values():
+        write_search_names(species, existing.get(species.id, {}))
 
 
 def _sync_memberships(
@@ -147,7 +188,15 @@ def _sync_memberships(
     today: date,
     report: SyncReport,
 ) -> None:
-    existing = {m.species_id: m for m in species_list.memberships}
+    """Bring a published list's periods in line with its members file.
+
+    A species new in the file opens a period today (or from publication, when the list itself is new);
+    one gone from the file has its open period closed today; earlier periods are history and stay.
+    Confirmations made in the app are never touched.
+    """
+    periods: dict[int, list[ListMembership]] = {}
+    for membership in species_list.memberships:
+        periods.setdefault(membership.species_id, []).append(membership)
     wanted_ids = set()
     for member in spec.members:
         species = species_by_key[member.species_key]
@@ -157,9 +206,11 @@ def _sync_memberships(
             "name_as_listed": member.name_as_listed,
             "status": member.status,
             "verified": member.verified,
-            "removed_on": None,
         }
-        current = existing.get(species.id)
+        rows = periods.get(species.id, [])
+        current = next((m for m in rows if m.removed_on is None), None)
+        # Removed and put back on the same day: that period simply goes on.
+        current = current or next((m for m in rows if m.removed_on == today), None)
         if current is None:
             # Rows present when a list is first loaded date from its publication; later ones from today.
             db.session.add(
@@ -167,18 +218,18 @@ def _sync_memberships(
                     species_list=species_list,
                     species=species,
                     added_on=None if new_list else today,
+                    removed_on=None,
                     **values,
                 )
             )
             report.memberships.count("added")
         else:
-            if current.removed_on is not None:
-                values["added_on"] = today
-            report.memberships.count(apply_values(current, values))
-    for species_id, current in existing.items():
-        if species_id not in wanted_ids and current.removed_on is None:
-            current.removed_on = today
-            report.memberships.count("retired")
+            report.memberships.count(apply_values(current, {**values, "removed_on": None}))
+    for species_id, rows in periods.items():
+        for current in rows:
+            if species_id not in wanted_ids and current.removed_on is None:
+                current.removed_on = today
+                report.memberships.count("retired")
 
 
 def _sync_habitats(registry: Registry, report: SyncReport) -> None:
@@ -244,19 +295,32 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
     species_by_key = {s.key: s for s in db.session.scalars(sa.select(Species))}
     for key, spec in registry.species.items():
         species = species_by_key.get(key)
+        if species is not None and species.origin == Origin.LOCAL:
+            report.differences.append(
+                f"{species.name_zh} ({key}): created in the app and now also in the files; the app's "
+                "entry is kept, edit or remove the file entry"
+            )
+            continue
+        values = _species_values(spec)
         if species is None:
-            species = Species(key=key, **_species_values(spec))
+            species = Species(key=key, **values)
             db.session.add(species)
             species_by_key[key] = species
             report.species.count("added")
         else:
-            report.species.count(apply_values(species, _species_values(spec)))
+            if species.local_bureaus is not None:
+                values["bureaus"] = list(species.local_bureaus)
+            report.species.count(apply_values(species, values))
+        _local_differences(species, spec, report)
     for key, species in species_by_key.items():
-        if key not in registry.species and species.retired_on is None:
+        retire = species.origin == Origin.FILES and key not in registry.species
+        if retire and species.retired_on is None:
             species.retired_on = today
             report.species.count("retired")
     db.session.flush()
-    _sync_names(species_by_key, registry)
+    _sync_names(species_by_key)
+    db.session.flush()
+    _shared_names(report)
     _sync_habitats(registry, report)
     _sync_methods(registry, report)
 
@@ -264,8 +328,15 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
         sl.code: sl
         for sl in db.session.scalars(sa.select(SpeciesList).options(selectinload(SpeciesList.memberships)))
     }
+    confirmed: dict[tuple[str, str], ListMembership] = {}
     for code, list_spec in registry.lists.items():
         species_list = lists_by_code.get(code)
+        if species_list is not None and species_list.origin == Origin.LOCAL:
+            report.differences.append(
+                f"list {code}: kept in the app and also in the files; the app's list is kept, rename the "
+                "file's code"
+            )
+            continue
         new_list = species_list is None
         if species_list is None:
             species_list = SpeciesList(code=code, **_list_values(list_spec))
@@ -273,14 +344,26 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
             report.lists.count("added")
         else:
             report.lists.count(apply_values(species_list, _list_values(list_spec)))
+            for membership in species_list.memberships:
+                if membership.confirmed_at is not None and membership.removed_on is None:
+                    confirmed[(code, membership.species.key)] = membership
         _sync_memberships(list_spec, species_list, species_by_key, new_list, today, report)
     db.session.flush()
 
     for code, list_spec in registry.lists.items():
-        unverified = [m for m in list_spec.members if not m.verified]
+        unverified = [
+            m for m in list_spec.members if not m.verified and (code, m.species_key) not in confirmed
+        ]
         if unverified:
             rows = ", ".join(f"{m.row} {m.name_as_listed} ({m.status})" for m in unverified)
             report.flagged.append(f"{code}: {len(unverified)} unverified rows: {rows}")
+        for m in list_spec.members:
+            confirmation = confirmed.get((code, m.species_key))
+            if confirmation is not None and not m.verified:
+                report.differences.append(
+                    f"{code} row {m.row} {m.name_as_listed}: unverified in the files, confirmed in the app "
+                    f"({confirmation.confirmation_note}); set it verified in members/{code}.csv"
+                )
     for species_spec in registry.species.values():
         if species_spec.flag:
             report.flagged.append(f"{species_spec.name_zh} ({species_spec.key}): {species_spec.flag}")
@@ -290,6 +373,52 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
                 f"{species.name_zh} ({key}): no longer in the files, retired {species.retired_on}"
             )
     return report
+
+
+def _shared_names(report: SyncReport) -> None:
+    """A Chinese name or alias that two species now answer to (a local alias the files gave another)."""
+    shared = (
+        sa.select(SpeciesName.value)
+        .where(SpeciesName.kind.in_([NameKind.NAME, NameKind.ALIAS]))
+        .group_by(SpeciesName.value)
+        .having(sa.func.count(sa.distinct(SpeciesName.species_id)) > 1)
+    )
+    rows = db.session.execute(
+        sa.select(SpeciesName.value, Species.name_zh)
+        .join(Species, Species.id == SpeciesName.species_id)
+        .where(SpeciesName.kind.in_([NameKind.NAME, NameKind.ALIAS]), SpeciesName.value.in_(shared))
+        .order_by(SpeciesName.value, Species.id)
+    )
+    owners: dict[str, list[str]] = {}
+    for value, name_zh in rows:
+        owners.setdefault(value, []).append(name_zh)
+    for value, names in owners.items():
+        report.differences.append(
+            f"{value} is a name of {', '.join(names)}: a local alias and the files disagree; remove one"
+        )
+
+
+def _local_differences(species: Species, spec: SpeciesSpec, report: SyncReport) -> None:
+    """Where a species' local edits and its files disagree (the local edits stand)."""
+    where = f"{spec.name_zh} ({spec.key})"
+    if species.local_bureaus is not None and sorted(species.local_bureaus) != sorted(spec.bureaus):
+        report.differences.append(
+            f"{where}: bureaus are {', '.join(species.local_bureaus) or '(none)'} in the app, "
+            f"{', '.join(spec.bureaus) or '(none)'} in the files"
+        )
+    for label, local, files in (
+        ("alias", species.local_aliases, spec.aliases),
+        ("synonym", species.local_synonyms, spec.synonyms),
+        ("English name", species.local_names_en, spec.names_en),
+    ):
+        for name in local or []:
+            if name in files:
+                report.differences.append(f"{where}: local {label} {name!r} is now in the files too")
+    for name, reading in (species.local_pinyin or {}).items():
+        if name in spec.pinyin and spec.pinyin[name] != reading:
+            report.differences.append(
+                f"{where}: pinyin of {name} is {reading!r} in the app, {spec.pinyin[name]!r} in the files"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,6 +496,33 @@ def search_species(
     if not include_retired:
         stmt = stmt.where(Species.retired_on.is_(None))
     return stmt
+
+
+def census_category_labels() -> dict[str, str]:
+    """The census categories in the reader's language (the agriculture census's three are published)."""
+    return {
+        CensusCategory.AG_PLANT: _("Invasive plants of agriculture"),
+        CensusCategory.AG_PEST: _("Invasive crop pests and diseases"),
+        CensusCategory.AG_AQUATIC: _("Invasive aquatic animals"),
+        CensusCategory.FG_PLANT: _("Invasive plants of forests and grasslands"),
+        CensusCategory.FG_PEST: _("Invasive forest pests and diseases"),
+        CensusCategory.FG_ANIMAL: _("Invasive animals of forests and wetlands"),
+    }
+
+
+def district_species_ids(bureau: str) -> set[int]:
+    """Species on the bureau's own district lists today: the picker offers them first."""
+    return set(
+        db.session.scalars(
+            sa.select(ListMembership.species_id)
+            .join(SpeciesList)
+            .where(
+                SpeciesList.origin == Origin.LOCAL,
+                SpeciesList.bureau == bureau,
+                ListMembership.removed_on.is_(None),
+            )
+        )
+    )
 
 
 def get_species(species_id: int) -> Species:

@@ -1,23 +1,28 @@
-"""Pages of the species domain (browser UI): the species lists, read-only.
+"""Pages of the species domain (browser UI): the species lists and the edits bureaus keep in the app.
 
-Lists change only through the data files in species_lists/ and `flask species sync`, which keeps
-their history (added/removed dates) so a list's membership on any past date can be shown.
+Published lists change only through the data files in species_lists/ and `flask species sync`; a
+bureau's district lists, local names, bureau assignments and row confirmations are edited here, with
+the same rules as the API (app/species/editing.py). Membership is kept as periods, so a list on any
+past date can be shown, and its changes by date.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, cast
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from app.accounts.auth import roles_required
 from app.accounts.models import Role
-from app.errors import NotFound, ServiceError
+from app.clock import local_today
+from app.errors import InvalidInput, NotFound, ServiceError
 from app.extensions import db
-from app.species import services
-from app.species.models import ListLevel
+from app.species import editing, services
+from app.species.models import ListLevel, ListMembership, Origin, SpeciesList
 
 bp = Blueprint("species", __name__)
 
@@ -51,8 +56,15 @@ def _day_argument(name: str) -> date | None:
 @roles_required(*ADMINS)
 def lists() -> str:
     rows = services.list_species_lists()
+    bureaus = editing.bureau_codes()
+    if current_user.role != Role.ADMIN:
+        bureaus = {c: n for c, n in bureaus.items() if c == current_user.organization.code}
     return render_template(
-        "admin/species_lists.html", rows=rows, levels=level_labels(), title=_("Species lists")
+        "admin/species_lists.html",
+        rows=rows,
+        levels=level_labels(),
+        bureaus=bureaus,
+        title=_("Species lists"),
     )
 
 
@@ -64,12 +76,255 @@ def list_detail(code: str) -> str:
     if species_list is None:
         raise NotFound(_("No species list has the code %(code)s.", code=code))
     on = _day_argument("on")
-    members = db.session.scalars(services.members_on(species_list, on)).all()
+    members = cast(list[ListMembership], db.session.scalars(services.members_on(species_list, on)).all())
     return render_template(
         "admin/species_list.html",
         species_list=species_list,
         members=members,
         on=on,
         levels=level_labels(),
+        changes=editing.list_changes(species_list),
+        may_edit=_may_edit(species_list),
+        may_confirm={m.id for m in members if editing.may_act_for(current_user, m.species.bureaus)},
         title=species_list.short_name or species_list.name,
     )
+
+
+def _may_edit(species_list: SpeciesList) -> bool:
+    return species_list.origin == Origin.LOCAL and editing.may_act_for(
+        current_user, [species_list.bureau or ""]
+    )
+
+
+def _list_or_404(code: str) -> SpeciesList:
+    species_list = services.find_list(code)
+    if species_list is None:
+        raise NotFound(_("No species list has the code %(code)s.", code=code))
+    return species_list
+
+
+def _refused(error: InvalidInput) -> None:
+    db.session.rollback()
+    flash(error.message, "error")
+
+
+def _form_day(name: str) -> date | None:
+    value = request.form.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput.field(name, _("use a date such as 2024-05-01")) from None
+
+
+@bp.route("/admin/species-lists", methods=["POST"])
+@login_required
+@roles_required(*ADMINS)
+def list_create() -> Response:
+    """A new district list (a bureau's 普查清单), kept in the app."""
+    args: dict[str, Any] = {
+        "code": request.form.get("code", ""),
+        "name": request.form.get("name", "").strip(),
+        "short_name": request.form.get("short_name", ""),
+        "bureau": request.form.get("bureau") or None,
+        "note": request.form.get("note", ""),
+    }
+    try:
+        if not args["name"]:
+            raise InvalidInput.field("name", _("give the list a name"))
+        species_list = editing.create_district_list(current_user, args)
+    except InvalidInput as exc:
+        _refused(exc)
+        return redirect(url_for("species.lists"))
+    db.session.commit()
+    flash(_("List %(name)s created.", name=species_list.name), "info")
+    return redirect(url_for("species.list_detail", code=species_list.code))
+
+
+@bp.route("/admin/species-lists/<code>/members", methods=["POST"])
+@login_required
+@roles_required(*ADMINS)
+def member_add(code: str) -> Response:
+    """Add a species to a district list by a name people type (Chinese, alias, Latin, English)."""
+    species_list = _list_or_404(code)
+    try:
+        editing.check_may_edit_list(current_user, species_list)
+        species = editing.resolve_name(request.form.get("name", ""))
+        editing.add_member(
+            current_user, species_list, {"species_id": species.id, "added_on": _form_day("added_on")}
+        )
+    except InvalidInput as exc:
+        _refused(exc)
+    else:
+        db.session.commit()
+        flash(_("%(name)s added to the list.", name=species.name_zh), "info")
+    return redirect(url_for("species.list_detail", code=code))
+
+
+@bp.route("/admin/species-lists/<code>/members/<int:membership_id>/remove", methods=["POST"])
+@login_required
+@roles_required(*ADMINS)
+def member_remove(code: str, membership_id: int) -> Response:
+    """Take a species off a district list from a day (default today); its earlier period stays."""
+    species_list = _list_or_404(code)
+    membership = editing.get_membership(species_list, membership_id)
+    try:
+        removed_on = _form_day("removed_on") or local_today()
+        editing.update_period(current_user, membership, {"removed_on": removed_on})
+    except InvalidInput as exc:
+        _refused(exc)
+    else:
+        db.session.commit()
+        flash(_("%(name)s removed from the list.", name=membership.species.name_zh), "info")
+    return redirect(url_for("species.list_detail", code=code))
+
+
+@bp.route("/admin/species-lists/<code>/members/<int:membership_id>/confirm", methods=["POST"])
+@login_required
+@roles_required(*ADMINS)
+def member_confirm(code: str, membership_id: int) -> Response:
+    """Confirm a row after checking it against the official text, noting what that was."""
+    species_list = _list_or_404(code)
+    membership = editing.get_membership(species_list, membership_id)
+    try:
+        editing.confirm_row(current_user, membership, request.form.get("note", ""))
+    except InvalidInput as exc:
+        _refused(exc)
+    else:
+        db.session.commit()
+        flash(_("Row %(row)s confirmed.", row=membership.row), "info")
+    return redirect(url_for("species.list_detail", code=code))
+
+
+@bp.route("/admin/species-lists/<code>/import", methods=["POST"])
+@login_required
+@roles_required(*ADMINS)
+def list_import(code: str) -> str | tuple[str, int]:
+    """The row report of a spreadsheet of names; with "add" ticked, the matched rows join the list."""
+    species_list = _list_or_404(code)
+    apply = request.form.get("apply") == "1"
+    upload = request.files.get("file")
+    try:
+        editing.check_may_edit_list(current_user, species_list)
+        if upload is None or not upload.filename:
+            raise InvalidInput.field("file", _("Choose a spreadsheet of names."))
+        rows = editing.read_name_rows(upload.read(), upload.filename)
+        report = editing.import_names(
+            current_user, species_list, rows, apply=apply, added_on=_form_day("added_on")
+        )
+    except InvalidInput as exc:
+        db.session.rollback()
+        page = render_template(
+            "admin/species_import.html",
+            species_list=species_list,
+            report=None,
+            error=exc.message,
+            title=_("Import names"),
+        )
+        return page, 422
+    if apply:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return render_template(
+        "admin/species_import.html",
+        species_list=species_list,
+        report=report,
+        error=None,
+        title=_("Import names"),
+    )
+
+
+def _lines(name: str) -> list[str]:
+    return [line.strip() for line in request.form.get(name, "").splitlines() if line.strip()]
+
+
+def _readings(name: str) -> dict[str, str]:
+    """Lines of "长芒苋 = chang mang xian"; a line without "=" is refused naming the field."""
+    readings: dict[str, str] = {}
+    for line in _lines(name):
+        chinese, sep, reading = line.partition("=")
+        if not sep:
+            raise InvalidInput.field("pinyin", _("write each reading as 名称 = pin yin"))
+        readings[chinese.strip()] = reading.strip()
+    return readings
+
+
+@bp.route("/admin/species/<int:species_id>", methods=["GET", "POST"])
+@login_required
+@roles_required(*ADMINS)
+def species_edit(species_id: int) -> str | tuple[str, int] | Response:
+    """A species' names and the edits kept in the app: aliases, synonyms, English names, readings, bureaus."""
+    species = services.get_species(species_id)
+    may_edit = editing.may_act_for(current_user, species.bureaus)
+    error = None
+    if request.method == "POST":
+        editing.check_may_edit_species(current_user, species)
+        try:
+            changes: dict[str, Any] = {
+                "aliases": _lines("aliases"),
+                "synonyms": _lines("synonyms"),
+                "names_en": _lines("names_en"),
+                "pinyin": _readings("pinyin"),
+            }
+            if request.form.get("bureaus_shown"):
+                changes["bureaus"] = request.form.getlist("bureaus")
+            editing.update_local(current_user, species, changes)
+        except InvalidInput as exc:
+            db.session.rollback()
+            error = exc.message
+            species = services.get_species(species_id)
+        else:
+            db.session.commit()
+            flash(_("Changes to %(name)s saved.", name=species.name_zh), "info")
+            return redirect(url_for("species.species_edit", species_id=species.id))
+    page = render_template(
+        "admin/species_edit.html",
+        species=species,
+        may_edit=may_edit,
+        bureaus=editing.bureau_codes(),
+        categories=services.census_category_labels(),
+        error=error,
+        title=species.name_zh,
+    )
+    return (page, 422) if error else page
+
+
+@bp.route("/admin/species/new", methods=["GET", "POST"])
+@login_required
+@roles_required(*ADMINS)
+def species_new() -> str | tuple[str, int] | Response:
+    """A species found locally, its survey defaults copied from a similar species."""
+    error = None
+    form = request.form
+    if request.method == "POST":
+        try:
+            like = editing.resolve_name(form.get("like", ""), "like")
+            args: dict[str, Any] = {
+                "name_zh": form.get("name_zh", "").strip(),
+                "name_sci": form.get("name_sci", "").strip(),
+                "like": like.id,
+                "aliases": _lines("aliases"),
+                "names_en": _lines("names_en"),
+                "bureaus": form.getlist("bureaus") or None,
+            }
+            for name in ("name_zh", "name_sci"):
+                if not args[name]:
+                    raise InvalidInput.field(name, _("this is required"))
+            species = editing.create_species(current_user, args)
+        except InvalidInput as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            flash(_("%(name)s added to the registry.", name=species.name_zh), "info")
+            return redirect(url_for("species.species_edit", species_id=species.id))
+    page = render_template(
+        "admin/species_new.html",
+        form=form,
+        bureaus=editing.bureau_codes(),
+        error=error,
+        title=_("New species"),
+    )
+    return (page, 422) if error else page

@@ -264,6 +264,46 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/species/{id}": signed_in(REFERENCE),
     "GET /api/v1/species-lists": signed_in(REFERENCE),
     "GET /api/v1/species-lists/{code}/members": signed_in(REFERENCE),
+    "GET /api/v1/species-lists/{code}/changes": signed_in(REFERENCE),
+    # The registry kept in the app (issue 20): bureau admins edit their bureau's species and lists.
+    "POST /api/v1/species": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: bureau admins add species for their own bureau, admins for any; target = bureaus",
+        target="organization",
+        ok=(201,),
+    ),
+    "PATCH /api/v1/species/{id}": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: local names, readings and bureaus of their bureau's species (target: a forestry species)",
+        target="species",
+    ),
+    "POST /api/v1/species-lists": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: a bureau admin creates their own bureau's district list; target = the list's bureau",
+        target="organization",
+        ok=(201,),
+    ),
+    "POST /api/v1/species-lists/{code}/members": Rule(
+        ADMINS, Reach.ORG, "issue 20: their own bureau's district lists", target="species_list", ok=(201,)
+    ),
+    "PATCH /api/v1/species-lists/{code}/members/{id}": Rule(
+        ADMINS, Reach.ORG, "issue 20: their own bureau's district lists", target="species_list"
+    ),
+    "POST /api/v1/species-lists/{code}/import": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: their own bureau's district lists (a report only here)",
+        target="species_list",
+    ),
+    "POST /api/v1/species-lists/{code}/members/{id}/confirm": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: a bureau confirms rows of its own species (target: 567 row 40, a forestry pest)",
+        target="species",
+    ),
     "GET /api/v1/openapi.json": public("SPEC §3.2: the OpenAPI document (api-docs.* endpoints are public)"),
     # ---------------------------------------------------------------------------------------------
     # Pages: signing in, the shell, offline support
@@ -376,6 +416,50 @@ RULES: dict[str, Rule] = {
     ),
     "GET /admin/species-lists": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
     "GET /admin/species-lists/{code}": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
+    "GET /admin/species/{id}": Rule(
+        ADMINS, Reach.ANY, "issue 20: bureau admins see a species' names and edits"
+    ),
+    "POST /admin/species/{id}": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: local names, readings and bureaus of their bureau's species (target: a forestry species)",
+        target="species",
+        ok=(302,),
+    ),
+    "GET /admin/species/new": Rule(ADMINS, Reach.ANY, "issue 20: the new-species form"),
+    "POST /admin/species/new": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: bureau admins add species for their own bureau (target: the bureau)",
+        target="organization",
+        ok=(302,),
+    ),
+    "POST /admin/species-lists": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: a bureau admin creates their own bureau's district list (target: the bureau)",
+        target="organization",
+        ok=(302,),
+    ),
+    "POST /admin/species-lists/{code}/members": Rule(
+        ADMINS, Reach.ORG, "issue 20: their own bureau's district lists", target="species_list", ok=(302,)
+    ),
+    "POST /admin/species-lists/{code}/members/{id}/remove": Rule(
+        ADMINS, Reach.ORG, "issue 20: their own bureau's district lists", target="species_list", ok=(302,)
+    ),
+    "POST /admin/species-lists/{code}/members/{id}/confirm": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: a bureau confirms rows of its own species (target: 567 row 40, a forestry pest)",
+        target="species",
+        ok=(302,),
+    ),
+    "POST /admin/species-lists/{code}/import": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: their own bureau's district lists (a report only here)",
+        target="species_list",
+    ),
 }
 
 

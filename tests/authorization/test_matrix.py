@@ -28,7 +28,7 @@ from PIL import Image  # noqa: TID251 -- the matrix uploads a photo it draws its
 
 from app.clock import local_today
 from app.extensions import db
-from app.species.models import SpeciesList
+from app.species.models import ListMembership, SpeciesList
 from tests.authorization.rules import FLASH, ROLES, RULES, SIGN_IN, UNWALKED, Rule, allowed, relations
 from tests.conftest import ApiClient
 from tests.factories import PASSWORD
@@ -207,6 +207,33 @@ class Ctx:
     def species_list_code(self) -> str:
         return db.session.scalar(sa.select(SpeciesList.code).order_by(SpeciesList.id).limit(1)) or "none"
 
+    @cached_property
+    def district_list(self) -> str:
+        """A district list kept by forestry, with 美国白蛾 on it (made by a forestry bureau admin)."""
+        response = self.forestry_admin.post(
+            "/api/v1/species-lists", json={"code": "lp-forestry-census", "name": "林业普查清单"}
+        )
+        assert response.status_code == 201, response.get_json()
+        return "lp-forestry-census"
+
+    def district_member(self) -> tuple[str, int]:
+        if self.anonymous:
+            return "none", MISSING
+        added = self.forestry_admin.post(
+            f"/api/v1/species-lists/{self.district_list}/members",
+            json={"species_id": self.fx.species_id("hyphantria-cunea"), "added_on": "2025-01-01"},
+        )
+        assert added.status_code == 201, added.get_json()
+        return self.district_list, added.get_json()["id"]
+
+    def unverified_567_row(self) -> int:
+        row = db.session.scalar(
+            sa.select(ListMembership.id)
+            .join(SpeciesList)
+            .where(SpeciesList.code == "moa-567", ListMembership.row == 40)
+        )
+        return row or MISSING
+
 
 # ---------------------------------------------------------------------------------------------
 # One call per rule: a body that succeeds when the caller is allowed (unless the rule says otherwise)
@@ -331,6 +358,37 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /api/v1/species-lists/{code}/members": lambda c: Call(
         f"/api/v1/species-lists/{c.species_list_code()}/members"
     ),
+    "GET /api/v1/species-lists/{code}/changes": lambda c: Call("/api/v1/species-lists/moa-567/changes"),
+    "POST /api/v1/species": lambda c: Call(
+        "/api/v1/species",
+        json={
+            "name_zh": "小管福寿螺",
+            "name_sci": "Pomacea maculata",
+            "like": c.fx.species_id("pomacea-canaliculata"),
+            "bureaus": [TARGET],
+        },
+    ),
+    "PATCH /api/v1/species/{id}": lambda c: Call(
+        f"/api/v1/species/{c.fx.species_id('hyphantria-cunea')}", json={"names_en": ["fall webworm"]}
+    ),
+    "POST /api/v1/species-lists": lambda c: Call(
+        "/api/v1/species-lists", json={"code": "lp-census-2", "name": "普查清单", "bureau": TARGET}
+    ),
+    "POST /api/v1/species-lists/{code}/members": lambda c: Call(
+        f"/api/v1/species-lists/{'none' if c.anonymous else c.district_list}/members",
+        json={"species_id": c.fx.species_id("hyphantria-cunea")},
+    ),
+    "POST /api/v1/species-lists/{code}/import": lambda c: Call(
+        f"/api/v1/species-lists/{'none' if c.anonymous else c.district_list}/import",
+        form={"file": (io.BytesIO("名称\n福寿螺\n".encode()), "names.csv")},
+        upload=True,
+    ),
+    "PATCH /api/v1/species-lists/{code}/members/{id}": lambda c: Call(
+        "/api/v1/species-lists/{}/members/{}".format(*c.district_member()), json={"removed_on": "2026-01-01"}
+    ),
+    "POST /api/v1/species-lists/{code}/members/{id}/confirm": lambda c: Call(
+        f"/api/v1/species-lists/moa-567/members/{c.unverified_567_row()}/confirm", json={"note": "核实"}
+    ),
     "GET /api/v1/openapi.json": lambda c: Call("/api/v1/openapi.json"),
     # Pages: signing in, the shell, offline support
     "GET /sign-in": lambda c: Call("/sign-in"),
@@ -387,6 +445,34 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     ),
     "GET /admin/species-lists": lambda c: Call("/admin/species-lists"),
     "GET /admin/species-lists/{code}": lambda c: Call(f"/admin/species-lists/{c.species_list_code()}"),
+    "GET /admin/species/{id}": lambda c: Call(f"/admin/species/{c.fx.species_id('hyphantria-cunea')}"),
+    "POST /admin/species/{id}": lambda c: Call(
+        f"/admin/species/{c.fx.species_id('hyphantria-cunea')}", form={"names_en": "fall webworm"}
+    ),
+    "GET /admin/species/new": lambda c: Call("/admin/species/new"),
+    "POST /admin/species/new": lambda c: Call(
+        "/admin/species/new",
+        form={"name_zh": "小管福寿螺", "name_sci": "Pomacea maculata", "like": "福寿螺", "bureaus": TARGET},
+    ),
+    "POST /admin/species-lists": lambda c: Call(
+        "/admin/species-lists", form={"code": "lp-census-3", "name": "普查清单", "bureau": TARGET}
+    ),
+    "POST /admin/species-lists/{code}/members": lambda c: Call(
+        f"/admin/species-lists/{'none' if c.anonymous else c.district_list}/members",
+        form={"name": "美国白蛾"},
+    ),
+    "POST /admin/species-lists/{code}/members/{id}/remove": lambda c: Call(
+        "/admin/species-lists/{}/members/{}/remove".format(*c.district_member()),
+        form={"removed_on": "2026-01-01"},
+    ),
+    "POST /admin/species-lists/{code}/members/{id}/confirm": lambda c: Call(
+        f"/admin/species-lists/moa-567/members/{c.unverified_567_row()}/confirm", form={"note": "核实"}
+    ),
+    "POST /admin/species-lists/{code}/import": lambda c: Call(
+        f"/admin/species-lists/{'none' if c.anonymous else c.district_list}/import",
+        form={"file": (io.BytesIO("名称\n福寿螺\n".encode()), "names.csv")},
+        upload=True,
+    ),
 }
 
 

@@ -58,12 +58,12 @@ def test_second_sync_changes_nothing() -> None:
 def test_a_changed_file_is_reported_as_changed(registry_copy: Path) -> None:
     path = registry_copy / "species.toml"
     path.write_text(
-        path.read_text(encoding="utf-8").replace('"大瓶螺", ', '"大瓶螺", "金宝螺", '), encoding="utf-8"
+        path.read_text(encoding="utf-8").replace('"大瓶螺", ', '"大瓶螺", "南美螺", '), encoding="utf-8"
     )
     report = sync_registry(registry_copy)
     assert (report.species.changed, report.species.added) == (1, 0)
     snail = db.session.scalar(sa.select(Species).where(Species.key == "pomacea-canaliculata"))
-    assert "金宝螺" in snail.aliases
+    assert "南美螺" in snail.aliases
     assert not sync_registry(registry_copy).changed_anything
 
 

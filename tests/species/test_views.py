@@ -48,7 +48,8 @@ def test_a_list_shows_its_rows_today(web_as: Any) -> None:
     html = response.get_data(as_text=True)
     assert "紫茎泽兰" in html and "Ageratina adenophora" in html
     assert "空心莲子草" in html  # the name as listed, beside the registry's name
-    assert html.count("<tr>") == len(_memberships("moa-567")) + 1  # header row + one per member
+    rows = html.split("data-changes", 1)[0]
+    assert rows.count("<tr>") == len(_memberships("moa-567")) + 1  # header row + one per member
 
 
 def test_membership_on_a_date(web_as: Any) -> None:
@@ -59,18 +60,29 @@ def test_membership_on_a_date(web_as: Any) -> None:
     web = web_as("admin")
     url = "/admin/species-lists/moa-567"
 
-    today = web.get(url).get_data(as_text=True)
+    today_page = web.get(url).get_data(as_text=True)
+    today = rows_part(today_page)
     assert first.name_as_listed in today and second.name_as_listed not in today
 
     before = web.get(url + "?on=2023-06-01")
     assert before.status_code == 200
-    html = before.get_data(as_text=True)
+    html = rows_part(before.get_data(as_text=True))
     assert second.name_as_listed in html and first.name_as_listed not in html
     assert 'value="2023-06-01"' in html
 
-    unpublished = web.get(url + "?on=2022-01-01").get_data(as_text=True)  # before publication
+    unpublished = rows_part(web.get(url + "?on=2022-01-01").get_data(as_text=True))  # before publication
     assert "<tbody>" not in unpublished
     assert first.name_as_listed not in unpublished and second.name_as_listed not in unpublished
+
+    # The changes by date, latest first: both on 2024-03-01.
+    changes = today_page.split("data-changes", 1)[1]
+    assert changes.index("2024-03-01") < changes.index(first.species.name_zh)
+    assert second.species.name_zh in changes
+
+
+def rows_part(html: str) -> str:
+    """The page up to the list's changes by date (which name removed species too)."""
+    return html.split("data-changes", 1)[0]
 
 
 @pytest.mark.parametrize("value", ["2024-13-01", "yesterday", "2024/05/01"])

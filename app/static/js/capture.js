@@ -2,7 +2,7 @@
 // to the outbox first, so a record made with no signal is never lost.
 import * as outbox from "./outbox.js";
 import { syncNow } from "./app.js";
-import { fieldData, isZh, searchSpecies, t } from "./fielddata.js";
+import { fieldData, groupByCensusCategory, isZh, searchSpecies, t } from "./fielddata.js";
 import { PositionWatcher, positionMap } from "./position.js";
 import { PhotoList, SQUARE_METRES_PER_MU, isoFromInput, localInputValue, showErrors, showResult } from "./forms.js";
 const REMEMBERED = ["township_code", "habitat", "place_name"];
@@ -99,23 +99,35 @@ function renderSpeciesResults(query) {
     results.append(li);
     return;
   }
-  for (const species of found) {
-    const li = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "item link wide";
-    button.dataset.speciesOption = String(species.id);
-    const title = document.createElement("div");
-    title.className = "title";
-    title.textContent = species.name_zh;
-    const meta = document.createElement("div");
-    meta.className = "meta";
-    meta.textContent = [species.name_sci, ...species.aliases].join(" · ");
-    button.append(title, meta);
-    button.addEventListener("click", () => chooseSpecies(species));
-    li.append(button);
-    results.append(li);
+  const groups = groupByCensusCategory(found, data.user.organization);
+  for (const { code, species: members } of groups) {
+    if (groups.length > 1) {
+      const heading = document.createElement("li");
+      heading.className = "group";
+      heading.dataset.speciesGroup = code;
+      heading.textContent = (data.census_categories || {})[code] || "—";
+      results.append(heading);
+    }
+    for (const species of members) renderSpeciesOption(results, species);
   }
+}
+
+function renderSpeciesOption(results, species) {
+  const li = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "item link wide";
+  button.dataset.speciesOption = String(species.id);
+  const title = document.createElement("div");
+  title.className = "title";
+  title.textContent = species.name_zh;
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.textContent = [species.name_sci, ...species.aliases].join(" · ");
+  button.append(title, meta);
+  button.addEventListener("click", () => chooseSpecies(species));
+  li.append(button);
+  results.append(li);
 }
 
 // --- position --------------------------------------------------------------------------------------

@@ -32,9 +32,11 @@ export function normalize(text) {
 
 // Best match first: exact Chinese/scientific name, then prefixes, then any substring of a name form
 // (Chinese name, aliases, pinyin, pinyin initials, scientific name, synonyms).
+// Ties go to the species on the user's bureau's own district list (district_first).
 export function searchSpecies(species, query, limit = 12) {
   const q = normalize(query);
-  if (!q) return species.slice(0, limit);
+  const local = (s) => (s.district_first ? 0 : 1);
+  if (!q) return [...species].sort((a, b) => local(a) - local(b)).slice(0, limit);
   const scored = [];
   for (const s of species) {
     const forms = [s.name_zh, s.name_sci, ...s.aliases, ...s.terms].map(normalize);
@@ -45,6 +47,20 @@ export function searchSpecies(species, query, limit = 12) {
     }
     if (best < Infinity) scored.push([best, s]);
   }
-  scored.sort((a, b) => a[0] - b[0]);
+  scored.sort((a, b) => a[0] - b[0] || local(a[1]) - local(b[1]));
   return scored.slice(0, limit).map(([, s]) => s);
+}
+
+// The found species grouped by census category (for the user's bureau's census when the species has
+// one there), groups in the order of their best match: [{ code, species: [...] }].
+export function groupByCensusCategory(found, bureau) {
+  const prefix = bureau === "agriculture" ? "ag_" : bureau === "forestry" ? "fg_" : "";
+  const groups = new Map();
+  for (const s of found) {
+    const categories = s.census_categories || [];
+    const code = categories.find((c) => prefix && c.startsWith(prefix)) || categories[0] || "";
+    if (!groups.has(code)) groups.set(code, []);
+    groups.get(code).push(s);
+  }
+  return [...groups].map(([code, species]) => ({ code, species }));
 }
