@@ -77,10 +77,17 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_SPECIES_DIR": env.get("IAS_SPECIES_DIR", str(ROOT / "species_lists")),
         # Lifetime of an API bearer token; field phones stay signed in through a season's work week.
         "IAS_TOKEN_TTL_HOURS": _int(env, "IAS_TOKEN_TTL_HOURS", 24 * 14),
-        # Sign-in throttling: this many failures for one username (or 4x as many from one address)
-        # inside the window block further attempts until the window has passed.
+        # Sign-in throttling (app/accounts/throttle.py): a username may fail this many times from one
+        # address (or known browser) at once, then waits 30 s, 60 s, … up to the window; one address may
+        # fail the budget's number of times (any usernames) before it waits the window out. Counts are
+        # forgotten a window after the last attempt.
         "IAS_SIGNIN_MAX_FAILURES": _int(env, "IAS_SIGNIN_MAX_FAILURES", 5),
+        "IAS_SIGNIN_ADDRESS_BUDGET": _int(env, "IAS_SIGNIN_ADDRESS_BUDGET", 100),
         "IAS_SIGNIN_WINDOW_MINUTES": _int(env, "IAS_SIGNIN_WINDOW_MINUTES", 15),
+        # Reverse proxies in front of the app (0: none). With N, the client's address is the Nth from
+        # the right in X-Forwarded-For (and the scheme from X-Forwarded-Proto): the audit log and the
+        # sign-in throttle then see the client, not the proxy. Never more than the proxies you run.
+        "IAS_PROXY_COUNT": _int(env, "IAS_PROXY_COUNT", 0),
         # Where photos (originals and derivatives) and export files are kept.
         "IAS_STORAGE_DIR": env.get("IAS_STORAGE_DIR", str(instance_path / "storage")),
         # Largest photo accepted, in pixels (decompression bombs stop here, before decoding); 50 MP
@@ -141,7 +148,10 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         # How long a phone stays signed in after the browser is closed (the outbox sends in the background).
+        # The remember-me cookie is the app's own (app/accounts/sessions.py); Flask-Login's, which is the
+        # user id and an HMAC of it, is switched off by giving it a name nothing ever sets.
         "REMEMBER_COOKIE_DURATION": timedelta(days=_int(env, "IAS_REMEMBER_DAYS", 14)),
+        "REMEMBER_COOKIE_NAME": "flask_login_remember_unused",
         # CSRF is checked by app.accounts.auth for cookie sessions only; bearer-token calls are exempt.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,  # a form left open in the field all morning still submits

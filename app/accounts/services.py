@@ -10,6 +10,7 @@ Rules for managing users (SPEC §1, §3.2):
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts.models import ApiToken, Organization, OrganizationKind, Role, User
-from app.audit.models import AuditLog
+from app.accounts import throttle
+from app.accounts.models import ApiToken, Organization, OrganizationKind, Role, User, UserSession
+from app.accounts.sessions import revoke_sessions
 from app.audit.services import record_event
 from app.errors import (
     AuthenticationFailed,
@@ -175,12 +177,13 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
     role = Role(changes.get("role", user.role))
     if "role" in changes or "organization" in changes:
         _check_may_grant(actor, role, organization)
+    # What someone may do changes: whatever they signed in with before stops working.
+    ends_sign_ins = role != user.role or organization.id != user.organization_id
     user.role = role
     user.organization = organization
     if "active" in changes:
         user.active = bool(changes["active"])
-        if not user.active:
-            revoke_all_tokens(user)
+        ends_sign_ins = ends_sign_ins or not user.active
     if "display_name" in changes:
         user.display_name = changes["display_name"].strip() or user.username
     if "email" in changes:
@@ -190,50 +193,44 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
     if "password" in changes:
         _validate_password(changes["password"])
         user.password_hash = generate_password_hash(changes["password"])
-        revoke_all_tokens(user)
+        ends_sign_ins = True
+    if ends_sign_ins:
+        end_all_sign_ins(user)
     db.session.flush()
     return user
 
 
-def _recent_failures(column: Any, value: str, since: datetime) -> int:
-    return (
-        db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(AuditLog)
-            .where(AuditLog.action == "sign_in_failed", column == value, AuditLog.occurred_at >= since)
-        )
-        or 0
-    )
+def end_all_sign_ins(
+    user: User, *, keep_session: UserSession | None = None, keep_token: ApiToken | None = None
+) -> None:
+    """Revoke every browser session and API token of `user`, but the ones given to keep."""
+    revoke_sessions(user, keep=keep_session)
+    revoke_all_tokens(user, keep=keep_token)
 
 
-def _check_throttle(username: str, ip: str | None) -> None:
-    limit = current_app.config["IAS_SIGNIN_MAX_FAILURES"]
-    window = timedelta(minutes=current_app.config["IAS_SIGNIN_WINDOW_MINUTES"])
-    since = datetime.now(UTC) - window
-    locked = _recent_failures(AuditLog.entity_id, username, since) >= limit
-    if ip and not locked:
-        locked = _recent_failures(AuditLog.ip, ip, since) >= limit * 4
-    if locked:
-        raise RateLimited(
-            _("Too many failed sign-ins. Try again in %(m)d minutes.", m=window.seconds // 60),
-            headers={"Retry-After": str(int(window.total_seconds()))},
-        )
-
-
-def authenticate(*, username: str, password: str, ip: str | None = None) -> User:
+def authenticate(*, username: str, password: str, ip: str | None = None, client: str | None = None) -> User:
     """Check a username and password; record the attempt either way.
 
-    Raises RateLimited after too many recent failures, AuthenticationFailed on a wrong username,
-    password or a deactivated account (one message for all three: nothing to probe).
-    The caller must commit even when this raises, so failures are counted.
+    `client` is the id of a known-client cookie this username was given at an earlier sign-in
+    (app/accounts/throttle.py). Raises RateLimited while this username (from this address or client)
+    or this address must wait, AuthenticationFailed on a wrong username, password or a deactivated
+    account (one message for all three: nothing to probe). The attempt is counted (and committed)
+    before the password is checked; the caller must commit even when this raises (the audit event).
     """
     username = normalize_username(username)
-    _check_throttle(username, ip)
+    blocked = throttle.claim_attempt(username, ip, client)
+    if blocked is not None:
+        minutes = max(1, math.ceil(blocked.retry_after_s / 60))
+        raise RateLimited(
+            _("Too many failed sign-ins. Try again in %(m)d minutes.", m=minutes),
+            headers={"Retry-After": str(blocked.retry_after_s)},
+        )
     user = db.session.scalar(sa.select(User).where(User.username == username))
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or not user.active:
         record_event("sign_in_failed", "user", username, actor_label=username)
         raise AuthenticationFailed(_("Wrong username or password."))
+    throttle.succeeded(username, ip, client)
     user.last_login_at = datetime.now(UTC)
     record_event("sign_in", "user", user.id, actor_id=user.id, actor_label=user.username)
     return user
@@ -278,9 +275,8 @@ def revoke_token(token: ApiToken) -> None:
     record_event("token_revoked", "api_token", token.id)
 
 
-def revoke_all_tokens(user: User) -> None:
-    db.session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
-    )
+def revoke_all_tokens(user: User, *, keep: ApiToken | None = None) -> None:
+    stmt = sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(ApiToken.id != keep.id)
+    db.session.execute(stmt.values(revoked_at=datetime.now(UTC)))
