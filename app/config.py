@@ -112,6 +112,15 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_DELIVERY_LEASE_SECONDS": _int(env, "IAS_DELIVERY_LEASE_SECONDS", 300),
         "IAS_DELIVERY_MAX_ATTEMPTS": _int(env, "IAS_DELIVERY_MAX_ATTEMPTS", 6),
         "IAS_DELIVERY_BACKOFF_SECONDS": _int(env, "IAS_DELIVERY_BACKOFF_SECONDS", 60),
+        # Webhooks go to public Internet addresses only; these host names (comma-separated, as written in
+        # the webhook URLs) are exempt, e.g. a robot gateway inside the bureau's network.
+        "IAS_WEBHOOK_ALLOWED_HOSTS": [
+            host.strip().lower()
+            for host in env.get("IAS_WEBHOOK_ALLOWED_HOSTS", "").split(",")
+            if host.strip()
+        ],
+        # How long one webhook request may take (connect, and each read) before it is retried later.
+        "IAS_WEBHOOK_TIMEOUT_SECONDS": _float(env, "IAS_WEBHOOK_TIMEOUT_SECONDS", 5.0),
         # How often the scheduler sweeps the outbox and due follow-ups (seconds).
         "IAS_SWEEP_SECONDS": _int(env, "IAS_SWEEP_SECONDS", 60),
         # The daily digest, local time (HH:MM).
