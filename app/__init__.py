@@ -24,6 +24,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
     from pathlib import Path
 
+    from app.logs import install as single_line_logs
+
+    single_line_logs()  # log lines cannot be forged by line breaks in what users typed
     app.config.from_mapping(load_config(instance_path=Path(app.instance_path)))
     app.config.from_mapping(overrides or {})
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

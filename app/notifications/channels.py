@@ -298,18 +298,19 @@ def webhook_payload(fmt: WebhookFormat, message: Message) -> dict[str, Any]:
         # WeCom's markdown breaks lines at every "\n".
         links = "\n".join(_markdown_link(label, url) for label, url in message.links)
         content = _fit(
-            f"**{_one_line(message.subject)}**\n",
-            message.body.strip(),
+            f"**{_markdown_text(_one_line(message.subject))}**\n",
+            _markdown_text(message.body.strip()),
             f"\n\n{links}" if links else "",
             WECOM_MARKDOWN_MAX_BYTES,
         )
         return {"msgtype": "markdown", "markdown": {"content": content}}
     # DingTalk's markdown needs a blank line to break a line; the title is the preview in the chat list.
-    lines = [line.strip() for line in message.body.strip().splitlines() if line.strip()]
-    parts = [f"#### {_one_line(message.subject)}", *lines, *(_markdown_link(*link) for link in message.links)]
+    lines = [_markdown_text(line.strip()) for line in message.body.strip().splitlines() if line.strip()]
+    subject = _markdown_text(_one_line(message.subject))
+    parts = [f"#### {subject}", *lines, *(_markdown_link(*link) for link in message.links)]
     return {
         "msgtype": "markdown",
-        "markdown": {"title": _one_line(message.subject), "text": "\n\n".join(parts)},
+        "markdown": {"title": subject, "text": "\n\n".join(parts)},
     }
 
 
@@ -578,8 +579,37 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Markdown (and WeCom's <font> tags) that text typed by users must not produce in a robot message: links
+# and images, emphasis, code, headings, quotes, HTML. Each is replaced by its full-width form, which
+# reads the same in Chinese text and means nothing to the renderer (WeCom's markdown has no backslash
+# escapes). "://" loses its slashes' meaning too, so that a typed address is not turned into a link.
+_MARKDOWN_NEUTRAL = str.maketrans(
+    {
+        "[": "［",
+        "]": "］",
+        "(": "（",
+        ")": "）",
+        "*": "＊",
+        "_": "＿",
+        "`": "｀",
+        "#": "＃",
+        ">": "＞",
+        "<": "＜",
+        "~": "～",
+        "|": "｜",
+        "!": "！",
+        "\\": "＼",
+    }
+)
+
+
+def _markdown_text(text: str) -> str:
+    """Plain text as robot Markdown that shows it as typed and renders no markup from it."""
+    return text.translate(_MARKDOWN_NEUTRAL).replace("://", "：／／")
+
+
 def _markdown_link(label: str, url: str) -> str:
-    label = _one_line(label).replace("[", "【").replace("]", "】")
+    label = _markdown_text(_one_line(label)).replace("［", "【").replace("］", "】")
     return f"[{label}]({url.replace('(', '%28').replace(')', '%29')})"
 
 
