@@ -158,3 +158,15 @@ def test_405_names_the_allowed_methods(api_as: Any) -> None:
     response = api_as("surveyor").delete("/api/v1/species")
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
+
+
+def test_what_signed_in_people_see_is_never_cached(web_as: Any, api_as: Any, client: Any) -> None:
+    web = web_as("supervisor")
+    for path in ("/", "/api/v1/me", "/api/v1/townships"):
+        assert web.get(path).headers.get("Cache-Control") == "no-store", path
+    api = api_as("surveyor")
+    assert api.get("/api/v1/observations").headers.get("Cache-Control") == "no-store"
+    # Static files keep their own caching.
+    static = web.get("/static/app.css")
+    assert static.status_code == 200 and static.headers.get("Cache-Control") != "no-store"
+    static.close()

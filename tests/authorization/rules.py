@@ -144,8 +144,11 @@ RULES: dict[str, Rule] = {
         target="observation",
         not_author=True,
     ),
-    "GET /api/v1/photos/{id}/{variant}": signed_in(
-        READ + "; 'original kept privately' = never public (the matrix asks for the original)",
+    "GET /api/v1/photos/{id}/{variant}": Rule(
+        EVERYONE,
+        Reach.ORG,
+        "SPEC §6: originals (with their GPS) for the recording bureau's staff and verifiers only, "
+        "admin included (the matrix asks for the original; thumbnails and display copies stay READ)",
         target="photo",
     ),
     # ---------------------------------------------------------------------------------------------
