@@ -9,6 +9,7 @@ Rules for managing users (SPEC §1, §3.2):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -36,7 +37,10 @@ from app.errors import (
 from app.extensions import db
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+# Refused whatever their length: the most common passwords, from the ranked list zxcvbn ships
+# (leaked-password frequency, most common first), read when first needed.
+COMMON_PASSWORDS_REFUSED = 10_000
 TOKEN_PREFIX = "ias_"  # noqa: S105 - a label, not a secret: makes leaked tokens easy to spot
 # Checked against when the username does not exist, so both paths cost the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -117,9 +121,22 @@ def _check_may_grant(actor: User | None, role: Role, organization: Organization)
         raise PermissionDenied(_("You may not grant the role %(role)s.", role=role.value))
 
 
-def _validate_password(password: str) -> None:
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"][:COMMON_PASSWORDS_REFUSED])
+
+
+def _validate_password(password: str, username: str, *, field: str = "password") -> None:
+    """At least MIN_PASSWORD_LENGTH characters, not one of the most common passwords, not the username.
+    Raises InvalidInput naming `field`."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput.field("password", _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+        raise InvalidInput.field(field, _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+    if password.lower() in _common_passwords():
+        raise InvalidInput.field(field, _("This is one of the most common passwords; choose another."))
+    if normalize_username(password) == normalize_username(username):
+        raise InvalidInput.field(field, _("The password must not be the username."))
 
 
 def create_user(
@@ -139,7 +156,7 @@ def create_user(
     username = normalize_username(username)
     if not USERNAME_RE.match(username):
         raise InvalidInput.field("username", _("2–80 characters: letters, digits, dot, dash or underscore."))
-    _validate_password(password)
+    _validate_password(password, username)
     if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise Conflict(_("The username %(u)s is taken.", u=username), {"username": [_("Already taken.")]})
     user = User(
@@ -191,7 +208,7 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
     if "locale" in changes:
         user.locale = changes["locale"]
     if "password" in changes:
-        _validate_password(changes["password"])
+        _validate_password(changes["password"], user.username)
         user.password_hash = generate_password_hash(changes["password"])
         ends_sign_ins = True
     if ends_sign_ins:
@@ -200,12 +217,53 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
     return user
 
 
+def change_own_password(
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+    ip: str | None,
+    keep_session: UserSession | None = None,
+    keep_token: ApiToken | None = None,
+) -> None:
+    """A user's own password change: the current password is checked (and throttled like a sign-in),
+    the new one follows the rules, and every other session and token of the user ends (the one
+    asking is kept). Raises InvalidInput naming the field, or RateLimited. The caller commits."""
+    blocked = throttle.claim_attempt(user.username, ip, None)
+    if blocked is not None:
+        raise RateLimited(
+            _(
+                "Too many failed sign-ins. Try again in %(m)d minutes.",
+                m=max(1, math.ceil(blocked.retry_after_s / 60)),
+            ),
+            headers={"Retry-After": str(blocked.retry_after_s)},
+        )
+    if not check_password_hash(user.password_hash, current_password):
+        record_event("password_change_failed", "user", user.id)
+        raise InvalidInput.field("current_password", _("This is not your current password."))
+    throttle.succeeded(user.username, ip, None)
+    if new_password == current_password:
+        raise InvalidInput.field("new_password", _("Choose a password other than the current one."))
+    _validate_password(new_password, user.username, field="new_password")
+    user.password_hash = generate_password_hash(new_password)
+    end_all_sign_ins(user, keep_session=keep_session, keep_token=keep_token)
+    record_event("password_changed", "user", user.id)
+
+
 def end_all_sign_ins(
     user: User, *, keep_session: UserSession | None = None, keep_token: ApiToken | None = None
 ) -> None:
     """Revoke every browser session and API token of `user`, but the ones given to keep."""
     revoke_sessions(user, keep=keep_session)
     revoke_all_tokens(user, keep=keep_token)
+
+
+def _rate_limited(blocked: throttle.Blocked) -> RateLimited:
+    minutes = max(1, math.ceil(blocked.retry_after_s / 60))
+    return RateLimited(
+        _("Too many failed sign-ins. Try again in %(m)d minutes.", m=minutes),
+        headers={"Retry-After": str(blocked.retry_after_s)},
+    )
 
 
 def authenticate(*, username: str, password: str, ip: str | None = None, client: str | None = None) -> User:
@@ -220,11 +278,7 @@ def authenticate(*, username: str, password: str, ip: str | None = None, client:
     username = normalize_username(username)
     blocked = throttle.claim_attempt(username, ip, client)
     if blocked is not None:
-        minutes = max(1, math.ceil(blocked.retry_after_s / 60))
-        raise RateLimited(
-            _("Too many failed sign-ins. Try again in %(m)d minutes.", m=minutes),
-            headers={"Retry-After": str(blocked.retry_after_s)},
-        )
+        raise _rate_limited(blocked)
     user = db.session.scalar(sa.select(User).where(User.username == username))
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or not user.active:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -10,6 +10,7 @@ from app.accounts import services, throttle
 from app.accounts.auth import roles_required
 from app.accounts.forms import (
     ROLE_LABELS,
+    PasswordChangeForm,
     SignInForm,
     UserCreateForm,
     UserEditForm,
@@ -84,6 +85,40 @@ def sign_out() -> Response:
     # The sign-in page then asks the service worker to forget the saved pages (the next person on this
     # phone must not see them); records still in the outbox stay, marked as someone else's.
     return redirect(url_for("accounts.sign_in", signed_out=1))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> str | Response | tuple[str, int]:
+    """One's own password; the other browsers and API tokens of the user are signed out."""
+    form = PasswordChangeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.change_own_password(
+                current_user._get_current_object(),
+                current_password=form.current_password.data or "",
+                new_password=form.new_password.data or "",
+                ip=request.remote_addr,
+                keep_session=g.get("user_session"),
+            )
+        except (InvalidInput, RateLimited) as exc:
+            db.session.commit()  # the audit event of a wrong current password
+            show_refusal(form, exc)
+            status = exc.status_code
+        else:
+            db.session.commit()
+            flash(_("Password changed; your other devices are signed out."), "info")
+            return redirect(url_for("main.home"))
+    if form.is_submitted() and has_errors(form) and status == 200:
+        status = 422
+    page = render_template(
+        "accounts/password.html",
+        form=form,
+        min_password=services.MIN_PASSWORD_LENGTH,
+        title=_("Change password"),
+    )
+    return page, status
 
 
 # ---------------------------------------------------------------------------------------------
