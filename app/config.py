@@ -6,6 +6,7 @@ Settings come from the environment (12-factor); `create_app(overrides)` lets tes
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -178,8 +179,39 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         raise ConfigError("IAS_BASEMAP=tianditu needs IAS_TIANDITU_KEY (a 天地图 browser key)")
 
     if production:
-        if config["SECRET_KEY"] == DEV_SECRET_KEY or len(config["SECRET_KEY"]) < 32:
-            raise ConfigError("SECRET_KEY must be set to a random value of 32+ characters in production")
-        if not env.get("DATABASE_URL"):
-            raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
+        check_production(config, env)
     return config
+
+
+def secret_bits(secret: str) -> float:
+    """An upper estimate of a secret's entropy: its length times the Shannon entropy of its characters.
+    A random key scores about its true size (token_urlsafe(48): ~350); "a" * 32 scores 0, and a
+    repeated pattern scores as the pattern once."""
+    if not secret:
+        return 0.0
+    for period in range(1, len(secret) // 2 + 1):  # "password" * 5 is worth one "password"
+        if secret == (secret[:period] * (len(secret) // period + 1))[: len(secret)]:
+            secret = secret[:period]
+            break
+    counts = [secret.count(ch) for ch in set(secret)]
+    per_char = -sum(c / len(secret) * math.log2(c / len(secret)) for c in counts)
+    return per_char * len(secret)
+
+
+MIN_SECRET_BITS = 100  # 32 random hex digits score ~120; a word or a repeated pattern far less
+
+
+def check_production(config: dict[str, Any], env: dict[str, str]) -> None:
+    """What a production start-up refuses, each naming the setting to change."""
+    if env.get("FLASK_DEBUG", "").lower() in {"1", "true", "yes", "on"} or config.get("DEBUG"):
+        raise ConfigError(
+            "FLASK_DEBUG must be off in production (the debugger runs code typed into the browser)"
+        )
+    secret = str(config["SECRET_KEY"])
+    if secret == DEV_SECRET_KEY or len(secret) < 32 or secret_bits(secret) < MIN_SECRET_BITS:
+        raise ConfigError(
+            "SECRET_KEY must be a random value of 32+ characters in production "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if not env.get("DATABASE_URL") or not config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        raise ConfigError("DATABASE_URL must point at PostgreSQL in production (not SQLite)")
