@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -212,7 +212,13 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
         user.password_hash = generate_password_hash(changes["password"])
         ends_sign_ins = True
     if ends_sign_ins:
-        end_all_sign_ins(user)
+        # An admin changing their own password stays signed in where they are doing it.
+        own = actor is not None and actor.id == user.id and has_request_context()
+        end_all_sign_ins(
+            user,
+            keep_session=g.get("user_session") if own else None,
+            keep_token=g.get("api_token") if own else None,
+        )
     db.session.flush()
     return user
 
