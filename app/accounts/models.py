@@ -131,6 +131,10 @@ class UserSession(db.Model):  # type: ignore[name-defined]
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     session_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     remember_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # The remember secret it replaced, and when: requests the browser sent in parallel with the old
+    # cookie, before it had the new one, are let through for a short while (without new cookies).
+    previous_remember_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    remember_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[timestamp]
     # The remember secret stops working then; each use moves it on by the remember duration.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,7 +10,8 @@ here, and the user counts as signed in only while that row is neither revoked no
 - the remember-me cookie is a second random secret of the same row, never derived from the user id.
   When the browser comes back without its session cookie, the remember secret opens the row again
   and both secrets are replaced (a stolen, already used remember cookie is then worthless), and the
-  row's life is extended by the remember duration.
+  row's life is extended by the remember duration. Requests the browser sent at the same moment
+  with the old cookie are let through for PARALLEL_GRACE, for themselves only.
 
 Flask-Login's own remember cookie (the user id and an HMAC of it) is never issued and never read: its
 cookie name is set to one this app does not use (app/config.py), and the user loader below asks for
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Response, current_app, g, request, session
@@ -32,6 +33,8 @@ from app.extensions import db
 
 SESSION_SECRET_KEY = "ias_sid"  # noqa: S105 - the name of a session entry
 REMEMBER_COOKIE = "ias_remember"
+# How long a just-replaced remember secret still lets through requests sent beside the replacing one.
+PARALLEL_GRACE = timedelta(seconds=30)
 # What survives the renewal of the session at sign-in: the language chosen on the sign-in page.
 _KEPT_ON_SIGN_IN = ("lang",)
 
@@ -104,17 +107,38 @@ def restore_remembered() -> None:
     plain = request.cookies.get(REMEMBER_COOKIE)
     if not plain or session.get(SESSION_SECRET_KEY) or request.headers.get("Authorization"):
         return
-    row = db.session.scalar(sa.select(UserSession).where(UserSession.remember_hash == _hash(plain)))
-    if row is None or not _usable(row):
+    hashed = _hash(plain)
+    row = db.session.scalar(sa.select(UserSession).where(UserSession.remember_hash == hashed))
+    if row is None:
+        _let_through_a_parallel_request(hashed)
+        return
+    if not _usable(row):
         g.set_remember_cookie = ""  # a stale cookie: drop it
         return
     secret, remember = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    row.previous_remember_hash, row.remember_rotated_at = row.remember_hash, datetime.now(UTC)
     row.session_hash, row.remember_hash, row.expires_at = _hash(secret), _hash(remember), _expiry()
     user = row.user
     db.session.commit()
     login_user(user, remember=False)
     session[SESSION_SECRET_KEY] = secret
     g.set_remember_cookie = remember
+    g.user_session = row
+
+
+def _let_through_a_parallel_request(hashed: str) -> None:
+    """A remember secret replaced moments ago: a request the browser sent beside the one that replaced
+    it (a page and its service worker after the phone was switched on). It is signed in for itself
+    only: nothing in its answer's cookies changes, so it cannot undo the new ones."""
+    since = datetime.now(UTC) - PARALLEL_GRACE
+    row = db.session.scalar(
+        sa.select(UserSession).where(
+            UserSession.previous_remember_hash == hashed, UserSession.remember_rotated_at > since
+        )
+    )
+    if row is None or not _usable(row):
+        return
+    g._login_user = row.user  # Flask-Login's current_user for this request, the session left as it is
     g.user_session = row
 
 

@@ -31,6 +31,8 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('session_hash', sa.String(length=64), nullable=False),
     sa.Column('remember_hash', sa.String(length=64), nullable=True),
+    sa.Column('previous_remember_hash', sa.String(length=64), nullable=True),
+    sa.Column('remember_rotated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
@@ -41,6 +43,7 @@ def upgrade():
     )
     with op.batch_alter_table('user_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_sessions_user_id'), ['user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_user_sessions_previous_remember_hash'), ['previous_remember_hash'], unique=False)
 
     op.create_table('sign_in_throttles',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -56,5 +59,6 @@ def upgrade():
 def downgrade():
     op.drop_table('sign_in_throttles')
     with op.batch_alter_table('user_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_user_sessions_previous_remember_hash'))
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
     op.drop_table('user_sessions')

@@ -16,7 +16,7 @@ from flask import Flask
 from flask_login.utils import encode_cookie
 
 from app.accounts.models import UserSession
-from app.accounts.sessions import REMEMBER_COOKIE
+from app.accounts.sessions import PARALLEL_GRACE, REMEMBER_COOKIE
 from app.extensions import db
 from tests.accounts.test_sign_in import csrf_token, sign_in
 from tests.factories import PASSWORD
@@ -110,7 +110,19 @@ def test_the_remember_cookie_is_random_stored_hashed_and_replaced_on_use(app: Fl
     assert reopened.get("/").status_code == 200
     rotated = reopened.get_cookie(REMEMBER_COOKIE).value
     assert rotated != first
-    # The used cookie, copied before, is worth nothing now.
+    # A request the browser sent beside that one, with the old cookie, is let through without a new
+    # remember cookie (the newer one stays); once that moment has passed, the used cookie, copied
+    # before, is worth nothing.
+    parallel = _copy(app, browser, REMEMBER_COOKIE)
+    answer = parallel.get("/")
+    assert answer.status_code == 200
+    assert not any(REMEMBER_COOKIE in c for c in answer.headers.getlist("Set-Cookie"))
+    db.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.user_id == user.id)
+        .values(remember_rotated_at=datetime.now(UTC) - PARALLEL_GRACE - timedelta(seconds=1))
+    )
+    db.session.commit()
     assert _copy(app, browser, REMEMBER_COOKIE).get("/").status_code == 302
     later = app.test_client()
     later.set_cookie(REMEMBER_COOKIE, rotated)
