@@ -23,7 +23,15 @@ from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import throttle
-from app.accounts.models import ApiToken, Organization, OrganizationKind, Role, User, UserSession
+from app.accounts.models import (
+    ApiToken,
+    Organization,
+    OrganizationKind,
+    Role,
+    SignInThrottle,
+    User,
+    UserSession,
+)
 from app.accounts.sessions import revoke_sessions
 from app.audit.services import record_event
 from app.errors import (
@@ -340,3 +348,20 @@ def revoke_all_tokens(user: User, *, keep: ApiToken | None = None) -> None:
     if keep is not None:
         stmt = stmt.where(ApiToken.id != keep.id)
     db.session.execute(stmt.values(revoked_at=datetime.now(UTC)))
+
+
+def prune_sign_in_records(now: datetime | None = None) -> int:
+    """Delete what no longer decides anything: sessions ended or expired over a day ago (the audit log
+    keeps who signed in), and throttle counts a window past their last attempt. Returns rows deleted."""
+    now = now or datetime.now(UTC)
+    day_ago = now - timedelta(days=1)
+    sessions = db.session.execute(
+        sa.delete(UserSession).where(
+            sa.or_(UserSession.revoked_at < day_ago, UserSession.expires_at < day_ago)
+        )
+    )
+    window = timedelta(minutes=int(current_app.config["IAS_SIGNIN_WINDOW_MINUTES"])).total_seconds()
+    counts = db.session.execute(
+        sa.delete(SignInThrottle).where(SignInThrottle.updated_at < now.timestamp() - window)
+    )
+    return int(sessions.rowcount or 0) + int(counts.rowcount or 0)  # type: ignore[attr-defined]

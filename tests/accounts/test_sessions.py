@@ -225,3 +225,21 @@ def test_an_admin_changing_their_own_password_stays_signed_in_here_only(app: Fla
     assert saved.status_code == 302
     assert browser.get("/").status_code == 200
     assert elsewhere.get("/").status_code == 302
+
+
+def test_ended_sessions_and_old_sign_in_counts_are_pruned(app: Flask, make_user: Any) -> None:
+    from app.accounts.models import SignInThrottle
+    from app.accounts.services import prune_sign_in_records
+
+    browser, user = _signed_in(app, make_user)
+    ended, _ = _signed_in(app, make_user)
+    token = csrf_token(ended.get("/").get_data(as_text=True))
+    ended.post("/sign-out", data={"csrf_token": token})
+    sign_in(app.test_client(), user.username, "wrong-password")
+    later = datetime.now(UTC) + timedelta(days=2)
+    # The username's count and the address's.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SignInThrottle)) == 2
+    assert prune_sign_in_records(later) == 3  # and the ended session
+    db.session.commit()
+    assert browser.get("/").status_code == 200  # the live session stays
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SignInThrottle)) == 0
