@@ -32,9 +32,14 @@ extract-messages: $(BIN)/.installed ## refresh app/translations after changing U
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o app/translations/messages.pot .
 	$(BIN)/pybabel update -N -i app/translations/messages.pot -d app/translations
 
-instance/secret_key:
-	@mkdir -p instance
-	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+# The key signs every session cookie: readable by its owner only (as is instance/, the SQLite database's
+# folder), made private again on every run should an older version have left it readable.
+instance/secret_key: FORCE
+	@umask 077; mkdir -p instance; chmod 700 instance; \
+	[ -s $@ ] || $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@; \
+	chmod 600 $@
+
+FORCE:
 
 run: install instance/secret_key ## set up the database (SQLite by default); serve on HOST:PORT with the scheduler beside it
 	$(BIN)/flask db upgrade

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import load_config
+from app.config import check_production, load_config
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -24,8 +25,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
     from pathlib import Path
 
+    from app.logs import install as single_line_logs
+
+    single_line_logs()  # log lines cannot be forged by line breaks in what users typed
     app.config.from_mapping(load_config(instance_path=Path(app.instance_path)))
     app.config.from_mapping(overrides or {})
+    if overrides and app.config["IAS_ENV"] == "production":  # what the overrides changed is checked too
+        check_production(app.config, dict(os.environ))
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if app.config.get("IAS_PROXY_COUNT"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -192,7 +193,67 @@ def _refuse_unstorable_text() -> None:
         abort(422, messages={"json": {field: [message] for field in fields}})
 
 
+# JSON the API reads is small and shallow (a few levels, numbers that fit 64 bits or a double); these
+# bounds stop a body that would exhaust the parser (deep nesting is recursion, long numbers are
+# quadratic to convert) long before the body-size limit would.
+MAX_JSON_DEPTH = 32
+MAX_JSON_NUMBER_CHARS = 32
+
+
+class _JsonTooComplex(ValueError):
+    pass
+
+
+def _bounded(convert: Any) -> Any:
+    def parse(text: str) -> Any:
+        if len(text) > MAX_JSON_NUMBER_CHARS:
+            raise _JsonTooComplex(
+                _("The request body has a number longer than %(n)d characters.", n=MAX_JSON_NUMBER_CHARS)
+            )
+        return convert(text)
+
+    return parse
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+def _refuse_unbounded_json() -> None:
+    """400 naming the body for JSON nested deeper than MAX_JSON_DEPTH or with a number longer than
+    MAX_JSON_NUMBER_CHARS, instead of a 500 from the parser (run before anything reads the body)."""
+    if request.method not in {"POST", "PUT", "PATCH", "DELETE"} or not request.is_json:
+        return
+    data = request.get_data(cache=True)
+    if not data:
+        return
+    message = None
+    try:
+        value = json.loads(data, parse_int=_bounded(int), parse_float=_bounded(float))
+    except _JsonTooComplex as exc:
+        message = str(exc)
+    except RecursionError:
+        value = None
+        message = _("The request body is nested deeper than %(n)d levels.", n=MAX_JSON_DEPTH)
+    except ValueError:  # not JSON at all: the usual 400 says so
+        return
+    if message is None and _too_deep(value):
+        message = _("The request body is nested deeper than %(n)d levels.", n=MAX_JSON_DEPTH)
+    if message is not None:
+        abort(400, message=message, messages={"json": [message]})
+
+
 def register_api_checks(app: Flask) -> None:
+    app.before_request(_refuse_unbounded_json)
     app.before_request(_require_known_body_type)
     app.before_request(_refuse_impossible_ids)
     app.before_request(_refuse_unstorable_text)

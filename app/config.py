@@ -6,6 +6,7 @@ Settings come from the environment (12-factor); `create_app(overrides)` lets tes
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -84,10 +85,17 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_SPECIES_DIR": env.get("IAS_SPECIES_DIR", str(ROOT / "species_lists")),
         # Lifetime of an API bearer token; field phones stay signed in through a season's work week.
         "IAS_TOKEN_TTL_HOURS": _int(env, "IAS_TOKEN_TTL_HOURS", 24 * 14),
-        # Sign-in throttling: this many failures for one username (or 4x as many from one address)
-        # inside the window block further attempts until the window has passed.
+        # Sign-in throttling (app/accounts/throttle.py): a username may fail this many times from one
+        # address (or known browser) at once, then waits 30 s, 60 s, … up to the window; one address may
+        # fail the budget's number of times (any usernames) before it waits the window out. Counts are
+        # forgotten a window after the last attempt.
         "IAS_SIGNIN_MAX_FAILURES": _int(env, "IAS_SIGNIN_MAX_FAILURES", 5),
+        "IAS_SIGNIN_ADDRESS_BUDGET": _int(env, "IAS_SIGNIN_ADDRESS_BUDGET", 100),
         "IAS_SIGNIN_WINDOW_MINUTES": _int(env, "IAS_SIGNIN_WINDOW_MINUTES", 15),
+        # Reverse proxies in front of the app (0: none). With N, the client's address is the Nth from
+        # the right in X-Forwarded-For (and the scheme from X-Forwarded-Proto): the audit log and the
+        # sign-in throttle then see the client, not the proxy. Never more than the proxies you run.
+        "IAS_PROXY_COUNT": _int(env, "IAS_PROXY_COUNT", 0),
         # Where photos (originals and derivatives) and export files are kept.
         "IAS_STORAGE_DIR": env.get("IAS_STORAGE_DIR", str(instance_path / "storage")),
         # Largest photo accepted, in pixels (decompression bombs stop here, before decoding); 50 MP
@@ -112,6 +120,15 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_DELIVERY_LEASE_SECONDS": _int(env, "IAS_DELIVERY_LEASE_SECONDS", 300),
         "IAS_DELIVERY_MAX_ATTEMPTS": _int(env, "IAS_DELIVERY_MAX_ATTEMPTS", 6),
         "IAS_DELIVERY_BACKOFF_SECONDS": _int(env, "IAS_DELIVERY_BACKOFF_SECONDS", 60),
+        # Webhooks go to public Internet addresses only; these host names (comma-separated, as written in
+        # the webhook URLs) are exempt, e.g. a robot gateway inside the bureau's network.
+        "IAS_WEBHOOK_ALLOWED_HOSTS": [
+            host.strip().lower()
+            for host in env.get("IAS_WEBHOOK_ALLOWED_HOSTS", "").split(",")
+            if host.strip()
+        ],
+        # How long one webhook request may take (connect, and each read) before it is retried later.
+        "IAS_WEBHOOK_TIMEOUT_SECONDS": _float(env, "IAS_WEBHOOK_TIMEOUT_SECONDS", 5.0),
         # How often the scheduler sweeps the outbox and due follow-ups (seconds).
         "IAS_SWEEP_SECONDS": _int(env, "IAS_SWEEP_SECONDS", 60),
         # The daily digest, local time (HH:MM).
@@ -148,7 +165,10 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         # How long a phone stays signed in after the browser is closed (the outbox sends in the background).
+        # The remember-me cookie is the app's own (app/accounts/sessions.py); Flask-Login's, which is the
+        # user id and an HMAC of it, is switched off by giving it a name nothing ever sets.
         "REMEMBER_COOKIE_DURATION": timedelta(days=_int(env, "IAS_REMEMBER_DAYS", 14)),
+        "REMEMBER_COOKIE_NAME": "flask_login_remember_unused",
         # CSRF is checked by app.accounts.auth for cookie sessions only; bearer-token calls are exempt.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,  # a form left open in the field all morning still submits
@@ -166,8 +186,39 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         raise ConfigError("IAS_BASEMAP=tianditu needs IAS_TIANDITU_KEY (a 天地图 browser key)")
 
     if production:
-        if config["SECRET_KEY"] == DEV_SECRET_KEY or len(config["SECRET_KEY"]) < 32:
-            raise ConfigError("SECRET_KEY must be set to a random value of 32+ characters in production")
-        if not env.get("DATABASE_URL"):
-            raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
+        check_production(config, env)
     return config
+
+
+def secret_bits(secret: str) -> float:
+    """An upper estimate of a secret's entropy: its length times the Shannon entropy of its characters.
+    A random key scores about its true size (token_urlsafe(48): ~350); "a" * 32 scores 0, and a
+    repeated pattern scores as the pattern once."""
+    if not secret:
+        return 0.0
+    for period in range(1, len(secret) // 2 + 1):  # "password" * 5 is worth one "password"
+        if secret == (secret[:period] * (len(secret) // period + 1))[: len(secret)]:
+            secret = secret[:period]
+            break
+    counts = [secret.count(ch) for ch in set(secret)]
+    per_char = -sum(c / len(secret) * math.log2(c / len(secret)) for c in counts)
+    return per_char * len(secret)
+
+
+MIN_SECRET_BITS = 100  # 32 random hex digits score ~120; a word or a repeated pattern far less
+
+
+def check_production(config: dict[str, Any], env: dict[str, str]) -> None:
+    """What a production start-up refuses, each naming the setting to change."""
+    if env.get("FLASK_DEBUG", "").lower() in {"1", "true", "yes", "on"} or config.get("DEBUG"):
+        raise ConfigError(
+            "FLASK_DEBUG must be off in production (the debugger runs code typed into the browser)"
+        )
+    secret = str(config["SECRET_KEY"])
+    if secret == DEV_SECRET_KEY or len(secret) < 32 or secret_bits(secret) < MIN_SECRET_BITS:
+        raise ConfigError(
+            "SECRET_KEY must be a random value of 32+ characters in production "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if not env.get("DATABASE_URL") or not config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        raise ConfigError("DATABASE_URL must point at PostgreSQL in production (not SQLite)")

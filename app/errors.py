@@ -90,12 +90,29 @@ class ErrorEnvelopeSchema(ma.Schema):
     )
 
 
+# However many fields a request got wrong, the answer names a bounded number of them, with bounded
+# names: a request must not be able to make its answer many times its own size.
+MAX_ERROR_FIELDS = 50
+MAX_FIELD_NAME_CHARS = 80
+
+
+def _bounded_errors(errors: FieldErrors) -> FieldErrors:
+    if len(errors) <= MAX_ERROR_FIELDS and all(len(name) <= MAX_FIELD_NAME_CHARS for name in errors):
+        return errors
+    bounded: FieldErrors = {}
+    for name, messages in list(errors.items())[:MAX_ERROR_FIELDS]:
+        bounded.setdefault(name[:MAX_FIELD_NAME_CHARS], []).extend(messages[:5])
+    if len(errors) > MAX_ERROR_FIELDS:
+        bounded["_more"] = [_("%(n)d more fields are not valid.", n=len(errors) - MAX_ERROR_FIELDS)]
+    return bounded
+
+
 def envelope(code: int, message: str, errors: FieldErrors | None = None) -> dict[str, Any]:
     return {
         "code": code,
         "status": HTTP_STATUS_CODES.get(code, "Error"),
         "message": message,
-        "errors": errors or {},
+        "errors": _bounded_errors(errors or {}),
     }
 
 
@@ -129,7 +146,10 @@ def _http_message(error: HTTPException, errors: FieldErrors) -> str:
     if isinstance(error, CSRFError):
         return _("The form has expired or did not come from this site; reload the page and try again.")
     if error.code == 422 and errors:
-        return _("Invalid value for: %(fields)s", fields=", ".join(sorted(errors)))
+        names = [name[:MAX_FIELD_NAME_CHARS] for name in sorted(errors)[:10]]
+        return _(
+            "Invalid value for: %(fields)s", fields=", ".join(names) + (" …" if len(errors) > 10 else "")
+        )
     if error.code == 400 and "json" in errors:
         return _("The request body is not valid JSON.")
     messages = {

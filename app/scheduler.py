@@ -23,6 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
+from app.accounts.services import prune_sign_in_records
 from app.audit.services import set_actor_label
 from app.exports import services as exports
 from app.extensions import db
@@ -70,6 +71,7 @@ class SchedulerProcess:
             (self._as_leader(daily_digest), CronTrigger(hour=hour, minute=minute, timezone=zone)),
             (self._as_leader(self.exports), IntervalTrigger(seconds=max(self.sweep_seconds // 4, 2))),
             (self._as_leader(purge_exports), CronTrigger(minute=17, timezone=zone)),
+            (self._as_leader(prune_sign_ins), CronTrigger(minute=41, timezone=zone)),
         ]
 
     def exports(self) -> str:
@@ -122,6 +124,12 @@ def sweep() -> notifications.SweepReport:
 def purge_exports() -> str:
     purged = exports.purge_expired()
     return f"{purged} expired export files deleted" if purged else ""
+
+
+def prune_sign_ins() -> str:
+    pruned = prune_sign_in_records()
+    db.session.commit()
+    return f"{pruned} ended sessions and old sign-in counts deleted" if pruned else ""
 
 
 def daily_digest() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g, request
 
 CSP = "; ".join(
     [
@@ -42,6 +42,12 @@ def content_security_policy(image_hosts: list[str]) -> str:
 
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", current_app.config["IAS_CSP"])
+    # What a signed-in person was shown (pages, JSON) stays out of every cache: a shared computer's
+    # browser, a proxy. Static files and photo copies say for themselves how long they may be kept.
+    user = g.get("_login_user")  # set once Flask-Login has looked at this request
+    signed_in = user is not None and user.is_authenticated
+    if signed_in and "Cache-Control" not in response.headers and request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
     if current_app.config["IAS_ENV"] == "production":
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -25,6 +25,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from app import create_app
 from app.accounts.models import Role, User
 from app.accounts.services import issue_token
+from app.accounts.sessions import SESSION_SECRET_KEY, new_session
 from app.district.services import load_district
 from app.extensions import db
 from app.species.services import sync_registry
@@ -217,12 +218,13 @@ class WebClient:
     `web.get(path)`, `web.post(path, data={...})` (form) or `web.post(path, json=..., headers=...)`.
     """
 
-    def __init__(self, client: FlaskClient, user: User, user_id: int):
+    def __init__(self, client: FlaskClient, user: User, user_id: int, session_secret: str):
         self.client = client
         self.user = user
         with client.session_transaction() as session:
             session["_user_id"] = str(user_id)
             session["_fresh"] = True
+            session[SESSION_SECRET_KEY] = session_secret  # a row in user_sessions, as a sign-in makes
         self._csrf: str | None = None
 
     @property
@@ -256,8 +258,9 @@ def web_as(app: Flask, make_user: Any) -> Any:
     def as_(who: Role | str | User, organization: str = "forestry", **user_fields: Any) -> WebClient:
         user = who if isinstance(who, User) else make_user(who, organization, **user_fields)
         user_id = user.id  # read before the commit expires it: a read after it would open a transaction
+        _row, secret, _remember = new_session(user)
         db.session.commit()
-        return WebClient(app.test_client(), user, user_id)
+        return WebClient(app.test_client(), user, user_id, secret)
 
     return as_
 

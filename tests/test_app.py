@@ -13,16 +13,84 @@ from openapi_spec_validator import validate
 from app.config import ConfigError, database_url, load_config
 from app.extensions import db
 
+RANDOM_KEY = "kQ3v9Zr_x2LmP0aT8nYwB5cJ7dHs1fGe4uVi6oRjNtK"  # token_urlsafe(32)-like
+PRODUCTION = {"IAS_ENV": "production", "SECRET_KEY": RANDOM_KEY, "DATABASE_URL": "postgresql://db/ias"}
+
 
 def test_production_refuses_default_secret_and_missing_database() -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_config({"IAS_ENV": "production", "DATABASE_URL": "postgresql://db/ias"})
     with pytest.raises(ConfigError, match="DATABASE_URL"):
-        load_config({"IAS_ENV": "production", "SECRET_KEY": "x" * 40})
-    config = load_config(
-        {"IAS_ENV": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql://db/ias"}
-    )
+        load_config({"IAS_ENV": "production", "SECRET_KEY": RANDOM_KEY})
+    config = load_config(PRODUCTION)
     assert config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize(
+    ("changes", "setting"),
+    [
+        ({"FLASK_DEBUG": "1"}, "FLASK_DEBUG"),
+        ({"FLASK_DEBUG": "true"}, "FLASK_DEBUG"),
+        ({"SECRET_KEY": "a" * 32}, "SECRET_KEY"),
+        ({"SECRET_KEY": "ab" * 40}, "SECRET_KEY"),
+        ({"SECRET_KEY": "password" * 5}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short-but-random-Zq8"}, "SECRET_KEY"),
+        ({"DATABASE_URL": "sqlite:////srv/ias/ias.db"}, "DATABASE_URL"),
+    ],
+)
+def test_production_refuses_debug_weak_secrets_and_sqlite(changes: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError, match=setting):
+        load_config({**PRODUCTION, **changes})
+
+
+def test_production_refuses_debug_set_by_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import create_app
+
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match="FLASK_DEBUG"):
+        create_app({"DEBUG": True})
+
+
+def test_a_random_hex_key_is_strong_enough() -> None:
+    import secrets
+
+    for _ in range(20):
+        load_config({**PRODUCTION, "SECRET_KEY": secrets.token_hex(16)})
+        load_config({**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(48)})
+
+
+def test_behind_a_proxy_the_throttle_and_audit_log_see_the_client(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, make_user: Any
+) -> None:
+    from app import create_app
+    from app.audit.models import AuditLog
+    from tests.conftest import TEST_CONFIG
+    from tests.factories import PASSWORD
+
+    user = make_user()
+    db.session.commit()
+    monkeypatch.setenv("IAS_PROXY_COUNT", "1")
+    proxied = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url})
+    assert proxied.config["IAS_PROXY_COUNT"] == 1
+    client = proxied.test_client()
+
+    def guess(client_ip: str, attempt: str = "wrong-guess") -> int:
+        response = client.post(
+            "/api/v1/auth/tokens",
+            json={"username": user.username, "password": attempt},
+            headers={"X-Forwarded-For": f"{client_ip}"},
+            environ_base={"REMOTE_ADDR": "10.0.0.2"},  # the proxy
+        )
+        return int(response.status_code)
+
+    with proxied.app_context():
+        assert [guess("203.0.113.5") for _ in range(6)] == [401] * 5 + [429]
+        assert guess("198.51.100.23", PASSWORD) == 201  # another client behind the same proxy
+        addresses = set(
+            db.session.scalars(sa.select(AuditLog.ip).where(AuditLog.actor_label == user.username))
+        )
+        assert addresses == {"203.0.113.5", "198.51.100.23"}
 
 
 def test_bad_settings_fail_fast() -> None:
@@ -158,3 +226,15 @@ def test_405_names_the_allowed_methods(api_as: Any) -> None:
     response = api_as("surveyor").delete("/api/v1/species")
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
+
+
+def test_what_signed_in_people_see_is_never_cached(web_as: Any, api_as: Any, client: Any) -> None:
+    web = web_as("supervisor")
+    for path in ("/", "/api/v1/me", "/api/v1/townships"):
+        assert web.get(path).headers.get("Cache-Control") == "no-store", path
+    api = api_as("surveyor")
+    assert api.get("/api/v1/observations").headers.get("Cache-Control") == "no-store"
+    # Static files keep their own caching.
+    static = web.get("/static/app.css")
+    assert static.status_code == 200 and static.headers.get("Cache-Control") != "no-store"
+    static.close()

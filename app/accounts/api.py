@@ -13,6 +13,7 @@ from app.accounts.auth import public, roles_required
 from app.accounts.models import Role, User
 from app.accounts.schemas import (
     OrganizationSchema,
+    PasswordChangeArgs,
     TokenArgs,
     TokenSchema,
     UserCreateArgs,
@@ -69,6 +70,28 @@ class Me(MethodView):
     def get(self) -> Any:
         """The signed-in user"""
         return current_user._get_current_object()
+
+
+@blp.route("/me/password")
+class MyPassword(MethodView):
+    @blp.arguments(PasswordChangeArgs)
+    @blp.response(204)
+    @blp.alt_response(429, description="Too many wrong current passwords; see Retry-After")
+    def post(self, args: dict[str, Any]) -> None:
+        """Change the signed-in user's own password; every other session and token of theirs ends"""
+        try:
+            services.change_own_password(
+                current_user._get_current_object(),
+                current_password=args["current_password"],
+                new_password=args["new_password"],
+                ip=request.remote_addr,
+                keep_session=g.get("user_session"),
+                keep_token=g.get("api_token"),
+            )
+        except (InvalidInput, RateLimited):
+            db.session.commit()  # the audit event of a wrong current password
+            raise
+        db.session.commit()
 
 
 @blp.route("/organizations")

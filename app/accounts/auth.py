@@ -1,7 +1,9 @@
 """Who is calling: session cookies for the browser, bearer tokens for API clients.
 
 - Browser: Flask-Login session; every unsafe request is CSRF-checked (form field or X-CSRFToken header).
-- API clients: `Authorization: Bearer <token>`; no cookie, so no CSRF to forge.
+- API clients: `Authorization: Bearer <token>`; no cookie, so no CSRF to forge (only when the token
+  itself authenticates the request: any other Authorization header leaves the CSRF check in place).
+- Sessions are rows the server can revoke (app/accounts/sessions.py).
 - Every /api/v1 endpoint needs a signed-in user unless its view is marked `@public`.
 """
 
@@ -18,8 +20,9 @@ from flask_login import current_user
 
 from app.accounts.models import Role, User
 from app.accounts.services import find_token
+from app.accounts.sessions import load_session_user, restore_remembered, set_remember_cookie
 from app.errors import AuthenticationFailed, PermissionDenied
-from app.extensions import csrf, db, login_manager
+from app.extensions import csrf, login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,12 +60,7 @@ def bearer_token() -> str | None:
     return None
 
 
-@login_manager.user_loader
-def _load_session_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+login_manager.user_loader(load_session_user)
 
 
 @login_manager.request_loader
@@ -93,7 +91,9 @@ def _authenticate_api_request() -> None:
     view_class = getattr(view, "view_class", None)  # MethodView: the marker is on the method
     handler = getattr(view_class, request.method.lower(), None) if view_class else view
     is_public = getattr(handler, "ias_public", False) or request.endpoint.startswith("api-docs.")
-    if bearer_token() is None and request.method in UNSAFE_METHODS and current_user.is_authenticated:
+    # Only a request that the bearer token itself authenticates skips CSRF: a header that is present
+    # but not a valid token proves nothing, and the session cookie beside it still needs the check.
+    if request.method in UNSAFE_METHODS and current_user.is_authenticated and g.get("api_token") is None:
         csrf.protect()
     if is_public or current_user.is_authenticated:
         return
@@ -121,5 +121,7 @@ def _check_browser_csrf() -> None:
 def register_auth(app: Flask) -> None:
     login_manager.login_view = "accounts.sign_in"
     login_manager.login_message = None  # the sign-in page says what to do
+    app.before_request(restore_remembered)
     app.before_request(_check_browser_csrf)
+    app.after_request(set_remember_cookie)
     app.before_request(_authenticate_api_request)

@@ -113,3 +113,48 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class UserSession(db.Model):  # type: ignore[name-defined]
+    """One signed-in browser: what makes a session revocable on the server.
+
+    The browser holds two random secrets, only their SHA-256 is stored here: the session secret (in
+    the signed session cookie, for this visit) and the remember secret (the long-lived remember-me
+    cookie, which restores the session after the browser was closed and is replaced every time it is
+    used). Signing out revokes the row; a password change or reset, a deactivation or a role change
+    revokes every row of the user. Nothing in either cookie is derived from the user id.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    remember_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # The remember secret it replaced, and when: requests the browser sent in parallel with the old
+    # cookie, before it had the new one, are let through for a short while (without new cookies).
+    previous_remember_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    remember_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[timestamp]
+    # The remember secret stops working then; each use moves it on by the remember duration.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class SignInThrottle(db.Model):  # type: ignore[name-defined]
+    """Failed sign-ins counted per key ("user:NAME|addr:IP", "user:NAME|client:ID" or "addr:IP").
+
+    Times are Unix seconds (floats), so that the one statement that claims an attempt can compare and
+    add them the same way on SQLite and PostgreSQL (app/accounts/throttle.py).
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    id: Mapped[intpk]
+    key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    # No attempt for this key is checked before this time.
+    blocked_until: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    updated_at: Mapped[float] = mapped_column(sa.Float, default=0.0)

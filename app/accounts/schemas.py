@@ -35,7 +35,8 @@ class UserQueryArgs(PageArgs):
 
 
 _username = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=80))
-_password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=256))
+# Length, commonness and likeness to the username are the service's rules (translated messages).
+_password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=1, max=256))
 _locale = ma.fields.String(validate=ma.validate.OneOf(["zh", "en"]), allow_none=True)
 
 
@@ -72,3 +73,12 @@ class TokenSchema(ma.Schema):
     token = ma.fields.String(metadata={"description": "send as `Authorization: Bearer <token>`; shown once"})
     expires_at = ma.fields.AwareDateTime()
     user = ma.fields.Nested(UserSchema)
+
+
+class PasswordChangeArgs(ma.Schema):
+    current_password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=1, max=256)
+    )
+    new_password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=1, max=256)
+    )

@@ -9,19 +9,30 @@ Rules for managing users (SPEC §1, §3.2):
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts.models import ApiToken, Organization, OrganizationKind, Role, User
-from app.audit.models import AuditLog
+from app.accounts import throttle
+from app.accounts.models import (
+    ApiToken,
+    Organization,
+    OrganizationKind,
+    Role,
+    SignInThrottle,
+    User,
+    UserSession,
+)
+from app.accounts.sessions import revoke_sessions
 from app.audit.services import record_event
 from app.errors import (
     AuthenticationFailed,
@@ -34,7 +45,10 @@ from app.errors import (
 from app.extensions import db
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+# Refused whatever their length: the most common passwords, from the ranked list zxcvbn ships
+# (leaked-password frequency, most common first), read when first needed.
+COMMON_PASSWORDS_REFUSED = 10_000
 TOKEN_PREFIX = "ias_"  # noqa: S105 - a label, not a secret: makes leaked tokens easy to spot
 # Checked against when the username does not exist, so both paths cost the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -115,9 +129,22 @@ def _check_may_grant(actor: User | None, role: Role, organization: Organization)
         raise PermissionDenied(_("You may not grant the role %(role)s.", role=role.value))
 
 
-def _validate_password(password: str) -> None:
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"][:COMMON_PASSWORDS_REFUSED])
+
+
+def _validate_password(password: str, username: str, *, field: str = "password") -> None:
+    """At least MIN_PASSWORD_LENGTH characters, not one of the most common passwords, not the username.
+    Raises InvalidInput naming `field`."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput.field("password", _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+        raise InvalidInput.field(field, _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+    if password.lower() in _common_passwords():
+        raise InvalidInput.field(field, _("This is one of the most common passwords; choose another."))
+    if normalize_username(password) == normalize_username(username):
+        raise InvalidInput.field(field, _("The password must not be the username."))
 
 
 def create_user(
@@ -137,7 +164,7 @@ def create_user(
     username = normalize_username(username)
     if not USERNAME_RE.match(username):
         raise InvalidInput.field("username", _("2–80 characters: letters, digits, dot, dash or underscore."))
-    _validate_password(password)
+    _validate_password(password, username)
     if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise Conflict(_("The username %(u)s is taken.", u=username), {"username": [_("Already taken.")]})
     user = User(
@@ -175,12 +202,13 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
     role = Role(changes.get("role", user.role))
     if "role" in changes or "organization" in changes:
         _check_may_grant(actor, role, organization)
+    # What someone may do changes: whatever they signed in with before stops working.
+    ends_sign_ins = role != user.role or organization.id != user.organization_id
     user.role = role
     user.organization = organization
     if "active" in changes:
         user.active = bool(changes["active"])
-        if not user.active:
-            revoke_all_tokens(user)
+        ends_sign_ins = ends_sign_ins or not user.active
     if "display_name" in changes:
         user.display_name = changes["display_name"].strip() or user.username
     if "email" in changes:
@@ -188,52 +216,89 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
     if "locale" in changes:
         user.locale = changes["locale"]
     if "password" in changes:
-        _validate_password(changes["password"])
+        _validate_password(changes["password"], user.username)
         user.password_hash = generate_password_hash(changes["password"])
-        revoke_all_tokens(user)
+        ends_sign_ins = True
+    if ends_sign_ins:
+        # An admin changing their own password stays signed in where they are doing it.
+        own = actor is not None and actor.id == user.id and has_request_context()
+        end_all_sign_ins(
+            user,
+            keep_session=g.get("user_session") if own else None,
+            keep_token=g.get("api_token") if own else None,
+        )
     db.session.flush()
     return user
 
 
-def _recent_failures(column: Any, value: str, since: datetime) -> int:
-    return (
-        db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(AuditLog)
-            .where(AuditLog.action == "sign_in_failed", column == value, AuditLog.occurred_at >= since)
+def change_own_password(
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+    ip: str | None,
+    keep_session: UserSession | None = None,
+    keep_token: ApiToken | None = None,
+) -> None:
+    """A user's own password change: the current password is checked (and throttled like a sign-in),
+    the new one follows the rules, and every other session and token of the user ends (the one
+    asking is kept). Raises InvalidInput naming the field, or RateLimited. The caller commits."""
+    blocked = throttle.claim_attempt(user.username, ip, None)
+    if blocked is not None:
+        raise RateLimited(
+            _(
+                "Too many failed sign-ins. Try again in %(m)d minutes.",
+                m=max(1, math.ceil(blocked.retry_after_s / 60)),
+            ),
+            headers={"Retry-After": str(blocked.retry_after_s)},
         )
-        or 0
+    if not check_password_hash(user.password_hash, current_password):
+        record_event("password_change_failed", "user", user.id)
+        raise InvalidInput.field("current_password", _("This is not your current password."))
+    throttle.succeeded(user.username, ip, None)
+    if new_password == current_password:
+        raise InvalidInput.field("new_password", _("Choose a password other than the current one."))
+    _validate_password(new_password, user.username, field="new_password")
+    user.password_hash = generate_password_hash(new_password)
+    end_all_sign_ins(user, keep_session=keep_session, keep_token=keep_token)
+    record_event("password_changed", "user", user.id)
+
+
+def end_all_sign_ins(
+    user: User, *, keep_session: UserSession | None = None, keep_token: ApiToken | None = None
+) -> None:
+    """Revoke every browser session and API token of `user`, but the ones given to keep."""
+    revoke_sessions(user, keep=keep_session)
+    revoke_all_tokens(user, keep=keep_token)
+
+
+def _rate_limited(blocked: throttle.Blocked) -> RateLimited:
+    minutes = max(1, math.ceil(blocked.retry_after_s / 60))
+    return RateLimited(
+        _("Too many failed sign-ins. Try again in %(m)d minutes.", m=minutes),
+        headers={"Retry-After": str(blocked.retry_after_s)},
     )
 
 
-def _check_throttle(username: str, ip: str | None) -> None:
-    limit = current_app.config["IAS_SIGNIN_MAX_FAILURES"]
-    window = timedelta(minutes=current_app.config["IAS_SIGNIN_WINDOW_MINUTES"])
-    since = datetime.now(UTC) - window
-    locked = _recent_failures(AuditLog.entity_id, username, since) >= limit
-    if ip and not locked:
-        locked = _recent_failures(AuditLog.ip, ip, since) >= limit * 4
-    if locked:
-        raise RateLimited(
-            _("Too many failed sign-ins. Try again in %(m)d minutes.", m=window.seconds // 60),
-            headers={"Retry-After": str(int(window.total_seconds()))},
-        )
-
-
-def authenticate(*, username: str, password: str, ip: str | None = None) -> User:
+def authenticate(*, username: str, password: str, ip: str | None = None, client: str | None = None) -> User:
     """Check a username and password; record the attempt either way.
 
-    Raises RateLimited after too many recent failures, AuthenticationFailed on a wrong username,
-    password or a deactivated account (one message for all three: nothing to probe).
-    The caller must commit even when this raises, so failures are counted.
+    `client` is the id of a known-client cookie this username was given at an earlier sign-in
+    (app/accounts/throttle.py). Raises RateLimited while this username (from this address or client)
+    or this address must wait, AuthenticationFailed on a wrong username, password or a deactivated
+    account (one message for all three: nothing to probe). The attempt is counted (and committed)
+    before the password is checked; the caller must commit even when this raises (the audit event).
     """
     username = normalize_username(username)
-    _check_throttle(username, ip)
+    blocked = throttle.claim_attempt(username, ip, client)
+    if blocked is not None:
+        raise _rate_limited(blocked)
     user = db.session.scalar(sa.select(User).where(User.username == username))
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or not user.active:
         record_event("sign_in_failed", "user", username, actor_label=username)
         raise AuthenticationFailed(_("Wrong username or password."))
+    throttle.succeeded(username, ip, client)
     user.last_login_at = datetime.now(UTC)
     record_event("sign_in", "user", user.id, actor_id=user.id, actor_label=user.username)
     return user
@@ -278,9 +343,25 @@ def revoke_token(token: ApiToken) -> None:
     record_event("token_revoked", "api_token", token.id)
 
 
-def revoke_all_tokens(user: User) -> None:
-    db.session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
+def revoke_all_tokens(user: User, *, keep: ApiToken | None = None) -> None:
+    stmt = sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(ApiToken.id != keep.id)
+    db.session.execute(stmt.values(revoked_at=datetime.now(UTC)))
+
+
+def prune_sign_in_records(now: datetime | None = None) -> int:
+    """Delete what no longer decides anything: sessions ended or expired over a day ago (the audit log
+    keeps who signed in), and throttle counts a window past their last attempt. Returns rows deleted."""
+    now = now or datetime.now(UTC)
+    day_ago = now - timedelta(days=1)
+    sessions = db.session.execute(
+        sa.delete(UserSession).where(
+            sa.or_(UserSession.revoked_at < day_ago, UserSession.expires_at < day_ago)
+        )
     )
+    window = timedelta(minutes=int(current_app.config["IAS_SIGNIN_WINDOW_MINUTES"])).total_seconds()
+    counts = db.session.execute(
+        sa.delete(SignInThrottle).where(SignInThrottle.updated_at < now.timestamp() - window)
+    )
+    return int(sessions.rowcount or 0) + int(counts.rowcount or 0)  # type: ignore[attr-defined]

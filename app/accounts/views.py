@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from app.accounts import services
+from app.accounts import services, throttle
 from app.accounts.auth import roles_required
 from app.accounts.forms import (
     ROLE_LABELS,
+    PasswordChangeForm,
     SignInForm,
     UserCreateForm,
     UserEditForm,
@@ -17,6 +18,7 @@ from app.accounts.forms import (
     show_refusal,
 )
 from app.accounts.models import Organization, Role, User
+from app.accounts.sessions import end_session, start_session
 from app.errors import (
     AuthenticationFailed,
     Conflict,
@@ -44,32 +46,79 @@ def sign_in() -> str | Response | tuple[str, int]:
     form = SignInForm()
     status = 200
     if form.validate_on_submit():
+        username = services.normalize_username(form.username.data or "")
+        cookie = request.cookies.get(throttle.KNOWN_CLIENT_COOKIE)
+        client = throttle.known_client(cookie, username)
         try:
             user = services.authenticate(
-                username=form.username.data or "",
-                password=form.password.data or "",
-                ip=request.remote_addr,
+                username=username, password=form.password.data or "", ip=request.remote_addr, client=client
             )
         except (AuthenticationFailed, RateLimited) as exc:
-            db.session.commit()  # count the failure
+            db.session.commit()  # the audit event of the failure
             form.password.errors = [exc.message]
             status = exc.status_code
         else:
-            # Remembered: a phone that is closed and opened again in the field stays signed in
-            # (REMEMBER_COOKIE_DURATION), so the outbox can send without asking for the password.
-            login_user(user, remember=True)
+            # A new session (and CSRF secret), remembered: a phone that is closed and opened again in
+            # the field stays signed in (REMEMBER_COOKIE_DURATION), so the outbox can send without
+            # asking for the password. app/accounts/sessions.py says how it is revoked.
+            start_session(user)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")))
+            response = redirect(_safe_next(request.args.get("next")))
+            if client is None:  # this browser is now one the user signed in from (the throttle's exemption)
+                response.set_cookie(
+                    throttle.KNOWN_CLIENT_COOKIE,
+                    throttle.known_client_cookie(username),
+                    max_age=365 * 24 * 3600,
+                    secure=current_app.config["SESSION_COOKIE_SECURE"],
+                    httponly=True,
+                    samesite="Lax",
+                )
+            return response
     return render_template("accounts/sign_in.html", form=form, title=_("Sign in")), status
 
 
 @bp.route("/sign-out", methods=["POST"])
 @login_required
 def sign_out() -> Response:
-    logout_user()
+    end_session()
+    db.session.commit()
     # The sign-in page then asks the service worker to forget the saved pages (the next person on this
     # phone must not see them); records still in the outbox stay, marked as someone else's.
     return redirect(url_for("accounts.sign_in", signed_out=1))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> str | Response | tuple[str, int]:
+    """One's own password; the other browsers and API tokens of the user are signed out."""
+    form = PasswordChangeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.change_own_password(
+                current_user._get_current_object(),
+                current_password=form.current_password.data or "",
+                new_password=form.new_password.data or "",
+                ip=request.remote_addr,
+                keep_session=g.get("user_session"),
+            )
+        except (InvalidInput, RateLimited) as exc:
+            db.session.commit()  # the audit event of a wrong current password
+            show_refusal(form, exc)
+            status = exc.status_code
+        else:
+            db.session.commit()
+            flash(_("Password changed; your other devices are signed out."), "info")
+            return redirect(url_for("main.home"))
+    if form.is_submitted() and has_errors(form) and status == 200:
+        status = 422
+    page = render_template(
+        "accounts/password.html",
+        form=form,
+        min_password=services.MIN_PASSWORD_LENGTH,
+        title=_("Change password"),
+    )
+    return page, status
 
 
 # ---------------------------------------------------------------------------------------------

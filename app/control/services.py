@@ -66,21 +66,34 @@ NEXT_SPRING_MIN_DAYS = 60
 # Checking
 
 
+MAX_UNKNOWN_NAMED = 10
+UNKNOWN_NAME_CHARS = 40
+
+
 def check_details(method: ControlMethod, details: Any) -> FieldErrors:
     """The method's own quantities against its catalogue fields: names, types, ranges, required."""
     if not isinstance(details, dict):
         return {"details": [_("must be an object of the method's fields")]}
     errors: FieldErrors = {}
     fields = {f["name"]: f for f in method.fields}
-    for name in details:
-        if name not in fields:
-            errors[f"details.{name}"] = [
-                _(
-                    "is not recorded for %(method)s; it records %(fields)s.",
-                    method=method.name_zh,
-                    fields=", ".join(fields) or "-",
-                )
-            ]
+    # Each unknown name once, the first few only, shortened: the answer never grows with the request.
+    unknown = [name for name in details if name not in fields]
+    for name in unknown[:MAX_UNKNOWN_NAMED]:
+        errors[f"details.{name[:UNKNOWN_NAME_CHARS]}"] = [
+            _(
+                "is not recorded for %(method)s; it records %(fields)s.",
+                method=method.name_zh,
+                fields=", ".join(fields) or "-",
+            )
+        ]
+    if len(unknown) > MAX_UNKNOWN_NAMED:
+        errors["details"] = [
+            _(
+                "and %(n)d more fields that %(method)s does not record.",
+                n=len(unknown) - MAX_UNKNOWN_NAMED,
+                method=method.name_zh,
+            )
+        ]
     for name, spec in fields.items():
         value = details.get(name)
         key = f"details.{name}"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,7 +15,7 @@ from app.accounts.services import get_organization
 from app.api import page_of, paginate
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
-from app.notifications import services
+from app.notifications import channels, services
 from app.notifications.models import Webhook
 from app.notifications.schemas import (
     InboxArgs,
@@ -95,6 +96,14 @@ class Webhooks(MethodView):
         organization_id = _check_org(code)
         if args.get("secret") and args["format"].value != "dingtalk":
             raise InvalidInput.field("secret", _("only DingTalk robots sign their messages"))
+        try:
+            channels.check_webhook_target(args["url"], current_app.config["IAS_WEBHOOK_ALLOWED_HOSTS"])
+        except (ValueError, channels.BlockedAddress):
+            # Loopback, private, link-local, shared (100.64/10) or metadata addresses would let a
+            # webhook reach into the server's own network; sending checks again after DNS resolution.
+            raise InvalidInput.field(
+                "url", _("only public Internet addresses can receive webhooks")
+            ) from None
         hook = Webhook(organization_id=organization_id, **args)
         db.session.add(hook)
         db.session.commit()

@@ -32,18 +32,22 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.policy
+import functools
 import hashlib
 import hmac
 import html
 import http.client
+import ipaddress
 import json
 import re
 import smtplib
+import socket
 import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -53,11 +57,13 @@ from typing import IO, Any
 
 __all__ = [
     "WECOM_MARKDOWN_MAX_BYTES",
+    "BlockedAddress",
     "DeliveryError",
     "Message",
     "SmtpSettings",
     "WebhookFormat",
     "build_email",
+    "check_webhook_target",
     "dingtalk_signed_url",
     "post_webhook",
     "send_email",
@@ -143,33 +149,52 @@ class SmtpSettings:
 
 
 def build_email(
-    settings: SmtpSettings, to: str, message: Message, *, message_id: str | None = None
+    settings: SmtpSettings,
+    to: str,
+    message: Message,
+    *,
+    message_id: str | None = None,
+    delivery_id: str | None = None,
 ) -> EmailMessage:
     """The e-mail `send_email` sends: UTF-8 plain text with an HTML alternative whose links are anchors.
 
     Non-ASCII headers are written as RFC 2047 encoded words. The Message-ID's domain is
-    the sender's, so that no DNS lookup of our own name is needed (make_msgid's default).
+    the sender's, so that no DNS lookup of our own name is needed (make_msgid's default). With a
+    `delivery_id` (the outbox's, the same on every retry), the mail carries it as X-IAS-Delivery-Id
+    and its Message-ID is made from it, so a retry is recognisably the same message.
     """
+    domain = settings.sender_address.rpartition("@")[2]
+    if message_id is None and delivery_id is not None:
+        message_id = f"<{delivery_id}@{domain}>"
     mail = EmailMessage(policy=_EMAIL_POLICY)
     mail["Subject"] = _one_line(message.subject)  # headers cannot hold line breaks
     mail["From"] = settings.sender
     mail["To"] = to
     mail["Date"] = format_datetime(datetime.now(UTC))
-    mail["Message-ID"] = message_id or make_msgid(domain=settings.sender_address.rpartition("@")[2])
+    mail["Message-ID"] = message_id or make_msgid(domain=domain)
+    if delivery_id is not None:
+        mail["X-IAS-Delivery-Id"] = delivery_id
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies stay away
     mail.set_content(_plain_text(message))
     mail.add_alternative(_html(message), subtype="html")
     return mail
 
 
-def send_email(settings: SmtpSettings, to: str, message: Message, *, message_id: str | None = None) -> str:
+def send_email(
+    settings: SmtpSettings,
+    to: str,
+    message: Message,
+    *,
+    message_id: str | None = None,
+    delivery_id: str | None = None,
+) -> str:
     """Send `message` to the address `to` and return its Message-ID.
 
     Pass the Message-ID of an earlier attempt as `message_id` when retrying. Raises DeliveryError.
     """
     if not _ADDRESS_RE.fullmatch(to):
         raise DeliveryError(f"Not an e-mail address: {to!r}", permanent=True)
-    mail = build_email(settings, to, message, message_id=message_id)
+    mail = build_email(settings, to, message, message_id=message_id, delivery_id=delivery_id)
     where = f"SMTP server {settings.host}:{settings.port}"
     tls = None
     if settings.use_tls or settings.use_ssl:  # an unreadable CA file is a configuration error: raised as is
@@ -273,18 +298,19 @@ def webhook_payload(fmt: WebhookFormat, message: Message) -> dict[str, Any]:
         # WeCom's markdown breaks lines at every "\n".
         links = "\n".join(_markdown_link(label, url) for label, url in message.links)
         content = _fit(
-            f"**{_one_line(message.subject)}**\n",
-            message.body.strip(),
+            f"**{_markdown_text(_one_line(message.subject))}**\n",
+            _markdown_text(message.body.strip()),
             f"\n\n{links}" if links else "",
             WECOM_MARKDOWN_MAX_BYTES,
         )
         return {"msgtype": "markdown", "markdown": {"content": content}}
     # DingTalk's markdown needs a blank line to break a line; the title is the preview in the chat list.
-    lines = [line.strip() for line in message.body.strip().splitlines() if line.strip()]
-    parts = [f"#### {_one_line(message.subject)}", *lines, *(_markdown_link(*link) for link in message.links)]
+    lines = [_markdown_text(line.strip()) for line in message.body.strip().splitlines() if line.strip()]
+    subject = _markdown_text(_one_line(message.subject))
+    parts = [f"#### {subject}", *lines, *(_markdown_link(*link) for link in message.links)]
     return {
         "msgtype": "markdown",
-        "markdown": {"title": _one_line(message.subject), "text": "\n\n".join(parts)},
+        "markdown": {"title": subject, "text": "\n\n".join(parts)},
     }
 
 
@@ -304,13 +330,27 @@ def dingtalk_signed_url(url: str, secret: str, *, now: float | None = None) -> s
 
 
 def post_webhook(
-    url: str, fmt: WebhookFormat, message: Message, *, timeout_s: float = 10, secret: str | None = None
+    url: str,
+    fmt: WebhookFormat,
+    message: Message,
+    *,
+    timeout_s: float = 5,
+    secret: str | None = None,
+    allowed_hosts: Collection[str] = (),
+    delivery_id: str | None = None,
 ) -> None:
     """POST `message` to `url` in format `fmt`; `secret` signs it for a DingTalk robot (加签; an empty
     secret counts as none).
 
+    Only public addresses are connected to (see `check_webhook_target`), checked on the addresses the
+    name resolves to when connecting, so a name that resolves to loopback now is refused too; hosts in
+    `allowed_hosts` (the operator's IAS_WEBHOOK_ALLOWED_HOSTS) are exempt. No proxy from the
+    environment is used and no redirect is followed. `delivery_id` goes out as the X-IAS-Delivery-Id
+    header (and, for generic webhooks, the payload's `delivery_id`): the same on every retry, so a
+    receiver can drop a repeat.
+
     ValueError for a URL that is not http(s), or a secret for a format that does not sign; else
-    DeliveryError when it was not delivered.
+    DeliveryError when it was not delivered (permanent for an address that is not public).
     """
     fmt = WebhookFormat(fmt)
     _check_http_url(url, what="A webhook URL")
@@ -319,14 +359,23 @@ def post_webhook(
             raise ValueError(f"Only DingTalk robots sign requests, not {fmt} webhooks")
         url = dingtalk_signed_url(url, secret)
     where = f"webhook {urllib.parse.urlsplit(url).netloc}"  # never the path or query: they hold tokens
-    body = json.dumps(webhook_payload(fmt, message), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    payload = webhook_payload(fmt, message)
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "ias-tracker"}
+    if delivery_id:
+        headers["X-IAS-Delivery-Id"] = delivery_id
+        if fmt is WebhookFormat.GENERIC:
+            payload["delivery_id"] = delivery_id
+    body = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "ias-tracker"},
+        url, data=body, method="POST", headers=headers
     )
-    opener = urllib.request.build_opener(_NoRedirects())
+    allowed = frozenset(host.lower() for host in allowed_hosts)
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),  # a proxy would be the one connecting: no address check
+        _PublicHTTPHandler(allowed),
+        _PublicHTTPSHandler(allowed),
+        _NoRedirects(),
+    )
     try:
         with opener.open(request, timeout=timeout_s) as response:
             answer = response.read(_MAX_RESPONSE_BYTES)
@@ -335,11 +384,126 @@ def post_webhook(
             raise _http_failure(error, where) from error
     except (OSError, http.client.HTTPException) as error:  # refused, DNS, TLS, timeout, dropped
         reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        if isinstance(reason, BlockedAddress):
+            raise DeliveryError(f"{where} refused: {reason}", permanent=True) from error
         raise DeliveryError(
             f"{where} unreachable: {str(reason) or type(error).__name__}", permanent=False
         ) from error
     if fmt is not WebhookFormat.GENERIC:
         _check_robot_answer(answer, where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Where webhooks may go: public addresses only (no SSRF into the server's own network)
+
+# Cloud metadata services by name (their addresses, 169.254.169.254 and Alibaba's 100.100.100.200,
+# are link-local and shared address space, refused as addresses anyway).
+_METADATA_NAMES = frozenset(
+    {"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "metadata.azure.com"}
+)
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+
+
+class BlockedAddress(OSError):
+    """A webhook host that is not on the public Internet (and that the operator did not allow)."""
+
+
+def _non_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone ("fe80::1%eth0") is no help
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    # is_global is false for loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local
+    # (169.254/16, fe80::/10), shared address space (100.64/10) and the documentation ranges.
+    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+
+
+def _check_name(host: str) -> None:
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name in _METADATA_NAMES or name.endswith(_LOCAL_SUFFIXES):
+        raise BlockedAddress(f"{host} is a local or metadata name, not a public host")
+
+
+def _public_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
+    """getaddrinfo for `host`, refusing (BlockedAddress) when any address it resolves to is not public."""
+    _check_name(host)
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for info in infos:
+        address = str(info[4][0])
+        if _non_public(address):
+            raise BlockedAddress(f"{host} resolves to {address}, which is not a public address")
+    return infos
+
+
+def check_webhook_target(url: str, allowed_hosts: Collection[str] = ()) -> None:
+    """For saving a webhook: ValueError for a URL that is not http(s), BlockedAddress for a host that is
+    a local or metadata name or an address (or a name resolving to one) off the public Internet.
+
+    A name that does not resolve now is let through: whether it does is checked again at each send.
+    """
+    _check_http_url(url, what="A webhook URL")
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if host.lower() in {h.lower() for h in allowed_hosts}:
+        return
+    try:
+        _public_addresses(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except (socket.gaierror, UnicodeError):
+        return
+
+
+def _connect_public(
+    address: tuple[str, int],
+    timeout: float | None = None,
+    source_address: tuple[str, int] | None = None,
+    *,
+    allowed: frozenset[str],
+) -> socket.socket:
+    """socket.create_connection, to the very addresses that were checked (no second lookup that a
+    rebinding DNS server could answer differently)."""
+    host, port = address
+    if host.lower() in allowed:
+        return socket.create_connection(address, timeout, source_address)
+    error: OSError | None = None
+    for family, kind, proto, _name, sockaddr in _public_addresses(host, port):
+        sock = socket.socket(family, kind, proto)
+        try:
+            if isinstance(timeout, int | float):
+                sock.settimeout(timeout)
+            sock.connect(sockaddr)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        return sock
+    raise error or OSError(f"{host} has no address")
+
+
+def _guarded(connection_class: type[http.client.HTTPConnection], allowed: frozenset[str]) -> Any:
+    def make(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+        connection = connection_class(host, **kwargs)
+        # http.client connects through this attribute; TLS then checks the certificate against `host`.
+        connection._create_connection = functools.partial(_connect_public, allowed=allowed)  # type: ignore[attr-defined]
+        return connection
+
+    return make
+
+
+class _PublicHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, allowed: frozenset[str]) -> None:
+        super().__init__()
+        self._allowed = allowed
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_guarded(http.client.HTTPConnection, self._allowed), req)
+
+
+class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, allowed: frozenset[str]) -> None:
+        super().__init__()
+        self._allowed = allowed
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_guarded(http.client.HTTPSConnection, self._allowed), req)
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -415,8 +579,37 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Markdown (and WeCom's <font> tags) that text typed by users must not produce in a robot message: links
+# and images, emphasis, code, headings, quotes, HTML. Each is replaced by its full-width form, which
+# reads the same in Chinese text and means nothing to the renderer (WeCom's markdown has no backslash
+# escapes). "://" loses its slashes' meaning too, so that a typed address is not turned into a link.
+_MARKDOWN_NEUTRAL = str.maketrans(
+    {
+        "[": "［",
+        "]": "］",
+        "(": "（",
+        ")": "）",
+        "*": "＊",
+        "_": "＿",
+        "`": "｀",
+        "#": "＃",
+        ">": "＞",
+        "<": "＜",
+        "~": "～",
+        "|": "｜",
+        "!": "！",
+        "\\": "＼",
+    }
+)
+
+
+def _markdown_text(text: str) -> str:
+    """Plain text as robot Markdown that shows it as typed and renders no markup from it."""
+    return text.translate(_MARKDOWN_NEUTRAL).replace("://", "：／／")
+
+
 def _markdown_link(label: str, url: str) -> str:
-    label = _one_line(label).replace("[", "【").replace("]", "】")
+    label = _markdown_text(_one_line(label)).replace("［", "【").replace("］", "】")
     return f"[{label}]({url.replace('(', '%28').replace(')', '%29')})"
 
 

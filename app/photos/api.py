@@ -86,6 +86,7 @@ class OperationPhotos(MethodView):
 
 @blp.route("/photos/<int:photo_id>/<any(thumb, display, original):variant>")
 class PhotoFile(MethodView):
+    @blp.alt_response(403, description="An original of another organization's record")
     @blp.doc(
         responses={
             "200": {
@@ -95,9 +96,19 @@ class PhotoFile(MethodView):
         }
     )
     def get(self, photo_id: int, variant: str) -> Response:
-        """A photo's thumbnail, display copy or original (signed-in staff only)"""
+        """A photo's thumbnail, display copy or original
+
+        Thumbnails and display copies (no metadata) for everyone signed in; the original, with the
+        camera's GPS, for the recording organization's staff and admins only, each download audited
+        and never kept in the browser's cache.
+        """
         photo = services.get_photo(photo_id)
         path, mimetype = services.file_of(photo, variant)
+        if variant == "original":
+            services.check_may_download_original(current_user, photo)
+            db.session.commit()
         response = send_file(path, mimetype=mimetype, etag=f"{photo.sha256}-{variant}", conditional=True)
-        response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+        response.headers["Cache-Control"] = (
+            "no-store" if variant == "original" else "private, max-age=86400, immutable"
+        )
         return response

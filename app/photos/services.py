@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Role, User
+from app.audit.services import record_event
 from app.clock import local_zone
 from app.control.models import ControlOperation
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
@@ -224,6 +225,28 @@ def get_photo(photo_id: int) -> Photo:
     if photo is None:
         raise NotFound(_("No photo with id %(id)s.", id=photo_id))
     return photo
+
+
+def check_may_download_original(actor: User, photo: Photo) -> None:
+    """Originals keep the camera's full EXIF (GPS to the metre, the phone's make and time): only the
+    recording organization's staff (its verifiers among them) and admins may have them; everyone
+    signed in may see the display copy and thumbnail, which carry no metadata. Each download of an
+    original is audited (the caller commits). Raises PermissionDenied."""
+    if photo.observation_id is not None:
+        owner = db.session.scalar(
+            sa.select(Observation.organization_id).where(Observation.id == photo.observation_id)
+        )
+    else:
+        owner = db.session.scalar(
+            sa.select(ControlOperation.organization_id).where(
+                ControlOperation.id == photo.control_operation_id
+            )
+        )
+    if actor.role != Role.ADMIN and actor.organization_id != owner:
+        raise PermissionDenied(
+            _("Original photos are for the recording organization's staff; open the display copy instead.")
+        )
+    record_event("photo_original_downloaded", "photo", photo.id, {"organization_id": owner})
 
 
 def file_of(photo: Photo, variant: str) -> tuple[Path, str]:

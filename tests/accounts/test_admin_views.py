@@ -104,7 +104,7 @@ def test_admin_creates_users_in_any_organization(web_as: Any) -> None:
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"password": "short"}, "password", "Use at least 8 characters."),
+        ({"password": "short"}, "password", "Use at least 10 characters."),
         ({"username": "陈 七"}, "username", "2–80 characters: letters, digits, dot, dash or underscore."),
         ({"role": "admin"}, "role", "Not a valid choice"),
         ({"organization": "agriculture"}, "organization", "Not a valid choice"),
@@ -182,7 +182,7 @@ def test_edits_break_no_rule(web_as: Any, make_user: Any) -> None:
         url, data={"display_name": "新名", "role": "verifier", "active": "y", "password": "short"}
     )
     assert short.status_code == 422
-    assert "Use at least 8 characters." in short.get_data(as_text=True)
+    assert "Use at least 10 characters." in short.get_data(as_text=True)
     promote = web.post(url, data={"display_name": "新名", "role": "admin", "active": "y"})
     assert promote.status_code == 422
     db.session.expire_all()

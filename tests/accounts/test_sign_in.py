@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.extensions import db
@@ -113,3 +114,33 @@ def test_language_switch_stays_on_this_site(client: Any) -> None:
     assert response.status_code == 302 and response.headers["Location"] == "/"
     back = client.post("/language", data={"lang": "zh", "next": "/sign-in?x=1", "csrf_token": token})
     assert back.headers["Location"] == "/sign-in?x=1"
+
+
+def test_a_bearer_header_that_authenticates_nothing_does_not_skip_csrf(client: Any, make_user: Any) -> None:
+    """A cross-site page cannot set a valid token, but it can send any Authorization header; the
+    cookie beside it still authenticates, so the CSRF check must stay."""
+    make_user("admin", username="boss2")
+    sign_in(client, "boss2", PASSWORD)
+    body = {
+        "username": "forged",
+        "password": "a-long-enough-passphrase",
+        "display_name": "x",
+        "role": "admin",
+        "organization": "forestry",
+    }
+    for header in ("Bearer not-a-token", "Bearer ias_" + "x" * 43, "Basic Zm9vOmJhcg=="):
+        refused = client.post("/api/v1/users", json=body, headers={"Authorization": header})
+        assert refused.status_code == 400 and "X-CSRFToken" in refused.json["errors"], header
+    assert db.session.scalar(sa.select(User.id).where(User.username == "forged")) is None
+
+
+def test_a_valid_bearer_token_needs_no_csrf(api_as: Any) -> None:
+    admin = api_as("admin")
+    body = {
+        "username": "by-token",
+        "password": "a-long-enough-passphrase",
+        "display_name": "x",
+        "role": "surveyor",
+        "organization": "forestry",
+    }
+    assert admin.post("/api/v1/users", json=body).status_code == 201

@@ -98,6 +98,10 @@ RULES: dict[str, Rule] = {
         "code: revokes the bearer token of the request", ok=(204,)
     ),
     "GET /api/v1/me": signed_in("code: the signed-in user"),
+    "POST /api/v1/me/password": signed_in(
+        "SPEC §6: one's own password (the matrix sends no current password: 422 proves it was let in)",
+        ok=(422,),
+    ),
     "GET /api/v1/organizations": signed_in(REFERENCE),
     "GET /api/v1/users": Rule(
         ADMINS, Reach.ANY, "SPEC §3.2 users: admin and bureau_admin (the list is their own org's)"
@@ -144,8 +148,11 @@ RULES: dict[str, Rule] = {
         target="observation",
         not_author=True,
     ),
-    "GET /api/v1/photos/{id}/{variant}": signed_in(
-        READ + "; 'original kept privately' = never public (the matrix asks for the original)",
+    "GET /api/v1/photos/{id}/{variant}": Rule(
+        EVERYONE,
+        Reach.ORG,
+        "SPEC §6: originals (with their GPS) for the recording bureau's staff and verifiers only, "
+        "admin included (the matrix asks for the original; thumbnails and display copies stay READ)",
         target="photo",
     ),
     # ---------------------------------------------------------------------------------------------
@@ -310,6 +317,10 @@ RULES: dict[str, Rule] = {
     "GET /sign-in": public("the sign-in page; a signed-in user is sent home (302)", ok=(200, 302)),
     "POST /sign-in": public("signing in (CSRF-checked); a signed-in user is sent home", ok=(302,)),
     "POST /sign-out": signed_in("code: @login_required", ok=(302,)),
+    "GET /account/password": signed_in("SPEC §6: the self-service password change page"),
+    "POST /account/password": signed_in(
+        "SPEC §6: one's own password (the matrix sends an empty form: 422 proves it was let in)", ok=(422,)
+    ),
     "POST /language": public(
         "code: the language of this browser (and of the user when signed in)", ok=(302,)
     ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from flask import Flask
 
 from tests.notifications.servers import HttpReceiver, SmtpServer
 
@@ -19,6 +20,8 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def http_receiver() -> Iterator[HttpReceiver]:
+def http_receiver(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpReceiver]:
+    """The receiver listens on 127.0.0.1, which the operator's allowlist lets webhooks reach."""
+    monkeypatch.setitem(app.config, "IAS_WEBHOOK_ALLOWED_HOSTS", ["127.0.0.1"])
     with HttpReceiver() as receiver:
         yield receiver

@@ -232,3 +232,16 @@ def test_webhooks_are_managed_by_the_bureau(api_as: Any, http_receiver: HttpRece
     )
     assert api_as("surveyor").get("/api/v1/organizations/forestry/webhooks").status_code == 403
     assert admin.delete(f"/api/v1/webhooks/{created.get_json()['id']}").status_code == 204
+
+
+def test_a_digest_never_repeats_what_was_sent_on_its_own(mail: SmtpServer, scenario: dict[str, Any]) -> None:
+    colleague = scenario["colleague"]
+    services.sweep()  # the colleague gets the reminder by e-mail, on its own
+    alone = [m for m in mail.messages if str(m.message["To"]) == "jishuyuan@example.cn"]
+    assert alone  # the reminders of the treatment assigned to them
+    colleague.notify_digest = True  # then switches to the daily digest
+    db.session.commit()
+    assert services.queue_digests() == 0
+    db.session.commit()
+    services.sweep()
+    assert [m for m in mail.messages if str(m.message["To"]) == "jishuyuan@example.cn"] == alone

@@ -84,7 +84,9 @@ def test_phone_photo_is_stored_with_derivatives_and_exif(api_as: Any, make_obser
     for variant in ("display", "thumb", "original"):
         response = api.get(photo[f"{variant}_url"])
         assert response.status_code == 200
-        assert response.headers["Cache-Control"].startswith("private")
+        # The copies may stay in the browser's own cache; the original, with its GPS, never.
+        expected = "no-store" if variant == "original" else "private, max-age=86400, immutable"
+        assert response.headers["Cache-Control"] == expected
         files[variant] = response.data
         response.close()  # send_file streams from an open file
     with Image.open(io.BytesIO(files["display"])) as image:
@@ -191,3 +193,36 @@ def test_only_the_surveyor_adds_photos_and_only_before_review(api_as: Any, make_
     api_as("verifier").post(f"/api/v1/observations/{record['id']}/review", json={"decision": "verified"})
     assert _upload(surveyor, record["id"], phone_jpeg()).status_code == 409
     assert _upload(surveyor, 987654, phone_jpeg()).status_code == 404
+
+
+def test_originals_are_for_the_recording_organization_and_every_download_is_audited(
+    api_as: Any, make_observation: Any, make_user: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from app.audit.models import AuditLog
+    from app.extensions import db
+
+    surveyor = api_as("surveyor")
+    record = make_observation(surveyor)
+    photo = _upload(surveyor, record["id"], phone_jpeg(gps=(LAT, LON))).get_json()
+    allowed = [surveyor, api_as("verifier"), api_as("supervisor"), api_as("admin", "agriculture")]
+    refused = [api_as(role, "agriculture") for role in ("surveyor", "verifier", "supervisor", "bureau_admin")]
+    for api in refused:
+        answer = api.get(photo["original_url"])
+        assert answer.status_code == 403, api.user.role
+        assert "original" in answer.get_json()["message"].lower() or "原图" in answer.get_json()["message"]
+        copy = api.get(photo["display_url"])  # the copy without metadata stays visible to everyone
+        assert copy.status_code == 200
+        copy.close()
+    for api in allowed:
+        answer = api.get(photo["original_url"])
+        assert answer.status_code == 200, api.user.role
+        assert b"HUAWEI" in answer.data
+        answer.close()
+    downloads = db.session.scalars(
+        sa.select(AuditLog.actor_id).where(
+            AuditLog.action == "photo_original_downloaded", AuditLog.entity_id == str(photo["id"])
+        )
+    ).all()
+    assert sorted(downloads) == sorted(api.user.id for api in allowed)

@@ -1,0 +1,118 @@
+"""Password rules (length, the most common ones, not the username) and the self-service change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app.extensions import db
+from tests.accounts.test_sessions import _signed_in
+from tests.accounts.test_sign_in import csrf_token, sign_in
+from tests.factories import PASSWORD
+
+NEW = "tea-terraces-at-dawn-42"
+
+
+def _create(api: Any, username: str, password: str) -> Any:
+    return api.post(
+        "/api/v1/users",
+        json={
+            "username": username,
+            "password": password,
+            "display_name": "测试",
+            "role": "surveyor",
+            "organization": "forestry",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("12345678", "characters"),
+        ("password", "characters"),
+        ("abc-def-9", "characters"),  # 9
+        ("1234567890", "common"),
+        ("qwertyuiop", "common"),
+        ("Password123", "common"),  # case does not help
+        ("Manchester", "common"),
+        ("li.xiaoming", "username"),
+        ("LI.XIAOMING", "username"),
+    ],
+)
+def test_weak_passwords_are_refused_naming_the_field(api_as: Any, password: str, why: str) -> None:
+    response = _create(api_as("admin"), "li.xiaoming", password)
+    assert response.status_code == 422, response.get_json()
+    assert list(response.get_json()["errors"]) == ["password"]
+    message = response.get_json()["errors"]["password"][0]
+    assert {"characters": "10", "common": "常见", "username": "用户名"}[why] in message
+
+
+def test_a_ten_character_uncommon_password_is_accepted(api_as: Any) -> None:
+    assert _create(api_as("admin"), "li.xiaoming", "xq7-lotus!").status_code == 201
+
+
+def test_an_admin_reset_follows_the_same_rules(api_as: Any, make_user: Any) -> None:
+    user = make_user()
+    response = api_as("admin").patch(f"/api/v1/users/{user.id}", json={"password": "1q2w3e4r5t"})
+    assert response.status_code == 422 and list(response.get_json()["errors"]) == ["password"]
+
+
+def test_changing_ones_own_password_by_api_ends_the_other_sessions_and_tokens(
+    app: Flask, make_user: Any, api_as: Any
+) -> None:
+    browser, user = _signed_in(app, make_user)
+    other_token = api_as(user)
+    me = api_as(user)
+    wrong = me.post("/api/v1/me/password", json={"current_password": "not-it-at-all", "new_password": NEW})
+    assert wrong.status_code == 422 and list(wrong.get_json()["errors"]) == ["current_password"]
+    weak = me.post("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": "qwertyuiop"})
+    assert weak.status_code == 422 and list(weak.get_json()["errors"]) == ["new_password"]
+    assert browser.get("/").status_code == 200  # refusals change nothing
+
+    changed = me.post("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": NEW})
+    assert changed.status_code == 204, changed.get_json()
+    assert me.get("/api/v1/me").status_code == 200  # the one asking stays signed in
+    assert other_token.get("/api/v1/me").status_code == 401
+    assert browser.get("/").status_code == 302
+    fresh = app.test_client()
+    assert sign_in(fresh, user.username, PASSWORD).status_code == 401
+    assert sign_in(fresh, user.username, NEW).status_code == 302
+
+
+def test_guessing_the_current_password_is_throttled(api_as: Any, make_user: Any) -> None:
+    me = api_as(make_user())
+    answers = [
+        me.post(
+            "/api/v1/me/password", json={"current_password": f"guess-{i}", "new_password": NEW}
+        ).status_code
+        for i in range(7)
+    ]
+    assert answers == [422] * 5 + [429] * 2
+
+
+def test_the_change_password_page_keeps_this_browser_and_signs_out_the_others(
+    app: Flask, make_user: Any
+) -> None:
+    browser, user = _signed_in(app, make_user)
+    phone = app.test_client()
+    sign_in(phone, user.username, PASSWORD)
+    assert phone.get("/").status_code == 200
+    page = browser.get("/account/password")
+    assert page.status_code == 200 and "修改密码" in page.get_data(as_text=True)
+    token = csrf_token(page.get_data(as_text=True))
+    mismatch = browser.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW, "confirm": NEW + "x", "csrf_token": token},
+    )
+    assert mismatch.status_code == 422
+    done = browser.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW, "confirm": NEW, "csrf_token": token},
+    )
+    assert done.status_code == 302
+    assert browser.get("/").status_code == 200
+    assert phone.get("/").status_code == 302
+    db.session.expire_all()
