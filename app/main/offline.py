@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import marshmallow as ma
 import sqlalchemy as sa
 import xstatic.pkg.leaflet
 from flask import Blueprint, current_app, jsonify, make_response, render_template, url_for
@@ -24,9 +25,11 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
+from app.control.schemas import ControlOperationCreateArgs
 from app.district.models import Township
 from app.district.services import get_district
 from app.extensions import db
+from app.observations.schemas import ObservationCreateArgs
 from app.species.models import Species, SpeciesName
 from app.species.services import list_control_methods, list_habitats
 
@@ -43,10 +46,23 @@ SHELL_FILES = (
     "js/fielddata.js",
     "js/forms.js",
     "js/capture.js",
+    "js/checks.js",
     "js/position.js",
     "js/photos.js",
     "js/control.js",
     "js/map.js",
+)
+
+
+# Leaflet and the images its stylesheet and default marker use (a map drawn offline needs them all).
+LEAFLET_FILES = (
+    "leaflet.js",
+    "leaflet.css",
+    "images/marker-icon.png",
+    "images/marker-icon-2x.png",
+    "images/marker-shadow.png",
+    "images/layers.png",
+    "images/layers-2x.png",
 )
 
 
@@ -66,7 +82,7 @@ def _no_store(response: Response) -> Response:
 @bp.route("/sw.js")
 def service_worker() -> Response:
     shell = [url_for("static", filename=name) for name in SHELL_FILES]
-    shell += [url_for("offline.static", filename=name) for name in ("leaflet.js", "leaflet.css")]
+    shell += [url_for("offline.static", filename=name) for name in LEAFLET_FILES]
     shell.append(url_for("offline.offline_page"))
     body = render_template(
         "offline/sw.js", version=_static_digest(current_app.static_folder or ""), shell=shell
@@ -114,6 +130,24 @@ def session_info() -> Response:
     )
 
 
+def field_limits(schema: ma.Schema) -> dict[str, dict[str, Any]]:
+    """Each field's range, whole-number and length rules, read from the API schema the server checks with,
+    so the phone checks a record by the same rules before queuing it (static/js/checks.js)."""
+    limits: dict[str, dict[str, Any]] = {}
+    for name, field in schema.fields.items():
+        rule: dict[str, Any] = {}
+        if isinstance(field, ma.fields.Integer):
+            rule["integer"] = True
+        for validator in field.validators:
+            if isinstance(validator, ma.validate.Range):
+                rule["min"], rule["max"] = validator.min, validator.max
+            elif isinstance(validator, ma.validate.Length) and isinstance(field, ma.fields.String):
+                rule["max_length"] = validator.max
+        if "min" in rule or "max" in rule or "max_length" in rule:
+            limits[field.data_key or name] = rule
+    return limits
+
+
 def _species_payload() -> list[dict[str, Any]]:
     names: dict[int, list[str]] = {}
     for species_id, value in db.session.execute(sa.select(SpeciesName.species_id, SpeciesName.value)):
@@ -155,6 +189,10 @@ def field_data() -> Response:
             "bounds": [district.min_lon, district.min_lat, district.max_lon, district.max_lat],
         },
         "species": _species_payload(),
+        "limits": {
+            "observation": field_limits(ObservationCreateArgs()),
+            "control_operation": field_limits(ControlOperationCreateArgs()),
+        },
         "townships": [
             {"code": t.code, "name_zh": t.name_zh}
             for t in db.session.scalars(sa.select(Township).order_by(Township.code))

@@ -1,6 +1,7 @@
 // Runs on every signed-in page: installs the service worker, keeps the outbox moving and shows its state.
 import * as outbox from "./outbox.js";
-import { t } from "./fielddata.js";
+import { fieldData, t } from "./fielddata.js";
+import { fieldLabel, flatten } from "./forms.js";
 
 const SYNC_EVERY_MS = 60_000;
 
@@ -59,7 +60,37 @@ function describe(item) {
   return `${item.label || item.kind} · ${when}${photos}`;
 }
 
-function renderList(items, userId) {
+function reasonText(error, methods) {
+  const fields = Object.entries(flatten(error.errors || {}))
+    .map(([field, messages]) => `${fieldLabel(field, methods)}: ${messages.flat().join(" ")}`)
+    .join("; ");
+  return `${error.message}${fields ? ` (${fields})` : ""}`;
+}
+
+function stateText(item) {
+  if (item.id === outbox.sendingId) return t("state_sending");
+  const text = t(`state_${item.state}`);
+  if (item.state === outbox.STATES.PENDING && item.lastTry) {
+    const at = new Date(item.lastTry.at).toLocaleTimeString(document.documentElement.lang, { hour12: false });
+    return `${text} · ${t(`last_try_${item.lastTry.outcome}`).replace("{time}", at)}`;
+  }
+  return text;
+}
+
+function button(text, onClick, attr) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "link";
+  b.textContent = text;
+  if (attr) b.setAttribute(attr, "");
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+// Where a refused record is corrected: its own form, opened with what was saved.
+const FIX_PAGES = { observation: "/observations/new", control: "/control-operations/new" };
+
+function renderList(items, userId, methods) {
   const list = document.querySelector("[data-outbox-list]");
   if (!list) return;
   list.replaceChildren();
@@ -68,7 +99,7 @@ function renderList(items, userId) {
   for (const item of items) {
     const li = document.createElement("li");
     li.dataset.outboxItem = item.id;
-    li.dataset.state = item.state;
+    li.dataset.state = item.id === outbox.sendingId ? "sending" : item.state;
     const box = document.createElement("div");
     box.className = "item";
     const title = document.createElement("div");
@@ -77,33 +108,79 @@ function renderList(items, userId) {
     const meta = document.createElement("div");
     meta.className = "meta";
     const badge = document.createElement("span");
-    badge.className = `badge ${item.state === outbox.STATES.REJECTED ? "rejected" : "pending"}`;
-    badge.textContent = t(`state_${item.state}`);
+    const blocked = item.state === outbox.STATES.REJECTED || item.state === outbox.STATES.PHOTO_REFUSED;
+    badge.className = `badge ${blocked ? "rejected" : "pending"}`;
+    badge.textContent = stateText(item);
     meta.append(badge);
     if (item.userId !== userId) {
       meta.append(" ", t("other_user"));
     }
-    if (item.error) {
+    if (item.state === outbox.STATES.REJECTED && item.error) {
       const why = document.createElement("div");
       why.className = "error";
-      const fields = Object.entries(item.error.errors || {})
-        .map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`)
-        .join("; ");
-      why.textContent = `${item.error.message}${fields ? ` (${fields})` : ""}`;
+      why.textContent = reasonText(item.error, methods);
       meta.append(why);
-      const discard = document.createElement("button");
-      discard.type = "button";
-      discard.className = "link";
-      discard.textContent = t("discard");
-      discard.addEventListener("click", async () => {
-        if (window.confirm(t("discard_confirm"))) await outbox.remove(item.id);
-      });
-      meta.append(discard);
+      if (FIX_PAGES[item.kind]) {
+        const fix = document.createElement("a");
+        fix.className = "button";
+        fix.dataset.outboxFix = "";
+        fix.href = `${FIX_PAGES[item.kind]}?outbox=${encodeURIComponent(item.id)}`;
+        fix.textContent = t("fix_in_form");
+        meta.append(fix, " ");
+      }
+      meta.append(
+        button(t("discard"), async () => {
+          if (window.confirm(t("discard_confirm"))) await outbox.remove(item.id);
+        }),
+      );
+    }
+    if (item.state === outbox.STATES.PHOTO_REFUSED) {
+      for (const photo of item.photos.filter((p) => p.error)) {
+        const why = document.createElement("div");
+        why.className = "error";
+        why.dataset.photoRefused = "";
+        why.textContent = `${t("photo_refused")} ${photo.name}: ${photo.error}`;
+        meta.append(why);
+      }
+      meta.append(
+        button(t("retry_photo"), async () => {
+          await outbox.retryPhotos(item.id);
+          syncNow();
+        }, "data-retry-photo"),
+        " ",
+        button(t("drop_photo"), async () => {
+          if (window.confirm(t("drop_photo_confirm"))) {
+            await outbox.dropRefusedPhotos(item.id);
+            syncNow();
+          }
+        }, "data-drop-photo"),
+      );
     }
     box.append(title, meta);
     li.append(box);
     list.append(li);
   }
+}
+
+let lastReport = null;
+
+// What the status line says: worked out from what is on the phone now, never from the last run alone,
+// so "n waiting" and "everything is sent" are never shown together.
+function statusText(items, report) {
+  if (items.length === 0) return t("up_to_date");
+  const parts = [];
+  if (report && report.sent) parts.push(t("sent_n").replace("{n}", report.sent));
+  const count = (state) => items.filter((i) => i.state === state).length;
+  if (outbox.sendingId) parts.push(t("syncing"));
+  else if (report && report.timeout) parts.push(t("no_answer_wait"));
+  else if (report && report.offline) parts.push(t("offline_wait"));
+  if (count(outbox.STATES.SIGN_IN) || (report && report.signIn)) parts.push(t("sign_in_again"));
+  if (count(outbox.STATES.REJECTED)) parts.push(t("rejected_n").replace("{n}", count(outbox.STATES.REJECTED)));
+  if (count(outbox.STATES.PHOTO_REFUSED)) {
+    parts.push(t("photo_refused_n").replace("{n}", count(outbox.STATES.PHOTO_REFUSED)));
+  }
+  if (parts.length === 0) parts.push(t("waiting_n").replace("{n}", items.length));
+  return parts.join(" ");
 }
 
 async function refresh() {
@@ -118,25 +195,18 @@ async function refresh() {
   for (const el of document.querySelectorAll("[data-outbox-count-text]")) el.textContent = String(items.length);
   const signIn = document.querySelector("[data-outbox-sign-in]");
   if (signIn) signIn.hidden = !items.some((i) => i.state === outbox.STATES.SIGN_IN);
-  renderList(items, userId);
+  const status = document.querySelector("[data-sync-status]");
+  if (status) status.textContent = statusText(items, lastReport);
+  let methods = [];
+  if (items.some((i) => i.error)) methods = await fieldData().then((d) => d.methods, () => []);
+  renderList(items, userId, methods);
 }
 
-let lastReport = null;
-
 async function syncNow() {
-  const status = document.querySelector("[data-sync-status]");
-  if (status) status.textContent = t("syncing");
   try {
     lastReport = await outbox.sync();
   } catch (error) {
     console.error(error);
-  }
-  if (status && lastReport) {
-    const parts = [];
-    if (lastReport.sent) parts.push(t("sent_n").replace("{n}", lastReport.sent));
-    if (lastReport.offline) parts.push(t("offline_wait"));
-    if (lastReport.signIn) parts.push(t("sign_in_again"));
-    status.textContent = parts.join(" ") || t("up_to_date");
   }
   await refresh();
   return lastReport;
