@@ -2,6 +2,7 @@
 import * as outbox from "./outbox.js";
 import { fieldData, t } from "./fielddata.js";
 import { fieldLabel, flatten } from "./forms.js";
+import { explainRefusal } from "./checks.js";
 
 const SYNC_EVERY_MS = 60_000;
 
@@ -60,11 +61,14 @@ function describe(item) {
   return `${item.label || item.kind} · ${when}${photos}`;
 }
 
-function reasonText(error, methods) {
-  const fields = Object.entries(flatten(error.errors || {}))
-    .map(([field, messages]) => `${fieldLabel(field, methods)}: ${messages.flat().join(" ")}`)
+// Why the server refused an item, each field named by its label and, where the phone can tell, in the
+// user's language; the server's own summary only when it named no field.
+function reasonText(item, data) {
+  const errors = data ? explainRefusal(item, data) : item.error.errors || {};
+  const fields = Object.entries(flatten(errors))
+    .map(([field, messages]) => `${fieldLabel(field, data ? data.methods : [])}: ${messages.flat().join(" ")}`)
     .join("; ");
-  return `${error.message}${fields ? ` (${fields})` : ""}`;
+  return fields ? `${t("rejected")} ${fields}` : `${t("rejected")} ${item.error.message}`;
 }
 
 function stateText(item) {
@@ -90,7 +94,7 @@ function button(text, onClick, attr) {
 // Where a refused record is corrected: its own form, opened with what was saved.
 const FIX_PAGES = { observation: "/observations/new", control: "/control-operations/new" };
 
-function renderList(items, userId, methods) {
+function renderList(items, userId, data) {
   const list = document.querySelector("[data-outbox-list]");
   if (!list) return;
   list.replaceChildren();
@@ -118,7 +122,7 @@ function renderList(items, userId, methods) {
     if (item.state === outbox.STATES.REJECTED && item.error) {
       const why = document.createElement("div");
       why.className = "error";
-      why.textContent = reasonText(item.error, methods);
+      why.textContent = reasonText(item, data);
       meta.append(why);
       if (FIX_PAGES[item.kind]) {
         const fix = document.createElement("a");
@@ -197,9 +201,9 @@ async function refresh() {
   if (signIn) signIn.hidden = !items.some((i) => i.state === outbox.STATES.SIGN_IN);
   const status = document.querySelector("[data-sync-status]");
   if (status) status.textContent = statusText(items, lastReport);
-  let methods = [];
-  if (items.some((i) => i.error)) methods = await fieldData().then((d) => d.methods, () => []);
-  renderList(items, userId, methods);
+  let data = null;
+  if (items.some((i) => i.error)) data = await fieldData().catch(() => null);
+  renderList(items, userId, data);
 }
 
 async function syncNow() {

@@ -13,7 +13,7 @@ import {
   showErrors,
   showResult,
 } from "./forms.js";
-import { checkObservation } from "./checks.js";
+import { checkObservation, explainRefusal } from "./checks.js";
 const REMEMBERED = ["township_code", "habitat", "place_name"];
 
 const form = document.querySelector("[data-record-form]");
@@ -353,7 +353,7 @@ async function reopen(id) {
     source: record.position_source || "gps",
   });
   photos.restore(item.photos, recordId);
-  if (item.error) showErrors(form, refusedMessage(item.error), item.error.errors);
+  if (item.error) showErrors(form, refusedMessage(item.error), explainRefusal(item, data));
 }
 
 async function start() {

@@ -63,3 +63,24 @@ export function checkOperation(body, method, limits) {
   }
   return errors;
 }
+
+// The server's reasons for refusing an outbox item, in the user's language where the phone's own checks
+// find the same field wrong (the server may answer in another language or with its own wording).
+export function explainRefusal(item, data) {
+  const server = item.error ? item.error.errors || {} : {};
+  let local = {};
+  if (item.kind === "control") {
+    const method = data.methods.find((m) => m.code === item.body.method);
+    local = checkOperation(item.body, method, data.limits.control_operation);
+  } else if (item.kind === "observation" || item.kind === "completion") {
+    const record = item.kind === "completion" ? item.body.observation : item.body;
+    const species = data.species.find((s) => s.id === record.species_id);
+    local = checkObservation(record, species, data.limits.observation);
+  }
+  const merged = {};
+  for (const [key, messages] of Object.entries(server)) {
+    const name = key.replace(/^observation\./, "");
+    merged[name] = local[name] || messages;
+  }
+  return merged;
+}

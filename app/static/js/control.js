@@ -12,7 +12,7 @@ import {
   showErrors,
   showResult,
 } from "./forms.js";
-import { checkOperation } from "./checks.js";
+import { checkOperation, explainRefusal } from "./checks.js";
 
 const form = document.querySelector("[data-operation-form]");
 const field = (name) => form.elements.namedItem(name);
@@ -229,7 +229,7 @@ async function reopen(id) {
   operationId = item.id;
   photos.recordId = operationId;
   photos.restore(item.photos, operationId);
-  if (item.error) showErrors(form, refusedMessage(item.error), item.error.errors);
+  if (item.error) showErrors(form, refusedMessage(item.error), explainRefusal(item, data));
 }
 
 async function start() {
