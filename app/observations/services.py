@@ -412,6 +412,9 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
     _update_flags(observation, checked)
     if observation.status == ReviewStatus.RETURNED:
         observation.status = ReviewStatus.SUBMITTED
+        db.session.flush()
+        if observation.reviewed_at is not None:
+            notifications.notify_resubmitted(observation, observation.reviewed_at)
     db.session.flush()
     return observation
 

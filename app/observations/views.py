@@ -212,6 +212,30 @@ def _form_values(observation: Observation) -> dict[str, str]:
     }
 
 
+def _record_for_form(observation: Observation) -> dict[str, Any]:
+    """The stored record as the capture form fills itself (the API's field names), for the full edit form."""
+    return {
+        "species_id": observation.species_id,
+        "detected": observation.detected,
+        "observed_at": observation.observed_at.isoformat(),
+        "latitude": observation.latitude,
+        "longitude": observation.longitude,
+        "accuracy_m": observation.accuracy_m,
+        "altitude_m": observation.altitude_m,
+        "position_source": observation.position_source.value,
+        "township_code": observation.township.code if observation.township else None,
+        "place_name": observation.place_name,
+        "habitat": observation.habitat.code if observation.habitat else None,
+        "notes": observation.notes,
+        "area_m2": observation.area_m2,
+        "cover_pct": observation.cover_pct,
+        "density_per_m2": observation.density_per_m2,
+        "egg_masses_per_m2": observation.egg_masses_per_m2,
+        "count": observation.count,
+        "severity": observation.severity,
+    }
+
+
 def _metric_inputs(observation: Observation, values: dict[str, str]) -> list[str]:
     """The species' metrics, and any other that holds a value (so it can be cleared)."""
     metrics = set(observation.species.metrics)
@@ -291,6 +315,14 @@ def edit(observation_id: int) -> tuple[str, int] | Response:
     except Conflict as exc:
         flash(exc.message, "error")
         return redirect(url_for(".detail", observation_id=observation_id))
+    if request.method == "GET" and not request.args.get("quick"):
+        return _render(
+            "observations/edit_full.html",
+            200,
+            o=observation,
+            title=_("Edit record"),
+            record=_record_for_form(observation),
+        )
     stored = _form_values(observation)
     values, message = stored, None
     errors: FieldErrors = {}

@@ -14,6 +14,8 @@ from playwright.sync_api import expect
 
 from app.control.models import ControlOperation, FollowUp, FollowUpKind
 from app.extensions import db
+from app.notifications.models import Notification
+from app.observations.models import Observation
 from tests.browser.test_field_work import FIELD_SPECIES, _observations_of
 from tests.photos.images import encode, photo
 
@@ -325,3 +327,53 @@ def test_typed_coordinates_when_location_is_refused(phone: Any, field_user: Any)
     assert abs(record["latitude"] - (30 + 40 / 60 + 16.32 / 3600)) < 1e-6
     assert abs(record["longitude"] - (107 + 48 / 60 + 1.08 / 3600)) < 1e-6
     assert record["position_source"] == "map"
+
+
+def test_a_returned_record_is_fixed_with_a_new_photo_offline(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any, web_as: Any, tmp_path: Path
+) -> None:
+    user = field_user("surveyor", organization="forestry")
+    verifier = field_user("verifier", organization="forestry")
+    record = make_observation(api_as(user.user), density_per_m2=12.0)
+    response = web_as(verifier.user).post(
+        f"/observations/{record['id']}/review",
+        data={"decision": "returned", "comment": "请补拍卵块近照", "next": "/review"},
+    )
+    assert response.status_code == 302
+    db.session.rollback()
+    close_up = tmp_path / "IMG_0004.jpg"
+    close_up.write_bytes(encode(photo(1200, 900), "JPEG", quality=90))
+
+    p = phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")  # its edit form saved too
+    p.context.set_offline(True)  # at the paddy, to retake the photo
+    p.goto(f"/observations/{record['id']}/edit")
+    p.page.wait_for_selector("form[data-ready]")
+    assert "请补拍卵块近照" in p.page.locator("[data-review-comment]").inner_text()
+    assert FIELD_SPECIES in p.page.locator("[data-species-chosen]").inner_text()
+    assert p.page.locator('input[name="density_per_m2"]').input_value() == "12"
+    assert p.page.locator("form[data-record-form]").get_attribute("data-gps") == "kept"
+    p.page.set_input_files('[data-photos="camera"]', str(close_up))
+    p.page.fill('input[name="density_per_m2"]', "14")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-form-result]")).to_contain_text(SAVED_ON_PHONE)
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("1")
+
+    p.context.set_offline(False)  # back in signal: sent by itself, and the page moves to the record
+    p.page.wait_for_url(f"**/observations/{record['id']}")
+    db.session.rollback()
+    try:
+        stored = db.session.get(Observation, record["id"])
+        assert stored is not None
+        assert stored.status.value == "submitted" and stored.density_per_m2 == 14
+        assert stored.area_m2 == record["area_m2"]  # untouched, not rewritten from the rounded 亩
+        assert len(stored.photos) == 1
+        notices = db.session.scalars(
+            sa.select(Notification).where(
+                Notification.user_id == verifier.id, Notification.kind == "observation_resubmitted"
+            )
+        ).all()
+        assert len(notices) == 1
+    finally:
+        db.session.rollback()

@@ -16,7 +16,10 @@ async function saveFieldPages() {
   const data = await caches.open("ias-data");
   // My follow-ups listed on the home page are saved afresh each time: the re-inspection form must open
   // at the site, where there is often no signal.
-  const followUps = [...document.querySelectorAll("[data-my-follow-ups] a")].map((a) => a.getAttribute("href"));
+  // So are my returned records' edit forms: a verifier's "retake the photo" is met at the site.
+  const followUps = [...document.querySelectorAll("[data-my-follow-ups] a, [data-my-returned] a")].map((a) =>
+    a.getAttribute("href"),
+  );
   const wanted = [...FIELD_PAGES.map((url) => [url, false]), ...followUps.map((url) => [url, true])];
   for (const [url, refresh] of wanted) {
     const cache = url.endsWith(".json") ? data : pages;
@@ -124,11 +127,11 @@ function renderList(items, userId, data) {
       why.className = "error";
       why.textContent = reasonText(item, data);
       meta.append(why);
-      if (FIX_PAGES[item.kind]) {
+      if (item.formUrl || FIX_PAGES[item.kind]) {
         const fix = document.createElement("a");
         fix.className = "button";
         fix.dataset.outboxFix = "";
-        fix.href = `${FIX_PAGES[item.kind]}?outbox=${encodeURIComponent(item.id)}`;
+        fix.href = `${item.formUrl || FIX_PAGES[item.kind]}?outbox=${encodeURIComponent(item.id)}`;
         fix.textContent = t("fix_in_form");
         meta.append(fix, " ");
       }

@@ -280,8 +280,8 @@ async function save(event) {
     const errors = checkObservation(record, species, data.limits.observation);
     if (Object.keys(errors).length) return showErrors(form, t("check_fix"), errors);
     const kind = form.dataset.kind;
-    const label = `${kind === "completion" ? t("completion") : t("observation")} · ${species ? species.name_zh : ""}` +
-      ` · ${record.detected ? t("found") : t("not_found")}`;
+    const what = { completion: t("completion"), edit: t("edit") }[kind] || t("observation");
+    const label = `${what} · ${species ? species.name_zh : ""} · ${record.detected ? t("found") : t("not_found")}`;
     const item = {
       id: record.client_uuid,
       userId: data.user.id,
@@ -291,8 +291,19 @@ async function save(event) {
       idFrom: kind === "completion" ? "observation_id" : null,
       photoUrl: "/api/v1/observations/{id}/photos",
       photos: photos.forOutbox(recordId),
+      formUrl: window.location.pathname,
       label,
     };
+    if (kind === "edit") {
+      // The record exists: its changes go as one PATCH, its new photos to it, under an outbox id of their own.
+      Object.assign(item, {
+        method: "PATCH",
+        body: changes(record),
+        record,
+        baseline,
+        serverId: Number(form.dataset.url.split("/").pop()),
+      });
+    }
     for (const name of REMEMBERED) localStorage.setItem(`ias:last:${name}`, field(name).value);
     if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
     else await outbox.add(item);
@@ -300,8 +311,8 @@ async function save(event) {
     lastSaved = { id: item.id, kind };
     showResult(form, t("saved_local"));
     form.querySelector("[data-form-result]").dataset.state = "pending";
-    if (kind === "completion") {
-      submit.hidden = true; // a follow-up is completed once
+    if (kind === "completion" || kind === "edit") {
+      submit.hidden = true; // a follow-up is completed once; an edit is sent once
     } else {
       resetForNext();
     }
@@ -325,15 +336,8 @@ window.addEventListener("ias:sent", (event) => {
   showResult(form, t("saved_sent"), item.result ? `/observations/${item.result.id}` : null);
 });
 
-// Opened from the outbox (?outbox=<id>) to fix a record the server refused: the form filled with what was
-// saved, the server's reasons beside the fields, the same client_uuid and photos.
-async function reopen(id) {
-  const item = await outbox.get(id);
-  if (!item || item.kind !== form.dataset.kind || item.userId !== data.user.id) return;
-  const record = item.kind === "completion" ? item.body.observation : item.body;
-  reopened = item;
-  recordId = item.id;
-  photos.recordId = recordId;
+// The form filled with a saved record (API field names); the position is kept as saved until GPS is asked for.
+function fillFrom(record) {
   const species = speciesById(record.species_id);
   if (form.querySelector("[data-species-search]")) chooseSpecies(species);
   const detected = form.querySelector(`input[name="detected"][value="${record.detected === false ? "false" : "true"}"]`);
@@ -344,7 +348,10 @@ async function reopen(id) {
   for (const name of ["cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "severity"]) {
     if (field(name)) field(name).value = record[name] ?? "";
   }
-  if (record.area_m2 !== undefined) field("area_mu").value = String(Math.round((record.area_m2 / SQUARE_METRES_PER_MU) * 100) / 100);
+  field("area_mu").value =
+    record.area_m2 === undefined || record.area_m2 === null
+      ? ""
+      : String(Math.round((record.area_m2 / SQUARE_METRES_PER_MU) * 100) / 100);
   watcher.keep({
     latitude: record.latitude,
     longitude: record.longitude,
@@ -352,8 +359,39 @@ async function reopen(id) {
     altitude_m: record.altitude_m ?? null,
     source: record.position_source || "gps",
   });
+}
+
+// Opened from the outbox (?outbox=<id>) to fix a record the server refused: the form filled with what was
+// saved, the server's reasons beside the fields, the same client_uuid and photos.
+async function reopen(id) {
+  const item = await outbox.get(id);
+  if (!item || item.kind !== form.dataset.kind || item.userId !== data.user.id) return;
+  reopened = item;
+  recordId = item.id;
+  photos.recordId = recordId;
+  fillFrom(item.record || (item.kind === "completion" ? item.body.observation : item.body));
+  if (item.kind === "edit") baseline = item.baseline;
   photos.restore(item.photos, recordId);
   if (item.error) showErrors(form, refusedMessage(item.error), explainRefusal(item, data));
+}
+
+// An edit sends only what changed (so an untouched area in 亩 or a severity worked out by the server is not
+// overwritten); with nothing changed but photos, the notes go as they are, which sends the record back.
+let baseline = null;
+
+function changes(record) {
+  const body = {};
+  for (const key of new Set([...Object.keys(baseline), ...Object.keys(record)])) {
+    if (key === "client_uuid") continue;
+    if (JSON.stringify(record[key]) !== JSON.stringify(baseline[key])) body[key] = record[key] ?? null;
+  }
+  if (Object.keys(body).length === 0) body.notes = record.notes ?? null;
+  return body;
+}
+
+function startEdit() {
+  fillFrom(JSON.parse(document.getElementById("ias-record").textContent));
+  baseline = buildRecord();
 }
 
 async function start() {
@@ -381,6 +419,7 @@ async function start() {
   outbox.onChange(showSavedState);
   const fromOutbox = new URLSearchParams(window.location.search).get("outbox");
   if (fromOutbox) await reopen(fromOutbox);
+  else if (form.dataset.kind === "edit") startEdit();
   form.dataset.ready = "1";
 }
 

@@ -72,8 +72,8 @@ export function explainRefusal(item, data) {
   if (item.kind === "control") {
     const method = data.methods.find((m) => m.code === item.body.method);
     local = checkOperation(item.body, method, data.limits.control_operation);
-  } else if (item.kind === "observation" || item.kind === "completion") {
-    const record = item.kind === "completion" ? item.body.observation : item.body;
+  } else if (["observation", "completion", "edit"].includes(item.kind)) {
+    const record = item.record || (item.kind === "completion" ? item.body.observation : item.body);
     const species = data.species.find((s) => s.id === record.species_id);
     local = checkObservation(record, species, data.limits.observation);
   }

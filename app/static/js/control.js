@@ -157,6 +157,7 @@ async function save(event) {
       idFrom: null,
       photoUrl: "/api/v1/control-operations/{id}/photos",
       photos: photos.forOutbox(operationId),
+      formUrl: window.location.pathname,
       label: `${t("control")} · ${method ? (isZh() ? method.name_zh : method.name_en) : body.method}`,
     };
     if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });

@@ -1,6 +1,7 @@
 // The outbox: every record made on this phone waits here (IndexedDB) until the server has it.
 //
-// An item is {id: client_uuid, userId, kind, url, body, photos: [{blob, name, stage, sent, error}], photoUrl,
+// An item is {id: client_uuid, userId, kind, url, method (POST, or PATCH for an edit), body, record (the
+// whole record an edit changes), formUrl (where it is fixed), photos: [{blob, name, stage, sent, error}], photoUrl,
 // label, createdAt, state, error, serverId, lastTry: {at, outcome}}. The record's client_uuid goes with every
 // attempt, so a retry after a lost answer returns the same record instead of making a second one. Items leave
 // the outbox only when the server has the record and every photo; one the server refuses stays, with the
@@ -146,28 +147,8 @@ function photoUrl(item) {
   return item.photoUrl.replace("{id}", String(item.serverId));
 }
 
-// One item: the record, then each photo. Returns true when the item is finished and removed.
-async function sendItem(item, csrf) {
-  if (item.serverId === null) {
-    const response = await send(item.url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(item.body),
-    }, TIMEOUTS.record);
-    await stopUnlessAnswered(response, item);
-    if (!response.ok) {
-      item.state = STATES.REJECTED;
-      item.error = await readError(response);
-      await put(item);
-      return false;
-    }
-    const created = await response.json();
-    item.serverId = item.idFrom ? created[item.idFrom] : created.id;
-    item.result = { id: created.id, site_id: created.site_id ?? null, observation_id: created.observation_id ?? null };
-    item.state = STATES.PENDING;
-    item.error = null;
-    await put(item);
-  }
+// The item's photos not sent yet; false when the server refused one (the item then waits, visibly).
+async function sendPhotos(item, csrf) {
   for (const photo of item.photos) {
     if (photo.sent || photo.error) continue;
     const form = new FormData();
@@ -190,6 +171,43 @@ async function sendItem(item, csrf) {
     item.state = STATES.PHOTO_REFUSED;
     await put(item);
     return false;
+  }
+  return true;
+}
+
+// The record (POST, or PATCH for an edit), answered or refused; false when refused.
+async function sendRecord(item, csrf) {
+  const response = await send(item.url, {
+    method: item.method || "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+    body: JSON.stringify(item.body),
+  }, TIMEOUTS.record);
+  await stopUnlessAnswered(response, item);
+  if (!response.ok) {
+    item.state = STATES.REJECTED;
+    item.error = await readError(response);
+    await put(item);
+    return false;
+  }
+  const created = await response.json();
+  if (item.method !== "PATCH") item.serverId = item.idFrom ? created[item.idFrom] : created.id;
+  item.patched = true;
+  item.result = { id: created.id, site_id: created.site_id ?? null, observation_id: created.observation_id ?? null };
+  item.state = STATES.PENDING;
+  item.error = null;
+  await put(item);
+  return true;
+}
+
+// One item: the record, then each photo (an edit: its new photos first, so the verifier it notifies sees
+// them). Returns true when the item is finished and removed.
+async function sendItem(item, csrf) {
+  if (item.method === "PATCH") {
+    if (!(await sendPhotos(item, csrf))) return false;
+    if (!item.patched && !(await sendRecord(item, csrf))) return false;
+  } else {
+    if (item.serverId === null && !(await sendRecord(item, csrf))) return false;
+    if (!(await sendPhotos(item, csrf))) return false;
   }
   await remove(item.id);
   window.dispatchEvent(new CustomEvent("ias:sent", { detail: { item } }));
