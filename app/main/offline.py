@@ -30,6 +30,7 @@ from app.district.models import Township
 from app.district.services import get_district
 from app.extensions import db
 from app.observations.schemas import ObservationCreateArgs
+from app.sites.models import Site
 from app.species.models import Species, SpeciesName
 from app.species.services import list_control_methods, list_habitats
 
@@ -148,6 +149,27 @@ def field_limits(schema: ma.Schema) -> dict[str, dict[str, Any]]:
     return limits
 
 
+def _townships_payload() -> list[dict[str, Any]]:
+    """Townships with a point each (the mean position of the district's sites in it; null when it has
+    none yet), so the phone lists the nearest first. Sites, not records: far fewer rows, same places."""
+    means = sa.select(Site.township_id, sa.func.avg(Site.longitude), sa.func.avg(Site.latitude)).where(
+        Site.township_id.is_not(None)
+    )
+    where = {
+        township_id: (float(lon), float(lat))
+        for township_id, lon, lat in db.session.execute(means.group_by(Site.township_id))
+    }
+    return [
+        {
+            "code": t.code,
+            "name_zh": t.name_zh,
+            "lon": round(where[t.id][0], 6) if t.id in where else None,
+            "lat": round(where[t.id][1], 6) if t.id in where else None,
+        }
+        for t in db.session.scalars(sa.select(Township).order_by(Township.code))
+    ]
+
+
 def _species_payload() -> list[dict[str, Any]]:
     names: dict[int, list[str]] = {}
     for species_id, value in db.session.execute(sa.select(SpeciesName.species_id, SpeciesName.value)):
@@ -193,10 +215,7 @@ def field_data() -> Response:
             "observation": field_limits(ObservationCreateArgs()),
             "control_operation": field_limits(ControlOperationCreateArgs()),
         },
-        "townships": [
-            {"code": t.code, "name_zh": t.name_zh}
-            for t in db.session.scalars(sa.select(Township).order_by(Township.code))
-        ],
+        "townships": _townships_payload(),
         "habitats": [
             {
                 "code": h.code,

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.notifications.models import Notification
 from app.observations.models import Observation
 from tests.browser.test_field_work import FIELD_SPECIES, _observations_of
+from tests.conftest import PADDY
 from tests.photos.images import encode, photo
 
 SAVED_ON_PHONE = "已保存在本机，将自动发送"
@@ -377,3 +378,33 @@ def test_a_returned_record_is_fixed_with_a_new_photo_offline(
         assert len(notices) == 1
     finally:
         db.session.rollback()
+
+
+def test_township_is_listed_by_distance_and_worked_out_when_left_empty(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any
+) -> None:
+    user = field_user("surveyor")
+    api = api_as(user.user)
+    north_1km = PADDY[0] + 1000 / 111_320
+    make_observation(api, township_code="500155002", latitude=north_1km)  # 1 km away
+    make_observation(api, township_code="500155001", latitude=PADDY[0] - 5000 / 111_320)  # 5 km away
+    db.session.rollback()
+    p = phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    p.context.set_offline(True)  # made with no signal, so no township is looked up while recording
+    p.goto("/observations/new")
+    _choose_species(p.page)
+    p.page.wait_for_selector('form[data-gps="good"]')
+    options = p.page.locator('select[name="township_code"] option')
+    assert options.nth(1).get_attribute("value") == "500155002"
+    assert options.nth(2).get_attribute("value") == "500155001"
+    assert "1.0 km" in options.nth(1).inner_text()
+    assert p.page.locator('select[name="township_code"]').input_value() == ""  # not chosen for the surveyor
+    p.page.fill('input[name="density_per_m2"]', "6")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("1")
+    p.context.set_offline(False)
+    expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent")
+    [record] = [r for r in _observations_of(user.id) if r["density_per_m2"] == 6]
+    assert record["township_code"] == "500155002"

@@ -50,6 +50,38 @@ function fillSelects() {
   }
 }
 
+// Nearest township first, from where the phone is (each township's point is where the district's sites in it
+// are); the distance is shown. The choice, if any, is kept.
+let orderedAt = null;
+
+function kmBetween(lat1, lon1, lat2, lon2) {
+  const rad = Math.PI / 180;
+  const x = (lon2 - lon1) * rad * Math.cos(((lat1 + lat2) / 2) * rad);
+  const y = (lat2 - lat1) * rad;
+  return Math.sqrt(x * x + y * y) * 6371;
+}
+
+function orderTownships(fix) {
+  if (!fix || (orderedAt && kmBetween(orderedAt.latitude, orderedAt.longitude, fix.latitude, fix.longitude) < 0.5)) return;
+  orderedAt = fix;
+  const select = form.querySelector("[data-townships]");
+  const chosen = select.value;
+  const byCode = new Map(data.townships.map((tw) => [tw.code, tw]));
+  const options = [...select.options].slice(1);
+  const distance = (option) => {
+    const tw = byCode.get(option.value);
+    return tw && tw.lat !== null ? kmBetween(fix.latitude, fix.longitude, tw.lat, tw.lon) : Infinity;
+  };
+  options.sort((a, b) => distance(a) - distance(b) || a.value.localeCompare(b.value));
+  for (const option of options) {
+    const tw = byCode.get(option.value);
+    const km = distance(option);
+    if (tw) option.textContent = km === Infinity ? tw.name_zh : `${tw.name_zh} · ${km.toFixed(1)} km`;
+    select.append(option);
+  }
+  select.value = chosen;
+}
+
 // --- species ---------------------------------------------------------------------------------------
 
 function speciesById(id) {
@@ -145,6 +177,7 @@ function startPosition() {
       form.querySelector("[data-gps-restart]").hidden = w.status !== "map" && w.status !== "kept";
       if (w.status === "denied" || w.status === "unavailable") form.querySelector("[data-typed-position]").open = true;
       if (mini) mini.show(w.fix);
+      orderTownships(w.fix);
     },
   });
   mini = positionMap(form.querySelector("[data-position-map]"), watcher, data.district && data.district.bounds);
