@@ -10,26 +10,93 @@ const SYNC_EVERY_MS = 60_000;
 // worker also saves every page when it is visited).
 const FIELD_PAGES = ["/", "/observations/new", "/control-operations/new", "/follow-ups", "/app/field-data.json"];
 
-async function saveFieldPages() {
-  if (!("caches" in window)) return;
+const READY_KEY = "ias:offline-ready";
+const REFRESH_EVERY_MS = 5 * 60_000; // pages already saved are fetched again at most this often
+
+// Saves (or, on `refresh`, saves again) every page a surveyor may need with no signal: the capture forms,
+// their field data, and my follow-ups and returned records listed on this page. The control form's list of
+// sites and the follow-ups change as colleagues work, so a sync refreshes them. What was saved, and when,
+// is kept for the "ready for offline use" line.
+async function saveFieldPages({ refresh = false } = {}) {
+  if (!("caches" in window)) return null;
   const pages = await caches.open("ias-pages");
   const data = await caches.open("ias-data");
-  // My follow-ups listed on the home page are saved afresh each time: the re-inspection form must open
-  // at the site, where there is often no signal.
-  // So are my returned records' edit forms: a verifier's "retake the photo" is met at the site.
-  const followUps = [...document.querySelectorAll("[data-my-follow-ups] a, [data-my-returned] a")].map((a) =>
+  const known = JSON.parse(localStorage.getItem(READY_KEY) || "null");
+  const own = [...document.querySelectorAll("[data-my-follow-ups] a, [data-my-returned] a")].map((a) =>
     a.getAttribute("href"),
   );
-  const wanted = [...FIELD_PAGES.map((url) => [url, false]), ...followUps.map((url) => [url, true])];
-  for (const [url, refresh] of wanted) {
+  // Off the home page, the follow-ups saved last time are refreshed instead.
+  const followUps = document.querySelector("[data-outbox-list]") ? own : known?.followUps || [];
+  const wanted = [...new Set([...FIELD_PAGES, ...followUps])];
+  let saved = 0;
+  for (const url of wanted) {
     const cache = url.endsWith(".json") ? data : pages;
-    if (!refresh && (await cache.match(url, { ignoreVary: true }))) continue;
-    try {
-      const response = await fetch(url, { credentials: "same-origin" });
-      if (response.ok && !response.redirected) await cache.put(url, response);
-    } catch (error) {
-      return; // offline: try again next time
+    const have = await cache.match(url, { ignoreVary: true });
+    if (have && !refresh && !followUps.includes(url)) {
+      saved += 1;
+      continue;
     }
+    try {
+      const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+      if (response.ok && !response.redirected) {
+        await cache.put(url, response);
+        saved += 1;
+      } else if (have) saved += 1;
+    } catch (error) {
+      return null; // offline: try again next time
+    }
+  }
+  const state = { at: Date.now(), pages: saved, followUps, ...(await countSaved(pages, data)) };
+  localStorage.setItem(READY_KEY, JSON.stringify(state));
+  showOfflineState();
+  return state;
+}
+
+// Species and sites in the saved copies (what the forms will offer with no signal).
+async function countSaved(pages, data) {
+  const counts = { species: 0, sites: 0 };
+  try {
+    const field = await data.match("/app/field-data.json", { ignoreVary: true });
+    if (field) counts.species = (await field.json()).species.length;
+    const control = await pages.match("/control-operations/new", { ignoreVary: true });
+    if (control) {
+      const html = new DOMParser().parseFromString(await control.text(), "text/html");
+      counts.sites = html.querySelectorAll('[data-site-select] option:not([value=""])').length;
+    }
+  } catch (error) {
+    /* a copy that cannot be read is simply not counted */
+  }
+  return counts;
+}
+
+function showOfflineState() {
+  const state = JSON.parse(localStorage.getItem(READY_KEY) || "null");
+  for (const el of document.querySelectorAll("[data-offline-state]")) {
+    if (!state) continue;
+    const when = new Date(state.at).toLocaleString(document.documentElement.lang, { hour12: false });
+    const visits = state.followUps.filter((u) => u.startsWith("/follow-ups/")).length;
+    el.hidden = false;
+    el.textContent = t("offline_ready")
+      .replace("{pages}", state.pages)
+      .replace("{species}", state.species)
+      .replace("{sites}", state.sites)
+      .replace("{follow_ups}", visits)
+      .replace("{when}", when);
+  }
+}
+
+let refreshing = false;
+
+// `force` (the "sync now" button, the signal coming back): at once; otherwise at most every few minutes.
+async function refreshFieldPages(force) {
+  const known = JSON.parse(localStorage.getItem(READY_KEY) || "null");
+  if (refreshing || navigator.onLine === false) return;
+  if (!force && known && Date.now() - known.at < REFRESH_EVERY_MS) return;
+  refreshing = true;
+  try {
+    await saveFieldPages({ refresh: true });
+  } finally {
+    refreshing = false;
   }
 }
 
@@ -209,13 +276,18 @@ async function refresh() {
   renderList(items, userId, data);
 }
 
-async function syncNow() {
+async function syncNow(event) {
+  const force = event instanceof Event && (event.type === "click" || event.type === "online");
   try {
     lastReport = await outbox.sync();
   } catch (error) {
     console.error(error);
   }
   await refresh();
+  // With the server answering, what the phone keeps for offline use is brought up to date too.
+  if (lastReport && !lastReport.offline && !lastReport.timeout && !lastReport.signIn && navigator.serviceWorker?.controller) {
+    refreshFieldPages(force).catch((error) => console.warn("offline pages not refreshed", error));
+  }
   return lastReport;
 }
 
@@ -225,6 +297,7 @@ function start() {
   registerServiceWorker();
   keepStorage();
   outbox.onChange(refresh);
+  showOfflineState();
   refresh();
   syncNow();
   window.addEventListener("online", syncNow);
