@@ -76,6 +76,21 @@ async function networkFirst(event, cacheName, fallbackUrl) {
   }
 }
 
+// The field data (species, townships, methods) from the saved copy at once, refreshed behind it for next
+// time; the app also refreshes it on every sync. Only a phone with no copy waits for the network.
+async function savedThenRefreshed(event, cacheName) {
+  const request = event.request;
+  const cache = await caches.open(cacheName);
+  const copy = await saved(cache, request);
+  if (!copy) return networkFirst(event, cacheName);
+  event.waitUntil(
+    fetch(request)
+      .then((response) => (cacheable(response) ? cache.put(request, response) : undefined))
+      .catch(() => undefined),
+  );
+  return copy;
+}
+
 async function cacheFirst(request) {
   const saved = await caches.match(request, { ignoreVary: true });
   return saved || fetch(request);
@@ -91,7 +106,7 @@ self.addEventListener("fetch", (event) => {
   if (request.mode === "navigate") {
     event.respondWith(networkFirst(event, PAGE_CACHE, OFFLINE_URL));
   } else if (url.pathname === "/app/field-data.json") {
-    event.respondWith(networkFirst(event, DATA_CACHE));
+    event.respondWith(savedThenRefreshed(event, DATA_CACHE));
   } else if (url.pathname.startsWith("/static/") || url.pathname.startsWith("/vendor/")) {
     event.respondWith(cacheFirst(request));
   }
