@@ -438,3 +438,70 @@ def test_ready_for_offline_use_is_shown_and_a_sync_refreshes_the_sites(
     p.goto("/control-operations/new")
     p.page.wait_for_selector("form[data-ready]")
     assert p.page.locator('[data-site-select] option:not([value=""])').count() == 2
+
+
+def test_a_site_found_offline_is_treated_offline(phone: Any, field_user: Any) -> None:
+    user = field_user("surveyor")
+    p = phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    p.context.set_offline(True)
+    p.goto("/observations/new")
+    _choose_species(p.page)
+    p.page.wait_for_selector('form[data-gps="good"]')
+    p.page.fill('input[name="density_per_m2"]', "25")
+    p.page.fill('input[name="place_name"]', "老屋基田")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("1")
+
+    p.goto("/control-operations/new")  # the record waits on the phone; its site can be treated already
+    p.page.wait_for_selector("form[data-ready]")
+    waiting = p.page.locator("[data-site-select] option[data-pending-record]")
+    expect(waiting).to_have_count(1)
+    assert "老屋基田" in waiting.inner_text()
+    p.page.select_option("[data-site-select]", waiting.get_attribute("value"))
+    p.page.select_option('select[name="method"]', "hand_collection")
+    p.page.fill('input[name="details.kg_removed"]', "3")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("2")
+
+    p.context.set_offline(False)
+    expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent", timeout=20_000)
+    [record] = _observations_of(user.id)
+    db.session.rollback()
+    try:
+        [operation] = db.session.scalars(
+            sa.select(ControlOperation).where(ControlOperation.operator_id == user.id)
+        ).all()
+        baseline = db.session.get(Observation, record["id"])
+        assert baseline is not None and operation.site_id == baseline.site_id
+        assert operation.details == {"kg_removed": 3}
+    finally:
+        db.session.rollback()
+
+
+def test_a_missing_registration_number_is_caught_on_the_phone(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any
+) -> None:
+    user = field_user("surveyor")
+    baseline = make_observation(api_as(user.user))
+    db.session.rollback()
+    p = phone()
+    p.sign_in(user.username)
+    p.goto(f"/control-operations/new?observation_id={baseline['id']}")
+    p.page.wait_for_selector("form[data-ready]")
+    p.page.select_option('select[name="method"]', "chemical")
+    p.page.fill('input[name="details.product"]', "四聚乙醛")
+    p.page.fill('input[name="details.dose_g_per_mu"]', "-5")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator('[data-error-for="details.registration_no"]')).to_contain_text("此防治方法必填")
+    expect(p.page.locator('[data-error-for="details.dose_g_per_mu"]')).to_contain_text(
+        "必须在 0 到 100000 之间"
+    )
+    expect(p.page.locator("[data-form-result]")).to_be_hidden()
+    assert p.page.evaluate("import('/static/js/outbox.js').then((o) => o.all()).then((a) => a.length)") == 0
+
+    p.page.fill('input[name="details.registration_no"]', "PD20101234")
+    p.page.fill('input[name="details.dose_g_per_mu"]', "500")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent")

@@ -143,6 +143,7 @@ function reasonText(item, data) {
 
 function stateText(item) {
   if (item.id === outbox.sendingId) return t("state_sending");
+  if (item.dependsOn && item.state === outbox.STATES.PENDING) return t("state_waits_record");
   const text = t(`state_${item.state}`);
   if (item.state === outbox.STATES.PENDING && item.lastTry) {
     const at = new Date(item.lastTry.at).toLocaleTimeString(document.documentElement.lang, { hour12: false });

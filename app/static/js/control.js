@@ -25,6 +25,37 @@ function siteChoice() {
   return field("site_id").dataset;
 }
 
+// A record made on this phone and still waiting in the outbox opens its site only when it reaches the server;
+// it is offered as the site treated, so a site found offline can be treated offline. The operation waits in
+// the outbox for that record and is sent with the record's id as its baseline.
+const PENDING_PREFIX = "outbox:";
+
+function pendingRecordChosen() {
+  const select = form.querySelector("[data-site-select]");
+  return select && select.value.startsWith(PENDING_PREFIX) ? select.value.slice(PENDING_PREFIX.length) : null;
+}
+
+async function offerWaitingRecords() {
+  const select = form.querySelector("[data-site-select]");
+  if (!select) return;
+  const items = (await outbox.all()).filter(
+    (i) => i.kind === "observation" && i.userId === data.user.id && i.body.detected !== false && i.state !== outbox.STATES.REJECTED,
+  );
+  if (items.length === 0) return;
+  const group = document.createElement("optgroup");
+  group.label = t("waiting_records");
+  for (const item of items) {
+    const species = data.species.find((s) => s.id === item.body.species_id);
+    const when = new Date(item.createdAt).toLocaleString(document.documentElement.lang, { hour12: false });
+    const name = species ? species.name_zh : "";
+    const option = new Option([name, item.body.place_name, when].filter(Boolean).join(" · "), `${PENDING_PREFIX}${item.id}`);
+    option.dataset.speciesGroup = species ? species.group : "";
+    option.dataset.pendingRecord = item.id;
+    group.append(option);
+  }
+  select.append(group);
+}
+
 function renderMethods() {
   const select = form.querySelector("[data-methods]");
   const current = select.value;
@@ -79,7 +110,9 @@ function buildOperation() {
     performed_at: isoFromInput(field("performed_at").value),
     details: {},
   };
-  if (field("observation_id")) body.observation_id = Number(field("observation_id").value);
+  const waiting = pendingRecordChosen();
+  if (waiting) body.waiting_for = waiting; // taken out again before sending: see save()
+  else if (field("observation_id")) body.observation_id = Number(field("observation_id").value);
   else body.site_id = Number(field("site_id").value);
   const area = optionalNumber("area_mu");
   if (area !== undefined) body.area_m2 = Math.round(area * SQUARE_METRES_PER_MU * 100) / 100;
@@ -145,6 +178,8 @@ async function save(event) {
       return showErrors(form, t("photo_failed_remove"), { photos: [t("photo_failed_remove")] });
     }
     const body = buildOperation();
+    const dependsOn = body.waiting_for || null;
+    delete body.waiting_for;
     const method = data.methods.find((m) => m.code === body.method);
     const errors = checkOperation(body, method, data.limits.control_operation);
     if (Object.keys(errors).length) return showErrors(form, t("check_fix"), errors);
@@ -158,6 +193,7 @@ async function save(event) {
       photoUrl: "/api/v1/control-operations/{id}/photos",
       photos: photos.forOutbox(operationId),
       formUrl: window.location.pathname,
+      dependsOn,
       label: `${t("control")} · ${method ? (isZh() ? method.name_zh : method.name_en) : body.method}`,
     };
     if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
@@ -211,8 +247,8 @@ async function reopen(id) {
   if (!item || item.kind !== "control" || item.userId !== data.user.id) return;
   const body = item.body;
   const select = form.querySelector("[data-site-select]");
-  if (select && body.site_id) {
-    select.value = String(body.site_id);
+  if (select && (body.site_id || item.dependsOn)) {
+    select.value = item.dependsOn ? `${PENDING_PREFIX}${item.dependsOn}` : String(body.site_id);
     renderMethods();
   }
   field("method").value = body.method;
@@ -238,6 +274,7 @@ async function start() {
   field("performed_at").value = localInputValue(new Date());
   photos = new PhotoList(form);
   newOperation();
+  await offerWaitingRecords();
   renderMethods();
   const select = form.querySelector("[data-site-select]");
   if (select) select.addEventListener("change", renderMethods);

@@ -11,7 +11,11 @@
 // Every request has a time limit: on "one bar" (the phone thinks it is online, nothing comes back) a send
 // that hangs would hold every later item, so it is given up and tried again on the next sync.
 
+import { t } from "./fielddata.js";
+
 const DB_NAME = "ias-tracker";
+const SENT_IDS = "ias:sent-ids"; // client_uuid → server id of records sent from this phone (the latest few)
+const SENT_IDS_KEPT = 200;
 const STORE = "outbox";
 const CHANGED = "ias:outbox-changed";
 
@@ -191,6 +195,7 @@ async function sendRecord(item, csrf) {
   }
   const created = await response.json();
   if (item.method !== "PATCH") item.serverId = item.idFrom ? created[item.idFrom] : created.id;
+  if (item.kind === "observation") rememberSent(item.id, created.id);
   item.patched = true;
   item.result = { id: created.id, site_id: created.site_id ?? null, observation_id: created.observation_id ?? null };
   item.state = STATES.PENDING;
@@ -212,6 +217,38 @@ async function sendItem(item, csrf) {
   await remove(item.id);
   window.dispatchEvent(new CustomEvent("ias:sent", { detail: { item } }));
   return true;
+}
+
+function sentIds() {
+  try {
+    return JSON.parse(localStorage.getItem(SENT_IDS) || "{}");
+  } catch (error) {
+    return {};
+  }
+}
+
+function rememberSent(clientUuid, serverId) {
+  const known = Object.entries(sentIds()).filter(([key]) => key !== clientUuid);
+  known.push([clientUuid, serverId]);
+  localStorage.setItem(SENT_IDS, JSON.stringify(Object.fromEntries(known.slice(-SENT_IDS_KEPT))));
+}
+
+// An item made for a record still in the outbox (an operation on a site found offline): false while that
+// record waits; then the record's server id is put in its place. Refused when the record is gone unsent.
+async function resolveDependency(item) {
+  if (!item.dependsOn) return true;
+  const record = await get(item.dependsOn);
+  if (record && record.serverId === null) return false;
+  const id = record ? record.serverId : sentIds()[item.dependsOn];
+  if (id === undefined) {
+    item.state = STATES.REJECTED;
+    item.error = { status: 0, message: t("record_gone"), errors: { site_id: [t("record_gone")] } };
+  } else {
+    item.body.observation_id = id;
+    item.dependsOn = null;
+  }
+  await put(item);
+  return item.state !== STATES.REJECTED;
 }
 
 // A refused photo tried again (the person may have freed space on the server side or it was transient).
@@ -272,6 +309,7 @@ export function sync() {
       }
       for (const item of items) {
         if (item.userId !== who.user_id) continue; // someone else's: waits for them to sign in
+        if (!(await resolveDependency(item))) continue;
         current = item;
         sendingId = item.id;
         announce();
