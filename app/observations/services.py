@@ -460,11 +460,18 @@ def derive_township(lon: float, lat: float) -> Township | None:
 
 
 def review_observation(
-    *, actor: User, observation: Observation, decision: ReviewStatus, comment: str | None
+    *,
+    actor: User,
+    observation: Observation,
+    decision: ReviewStatus,
+    comment: str | None,
+    client_uuid: uuid.UUID | None = None,
 ) -> Observation:
     """Verify, reject or return a submitted record (verifier of the owning organization, or admin).
 
-    Raises PermissionDenied, Conflict (not awaiting review) and InvalidInput (no comment).
+    `client_uuid`, made once per review by the reviewer's form: the same review sent again is answered
+    with the record as it is, not applied twice nor refused. Raises PermissionDenied, Conflict (not
+    awaiting review) and InvalidInput (no comment).
     """
     if actor.role not in REVIEWERS:
         raise PermissionDenied(_("Only verifiers review records."))
@@ -472,6 +479,8 @@ def review_observation(
         raise PermissionDenied(_("Records are reviewed by a verifier of the organization that made them."))
     if observation.surveyor_id == actor.id:
         raise PermissionDenied(_("A record is reviewed by someone other than its surveyor."))
+    if client_uuid is not None and observation.review_uuid == client_uuid:
+        return observation  # this very review, sent again
     if observation.status != ReviewStatus.SUBMITTED:
         raise Conflict(
             _("This record is %(status)s, not awaiting review.", status=STATUS_LABELS[observation.status]),
@@ -488,6 +497,7 @@ def review_observation(
         )
     observation.status = decision
     observation.review_comment = comment
+    observation.review_uuid = client_uuid
     observation.reviewed_by_id = actor.id
     observation.reviewed_at = datetime.now(UTC)
     db.session.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 import marshmallow as ma
@@ -24,6 +25,12 @@ from app.security import is_local_path
 from app.species.services import list_habitats, search_species
 
 bp = Blueprint("observations", __name__)
+
+
+@bp.context_processor
+def _review_form_ids() -> dict[str, Any]:
+    """Each review form gets its own id (a second tap on it, or a retry, is then the same review)."""
+    return {"new_review_uuid": lambda: str(uuid.uuid4())}
 
 
 @bp.route("/observations/new")
@@ -375,11 +382,17 @@ def review(observation_id: int) -> Response:
     back = _back(url_for(".review_queue"))
     try:
         args = ReviewArgs().load(
-            {"decision": request.form.get("decision", ""), "comment": request.form.get("comment") or None}
+            {
+                "decision": request.form.get("decision", ""),
+                "comment": request.form.get("comment") or None,
+                "client_uuid": request.form.get("client_uuid") or None,
+            }
         )
     except ma.ValidationError as exc:
         if "decision" in exc.messages:
             flash(_("Choose verified, returned or rejected."), "error")
+        elif "client_uuid" in exc.messages:
+            flash(_("The form was damaged: open the record and review it again."), "error")
         else:
             flash(_("The comment is too long: at most 2000 characters."), "error")
         return redirect(back)
@@ -389,6 +402,7 @@ def review(observation_id: int) -> Response:
             observation=services.get_observation(observation_id),
             decision=args["decision"],
             comment=args.get("comment"),
+            client_uuid=args.get("client_uuid"),
         )
     except ServiceError as exc:
         db.session.rollback()

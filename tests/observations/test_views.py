@@ -524,3 +524,44 @@ def test_a_returned_record_opens_in_the_full_form_and_resubmitting_tells_the_ver
     assert len(notices) == 1
     assert notices[0].subject.startswith("[Resubmitted]")
     assert str(record["id"]) in notices[0].body
+
+
+def test_a_review_sent_twice_is_applied_once(api_as: Any, make_observation: Any, web_as: Any) -> None:
+    surveyor_api = api_as("surveyor")
+    record = make_observation(surveyor_api)
+    verifier = web_as("verifier")
+    page = verifier.get("/review").get_data(as_text=True)
+    form_id = re.search(
+        rf'action="/observations/{record["id"]}/review".*?name="client_uuid" value="([0-9a-f-]{{36}})"',
+        page,
+        re.S,
+    )
+    assert form_id is not None
+    data = {"decision": "returned", "comment": "请补拍", "next": "/review", "client_uuid": form_id.group(1)}
+    first = verifier.post(f"/observations/{record['id']}/review", data=data)
+    second = verifier.post(f"/observations/{record['id']}/review", data=data)  # a second tap
+    assert first.status_code == second.status_code == 302
+    flashes = verifier.get("/review").get_data(as_text=True)
+    assert "不在待审核中" not in flashes and "not awaiting review" not in flashes
+    db.session.expire_all()
+    notices = db.session.scalars(
+        sa.select(Notification).where(
+            Notification.user_id == surveyor_api.user.id, Notification.kind == "observation_returned"
+        )
+    ).all()
+    assert len(notices) == 1
+
+    # Another review (another form) of the same record is refused: it is no longer awaiting review.
+    other = dict(data, client_uuid="2f0c7c8e-8f39-4b6e-9b7a-0d5c8f1e2a33", decision="verified")
+    api = verifier.client.post(
+        f"/api/v1/observations/{record['id']}/review",
+        json={k: other[k] for k in ("decision", "client_uuid")},
+        headers={"X-CSRFToken": verifier.csrf},
+    )
+    assert api.status_code == 409
+    again = verifier.client.post(
+        f"/api/v1/observations/{record['id']}/review",
+        json={k: data[k] for k in ("decision", "comment", "client_uuid")},
+        headers={"X-CSRFToken": verifier.csrf},
+    )
+    assert again.status_code == 200 and again.get_json()["status"] == "returned"
