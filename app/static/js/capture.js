@@ -254,7 +254,11 @@ function resetForNext() {
   field("severity").value = "";
   field("observed_at").value = localInputValue(new Date());
   photos.clear();
-  if (watcher.status === "map" || watcher.status === "kept") watcher.start();
+  if (watcher.status === "map" || watcher.status === "kept") {
+    // A position set by hand belongs to the record just saved: the next one needs its own.
+    watcher.fix = null;
+    watcher.start();
+  }
   if (reopened) {
     reopened = null;
     history.replaceState(null, "", window.location.pathname);
