@@ -329,6 +329,11 @@ def test_typed_coordinates_when_location_is_refused(phone: Any, field_user: Any)
     assert abs(record["latitude"] - (30 + 40 / 60 + 16.32 / 3600)) < 1e-6
     assert abs(record["longitude"] - (107 + 48 / 60 + 1.08 / 3600)) < 1e-6
     assert record["position_source"] == "map"
+    # The typed point belonged to that record: the next one is not silently put in the same place.
+    p.page.wait_for_selector('form[data-gps="denied"]')
+    p.page.fill('input[name="density_per_m2"]', "2")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator('[data-error-for="latitude"]')).to_be_visible()
 
 
 def test_a_returned_record_is_fixed_with_a_new_photo_offline(
