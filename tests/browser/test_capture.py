@@ -510,3 +510,54 @@ def test_a_missing_registration_number_is_caught_on_the_phone(
     p.page.fill('input[name="details.dose_g_per_mu"]', "500")
     p.page.click('button[type="submit"]')
     expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent")
+
+
+def test_a_refused_control_operation_is_fixed_in_its_form(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any
+) -> None:
+    user = field_user("surveyor")
+    baseline = make_observation(api_as(user.user))
+    db.session.rollback()
+    p = phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    site_id = baseline["site_id"]
+    # Queued by an older version of the app: an operation without its method's required product name.
+    p.context.set_offline(True)
+    item_id = p.page.evaluate(
+        """async ({userId, siteId}) => {
+            const outbox = await import('/static/js/outbox.js');
+            const id = outbox.newId();
+            await outbox.add({id, userId, kind: 'control', url: '/api/v1/control-operations', idFrom: null,
+                photoUrl: '/api/v1/control-operations/{id}/photos', photos: [], label: '化学防治',
+                body: {client_uuid: id, site_id: siteId, method: 'chemical', area_m2: 1000,
+                       performed_at: new Date().toISOString(),
+                       details: {registration_no: 'PD20101234', dose_g_per_mu: 400}}});
+            return id;
+        }""",
+        {"userId": user.id, "siteId": site_id},
+    )
+    p.context.set_offline(False)
+    p.page.click("[data-sync-now]")
+    item = p.page.locator(f'[data-outbox-item="{item_id}"]')
+    expect(item).to_have_attribute("data-state", "rejected")
+    reason = item.locator(".error").inner_text()
+    assert "药剂名称" in reason and "details.product" not in reason  # the method's own label
+
+    item.locator("[data-outbox-fix]").click()
+    p.page.wait_for_selector("form[data-ready]")
+    assert p.page.locator("[data-site-select]").input_value() == str(site_id)
+    assert p.page.locator('input[name="details.registration_no"]').input_value() == "PD20101234"
+    expect(p.page.locator('[data-error-for="details.product"]')).to_be_visible()
+    p.page.fill('input[name="details.product"]', "四聚乙醛")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent")
+    db.session.rollback()
+    try:
+        [operation] = db.session.scalars(
+            sa.select(ControlOperation).where(ControlOperation.operator_id == user.id)
+        ).all()
+        assert str(operation.client_uuid) == item_id
+        assert operation.details["product"] == "四聚乙醛" and operation.area_m2 == 1000
+    finally:
+        db.session.rollback()
