@@ -29,6 +29,7 @@ async function saveFieldPages({ refresh = false } = {}) {
   const followUps = document.querySelector("[data-outbox-list]") ? own : known?.followUps || [];
   const wanted = [...new Set([...FIELD_PAGES, ...followUps])];
   let saved = 0;
+  let fetched = 0;
   for (const url of wanted) {
     const cache = url.endsWith(".json") ? data : pages;
     const have = await cache.match(url, { ignoreVary: true });
@@ -41,12 +42,15 @@ async function saveFieldPages({ refresh = false } = {}) {
       if (response.ok && !response.redirected) {
         await cache.put(url, response);
         saved += 1;
+        fetched += 1;
       } else if (have) saved += 1;
     } catch (error) {
       return null; // offline: try again next time
     }
   }
-  const state = { at: Date.now(), pages: saved, followUps, ...(await countSaved(pages, data)) };
+  // "When" is the last time anything was fetched, not the last time the copies were looked at.
+  const at = fetched === 0 && known ? known.at : Date.now();
+  const state = { at, pages: saved, followUps, ...(await countSaved(pages, data)) };
   localStorage.setItem(READY_KEY, JSON.stringify(state));
   showOfflineState();
   return state;
@@ -87,7 +91,8 @@ function showOfflineState() {
 
 let refreshing = false;
 
-// `force` (the "sync now" button, the signal coming back): at once; otherwise at most every few minutes.
+// `force` (the "sync now" button, the signal coming back, something just sent): at once; otherwise at most
+// every few minutes.
 async function refreshFieldPages(force) {
   const known = JSON.parse(localStorage.getItem(READY_KEY) || "null");
   if (refreshing || navigator.onLine === false) return;
@@ -278,13 +283,14 @@ async function refresh() {
 }
 
 async function syncNow(event) {
-  const force = event instanceof Event && (event.type === "click" || event.type === "online");
+  let force = event instanceof Event && (event.type === "click" || event.type === "online");
   try {
     lastReport = await outbox.sync();
   } catch (error) {
     console.error(error);
   }
   await refresh();
+  if (lastReport && lastReport.sent) force = true; // what was sent may have opened a site
   // With the server answering, what the phone keeps for offline use is brought up to date too.
   if (lastReport && !lastReport.offline && !lastReport.timeout && !lastReport.signIn && navigator.serviceWorker?.controller) {
     refreshFieldPages(force).catch((error) => console.warn("offline pages not refreshed", error));
