@@ -98,7 +98,7 @@ def test_one_bar_saves_on_the_phone_and_says_so(phone: Any, field_user: Any) -> 
     hole.release()
     p.page.click("[data-sync-now]")
     p.page.wait_for_selector("[data-outbox-empty]:not([hidden])")
-    expect(status).to_contain_text("全部已发送")
+    expect(status).to_contain_text("全部已发送", timeout=SENDING)
     [record] = _observations_of(user.id)
     assert record["density_per_m2"] == 5
 
@@ -175,7 +175,7 @@ def test_save_while_a_photo_is_being_prepared_waits_for_it(
     first = p.page.locator("[data-form-result] a").get_attribute("href")
     p.page.fill('input[name="density_per_m2"]', "2")  # the next record, without a photo
     p.page.click('button[type="submit"]')
-    expect(p.page.locator("[data-form-result] a")).not_to_have_attribute("href", first or "")
+    expect(p.page.locator("[data-form-result] a")).not_to_have_attribute("href", first or "", timeout=SENDING)
     records = {r["density_per_m2"]: r for r in _observations_of(user.id)}
     assert sorted(records) == [2, 11]
     assert len(records[11]["photos"]) == 1 and (records[11]["photos"][0][0], records[11]["photos"][0][1]) == (
