@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import marshmallow as ma
 import sqlalchemy as sa
 import xstatic.pkg.leaflet
 from flask import Blueprint, current_app, jsonify, make_response, render_template, url_for
@@ -24,9 +25,12 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
+from app.control.schemas import ControlOperationCreateArgs
 from app.district.models import Township
 from app.district.services import get_district
 from app.extensions import db
+from app.observations.schemas import ObservationCreateArgs
+from app.sites.models import Site
 from app.species.models import Species, SpeciesName
 from app.species.services import (
     census_category_labels,
@@ -48,10 +52,23 @@ SHELL_FILES = (
     "js/fielddata.js",
     "js/forms.js",
     "js/capture.js",
+    "js/checks.js",
     "js/position.js",
     "js/photos.js",
     "js/control.js",
     "js/map.js",
+)
+
+
+# Leaflet and the images its stylesheet and default marker use (a map drawn offline needs them all).
+LEAFLET_FILES = (
+    "leaflet.js",
+    "leaflet.css",
+    "images/marker-icon.png",
+    "images/marker-icon-2x.png",
+    "images/marker-shadow.png",
+    "images/layers.png",
+    "images/layers-2x.png",
 )
 
 
@@ -71,7 +88,7 @@ def _no_store(response: Response) -> Response:
 @bp.route("/sw.js")
 def service_worker() -> Response:
     shell = [url_for("static", filename=name) for name in SHELL_FILES]
-    shell += [url_for("offline.static", filename=name) for name in ("leaflet.js", "leaflet.css")]
+    shell += [url_for("offline.static", filename=name) for name in LEAFLET_FILES]
     shell.append(url_for("offline.offline_page"))
     body = render_template(
         "offline/sw.js", version=_static_digest(current_app.static_folder or ""), shell=shell
@@ -119,6 +136,45 @@ def session_info() -> Response:
     )
 
 
+def field_limits(schema: ma.Schema) -> dict[str, dict[str, Any]]:
+    """Each field's range, whole-number and length rules, read from the API schema the server checks with,
+    so the phone checks a record by the same rules before queuing it (static/js/checks.js)."""
+    limits: dict[str, dict[str, Any]] = {}
+    for name, field in schema.fields.items():
+        rule: dict[str, Any] = {}
+        if isinstance(field, ma.fields.Integer):
+            rule["integer"] = True
+        for validator in field.validators:
+            if isinstance(validator, ma.validate.Range):
+                rule["min"], rule["max"] = validator.min, validator.max
+            elif isinstance(validator, ma.validate.Length) and isinstance(field, ma.fields.String):
+                rule["max_length"] = validator.max
+        if "min" in rule or "max" in rule or "max_length" in rule:
+            limits[field.data_key or name] = rule
+    return limits
+
+
+def _townships_payload() -> list[dict[str, Any]]:
+    """Townships with a point each (the mean position of the district's sites in it; null when it has
+    none yet), so the phone lists the nearest first. Sites, not records: far fewer rows, same places."""
+    means = sa.select(Site.township_id, sa.func.avg(Site.longitude), sa.func.avg(Site.latitude)).where(
+        Site.township_id.is_not(None)
+    )
+    where = {
+        township_id: (float(lon), float(lat))
+        for township_id, lon, lat in db.session.execute(means.group_by(Site.township_id))
+    }
+    return [
+        {
+            "code": t.code,
+            "name_zh": t.name_zh,
+            "lon": round(where[t.id][0], 6) if t.id in where else None,
+            "lat": round(where[t.id][1], 6) if t.id in where else None,
+        }
+        for t in db.session.scalars(sa.select(Township).order_by(Township.code))
+    ]
+
+
 def _species_payload() -> list[dict[str, Any]]:
     first = district_species_ids(current_user.organization.code)  # the bureau's district lists first
     names: dict[int, list[str]] = {}
@@ -164,10 +220,11 @@ def field_data() -> Response:
         },
         "species": _species_payload(),
         "census_categories": census_category_labels(),
-        "townships": [
-            {"code": t.code, "name_zh": t.name_zh}
-            for t in db.session.scalars(sa.select(Township).order_by(Township.code))
-        ],
+        "limits": {
+            "observation": field_limits(ObservationCreateArgs()),
+            "control_operation": field_limits(ControlOperationCreateArgs()),
+        },
+        "townships": _townships_payload(),
         "habitats": [
             {
                 "code": h.code,

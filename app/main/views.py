@@ -15,6 +15,7 @@ from app.control import services as control_services
 from app.control.models import FollowUp, FollowUpStatus
 from app.extensions import db
 from app.observations import services as observation_services
+from app.observations.models import ReviewStatus
 from app.observations.services import STATUS_LABELS
 from app.security import is_local_path
 from app.sites.models import Site
@@ -43,9 +44,16 @@ def home() -> str:
     recent = db.session.scalars(
         observation_services.filtered({"surveyor_id": current_user.id}).limit(HOME_RECENT_RECORDS)
     ).all()
+    # Returned records wait for their surveyor: listed so their edit forms are saved for offline use.
+    returned = db.session.scalars(
+        observation_services.filtered(
+            {"surveyor_id": current_user.id, "status": ReviewStatus.RETURNED}
+        ).limit(HOME_RECENT_RECORDS)
+    ).all()
     return render_template(
         "main/home.html",
         q=q,
+        returned=returned,
         results=results,
         follow_ups=follow_ups,
         recent=recent,

@@ -23,6 +23,7 @@ class NotificationKind(enum.StrEnum):
     FOLLOW_UP_ESCALATED = "follow_up_escalated"
     OBSERVATION_RETURNED = "observation_returned"
     OBSERVATION_REJECTED = "observation_rejected"
+    OBSERVATION_RESUBMITTED = "observation_resubmitted"
     EXPORT_READY = "export_ready"
 
 

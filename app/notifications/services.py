@@ -158,6 +158,36 @@ def notify_review(observation: Any) -> None:
     )
 
 
+def notify_resubmitted(observation: Any, returned_at: datetime) -> None:
+    """Tell the verifier who returned a record that its surveyor has changed it and sent it back."""
+    verifier = db.session.get(User, observation.reviewed_by_id) if observation.reviewed_by_id else None
+    if verifier is None or not verifier.active:
+        return
+    with force_locale(verifier.locale or "zh"):
+        subject = _(
+            "[Resubmitted] The %(species)s record you returned was changed",
+            species=observation.species.name_zh,
+        )
+        body = _(
+            "Record %(id)s (%(species)s, %(when)s) was changed by %(surveyor)s "
+            "and waits for your review again.",
+            id=observation.id,
+            species=observation.species.name_zh,
+            when=observation.observed_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M"),
+            surveyor=observation.surveyor.display_name,
+        )
+        links = [[_("Open the record"), _url(f"/observations/{observation.id}")]]
+    kind = NotificationKind.OBSERVATION_RESUBMITTED
+    # One per return: the same changes sent twice (a retry) notify once.
+    key = f"{kind.value}:{observation.id}:{returned_at.isoformat()}"
+    notify(
+        verifier,
+        kind,
+        key,
+        Composed(subject, body, links, {"kind": kind.value, "observation_id": observation.id}),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Follow-up reminders (set-based: the statement count does not grow with the number due)
 

@@ -138,6 +138,7 @@ class ObservationReview(MethodView):
             observation=services.get_observation(observation_id),
             decision=args["decision"],
             comment=args.get("comment"),
+            client_uuid=args.get("client_uuid"),
         )
         db.session.commit()
         return observation

@@ -89,6 +89,9 @@ class Observation(Audited, db.Model):  # type: ignore[name-defined]
     review_comment: Mapped[str | None] = mapped_column(sa.Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None]
+    # Made by the reviewer's form once per review: the same review sent again (a second tap, a retry after a
+    # lost answer) is recognised and answered as done, never applied twice.
+    review_uuid: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid(native_uuid=False))
     # The record this one probably repeats (same species, a few metres and hours apart).
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("observations.id"))
     created_at: Mapped[timestamp]

@@ -140,6 +140,10 @@ class ReviewArgs(ma.Schema):
         validate=ma.validate.Length(max=2000),
         metadata={"description": "required to reject or return: the surveyor sees it"},
     )
+    client_uuid = ma.fields.UUID(
+        allow_none=True,
+        metadata={"description": "made once per review; the same review sent again is not applied twice"},
+    )
 
 
 # ---------------------------------------------------------------------------------------------

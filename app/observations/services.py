@@ -168,8 +168,8 @@ def check_record(values: dict[str, Any]) -> Checked:
             ]
         else:
             errors["township_code"] = [_("Unknown township; see GET /api/v1/townships.")]
-    elif has_boundaries():
-        township = township_at(lon, lat)
+    else:
+        township = derive_township(lon, lat)
 
     habitat = None
     if values.get("habitat"):
@@ -422,16 +422,66 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
     _update_flags(observation, checked)
     if observation.status == ReviewStatus.RETURNED:
         observation.status = ReviewStatus.SUBMITTED
+        db.session.flush()
+        if observation.reviewed_at is not None:
+            notifications.notify_resubmitted(observation, observation.reviewed_at)
     db.session.flush()
     return observation
 
 
+# Without boundaries, a point takes the township of the nearest site of the district that has one, when that
+# site lies within this distance (Liangping's townships are 5–15 km across). Sites are the places the
+# district's records were made (every presence record joins one), and far fewer rows than the records.
+NEAREST_TOWNSHIP_MAX_M = 3000.0
+NEAREST_TOWNSHIP_CANDIDATES = 20
+
+
+def derive_township(lon: float, lat: float) -> Township | None:
+    """The township of a position whose record names none (records made offline often do).
+
+    With township boundaries loaded, the one containing the point. Without them, the township of the
+    nearest site (within NEAREST_TOWNSHIP_MAX_M) that has one; None when there is none that close, and the
+    record then waits for its surveyor to name it (a verifier cannot verify it without one). This is the
+    one place the rule lives: the boundaries work replaces the fallback here.
+    """
+    if has_boundaries():
+        return township_at(lon, lat)
+    min_lon, min_lat, max_lon, max_lat = degree_box(lon, lat, NEAREST_TOWNSHIP_MAX_M)
+    # Nearest first by a cheap planar measure, then the true distance on the few closest.
+    planar = (Site.longitude - lon) * (Site.longitude - lon) + (Site.latitude - lat) * (Site.latitude - lat)
+    rows = db.session.execute(
+        sa.select(Site.longitude, Site.latitude, Site.township_id)
+        .where(
+            Site.township_id.is_not(None),
+            Site.longitude.between(min_lon, max_lon),
+            Site.latitude.between(min_lat, max_lat),
+        )
+        .order_by(planar)
+        .limit(NEAREST_TOWNSHIP_CANDIDATES)
+    ).all()
+    best: tuple[float, int] | None = None
+    for row_lon, row_lat, township_id in rows:
+        distance = distance_m(lon, lat, row_lon, row_lat)
+        if township_id is None or distance > NEAREST_TOWNSHIP_MAX_M:
+            continue
+        if best is None or distance < best[0]:
+            best = (distance, township_id)
+    return None if best is None else db.session.get(Township, best[1])
+
+
 def review_observation(
-    *, actor: User, observation: Observation, decision: ReviewStatus, comment: str | None
+    *,
+    actor: User,
+    observation: Observation,
+    decision: ReviewStatus,
+    comment: str | None,
+    client_uuid: uuid.UUID | None = None,
 ) -> Observation:
     """Verify, reject or return a submitted record (verifier of the owning organization, or admin).
 
-    Raises PermissionDenied, Conflict (not awaiting review) and InvalidInput (no comment).
+    `client_uuid`, made once per review by the reviewer's form: the same review sent again is answered
+    with the record as it is, not applied twice nor refused. Raises PermissionDenied, Conflict (not
+    awaiting review) and InvalidInput (no comment).
     """
     if actor.role not in REVIEWERS:
         raise PermissionDenied(_("Only verifiers review records."))
@@ -439,6 +489,8 @@ def review_observation(
         raise PermissionDenied(_("Records are reviewed by a verifier of the organization that made them."))
     if observation.surveyor_id == actor.id:
         raise PermissionDenied(_("A record is reviewed by someone other than its surveyor."))
+    if client_uuid is not None and observation.review_uuid == client_uuid:
+        return observation  # this very review, sent again
     if observation.status != ReviewStatus.SUBMITTED:
         raise Conflict(
             _("This record is %(status)s, not awaiting review.", status=STATUS_LABELS[observation.status]),
@@ -447,8 +499,15 @@ def review_observation(
     comment = (comment or "").strip() or None
     if decision in (ReviewStatus.REJECTED, ReviewStatus.RETURNED) and comment is None:
         raise InvalidInput.field("comment", _("say why, so the surveyor can put it right"))
+    if decision == ReviewStatus.VERIFIED and observation.township_id is None:
+        # A verified record is counted in the census by township: it cannot go there without one.
+        raise InvalidInput.field(
+            "township_code",
+            _("The record has no township: return it to its surveyor to name one before verifying."),
+        )
     observation.status = decision
     observation.review_comment = comment
+    observation.review_uuid = client_uuid
     observation.reviewed_by_id = actor.id
     observation.reviewed_at = datetime.now(UTC)
     db.session.flush()

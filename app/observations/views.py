@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 import marshmallow as ma
@@ -24,6 +25,12 @@ from app.security import is_local_path
 from app.species.services import list_habitats, search_species
 
 bp = Blueprint("observations", __name__)
+
+
+@bp.context_processor
+def _review_form_ids() -> dict[str, Any]:
+    """Each review form gets its own id (a second tap on it, or a retry, is then the same review)."""
+    return {"new_review_uuid": lambda: str(uuid.uuid4())}
 
 
 @bp.route("/observations/new")
@@ -212,6 +219,30 @@ def _form_values(observation: Observation) -> dict[str, str]:
     }
 
 
+def _record_for_form(observation: Observation) -> dict[str, Any]:
+    """The stored record as the capture form fills itself (the API's field names), for the full edit form."""
+    return {
+        "species_id": observation.species_id,
+        "detected": observation.detected,
+        "observed_at": observation.observed_at.isoformat(),
+        "latitude": observation.latitude,
+        "longitude": observation.longitude,
+        "accuracy_m": observation.accuracy_m,
+        "altitude_m": observation.altitude_m,
+        "position_source": observation.position_source.value,
+        "township_code": observation.township.code if observation.township else None,
+        "place_name": observation.place_name,
+        "habitat": observation.habitat.code if observation.habitat else None,
+        "notes": observation.notes,
+        "area_m2": observation.area_m2,
+        "cover_pct": observation.cover_pct,
+        "density_per_m2": observation.density_per_m2,
+        "egg_masses_per_m2": observation.egg_masses_per_m2,
+        "count": observation.count,
+        "severity": observation.severity,
+    }
+
+
 def _metric_inputs(observation: Observation, values: dict[str, str]) -> list[str]:
     """The species' metrics, and any other that holds a value (so it can be cleared)."""
     metrics = set(observation.species.metrics)
@@ -291,6 +322,14 @@ def edit(observation_id: int) -> tuple[str, int] | Response:
     except Conflict as exc:
         flash(exc.message, "error")
         return redirect(url_for(".detail", observation_id=observation_id))
+    if request.method == "GET" and not request.args.get("quick"):
+        return _render(
+            "observations/edit_full.html",
+            200,
+            o=observation,
+            title=_("Edit record"),
+            record=_record_for_form(observation),
+        )
     stored = _form_values(observation)
     values, message = stored, None
     errors: FieldErrors = {}
@@ -343,11 +382,17 @@ def review(observation_id: int) -> Response:
     back = _back(url_for(".review_queue"))
     try:
         args = ReviewArgs().load(
-            {"decision": request.form.get("decision", ""), "comment": request.form.get("comment") or None}
+            {
+                "decision": request.form.get("decision", ""),
+                "comment": request.form.get("comment") or None,
+                "client_uuid": request.form.get("client_uuid") or None,
+            }
         )
     except ma.ValidationError as exc:
         if "decision" in exc.messages:
             flash(_("Choose verified, returned or rejected."), "error")
+        elif "client_uuid" in exc.messages:
+            flash(_("The form was damaged: open the record and review it again."), "error")
         else:
             flash(_("The comment is too long: at most 2000 characters."), "error")
         return redirect(back)
@@ -357,6 +402,7 @@ def review(observation_id: int) -> Response:
             observation=services.get_observation(observation_id),
             decision=args["decision"],
             comment=args.get("comment"),
+            client_uuid=args.get("client_uuid"),
         )
     except ServiceError as exc:
         db.session.rollback()

@@ -26,8 +26,11 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # The review form's own id, so a second tap or a retry of the same review is recognised.
+    with op.batch_alter_table("observations") as batch:
+        batch.add_column(sa.Column("review_uuid", sa.Uuid(native_uuid=False), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("observations") as batch:
+        batch.drop_column("review_uuid")

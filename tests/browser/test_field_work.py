@@ -60,7 +60,7 @@ def _record(p: Any, *, density: str, photo_path: Path | None = None) -> None:
     page.select_option('select[name="township_code"]', "500155001")
     page.fill('input[name="density_per_m2"]', density)
     if photo_path is not None:
-        page.set_input_files("[data-photos]", str(photo_path))
+        page.set_input_files('[data-photos="gallery"]', str(photo_path))
         page.wait_for_selector("[data-photo-list] [data-photo]")
     page.click('button[type="submit"]')
     page.wait_for_selector("[data-form-result]:not([hidden])")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,7 +207,7 @@ def test_owner_edits_a_returned_record_and_it_is_submitted_again(
     _review(web_as("verifier"), record["id"], "returned", "密度偏低，请复核")
     surveyor = web_as(surveyor_api.user)
 
-    form = surveyor.get(f"/observations/{record['id']}/edit")
+    form = surveyor.get(f"/observations/{record['id']}/edit?quick=1")  # the form without JavaScript
     html = form.get_data(as_text=True)
     assert form.status_code == 200
     assert re.search(r'name="density_per_m2"\s+value="12"', html)
@@ -480,3 +481,87 @@ def test_records_list_query_count_does_not_grow(
     with count_queries() as twelve:
         assert len(_listed(web.get("/observations"))) == 12
     assert len(twelve) == len(one)
+
+
+def test_a_returned_record_opens_in_the_full_form_and_resubmitting_tells_the_verifier(
+    api_as: Any, make_observation: Any, web_as: Any, make_user: Any
+) -> None:
+    surveyor_api = api_as("surveyor")
+    record = make_observation(surveyor_api, area_m2=1333.4)
+    verifier = make_user("verifier", "forestry", locale="en")
+    _review(web_as(verifier), record["id"], "returned", "请补拍卵块近照")
+    surveyor = web_as(surveyor_api.user)
+
+    page = surveyor.get(f"/observations/{record['id']}/edit")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'data-kind="edit"' in html and f'data-url="/api/v1/observations/{record["id"]}"' in html
+    assert "data-species-search" in html and "data-photos" in html and "data-position-map" in html
+    stored = re.search(r'<script type="application/json" id="ias-record">(.*?)</script>', html)
+    assert stored is not None
+    values = json.loads(stored.group(1))
+    assert values["density_per_m2"] == 12 and values["area_m2"] == 1333.4
+    assert (values["latitude"], values["longitude"]) == (record["latitude"], record["longitude"])
+    assert "请补拍卵块近照" in html
+
+    # The home page lists it, so its form is saved for offline use.
+    assert f'href="/observations/{record["id"]}/edit"' in surveyor.get("/").get_data(as_text=True)
+
+    # Sent back (as the outbox sends it: PATCH with the changes): the verifier is told once, in English.
+    for _attempt in range(2):  # a retry after a lost answer
+        response = surveyor.client.patch(
+            f"/api/v1/observations/{record['id']}",
+            json={"density_per_m2": 15},
+            headers={"X-CSRFToken": surveyor.csrf},
+        )
+        assert response.status_code == 200, response.get_json()
+    db.session.expire_all()
+    notices = db.session.scalars(
+        sa.select(Notification).where(
+            Notification.user_id == verifier.id, Notification.kind == "observation_resubmitted"
+        )
+    ).all()
+    assert len(notices) == 1
+    assert notices[0].subject.startswith("[Resubmitted]")
+    assert str(record["id"]) in notices[0].body
+
+
+def test_a_review_sent_twice_is_applied_once(api_as: Any, make_observation: Any, web_as: Any) -> None:
+    surveyor_api = api_as("surveyor")
+    record = make_observation(surveyor_api)
+    verifier = web_as("verifier")
+    page = verifier.get("/review").get_data(as_text=True)
+    form_id = re.search(
+        rf'action="/observations/{record["id"]}/review".*?name="client_uuid" value="([0-9a-f-]{{36}})"',
+        page,
+        re.S,
+    )
+    assert form_id is not None
+    data = {"decision": "returned", "comment": "请补拍", "next": "/review", "client_uuid": form_id.group(1)}
+    first = verifier.post(f"/observations/{record['id']}/review", data=data)
+    second = verifier.post(f"/observations/{record['id']}/review", data=data)  # a second tap
+    assert first.status_code == second.status_code == 302
+    flashes = verifier.get("/review").get_data(as_text=True)
+    assert "不在待审核中" not in flashes and "not awaiting review" not in flashes
+    db.session.expire_all()
+    notices = db.session.scalars(
+        sa.select(Notification).where(
+            Notification.user_id == surveyor_api.user.id, Notification.kind == "observation_returned"
+        )
+    ).all()
+    assert len(notices) == 1
+
+    # Another review (another form) of the same record is refused: it is no longer awaiting review.
+    other = dict(data, client_uuid="2f0c7c8e-8f39-4b6e-9b7a-0d5c8f1e2a33", decision="verified")
+    api = verifier.client.post(
+        f"/api/v1/observations/{record['id']}/review",
+        json={k: other[k] for k in ("decision", "client_uuid")},
+        headers={"X-CSRFToken": verifier.csrf},
+    )
+    assert api.status_code == 409
+    again = verifier.client.post(
+        f"/api/v1/observations/{record['id']}/review",
+        json={k: data[k] for k in ("decision", "comment", "client_uuid")},
+        headers={"X-CSRFToken": verifier.csrf},
+    )
+    assert again.status_code == 200 and again.get_json()["status"] == "returned"

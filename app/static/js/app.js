@@ -1,6 +1,8 @@
 // Runs on every signed-in page: installs the service worker, keeps the outbox moving and shows its state.
 import * as outbox from "./outbox.js";
-import { t } from "./fielddata.js";
+import { fieldData, t } from "./fielddata.js";
+import { fieldLabel, flatten } from "./forms.js";
+import { explainRefusal } from "./checks.js";
 
 const SYNC_EVERY_MS = 60_000;
 
@@ -8,23 +10,98 @@ const SYNC_EVERY_MS = 60_000;
 // worker also saves every page when it is visited).
 const FIELD_PAGES = ["/", "/observations/new", "/control-operations/new", "/follow-ups", "/app/field-data.json"];
 
-async function saveFieldPages() {
-  if (!("caches" in window)) return;
+const READY_KEY = "ias:offline-ready";
+const REFRESH_EVERY_MS = 5 * 60_000; // pages already saved are fetched again at most this often
+
+// Saves (or, on `refresh`, saves again) every page a surveyor may need with no signal: the capture forms,
+// their field data, and my follow-ups and returned records listed on this page. The control form's list of
+// sites and the follow-ups change as colleagues work, so a sync refreshes them. What was saved, and when,
+// is kept for the "ready for offline use" line.
+async function saveFieldPages({ refresh = false } = {}) {
+  if (!("caches" in window)) return null;
   const pages = await caches.open("ias-pages");
   const data = await caches.open("ias-data");
-  // My follow-ups listed on the home page are saved afresh each time: the re-inspection form must open
-  // at the site, where there is often no signal.
-  const followUps = [...document.querySelectorAll("[data-my-follow-ups] a")].map((a) => a.getAttribute("href"));
-  const wanted = [...FIELD_PAGES.map((url) => [url, false]), ...followUps.map((url) => [url, true])];
-  for (const [url, refresh] of wanted) {
+  const known = JSON.parse(localStorage.getItem(READY_KEY) || "null");
+  const own = [...document.querySelectorAll("[data-my-follow-ups] a, [data-my-returned] a")].map((a) =>
+    a.getAttribute("href"),
+  );
+  // Off the home page, the follow-ups saved last time are refreshed instead.
+  const followUps = document.querySelector("[data-outbox-list]") ? own : known?.followUps || [];
+  const wanted = [...new Set([...FIELD_PAGES, ...followUps])];
+  let saved = 0;
+  let fetched = 0;
+  for (const url of wanted) {
     const cache = url.endsWith(".json") ? data : pages;
-    if (!refresh && (await cache.match(url, { ignoreVary: true }))) continue;
-    try {
-      const response = await fetch(url, { credentials: "same-origin" });
-      if (response.ok && !response.redirected) await cache.put(url, response);
-    } catch (error) {
-      return; // offline: try again next time
+    const have = await cache.match(url, { ignoreVary: true });
+    if (have && !refresh && !followUps.includes(url)) {
+      saved += 1;
+      continue;
     }
+    try {
+      const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+      if (response.ok && !response.redirected) {
+        await cache.put(url, response);
+        saved += 1;
+        fetched += 1;
+      } else if (have) saved += 1;
+    } catch (error) {
+      return null; // offline: try again next time
+    }
+  }
+  // "When" is the last time anything was fetched, not the last time the copies were looked at.
+  const at = fetched === 0 && known ? known.at : Date.now();
+  const state = { at, pages: saved, followUps, ...(await countSaved(pages, data)) };
+  localStorage.setItem(READY_KEY, JSON.stringify(state));
+  showOfflineState();
+  return state;
+}
+
+// Species and sites in the saved copies (what the forms will offer with no signal).
+async function countSaved(pages, data) {
+  const counts = { species: 0, sites: 0 };
+  try {
+    const field = await data.match("/app/field-data.json", { ignoreVary: true });
+    if (field) counts.species = (await field.json()).species.length;
+    const control = await pages.match("/control-operations/new", { ignoreVary: true });
+    if (control) {
+      const html = new DOMParser().parseFromString(await control.text(), "text/html");
+      counts.sites = html.querySelectorAll('[data-site-select] option:not([value=""])').length;
+    }
+  } catch (error) {
+    /* a copy that cannot be read is simply not counted */
+  }
+  return counts;
+}
+
+function showOfflineState() {
+  const state = JSON.parse(localStorage.getItem(READY_KEY) || "null");
+  for (const el of document.querySelectorAll("[data-offline-state]")) {
+    if (!state) continue;
+    const when = new Date(state.at).toLocaleString(document.documentElement.lang, { hour12: false });
+    const visits = state.followUps.filter((u) => u.startsWith("/follow-ups/")).length;
+    el.hidden = false;
+    el.textContent = t("offline_ready")
+      .replace("{pages}", state.pages)
+      .replace("{species}", state.species)
+      .replace("{sites}", state.sites)
+      .replace("{follow_ups}", visits)
+      .replace("{when}", when);
+  }
+}
+
+let refreshing = false;
+
+// `force` (the "sync now" button, the signal coming back, something just sent): at once; otherwise at most
+// every few minutes.
+async function refreshFieldPages(force) {
+  const known = JSON.parse(localStorage.getItem(READY_KEY) || "null");
+  if (refreshing || navigator.onLine === false) return;
+  if (!force && known && Date.now() - known.at < REFRESH_EVERY_MS) return;
+  refreshing = true;
+  try {
+    await saveFieldPages({ refresh: true });
+  } finally {
+    refreshing = false;
   }
 }
 
@@ -59,7 +136,41 @@ function describe(item) {
   return `${item.label || item.kind} · ${when}${photos}`;
 }
 
-function renderList(items, userId) {
+// Why the server refused an item, each field named by its label and, where the phone can tell, in the
+// user's language; the server's own summary only when it named no field.
+function reasonText(item, data) {
+  const errors = data ? explainRefusal(item, data) : item.error.errors || {};
+  const fields = Object.entries(flatten(errors))
+    .map(([field, messages]) => `${fieldLabel(field, data ? data.methods : [])}: ${messages.flat().join(" ")}`)
+    .join("; ");
+  return fields ? `${t("rejected")} ${fields}` : `${t("rejected")} ${item.error.message}`;
+}
+
+function stateText(item) {
+  if (item.id === outbox.sendingId) return t("state_sending");
+  if (item.dependsOn && item.state === outbox.STATES.PENDING) return t("state_waits_record");
+  const text = t(`state_${item.state}`);
+  if (item.state === outbox.STATES.PENDING && item.lastTry) {
+    const at = new Date(item.lastTry.at).toLocaleTimeString(document.documentElement.lang, { hour12: false });
+    return `${text} · ${t(`last_try_${item.lastTry.outcome}`).replace("{time}", at)}`;
+  }
+  return text;
+}
+
+function button(text, onClick, attr) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "link";
+  b.textContent = text;
+  if (attr) b.setAttribute(attr, "");
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+// Where a refused record is corrected: its own form, opened with what was saved.
+const FIX_PAGES = { observation: "/observations/new", control: "/control-operations/new" };
+
+function renderList(items, userId, data) {
   const list = document.querySelector("[data-outbox-list]");
   if (!list) return;
   list.replaceChildren();
@@ -68,7 +179,7 @@ function renderList(items, userId) {
   for (const item of items) {
     const li = document.createElement("li");
     li.dataset.outboxItem = item.id;
-    li.dataset.state = item.state;
+    li.dataset.state = item.id === outbox.sendingId ? "sending" : item.state;
     const box = document.createElement("div");
     box.className = "item";
     const title = document.createElement("div");
@@ -77,33 +188,79 @@ function renderList(items, userId) {
     const meta = document.createElement("div");
     meta.className = "meta";
     const badge = document.createElement("span");
-    badge.className = `badge ${item.state === outbox.STATES.REJECTED ? "rejected" : "pending"}`;
-    badge.textContent = t(`state_${item.state}`);
+    const blocked = item.state === outbox.STATES.REJECTED || item.state === outbox.STATES.PHOTO_REFUSED;
+    badge.className = `badge ${blocked ? "rejected" : "pending"}`;
+    badge.textContent = stateText(item);
     meta.append(badge);
     if (item.userId !== userId) {
       meta.append(" ", t("other_user"));
     }
-    if (item.error) {
+    if (item.state === outbox.STATES.REJECTED && item.error) {
       const why = document.createElement("div");
       why.className = "error";
-      const fields = Object.entries(item.error.errors || {})
-        .map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`)
-        .join("; ");
-      why.textContent = `${item.error.message}${fields ? ` (${fields})` : ""}`;
+      why.textContent = reasonText(item, data);
       meta.append(why);
-      const discard = document.createElement("button");
-      discard.type = "button";
-      discard.className = "link";
-      discard.textContent = t("discard");
-      discard.addEventListener("click", async () => {
-        if (window.confirm(t("discard_confirm"))) await outbox.remove(item.id);
-      });
-      meta.append(discard);
+      if (item.formUrl || FIX_PAGES[item.kind]) {
+        const fix = document.createElement("a");
+        fix.className = "button";
+        fix.dataset.outboxFix = "";
+        fix.href = `${item.formUrl || FIX_PAGES[item.kind]}?outbox=${encodeURIComponent(item.id)}`;
+        fix.textContent = t("fix_in_form");
+        meta.append(fix, " ");
+      }
+      meta.append(
+        button(t("discard"), async () => {
+          if (window.confirm(t("discard_confirm"))) await outbox.remove(item.id);
+        }),
+      );
+    }
+    if (item.state === outbox.STATES.PHOTO_REFUSED) {
+      for (const photo of item.photos.filter((p) => p.error)) {
+        const why = document.createElement("div");
+        why.className = "error";
+        why.dataset.photoRefused = "";
+        why.textContent = `${t("photo_refused")} ${photo.name}: ${photo.error}`;
+        meta.append(why);
+      }
+      meta.append(
+        button(t("retry_photo"), async () => {
+          await outbox.retryPhotos(item.id);
+          syncNow();
+        }, "data-retry-photo"),
+        " ",
+        button(t("drop_photo"), async () => {
+          if (window.confirm(t("drop_photo_confirm"))) {
+            await outbox.dropRefusedPhotos(item.id);
+            syncNow();
+          }
+        }, "data-drop-photo"),
+      );
     }
     box.append(title, meta);
     li.append(box);
     list.append(li);
   }
+}
+
+let lastReport = null;
+
+// What the status line says: worked out from what is on the phone now, never from the last run alone,
+// so "n waiting" and "everything is sent" are never shown together.
+function statusText(items, report) {
+  if (items.length === 0) return t("up_to_date");
+  const parts = [];
+  if (report && report.sent) parts.push(t("sent_n").replace("{n}", report.sent));
+  const count = (state) => items.filter((i) => i.state === state).length;
+  if (outbox.sendingId) parts.push(t("syncing"));
+  else if (report && report.timeout) parts.push(t("no_answer_wait"));
+  else if (report && report.offline) parts.push(t("offline_wait"));
+  if (count(outbox.STATES.SIGN_IN) || (report && report.signIn)) parts.push(t("sign_in_again"));
+  if (count(outbox.STATES.REJECTED)) parts.push(t("rejected_n").replace("{n}", count(outbox.STATES.REJECTED)));
+  if (count(outbox.STATES.PHOTO_REFUSED)) {
+    parts.push(t("photo_refused_n").replace("{n}", count(outbox.STATES.PHOTO_REFUSED)));
+  }
+  if (parts.length === 0) parts.push(t("waiting_n").replace("{n}", items.length));
+  return parts.join(" ");
 }
 
 async function refresh() {
@@ -118,27 +275,26 @@ async function refresh() {
   for (const el of document.querySelectorAll("[data-outbox-count-text]")) el.textContent = String(items.length);
   const signIn = document.querySelector("[data-outbox-sign-in]");
   if (signIn) signIn.hidden = !items.some((i) => i.state === outbox.STATES.SIGN_IN);
-  renderList(items, userId);
+  const status = document.querySelector("[data-sync-status]");
+  if (status) status.textContent = statusText(items, lastReport);
+  let data = null;
+  if (items.some((i) => i.error)) data = await fieldData().catch(() => null);
+  renderList(items, userId, data);
 }
 
-let lastReport = null;
-
-async function syncNow() {
-  const status = document.querySelector("[data-sync-status]");
-  if (status) status.textContent = t("syncing");
+async function syncNow(event) {
+  let force = event instanceof Event && (event.type === "click" || event.type === "online");
   try {
     lastReport = await outbox.sync();
   } catch (error) {
     console.error(error);
   }
-  if (status && lastReport) {
-    const parts = [];
-    if (lastReport.sent) parts.push(t("sent_n").replace("{n}", lastReport.sent));
-    if (lastReport.offline) parts.push(t("offline_wait"));
-    if (lastReport.signIn) parts.push(t("sign_in_again"));
-    status.textContent = parts.join(" ") || t("up_to_date");
-  }
   await refresh();
+  if (lastReport && lastReport.sent) force = true; // what was sent may have opened a site
+  // With the server answering, what the phone keeps for offline use is brought up to date too.
+  if (lastReport && !lastReport.offline && !lastReport.timeout && !lastReport.signIn && navigator.serviceWorker?.controller) {
+    refreshFieldPages(force).catch((error) => console.warn("offline pages not refreshed", error));
+  }
   return lastReport;
 }
 
@@ -148,6 +304,7 @@ function start() {
   registerServiceWorker();
   keepStorage();
   outbox.onChange(refresh);
+  showOfflineState();
   refresh();
   syncNow();
   window.addEventListener("online", syncNow);

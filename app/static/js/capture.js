@@ -3,8 +3,17 @@
 import * as outbox from "./outbox.js";
 import { syncNow } from "./app.js";
 import { fieldData, groupByCensusCategory, isZh, searchSpecies, t } from "./fielddata.js";
-import { PositionWatcher, positionMap } from "./position.js";
-import { PhotoList, SQUARE_METRES_PER_MU, isoFromInput, localInputValue, showErrors, showResult } from "./forms.js";
+import { PositionWatcher, parseCoordinates, positionMap } from "./position.js";
+import {
+  PhotoList,
+  SQUARE_METRES_PER_MU,
+  isoFromInput,
+  localInputValue,
+  refusedMessage,
+  showErrors,
+  showResult,
+} from "./forms.js";
+import { checkObservation, explainRefusal } from "./checks.js";
 const REMEMBERED = ["township_code", "habitat", "place_name"];
 
 const form = document.querySelector("[data-record-form]");
@@ -39,6 +48,38 @@ function fillSelects() {
     const saved = localStorage.getItem(`ias:last:${name}`);
     if (saved && !field(name).value) field(name).value = saved;
   }
+}
+
+// Nearest township first, from where the phone is (each township's point is where the district's sites in it
+// are); the distance is shown. The choice, if any, is kept.
+let orderedAt = null;
+
+function kmBetween(lat1, lon1, lat2, lon2) {
+  const rad = Math.PI / 180;
+  const x = (lon2 - lon1) * rad * Math.cos(((lat1 + lat2) / 2) * rad);
+  const y = (lat2 - lat1) * rad;
+  return Math.sqrt(x * x + y * y) * 6371;
+}
+
+function orderTownships(fix) {
+  if (!fix || (orderedAt && kmBetween(orderedAt.latitude, orderedAt.longitude, fix.latitude, fix.longitude) < 0.5)) return;
+  orderedAt = fix;
+  const select = form.querySelector("[data-townships]");
+  const chosen = select.value;
+  const byCode = new Map(data.townships.map((tw) => [tw.code, tw]));
+  const options = [...select.options].slice(1);
+  const distance = (option) => {
+    const tw = byCode.get(option.value);
+    return tw && tw.lat !== null ? kmBetween(fix.latitude, fix.longitude, tw.lat, tw.lon) : Infinity;
+  };
+  options.sort((a, b) => distance(a) - distance(b) || a.value.localeCompare(b.value));
+  for (const option of options) {
+    const tw = byCode.get(option.value);
+    const km = distance(option);
+    if (tw) option.textContent = km === Infinity ? tw.name_zh : `${tw.name_zh} · ${km.toFixed(1)} km`;
+    select.append(option);
+  }
+  select.value = chosen;
 }
 
 // --- species ---------------------------------------------------------------------------------------
@@ -141,16 +182,28 @@ function startPosition() {
     onChange: (w) => {
       const status = form.querySelector("[data-gps-status]");
       status.textContent = w.describe();
-      status.className = w.status === "good" || w.status === "map" ? "" : "warning";
+      status.className = ["good", "map", "kept"].includes(w.status) ? "" : "warning";
       form.dataset.gps = w.status;
       const coords = form.querySelector("[data-gps-coords]");
       coords.textContent = w.fix ? `${w.fix.latitude.toFixed(6)}, ${w.fix.longitude.toFixed(6)}` : "";
-      form.querySelector("[data-gps-restart]").hidden = w.status !== "map";
+      form.querySelector("[data-gps-restart]").hidden = w.status !== "map" && w.status !== "kept";
+      if (w.status === "denied" || w.status === "unavailable") form.querySelector("[data-typed-position]").open = true;
       if (mini) mini.show(w.fix);
+      orderTownships(w.fix);
     },
   });
   mini = positionMap(form.querySelector("[data-position-map]"), watcher, data.district && data.district.bounds);
   form.querySelector("[data-gps-restart]").addEventListener("click", () => watcher.start());
+  form.querySelector("[data-use-typed]").addEventListener("click", () => {
+    const input = form.querySelector("[data-typed-coordinates]");
+    const point = parseCoordinates(input.value);
+    if (!point) {
+      showErrors(form, t("typed_bad"), { latitude: [t("typed_bad")] });
+      return;
+    }
+    showErrors(form, null, {});
+    watcher.setOnMap(point[0], point[1]);
+  });
   watcher.start();
 }
 
@@ -162,11 +215,23 @@ function number(name) {
   return Number(el.value);
 }
 
+// The record being filled in has its client_uuid from the moment the form opens (or from the outbox item
+// reopened to be fixed): its photos are tied to it when chosen, and a second tap on Save sends the same one.
+let recordId = null;
+let reopened = null; // the outbox item being fixed, when the form was opened from the outbox
+let saving = false;
+let edited = true; // false from a save until the next change in the form
+
+function newRecord() {
+  recordId = outbox.newId();
+  photos.recordId = recordId;
+}
+
 function buildRecord() {
   const detected = form.querySelector('input[name="detected"]:checked').value === "true";
   const fix = watcher.fix;
   const record = {
-    client_uuid: outbox.newId(),
+    client_uuid: recordId,
     species_id: Number(field("species_id").value),
     detected,
     observed_at: isoFromInput(field("observed_at").value),
@@ -189,7 +254,7 @@ function buildRecord() {
     }
   }
   for (const key of Object.keys(record)) {
-    if (record[key] === undefined || record[key] === null) delete record[key];
+    if (record[key] === undefined || record[key] === null || Number.isNaN(record[key])) delete record[key];
   }
   return record;
 }
@@ -201,69 +266,182 @@ function resetForNext() {
   field("severity").value = "";
   field("observed_at").value = localInputValue(new Date());
   photos.clear();
-  if (watcher.status === "map") watcher.start();
+  if (watcher.status === "map" || watcher.status === "kept") {
+    // A position set by hand belongs to the record just saved: the next one needs its own.
+    watcher.fix = null;
+    watcher.start();
+  }
+  if (reopened) {
+    reopened = null;
+    history.replaceState(null, "", window.location.pathname);
+  }
+  newRecord();
+}
+
+// What the form says about the record it saved last, kept up to date as the outbox sends it.
+let lastSaved = null; // {id, kind}
+
+async function showSavedState() {
+  if (!lastSaved) return;
+  const item = await outbox.get(lastSaved.id);
+  if (item === undefined) return; // sent: "ias:sent" says so
+  const result = form.querySelector("[data-form-result]");
+  result.dataset.state = item.id === outbox.sendingId ? "sending" : item.state;
+  if (item.state === outbox.STATES.REJECTED) {
+    showResult(form, refusedMessage(item.error), null);
+    const fix = document.createElement("a");
+    fix.className = "button";
+    fix.href = `${window.location.pathname}?outbox=${encodeURIComponent(item.id)}`;
+    fix.textContent = t("fix_in_form");
+    fix.dataset.outboxFix = "";
+    result.append(" ", fix);
+  } else if (item.state === outbox.STATES.PHOTO_REFUSED) {
+    const refused = item.photos.filter((p) => p.error).map((p) => `${p.name}: ${p.error}`).join("; ");
+    showResult(form, `${t("sent_photo_refused")} ${refused}`, item.result ? `/observations/${item.result.id}` : null);
+  } else if (item.state === outbox.STATES.SIGN_IN) {
+    showResult(form, t("saved_sign_in"));
+  } else {
+    showResult(form, item.id === outbox.sendingId ? `${t("saved_local")} ${t("syncing")}` : t("saved_local"));
+  }
 }
 
 async function save(event) {
   event.preventDefault();
-  showErrors(form, null, {});
-  if (!field("species_id").value) return showErrors(form, t("choose_species"), { species_id: [t("choose_species")] });
-  if (!watcher.fix) return showErrors(form, t("need_position"), { latitude: [t("need_position")] });
-  const record = buildRecord();
-  const kind = form.dataset.kind;
-  const species = speciesById(record.species_id);
-  const label = `${kind === "completion" ? t("completion") : t("observation")} · ${species ? species.name_zh : ""}` +
-    ` · ${record.detected ? t("found") : t("not_found")}`;
-  const item = {
-    id: record.client_uuid,
-    userId: data.user.id,
-    kind,
-    url: form.dataset.url,
-    body: kind === "completion" ? { observation: record } : record,
-    idFrom: kind === "completion" ? "observation_id" : null,
-    photoUrl: "/api/v1/observations/{id}/photos",
-    photos: photos.forOutbox(),
-    label,
-  };
-  for (const name of REMEMBERED) localStorage.setItem(`ias:last:${name}`, field(name).value);
+  // A second tap while the first is being stored, or on a form not touched since it was saved: nothing new.
+  if (saving || !edited) return;
+  saving = true;
   const submit = form.querySelector('button[type="submit"]');
-  submit.disabled = true;
   try {
-    await outbox.add(item);
-    const report = await syncNow();
-    const after = await outbox.get(item.id);
-    if (after === undefined) {
-      const done = form.dataset.doneUrl;
-      if (done) {
-        window.location.assign(done);
-        return;
-      }
-      const sent = report && report.results[item.id];
-      showResult(form, t("saved_sent"), sent ? `/observations/${sent.id}` : null);
-      lastSent.set(item.id, true);
-      resetForNext();
-    } else if (after.state === outbox.STATES.REJECTED) {
-      await outbox.remove(item.id); // the form still holds everything: correct it and save again
-      showErrors(form, `${t("rejected")} ${after.error.message}`, after.error.errors);
-    } else {
-      showResult(form, after.state === outbox.STATES.SIGN_IN ? t("saved_sign_in") : t("saved_pending"));
-      if (!form.dataset.doneUrl) resetForNext();
+    showErrors(form, null, {});
+    if (!field("species_id").value) return showErrors(form, t("choose_species"), { species_id: [t("choose_species")] });
+    if (!watcher.fix) return showErrors(form, t("need_position"), { latitude: [t("need_position")] });
+    if (photos.processing) {
+      // Never a disabled button with no message: say what Save is waiting for.
+      submit.disabled = true;
+      showResult(form, t("waiting_photos"));
+      await photos.settled();
     }
+    if (photos.items.some((p) => p.recordId === recordId && p.state === "failed")) {
+      return showErrors(form, t("photo_failed_remove"), { photos: [t("photo_failed_remove")] });
+    }
+    const record = buildRecord();
+    const species = speciesById(record.species_id);
+    const errors = checkObservation(record, species, data.limits.observation);
+    if (Object.keys(errors).length) return showErrors(form, t("check_fix"), errors);
+    const kind = form.dataset.kind;
+    const what = { completion: t("completion"), edit: t("edit") }[kind] || t("observation");
+    const label = `${what} · ${species ? species.name_zh : ""} · ${record.detected ? t("found") : t("not_found")}`;
+    const item = {
+      id: record.client_uuid,
+      userId: data.user.id,
+      kind,
+      url: form.dataset.url,
+      body: kind === "completion" ? { observation: record } : record,
+      idFrom: kind === "completion" ? "observation_id" : null,
+      photoUrl: "/api/v1/observations/{id}/photos",
+      photos: photos.forOutbox(recordId),
+      formUrl: window.location.pathname,
+      label,
+    };
+    if (kind === "edit") {
+      // The record exists: its changes go as one PATCH, its new photos to it, under an outbox id of their own.
+      Object.assign(item, {
+        method: "PATCH",
+        body: changes(record),
+        record,
+        baseline,
+        serverId: Number(form.dataset.url.split("/").pop()),
+      });
+    }
+    for (const name of REMEMBERED) localStorage.setItem(`ias:last:${name}`, field(name).value);
+    if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
+    else await outbox.add(item);
+    // On the phone now: say so at once; sending happens behind it.
+    lastSaved = { id: item.id, kind };
+    showResult(form, t("saved_local"));
+    form.querySelector("[data-form-result]").dataset.state = "pending";
+    if (kind === "completion" || kind === "edit") {
+      submit.hidden = true; // a follow-up is completed once; an edit is sent once
+    } else {
+      resetForNext();
+    }
+    edited = false;
+    syncNow();
   } finally {
     submit.disabled = false;
+    saving = false;
   }
 }
 
-const lastSent = new Map();
-
 window.addEventListener("ias:sent", (event) => {
   const item = event.detail.item;
-  const result = form.querySelector("[data-form-result]");
-  if (item && item.result && result && !result.hidden && !lastSent.has(item.id) && item.kind !== "completion") {
-    showResult(form, t("saved_sent"), `/observations/${item.result.id}`);
-    lastSent.set(item.id, true);
+  if (!item || !lastSaved || item.id !== lastSaved.id) return;
+  const done = form.dataset.doneUrl;
+  if (done) {
+    window.location.assign(done);
+    return;
   }
+  form.querySelector("[data-form-result]").dataset.state = "sent";
+  showResult(form, t("saved_sent"), item.result ? `/observations/${item.result.id}` : null);
 });
+
+// The form filled with a saved record (API field names); the position is kept as saved until GPS is asked for.
+function fillFrom(record) {
+  const species = speciesById(record.species_id);
+  if (form.querySelector("[data-species-search]")) chooseSpecies(species);
+  const detected = form.querySelector(`input[name="detected"][value="${record.detected === false ? "false" : "true"}"]`);
+  detected.checked = true;
+  form.querySelector("[data-presence-only]").hidden = record.detected === false;
+  field("observed_at").value = localInputValue(new Date(record.observed_at));
+  for (const name of ["township_code", "place_name", "habitat", "notes"]) field(name).value = record[name] ?? "";
+  for (const name of ["cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "severity"]) {
+    if (field(name)) field(name).value = record[name] ?? "";
+  }
+  field("area_mu").value =
+    record.area_m2 === undefined || record.area_m2 === null
+      ? ""
+      : String(Math.round((record.area_m2 / SQUARE_METRES_PER_MU) * 100) / 100);
+  watcher.keep({
+    latitude: record.latitude,
+    longitude: record.longitude,
+    accuracy_m: record.accuracy_m ?? null,
+    altitude_m: record.altitude_m ?? null,
+    source: record.position_source || "gps",
+  });
+}
+
+// Opened from the outbox (?outbox=<id>) to fix a record the server refused: the form filled with what was
+// saved, the server's reasons beside the fields, the same client_uuid and photos.
+async function reopen(id) {
+  const item = await outbox.get(id);
+  if (!item || item.kind !== form.dataset.kind || item.userId !== data.user.id) return;
+  reopened = item;
+  recordId = item.id;
+  photos.recordId = recordId;
+  fillFrom(item.record || (item.kind === "completion" ? item.body.observation : item.body));
+  if (item.kind === "edit") baseline = item.baseline;
+  photos.restore(item.photos, recordId);
+  if (item.error) showErrors(form, refusedMessage(item.error), explainRefusal(item, data));
+}
+
+// An edit sends only what changed (so an untouched area in 亩 or a severity worked out by the server is not
+// overwritten); with nothing changed but photos, the notes go as they are, which sends the record back.
+let baseline = null;
+
+function changes(record) {
+  const body = {};
+  for (const key of new Set([...Object.keys(baseline), ...Object.keys(record)])) {
+    if (key === "client_uuid") continue;
+    if (JSON.stringify(record[key]) !== JSON.stringify(baseline[key])) body[key] = record[key] ?? null;
+  }
+  if (Object.keys(body).length === 0) body.notes = record.notes ?? null;
+  return body;
+}
+
+function startEdit() {
+  fillFrom(JSON.parse(document.getElementById("ias-record").textContent));
+  baseline = buildRecord();
+}
 
 async function start() {
   data = await fieldData();
@@ -283,8 +461,14 @@ async function start() {
     }
   });
   photos = new PhotoList(form);
+  newRecord();
   form.addEventListener("submit", save);
+  for (const type of ["input", "change"]) form.addEventListener(type, () => { edited = true; });
   startPosition();
+  outbox.onChange(showSavedState);
+  const fromOutbox = new URLSearchParams(window.location.search).get("outbox");
+  if (fromOutbox) await reopen(fromOutbox);
+  else if (form.dataset.kind === "edit") startEdit();
   form.dataset.ready = "1";
 }
 

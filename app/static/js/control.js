@@ -3,7 +3,16 @@
 import * as outbox from "./outbox.js";
 import { syncNow } from "./app.js";
 import { fieldData, isZh, t } from "./fielddata.js";
-import { PhotoList, SQUARE_METRES_PER_MU, isoFromInput, localInputValue, showErrors, showResult } from "./forms.js";
+import {
+  PhotoList,
+  SQUARE_METRES_PER_MU,
+  isoFromInput,
+  localInputValue,
+  refusedMessage,
+  showErrors,
+  showResult,
+} from "./forms.js";
+import { checkOperation, explainRefusal } from "./checks.js";
 
 const form = document.querySelector("[data-operation-form]");
 const field = (name) => form.elements.namedItem(name);
@@ -14,6 +23,37 @@ function siteChoice() {
   const select = form.querySelector("[data-site-select]");
   if (select) return select.selectedOptions[0] && select.value ? select.selectedOptions[0].dataset : null;
   return field("site_id").dataset;
+}
+
+// A record made on this phone and still waiting in the outbox opens its site only when it reaches the server;
+// it is offered as the site treated, so a site found offline can be treated offline. The operation waits in
+// the outbox for that record and is sent with the record's id as its baseline.
+const PENDING_PREFIX = "outbox:";
+
+function pendingRecordChosen() {
+  const select = form.querySelector("[data-site-select]");
+  return select && select.value.startsWith(PENDING_PREFIX) ? select.value.slice(PENDING_PREFIX.length) : null;
+}
+
+async function offerWaitingRecords() {
+  const select = form.querySelector("[data-site-select]");
+  if (!select) return;
+  const items = (await outbox.all()).filter(
+    (i) => i.kind === "observation" && i.userId === data.user.id && i.body.detected !== false && i.state !== outbox.STATES.REJECTED,
+  );
+  if (items.length === 0) return;
+  const group = document.createElement("optgroup");
+  group.label = t("waiting_records");
+  for (const item of items) {
+    const species = data.species.find((s) => s.id === item.body.species_id);
+    const when = new Date(item.createdAt).toLocaleString(document.documentElement.lang, { hour12: false });
+    const name = species ? species.name_zh : "";
+    const option = new Option([name, item.body.place_name, when].filter(Boolean).join(" · "), `${PENDING_PREFIX}${item.id}`);
+    option.dataset.speciesGroup = species ? species.group : "";
+    option.dataset.pendingRecord = item.id;
+    group.append(option);
+  }
+  select.append(group);
 }
 
 function renderMethods() {
@@ -65,12 +105,14 @@ function optionalNumber(name) {
 
 function buildOperation() {
   const body = {
-    client_uuid: outbox.newId(),
+    client_uuid: operationId,
     method: field("method").value,
     performed_at: isoFromInput(field("performed_at").value),
     details: {},
   };
-  if (field("observation_id")) body.observation_id = Number(field("observation_id").value);
+  const waiting = pendingRecordChosen();
+  if (waiting) body.waiting_for = waiting; // taken out again before sending: see save()
+  else if (field("observation_id")) body.observation_id = Number(field("observation_id").value);
   else body.site_id = Number(field("site_id").value);
   const area = optionalNumber("area_mu");
   if (area !== undefined) body.area_m2 = Math.round(area * SQUARE_METRES_PER_MU * 100) / 100;
@@ -90,57 +132,158 @@ function buildOperation() {
   return body;
 }
 
+// The operation being filled in has its client_uuid from the moment the form opens: a second tap on Save,
+// or a retry, sends the same operation and the server keeps one (with one set of follow-ups).
+let operationId = null;
+let reopened = null;
+let saving = false;
+let edited = true; // false from a save until the next change in the form
+let lastSaved = null;
+
+function newOperation() {
+  operationId = outbox.newId();
+  photos.recordId = operationId;
+}
+
+function clearForm() {
+  for (const name of ["area_mu", "labour_person_days", "cost_yuan", "notes"]) field(name).value = "";
+  for (const input of form.querySelectorAll("[data-method-fields] input")) input.value = "";
+  field("performed_at").value = localInputValue(new Date());
+  photos.clear();
+  if (reopened) {
+    reopened = null;
+    history.replaceState(null, "", window.location.pathname);
+  }
+  newOperation();
+}
+
 async function save(event) {
   event.preventDefault();
-  showErrors(form, null, {});
-  const site = siteChoice();
-  if (!site) return showErrors(form, t("need_site"), { site_id: [t("need_site")] });
-  if (!field("method").value) return showErrors(form, t("choose_method"), { method: [t("choose_method")] });
-  if (!field("performed_at").value) return showErrors(form, t("date_missing"), { performed_at: [t("date_missing")] });
-  const body = buildOperation();
-  const method = data.methods.find((m) => m.code === body.method);
-  const item = {
-    id: body.client_uuid,
-    userId: data.user.id,
-    kind: "control",
-    url: "/api/v1/control-operations",
-    body,
-    idFrom: null,
-    photoUrl: "/api/v1/control-operations/{id}/photos",
-    photos: photos.forOutbox(),
-    label: `${t("control")} · ${method ? (isZh() ? method.name_zh : method.name_en) : body.method}`,
-  };
+  // A second tap while the first is being stored, or on a form not touched since it was saved: nothing new.
+  if (saving || !edited) return;
+  saving = true;
   const submit = form.querySelector('button[type="submit"]');
-  submit.disabled = true;
   try {
-    await outbox.add(item);
-    const report = await syncNow();
-    const after = await outbox.get(item.id);
-    if (after === undefined) {
-      const sent = report && report.results[item.id];
-      showResult(form, t("saved_sent"), sent && sent.site_id ? `/sites/${sent.site_id}` : null);
-      photos.clear();
-    } else if (after.state === outbox.STATES.REJECTED) {
-      await outbox.remove(item.id);
-      showErrors(form, `${t("rejected")} ${after.error.message}`, after.error.errors);
-    } else {
-      showResult(form, after.state === outbox.STATES.SIGN_IN ? t("saved_sign_in") : t("saved_pending"));
-      photos.clear();
+    showErrors(form, null, {});
+    const site = siteChoice();
+    if (!site) return showErrors(form, t("need_site"), { site_id: [t("need_site")] });
+    if (!field("method").value) return showErrors(form, t("choose_method"), { method: [t("choose_method")] });
+    if (!field("performed_at").value) return showErrors(form, t("date_missing"), { performed_at: [t("date_missing")] });
+    if (photos.processing) {
+      submit.disabled = true;
+      showResult(form, t("waiting_photos"));
+      await photos.settled();
     }
+    if (photos.items.some((p) => p.recordId === operationId && p.state === "failed")) {
+      return showErrors(form, t("photo_failed_remove"), { photos: [t("photo_failed_remove")] });
+    }
+    const body = buildOperation();
+    const dependsOn = body.waiting_for || null;
+    delete body.waiting_for;
+    const method = data.methods.find((m) => m.code === body.method);
+    const errors = checkOperation(body, method, data.limits.control_operation);
+    if (Object.keys(errors).length) return showErrors(form, t("check_fix"), errors);
+    const item = {
+      id: body.client_uuid,
+      userId: data.user.id,
+      kind: "control",
+      url: "/api/v1/control-operations",
+      body,
+      idFrom: null,
+      photoUrl: "/api/v1/control-operations/{id}/photos",
+      photos: photos.forOutbox(operationId),
+      formUrl: window.location.pathname,
+      dependsOn,
+      label: `${t("control")} · ${method ? (isZh() ? method.name_zh : method.name_en) : body.method}`,
+    };
+    if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
+    else await outbox.add(item);
+    lastSaved = item.id;
+    showResult(form, t("saved_local"));
+    form.querySelector("[data-form-result]").dataset.state = "pending";
+    clearForm();
+    edited = false;
+    syncNow();
   } finally {
     submit.disabled = false;
+    saving = false;
   }
+}
+
+async function showSavedState() {
+  if (!lastSaved) return;
+  const item = await outbox.get(lastSaved);
+  if (item === undefined) return;
+  const result = form.querySelector("[data-form-result]");
+  result.dataset.state = item.id === outbox.sendingId ? "sending" : item.state;
+  if (item.state === outbox.STATES.REJECTED) {
+    showResult(form, refusedMessage(item.error));
+    const fix = document.createElement("a");
+    fix.className = "button";
+    fix.href = `${window.location.pathname}?outbox=${encodeURIComponent(item.id)}`;
+    fix.textContent = t("fix_in_form");
+    fix.dataset.outboxFix = "";
+    result.append(" ", fix);
+  } else if (item.state === outbox.STATES.PHOTO_REFUSED) {
+    const refused = item.photos.filter((p) => p.error).map((p) => `${p.name}: ${p.error}`).join("; ");
+    showResult(form, `${t("sent_photo_refused")} ${refused}`);
+  } else if (item.state === outbox.STATES.SIGN_IN) {
+    showResult(form, t("saved_sign_in"));
+  } else {
+    showResult(form, item.id === outbox.sendingId ? `${t("saved_local")} ${t("syncing")}` : t("saved_local"));
+  }
+}
+
+window.addEventListener("ias:sent", (event) => {
+  const item = event.detail.item;
+  if (!item || item.id !== lastSaved) return;
+  form.querySelector("[data-form-result]").dataset.state = "sent";
+  showResult(form, t("saved_sent"), item.result && item.result.site_id ? `/sites/${item.result.site_id}` : null);
+});
+
+// Opened from the outbox (?outbox=<id>) to fix an operation the server refused.
+async function reopen(id) {
+  const item = await outbox.get(id);
+  if (!item || item.kind !== "control" || item.userId !== data.user.id) return;
+  const body = item.body;
+  const select = form.querySelector("[data-site-select]");
+  if (select && (body.site_id || item.dependsOn)) {
+    select.value = item.dependsOn ? `${PENDING_PREFIX}${item.dependsOn}` : String(body.site_id);
+    renderMethods();
+  }
+  field("method").value = body.method;
+  renderMethodFields();
+  for (const [key, value] of Object.entries(body.details || {})) {
+    const input = form.elements.namedItem(`details.${key}`);
+    if (input) input.value = String(value);
+  }
+  field("performed_at").value = localInputValue(new Date(body.performed_at));
+  if (body.area_m2 !== undefined) field("area_mu").value = String(Math.round((body.area_m2 / SQUARE_METRES_PER_MU) * 100) / 100);
+  for (const name of ["labour_person_days", "cost_yuan", "team", "notes"]) {
+    if (body[name] !== undefined) field(name).value = String(body[name]);
+  }
+  reopened = item;
+  operationId = item.id;
+  photos.recordId = operationId;
+  photos.restore(item.photos, operationId);
+  if (item.error) showErrors(form, refusedMessage(item.error), explainRefusal(item, data));
 }
 
 async function start() {
   data = await fieldData();
   field("performed_at").value = localInputValue(new Date());
   photos = new PhotoList(form);
+  newOperation();
+  await offerWaitingRecords();
   renderMethods();
   const select = form.querySelector("[data-site-select]");
   if (select) select.addEventListener("change", renderMethods);
   field("method").addEventListener("change", renderMethodFields);
   form.addEventListener("submit", save);
+  for (const type of ["input", "change"]) form.addEventListener(type, () => { edited = true; });
+  outbox.onChange(showSavedState);
+  const fromOutbox = new URLSearchParams(window.location.search).get("outbox");
+  if (fromOutbox) await reopen(fromOutbox);
   form.dataset.ready = "1";
 }
 

@@ -1,16 +1,31 @@
 // The outbox: every record made on this phone waits here (IndexedDB) until the server has it.
 //
-// An item is {id: client_uuid, userId, kind, url, body, photos: [{blob, name, stage, sent}], photoUrl,
-// label, createdAt, state, error, serverId}. The record's client_uuid goes with every attempt, so a retry
-// after a lost answer returns the same record instead of making a second one. Items leave the outbox only
-// when the server has the record and every photo; one the server refuses stays, with the reason, until the
-// person discards it.
+// An item is {id: client_uuid, userId, kind, url, method (POST, or PATCH for an edit), body, record (the
+// whole record an edit changes), formUrl (where it is fixed), photos: [{blob, name, stage, sent, error}], photoUrl,
+// label, createdAt, state, error, serverId, lastTry: {at, outcome}}. The record's client_uuid goes with every
+// attempt, so a retry after a lost answer returns the same record instead of making a second one. Items leave
+// the outbox only when the server has the record and every photo; one the server refuses stays, with the
+// reason, until the person fixes it in the form or discards it; a photo the server refuses stays (the record
+// is already there) until it is retried or dropped.
+//
+// Every request has a time limit: on "one bar" (the phone thinks it is online, nothing comes back) a send
+// that hangs would hold every later item, so it is given up and tried again on the next sync.
+
+import { t } from "./fielddata.js";
 
 const DB_NAME = "ias-tracker";
+const SENT_IDS = "ias:sent-ids"; // client_uuid → server id of records sent from this phone (the latest few)
+const SENT_IDS_KEPT = 200;
 const STORE = "outbox";
 const CHANGED = "ias:outbox-changed";
 
-export const STATES = { PENDING: "pending", SIGN_IN: "sign_in", REJECTED: "rejected" };
+export const STATES = { PENDING: "pending", SIGN_IN: "sign_in", REJECTED: "rejected", PHOTO_REFUSED: "photo_refused" };
+
+// How long one request may take before the phone stops waiting (ms). A photo is larger than a record.
+export const TIMEOUTS = { session: 10_000, record: 20_000, photo: 90_000 };
+
+// The item being sent right now (its id), so the list can say "sending" rather than "waiting".
+export let sendingId = null;
 
 function openDb() {
   return new Promise((resolve, reject) => {
@@ -86,13 +101,21 @@ export async function remove(id) {
 
 class Stop extends Error {} // the network or the session is gone: try again later
 
-async function session() {
-  let response;
+// fetch with a time limit: "timeout" when nothing came back in time, "offline" when the request failed.
+async function timedFetch(url, options, ms) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
   try {
-    response = await fetch("/app/session.json", { credentials: "same-origin", cache: "no-store" });
+    return await fetch(url, { credentials: "same-origin", cache: "no-store", ...options, signal: controller.signal });
   } catch (error) {
-    throw new Stop("offline");
+    throw new Stop(controller.signal.aborted ? "timeout" : "offline");
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+async function session() {
+  const response = await timedFetch("/app/session.json", {}, TIMEOUTS.session);
   if (response.status === 401) return null;
   if (!response.ok) throw new Stop(`session ${response.status}`);
   return response.json();
@@ -107,12 +130,8 @@ async function readError(response) {
   }
 }
 
-async function send(url, options) {
-  try {
-    return await fetch(url, { credentials: "same-origin", cache: "no-store", ...options });
-  } catch (error) {
-    throw new Stop("offline");
-  }
+async function send(url, options, ms) {
+  return timedFetch(url, options, ms);
 }
 
 // An answer that means "not now": the session is gone (the item waits for a sign-in) or the server or
@@ -132,47 +151,132 @@ function photoUrl(item) {
   return item.photoUrl.replace("{id}", String(item.serverId));
 }
 
-// One item: the record, then each photo. Returns true when the item is finished and removed.
-async function sendItem(item, csrf) {
-  if (item.serverId === null) {
-    const response = await send(item.url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(item.body),
-    });
-    await stopUnlessAnswered(response, item);
-    if (!response.ok) {
-      item.state = STATES.REJECTED;
-      item.error = await readError(response);
-      await put(item);
-      return false;
-    }
-    const created = await response.json();
-    item.serverId = item.idFrom ? created[item.idFrom] : created.id;
-    item.result = { id: created.id, site_id: created.site_id ?? null, observation_id: created.observation_id ?? null };
-    item.state = STATES.PENDING;
-    item.error = null;
-    await put(item);
-  }
+// The item's photos not sent yet; false when the server refused one (the item then waits, visibly).
+async function sendPhotos(item, csrf) {
   for (const photo of item.photos) {
-    if (photo.sent) continue;
+    if (photo.sent || photo.error) continue;
     const form = new FormData();
     form.append("file", photo.blob, photo.name || "photo.jpg");
     const url = photoUrl(item) + (photo.stage ? `?stage=${encodeURIComponent(photo.stage)}` : "");
-    const response = await send(url, { method: "POST", headers: { "X-CSRFToken": csrf }, body: form });
+    const response = await send(url, { method: "POST", headers: { "X-CSRFToken": csrf }, body: form }, TIMEOUTS.photo);
     await stopUnlessAnswered(response, item);
     if (!response.ok) {
-      // The record is saved; a photo the server cannot take (not an image, too large) is reported, not retried.
+      // The record is saved; the photo the server refused (not an image, too large) stays on the phone with
+      // the reason, so the person sees it and can retry or drop it. Never reported as sent.
       photo.error = (await readError(response)).message;
+      await put(item);
+      continue;
     }
     photo.sent = true;
     photo.blob = null; // free the space on the phone
     await put(item);
   }
-  const photoErrors = item.photos.filter((p) => p.error).map((p) => `${p.name}: ${p.error}`);
-  await remove(item.id);
-  window.dispatchEvent(new CustomEvent("ias:sent", { detail: { item, photoErrors } }));
+  if (item.photos.some((p) => p.error)) {
+    item.state = STATES.PHOTO_REFUSED;
+    await put(item);
+    return false;
+  }
   return true;
+}
+
+// The record (POST, or PATCH for an edit), answered or refused; false when refused.
+async function sendRecord(item, csrf) {
+  const response = await send(item.url, {
+    method: item.method || "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+    body: JSON.stringify(item.body),
+  }, TIMEOUTS.record);
+  await stopUnlessAnswered(response, item);
+  if (!response.ok) {
+    item.state = STATES.REJECTED;
+    item.error = await readError(response);
+    await put(item);
+    return false;
+  }
+  const created = await response.json();
+  if (item.method !== "PATCH") item.serverId = item.idFrom ? created[item.idFrom] : created.id;
+  if (item.kind === "observation") rememberSent(item.id, created.id);
+  item.patched = true;
+  item.result = { id: created.id, site_id: created.site_id ?? null, observation_id: created.observation_id ?? null };
+  item.state = STATES.PENDING;
+  item.error = null;
+  await put(item);
+  return true;
+}
+
+// One item: the record, then each photo (an edit: its new photos first, so the verifier it notifies sees
+// them). Returns true when the item is finished and removed.
+async function sendItem(item, csrf) {
+  if (item.method === "PATCH") {
+    if (!(await sendPhotos(item, csrf))) return false;
+    if (!item.patched && !(await sendRecord(item, csrf))) return false;
+  } else {
+    if (item.serverId === null && !(await sendRecord(item, csrf))) return false;
+    if (!(await sendPhotos(item, csrf))) return false;
+  }
+  await remove(item.id);
+  window.dispatchEvent(new CustomEvent("ias:sent", { detail: { item } }));
+  return true;
+}
+
+function sentIds() {
+  try {
+    return JSON.parse(localStorage.getItem(SENT_IDS) || "{}");
+  } catch (error) {
+    return {};
+  }
+}
+
+function rememberSent(clientUuid, serverId) {
+  const known = Object.entries(sentIds()).filter(([key]) => key !== clientUuid);
+  known.push([clientUuid, serverId]);
+  localStorage.setItem(SENT_IDS, JSON.stringify(Object.fromEntries(known.slice(-SENT_IDS_KEPT))));
+}
+
+// An item made for a record still in the outbox (an operation on a site found offline): false while that
+// record waits; then the record's server id is put in its place. Refused when the record is gone unsent.
+async function resolveDependency(item) {
+  if (!item.dependsOn) return true;
+  const record = await get(item.dependsOn);
+  if (record && record.serverId === null) return false;
+  const id = record ? record.serverId : sentIds()[item.dependsOn];
+  if (id === undefined) {
+    item.state = STATES.REJECTED;
+    item.error = { status: 0, message: t("record_gone"), errors: { site_id: [t("record_gone")] } };
+  } else {
+    item.body.observation_id = id;
+    item.dependsOn = null;
+  }
+  await put(item);
+  return item.state !== STATES.REJECTED;
+}
+
+// A refused photo tried again (the person may have freed space on the server side or it was transient).
+export async function retryPhotos(id) {
+  const item = await get(id);
+  if (!item) return;
+  for (const photo of item.photos) photo.error = null;
+  item.state = STATES.PENDING;
+  await put(item);
+}
+
+// A refused photo given up: the record (already on the server) is finished without it.
+export async function dropRefusedPhotos(id) {
+  const item = await get(id);
+  if (!item) return;
+  item.photos = item.photos.filter((p) => !p.error);
+  item.state = STATES.PENDING;
+  await put(item);
+}
+
+// A refused record corrected in the form: the same client_uuid, new content, sent again.
+export async function replace(item) {
+  await put({ ...item, state: STATES.PENDING, error: null, lastTry: null });
+}
+
+async function noteTry(item, outcome) {
+  item.lastTry = { at: Date.now(), outcome };
+  await put(item);
 }
 
 let running = null;
@@ -183,9 +287,10 @@ export function sync() {
   // A run already going may have read the outbox before the caller's item was added: run again after it.
   if (running) return running.then(() => sync());
   running = (async () => {
-    const report = { sent: 0, rejected: 0, signIn: false, offline: false, results: {} };
+    const report = { sent: 0, rejected: 0, signIn: false, offline: false, timeout: false, results: {} };
+    let current = null;
     try {
-      const items = (await all()).filter((i) => i.state !== STATES.REJECTED);
+      const items = (await all()).filter((i) => i.state !== STATES.REJECTED && i.state !== STATES.PHOTO_REFUSED);
       if (items.length === 0) return report;
       if (navigator.onLine === false) {
         report.offline = true;
@@ -204,17 +309,28 @@ export function sync() {
       }
       for (const item of items) {
         if (item.userId !== who.user_id) continue; // someone else's: waits for them to sign in
+        if (!(await resolveDependency(item))) continue;
+        current = item;
+        sendingId = item.id;
+        announce();
         if (await sendItem(item, who.csrf_token)) {
           report.sent += 1;
           report.results[item.id] = item.result;
         } else report.rejected += 1;
       }
     } catch (error) {
-      if (error instanceof Stop) report.offline = error.message !== "signed out";
-      if (error instanceof Stop && error.message === "signed out") report.signIn = true;
       if (!(error instanceof Stop)) throw error;
+      if (error.message === "signed out") report.signIn = true;
+      else if (error.message === "timeout") report.timeout = true;
+      else report.offline = true;
+      if (current && error.message !== "signed out" && (await get(current.id))) {
+        await noteTry(current, error.message === "timeout" ? "timeout" : "offline");
+      }
     } finally {
       running = null;
+      current = null;
+      sendingId = null;
+      announce();
     }
     return report;
   })();

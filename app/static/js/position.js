@@ -52,6 +52,13 @@ export class PositionWatcher {
     this.update("map");
   }
 
+  // A position that came with a saved record (reopened to be fixed): kept until GPS is asked for again.
+  keep(fix) {
+    this.stop();
+    this.fix = fix;
+    this.update("kept");
+  }
+
   update(status) {
     this.status = status;
     this.onChange(this);
@@ -66,6 +73,7 @@ export class PositionWatcher {
       denied: t("gps_denied"),
       unavailable: t("gps_unavailable"),
       map: t("gps_map"),
+      kept: t("gps_kept"),
     }[this.status];
   }
 }
@@ -106,10 +114,64 @@ export function positionMap(element, watcher, bounds) {
       placed = true;
     }
   };
+  // A tap or a drag on the map only proposes a point; a confirming tap takes it, so a stray touch on the small
+  // map never replaces a good GPS fix.
+  const confirm = document.querySelector("[data-map-confirm]");
+  const propose = (lat, lng) => {
+    const at = [Number(lat.toFixed(7)), Number(lng.toFixed(7))];
+    marker.setLatLng(at);
+    if (!placed) {
+      marker.addTo(map);
+      placed = true;
+    }
+    if (!confirm) return watcher.setOnMap(at[0], at[1]);
+    confirm.hidden = false;
+    confirm.dataset.lat = String(at[0]);
+    confirm.dataset.lng = String(at[1]);
+    confirm.textContent = t("map_use_point").replace("{point}", `${at[0].toFixed(6)}, ${at[1].toFixed(6)}`);
+    return undefined;
+  };
+  if (confirm) {
+    confirm.addEventListener("click", () => {
+      confirm.hidden = true;
+      watcher.setOnMap(Number(confirm.dataset.lat), Number(confirm.dataset.lng));
+    });
+  }
   marker.on("dragend", () => {
     const p = marker.getLatLng();
-    watcher.setOnMap(Number(p.lat.toFixed(7)), Number(p.lng.toFixed(7)));
+    propose(p.lat, p.lng);
   });
-  map.on("click", (event) => watcher.setOnMap(Number(event.latlng.lat.toFixed(7)), Number(event.latlng.lng.toFixed(7))));
-  return { map, show };
+  map.on("click", (event) => propose(event.latlng.lat, event.latlng.lng));
+  const cancelProposal = () => {
+    if (confirm) confirm.hidden = true;
+    if (watcher.fix) show(watcher.fix);
+  };
+  return { map, show: (fix) => { if (!confirm || confirm.hidden) show(fix); }, cancelProposal };
+}
+
+// Typed coordinates, for when GPS is denied: "29.6712, 107.8034" or degrees, minutes and seconds
+// ("29°40'16.3\"N 107°48'12.2\"E", "北纬29度40分16秒 东经107度48分12秒"). Returns [lat, lon] or null.
+export function parseCoordinates(text) {
+  const parts = String(text)
+    .trim()
+    .replace(/[，,;；]/g, " , ")
+    .split(/\s*,\s*|(?<=[NSEW北南东西])\s+|\s+(?=[北南东西])/i)
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const values = [];
+  let swapped = false;
+  for (const part of parts) {
+    const numbers = (part.match(/\d+(?:\.\d+)?/g) || []).map(Number);
+    if (numbers.length === 0 || numbers.length > 3) return null;
+    const [d, m = 0, s = 0] = numbers;
+    if (m >= 60 || s >= 60) return null;
+    let value = d + m / 60 + s / 3600;
+    if (/[SW南西]|^-/i.test(part)) value = -value;
+    if (/[EW东西]|经/i.test(part) && values.length === 0) swapped = true;
+    values.push(value);
+  }
+  if (values.length !== 2) return null;
+  const [lat, lon] = swapped ? [values[1], values[0]] : values;
+  if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
+  return [Math.round(lat * 1e7) / 1e7, Math.round(lon * 1e7) / 1e7];
 }

@@ -9,3 +9,4 @@ if ("caches" in window) {
   caches.delete("ias-pages");
   caches.delete("ias-data");
 }
+localStorage.removeItem("ias:offline-ready"); // what was saved for them is gone with it

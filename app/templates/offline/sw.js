@@ -7,7 +7,11 @@ const PAGE_CACHE = "ias-pages";
 const DATA_CACHE = "ias-data";
 const SHELL = {{ shell|tojson }};
 const OFFLINE_URL = {{ url_for("offline.offline_page")|tojson }};
-const NETWORK_TIMEOUT_MS = 6000; // one bar of signal: fall back to the saved page rather than wait
+// One bar of signal (the phone thinks it is online, nothing comes back): a page this phone has saved is shown
+// if the network has not answered within CACHED_WAIT_MS; the network's answer, when it comes, refreshes the
+// saved copy for next time. A page never saved is waited for longer before the offline page.
+const CACHED_WAIT_MS = 1500;
+const NETWORK_TIMEOUT_MS = 15000;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -40,26 +44,51 @@ function cacheable(response) {
   return response && response.ok && !response.redirected && response.type === "basic";
 }
 
-async function networkFirst(request, cacheName, fallbackUrl) {
+async function saved(cache, request) {
+  // Vary: Cookie is set on every signed-in page; the cache holds this phone's own pages only.
+  return (
+    (await cache.match(request, { ignoreVary: true })) ||
+    (await cache.match(request, { ignoreSearch: true, ignoreVary: true }))
+  );
+}
+
+async function networkFirst(event, cacheName, fallbackUrl) {
+  const request = event.request;
   const cache = await caches.open(cacheName);
-  try {
-    const response = await withTimeout(fetch(request), NETWORK_TIMEOUT_MS);
-    if (cacheable(response)) {
-      cache.put(request, response.clone());
-    }
+  const network = fetch(request).then((response) => {
+    if (cacheable(response)) return cache.put(request, response.clone()).then(() => response);
     return response;
+  });
+  // However the race ends, the network's answer is still stored when it arrives.
+  event.waitUntil(network.catch(() => undefined));
+  const copy = await saved(cache, request);
+  try {
+    return await withTimeout(network, copy ? CACHED_WAIT_MS : NETWORK_TIMEOUT_MS);
   } catch (error) {
-    // Vary: Cookie is set on every signed-in page; the cache holds this phone's own pages only.
-    const saved =
-      (await cache.match(request, { ignoreVary: true })) ||
-      (await cache.match(request, { ignoreSearch: true, ignoreVary: true }));
-    if (saved) return saved;
+    if (copy) return copy;
+    const late = await saved(cache, request);
+    if (late) return late;
     if (fallbackUrl) {
       const offline = await caches.match(fallbackUrl, { ignoreVary: true });
       if (offline) return offline;
     }
     throw error;
   }
+}
+
+// The field data (species, townships, methods) from the saved copy at once, refreshed behind it for next
+// time; the app also refreshes it on every sync. Only a phone with no copy waits for the network.
+async function savedThenRefreshed(event, cacheName) {
+  const request = event.request;
+  const cache = await caches.open(cacheName);
+  const copy = await saved(cache, request);
+  if (!copy) return networkFirst(event, cacheName);
+  event.waitUntil(
+    fetch(request)
+      .then((response) => (cacheable(response) ? cache.put(request, response) : undefined))
+      .catch(() => undefined),
+  );
+  return copy;
 }
 
 async function cacheFirst(request) {
@@ -75,9 +104,9 @@ self.addEventListener("fetch", (event) => {
     return; // always the network: the API and the session are never answered from a cache
   }
   if (request.mode === "navigate") {
-    event.respondWith(networkFirst(request, PAGE_CACHE, OFFLINE_URL));
+    event.respondWith(networkFirst(event, PAGE_CACHE, OFFLINE_URL));
   } else if (url.pathname === "/app/field-data.json") {
-    event.respondWith(networkFirst(request, DATA_CACHE));
+    event.respondWith(savedThenRefreshed(event, DATA_CACHE));
   } else if (url.pathname.startsWith("/static/") || url.pathname.startsWith("/vendor/")) {
     event.respondWith(cacheFirst(request));
   }

@@ -1,0 +1,86 @@
+// The server's checks, made on the phone before a record is queued, so the outbox never holds a record the
+// server will refuse for its figures. They come from one description the server publishes in
+// /app/field-data.json (`limits`: each field's range, whole-number and text-length rules, built from the
+// API's own schemas; `methods[].fields`: what each control method requires), not from rules copied here.
+import { t } from "./fielddata.js";
+
+function checkValue(errors, name, value, rule) {
+  if (value === undefined || value === null || value === "") return;
+  if (rule.max_length !== undefined) {
+    if (String(value).length > rule.max_length) {
+      (errors[name] ||= []).push(t("check_too_long").replace("{max}", rule.max_length));
+    }
+    return;
+  }
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    (errors[name] ||= []).push(t("check_number"));
+    return;
+  }
+  if (rule.integer && !Number.isInteger(value)) (errors[name] ||= []).push(t("check_integer"));
+  const low = rule.min ?? null;
+  const high = rule.max ?? null;
+  if ((low !== null && value < low) || (high !== null && value > high)) {
+    const text =
+      low !== null && high !== null
+        ? t("check_between").replace("{min}", low).replace("{max}", high)
+        : low !== null
+          ? t("check_at_least").replace("{min}", low)
+          : t("check_at_most").replace("{max}", high);
+    (errors[name] ||= []).push(text);
+  }
+}
+
+// {field: [message]} for a record (the body the API takes); empty when it may be queued.
+export function checkObservation(record, species, limits) {
+  const errors = {};
+  for (const [name, rule] of Object.entries(limits)) checkValue(errors, name, record[name], rule);
+  if (!species) (errors.species_id ||= []).push(t("choose_species"));
+  if (record.detected === false) {
+    for (const name of ["cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "severity"]) {
+      if (record[name] !== undefined && record[name] > 0) (errors[name] ||= []).push(t("check_absence"));
+    }
+  }
+  return errors;
+}
+
+// {field: [message]} for a control operation; method fields are named `details.<name>` as the API names them.
+export function checkOperation(body, method, limits) {
+  const errors = {};
+  for (const [name, rule] of Object.entries(limits)) checkValue(errors, name, body[name], rule);
+  if (!method) {
+    (errors.method ||= []).push(t("choose_method"));
+    return errors;
+  }
+  for (const spec of method.fields) {
+    const key = `details.${spec.name}`;
+    const value = body.details[spec.name];
+    if (value === undefined || value === "") {
+      if (spec.required) (errors[key] ||= []).push(t("check_required"));
+      continue;
+    }
+    if (spec.type === "text") checkValue(errors, key, value, { max_length: 500 });
+    else checkValue(errors, key, value, { min: spec.min, max: spec.max, integer: spec.type === "integer" });
+  }
+  return errors;
+}
+
+// The server's reasons for refusing an outbox item, in the user's language where the phone's own checks
+// find the same field wrong (the server may answer in another language or with its own wording).
+export function explainRefusal(item, data) {
+  const server = item.error ? item.error.errors || {} : {};
+  let local = {};
+  if (item.kind === "control") {
+    const method = data.methods.find((m) => m.code === item.body.method);
+    local = checkOperation(item.body, method, data.limits.control_operation);
+  } else if (["observation", "completion", "edit"].includes(item.kind)) {
+    const record = item.record || (item.kind === "completion" ? item.body.observation : item.body);
+    const species = data.species.find((s) => s.id === record.species_id);
+    local = checkObservation(record, species, data.limits.observation);
+  }
+  const merged = {};
+  for (const [key, messages] of Object.entries(server)) {
+    const name = key.replace(/^observation\./, "");
+    merged[name] = local[name] || messages;
+  }
+  return merged;
+}

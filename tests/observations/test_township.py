@@ -1,0 +1,82 @@
+"""A record's township when it names none: worked out from the position (the nearest site's township
+without boundaries), and required before a record is verified (it is counted in the census by township)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import PADDY
+
+METRES_PER_DEGREE_LAT = 111_320.0
+
+
+def _north(metres: float) -> float:
+    return PADDY[0] + metres / METRES_PER_DEGREE_LAT
+
+
+def test_the_nearest_sites_township_is_taken(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    # Two places already recorded: one in 梁山街道 at the paddy, one in another township 2 km north.
+    make_observation(api, township_code="500155001")
+    make_observation(api, township_code="500155002", latitude=_north(2000))
+
+    near_first = make_observation(api, township_code=None, latitude=_north(600))
+    assert near_first["township_code"] == "500155001"
+    near_second = make_observation(api, township_code=None, latitude=_north(1500))
+    assert near_second["township_code"] == "500155002"
+    # 8 km from anything recorded: not guessed.
+    far = make_observation(api, township_code=None, latitude=_north(8000))
+    assert far["township_code"] is None
+
+
+def test_an_absence_record_takes_it_too(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    make_observation(api, township_code="500155001")
+    absent = make_observation(
+        api,
+        township_code=None,
+        detected=False,
+        density_per_m2=None,
+        egg_masses_per_m2=None,
+        area_m2=None,
+        latitude=_north(300),
+    )
+    assert absent["township_code"] == "500155001"
+
+
+def test_a_record_without_a_township_is_not_verified(api_as: Any, make_observation: Any) -> None:
+    surveyor = api_as("surveyor")
+    record = make_observation(surveyor, township_code=None)
+    assert record["township_code"] is None  # nothing recorded near it yet
+    verifier = api_as("verifier")
+    response = verifier.post(f"/api/v1/observations/{record['id']}/review", json={"decision": "verified"})
+    assert response.status_code == 422
+    assert "township_code" in response.get_json()["errors"]
+    assert verifier.get(f"/api/v1/observations/{record['id']}").get_json()["status"] == "submitted"
+
+    # Named by its surveyor, it can be.
+    assert (
+        surveyor.patch(
+            f"/api/v1/observations/{record['id']}", json={"township_code": "500155001"}
+        ).status_code
+        == 200
+    )
+    response = verifier.post(f"/api/v1/observations/{record['id']}/review", json={"decision": "verified"})
+    assert response.status_code == 200
+    assert response.get_json()["township_code"] == "500155001"
+
+
+def test_field_data_gives_each_township_a_point_for_ordering(
+    api_as: Any, make_observation: Any, web_as: Any
+) -> None:
+    api = api_as("surveyor")
+    make_observation(api, township_code="500155001")
+    make_observation(api, township_code="500155001", latitude=_north(1000))  # a second site, 1 km north
+    data = web_as(api.user).get("/app/field-data.json").get_json()
+    by_code = {t["code"]: t for t in data["townships"]}
+    assert by_code["500155001"]["lat"] == round((PADDY[0] + _north(1000)) / 2, 6)
+    assert by_code["500155001"]["lon"] == PADDY[1]
+    assert by_code["500155003"]["lat"] is None  # nothing recorded there yet
+    # The phone's checks come from the API's own schema.
+    assert data["limits"]["observation"]["density_per_m2"] == {"min": 0, "max": 1e6}
+    assert data["limits"]["observation"]["count"]["integer"] is True
