@@ -45,6 +45,7 @@ class Exports(MethodView):
             date_from=args.get("from_"),
             date_to=args.get("to"),
             filters=filters,
+            statuses=args.get("statuses"),
         )
         db.session.commit()
         return export
@@ -75,7 +76,7 @@ class ExportDownload(MethodView):
         }
     )
     def get(self, export_id: int) -> Response:
-        """Download a finished export (its requester and their bureau's admins)"""
+        """Download a finished export (the exported bureau's admins and administrators, as they are now)"""
         export = services.get_export(export_id, current_user)
         if export.status != ExportStatus.DONE:
             raise Conflict(_("The export is %(status)s, not done.", status=export.status.value))

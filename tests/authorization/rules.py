@@ -204,7 +204,8 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/exports/{id}": Rule(
         ADMINS,
         Reach.ORG,
-        "code: services.get_export: its requester, its organization's bureau_admins, or an admin",
+        "decided (issue 15): services.may_read: the exported bureau's bureau_admins (and those of the "
+        "bureau above it) or an admin, by their role and organization now; not the requester as such",
         target="export",
     ),
     "GET /api/v1/exports/{id}/download": Rule(

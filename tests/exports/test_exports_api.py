@@ -51,7 +51,8 @@ def test_bureau_admin_exports_the_census(app: Flask, api_as: Any, records: dict[
     admin = api_as("bureau_admin")
     db.session.commit()
     started = admin.post(
-        "/api/v1/exports", json={"kind": "census", "bureau": "forestry", "from": "2020-01-01"}
+        "/api/v1/exports",
+        json={"kind": "census", "bureau": "forestry", "from": "2020-01-01", "statuses": ["submitted"]},
     )
     assert started.status_code == 202, started.get_json()
     export = started.get_json()
