@@ -99,6 +99,12 @@ RULES: dict[str, Rule] = {
     ),
     "GET /api/v1/me": signed_in("code: the signed-in user"),
     "GET /api/v1/organizations": signed_in(REFERENCE),
+    "POST /api/v1/organizations": Rule(
+        frozenset({ADMIN}), Reach.ANY, "SPEC §1: admin manages organizations and district set-up", ok=(201,)
+    ),
+    "PATCH /api/v1/organizations/{code}": Rule(
+        frozenset({ADMIN}), Reach.ANY, "SPEC §1: admin manages organizations (a unit's parent bureau)"
+    ),
     "GET /api/v1/users": Rule(
         ADMINS, Reach.ANY, "SPEC §3.2 users: admin and bureau_admin (the list is their own org's)"
     ),

@@ -258,6 +258,13 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "DELETE /api/v1/auth/tokens/current": lambda c: Call("/api/v1/auth/tokens/current"),
     "GET /api/v1/me": lambda c: Call("/api/v1/me"),
     "GET /api/v1/organizations": lambda c: Call("/api/v1/organizations"),
+    "POST /api/v1/organizations": lambda c: Call(
+        "/api/v1/organizations",
+        json={"code": f"unit-{uuid.uuid4().hex[:8]}", "name": "林场", "kind": "other", "parent": TARGET},
+    ),
+    "PATCH /api/v1/organizations/{code}": lambda c: Call(
+        f"/api/v1/organizations/{TARGET}", json={"name": "梁平区林业局"}
+    ),
     "GET /api/v1/users": lambda c: Call("/api/v1/users"),
     "POST /api/v1/users": lambda c: Call("/api/v1/users", json=_new_user(TARGET)),
     "GET /api/v1/users/{id}": lambda c: Call(f"/api/v1/users/{c.user_id()}"),
