@@ -126,6 +126,30 @@ def occurrences(scope: CensusScope, by: Sequence[str] = ("species",)) -> list[Oc
     return rows
 
 
+def roll_up(rows: Sequence[Occurrence], by: Sequence[str]) -> list[Occurrence]:
+    """Rows grouped by species and township, grouped again by fewer keys without another query. Exact:
+    each site counts in one township only, so points and areas add up, and the townships of a group
+    are the distinct townships of its rows."""
+    groups: dict[tuple[int | None, int | None], list[Occurrence]] = {}
+    for row in rows:
+        key = (row.species_id if "species" in by else None, row.township_id if "township" in by else None)
+        groups.setdefault(key, []).append(row)
+    combined = []
+    for (species_id, township_id), members in groups.items():
+        severities = [m.max_severity for m in members if m.max_severity is not None]
+        combined.append(
+            Occurrence(
+                species_id=species_id,
+                township_id=township_id,
+                points=sum(m.points for m in members),
+                area_m2=sum(m.area_m2 for m in members),
+                townships=len({m.township_id for m in members if m.township_id is not None}),
+                max_severity=max(severities) if severities else None,
+            )
+        )
+    return combined
+
+
 def occurrence_total(scope: CensusScope) -> Occurrence:
     """The scope's figures over every species (a township with two species counts once)."""
     found = occurrences(scope, by=())

@@ -5,14 +5,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, send_file
+from flask import Response, jsonify, send_file
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
+from app.api import ID_RANGE, WorkDay
 from app.audit.services import record_event
+from app.census.scope import CensusScope, parse_statuses
+from app.census.summary import census_summary
 from app.errors import Conflict, Gone, ServiceError
 from app.exports import services
 from app.exports.models import Export, ExportStatus
@@ -98,6 +101,60 @@ class ExportDownload(MethodView):
             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             as_attachment=True,
             download_name=name,
+        )
+
+
+class CensusSummaryArgs(ma.Schema):
+    bureau = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={
+            "description": "organization code (its records and its units'); `district`: every record "
+            "once; default: the caller's organization"
+        },
+    )
+    from_ = WorkDay(data_key="from", metadata={"description": "first day (Asia/Shanghai)"})
+    to = WorkDay(metadata={"description": "last day, inclusive"})
+    statuses = ma.fields.String(
+        validate=ma.validate.Length(max=100),
+        metadata={"description": "review statuses, comma-separated; default: verified"},
+    )
+    species_id = ma.fields.Integer(validate=ID_RANGE)
+
+    @ma.validates_schema
+    def _check_range(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
+            raise ma.ValidationError("must not be before from", "to")
+
+
+@blp.route("/census/summary")
+class CensusSummary(MethodView):
+    @blp.arguments(CensusSummaryArgs, location="query")
+    @blp.response(200, ma.Schema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """A census's figures, counted as the workbook counts them (app/census/counting.py)
+
+        `occurrence`: 发生点数 (`points`: distinct sites with a presence record), 发生面积 (`area_m2` /
+        `area_mu`: each site's latest presence record's area, summed), 分布乡镇数 (`townships`); then per
+        species and per township; `control`: 防治次数, 防治面积 (亩次, summed over operations), 防治范围
+        (`extent`: per site the largest treated area), labour and cost, by species × method and by township.
+        """
+        bureau = args.get("bureau") or current_user.organization.code
+        species = args.get("species_id")
+        scope = CensusScope.for_bureau(
+            bureau,
+            date_from=args.get("from_"),
+            date_to=args.get("to"),
+            statuses=parse_statuses(args.get("statuses")),
+            species_ids=frozenset({species}) if species is not None else None,
+        )
+        return jsonify(
+            {
+                "bureau": bureau,
+                "from": args["from_"].isoformat() if args.get("from_") else None,
+                "to": args["to"].isoformat() if args.get("to") else None,
+                "statuses": [status.value for status in scope.statuses],
+                **census_summary(scope),
+            }
         )
 
 
