@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+import subprocess
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -535,3 +537,111 @@ def test_unknown_statuses_are_refused_naming_statuses(season: Season) -> None:
     summary = api.get("/api/v1/census/summary?bureau=agriculture&statuses=verified,approved")
     assert summary.status_code == 422 and list(summary.get_json()["errors"]) == ["statuses"]
     assert api.get("/api/v1/census/summary?bureau=nowhere").status_code == 422
+
+
+# ---------------------------------------------------------------------------------------------
+# The workbook as a spreadsheet program sees it
+
+SOFFICE = shutil.which("soffice") or "/usr/bin/soffice"
+# A profile of our own (never the user's), told to recalculate every formula of an .xlsx on loading.
+_RECALCULATE_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
+<value>0</value></prop></item>
+</oor:items>
+"""
+
+
+def _recalculated(data: bytes, tmp_path: Path) -> Any:
+    """The workbook after LibreOffice headless opened it, recalculated it and saved it again."""
+    profile = tmp_path / "lo-profile"
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(_RECALCULATE_ALWAYS)
+    source = tmp_path / "census.xlsx"
+    source.write_bytes(data)
+    out = tmp_path / "recalculated"
+    result = subprocess.run(  # noqa: S603 - our own arguments, no shell
+        [
+            SOFFICE,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "xlsx:Calc MS Excel 2007 XML",
+            "--outdir",
+            str(out),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0 and (out / "census.xlsx").exists(), result.stderr + result.stdout
+    return openpyxl.load_workbook(out / "census.xlsx", data_only=True)
+
+
+def test_libreoffice_recalculates_the_totals_to_the_apps_figures_and_keeps_the_print_settings(
+    app: Flask, season: Season, tmp_path: Path
+) -> None:
+    api = season.clients["agriculture"]
+    body = {"kind": "census", "bureau": "agriculture", "from": season.period[0].isoformat()}
+    started = api.post("/api/v1/exports", json={**body, "to": season.period[1].isoformat()})
+    assert started.status_code == 202
+    with app.app_context():
+        services.run_pending_exports("season-test")
+        db.session.remove()
+    done = api.get(f"/api/v1/exports/{started.get_json()['id']}").get_json()
+    response = api.get(done["download_url"])
+    data = response.data
+    response.close()
+    written = openpyxl.load_workbook(io.BytesIO(data))
+    recalculated = _recalculated(data, tmp_path)
+
+    sites = expected_occurrences(season, "agriculture", {"verified"}, season.period)
+    control = control_figures(season, "agriculture", lambda op: None)[None]
+    # The app's own figures for the totals, computed here from what the test recorded.
+    expected_totals = {
+        "物种汇总": {
+            "发生点数": len(sites),
+            "发生面积（亩）": sum(_mu(s["area_m2"]) for s in sites.values()),
+        },
+        "防治汇总": {
+            "防治次数": control["operations"],
+            "防治面积（亩次）": control["area_m2"] / MU,
+            "用工（人·日）": control["labour"],
+            "费用（元）": control["cost"],
+        },
+        "乡镇防治汇总": {"防治次数": control["operations"], "防治范围（亩）": control["extent_m2"] / MU},
+        "乡镇汇总": {"发生点数": len(sites)},
+    }
+    checked = 0
+    for ws in written.worksheets:
+        rows = list(ws.iter_rows(values_only=True))
+        headers = rows[0]
+        # Print settings: landscape, one page wide, the header row on every page, title and page numbers.
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1, ws.title
+        assert ws.page_setup.fitToHeight == 0, ws.title
+        assert ws.print_title_rows == "$1:$1", ws.title
+        assert ws.oddHeader.center.text == ws.title and "&P" in ws.oddFooter.center.text, ws.title
+        again = recalculated[ws.title]
+        assert again.page_setup.orientation == "landscape", ws.title
+        if ws.title == "封面" or rows[-1][0] != "合计":
+            continue
+        values = list(again.iter_rows(values_only=True))
+        assert values[-1][0] == "合计"
+        for index, formula in enumerate(rows[-1]):
+            if not (isinstance(formula, str) and formula.startswith("=SUBTOTAL(109,")):
+                continue
+            column = [row[index] for row in rows[1:-1]]
+            total = values[-1][index]
+            assert total == pytest.approx(sum(v for v in column if v is not None), abs=1e-6), (
+                ws.title,
+                headers[index],
+            )
+            if headers[index] in expected_totals.get(ws.title, {}):
+                assert total == pytest.approx(expected_totals[ws.title][headers[index]], abs=0.011)
+                checked += 1
+    assert checked == sum(len(v) for v in expected_totals.values())
