@@ -60,15 +60,17 @@ def census_summary(scope: CensusScope) -> dict[str, Any]:
     def pinyin(species_id: int | None) -> str:
         return str(species[species_id].pinyin or "")
 
-    by_species = counting.occurrences(scope, by=("species",))
-    by_township = counting.occurrences(scope, by=("township",))
+    rows = counting.occurrences(scope, by=("species", "township"))  # once, rolled up (exact)
+    by_species = counting.roll_up(rows, ("species",))
+    by_township = counting.roll_up(rows, ("township",))
+    [total] = counting.roll_up(rows, ()) or [counting.Occurrence(None, None, 0, 0.0, 0, None)]
     [control_total] = counting.control_totals(scope, by=()) or [
         counting.ControlTotals(None, None, None, 0, 0.0, 0.0, 0.0, 0.0)
     ]
     by_method = counting.control_totals(scope, by=("species", "method"))
     control_by_township = counting.control_totals(scope, by=("township",))
     return {
-        "occurrence": _occurrence(counting.occurrence_total(scope)),
+        "occurrence": _occurrence(total),
         "species": [
             {
                 "species_id": o.species_id,

@@ -175,6 +175,7 @@ class Scope:
         self.statuses = statuses or parse_statuses(filters.get("statuses"))
         extra = observations.filtered(self.filters).whereclause
         species = {self.filters["species_id"]} if "species_id" in self.filters else None
+        self._occurrences: list[counting.Occurrence] | None = None
         self.census = CensusScope.for_bureau(
             bureau,
             date_from=date_from,
@@ -186,6 +187,13 @@ class Scope:
 
     def observation_ids(self) -> sa.Select[Any]:
         return sa.select(Observation.id).where(*self.census.observation_conditions())
+
+    def occurrences(self, by: tuple[str, ...]) -> list[counting.Occurrence]:
+        """Occurrence figures by species and township, counted once per export and rolled up for the
+        coarser summaries (counting.roll_up is exact)."""
+        if self._occurrences is None:
+            self._occurrences = counting.occurrences(self.census, by=("species", "township"))
+        return counting.roll_up(self._occurrences, by)
 
     def operation_where(self) -> list[sa.ColumnElement[bool]]:
         return self.census.operation_conditions()
@@ -418,7 +426,7 @@ def species_township_rows(scope: Scope) -> Iterator[dict[str, Any]]:
     species = _names(Species, Species.pinyin, Species.name_zh, Species.name_sci)
     townships = _names(Township, Township.code, Township.name_zh)
     township_key = _township_order(townships)
-    found = counting.occurrences(scope.census, by=("species", "township"))
+    found = scope.occurrences(("species", "township"))
     found.sort(key=lambda o: (species[o.species_id][0] or "", township_key(o.township_id)))  # type: ignore[index]
     for o in found:
         _pinyin, name_zh, name_sci = species[o.species_id]  # type: ignore[index]
@@ -434,7 +442,7 @@ def species_township_rows(scope: Scope) -> Iterator[dict[str, Any]]:
 
 def species_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
     species = _names(Species, Species.pinyin, Species.name_zh, Species.name_sci)
-    found = counting.occurrences(scope.census, by=("species",))
+    found = scope.occurrences(("species",))
     found.sort(key=lambda o: species[o.species_id][0] or "")  # type: ignore[index]
     for o in found:
         _pinyin, name_zh, name_sci = species[o.species_id]  # type: ignore[index]
@@ -497,7 +505,7 @@ def township_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "overdue": 0,
         }
     )
-    for o in counting.occurrences(scope.census, by=("species", "township")):
+    for o in scope.occurrences(("species", "township")):
         entry = by_township[o.township_id]
         entry["species"].append(species[o.species_id])  # type: ignore[index]
         entry["points"] += o.points
