@@ -221,6 +221,7 @@ RULES: dict[str, Rule] = {
         target="export",
         ok=(409,),
     ),
+    "GET /api/v1/census/summary": signed_in(READ + "; the census figures are counted from those records"),
     "POST /api/v1/imports": Rule(
         ADMINS,
         Reach.ANY,

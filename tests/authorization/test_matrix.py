@@ -310,6 +310,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "POST /api/v1/exports": lambda c: Call("/api/v1/exports", json={"kind": "census", "bureau": TARGET}),
     "GET /api/v1/exports/{id}": lambda c: Call(f"/api/v1/exports/{c.export_id()}"),
     "GET /api/v1/exports/{id}/download": lambda c: Call(f"/api/v1/exports/{c.export_id()}/download"),
+    "GET /api/v1/census/summary": lambda c: Call("/api/v1/census/summary?bureau=forestry"),
     "POST /api/v1/imports": lambda c: Call(
         f"/api/v1/imports?bureau={TARGET}",
         form={"file": (io.BytesIO(b"not a workbook"), "census.xlsx")},
