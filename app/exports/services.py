@@ -32,7 +32,7 @@ from app.census.scope import DISTRICT, CensusScope, parse_statuses, unit_ids
 from app.clock import local_today, local_zone
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
 from app.district.models import Township
-from app.district.services import get_district
+from app.district.services import find_townships, get_district
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.exports import imports
 from app.exports.labels import POSITION_SOURCE_ZH, flags_zh
@@ -599,13 +599,38 @@ class LazyRows(Mapping[str, Iterable[dict[str, Any]]]):
         return len(self.sources)
 
 
+FILTER_ZH = {
+    "species_id": "物种",
+    "township_code": "乡镇",
+    "status": "审核状态",
+    "detected": "是否发现",
+    "organization": "调查单位",
+}
+
+
+def _filter_text(name: str, value: Any) -> str:
+    """One observation filter as the cover shows it: by name, not by code or id."""
+    shown: Any = value
+    if name == "species_id":
+        shown = db.session.scalar(sa.select(Species.name_zh).where(Species.id == value)) or value
+    elif name == "township_code":
+        shown = "、".join(t.name_zh for t in find_townships(str(value))) or value
+    elif name == "status":
+        shown = STATUS_ZH.get(str(value), value)
+    elif name == "detected":
+        shown = "是" if value else "否"
+    elif name == "organization":
+        shown = db.session.scalar(sa.select(Organization.name).where(Organization.code == value)) or value
+    return f"{FILTER_ZH.get(name, name)}：{shown}"
+
+
 def cover_lines(
     *, bureau: str, kind: ExportKind, scope: Scope, generated_by: str, generated_at: datetime
 ) -> list[tuple[str, Any]]:
     district = get_district()
     district_name = f"{district.name}（{district.code}）" if district else "—"
     period = "—".join(d.isoformat() if d else "…" for d in (scope.date_from, scope.date_to))
-    filters = "；".join(f"{k}={v}" for k, v in sorted(scope.filters.items())) or "无"
+    filters = "；".join(_filter_text(k, v) for k, v in sorted(scope.filters.items())) or "无"
     kinds = {
         ExportKind.CENSUS: "外来入侵物种普查表",
         ExportKind.CONTROL: "防治作业表",
@@ -861,7 +886,7 @@ def recent_exports(actor: User, *, limit: int = 20) -> list[Export]:
     export, a bureau admin those of their bureau and the units under it)."""
     stmt = (
         sa.select(Export)
-        .options(sa.orm.selectinload(Export.requested_by))
+        .options(sa.orm.selectinload(Export.requested_by), sa.orm.selectinload(Export.organization))
         .order_by(Export.id.desc())
         .limit(limit)
     )

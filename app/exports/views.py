@@ -175,6 +175,7 @@ def _page(
         refresh=in_progress,
         report=report,
         bureau_fixed=current_user.role != Role.ADMIN,
+        district_label=_("The whole district (every record once)"),
         kinds=KIND_LABELS,
         statuses=STATUS_LABELS,
         badges=STATUS_BADGES,
