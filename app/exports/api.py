@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, jsonify, send_file
+from flask import Response, send_file
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -126,10 +126,28 @@ class CensusSummaryArgs(ma.Schema):
             raise ma.ValidationError("must not be before from", "to")
 
 
+class CensusSummarySchema(ma.Schema):
+    bureau = ma.fields.String()
+    from_ = ma.fields.String(data_key="from", allow_none=True)
+    to = ma.fields.String(allow_none=True)
+    statuses = ma.fields.List(ma.fields.String())
+    occurrence = ma.fields.Dict(
+        metadata={"description": "points, area_m2, area_mu, townships, max_severity over every species"}
+    )
+    species = ma.fields.List(ma.fields.Dict(), metadata={"description": "the same figures per species"})
+    townships = ma.fields.List(ma.fields.Dict(), metadata={"description": "the same figures per township"})
+    control = ma.fields.Dict(
+        metadata={
+            "description": "operations, area (亩次), extent (防治范围), labour_person_days, cost_yuan; "
+            "by_species_method and by_township"
+        }
+    )
+
+
 @blp.route("/census/summary")
 class CensusSummary(MethodView):
     @blp.arguments(CensusSummaryArgs, location="query")
-    @blp.response(200, ma.Schema)
+    @blp.response(200, CensusSummarySchema)
     def get(self, args: dict[str, Any]) -> Any:
         """A census's figures, counted as the workbook counts them (app/census/counting.py)
 
@@ -147,15 +165,13 @@ class CensusSummary(MethodView):
             statuses=parse_statuses(args.get("statuses")),
             species_ids=frozenset({species}) if species is not None else None,
         )
-        return jsonify(
-            {
-                "bureau": bureau,
-                "from": args["from_"].isoformat() if args.get("from_") else None,
-                "to": args["to"].isoformat() if args.get("to") else None,
-                "statuses": [status.value for status in scope.statuses],
-                **census_summary(scope),
-            }
-        )
+        return {
+            "bureau": bureau,
+            "from_": args["from_"].isoformat() if args.get("from_") else None,
+            "to": args["to"].isoformat() if args.get("to") else None,
+            "statuses": [status.value for status in scope.statuses],
+            **census_summary(scope),
+        }
 
 
 class ImportArgs(ma.Schema):
