@@ -72,20 +72,19 @@ def index() -> str:
     organization = _organization(request.args.get("organization", "").strip())
     species_id = _species_id(request.args.get("species_id", "").strip())
     species = get_species(species_id) if species_id is not None else None
-    organization_id = organization.id if organization is not None else None
+    # A bureau's dashboard includes the units under it (township stations …), as its census does.
+    organization_ids = unit_ids(organization.id) if organization is not None else None
 
     today = local_today()
     months = services.month_starts(today)
-    due = services.due_counts(organization_id=organization_id, today=today)
-    by_township = services.overdue_by_township(organization_id=organization_id, today=today)
-    by_assignee = services.overdue_by_assignee(organization_id=organization_id, today=today)
+    due = services.due_counts(organization_ids=organization_ids, today=today)
+    by_township = services.overdue_by_township(organization_ids=organization_ids, today=today)
+    by_assignee = services.overdue_by_assignee(organization_ids=organization_ids, today=today)
     observations = services.observations_by_month(months=months, species_id=species_id)
-    areas = services.treated_area_by_month(months=months, organization_id=organization_id)
+    areas = services.treated_area_by_month(months=months, organization_ids=organization_ids)
     species_choices = services.observed_species(months=months)
     # The year's census figures, counted as the census workbook counts them (app/census/counting.py).
-    census_scope = CensusScope(
-        unit_ids(organization.id) if organization is not None else None, date_from=date(today.year, 1, 1)
-    )
+    census_scope = CensusScope(organization_ids, date_from=date(today.year, 1, 1))
     census_rows = counting.occurrences(census_scope, by=("species", "township"))
     [census_total] = counting.roll_up(census_rows, ()) or [counting.Occurrence(None, None, 0, 0.0, 0, None)]
     census_species = counting.roll_up(census_rows, ("species",))

@@ -186,7 +186,7 @@ def season(api_as: Any, make_user: Any, species_id: Any, observation_payload: An
         (Op("agriculture", SNAIL, 1, T1, "chemical", 2000, 1.5, 300), 15),
         (Op("agriculture", SNAIL, 1, T1, "hand_collection", 3000, 2.0, 200), 10),
         (Op("agriculture", SNAIL, 2, T2, "chemical", 1000, 1.0, 150), 9),
-        (Op("lishan-station", SNAIL, 6, T3, "hand_collection", 1500, 3.0, 100), 4),
+        (Op("lishan-station", SNAIL, 6, T3, "hand_collection", 1500, 3.0, 100), 20),
         (Op("forestry", WEED, 5, T1, "manual_removal", 6000, 4.0, 500), 11),
         (Op("forestry", WEED, 5, T1, "manual_removal", 5000, 2.0, 250), 3),
     ]:
@@ -525,6 +525,18 @@ def test_every_census_figure_of_each_bureau_and_the_district(app: Flask, season:
         sum(site["area_m2"] for site in sites.values()) / MU, abs=0.01
     )
     assert int(figure("census-townships")) == len({site["township"] for site in sites.values()})
+    # Its overdue re-inspections include the station's, as its census does.
+    today = local_today()
+    overdue = [
+        f
+        for op in season.operations
+        if op.org in season.units["agriculture"]
+        for f in op.follow_ups
+        if f["status"] == "pending" and date.fromisoformat(f["due_on"]) < today
+    ]
+    assert any(op.org == "lishan-station" and op.follow_ups for op in season.operations)
+    match = re.search(r'data-figure="overdue"[^>]*>(\d+)<', html)
+    assert match and int(match.group(1)) == len(overdue)
 
 
 def test_unknown_statuses_are_refused_naming_statuses(season: Season) -> None:
