@@ -231,3 +231,26 @@ def test_flask_exports_run_writes_a_file(app: Flask, records: dict[str, Any], tm
     assert "rows written" in result.output
     workbook = openpyxl.load_workbook(target)
     assert len(workbook.sheetnames) >= 2
+
+
+def test_flask_exports_run_takes_statuses_and_the_district(
+    app: Flask, records: dict[str, Any], tmp_path: Path
+) -> None:
+    runner = app.test_cli_runner()
+    target = tmp_path / "district.xlsx"
+    result = runner.invoke(
+        args=["exports", "run", "--bureau", "district", "--statuses", "submitted,verified", "-o", str(target)]
+    )
+    assert result.exit_code == 0, result.output
+    cover = {row[0]: row[1] for row in openpyxl.load_workbook(target)["封面"].iter_rows(values_only=True)}
+    assert cover["审核状态"] == "待审核、审核通过的调查记录"
+    assert cover["统计范围"] == "全区各单位的记录（每条记录计一次）"
+
+    refused = runner.invoke(
+        args=["exports", "run", "--bureau", "forestry", "--statuses", "approved", "-o", str(target)]
+    )
+    assert refused.exit_code != 0 and "approved" in refused.output
+    unknown = tmp_path / "nobody.xlsx"
+    refused = runner.invoke(args=["exports", "run", "--bureau", "nobody", "-o", str(unknown)])
+    assert refused.exit_code != 0 and "nobody" in refused.output
+    assert not unknown.exists()  # refused before the file was opened
