@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 CHROMIUM := /usr/bin/chromium
+# The census workbook test recalculates the exported workbook with LibreOffice headless.
+SOFFICE := /usr/bin/soffice
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -57,7 +59,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk
 
-test: install $(CHROMIUM) ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set
+$(SOFFICE):
+	@echo "Installing Debian's libreoffice-calc-nogui for the census workbook recalculation test"
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui
+
+test: install $(CHROMIUM) $(SOFFICE) ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set
 	@if [ -z "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest; exit; fi; \
 	echo "== SQLite and PostgreSQL side by side (one core each); logs in .test-logs/"; \
 	mkdir -p .test-logs; \

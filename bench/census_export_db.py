@@ -113,7 +113,7 @@ def build(url: str, tmp: str, count: int) -> None:
                     "area_m2": 666.67 if i % 5 else None,
                     "density_per_m2": float(i % 30) if i % 5 else None,
                     "severity": 1 + i % 5 if i % 5 else None,
-                    "status": ReviewStatus.SUBMITTED,
+                    "status": ReviewStatus.VERIFIED,  # a census counts verified records by default
                     "notes": "田埂有卵块" if i % 3 == 0 else None,
                     "created_at": start,
                     "updated_at": start,

@@ -2,17 +2,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import g, request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from app.accounts import services
+from app.accounts import organizations, services
 from app.accounts.auth import public, roles_required
-from app.accounts.models import Role, User
+from app.accounts.models import Organization, Role, User
 from app.accounts.schemas import (
+    OrganizationCreateArgs,
     OrganizationSchema,
+    OrganizationUpdateArgs,
     PasswordChangeArgs,
     TokenArgs,
     TokenSchema,
@@ -99,8 +102,34 @@ class Organizations(MethodView):
     @blp.arguments(PageArgs, location="query", as_kwargs=True)
     @blp.response(200, page_of(OrganizationSchema))
     def get(self, page: int, per_page: int) -> dict[str, Any]:
-        """Organizations (bureaus, commissions, stations)"""
-        return paginate(services.list_organizations(), page=page, per_page=per_page)
+        """Organizations (bureaus, commissions, stations), each with the bureau it reports to (`parent`)"""
+        stmt = services.list_organizations().options(sa.orm.selectinload(Organization.parent))
+        return paginate(stmt, page=page, per_page=per_page)
+
+    @roles_required(Role.ADMIN)
+    @blp.arguments(OrganizationCreateArgs)
+    @blp.response(201, OrganizationSchema)
+    @blp.alt_response(409, description="The code is taken")
+    def post(self, args: dict[str, Any]) -> Organization:
+        """Create an organization (admins); `parent` names the bureau a unit reports to"""
+        organization = organizations.create_organization(actor=current_user, **args)
+        db.session.commit()
+        return organization
+
+
+@blp.route("/organizations/<code>")
+class OrganizationItem(MethodView):
+    @roles_required(Role.ADMIN)
+    @blp.arguments(OrganizationUpdateArgs)
+    @blp.response(200, OrganizationSchema)
+    def patch(self, args: dict[str, Any], code: str) -> Organization:
+        """Change an organization's name, kind or parent (admins); `parent: null` detaches it"""
+        organization = organizations.get_by_code(code)
+        changed = organizations.update_organization(
+            actor=current_user, organization=organization, changes=args
+        )
+        db.session.commit()
+        return changed
 
 
 @blp.route("/users")

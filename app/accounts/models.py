@@ -26,8 +26,15 @@ class OrganizationKind(enum.StrEnum):
     OTHER = "other"
 
 
+BUREAU_KINDS = frozenset({OrganizationKind.FORESTRY_BUREAU, OrganizationKind.AGRICULTURE_COMMISSION})
+
+
 class Organization(Audited, db.Model):  # type: ignore[name-defined]
-    """A bureau, commission or station. Users belong to one; it owns what they record."""
+    """A bureau, commission or station. Users belong to one; it owns what they record.
+
+    A unit that reports to a bureau (a township station, a forest farm, a wetland park's management)
+    names it as `parent`: the bureau's census, review and reports include the units under it
+    (app/census/scope.py)."""
 
     __tablename__ = "organizations"
 
@@ -42,9 +49,15 @@ class Organization(Audited, db.Model):  # type: ignore[name-defined]
             values_callable=lambda e: [m.value for m in e],
         )
     )
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
     created_at: Mapped[timestamp]
 
     users: Mapped[list[User]] = relationship(back_populates="organization")
+    parent: Mapped[Organization | None] = relationship(remote_side="Organization.id")
+
+    @property
+    def is_bureau(self) -> bool:
+        return self.kind in BUREAU_KINDS
 
     def __repr__(self) -> str:
         return f"<Organization {self.code}>"

@@ -12,6 +12,38 @@ class OrganizationSchema(ma.Schema):
     code = ma.fields.String()
     name = ma.fields.String()
     kind = ma.fields.Enum(OrganizationKind, by_value=True)
+    parent = ma.fields.Function(
+        lambda o: o.parent.code if o.parent is not None else None,
+        metadata={"description": "the code of the bureau this unit reports to; null for a bureau"},
+    )
+
+
+_org_code = ma.fields.String(
+    required=True, validate=[ma.validate.Length(min=1, max=64), ma.validate.Regexp(r"^[a-z][a-z0-9_-]*$")]
+)
+_parent = ma.fields.String(
+    allow_none=True,
+    validate=ma.validate.Length(min=1, max=64),
+    metadata={"description": "the code of a bureau (forestry_bureau or agriculture_commission); null: none"},
+)
+
+
+class OrganizationCreateArgs(ma.Schema):
+    code = _org_code
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    kind = ma.fields.Enum(OrganizationKind, by_value=True, required=True)
+    parent = _parent
+
+
+class OrganizationUpdateArgs(ma.Schema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    kind = ma.fields.Enum(OrganizationKind, by_value=True)
+    parent = _parent
+
+    @ma.validates_schema
+    def _not_empty(self, data: dict[str, object], **kwargs: object) -> None:
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
 
 
 class UserSchema(ma.Schema):

@@ -1,5 +1,6 @@
 """The figures a supervisor watches: overdue re-inspections, and the monthly trend of records and treatments.
 
+An organization's figures include the units under it (app/census/scope.py: the caller passes their ids).
 Everything is aggregated in SQL, so the page costs the same few queries whatever the number of rows.
 Months are Asia/Shanghai months (IAS_TIMEZONE): each month's first local midnight is turned into a UTC
 instant in Python, and a CASE over those instants numbers the month of every row. That is portable
@@ -8,6 +9,7 @@ instant in Python, and a CASE over those instants numbers the month of every row
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -54,27 +56,27 @@ class MonthArea:
     area_m2: float
 
 
-def _overdue(today: date, organization_id: int | None) -> list[sa.ColumnElement[bool]]:
+def _overdue(today: date, organization_ids: Collection[int] | None) -> list[sa.ColumnElement[bool]]:
     conditions = [FollowUp.status == FollowUpStatus.PENDING, FollowUp.due_on < today]
-    if organization_id is not None:
-        conditions.append(FollowUp.organization_id == organization_id)
+    if organization_ids is not None:
+        conditions.append(FollowUp.organization_id.in_(sorted(organization_ids)))
     return conditions
 
 
-def due_counts(*, organization_id: int | None, today: date) -> DueCounts:
+def due_counts(*, organization_ids: Collection[int] | None, today: date) -> DueCounts:
     """Pending follow-ups past their due day, and those due today (one query)."""
     pending = FollowUp.status == FollowUpStatus.PENDING
     stmt = sa.select(
         sa.func.count(FollowUp.id).filter(FollowUp.due_on < today),
         sa.func.count(FollowUp.id).filter(FollowUp.due_on == today),
     ).where(pending, FollowUp.due_on <= today)
-    if organization_id is not None:
-        stmt = stmt.where(FollowUp.organization_id == organization_id)
+    if organization_ids is not None:
+        stmt = stmt.where(FollowUp.organization_id.in_(sorted(organization_ids)))
     overdue, due_today = db.session.execute(stmt).one()
     return DueCounts(overdue=overdue or 0, due_today=due_today or 0)
 
 
-def overdue_by_township(*, organization_id: int | None, today: date) -> list[CountRow]:
+def overdue_by_township(*, organization_ids: Collection[int] | None, today: date) -> list[CountRow]:
     """Overdue follow-ups by the township of their site, most first; sites outside any township last."""
     count = sa.func.count(FollowUp.id)
     stmt = (
@@ -82,7 +84,7 @@ def overdue_by_township(*, organization_id: int | None, today: date) -> list[Cou
         .select_from(FollowUp)
         .join(Site, Site.id == FollowUp.site_id)
         .outerjoin(Township, Township.id == Site.township_id)
-        .where(*_overdue(today, organization_id))
+        .where(*_overdue(today, organization_ids))
         .group_by(Township.id, Township.code, Township.name_zh)
         .order_by(count.desc(), Township.code)
     )
@@ -90,14 +92,14 @@ def overdue_by_township(*, organization_id: int | None, today: date) -> list[Cou
     return _none_last([CountRow(key=code, label=name, count=n) for code, name, n in rows])
 
 
-def overdue_by_assignee(*, organization_id: int | None, today: date) -> list[CountRow]:
+def overdue_by_assignee(*, organization_ids: Collection[int] | None, today: date) -> list[CountRow]:
     """Overdue follow-ups by assignee, most first; unassigned ones last."""
     count = sa.func.count(FollowUp.id)
     stmt = (
         sa.select(User.id, User.display_name, count)
         .select_from(FollowUp)
         .outerjoin(User, User.id == FollowUp.assignee_id)
-        .where(*_overdue(today, organization_id))
+        .where(*_overdue(today, organization_ids))
         .group_by(User.id, User.display_name)
         .order_by(count.desc(), User.display_name)
     )
@@ -167,12 +169,12 @@ def observations_by_month(*, months: list[date], species_id: int | None = None) 
     ]
 
 
-def treated_area_by_month(*, months: list[date], organization_id: int | None) -> list[MonthArea]:
+def treated_area_by_month(*, months: list[date], organization_ids: Collection[int] | None) -> list[MonthArea]:
     """Area treated by control operations (m²) by local month of the operation."""
     index, window = _month_index(ControlOperation.performed_at, months)
     inner = sa.select(index.label("month"), ControlOperation.area_m2.label("area_m2")).where(window)
-    if organization_id is not None:
-        inner = inner.where(ControlOperation.organization_id == organization_id)
+    if organization_ids is not None:
+        inner = inner.where(ControlOperation.organization_id.in_(sorted(organization_ids)))
     numbered = inner.subquery()
     stmt = sa.select(numbered.c.month, sa.func.coalesce(sa.func.sum(numbered.c.area_m2), 0)).group_by(
         numbered.c.month

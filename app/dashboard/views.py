@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import sqlalchemy as sa
 from flask import Blueprint, render_template, request
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
@@ -11,11 +12,14 @@ from flask_login import current_user, login_required
 
 from app.accounts.models import Organization, Role
 from app.accounts.services import get_organization, list_organizations
+from app.census import counting
+from app.census.scope import CensusScope, unit_ids
 from app.clock import local_today
 from app.dashboard import charts, services
 from app.errors import InvalidInput, PermissionDenied
 from app.extensions import db
 from app.observations.schemas import SQUARE_METRES_PER_MU
+from app.species.models import Species
 from app.species.services import get_species
 
 bp = Blueprint("dashboard", __name__)
@@ -68,16 +72,29 @@ def index() -> str:
     organization = _organization(request.args.get("organization", "").strip())
     species_id = _species_id(request.args.get("species_id", "").strip())
     species = get_species(species_id) if species_id is not None else None
-    organization_id = organization.id if organization is not None else None
+    # A bureau's dashboard includes the units under it (township stations …), as its census does.
+    organization_ids = unit_ids(organization.id) if organization is not None else None
 
     today = local_today()
     months = services.month_starts(today)
-    due = services.due_counts(organization_id=organization_id, today=today)
-    by_township = services.overdue_by_township(organization_id=organization_id, today=today)
-    by_assignee = services.overdue_by_assignee(organization_id=organization_id, today=today)
+    due = services.due_counts(organization_ids=organization_ids, today=today)
+    by_township = services.overdue_by_township(organization_ids=organization_ids, today=today)
+    by_assignee = services.overdue_by_assignee(organization_ids=organization_ids, today=today)
     observations = services.observations_by_month(months=months, species_id=species_id)
-    areas = services.treated_area_by_month(months=months, organization_id=organization_id)
+    areas = services.treated_area_by_month(months=months, organization_ids=organization_ids)
     species_choices = services.observed_species(months=months)
+    # The year's census figures, counted as the census workbook counts them (app/census/counting.py).
+    census_scope = CensusScope(organization_ids, date_from=date(today.year, 1, 1))
+    census_rows = counting.occurrences(census_scope, by=("species", "township"))
+    [census_total] = counting.roll_up(census_rows, ()) or [counting.Occurrence(None, None, 0, 0.0, 0, None)]
+    census_species = counting.roll_up(census_rows, ("species",))
+    census_control = counting.control_totals(census_scope, by=())
+    species_names = {sid: name for sid, name in species_choices}
+    missing = {o.species_id for o in census_species} - set(species_names)
+    if missing:
+        species_names.update(
+            db.session.execute(sa.select(Species.id, Species.name_zh).where(Species.id.in_(missing))).tuples()
+        )
     if species is not None and species.id not in {sid for sid, _name in species_choices}:
         species_choices.append((species.id, species.name_zh))
     organizations = list(db.session.scalars(list_organizations())) if current_user.role == Role.ADMIN else []
@@ -122,4 +139,9 @@ def index() -> str:
         areas=list(zip(month_names, areas, strict=True)),
         observation_chart=observation_chart,
         area_chart=area_chart,
+        census_total=census_total,
+        census_species=sorted(census_species, key=lambda o: (-o.points, species_names.get(o.species_id, ""))),
+        census_treated_m2=census_control[0].area_m2 if census_control else 0.0,
+        species_names=species_names,
+        year=today.year,
     )

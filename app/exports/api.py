@@ -12,7 +12,10 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
+from app.api import ID_RANGE, WorkDay
 from app.audit.services import record_event
+from app.census.scope import CensusScope, parse_statuses
+from app.census.summary import census_summary
 from app.errors import Conflict, Gone, ServiceError
 from app.exports import services
 from app.exports.models import Export, ExportStatus
@@ -45,6 +48,7 @@ class Exports(MethodView):
             date_from=args.get("from_"),
             date_to=args.get("to"),
             filters=filters,
+            statuses=args.get("statuses"),
         )
         db.session.commit()
         return export
@@ -75,7 +79,7 @@ class ExportDownload(MethodView):
         }
     )
     def get(self, export_id: int) -> Response:
-        """Download a finished export (its requester and their bureau's admins)"""
+        """Download a finished export (the exported bureau's admins and administrators, as they are now)"""
         export = services.get_export(export_id, current_user)
         if export.status != ExportStatus.DONE:
             raise Conflict(_("The export is %(status)s, not done.", status=export.status.value))
@@ -98,6 +102,76 @@ class ExportDownload(MethodView):
             as_attachment=True,
             download_name=name,
         )
+
+
+class CensusSummaryArgs(ma.Schema):
+    bureau = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={
+            "description": "organization code (its records and its units'); `district`: every record "
+            "once; default: the caller's organization"
+        },
+    )
+    from_ = WorkDay(data_key="from", metadata={"description": "first day (Asia/Shanghai)"})
+    to = WorkDay(metadata={"description": "last day, inclusive"})
+    statuses = ma.fields.String(
+        validate=ma.validate.Length(max=100),
+        metadata={"description": "review statuses, comma-separated; default: verified"},
+    )
+    species_id = ma.fields.Integer(validate=ID_RANGE)
+
+    @ma.validates_schema
+    def _check_range(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
+            raise ma.ValidationError("must not be before from", "to")
+
+
+class CensusSummarySchema(ma.Schema):
+    bureau = ma.fields.String()
+    from_ = ma.fields.String(data_key="from", allow_none=True)
+    to = ma.fields.String(allow_none=True)
+    statuses = ma.fields.List(ma.fields.String())
+    occurrence = ma.fields.Dict(
+        metadata={"description": "points, area_m2, area_mu, townships, max_severity over every species"}
+    )
+    species = ma.fields.List(ma.fields.Dict(), metadata={"description": "the same figures per species"})
+    townships = ma.fields.List(ma.fields.Dict(), metadata={"description": "the same figures per township"})
+    control = ma.fields.Dict(
+        metadata={
+            "description": "operations, area (亩次), extent (防治范围), labour_person_days, cost_yuan; "
+            "by_species_method and by_township"
+        }
+    )
+
+
+@blp.route("/census/summary")
+class CensusSummary(MethodView):
+    @blp.arguments(CensusSummaryArgs, location="query")
+    @blp.response(200, CensusSummarySchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """A census's figures, counted as the workbook counts them (app/census/counting.py)
+
+        `occurrence`: 发生点数 (`points`: distinct sites with a presence record), 发生面积 (`area_m2` /
+        `area_mu`: each site's latest presence record's area, summed), 分布乡镇数 (`townships`); then per
+        species and per township; `control`: 防治次数, 防治面积 (亩次, summed over operations), 防治范围
+        (`extent`: per site the largest treated area), labour and cost, by species × method and by township.
+        """
+        bureau = args.get("bureau") or current_user.organization.code
+        species = args.get("species_id")
+        scope = CensusScope.for_bureau(
+            bureau,
+            date_from=args.get("from_"),
+            date_to=args.get("to"),
+            statuses=parse_statuses(args.get("statuses")),
+            species_ids=frozenset({species}) if species is not None else None,
+        )
+        return {
+            "bureau": bureau,
+            "from_": args["from_"].isoformat() if args.get("from_") else None,
+            "to": args["to"].isoformat() if args.get("to") else None,
+            "statuses": [status.value for status in scope.statuses],
+            **census_summary(scope),
+        }
 
 
 class ImportArgs(ma.Schema):

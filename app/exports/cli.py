@@ -9,6 +9,8 @@ from flask.cli import AppGroup
 
 from app.accounts.models import Role, User
 from app.audit.services import record_event, set_actor_label
+from app.census.scope import parse_statuses
+from app.errors import ServiceError
 from app.exports import imports, services
 from app.exports.models import ExportKind
 from app.exports.reader import ReaderError, write_row_report
@@ -18,16 +20,29 @@ exports_cli = AppGroup("exports", help="Census workbooks.")
 
 
 @exports_cli.command("run")
-@click.option("--bureau", required=True, help="organization code, e.g. forestry or agriculture")
+@click.option(
+    "--bureau", required=True, help="organization code, e.g. forestry or agriculture; district: every record"
+)
 @click.option("--kind", type=click.Choice([k.value for k in ExportKind]), default="census", show_default=True)
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="first day (YYYY-MM-DD)")
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="last day, inclusive")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--statuses",
+    default="verified",
+    show_default=True,
+    help="review statuses of the observations included, comma-separated (submitted,verified,…)",
+)
 def run_command(
-    bureau: str, kind: str, date_from: datetime | None, date_to: datetime | None, output: Path
+    bureau: str, kind: str, date_from: datetime | None, date_to: datetime | None, output: Path, statuses: str
 ) -> None:
     """Write one census workbook to a file (for scripts); nothing is queued."""
     set_actor_label("cli")
+    try:
+        chosen = [status.value for status in parse_statuses(statuses)]
+        services.Scope(bureau, None, None, {})  # an unknown bureau fails before the file is opened
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
     with output.open("wb") as fh:
         rows = services.write_export(
             fh,
@@ -35,7 +50,7 @@ def run_command(
             kind=ExportKind(kind),
             date_from=date_from.date() if date_from else None,
             date_to=date_to.date() if date_to else None,
-            filters={},
+            filters={"statuses": chosen},
             generated_by="flask exports run",
         )
     record_event("export_written", "exports", None, {"bureau": bureau, "kind": kind, "file": str(output)})

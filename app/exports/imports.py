@@ -38,6 +38,7 @@ from app.clock import local_zone
 from app.control import services as control
 from app.control.schemas import ControlOperationCreateArgs
 from app.errors import Conflict, InvalidInput, PermissionDenied, ServiceError, TooLarge
+from app.exports.labels import position_source_code
 from app.exports.reader import ReadLimits, SheetRow, read_census
 from app.exports.templates import SheetSpec, load_template
 from app.extensions import db
@@ -257,7 +258,7 @@ class Importer:
             "longitude": v.get("longitude"),
             "accuracy_m": v.get("accuracy_m"),
             "altitude_m": v.get("altitude_m"),
-            "position_source": v.get("position_source") or "gps",
+            "position_source": position_source_code(v.get("position_source")),
             "township_code": v.get("township_code") or v.get("township_name"),
             "place_name": v.get("place_name"),
             "habitat": v.get("habitat") or v.get("habitat_class"),

@@ -42,7 +42,8 @@ class Export(db.Model):  # type: ignore[name-defined]
     date_to: Mapped[date | None]
     # Filters as for GET /observations (species_id, township_code, status, detected, organization …).
     filters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
+    # The exported bureau (not the requester's organization); None: the district census.
+    organization_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
     requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     status: Mapped[ExportStatus] = mapped_column(_enum(ExportStatus), default=ExportStatus.QUEUED, index=True)
     progress: Mapped[float] = mapped_column(default=0.0)
@@ -58,5 +59,5 @@ class Export(db.Model):  # type: ignore[name-defined]
     # After this the file is deleted and the download answers 410.
     expires_at: Mapped[datetime | None]
 
-    organization: Mapped[Organization] = relationship()
+    organization: Mapped[Organization | None] = relationship()
     requested_by: Mapped[User] = relationship()

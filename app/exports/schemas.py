@@ -17,7 +17,10 @@ class ExportArgs(ma.Schema):
     bureau = ma.fields.String(
         required=True,
         validate=ma.validate.Length(min=1, max=64),
-        metadata={"description": "organization code"},
+        metadata={
+            "description": "organization code: its records and those of the units under it; "
+            "`district` (admins): every record once"
+        },
     )
     from_ = WorkDay(data_key="from", allow_none=True, metadata={"description": "first day (Asia/Shanghai)"})
     to = WorkDay(allow_none=True, metadata={"description": "last day, inclusive"})
@@ -26,6 +29,14 @@ class ExportArgs(ma.Schema):
     status = ma.fields.Enum(ReviewStatus, by_value=True)
     detected = ma.fields.Boolean()
     organization = ma.fields.String(validate=ma.validate.Length(max=64))
+    statuses = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(max=20)),
+        validate=ma.validate.Length(max=len(ReviewStatus)),
+        metadata={
+            "description": "review statuses of the observations included (submitted, verified, rejected, "
+            "returned); default: verified only. The cover says which are included."
+        },
+    )
 
     @ma.validates_schema
     def _check_range(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -40,6 +51,7 @@ class ExportSchema(ma.Schema):
     date_from = ma.fields.Date(data_key="from", allow_none=True)
     date_to = ma.fields.Date(data_key="to", allow_none=True)
     filters = ma.fields.Dict()
+    statuses = ma.fields.Function(lambda e: (e.filters or {}).get("statuses", ["verified"]))
     status = ma.fields.Enum(ExportStatus, by_value=True)
     progress = ma.fields.Float(metadata={"description": "0–1"})
     rows = ma.fields.Integer(allow_none=True)

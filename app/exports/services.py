@@ -1,9 +1,12 @@
 """Census exports: who may ask for which, the rows each sheet is written from, and the background job.
 
-A bureau's census covers the species it is responsible for (`bureaus` in species_lists/), recorded by
-anyone in the district: it is one shared census. Rows are streamed from the database (never all in
-memory) into the bureau's template (app/exports/templates/) by app.exports.workbook. Exports run in the
-scheduler process, never in a web worker; the API only queues them and reports progress.
+A bureau's census covers the records, control operations and re-inspections of its organization and
+the units under it; an admin's district census (`bureau` = "district") covers every record once
+(app/census/scope.py). Observations are the verified ones unless the request names other review
+statuses. Summary figures come from app/census/counting.py, the one place they are counted. Rows are
+streamed from the database (never all in memory) into the bureau's template (app/exports/templates/)
+by app.exports.workbook. Exports run in the scheduler process, never in a web worker; the API only
+queues them and reports progress.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ from sqlalchemy.orm import aliased
 
 from app.accounts.models import Organization, Role, User
 from app.audit.services import record_event
+from app.census import counting
+from app.census.scope import DISTRICT, CensusScope, parse_statuses, unit_ids
 from app.clock import local_today, local_zone
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
 from app.district.models import Township
-from app.district.services import get_district
+from app.district.services import find_townships, get_district
 from app.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from app.exports import imports
+from app.exports.labels import POSITION_SOURCE_ZH, flags_zh
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.exports.reader import ReaderError, ReadLimits, WorkbookTooLarge
 from app.exports.templates import Template, bureaus, load_template
@@ -39,7 +45,7 @@ from app.extensions import db
 from app.notifications.models import NotificationKind
 from app.notifications.services import Composed, notify
 from app.observations import services as observations
-from app.observations.models import Observation, ObservationFlag
+from app.observations.models import Observation, ObservationFlag, ReviewStatus
 from app.observations.schemas import SQUARE_METRES_PER_MU
 from app.sites.models import Site
 from app.species.models import ControlMethod, Habitat, Species
@@ -50,7 +56,7 @@ log = logging.getLogger(__name__)
 EXPORTERS = (Role.BUREAU_ADMIN, Role.ADMIN)
 SOURCES_BY_KIND = {
     ExportKind.CENSUS: None,  # every sheet
-    ExportKind.CONTROL: {"control_operations", "control_by_method"},
+    ExportKind.CONTROL: {"control_operations", "control_by_method", "control_by_township"},
     ExportKind.FOLLOW_UPS: {"follow_ups", "follow_up_summary"},
 }
 STATUS_ZH = {"submitted": "待审核", "verified": "审核通过", "rejected": "驳回", "returned": "退回修改"}
@@ -82,16 +88,26 @@ def request_export(
     date_from: date | None,
     date_to: date | None,
     filters: dict[str, Any],
+    statuses: Iterable[str] | None = None,
 ) -> Export:
-    """Queue an export (bureau admins for their own bureau, admins for any). Raises PermissionDenied,
-    InvalidInput."""
+    """Queue an export (bureau admins for their own bureau or a unit under it, admins for any, and
+    for the district). Raises PermissionDenied, InvalidInput naming `bureau`, `to` or `statuses`.
+
+    The export belongs to the exported bureau (None: the district), not to the requester."""
     if actor.role not in EXPORTERS:
         raise PermissionDenied(_("Census exports are made by bureau admins."))
-    organization = db.session.scalar(sa.select(Organization).where(Organization.code == bureau))
-    if organization is None:
-        raise InvalidInput.field("bureau", _("No organization has the code %(code)s.", code=bureau))
-    if actor.role != Role.ADMIN and organization.id != actor.organization_id:
-        raise PermissionDenied(_("You export your own bureau's census only."))
+    chosen = parse_statuses(statuses)
+    organization_id: int | None = None
+    if bureau == DISTRICT:
+        if actor.role != Role.ADMIN:
+            raise PermissionDenied(_("Only an administrator exports the district's census."))
+    else:
+        organization = db.session.scalar(sa.select(Organization).where(Organization.code == bureau))
+        if organization is None:
+            raise InvalidInput.field("bureau", _("No organization has the code %(code)s.", code=bureau))
+        if actor.role != Role.ADMIN and organization.id not in unit_ids(actor.organization_id):
+            raise PermissionDenied(_("You export your own bureau's census only."))
+        organization_id = organization.id
     if date_from and date_to and date_from > date_to:
         raise InvalidInput.field("to", _("must not be before from"))
     observations.filtered(filters)  # InvalidInput for an unknown township or organization
@@ -100,31 +116,40 @@ def request_export(
         bureau=bureau,
         date_from=date_from,
         date_to=date_to,
-        filters=filters,
-        organization_id=actor.organization_id,
+        filters={**filters, "statuses": [status.value for status in chosen]},
+        organization_id=organization_id,
         requested_by_id=actor.id,
         status=ExportStatus.QUEUED,
     )
     db.session.add(export)
     db.session.flush()
-    record_event("export_requested", "exports", export.id, {"kind": kind.value, "bureau": bureau})
+    record_event(
+        "export_requested",
+        "exports",
+        export.id,
+        {"kind": kind.value, "bureau": bureau, "statuses": [status.value for status in chosen]},
+    )
     return export
 
 
+def may_read(actor: User, export: Export) -> bool:
+    """Whether the actor may see and download the export, by their role and organization now (a
+    demotion or a move ends it): an admin any; a bureau admin those of their bureau or a unit under
+    it; nobody else, not even the requester. The district census is for admins only."""
+    if actor.role == Role.ADMIN:
+        return True
+    if actor.role != Role.BUREAU_ADMIN or export.organization_id is None:
+        return False
+    return export.organization_id in unit_ids(actor.organization_id)
+
+
 def get_export(export_id: int, actor: User) -> Export:
-    """The export, if the actor may see it: its requester, their bureau's admins, or an admin."""
+    """The export, if the actor may see it now (`may_read`)."""
     export = db.session.get(Export, export_id)
     if export is None:
         raise NotFound(_("No export with id %(id)s.", id=export_id))
-    allowed = (
-        actor.id == export.requested_by_id
-        or actor.role == Role.ADMIN
-        or (actor.role == Role.BUREAU_ADMIN and actor.organization_id == export.organization_id)
-    )
-    if not allowed:
-        raise PermissionDenied(
-            _("Only the person who asked for this export and their bureau's admins may see it.")
-        )
+    if not may_read(actor, export):
+        raise PermissionDenied(_("Only the exported bureau's admins and administrators may see this export."))
     return export
 
 
@@ -133,49 +158,49 @@ def get_export(export_id: int, actor: User) -> Export:
 
 
 class Scope:
-    """What one export covers: the bureau's species, a date range, and the observation filters."""
+    """What one export covers: the bureau's (or the district's) records in a date range, of the chosen
+    review statuses, narrowed by the observation filters (app/census/scope.py)."""
 
-    def __init__(self, bureau: str, date_from: date | None, date_to: date | None, filters: dict[str, Any]):
+    def __init__(
+        self,
+        bureau: str,
+        date_from: date | None,
+        date_to: date | None,
+        filters: dict[str, Any],
+        statuses: tuple[ReviewStatus, ...] | None = None,
+    ):
         self.bureau = bureau
         self.date_from = date_from
         self.date_to = date_to
-        self.filters = dict(filters)
-        species = db.session.scalars(sa.select(Species)).all()
-        self.species_ids = [s.id for s in species if bureau in (s.bureaus or [])]
-        if "species_id" in self.filters:
-            self.species_ids = [i for i in self.species_ids if i == self.filters["species_id"]]
-
-    def _range(self, column: Any) -> list[sa.ColumnElement[bool]]:
-        zone = local_zone()
-        conditions = []
-        if self.date_from:
-            start = datetime(self.date_from.year, self.date_from.month, self.date_from.day, tzinfo=zone)
-            conditions.append(column >= start.astimezone(UTC))
-        if self.date_to:
-            end = datetime(self.date_to.year, self.date_to.month, self.date_to.day, tzinfo=zone) + timedelta(
-                days=1
-            )
-            conditions.append(column < end.astimezone(UTC))
-        return conditions
+        self.filters = {k: v for k, v in filters.items() if k != "statuses"}
+        self.statuses = statuses or parse_statuses(filters.get("statuses"))
+        extra = observations.filtered(self.filters).whereclause
+        species = {self.filters["species_id"]} if "species_id" in self.filters else None
+        self._occurrences: list[counting.Occurrence] | None = None
+        self.census = CensusScope.for_bureau(
+            bureau,
+            date_from=date_from,
+            date_to=date_to,
+            statuses=self.statuses,
+            species_ids=frozenset(species) if species is not None else None,
+            observation_extra=(extra,) if extra is not None else (),
+        )
 
     def observation_ids(self) -> sa.Select[Any]:
-        stmt = observations.filtered(self.filters).order_by(None)
-        stmt = stmt.where(Observation.species_id.in_(self.species_ids), *self._range(Observation.observed_at))
-        return stmt.with_only_columns(Observation.id)
+        return sa.select(Observation.id).where(*self.census.observation_conditions())
+
+    def occurrences(self, by: tuple[str, ...]) -> list[counting.Occurrence]:
+        """Occurrence figures by species and township, counted once per export and rolled up for the
+        coarser summaries (counting.roll_up is exact)."""
+        if self._occurrences is None:
+            self._occurrences = counting.occurrences(self.census, by=("species", "township"))
+        return counting.roll_up(self._occurrences, by)
 
     def operation_where(self) -> list[sa.ColumnElement[bool]]:
-        return [
-            ControlOperation.species_id.in_(self.species_ids),
-            *self._range(ControlOperation.performed_at),
-        ]
+        return self.census.operation_conditions()
 
     def follow_up_where(self) -> list[sa.ColumnElement[bool]]:
-        conditions: list[sa.ColumnElement[bool]] = [Site.species_id.in_(self.species_ids)]
-        if self.date_from:
-            conditions.append(FollowUp.due_on >= self.date_from)
-        if self.date_to:
-            conditions.append(FollowUp.due_on <= self.date_to)
-        return conditions
+        return self.census.follow_up_conditions()
 
 
 def _flags_by_observation() -> Any:
@@ -264,7 +289,7 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "longitude": lon,
             "accuracy_m": accuracy,
             "altitude_m": altitude,
-            "position_source": source.value,
+            "position_source": POSITION_SOURCE_ZH.get(source.value, source.value),
             "habitat_class": habitat_class,
             "habitat": habitat,
             "area_m2": area,
@@ -278,7 +303,7 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "site_code": site_code,
             "surveyor": surveyor,
             "organization": org,
-            "flags": flags or None,
+            "flags": flags_zh(flags),
             "notes": notes,
         }
 
@@ -390,86 +415,124 @@ def follow_up_rows(scope: Scope) -> Iterator[dict[str, Any]]:
         }
 
 
+def _names(model: Any, *columns: Any) -> dict[int, tuple[Any, ...]]:
+    """Id → the columns, for the few hundred species, townships or methods a summary names."""
+    return {row[0]: tuple(row[1:]) for row in db.session.execute(sa.select(model.id, *columns))}
+
+
+def _township_order(names: Mapping[int, tuple[Any, ...]]) -> Callable[[int | None], tuple[Any, ...]]:
+    """Townships by code, records outside any township last."""
+    return lambda township_id: ("~",) if township_id is None else (names[township_id][0],)
+
+
 def species_township_rows(scope: Scope) -> Iterator[dict[str, Any]]:
-    stmt = (
-        sa.select(
-            Species.name_zh,
-            Species.name_sci,
-            Township.name_zh,
-            sa.func.count(),
-            sa.func.count(sa.distinct(Observation.site_id)),
-            sa.func.sum(Observation.area_m2),
-            sa.func.max(Observation.severity),
-        )
-        .join(Species, Species.id == Observation.species_id)
-        .outerjoin(Township, Township.id == Observation.township_id)
-        .where(Observation.id.in_(scope.observation_ids()), Observation.detected.is_(True))
-        .group_by(Species.name_zh, Species.name_sci, Species.pinyin, Township.code, Township.name_zh)
-        .order_by(Species.pinyin, Township.code)
-    )
-    for name_zh, name_sci, township, points, sites, area, severity in db.session.execute(stmt):
+    species = _names(Species, Species.pinyin, Species.name_zh, Species.name_sci)
+    townships = _names(Township, Township.code, Township.name_zh)
+    township_key = _township_order(townships)
+    found = scope.occurrences(("species", "township"))
+    found.sort(key=lambda o: (species[o.species_id][0] or "", township_key(o.township_id)))  # type: ignore[index]
+    for o in found:
+        _pinyin, name_zh, name_sci = species[o.species_id]  # type: ignore[index]
         yield {
             "species_name_zh": name_zh,
             "species_name_sci": name_sci,
-            "township_name": township,
-            "points": points,
-            "sites": sites,
-            "area_mu": _mu(area),
-            "max_severity": severity,
+            "township_name": townships[o.township_id][1] if o.township_id is not None else None,
+            "points": o.points,
+            "area_mu": _mu(o.area_m2),
+            "max_severity": o.max_severity,
         }
 
 
 def species_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
-    stmt = (
-        sa.select(
-            Species.name_zh,
-            Species.name_sci,
-            sa.func.count(sa.distinct(Observation.township_id)),
-            sa.func.count(),
-            sa.func.sum(Observation.area_m2),
-            sa.func.max(Observation.severity),
-        )
-        .join(Species, Species.id == Observation.species_id)
-        .where(Observation.id.in_(scope.observation_ids()), Observation.detected.is_(True))
-        .group_by(Species.name_zh, Species.name_sci, Species.pinyin)
-        .order_by(Species.pinyin)
-    )
-    for name_zh, name_sci, townships, points, area, severity in db.session.execute(stmt):
+    species = _names(Species, Species.pinyin, Species.name_zh, Species.name_sci)
+    found = scope.occurrences(("species",))
+    found.sort(key=lambda o: species[o.species_id][0] or "")  # type: ignore[index]
+    for o in found:
+        _pinyin, name_zh, name_sci = species[o.species_id]  # type: ignore[index]
         yield {
             "species_name_zh": name_zh,
             "species_name_sci": name_sci,
-            "townships": townships,
-            "points": points,
-            "area_mu": _mu(area),
-            "max_severity": severity,
+            "townships": o.townships,
+            "points": o.points,
+            "area_mu": _mu(o.area_m2),
+            "max_severity": o.max_severity,
         }
 
 
+def _control_fields(totals: counting.ControlTotals) -> dict[str, Any]:
+    return {
+        "operations": totals.operations,
+        "area_mu": _mu(totals.area_m2),
+        "extent_mu": _mu(totals.extent_m2),
+        "labour_person_days": totals.labour_person_days,
+        "cost_yuan": totals.cost_yuan,
+    }
+
+
 def control_by_method_rows(scope: Scope) -> Iterator[dict[str, Any]]:
-    stmt = (
-        sa.select(
-            ControlMethod.name_zh,
-            Township.name_zh,
-            sa.func.count(),
-            sa.func.sum(ControlOperation.area_m2),
-            sa.func.sum(ControlOperation.labour_person_days),
-            sa.func.sum(ControlOperation.cost_yuan),
-        )
-        .join(ControlMethod, ControlMethod.id == ControlOperation.method_id)
-        .join(Site, Site.id == ControlOperation.site_id)
-        .outerjoin(Township, Township.id == Site.township_id)
-        .where(*scope.operation_where())
-        .group_by(ControlMethod.position, ControlMethod.name_zh, Township.code, Township.name_zh)
-        .order_by(ControlMethod.position, Township.code)
-    )
-    for method, township, operations, area, labour, cost in db.session.execute(stmt):
+    """Control totals by species × method (counting.control_totals)."""
+    species = _names(Species, Species.pinyin, Species.name_zh)
+    methods = _names(ControlMethod, ControlMethod.position, ControlMethod.name_zh)
+    found = counting.control_totals(scope.census, by=("species", "method"))
+    found.sort(key=lambda t: (species[t.species_id][0] or "", methods[t.method_id][0]))  # type: ignore[index]
+    for totals in found:
         yield {
-            "method_name": method,
-            "township_name": township,
-            "operations": operations,
-            "area_mu": _mu(area),
-            "labour_person_days": labour,
-            "cost_yuan": cost,
+            "species_name_zh": species[totals.species_id][1],  # type: ignore[index]
+            "method_name": methods[totals.method_id][1],  # type: ignore[index]
+            **_control_fields(totals),
+        }
+
+
+def control_by_township_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    """Control totals by the township of the treated site (counting.control_totals)."""
+    townships = _names(Township, Township.code, Township.name_zh)
+    found = counting.control_totals(scope.census, by=("township",))
+    found.sort(key=lambda t: _township_order(townships)(t.township_id))
+    for totals in found:
+        code, name = townships[totals.township_id] if totals.township_id is not None else (None, None)
+        yield {"township_name": name, "township_code": code, **_control_fields(totals)}
+
+
+def township_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    """乡镇汇总: per township, the species found, occurrences, treated area and re-inspections."""
+    townships = _names(Township, Township.code, Township.name_zh)
+    species = _names(Species, Species.pinyin, Species.name_zh)
+    by_township: dict[int | None, dict[str, Any]] = defaultdict(
+        lambda: {
+            "species": [],
+            "points": 0,
+            "area_m2": 0.0,
+            "control_area_m2": 0.0,
+            "due": 0,
+            "done": 0,
+            "overdue": 0,
+        }
+    )
+    for o in scope.occurrences(("species", "township")):
+        entry = by_township[o.township_id]
+        entry["species"].append(species[o.species_id])  # type: ignore[index]
+        entry["points"] += o.points
+        entry["area_m2"] += o.area_m2
+    for totals in counting.control_totals(scope.census, by=("township",)):
+        by_township[totals.township_id]["control_area_m2"] += totals.area_m2
+    for counts in counting.reinspections_by_township(scope.census, today=local_today()):
+        entry = by_township[counts.township_id]
+        entry["due"] += counts.due
+        entry["done"] += counts.done
+        entry["overdue"] += counts.overdue
+    for township_id in sorted(by_township, key=_township_order(townships)):
+        entry = by_township[township_id]
+        code, name = townships[township_id] if township_id is not None else (None, None)
+        yield {
+            "township_name": name,
+            "township_code": code,
+            "species": "、".join(n for _p, n in sorted(entry["species"], key=lambda s: s[0] or "")) or None,
+            "points": entry["points"],
+            "area_mu": _mu(entry["area_m2"]),
+            "control_area_mu": _mu(entry["control_area_m2"]),
+            "reinspections_due": entry["due"],
+            "reinspections_done": entry["done"],
+            "reinspections_overdue": entry["overdue"],
         }
 
 
@@ -503,6 +566,8 @@ ROW_SOURCES: dict[str, Callable[[Scope], Iterator[dict[str, Any]]]] = {
     "species_township": species_township_rows,
     "species_summary": species_summary_rows,
     "control_by_method": control_by_method_rows,
+    "control_by_township": control_by_township_rows,
+    "township_summary": township_summary_rows,
     "follow_up_summary": follow_up_summary_rows,
 }
 
@@ -537,25 +602,67 @@ class LazyRows(Mapping[str, Iterable[dict[str, Any]]]):
         return len(self.sources)
 
 
+FILTER_ZH = {
+    "species_id": "物种",
+    "township_code": "乡镇",
+    "status": "审核状态",
+    "detected": "是否发现",
+    "organization": "调查单位",
+}
+
+
+def _filter_text(name: str, value: Any) -> str:
+    """One observation filter as the cover shows it: by name, not by code or id."""
+    shown: Any = value
+    if name == "species_id":
+        shown = db.session.scalar(sa.select(Species.name_zh).where(Species.id == value)) or value
+    elif name == "township_code":
+        shown = "、".join(t.name_zh for t in find_townships(str(value))) or value
+    elif name == "status":
+        shown = STATUS_ZH.get(str(value), value)
+    elif name == "detected":
+        shown = "是" if value else "否"
+    elif name == "organization":
+        shown = db.session.scalar(sa.select(Organization.name).where(Organization.code == value)) or value
+    return f"{FILTER_ZH.get(name, name)}：{shown}"
+
+
 def cover_lines(
     *, bureau: str, kind: ExportKind, scope: Scope, generated_by: str, generated_at: datetime
 ) -> list[tuple[str, Any]]:
     district = get_district()
-    organization = db.session.scalar(sa.select(Organization.name).where(Organization.code == bureau))
+    district_name = f"{district.name}（{district.code}）" if district else "—"
     period = "—".join(d.isoformat() if d else "…" for d in (scope.date_from, scope.date_to))
-    filters = "；".join(f"{k}={v}" for k, v in sorted(scope.filters.items())) or "无"
+    filters = "；".join(_filter_text(k, v) for k, v in sorted(scope.filters.items())) or "无"
     kinds = {
         ExportKind.CENSUS: "外来入侵物种普查表",
         ExportKind.CONTROL: "防治作业表",
         ExportKind.FOLLOW_UPS: "复查表",
     }
+    if scope.census.organization_ids is None:
+        unit = district.name if district else bureau
+        coverage = "全区各单位的记录（每条记录计一次）"
+    else:
+        names = dict(
+            db.session.execute(
+                sa.select(Organization.code, Organization.name).where(
+                    Organization.id.in_(sorted(scope.census.organization_ids))
+                )
+            ).all()
+        )
+        unit = names.pop(bureau, bureau)
+        units = f"及下属单位（{'、'.join(sorted(names.values()))}）" if names else ""
+        coverage = f"本单位{units}的记录"
+    statuses = "、".join(STATUS_ZH[status.value] for status in scope.statuses)
+    only = "仅" if len(scope.statuses) == 1 else ""
     return [
         ("表名", kinds[kind]),
-        ("行政区", f"{district.name}（{district.code}）" if district else "—"),
-        ("填报单位", organization or bureau),
+        ("行政区", district_name),
+        ("填报单位", unit),
+        ("统计范围", coverage),
         ("统计时段", period),
+        ("审核状态", f"{only}{statuses}的调查记录"),
         ("筛选条件", filters),
-        ("物种范围", f"本单位负责的物种（{len(scope.species_ids)} 种）"),
         ("坐标系", "EPSG:4490（CGCS2000）/ WGS-84，十进制度"),
         ("面积单位", "亩（1 亩 = 666.67 平方米）"),
         ("生成时间", _local(generated_at)),
@@ -778,20 +885,18 @@ def purge_expired() -> int:
 
 
 def recent_exports(actor: User, *, limit: int = 20) -> list[Export]:
-    """The exports the actor may follow, newest first: the same people `get_export` lets see one
-    (an admin every export, a bureau admin their organization's, anyone their own)."""
+    """The exports the actor may follow, newest first: those `may_read` lets them see (an admin every
+    export, a bureau admin those of their bureau and the units under it)."""
     stmt = (
         sa.select(Export)
-        .options(sa.orm.selectinload(Export.requested_by))
+        .options(sa.orm.selectinload(Export.requested_by), sa.orm.selectinload(Export.organization))
         .order_by(Export.id.desc())
         .limit(limit)
     )
     if actor.role == Role.BUREAU_ADMIN:
-        stmt = stmt.where(
-            sa.or_(Export.organization_id == actor.organization_id, Export.requested_by_id == actor.id)
-        )
+        stmt = stmt.where(Export.organization_id.in_(sorted(unit_ids(actor.organization_id))))
     elif actor.role != Role.ADMIN:
-        stmt = stmt.where(Export.requested_by_id == actor.id)
+        return []
     return list(db.session.scalars(stmt))
 
 

@@ -88,10 +88,7 @@ SOURCES: Final[Mapping[str, Source]] = {
         Source(
             "species_township",
             True,
-            (
-                "species_name_zh", "species_name_sci", "township_name", "points", "sites", "area_mu",
-                "max_severity",
-            ),
+            ("species_name_zh", "species_name_sci", "township_name", "points", "area_mu", "max_severity"),
         ),
         Source(
             "species_summary",
@@ -101,7 +98,26 @@ SOURCES: Final[Mapping[str, Source]] = {
         Source(
             "control_by_method",
             True,
-            ("method_name", "township_name", "operations", "area_mu", "labour_person_days", "cost_yuan"),
+            (
+                "species_name_zh", "method_name", "operations", "area_mu", "extent_mu",
+                "labour_person_days", "cost_yuan",
+            ),
+        ),
+        Source(
+            "control_by_township",
+            True,
+            (
+                "township_name", "township_code", "operations", "area_mu", "extent_mu",
+                "labour_person_days", "cost_yuan",
+            ),
+        ),
+        Source(
+            "township_summary",
+            True,
+            (
+                "township_name", "township_code", "species", "points", "area_mu", "control_area_mu",
+                "reinspections_due", "reinspections_done", "reinspections_overdue",
+            ),
         ),
         Source(
             "follow_up_summary",

@@ -19,14 +19,16 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response
-from wtforms import DateField, Field, RadioField, SelectChoice, SelectField
+from wtforms import DateField, Field, RadioField, SelectChoice, SelectField, SelectMultipleField
 from wtforms.validators import InputRequired, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts import services as accounts
 from app.accounts.auth import roles_required
 from app.accounts.forms import has_errors, show_refusal
 from app.accounts.models import Organization, Role
 from app.api import EARLIEST_DAY, LATEST_DAY
+from app.census.scope import DISTRICT
 from app.clock import local_today
 from app.district.models import Township
 from app.district.services import list_townships
@@ -36,6 +38,7 @@ from app.exports.imports import ImportReport
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.exports.templates import bureaus
 from app.extensions import db
+from app.observations.models import ReviewStatus
 from app.species.models import Species
 from app.species.services import search_species
 
@@ -44,6 +47,12 @@ bp = Blueprint("exports", __name__)
 EXPORTERS = (Role.BUREAU_ADMIN, Role.ADMIN)
 # Service field names → this page's form fields.
 EXPORT_FIELDS = {"from": "date_from", "to": "date_to", "species_id": "species", "township_code": "township"}
+REVIEW_LABELS = {
+    ReviewStatus.VERIFIED: _l("verified"),
+    ReviewStatus.SUBMITTED: _l("submitted"),
+    ReviewStatus.RETURNED: _l("returned"),
+    ReviewStatus.REJECTED: _l("rejected"),
+}
 KIND_LABELS = {
     ExportKind.CENSUS: _l("Census (all sheets)"),
     ExportKind.CONTROL: _l("Control operations"),
@@ -90,6 +99,14 @@ class ExportForm(FlaskForm):
     date_to = DateField(_l("To (inclusive)"), validators=[Optional(), _within_range])
     species = SelectField(_l("Species"), validators=[Optional()])
     township = SelectField(_l("Township"), validators=[Optional()])
+    statuses = SelectMultipleField(
+        _l("Records included"),
+        choices=[],  # filled per request, in the reader's language (_export_form)
+        default=[ReviewStatus.VERIFIED.value],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[Optional()],
+    )
 
 
 class ImportForm(FlaskForm):
@@ -107,8 +124,11 @@ def _organizations() -> list[Organization]:
 def _export_form(*, submitted: bool = False) -> ExportForm:
     """The export form, read from this request when `submitted`, else blank with today's defaults."""
     form = ExportForm() if submitted else ExportForm(formdata=None)
+    form.statuses.choices = [SelectChoice(value.value, str(label)) for value, label in REVIEW_LABELS.items()]
     if current_user.role == Role.ADMIN:
-        form.bureau.choices = [SelectChoice(org.code, org.name) for org in _organizations()]
+        form.bureau.choices = [SelectChoice(DISTRICT, _("The whole district (every record once)"))] + [
+            SelectChoice(org.code, org.name) for org in _organizations()
+        ]
     else:  # a bureau admin exports their own bureau's census only
         own = current_user.organization
         form.bureau.choices = [SelectChoice(own.code, own.name)]
@@ -125,6 +145,7 @@ def _export_form(*, submitted: bool = False) -> ExportForm:
         form.bureau.data = current_user.organization.code
         form.date_from.data = date(today.year, 1, 1)
         form.date_to.data = today
+        form.statuses.data = [ReviewStatus.VERIFIED.value]
     return form
 
 
@@ -154,6 +175,7 @@ def _page(
         refresh=in_progress,
         report=report,
         bureau_fixed=current_user.role != Role.ADMIN,
+        district_label=_("The whole district (every record once)"),
         kinds=KIND_LABELS,
         statuses=STATUS_LABELS,
         badges=STATUS_BADGES,
@@ -194,6 +216,7 @@ def create() -> Response | tuple[str, int]:
                 date_from=form.date_from.data,
                 date_to=form.date_to.data,
                 filters=filters,
+                statuses=form.statuses.data or None,
             )
         except InvalidInput as exc:
             db.session.rollback()

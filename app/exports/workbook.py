@@ -41,6 +41,7 @@ openpyxl is imported only under app/exports/ (ruff's banned-api).
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import date, datetime
@@ -63,6 +64,8 @@ __all__ = [
     "PROGRESS_EVERY",
     "TOTAL_LABEL",
     "discard_unsaved",
+    "fitted_width",
+    "print_setup",
     "safe_text",
     "start_table",
     "write_census",
@@ -144,17 +147,59 @@ class _Progress:
             self.callback(self.done)
 
 
-def start_table(workbook: Any, title: str, columns: Sequence[tuple[str, float]]) -> Any:
+def start_table(
+    workbook: Any, title: str, columns: Sequence[tuple[str, float]], *, print_title: str | None = None
+) -> Any:
     """A new write-only sheet with its one header row written (header text and width per column) and
-    the panes frozen below it. Widths and panes must be set before the first row in write-only mode."""
+    the panes frozen below it. Widths and panes must be set before the first row in write-only mode.
+    The sheet prints as `print_setup` says, with `print_title` (default: the sheet's title) on top."""
     ws = workbook.create_sheet(title)
     _direct_cells(ws)
     ws.freeze_panes = "A2"
+    print_setup(ws, print_title or title)
     for index, (_, width) in enumerate(columns, 1):
         ws.column_dimensions[get_column_letter(index)].width = width
     header_style = _style(ws, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_HEADER_ALIGNMENT)
     ws.append([safe_text(ws, header, header_style) for header, _ in columns])
     return ws
+
+
+def print_setup(ws: Any, title: str) -> None:
+    """Every sheet prints landscape, fitted to one page wide (as many pages tall as it takes), the
+    header row repeated on each page, the table's title in the page header and 第 n 页，共 m 页 in the
+    footer (&P and &N are Excel's page fields; "&&" keeps a literal & in a title)."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"  # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    ws.print_options.gridLines = True
+    ws.oddHeader.center.text = title.replace("&", "&&")
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+
+
+def fitted_width(header: str, values: Iterable[Any], least: float) -> float:
+    """A column width (Excel's character units) that shows the header and every value whole: CJK
+    characters count two, plus a margin; never narrower than `least`, never wider than 80."""
+    widest = _display_width(header)
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, float):
+            text = f"{value:,.2f}"
+        elif isinstance(value, datetime):
+            text = "0000-00-00 00:00"
+        elif isinstance(value, date):
+            text = "0000-00-00"
+        else:
+            text = str(value)
+        widest = max(widest, _display_width(text))
+    return float(min(max(least, widest + 2), 80))
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def _direct_cells(ws: Any) -> None:
@@ -185,7 +230,18 @@ def _write_sheet(
     workbook: Any, sheet: SheetSpec, rows: Iterable[Mapping[str, Any]], progress: _Progress
 ) -> int:
     columns = sheet.columns
-    ws = start_table(workbook, sheet.title, [(column.header, column.width) for column in columns])
+    widths = [column.width for column in columns]
+    if SOURCES[sheet.source].summary:
+        # Summaries are a few hundred rows at most: read first, so that each column fits its contents.
+        # Detail sheets stream (100 000 rows): their widths are the template's (README beside it).
+        rows = list(rows)
+        widths = [
+            fitted_width(column.header, (row.get(column.field) for row in rows), column.width)
+            for column in columns
+        ]
+    ws = start_table(
+        workbook, sheet.title, [(column.header, width) for column, width in zip(columns, widths, strict=True)]
+    )
     last_column = get_column_letter(len(columns))
 
     converters = [_converter(ws, column) for column in columns]

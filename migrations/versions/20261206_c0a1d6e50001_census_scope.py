@@ -4,8 +4,10 @@ Revision ID: c0a1d6e50001
 Revises: 811b1568fe45
 Create Date: 2026-12-06 03:45:00
 
-A reserved link in this session's chain (issues 13, 14, 15 were built side by side); it is filled by
-the change it is named after, and stays a no-op if that change needed no schema.
+Organizations get an optional `parent`: the bureau a township station, forest farm or wetland park
+reports to. A bureau's census covers its own records and those of the units under it.
+An export now belongs to the exported bureau (`bureau`), not to the requester's organization;
+`organization_id` is NULL for the district census. Existing exports are moved to their bureau.
 """
 # Rules for migrations (reviewed code, not generated output):
 # - Generate with `flask db migrate -m "..."`, then read and edit; autogenerate misses renames and data.
@@ -26,8 +28,31 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('organizations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('parent_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_organizations_parent_id'), ['parent_id'], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f('fk_organizations_parent_id_organizations'), 'organizations', ['parent_id'], ['id']
+        )
+    with op.batch_alter_table('exports', schema=None) as batch_op:
+        batch_op.alter_column('organization_id', existing_type=sa.Integer(), nullable=True)
+    op.execute(
+        "UPDATE exports SET organization_id = "
+        "(SELECT organizations.id FROM organizations WHERE organizations.code = exports.bureau) "
+        "WHERE EXISTS (SELECT 1 FROM organizations WHERE organizations.code = exports.bureau)"
+    )
 
 
 def downgrade():
-    pass
+    # District exports had no single owner; they go with their requester's organization again.
+    op.execute(
+        "UPDATE exports SET organization_id = "
+        "(SELECT users.organization_id FROM users WHERE users.id = exports.requested_by_id) "
+        "WHERE organization_id IS NULL"
+    )
+    with op.batch_alter_table('exports', schema=None) as batch_op:
+        batch_op.alter_column('organization_id', existing_type=sa.Integer(), nullable=False)
+    with op.batch_alter_table('organizations', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_organizations_parent_id_organizations'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_organizations_parent_id'))
+        batch_op.drop_column('parent_id')

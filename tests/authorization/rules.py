@@ -103,6 +103,12 @@ RULES: dict[str, Rule] = {
         ok=(422,),
     ),
     "GET /api/v1/organizations": signed_in(REFERENCE),
+    "POST /api/v1/organizations": Rule(
+        frozenset({ADMIN}), Reach.ANY, "SPEC §1: admin manages organizations and district set-up", ok=(201,)
+    ),
+    "PATCH /api/v1/organizations/{code}": Rule(
+        frozenset({ADMIN}), Reach.ANY, "SPEC §1: admin manages organizations (a unit's parent bureau)"
+    ),
     "GET /api/v1/users": Rule(
         ADMINS, Reach.ANY, "SPEC §3.2 users: admin and bureau_admin (the list is their own org's)"
     ),
@@ -219,7 +225,8 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/exports/{id}": Rule(
         ADMINS,
         Reach.ORG,
-        "code: services.get_export: its requester, its organization's bureau_admins, or an admin",
+        "decided (issue 15): services.may_read: the exported bureau's bureau_admins (and those of the "
+        "bureau above it) or an admin, by their role and organization now; not the requester as such",
         target="export",
     ),
     "GET /api/v1/exports/{id}/download": Rule(
@@ -229,6 +236,7 @@ RULES: dict[str, Rule] = {
         target="export",
         ok=(409,),
     ),
+    "GET /api/v1/census/summary": signed_in(READ + "; the census figures are counted from those records"),
     "POST /api/v1/imports": Rule(
         ADMINS,
         Reach.ANY,

@@ -286,6 +286,13 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /api/v1/me": lambda c: Call("/api/v1/me"),
     "POST /api/v1/me/password": lambda c: Call("/api/v1/me/password", json={}),
     "GET /api/v1/organizations": lambda c: Call("/api/v1/organizations"),
+    "POST /api/v1/organizations": lambda c: Call(
+        "/api/v1/organizations",
+        json={"code": f"unit-{uuid.uuid4().hex[:8]}", "name": "林场", "kind": "other", "parent": TARGET},
+    ),
+    "PATCH /api/v1/organizations/{code}": lambda c: Call(
+        f"/api/v1/organizations/{TARGET}", json={"name": "梁平区林业局"}
+    ),
     "GET /api/v1/users": lambda c: Call("/api/v1/users"),
     "POST /api/v1/users": lambda c: Call("/api/v1/users", json=_new_user(TARGET)),
     "GET /api/v1/users/{id}": lambda c: Call(f"/api/v1/users/{c.user_id()}"),
@@ -332,6 +339,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "POST /api/v1/exports": lambda c: Call("/api/v1/exports", json={"kind": "census", "bureau": TARGET}),
     "GET /api/v1/exports/{id}": lambda c: Call(f"/api/v1/exports/{c.export_id()}"),
     "GET /api/v1/exports/{id}/download": lambda c: Call(f"/api/v1/exports/{c.export_id()}/download"),
+    "GET /api/v1/census/summary": lambda c: Call("/api/v1/census/summary?bureau=forestry"),
     "POST /api/v1/imports": lambda c: Call(
         f"/api/v1/imports?bureau={TARGET}",
         form={"file": (io.BytesIO(b"not a workbook"), "census.xlsx")},

@@ -32,7 +32,7 @@ def _export(bureau: str = "agriculture") -> bytes:
         kind=ExportKind.CENSUS,
         date_from=None,
         date_to=None,
-        filters={},
+        filters={"statuses": ["submitted", "verified", "returned", "rejected"]},
         generated_by="测试",
     )
     return buffer.getvalue()
@@ -102,7 +102,8 @@ def test_export_import_export_gives_the_same_workbook(census: Any, make_user: An
     assert (report.imported, report.unchanged, report.rejected) == (3, 0, 0), report.rows
     after = _export()
     assert _content(after) == _content(before)
-    assert any("low_accuracy" in row for row in _content(before)["调查记录"])
+    assert any("定位精度低" in row for row in _content(before)["调查记录"])  # flags travel, by name
+    assert any("设备定位" in row for row in _content(before)["调查记录"])
 
     again = imports.import_census(io.BytesIO(before), actor=admin, bureau="agriculture")
     assert (again.imported, again.unchanged, again.rejected) == (0, 3, 0)  # nothing new
@@ -244,3 +245,34 @@ def test_the_command_line_import_has_no_row_limit(
     result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 0, result.output
     assert "imported: 3, already there: 0, rejected: 0" in result.output
+
+
+def test_the_workbook_shows_names_not_codes(census: Any, species_id: Any) -> None:
+    """Issue 14: the cover's filters, flags, how a position was taken and the method by name."""
+    buffer = io.BytesIO()
+    services.write_export(
+        buffer,
+        bureau="agriculture",
+        kind=ExportKind.CENSUS,
+        date_from=None,
+        date_to=None,
+        filters={
+            "species_id": species_id("pomacea-canaliculata"),
+            "township_code": "500155001",
+            "statuses": ["submitted"],
+        },
+        generated_by="测试",
+    )
+    book = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))
+    cover = {row[0]: row[1] for row in book["封面"].iter_rows(min_row=2, values_only=True)}
+    assert cover["筛选条件"] == "物种：福寿螺；乡镇：梁山街道"
+    assert cover["审核状态"] == "仅待审核的调查记录"
+    texts = {
+        cell
+        for ws in book.worksheets
+        for row in ws.iter_rows(values_only=True)
+        for cell in row
+        if isinstance(cell, str)
+    }
+    assert {"定位精度低", "设备定位", "人工捡螺"} <= texts
+    assert not texts & {"gps", "low_accuracy", "hand_collection", "species_id", "township_code"}

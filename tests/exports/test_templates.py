@@ -38,7 +38,9 @@ def test_each_template_has_every_detail_and_summary_sheet(bureau: str) -> None:
         "follow_ups",
         "species_summary",
         "species_township",
+        "township_summary",
         "control_by_method",
+        "control_by_township",
         "follow_up_summary",
     ]
     assert {sheet.source for sheet in template.sheets} == set(SOURCES)
@@ -55,7 +57,9 @@ def test_areas_show_two_decimals_and_coordinates_six(bureau: str) -> None:
     for sheet in template.sheets:
         for column in sheet.columns:
             if column.field == "area_mu":
-                assert column.header in ("发生面积（亩）", "防治面积（亩）")
+                # A control summary's area is summed over operations: 亩次, not 亩.
+                expected = ("防治面积（亩次）",) if sheet.source.startswith("control_by") else None
+                assert column.header in (expected or ("发生面积（亩）", "防治面积（亩）"))
                 assert column.number_format == "0.00"
                 assert column.total
             if column.field in ("latitude", "longitude"):
@@ -93,7 +97,7 @@ def test_restricted_to_keeps_only_the_sheets_of_those_sources() -> None:
 
     assert [sheet.key for sheet in control.sheets] == ["control_operations", "control_by_method"]
     assert control.bureau == template.bureau
-    assert len(template.sheets) == 7  # the original is untouched
+    assert len(template.sheets) == 9  # the original is untouched
     with pytest.raises(ValueError, match="unknown sources: observation"):
         template.restricted_to({"observation"})
 

@@ -64,9 +64,10 @@ def test_a_bureau_admin_queues_an_export_of_their_bureau(
     assert response.status_code == 302 and response.headers["Location"].endswith("/exports")
     [export] = _exports()
     assert export.kind == ExportKind.CONTROL and export.bureau == "agriculture"
-    assert export.filters == {"species_id": snail, "township_code": "500155001"}
+    assert export.filters == {"species_id": snail, "township_code": "500155001", "statuses": ["verified"]}
     assert (export.date_from.isoformat(), export.date_to.isoformat()) == ("2026-01-01", "2026-03-31")  # type: ignore[union-attr]
     assert export.requested_by_id == web.user.id and export.organization_id == web.user.organization_id
+    assert '<input checked id="statuses-0" name="statuses" type="checkbox" value="verified">' in page
     # Queued for the scheduler: no workbook was written while the request ran.
     assert (export.status, export.progress, export.file_key) == (ExportStatus.QUEUED, 0.0, None)
     assert not storage_dir.exists() or not any(storage_dir.rglob("*.xlsx"))
@@ -94,7 +95,26 @@ def test_an_admin_chooses_the_bureau(web_as: Any) -> None:
     assert '<select id="bureau" name="bureau"' in page and 'value="forestry"' in page
     assert web.post("/exports", data=_form(bureau="forestry", kind="follow_ups")).status_code == 302
     [export] = _exports()
-    assert (export.bureau, export.kind, export.filters) == ("forestry", ExportKind.FOLLOW_UPS, {})
+    assert (export.bureau, export.kind) == ("forestry", ExportKind.FOLLOW_UPS)
+    assert export.filters == {"statuses": ["verified"]}  # nothing ticked: verified only
+
+
+def test_the_page_offers_the_review_statuses_and_the_district(web_as: Any) -> None:
+    web = web_as("admin", "agriculture")
+    page = web.get("/exports").get_data(as_text=True)
+    assert 'value="district"' in page
+    form = _form(bureau="district")
+    form["statuses"] = ["verified", "submitted"]
+    assert web.post("/exports", data=form).status_code == 302
+    [export] = _exports()
+    assert export.bureau == "district" and export.organization_id is None
+    assert export.filters == {"statuses": ["submitted", "verified"]}
+
+    form["statuses"] = ["verified", "approved"]
+    refused = web.post("/exports", data=form)
+    assert refused.status_code == 422
+    assert "statuses" in refused.get_data(as_text=True)
+    assert len(_exports()) == 1
 
 
 @pytest.mark.parametrize(
@@ -143,7 +163,7 @@ def _census_workbook() -> io.BytesIO:
         kind=ExportKind.CENSUS,
         date_from=None,
         date_to=None,
-        filters={},
+        filters={"statuses": ["submitted"]},  # the records these tests make are not reviewed
         generated_by="测试",
     )
     return buffer

@@ -155,27 +155,63 @@ SUMMARIES: dict[str, list[dict[str, Any]]] = {
             "species_name_sci": "Pomacea canaliculata",
             "township_name": "梁山街道",
             "points": 10,
-            "sites": 4,
             "area_mu": 18.0,
             "max_severity": "偏重发生",
         }
     ],
     "control_by_method": [
         {
+            "species_name_zh": "福寿螺",
             "method_name": "化学防治",
-            "township_name": "梁山街道",
             "operations": 5,
             "area_mu": 15.0,
+            "extent_mu": 6.0,
             "labour_person_days": 7.5,
             "cost_yuan": 1600.0,
         },
         {
+            "species_name_zh": "福寿螺",
             "method_name": "人工捡螺",
-            "township_name": "礼让镇",
             "operations": 2,
             "area_mu": 4.0,
+            "extent_mu": 2.0,
             "labour_person_days": 6.0,
             "cost_yuan": 900.0,
+        },
+    ],
+    "control_by_township": [
+        {
+            "township_name": "梁山街道",
+            "township_code": "500155001",
+            "operations": 7,
+            "area_mu": 19.0,
+            "extent_mu": 8.0,
+            "labour_person_days": 13.5,
+            "cost_yuan": 2500.0,
+        },
+    ],
+    "township_summary": [
+        {
+            "township_name": "梁山街道",
+            "township_code": "500155001",
+            "species": "福寿螺、喜旱莲子草",
+            "points": 14,
+            "area_mu": 21.75,
+            "control_area_mu": 19.0,
+            "reinspections_due": 10,
+            "reinspections_done": 6,
+            "reinspections_overdue": 1,
+        },
+        {
+            "township_name": "礼让镇",
+            "township_code": "500155101",
+            "species": "福寿螺",
+            "points": 2,
+            "area_mu": 3.0,
+            "control_area_mu": 0.0,
+            "reinspections_due": 0,
+            "reinspections_done": 0,
+            "reinspections_overdue": 0,
         },
     ],
     "follow_up_summary": [
@@ -247,7 +283,7 @@ def test_sheets_come_in_the_template_order_after_the_cover(forestry: Template) -
     counts, book, _ = write(forestry, all_rows())
 
     details = ["调查记录", "防治记录", "复查记录"]
-    summaries = ["物种汇总", "物种乡镇汇总", "防治汇总", "复查汇总"]
+    summaries = ["物种汇总", "物种乡镇汇总", "乡镇汇总", "防治汇总", "乡镇防治汇总", "复查汇总"]
     assert book.sheetnames == ["封面", *details, *summaries]
     assert counts == {
         "observations": 5,
@@ -255,7 +291,9 @@ def test_sheets_come_in_the_template_order_after_the_cover(forestry: Template) -
         "follow_ups": 4,
         "species_summary": 2,
         "species_township": 1,
+        "township_summary": 2,
         "control_by_method": 2,
+        "control_by_township": 1,
         "follow_up_summary": 1,
     }
 
@@ -290,7 +328,15 @@ def test_every_data_sheet_has_one_header_row_frozen_panes_filter_and_widths(fore
         assert ws.freeze_panes == "A2"
         assert ws.auto_filter.ref == f"A1:{last}{counts[sheet.key] + 1}"
         for index, column in enumerate(sheet.columns, 1):
-            assert ws.column_dimensions[get_column_letter(index)].width == column.width
+            width = ws.column_dimensions[get_column_letter(index)].width
+            if SOURCES[sheet.source].summary:  # fitted to the contents, never below the template's
+                assert width >= column.width
+                values = [ws.cell(row, index).value for row in range(1, ws.max_row + 1)]
+                assert all(
+                    width >= len(str(v)) for v in values if v is not None and not str(v).startswith("=")
+                )
+            else:
+                assert width == column.width
         assert not ws.merged_cells.ranges
         assert ws.max_column == len(sheet.columns)
 

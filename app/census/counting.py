@@ -1,0 +1,258 @@
+"""The one place census figures are counted: the workbook's summaries, the dashboard and
+GET /api/v1/census/summary all call these functions (docs/census.md).
+
+Occurrence (发生):
+- 发生点数: distinct sites with a presence record in the scope (not visits: a site surveyed five times is
+  one point). A site with only absence records is not an occurrence.
+- 发生面积: over those sites, the area of each site's latest presence record in the scope, summed (a
+  revisit replaces the site's area, it does not add to it). `record_area_m2` is the area one record
+  stands for: the typed area today; a record's polygon will take its place there.
+- 分布乡镇数: distinct townships of those sites. A site counts in the township of its latest presence
+  record, so the township rows of a species add up to the species' figures.
+- 最高危害程度: the highest severity of any presence record of the site in the scope.
+
+Control (防治), by any of species, method and township:
+- 防治次数: operations; 防治面积（亩次）: their treated areas summed (a site treated three times over 2 亩
+  is 6 亩次); 用工（人·日）, 费用（元）: summed.
+- 防治范围（亩）: the distinct extent treated. Records are points with a typed area, not polygons, so the
+  extent of one site is the largest area any single operation in the group treated there (the same
+  paddy treated three times over 2 亩 is 2 亩 of extent), summed over sites. Two sites whose treated
+  areas overlap on the ground are still counted apart: nothing in a point says they overlap.
+
+Everything is aggregated in SQL: a handful of queries whatever the number of records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from app.census.scope import CensusScope
+from app.control.models import ControlOperation, FollowUp, FollowUpStatus
+from app.extensions import db
+from app.observations.models import Observation
+from app.sites.models import Site
+
+OCCURRENCE_KEYS: Final = ("species", "township")
+CONTROL_KEYS: Final = ("species", "method", "township")
+
+
+def record_area_m2() -> sa.ColumnElement[Any]:
+    """The area (m²) one presence record stands for. The one place to change when records carry
+    polygons: their geodesic area first, the typed area where there is none."""
+    area: sa.ColumnElement[Any] = Observation.__table__.c.area_m2
+    return area
+
+
+def occurrence_sites(scope: CensusScope) -> sa.Subquery:
+    """One row per occurrence site of the scope: `site_key`, `species_id`, `township_id` (of the site's
+    latest presence record), `area_m2` (that record's area), `max_severity`."""
+    # A presence record always has a site; were one without, it stands for its own point.
+    site_key = sa.func.coalesce(Observation.site_id, -Observation.id)
+    latest_first = sa.func.row_number().over(
+        partition_by=site_key, order_by=(Observation.observed_at.desc(), Observation.id.desc())
+    )
+    ranked = (
+        sa.select(
+            site_key.label("site_key"),
+            Observation.species_id.label("species_id"),
+            Observation.township_id.label("township_id"),
+            record_area_m2().label("area_m2"),
+            sa.func.max(Observation.severity).over(partition_by=site_key).label("max_severity"),
+            latest_first.label("rank"),
+        )
+        .where(Observation.detected.is_(True), *scope.observation_conditions())
+        .subquery("ranked")
+    )
+    return (
+        sa.select(
+            ranked.c.site_key,
+            ranked.c.species_id,
+            ranked.c.township_id,
+            ranked.c.area_m2,
+            ranked.c.max_severity,
+        )
+        .where(ranked.c.rank == 1)
+        .subquery("occurrences")
+    )
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """Figures of one group (`species_id` / `township_id` None when not grouped by it)."""
+
+    species_id: int | None
+    township_id: int | None
+    points: int  # 发生点数
+    area_m2: float  # 发生面积
+    townships: int  # 分布乡镇数 (sites outside any township are not a township)
+    max_severity: int | None
+
+
+def occurrences(scope: CensusScope, by: Sequence[str] = ("species",)) -> list[Occurrence]:
+    """Occurrence figures grouped by `by` (a subset of OCCURRENCE_KEYS; empty: one total row)."""
+    unknown = set(by) - set(OCCURRENCE_KEYS)
+    if unknown:
+        raise ValueError(f"cannot group occurrences by {sorted(unknown)}")
+    sites = occurrence_sites(scope)
+    keys = [sites.c.species_id if key == "species" else sites.c.township_id for key in by]
+    stmt = sa.select(
+        *keys,
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(sites.c.area_m2), 0.0),
+        sa.func.count(sa.distinct(sites.c.township_id)),
+        sa.func.max(sites.c.max_severity),
+    ).group_by(*keys)
+    rows = []
+    for row in db.session.execute(stmt):
+        values = dict(zip(by, row[: len(by)], strict=True))
+        points, area, townships, severity = row[len(by) :]
+        if not by and not points:
+            continue  # no occurrence at all: no total row
+        rows.append(
+            Occurrence(
+                species_id=values.get("species"),
+                township_id=values.get("township"),
+                points=int(points),
+                area_m2=float(area),
+                townships=int(townships),
+                max_severity=severity,
+            )
+        )
+    return rows
+
+
+def roll_up(rows: Sequence[Occurrence], by: Sequence[str]) -> list[Occurrence]:
+    """Rows grouped by species and township, grouped again by fewer keys without another query. Exact:
+    each site counts in one township only, so points and areas add up, and the townships of a group
+    are the distinct townships of its rows."""
+    groups: dict[tuple[int | None, int | None], list[Occurrence]] = {}
+    for row in rows:
+        key = (row.species_id if "species" in by else None, row.township_id if "township" in by else None)
+        groups.setdefault(key, []).append(row)
+    combined = []
+    for (species_id, township_id), members in groups.items():
+        severities = [m.max_severity for m in members if m.max_severity is not None]
+        combined.append(
+            Occurrence(
+                species_id=species_id,
+                township_id=township_id,
+                points=sum(m.points for m in members),
+                area_m2=sum(m.area_m2 for m in members),
+                townships=len({m.township_id for m in members if m.township_id is not None}),
+                max_severity=max(severities) if severities else None,
+            )
+        )
+    return combined
+
+
+def occurrence_total(scope: CensusScope) -> Occurrence:
+    """The scope's figures over every species (a township with two species counts once)."""
+    found = occurrences(scope, by=())
+    return found[0] if found else Occurrence(None, None, 0, 0.0, 0, None)
+
+
+@dataclass(frozen=True)
+class ControlTotals:
+    species_id: int | None
+    method_id: int | None
+    township_id: int | None
+    operations: int  # 防治次数
+    area_m2: float  # 防治面积（亩次）: summed over operations
+    extent_m2: float  # 防治范围（亩）: per site the largest single treated area, summed (module docstring)
+    labour_person_days: float  # 用工（人·日）
+    cost_yuan: float  # 费用（元）
+
+
+def control_totals(scope: CensusScope, by: Sequence[str] = ("species", "method")) -> list[ControlTotals]:
+    """Control figures grouped by `by` (a subset of CONTROL_KEYS; empty: one total row)."""
+    unknown = set(by) - set(CONTROL_KEYS)
+    if unknown:
+        raise ValueError(f"cannot group control operations by {sorted(unknown)}")
+    columns = {
+        "species": ControlOperation.species_id,
+        "method": ControlOperation.method_id,
+        "township": Site.township_id,
+    }
+    keys = [columns[key].label(key) for key in by]
+    per_site = (
+        sa.select(
+            *keys,
+            ControlOperation.site_id,
+            sa.func.count().label("operations"),
+            sa.func.sum(ControlOperation.area_m2).label("area"),
+            sa.func.max(ControlOperation.area_m2).label("extent"),
+            sa.func.sum(ControlOperation.labour_person_days).label("labour"),
+            sa.func.sum(ControlOperation.cost_yuan).label("cost"),
+        )
+        .join(Site, Site.id == ControlOperation.site_id)
+        .where(*scope.operation_conditions())
+        .group_by(*[columns[key] for key in by], ControlOperation.site_id)
+        .subquery("per_site")
+    )
+    outer_keys = [per_site.c[key] for key in by]
+
+    def total(column: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(column), 0)
+
+    stmt = sa.select(
+        *outer_keys,
+        total(per_site.c.operations),
+        total(per_site.c.area),
+        total(per_site.c.extent),
+        total(per_site.c.labour),
+        total(per_site.c.cost),
+    ).group_by(*outer_keys)
+    rows = []
+    for row in db.session.execute(stmt):
+        values = dict(zip(by, row[: len(by)], strict=True))
+        operations, area, extent, labour, cost = row[len(by) :]
+        if not by and not operations:
+            continue
+        rows.append(
+            ControlTotals(
+                species_id=values.get("species"),
+                method_id=values.get("method"),
+                township_id=values.get("township"),
+                operations=int(operations),
+                area_m2=float(area),
+                extent_m2=float(extent),
+                labour_person_days=float(labour),
+                cost_yuan=float(cost),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ReinspectionCounts:
+    township_id: int | None
+    due: int  # due in the period, not cancelled
+    done: int
+    overdue: int  # still pending after its due day
+
+
+def reinspections_by_township(scope: CensusScope, *, today: date) -> list[ReinspectionCounts]:
+    """Re-inspections due in the period, by the township of their site."""
+    active = FollowUp.status != FollowUpStatus.CANCELLED
+    stmt = (
+        sa.select(
+            Site.township_id,
+            sa.func.count(FollowUp.id).filter(active),
+            sa.func.count(FollowUp.id).filter(FollowUp.status == FollowUpStatus.DONE),
+            sa.func.count(FollowUp.id).filter(
+                FollowUp.status == FollowUpStatus.PENDING, FollowUp.due_on < today
+            ),
+        )
+        .join(Site, Site.id == FollowUp.site_id)
+        .where(*scope.follow_up_conditions())
+        .group_by(Site.township_id)
+    )
+    return [
+        ReinspectionCounts(township_id=t, due=int(d), done=int(n), overdue=int(o))
+        for t, d, n, o in db.session.execute(stmt)
+    ]
