@@ -23,6 +23,7 @@ from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowU
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.idempotency import fingerprint
+from app.notifications import services as notifications
 from app.observations import services as observations
 from app.observations.models import Observation
 from app.observations.services import CLOCK_SKEW, EARLIEST
@@ -159,7 +160,8 @@ def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[Cont
                 )
             ]
         errors.update(check_details(method, args.get("details") or {}))
-    assignee = None
+    # Re-inspections go to whoever the operation names, by default the person recording it.
+    assignee: User | None = actor
     if args.get("assignee_id") is not None:
         assignee = _same_org_user(args["assignee_id"], actor, "assignee_id", errors)
     check_site = None
@@ -176,7 +178,7 @@ def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[Cont
             ]
     if errors:
         raise InvalidInput(_("Invalid value for: %(fields)s", fields=", ".join(sorted(errors))), errors)
-    assert site is not None and method is not None and species is not None  # noqa: S101
+    assert site is not None and method is not None and species is not None and assignee  # noqa: S101
 
     days = args.get("follow_up_days")
     if days is None:
@@ -197,6 +199,7 @@ def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[Cont
                 labour_person_days=args.get("labour_person_days"),
                 cost_yuan=args.get("cost_yuan"),
                 team=args.get("team"),
+                assignee_id=assignee.id,
                 notes=args.get("notes"),
                 baseline_observation=baseline,
                 check_site=check_site,
@@ -204,7 +207,7 @@ def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[Cont
             )
             db.session.add(operation)
             db.session.flush()
-            _schedule(operation, actor=actor, assignee=assignee)
+            _schedule(operation, assignee=assignee)
             sites.mark_treated(site)
             db.session.flush()
     except IntegrityError:
@@ -250,9 +253,10 @@ def _site_and_baseline(args: dict[str, Any], errors: FieldErrors) -> tuple[Site 
     return site, baseline
 
 
-def _schedule(operation: ControlOperation, *, actor: User, assignee: User | None) -> None:
+def _schedule(operation: ControlOperation, *, assignee: User) -> None:
+    """The operation's follow-ups, each assigned to its assignee; the supervisor is the escalation."""
     supervisor = organization_supervisor(operation.organization_id)
-    owner = assignee or supervisor or actor
+    owner = assignee
     performed_on = local_date(operation.performed_at)
     for days in operation.follow_up_days:
         db.session.add(
@@ -410,11 +414,13 @@ def update_follow_up(*, actor: User, follow_up: FollowUp, changes: dict[str, Any
             {"status": [follow_up.status.value]},
         )
     errors: FieldErrors = {}
+    reassigned = False
     if "assignee_id" in changes:
         owner = db.session.get(User, changes["assignee_id"])
         if owner is None or not owner.active or owner.organization_id != follow_up.organization_id:
             errors["assignee_id"] = [_("must be an active user of the follow-up's organization.")]
         else:
+            reassigned = owner.id != follow_up.assignee_id
             follow_up.assignee_id = owner.id
     if "due_on" in changes:
         if changes["due_on"] < local_today():
@@ -432,6 +438,8 @@ def update_follow_up(*, actor: User, follow_up: FollowUp, changes: dict[str, Any
     if errors:
         raise InvalidInput(_("Invalid value for: %(fields)s", fields=", ".join(sorted(errors))), errors)
     db.session.flush()
+    if reassigned and follow_up.status is FollowUpStatus.PENDING:
+        notifications.notify_assigned(follow_up, actor=actor)
     return follow_up
 
 
