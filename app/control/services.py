@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,7 @@ from app.accounts.models import Role, User
 from app.clock import local_date, local_today, local_zone
 from app.control.efficacy import henderson_tilton_pct, reduction_pct
 from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
-from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
+from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.extensions import db
 from app.idempotency import fingerprint
 from app.notifications import services as notifications
@@ -93,6 +94,14 @@ def check_details(method: ControlMethod, details: Any) -> FieldErrors:
                 )
             ]
     return errors
+
+
+def _detail_labels(method: ControlMethod | None) -> dict[str, str]:
+    """The method's own fields by their catalogue labels, in the user's language."""
+    if method is None:
+        return {}
+    zh = str(get_locale()) == "zh"
+    return {f"details.{f['name']}": f["label_zh"] if zh else f["label_en"] for f in method.fields}
 
 
 def _same_org_user(user_id: int, actor: User, field: str, errors: FieldErrors) -> User | None:
@@ -177,7 +186,7 @@ def create_control_operation(*, actor: User, args: dict[str, Any]) -> tuple[Cont
                 _("must be another site of the same species (an untreated check plot).")
             ]
     if errors:
-        raise InvalidInput(_("Invalid value for: %(fields)s", fields=", ".join(sorted(errors))), errors)
+        raise InvalidInput(invalid_fields_message(errors, _detail_labels(method)), errors)
     assert site is not None and method is not None and species is not None and assignee  # noqa: S101
 
     days = args.get("follow_up_days")
@@ -388,7 +397,7 @@ def create_manual_follow_up(
     if assignee_id is not None:
         assignee = _same_org_user(assignee_id, actor, "assignee_id", errors) or actor
     if errors:
-        raise InvalidInput(_("Invalid value for: %(fields)s", fields=", ".join(sorted(errors))), errors)
+        raise InvalidInput(invalid_fields_message(errors), errors)
     supervisor = organization_supervisor(actor.organization_id)
     follow_up = FollowUp(
         site=site,
@@ -436,7 +445,7 @@ def update_follow_up(*, actor: User, follow_up: FollowUp, changes: dict[str, Any
         follow_up.status = FollowUpStatus.CANCELLED
         follow_up.cancelled_reason = reason
     if errors:
-        raise InvalidInput(_("Invalid value for: %(fields)s", fields=", ".join(sorted(errors))), errors)
+        raise InvalidInput(invalid_fields_message(errors), errors)
     db.session.flush()
     if reassigned and follow_up.status is FollowUpStatus.PENDING:
         notifications.notify_assigned(follow_up, actor=actor)

@@ -107,6 +107,8 @@ def _organizations() -> list[Organization]:
 def _export_form(*, submitted: bool = False) -> ExportForm:
     """The export form, read from this request when `submitted`, else blank with today's defaults."""
     form = ExportForm() if submitted else ExportForm(formdata=None)
+    # Labelled per request, in the reader's language (the class body runs once, at import).
+    form.kind.choices = [SelectChoice(kind.value, str(label)) for kind, label in KIND_LABELS.items()]
     if current_user.role == Role.ADMIN:
         form.bureau.choices = [SelectChoice(org.code, org.name) for org in _organizations()]
     else:  # a bureau admin exports their own bureau's census only
@@ -155,6 +157,7 @@ def _page(
         report=report,
         bureau_fixed=current_user.role != Role.ADMIN,
         kinds=KIND_LABELS,
+        bureau_names={org.code: org.name for org in _organizations()},
         statuses=STATUS_LABELS,
         badges=STATUS_BADGES,
         title=_("Exports"),

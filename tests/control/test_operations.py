@@ -215,3 +215,21 @@ def test_operation_photos_before_and_after(api_as: Any, treat: Any, tmp_path: An
         assert [p["stage"] for p in photos] == ["before", "after"]
     finally:
         app.config["IAS_STORAGE_DIR"] = original
+
+
+def test_a_refusal_names_the_methods_own_fields_by_their_labels(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    baseline = make_observation(api)
+    body = {
+        "client_uuid": str(uuid.uuid4()),
+        "observation_id": baseline["id"],
+        "method": "chemical",
+        "performed_at": datetime.now(UTC).isoformat(),
+        "details": {"dose_g_per_mu": -5},
+    }
+    response = api.post("/api/v1/control-operations", json=body)
+    assert response.status_code == 422
+    errors, message = response.get_json()["errors"], response.get_json()["message"]
+    assert {"details.product", "details.dose_g_per_mu"} <= set(errors)
+    assert all(label in message for label in ("药剂名称", "农药登记证号", "用量"))
+    assert "details." not in message and "dose_g_per_mu" not in message

@@ -163,3 +163,26 @@ def test_an_unknown_message_key_falls_back_to_the_stored_text(web_as: Any) -> No
     db.session.commit()
     html = web.get("/notifications").get_data(as_text=True)
     assert "存档的主题" in html and "缺值的主题" in html
+
+
+def test_unread_count_in_the_header_and_the_thumb_bar(web_as: Any, make_user: Any) -> None:
+    web = web_as("surveyor")
+    for n in (11, 12, 13):
+        _notification(web.user, n)
+    _notification(make_user("surveyor"), 14)  # someone else's does not count
+    read = _notification(web.user, 15)
+    read.read_at = datetime.now(UTC)
+    db.session.commit()
+
+    html = web.get("/").get_data(as_text=True)
+    header = html[html.index('<header class="bar">') : html.index("</header>")]
+    tabs = html[html.index('<nav class="tabs"') :]
+    tabs = tabs[: tabs.index("</nav>")]
+    assert re.search(r'data-unread-badge\s+aria-label="通知：3 条未读"', header)
+    assert re.findall(r"data-unread-count>(\d+)<", header) == ["3"]
+    assert re.findall(r"data-unread-count>(\d+)<", tabs) == ["3"]
+    assert 'href="/notifications"' in tabs
+
+    web.post("/notifications/read", {})
+    after = web.get("/").get_data(as_text=True)
+    assert "data-unread-count" not in after and 'aria-label="通知：0 条未读"' in after
