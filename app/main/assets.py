@@ -10,20 +10,26 @@ build step. Leaflet and Swagger UI (served from their wheels) are named by their
 A request for a name without the current digest (an unversioned one, or a page saved on a phone before a
 deploy) is still answered, with the current file and `no-cache`, so it is never kept past a change.
 
-Compression is flask-compress (brotli or gzip, as the browser accepts) for pages, scripts and styles;
-the API's JSON is left as it is (its clients are programs and its size is bounded by paging).
+Compression is flask-compress (brotli or gzip, as the client accepts) for pages, scripts, styles and
+JSON (the phone's field data and the map's GeoJSON are the largest answers on a slow link); a client
+that does not ask gets the bytes as they are.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import posixpath
+import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+import brotli
+from flask import Flask, current_app, request, url_for
 from flask_compress import Compress
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 VERSIONED = "v"  # /static/v/<digest>/<file>
@@ -31,9 +37,11 @@ YEAR = 365 * 24 * 3600
 IMMUTABLE = f"public, max-age={YEAR}, immutable"
 REVALIDATE = "no-cache"
 
-# What is compressed: the pages and what they load (not the API's JSON, nor images already compressed).
+# What is compressed: pages, what they load, and JSON (not images: they are compressed already).
 COMPRESSED_TYPES = [
     "text/html",
+    "application/json",
+    "application/geo+json",
     "text/css",
     "text/javascript",
     "application/javascript",
@@ -98,6 +106,43 @@ def _add_version(endpoint: str, values: dict[str, Any]) -> None:
     values["filename"] = f"{VERSIONED}/{version_of(current_app)}/{filename}"
 
 
+_PACKED: dict[tuple[str, bytes], bytes] = {}  # (algorithm, digest of the file) → compressed bytes
+
+
+def _packed(algorithm: str, data: bytes) -> bytes:
+    """A file compressed once per process at the strongest setting (the pages' own answers are
+    compressed per request by flask-compress at its quicker default)."""
+    key = (algorithm, hashlib.sha256(data).digest())
+    if key not in _PACKED:
+        if algorithm == "br":
+            _PACKED[key] = bytes(brotli.compress(data, quality=11))
+        else:
+            _PACKED[key] = gzip.compress(data, compresslevel=9, mtime=0)
+    return _PACKED[key]
+
+
+def _compress_file(response: Response) -> None:
+    """Read the file into the response (static files are small) and compress it as the client accepts;
+    flask-compress then leaves it as it is (it never compresses twice)."""
+    source = response.response
+    response.direct_passthrough = False
+    data = response.get_data()
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()  # the file it was read from
+    response.vary.add("Accept-Encoding")
+    accepted = request.accept_encodings
+    algorithm = next((a for a in ("br", "gzip") if accepted[a]), None)
+    if algorithm is None or len(data) < current_app.config["COMPRESS_MIN_SIZE"]:
+        return
+    response.set_data(_packed(algorithm, data))
+    response.headers["Content-Encoding"] = algorithm
+    etag, weak = response.get_etag()
+    if etag:
+        response.set_etag(f"{etag}:{algorithm}", weak=bool(weak))
+    response.make_conditional(request)
+
+
 def _versioned_view(endpoint: str, view: Callable[..., Any]) -> Callable[..., Response]:
     version_of = VERSIONS[endpoint]
 
@@ -111,18 +156,61 @@ def _versioned_view(endpoint: str, view: Callable[..., Any]) -> Callable[..., Re
         response: Response = view(filename=filename)
         response.headers["Cache-Control"] = cache_control
         if response.status_code == 200 and response.mimetype in COMPRESSED_TYPES:
-            # Read the file into the response (they are small), so that it is compressed whole, with a
-            # Content-Length, rather than streamed without one.
-            source = response.response
-            response.direct_passthrough = False
-            response.get_data()
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()  # the file it was read from
+            _compress_file(response)
         return response
 
     serve.__name__ = view.__name__
     return serve
+
+
+# ---------------------------------------------------------------------------------------------
+# Preloading a page's modules: a module's imports are only found once it has arrived, so on a
+# 400 ms round trip each level of imports costs a round trip more. The page names them all at once.
+
+MODULE_SCRIPT = re.compile(r'<script\b[^>]*\btype="module"[^>]*\bsrc="([^"]+)"')
+IMPORT = re.compile(r'^\s*(?:import|export)\b[^;"]*?(?:from\s*)?"(\.{1,2}/[^"]+\.js)"', re.M)
+FIELD_DATA = "fieldData()"  # a module that calls it fetches /app/field-data.json as the page starts
+
+
+@cache
+def _module(folder: str, version: str, filename: str) -> tuple[tuple[str, ...], bool]:
+    """A static module's imports (as static file names) and whether it loads the field data."""
+    del version  # part of the cache key: a new version reads the files again
+    path = Path(folder, filename)
+    if not path.is_file():
+        return (), False
+    source = path.read_text(encoding="utf-8")
+    base = posixpath.dirname(filename)
+    imports = tuple(posixpath.normpath(posixpath.join(base, name)) for name in IMPORT.findall(source))
+    return imports, FIELD_DATA in source and not filename.endswith("fielddata.js")
+
+
+def module_preloads(scripts_html: str, *entries: str) -> Markup:
+    """`<link rel="modulepreload">` for every module the page's module scripts import, however deep,
+    and a preload of the field data when one of them loads it. For base.html's <head>."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    folder, version = app.static_folder or "", static_version(app)
+    prefix = url_for("static", filename="")
+    todo = [e for e in entries if e]
+    todo += [
+        src.removeprefix(prefix) for src in MODULE_SCRIPT.findall(str(scripts_html)) if src.startswith(prefix)
+    ]
+    seen: list[str] = []
+    field_data = False
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        seen.append(name)
+        imports, loads = _module(folder, version, name)
+        field_data = field_data or loads
+        todo.extend(imports)
+    links = [f'<link rel="modulepreload" href="{escape(url_for("static", filename=n))}">' for n in seen]
+    if field_data:
+        links.append(
+            f'<link rel="preload" href="{escape(url_for("offline.field_data"))}" as="fetch" crossorigin>'
+        )
+    return Markup("\n  ".join(links))  # noqa: S704 - built from escaped URLs only
 
 
 def register_assets(app: Flask) -> None:
@@ -135,3 +223,4 @@ def register_assets(app: Flask) -> None:
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = _versioned_view(endpoint, app.view_functions[endpoint])
     app.url_defaults(_add_version)
+    app.add_template_global(module_preloads)

@@ -97,9 +97,18 @@ def test_pages_name_their_files_by_digest(app: Flask, web_as: Any) -> None:
         assert attribute.startswith("/static/v/"), attribute
 
 
-def test_the_api_json_is_left_uncompressed(api_as: Any) -> None:
-    response = api_as("surveyor").get("/api/v1/control-methods", headers={"Accept-Encoding": "br, gzip"})
-    assert response.status_code == 200 and "Content-Encoding" not in response.headers
+def test_json_is_compressed_when_asked_and_only_then(api_as: Any, web_as: Any) -> None:
+    import json
+
+    api = api_as("surveyor")
+    plain = api.get("/api/v1/control-methods")
+    assert "Content-Encoding" not in plain.headers
+    packed = api.get("/api/v1/control-methods", headers={"Accept-Encoding": "br"})
+    assert packed.headers["Content-Encoding"] == "br"
+    assert json.loads(brotli.decompress(packed.data)) == plain.get_json()
+    field_data = web_as("surveyor").get("/app/field-data.json", headers={"Accept-Encoding": "gzip"})
+    assert field_data.headers["Content-Encoding"] == "gzip"
+    assert "species" in json.loads(gzip.decompress(field_data.data))
 
 
 @pytest.mark.parametrize("path", ["/static/v/x/../../config.py", "/static/v/abc/../../../pyproject.toml"])
@@ -113,3 +122,26 @@ def test_the_service_worker_precaches_the_versioned_names(client: Any) -> None:
     assert shell and all("/v/" in path for path in shell)
     for path in shell:
         assert client.get(path).status_code == 200, path
+
+
+def test_a_compressed_file_revalidates_with_its_own_etag(app: Flask, client: Any) -> None:
+    url = "/static/js/app.js"  # an unversioned name: the browser asks again each time
+    first = client.get(url, headers={"Accept-Encoding": "br"})
+    etag = first.headers["ETag"]
+    assert etag.endswith(':br"')
+    again = client.get(url, headers={"Accept-Encoding": "br", "If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    plain = client.get(url, headers={"If-None-Match": etag})  # another encoding is another entity
+    assert plain.status_code == 200 and plain.data == (STATIC / "js" / "app.js").read_bytes()
+
+
+def test_pages_preload_their_modules_and_the_field_data(app: Flask, web_as: Any) -> None:
+    """A module's imports are found only once it arrives: the page names them all at once."""
+    web = web_as("surveyor")
+    html = web.get("/observations/new").get_data(as_text=True)
+    head = html[: html.index("</head>")]
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="/static/v/[0-9a-f]+/(js/[^"]+)">', head))
+    assert {"js/app.js", "js/capture.js", "js/forms.js", "js/photos.js", "js/position.js"} <= preloaded
+    assert '<link rel="preload" href="/app/field-data.json" as="fetch" crossorigin>' in head
+    home = web.get("/").get_data(as_text=True)
+    assert "field-data.json" not in home[: home.index("</head>")]  # the home page does not load it
