@@ -229,6 +229,10 @@ def _follow_up_rows(condition: sa.ColumnElement[bool], person: Any) -> list[Any]
         .join(User, User.id == person)
         .where(condition)
         .order_by(FollowUp.due_on, FollowUp.id)
+        # Two sweeps at once (PostgreSQL): each follow-up is taken by one of them, which marks it
+        # before it lets go, so the reminders of one follow-up never land in two letters. (SQLite
+        # lets one writer at a time: the later sweep's write fails and it rolls back whole.)
+        .with_for_update(of=FollowUp, skip_locked=True)
     )
     return list(db.session.execute(stmt).all())
 
