@@ -10,9 +10,9 @@ build step. Leaflet and Swagger UI (served from their wheels) are named by their
 A request for a name without the current digest (an unversioned one, or a page saved on a phone before a
 deploy) is still answered, with the current file and `no-cache`, so it is never kept past a change.
 
-Compression is flask-compress (brotli or gzip, as the client accepts) for pages, scripts, styles and
-JSON (the phone's field data and the map's GeoJSON are the largest answers on a slow link); a client
-that does not ask gets the bytes as they are.
+Compression is flask-compress (brotli or gzip, as the client accepts) for pages, scripts and styles,
+plus the phone's field data (/app/field-data.json, the largest answer a form waits for). The API's JSON
+is left as it is: its clients are programs, some of which ask for compression they do not undo.
 """
 
 from __future__ import annotations
@@ -37,11 +37,9 @@ YEAR = 365 * 24 * 3600
 IMMUTABLE = f"public, max-age={YEAR}, immutable"
 REVALIDATE = "no-cache"
 
-# What is compressed: pages, what they load, and JSON (not images: they are compressed already).
+# What is compressed: the pages and what they load (not images: they are compressed already).
 COMPRESSED_TYPES = [
     "text/html",
-    "application/json",
-    "application/geo+json",
     "text/css",
     "text/javascript",
     "application/javascript",
@@ -121,9 +119,10 @@ def _packed(algorithm: str, data: bytes) -> bytes:
     return _PACKED[key]
 
 
-def _compress_file(response: Response) -> None:
+def _compress_file(response: Response, *, once: bool = True) -> None:
     """Read the file into the response (static files are small) and compress it as the client accepts;
-    flask-compress then leaves it as it is (it never compresses twice)."""
+    flask-compress then leaves it as it is (it never compresses twice). `once`: keep the result for
+    the next request (files), rather than compress it quickly each time (per-user data)."""
     source = response.response
     response.direct_passthrough = False
     data = response.get_data()
@@ -135,7 +134,12 @@ def _compress_file(response: Response) -> None:
     algorithm = next((a for a in ("br", "gzip") if accepted[a]), None)
     if algorithm is None or len(data) < current_app.config["COMPRESS_MIN_SIZE"]:
         return
-    response.set_data(_packed(algorithm, data))
+    if once:
+        response.set_data(_packed(algorithm, data))
+    elif algorithm == "br":
+        response.set_data(bytes(brotli.compress(data, quality=5)))
+    else:
+        response.set_data(gzip.compress(data, compresslevel=6, mtime=0))
     response.headers["Content-Encoding"] = algorithm
     etag, weak = response.get_etag()
     if etag:
@@ -213,6 +217,20 @@ def module_preloads(scripts_html: str, *entries: str) -> Markup:
     return Markup("\n  ".join(links))  # noqa: S704 - built from escaped URLs only
 
 
+def _compressed_data(view: Callable[..., Any]) -> Callable[..., Response]:
+    """A JSON answer for the pages (not the API), compressed as the browser accepts."""
+
+    def serve(*args: Any, **kwargs: Any) -> Response:
+        response: Response = current_app.make_response(view(*args, **kwargs))
+        if response.status_code == 200:
+            _compress_file(response, once=False)
+        return response
+
+    serve.__name__ = view.__name__
+    serve.__doc__ = view.__doc__
+    return serve
+
+
 def register_assets(app: Flask) -> None:
     """Version the file endpoints' names and caching, and compress what is sent (after the blueprints)."""
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
@@ -222,5 +240,7 @@ def register_assets(app: Flask) -> None:
     for endpoint in VERSIONS:
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = _versioned_view(endpoint, app.view_functions[endpoint])
+    if "offline.field_data" in app.view_functions:
+        app.view_functions["offline.field_data"] = _compressed_data(app.view_functions["offline.field_data"])
     app.url_defaults(_add_version)
     app.add_template_global(module_preloads)

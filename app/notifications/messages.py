@@ -153,10 +153,27 @@ def observation_reviewed(params: dict[str, Any]) -> Composed:
     return Composed(subject, body, [[_("Open the record"), url(f"/observations/{params['id']}")]])
 
 
+def export_ready(params: dict[str, Any]) -> Composed:
+    """A census workbook the reader asked for is ready to download."""
+    subject = _(
+        "[Export ready] %(bureau)s census workbook, %(rows)s rows",
+        bureau=params["bureau"],
+        rows=params["rows"],
+    )
+    body = _(
+        "Your export %(id)s is ready: %(rows)s rows. The file can be downloaded until %(until)s.",
+        id=params["id"],
+        rows=params["rows"],
+        until=params["until"],
+    )
+    return Composed(subject, body, [[_("Download"), url(f"/api/v1/exports/{params['id']}/download")]])
+
+
 MESSAGES: dict[str, Callable[[dict[str, Any]], Composed]] = {
     "follow_up_reminders": follow_up_reminders,
     "follow_up_assigned": follow_up_assigned,
     "observation_reviewed": observation_reviewed,
+    "export_ready": export_ready,
 }
 
 

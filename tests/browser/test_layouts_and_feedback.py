@@ -147,3 +147,28 @@ def test_reassigning_a_follow_up_reaches_the_new_assignee(
     p.page.locator("form.actions button").click()  # mark all as read
     p.page.wait_for_selector("main .empty, main .item:not(.unread)")
     assert p.page.locator("[data-unread-count]").count() == 0
+
+
+def test_the_control_form_names_who_re_inspects(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any
+) -> None:
+    surveyor = field_user("surveyor", organization="forestry")
+    colleague = field_user("surveyor", organization="forestry")
+    api = api_as(surveyor.user)
+    record = make_observation(api)
+    db.session.rollback()
+
+    p = phone()
+    p.sign_in(surveyor.username)
+    p.goto(f"/control-operations/new?observation_id={record['id']}")
+    p.page.wait_for_selector("form[data-ready]")
+    assignee = p.page.locator('select[name="assignee_id"]')
+    assert assignee.input_value() == str(surveyor.id)  # the one recording, unless they choose
+    p.page.select_option('select[name="method"]', "hand_collection")
+    p.page.fill('input[name="details.kg_removed"]', "4.5")
+    assignee.select_option(str(colleague.id))
+    p.page.click('button[type="submit"]')
+    p.page.wait_for_selector("[data-form-result]:not([hidden])")
+    operations = api.get(f"/api/v1/control-operations?site_id={record['site_id']}").get_json()["items"]
+    assert len(operations) == 1 and operations[0]["assignee_id"] == colleague.id
+    assert {f["assignee_id"] for f in operations[0]["follow_ups"]} == {colleague.id}
