@@ -25,7 +25,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed translations ## create .venv and install the pinned dependencies
+# axe-core for the browser tests' accessibility checks, pinned in package.json / package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed translations node_modules/.installed ## create .venv and install the pinned dependencies (Python, and axe-core from npm)
 
 translations: $(BIN)/.installed ## compile the message catalogues (Chinese) used by the UI and API
 	@$(BIN)/pybabel compile --use-fuzzy -d app/translations 2>&1 | grep -v "^compiling" || true

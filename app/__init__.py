@@ -103,6 +103,7 @@ def register_views(app: Flask) -> None:
     from app.dashboard.views import bp as dashboard_views
     from app.exports.views import bp as exports_views
     from app.main.api_docs import bp as api_docs_views
+    from app.main.assets import register_assets
     from app.main.filters import register_filters
     from app.main.offline import bp as offline_views
     from app.main.views import bp as main_views
@@ -128,6 +129,7 @@ def register_views(app: Flask) -> None:
         app.register_blueprint(blueprint)
     register_filters(app)
     register_security_headers(app)
+    register_assets(app)
 
 
 def register_errors(app: Flask) -> None:

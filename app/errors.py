@@ -14,6 +14,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
@@ -21,6 +22,63 @@ from werkzeug.http import HTTP_STATUS_CODES
 log = logging.getLogger(__name__)
 
 FieldErrors = dict[str, list[str]]
+
+
+# What the forms call the fields the API names, so that a message says "卵块密度" and not
+# "egg_masses_per_m2"; the `errors` object keeps the keys, for programs.
+FIELD_LABELS: dict[str, Any] = {
+    "species_id": _l("Species"),
+    "detected": _l("Finding"),
+    "latitude": _l("Latitude"),
+    "longitude": _l("Longitude"),
+    "accuracy_m": _l("GPS accuracy"),
+    "crs": _l("Coordinate system"),
+    "observed_at": _l("Time"),
+    "township_code": _l("Township"),
+    "place_name": _l("Place name"),
+    "habitat": _l("Habitat"),
+    "area_m2": _l("Area (mu)"),
+    "cover_pct": _l("Cover (%%)"),
+    "density_per_m2": _l("Density (per m²)"),
+    "egg_masses_per_m2": _l("Egg masses (per m²)"),
+    "count": _l("Count"),
+    "severity": _l("Severity (1–5)"),
+    "photos": _l("Photos"),
+    "notes": _l("Notes"),
+    "site_id": _l("Site"),
+    "observation_id": _l("Record"),
+    "method": _l("Method"),
+    "performed_at": _l("Time"),
+    "labour_person_days": _l("Labour (person-days)"),
+    "cost_yuan": _l("Cost (yuan)"),
+    "team": _l("Team"),
+    "assignee_id": _l("Re-inspections by"),
+    "check_site_id": _l("Check plot"),
+    "follow_up_days": _l("Re-inspection days"),
+    "due_on": _l("Due date"),
+    "cancelled_reason": _l("Reason"),
+    "details": _l("Method details"),
+    "comment": _l("Comment"),
+    "decision": _l("Decision"),
+}
+
+
+def field_label(name: str, labels: dict[str, str] | None = None) -> str:
+    """A field's name as the user sees it: given labels first (a method's own fields), then the
+    table above (a nested "observation.density_per_m2" by its last part), else the key itself."""
+    if labels and name in labels:
+        return labels[name]
+    for key in (name, name.rsplit(".", 1)[-1]):
+        if key in FIELD_LABELS:
+            return str(FIELD_LABELS[key])
+    return name
+
+
+def invalid_fields_message(errors: FieldErrors, labels: dict[str, str] | None = None) -> str:
+    """ "Invalid value for: 卵块密度, 时间" — the fields at fault by their labels, in the user's language."""
+    names = sorted(errors)[:10]  # a hostile body may name thousands: the answer stays short
+    fields = _(", ").join(dict.fromkeys(field_label(n, labels)[:MAX_FIELD_NAME_CHARS] for n in names))
+    return _("Invalid value for: %(fields)s", fields=fields + (" …" if len(errors) > 10 else ""))
 
 
 class ServiceError(Exception):
@@ -43,7 +101,7 @@ class InvalidInput(ServiceError):
     @classmethod
     def field(cls, name: str, message: str) -> InvalidInput:
         return cls(
-            _("Invalid value for %(field)s: %(message)s", field=name, message=message),
+            _("Invalid value for %(field)s: %(message)s", field=field_label(name), message=message),
             {name: [message]},
         )
 
@@ -146,10 +204,7 @@ def _http_message(error: HTTPException, errors: FieldErrors) -> str:
     if isinstance(error, CSRFError):
         return _("The form has expired or did not come from this site; reload the page and try again.")
     if error.code == 422 and errors:
-        names = [name[:MAX_FIELD_NAME_CHARS] for name in sorted(errors)[:10]]
-        return _(
-            "Invalid value for: %(fields)s", fields=", ".join(names) + (" …" if len(errors) > 10 else "")
-        )
+        return invalid_fields_message(errors)
     if error.code == 400 and "json" in errors:
         return _("The request body is not valid JSON.")
     messages = {

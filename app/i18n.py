@@ -29,6 +29,11 @@ def select_timezone() -> str:
 def template_globals() -> dict[str, object]:
     """Names every template can use: the language, the menu, the basemap."""
     from app.main.maps import basemap_layers
-    from app.main.navigation import menu
+    from app.main.navigation import menu, unread_count
 
-    return {"current_locale": str(get_locale()), "nav_menu": menu, "basemap_layers": basemap_layers}
+    return {
+        "current_locale": str(get_locale()),
+        "nav_menu": menu,
+        "basemap_layers": basemap_layers,
+        "unread_count": unread_count,
+    }

@@ -56,7 +56,8 @@ class ControlOperations(MethodView):
 
         `site_id` or `observation_id` names what was treated. Follow-ups fall due after the
         species × method schedule (or `follow_up_days`), plus a next-spring check where the species
-        has one, assigned to `assignee_id` or the organization's supervisor.
+        has one, assigned to `assignee_id` (by default the one recording); the organization's
+        supervisor is told when they become overdue.
         """
         operation, created = services.create_control_operation(actor=current_user, args=args)
         db.session.commit()

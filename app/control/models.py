@@ -45,6 +45,10 @@ class ControlOperation(Audited, db.Model):  # type: ignore[name-defined]
     labour_person_days: Mapped[float | None]
     cost_yuan: Mapped[float | None]
     team: Mapped[str | None] = mapped_column(sa.String(200))
+    # Who re-inspects: the follow-ups this operation schedules are assigned to this person (the one
+    # recording it unless they name a colleague); the supervisor is only the escalation. Empty on
+    # operations recorded before the field existed.
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     notes: Mapped[str | None] = mapped_column(sa.Text)
     # The observation that measured the site before treatment (efficacy is computed against it).
     baseline_observation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("observations.id"))
@@ -55,7 +59,8 @@ class ControlOperation(Audited, db.Model):  # type: ignore[name-defined]
     created_at: Mapped[timestamp]
 
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
-    operator: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    operator: Mapped[User] = relationship(foreign_keys=[operator_id], lazy="joined", innerjoin=True)
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     site: Mapped[Site] = relationship(foreign_keys=[site_id], lazy="joined", innerjoin=True)
     species: Mapped[Species] = relationship(lazy="joined", innerjoin=True)
     method: Mapped[ControlMethod] = relationship(lazy="joined", innerjoin=True)

@@ -59,7 +59,13 @@ class ControlOperationCreateArgs(ma.Schema):
             "description": "re-inspection days after the operation; default: the species × method schedule"
         },
     )
-    assignee_id = ma.fields.Integer(validate=ID_RANGE, allow_none=True)
+    assignee_id = ma.fields.Integer(
+        validate=ID_RANGE,
+        allow_none=True,
+        metadata={
+            "description": "who re-inspects: an active user of your organization; default: the one recording"
+        },
+    )
     check_site_id = ma.fields.Integer(
         validate=ID_RANGE,
         allow_none=True,
@@ -142,6 +148,7 @@ class ControlOperationSchema(ma.Schema):
     labour_person_days = ma.fields.Float(allow_none=True)
     cost_yuan = ma.fields.Float(allow_none=True)
     team = ma.fields.String(allow_none=True)
+    assignee_id = ma.fields.Integer(allow_none=True, metadata={"description": "who the follow-ups go to"})
     notes = ma.fields.String(allow_none=True)
     baseline_observation_id = ma.fields.Integer(allow_none=True)
     check_site_id = ma.fields.Integer(allow_none=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
@@ -22,10 +23,11 @@ from app.clock import local_date, local_today, local_zone
 from app.control import efficacy as formulas
 from app.control.efficacy import henderson_tilton_gap, henderson_tilton_pct, reduction_pct
 from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
-from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
+from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.extensions import db
 from app.geo.crs import distance_m
 from app.idempotency import fingerprint
+from app.notifications import services as notifications
 from app.observations import services as observations
 from app.observations.models import Observation
 from app.observations.services import CLOCK_SKEW, EARLIEST
@@ -123,6 +125,14 @@ def check_details(method: ControlMethod, details: Any) -> FieldErrors:
     return errors
 
 
+def _detail_labels(method: ControlMethod | None) -> dict[str, str]:
+    """The method's own fields by their catalogue labels, in the user's language."""
+    if method is None:
+        return {}
+    zh = str(get_locale()) == "zh"
+    return {f"details.{f['name']}": f["label_zh"] if zh else f["label_en"] for f in method.fields}
+
+
 def _same_org_user(user_id: int, actor: User, field: str, errors: FieldErrors) -> User | None:
     user = db.session.get(User, user_id)
     if user is None or not user.active or user.organization_id != actor.organization_id:
@@ -195,7 +205,8 @@ def create_control_operation(
                 )
             ]
         errors.update(check_details(method, args.get("details") or {}))
-    assignee = None
+    # Re-inspections go to whoever the operation names, by default the person recording it.
+    assignee: User | None = actor
     if args.get("assignee_id") is not None:
         assignee = _same_org_user(args["assignee_id"], actor, "assignee_id", errors)
     check_site = None
@@ -211,8 +222,8 @@ def create_control_operation(
                 _("must be another site of the same species (an untreated check plot).")
             ]
     if errors:
-        raise InvalidInput(_("Invalid value for: %(fields)s", fields=", ".join(sorted(errors))), errors)
-    assert site is not None and method is not None and species is not None  # noqa: S101
+        raise InvalidInput(invalid_fields_message(errors, _detail_labels(method)), errors)
+    assert site is not None and method is not None and species is not None and assignee  # noqa: S101
 
     days = args.get("follow_up_days")
     if days is None:
@@ -233,6 +244,7 @@ def create_control_operation(
                 labour_person_days=args.get("labour_person_days"),
                 cost_yuan=args.get("cost_yuan"),
                 team=args.get("team"),
+                assignee_id=assignee.id,
                 notes=args.get("notes"),
                 baseline_observation=baseline,
                 check_site=check_site,
@@ -240,7 +252,7 @@ def create_control_operation(
             )
             db.session.add(operation)
             db.session.flush()
-            _schedule(operation, actor=actor, assignee=assignee)
+            _schedule(operation, assignee=assignee)
             sites.mark_treated(site)
             db.session.flush()
     except IntegrityError:
@@ -286,9 +298,10 @@ def _site_and_baseline(args: dict[str, Any], errors: FieldErrors) -> tuple[Site 
     return site, baseline
 
 
-def _schedule(operation: ControlOperation, *, actor: User, assignee: User | None) -> None:
+def _schedule(operation: ControlOperation, *, assignee: User) -> None:
+    """The operation's follow-ups, each assigned to its assignee; the supervisor is the escalation."""
     supervisor = organization_supervisor(operation.organization_id)
-    owner = assignee or supervisor or actor
+    owner = assignee
     performed_on = local_date(operation.performed_at)
     for days in operation.follow_up_days:
         db.session.add(
@@ -445,7 +458,7 @@ def create_manual_follow_up(
     if assignee_id is not None:
         assignee = _same_org_user(assignee_id, actor, "assignee_id", errors) or actor
     if errors:
-        raise InvalidInput(_("Invalid value for: %(fields)s", fields=", ".join(sorted(errors))), errors)
+        raise InvalidInput(invalid_fields_message(errors), errors)
     supervisor = organization_supervisor(actor.organization_id)
     follow_up = FollowUp(
         site=site,
@@ -471,11 +484,13 @@ def update_follow_up(*, actor: User, follow_up: FollowUp, changes: dict[str, Any
             {"status": [follow_up.status.value]},
         )
     errors: FieldErrors = {}
+    reassigned = False
     if "assignee_id" in changes:
         owner = db.session.get(User, changes["assignee_id"])
         if owner is None or not owner.active or owner.organization_id != follow_up.organization_id:
             errors["assignee_id"] = [_("must be an active user of the follow-up's organization.")]
         else:
+            reassigned = owner.id != follow_up.assignee_id
             follow_up.assignee_id = owner.id
     if "due_on" in changes:
         if changes["due_on"] < local_today():
@@ -491,8 +506,10 @@ def update_follow_up(*, actor: User, follow_up: FollowUp, changes: dict[str, Any
         follow_up.status = FollowUpStatus.CANCELLED
         follow_up.cancelled_reason = reason
     if errors:
-        raise InvalidInput(_("Invalid value for: %(fields)s", fields=", ".join(sorted(errors))), errors)
+        raise InvalidInput(invalid_fields_message(errors), errors)
     db.session.flush()
+    if reassigned and follow_up.status is FollowUpStatus.PENDING:
+        notifications.notify_assigned(follow_up, actor=actor)
     return follow_up
 
 

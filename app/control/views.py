@@ -79,6 +79,7 @@ def new_operation() -> str:
         site=site,
         observation=observation,
         sites=sites,
+        colleagues=_colleagues(current_user.organization_id),
         title=_("Control operation"),
     )
 

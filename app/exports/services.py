@@ -21,7 +21,6 @@ from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
@@ -43,7 +42,7 @@ from app.exports.templates import Template, bureaus, load_template
 from app.exports.workbook import write_census
 from app.extensions import db
 from app.notifications.models import NotificationKind
-from app.notifications.services import Composed, notify
+from app.notifications.services import notify_message
 from app.observations import services as observations
 from app.observations.models import Observation, ObservationFlag, ReviewStatus
 from app.observations.schemas import SQUARE_METRES_PER_MU
@@ -832,25 +831,11 @@ def run_export(export_id: int, owner: str) -> None:
     export.lease_until = None
     requester = db.session.get(User, requester_id)
     if requester is not None:
-        link = f"{current_app.config['IAS_BASE_URL']}/api/v1/exports/{export_id}/download"
         until = export.expires_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
-        with force_locale(requester.locale or "zh"):
-            composed = Composed(
-                subject=_(
-                    "[Export ready] %(bureau)s census workbook, %(rows)s rows",
-                    bureau=export.bureau,
-                    rows=rows,
-                ),
-                body=_(
-                    "Your export %(id)s is ready: %(rows)s rows. The file can be downloaded until %(until)s.",
-                    id=export_id,
-                    rows=rows,
-                    until=until,
-                ),
-                links=[[_("Download"), link]],
-                data={"kind": "export_ready", "export_id": export_id, "rows": rows},
-            )
-        notify(requester, NotificationKind.EXPORT_READY, f"export_ready:{export_id}", composed)
+        values: dict[str, Any] = {"id": export_id, "bureau": export.bureau, "rows": rows, "until": until}
+        facts: dict[str, Any] = {"kind": "export_ready", "export_id": export_id, "rows": rows}
+        key = f"export_ready:{export_id}"
+        notify_message(requester, NotificationKind.EXPORT_READY, key, "export_ready", values, facts)
     db.session.commit()
 
 

@@ -125,6 +125,8 @@ def _export_form(*, submitted: bool = False) -> ExportForm:
     """The export form, read from this request when `submitted`, else blank with today's defaults."""
     form = ExportForm() if submitted else ExportForm(formdata=None)
     form.statuses.choices = [SelectChoice(value.value, str(label)) for value, label in REVIEW_LABELS.items()]
+    # Labelled per request, in the reader's language (the class body runs once, at import).
+    form.kind.choices = [SelectChoice(kind.value, str(label)) for kind, label in KIND_LABELS.items()]
     if current_user.role == Role.ADMIN:
         form.bureau.choices = [SelectChoice(DISTRICT, _("The whole district (every record once)"))] + [
             SelectChoice(org.code, org.name) for org in _organizations()
@@ -177,6 +179,7 @@ def _page(
         bureau_fixed=current_user.role != Role.ADMIN,
         district_label=_("The whole district (every record once)"),
         kinds=KIND_LABELS,
+        bureau_names={org.code: org.name for org in _organizations()},
         statuses=STATUS_LABELS,
         badges=STATUS_BADGES,
         title=_("Exports"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -22,6 +23,7 @@ class NavItem:
     label: object  # a lazy string, translated when the menu is drawn
     roles: frozenset[Role] | None = None
     tab: bool = False  # also in the thumb bar at the bottom of a phone screen
+    short: object = None  # its label in the thumb bar, when the menu's is too long for a fifth of a phone
 
 
 NAV = (
@@ -31,13 +33,25 @@ NAV = (
     NavItem("sites.map", _l("Map"), tab=True),
     NavItem("observations.records", _l("Records")),
     NavItem("control.new_operation", _l("Control operation")),
-    NavItem("notifications.inbox", _l("Notifications")),
+    NavItem("notifications.inbox", _l("Notifications"), tab=True, short=_l("Inbox")),
     NavItem("observations.review_queue", _l("Review"), frozenset({Role.VERIFIER, Role.ADMIN})),
     NavItem("dashboard.index", _l("Dashboard"), DESK),
     NavItem("exports.index", _l("Exports"), ADMINS),
     NavItem("accounts.users", _l("Users"), ADMINS),
     NavItem("species.lists", _l("Species lists"), ADMINS),
 )
+
+
+def unread_count() -> int:
+    """The signed-in user's unread notifications (the badge in the header and the thumb bar); read
+    once per request, when a page draws the badge."""
+    if not current_user.is_authenticated:
+        return 0
+    if "unread_count" not in g:
+        from app.notifications.services import unread_count as count
+
+        g.unread_count = count(current_user)
+    return int(g.unread_count)
 
 
 def menu() -> list[NavItem]:

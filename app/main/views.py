@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 
 HOME_FOLLOW_UP_DAYS = 7  # the home page lists my follow-ups due within this many days (and overdue ones)
+# … and links the later ones too, so the phone saves every one of my re-inspection forms for offline
+# use whatever its due date (app.js saves each link under [data-my-follow-ups]); at most this many.
+HOME_FOLLOW_UPS_SAVED = 200
 HOME_RECENT_RECORDS = 10
 
 
@@ -36,11 +39,17 @@ def home() -> str:
     q = request.args.get("q", "").strip()[:100]
     results = db.session.scalars(species_services.search_species(q=q).limit(30)).all() if q else []
     soon = local_today() + timedelta(days=HOME_FOLLOW_UP_DAYS + 1)
-    follow_ups = db.session.scalars(
-        control_services.filtered_follow_ups(
-            {"assignee_id": current_user.id, "status": FollowUpStatus.PENDING, "due_before": soon}
-        ).options(joinedload(FollowUp.site).joinedload(Site.species))
-    ).all()
+    mine: list[FollowUp] = list(
+        db.session.scalars(
+            control_services.filtered_follow_ups(
+                {"assignee_id": current_user.id, "status": FollowUpStatus.PENDING}
+            )
+            .options(joinedload(FollowUp.site).joinedload(Site.species))
+            .limit(HOME_FOLLOW_UPS_SAVED)
+        )
+    )
+    follow_ups = [f for f in mine if f.due_on < soon]
+    later = [f for f in mine if f.due_on >= soon]
     recent = db.session.scalars(
         observation_services.filtered({"surveyor_id": current_user.id}).limit(HOME_RECENT_RECORDS)
     ).all()
@@ -56,6 +65,7 @@ def home() -> str:
         returned=returned,
         results=results,
         follow_ups=follow_ups,
+        later=later,
         recent=recent,
         today=local_today(),
         status_labels=STATUS_LABELS,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organization, User
 from app.audit.services import Audited
-from app.db import JSONType, intpk, timestamp, utcnow
+from app.db import JSONType, NullableJSON, intpk, timestamp, utcnow
 from app.extensions import db
 
 
@@ -25,6 +25,8 @@ class NotificationKind(enum.StrEnum):
     OBSERVATION_REJECTED = "observation_rejected"
     OBSERVATION_RESUBMITTED = "observation_resubmitted"
     EXPORT_READY = "export_ready"
+    FOLLOW_UP_REMINDERS = "follow_up_reminders"  # one sweep's reminders to one person, grouped
+    FOLLOW_UP_ASSIGNED = "follow_up_assigned"
 
 
 class Notification(db.Model):  # type: ignore[name-defined]
@@ -46,6 +48,11 @@ class Notification(db.Model):  # type: ignore[name-defined]
     # [[label, url], …] with absolute URLs (for e-mail) built from IAS_BASE_URL.
     links: Mapped[list[list[str]]] = mapped_column(JSONType, default=list)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The message by name and its values (app/notifications/messages.py), so it is written in the
+    # reader's language when read; subject and body keep the text as composed, for rows made before
+    # messages had keys and for keys a later version no longer knows.
+    message_key: Mapped[str | None] = mapped_column(sa.String(60))
+    params: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     created_at: Mapped[timestamp]
     read_at: Mapped[datetime | None]
     # Set when a daily digest took it (users who chose the digest get no separate e-mail).

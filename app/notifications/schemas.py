@@ -4,14 +4,17 @@ import marshmallow as ma
 
 from app.api import ID_RANGE, LocalDateTime, PageArgs
 from app.notifications.models import NotificationKind, WebhookFormat
+from app.notifications.services import shown
 
 
 class NotificationSchema(ma.Schema):
     id = ma.fields.Integer()
     kind = ma.fields.Enum(NotificationKind, by_value=True)
-    subject = ma.fields.String()
-    body = ma.fields.String()
-    links = ma.fields.List(ma.fields.List(ma.fields.String()), metadata={"description": "[label, url] pairs"})
+    subject = ma.fields.Function(
+        lambda n: shown(n).subject, metadata={"description": "in the reader's language"}
+    )
+    body = ma.fields.Function(lambda n: shown(n).body)
+    links = ma.fields.Function(lambda n: shown(n).links, metadata={"description": "[label, url] pairs"})
     data = ma.fields.Dict()
     created_at = LocalDateTime()
     read_at = LocalDateTime(allow_none=True)

@@ -17,12 +17,13 @@ once more. Unique (user, event) and (recipient, event) keys mean an event never 
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import logging
 import os
 import queue
 import socket
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -31,13 +32,15 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.clock import local_today, local_zone
 from app.control.models import FollowUp, FollowUpStatus
 from app.district.models import Township
 from app.extensions import db
-from app.notifications import channels
+from app.notifications import channels, messages
+from app.notifications.messages import Composed as Composed  # also raised by exports
 from app.notifications.models import (
     Delivery,
     DeliveryChannel,
@@ -70,22 +73,11 @@ def _insert_ignoring_duplicates(table: sa.Table, rows: list[dict[str, Any]]) -> 
 
 
 def _url(path: str) -> str:
-    return f"{current_app.config['IAS_BASE_URL']}{path}"
+    return messages.url(path)
 
 
 # ---------------------------------------------------------------------------------------------
 # Raising one event (inside the caller's transaction)
-
-
-@dataclass
-class Composed:
-    subject: str
-    body: str
-    links: list[list[str]] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def as_message(self) -> dict[str, Any]:
-        return {"subject": self.subject, "body": self.body, "links": self.links, "data": self.data}
 
 
 def _email_delivery_row(user: User, event_key: str, composed: Composed) -> dict[str, Any] | None:
@@ -104,8 +96,20 @@ def _email_delivery_row(user: User, event_key: str, composed: Composed) -> dict[
     }
 
 
-def notify(user: User, kind: NotificationKind, event_key: str, composed: Composed) -> None:
-    """Put an event in a person's inbox and, by their choice, the e-mail outbox (once per event)."""
+def notify(
+    user: User,
+    kind: NotificationKind,
+    event_key: str,
+    composed: Composed,
+    *,
+    message_key: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> None:
+    """Put an event in a person's inbox and, by their choice, the e-mail outbox (once per event).
+
+    With `message_key` and `params` (app/notifications/messages.py) the inbox writes the message in
+    the reader's language when it is read; `composed` is its text in the recipient's language now.
+    """
     now = datetime.now(UTC)
     _insert_ignoring_duplicates(
         Notification.__table__,
@@ -118,6 +122,8 @@ def notify(user: User, kind: NotificationKind, event_key: str, composed: Compose
                 "body": composed.body,
                 "links": composed.links,
                 "data": composed.data,
+                "message_key": message_key,
+                "params": params,
                 "created_at": now,
             }
         ],
@@ -126,36 +132,63 @@ def notify(user: User, kind: NotificationKind, event_key: str, composed: Compose
     _insert_ignoring_duplicates(Delivery.__table__, [row] if row else [])
 
 
+def notify_message(
+    user: User,
+    kind: NotificationKind,
+    event_key: str,
+    message_key: str,
+    params: dict[str, Any],
+    data: dict[str, Any],
+) -> None:
+    """`notify` with a named message, composed in the recipient's language for the e-mail."""
+    with force_locale(user.locale or "zh"):
+        composed = messages.compose(message_key, params)
+    composed.data = data
+    notify(user, kind, event_key, composed, message_key=message_key, params=params)
+
+
 def notify_review(observation: Any) -> None:
     """Tell the surveyor their record was returned or rejected, with the verifier's comment."""
-    surveyor: User = observation.surveyor
     returned = observation.status.value == "returned"
-    with force_locale(surveyor.locale or "zh"):
-        if returned:
-            subject = _(
-                "[Returned] Your %(species)s record needs changes", species=observation.species.name_zh
-            )
-        else:
-            subject = _(
-                "[Rejected] Your %(species)s record was rejected", species=observation.species.name_zh
-            )
-        body = _(
-            "Record %(id)s (%(species)s, %(when)s) was %(decision)s by the verifier.\nComment: %(comment)s",
-            id=observation.id,
-            species=observation.species.name_zh,
-            when=observation.observed_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M"),
-            decision=_("returned for changes") if returned else _("rejected"),
-            comment=observation.review_comment or "",
-        )
-        links = [[_("Open the record"), _url(f"/observations/{observation.id}")]]
     kind = NotificationKind.OBSERVATION_RETURNED if returned else NotificationKind.OBSERVATION_REJECTED
+    params = {
+        "returned": returned,
+        "id": observation.id,
+        "species": observation.species.name_zh,
+        "when": observation.observed_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M"),
+        "comment": observation.review_comment or "",
+    }
     key = f"{kind.value}:{observation.id}:{observation.reviewed_at.isoformat()}"
-    notify(
-        surveyor,
-        kind,
-        key,
-        Composed(subject, body, links, {"kind": kind.value, "observation_id": observation.id}),
-    )
+    data = {"kind": kind.value, "observation_id": observation.id}
+    notify_message(observation.surveyor, kind, key, "observation_reviewed", params, data)
+
+
+def _place(site: Site) -> str:
+    township = site.township.name_zh if site.township is not None else None
+    return "".join(p for p in (township, site.place_name) if p) or "-"
+
+
+def notify_assigned(follow_up: FollowUp, *, actor: User) -> None:
+    """Tell the new assignee of a reassigned follow-up (in-app, and e-mail by their settings)."""
+    assignee = db.session.get(User, follow_up.assignee_id) if follow_up.assignee_id else None
+    if assignee is None or assignee.id == actor.id:
+        return
+    site = follow_up.site
+    params = {
+        "follow_up_id": follow_up.id,
+        "site_id": site.id,
+        "site": site.code,
+        "species": site.species.name_zh,
+        "place": _place(site),
+        "due": follow_up.due_on.isoformat(),
+        "name": assignee.display_name,
+        "by": actor.display_name,
+    }
+    # One event per assignment: a later reassignment back to the same person is news again.
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    key = f"follow_up_assigned:{follow_up.id}:{assignee.id}:{stamp}"
+    data = {"kind": "follow_up_assigned", "follow_up_id": follow_up.id, "site_id": site.id}
+    notify_message(assignee, NotificationKind.FOLLOW_UP_ASSIGNED, key, "follow_up_assigned", params, data)
 
 
 def notify_resubmitted(observation: Any, returned_at: datetime) -> None:
@@ -189,7 +222,8 @@ def notify_resubmitted(observation: Any, returned_at: datetime) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Follow-up reminders (set-based: the statement count does not grow with the number due)
+# Follow-up reminders (set-based: the statement count does not grow with the number due), grouped
+# into one message per person per sweep.
 
 
 @dataclass
@@ -226,61 +260,65 @@ def _follow_up_rows(condition: sa.ColumnElement[bool], person: Any) -> list[Any]
         .outerjoin(Township, Township.id == Site.township_id)
         .join(User, User.id == person)
         .where(condition)
+        .order_by(FollowUp.due_on, FollowUp.id)
+        # Two sweeps at once (PostgreSQL): each follow-up is taken by one of them, which marks it
+        # before it lets go, so the reminders of one follow-up never land in two letters. (SQLite
+        # lets one writer at a time: the later sweep's write fails and it rolls back whole.)
+        .with_for_update(of=FollowUp, skip_locked=True)
     )
     return list(db.session.execute(stmt).all())
 
 
-def _compose_reminder(kind: NotificationKind, row: Any, today: date, assignee_name: str | None) -> Composed:
+def _reminder_item(
+    kind: NotificationKind, row: Any, today: date, assignee_name: str | None
+) -> dict[str, Any]:
+    """What a reminder says about one follow-up: plain values, written out in the reader's language."""
     place = "".join(p for p in (row.township, row.place_name) if p)
-    days_late = (today - row.due_on).days
-    values = {
-        "species": row.species,
-        "site": row.site_code,
-        "place": place or "-",
-        "due": row.due_on.isoformat(),
-        "days": days_late,
-        "name": row.display_name,
-        "assignee": assignee_name or "-",
-    }
-    if kind is NotificationKind.FOLLOW_UP_DUE:
-        subject = _("[Re-inspection due] %(species)s site %(site)s is due today", **values)
-        body = _(
-            "%(name)s,\nthe re-inspection of %(species)s site %(site)s (%(place)s) is due today, %(due)s.\n"
-            "Please survey the site and complete the follow-up.",
-            **values,
-        )
-    elif kind is NotificationKind.FOLLOW_UP_OVERDUE:
-        subject = _("[Re-inspection overdue] %(species)s site %(site)s was due %(due)s", **values)
-        body = _(
-            "%(name)s,\nthe re-inspection of %(species)s site %(site)s (%(place)s) was due on %(due)s "
-            "and is %(days)s day(s) overdue.\nPlease survey the site and complete the follow-up.",
-            **values,
-        )
-    else:
-        subject = _("[Escalated] %(species)s site %(site)s re-inspection %(days)s days overdue", **values)
-        body = _(
-            "%(name)s,\nthe re-inspection of %(species)s site %(site)s (%(place)s), assigned to "
-            "%(assignee)s, was due on %(due)s and is %(days)s days overdue.\n"
-            "Please reassign or reschedule it if needed.",
-            **values,
-        )
-    links = [
-        [_("Follow-up"), _url(f"/follow-ups/{row.id}")],
-        [_("Site"), _url(f"/sites/{row.site_id}")],
-    ]
-    data = {
+    return {
         "kind": kind.value,
+        "key": f"{kind.value}:{row.id}:{row.due_on.isoformat()}",
         "follow_up_id": row.id,
         "site_id": row.site_id,
-        "site_code": row.site_code,
-        "due_on": row.due_on.isoformat(),
-        "days_overdue": max(days_late, 0),
+        "site": row.site_code,
+        "species": row.species,
+        "place": place or "-",
+        "due": row.due_on.isoformat(),
+        "days": max((today - row.due_on).days, 0),
+        "assignee": assignee_name or "-",
     }
-    return Composed(subject, body, links, data)
+
+
+def _group_key(prefix: str, items: list[dict[str, Any]]) -> str:
+    """The same reminders make the same key, so two sweeps that read the same rows queue one message."""
+    digest = hashlib.sha256("\n".join(sorted(i["key"] for i in items)).encode()).hexdigest()[:32]
+    return f"{prefix}:{items[0]['due'] if len(items) == 1 else 'group'}:{digest}"
+
+
+def _reminder_data(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The machine-readable part (webhook JSON, the API): one entry per follow-up."""
+    return {
+        "kind": NotificationKind.FOLLOW_UP_REMINDERS.value,
+        "items": [
+            {
+                "kind": i["kind"],
+                "follow_up_id": i["follow_up_id"],
+                "site_id": i["site_id"],
+                "site_code": i["site"],
+                "due_on": i["due"],
+                "days_overdue": i["days"],
+            }
+            for i in items
+        ],
+    }
 
 
 def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
-    """Raise due, overdue and escalation reminders not yet raised for each follow-up's due date."""
+    """Raise due, overdue and escalation reminders not yet raised for each follow-up's due date.
+
+    Each person gets one message for everything this pass reminds them of, and each organization's
+    group robots one message for its due and overdue re-inspections. The statements are the same
+    whatever the number due: one read per kind, one bulk insert per table, one bulk mark per kind.
+    """
     today = today or local_today()
     escalate_before = today - timedelta(days=int(current_app.config["IAS_ESCALATE_AFTER_DAYS"]))
     pending = FollowUp.status == FollowUpStatus.PENDING
@@ -304,12 +342,11 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
             "escalated_on",
         ),
     )
-    webhooks: dict[int, list[Webhook]] = {}
-    for hook in db.session.scalars(sa.select(Webhook).where(Webhook.active.is_(True))):
-        webhooks.setdefault(hook.organization_id, []).append(hook)
-    names: dict[int, str] | None = None
     report = QueueReport()
-    now = datetime.now(UTC)
+    per_person: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
+    per_organization: dict[int, list[dict[str, Any]]] = {}
+    marks: dict[str, list[dict[str, Any]]] = {}
+    names: dict[int, str] | None = None
     for kind, condition, person, marker in kinds:
         rows = _follow_up_rows(condition, person)
         if not rows:
@@ -319,61 +356,75 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
             names = dict(
                 db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all()
             )
-        notifications, deliveries, marks = [], [], []
-        by_locale: dict[str, list[Any]] = {}
         for row in rows:
-            by_locale.setdefault(row.locale or "zh", []).append(row)
-        for locale, group in by_locale.items():
-            with force_locale(locale):
-                for row in group:
-                    key = f"{kind.value}:{row.id}:{row.due_on.isoformat()}"
-                    assignee = (names or {}).get(row.assignee_id) if row.assignee_id else None
-                    composed = _compose_reminder(kind, row, today, assignee)
-                    notifications.append(
-                        {
-                            "user_id": row.user_id,
-                            "kind": kind,
-                            "event_key": key,
-                            "subject": composed.subject[:300],
-                            "body": composed.body,
-                            "links": composed.links,
-                            "data": composed.data,
-                            "created_at": now,
-                        }
-                    )
-                    if row.active and row.email and row.notify_email and not row.notify_digest:
-                        deliveries.append(
-                            _delivery(
-                                DeliveryChannel.EMAIL,
-                                f"user:{row.user_id}",
-                                key,
-                                composed,
-                                now,
-                                user_id=row.user_id,
-                            )
-                        )
-                    if kind is not NotificationKind.FOLLOW_UP_ESCALATED:
-                        for hook in webhooks.get(row.organization_id, []):
-                            deliveries.append(
-                                _delivery(
-                                    DeliveryChannel.WEBHOOK,
-                                    f"webhook:{hook.id}",
-                                    key,
-                                    composed,
-                                    now,
-                                    webhook_id=hook.id,
-                                )
-                            )
-                    marks.append({"fid": row.id, "day": row.due_on})
-        _insert_ignoring_duplicates(Notification.__table__, notifications)
-        _insert_ignoring_duplicates(Delivery.__table__, deliveries)
-        table = FollowUp.__table__
+            assignee = (names or {}).get(row.assignee_id) if row.assignee_id else None
+            item = _reminder_item(kind, row, today, assignee)
+            per_person.setdefault(row.user_id, (row, []))[1].append(item)
+            if kind is not NotificationKind.FOLLOW_UP_ESCALATED:
+                per_organization.setdefault(row.organization_id, []).append(item)
+        marks[marker] = [{"fid": row.id, "day": row.due_on} for row in rows]
+        setattr(report, kind.value.removeprefix("follow_up_"), len(rows))
+    if not marks:
+        return report
+
+    now = datetime.now(UTC)
+    notifications, deliveries = [], []
+    for user_id, (person_row, items) in per_person.items():
+        key = _group_key(NotificationKind.FOLLOW_UP_REMINDERS.value, items)
+        params = {"name": person_row.display_name, "items": items}
+        with force_locale(person_row.locale or "zh"):
+            composed = messages.follow_up_reminders(params)
+        composed.data = _reminder_data(items)
+        notifications.append(
+            {
+                "user_id": user_id,
+                "kind": NotificationKind.FOLLOW_UP_REMINDERS,
+                "event_key": key,
+                "subject": composed.subject[:300],
+                "body": composed.body,
+                "links": composed.links,
+                "data": composed.data,
+                "message_key": "follow_up_reminders",
+                "params": params,
+                "created_at": now,
+            }
+        )
+        if (
+            person_row.active
+            and person_row.email
+            and person_row.notify_email
+            and not person_row.notify_digest
+        ):
+            deliveries.append(
+                _delivery(DeliveryChannel.EMAIL, f"user:{user_id}", key, composed, now, user_id=user_id)
+            )
+    if per_organization:
+        hooks = db.session.scalars(
+            sa.select(Webhook)
+            .options(joinedload(Webhook.organization))
+            .where(Webhook.active.is_(True), Webhook.organization_id.in_(list(per_organization)))
+        )
+        default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+        for hook in hooks:
+            items = per_organization[hook.organization_id]
+            key = _group_key(NotificationKind.FOLLOW_UP_REMINDERS.value, items)
+            with force_locale(default_locale):
+                composed = messages.follow_up_reminders({"name": hook.organization.name, "items": items})
+            composed.data = _reminder_data(items)
+            deliveries.append(
+                _delivery(
+                    DeliveryChannel.WEBHOOK, f"webhook:{hook.id}", key, composed, now, webhook_id=hook.id
+                )
+            )
+    _insert_ignoring_duplicates(Notification.__table__, notifications)
+    _insert_ignoring_duplicates(Delivery.__table__, deliveries)
+    table = FollowUp.__table__
+    for marker, rows_marked in marks.items():
         db.session.execute(
             sa.update(table).where(table.c.id == sa.bindparam("fid")).values({marker: sa.bindparam("day")}),
-            marks,
+            rows_marked,
             execution_options={"synchronize_session": False},
         )
-        setattr(report, kind.value.removeprefix("follow_up_"), len(rows))
     return report
 
 
@@ -842,6 +893,21 @@ def inbox(user: User, *, unread_only: bool = False) -> sa.Select[tuple[Notificat
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
     return stmt.order_by(Notification.id.desc())
+
+
+def shown(notification: Notification) -> Composed:
+    """A notification's subject, body and links in the active language (the reader's), or as stored
+    for rows kept from before messages had keys."""
+    rendered = messages.render(notification.message_key, notification.params)
+    if rendered is None:
+        return Composed(notification.subject, notification.body, notification.links or [])
+    return rendered
+
+
+def unread_count(user: User) -> int:
+    """How many of a user's notifications are unread (the header and tab bar badge)."""
+    stmt = sa.select(sa.func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    return int(db.session.scalar(stmt) or 0)
 
 
 def mark_read(user: User, notification_ids: list[int] | None) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -30,7 +29,7 @@ def in_app_links(notification: Notification) -> list[tuple[str, str]]:
     only a same-site path is kept, so an inbox item can never send someone elsewhere.
     """
     links = []
-    for label, url in notification.links or []:
+    for label, url in services.shown(notification).links:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         if is_local_path(path):
@@ -48,14 +47,14 @@ def inbox() -> str:
     """The signed-in user's notifications, newest first; unread ones stand out."""
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)
     result: dict[str, Any] = paginate(services.inbox(current_user), page=page, per_page=PER_PAGE)
-    unread_stmt = services.inbox(current_user, unread_only=True).order_by(None).subquery()
-    unread = db.session.scalar(sa.select(sa.func.count()).select_from(unread_stmt)) or 0
+    unread = services.unread_count(current_user)
     return render_template(
         "notifications/inbox.html",
         title=_("Notifications"),
         page=result,
         page_url=_page_url,
         links=in_app_links,
+        shown=services.shown,
         unread=unread,
     )
 

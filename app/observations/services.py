@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts.models import Organization, Role, User
 from app.district.models import Township
 from app.district.services import find_townships, get_district, has_boundaries, township_at
-from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
+from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.extensions import db
 from app.geo.crs import CRS, distance_m, to_wgs84
 from app.geo.shapes import contains
@@ -180,7 +180,7 @@ def check_record(values: dict[str, Any]) -> Checked:
     if species is not None:
         _metric_errors(species, values, errors)
     if errors:
-        raise InvalidInput(_("Invalid value for: %(fields)s", fields=", ".join(sorted(errors))), errors)
+        raise InvalidInput(invalid_fields_message(errors), errors)
     assert species is not None  # noqa: S101 -- errors would have been raised
     return Checked(
         species=species,

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from app.accounts.models import Role
 from app.api import paginate
 from app.district.services import list_townships
-from app.errors import Conflict, FieldErrors, InvalidInput, ServiceError
+from app.errors import Conflict, FieldErrors, InvalidInput, ServiceError, invalid_fields_message
 from app.extensions import db
 from app.observations import services
 from app.observations.models import Flag, Observation, PositionSource, ReviewStatus
@@ -337,7 +337,7 @@ def edit(observation_id: int) -> tuple[str, int] | Response:
         values = {**stored, **{k: request.form[k].strip() for k in stored if k in request.form}}
         changes, errors = _changes({k: values[k] for k in stored if k in request.form}, stored)
         if errors:
-            message = _("Invalid value for: %(fields)s", fields=", ".join(sorted(errors)))
+            message = invalid_fields_message(errors)
         else:
             try:
                 services.update_observation(actor=current_user, observation=observation, changes=changes)

@@ -16,6 +16,7 @@ the change it is named after, and stays a no-op if that change needed no schema.
 # - One head: tests/test_migrations.py fails on a branch; merge before landing.
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 
 # revision identifiers, used by Alembic.
@@ -26,8 +27,33 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # The person a control operation's re-inspections go to (empty on older operations).
+    with op.batch_alter_table('control_operations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('assignee_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_control_operations_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f('fk_control_operations_assignee_id_users'), 'users', ['assignee_id'], ['id']
+        )
+    # Notifications by message name and values, written in the reader's language when read; older
+    # rows keep their stored text.
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('message_key', sa.String(length=60), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                'params',
+                sa.JSON(none_as_null=True).with_variant(
+                    postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'
+                ),
+                nullable=True,
+            )
+        )
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_column('params')
+        batch_op.drop_column('message_key')
+    with op.batch_alter_table('control_operations', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_control_operations_assignee_id_users'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_control_operations_assignee_id'))
+        batch_op.drop_column('assignee_id')

@@ -120,12 +120,14 @@ def test_completion_of_another_organizations_follow_up_is_refused(api_as: Any, t
 
 def test_list_filters(api_as: Any, make_user: Any, treat: Any) -> None:
     supervisor = make_user("supervisor")
-    api = api_as("surveyor")
+    surveyor = make_user("surveyor")
+    api = api_as(surveyor)
     operation, _ = treat(api, method="chemical", days_ago=10)
     overdue = api.get("/api/v1/follow-ups?overdue=true").get_json()
     assert [f["offset_days"] for f in overdue["items"]] == [1, 3, 7]
-    mine = api.get(f"/api/v1/follow-ups?assignee_id={supervisor.id}&status=pending").get_json()
+    mine = api.get(f"/api/v1/follow-ups?assignee_id={surveyor.id}&status=pending").get_json()
     assert mine["total"] == 6
+    assert api.get(f"/api/v1/follow-ups?assignee_id={supervisor.id}").get_json()["total"] == 0
     soon = api.get(f"/api/v1/follow-ups?due_before={operation['follow_ups'][4]['due_on']}").get_json()
     assert soon["total"] == 4
     assert api.get("/api/v1/follow-ups?overdue=maybe").status_code == 422

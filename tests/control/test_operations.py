@@ -24,14 +24,18 @@ def test_chemical_treatment_ten_days_ago_schedules_the_published_checks(
     api_as: Any, make_user: Any, treat: Any
 ) -> None:
     supervisor = make_user("supervisor")
-    operation, baseline = treat(api_as("surveyor"), method="chemical", days_ago=10)
+    surveyor = make_user("surveyor")
+    operation, baseline = treat(api_as(surveyor), method="chemical", days_ago=10)
     assert operation["method_name"] == "化学防治"
     assert operation["baseline_observation_id"] == baseline["id"]
     scheduled = [f for f in operation["follow_ups"] if f["kind"] == "scheduled"]
     assert [f["offset_days"] for f in scheduled] == [1, 3, 7, 15, 30]
     assert [f["overdue"] for f in scheduled] == [True, True, True, False, False]
     assert all(f["status"] == "pending" for f in scheduled)
-    assert {f["assignee_id"] for f in operation["follow_ups"]} == {supervisor.id}
+    # The one who recorded it re-inspects (no assignee named); the supervisor is the escalation.
+    assert operation["assignee_id"] == surveyor.id
+    assert {f["assignee_id"] for f in operation["follow_ups"]} == {surveyor.id}
+    assert {f["supervisor_id"] for f in operation["follow_ups"]} == {supervisor.id}
     performed_on = date.fromisoformat(operation["performed_at"][:10])
     assert [date.fromisoformat(f["due_on"]) - performed_on for f in scheduled] == [
         timedelta(days=d) for d in (1, 3, 7, 15, 30)
@@ -52,7 +56,37 @@ def test_named_assignee_gets_the_follow_ups(api_as: Any, make_user: Any, treat: 
     api = api_as("surveyor")
     colleague = make_user("surveyor")
     operation, _ = treat(api, assignee_id=colleague.id)
+    assert operation["assignee_id"] == colleague.id
     assert {f["assignee_id"] for f in operation["follow_ups"]} == {colleague.id}
+
+
+@pytest.mark.parametrize("who", ["other_organization", "inactive", "unknown"])
+def test_assignee_must_be_an_active_member_of_the_recording_organization(
+    api_as: Any, make_user: Any, make_observation: Any, who: str
+) -> None:
+    api = api_as("surveyor")
+    baseline = make_observation(api)
+    assignee_id = {
+        "other_organization": lambda: make_user("surveyor", "agriculture").id,
+        "inactive": lambda: make_user("surveyor", active=False).id,
+        "unknown": lambda: 999999,
+    }[who]()
+    body = {
+        "client_uuid": str(uuid.uuid4()),
+        "observation_id": baseline["id"],
+        "method": "hand_collection",
+        "performed_at": datetime.now(UTC).isoformat(),
+        "details": {"kg_removed": 3},
+        "assignee_id": assignee_id,
+    }
+    response = api.post("/api/v1/control-operations", json=body)
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == ["assignee_id"]
+    assert api.get(f"/api/v1/control-operations?site_id={baseline['site_id']}").get_json()["total"] == 0
+    assert api.get(f"/api/v1/follow-ups?site_id={baseline['site_id']}").get_json()["total"] == 0
+    # The same operation for a colleague who records in the bureau goes through.
+    body["assignee_id"] = make_user("surveyor").id
+    assert api.post("/api/v1/control-operations", json=body).status_code == 201
 
 
 def test_retry_is_idempotent_and_a_clash_conflicts(api_as: Any, treat: Any) -> None:
@@ -237,3 +271,21 @@ def test_operation_photos_before_and_after(api_as: Any, treat: Any, tmp_path: An
         assert [p["stage"] for p in photos] == ["before", "after"]
     finally:
         app.config["IAS_STORAGE_DIR"] = original
+
+
+def test_a_refusal_names_the_methods_own_fields_by_their_labels(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    baseline = make_observation(api)
+    body = {
+        "client_uuid": str(uuid.uuid4()),
+        "observation_id": baseline["id"],
+        "method": "chemical",
+        "performed_at": datetime.now(UTC).isoformat(),
+        "details": {"dose_g_per_mu": -5},
+    }
+    response = api.post("/api/v1/control-operations", json=body)
+    assert response.status_code == 422
+    errors, message = response.get_json()["errors"], response.get_json()["message"]
+    assert {"details.product", "details.dose_g_per_mu"} <= set(errors)
+    assert all(label in message for label in ("药剂名称", "农药登记证号", "用量"))
+    assert "details." not in message and "dose_g_per_mu" not in message

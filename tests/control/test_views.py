@@ -155,3 +155,71 @@ def test_text_no_database_can_store_is_refused_on_pages_too(
     assert response.status_code == 422
     item = db.session.get(FollowUp, operation["follow_ups"][0]["id"])
     assert item is not None and item.status == FollowUpStatus.PENDING
+
+
+def test_control_form_names_who_re_inspects_defaulting_to_me(web_as: Any, make_user: Any) -> None:
+    surveyor = make_user("surveyor", "forestry", display_name="张调查")
+    colleague = make_user("surveyor", "forestry", display_name="李同事")
+    make_user("surveyor", "agriculture", display_name="外单位")
+    make_user("surveyor", "forestry", display_name="已停用", active=False)
+    html = web_as(surveyor).get("/control-operations/new").get_data(as_text=True)
+    select = html[
+        html.index('name="assignee_id"') : html.index("</select>", html.index('name="assignee_id"'))
+    ]
+    assert f'<option value="{surveyor.id}" selected>张调查</option>' in select
+    assert f'<option value="{colleague.id}">李同事</option>' in select
+    assert "外单位" not in select and "已停用" not in select
+
+
+def test_reassigning_notifies_the_new_assignee_in_their_language(
+    web_as: Any, api_as: Any, treat: Any, make_user: Any
+) -> None:
+    from app.notifications.models import Delivery, Notification
+
+    _surveyor, operation = _treated(api_as, treat, make_user)
+    colleague = make_user("surveyor", "forestry", email="li@example.cn", locale="en", display_name="Li")
+    quiet = make_user("surveyor", "forestry", email="wang@example.cn", notify_email=False)
+    supervisor = web_as("supervisor", "forestry", display_name="周主管")
+    follow_up = operation["follow_ups"][-1]
+    url = f"/follow-ups/{follow_up['id']}"
+    assert supervisor.post(url, {"action": "reassign", "assignee_id": str(colleague.id)}).status_code == 302
+
+    inbox = db.session.scalars(db.select(Notification).where(Notification.user_id == colleague.id)).all()
+    assert [n.kind.value for n in inbox] == ["follow_up_assigned"]
+    mail = db.session.scalars(db.select(Delivery).where(Delivery.user_id == colleague.id)).all()
+    assert len(mail) == 1 and mail[0].message["subject"].startswith("[Re-inspection assigned]")
+    assert "周主管" in mail[0].message["body"] and follow_up["site_code"] in mail[0].message["subject"]
+    page = web_as(colleague).get("/notifications").get_data(as_text=True)
+    assert "[Re-inspection assigned]" in page and f'href="/follow-ups/{follow_up["id"]}"' in page
+
+    # In-app only for someone who turned e-mail off; nobody is told twice of one assignment.
+    assert supervisor.post(url, {"action": "reassign", "assignee_id": str(quiet.id)}).status_code == 302
+    assert supervisor.post(url, {"action": "reassign", "assignee_id": str(quiet.id)}).status_code == 302
+    assert (
+        db.session.scalar(
+            db.select(db.func.count()).select_from(Notification).where(Notification.user_id == quiet.id)
+        )
+        == 1
+    )
+    assert not db.session.scalars(db.select(Delivery).where(Delivery.user_id == quiet.id)).all()
+    # A refused reassignment tells nobody.
+    stranger = make_user("surveyor", "agriculture")
+    assert supervisor.post(url, {"action": "reassign", "assignee_id": str(stranger.id)}).status_code == 422
+    assert not db.session.scalars(db.select(Notification).where(Notification.user_id == stranger.id)).all()
+
+
+def test_home_saves_all_my_follow_ups_whatever_their_due_date(
+    web_as: Any, api_as: Any, treat: Any, make_user: Any
+) -> None:
+    surveyor, operation = _treated(api_as, treat, make_user)
+    html = web_as(surveyor).get("/").get_data(as_text=True)
+    saved: set[int] = set()
+    for block in html.split("data-my-follow-ups")[1:]:
+        saved |= {
+            int(x) for x in __import__("re").findall(r'href="/follow-ups/(\d+)"', block.split("</ul>")[0])
+        }
+    pending = {f["id"] for f in operation["follow_ups"] if f["status"] == "pending"}
+    assert saved == pending
+    # The next-spring check is months away, and still saved (under "later").
+    spring = next(f for f in operation["follow_ups"] if f["kind"] == "next_spring")
+    assert spring["id"] in saved and 'class="later"' in html

@@ -84,13 +84,13 @@ def test_signed_out_visitors_are_sent_to_sign_in(client: Any) -> None:
 def test_overdue_counted_by_township_and_assignee(
     api_as: Any, make_user: Any, web_as: Any, treat: Any
 ) -> None:
-    supervisor = make_user("supervisor")  # the organization's supervisor is assigned new follow-ups
+    supervisor = make_user("supervisor")  # new follow-ups go to who recorded the treatment
     surveyor = api_as("surveyor")
     ten_days, _ = treat(surveyor, method="chemical", days_ago=10)  # +1, +3, +7 overdue
     treat(surveyor, method="chemical", days_ago=7)  # +1, +3 overdue, +7 due today
     moved = ten_days["follow_ups"][0]
     response = api_as(supervisor).patch(
-        f"/api/v1/follow-ups/{moved['id']}", json={"assignee_id": surveyor.user.id}
+        f"/api/v1/follow-ups/{moved['id']}", json={"assignee_id": supervisor.id}
     )
     assert response.status_code == 200, response.get_json()
     done = ten_days["follow_ups"][1]
@@ -118,11 +118,11 @@ def test_overdue_counted_by_township_and_assignee(
     assert township[1] == "4"
     assert f'href="/follow-ups?scope=all&amp;overdue=1&amp;township_code={TOWNSHIP}"' in html
     assert _table(html, "overdue-by-assignee") == [
-        [supervisor.display_name, "3", ""],
-        [surveyor.user.display_name, "1", ""],
+        [surveyor.user.display_name, "3", ""],
+        [supervisor.display_name, "1", ""],
     ]
-    assert f'href="/follow-ups?scope=all&amp;overdue=1&amp;assignee_id={supervisor.id}"' in html
-    link = f"/follow-ups?scope=all&overdue=1&assignee_id={surveyor.user.id}"
+    assert f'href="/follow-ups?scope=all&amp;overdue=1&amp;assignee_id={surveyor.user.id}"' in html
+    link = f"/follow-ups?scope=all&overdue=1&assignee_id={supervisor.id}"
     assert link.replace("&", "&amp;") in html
     listed = web.get(link)  # the count's link opens the list of exactly those follow-ups
     assert listed.status_code == 200

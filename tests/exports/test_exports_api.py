@@ -84,6 +84,11 @@ def test_bureau_admin_exports_the_census(app: Flask, api_as: Any, records: dict[
 
     inbox = admin.get("/api/v1/notifications").get_json()
     assert [n["kind"] for n in inbox["items"]] == ["export_ready"]
+    # Written in the reader's language when read, whatever it was when the export finished.
+    english = admin.get("/api/v1/notifications", headers={"Accept-Language": "en"}).get_json()
+    assert inbox["items"][0]["subject"].startswith("【导出完成】")
+    assert english["items"][0]["subject"].startswith("[Export ready]")
+    assert english["items"][0]["links"][0][1].endswith("/download")
     with app.app_context():
         actions = set(db.session.scalars(sa.select(AuditLog.action).where(AuditLog.entity_type == "exports")))
     assert {"export_requested", "export_downloaded"} <= actions

@@ -268,3 +268,17 @@ def test_a_finished_export_can_be_downloaded_from_the_page(app: Flask, web_as: A
     assert response.status_code == 200
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response.close()
+
+
+@pytest.mark.parametrize("role", ["bureau_admin", "admin"])
+def test_the_chinese_exports_page_has_no_english(web_as: Any, role: str) -> None:
+    import re
+
+    web = web_as(role, "agriculture")
+    web.post("/exports", data=_form())
+    html = web.get("/exports").get_data(as_text=True)
+    main = html[html.index("<main>") : html.index("</main>")]
+    main = re.sub(r'<select[^>]*name="species".*?</select>', "", main, flags=re.S)  # Latin names stay
+    text = re.sub(r"<[^>]+>", " ", main)
+    assert re.findall(r"[A-Za-z]{3,}", text.replace(".xlsx", "")) == []
+    assert "普查" in text and "农业" in text  # the workbook kind and the bureau by their names

@@ -53,13 +53,60 @@ def test_two_sweeps_at_once_send_each_reminder_once(
         for thread in threads:
             thread.join(timeout=60)
         assert not errors, errors
-        # Three overdue reminders to each of the six, and their three escalations each to the supervisor:
-        # 36 deliveries, each sent once (a second send of any would make more than 36 messages).
+        # Three overdue reminders to each of the six, one letter each, and their 18 escalations in one
+        # letter to the supervisor: 7 deliveries, each sent once (a second send would make more).
         with app.app_context():
             statuses = db.session.scalars(sa.select(Delivery.status)).all()
-        assert len(statuses) == 36 and set(statuses) == {DeliveryStatus.SENT}
-        assert len(smtp_server.messages) == 36
+        assert len(statuses) == 7 and set(statuses) == {DeliveryStatus.SENT}
+        assert len(smtp_server.messages) == 7
         per_person = Counter(str(m.message["To"]) for m in smtp_server.messages)
-        assert per_person == {**{f"p{i}@example.cn": 3 for i in range(6)}, "boss@example.cn": 18}
+        assert per_person == {**{f"p{i}@example.cn": 1 for i in range(6)}, "boss@example.cn": 1}
     finally:
         app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = saved
+
+
+def test_two_sweeps_queueing_at_once_put_each_reminder_in_one_letter(
+    app: Flask, api_as: Any, make_user: Any, treat: Any
+) -> None:
+    """The grouped letters are made by whichever sweep takes a follow-up first; the other leaves it."""
+    from app.notifications.models import Notification
+
+    people = [make_user("surveyor", email=f"q{i}@example.cn").id for i in range(4)]
+    make_user("supervisor", email="chief@example.cn")
+    surveyor = api_as("surveyor")
+    db.session.commit()
+    for person_id in people:
+        treat(surveyor, method="chemical", days_ago=10, assignee_id=person_id)
+    db.session.remove()
+
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                services.queue_follow_up_reminders()
+                db.session.commit()
+                outcomes.append("queued")
+            except sa.exc.OperationalError:  # SQLite: the second writer is refused and rolls back
+                db.session.rollback()
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert "queued" in outcomes and len(outcomes) == 2
+    with app.app_context():
+        letters = db.session.scalars(sa.select(Notification)).all()
+        reminders = Counter(
+            (item["kind"], item["follow_up_id"]) for letter in letters for item in letter.data["items"]
+        )
+        deliveries = db.session.scalars(sa.select(Delivery)).all()
+    # 4 people × 3 overdue, and the same 12 escalated to the supervisor: each in exactly one letter.
+    assert len(reminders) == 24 and set(reminders.values()) == {1}
+    assert len(deliveries) == len(letters) <= 5 + 5  # one letter per person per sweep that took some

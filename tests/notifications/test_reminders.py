@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from app.clock import local_today
 from app.extensions import db
 from app.notifications import services
 from app.notifications.models import Delivery, DeliveryStatus, Webhook, WebhookFormat
@@ -29,7 +30,8 @@ def mail(app: Flask, smtp_server: SmtpServer) -> Any:
 @pytest.fixture
 def scenario(api_as: Any, make_user: Any, treat: Any, http_receiver: HttpReceiver) -> dict[str, Any]:
     """A chemical treatment of 福寿螺 10 days ago, assigned to a field colleague; a hand collection 7 days
-    ago (its +7 check is due today) left to the supervisor; the bureau's WeCom robot listening."""
+    ago (its +7 check is due today) left to the surveyor who recorded it; the bureau's WeCom robot
+    listening."""
     supervisor = make_user("supervisor", email="zhuguan@example.cn")
     colleague = make_user("surveyor", email="jishuyuan@example.cn")
     surveyor = api_as("surveyor")
@@ -43,7 +45,13 @@ def scenario(api_as: Any, make_user: Any, treat: Any, http_receiver: HttpReceive
     )
     db.session.add(hook)
     db.session.commit()
-    return {"supervisor": supervisor, "colleague": colleague, "chemical": chemical, "hand": hand}
+    return {
+        "supervisor": supervisor,
+        "colleague": colleague,
+        "surveyor": surveyor.user,  # type: ignore[attr-defined]
+        "chemical": chemical,
+        "hand": hand,
+    }
 
 
 def _recipients(smtp: SmtpServer) -> Counter[str]:
@@ -56,27 +64,48 @@ def test_one_sweep_sends_exactly_the_reminders_due_and_a_second_nothing(
     report = services.sweep()
     assert (report.queued.due, report.queued.overdue, report.queued.escalated) == (1, 3, 3)
     # +1, +3, +7 of the chemical treatment are overdue (to the colleague), and escalated to the
-    # supervisor (3+ days late); the hand collection's +7 is due today (to the supervisor).
-    assert _recipients(mail) == {"jishuyuan@example.cn": 3, "zhuguan@example.cn": 4}
-    subjects = sorted(str(m.message["Subject"]) for m in mail.messages)
-    assert sum("【复查逾期】福寿螺" in s for s in subjects) == 3
-    assert sum("【逾期督办】" in s for s in subjects) == 3
-    assert sum("【复查提醒】" in s and "今日到期" in s for s in subjects) == 1
-    body = next(m.message for m in mail.messages if "今日到期" in str(m.message["Subject"]))
-    text = body.get_body(preferencelist=("plain",)).get_content()
-    assert f"https://ias.example.cn/sites/{scenario['hand']['site_id']}" in text
-    assert len(http_receiver.requests) == 4  # overdue and due go to the group robot, escalations do not
-    assert all(r.json["msgtype"] == "markdown" for r in http_receiver.requests)
-    assert report.sent.sent == 11
+    # supervisor (3+ days late); the hand collection's +7 is due today (to the surveyor who recorded it).
+    # One letter per person, however many reminders it carries.
+    surveyor_mail = scenario["surveyor"].email
+    assert _recipients(mail) == {"jishuyuan@example.cn": 1, "zhuguan@example.cn": 1, surveyor_mail: 1}
+    letters = {str(m.message["To"]): m.message for m in mail.messages}
+    text = {to: m.get_body(preferencelist=("plain",)).get_content() for to, m in letters.items()}
+    chemical_site = scenario["chemical"]["site_code"]
+    assert str(letters["jishuyuan@example.cn"]["Subject"]).startswith("【复查提醒】3 条")
+    assert text["jishuyuan@example.cn"].count(f"福寿螺发生点 {chemical_site}") == 3
+    assert text["jishuyuan@example.cn"].count("已逾期") == 3
+    assert text["zhuguan@example.cn"].count("提请督办") == 3
+    due_today = letters[surveyor_mail]
+    assert "【复查提醒】" in str(due_today["Subject"]) and "今日到期" in str(due_today["Subject"])
+    assert f"https://ias.example.cn/sites/{scenario['hand']['site_id']}" in text[surveyor_mail]
+    # The group robot gets one message with the due and overdue ones (escalations are not for the group).
+    assert len(http_receiver.requests) == 1
+    robot = http_receiver.requests[0].json
+    assert robot["msgtype"] == "markdown" and robot["markdown"]["content"].count("福寿螺发生点") == 4
+    assert report.sent.sent == 4
 
     again = services.sweep()
     assert (again.queued.due, again.queued.overdue, again.queued.escalated) == (0, 0, 0)
     assert again.sent.claimed == 0
-    assert len(mail.messages) == 7 and len(http_receiver.requests) == 4
+    assert len(mail.messages) == 3 and len(http_receiver.requests) == 1
 
     inbox = api_as(scenario["colleague"]).get("/api/v1/notifications").get_json()
-    assert inbox["total"] == 3
-    assert {n["kind"] for n in inbox["items"]} == {"follow_up_overdue"}
+    assert inbox["total"] == 1
+    [item] = inbox["items"]
+    assert item["kind"] == "follow_up_reminders"
+    assert sorted(i["follow_up_id"] for i in item["data"]["items"]) == sorted(
+        f["id"] for f in scenario["chemical"]["follow_ups"] if f["overdue"]
+    )
+
+
+def test_reminders_a_later_sweep_finds_make_a_new_letter(mail: SmtpServer, scenario: dict[str, Any]) -> None:
+    """The follow-ups already reminded are not repeated; the next day's are a letter of their own."""
+    services.sweep()
+    tomorrow = local_today() + timedelta(days=1)
+    report = services.sweep(today=tomorrow)
+    # The hand collection's +7 is overdue now (the others were already reminded as overdue).
+    assert (report.queued.due, report.queued.overdue) == (0, 1)
+    assert len(mail.messages) == 4
 
 
 def test_rescheduled_follow_up_is_reminded_again(
@@ -101,7 +130,7 @@ def test_a_sweep_killed_after_claiming_loses_nothing_and_resends_at_most_once(
     db.session.commit()
     crashed = "crashed-sweep"
     claimed = services.claim(crashed)
-    assert len(claimed) == 11
+    assert len(claimed) == 4  # three letters and the group robot's message
     # It sent the first one, then died before marking it sent.
     services.deliver(claimed[0])
     assert len(mail.messages) == 1
@@ -110,10 +139,10 @@ def test_a_sweep_killed_after_claiming_loses_nothing_and_resends_at_most_once(
     db.session.execute(sa.update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
     db.session.commit()
     report = services.sweep()
-    assert report.sent.sent == 11
+    assert report.sent.sent == 4
     per_message = Counter((str(m.message["To"]), str(m.message["Subject"])) for m in mail.messages)
-    assert len(per_message) == 7  # every e-mail arrived …
-    assert max(per_message.values()) == 2 and sum(per_message.values()) == 8  # … one of them twice
+    assert len(per_message) == 3  # every e-mail arrived …
+    assert max(per_message.values()) == 2 and sum(per_message.values()) == 4  # … one of them twice
     statuses = db.session.scalars(sa.select(Delivery.status)).all()
     assert set(statuses) == {DeliveryStatus.SENT}
 
@@ -125,11 +154,11 @@ def test_a_failing_mail_server_means_retries_then_a_recorded_failure(
     try:
         mail.fail_next(100, reply="451 4.3.0 Try again later")
         first = services.sweep()
-        assert first.sent.retrying == 7 and first.sent.sent == 4  # the webhooks went
+        assert first.sent.retrying == 3 and first.sent.sent == 1  # the webhook went
         waiting = db.session.scalars(
             sa.select(Delivery).where(Delivery.status == DeliveryStatus.PENDING)
         ).all()
-        assert len(waiting) == 7
+        assert len(waiting) == 3
         assert all(d.next_attempt_at > datetime.now(UTC) and "451" in (d.last_error or "") for d in waiting)
         assert services.sweep().sent.claimed == 0  # not before the backoff has passed
         db.session.execute(
@@ -137,9 +166,9 @@ def test_a_failing_mail_server_means_retries_then_a_recorded_failure(
         )
         db.session.commit()
         second = services.sweep()
-        assert second.sent.failed == 7
+        assert second.sent.failed == 3
         failed = db.session.scalars(sa.select(Delivery).where(Delivery.status == DeliveryStatus.FAILED)).all()
-        assert len(failed) == 7 and all(d.attempts == 2 and "451" in (d.last_error or "") for d in failed)
+        assert len(failed) == 3 and all(d.attempts == 2 and "451" in (d.last_error or "") for d in failed)
     finally:
         app.config["IAS_DELIVERY_MAX_ATTEMPTS"] = saved
 
@@ -148,7 +177,7 @@ def test_a_refused_address_fails_at_once(mail: SmtpServer, scenario: dict[str, A
     mail.fail_next(1, reply="550 5.1.1 No such user", stage="RCPT")
     report = services.sweep()
     assert report.sent.failed == 1
-    assert report.sent.sent == 10
+    assert report.sent.sent == 3
 
 
 def test_digest_readers_get_one_mail_a_day(mail: SmtpServer, scenario: dict[str, Any]) -> None:

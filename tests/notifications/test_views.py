@@ -125,3 +125,64 @@ def test_inbox_needs_sign_in(client: Any) -> None:
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/sign-in")
     assert client.post("/notifications/read").status_code == 400  # no session, no CSRF token
+
+
+def test_notifications_are_written_in_the_readers_language_when_read(
+    web_as: Any, api_as: Any, make_observation: Any, client: Any
+) -> None:
+    """A record returned while its surveyor read Chinese reads in English once they switch, and back;
+    a row stored before messages had keys keeps its stored text."""
+    web = web_as("surveyor")
+    surveyor_api = api_as(web.user)
+    record = make_observation(surveyor_api)
+    verifier = api_as("verifier")
+    verifier.post(
+        f"/api/v1/observations/{record['id']}/review", json={"decision": "returned", "comment": "请补拍卵块"}
+    )
+    _notification(web.user, 7, subject="旧的提醒", body="旧的正文")
+    db.session.commit()
+
+    zh = web.get("/notifications").get_data(as_text=True)
+    assert "【退回修改】" in zh and "请补拍卵块" in zh and "旧的提醒" in zh
+    web.post("/language", {"lang": "en"})
+    en = web.get("/notifications").get_data(as_text=True)
+    assert "[Returned] Your" in en and "needs changes" in en and "【退回修改】" not in en
+    assert "请补拍卵块" in en and "旧的提醒" in en and "旧的正文" in en
+    assert f'href="/observations/{record["id"]}"' in en
+    # The API reads the same way, by the reader's language.
+    api_items = surveyor_api.get("/api/v1/notifications").get_json()["items"]
+    returned = next(i for i in api_items if i["kind"] == "observation_returned")
+    assert returned["subject"].startswith("[Returned]")
+    assert returned["links"][0][1].endswith(f"/observations/{record['id']}")
+
+
+def test_an_unknown_message_key_falls_back_to_the_stored_text(web_as: Any) -> None:
+    web = web_as("surveyor")
+    _notification(web.user, 8, subject="存档的主题", message_key="no_longer_known", params={"x": 1})
+    _notification(web.user, 9, subject="缺值的主题", message_key="follow_up_assigned", params={"site": "A"})
+    db.session.commit()
+    html = web.get("/notifications").get_data(as_text=True)
+    assert "存档的主题" in html and "缺值的主题" in html
+
+
+def test_unread_count_in_the_header_and_the_thumb_bar(web_as: Any, make_user: Any) -> None:
+    web = web_as("surveyor")
+    for n in (11, 12, 13):
+        _notification(web.user, n)
+    _notification(make_user("surveyor"), 14)  # someone else's does not count
+    read = _notification(web.user, 15)
+    read.read_at = datetime.now(UTC)
+    db.session.commit()
+
+    html = web.get("/").get_data(as_text=True)
+    header = html[html.index('<header class="bar">') : html.index("</header>")]
+    tabs = html[html.index('<nav class="tabs"') :]
+    tabs = tabs[: tabs.index("</nav>")]
+    assert re.search(r'data-unread-badge\s+aria-label="通知：3 条未读"', header)
+    assert re.findall(r"data-unread-count>(\d+)<", header) == ["3"]
+    assert re.findall(r"data-unread-count>(\d+)<", tabs) == ["3"]
+    assert 'href="/notifications"' in tabs
+
+    web.post("/notifications/read", {})
+    after = web.get("/").get_data(as_text=True)
+    assert "data-unread-count" not in after and 'aria-label="通知：0 条未读"' in after

@@ -160,3 +160,23 @@ def test_likely_duplicate_is_flagged(api_as: Any, observation_payload: Any) -> N
     assert _post(api, observation_payload(observed_at=days_later)).get_json()["flags"] == []
     far = _post(api, observation_payload(latitude=lat + 0.001)).get_json()  # ~110 m
     assert far["flags"] == []
+
+
+@pytest.mark.parametrize(
+    ("language", "changes", "label", "key"),
+    [
+        ("zh", {"egg_masses_per_m2": -3}, "卵块密度", "egg_masses_per_m2"),
+        ("en", {"egg_masses_per_m2": -3}, "Egg masses (per m²)", "egg_masses_per_m2"),
+        ("zh", {"density_per_m2": "many", "cover_pct": 140}, "盖度", "cover_pct"),
+        ("zh", {"observed_at": "9999-12-31T23:59:59-12:00"}, "时间", "observed_at"),
+    ],
+)
+def test_refusals_name_fields_by_their_labels_not_their_keys(
+    api_as: Any, observation_payload: Any, language: str, changes: dict[str, Any], label: str, key: str
+) -> None:
+    response = _post(api_as("surveyor"), observation_payload(**changes), **{"Accept-Language": language})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert key in body["errors"]  # programs still get the keys
+    assert label in body["message"]
+    assert not any(name in body["message"] for name in changes)

@@ -147,7 +147,7 @@ def test_return_without_comment_is_refused(api_as: Any, make_observation: Any, w
         response = _review(verifier, record["id"], decision, "   ")
         assert response.status_code == 302
         assert response.headers["Location"] == "/review"
-        assert "comment" in _flashes(verifier)
+        assert "审核意见" in _flashes(verifier)  # the field by its label, not its key
     stored = _stored(record["id"])
     assert stored.status.value == "submitted"
     assert stored.review_comment is None

@@ -51,7 +51,7 @@ pytestmark = pytest.mark.real_commits
 
 FLASK = str(Path(sys.executable).parent / "flask")
 LEASE_SECONDS = 1
-OPERATIONS = 3
+OPERATIONS = 80  # a person each: reminders are one letter per person per sweep
 SEED = int(os.environ.get("RELIABILITY_SEED") or random.SystemRandom().randrange(1_000_000))
 
 Key = tuple[str, str]  # (To, Subject): one e-mail
@@ -160,7 +160,10 @@ def test_killed_sweeps_lose_nothing_and_resend_only_what_was_unrecorded(
     treated = datetime.now(UTC) - timedelta(days=60)
     for i, person in enumerate(people):
         site = make_observation(  # a site each: every e-mail's subject names its site
-            surveyor, latitude=PADDY[0] + 0.005 * i, observed_at=(treated - timedelta(hours=2)).isoformat()
+            surveyor,
+            latitude=PADDY[0] + 0.002 * (i % 10),
+            longitude=PADDY[1] + 0.002 * (i // 10),
+            observed_at=(treated - timedelta(hours=2)).isoformat(),
         )
         operation, _ = treat(
             surveyor,
@@ -168,7 +171,7 @@ def test_killed_sweeps_lose_nothing_and_resend_only_what_was_unrecorded(
             days_ago=60,
             baseline=site,
             assignee_id=person,
-            follow_up_days=list(range(1, 31)),
+            follow_up_days=[1, 2, 3],
         )
         follow_up_ids += [f["id"] for f in operation["follow_ups"]]
 
@@ -189,7 +192,8 @@ def test_killed_sweeps_lose_nothing_and_resend_only_what_was_unrecorded(
         if due_on <= escalate_before and supervisor_id is not None:
             owed.add(("follow_up_escalated", fid, supervisor_id))
     db.session.commit()
-    assert len(owed) > 6 * RECORD_BATCH  # enough to kill sweeps in the middle of sending
+    assert len(owed) > 6 * RECORD_BATCH
+    assert OPERATIONS + 1 > 6 * RECORD_BATCH  # letters enough to kill sweeps in the middle of sending
 
     sweeps = Sweeps(database_url, smtp_server, tmp_path)
     try:
@@ -245,12 +249,22 @@ def test_killed_sweeps_lose_nothing_and_resend_only_what_was_unrecorded(
                 Delivery.event_key, Delivery.user_id, Delivery.status, User.email, Delivery.message
             ).join(User, User.id == Delivery.user_id)
         ).all()
-        notifications = db.session.execute(sa.select(Notification.event_key, Notification.user_id)).all()
+        notifications = db.session.execute(sa.select(Notification.data, Notification.user_id)).all()
         db.session.rollback()
-        # Exactly the rows owed: none lost, none twice (a kill during queueing rolled back whole).
-        events = Counter((key.split(":")[0], int(key.split(":")[1]), user) for key, user, *_ in deliveries)
+        # Exactly the reminders owed, each in one letter and one inbox item: none lost, none twice (a
+        # kill during queueing rolled back whole). A letter lists every reminder it carries.
+        events = Counter(
+            (item["kind"], item["follow_up_id"], user)
+            for _, user, _, _, message in deliveries
+            for item in message["data"]["items"]
+        )
         assert set(events) == owed and max(events.values()) == 1
-        inbox = Counter((key.split(":")[0], int(key.split(":")[1]), user) for key, user in notifications)
+        assert len(deliveries) == len({user for _, user, *_ in deliveries})  # one letter per person
+        inbox = Counter(
+            (item["kind"], item["follow_up_id"], user)
+            for data, user in notifications
+            for item in data["items"]
+        )
         assert set(inbox) == owed and max(inbox.values()) == 1
         assert {status for _, _, status, _, _ in deliveries} == {DeliveryStatus.SENT}
 

@@ -116,6 +116,7 @@ function buildOperation() {
   else body.site_id = Number(field("site_id").value);
   const area = optionalNumber("area_mu");
   if (area !== undefined) body.area_m2 = Math.round(area * SQUARE_METRES_PER_MU * 100) / 100;
+  if (field("assignee_id") && field("assignee_id").value) body.assignee_id = Number(field("assignee_id").value);
   for (const name of ["labour_person_days", "cost_yuan"]) {
     const value = optionalNumber(name);
     if (value !== undefined) body[name] = value;
