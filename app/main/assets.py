@@ -173,7 +173,10 @@ def _versioned_view(endpoint: str, view: Callable[..., Any]) -> Callable[..., Re
 
 MODULE_SCRIPT = re.compile(r'<script\b[^>]*\btype="module"[^>]*\bsrc="([^"]+)"')
 IMPORT = re.compile(r'^\s*(?:import|export)\b[^;"]*?(?:from\s*)?"(\.{1,2}/[^"]+\.js)"', re.M)
-FIELD_DATA = "fieldData()"  # a module that calls it fetches /app/field-data.json as the page starts
+# A module that awaits the field data as a statement of its own fetches /app/field-data.json as the page
+# starts (capture.js, control.js, map.js); app.js asks for it only on some paths (a refused outbox item),
+# so it must not make every page preload it.
+FIELD_DATA = re.compile(r"^\s*(?:(?:const|let)\s+)?\w+\s*=\s*await fieldData\(\);", re.M)
 
 
 @cache
@@ -186,7 +189,7 @@ def _module(folder: str, version: str, filename: str) -> tuple[tuple[str, ...], 
     source = path.read_text(encoding="utf-8")
     base = posixpath.dirname(filename)
     imports = tuple(posixpath.normpath(posixpath.join(base, name)) for name in IMPORT.findall(source))
-    return imports, FIELD_DATA in source and not filename.endswith("fielddata.js")
+    return imports, bool(FIELD_DATA.search(source)) and not filename.endswith("fielddata.js")
 
 
 def module_preloads(scripts_html: str, *entries: str) -> Markup:

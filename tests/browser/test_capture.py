@@ -25,6 +25,9 @@ SAVED_ON_PHONE = "已保存在本机，将自动发送"
 # a condition awaited, not a timing asserted.
 SENDING = 30_000
 
+# The page's own outbox module, by its versioned name (the one the service worker keeps offline).
+OUTBOX_MODULE = """document.querySelector('link[rel=modulepreload][href$="/js/outbox.js"]').href"""
+
 
 def _choose_species(page: Any) -> None:
     page.wait_for_selector("form[data-ready]")
@@ -237,7 +240,7 @@ def test_the_phone_checks_before_queuing(phone: Any, field_user: Any) -> None:
     error = p.page.locator('[data-error-for="density_per_m2"]')
     expect(error).to_contain_text("必须在 0 到 1000000 之间")
     expect(p.page.locator("[data-form-result]")).to_be_hidden()
-    assert p.page.evaluate("import('/static/js/outbox.js').then((o) => o.all()).then((a) => a.length)") == 0
+    assert p.page.evaluate(f"import({OUTBOX_MODULE}).then((o) => o.all()).then((a) => a.length)") == 0
 
 
 def test_a_refused_outbox_item_is_fixed_in_the_form_and_sent(
@@ -252,7 +255,8 @@ def test_a_refused_outbox_item_is_fixed_in_the_form_and_sent(
     p.context.set_offline(True)
     item_id = p.page.evaluate(
         """async ({userId, speciesId}) => {
-            const outbox = await import('/static/js/outbox.js');
+            const preload = document.querySelector('link[rel=modulepreload][href$="/js/outbox.js"]');
+            const outbox = await import(preload.href);
             const id = outbox.newId();
             await outbox.add({id, userId, kind: 'observation', url: '/api/v1/observations', idFrom: null,
                 photoUrl: '/api/v1/observations/{id}/photos', photos: [], label: '福寿螺',
@@ -507,7 +511,7 @@ def test_a_missing_registration_number_is_caught_on_the_phone(
         "必须在 0 到 100000 之间"
     )
     expect(p.page.locator("[data-form-result]")).to_be_hidden()
-    assert p.page.evaluate("import('/static/js/outbox.js').then((o) => o.all()).then((a) => a.length)") == 0
+    assert p.page.evaluate(f"import({OUTBOX_MODULE}).then((o) => o.all()).then((a) => a.length)") == 0
 
     p.page.fill('input[name="details.registration_no"]', "PD20101234")
     p.page.fill('input[name="details.dose_g_per_mu"]', "500")
@@ -529,7 +533,8 @@ def test_a_refused_control_operation_is_fixed_in_its_form(
     p.context.set_offline(True)
     item_id = p.page.evaluate(
         """async ({userId, siteId}) => {
-            const outbox = await import('/static/js/outbox.js');
+            const preload = document.querySelector('link[rel=modulepreload][href$="/js/outbox.js"]');
+            const outbox = await import(preload.href);
             const id = outbox.newId();
             await outbox.add({id, userId, kind: 'control', url: '/api/v1/control-operations', idFrom: null,
                 photoUrl: '/api/v1/control-operations/{id}/photos', photos: [], label: '化学防治',

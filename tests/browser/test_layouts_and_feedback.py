@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from playwright.sync_api import expect
+
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.extensions import db
 
@@ -168,7 +170,8 @@ def test_the_control_form_names_who_re_inspects(
     p.page.fill('input[name="details.kg_removed"]', "4.5")
     assignee.select_option(str(colleague.id))
     p.page.click('button[type="submit"]')
-    p.page.wait_for_selector("[data-form-result]:not([hidden])")
+    # Saved on the phone at once, then sent behind it: wait for the send, not only the "saved" line.
+    expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent", timeout=30_000)
     operations = api.get(f"/api/v1/control-operations?site_id={record['site_id']}").get_json()["items"]
     assert len(operations) == 1 and operations[0]["assignee_id"] == colleague.id
     assert {f["assignee_id"] for f in operations[0]["follow_ups"]} == {colleague.id}

@@ -244,7 +244,9 @@ def test_query_count_does_not_grow_with_the_rows(
     with count_queries() as many:
         html = _page(web)
     assert _figure(html, "overdue") > 3
-    assert len(many) == len(few) <= 10
+    # The ceiling counts what a page costs besides its figures: the server-side session check and the
+    # header's unread count take one statement each.
+    assert len(many) == len(few) <= 11
 
 
 # ---------------------------------------------------------------------------------------------
