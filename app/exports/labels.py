@@ -4,7 +4,7 @@ the importer reads both the names and the older codes back."""
 
 from __future__ import annotations
 
-POSITION_SOURCE_ZH = {"gps": "设备定位", "exif": "照片定位", "map": "地图选点"}
+POSITION_SOURCE_ZH = {"gps": "设备定位", "exif": "照片定位", "map": "地图选点", "typed": "手工输入坐标"}
 FLAG_ZH = {
     "low_accuracy": "定位精度低",
     "photo_gps_far": "照片位置偏远",

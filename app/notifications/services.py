@@ -460,6 +460,12 @@ def _delivery(
 # Daily digest
 
 
+def _digest_line(item: Any) -> str:
+    """One notification's subject in the active language (the digest reader's), or as stored."""
+    rendered = messages.render(item.message_key, item.params)
+    return item.subject if rendered is None else rendered.subject
+
+
 def queue_digests(today: date | None = None) -> int:
     """One e-mail per digest reader with what reached their inbox since the last digest."""
     today = today or local_today()
@@ -475,7 +481,15 @@ def queue_digests(today: date | None = None) -> int:
         .label("sent_alone")
     )
     rows = db.session.execute(
-        sa.select(Notification.id, Notification.subject, User.id.label("user_id"), User.locale, sent_alone)
+        sa.select(
+            Notification.id,
+            Notification.subject,
+            Notification.message_key,
+            Notification.params,
+            User.id.label("user_id"),
+            User.locale,
+            sent_alone,
+        )
         .join(User, User.id == Notification.user_id)
         .where(
             Notification.digested_on.is_(None),
@@ -497,7 +511,9 @@ def queue_digests(today: date | None = None) -> int:
             subject = _(
                 "[Daily digest] %(count)s notifications, %(day)s", count=len(items), day=today.isoformat()
             )
-            body = "\n".join(f"- {item.subject}" for item in items)
+            # Each item in the reader's language, as the inbox writes it; rows from before messages
+            # had keys read as stored.
+            body = "\n".join(f"- {_digest_line(item)}" for item in items)
             links = [[_("Open your notifications"), _url("/notifications")]]
         composed = Composed(
             subject, body, links, {"kind": "digest", "notification_ids": [i.id for i in items]}

@@ -35,6 +35,7 @@ class PositionSource(enum.StrEnum):
     GPS = "gps"  # the device's location fix
     EXIF = "exif"  # read from a photo's EXIF GPS
     MAP = "map"  # picked or adjusted on a map
+    TYPED = "typed"  # coordinates typed in (decimal or degrees, minutes, seconds) when GPS is denied
 
 
 class Flag(enum.StrEnum):

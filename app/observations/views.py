@@ -58,6 +58,7 @@ POSITION_SOURCES = {
     PositionSource.GPS: _l("the phone's GPS"),
     PositionSource.EXIF: _l("a photo's GPS (EXIF)"),
     PositionSource.MAP: _l("picked on the map"),
+    PositionSource.TYPED: _l("typed coordinates"),
 }
 HISTORY_STEPS = {
     "recorded": _l("Recorded"),

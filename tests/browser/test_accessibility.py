@@ -90,6 +90,8 @@ def test_no_axe_violations_on_any_page_in_either_language(
         for path in pages:
             response = p.goto(path)
             assert response is not None and response.status == 200, path
+            if path == "/map":  # checked with its list of points drawn, not before
+                p.page.wait_for_selector("[data-map][data-ready]")
             found[f"{language} {path}"] = _violations(p, axe_source)
     failures = {page: rules for page, rules in found.items() if rules}
     assert not failures, "\n".join(f"{page}: {rules}" for page, rules in failures.items())

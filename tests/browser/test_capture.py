@@ -328,14 +328,15 @@ def test_typed_coordinates_when_location_is_refused(phone: Any, field_user: Any)
     p.page.wait_for_selector('form[data-gps="denied"]')
     p.page.fill("[data-typed-coordinates]", "北纬30度40分16.32秒 东经107度48分1.08秒")
     p.page.click("[data-use-typed]")
-    p.page.wait_for_selector('form[data-gps="map"]')
+    p.page.wait_for_selector('form[data-gps="typed"]')
+    expect(p.page.locator("[data-gps-status]")).to_have_text("位置来自手工输入的坐标")
     p.page.fill('input[name="density_per_m2"]', "1")
     p.page.click('button[type="submit"]')
     expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent", timeout=SENDING)
     [record] = _observations_of(user.id)
     assert abs(record["latitude"] - (30 + 40 / 60 + 16.32 / 3600)) < 1e-6
     assert abs(record["longitude"] - (107 + 48 / 60 + 1.08 / 3600)) < 1e-6
-    assert record["position_source"] == "map"
+    assert record["position_source"] == "typed"  # its own source, not a map pick
     # The typed point belonged to that record: the next one is not silently put in the same place.
     p.page.wait_for_selector('form[data-gps="denied"]')
     p.page.fill('input[name="density_per_m2"]', "2")

@@ -175,3 +175,78 @@ def test_the_control_form_names_who_re_inspects(
     operations = api.get(f"/api/v1/control-operations?site_id={record['site_id']}").get_json()["items"]
     assert len(operations) == 1 and operations[0]["assignee_id"] == colleague.id
     assert {f["assignee_id"] for f in operations[0]["follow_ups"]} == {colleague.id}
+
+
+def test_the_map_lists_what_it_shows_beside_it_at_a_desk(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any, species_id: Any
+) -> None:
+    """At a desk the map sits beside a list of its points (key facts and a link each); picking one centres
+    the map on it and opens its popup; the list follows the filters. On a phone the list is below the map."""
+    from tests.conftest import PADDY
+
+    surveyor = field_user("surveyor", organization="forestry")
+    supervisor = field_user("supervisor", organization="forestry")
+    api = api_as(surveyor.user)
+    snail = make_observation(api, place_name="三组水田")
+    weed = make_observation(
+        api,
+        species_id=species_id("alternanthera-philoxeroides"),
+        latitude=PADDY[0] + 0.05,
+        longitude=PADDY[1] + 0.05,
+        township_code="500155002",
+        density_per_m2=None,
+        egg_masses_per_m2=None,
+        cover_pct=35,
+        place_name="河沟边",
+    )
+    assert snail["site_id"] != weed["site_id"]
+
+    desk = phone(**DESK)
+    desk.sign_in(supervisor.username)
+    desk.goto("/map")
+    desk.page.wait_for_selector("[data-map][data-ready]")
+    items = desk.page.locator("[data-map-list] li")
+    expect(items).to_have_count(2)
+    weed_item = desk.page.locator(f'[data-map-list] li:has(a[href="/sites/{weed["site_id"]}"])')
+    expect(weed_item).to_contain_text(weed["site_code"])
+    expect(weed_item).to_contain_text("喜旱莲子草")
+    expect(weed_item).to_contain_text("河沟边")
+    # Beside the map, under the filters, not below the map.
+    side, listed, map_box = _box(desk, ".map-side"), _box(desk, ".map-list"), _box(desk, "[data-map]")
+    assert map_box["x"] >= listed["x"] + listed["width"]
+    assert listed["y"] >= side["y"] + side["height"] - 1
+    assert listed["y"] < map_box["y"] + map_box["height"]
+
+    # Picking an item centres the map on it and opens its popup, which links to the site.
+    weed_item.locator("[data-map-item]").click()
+    popup = desk.page.locator(".leaflet-popup")
+    expect(popup).to_be_visible()
+    expect(popup.locator(f'a[href="/sites/{weed["site_id"]}"]')).to_be_visible()
+    expect(weed_item).to_have_attribute("aria-current", "true")
+    desk.page.wait_for_function(
+        """() => {
+            const tip = document.querySelector('.leaflet-popup-tip').getBoundingClientRect();
+            const map = document.querySelector('[data-map]').getBoundingClientRect();
+            return Math.abs(tip.x + tip.width / 2 - (map.x + map.width / 2)) < 3;
+        }"""
+    )
+
+    # The list follows the filters: one species, then the records layer.
+    desk.page.select_option("[data-map-species]", str(snail["species_id"]))
+    expect(items).to_have_count(1)
+    expect(items.first.locator("a")).to_have_attribute("href", f"/sites/{snail['site_id']}")
+    items.first.locator("[data-map-item]").click()  # the records layer lists what is in view: go there
+    desk.page.select_option('select[name="layer"]', "observations")
+    expect(items.first.locator("a")).to_have_attribute("href", f"/observations/{snail['id']}")
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("福寿螺 · 发现")
+    expect(items.first).to_contain_text("待审核")
+
+    # On a phone the list sits below the map.
+    p = phone()
+    p.sign_in(supervisor.username)
+    p.goto("/map")
+    p.page.wait_for_selector("[data-map][data-ready]")
+    expect(p.page.locator("[data-map-list] li")).to_have_count(2)
+    phone_map = _box(p, "[data-map]")
+    assert _box(p, ".map-list")["y"] >= phone_map["y"] + phone_map["height"]

@@ -276,3 +276,29 @@ def test_the_workbook_shows_names_not_codes(census: Any, species_id: Any) -> Non
     }
     assert {"定位精度低", "设备定位", "人工捡螺"} <= texts
     assert not texts & {"gps", "low_accuracy", "hand_collection", "species_id", "township_code"}
+
+
+def test_typed_coordinates_travel_by_name(census: Any, make_observation: Any, make_user: Any) -> None:
+    """A record whose coordinates were typed in reads 手工输入坐标 in the workbook and is read back as
+    typed, not as a map pick or the phone's GPS."""
+    typed = make_observation(
+        census,
+        observed_at="2026-06-03T10:00:00+08:00",
+        position_source="typed",
+        accuracy_m=None,
+        latitude=LAT + 0.02,
+    )
+    data = _export()
+    rows = _content(data)["调查记录"]
+    assert sum("手工输入坐标" in row for row in rows) == 1
+    assert not any("typed" in row for row in rows)
+
+    _empty_the_records()
+    report = imports.import_census(
+        io.BytesIO(data), actor=make_user("bureau_admin", "agriculture"), bureau="agriculture"
+    )
+    assert report.rejected == 0, report.rows
+    sources = db.session.execute(sa.select(Observation.client_uuid, Observation.position_source)).all()
+    by_uuid = {str(u): s.value for u, s in sources}
+    assert by_uuid[typed["client_uuid"]] == "typed"
+    assert sorted(by_uuid.values()) == ["gps", "gps", "typed"]

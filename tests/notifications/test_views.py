@@ -186,3 +186,54 @@ def test_unread_count_in_the_header_and_the_thumb_bar(web_as: Any, make_user: An
     web.post("/notifications/read", {})
     after = web.get("/").get_data(as_text=True)
     assert "data-unread-count" not in after and 'aria-label="通知：0 条未读"' in after
+
+
+def test_the_daily_digest_lists_each_item_in_the_readers_language(make_user: Any) -> None:
+    """A notification written while Chinese was active reads in English in an English reader's digest
+    and the other way round; a row stored before messages had keys keeps its stored subject."""
+    from flask_babel import force_locale
+
+    from app.notifications import messages, services
+    from app.notifications.models import Delivery
+
+    params = {
+        "name": "王",
+        "by": "李",
+        "species": "福寿螺",
+        "site": "S-7",
+        "place": "城关镇",
+        "due": "2026-05-10",
+        "follow_up_id": 7,
+        "site_id": 3,
+    }
+    readers = {
+        "en": make_user("surveyor", email="en@example.cn", locale="en", notify_digest=True),
+        "zh": make_user("surveyor", email="zh@example.cn", locale="zh", notify_digest=True),
+    }
+    written_in = {"en": "zh", "zh": "en"}  # each reader's item was composed in the other language
+    for lang, reader in readers.items():
+        with force_locale(written_in[lang]):
+            composed = messages.compose("follow_up_assigned", params)
+        services.notify(
+            reader,
+            NotificationKind.FOLLOW_UP_ASSIGNED,
+            f"assigned:{lang}",
+            composed,
+            message_key="follow_up_assigned",
+            params=params,
+        )
+        _notification(reader, 20 if lang == "en" else 21, subject="旧的提醒主题")
+    db.session.commit()
+
+    assert services.queue_digests() == 2
+    db.session.commit()
+    bodies = {
+        d.user_id: d.message["body"]
+        for d in db.session.scalars(sa.select(Delivery).where(Delivery.event_key.like("digest:%")))
+    }
+    en_body, zh_body = bodies[readers["en"].id], bodies[readers["zh"].id]
+    assert en_body.splitlines() == [
+        "- [Re-inspection assigned] 福寿螺 site S-7, due 2026-05-10",
+        "- 旧的提醒主题",
+    ]
+    assert zh_body.splitlines() == ["- 【复查指派】福寿螺发生点 S-7，应于 2026-05-10 复查", "- 旧的提醒主题"]

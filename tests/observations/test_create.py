@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.audit.models import AuditLog
 from app.extensions import db
 from app.geo.crs import from_wgs84
-from app.observations.models import Observation
+from app.observations.models import Observation, PositionSource
 from tests.conftest import PADDY
 
 
@@ -119,3 +119,29 @@ def test_creation_is_audited(api_as: Any, make_observation: Any) -> None:
 def test_anonymous_callers_cannot_create_or_read(anonymous_api: Any, observation_payload: Any) -> None:
     assert anonymous_api.post("/api/v1/observations", json=observation_payload()).status_code == 401
     assert anonymous_api.get("/api/v1/observations").status_code == 401
+
+
+def test_typed_coordinates_are_their_own_position_source(
+    api_as: Any, observation_payload: Any, web_as: Any
+) -> None:
+    """Coordinates typed in when GPS is denied are recorded as `typed`, not as a map pick, and the
+    record page names them in the reader's language; an unknown source is refused by name."""
+    api = api_as("surveyor")
+    body = observation_payload(position_source="typed", accuracy_m=None)
+    response = api.post("/api/v1/observations", json=body)
+    assert response.status_code == 201, response.get_json()
+    data = response.get_json()
+    assert data["position_source"] == "typed"
+    assert api.get(f"/api/v1/observations/{data['id']}").get_json()["position_source"] == "typed"
+    stored = db.session.get(Observation, data["id"])
+    assert stored is not None and stored.position_source == PositionSource.TYPED
+
+    refused = api.post("/api/v1/observations", json=observation_payload(position_source="manual"))
+    assert refused.status_code == 422
+    assert "position_source" in refused.get_json()["errors"]
+
+    web = web_as(api.user)
+    zh = web.get(f"/observations/{data['id']}").get_data(as_text=True)
+    assert "手工输入坐标" in zh and "地图选点" not in zh
+    web.post("/language", {"lang": "en"})
+    assert "typed coordinates" in web.get(f"/observations/{data['id']}").get_data(as_text=True)

@@ -182,11 +182,11 @@ function startPosition() {
     onChange: (w) => {
       const status = form.querySelector("[data-gps-status]");
       status.textContent = w.describe();
-      status.className = ["good", "map", "kept"].includes(w.status) ? "" : "warning";
+      status.className = ["good", "map", "typed", "kept"].includes(w.status) ? "" : "warning";
       form.dataset.gps = w.status;
       const coords = form.querySelector("[data-gps-coords]");
       coords.textContent = w.fix ? `${w.fix.latitude.toFixed(6)}, ${w.fix.longitude.toFixed(6)}` : "";
-      form.querySelector("[data-gps-restart]").hidden = w.status !== "map" && w.status !== "kept";
+      form.querySelector("[data-gps-restart]").hidden = !["map", "typed", "kept"].includes(w.status);
       if (w.status === "denied" || w.status === "unavailable") form.querySelector("[data-typed-position]").open = true;
       if (mini) mini.show(w.fix);
       orderTownships(w.fix);
@@ -202,7 +202,7 @@ function startPosition() {
       return;
     }
     showErrors(form, null, {});
-    watcher.setOnMap(point[0], point[1]);
+    watcher.setTyped(point[0], point[1]);
   });
   watcher.start();
 }
@@ -266,7 +266,7 @@ function resetForNext() {
   field("severity").value = "";
   field("observed_at").value = localInputValue(new Date());
   photos.clear();
-  if (watcher.status === "map" || watcher.status === "kept") {
+  if (["map", "typed", "kept"].includes(watcher.status)) {
     // A position set by hand belongs to the record just saved: the next one needs its own.
     watcher.fix = null;
     watcher.start();

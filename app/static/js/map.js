@@ -25,9 +25,20 @@ function query(extra) {
   return params;
 }
 
-function marker(lat, lon, colour, popup) {
+const LIST_LIMIT = 200; // items listed beside the map; the map itself shows up to LIMIT
+const list = document.querySelector("[data-map-list]");
+const listNote = document.querySelector("[data-map-list-note]");
+const listCount = document.querySelector("[data-map-list-count]");
+const markers = new Map(); // list key ("sites:12", "observations:40") → marker
+let selected = null; // the key of the item picked from the list, kept while the layer is reloaded
+let rebuilding = false;
+let generation = 0; // a load superseded by a newer one (filters or map moved again) draws nothing
+
+function marker(key, lat, lon, colour, popup) {
   const m = L.circleMarker([lat, lon], { radius: 7, color: "#fff", weight: 1.5, fillColor: colour, fillOpacity: 0.9 });
   m.bindPopup(popup);
+  m.on("popupopen", () => mark(key));
+  markers.set(key, m);
   return m;
 }
 
@@ -38,6 +49,45 @@ function link(href, text) {
   return a;
 }
 
+// The name a status has in the filter's own options (already in the reader's language).
+function statusLabel(kind, value) {
+  const option = filters.querySelector(`[data-map-status] option[data-for="${kind}"][value="${value}"]`);
+  return option ? option.textContent : value;
+}
+
+function mark(key) {
+  for (const item of list.querySelectorAll("[aria-current]")) item.removeAttribute("aria-current");
+  const item = list.querySelector(`[data-key="${key}"]`);
+  if (item) item.setAttribute("aria-current", "true");
+}
+
+// One list item: a button that centres the map on the point and opens its popup, its key facts and a link.
+function listItem(key, lat, lon, title, facts, href, colour) {
+  const li = document.createElement("li");
+  li.dataset.key = key;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "map-item";
+  button.dataset.mapItem = key;
+  const dot = document.createElement("i");
+  dot.style.background = colour;
+  dot.setAttribute("aria-hidden", "true");
+  button.append(dot, title);
+  button.addEventListener("click", () => {
+    selected = key;
+    map.setView([lat, lon], Math.max(map.getZoom(), 15));
+    const m = markers.get(key);
+    if (m) m.openPopup();
+  });
+  const p = document.createElement("p");
+  p.className = "muted small";
+  p.textContent = facts.filter(Boolean).join(" · ");
+  const open = link(href, t("map_open"));
+  open.className = "small";
+  li.append(button, p, open);
+  return li;
+}
+
 async function load() {
   const kind = filters.elements.namedItem("layer").value;
   for (const option of filters.querySelectorAll("[data-map-status] option[data-for]")) {
@@ -46,40 +96,66 @@ async function load() {
   const status = filters.elements.namedItem("status");
   if (status.selectedOptions[0] && status.selectedOptions[0].hidden) status.value = "";
   const b = map.getBounds();
-  let count = 0;
+  const current = ++generation;
+  const points = []; // [key, lat, lon, colour, popup, title, facts, href]
   let total = 0;
-  layer.clearLayers();
   if (kind === "sites") {
     const response = await fetch(`/api/v1/sites?${query({ per_page: 500 })}`, { credentials: "same-origin" });
-    if (!response.ok) return;
+    if (!response.ok || current !== generation) return;
     const body = await response.json();
+    if (current !== generation) return;
     total = body.total;
     for (const s of body.items) {
+      const title = `${s.species.name_zh} · ${s.code}`;
       const popup = document.createElement("div");
-      popup.append(link(`/sites/${s.id}`, `${s.species.name_zh} · ${s.code}`), document.createElement("br"), s.place_name || "");
-      layer.addLayer(marker(s.latitude, s.longitude, COLOURS[s.status] || "#555", popup));
-      count += 1;
+      popup.append(link(`/sites/${s.id}`, title), document.createElement("br"), s.place_name || "");
+      const facts = [statusLabel("sites", s.status), s.township_name, s.place_name,
+        s.last_observed_at ? s.last_observed_at.slice(0, 10) : ""];
+      points.push([`sites:${s.id}`, s.latitude, s.longitude, COLOURS[s.status] || "#555", popup, title, facts,
+        `/sites/${s.id}`]);
     }
   } else {
     const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(",");
     const response = await fetch(`/api/v1/observations/geojson?${query({ per_page: LIMIT, bbox })}`, {
       credentials: "same-origin",
     });
-    if (!response.ok) return;
+    if (!response.ok || current !== generation) return;
     const body = await response.json();
+    if (current !== generation) return;
     total = body.total;
     for (const f of body.features) {
       const [lon, lat] = f.geometry.coordinates;
       const p = f.properties;
+      const title = `${p.species} · ${p.detected ? t("found") : t("not_found")}`;
+      const when = p.observed_at.slice(0, 16).replace("T", " ");
       const popup = document.createElement("div");
-      popup.append(link(`/observations/${f.id}`, `${p.species} · ${p.detected ? t("found") : t("not_found")}`),
-        document.createElement("br"), p.observed_at.slice(0, 16).replace("T", " "));
-      layer.addLayer(marker(lat, lon, p.detected ? COLOURS.found : COLOURS.not_found, popup));
-      count += 1;
+      popup.append(link(`/observations/${f.id}`, title), document.createElement("br"), when);
+      const facts = [when, statusLabel("observations", p.status),
+        p.severity ? t("map_severity").replace("{n}", p.severity) : ""];
+      points.push([`observations:${f.id}`, lat, lon, p.detected ? COLOURS.found : COLOURS.not_found, popup, title,
+        facts, `/observations/${f.id}`]);
     }
   }
+  rebuilding = true;
+  layer.clearLayers();
+  markers.clear();
+  rebuilding = false;
+  const items = [];
+  for (const [key, lat, lon, colour, popup, title, facts, href] of points) {
+    layer.addLayer(marker(key, lat, lon, colour, popup));
+    if (items.length < LIST_LIMIT) items.push(listItem(key, lat, lon, title, facts, href, colour));
+  }
+  list.replaceChildren(...items);
+  const count = points.length;
   document.querySelector("[data-map]").dataset.markers = String(count);
+  list.dataset.items = String(items.length);
+  listCount.textContent = count ? `(${count})` : "";
   note.textContent = count === 0 ? t("map_no_points") : count < total ? t("map_more").replace("{n}", count) : "";
+  listNote.textContent = items.length < count
+    ? t("map_list_more").replace("{n}", items.length).replace("{total}", total) : "";
+  // The item picked from the list keeps its popup when the records in view are reloaded around it.
+  if (selected && markers.has(selected)) markers.get(selected).openPopup();
+  else selected = null;
 }
 
 async function start() {
@@ -92,7 +168,15 @@ async function start() {
     const [w, s, e, n] = data.district.bounds;
     map.fitBounds([[s, w], [n, e]]);
   } else map.setView([30.67, 107.8], 10);
-  filters.addEventListener("change", load);
+  filters.addEventListener("change", () => {
+    selected = null;
+    load();
+  });
+  map.on("popupclose", () => {
+    if (rebuilding) return;
+    selected = null;
+    mark(null);
+  });
   map.on("moveend", () => {
     if (filters.elements.namedItem("layer").value === "observations") load();
   });

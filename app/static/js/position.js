@@ -52,6 +52,13 @@ export class PositionWatcher {
     this.update("map");
   }
 
+  // Coordinates typed in by hand (GPS denied): recorded as their own source, not as a map pick.
+  setTyped(latitude, longitude) {
+    this.stop();
+    this.fix = { latitude, longitude, accuracy_m: null, altitude_m: null, source: "typed" };
+    this.update("typed");
+  }
+
   // A position that came with a saved record (reopened to be fixed): kept until GPS is asked for again.
   keep(fix) {
     this.stop();
@@ -73,6 +80,7 @@ export class PositionWatcher {
       denied: t("gps_denied"),
       unavailable: t("gps_unavailable"),
       map: t("gps_map"),
+      typed: t("gps_typed"),
       kept: t("gps_kept"),
     }[this.status];
   }
