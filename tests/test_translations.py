@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
@@ -39,3 +41,11 @@ def test_placeholders_survive_translation() -> None:
         catalogue = read_po(fh)
     problems = [(m.id, errors) for m in catalogue if m.id and (errors := m.check(catalogue))]
     assert problems == []
+
+
+def test_each_message_is_translated_once() -> None:
+    """Two entries for one message (two branches adding the same string) would silently keep the last."""
+    text = CATALOGUE.read_text(encoding="utf-8")
+    entries = re.findall(r'^(msgctxt "(?:[^"\\]|\\.)*"\n)?msgid ((?:"(?:[^"\\]|\\.)*"\n)+)', text, re.M)
+    counts = Counter(entries)
+    assert [entry for entry, n in counts.items() if n > 1 and entry[1].strip() != '""'] == []
