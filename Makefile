@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi:app
 
-.PHONY: help install run test lint format translations extract-messages bench
+.PHONY: help install run test test-fast lint format translations extract-messages bench
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -79,7 +79,11 @@ test: install $(CHROMIUM) $(SOFFICE) ## the whole suite on SQLite, then on Postg
 	echo "== SQLite"; tail -n 25 .test-logs/sqlite.log; echo "== PostgreSQL"; tail -n 25 .test-logs/postgresql.log; \
 	[ $$sqlite_rc -eq 0 ] && [ $$postgresql_rc -eq 0 ]
 
-bench: install ## SPEC §5 budgets vs bare baselines, ~4 min a database (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
+test-fast: install ## the inner loop: SQLite only, no browser, no fuzzing, no memory-bound workbook runs (~2 min)
+	$(BIN)/pytest -p no:cacheprovider --ignore=tests/browser --ignore=tests/api/test_fuzz.py \
+		--ignore=tests/exports/test_import_limits.py $(ARGS)
+
+bench: install ## docs/contract.md §5 budgets vs bare baselines, ~4 min a database (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
 	$(BIN)/python bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 lint: install ## ruff (lint and format check) and mypy
