@@ -17,6 +17,7 @@ from app.extensions import db
 from app.notifications.models import Notification
 from app.observations.models import Observation
 from tests.browser.test_field_work import FIELD_SPECIES, _observations_of
+from tests.browser.waiting import wait_until
 from tests.conftest import PADDY
 from tests.photos.images import encode, photo
 
@@ -301,7 +302,7 @@ def test_the_map_marker_is_drawn_offline(phone: Any, field_user: Any) -> None:
     p.page.wait_for_selector('form[data-gps="good"]')
     icon = p.page.locator("[data-position-map] img.leaflet-marker-icon")
     expect(icon).to_have_count(1)
-    p.page.wait_for_function("document.querySelector('[data-position-map] img.leaflet-marker-icon').complete")
+    wait_until(p.page, "() => document.querySelector('[data-position-map] img.leaflet-marker-icon').complete")
     assert icon.evaluate("(img) => img.naturalWidth") > 0  # not a broken image
 
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from tests.browser.test_field_work import _record
+from tests.browser.waiting import wait_until
 
 
 def test_verifier_returns_a_record_and_the_surveyor_sees_why(
@@ -70,7 +71,7 @@ def test_map_shows_sites_and_records_behind_sign_in(phone: Any, field_user: Any)
     p.page.wait_for_selector("[data-map][data-ready]")
     assert int(p.page.locator("[data-map]").get_attribute("data-markers") or 0) >= 1
     p.page.select_option('select[name="layer"]', "observations")
-    p.page.wait_for_function("document.querySelector('[data-map]').dataset.markers !== undefined")
+    wait_until(p.page, "() => document.querySelector('[data-map]').dataset.markers !== undefined")
     p.screenshot("map")
     # The map's data is the signed-in API: a stranger gets nothing.
     stranger = phone()
@@ -130,7 +131,7 @@ def test_with_the_osm_basemap_only_its_tiles_come_from_outside(phone: Any, field
         p.sign_in(surveyor.username)
         p.goto("/map")
         p.page.wait_for_selector("[data-map][data-ready]")
-        p.page.wait_for_function("document.querySelectorAll('.leaflet-tile').length > 0")
+        wait_until(p.page, "() => document.querySelectorAll('.leaflet-tile').length > 0")
     finally:
         app.config["IAS_BASEMAP"] = "none"
     assert tiles and all(t.startswith("https://tile.openstreetmap.org/") for t in tiles)

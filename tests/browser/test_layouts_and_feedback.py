@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.extensions import db
+from tests.browser.waiting import wait_until
 
 DESK = {"viewport": {"width": 1280, "height": 900}, "is_mobile": False, "has_touch": False}
 
@@ -223,12 +224,13 @@ def test_the_map_lists_what_it_shows_beside_it_at_a_desk(
     expect(popup).to_be_visible()
     expect(popup.locator(f'a[href="/sites/{weed["site_id"]}"]')).to_be_visible()
     expect(weed_item).to_have_attribute("aria-current", "true")
-    desk.page.wait_for_function(
+    wait_until(
+        desk.page,
         """() => {
             const tip = document.querySelector('.leaflet-popup-tip').getBoundingClientRect();
             const map = document.querySelector('[data-map]').getBoundingClientRect();
             return Math.abs(tip.x + tip.width / 2 - (map.x + map.width / 2)) < 3;
-        }"""
+        }""",
     )
 
     # The list follows the filters: one species, then the records layer.
