@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import Role, User
+from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acts_for, unit_ids
 from app.clock import local_date, local_today, local_zone
 from app.control import efficacy as formulas
@@ -160,13 +160,22 @@ def _assignee(user_id: int, organization_id: int, field: str, errors: FieldError
 
 
 def organization_supervisor(organization_id: int) -> User | None:
-    """The supervisor who receives an organization's reminders (the longest-serving active one)."""
-    return db.session.scalar(
-        sa.select(User)
-        .where(User.organization_id == organization_id, User.role == Role.SUPERVISOR, User.active.is_(True))
-        .order_by(User.id)
-        .limit(1)
-    )
+    """The supervisor who receives an organization's reminders (the longest-serving active one); for a
+    unit with none, its bureau's, whose supervisors supervise the units' re-inspections too."""
+    organization = db.session.get(Organization, organization_id)
+    while organization is not None:
+        supervisor = db.session.scalar(
+            sa.select(User)
+            .where(
+                User.organization_id == organization.id, User.role == Role.SUPERVISOR, User.active.is_(True)
+            )
+            .order_by(User.id)
+            .limit(1)
+        )
+        if supervisor is not None:
+            return supervisor
+        organization = organization.parent
+    return None
 
 
 def next_spring_check(performed_on: date, month_day: str) -> date:

@@ -63,12 +63,15 @@ def new_operation() -> str:
         site = site_services.get_site(site_id)
     sites: list[Site] = []
     if site is None:
+        own_sites = acting_ids(current_user) or {current_user.organization_id}
         sites = list(
             db.session.scalars(
                 sa.select(Site)
                 .options(joinedload(Site.species), joinedload(Site.township))
                 .where(
-                    Site.organization_id == current_user.organization_id, Site.status != SiteStatus.CLEARED
+                    # The sites of the organizations the user acts for (a bureau's units' too).
+                    Site.organization_id.in_(sorted(own_sites)),
+                    Site.status != SiteStatus.CLEARED,
                 )
                 .order_by(Site.last_observed_at.desc(), Site.id.desc())
                 .limit(SITE_CHOICES)

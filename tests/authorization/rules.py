@@ -120,7 +120,8 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/users": Rule(
         ADMINS,
         Reach.ORG,
-        "SPEC §3.2 users: admin and bureau_admin (own organization) only; target = the new user's org",
+        "SPEC §3.2 users: admin and bureau_admin (own organization and its units) only; target = the new "
+        "user's org",
         target="organization",
         ok=(201,),
         units=True,
@@ -164,7 +165,8 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/observations/{id}/review": Rule(
         REVIEWERS,
         Reach.ORG,
-        "SPEC §1: verification acts within the actor's organization unless admin; never one's own record",
+        "SPEC §1: verification acts within the actor's organization (a bureau: its units too) unless "
+        "admin; never one's own record",
         target="observation",
         not_author=True,
         units=True,
@@ -172,7 +174,7 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/photos/{id}/{variant}": Rule(
         EVERYONE,
         Reach.ORG,
-        "SPEC §6: originals (with their GPS) for the recording bureau's staff and verifiers only, "
+        "SPEC §6: originals (with their GPS) for the recording organization's and its bureau's staff only, "
         "admin included (the matrix asks for the original; thumbnails and display copies stay READ)",
         target="photo",
         units=True,
@@ -210,14 +212,15 @@ RULES: dict[str, Rule] = {
     "PATCH /api/v1/follow-ups/{id}": Rule(
         MANAGERS,
         Reach.ORG,
-        "SPEC §1: assignment acts within the actor's organization unless admin (services._check_manager)",
+        "SPEC §1: assignment acts within the actor's organization (a bureau: its units too) unless admin "
+        "(services._check_manager)",
         target="follow_up",
         units=True,
     ),
     "POST /api/v1/follow-ups/{id}/complete": Rule(
         EVERYONE,
         Reach.ORG,
-        "SPEC §1 surveyors complete 're-inspections assigned to them'; decided: anyone of its org, "
+        "SPEC §1 surveyors complete 're-inspections assigned to them'; decided: anyone acting for its org, "
         "since a colleague at the site with no signal cannot wait for a supervisor to reassign it "
         "(the completion records who did it)",
         target="follow_up",
@@ -422,7 +425,8 @@ RULES: dict[str, Rule] = {
     "GET /dashboard": Rule(
         DASHBOARD,
         Reach.ORG,
-        "SPEC §1 supervisors watch the dashboard; another org's (?organization=) is admin's only",
+        "SPEC §1 supervisors watch the dashboard; another org's (?organization=) is admin's only, a "
+        "unit's its bureau's too",
         target="organization",
         units=True,
     ),

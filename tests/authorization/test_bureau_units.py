@@ -159,6 +159,32 @@ def test_a_bureau_follow_up_assigned_to_a_units_surveyor_is_theirs_to_complete(
     assert stored.status.value == "done" and stored.completed_by_id == technician.id
 
 
+@pytest.mark.usefixtures("units")
+def test_a_units_follow_ups_fall_to_its_bureaus_supervisor_when_it_has_none(
+    api_as: Any, web_as: Any, make_user: Any, treat: Any
+) -> None:
+    bureau_supervisor = make_user("supervisor", "forestry")
+    db.session.commit()
+    operation, baseline = treat(api_as("surveyor", "lp-station"))
+    assert {db.session.get(FollowUp, f["id"]).supervisor_id for f in operation["follow_ups"]} == {
+        bureau_supervisor.id
+    }
+    station_supervisor = make_user("supervisor", "lp-station")
+    db.session.commit()
+    later, _ = treat(api_as("surveyor", "lp-station"))
+    assert db.session.get(FollowUp, later["follow_ups"][0]["id"]).supervisor_id == station_supervisor.id
+    # The bureau's staff are offered the unit's site to treat; another bureau's are not.
+    site_id = baseline["site_id"]
+    treat_link = f'href="/control-operations/new?site_id={site_id}"'
+    assert treat_link in web_as("surveyor", "forestry").get(f"/sites/{site_id}").get_data(as_text=True)
+    assert treat_link not in web_as("surveyor", "agriculture").get(f"/sites/{site_id}").get_data(as_text=True)
+    site_option = f'<option value="{site_id}" data-species-id='
+    choices = web_as("surveyor", "forestry").get("/control-operations/new").get_data(as_text=True)
+    assert site_option in choices
+    choices = web_as("surveyor", "agriculture").get("/control-operations/new").get_data(as_text=True)
+    assert site_option not in choices
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. Users and exports
 
