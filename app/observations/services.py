@@ -478,7 +478,8 @@ def review_observation(
     comment: str | None,
     client_uuid: uuid.UUID | None = None,
 ) -> Observation:
-    """Verify, reject or return a submitted record (verifier of the owning organization, or admin).
+    """Verify, reject or return a submitted record (a verifier of the owning organization or of its
+    bureau, or admin).
 
     `client_uuid`, made once per review by the reviewer's form: the same review sent again is answered
     with the record as it is, not applied twice nor refused. Raises PermissionDenied, Conflict (not

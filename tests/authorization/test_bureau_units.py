@@ -51,6 +51,7 @@ def test_a_units_record_is_reviewed_by_its_bureaus_verifier(
     bureau_verifier = web_as("verifier", "forestry")
     queue = bureau_verifier.get("/review").get_data(as_text=True)
     assert f'action="/observations/{record["id"]}/review"' in queue  # listed, with its form
+    assert "梁山街道林业站" in queue  # the unit that made it is named
     for outsider in ("agriculture", "ag-station", "lp-farm"):
         page = web_as("verifier", outsider).get("/review").get_data(as_text=True)
         assert f"/observations/{record['id']}" not in page, outsider
