@@ -138,7 +138,7 @@ class Users(MethodView):
     @blp.arguments(UserQueryArgs, location="query", as_kwargs=True)
     @blp.response(200, page_of(UserSchema))
     def get(self, page: int, per_page: int, **filters: Any) -> dict[str, Any]:
-        """Users the caller manages (all for admin, own organization for bureau_admin)"""
+        """Users the caller manages (all for admin; for bureau_admin their organization and its units)"""
         stmt = services.visible_users(current_user)
         if "role" in filters:
             stmt = stmt.where(User.role == filters["role"])
@@ -153,7 +153,7 @@ class Users(MethodView):
     @blp.response(201, UserSchema)
     @blp.alt_response(409, description="The username is taken")
     def post(self, args: dict[str, Any]) -> User:
-        """Create a user (admin: any organization; bureau_admin: their own, not admin)"""
+        """Create a user (admin: any organization; bureau_admin: their own or a unit under it, not admin)"""
         user = services.create_user(
             actor=current_user,
             username=args["username"],

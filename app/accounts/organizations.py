@@ -17,6 +17,45 @@ from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 
 
+def unit_ids(organization_id: int) -> frozenset[int]:
+    """The organization and every unit under it, however deep (organizations are few: one query)."""
+    children: dict[int | None, list[int]] = {}
+    for org_id, parent_id in db.session.execute(sa.select(Organization.id, Organization.parent_id)):
+        children.setdefault(parent_id, []).append(org_id)
+    found = {organization_id}
+    stack = [organization_id]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return frozenset(found)
+
+
+def acting_ids(user: User) -> frozenset[int] | None:
+    """The organizations `user` acts for (docs/contract.md §1): their own and, when it is a bureau,
+    the units under it; a unit's staff act for their unit only. None for an admin: every one."""
+    if user.role == Role.ADMIN:
+        return None
+    if not user.organization.is_bureau:
+        return frozenset({user.organization_id})
+    return unit_ids(user.organization_id)
+
+
+def acts_for(user: User, organization_id: int) -> bool:
+    """Whether `user` acts for the organization `organization_id` (an admin acts for every one)."""
+    ids = acting_ids(user)
+    return ids is None or organization_id in ids
+
+
+def list_owners(organization: Organization) -> tuple[str, ...]:
+    """The codes whose district species lists an organization's staff use: its own and, for a unit,
+    its bureau's (a township station has no lists of its own; it works from its bureau's)."""
+    if organization.parent is None or organization.is_bureau:
+        return (organization.code,)
+    return (organization.code, organization.parent.code)
+
+
 def _check_admin(actor: User | None) -> None:
     if actor is not None and actor.role != Role.ADMIN:
         raise PermissionDenied(_("Organizations are managed by administrators."))

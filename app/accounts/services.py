@@ -2,8 +2,9 @@
 
 Rules for managing users (SPEC §1, §3.2):
 - `admin` manages every user of every organization and may grant any role.
-- `bureau_admin` manages the users of their own organization and may grant any role but `admin`;
-  they cannot touch an `admin` account or move anyone to another organization.
+- `bureau_admin` manages the users of their own organization and, when it is a bureau, of the units
+  under it (docs/contract.md §1), and may grant any role but `admin`; they cannot touch an `admin`
+  account or move anyone outside those organizations.
 - Everyone else manages nobody.
 """
 
@@ -32,6 +33,7 @@ from app.accounts.models import (
     User,
     UserSession,
 )
+from app.accounts.organizations import acting_ids, acts_for
 from app.accounts.sessions import revoke_sessions
 from app.audit.services import record_event
 from app.errors import (
@@ -98,12 +100,15 @@ def get_user(user_id: int) -> User:
 
 
 def get_managed_user(actor: User, user_id: int) -> User:
-    """A user the actor manages. Raises NotFound, or PermissionDenied outside their organization."""
+    """A user the actor manages. Raises NotFound, or PermissionDenied outside the organizations they
+    act for (a bureau admin's: the bureau and its units)."""
     user = get_user(user_id)
     if actor.role not in GRANTABLE_ROLES:
         raise PermissionDenied(_("Only administrators manage users."))
-    if actor.role != Role.ADMIN and user.organization_id != actor.organization_id:
-        raise PermissionDenied(_("You manage the users of your own organization only."))
+    if not acts_for(actor, user.organization_id):
+        raise PermissionDenied(
+            _("You manage the users of your own organization and of the units under it only.")
+        )
     return user
 
 
@@ -112,8 +117,9 @@ def visible_users(actor: User) -> sa.Select[tuple[User]]:
     if actor.role not in GRANTABLE_ROLES:
         raise PermissionDenied(_("Only administrators manage users."))
     stmt = sa.select(User).order_by(User.username)
-    if actor.role != Role.ADMIN:
-        stmt = stmt.where(User.organization_id == actor.organization_id)
+    ids = acting_ids(actor)
+    if ids is not None:
+        stmt = stmt.where(User.organization_id.in_(sorted(ids)))
     return stmt
 
 
@@ -123,8 +129,10 @@ def _check_may_grant(actor: User | None, role: Role, organization: Organization)
     grantable = GRANTABLE_ROLES.get(actor.role)
     if grantable is None:
         raise PermissionDenied(_("Only administrators manage users."))
-    if actor.role != Role.ADMIN and organization.id != actor.organization_id:
-        raise PermissionDenied(_("You manage the users of your own organization only."))
+    if not acts_for(actor, organization.id):
+        raise PermissionDenied(
+            _("You manage the users of your own organization and of the units under it only.")
+        )
     if role not in grantable:
         raise PermissionDenied(_("You may not grant the role %(role)s.", role=role.value))
 
@@ -189,16 +197,20 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
         if actor.role not in GRANTABLE_ROLES:
             raise PermissionDenied(_("Only administrators manage users."))
         if actor.role != Role.ADMIN and (
-            user.organization_id != actor.organization_id or user.role == Role.ADMIN
+            not acts_for(actor, user.organization_id) or user.role == Role.ADMIN
         ):
-            raise PermissionDenied(_("You manage the users of your own organization only."))
+            raise PermissionDenied(
+                _("You manage the users of your own organization and of the units under it only.")
+            )
         if actor.id == user.id and (changes.get("active") is False or "role" in changes):
             raise PermissionDenied(_("You cannot change your own role or deactivate yourself."))
     organization = user.organization
     if "organization" in changes:
         organization = get_organization(changes["organization"])
-        if actor is not None and actor.role != Role.ADMIN and organization.id != actor.organization_id:
-            raise PermissionDenied(_("You manage the users of your own organization only."))
+        if actor is not None and not acts_for(actor, organization.id):
+            raise PermissionDenied(
+                _("You manage the users of your own organization and of the units under it only.")
+            )
     role = Role(changes.get("role", user.role))
     if "role" in changes or "organization" in changes:
         _check_may_grant(actor, role, organization)

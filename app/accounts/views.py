@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -18,6 +19,7 @@ from app.accounts.forms import (
     show_refusal,
 )
 from app.accounts.models import Organization, Role, User
+from app.accounts.organizations import acting_ids
 from app.accounts.sessions import end_session, start_session
 from app.errors import (
     AuthenticationFailed,
@@ -122,7 +124,7 @@ def change_password() -> str | Response | tuple[str, int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Managing users (admins: everyone; bureau admins: their own organization). The rules are the
+# Managing users (admins: everyone; bureau admins: their own organization and its units). The rules are the
 # service's, as for /api/v1/users; these pages only turn its refusals into messages beside the fields.
 
 
@@ -140,7 +142,14 @@ def _organization_choices(actor: User) -> list[SelectChoice]:
     if actor.role == Role.ADMIN:
         organizations: list[Organization] = list(db.session.scalars(services.list_organizations()))
         return [SelectChoice(org.code, org.name) for org in organizations]
-    return [SelectChoice(actor.organization.code, actor.organization.name)]
+    # A bureau admin's own organization first, then the units under it (docs/contract.md §1).
+    ids = acting_ids(actor) or frozenset({actor.organization_id})
+    units = db.session.scalars(
+        sa.select(Organization)
+        .where(Organization.id.in_(sorted(ids - {actor.organization_id})))
+        .order_by(Organization.code)
+    )
+    return [SelectChoice(org.code, org.name) for org in (actor.organization, *units)]
 
 
 @bp.route("/admin/users")

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.accounts.models import Organization
+from app.accounts.organizations import unit_ids as unit_ids  # re-exported: the census and exports use it
 from app.clock import local_zone
 from app.control.models import ControlOperation, FollowUp
 from app.errors import InvalidInput
@@ -26,21 +27,6 @@ from app.sites.models import Site
 
 DISTRICT = "district"  # the `bureau` that names the whole district's census
 DEFAULT_STATUSES: tuple[ReviewStatus, ...] = (ReviewStatus.VERIFIED,)
-
-
-def unit_ids(organization_id: int) -> frozenset[int]:
-    """The organization and every unit under it, however deep (organizations are few: one query)."""
-    children: dict[int | None, list[int]] = {}
-    for org_id, parent_id in db.session.execute(sa.select(Organization.id, Organization.parent_id)):
-        children.setdefault(parent_id, []).append(org_id)
-    found = {organization_id}
-    stack = [organization_id]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return frozenset(found)
 
 
 def parse_statuses(values: Iterable[Any] | None, *, field_name: str = "statuses") -> tuple[ReviewStatus, ...]:

@@ -107,7 +107,7 @@ class FollowUpItem(MethodView):
     @blp.response(200, FollowUpSchema)
     @blp.alt_response(409, description="Already done or cancelled")
     def patch(self, args: dict[str, Any], follow_up_id: int) -> FollowUp:
-        """Reassign, reschedule or cancel a follow-up (supervisors of its organization)"""
+        """Reassign, reschedule or cancel a follow-up (supervisors of its organization or its bureau)"""
         if not args:
             raise InvalidInput(_("Send at least one field to change."), {"_schema": [_("empty body")]})
         follow_up = services.update_follow_up(
@@ -142,7 +142,7 @@ class FollowUpAccept(MethodView):
     @blp.response(200, FollowUpSchema)
     @blp.alt_response(409, description="Not a completed re-inspection recorded far from its site")
     def post(self, follow_up_id: int) -> FollowUp:
-        """Accept a re-inspection recorded far from its site (supervisors of its organization)
+        """Accept a re-inspection recorded far from its site (supervisors of its organization or bureau)
 
         A re-inspection farther than 3 × IAS_SITE_RADIUS_M from its site is marked `far_from_site`
         and its efficacy is left out until a supervisor accepts it here; accepting computes it.

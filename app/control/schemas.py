@@ -63,7 +63,8 @@ class ControlOperationCreateArgs(ma.Schema):
         validate=ID_RANGE,
         allow_none=True,
         metadata={
-            "description": "who re-inspects: an active user of your organization; default: the one recording"
+            "description": "who re-inspects: an active user of your organization or of a unit under it; "
+            "default: the one recording"
         },
     )
     check_site_id = ma.fields.Integer(

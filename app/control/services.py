@@ -18,7 +18,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import Role, User
+from app.accounts.models import Organization, Role, User
+from app.accounts.organizations import acts_for, unit_ids
 from app.clock import local_date, local_today, local_zone
 from app.control import efficacy as formulas
 from app.control.efficacy import henderson_tilton_gap, henderson_tilton_pct, reduction_pct
@@ -133,22 +134,48 @@ def _detail_labels(method: ControlMethod | None) -> dict[str, str]:
     return {f"details.{f['name']}": f["label_zh"] if zh else f["label_en"] for f in method.fields}
 
 
-def _same_org_user(user_id: int, actor: User, field: str, errors: FieldErrors) -> User | None:
+def may_be_assigned(user: User | None, organization_id: int) -> bool:
+    """Whether `user` may re-inspect for the organization `organization_id`: an active user of it or,
+    when it is a bureau, of a unit under it (docs/contract.md §1)."""
+    return user is not None and user.active and user.organization_id in unit_ids(organization_id)
+
+
+def assignable_users(organization_id: int) -> list[User]:
+    """The choices of assignee for a follow-up of `organization_id` (its units' staff included)."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.organization_id.in_(sorted(unit_ids(organization_id))), User.active.is_(True))
+            .order_by(User.display_name, User.id)
+        )
+    )
+
+
+def _assignee(user_id: int, organization_id: int, field: str, errors: FieldErrors) -> User | None:
     user = db.session.get(User, user_id)
-    if user is None or not user.active or user.organization_id != actor.organization_id:
-        errors[field] = [_("must be an active user of your organization.")]
+    if not may_be_assigned(user, organization_id):
+        errors[field] = [_("must be an active user of the organization or of a unit under it.")]
         return None
     return user
 
 
 def organization_supervisor(organization_id: int) -> User | None:
-    """The supervisor who receives an organization's reminders (the longest-serving active one)."""
-    return db.session.scalar(
-        sa.select(User)
-        .where(User.organization_id == organization_id, User.role == Role.SUPERVISOR, User.active.is_(True))
-        .order_by(User.id)
-        .limit(1)
-    )
+    """The supervisor who receives an organization's reminders (the longest-serving active one); for a
+    unit with none, its bureau's, whose supervisors supervise the units' re-inspections too."""
+    organization = db.session.get(Organization, organization_id)
+    while organization is not None:
+        supervisor = db.session.scalar(
+            sa.select(User)
+            .where(
+                User.organization_id == organization.id, User.role == Role.SUPERVISOR, User.active.is_(True)
+            )
+            .order_by(User.id)
+            .limit(1)
+        )
+        if supervisor is not None:
+            return supervisor
+        organization = organization.parent
+    return None
 
 
 def next_spring_check(performed_on: date, month_day: str) -> date:
@@ -208,7 +235,7 @@ def create_control_operation(
     # Re-inspections go to whoever the operation names, by default the person recording it.
     assignee: User | None = actor
     if args.get("assignee_id") is not None:
-        assignee = _same_org_user(args["assignee_id"], actor, "assignee_id", errors)
+        assignee = _assignee(args["assignee_id"], owner, "assignee_id", errors)
     check_site = None
     if args.get("check_site_id") is not None:
         check_site = db.session.get(Site, args["check_site_id"])
@@ -433,14 +460,21 @@ def filtered_follow_ups(filters: dict[str, Any]) -> sa.Select[tuple[FollowUp]]:
         stmt = stmt.where(FollowUp.due_on < filters["due_before"])
     if "organization_id" in filters:
         stmt = stmt.where(FollowUp.organization_id == filters["organization_id"])
+    if "organization_ids" in filters:
+        stmt = stmt.where(FollowUp.organization_id.in_(sorted(filters["organization_ids"])))
     return stmt.order_by(FollowUp.due_on, FollowUp.id)
 
 
 def _check_manager(actor: User, organization_id: int) -> None:
     if actor.role not in MANAGERS:
         raise PermissionDenied(_("Only supervisors assign, reschedule and cancel follow-ups."))
-    if actor.role != Role.ADMIN and actor.organization_id != organization_id:
+    if not acts_for(actor, organization_id):
         raise PermissionDenied(_("This follow-up belongs to another organization."))
+
+
+def may_complete(actor: User, follow_up: FollowUp) -> bool:
+    """Its assignee, or anyone acting for its organization (its bureau's staff included), completes it."""
+    return follow_up.assignee_id == actor.id or acts_for(actor, follow_up.organization_id)
 
 
 def create_manual_follow_up(
@@ -456,7 +490,7 @@ def create_manual_follow_up(
         errors["due_on"] = [_("is in the past.")]
     assignee = actor
     if assignee_id is not None:
-        assignee = _same_org_user(assignee_id, actor, "assignee_id", errors) or actor
+        assignee = _assignee(assignee_id, actor.organization_id, "assignee_id", errors) or actor
     if errors:
         raise InvalidInput(invalid_fields_message(errors), errors)
     supervisor = organization_supervisor(actor.organization_id)
@@ -475,7 +509,8 @@ def create_manual_follow_up(
 
 
 def update_follow_up(*, actor: User, follow_up: FollowUp, changes: dict[str, Any]) -> FollowUp:
-    """Reassign, reschedule or cancel (supervisors of its organization). Raises PermissionDenied,
+    """Reassign, reschedule or cancel (supervisors of its organization or of its bureau; the assignee
+    an active user of its organization or of a unit under it). Raises PermissionDenied,
     Conflict (already done or cancelled) and InvalidInput."""
     _check_manager(actor, follow_up.organization_id)
     if follow_up.status != FollowUpStatus.PENDING:
@@ -486,10 +521,8 @@ def update_follow_up(*, actor: User, follow_up: FollowUp, changes: dict[str, Any
     errors: FieldErrors = {}
     reassigned = False
     if "assignee_id" in changes:
-        owner = db.session.get(User, changes["assignee_id"])
-        if owner is None or not owner.active or owner.organization_id != follow_up.organization_id:
-            errors["assignee_id"] = [_("must be an active user of the follow-up's organization.")]
-        else:
+        owner = _assignee(changes["assignee_id"], follow_up.organization_id, "assignee_id", errors)
+        if owner is not None:
             reassigned = owner.id != follow_up.assignee_id
             follow_up.assignee_id = owner.id
     if "due_on" in changes:
@@ -519,7 +552,7 @@ def complete_follow_up(*, actor: User, follow_up: FollowUp, observation_args: di
     A retry with the same observation returns the completed follow-up. Raises PermissionDenied,
     Conflict and InvalidInput.
     """
-    if actor.role != Role.ADMIN and actor.organization_id != follow_up.organization_id:
+    if not may_complete(actor, follow_up):
         raise PermissionDenied(_("This follow-up belongs to another organization."))
     done = follow_up.observation if follow_up.status == FollowUpStatus.DONE else None
     if done is not None and done.client_uuid == observation_args["client_uuid"]:

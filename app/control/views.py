@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
-from app.accounts.models import Role, User
+from app.accounts.organizations import acting_ids, acts_for
 from app.clock import local_today
 from app.control import services
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
@@ -63,12 +63,15 @@ def new_operation() -> str:
         site = site_services.get_site(site_id)
     sites: list[Site] = []
     if site is None:
+        own_sites = acting_ids(current_user) or {current_user.organization_id}
         sites = list(
             db.session.scalars(
                 sa.select(Site)
                 .options(joinedload(Site.species), joinedload(Site.township))
                 .where(
-                    Site.organization_id == current_user.organization_id, Site.status != SiteStatus.CLEARED
+                    # The sites of the organizations the user acts for (a bureau's units' too).
+                    Site.organization_id.in_(sorted(own_sites)),
+                    Site.status != SiteStatus.CLEARED,
                 )
                 .order_by(Site.last_observed_at.desc(), Site.id.desc())
                 .limit(SITE_CHOICES)
@@ -79,13 +82,14 @@ def new_operation() -> str:
         site=site,
         observation=observation,
         sites=sites,
-        colleagues=_colleagues(current_user.organization_id),
+        colleagues=services.assignable_users(current_user.organization_id),
         title=_("Control operation"),
     )
 
 
 def _follow_up_filters() -> tuple[dict[str, Any], bool]:
-    """Filters from the query string. Everyone sees their own; managers may see their organization's."""
+    """Filters from the query string. Everyone sees their own; managers may see those of the
+    organizations they act for (a bureau's units' too)."""
     manager = current_user.role in MANAGERS
     scope_all = manager and request.args.get("scope") == "all"
     filters: dict[str, Any] = {}
@@ -97,8 +101,9 @@ def _follow_up_filters() -> tuple[dict[str, Any], bool]:
     if request.args.get("overdue") in {"1", "true"}:
         filters["overdue"] = True
     if scope_all:
-        if current_user.role != Role.ADMIN:
-            filters["organization_id"] = current_user.organization_id
+        ids = acting_ids(current_user)
+        if ids is not None:
+            filters["organization_ids"] = ids
         if (assignee := _int_arg("assignee_id")) is not None:
             filters["assignee_id"] = assignee
     else:
@@ -109,7 +114,8 @@ def _follow_up_filters() -> tuple[dict[str, Any], bool]:
 @bp.route("/follow-ups")
 @login_required
 def follow_ups() -> str:
-    """My follow-ups (pending first, by due date); supervisors see their organization's with scope=all."""
+    """My follow-ups (pending first, by due date); supervisors see their organization's (and its
+    units') with scope=all."""
     filters, scope_all = _follow_up_filters()
     stmt = services.filtered_follow_ups(filters).options(
         joinedload(FollowUp.site).joinedload(Site.species),
@@ -141,19 +147,7 @@ def follow_ups() -> str:
 
 
 def _may_manage(follow_up: FollowUp) -> bool:
-    return current_user.role in MANAGERS and (
-        current_user.role == Role.ADMIN or current_user.organization_id == follow_up.organization_id
-    )
-
-
-def _colleagues(organization_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            sa.select(User)
-            .where(User.organization_id == organization_id, User.active.is_(True))
-            .order_by(User.display_name)
-        )
-    )
+    return current_user.role in MANAGERS and acts_for(current_user, follow_up.organization_id)
 
 
 @bp.route("/follow-ups/<int:follow_up_id>")
@@ -167,9 +161,7 @@ def follow_up(follow_up_id: int) -> str:
 def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
     manage = _may_manage(item) and item.status == FollowUpStatus.PENDING
     may_accept = _may_manage(item) and services.efficacy_withheld(item)
-    may_complete = item.status == FollowUpStatus.PENDING and (
-        current_user.role == Role.ADMIN or current_user.organization_id == item.organization_id
-    )
+    may_complete = item.status == FollowUpStatus.PENDING and services.may_complete(current_user, item)
     operation: ControlOperation | None = item.control_operation
     return (
         render_template(
@@ -181,7 +173,7 @@ def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None
             may_accept=may_accept,
             far_limit_m=services.FAR_FROM_SITE_RADII * float(current_app.config["IAS_SITE_RADIUS_M"]),
             efficacy_gap=services.efficacy_gap_text(item.efficacy),
-            colleagues=_colleagues(item.organization_id) if manage else [],
+            colleagues=services.assignable_users(item.organization_id) if manage else [],
             errors=errors or {},
             today=local_today(),
             labels=FOLLOW_UP_LABELS,

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.accounts.models import Organization, Role
+from app.accounts.organizations import acts_for
 from app.accounts.services import get_organization, list_organizations
 from app.census import counting
 from app.census.scope import CensusScope, unit_ids
@@ -31,9 +32,9 @@ def _organization(code: str) -> Organization | None:
     """The organization whose follow-ups and operations are shown; None: all of them (admin only)."""
     if current_user.role == Role.ADMIN:
         return get_organization(code) if code else None
-    if code and code != current_user.organization.code:
-        raise PermissionDenied(_("You see the dashboard of your own organization only."))
-    organization: Organization = current_user.organization
+    organization: Organization = get_organization(code) if code else current_user.organization
+    if not acts_for(current_user, organization.id):  # a bureau's viewers may look at a unit's alone
+        raise PermissionDenied(_("You see the dashboard of your own organization and its units only."))
     return organization
 
 

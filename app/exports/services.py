@@ -26,9 +26,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import Organization, Role, User
+from app.accounts.organizations import acting_ids, acts_for
 from app.audit.services import record_event
 from app.census import counting
-from app.census.scope import DISTRICT, CensusScope, parse_statuses, unit_ids
+from app.census.scope import DISTRICT, CensusScope, parse_statuses
 from app.clock import local_today, local_zone
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
 from app.district.models import Township
@@ -104,7 +105,7 @@ def request_export(
         organization = db.session.scalar(sa.select(Organization).where(Organization.code == bureau))
         if organization is None:
             raise InvalidInput.field("bureau", _("No organization has the code %(code)s.", code=bureau))
-        if actor.role != Role.ADMIN and organization.id not in unit_ids(actor.organization_id):
+        if not acts_for(actor, organization.id):
             raise PermissionDenied(_("You export your own bureau's census only."))
         organization_id = organization.id
     if date_from and date_to and date_from > date_to:
@@ -139,7 +140,7 @@ def may_read(actor: User, export: Export) -> bool:
         return True
     if actor.role != Role.BUREAU_ADMIN or export.organization_id is None:
         return False
-    return export.organization_id in unit_ids(actor.organization_id)
+    return acts_for(actor, export.organization_id)
 
 
 def get_export(export_id: int, actor: User) -> Export:
@@ -879,7 +880,7 @@ def recent_exports(actor: User, *, limit: int = 20) -> list[Export]:
         .limit(limit)
     )
     if actor.role == Role.BUREAU_ADMIN:
-        stmt = stmt.where(Export.organization_id.in_(sorted(unit_ids(actor.organization_id))))
+        stmt = stmt.where(Export.organization_id.in_(sorted(acting_ids(actor) or ())))
     elif actor.role != Role.ADMIN:
         return []
     return list(db.session.scalars(stmt))

@@ -27,6 +27,7 @@ from app.accounts import services as accounts
 from app.accounts.auth import roles_required
 from app.accounts.forms import has_errors, show_refusal
 from app.accounts.models import Organization, Role
+from app.accounts.organizations import acting_ids
 from app.api import EARLIEST_DAY, LATEST_DAY
 from app.census.scope import DISTRICT
 from app.clock import local_today
@@ -131,9 +132,13 @@ def _export_form(*, submitted: bool = False) -> ExportForm:
         form.bureau.choices = [SelectChoice(DISTRICT, _("The whole district (every record once)"))] + [
             SelectChoice(org.code, org.name) for org in _organizations()
         ]
-    else:  # a bureau admin exports their own bureau's census only
+    else:  # a bureau admin exports their own bureau's census, or a unit's under it (docs/contract.md §1)
         own = current_user.organization
-        form.bureau.choices = [SelectChoice(own.code, own.name)]
+        ids = acting_ids(current_user) or frozenset({own.id})
+        units = [org for org in _organizations() if org.id in ids and org.id != own.id]
+        form.bureau.choices = [SelectChoice(own.code, own.name)] + [
+            SelectChoice(org.code, org.name) for org in units
+        ]
     species: list[Species] = list(db.session.scalars(search_species()))
     form.species.choices = [SelectChoice("", _("All species"))] + [
         SelectChoice(str(s.id), f"{s.name_zh} {s.name_sci}") for s in species
@@ -176,7 +181,7 @@ def _page(
         downloads={e.id: _download_url(e) for e in exports},
         refresh=in_progress,
         report=report,
-        bureau_fixed=current_user.role != Role.ADMIN,
+        bureau_fixed=len(export_form.bureau.choices) == 1,
         district_label=_("The whole district (every record once)"),
         kinds=KIND_LABELS,
         bureau_names={org.code: org.name for org in _organizations()},

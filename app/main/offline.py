@@ -25,6 +25,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
+from app.accounts.organizations import list_owners
 from app.control.schemas import ControlOperationCreateArgs
 from app.district.models import Township
 from app.district.services import get_district
@@ -176,7 +177,8 @@ def _townships_payload() -> list[dict[str, Any]]:
 
 
 def _species_payload() -> list[dict[str, Any]]:
-    first = district_species_ids(current_user.organization.code)  # the bureau's district lists first
+    # The bureau's district lists first; a unit's staff use their bureau's (docs/contract.md §1).
+    first = district_species_ids(*list_owners(current_user.organization))
     names: dict[int, list[str]] = {}
     for species_id, value in db.session.execute(sa.select(SpeciesName.species_id, SpeciesName.value)):
         names.setdefault(species_id, []).append(value)

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from app.accounts.auth import roles_required
 from app.accounts.models import Role, User
+from app.accounts.organizations import acts_for
 from app.accounts.services import get_organization
 from app.api import page_of, paginate
 from app.errors import InvalidInput, NotFound, PermissionDenied
@@ -74,8 +75,8 @@ def _check_org(code: str) -> int:
         organization = get_organization(code)
     except InvalidInput:  # the code names the resource in the path: no such organization is a 404
         raise NotFound(_("No organization has the code %(code)s.", code=code)) from None
-    if current_user.role != Role.ADMIN and current_user.organization_id != organization.id:
-        raise PermissionDenied(_("You manage your own organization's webhooks only."))
+    if not acts_for(current_user, organization.id):
+        raise PermissionDenied(_("You manage the webhooks of your own organization and its units only."))
     return organization.id
 
 
@@ -117,9 +118,7 @@ class WebhookItem(MethodView):
     def delete(self, webhook_id: int) -> None:
         """Switch a webhook off (kept for the outbox's history)"""
         hook = db.session.get(Webhook, webhook_id)
-        if hook is None or (
-            current_user.role != Role.ADMIN and hook.organization_id != current_user.organization_id
-        ):
+        if hook is None or not acts_for(current_user, hook.organization_id):
             raise NotFound(_("No such webhook in your organization."))
         hook.active = False
         db.session.commit()

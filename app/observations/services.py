@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Organization, Role, User
+from app.accounts.organizations import acting_ids, acts_for
 from app.district.models import Township
 from app.district.services import find_townships, get_district, has_boundaries, township_at
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
@@ -477,7 +478,8 @@ def review_observation(
     comment: str | None,
     client_uuid: uuid.UUID | None = None,
 ) -> Observation:
-    """Verify, reject or return a submitted record (verifier of the owning organization, or admin).
+    """Verify, reject or return a submitted record (a verifier of the owning organization or of its
+    bureau, or admin).
 
     `client_uuid`, made once per review by the reviewer's form: the same review sent again is answered
     with the record as it is, not applied twice nor refused. Raises PermissionDenied, Conflict (not
@@ -485,8 +487,10 @@ def review_observation(
     """
     if actor.role not in REVIEWERS:
         raise PermissionDenied(_("Only verifiers review records."))
-    if actor.role != Role.ADMIN and actor.organization_id != observation.organization_id:
-        raise PermissionDenied(_("Records are reviewed by a verifier of the organization that made them."))
+    if not acts_for(actor, observation.organization_id):
+        raise PermissionDenied(
+            _("Records are reviewed by a verifier of the organization that made them or of its bureau.")
+        )
     if observation.surveyor_id == actor.id:
         raise PermissionDenied(_("A record is reviewed by someone other than its surveyor."))
     if client_uuid is not None and observation.review_uuid == client_uuid:
@@ -592,13 +596,15 @@ def at_site(site_id: int) -> list[Observation]:
 
 
 def review_queue(actor: User) -> sa.Select[tuple[Observation]]:
-    """Records waiting for `actor`'s review: their organization's (every one for admin), longest
-    waiting first. Raises PermissionDenied for anyone who does not review."""
+    """Records waiting for `actor`'s review: those of the organizations they act for (a bureau's
+    include its units'; every one for admin), longest waiting first. Raises PermissionDenied for
+    anyone who does not review."""
     if actor.role not in REVIEWERS:
         raise PermissionDenied(_("Only verifiers review records."))
     stmt = sa.select(Observation).where(Observation.status == ReviewStatus.SUBMITTED)
-    if actor.role != Role.ADMIN:
-        stmt = stmt.where(Observation.organization_id == actor.organization_id)
+    ids = acting_ids(actor)
+    if ids is not None:
+        stmt = stmt.where(Observation.organization_id.in_(sorted(ids)))
     return stmt.order_by(Observation.created_at, Observation.id)
 
 
@@ -621,7 +627,7 @@ def can_review(actor: User, observation: Observation) -> bool:
     """Whether review_observation would accept `actor`'s decision now (so a page offers the form)."""
     return (
         actor.role in REVIEWERS
-        and (actor.role == Role.ADMIN or actor.organization_id == observation.organization_id)
+        and acts_for(actor, observation.organization_id)
         and observation.surveyor_id != actor.id
         and observation.status == ReviewStatus.SUBMITTED
     )

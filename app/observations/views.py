@@ -366,7 +366,8 @@ def edit(observation_id: int) -> tuple[str, int] | Response:
 @bp.route("/review")
 @login_required
 def review_queue() -> tuple[str, int]:
-    """Records of the verifier's organization (admin: all) waiting for review, longest waiting first."""
+    """Records of the organizations the verifier acts for (a bureau: its units too; admin: all)
+    waiting for review, longest waiting first."""
     stmt = services.review_queue(current_user)
     return _render(
         "observations/review_queue.html",

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Role, User
+from app.accounts.organizations import acts_for
 from app.audit.services import record_event
 from app.clock import local_zone
 from app.control.models import ControlOperation
@@ -229,7 +230,8 @@ def get_photo(photo_id: int) -> Photo:
 
 def check_may_download_original(actor: User, photo: Photo) -> None:
     """Originals keep the camera's full EXIF (GPS to the metre, the phone's make and time): only the
-    recording organization's staff (its verifiers among them) and admins may have them; everyone
+    recording organization's staff (its verifiers among them), the staff of the bureau it reports to
+    (docs/contract.md §1: a bureau acts for its units) and admins may have them; everyone
     signed in may see the display copy and thumbnail, which carry no metadata. Each download of an
     original is audited (the caller commits). Raises PermissionDenied."""
     if photo.observation_id is not None:
@@ -242,9 +244,12 @@ def check_may_download_original(actor: User, photo: Photo) -> None:
                 ControlOperation.id == photo.control_operation_id
             )
         )
-    if actor.role != Role.ADMIN and actor.organization_id != owner:
+    if actor.role != Role.ADMIN and (owner is None or not acts_for(actor, owner)):
         raise PermissionDenied(
-            _("Original photos are for the recording organization's staff; open the display copy instead.")
+            _(
+                "Original photos are for the staff of the recording organization and of its bureau; "
+                "open the display copy instead."
+            )
         )
     record_event("photo_original_downloaded", "photo", photo.id, {"organization_id": owner})
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from app.accounts.organizations import acts_for
 from app.control.services import FOLLOW_UP_LABELS
 from app.observations.services import STATUS_LABELS
 from app.sites import services
@@ -36,7 +37,8 @@ def detail(site_id: int) -> str:
         observations={o.id: o for o in history.observations},
         operations={o.id: o for o in history.operations},
         follow_ups={f.id: f for f in history.follow_ups},
-        may_treat=current_user.organization_id == site.organization_id,
+        # Its organization's staff, and its bureau's for a unit's site (docs/contract.md §1).
+        may_treat=acts_for(current_user, site.organization_id),
         site_labels=SITE_STATUS_LABELS,
         status_labels=STATUS_LABELS,
         follow_up_labels=FOLLOW_UP_LABELS,

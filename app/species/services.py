@@ -510,15 +510,16 @@ def census_category_labels() -> dict[str, str]:
     }
 
 
-def district_species_ids(bureau: str) -> set[int]:
-    """Species on the bureau's own district lists today: the picker offers them first."""
+def district_species_ids(*bureaus: str) -> set[int]:
+    """Species on these bureaus' own district lists today: the picker offers them first (a unit's
+    staff name their unit and its bureau, app.accounts.organizations.list_owners)."""
     return set(
         db.session.scalars(
             sa.select(ListMembership.species_id)
             .join(SpeciesList)
             .where(
                 SpeciesList.origin == Origin.LOCAL,
-                SpeciesList.bureau == bureau,
+                SpeciesList.bureau.in_(bureaus),
                 ListMembership.removed_on.is_(None),
             )
         )

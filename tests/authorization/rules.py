@@ -15,6 +15,10 @@ How to read a rule
   (made by a forestry colleague of the caller); "own" callers are in forestry, "other" callers in
   agriculture, and for AUTHOR rules and `not_author` rules "self" callers made the target themselves
   (only for roles the rule lets in: for the others the role alone decides).
+- `units`: the rule follows "a bureau acts for the units under it" (docs/contract.md §1,
+  app.accounts.organizations.acting_ids); the matrix also walks "unit" (a forestry caller, the target
+  a township station's under forestry: allowed as "own") and "station" (a caller of that station, the
+  target forestry's own: refused as "other", for a unit's staff act for their unit only).
 - `not_author`: the user who made the target is refused even if the rest allows (no self-review).
 - `ok`: the status an allowed call gets from the matrix's request (its body is written so that this is
   the normal success, unless the rule says why not). 409/422 there still prove authorization passed.
@@ -70,6 +74,7 @@ class Rule:
     denied: int | str = 403
     org_denied: int | None = None
     anonymous: int | None = None  # instead of 401 (API) or the sign-in redirect (page)
+    units: bool = False
 
 
 def public(why: str, ok: tuple[int, ...] = (200,)) -> Rule:
@@ -115,15 +120,25 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/users": Rule(
         ADMINS,
         Reach.ORG,
-        "SPEC §3.2 users: admin and bureau_admin (own organization) only; target = the new user's org",
+        "SPEC §3.2 users: admin and bureau_admin (own organization and its units) only; target = the new "
+        "user's org",
         target="organization",
         ok=(201,),
+        units=True,
     ),
     "GET /api/v1/users/{id}": Rule(
-        ADMINS, Reach.ORG, "SPEC §3.2 users: admin and bureau_admin (own organization) only", target="user"
+        ADMINS,
+        Reach.ORG,
+        "SPEC §3.2 users: admin and bureau_admin (own organization) only",
+        target="user",
+        units=True,
     ),
     "PATCH /api/v1/users/{id}": Rule(
-        ADMINS, Reach.ORG, "SPEC §3.2 users: admin and bureau_admin (own organization) only", target="user"
+        ADMINS,
+        Reach.ORG,
+        "SPEC §3.2 users: admin and bureau_admin (own organization) only",
+        target="user",
+        units=True,
     ),
     # ---------------------------------------------------------------------------------------------
     # API: observations and photos
@@ -150,16 +165,19 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/observations/{id}/review": Rule(
         REVIEWERS,
         Reach.ORG,
-        "SPEC §1: verification acts within the actor's organization unless admin; never one's own record",
+        "SPEC §1: verification acts within the actor's organization (a bureau: its units too) unless "
+        "admin; never one's own record",
         target="observation",
         not_author=True,
+        units=True,
     ),
     "GET /api/v1/photos/{id}/{variant}": Rule(
         EVERYONE,
         Reach.ORG,
-        "SPEC §6: originals (with their GPS) for the recording bureau's staff and verifiers only, "
+        "SPEC §6: originals (with their GPS) for the recording organization's and its bureau's staff only, "
         "admin included (the matrix asks for the original; thumbnails and display copies stay READ)",
         target="photo",
+        units=True,
     ),
     # ---------------------------------------------------------------------------------------------
     # API: sites, control operations, follow-ups
@@ -194,16 +212,19 @@ RULES: dict[str, Rule] = {
     "PATCH /api/v1/follow-ups/{id}": Rule(
         MANAGERS,
         Reach.ORG,
-        "SPEC §1: assignment acts within the actor's organization unless admin (services._check_manager)",
+        "SPEC §1: assignment acts within the actor's organization (a bureau: its units too) unless admin "
+        "(services._check_manager)",
         target="follow_up",
+        units=True,
     ),
     "POST /api/v1/follow-ups/{id}/complete": Rule(
         EVERYONE,
         Reach.ORG,
-        "SPEC §1 surveyors complete 're-inspections assigned to them'; decided: anyone of its org, "
+        "SPEC §1 surveyors complete 're-inspections assigned to them'; decided: anyone acting for its org, "
         "since a colleague at the site with no signal cannot wait for a supervisor to reassign it "
         "(the completion records who did it)",
         target="follow_up",
+        units=True,
     ),
     "POST /api/v1/follow-ups/{id}/accept": Rule(
         MANAGERS,
@@ -212,6 +233,7 @@ RULES: dict[str, Rule] = {
         "(services.accept_far_follow_up checks the role first)",
         target="follow_up",
         ok=(409,),  # the matrix's follow-up is pending, not a far re-inspection: nothing to accept
+        units=True,
     ),
     # ---------------------------------------------------------------------------------------------
     # API: exports and imports
@@ -221,6 +243,7 @@ RULES: dict[str, Rule] = {
         "SPEC §1: bureau_admin exports, within the actor's organization unless admin (bureau = target)",
         target="organization",
         ok=(202,),
+        units=True,
     ),
     "GET /api/v1/exports/{id}": Rule(
         ADMINS,
@@ -228,6 +251,7 @@ RULES: dict[str, Rule] = {
         "decided (issue 15): services.may_read: the exported bureau's bureau_admins (and those of the "
         "bureau above it) or an admin, by their role and organization now; not the requester as such",
         target="export",
+        units=True,
     ),
     "GET /api/v1/exports/{id}/download": Rule(
         ADMINS,
@@ -235,6 +259,7 @@ RULES: dict[str, Rule] = {
         "as GET /api/v1/exports/{id}; allowed → 409 (the matrix's export is still queued)",
         target="export",
         ok=(409,),
+        units=True,
     ),
     "GET /api/v1/census/summary": signed_in(READ + "; the census figures are counted from those records"),
     "POST /api/v1/imports": Rule(
@@ -254,6 +279,7 @@ RULES: dict[str, Rule] = {
         Reach.ORG,
         "code: _check_org: an organization's settings, by its admins",
         target="organization",
+        units=True,
     ),
     "POST /api/v1/organizations/{code}/webhooks": Rule(
         ADMINS,
@@ -261,6 +287,7 @@ RULES: dict[str, Rule] = {
         "code: _check_org: an organization's settings, by its admins",
         target="organization",
         ok=(201,),
+        units=True,
     ),
     "DELETE /api/v1/webhooks/{id}": Rule(
         ADMINS,
@@ -269,6 +296,7 @@ RULES: dict[str, Rule] = {
         target="webhook",
         ok=(204,),
         org_denied=404,
+        units=True,
     ),
     # ---------------------------------------------------------------------------------------------
     # API: reference data and the document
@@ -371,6 +399,7 @@ RULES: dict[str, Rule] = {
         not_author=True,
         ok=(302,),
         denied=FLASH,
+        units=True,
     ),
     "GET /review": Rule(
         REVIEWERS, Reach.ANY, "SPEC §1 verifiers review (services.review_queue: their org's records)"
@@ -391,12 +420,15 @@ RULES: dict[str, Rule] = {
         "as PATCH /api/v1/follow-ups/{id} (the matrix reschedules)",
         target="follow_up",
         ok=(302,),
+        units=True,
     ),
     "GET /dashboard": Rule(
         DASHBOARD,
         Reach.ORG,
-        "SPEC §1 supervisors watch the dashboard; another org's (?organization=) is admin's only",
+        "SPEC §1 supervisors watch the dashboard; another org's (?organization=) is admin's only, a "
+        "unit's its bureau's too",
         target="organization",
+        units=True,
     ),
     "GET /notifications": signed_in("code: the caller's own inbox"),
     "POST /notifications/read": signed_in("code: marks the caller's own notifications", ok=(302,)),
@@ -410,6 +442,7 @@ RULES: dict[str, Rule] = {
         target="organization",
         ok=(302,),
         org_denied=422,
+        units=True,
     ),
     "POST /exports/import": Rule(
         ADMINS,
@@ -426,12 +459,13 @@ RULES: dict[str, Rule] = {
         target="organization",
         ok=(302,),
         org_denied=422,
+        units=True,
     ),
     "GET /admin/users/{id}": Rule(
-        ADMINS, Reach.ORG, "as GET /api/v1/users/{id} (services.get_managed_user)", target="user"
+        ADMINS, Reach.ORG, "as GET /api/v1/users/{id} (services.get_managed_user)", target="user", units=True
     ),
     "POST /admin/users/{id}": Rule(
-        ADMINS, Reach.ORG, "as PATCH /api/v1/users/{id}", target="user", ok=(302,)
+        ADMINS, Reach.ORG, "as PATCH /api/v1/users/{id}", target="user", ok=(302,), units=True
     ),
     "GET /admin/species-lists": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
     "GET /admin/species-lists/{code}": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
@@ -486,9 +520,12 @@ def relations(rule: Rule) -> tuple[str, ...]:
     """How the caller stands to the target: "any" when no organization is involved."""
     if rule.target is None:
         return ("any",)
+    walked: tuple[str, ...] = ("own", "other")
     if rule.reach in (Reach.AUTHOR, Reach.AUTHOR_OR_ADMIN) or rule.not_author:
-        return ("own", "other", "self")
-    return ("own", "other")
+        walked += ("self",)
+    if rule.units:
+        walked += ("unit", "station")
+    return walked
 
 
 def allowed(rule: Rule, role: str | None, relation: str) -> bool:
@@ -502,7 +539,7 @@ def allowed(rule: Rule, role: str | None, relation: str) -> bool:
     if rule.reach is Reach.ANY:
         return True
     if rule.reach is Reach.ORG:
-        return relation != "other" or role == ADMIN
+        return relation not in ("other", "station") or role == ADMIN
     if rule.reach is Reach.AUTHOR:
         return relation == "self"
     return relation == "self" or role == ADMIN

@@ -3,8 +3,10 @@
 The rules live in tests/authorization/rules.py; this file only builds each call and compares the answer
 with what the rule says. Targets (a record, an operation, a follow-up …) are made through the API by
 "forestry" people; "own" callers are forestry staff, "other" callers agriculture staff, "self" callers
-made the target themselves. Anonymous calls use an id that does not exist: the refusal must come before
-any lookup, so a stranger cannot even learn whether a record exists.
+made the target themselves. For rules that follow "a bureau acts for its units", "unit" callers are
+forestry staff acting on a target of STATION (a township station under forestry), "station" callers
+that station's staff acting on forestry's own target. Anonymous calls use an id that does not exist:
+the refusal must come before any lookup, so a stranger cannot even learn whether a record exists.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image  # noqa: TID251 -- the matrix uploads a photo it draws itself
 
+from app.accounts.models import Organization, OrganizationKind
 from app.clock import local_today
 from app.extensions import db
 from app.species.models import ListMembership, SpeciesList
@@ -35,6 +38,7 @@ from tests.factories import PASSWORD
 
 TARGET = "forestry"  # the organization that owns every target; "own" callers belong to it
 OTHER = "agriculture"  # where "other" callers belong
+STATION = "lp-station"  # a township station under TARGET: "unit" targets are its, "station" callers too
 MISSING = 2**31 - 1  # an id no row has: what anonymous callers ask for
 PARAMETER = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -115,7 +119,7 @@ class Ctx:
         self.role = role
         self.relation = relation
         self.anonymous = role is None
-        organization = OTHER if relation == "other" else TARGET
+        organization = {"other": OTHER, "station": STATION}.get(relation, TARGET)
         self.user = None if role is None else fx.make_user(role, organization)
 
     # The caller's clients: a bearer token for the API, a browser session for pages.
@@ -134,10 +138,15 @@ class Ctx:
         db.session.commit()
         return {"username": username, "password": PASSWORD}
 
-    # Who makes the target: the caller for "self", else a forestry colleague of the right role.
+    @property
+    def org(self) -> str:
+        """The organization that owns the target: the station under forestry for "unit" callers."""
+        return STATION if self.relation == "unit" else TARGET
+
+    # Who makes the target: the caller for "self", else a colleague of the owning organization.
     @cached_property
     def maker(self) -> ApiClient:
-        return self.api if self.relation == "self" else self.fx.api_as("surveyor", TARGET)
+        return self.api if self.relation == "self" else self.fx.api_as("surveyor", self.org)
 
     @cached_property
     def forestry_admin(self) -> ApiClient:
@@ -181,7 +190,7 @@ class Ctx:
 
     def user_id(self) -> int:
         def make() -> int:
-            user = self.fx.make_user("surveyor", TARGET)
+            user = self.fx.make_user("surveyor", self.org)
             user_id: int = user.id
             db.session.commit()
             return user_id
@@ -190,7 +199,9 @@ class Ctx:
 
     def export_id(self) -> int:
         def make() -> int:
-            response = self.forestry_admin.post("/api/v1/exports", json={"kind": "census", "bureau": TARGET})
+            response = self.forestry_admin.post(
+                "/api/v1/exports", json={"kind": "census", "bureau": self.org}
+            )
             assert response.status_code == 202, response.get_json()
             return response.get_json()["id"]
 
@@ -198,7 +209,7 @@ class Ctx:
 
     def webhook_id(self) -> int:
         def make() -> int:
-            response = self.forestry_admin.post(f"/api/v1/organizations/{TARGET}/webhooks", json=WEBHOOK)
+            response = self.forestry_admin.post(f"/api/v1/organizations/{self.org}/webhooks", json=WEBHOOK)
             assert response.status_code == 201, response.get_json()
             return response.get_json()["id"]
 
@@ -294,7 +305,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         f"/api/v1/organizations/{TARGET}", json={"name": "梁平区林业局"}
     ),
     "GET /api/v1/users": lambda c: Call("/api/v1/users"),
-    "POST /api/v1/users": lambda c: Call("/api/v1/users", json=_new_user(TARGET)),
+    "POST /api/v1/users": lambda c: Call("/api/v1/users", json=_new_user(c.org)),
     "GET /api/v1/users/{id}": lambda c: Call(f"/api/v1/users/{c.user_id()}"),
     "PATCH /api/v1/users/{id}": lambda c: Call(f"/api/v1/users/{c.user_id()}", json={"display_name": "改名"}),
     # API: observations and photos
@@ -336,7 +347,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     ),
     "POST /api/v1/follow-ups/{id}/accept": lambda c: Call(f"/api/v1/follow-ups/{c.follow_up_id()}/accept"),
     # API: exports and imports
-    "POST /api/v1/exports": lambda c: Call("/api/v1/exports", json={"kind": "census", "bureau": TARGET}),
+    "POST /api/v1/exports": lambda c: Call("/api/v1/exports", json={"kind": "census", "bureau": c.org}),
     "GET /api/v1/exports/{id}": lambda c: Call(f"/api/v1/exports/{c.export_id()}"),
     "GET /api/v1/exports/{id}/download": lambda c: Call(f"/api/v1/exports/{c.export_id()}/download"),
     "GET /api/v1/census/summary": lambda c: Call("/api/v1/census/summary?bureau=forestry"),
@@ -352,9 +363,9 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "PATCH /api/v1/me/notification-settings": lambda c: Call(
         "/api/v1/me/notification-settings", json={"digest": True}
     ),
-    "GET /api/v1/organizations/{code}/webhooks": lambda c: Call(f"/api/v1/organizations/{TARGET}/webhooks"),
+    "GET /api/v1/organizations/{code}/webhooks": lambda c: Call(f"/api/v1/organizations/{c.org}/webhooks"),
     "POST /api/v1/organizations/{code}/webhooks": lambda c: Call(
-        f"/api/v1/organizations/{TARGET}/webhooks", json=WEBHOOK
+        f"/api/v1/organizations/{c.org}/webhooks", json=WEBHOOK
     ),
     "DELETE /api/v1/webhooks/{id}": lambda c: Call(f"/api/v1/webhooks/{c.webhook_id()}"),
     # API: reference data and the document
@@ -437,19 +448,19 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "POST /follow-ups/{id}": lambda c: Call(
         f"/follow-ups/{c.follow_up_id()}", form={"action": "reschedule", "due_on": _tomorrow()}
     ),
-    "GET /dashboard": lambda c: Call(f"/dashboard?organization={TARGET}"),
+    "GET /dashboard": lambda c: Call(f"/dashboard?organization={c.org}"),
     "GET /notifications": lambda c: Call("/notifications"),
     "POST /notifications/read": lambda c: Call("/notifications/read", form={}),
     # Pages: exports and administration
     "GET /exports": lambda c: Call("/exports"),
     "POST /exports": lambda c: Call(
         "/exports",
-        form={"kind": "census", "bureau": TARGET, "date_from": "2026-01-01", "date_to": "2026-03-31"},
+        form={"kind": "census", "bureau": c.org, "date_from": "2026-01-01", "date_to": "2026-03-31"},
     ),
     "POST /exports/import": lambda c: Call("/exports/import", form={"import-bureau": TARGET}),
     "GET /admin/users": lambda c: Call("/admin/users"),
     "GET /admin/users/new": lambda c: Call("/admin/users/new"),
-    "POST /admin/users/new": lambda c: Call("/admin/users/new", form=_new_user(TARGET)),
+    "POST /admin/users/new": lambda c: Call("/admin/users/new", form=_new_user(c.org)),
     "GET /admin/users/{id}": lambda c: Call(f"/admin/users/{c.user_id()}"),
     "POST /admin/users/{id}": lambda c: Call(
         f"/admin/users/{c.user_id()}", form={"display_name": "改名", "role": "surveyor", "active": "y"}
@@ -522,6 +533,16 @@ def fx(
     treat: Any,
     species_id: Any,
 ) -> Fixtures:
+    # The township station under forestry that "unit" targets and "station" callers belong to.
+    db.session.add(
+        Organization(
+            code=STATION,
+            name="梁山街道林业站",
+            kind=OrganizationKind.TOWNSHIP_STATION,
+            parent=db.session.scalar(sa.select(Organization).where(Organization.code == TARGET)),
+        )
+    )
+    db.session.commit()
     return Fixtures(
         app, client, make_user, api_as, web_as, make_observation, observation_payload, treat, species_id
     )
@@ -569,7 +590,7 @@ def _expected(rule: Rule, role: str | None, relation: str, api: bool) -> tuple[i
         return rule.ok
     if role is None:
         return (rule.anonymous or (401 if api else SIGN_IN),)
-    if role in rule.roles and relation == "other" and rule.org_denied is not None:
+    if role in rule.roles and relation in ("other", "station") and rule.org_denied is not None:
         return (rule.org_denied,)
     return (rule.denied,)
 

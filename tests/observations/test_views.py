@@ -94,7 +94,7 @@ def test_other_organizations_verifier_cannot_review(api_as: Any, make_observatio
     assert response.status_code == 302
     assert response.headers["Location"] == "/review"
     assert _stored(record["id"]).status.value == "submitted"
-    assert "记录由其所属单位的审核员审核" in _flashes(agriculture)
+    assert "记录由其所属单位或其上级局的审核员审核" in _flashes(agriculture)
 
 
 def test_nobody_reviews_their_own_record(api_as: Any, make_observation: Any, web_as: Any) -> None:

@@ -226,3 +226,60 @@ def test_originals_are_for_the_recording_organization_and_every_download_is_audi
         )
     ).all()
     assert sorted(downloads) == sorted(api.user.id for api in allowed)
+
+
+def test_a_units_originals_are_for_its_bureau_too_and_not_for_another_bureau(
+    api_as: Any, make_observation: Any
+) -> None:
+    """docs/contract.md §1: a township station's originals go to its own staff and to its bureau's
+    (its verifiers among them); another bureau and a sibling unit are refused. Every download audited."""
+    import sqlalchemy as sa
+
+    from app.accounts.models import Organization, OrganizationKind
+    from app.audit.models import AuditLog
+    from app.extensions import db
+
+    def org(code: str) -> Organization:
+        found = db.session.scalar(sa.select(Organization).where(Organization.code == code))
+        assert found is not None
+        return found
+
+    for code, parent in (("lp-station", "forestry"), ("lp-farm", "forestry"), ("ag-station", "agriculture")):
+        db.session.add(
+            Organization(code=code, name=code, kind=OrganizationKind.TOWNSHIP_STATION, parent=org(parent))
+        )
+    db.session.commit()
+    surveyor = api_as("surveyor", "lp-station")
+    record = make_observation(surveyor)
+    photo = _upload(surveyor, record["id"], phone_jpeg(gps=(LAT, LON))).get_json()
+    allowed = [surveyor, api_as("verifier", "forestry"), api_as("supervisor", "forestry")]
+    refused = [
+        api_as("verifier", "agriculture"),
+        api_as("bureau_admin", "agriculture"),
+        api_as("verifier", "ag-station"),
+        api_as("verifier", "lp-farm"),  # a sibling unit acts for itself only
+    ]
+    for api in refused:
+        answer = api.get(photo["original_url"])
+        assert answer.status_code == 403, (api.user.role, api.user.organization.code)
+        answer.close()
+    for api in allowed:
+        answer = api.get(photo["original_url"])
+        assert answer.status_code == 200, (api.user.role, api.user.organization.code)
+        assert b"HUAWEI" in answer.data
+        answer.close()
+    downloads = db.session.scalars(
+        sa.select(AuditLog.actor_id).where(
+            AuditLog.action == "photo_original_downloaded", AuditLog.entity_id == str(photo["id"])
+        )
+    ).all()
+    assert sorted(downloads) == sorted(api.user.id for api in allowed)
+
+    # A bureau's own record stays closed to its units' staff.
+    bureau_record = make_observation(api_as("surveyor", "forestry"))
+    bureau_photo = _upload(
+        api_as("admin"), bureau_record["id"], phone_jpeg(gps=(LAT, LON)), name="IMG_0002.jpg"
+    ).get_json()
+    answer = api_as("verifier", "lp-station").get(bureau_photo["original_url"])
+    assert answer.status_code == 403
+    answer.close()
