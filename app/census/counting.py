@@ -19,23 +19,30 @@ Control (防治), by any of species, method and township:
   paddy treated three times over 2 亩 is 2 亩 of extent), summed over sites. Two sites whose treated
   areas overlap on the ground are still counted apart: nothing in a point says they overlap.
 
+By census category (类别汇总): per category of the census (the agriculture census's three, the 林草
+census's three, the district's all six), the species found, 发生点数, 发生面积 and 分布乡镇数 rolled up
+from the per-species figures. A species in two categories (福寿螺: 农作物外来入侵病虫害 and 外来入侵水生动物)
+counts in each, so a total over categories means nothing and none is given.
+
 Everything is aggregated in SQL: a handful of queries whatever the number of records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
 import sqlalchemy as sa
 
-from app.census.scope import CensusScope
+from app.accounts.models import Organization
+from app.census.scope import DISTRICT, CensusScope
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
 from app.extensions import db
 from app.observations.models import Observation
 from app.sites.models import Site
+from app.species.models import CensusCategory, Species
 
 OCCURRENCE_KEYS: Final = ("species", "township")
 CONTROL_KEYS: Final = ("species", "method", "township")
@@ -154,6 +161,78 @@ def occurrence_total(scope: CensusScope) -> Occurrence:
     """The scope's figures over every species (a township with two species counts once)."""
     found = occurrences(scope, by=())
     return found[0] if found else Occurrence(None, None, 0, 0.0, 0, None)
+
+
+@dataclass(frozen=True)
+class CategoryOccurrence:
+    """Figures of one census category; `category` None gathers the species found that have no category
+    of this census (so nothing found is left out of the sheet)."""
+
+    category: str | None
+    species_ids: tuple[int, ...]  # the species found, each counted once in the row
+    points: int  # 发生点数
+    area_m2: float  # 发生面积
+    townships: int  # 分布乡镇数: distinct townships of the rows' sites
+
+
+def census_categories(bureau: str) -> tuple[CensusCategory, ...]:
+    """The categories a census reports: the district's all of them; a bureau's (or a unit's under it)
+    its bureau's (CensusCategory.bureau); an organization under neither bureau, all of them."""
+    if bureau == DISTRICT:
+        return tuple(CensusCategory)
+    parents: dict[str, int | None] = {}
+    codes: dict[int, str] = {}
+    for org_id, org_code, parent_id in db.session.execute(
+        sa.select(Organization.id, Organization.code, Organization.parent_id)
+    ):
+        parents[org_code] = parent_id
+        codes[org_id] = org_code
+    seen: set[str] = set()
+    code: str | None = bureau
+    while code is not None and code not in seen:
+        own = tuple(c for c in CensusCategory if c.bureau == code)
+        if own:
+            return own
+        seen.add(code)
+        parent = parents.get(code)
+        code = codes.get(parent) if parent is not None else None
+    return tuple(CensusCategory)
+
+
+def species_categories() -> dict[int, list[str]]:
+    """Species id → its census categories (the registry has a few hundred species: one query)."""
+    rows = db.session.execute(sa.select(Species.id, Species.census_categories))
+    return {species_id: list(categories or []) for species_id, categories in rows}
+
+
+def by_category(
+    rows: Sequence[Occurrence],
+    categories: Sequence[str],
+    categories_of: Mapping[int, Sequence[str]],
+) -> list[CategoryOccurrence]:
+    """Occurrence rows by species and township, rolled up per census category, in `categories` order
+    (every category, found or not), then one row (category None) for species found that have none of
+    these categories, when there are any. A species in two categories is in both rows. Exact: a site
+    is of one species and counts in one township, so within a category points and areas add up and
+    the townships are the distinct townships of its rows."""
+    wanted = set(categories)
+    groups: dict[str | None, list[Occurrence]] = {category: [] for category in categories}
+    for row in rows:
+        if row.species_id is None:
+            raise ValueError("by_category needs rows grouped by species")
+        own: list[str | None] = [c for c in categories_of.get(row.species_id, ()) if c in wanted]
+        for category in own or [None]:
+            groups.setdefault(category, []).append(row)
+    return [
+        CategoryOccurrence(
+            category=category,
+            species_ids=tuple(sorted({m.species_id for m in members if m.species_id is not None})),
+            points=sum(m.points for m in members),
+            area_m2=sum(m.area_m2 for m in members),
+            townships=len({m.township_id for m in members if m.township_id is not None}),
+        )
+        for category, members in groups.items()
+    ]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from app.census.scope import CensusScope
 from app.district.models import Township
 from app.extensions import db
 from app.observations.schemas import SQUARE_METRES_PER_MU
-from app.species.models import ControlMethod, Species
+from app.species.models import CensusCategory, ControlMethod, Species
 
 
 def _mu(area_m2: float) -> float:
@@ -44,8 +44,9 @@ def _rows(*columns: Any) -> dict[int | None, Any]:
     return {row[0]: row for row in db.session.execute(sa.select(*columns))}
 
 
-def census_summary(scope: CensusScope) -> dict[str, Any]:
-    """Totals, per species, per township, and control by species × method and by township."""
+def census_summary(scope: CensusScope, bureau: str) -> dict[str, Any]:
+    """Totals, per species, per township, per census category of `bureau`'s census (the district's:
+    all of them), and control by species × method and by township."""
     species = _rows(Species.id, Species.name_zh, Species.name_sci, Species.pinyin)
     townships = _rows(Township.id, Township.code, Township.name_zh)
     methods = _rows(ControlMethod.id, ControlMethod.code, ControlMethod.name_zh)
@@ -63,6 +64,9 @@ def census_summary(scope: CensusScope) -> dict[str, Any]:
     rows = counting.occurrences(scope, by=("species", "township"))  # once, rolled up (exact)
     by_species = counting.roll_up(rows, ("species",))
     by_township = counting.roll_up(rows, ("township",))
+    categories = counting.by_category(
+        rows, [c.value for c in counting.census_categories(bureau)], counting.species_categories()
+    )
     [total] = counting.roll_up(rows, ()) or [counting.Occurrence(None, None, 0, 0.0, 0, None)]
     [control_total] = counting.control_totals(scope, by=()) or [
         counting.ControlTotals(None, None, None, 0, 0.0, 0.0, 0.0, 0.0)
@@ -83,6 +87,23 @@ def census_summary(scope: CensusScope) -> dict[str, Any]:
         "townships": [
             {**township(o.township_id), **_occurrence(o)}
             for o in sorted(by_township, key=lambda o: township_order(o.township_id))
+        ],
+        # A species in two categories is in both: these rows are not added up.
+        "categories": [
+            {
+                "category": c.category,
+                "name_zh": CensusCategory(c.category).name_zh if c.category else None,
+                "species_count": len(c.species_ids),
+                "species": [
+                    {"species_id": s, "name_zh": species[s].name_zh}
+                    for s in sorted(c.species_ids, key=pinyin)
+                ],
+                "points": c.points,
+                "area_m2": round(c.area_m2, 2),
+                "area_mu": _mu(c.area_m2),
+                "townships": c.townships,
+            }
+            for c in categories
         ],
         "control": {
             **_control(control_total),

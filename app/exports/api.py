@@ -136,6 +136,15 @@ class CensusSummarySchema(ma.Schema):
     )
     species = ma.fields.List(ma.fields.Dict(), metadata={"description": "the same figures per species"})
     townships = ma.fields.List(ma.fields.Dict(), metadata={"description": "the same figures per township"})
+    categories = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "per census category of the census (agriculture's three, forestry's three, the "
+            "district's six; `category` null: species found with none of them): category, name_zh, "
+            "species_count, species, points, area_m2, area_mu, townships. A species in two categories "
+            "counts in each, so the rows do not add up to `occurrence`"
+        },
+    )
     control = ma.fields.Dict(
         metadata={
             "description": "operations, area (亩次), extent (防治范围), labour_person_days, cost_yuan; "
@@ -153,8 +162,10 @@ class CensusSummary(MethodView):
 
         `occurrence`: 发生点数 (`points`: distinct sites with a presence record), 发生面积 (`area_m2` /
         `area_mu`: each site's latest presence record's area, summed), 分布乡镇数 (`townships`); then per
-        species and per township; `control`: 防治次数, 防治面积 (亩次, summed over operations), 防治范围
-        (`extent`: per site the largest treated area), labour and cost, by species × method and by township.
+        species, per township and per census category (`categories`: a species in two categories counts
+        in each, so they are not added up); `control`: 防治次数, 防治面积 (亩次, summed over operations),
+        防治范围 (`extent`: per site the largest treated area), labour and cost, by species × method and by
+        township.
         """
         bureau = args.get("bureau") or current_user.organization.code
         species = args.get("species_id")
@@ -170,7 +181,7 @@ class CensusSummary(MethodView):
             "from_": args["from_"].isoformat() if args.get("from_") else None,
             "to": args["to"].isoformat() if args.get("to") else None,
             "statuses": [status.value for status in scope.statuses],
-            **census_summary(scope),
+            **census_summary(scope, bureau),
         }
 
 

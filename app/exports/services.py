@@ -48,7 +48,7 @@ from app.observations import services as observations
 from app.observations.models import Observation, ObservationFlag, ReviewStatus
 from app.observations.schemas import SQUARE_METRES_PER_MU
 from app.sites.models import Site
-from app.species.models import ControlMethod, Habitat, Species
+from app.species.models import CensusCategory, ControlMethod, Habitat, Species
 from app.storage import LocalStorage, Storage, new_key
 
 log = logging.getLogger(__name__)
@@ -459,6 +459,27 @@ def species_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
         }
 
 
+def category_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
+    """类别汇总: per census category of the census (counting.by_category). A species in two categories
+    is in both rows, so the sheet has no total over categories."""
+    species = _names(Species, Species.pinyin, Species.name_zh)
+    categories = [c.value for c in counting.census_categories(scope.bureau)]
+    found = counting.by_category(
+        scope.occurrences(("species", "township")), categories, counting.species_categories()
+    )
+    for row in found:
+        names = sorted((species[s] for s in row.species_ids), key=lambda s: s[0] or "")
+        yield {
+            "category_name": CensusCategory(row.category).name_zh if row.category else "未归入本普查类别",
+            "category_code": row.category,
+            "species": len(row.species_ids),
+            "species_names": "、".join(name for _pinyin, name in names) or None,
+            "points": row.points,
+            "area_mu": _mu(row.area_m2),
+            "townships": row.townships,
+        }
+
+
 def _control_fields(totals: counting.ControlTotals) -> dict[str, Any]:
     return {
         "operations": totals.operations,
@@ -565,6 +586,7 @@ ROW_SOURCES: dict[str, Callable[[Scope], Iterator[dict[str, Any]]]] = {
     "follow_ups": follow_up_rows,
     "species_township": species_township_rows,
     "species_summary": species_summary_rows,
+    "category_summary": category_summary_rows,
     "control_by_method": control_by_method_rows,
     "control_by_township": control_by_township_rows,
     "township_summary": township_summary_rows,

@@ -96,6 +96,11 @@ SOURCES: Final[Mapping[str, Source]] = {
             ("species_name_zh", "species_name_sci", "townships", "points", "area_mu", "max_severity"),
         ),
         Source(
+            "category_summary",
+            True,
+            ("category_name", "category_code", "species", "species_names", "points", "area_mu", "townships"),
+        ),
+        Source(
             "control_by_method",
             True,
             (

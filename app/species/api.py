@@ -23,6 +23,7 @@ from app.species.schemas import (
     ListImportQuery,
     ListImportReportSchema,
     ListMemberSchema,
+    ListUpdateArgs,
     MemberCreateArgs,
     MembersQueryArgs,
     MemberUpdateArgs,
@@ -124,6 +125,30 @@ class SpeciesLists(MethodView):
         species_list = editing.create_district_list(current_user, args)
         db.session.commit()
         return _list_item(species_list, 0)
+
+
+@blp.route("/species-lists/<code>")
+class SpeciesListItem(MethodView):
+    @blp.response(200, SpeciesListSchema)
+    def get(self, code: str) -> dict[str, Any]:
+        """One species list (名录) with its current number of species and the census categories it reports"""
+        species_list = _list_or_404(code)
+        return _list_item(species_list, services.current_count(species_list))
+
+    @roles_required(*ADMINS)
+    @blp.arguments(ListUpdateArgs)
+    @blp.response(200, SpeciesListSchema)
+    def patch(self, args: dict[str, Any], code: str) -> dict[str, Any]:
+        """Set the census categories a district list reports (a forestry list's 林草 categories)
+
+        A bureau admin edits their bureau's lists; a bureau's list reports only its own census's
+        categories. An unknown or repeated category is refused (422 naming `census_categories`); a
+        published list changes only through its files.
+        """
+        species_list = _list_or_404(code)
+        editing.set_list_categories(current_user, species_list, args["census_categories"])
+        db.session.commit()
+        return _list_item(species_list, services.current_count(species_list))
 
 
 @blp.route("/species-lists/<code>/members")

@@ -23,6 +23,7 @@ from app.clock import local_today
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.species.models import (
+    CensusCategory,
     ListLevel,
     ListMembership,
     NameKind,
@@ -339,8 +340,69 @@ def create_district_list(actor: User, args: dict[str, Any]) -> SpeciesList:
         note=(args.get("note") or "").strip() or None,
         origin=Origin.LOCAL,
         bureau=bureau,
+        census_categories=clean_list_categories(args.get("census_categories") or [], bureau),
     )
     db.session.add(species_list)
+    db.session.flush()
+    return species_list
+
+
+# The census a bureau's list reports in, by the kind of the bureau keeping it.
+_CENSUS_OF_KIND = {
+    OrganizationKind.FORESTRY_BUREAU: "forestry",
+    OrganizationKind.AGRICULTURE_COMMISSION: "agriculture",
+}
+
+
+def census_of_bureau(bureau: str | None) -> str | None:
+    """The census ("agriculture" / "forestry", as CensusCategory.bureau) a bureau's list reports in."""
+    if not bureau:
+        return None
+    kind = db.session.scalar(sa.select(Organization.kind).where(Organization.code == bureau))
+    return _CENSUS_OF_KIND.get(kind) if kind is not None else None
+
+
+def clean_list_categories(values: list[str], bureau: str | None) -> list[str]:
+    """The census categories a list reports, checked: known codes, each once, and for a bureau's list
+    only its own census's (a forestry list reports 林草 categories). InvalidInput names census_categories."""
+    field = "census_categories"
+    known = [c.value for c in CensusCategory]
+    listed = ", ".join(known)
+    cleaned: list[str] = []
+    for value in values:
+        code = value.strip()
+        if code not in known:
+            raise InvalidInput.field(
+                field,
+                _(
+                    "Unknown census category %(value)s; known: %(known)s.",
+                    value=value,
+                    known=listed,
+                ),
+            )
+        if code in cleaned:
+            raise InvalidInput.field(field, _("The census category %(value)s is named twice.", value=code))
+        cleaned.append(code)
+    kind = (
+        db.session.scalar(sa.select(Organization.kind).where(Organization.code == bureau)) if bureau else None
+    )
+    census = _CENSUS_OF_KIND.get(kind) if kind is not None else None
+    other = [c for c in cleaned if census is not None and CensusCategory(c).bureau != census]
+    if other:
+        raise InvalidInput.field(
+            field,
+            _(
+                "%(values)s belong to the other bureau's census; this bureau's list reports only its own.",
+                values=", ".join(other),
+            ),
+        )
+    return cleaned
+
+
+def set_list_categories(actor: User, species_list: SpeciesList, values: list[str]) -> SpeciesList:
+    """Set the census categories a district list reports (audited like every list edit)."""
+    check_may_edit_list(actor, species_list)
+    species_list.census_categories = clean_list_categories(values, species_list.bureau)
     db.session.flush()
     return species_list
 

@@ -44,6 +44,21 @@ class CensusCategory(enum.StrEnum):
         """The bureau whose census the category belongs to."""
         return "agriculture" if self.value.startswith("ag_") else "forestry"
 
+    @property
+    def name_zh(self) -> str:
+        """The category's name as the census workbook prints it (the UI translates its own labels)."""
+        return _CENSUS_CATEGORY_ZH[self.value]
+
+
+_CENSUS_CATEGORY_ZH = {
+    "ag_plant": "农业外来入侵植物",
+    "ag_pest": "农作物外来入侵病虫害",
+    "ag_aquatic": "外来入侵水生动物",
+    "fg_plant": "林草外来入侵植物",
+    "fg_pest": "林草外来入侵有害生物",
+    "fg_animal": "林草外来入侵动物",
+}
+
 
 class Origin(enum.StrEnum):
     """Where a registry row comes from: the shipped files (synced) or an edit in the app (never synced)."""
@@ -82,6 +97,10 @@ class SpeciesList(Audited, db.Model):  # type: ignore[name-defined]
     origin: Mapped[Origin] = mapped_column(_enum(Origin, 10), default=Origin.FILES)
     # Organization code of the bureau that keeps a local list (None for the published lists).
     bureau: Mapped[str | None] = mapped_column(sa.String(40))
+    # The census categories the list reports (CensusCategory values), e.g. the 林草 census's fg_* for a
+    # forestry census list; [] when it reports none. From lists.toml, or edited in the app for a district
+    # list.
+    census_categories: Mapped[list[str]] = mapped_column(JSONType, default=list)
 
     memberships: Mapped[list[ListMembership]] = relationship(back_populates="species_list")
 

@@ -46,6 +46,24 @@ def census_problem(categories: list[str], bureaus: list[str]) -> str | None:
     return None
 
 
+def list_census_problem(categories: Any, bureau: str | None) -> str | None:
+    """Why these cannot be the census categories a list reports, or None when they can: each must be a
+    CensusCategory value, once; a bureau's list reports only its bureau's census's categories."""
+    if not _str_list(categories):
+        return "census_categories must be a list of category codes"
+    known = {c.value for c in CensusCategory}
+    unknown = [c for c in categories if c not in known]
+    if unknown:
+        return f"unknown census categories {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+    if len(set(categories)) != len(categories):
+        return "census_categories names a category twice"
+    if bureau in ("agriculture", "forestry"):
+        other = [c for c in categories if CensusCategory(c).bureau != bureau]
+        if other:
+            return f"census_categories {', '.join(other)} belong to the other bureau's census"
+    return None
+
+
 class RegistryError(Exception):
     """The registry files are inconsistent; `problems` lists every one found."""
 
@@ -106,6 +124,8 @@ class ListSpec:
     source: str | None
     note: str | None
     members: tuple[MemberSpec, ...]
+    # The census categories the list reports (CensusCategory values; list_census_problem).
+    census_categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -391,9 +411,15 @@ def read_registry(directory: Path) -> Registry:
         for name in ("published_on", "in_force_on"):
             if name in entry and not isinstance(entry[name], date):
                 problems.append(f"{where}: {name} must be a TOML date (YYYY-MM-DD)")
+        categories = entry.get("census_categories", [])
+        problem = list_census_problem(categories, None)
+        if problem:
+            problems.append(f"{where}: {problem}")
+            categories = []
         if not isinstance(code, str) or not isinstance(entry.get("members"), str):
             continue
         registry.lists[code] = ListSpec(
+            census_categories=tuple(categories),
             code=code,
             name=entry["name"],
             short_name=entry.get("short_name"),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from flask_smorest.fields import Upload
 
@@ -94,6 +96,9 @@ class SpeciesListSchema(ma.Schema):
     note = ma.fields.String(allow_none=True)
     origin = ma.fields.Enum(Origin, by_value=True)
     bureau = ma.fields.String(allow_none=True)
+    census_categories = ma.fields.List(
+        ma.fields.String(), metadata={"description": "the census categories the list reports (fg_* for 林草)"}
+    )
     species_count = ma.fields.Integer()
 
 
@@ -177,6 +182,18 @@ class SpeciesCreateArgs(ma.Schema):
     pinyin = _pinyin()
 
 
+def _categories_field(**kwargs: Any) -> ma.fields.List[Any]:
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(max=20)),
+        validate=ma.validate.Length(max=len(CensusCategory)),
+        metadata={
+            "description": "census categories the list reports: ag_plant, ag_pest, ag_aquatic (agriculture); "
+            "fg_plant, fg_pest, fg_animal (林草); a bureau's list only its own census's"
+        },
+        **kwargs,
+    )
+
+
 class ListCreateArgs(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=64))
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
@@ -186,6 +203,11 @@ class ListCreateArgs(ma.Schema):
     )
     published_on = ma.fields.Date(allow_none=True)
     note = ma.fields.String(validate=ma.validate.Length(max=2000))
+    census_categories = _categories_field()
+
+
+class ListUpdateArgs(ma.Schema):
+    census_categories = _categories_field(required=True)
 
 
 class MemberCreateArgs(ma.Schema):

@@ -145,6 +145,7 @@ def _list_values(spec: ListSpec) -> dict[str, Any]:
         "in_force_on": spec.in_force_on,
         "source": spec.source,
         "note": spec.note,
+        "census_categories": list(spec.census_categories),
     }
 
 
@@ -545,6 +546,16 @@ def list_species_lists() -> list[tuple[SpeciesList, int]]:
         sa.select(SpeciesList, count).order_by(SpeciesList.level, SpeciesList.published_on, SpeciesList.code)
     )
     return [(row[0], row[1]) for row in rows]
+
+
+def current_count(species_list: SpeciesList) -> int:
+    """How many species the list holds today (memberships not removed)."""
+    count = db.session.scalar(
+        sa.select(sa.func.count(ListMembership.id)).where(
+            ListMembership.list_id == species_list.id, ListMembership.removed_on.is_(None)
+        )
+    )
+    return int(count or 0)
 
 
 def members_on(species_list: SpeciesList, on: date | None) -> sa.Select[tuple[ListMembership]]:

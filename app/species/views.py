@@ -22,7 +22,7 @@ from app.clock import local_today
 from app.errors import InvalidInput, NotFound, ServiceError
 from app.extensions import db
 from app.species import editing, services
-from app.species.models import ListLevel, ListMembership, Origin, SpeciesList
+from app.species.models import CensusCategory, ListLevel, ListMembership, Origin, SpeciesList
 
 bp = Blueprint("species", __name__)
 
@@ -84,10 +84,39 @@ def list_detail(code: str) -> str:
         on=on,
         levels=level_labels(),
         changes=editing.list_changes(species_list),
+        categories=services.census_category_labels(),
+        category_choices=_category_choices(species_list),
         may_edit=_may_edit(species_list),
         may_confirm={m.id for m in members if editing.may_act_for(current_user, m.species.bureaus)},
         title=species_list.short_name or species_list.name,
     )
+
+
+def _category_choices(species_list: SpeciesList) -> dict[str, str]:
+    """The categories a list may report: a bureau's list its own census's, another list all of them."""
+    labels = services.census_category_labels()
+    census = editing.census_of_bureau(species_list.bureau)
+    return {
+        code: label
+        for code, label in labels.items()
+        if census is None or CensusCategory(code).bureau == census
+    }
+
+
+@bp.route("/admin/species-lists/<code>/categories", methods=["POST"])
+@login_required
+@roles_required(*ADMINS)
+def list_categories(code: str) -> Response:
+    """Set the census categories a district list reports (the boxes ticked)."""
+    species_list = _list_or_404(code)
+    try:
+        editing.set_list_categories(current_user, species_list, request.form.getlist("census_categories"))
+    except InvalidInput as exc:
+        _refused(exc)
+    else:
+        db.session.commit()
+        flash(_("The census categories of %(name)s are saved.", name=species_list.name), "info")
+    return redirect(url_for("species.list_detail", code=code))
 
 
 def _may_edit(species_list: SpeciesList) -> bool:

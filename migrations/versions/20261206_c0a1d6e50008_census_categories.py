@@ -16,6 +16,9 @@ filled by the change it is named after, and stays a no-op if that change needed 
 # - One head: tests/test_migrations.py fails on a branch; merge before landing.
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
 
 # revision identifiers, used by Alembic.
@@ -26,8 +29,13 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # The census categories a list reports (a 林草 census list's fg_* categories); [] says none.
+    with op.batch_alter_table('species_lists', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('census_categories', JSON, nullable=False, server_default='[]'))
 
 
 def downgrade():
-    pass
+    # Dropped in place (SQLite >= 3.35 can): recreating the table would, with foreign keys on, cascade the
+    # delete of the old table to every list row that points at it.
+    with op.batch_alter_table('species_lists', schema=None, recreate='never') as batch_op:
+        batch_op.drop_column('census_categories')

@@ -308,6 +308,7 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/species-lists": signed_in(REFERENCE),
     "GET /api/v1/species-lists/{code}/members": signed_in(REFERENCE),
     "GET /api/v1/species-lists/{code}/changes": signed_in(REFERENCE),
+    "GET /api/v1/species-lists/{code}": signed_in(REFERENCE),
     # The registry kept in the app (issue 20): bureau admins edit their bureau's species and lists.
     "POST /api/v1/species": Rule(
         ADMINS,
@@ -334,6 +335,12 @@ RULES: dict[str, Rule] = {
     ),
     "PATCH /api/v1/species-lists/{code}/members/{id}": Rule(
         ADMINS, Reach.ORG, "issue 20: their own bureau's district lists", target="species_list"
+    ),
+    "PATCH /api/v1/species-lists/{code}": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: the census categories of their own bureau's district lists",
+        target="species_list",
     ),
     "POST /api/v1/species-lists/{code}/import": Rule(
         ADMINS,
@@ -492,6 +499,13 @@ RULES: dict[str, Rule] = {
         Reach.ORG,
         "issue 20: a bureau admin creates their own bureau's district list (target: the bureau)",
         target="organization",
+        ok=(302,),
+    ),
+    "POST /admin/species-lists/{code}/categories": Rule(
+        ADMINS,
+        Reach.ORG,
+        "issue 20: the census categories of their own bureau's district lists",
+        target="species_list",
         ok=(302,),
     ),
     "POST /admin/species-lists/{code}/members": Rule(

@@ -379,6 +379,11 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         f"/api/v1/species-lists/{c.species_list_code()}/members"
     ),
     "GET /api/v1/species-lists/{code}/changes": lambda c: Call("/api/v1/species-lists/moa-567/changes"),
+    "GET /api/v1/species-lists/{code}": lambda c: Call(f"/api/v1/species-lists/{c.species_list_code()}"),
+    "PATCH /api/v1/species-lists/{code}": lambda c: Call(
+        f"/api/v1/species-lists/{'none' if c.anonymous else c.district_list}",
+        json={"census_categories": ["fg_plant"]},
+    ),
     "POST /api/v1/species": lambda c: Call(
         "/api/v1/species",
         json={
@@ -478,6 +483,10 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     ),
     "POST /admin/species-lists": lambda c: Call(
         "/admin/species-lists", form={"code": "lp-census-3", "name": "普查清单", "bureau": TARGET}
+    ),
+    "POST /admin/species-lists/{code}/categories": lambda c: Call(
+        f"/admin/species-lists/{'none' if c.anonymous else c.district_list}/categories",
+        form={"census_categories": "fg_plant"},
     ),
     "POST /admin/species-lists/{code}/members": lambda c: Call(
         f"/admin/species-lists/{'none' if c.anonymous else c.district_list}/members",

@@ -45,6 +45,17 @@ def _pages(api_as: Any, make_observation: Any, treat: Any, admin: Any) -> list[s
     api = api_as(admin.user)
     record = make_observation(api, notes="田埂")
     operation, _baseline = treat(api, method="chemical", days_ago=10)
+    # A district list, so that its page shows the editing forms (census categories, rows, import).
+    created = api.post(
+        "/api/v1/species-lists",
+        json={
+            "code": "lp-forest-census",
+            "name": "林草普查清单",
+            "bureau": "forestry",
+            "census_categories": ["fg_plant"],
+        },
+    )
+    assert created.status_code == 201, created.get_json()
     db.session.commit()
     db.session.rollback()
     return [
@@ -67,6 +78,7 @@ def _pages(api_as: Any, make_observation: Any, treat: Any, admin: Any) -> list[s
         f"/admin/users/{admin.id}",
         "/admin/species-lists",
         "/admin/species-lists/moa-567",
+        "/admin/species-lists/lp-forest-census",
         "/offline",
         # Not /api-docs: it is Swagger UI's own page, for programmers, drawn by the vendored bundle.
     ]

@@ -87,6 +87,7 @@ class Season:
     operations: list[Operation]
     units: dict[str, set[str]]  # census → the organizations it covers
     names: dict[str, str]  # species key → Chinese name
+    categories: dict[str, list[str]]  # species key → its census categories, as the registry gives them
     townships: dict[str, str]  # code → name
     methods: dict[str, str]  # code → Chinese name
     clients: dict[str, Any]
@@ -241,8 +242,11 @@ def season(api_as: Any, make_user: Any, species_id: Any, observation_payload: An
     townships = {t["code"]: t["name_zh"] for t in listed}
     methods = {m["code"]: m["name_zh"] for m in admin.get("/api/v1/control-methods").get_json()}
     names = {}
+    categories = {}
     for key in (SNAIL, WEED):
-        names[key] = admin.get(f"/api/v1/species/{species_id(key)}").get_json()["name_zh"]
+        species = admin.get(f"/api/v1/species/{species_id(key)}").get_json()
+        names[key] = species["name_zh"]
+        categories[key] = species["census_categories"]
     today = local_today()
     return Season(
         records=records,
@@ -253,6 +257,7 @@ def season(api_as: Any, make_user: Any, species_id: Any, observation_payload: An
             "district": {"agriculture", "lishan-station", "forestry"},
         },
         names=names,
+        categories=categories,
         townships=townships,
         methods=methods,
         clients=clients,
@@ -307,6 +312,45 @@ def species_township_figures(sites: dict[Any, dict[str, Any]]) -> dict[tuple[str
         entry = figures[(species, site["township"])]
         entry["points"] += 1
         entry["area_m2"] += site["area_m2"]
+    return figures
+
+
+# The census categories each census reports, with the names its 类别汇总 prints (docs/census.md).
+CENSUS_CATEGORIES = {
+    "agriculture": {
+        "ag_plant": "农业外来入侵植物",
+        "ag_pest": "农作物外来入侵病虫害",
+        "ag_aquatic": "外来入侵水生动物",
+    },
+    "forestry": {
+        "fg_plant": "林草外来入侵植物",
+        "fg_pest": "林草外来入侵有害生物",
+        "fg_animal": "林草外来入侵动物",
+    },
+}
+CENSUS_CATEGORIES["district"] = {**CENSUS_CATEGORIES["agriculture"], **CENSUS_CATEGORIES["forestry"]}
+UNCATEGORISED = "未归入本普查类别"
+
+
+def category_figures(
+    season: Season, census: str, sites: dict[tuple[str, int], dict[str, Any]]
+) -> dict[str | None, dict[str, Any]]:
+    """Category code (None: species found with none of the census's categories) → the species found in
+    it, 发生点数, 发生面积 and the distinct townships. A species in two categories is in both."""
+    figures: dict[str | None, dict[str, Any]] = {
+        code: {"species": set(), "points": 0, "area_m2": 0.0, "townships": set()}
+        for code in CENSUS_CATEGORIES[census]
+    }
+    for (species, _location), site in sites.items():
+        own = [c for c in season.categories[species] if c in CENSUS_CATEGORIES[census]]
+        for code in own or [None]:
+            entry = figures.setdefault(
+                code, {"species": set(), "points": 0, "area_m2": 0.0, "townships": set()}
+            )
+            entry["species"].add(species)
+            entry["points"] += 1
+            entry["area_m2"] += site["area_m2"]
+            entry["townships"].add(site["township"])
     return figures
 
 
@@ -406,6 +450,20 @@ def _check_workbook(book: Any, season: Season, census: str, statuses: set[str]) 
         assert row["发生点数"] == figures["points"]
         assert round(row["发生面积（亩）"], 2) == _mu(figures["area_m2"])
 
+    # 类别汇总: every category of the census, rolled up from the species; no 合计 row (not additive).
+    expected_categories = category_figures(season, census, sites)
+    category_rows = {row["普查类别"]: row for row in _table(book, "类别汇总")}
+    assert "合计" not in [row[0] for row in book["类别汇总"].iter_rows(values_only=True)]
+    category_names = {**CENSUS_CATEGORIES[census], None: UNCATEGORISED}
+    assert set(category_rows) == {category_names[code] for code in expected_categories}
+    for code, figures in expected_categories.items():
+        row = category_rows[category_names[code]]
+        assert row["发现物种数"] == len(figures["species"]), (census, code)
+        assert set((row["发现物种"] or "").split("、")) - {""} == {names[s] for s in figures["species"]}
+        assert row["发生点数"] == figures["points"], (census, code)
+        assert round(row["发生面积（亩）"], 2) == _mu(figures["area_m2"]), (census, code)
+        assert row["分布乡镇数"] == len(figures["townships"]), (census, code)
+
     control = control_figures(season, census, lambda op: (names[op.species], season.methods[op.method]))
     control_rows = {(row["物种名称"], row["防治措施"]): row for row in _table(book, "防治汇总")}
     assert set(control_rows) == set(control)
@@ -467,6 +525,16 @@ def _figures_of_summary(summary: dict[str, Any], season: Season, census: str, st
         item = by_species[season.names[species]]
         assert (item["points"], item["townships"]) == (figures["points"], len(figures["townships"]))
         assert item["area_m2"] == pytest.approx(figures["area_m2"])
+    by_category = {item["category"]: item for item in summary["categories"]}
+    expected_categories = category_figures(season, census, sites)
+    assert list(by_category) == [*CENSUS_CATEGORIES[census], *([None] if None in expected_categories else [])]
+    for code, figures in expected_categories.items():
+        item = by_category[code]
+        assert item["name_zh"] == ({**CENSUS_CATEGORIES[census], None: None})[code]
+        assert {s["name_zh"] for s in item["species"]} == {season.names[s] for s in figures["species"]}
+        assert item["species_count"] == len(figures["species"])
+        assert (item["points"], item["townships"]) == (figures["points"], len(figures["townships"]))
+        assert item["area_m2"] == pytest.approx(figures["area_m2"])
     control = control_figures(season, census, lambda op: None).get(None)
     assert summary["control"]["operations"] == (control["operations"] if control else 0)
     assert summary["control"]["area_m2"] == pytest.approx(control["area_m2"] if control else 0)
@@ -482,6 +550,10 @@ def test_every_census_figure_of_each_bureau_and_the_district(app: Flask, season:
     assert (WEED, 5) in expected_occurrences(season, "agriculture", verified, season.period)
     assert (WEED, 5) in expected_occurrences(season, "forestry", verified, season.period)
     assert (SNAIL, 4) not in district
+    # 福寿螺 is in two agriculture categories (and forestry's animals): the category rows overlap.
+    assert {"ag_pest", "ag_aquatic", "fg_animal"} <= set(season.categories[SNAIL])
+    district_categories = category_figures(season, "district", district)
+    assert sum(c["points"] for c in district_categories.values()) > len(district)
 
     clients = season.clients
     for census, api in (

@@ -37,6 +37,7 @@ def test_each_template_has_every_detail_and_summary_sheet(bureau: str) -> None:
         "control_operations",
         "follow_ups",
         "species_summary",
+        "category_summary",
         "species_township",
         "township_summary",
         "control_by_method",
@@ -61,7 +62,8 @@ def test_areas_show_two_decimals_and_coordinates_six(bureau: str) -> None:
                 expected = ("防治面积（亩次）",) if sheet.source.startswith("control_by") else None
                 assert column.header in (expected or ("发生面积（亩）", "防治面积（亩）"))
                 assert column.number_format == "0.00"
-                assert column.total
+                # 类别汇总 counts a species in two categories twice: no total there.
+                assert column.total == (sheet.source != "category_summary")
             if column.field in ("latitude", "longitude"):
                 assert column.number_format == "0.000000"
             if column.type == "datetime":
@@ -97,7 +99,7 @@ def test_restricted_to_keeps_only_the_sheets_of_those_sources() -> None:
 
     assert [sheet.key for sheet in control.sheets] == ["control_operations", "control_by_method"]
     assert control.bureau == template.bureau
-    assert len(template.sheets) == 9  # the original is untouched
+    assert len(template.sheets) == 10  # the original is untouched
     with pytest.raises(ValueError, match="unknown sources: observation"):
         template.restricted_to({"observation"})
 

@@ -149,6 +149,17 @@ SUMMARIES: dict[str, list[dict[str, Any]]] = {
             "max_severity": "轻发生",
         },
     ],
+    "category_summary": [
+        {
+            "category_name": "林草外来入侵植物",
+            "category_code": "fg_plant",
+            "species": 1,
+            "species_names": "喜旱莲子草",
+            "points": 2,
+            "area_mu": 1.25,
+            "townships": 1,
+        },
+    ],
     "species_township": [
         {
             "species_name_zh": "福寿螺",
@@ -283,13 +294,14 @@ def test_sheets_come_in_the_template_order_after_the_cover(forestry: Template) -
     counts, book, _ = write(forestry, all_rows())
 
     details = ["调查记录", "防治记录", "复查记录"]
-    summaries = ["物种汇总", "物种乡镇汇总", "乡镇汇总", "防治汇总", "乡镇防治汇总", "复查汇总"]
+    summaries = ["物种汇总", "类别汇总", "物种乡镇汇总", "乡镇汇总", "防治汇总", "乡镇防治汇总", "复查汇总"]
     assert book.sheetnames == ["封面", *details, *summaries]
     assert counts == {
         "observations": 5,
         "control_operations": 3,
         "follow_ups": 4,
         "species_summary": 2,
+        "category_summary": 1,
         "species_township": 1,
         "township_summary": 2,
         "control_by_method": 2,
@@ -444,7 +456,8 @@ def test_each_summary_sheet_totals_its_total_columns(forestry: Template) -> None
         ws = book[sheet.title]
         last = ws.max_row
         if not any(column.total for column in sheet.columns):
-            assert sheet.key == "follow_ups"
+            # 类别汇总: a species in two categories is in two rows, so nothing is totalled.
+            assert sheet.key in ("follow_ups", "category_summary")
             assert "合计" not in [cell.value for cell in ws["A"]]  # nothing to total, no 合计 row
             continue
         assert ws.cell(row=last, column=1).value == "合计"
