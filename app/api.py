@@ -49,7 +49,7 @@ def _out_of_range() -> ma.ValidationError:
 
 
 class LocalDateTime(ma.fields.DateTime):
-    """ISO 8601 in and out. A time sent without an offset is local (Asia/Shanghai, SPEC §3.2);
+    """ISO 8601 in and out. A time sent without an offset is local (Asia/Shanghai, docs/contract.md §3.2);
     it is kept as UTC and shown with the local offset (2026-05-04T09:30:00+08:00)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
@@ -104,7 +104,8 @@ def paginate(stmt: sa.Select[Any], *, page: int, per_page: int) -> dict[str, Any
 
 
 class ErrorResponsesPlugin(BasePlugin):
-    """Document, on every operation, the errors the API-wide checks can answer with (SPEC §3.2 envelope)."""
+    """Document, on every operation, the errors the API-wide checks can answer with (the envelope of
+    docs/contract.md §3.2)."""
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any

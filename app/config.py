@@ -149,7 +149,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         # Points and sites are drawn from our own API either way; with "none" the maps need no internet.
         "IAS_BASEMAP": env.get("IAS_BASEMAP", "osm"),
         "IAS_TIANDITU_KEY": env.get("IAS_TIANDITU_KEY", ""),
-        # Largest page a list endpoint returns (SPEC §3.2).
+        # Largest page a list endpoint returns (docs/contract.md §3.2).
         "IAS_MAX_PER_PAGE": 500,
         # The time zone people work in; everything is stored in UTC.
         "IAS_TIMEZONE": env.get("IAS_TIMEZONE", "Asia/Shanghai"),

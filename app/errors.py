@@ -1,7 +1,7 @@
 """One error hierarchy for services, one envelope for the API, real pages for the browser.
 
 Services raise `ServiceError` subclasses; they know nothing about HTTP beyond the status each maps to.
-Every error an API client can see has the SPEC §3.2 shape:
+Every error an API client can see has the docs/contract.md §3.2 shape:
 
     {"code": 422, "status": "Unprocessable Entity", "message": "...", "errors": {"field": ["..."]}}
 """

@@ -12,7 +12,7 @@ from app.errors import ErrorEnvelopeSchema
 
 
 class IasApi(Api):
-    """flask-smorest's Api, documenting SPEC §3.2's error envelope instead of its own."""
+    """flask-smorest's Api, documenting docs/contract.md §3.2's error envelope instead of its own."""
 
     ERROR_SCHEMA = ErrorEnvelopeSchema
 

@@ -1,4 +1,4 @@
-"""Census export against bare openpyxl write-only (SPEC budget: at most 1.25×, peak memory ≤ 200 MB).
+"""Census export against bare openpyxl write-only (contract §5 budget: at most 1.25×, peak memory ≤ 200 MB).
 
 100 000 observation rows are made in memory, as the export job would get them from the database:
 dicts with the `observations` source's fields, aware local datetimes, some empty values, now and then a

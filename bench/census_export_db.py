@@ -1,5 +1,5 @@
 """A forestry census export of 100 000 observations from the database, against openpyxl write-only writing
-the same rows from memory (SPEC budget: ≤ 1.25×, peak memory ≤ 200 MB, progress reported).
+the same rows from memory (docs/contract.md §5 budget: ≤ 1.25×, peak memory ≤ 200 MB, progress reported).
 
 Works on the benchmark database (bench/dataset.py, `--database-url`): the export covers the forestry
 bureau's species over the most recent days that hold at least `--observations` of its records (so it

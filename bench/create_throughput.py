@@ -1,5 +1,5 @@
 """Observation create throughput through the real WSGI stack, against a bare Flask endpoint doing the same
-single-row insert with the same driver (SPEC budget: at least 50 %).
+single-row insert with the same driver (docs/contract.md §5 budget: at least 50 %).
 
 Both are served by gunicorn with 2 workers on the benchmark database (bench/dataset.py); the load comes
 from bench/loadgen.py in its own process: 4 connections POSTing new records (a fresh client_uuid each)

@@ -1,4 +1,4 @@
-"""A first visit on a slow phone (SPEC budget: the new-record form usable ≤ 4 s at 400 kbit/s, 400 ms
+"""A first visit on a slow phone (contract §5 budget: the new-record form usable ≤ 4 s at 400 kbit/s, 400 ms
 round trip, CPU slowed 4×; static files compressed and cached for a year by name).
 
 Serves the app with gunicorn (production settings) on a migrated database with the species and district

@@ -1,5 +1,6 @@
 """Filtered observation lists and GeoJSON over the benchmark's 1 M observations, against the raw SQL of the
-same queries plus serialisation (SPEC budget: p95 ≤ 5 × that; no query count that grows with page size).
+same queries plus serialisation (docs/contract.md §5 budget: p95 ≤ 5 × that; no query count that grows
+with page size).
 
 For each variant (filters, page size):
 

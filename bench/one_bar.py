@@ -1,5 +1,5 @@
-"""Record-and-save on "one bar" of signal (SPEC budget: "saved on this phone" shown within 2 s, and never a
-disabled button with no message).
+"""Record-and-save on "one bar" of signal (docs/contract.md §5 budget: "saved on this phone" shown within 2 s,
+and never a disabled button with no message).
 
 A phone-sized headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) signs in with signal, so
 the service worker saves the capture form, and then meets a link on which it thinks it is online and nothing

@@ -1,4 +1,4 @@
-"""Photo ingest against bare Pillow, on a 12-megapixel phone-like JPEG (SPEC budget: at most 1.3×).
+"""Photo ingest against bare Pillow, on a 12-megapixel phone-like JPEG (contract §5 budget: at most 1.3×).
 
 The photo is made in memory (4000×3000, smooth gradients under sensor-like noise, so that it
 compresses like a photograph: ~5 MB at quality 92) with the EXIF a phone writes (orientation 6,

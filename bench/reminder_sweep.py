@@ -1,4 +1,4 @@
-"""One reminder sweep over 100 000 follow-ups (SPEC budget: one pass ≤ 2 s; statement count independent
+"""One reminder sweep over 100 000 follow-ups (contract §5 budget: one pass ≤ 2 s; statement count independent
 of the number due).
 
 Builds its own database (a migrated SQLite file in a temporary folder, or the PostgreSQL database named

@@ -1,4 +1,4 @@
-"""`make bench`: every budget of SPEC §5 against its bare baseline, in one run, on SQLite and (when
+"""`make bench`: every budget of contract §5 against its bare baseline, in one run, on SQLite and (when
 BENCH_DATABASE_URL names a throw-away PostgreSQL database) on PostgreSQL; the figures go to
 bench/results/results.json and bench/results/results.md.
 
@@ -7,7 +7,7 @@ own) and appends one JSON record; this file turns the records into one table: wo
 measured, baseline, ratio, budget, met, notes. A benchmark over budget leaves a profile next to the
 results (bench/results/profile-*.txt) and its top lines go into results.md.
 
-| SPEC §5 workload                     | script                                                  |
+| docs/contract.md §5 workload                     | script                                                  |
 |--------------------------------------|---------------------------------------------------------|
 | create observation (WSGI stack)      | create_throughput.py (gunicorn 2 workers, loadgen.py)  |
 | filtered list and GeoJSON, 1 M rows  | list_query.py (gunicorn, raw DBAPI replay)              |
@@ -449,7 +449,7 @@ def write_results(runner: Runner, databases: list[str]) -> None:
     )
 
     lines = [
-        "# Benchmark results (SPEC §5)",
+        "# Benchmark results (docs/contract.md §5)",
         "",
         f"{meta['generated_at']}, Python {meta['python']}, {meta['cpus']} CPUs ({meta['machine']}), "
         f"databases: {', '.join(databases)}; {elapsed / 60:.1f} minutes; load average at the end "

@@ -1,4 +1,4 @@
-"""Real servers for the benchmarks: gunicorn with 2 sync workers (gunicorn's default worker, as SPEC §4's
+"""Real servers for the benchmarks: gunicorn with 2 sync workers (gunicorn's default worker, as contract §4's
 production set-up), on a free loopback port, stopped (SIGTERM, then SIGKILL) when the block ends."""
 
 from __future__ import annotations

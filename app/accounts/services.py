@@ -1,6 +1,6 @@
 """Users, organizations, sign-in and API tokens.
 
-Rules for managing users (SPEC §1, §3.2):
+Rules for managing users (docs/contract.md §1, §3.2):
 - `admin` manages every user of every organization and may grant any role.
 - `bureau_admin` manages the users of their own organization and, when it is a bureau, of the units
   under it (docs/contract.md §1), and may grant any role but `admin`; they cannot touch an `admin`

@@ -1,4 +1,4 @@
-"""Census workbooks: a bureau's template and rows in, an .xlsx out, streamed (SPEC §3.3).
+"""Census workbooks: a bureau's template and rows in, an .xlsx out, streamed (docs/contract.md §3.3).
 
 The caller hands over an iterable of row dicts per source (display-ready values, see templates.SOURCES);
 nothing here touches the database or Flask, so the background export job, the CLI and the tests all
@@ -23,7 +23,7 @@ What the bureaus get, and why:
 - Datetimes arrive aware, in local time; Excel has no time zones, so they are written as the local wall
   time. Booleans are written 是 / 否; None is an empty cell.
 
-Speed (SPEC §5, ≤ 1.25 × bare openpyxl write-only): openpyxl in write-only mode streams each sheet to a
+Speed (contract §5, ≤ 1.25 × bare openpyxl write-only): openpyxl in write-only mode streams each sheet to a
 temporary file (lxml does the XML), so memory stays flat however many rows. Per cell we add one
 converter call, and save what openpyxl would spend instead: each column has one cell (`_ColumnCell`),
 filled by its converter for every row, with the column's style registered once and the value's type

@@ -719,7 +719,7 @@ def deliver(item: Claimed, settings: SendSettings | None = None) -> None:
 
 
 # Each outcome is committed as soon as its message is sent, so a scheduler killed mid-sweep sends at
-# most the one message in flight again (SPEC §6: a crash neither loses nor duplicates a reminder).
+# most the one message in flight again (docs/contract.md §6: a crash neither loses nor duplicates a reminder).
 # On PostgreSQL these small commits skip the wait for the disk flush (synchronous_commit off): the
 # outcome is safe once the server has it, whatever happens to the scheduler, and only a crash of the
 # database server itself within a fraction of a second could lose it (the message would go once more).

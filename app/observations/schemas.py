@@ -16,7 +16,7 @@ _MAX_DENSITY = 1e6
 
 
 class MetricsFields(ma.Schema):
-    """The survey metrics with their ranges (SPEC §2); null means "not measured". Which apply depends
+    """The survey metrics with their ranges (contract §2); null means "not measured". Which apply depends
     on the species (GET /api/v1/species/{id} `metrics`)."""
 
     area_m2 = ma.fields.Float(

@@ -566,7 +566,7 @@ def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Observation]]:
             )
         )
     # Pages show each record's land class (its habitat's parent): joined here, else each distinct class
-    # on a page costs a query of its own and the count grows with the page size (SPEC §5).
+    # on a page costs a query of its own and the count grows with the page size (docs/contract.md §5).
     # A record's species is shown by name, but its row carries six JSON columns: joined, they would be
     # decoded again on every record; loaded once per distinct species of the page instead.
     stmt = stmt.options(

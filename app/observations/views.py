@@ -44,7 +44,7 @@ def new() -> str:
 # Records, one record, editing, the review queue
 
 PER_PAGE = 25
-# Who may widen "my records" to the whole district (everyone may read it, SPEC §1; these need to).
+# Who may widen "my records" to the whole district (everyone may read it, docs/contract.md §1; these need to).
 DISTRICT_READERS = frozenset({Role.VERIFIER, Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
 MAX_ID = 2**31 - 1
 

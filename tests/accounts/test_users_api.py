@@ -1,4 +1,4 @@
-"""The users and organizations API and its permission rules (SPEC §1, §3.2)."""
+"""The users and organizations API and its permission rules (docs/contract.md §1, §3.2)."""
 
 from __future__ import annotations
 

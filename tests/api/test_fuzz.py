@@ -3,7 +3,7 @@
 The document is the one the test app serves at GET /api/v1/openapi.json. Every operation is called
 through the WSGI app with a bearer token of the role under test, and every response must be:
 
-- no server error (SPEC §3.2: never a 500 for anything a client sends);
+- no server error (docs/contract.md §3.2: never a 500 for anything a client sends);
 - a status code the operation lists itself: schemathesis' own check accepts anything under the
   `default` error response, so `documented_status_code` below ignores it, and a status the document
   forgets fails here instead of passing quietly;

@@ -1,5 +1,7 @@
 """Who may call what: one rule for every endpoint of the app (API methods and browser pages).
 
+Each rule's reason cites docs/contract.md by section (§1 people and roles, §3.2 the API, §6 security).
+
 tests/authorization/test_matrix.py walks each rule × each role × own/other organization (and anonymous)
 and checks the answer; it fails when the app has an endpoint this table does not name, or the other way
 round, so a new endpoint cannot go unreviewed.
@@ -29,7 +31,7 @@ How to read a rule
 - Anonymous callers get 401 from the API and a redirect to the sign-in page (with `next`) from pages,
   unless the rule is PUBLIC or says `anonymous=` otherwise.
 
-Where SPEC §1 is silent or loose, the rule follows the code and says so ("code:"); where it needed a
+Where §1 is silent or loose, the rule follows the code and says so ("code:"); where it needed a
 product decision the rule says "decided:" and why.
 """
 
@@ -92,35 +94,35 @@ UNWALKED = {
     "GET /vendor/leaflet/{filename}": "Leaflet's files from the XStatic wheel, cached by the service worker",
 }
 
-READ = "SPEC §1: all signed-in staff may read the district's observations (one shared census)"
+READ = "§1: all signed-in staff may read the district's observations (one shared census)"
 REFERENCE = "reference data every signed-in user's forms need (app/accounts/auth.py: API sign-in by default)"
 
 RULES: dict[str, Rule] = {
     # ---------------------------------------------------------------------------------------------
     # API: accounts
-    "POST /api/v1/auth/tokens": public("SPEC §3.2: username and password → token (@public)", ok=(201,)),
+    "POST /api/v1/auth/tokens": public("§3.2: username and password → token (@public)", ok=(201,)),
     "DELETE /api/v1/auth/tokens/current": signed_in(
         "code: revokes the bearer token of the request", ok=(204,)
     ),
     "GET /api/v1/me": signed_in("code: the signed-in user"),
     "POST /api/v1/me/password": signed_in(
-        "SPEC §6: one's own password (the matrix sends no current password: 422 proves it was let in)",
+        "§6: one's own password (the matrix sends no current password: 422 proves it was let in)",
         ok=(422,),
     ),
     "GET /api/v1/organizations": signed_in(REFERENCE),
     "POST /api/v1/organizations": Rule(
-        frozenset({ADMIN}), Reach.ANY, "SPEC §1: admin manages organizations and district set-up", ok=(201,)
+        frozenset({ADMIN}), Reach.ANY, "§1: admin manages organizations and district set-up", ok=(201,)
     ),
     "PATCH /api/v1/organizations/{code}": Rule(
-        frozenset({ADMIN}), Reach.ANY, "SPEC §1: admin manages organizations (a unit's parent bureau)"
+        frozenset({ADMIN}), Reach.ANY, "§1: admin manages organizations (a unit's parent bureau)"
     ),
     "GET /api/v1/users": Rule(
-        ADMINS, Reach.ANY, "SPEC §3.2 users: admin and bureau_admin (the list is their own org's)"
+        ADMINS, Reach.ANY, "§3.2 users: admin and bureau_admin (the list is their own org's)"
     ),
     "POST /api/v1/users": Rule(
         ADMINS,
         Reach.ORG,
-        "SPEC §3.2 users: admin and bureau_admin (own organization and its units) only; target = the new "
+        "§3.2 users: admin and bureau_admin (own organization and its units) only; target = the new "
         "user's org",
         target="organization",
         ok=(201,),
@@ -129,14 +131,14 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/users/{id}": Rule(
         ADMINS,
         Reach.ORG,
-        "SPEC §3.2 users: admin and bureau_admin (own organization) only",
+        "§3.2 users: admin and bureau_admin (own organization) only",
         target="user",
         units=True,
     ),
     "PATCH /api/v1/users/{id}": Rule(
         ADMINS,
         Reach.ORG,
-        "SPEC §3.2 users: admin and bureau_admin (own organization) only",
+        "§3.2 users: admin and bureau_admin (own organization) only",
         target="user",
         units=True,
     ),
@@ -144,14 +146,14 @@ RULES: dict[str, Rule] = {
     # API: observations and photos
     "GET /api/v1/observations": signed_in(READ),
     "POST /api/v1/observations": signed_in(
-        "SPEC §1: recording is everyone's (the record is owned by the caller's org)", ok=(201,)
+        "§1: recording is everyone's (the record is owned by the caller's org)", ok=(201,)
     ),
     "GET /api/v1/observations/geojson": signed_in(READ),
     "GET /api/v1/observations/{id}": signed_in(READ, target="observation"),
     "PATCH /api/v1/observations/{id}": Rule(
         EVERYONE,
         Reach.AUTHOR,
-        "SPEC §3.2 'edit … (owner)'; decided: its surveyor only, admin included, since a record is "
+        "§3.2 'edit … (owner)'; decided: its surveyor only, admin included, since a record is "
         "the surveyor's own testimony: anyone else returns it with a comment (review) for them to fix",
         target="observation",
     ),
@@ -165,7 +167,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/observations/{id}/review": Rule(
         REVIEWERS,
         Reach.ORG,
-        "SPEC §1: verification acts within the actor's organization (a bureau: its units too) unless "
+        "§1: verification acts within the actor's organization (a bureau: its units too) unless "
         "admin; never one's own record",
         target="observation",
         not_author=True,
@@ -174,7 +176,7 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/photos/{id}/{variant}": Rule(
         EVERYONE,
         Reach.ORG,
-        "SPEC §6: originals (with their GPS) for the recording organization's and its bureau's staff only, "
+        "§6: originals (with their GPS) for the recording organization's and its bureau's staff only, "
         "admin included (the matrix asks for the original; thumbnails and display copies stay READ)",
         target="photo",
         units=True,
@@ -204,7 +206,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/follow-ups": Rule(
         MANAGERS,
         Reach.ANY,
-        "SPEC §1 supervisors assign; code: a re-inspection of any site, owned by the caller's org",
+        "§1 supervisors assign; code: a re-inspection of any site, owned by the caller's org",
         target="site",
         ok=(201,),
     ),
@@ -212,7 +214,7 @@ RULES: dict[str, Rule] = {
     "PATCH /api/v1/follow-ups/{id}": Rule(
         MANAGERS,
         Reach.ORG,
-        "SPEC §1: assignment acts within the actor's organization (a bureau: its units too) unless admin "
+        "§1: assignment acts within the actor's organization (a bureau: its units too) unless admin "
         "(services._check_manager)",
         target="follow_up",
         units=True,
@@ -220,7 +222,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/follow-ups/{id}/complete": Rule(
         EVERYONE,
         Reach.ORG,
-        "SPEC §1 surveyors complete 're-inspections assigned to them'; decided: anyone acting for its org, "
+        "§1 surveyors complete 're-inspections assigned to them'; decided: anyone acting for its org, "
         "since a colleague at the site with no signal cannot wait for a supervisor to reassign it "
         "(the completion records who did it)",
         target="follow_up",
@@ -240,7 +242,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/exports": Rule(
         ADMINS,
         Reach.ORG,
-        "SPEC §1: bureau_admin exports, within the actor's organization unless admin (bureau = target)",
+        "§1: bureau_admin exports, within the actor's organization unless admin (bureau = target)",
         target="organization",
         ok=(202,),
         units=True,
@@ -354,20 +356,20 @@ RULES: dict[str, Rule] = {
         "issue 20: a bureau confirms rows of its own species (target: 567 row 40, a forestry pest)",
         target="species",
     ),
-    "GET /api/v1/openapi.json": public("SPEC §3.2: the OpenAPI document (api-docs.* endpoints are public)"),
+    "GET /api/v1/openapi.json": public("§3.2: the OpenAPI document (api-docs.* endpoints are public)"),
     # ---------------------------------------------------------------------------------------------
     # Pages: signing in, the shell, offline support
     "GET /sign-in": public("the sign-in page; a signed-in user is sent home (302)", ok=(200, 302)),
     "POST /sign-in": public("signing in (CSRF-checked); a signed-in user is sent home", ok=(302,)),
     "POST /sign-out": signed_in("code: @login_required", ok=(302,)),
-    "GET /account/password": signed_in("SPEC §6: the self-service password change page"),
+    "GET /account/password": signed_in("§6: the self-service password change page"),
     "POST /account/password": signed_in(
-        "SPEC §6: one's own password (the matrix sends an empty form: 422 proves it was let in)", ok=(422,)
+        "§6: one's own password (the matrix sends an empty form: 422 proves it was let in)", ok=(422,)
     ),
     "POST /language": public(
         "code: the language of this browser (and of the user when signed in)", ok=(302,)
     ),
-    "GET /healthz": public("SPEC §3.2: liveness for load balancers"),
+    "GET /healthz": public("§3.2: liveness for load balancers"),
     "GET /sw.js": public("the service worker must load before anyone signs in"),
     "GET /manifest.webmanifest": public("the web app manifest"),
     "GET /offline": public("shown by the service worker when a page was never cached"),
@@ -378,12 +380,12 @@ RULES: dict[str, Rule] = {
         anonymous=401,
     ),
     "GET /app/field-data.json": signed_in("reference data for the offline forms (@login_required)"),
-    "GET /api-docs": signed_in("SPEC §3.2: interactive docs for signed-in staff"),
+    "GET /api-docs": signed_in("§3.2: interactive docs for signed-in staff"),
     "GET /": signed_in("home: the caller's own follow-ups and records"),
     # ---------------------------------------------------------------------------------------------
     # Pages: observations
     "GET /observations": signed_in("code: the caller's records (desk roles may widen to the district)"),
-    "GET /observations/new": signed_in("SPEC §1: recording is everyone's"),
+    "GET /observations/new": signed_in("§1: recording is everyone's"),
     "GET /observations/{id}": signed_in(READ, target="observation"),
     "GET /observations/{id}/edit": Rule(
         EVERYONE,
@@ -409,14 +411,14 @@ RULES: dict[str, Rule] = {
         units=True,
     ),
     "GET /review": Rule(
-        REVIEWERS, Reach.ANY, "SPEC §1 verifiers review (services.review_queue: their org's records)"
+        REVIEWERS, Reach.ANY, "§1 verifiers review (services.review_queue: their org's records)"
     ),
     # ---------------------------------------------------------------------------------------------
     # Pages: sites, control, follow-ups, dashboard, notifications
     "GET /sites/{id}": signed_in(READ, target="site"),
     "GET /map": signed_in(READ),
     "GET /control-operations/new": signed_in(
-        "SPEC §1: recording operations is everyone's (the form reads the record it starts from)",
+        "§1: recording operations is everyone's (the form reads the record it starts from)",
         target="observation",
     ),
     "GET /follow-ups": signed_in("code: the caller's follow-ups (managers may widen to their org's)"),
@@ -432,7 +434,7 @@ RULES: dict[str, Rule] = {
     "GET /dashboard": Rule(
         DASHBOARD,
         Reach.ORG,
-        "SPEC §1 supervisors watch the dashboard; another org's (?organization=) is admin's only, a "
+        "§1 supervisors watch the dashboard; another org's (?organization=) is admin's only, a "
         "unit's its bureau's too",
         target="organization",
         units=True,
@@ -441,7 +443,7 @@ RULES: dict[str, Rule] = {
     "POST /notifications/read": signed_in("code: marks the caller's own notifications", ok=(302,)),
     # ---------------------------------------------------------------------------------------------
     # Pages: exports and administration
-    "GET /exports": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin exports census tables (exports.EXPORTERS)"),
+    "GET /exports": Rule(ADMINS, Reach.ANY, "§1 bureau_admin exports census tables (exports.EXPORTERS)"),
     "POST /exports": Rule(
         ADMINS,
         Reach.ORG,
@@ -457,8 +459,8 @@ RULES: dict[str, Rule] = {
         "as POST /api/v1/imports; allowed → 422 (no workbook sent)",
         ok=(422,),
     ),
-    "GET /admin/users": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages the bureau's users"),
-    "GET /admin/users/new": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages the bureau's users"),
+    "GET /admin/users": Rule(ADMINS, Reach.ANY, "§1 bureau_admin manages the bureau's users"),
+    "GET /admin/users/new": Rule(ADMINS, Reach.ANY, "§1 bureau_admin manages the bureau's users"),
     "POST /admin/users/new": Rule(
         ADMINS,
         Reach.ORG,
@@ -474,8 +476,8 @@ RULES: dict[str, Rule] = {
     "POST /admin/users/{id}": Rule(
         ADMINS, Reach.ORG, "as PATCH /api/v1/users/{id}", target="user", ok=(302,), units=True
     ),
-    "GET /admin/species-lists": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
-    "GET /admin/species-lists/{code}": Rule(ADMINS, Reach.ANY, "SPEC §1 bureau_admin manages species lists"),
+    "GET /admin/species-lists": Rule(ADMINS, Reach.ANY, "§1 bureau_admin manages species lists"),
+    "GET /admin/species-lists/{code}": Rule(ADMINS, Reach.ANY, "§1 bureau_admin manages species lists"),
     "GET /admin/species/{id}": Rule(
         ADMINS, Reach.ANY, "issue 20: bureau admins see a species' names and edits"
     ),
