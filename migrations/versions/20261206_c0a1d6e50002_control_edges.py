@@ -4,9 +4,6 @@ Revision ID: c0a1d6e50002
 Revises: c0a1d6e50001
 Create Date: 2026-12-06 03:45:00
 
-A reserved link in this session's chain (issues 13, 14, 15 were built side by side); it is filled by
-the change it is named after, and stays a no-op if that change needed no schema.
-
 Follow-ups learn how far their re-inspection was from the site, and whether a supervisor accepted a
 far one; observations keep the surveyor a legacy workbook named when no colleague matched.
 """

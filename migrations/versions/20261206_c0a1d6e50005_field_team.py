@@ -3,9 +3,6 @@
 Revision ID: c0a1d6e50005
 Revises: c0a1d6e50004
 Create Date: 2026-12-06 03:45:00
-
-A reserved link in this session's chain (issues 13, 14, 15 were built side by side); it is filled by
-the change it is named after, and stays a no-op if that change needed no schema.
 """
 # Rules for migrations (reviewed code, not generated output):
 # - Generate with `flask db migrate -m "..."`, then read and edit; autogenerate misses renames and data.

@@ -1,11 +1,8 @@
 """census categories of lists, summaries by category
 
 Revision ID: c0a1d6e50008
-Revises: c0a1d6e50007
+Revises: c0a1d6e50006
 Create Date: 2026-12-06 05:00:00
-
-A reserved link in this session's chain (follow-ups to issues 13, 14, 15, 20, built side by side); it is
-filled by the change it is named after, and stays a no-op if that change needed no schema.
 """
 # Rules for migrations (reviewed code, not generated output):
 # - Generate with `flask db migrate -m "..."`, then read and edit; autogenerate misses renames and data.
@@ -23,7 +20,7 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgres
 
 # revision identifiers, used by Alembic.
 revision = 'c0a1d6e50008'
-down_revision = 'c0a1d6e50007'
+down_revision = 'c0a1d6e50006'
 branch_labels = None
 depends_on = None
 
