@@ -119,7 +119,11 @@ def measure(base: str, runs: int) -> dict[str, Any]:
             saved.append(time.perf_counter() - started)
             if page.locator('button[type="submit"]').is_disabled():
                 raise SystemExit("Save stayed disabled after the record was saved on the phone")
-        waiting = page.evaluate("import('/static/js/outbox.js').then((o) => o.all()).then((a) => a.length)")
+        # The page's own outbox module, by its versioned name (the one the service worker keeps offline).
+        waiting = page.evaluate(
+            """import(document.querySelector('link[rel=modulepreload][href$="/js/outbox.js"]').href)
+                .then((o) => o.all()).then((a) => a.length)"""
+        )
         context.unroute_all(behavior="ignoreErrors")
         context.close()
         browser.close()

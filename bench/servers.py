@@ -82,9 +82,12 @@ def gunicorn(
 
 
 def app_env(database_url: str, storage_dir: Path) -> dict[str, str]:
-    """The app's settings for a production-like server on the benchmark database."""
+    """The app's settings for a production-like server on the benchmark database.
+
+    Production refuses an embedded database at start-up, so the SQLite runs keep the development
+    environment: the same code path, without secure cookies and HSTS."""
     return {
-        "IAS_ENV": "production",
+        "IAS_ENV": "production" if database_url.startswith("postgresql") else "development",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DATABASE_URL": database_url,
         "IAS_STORAGE_DIR": str(storage_dir),
