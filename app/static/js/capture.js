@@ -315,15 +315,7 @@ async function save(event) {
     showErrors(form, null, {});
     if (!field("species_id").value) return showErrors(form, t("choose_species"), { species_id: [t("choose_species")] });
     if (!watcher.fix) return showErrors(form, t("need_position"), { latitude: [t("need_position")] });
-    if (photos.processing) {
-      // Never a disabled button with no message: say what Save is waiting for.
-      submit.disabled = true;
-      showResult(form, t("waiting_photos"));
-      await photos.settled();
-    }
-    if (photos.items.some((p) => p.recordId === recordId && p.state === "failed")) {
-      return showErrors(form, t("photo_failed_remove"), { photos: [t("photo_failed_remove")] });
-    }
+    if (!(await photos.readyFor(recordId, submit))) return;
     const record = buildRecord();
     const species = speciesById(record.species_id);
     const errors = checkObservation(record, species, data.limits.observation);

@@ -170,14 +170,7 @@ async function save(event) {
     if (!site) return showErrors(form, t("need_site"), { site_id: [t("need_site")] });
     if (!field("method").value) return showErrors(form, t("choose_method"), { method: [t("choose_method")] });
     if (!field("performed_at").value) return showErrors(form, t("date_missing"), { performed_at: [t("date_missing")] });
-    if (photos.processing) {
-      submit.disabled = true;
-      showResult(form, t("waiting_photos"));
-      await photos.settled();
-    }
-    if (photos.items.some((p) => p.recordId === operationId && p.state === "failed")) {
-      return showErrors(form, t("photo_failed_remove"), { photos: [t("photo_failed_remove")] });
-    }
+    if (!(await photos.readyFor(operationId, submit))) return;
     const body = buildOperation();
     const dependsOn = body.waiting_for || null;
     delete body.waiting_for;

@@ -138,6 +138,21 @@ export class PhotoList {
     while (this.waiting.size) await Promise.allSettled([...this.waiting]);
   }
 
+  // Before Save queues a record: waits for its photos (saying so, never a disabled button with no
+  // message) and answers false, with the reason shown, when one of them could not be read.
+  async readyFor(recordId, submit) {
+    if (this.processing) {
+      submit.disabled = true;
+      showResult(this.form, t("waiting_photos"));
+      await this.settled();
+    }
+    if (this.items.some((p) => p.recordId === recordId && p.state === "failed")) {
+      showErrors(this.form, t("photo_failed_remove"), { photos: [t("photo_failed_remove")] });
+      return false;
+    }
+    return true;
+  }
+
   // Photos that came with a record reopened from the outbox (already prepared).
   restore(photos, recordId) {
     for (const p of photos) {
