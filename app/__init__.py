@@ -41,7 +41,10 @@ def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from app import models  # noqa: F401 - the whole schema, for the app and for Alembic
+    from app import (
+        models,  # noqa: F401 - the whole schema, for the app and for Alembic
+        uow,
+    )
     from app.audit.services import register_audit_listener
     from app.db import register_engine_events
     from app.extensions import babel, csrf, db, login_manager, migrate
@@ -49,6 +52,7 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     register_engine_events()
+    uow.init_app(app)  # one commit per request, after the view (app/uow.py)
     migrate.init_app(app, db, directory=str(app.config.get("IAS_MIGRATIONS_DIR", "migrations")))
     login_manager.init_app(app)
     csrf.init_app(app)
