@@ -10,10 +10,8 @@ from sqlalchemy.orm import joinedload
 from app.api import page_of, paginate
 from app.district.services import find_townships
 from app.errors import InvalidInput
-from app.sites import services
-from app.sites.history import SiteHistory, site_history
 from app.sites.models import Site
-from app.sites.schemas import SiteDetailSchema, SiteQueryArgs, SiteSchema
+from app.sites.schemas import SiteQueryArgs, SiteSchema
 
 blp = Blueprint("Sites", __name__, description="Sites (发生点): places surveyed and treated over time")
 
@@ -41,11 +39,3 @@ class Sites(MethodView):
             stmt = stmt.where(Site.township_id.in_([t.id for t in townships]))
         stmt = stmt.order_by(Site.last_observed_at.desc(), Site.id.desc())
         return paginate(stmt, page=args["page"], per_page=args["per_page"])
-
-
-@blp.route("/sites/<int:site_id>")
-class SiteItem(MethodView):
-    @blp.response(200, SiteDetailSchema)
-    def get(self, site_id: int) -> SiteHistory:
-        """A site with its observations, control operations and follow-ups in time order"""
-        return site_history(services.get_site(site_id))
