@@ -26,9 +26,10 @@ from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 from sqlalchemy.orm import Session
 
+from app.db import read_only_work
 from app.extensions import db
 
 P = ParamSpec("P")
@@ -47,6 +48,8 @@ STEPS = frozenset(
 )
 
 _AFTER_COMMIT = "ias_after_commit"
+# Methods that change nothing: their transactions need no write lock (app/db.py, `read_only_work`).
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def commit(session: Session | None = None) -> None:
@@ -143,7 +146,26 @@ def _forget_after_commit(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_AFTER_COMMIT, None)
 
 
+def mark_read_only_request() -> None:
+    """Flask `before_request`: tell the database layer whether this request only reads."""
+    g.ias_read_only_token = read_only_work.set(request.method in READ_ONLY_METHODS)
+
+
+def unmark_request(exc: BaseException | None = None) -> None:
+    """Flask `teardown_request`: the work after the request (a test's, a command's) may write again."""
+    token = g.pop("ias_read_only_token", None)
+    if token is None:
+        return
+    try:
+        read_only_work.reset(token)
+    except ValueError:  # the request ran in another context (a server's thread): nothing to restore
+        read_only_work.set(False)
+
+
 def init_app(app: Flask) -> None:
+    # Registered before any other hook that could open a transaction (create_app calls this first).
+    app.before_request(mark_read_only_request)
+    app.teardown_request(unmark_request)
     app.after_request(commit_request)
     if not sa.event.contains(Session, "after_commit", _run_after_commit):
         sa.event.listen(Session, "after_commit", _run_after_commit)
