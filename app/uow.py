@@ -8,9 +8,10 @@ Services change the session and never commit. The edge commits once, here:
 - **Commands and jobs**: `@transactional` (or `with unit():`) commits when the body returns and rolls back
   when it raises.
 - **Deliberate transactions of their own** inside a longer unit: `with step("why")` commits at once. Only
-  the reasons in `STEPS` may do this (a sign-in attempt counted before the password is checked, a claim on
-  outbox deliveries or an export, each delivery's outcome, an export's progress), and each is named where
-  it happens, so a reader sees every commit that is not the edge's.
+  the reasons in `STEPS` may do this (a sign-in attempt counted before the password is checked, a
+  remembered browser's session secrets replaced, a claim on outbox deliveries or an export, each
+  delivery's outcome, an export's progress), and each is named where it happens, so a reader sees every
+  commit that is not the edge's.
 
 `after_commit(fn)` runs `fn` once the current transaction has committed (and drops it on rollback): for work
 that must only start when the rows it reads are visible to other connections (an export's runner).
@@ -39,6 +40,9 @@ R = TypeVar("R")
 STEPS = frozenset(
     {
         "sign-in attempt",  # counted even when the sign-in then fails (app/accounts/throttle.py)
+        # A remembered browser's secrets replaced before the view runs: the cookies set on the answer
+        # must match what is stored, whatever the request then answers (app/accounts/sessions.py).
+        "session rotation",
         "outbox claim",  # deliveries taken by one scheduler, visible to the others at once
         "outbox outcome",  # each message's outcome kept as soon as it is sent
         "export claim",  # an export taken by one runner
