@@ -93,10 +93,11 @@ screenshots: install $(CHROMIUM) ## refresh docs/screenshots/ (the phone-size pa
 bench: install ## docs/contract.md §5 budgets vs bare baselines, ~4 min a database (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
 	$(BIN)/python bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
-lint: install ## ruff (lint and format check) and mypy
+lint: install ## ruff (lint and format check), mypy, and the import direction (lint-imports, .importlinter)
 	$(BIN)/ruff check app tests bench migrations/env.py
 	$(BIN)/ruff format --check app tests bench migrations/env.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix app tests bench migrations/env.py
