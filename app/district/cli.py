@@ -6,10 +6,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app import uow
 from app.audit.services import set_actor_label
 from app.district.divisions import DivisionsError, parse_divisions, to_csv
 from app.district.services import DistrictDataError, load_district
-from app.extensions import db
 
 district_cli = AppGroup("district", help="The district's own data.")
 
@@ -21,6 +21,7 @@ district_cli = AppGroup("district", help="The district's own data.")
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="District folder (default: IAS_DISTRICT_DIR, districts/liangping).",
 )
+@uow.transactional
 def load_command(directory: Path | None) -> None:
     """Upsert the district, its bureaus, townships and old township names; report what changed."""
     set_actor_label("cli")
@@ -28,13 +29,11 @@ def load_command(directory: Path | None) -> None:
     try:
         report = load_district(directory)
     except DistrictDataError as exc:
-        db.session.rollback()
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
         raise click.ClickException(
             f"{len(exc.problems)} problem(s) in {directory}; nothing was changed"
         ) from exc
-    db.session.commit()
     click.echo(f"district:      {report.district}")
     click.echo(f"organizations: {report.organizations}")
     click.echo(f"townships:     {report.townships}")

@@ -81,7 +81,6 @@ class SpeciesCollection(MethodView):
         name already in the registry is refused (422 naming the field).
         """
         species = editing.create_species(current_user, args)
-        db.session.commit()
         return species
 
 
@@ -102,7 +101,6 @@ class SpeciesItem(MethodView):
         admin edits their bureau's species and may only add or take away their own bureau.
         """
         species = editing.update_local(current_user, services.get_species(species_id), args)
-        db.session.commit()
         return species
 
 
@@ -123,7 +121,6 @@ class SpeciesLists(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Create a district list (a bureau's 普查清单), kept in the app"""
         species_list = editing.create_district_list(current_user, args)
-        db.session.commit()
         return _list_item(species_list, 0)
 
 
@@ -147,7 +144,6 @@ class SpeciesListItem(MethodView):
         """
         species_list = _list_or_404(code)
         editing.set_list_categories(current_user, species_list, args["census_categories"])
-        db.session.commit()
         return _list_item(species_list, services.current_count(species_list))
 
 
@@ -169,7 +165,6 @@ class SpeciesListMembers(MethodView):
         A period that overlaps one the species already has on the list is refused (422).
         """
         membership = editing.add_member(current_user, _list_or_404(code), args)
-        db.session.commit()
         return membership
 
 
@@ -184,7 +179,6 @@ class SpeciesListMember(MethodView):
         membership = editing.update_period(
             current_user, editing.get_membership(species_list, membership_id), args
         )
-        db.session.commit()
         return membership
 
 
@@ -202,7 +196,6 @@ class SpeciesListMemberConfirm(MethodView):
         membership = editing.confirm_row(
             current_user, editing.get_membership(species_list, membership_id), args["note"]
         )
-        db.session.commit()
         return membership
 
 
@@ -241,8 +234,6 @@ class SpeciesListImport(MethodView):
         report = editing.import_names(
             current_user, species_list, rows, apply=query["apply"], added_on=query.get("added_on")
         )
-        if query["apply"]:
-            db.session.commit()
-        else:
-            db.session.rollback()
+        if not query["apply"]:
+            db.session.rollback()  # a preview: nothing it tried is kept
         return report

@@ -10,6 +10,8 @@ theirs, a district list their bureau keeps, a row of a published list whose spec
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,6 +24,7 @@ from app.accounts.models import Organization, OrganizationKind, Role, User
 from app.clock import local_today
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
+from app.sheets.names import SheetUnreadable, first_sheet_rows
 from app.species.models import (
     CensusCategory,
     ListLevel,
@@ -561,16 +564,11 @@ def read_name_rows(data: bytes, filename: str) -> list[tuple[int, str]]:
     rows: list[list[Any]]
     lower = (filename or "").lower()
     if lower.endswith(".xlsx"):
-        from app.exports.name_sheet import SheetUnreadable, first_sheet_rows
-
         try:
             rows = first_sheet_rows(data, IMPORT_MAX_ROWS + 2)
         except SheetUnreadable:
             raise InvalidInput.field("file", _("The file is not a readable .xlsx workbook.")) from None
     elif lower.endswith(".csv"):
-        import csv
-        import io
-
         for encoding in ("utf-8-sig", "gb18030"):
             try:
                 text = data.decode(encoding)

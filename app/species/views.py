@@ -114,7 +114,6 @@ def list_categories(code: str) -> Response:
     except InvalidInput as exc:
         _refused(exc)
     else:
-        db.session.commit()
         flash(_("The census categories of %(name)s are saved.", name=species_list.name), "info")
     return redirect(url_for("species.list_detail", code=code))
 
@@ -133,6 +132,7 @@ def _list_or_404(code: str) -> SpeciesList:
 
 
 def _refused(error: InvalidInput) -> None:
+    """Drop the refused change (the redirect that follows would commit it) and say why."""
     db.session.rollback()
     flash(error.message, "error")
 
@@ -166,7 +166,6 @@ def list_create() -> Response:
     except InvalidInput as exc:
         _refused(exc)
         return redirect(url_for("species.lists"))
-    db.session.commit()
     flash(_("List %(name)s created.", name=species_list.name), "info")
     return redirect(url_for("species.list_detail", code=species_list.code))
 
@@ -186,7 +185,6 @@ def member_add(code: str) -> Response:
     except InvalidInput as exc:
         _refused(exc)
     else:
-        db.session.commit()
         flash(_("%(name)s added to the list.", name=species.name_zh), "info")
     return redirect(url_for("species.list_detail", code=code))
 
@@ -204,7 +202,6 @@ def member_remove(code: str, membership_id: int) -> Response:
     except InvalidInput as exc:
         _refused(exc)
     else:
-        db.session.commit()
         flash(_("%(name)s removed from the list.", name=membership.species.name_zh), "info")
     return redirect(url_for("species.list_detail", code=code))
 
@@ -221,7 +218,6 @@ def member_confirm(code: str, membership_id: int) -> Response:
     except InvalidInput as exc:
         _refused(exc)
     else:
-        db.session.commit()
         flash(_("Row %(row)s confirmed.", row=membership.row), "info")
     return redirect(url_for("species.list_detail", code=code))
 
@@ -252,10 +248,8 @@ def list_import(code: str) -> str | tuple[str, int]:
             title=_("Import names"),
         )
         return page, 422
-    if apply:
-        db.session.commit()
-    else:
-        db.session.rollback()
+    if not apply:
+        db.session.rollback()  # a preview: nothing it tried is kept
     return render_template(
         "admin/species_import.html",
         species_list=species_list,
@@ -305,7 +299,6 @@ def species_edit(species_id: int) -> str | tuple[str, int] | Response:
             error = exc.message
             species = services.get_species(species_id)
         else:
-            db.session.commit()
             flash(_("Changes to %(name)s saved.", name=species.name_zh), "info")
             return redirect(url_for("species.species_edit", species_id=species.id))
     page = render_template(
@@ -346,7 +339,6 @@ def species_new() -> str | tuple[str, int] | Response:
             db.session.rollback()
             error = exc.message
         else:
-            db.session.commit()
             flash(_("%(name)s added to the registry.", name=species.name_zh), "info")
             return redirect(url_for("species.species_edit", species_id=species.id))
     page = render_template(
