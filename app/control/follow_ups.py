@@ -21,6 +21,7 @@ from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, Permission
 from app.events import publish
 from app.extensions import db
 from app.geo.crs import distance_m
+from app.idempotency import same_request
 from app.observations import services as observations
 from app.sites.models import Site
 
@@ -156,7 +157,7 @@ def complete_follow_up(*, actor: User, follow_up: FollowUp, observation_args: di
     if not may_complete(actor, follow_up):
         raise PermissionDenied(_("This follow-up belongs to another organization."))
     done = follow_up.observation if follow_up.status == FollowUpStatus.DONE else None
-    if done is not None and done.client_uuid == observation_args["client_uuid"]:
+    if done is not None and same_request(done.client_uuid, observation_args["client_uuid"]):
         return follow_up  # a retry of the completion that already landed
     if follow_up.status != FollowUpStatus.PENDING:
         raise Conflict(

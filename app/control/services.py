@@ -3,14 +3,12 @@ them: staff.py; their efficacy: assessment.py and efficacy.py)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Role, User
 from app.clock import CLOCK_SKEW, EARLIEST, local_zone
@@ -19,7 +17,7 @@ from app.control.schedule import schedule_follow_ups
 from app.control.staff import assignee_or_error
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.extensions import db
-from app.idempotency import fingerprint
+from app.idempotency import CreateOnce, fingerprint
 from app.observations.models import Observation
 from app.photos import services as photos
 from app.photos.models import Photo
@@ -106,11 +104,13 @@ def create_control_operation(
     Returns (operation, created). Raises InvalidInput and Conflict (client_uuid reused for other
     content). The unique (organization, client_uuid) constraint makes concurrent retries land once.
     """
-    payload = fingerprint(args, sender_id=actor.id)
     owner = actor.organization_id if organization_id is None else organization_id
-    existing = _find_operation(owner, args["client_uuid"])
-    if existing is not None:
-        return _replay(existing, payload), False
+    once = CreateOnce(
+        ControlOperation, owner, args["client_uuid"], fingerprint(args, sender_id=actor.id), _clash
+    )
+    earlier = once.earlier()
+    if earlier is not None:
+        return earlier, False
 
     errors: FieldErrors = {}
     site, baseline = _site_and_baseline(args, errors)
@@ -160,39 +160,36 @@ def create_control_operation(
     days = args.get("follow_up_days")
     if days is None:
         days = list(species.follow_up_days.get(method.code, []))
-    try:
-        with db.session.begin_nested():
-            operation = ControlOperation(
-                client_uuid=args["client_uuid"],
-                payload_sha256=payload,
-                organization_id=owner,
-                operator_id=actor.id,
-                site=site,
-                species=species,
-                method=method,
-                performed_at=performed_at,
-                area_m2=args.get("area_m2"),
-                details=args.get("details") or {},
-                labour_person_days=args.get("labour_person_days"),
-                cost_yuan=args.get("cost_yuan"),
-                team=args.get("team"),
-                assignee_id=assignee.id,
-                notes=args.get("notes"),
-                baseline_observation=baseline,
-                check_site=check_site,
-                follow_up_days=sorted(set(days)),
-            )
-            db.session.add(operation)
-            db.session.flush()
-            schedule_follow_ups(operation, assignee=assignee)
-            sites.mark_treated(site)
-            db.session.flush()
-    except IntegrityError:
-        existing = _find_operation(owner, args["client_uuid"])
-        if existing is None:
-            raise
-        return _replay(existing, payload), False
-    return operation, True
+
+    def build() -> ControlOperation:
+        operation = ControlOperation(
+            client_uuid=args["client_uuid"],
+            payload_sha256=once.payload,
+            organization_id=owner,
+            operator_id=actor.id,
+            site=site,
+            species=species,
+            method=method,
+            performed_at=performed_at,
+            area_m2=args.get("area_m2"),
+            details=args.get("details") or {},
+            labour_person_days=args.get("labour_person_days"),
+            cost_yuan=args.get("cost_yuan"),
+            team=args.get("team"),
+            assignee_id=assignee.id,
+            notes=args.get("notes"),
+            baseline_observation=baseline,
+            check_site=check_site,
+            follow_up_days=sorted(set(days)),
+        )
+        db.session.add(operation)
+        db.session.flush()
+        schedule_follow_ups(operation, assignee=assignee)
+        sites.mark_treated(site)
+        db.session.flush()
+        return operation
+
+    return once.create(build)
 
 
 def _site_and_baseline(args: dict[str, Any], errors: FieldErrors) -> tuple[Site | None, Observation | None]:
@@ -230,25 +227,15 @@ def _site_and_baseline(args: dict[str, Any], errors: FieldErrors) -> tuple[Site 
     return site, baseline
 
 
-def _find_operation(organization_id: int, client_uuid: uuid.UUID) -> ControlOperation | None:
-    return db.session.scalar(
-        sa.select(ControlOperation).where(
-            ControlOperation.organization_id == organization_id, ControlOperation.client_uuid == client_uuid
-        )
+def _clash(existing: ControlOperation) -> Conflict:
+    return Conflict(
+        _(
+            "A different operation was already sent with this client_uuid (operation %(id)s); "
+            "make a new client_uuid for a new operation.",
+            id=existing.id,
+        ),
+        {"client_uuid": [_("already used for control operation %(id)s", id=existing.id)]},
     )
-
-
-def _replay(existing: ControlOperation, payload: str) -> ControlOperation:
-    if existing.payload_sha256 != payload:
-        raise Conflict(
-            _(
-                "A different operation was already sent with this client_uuid (operation %(id)s); "
-                "make a new client_uuid for a new operation.",
-                id=existing.id,
-            ),
-            {"client_uuid": [_("already used for control operation %(id)s", id=existing.id)]},
-        )
-    return existing
 
 
 def add_photo(

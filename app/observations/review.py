@@ -16,6 +16,7 @@ from app.audit.models import AuditLog
 from app.errors import Conflict, InvalidInput, PermissionDenied
 from app.events import publish
 from app.extensions import db
+from app.idempotency import same_request
 from app.observations.events import ObservationReviewed
 from app.observations.models import Observation, ReviewStatus
 
@@ -56,7 +57,7 @@ def review_observation(
         )
     if observation.surveyor_id == actor.id:
         raise PermissionDenied(_("A record is reviewed by someone other than its surveyor."))
-    if client_uuid is not None and observation.review_uuid == client_uuid:
+    if same_request(observation.review_uuid, client_uuid):
         return observation  # this very review, sent again
     if observation.status != ReviewStatus.SUBMITTED:
         raise Conflict(

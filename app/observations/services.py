@@ -4,7 +4,6 @@ review: review.py)."""
 from __future__ import annotations
 
 import functools
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +11,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Organization, Role, User
 from app.district.services import find_townships
@@ -20,7 +18,7 @@ from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.events import publish
 from app.extensions import db
 from app.geo.crs import CRS, distance_m
-from app.idempotency import fingerprint
+from app.idempotency import CreateOnce, fingerprint
 from app.observations.checks import METRIC_FIELDS, Checked, check_record, derived_severity
 from app.observations.events import ObservationResubmitted
 from app.observations.flags import refresh_photo_flag, update_flags
@@ -75,27 +73,15 @@ def _place(observation: Observation, checked: Checked, actor: User) -> None:
     )
 
 
-def find_by_client_uuid(organization_id: int, client_uuid: uuid.UUID) -> Observation | None:
-    # The id first: almost every call finds nothing, and an entity select joins six tables.
-    found = db.session.scalar(
-        sa.select(Observation.id).where(
-            Observation.organization_id == organization_id, Observation.client_uuid == client_uuid
-        )
+def _clash(existing: Observation) -> Conflict:
+    return Conflict(
+        _(
+            "A different record was already sent with this client_uuid (observation %(id)s); "
+            "make a new client_uuid for a new record.",
+            id=existing.id,
+        ),
+        {"client_uuid": [_("already used for observation %(id)s", id=existing.id)]},
     )
-    return None if found is None else db.session.get(Observation, found)
-
-
-def _replay(existing: Observation, payload_sha256: str) -> Observation:
-    if existing.payload_sha256 != payload_sha256:
-        raise Conflict(
-            _(
-                "A different record was already sent with this client_uuid (observation %(id)s); "
-                "make a new client_uuid for a new record.",
-                id=existing.id,
-            ),
-            {"client_uuid": [_("already used for observation %(id)s", id=existing.id)]},
-        )
-    return existing
 
 
 def create_observation(
@@ -116,44 +102,37 @@ def create_observation(
     for different content. Safe under concurrent retries: the unique (organization, client_uuid)
     constraint decides, and the loser returns the winner's record.
     """
-    payload = fingerprint(args, sender_id=actor.id)
     owner = actor.organization_id if organization_id is None else organization_id
-    existing = find_by_client_uuid(owner, args["client_uuid"])
-    if existing is not None:
-        return _replay(existing, payload), False
+    once = CreateOnce(Observation, owner, args["client_uuid"], fingerprint(args, sender_id=actor.id), _clash)
+    earlier = once.earlier()
+    if earlier is not None:
+        return earlier, False
     checked = check_record(args)
-    try:
-        with db.session.begin_nested():
-            observation = Observation(
-                client_uuid=args["client_uuid"],
-                payload_sha256=payload,
-                organization_id=owner,
-                surveyor_id=actor.id,
-                legacy_surveyor=legacy_surveyor,
-                status=ReviewStatus.SUBMITTED,
-                photos=[],  # a new record has none: known now, not asked of the database after commit
-            )
-            _apply(observation, checked)
-            if at_site is not None:
-                sites.record_visit(
-                    at_site, detected=observation.detected, observed_at=observation.observed_at
-                )
-                observation.site = at_site
-            else:
-                _place(observation, checked, actor)
-            update_flags(observation, checked)
-            db.session.add(observation)
-            db.session.flush()
-            if observation.site is not None:
-                sites.refresh_status(
-                    observation.site, functools.partial(latest_detections, observation.site.id)
-                )
-    except IntegrityError:
-        existing = find_by_client_uuid(owner, args["client_uuid"])
-        if existing is None:
-            raise
-        return _replay(existing, payload), False
-    return observation, True
+
+    def build() -> Observation:
+        observation = Observation(
+            client_uuid=args["client_uuid"],
+            payload_sha256=once.payload,
+            organization_id=owner,
+            surveyor_id=actor.id,
+            legacy_surveyor=legacy_surveyor,
+            status=ReviewStatus.SUBMITTED,
+            photos=[],  # a new record has none: known now, not asked of the database after commit
+        )
+        _apply(observation, checked)
+        if at_site is not None:
+            sites.record_visit(at_site, detected=observation.detected, observed_at=observation.observed_at)
+            observation.site = at_site
+        else:
+            _place(observation, checked, actor)
+        update_flags(observation, checked)
+        db.session.add(observation)
+        db.session.flush()
+        if observation.site is not None:
+            sites.refresh_status(observation.site, functools.partial(latest_detections, observation.site.id))
+        return observation
+
+    return once.create(build)
 
 
 def latest_detections(site_id: int, n: int) -> list[bool]:
