@@ -111,4 +111,3 @@ def register_engine_events() -> None:
     ):
         if not sa.event.contains(sa.engine.Engine, name, listener):
             sa.event.listen(sa.engine.Engine, name, listener)
-
