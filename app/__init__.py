@@ -69,6 +69,7 @@ def register_api(app: Flask) -> None:
     from app.district.api import blp as district_blp
     from app.exports.api import blp as exports_blp
     from app.extensions import api
+    from app.gis.api import blp as gis_blp
     from app.notifications.api import blp as notifications_blp
     from app.observations.api import blp as observations_blp
     from app.photos.api import blp as photos_blp
@@ -93,6 +94,7 @@ def register_api(app: Flask) -> None:
         photos_blp,
         sites_blp,
         control_blp,
+        gis_blp,
         notifications_blp,
         exports_blp,
     ):
