@@ -25,7 +25,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# axe-core for the browser tests' accessibility checks, pinned in package.json / package-lock.json.
+# axe-core for the browser tests' accessibility checks and eslint for make lint, pinned in package.json /
+# package-lock.json.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -93,10 +94,11 @@ screenshots: install $(CHROMIUM) ## refresh docs/screenshots/ (the phone-size pa
 bench: install ## docs/contract.md §5 budgets vs bare baselines, ~4 min a database (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
 	$(BIN)/python bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
-lint: install ## ruff (lint and format check) and mypy
+lint: install ## ruff (lint and format check), mypy, and eslint over the browser code (eslint.config.js)
 	$(BIN)/ruff check app tests bench migrations/env.py
 	$(BIN)/ruff format --check app tests bench migrations/env.py
 	$(BIN)/mypy
+	node_modules/.bin/eslint app/static/js app/templates/offline/sw.js eslint.config.js
 
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix app tests bench migrations/env.py
