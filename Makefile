@@ -104,10 +104,11 @@ screenshots: install $(CHROMIUM) ## refresh docs/screenshots/ (the phone-size pa
 bench: install ## docs/contract.md §5 budgets vs bare baselines, ~4 min a database (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
 	$(BIN)/python bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
-lint: install ## ruff (lint and format check), mypy, and eslint over the browser code (eslint.config.js)
+lint: install ## ruff (lint and format check), mypy, the import direction (lint-imports, .importlinter), eslint
 	$(BIN)/ruff check app tests bench migrations/env.py
 	$(BIN)/ruff format --check app tests bench migrations/env.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 	node_modules/.bin/eslint app/static/js app/templates/offline/sw.js eslint.config.js
 
 format: install ## apply ruff's fixes and formatting

@@ -69,6 +69,7 @@ def register_api(app: Flask) -> None:
     from app.district.api import blp as district_blp
     from app.exports.api import blp as exports_blp
     from app.extensions import api
+    from app.gis.api import blp as gis_blp
     from app.notifications.api import blp as notifications_blp
     from app.observations.api import blp as observations_blp
     from app.photos.api import blp as photos_blp
@@ -93,6 +94,7 @@ def register_api(app: Flask) -> None:
         photos_blp,
         sites_blp,
         control_blp,
+        gis_blp,
         notifications_blp,
         exports_blp,
     ):
@@ -109,6 +111,8 @@ def register_views(app: Flask) -> None:
     from app.main.api_docs import bp as api_docs_views
     from app.main.assets import register_assets
     from app.main.filters import register_filters
+    from app.main.maps import basemap_hosts
+    from app.main.navigation import template_globals
     from app.main.offline import bp as offline_views
     from app.main.views import bp as main_views
     from app.notifications.views import bp as notifications_views
@@ -132,7 +136,8 @@ def register_views(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     register_filters(app)
-    register_security_headers(app)
+    app.context_processor(template_globals)
+    register_security_headers(app, image_hosts=basemap_hosts(app.config["IAS_BASEMAP"]))
     register_assets(app)
 
 
