@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi:app
 
-.PHONY: help install run test test-fast lint format translations extract-messages bench
+.PHONY: help install run test test-fast screenshots lint format translations extract-messages bench
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -83,13 +83,21 @@ test-fast: install ## the inner loop: SQLite only, no browser, no fuzzing, no me
 	$(BIN)/pytest -p no:cacheprovider --ignore=tests/browser --ignore=tests/api/test_fuzz.py \
 		--ignore=tests/exports/test_import_limits.py $(ARGS)
 
+# The tests write their screenshots to test-artifacts/screenshots/ (gitignored); this refreshes the committed
+# ones: the browser tests that take screenshots, on SQLite, writing into docs/screenshots/.
+SCREENSHOT_TESTS = $(shell grep -l '\.screenshot' tests/browser/test_*.py)
+
+screenshots: install $(CHROMIUM) ## refresh docs/screenshots/ (the phone-size pages the README shows) from the browser tests
+	env -u TEST_DATABASE_URL IAS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -p no:cacheprovider -q $(SCREENSHOT_TESTS)
+
 bench: install ## docs/contract.md §5 budgets vs bare baselines, ~4 min a database (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
 	$(BIN)/python bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
-lint: install ## ruff (lint and format check) and mypy
+lint: install ## ruff (lint and format check), mypy, and the import direction (lint-imports, .importlinter)
 	$(BIN)/ruff check app tests bench migrations/env.py
 	$(BIN)/ruff format --check app tests bench migrations/env.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix app tests bench migrations/env.py

@@ -111,6 +111,8 @@ def register_views(app: Flask) -> None:
     from app.main.api_docs import bp as api_docs_views
     from app.main.assets import register_assets
     from app.main.filters import register_filters
+    from app.main.maps import basemap_hosts
+    from app.main.navigation import template_globals
     from app.main.offline import bp as offline_views
     from app.main.views import bp as main_views
     from app.notifications.views import bp as notifications_views
@@ -134,7 +136,8 @@ def register_views(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     register_filters(app)
-    register_security_headers(app)
+    app.context_processor(template_globals)
+    register_security_headers(app, image_hosts=basemap_hosts(app.config["IAS_BASEMAP"]))
     register_assets(app)
 
 

@@ -22,7 +22,6 @@ from app.control.schemas import (
     FollowUpUpdateArgs,
 )
 from app.errors import InvalidInput
-from app.extensions import db
 from app.species.services import list_control_methods
 
 blp = Blueprint("Control", __name__, description="Control operations and the follow-ups they schedule")
@@ -60,7 +59,6 @@ class ControlOperations(MethodView):
         supervisor is told when they become overdue.
         """
         operation, created = services.create_control_operation(actor=current_user, args=args)
-        db.session.commit()
         return operation, 201 if created else 200
 
 
@@ -92,7 +90,6 @@ class FollowUps(MethodView):
             assignee_id=args.get("assignee_id"),
             note=args.get("note"),
         )
-        db.session.commit()
         return follow_up
 
 
@@ -113,7 +110,6 @@ class FollowUpItem(MethodView):
         follow_up = services.update_follow_up(
             actor=current_user, follow_up=services.get_follow_up(follow_up_id), changes=args
         )
-        db.session.commit()
         return follow_up
 
 
@@ -133,7 +129,6 @@ class FollowUpComplete(MethodView):
             follow_up=services.get_follow_up(follow_up_id),
             observation_args=args["observation"],
         )
-        db.session.commit()
         return follow_up
 
 
@@ -151,5 +146,4 @@ class FollowUpAccept(MethodView):
         follow_up = services.accept_far_follow_up(
             actor=current_user, follow_up=services.get_follow_up(follow_up_id)
         )
-        db.session.commit()
         return follow_up

@@ -46,7 +46,7 @@ from app.observations import services as observations
 from app.observations.schemas import SQUARE_METRES_PER_MU, ObservationCreateArgs
 from app.sites.models import Site
 from app.species.models import ControlMethod, Species, SpeciesName
-from app.species.services import normalize_query
+from app.species.names import normalize_query
 
 # Rows of a legacy workbook without a client_uuid get one derived from their content.
 LEGACY_NAMESPACE = uuid.UUID("6c1f9b52-3f0e-4a8e-9a51-2f7d0c8e4b13")

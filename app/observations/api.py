@@ -9,9 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from app.api import page_of, paginate
-from app.db import commit_and_keep
 from app.errors import InvalidInput
-from app.extensions import db
 from app.observations import services
 from app.observations.models import Observation
 from app.observations.schemas import (
@@ -57,7 +55,6 @@ class Observations(MethodView):
         may be wrong in good faith become `flags` (low_accuracy, possible_duplicate, …), not errors.
         """
         observation, created = services.create_observation(actor=current_user, args=args)
-        commit_and_keep(db.session())
         return observation, 201 if created else 200
 
 
@@ -119,7 +116,6 @@ class ObservationItem(MethodView):
         observation = services.update_observation(
             actor=current_user, observation=services.get_observation(observation_id), changes=args
         )
-        db.session.commit()
         return observation
 
 
@@ -140,5 +136,4 @@ class ObservationReview(MethodView):
             comment=args.get("comment"),
             client_uuid=args.get("client_uuid"),
         )
-        db.session.commit()
         return observation

@@ -63,6 +63,11 @@ class ObservationFieldsArgs(MetricsFields):
         validate=ma.validate.Length(min=1, max=50),
         metadata={"description": "9-digit code (or name); derived from boundaries when omitted"},
     )
+    village_code = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(min=1, max=50),
+        metadata={"description": "12-digit code (or short name) of a village of the township; implies it"},
+    )
     place_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     habitat = ma.fields.String(
         allow_none=True,
@@ -219,6 +224,8 @@ class ObservationSchema(MetricsFields):
     position_source = ma.fields.Enum(PositionSource, by_value=True)
     township_code = ma.fields.Function(lambda o: o.township.code if o.township else None)
     township_name = ma.fields.Function(lambda o: o.township.name_zh if o.township else None)
+    village_code = ma.fields.Function(lambda o: o.village.code if o.village else None)
+    village_name = ma.fields.Function(lambda o: o.village.short_name if o.village else None)
     place_name = ma.fields.String(allow_none=True)
     habitat = ma.fields.Function(lambda o: o.habitat.code if o.habitat else None)
     habitat_class = ma.fields.Function(lambda o: o.habitat.land_class.code if o.habitat else None)

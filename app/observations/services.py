@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acting_ids, acts_for
-from app.district.models import Township
-from app.district.services import find_townships, get_district, has_boundaries, township_at
+from app.district.models import Township, Village
+from app.district.services import find_townships, get_district, has_boundaries, resolve_village, township_at
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.extensions import db
 from app.geo.crs import CRS, distance_m, to_wgs84
@@ -69,6 +69,7 @@ class Checked:
     township_mismatch: bool
     habitat: Habitat | None
     values: dict[str, Any]
+    village: Village | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,6 +172,13 @@ def check_record(values: dict[str, Any]) -> Checked:
             errors["township_code"] = [_("Unknown township; see GET /api/v1/townships.")]
     else:
         township = derive_township(lon, lat)
+    township, village = resolve_village(
+        values.get("village_code"),
+        values.get("township_code"),
+        township,
+        errors,
+        kept=values.get("_village_kept", False),
+    )
 
     habitat = None
     if values.get("habitat"):
@@ -191,6 +199,7 @@ def check_record(values: dict[str, Any]) -> Checked:
         township_mismatch=mismatch,
         habitat=habitat,
         values=values,
+        village=village,
     )
 
 
@@ -276,6 +285,7 @@ def _apply(observation: Observation, checked: Checked) -> None:
     observation.longitude = checked.lon
     observation.latitude = checked.lat
     observation.township = checked.township
+    observation.village = checked.village
     observation.habitat = checked.habitat
     if observation.detected and values.get("severity") is None:
         observation.severity = derived_severity(checked.species, values)
@@ -406,6 +416,9 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
     if "severity" not in changes and any(f in changes for f in METRIC_FIELDS):
         values["severity"] = None  # derive it again from the new figures
     values.update(changes)
+    if "village_code" not in changes and observation.village is not None:
+        # Kept through an edit unless the record moved to another township (then dropped, not refused).
+        values.update(village_code=observation.village.code, _village_kept=True)
     if ("latitude" in changes) != ("longitude" in changes):
         raise InvalidInput.field(
             "latitude" if "longitude" in changes else "longitude",

@@ -11,7 +11,6 @@ from flask_smorest.fields import Upload
 
 from app.control.schemas import StagedPhotoSchema
 from app.control.services import get_operation
-from app.extensions import db
 from app.observations.schemas import PhotoSchema
 from app.observations.services import get_observation
 from app.photos import services
@@ -40,14 +39,9 @@ class ObservationPhotos(MethodView):
         """
         upload = args["file"]
         observation = get_observation(observation_id)
-        photo, created, files = services.add_photo(
+        photo, created = services.add_photo(
             actor=current_user, observation=observation, data=upload.read(), filename=upload.filename
         )
-        try:
-            db.session.commit()
-        except BaseException:
-            files.discard(services.storage())
-            raise
         return photo, 201 if created else 200
 
 
@@ -69,18 +63,13 @@ class OperationPhotos(MethodView):
     def post(self, args: dict[str, Any], form: dict[str, Any], operation_id: int) -> tuple[Photo, int]:
         """Attach a before or after photo to a control operation (multipart `file`; `?stage=before|after`)"""
         upload = args["file"]
-        photo, created, files = services.add_photo(
+        photo, created = services.add_photo(
             actor=current_user,
             operation=get_operation(operation_id),
             stage=form["stage"],
             data=upload.read(),
             filename=upload.filename,
         )
-        try:
-            db.session.commit()
-        except BaseException:
-            files.discard(services.storage())
-            raise
         return photo, 201 if created else 200
 
 
@@ -106,7 +95,6 @@ class PhotoFile(MethodView):
         path, mimetype = services.file_of(photo, variant)
         if variant == "original":
             services.check_may_download_original(current_user, photo)
-            db.session.commit()
         response = send_file(path, mimetype=mimetype, etag=f"{photo.sha256}-{variant}", conditional=True)
         response.headers["Cache-Control"] = (
             "no-store" if variant == "original" else "private, max-age=86400, immutable"

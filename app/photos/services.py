@@ -1,7 +1,8 @@
 """Adding photos to observations: process, store, de-duplicate, corroborate the position.
 
 The bytes are processed (app.photos.processing) before anything is written; the files are written
-before the row, and removed again if the row does not land, so a rejected or failed upload leaves no file.
+before the row, and removed again if the row does not land (the insert fails, or the request's unit of work
+rolls back instead of committing, app/uow.py), so a rejected or failed upload leaves no file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User
 from app.accounts.organizations import acts_for
@@ -78,6 +80,28 @@ class StoredFiles:
     def discard(self, store: Storage) -> None:
         for key in self.keys:
             store.delete(key)
+
+
+_UNCOMMITTED = "ias_photo_files_uncommitted"
+
+
+def _discard_uncommitted(session: Session, previous_transaction: Any) -> None:
+    if getattr(previous_transaction, "nested", False):
+        return  # a savepoint rolled back (a de-duplication race); the unit of work goes on
+    for files in session.info.pop(_UNCOMMITTED, []):
+        files.discard(storage())
+
+
+def _keep_committed(session: Session) -> None:
+    session.info.pop(_UNCOMMITTED, None)
+
+
+def _discard_unless_committed(files: StoredFiles) -> None:
+    """Remove the files again if the unit of work that holds their row rolls back instead of committing."""
+    if not sa.event.contains(Session, "after_soft_rollback", _discard_uncommitted):
+        sa.event.listen(Session, "after_soft_rollback", _discard_uncommitted)
+        sa.event.listen(Session, "after_commit", _keep_committed)
+    db.session().info.setdefault(_UNCOMMITTED, []).append(files)
 
 
 def _store(store: Storage, processed: ProcessedPhoto, data: bytes) -> tuple[dict[str, str], StoredFiles]:
@@ -153,13 +177,12 @@ def add_photo(
     observation: Observation | None = None,
     operation: ControlOperation | None = None,
     stage: str | None = None,
-) -> tuple[Photo, bool, StoredFiles]:
+) -> tuple[Photo, bool]:
     """Process and attach a photo to an observation, or to a control operation (`stage` before/after).
 
-    Returns (photo, created, files written by this call). The same bytes again return the existing
-    photo (created False). Raises PermissionDenied, Conflict, InvalidInput, PayloadTooLarge and
-    UnsupportedMediaType. The caller commits, and on failure calls `files.discard(storage())` so that
-    nothing is left behind.
+    Returns (photo, created). The same bytes again return the existing photo (created False). Raises
+    PermissionDenied, Conflict, InvalidInput, PayloadTooLarge and UnsupportedMediaType. The files written
+    are removed again when the unit of work rolls back, so nothing is left behind.
     """
     parent = Parent(observation=observation, operation=operation, stage=stage)
     if observation is not None:
@@ -168,7 +191,7 @@ def add_photo(
         _check_may_add_to_operation(actor, operation)
     existing = find_photo(parent, sha256_of(data))
     if existing is not None:
-        return existing, False, StoredFiles([])
+        return existing, False
     config = current_app.config
     try:
         processed = process_photo(
@@ -209,16 +232,17 @@ def add_photo(
         existing = find_photo(parent, processed.sha256)
         if existing is None:
             raise
-        return existing, False, StoredFiles([])
+        return existing, False
     except BaseException:
         files.discard(store)
         raise
+    _discard_unless_committed(files)
     if observation is not None:
         refresh_photo_flag(observation)
     elif operation is not None:
         db.session.expire(operation, ["photos"])
     db.session.flush()
-    return photo, True, files
+    return photo, True
 
 
 def get_photo(photo_id: int) -> Photo:
@@ -233,7 +257,7 @@ def check_may_download_original(actor: User, photo: Photo) -> None:
     recording organization's staff (its verifiers among them), the staff of the bureau it reports to
     (docs/contract.md §1: a bureau acts for its units) and admins may have them; everyone
     signed in may see the display copy and thumbnail, which carry no metadata. Each download of an
-    original is audited (the caller commits). Raises PermissionDenied."""
+    original is audited. Raises PermissionDenied."""
     if photo.observation_id is not None:
         owner = db.session.scalar(
             sa.select(Observation.organization_id).where(Observation.id == photo.observation_id)

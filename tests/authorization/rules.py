@@ -307,6 +307,7 @@ RULES: dict[str, Rule] = {
     # API: reference data and the document
     "GET /api/v1/district": signed_in(REFERENCE),
     "GET /api/v1/townships": signed_in(REFERENCE),
+    "GET /api/v1/villages": signed_in(REFERENCE),
     "GET /api/v1/habitats": signed_in(REFERENCE),
     "GET /api/v1/species": signed_in(REFERENCE),
     "GET /api/v1/species/{id}": signed_in(REFERENCE),

@@ -376,6 +376,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     # API: reference data and the document
     "GET /api/v1/district": lambda c: Call("/api/v1/district"),
     "GET /api/v1/townships": lambda c: Call("/api/v1/townships"),
+    "GET /api/v1/villages": lambda c: Call("/api/v1/villages?township_code=500155202"),
     "GET /api/v1/habitats": lambda c: Call("/api/v1/habitats"),
     "GET /api/v1/species": lambda c: Call("/api/v1/species?q=福寿螺"),
     "GET /api/v1/species/{id}": lambda c: Call(f"/api/v1/species/{c.fx.species_id('pomacea-canaliculata')}"),
