@@ -35,6 +35,7 @@ def records(api_as: Any, make_observation: Any, species_id: Any, treat: Any) -> 
     snail = make_observation(
         forestry,
         observed_at="2026-05-04T09:00:00+08:00",
+        village_code="500155001001",
         place_name="双桂湖边的稻田",
         notes='=HYPERLINK("http://example.org") 卵块很多',
     )
@@ -100,6 +101,10 @@ def test_observations_as_geojson(api_as: Any, records: dict[str, Any]) -> None:
     assert properties["place_name"] == "双桂湖边的稻田"
     assert properties["notes"] == records["snail"]["notes"]
     assert properties["township_code"] == "500155001"
+    assert (properties["village_code"], properties["village_name"]) == (
+        "500155001001",
+        records["snail"]["village_name"],
+    )
     assert properties["area_mu"] == records["snail"]["area_mu"]
     assert properties["site_code"] == records["snail"]["site_code"]
     assert properties["detected"] is True
@@ -137,6 +142,7 @@ def test_observations_as_shapefile(api_as: Any, records: dict[str, Any]) -> None
     rows = {row["ID"]: (row, geometry) for row, geometry in zipped.rows("observations")}
     snail, geometry = rows[records["snail"]["id"]]
     assert snail["物种"] == "福寿螺" and snail["地名"] == "双桂湖边的稻田"
+    assert (snail["村代码"], snail["村"]) == ("500155001001", records["snail"]["village_name"])
     assert snail["时间"] == "2026-05-04T09:00:00+08:00"
     assert snail["面积亩"] == pytest.approx(records["snail"]["area_mu"])
     assert snail["发现"] is True
