@@ -4,7 +4,7 @@ A bureau's census covers the records, control operations and re-inspections of i
 the units under it; an admin's district census (`bureau` = "district") covers every record once
 (app/census/scope.py). Observations are the verified ones unless the request names other review
 statuses. Summary figures come from app/census/counting.py, the one place they are counted. Rows are
-streamed from the database (never all in memory) into the bureau's template (app/exports/templates/)
+streamed from the database (never all in memory) into the bureau's template (app/exports/layouts/)
 by app.exports.workbook. Exports run in the scheduler process, never in a web worker; the API only
 queues them and reports progress.
 """
@@ -33,14 +33,14 @@ from app.census import counting
 from app.census.scope import DISTRICT, CensusScope, parse_statuses
 from app.clock import local_today, local_zone
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
-from app.district.models import Township
+from app.district.models import Township, Village
 from app.district.services import find_townships, get_district
 from app.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from app.exports import imports
 from app.exports.labels import POSITION_SOURCE_ZH, flags_zh
+from app.exports.layouts import Template, bureaus, load_template
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.exports.reader import ReaderError, ReadLimits, WorkbookTooLarge
-from app.exports.templates import Template, bureaus, load_template
 from app.exports.workbook import write_census
 from app.extensions import db
 from app.notifications.models import NotificationKind
@@ -233,6 +233,8 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             o.detected,
             Township.code,
             Township.name_zh,
+            Village.code,
+            Village.short_name,
             o.place_name,
             o.latitude,
             o.longitude,
@@ -257,6 +259,7 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
         )
         .join(Species, Species.id == o.species_id)
         .outerjoin(Township, Township.id == o.township_id)
+        .outerjoin(Village, Village.id == o.village_id)
         .outerjoin(place_type, place_type.id == o.habitat_id)
         .outerjoin(land_class, land_class.id == place_type.parent_id)
         .outerjoin(Site, Site.id == o.site_id)
@@ -272,7 +275,8 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
     # result layer would cost ~20 % of the streaming for nothing (bench/census_export_db.py).
     for row in db.session.connection().execute(stmt):
         (
-            id_, client_uuid, observed_at, name_zh, name_sci, detected, t_code, t_name, place_name, lat, lon,
+            id_, client_uuid, observed_at, name_zh, name_sci, detected, t_code, t_name, v_code, v_name,
+            place_name, lat, lon,
             accuracy, altitude, source, habitat_class, habitat, area, cover, density, eggs, count, severity,
             status, site_code, surveyor, org, flags, notes,
         ) = row  # fmt: skip
@@ -285,6 +289,8 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "detected": detected,
             "township_code": t_code,
             "township_name": t_name,
+            "village_code": v_code,
+            "village_name": v_name,
             "place_name": place_name,
             "latitude": lat,
             "longitude": lon,
