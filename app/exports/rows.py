@@ -20,7 +20,7 @@ from app.census import counting
 from app.census.scope import CensusScope, parse_statuses
 from app.clock import local_today, local_zone
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
-from app.district.models import Township
+from app.district.models import Township, Village
 from app.exports.labels import POSITION_SOURCE_ZH, flags_zh
 from app.extensions import db
 from app.observations import services as observations
@@ -119,6 +119,8 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             o.detected,
             Township.code,
             Township.name_zh,
+            Village.code,
+            Village.short_name,
             o.place_name,
             o.latitude,
             o.longitude,
@@ -143,6 +145,7 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
         )
         .join(Species, Species.id == o.species_id)
         .outerjoin(Township, Township.id == o.township_id)
+        .outerjoin(Village, Village.id == o.village_id)
         .outerjoin(place_type, place_type.id == o.habitat_id)
         .outerjoin(land_class, land_class.id == place_type.parent_id)
         .outerjoin(Site, Site.id == o.site_id)
@@ -158,7 +161,8 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
     # result layer would cost ~20 % of the streaming for nothing (bench/census_export_db.py).
     for row in db.session.connection().execute(stmt):
         (
-            id_, client_uuid, observed_at, name_zh, name_sci, detected, t_code, t_name, place_name, lat, lon,
+            id_, client_uuid, observed_at, name_zh, name_sci, detected, t_code, t_name, v_code, v_name,
+            place_name, lat, lon,
             accuracy, altitude, source, habitat_class, habitat, area, cover, density, eggs, count, severity,
             status, site_code, surveyor, org, flags, notes,
         ) = row  # fmt: skip
@@ -171,6 +175,8 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "detected": detected,
             "township_code": t_code,
             "township_name": t_name,
+            "village_code": v_code,
+            "village_name": v_name,
             "place_name": place_name,
             "latitude": lat,
             "longitude": lon,

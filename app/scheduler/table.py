@@ -15,8 +15,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from app import uow
-from app.accounts.services import prune_sign_in_records
+from app.accounts import jobs as accounts
 from app.exports import jobs as exports
 from app.notifications import jobs as notifications
 
@@ -42,10 +41,8 @@ def purge_exports(owner: str) -> str:
     return f"{purged} expired export files deleted" if purged else ""
 
 
-@uow.transactional
 def prune_sign_ins(owner: str) -> str:
-    pruned = prune_sign_in_records()
-    return f"{pruned} ended sessions and old sign-in counts deleted" if pruned else ""
+    return accounts.prune_sign_ins()
 
 
 # Run once as soon as the scheduler starts, then by their trigger (the others wait for their first time).
