@@ -39,8 +39,8 @@ from app.control import services as control
 from app.control.schemas import ControlOperationCreateArgs
 from app.errors import Conflict, InvalidInput, PermissionDenied, ServiceError, TooLarge
 from app.exports.labels import position_source_code
+from app.exports.layouts import SheetSpec, load_template
 from app.exports.reader import ReadLimits, SheetRow, read_census
-from app.exports.templates import SheetSpec, load_template
 from app.extensions import db
 from app.observations import services as observations
 from app.observations.schemas import SQUARE_METRES_PER_MU, ObservationCreateArgs

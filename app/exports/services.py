@@ -4,7 +4,7 @@ A bureau's census covers the records, control operations and re-inspections of i
 the units under it; an admin's district census (`bureau` = "district") covers every record once
 (app/census/scope.py). Observations are the verified ones unless the request names other review
 statuses. Summary figures come from app/census/counting.py, the one place they are counted. Rows are
-streamed from the database (never all in memory) into the bureau's template (app/exports/templates/)
+streamed from the database (never all in memory) into the bureau's template (app/exports/layouts/)
 by app.exports.workbook. Exports run in the scheduler process, never in a web worker; the API only
 queues them and reports progress.
 """
@@ -38,9 +38,9 @@ from app.district.services import find_townships, get_district
 from app.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from app.exports import imports
 from app.exports.labels import POSITION_SOURCE_ZH, flags_zh
+from app.exports.layouts import Template, bureaus, load_template
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.exports.reader import ReaderError, ReadLimits, WorkbookTooLarge
-from app.exports.templates import Template, bureaus, load_template
 from app.exports.workbook import write_census
 from app.extensions import db
 from app.notifications.models import NotificationKind

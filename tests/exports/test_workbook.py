@@ -20,8 +20,8 @@ from openpyxl.utils import get_column_letter  # noqa: TID251
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet  # noqa: TID251
 from openpyxl.worksheet._writer import ALL_TEMP_FILES  # noqa: TID251
 
+from app.exports.layouts import SOURCES, Template, load_template, parse_template
 from app.exports.reader import ReaderError, SheetRow, read_census, write_row_report
-from app.exports.templates import SOURCES, Template, load_template, parse_template
 from app.exports.workbook import PROGRESS_EVERY, write_census
 
 LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has had no DST since 1991
