@@ -64,10 +64,10 @@ SOURCES: Final[Mapping[str, Source]] = {
             False,
             (
                 "id", "client_uuid", "observed_at", "species_name_zh", "species_name_sci", "detected",
-                "township_code", "township_name", "place_name", "latitude", "longitude", "accuracy_m",
-                "altitude_m", "position_source", "habitat_class", "habitat", "area_m2", "area_mu",
-                "cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "severity", "status",
-                "site_code", "surveyor", "organization", "flags", "notes",
+                "township_code", "township_name", "village_code", "village_name", "place_name", "latitude",
+                "longitude", "accuracy_m", "altitude_m", "position_source", "habitat_class", "habitat",
+                "area_m2", "area_mu", "cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "severity",
+                "status", "site_code", "surveyor", "organization", "flags", "notes",
             ),
         ),
         Source(

@@ -56,6 +56,8 @@ def observation(i: int = 1, **changes: Any) -> dict[str, Any]:
         "detected": i % 2 == 1,
         "township_code": "500155001",
         "township_name": "梁山街道",
+        "village_code": "500155001001",
+        "village_name": "南华社区",
         "place_name": f"文化村{i}组",
         "latitude": round(30.671234 + i / 1e6, 6),  # Excel keeps 15 significant digits
         "longitude": 107.800312,
