@@ -128,8 +128,9 @@ def truncate_utf8(text: str, limit: int) -> str:
     return encoded[:limit].decode("utf-8", errors="ignore")
 
 
-def chunked(parts: Iterable[str | bytes], size: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Join small pieces into chunks of about `size` bytes (text is encoded as UTF-8)."""
+def chunked(parts: Iterable[str | bytes], size: int | None = None) -> Iterator[bytes]:
+    """Join small pieces into chunks of about `size` bytes (CHUNK_BYTES; text is encoded as UTF-8)."""
+    size = size or CHUNK_BYTES
     buffer: list[bytes] = []
     held = 0
     for part in parts:
