@@ -22,6 +22,10 @@ from app.control.schemas import (
     FollowUpUpdateArgs,
 )
 from app.errors import InvalidInput
+from app.photos.api import PhotoUploadArgs, StageArgs
+from app.photos.api import blp as photos_blp
+from app.photos.models import Photo
+from app.photos.schemas import StagedPhotoSchema
 from app.species.services import list_control_methods
 
 blp = Blueprint("Control", __name__, description="Control operations and the follow-ups they schedule")
@@ -147,3 +151,23 @@ class FollowUpAccept(MethodView):
             actor=current_user, follow_up=services.get_follow_up(follow_up_id)
         )
         return follow_up
+
+
+@photos_blp.route("/control-operations/<int:operation_id>/photos")
+class OperationPhotos(MethodView):
+    @photos_blp.arguments(PhotoUploadArgs, location="files")
+    @photos_blp.arguments(StageArgs, location="query")
+    @photos_blp.response(201, StagedPhotoSchema)
+    @photos_blp.alt_response(200, schema=StagedPhotoSchema, description="The same photo was already attached")
+    @photos_blp.alt_response(422, description="A damaged or incomplete image")
+    def post(self, args: dict[str, Any], form: dict[str, Any], operation_id: int) -> tuple[Photo, int]:
+        """Attach a before or after photo to a control operation (multipart `file`; `?stage=before|after`)"""
+        upload = args["file"]
+        photo, created = services.add_photo(
+            actor=current_user,
+            operation=services.get_operation(operation_id),
+            stage=form["stage"],
+            data=upload.read(),
+            filename=upload.filename,
+        )
+        return photo, 201 if created else 200

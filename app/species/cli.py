@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from app import uow
 from app.audit.services import set_actor_label
 from app.species.registry import RegistryError
-from app.species.services import sync_registry
+from app.species.sync import sync_registry
 
 species_cli = AppGroup("species", help="The species registry.")
 
