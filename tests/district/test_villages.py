@@ -285,3 +285,11 @@ def test_the_census_workbook_and_the_record_page_show_the_village(
     page = web.get(f"/observations/{with_village['id']}").get_data(as_text=True)
     assert "南华社区" in page and "500155001001" in page
     assert "南华社区" not in web.get(f"/observations/{without['id']}").get_data(as_text=True)
+
+
+def test_flask_district_load_reports_the_villages(app: Any) -> None:
+    result = app.test_cli_runner().invoke(args=["district", "load"])
+    assert result.exit_code == 0, result.output
+    assert "villages:      0 added, 0 changed, 343 unchanged" in result.output
+    assert "former units:  0 added, 0 changed, 1 unchanged" in result.output
+    assert "no changes." in result.output
