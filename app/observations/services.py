@@ -26,7 +26,14 @@ from app.accounts.organizations import acting_ids, acts_for
 from app.audit.models import AuditLog
 from app.clock import CLOCK_SKEW, EARLIEST
 from app.district.models import Township, Village
-from app.district.services import find_townships, get_district, has_boundaries, resolve_village, township_at
+from app.district.services import (
+    find_townships,
+    find_village,
+    get_district,
+    has_boundaries,
+    resolve_village,
+    township_at,
+)
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.events import publish
 from app.extensions import db
@@ -589,6 +596,11 @@ def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Observation]]:
         if not townships:
             raise InvalidInput.field("township_code", _("Unknown township; see GET /api/v1/townships."))
         stmt = stmt.where(Observation.township_id.in_([t.id for t in townships]))
+    if "village_code" in filters:
+        villages = find_village(filters["village_code"])
+        if not villages:
+            raise InvalidInput.field("village_code", _("Unknown village; see GET /api/v1/villages."))
+        stmt = stmt.where(Observation.village_id.in_([v.id for v in villages]))
     if "status" in filters:
         stmt = stmt.where(Observation.status == filters["status"])
     if "detected" in filters:

@@ -293,3 +293,14 @@ def test_flask_district_load_reports_the_villages(app: Any) -> None:
     assert "villages:      0 added, 0 changed, 343 unchanged" in result.output
     assert "former units:  0 added, 0 changed, 1 unchanged" in result.output
     assert "no changes." in result.output
+
+
+def test_records_are_listed_by_village(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    nanhua = make_observation(api, village_code="500155001001")
+    make_observation(api, village_code="500155001002", latitude=30.70)
+    for form in ("500155001001", "南华社区"):
+        listed = api.get(f"/api/v1/observations?village_code={form}").get_json()
+        assert [o["id"] for o in listed["items"]] == [nanhua["id"]], form
+    unknown = api.get("/api/v1/observations?village_code=500155001999")
+    assert unknown.status_code == 422 and "village_code" in unknown.get_json()["errors"]
