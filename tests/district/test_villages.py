@@ -129,6 +129,17 @@ def test_villages_api_by_township(api_as: Any) -> None:
         assert api.get(f"/api/v1/villages?township_code={form}").get_json()["total"] == 5, form
 
 
+def test_villages_api_searches_the_names(api_as: Any) -> None:
+    api = api_as("surveyor")
+    found = api.get("/api/v1/villages?q=新口").get_json()
+    assert [v["code"] for v in found["items"]] == ["500155202204"]
+    both = api.get("/api/v1/villages?q=和平村").get_json()
+    assert [v["township_name"] for v in both["items"]] == ["福禄镇", "文化镇"]
+    assert api.get("/api/v1/villages?q=居民委员会&township_code=500155001").get_json()["total"] > 0
+    assert api.get("/api/v1/villages?q=%25").get_json()["total"] == 0  # a wildcard is a character
+    assert api.get("/api/v1/villages?q=新口&township_code=500155001").get_json()["total"] == 0
+
+
 def test_villages_api_refusals(api_as: Any) -> None:
     api = api_as("surveyor")
     unknown = api.get("/api/v1/villages?township_code=不存在镇")
