@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from app.accounts.models import Organization, Role, User
-from app.district.services import find_townships
+from app.district.services import find_townships, find_village
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.events import publish
 from app.extensions import db
@@ -276,6 +276,11 @@ def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Observation]]:
         if not townships:
             raise InvalidInput.field("township_code", _("Unknown township; see GET /api/v1/townships."))
         stmt = stmt.where(Observation.township_id.in_([t.id for t in townships]))
+    if "village_code" in filters:
+        villages = find_village(filters["village_code"])
+        if not villages:
+            raise InvalidInput.field("village_code", _("Unknown village; see GET /api/v1/villages."))
+        stmt = stmt.where(Observation.village_id.in_([v.id for v in villages]))
     if "status" in filters:
         stmt = stmt.where(Observation.status == filters["status"])
     if "detected" in filters:
