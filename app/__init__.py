@@ -59,6 +59,9 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.context_processor(template_globals)
     register_audit_listener()
+    from app.notifications import handlers as notification_handlers
+
+    notification_handlers.init_app(app)  # notifications subscribes to the lower domains' events
 
 
 def register_api(app: Flask) -> None:
@@ -73,8 +76,8 @@ def register_api(app: Flask) -> None:
     from app.notifications.api import blp as notifications_blp
     from app.observations.api import blp as observations_blp
     from app.photos.api import blp as photos_blp
-    from app.sites.api import blp as sites_blp
     from app.species.api import blp as species_blp
+    from app.timeline.api import blp as sites_blp  # the sites API, with the site history (app/timeline)
 
     api.init_app(
         app,
@@ -118,8 +121,8 @@ def register_views(app: Flask) -> None:
     from app.notifications.views import bp as notifications_views
     from app.observations.views import bp as observations_views
     from app.security import register_security_headers
-    from app.sites.views import bp as sites_views
     from app.species.views import bp as species_views
+    from app.timeline.views import bp as sites_views  # the site pages, with the site history
 
     for blueprint in (
         main_views,
@@ -152,7 +155,7 @@ def register_cli(app: Flask) -> None:
     from app.demo.cli import demo_cli
     from app.district.cli import district_cli
     from app.exports.cli import exports_cli, imports_cli
-    from app.notifications.cli import reminders_cli, scheduler_cli
+    from app.scheduler.cli import reminders_cli, scheduler_cli
     from app.species.cli import species_cli
 
     for group in (

@@ -111,19 +111,3 @@ def register_engine_events() -> None:
     ):
         if not sa.event.contains(sa.engine.Engine, name, listener):
             sa.event.listen(sa.engine.Engine, name, listener)
-
-
-def commit_and_keep(session: sa.orm.Session) -> None:
-    """Commit without expiring what the session holds.
-
-    For a view that answers with what it has just written: the values in memory are the ones just
-    committed, so the reload that expiry forces (a SELECT per object and per collection, the record's six
-    joins among them) would only cost time. Not for long-lived sessions (the scheduler), where expiry is
-    what lets the next transaction see other processes' changes.
-    """
-    keep = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = keep

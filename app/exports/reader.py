@@ -3,7 +3,7 @@
 A legacy workbook is matched to a template (the bureau's, or one written for the legacy form): each
 template sheet is found by its title and each column by its header text, so column order does not
 matter and extra columns are ignored. Titles and headers compare blind to full-width/half-width forms
-and to spaces and line breaks (`templates.header_key`), since hand-made forms differ in exactly those.
+and to spaces and line breaks (`layouts.header_key`), since hand-made forms differ in exactly those.
 The header row is the one among the first rows that names the most template headers, so a title row
 above the table does not get in the way.
 
@@ -36,7 +36,7 @@ from typing import Any, BinaryIO, Final
 from openpyxl import Workbook  # noqa: TID251 - app/exports is openpyxl's home
 from openpyxl.utils import get_column_letter  # noqa: TID251
 
-from app.exports.templates import ColumnSpec, SheetSpec, Template, header_key
+from app.exports.layouts import ColumnSpec, SheetSpec, Template, header_key
 from app.exports.workbook import TOTAL_LABEL, discard_unsaved, safe_text, start_table
 from app.sheets.bounded import (
     DAMAGE,

@@ -36,8 +36,8 @@ from app.district.services import list_townships
 from app.errors import InvalidInput, TooLarge
 from app.exports import services
 from app.exports.imports import ImportReport
+from app.exports.layouts import bureaus
 from app.exports.models import Export, ExportKind, ExportStatus
-from app.exports.templates import bureaus
 from app.extensions import db
 from app.observations.models import ReviewStatus
 from app.species.models import Species

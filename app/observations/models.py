@@ -3,7 +3,6 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,11 +12,9 @@ from app.audit.models import Audited
 from app.db import UTCDateTime, intpk, timestamp, utcnow
 from app.district.models import Township, Village
 from app.extensions import db
+from app.photos.models import Photo
 from app.sites.models import Site
 from app.species.models import Habitat, Species
-
-if TYPE_CHECKING:
-    from app.photos.models import Photo
 
 
 def _enum(cls: type[enum.StrEnum], length: int = 20) -> sa.Enum:

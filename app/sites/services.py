@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -145,19 +146,17 @@ def record_visit(site: Site, *, detected: bool, observed_at: datetime) -> None:
         site.status = SiteStatus.REEMERGED
 
 
-def refresh_status(site: Site) -> None:
-    """A treated site whose last IAS_CLEARED_AFTER_ABSENCES records are all absences is cleared."""
-    from app.observations.models import Observation  # the records point at sites, not the reverse
+def refresh_status(site: Site, latest_detections: Callable[[int], Sequence[bool]]) -> None:
+    """A treated site whose last IAS_CLEARED_AFTER_ABSENCES records are all absences is cleared.
 
+    The records point at sites, not the reverse: `latest_detections(n)` (from observations) gives whether
+    the species was found in each of the site's `n` latest records, newest first. Asked only of a site
+    under control.
+    """
     if site.status != SiteStatus.UNDER_CONTROL:
         return
     needed = int(current_app.config["IAS_CLEARED_AFTER_ABSENCES"])
-    latest = db.session.scalars(
-        sa.select(Observation.detected)
-        .where(Observation.site_id == site.id)
-        .order_by(Observation.observed_at.desc(), Observation.id.desc())
-        .limit(needed)
-    ).all()
+    latest = latest_detections(needed)
     if len(latest) == needed and not any(latest):
         site.status = SiteStatus.CLEARED
 

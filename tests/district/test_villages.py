@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import openpyxl  # noqa: TID251 -- tests open the workbooks the app writes
 import pytest
 import sqlalchemy as sa
 
@@ -258,3 +259,29 @@ def test_the_phone_gets_the_villages_offline(web_as: Any) -> None:
     assert {"code": "500155202204", "short_name": "新口村", "township_code": "500155202"}.items() <= next(
         v for v in data["villages"] if v["code"] == "500155202204"
     ).items()
+
+
+def test_the_census_workbook_and_the_record_page_show_the_village(
+    app: Any, api_as: Any, web_as: Any, make_observation: Any, tmp_path: Path
+) -> None:
+    api = api_as("surveyor")
+    with_village = make_observation(api, village_code="500155001001", place_name="南华三组")
+    without = make_observation(api, place_name="北池田边", latitude=30.70)
+    target = tmp_path / "census.xlsx"
+    result = app.test_cli_runner().invoke(
+        args=["exports", "run", "--bureau", "forestry", "--statuses", "submitted", "-o", str(target)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(openpyxl.load_workbook(target)["调查记录"].iter_rows(values_only=True))
+    records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:] if row[0] != "合计"]
+    by_place = {r["小地名"]: r for r in records}
+    assert (by_place["南华三组"]["村（社区）"], by_place["南华三组"]["村（社区）代码"]) == (
+        "南华社区",
+        "500155001001",
+    )
+    assert (by_place["北池田边"]["村（社区）"], by_place["北池田边"]["村（社区）代码"]) == (None, None)
+
+    web = web_as(api.user)
+    page = web.get(f"/observations/{with_village['id']}").get_data(as_text=True)
+    assert "南华社区" in page and "500155001001" in page
+    assert "南华社区" not in web.get(f"/observations/{without['id']}").get_data(as_text=True)

@@ -20,8 +20,8 @@ from openpyxl.utils import get_column_letter  # noqa: TID251
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet  # noqa: TID251
 from openpyxl.worksheet._writer import ALL_TEMP_FILES  # noqa: TID251
 
+from app.exports.layouts import SOURCES, Template, load_template, parse_template
 from app.exports.reader import ReaderError, SheetRow, read_census, write_row_report
-from app.exports.templates import SOURCES, Template, load_template, parse_template
 from app.exports.workbook import PROGRESS_EVERY, write_census
 
 LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has had no DST since 1991
@@ -56,6 +56,8 @@ def observation(i: int = 1, **changes: Any) -> dict[str, Any]:
         "detected": i % 2 == 1,
         "township_code": "500155001",
         "township_name": "梁山街道",
+        "village_code": "500155001001",
+        "village_name": "南华社区",
         "place_name": f"文化村{i}组",
         "latitude": round(30.671234 + i / 1e6, 6),  # Excel keeps 15 significant digits
         "longitude": 107.800312,
