@@ -20,7 +20,7 @@ from app.events import publish
 from app.extensions import db
 from app.geo.crs import CRS, distance_m
 from app.idempotency import CreateOnce, fingerprint
-from app.observations.checks import METRIC_FIELDS, Checked, check_record, derived_severity
+from app.observations.checks import METRIC_FIELDS, Checked, check_record, derived_severity, polygon_area
 from app.observations.events import ObservationResubmitted
 from app.observations.flags import closest_duplicate, duplicate_candidates, refresh_photo_flag, update_flags
 from app.observations.models import Observation, ObservationFlag, ReviewStatus
@@ -55,8 +55,12 @@ def _apply(observation: Observation, checked: Checked) -> None:
     observation.township = checked.township
     observation.village = checked.village
     observation.habitat = checked.habitat
+    polygon = checked.polygon
+    observation.geometry = None if polygon is None else polygon.geojson
+    observation.geometry_area_m2 = None if polygon is None else round(polygon.area_m2, 2)
+    observation.area_m2, _mismatch = polygon_area(values, polygon)
     if observation.detected and values.get("severity") is None:
-        observation.severity = derived_severity(checked.species, values)
+        observation.severity = derived_severity(checked.species, {**values, "area_m2": observation.area_m2})
 
 
 def _place(
@@ -197,6 +201,7 @@ def _current_values(observation: Observation) -> dict[str, Any]:
         latitude=observation.latitude,
         longitude=observation.longitude,
         crs=CRS.WGS84,
+        geometry=observation.geometry,
         township_code=observation.township.code if observation.township else None,
         habitat=observation.habitat.code if observation.habitat else None,
     )
@@ -213,6 +218,14 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
     if "severity" not in changes and any(f in changes for f in METRIC_FIELDS):
         values["severity"] = None  # derive it again from the new figures
     values.update(changes)
+    if "geometry" not in changes:
+        values["_geometry_crs"] = CRS.WGS84  # the stored polygon is WGS-84 whatever crs the edit sends
+    if (
+        "area_m2" not in changes
+        and observation.geometry is not None
+        and (observation.area_m2 == observation.geometry_area_m2)
+    ):
+        values["area_m2"] = None  # it was the polygon's area: measure the polygon again
     if "village_code" not in changes and observation.village is not None:
         # Kept through an edit unless the record moved to another township (then dropped, not refused).
         values.update(village_code=observation.village.code, _village_kept=True)
