@@ -42,7 +42,7 @@ def upgrade():
     for table, geometry, area in TABLES:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column(geometry, JSON, nullable=True))
-            batch.add_column(sa.Column(area, sa.Float(), nullable=True))
+            batch.add_column(sa.Column(area, sa.Double(), nullable=True))
 
 
 def downgrade():
