@@ -167,11 +167,25 @@ def create_observation(
             update_flags(observation, checked, nearby.duplicate)
         db.session.add(observation)
         db.session.flush()
+        if observation.geometry is not None:
+            refresh_extent(observation.site)
         if observation.site is not None:
             sites.refresh_status(observation.site, functools.partial(latest_detections, observation.site.id))
         return observation
 
     return once.create(build)
+
+
+def refresh_extent(site: Site | None) -> None:
+    """The site's extent again from its presence records' polygons (after one of them changed)."""
+    if site is None:
+        return
+    polygons = db.session.scalars(
+        sa.select(Observation.geometry).where(
+            Observation.site_id == site.id, Observation.detected.is_(True), Observation.geometry.is_not(None)
+        )
+    )
+    sites.set_extent(site, polygons)
 
 
 def latest_detections(site_id: int, n: int) -> list[bool]:
@@ -235,6 +249,7 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
             _("send latitude and longitude together"),
         )
     checked = check_record(values)
+    had_polygon, site_before = observation.geometry is not None, observation.site
     moved = (
         checked.species.id != observation.species_id
         or checked.values["detected"] != observation.detected
@@ -244,6 +259,11 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
     if moved:
         _place(observation, checked, actor)
     update_flags(observation, checked)
+    if had_polygon or observation.geometry is not None:
+        db.session.flush()
+        refresh_extent(observation.site)
+        if site_before is not observation.site:
+            refresh_extent(site_before)
     if observation.status == ReviewStatus.RETURNED:
         observation.status = ReviewStatus.SUBMITTED
         db.session.flush()

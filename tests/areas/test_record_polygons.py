@@ -120,3 +120,42 @@ def test_the_openapi_document_declares_geometry(anonymous_api: Any) -> None:
     assert "geometry" in schemas["ObservationCreateArgs"]["properties"]
     assert "geometry" in schemas["Observation"]["properties"]
     assert db.session.query(Site).count() == 0
+
+
+def test_a_site_carries_the_union_of_its_records_polygons(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    first = make_observation(api, area_m2=None, geometry=square(LON, LAT, 100))
+    days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    # Half of it again, and 50 m beyond: the same site (within the join radius), overlapping.
+    second = make_observation(
+        api, area_m2=None, geometry=square(LON, LAT, 100, east_m=50), observed_at=days_ago
+    )
+    assert second["site_id"] == first["site_id"]
+    site = api.get(f"/api/v1/sites/{first['site_id']}").get_json()
+    assert site["extent"]["type"] == "Polygon"
+    assert site["extent_area_m2"] == pytest.approx(15_000, rel=0.005)  # 150 m × 100 m, counted once
+    api.patch(f"/api/v1/observations/{second['id']}", json={"geometry": None})
+    assert api.get(f"/api/v1/sites/{first['site_id']}").get_json()["extent_area_m2"] == pytest.approx(
+        10_000, rel=0.005
+    )
+
+
+def test_a_control_operation_takes_its_treated_polygon(api_as: Any, treat: Any) -> None:
+    api = api_as("surveyor")
+    operation, _baseline = treat(api, area_m2=None, geometry=square(LON, LAT, 100))
+    assert operation["geometry_area_m2"] == pytest.approx(10_000, rel=0.005)
+    assert operation["area_m2"] == operation["geometry_area_m2"]
+    refused = api.post(
+        "/api/v1/control-operations",
+        json={
+            "client_uuid": "4a7f3c9e-4a52-4e0c-9a51-8a8a3e1d2b01",
+            "site_id": operation["site_id"],
+            "method": "hand_collection",
+            "performed_at": datetime.now(UTC).isoformat(),
+            "details": {"kg_removed": 3},
+            "geometry": square(LON + 3, LAT, 100),
+        },
+        headers={"Accept-Language": "en"},
+    )
+    assert refused.status_code == 422
+    assert list(refused.get_json()["errors"]) == ["geometry"]
