@@ -233,6 +233,7 @@ def _record_for_form(observation: Observation) -> dict[str, Any]:
         "altitude_m": observation.altitude_m,
         "position_source": observation.position_source.value,
         "township_code": observation.township.code if observation.township else None,
+        "village_code": observation.village.code if observation.village else None,
         "place_name": observation.place_name,
         "habitat": observation.habitat.code if observation.habitat else None,
         "notes": observation.notes,
