@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import csv
-import json
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload, undefer
+from sqlalchemy.orm import selectinload
 
 from app.accounts.models import OrganizationKind
 from app.accounts.services import upsert_organization
-from app.district.models import District, Township, TownshipAlias, TownshipKind
+from app.district import boundaries
+from app.district.models import (
+    Boundary,
+    BoundaryLevel,
+    BoundaryLoad,
+    District,
+    Township,
+    TownshipAlias,
+    TownshipKind,
+)
 from app.extensions import db
-from app.geo.shapes import contains, is_polygonal
 from app.refdata import Tally, apply_values
 
 KIND_BY_ZH = {
@@ -40,10 +48,12 @@ class LoadReport:
     organizations: Tally = field(default_factory=Tally)
     townships: Tally = field(default_factory=Tally)
     aliases: Tally = field(default_factory=Tally)
+    boundaries: Tally = field(default_factory=Tally)
 
     @property
     def changed_anything(self) -> bool:
-        return any(t.touched for t in (self.district, self.organizations, self.townships, self.aliases))
+        tallies = (self.district, self.organizations, self.townships, self.aliases, self.boundaries)
+        return any(t.touched for t in tallies)
 
 
 def _csv_rows(path: Path, header: list[str], problems: list[str]) -> list[dict[str, str]]:
@@ -115,41 +125,11 @@ def read_district_files(
                 problems.append(f"township_aliases line {line}: unknown township_code {row['township_code']}")
             if row["changed_in"] and not row["changed_in"].isdigit():
                 problems.append(f"township_aliases line {line}: changed_in must be a year")
-    if meta.get("township_boundaries"):
-        boundaries = _read_boundaries(directory / meta["township_boundaries"], codes, problems)
-        for row in townships:
-            row["boundary"] = boundaries.get(row["code"])  # type: ignore[assignment]
+    if meta.get("township_boundaries") and not (directory / meta["township_boundaries"]).is_file():
+        problems.append(f"{meta['township_boundaries']}: missing")
     if problems:
         raise DistrictDataError(problems)
     return meta, townships, aliases
-
-
-def _read_boundaries(path: Path, codes: set[str], problems: list[str]) -> dict[str, dict[str, Any]]:
-    """A GeoJSON FeatureCollection: one feature per township, `properties.code` naming it."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        problems.append(f"{path.name}: missing")
-        return {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        problems.append(f"{path.name}: not valid JSON: {exc}")
-        return {}
-    boundaries: dict[str, dict[str, Any]] = {}
-    features = data.get("features") if isinstance(data, dict) else None
-    if not isinstance(features, list):
-        problems.append(f"{path.name}: must be a GeoJSON FeatureCollection")
-        return {}
-    for i, feature in enumerate(features, 1):
-        properties = feature.get("properties") or {} if isinstance(feature, dict) else {}
-        code = str(properties.get("code", ""))
-        if code not in codes:
-            problems.append(f"{path.name} feature #{i}: properties.code {code!r} is not a township code")
-            continue
-        if not is_polygonal(feature.get("geometry")):
-            problems.append(f"{path.name} feature #{i} ({code}): geometry must be a Polygon or MultiPolygon")
-            continue
-        boundaries[code] = feature["geometry"]
-    return boundaries
 
 
 def load_district(directory: Path) -> LoadReport:
@@ -187,7 +167,6 @@ def load_district(directory: Path) -> LoadReport:
     }
     for row in township_rows:
         township_values = {
-            "boundary": row.get("boundary"),
             "name_zh": row["name_zh"],
             "kind": KIND_BY_ZH[row["kind"]],
             "district_id": district.id,
@@ -214,7 +193,32 @@ def load_district(directory: Path) -> LoadReport:
         else:
             report.aliases.count(apply_values(alias, alias_values))
     db.session.flush()
+    if meta.get("township_boundaries"):
+        _load_folder_boundaries(directory / meta["township_boundaries"], report)
     return report
+
+
+def _load_folder_boundaries(path: Path, report: LoadReport) -> None:
+    """The folder's township polygons, checked and loaded as a bureau's upload is (when the file changed)."""
+    data = path.read_bytes()
+    current = db.session.scalar(
+        sa.select(BoundaryLoad.sha256)
+        .where(BoundaryLoad.level == BoundaryLevel.TOWNSHIP)
+        .order_by(BoundaryLoad.id.desc())
+        .limit(1)
+    )
+    loaded = db.session.scalar(sa.select(sa.exists().where(Boundary.level == BoundaryLevel.TOWNSHIP)))
+    if loaded and current == hashlib.sha256(data).hexdigest():
+        report.boundaries.count("unchanged")
+        return
+    try:
+        checked = boundaries.load_boundaries(data, path.name, level=BoundaryLevel.TOWNSHIP)
+    except boundaries.BoundaryFileError as exc:
+        raise DistrictDataError([str(exc)]) from exc
+    except boundaries.BoundaryLoadError as exc:
+        raise DistrictDataError([f"{path.name}: {p.message}" for p in exc.report.errors]) from exc
+    if checked.units:
+        report.boundaries.count("changed" if loaded else "added")
 
 
 def get_district() -> District | None:
@@ -226,32 +230,23 @@ def list_townships() -> sa.Select[tuple[Township]]:
 
 
 def township_at(lon: float, lat: float) -> Township | None:
-    """The township whose loaded boundary contains the point (None without boundaries or outside them)."""
-    rows = db.session.execute(
-        sa.select(Township.id, Township.boundary).where(Township.boundary.is_not(None))
-    ).all()
-    for township_id, boundary in rows:
-        if contains(boundary, lon, lat):
-            return db.session.get(Township, township_id)
-    return None
+    """The township whose loaded polygon holds the point (None without township polygons or outside them)."""
+    code = boundaries.township_code_at(lon, lat)
+    return None if code is None else db.session.scalar(sa.select(Township).where(Township.code == code))
 
 
 def has_boundaries() -> bool:
-    return db.session.scalar(sa.select(sa.exists().where(Township.boundary.is_not(None)))) or False
+    """Whether township polygons are loaded (a record's township then comes from its point)."""
+    return boundaries.locator().townships is not None
 
 
-def find_townships(name_or_code: str, *, with_boundary: bool = False) -> list[Township]:
+def find_townships(name_or_code: str, *, with_aliases: bool = True) -> list[Township]:
     """Townships a record's township refers to: by code, current name or an old name (may be several).
 
-    `with_boundary` loads the (deferred) boundary in the same statement, for a point-in-township check;
-    the aliases are not loaded then (a record only needs the township itself).
+    `with_aliases=False` leaves the aliases unloaded (a record only needs the township itself).
     """
     text = name_or_code.strip()
-    base = (
-        sa.select(Township).options(undefer(Township.boundary)).order_by(Township.code)
-        if with_boundary
-        else list_townships()
-    )
+    base = list_townships() if with_aliases else sa.select(Township).order_by(Township.code)
     stmt = base.where(
         sa.or_(
             Township.code == text,

@@ -22,12 +22,12 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acting_ids, acts_for
+from app.district.boundaries import inside_district, township_mismatch
 from app.district.models import Township
 from app.district.services import find_townships, get_district, has_boundaries, township_at
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.extensions import db
 from app.geo.crs import CRS, distance_m, to_wgs84
-from app.geo.shapes import contains
 from app.idempotency import fingerprint
 from app.notifications import services as notifications
 from app.observations.models import Flag, Observation, ObservationFlag, ReviewStatus
@@ -79,15 +79,15 @@ def _position_errors(lon: float, lat: float, crs: CRS, errors: FieldErrors) -> t
     """Convert to WGS-84 and check the district's bounds; returns the WGS-84 point."""
     wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
     district = get_district()
-    if district is None or district.contains(wgs_lon, wgs_lat):
+    if district is None or inside_district(district, wgs_lon, wgs_lat):
         return wgs_lon, wgs_lat
     hint = ""
-    if crs is CRS.WGS84 and district.contains(*to_wgs84(lon, lat, CRS.GCJ02)):
+    if crs is CRS.WGS84 and inside_district(district, *to_wgs84(lon, lat, CRS.GCJ02)):
         hint = _(
             'It would fall inside as a GCJ-02 point (AMap, Tencent, WeChat): send "crs": "gcj02" '
             "if it was copied from one of those maps."
         )
-    elif crs is CRS.WGS84 and district.contains(*to_wgs84(lon, lat, CRS.BD09)):
+    elif crs is CRS.WGS84 and inside_district(district, *to_wgs84(lon, lat, CRS.BD09)):
         hint = _('It would fall inside as a BD-09 point (Baidu Maps): send "crs": "bd09".')
     message = _(
         "The point (%(lat).6f, %(lon).6f) is outside %(district)s.",
@@ -154,11 +154,10 @@ def check_record(values: dict[str, Any]) -> Checked:
     township: Township | None = None
     mismatch = False
     if values.get("township_code"):
-        matches = find_townships(values["township_code"], with_boundary=True)
+        matches = find_townships(values["township_code"], with_aliases=False)
         if len(matches) == 1:
             township = matches[0]
-            if township.boundary is not None and not contains(township.boundary, lon, lat):
-                mismatch = True
+            mismatch = township_mismatch(township.code, lon, lat)
         elif matches:
             errors["township_code"] = [
                 _(
