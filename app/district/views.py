@@ -36,7 +36,7 @@ def _page(report: Report | None = None, error: str | None = None, applied: bool 
         has_outline=boundaries.has_outline(),
         labels=level_labels(),
         crs_names=FILE_CRS_NAMES,
-        max_mb=boundaries.max_bytes() // (1024 * 1024),
+        max_mb=f"{boundaries.max_bytes() / 2**20:g}",
         report=report,
         error=error,
         applied=applied,
@@ -59,7 +59,7 @@ def upload() -> str | tuple[str, int]:
     # Uploads are also bounded by the app's IAS_MAX_UPLOAD_MB (the form is parsed, for its CSRF token,
     # before this view runs); the boundary cap is checked on the file itself.
     limit = boundaries.max_bytes()
-    too_large = _("The file is larger than %(mb)s MB, the most a boundary file may be.", mb=limit // 2**20)
+    too_large = _("The file is larger than %(mb)s MB, the most a boundary file may be.", mb=f"{limit / 2**20:g}")
     try:
         upload = request.files.get("file")
         form = request.form
@@ -73,6 +73,7 @@ def upload() -> str | tuple[str, int]:
         return _page(error=_("Choose the level: district, townships or villages.")), 422
     dry_run = form.get("dry_run") == "1"
     data = upload.read(limit + 1)
+    upload.close()  # a large upload is spooled to a temporary file: let it go now, not when collected
     if len(data) > limit:
         return _page(error=too_large), 413
     try:
