@@ -59,7 +59,8 @@ def upload() -> str | tuple[str, int]:
     # Uploads are also bounded by the app's IAS_MAX_UPLOAD_MB (the form is parsed, for its CSRF token,
     # before this view runs); the boundary cap is checked on the file itself.
     limit = boundaries.max_bytes()
-    too_large = _("The file is larger than %(mb)s MB, the most a boundary file may be.", mb=f"{limit / 2**20:g}")
+    cap = f"{limit / 2**20:g}"
+    too_large = _("The file is larger than %(mb)s MB, the most a boundary file may be.", mb=cap)
     try:
         upload = request.files.get("file")
         form = request.form
