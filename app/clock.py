@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -19,3 +19,9 @@ def local_date(moment: datetime) -> date:
 
 def local_today(now: datetime | None = None) -> date:
     return local_date(now or datetime.now(UTC))
+
+
+# Phones' clocks drift: a record or an operation a few minutes "in the future" is a clock, not a mistake.
+CLOCK_SKEW = timedelta(minutes=10)
+# Nothing in the field was recorded before this: an earlier time is a wrong year.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)

@@ -35,6 +35,7 @@ FIELD_LABELS: dict[str, Any] = {
     "crs": _l("Coordinate system"),
     "observed_at": _l("Time"),
     "township_code": _l("Township"),
+    "village_code": _l("Village"),
     "place_name": _l("Place name"),
     "habitat": _l("Habitat"),
     "area_m2": _l("Area (mu)"),

@@ -23,6 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
+from app import uow
 from app.accounts.services import prune_sign_in_records
 from app.audit.services import set_actor_label
 from app.exports import services as exports
@@ -121,18 +122,19 @@ def sweep() -> notifications.SweepReport:
     return notifications.sweep()
 
 
+@uow.transactional
 def purge_exports() -> str:
     purged = exports.purge_expired()
     return f"{purged} expired export files deleted" if purged else ""
 
 
+@uow.transactional
 def prune_sign_ins() -> str:
     pruned = prune_sign_in_records()
-    db.session.commit()
     return f"{pruned} ended sessions and old sign-in counts deleted" if pruned else ""
 
 
+@uow.transactional
 def daily_digest() -> str:
     count = notifications.queue_digests()
-    db.session.commit()
     return f"{count} digests queued" if count else ""

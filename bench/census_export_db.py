@@ -54,7 +54,7 @@ from app.exports.models import ExportKind
 from app.extensions import db
 from app.observations.models import Observation, PositionSource, ReviewStatus
 from app.species.models import Species
-from app.species.services import sync_registry
+from app.species.sync import sync_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_RATIO = 1.25

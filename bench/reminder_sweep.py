@@ -38,7 +38,7 @@ from app.extensions import db
 from app.notifications import services
 from app.sites.models import Site, SiteStatus
 from app.species.models import Species
-from app.species.services import sync_registry
+from app.species.sync import sync_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 2.0

@@ -22,7 +22,10 @@ from app.control.schemas import (
     FollowUpUpdateArgs,
 )
 from app.errors import InvalidInput
-from app.extensions import db
+from app.photos.api import PhotoUploadArgs, StageArgs
+from app.photos.api import blp as photos_blp
+from app.photos.models import Photo
+from app.photos.schemas import StagedPhotoSchema
 from app.species.services import list_control_methods
 
 blp = Blueprint("Control", __name__, description="Control operations and the follow-ups they schedule")
@@ -60,7 +63,6 @@ class ControlOperations(MethodView):
         supervisor is told when they become overdue.
         """
         operation, created = services.create_control_operation(actor=current_user, args=args)
-        db.session.commit()
         return operation, 201 if created else 200
 
 
@@ -92,7 +94,6 @@ class FollowUps(MethodView):
             assignee_id=args.get("assignee_id"),
             note=args.get("note"),
         )
-        db.session.commit()
         return follow_up
 
 
@@ -113,7 +114,6 @@ class FollowUpItem(MethodView):
         follow_up = services.update_follow_up(
             actor=current_user, follow_up=services.get_follow_up(follow_up_id), changes=args
         )
-        db.session.commit()
         return follow_up
 
 
@@ -133,7 +133,6 @@ class FollowUpComplete(MethodView):
             follow_up=services.get_follow_up(follow_up_id),
             observation_args=args["observation"],
         )
-        db.session.commit()
         return follow_up
 
 
@@ -151,5 +150,24 @@ class FollowUpAccept(MethodView):
         follow_up = services.accept_far_follow_up(
             actor=current_user, follow_up=services.get_follow_up(follow_up_id)
         )
-        db.session.commit()
         return follow_up
+
+
+@photos_blp.route("/control-operations/<int:operation_id>/photos")
+class OperationPhotos(MethodView):
+    @photos_blp.arguments(PhotoUploadArgs, location="files")
+    @photos_blp.arguments(StageArgs, location="query")
+    @photos_blp.response(201, StagedPhotoSchema)
+    @photos_blp.alt_response(200, schema=StagedPhotoSchema, description="The same photo was already attached")
+    @photos_blp.alt_response(422, description="A damaged or incomplete image")
+    def post(self, args: dict[str, Any], form: dict[str, Any], operation_id: int) -> tuple[Photo, int]:
+        """Attach a before or after photo to a control operation (multipart `file`; `?stage=before|after`)"""
+        upload = args["file"]
+        photo, created = services.add_photo(
+            actor=current_user,
+            operation=services.get_operation(operation_id),
+            stage=form["stage"],
+            data=upload.read(),
+            filename=upload.filename,
+        )
+        return photo, 201 if created else 200

@@ -20,18 +20,20 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acts_for, unit_ids
-from app.clock import local_date, local_today, local_zone
+from app.clock import CLOCK_SKEW, EARLIEST, local_date, local_today, local_zone
 from app.control import efficacy as formulas
 from app.control.efficacy import henderson_tilton_gap, henderson_tilton_pct, reduction_pct
+from app.control.events import FollowUpAssigned
 from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
+from app.events import publish
 from app.extensions import db
 from app.geo.crs import distance_m
 from app.idempotency import fingerprint
-from app.notifications import services as notifications
 from app.observations import services as observations
 from app.observations.models import Observation
-from app.observations.services import CLOCK_SKEW, EARLIEST
+from app.photos import services as photos
+from app.photos.models import Photo
 from app.sites import services as sites
 from app.sites.models import Site
 from app.species.models import ControlMethod
@@ -405,6 +407,25 @@ def _replay(existing: ControlOperation, payload: str) -> ControlOperation:
     return existing
 
 
+def add_photo(
+    *, actor: User, operation: ControlOperation, stage: str, data: bytes, filename: str | None
+) -> tuple[Photo, bool]:
+    """Attach a photo from before or after the treatment (its operator, or an admin). Returns (photo,
+    created: False for the same bytes again). Raises PermissionDenied and the photo's own errors."""
+    if operation.operator_id != actor.id and actor.role != Role.ADMIN:
+        raise PermissionDenied(_("Only the person who recorded the operation can add its photos."))
+    photo, created = photos.add_photo(
+        actor=actor,
+        parent=photos.Parent(control_operation_id=operation.id, stage=stage),
+        data=data,
+        filename=filename,
+    )
+    if created:
+        db.session.expire(operation, ["photos"])
+        db.session.flush()
+    return photo, created
+
+
 def get_operation(operation_id: int) -> ControlOperation:
     operation = db.session.get(ControlOperation, operation_id)
     if operation is None:
@@ -542,7 +563,7 @@ def update_follow_up(*, actor: User, follow_up: FollowUp, changes: dict[str, Any
         raise InvalidInput(invalid_fields_message(errors), errors)
     db.session.flush()
     if reassigned and follow_up.status is FollowUpStatus.PENDING:
-        notifications.notify_assigned(follow_up, actor=actor)
+        publish(FollowUpAssigned(follow_up.id, actor.id))
     return follow_up
 
 

@@ -208,7 +208,6 @@ def manage_follow_up(follow_up_id: int) -> Any:
         changes["cancelled_reason"] = request.form.get("cancelled_reason", "")
     elif action == "accept_far":
         services.accept_far_follow_up(actor=current_user, follow_up=item)
-        db.session.commit()
         flash(_("The re-inspection was accepted; its efficacy now counts."), "info")
         return redirect(url_for("control.follow_up", follow_up_id=item.id))
     else:
@@ -225,7 +224,6 @@ def manage_follow_up(follow_up_id: int) -> Any:
     except ServiceError:
         db.session.rollback()
         raise
-    db.session.commit()
     flash(
         {
             "reassign": _("The follow-up was reassigned."),

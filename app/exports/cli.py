@@ -7,6 +7,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from app import uow
 from app.accounts.models import Role, User
 from app.audit.services import record_event, set_actor_label
 from app.census.scope import parse_statuses
@@ -33,6 +34,7 @@ exports_cli = AppGroup("exports", help="Census workbooks.")
     show_default=True,
     help="review statuses of the observations included, comma-separated (submitted,verified,…)",
 )
+@uow.transactional
 def run_command(
     bureau: str, kind: str, date_from: datetime | None, date_to: datetime | None, output: Path, statuses: str
 ) -> None:
@@ -54,7 +56,6 @@ def run_command(
             generated_by="flask exports run",
         )
     record_event("export_written", "exports", None, {"bureau": bureau, "kind": kind, "file": str(output)})
-    db.session.commit()
     click.echo(f"{rows} rows written to {output}")
 
 
@@ -74,13 +75,12 @@ def import_command(file: Path, bureau: str, username: str | None, report: Path |
     actor = db.session.scalar(stmt.order_by(User.id).limit(1))
     if actor is None:
         raise click.ClickException(f"no active user {username!r}" if username else "no active admin")
-    try:
-        result = imports.import_census(file, actor=actor, bureau=bureau)
-    except ReaderError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from exc
-    record_event("census_imported", "exports", None, {"file": file.name, "imported": result.imported})
-    db.session.commit()
+    with uow.unit():  # committed before the report is written; a refused workbook imports nothing
+        try:
+            result = imports.import_census(file, actor=actor, bureau=bureau)
+        except ReaderError as exc:
+            raise click.ClickException(str(exc)) from exc
+        record_event("census_imported", "exports", None, {"file": file.name, "imported": result.imported})
     if report:
         write_row_report(report, result.rows)
     click.echo(f"imported: {result.imported}, already there: {result.unchanged}, rejected: {result.rejected}")

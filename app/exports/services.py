@@ -4,7 +4,7 @@ A bureau's census covers the records, control operations and re-inspections of i
 the units under it; an admin's district census (`bureau` = "district") covers every record once
 (app/census/scope.py). Observations are the verified ones unless the request names other review
 statuses. Summary figures come from app/census/counting.py, the one place they are counted. Rows are
-streamed from the database (never all in memory) into the bureau's template (app/exports/templates/)
+streamed from the database (never all in memory) into the bureau's template (app/exports/layouts/)
 by app.exports.workbook. Exports run in the scheduler process, never in a web worker; the API only
 queues them and reports progress.
 """
@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
+from app import uow
 from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acting_ids, acts_for
 from app.audit.services import record_event
@@ -32,14 +33,14 @@ from app.census import counting
 from app.census.scope import DISTRICT, CensusScope, parse_statuses
 from app.clock import local_today, local_zone
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
-from app.district.models import Township
+from app.district.models import Township, Village
 from app.district.services import find_townships, get_district
 from app.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from app.exports import imports
 from app.exports.labels import POSITION_SOURCE_ZH, flags_zh
+from app.exports.layouts import Template, bureaus, load_template
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.exports.reader import ReaderError, ReadLimits, WorkbookTooLarge
-from app.exports.templates import Template, bureaus, load_template
 from app.exports.workbook import write_census
 from app.extensions import db
 from app.notifications.models import NotificationKind
@@ -232,6 +233,8 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             o.detected,
             Township.code,
             Township.name_zh,
+            Village.code,
+            Village.short_name,
             o.place_name,
             o.latitude,
             o.longitude,
@@ -256,6 +259,7 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
         )
         .join(Species, Species.id == o.species_id)
         .outerjoin(Township, Township.id == o.township_id)
+        .outerjoin(Village, Village.id == o.village_id)
         .outerjoin(place_type, place_type.id == o.habitat_id)
         .outerjoin(land_class, land_class.id == place_type.parent_id)
         .outerjoin(Site, Site.id == o.site_id)
@@ -271,7 +275,8 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
     # result layer would cost ~20 % of the streaming for nothing (bench/census_export_db.py).
     for row in db.session.connection().execute(stmt):
         (
-            id_, client_uuid, observed_at, name_zh, name_sci, detected, t_code, t_name, place_name, lat, lon,
+            id_, client_uuid, observed_at, name_zh, name_sci, detected, t_code, t_name, v_code, v_name,
+            place_name, lat, lon,
             accuracy, altitude, source, habitat_class, habitat, area, cover, density, eggs, count, severity,
             status, site_code, surveyor, org, flags, notes,
         ) = row  # fmt: skip
@@ -284,6 +289,8 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "detected": detected,
             "township_code": t_code,
             "township_name": t_name,
+            "village_code": v_code,
+            "village_name": v_name,
             "place_name": place_name,
             "latitude": lat,
             "longitude": lon,
@@ -747,43 +754,46 @@ def _source_of(template: Template, sheet_key: str) -> str | None:
 
 
 def claim_export(owner: str) -> int | None:
-    """Take the oldest queued export (or one whose runner died) for `owner`; commits."""
+    """Take the oldest queued export (or one whose runner died) for `owner`, committed at once (a step
+    of its own) so that no other runner takes it too."""
     now = datetime.now(UTC)
     lease = timedelta(seconds=int(current_app.config["IAS_EXPORT_LEASE_SECONDS"]))
-    export_id = db.session.scalar(
-        sa.select(Export.id)
-        .where(
-            sa.or_(
-                Export.status == ExportStatus.QUEUED,
-                sa.and_(Export.status == ExportStatus.RUNNING, Export.lease_until < now),
+    with uow.step("export claim"):
+        export_id = db.session.scalar(
+            sa.select(Export.id)
+            .where(
+                sa.or_(
+                    Export.status == ExportStatus.QUEUED,
+                    sa.and_(Export.status == ExportStatus.RUNNING, Export.lease_until < now),
+                )
             )
+            .order_by(Export.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
         )
-        .order_by(Export.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    if export_id is not None:
-        db.session.execute(
-            sa.update(Export)
-            .where(Export.id == export_id)
-            .values(
-                status=ExportStatus.RUNNING,
-                lease_owner=owner,
-                lease_until=now + lease,
-                started_at=now,
-                progress=0.0,
+        if export_id is not None:
+            db.session.execute(
+                sa.update(Export)
+                .where(Export.id == export_id)
+                .values(
+                    status=ExportStatus.RUNNING,
+                    lease_owner=owner,
+                    lease_until=now + lease,
+                    started_at=now,
+                    progress=0.0,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
-    db.session.commit()
     return export_id
 
 
 def _set_progress(export_id: int, owner: str, fraction: float) -> None:
-    """Progress goes through its own short transaction, so a reader sees it while the export runs."""
+    """Progress goes through a short transaction of its own, so a reader sees it while the export runs.
+
+    It is on a connection of its own: the runner's session is streaming rows, which a commit would end."""
     lease = timedelta(seconds=int(current_app.config["IAS_EXPORT_LEASE_SECONDS"]))
-    with db.engine.begin() as conn:
-        conn.execute(
+    with Session(db.engine) as side, uow.step("export progress", side):
+        side.execute(
             sa.update(Export.__table__)
             .where(Export.__table__.c.id == export_id, Export.__table__.c.lease_owner == owner)
             .values(progress=round(fraction, 3), lease_until=datetime.now(UTC) + lease)
@@ -791,7 +801,8 @@ def _set_progress(export_id: int, owner: str, fraction: float) -> None:
 
 
 def run_export(export_id: int, owner: str) -> None:
-    """Write the workbook for a claimed export, store it, and tell the requester."""
+    """Write the workbook for a claimed export, store it, and tell the requester; the caller commits
+    (a failure is recorded on the export, the job's outcome all the same)."""
     export = db.session.get(Export, export_id)
     if export is None:
         return
@@ -835,8 +846,7 @@ def run_export(export_id: int, owner: str) -> None:
             )
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
-        return
+        return  # the failure is the job's outcome, committed with it
     now = datetime.now(UTC)
     ttl = timedelta(hours=int(current_app.config["IAS_EXPORT_TTL_HOURS"]))
     export = db.session.get(Export, export_id)
@@ -859,7 +869,6 @@ def run_export(export_id: int, owner: str) -> None:
         facts: dict[str, Any] = {"kind": "export_ready", "export_id": export_id, "rows": rows}
         key = f"export_ready:{export_id}"
         notify_message(requester, NotificationKind.EXPORT_READY, key, "export_ready", values, facts)
-    db.session.commit()
 
 
 def run_pending_exports(owner: str, *, limit: int = 5) -> int:
@@ -869,7 +878,8 @@ def run_pending_exports(owner: str, *, limit: int = 5) -> int:
         export_id = claim_export(owner)
         if export_id is None:
             break
-        run_export(export_id, owner)
+        with uow.unit():
+            run_export(export_id, owner)
         ran += 1
     return ran
 
@@ -884,7 +894,6 @@ def purge_expired() -> int:
     for export in expired:
         store.delete(export.file_key)  # type: ignore[arg-type]
         export.file_key = None
-    db.session.commit()
     return len(expired)
 
 

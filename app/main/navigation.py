@@ -12,6 +12,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.accounts.models import Role
+from app.main.maps import basemap_layers
+from app.notifications.services import unread_count as count_unread
 
 DESK = frozenset({Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
 ADMINS = frozenset({Role.BUREAU_ADMIN, Role.ADMIN})
@@ -49,9 +51,7 @@ def unread_count() -> int:
     if not current_user.is_authenticated:
         return 0
     if "unread_count" not in g:
-        from app.notifications.services import unread_count as count
-
-        g.unread_count = count(current_user)
+        g.unread_count = count_unread(current_user)
     return int(g.unread_count)
 
 
@@ -60,3 +60,8 @@ def menu() -> list[NavItem]:
     if not current_user.is_authenticated:
         return []
     return [item for item in NAV if item.roles is None or current_user.role in item.roles]
+
+
+def template_globals() -> dict[str, object]:
+    """Names every page's layout uses: the menu, the unread badge and the basemap."""
+    return {"nav_menu": menu, "basemap_layers": basemap_layers, "unread_count": unread_count}

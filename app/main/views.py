@@ -81,7 +81,6 @@ def set_language() -> Response:
         session["lang"] = lang
         if current_user.is_authenticated:
             current_user.locale = lang
-            db.session.commit()
     target = request.form.get("next", "")
     return redirect(target if is_local_path(target) else url_for("main.home"))
 

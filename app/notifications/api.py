@@ -48,7 +48,6 @@ class MarkRead(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, int]:
         """Mark notifications read (the listed `ids`, or all)"""
         marked = services.mark_read(current_user, args.get("ids"))
-        db.session.commit()
         return {"marked": marked}
 
 
@@ -66,7 +65,6 @@ class Settings(MethodView):
         user: User = current_user._get_current_object()
         for name, value in args.items():
             setattr(user, name, value)
-        db.session.commit()
         return user
 
 
@@ -107,7 +105,7 @@ class Webhooks(MethodView):
             ) from None
         hook = Webhook(organization_id=organization_id, **args)
         db.session.add(hook)
-        db.session.commit()
+        db.session.flush()  # its id, for the answer
         return hook
 
 
@@ -121,4 +119,3 @@ class WebhookItem(MethodView):
         if hook is None or not acts_for(current_user, hook.organization_id):
             raise NotFound(_("No such webhook in your organization."))
         hook.active = False
-        db.session.commit()

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organization, User
-from app.audit.services import Audited
+from app.audit.models import Audited
 from app.db import JSONType, NullableJSON, intpk, timestamp, utcnow
 from app.extensions import db
 

@@ -34,6 +34,7 @@ from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
+from app import uow
 from app.accounts.models import User
 from app.clock import local_today, local_zone
 from app.control.models import FollowUp, FollowUpStatus
@@ -571,70 +572,72 @@ class Claimed:
 
 
 def claim(owner: str, *, limit: int = 200, now: datetime | None = None) -> list[Claimed]:
-    """Take up to `limit` deliveries that are due (or whose claim lapsed) for `owner`, and commit."""
+    """Take up to `limit` deliveries that are due (or whose claim lapsed) for `owner`.
+
+    The claim is committed at once (a step of its own): the other schedulers see these rows taken."""
     now = now or datetime.now(UTC)
     lease = timedelta(seconds=int(current_app.config["IAS_DELIVERY_LEASE_SECONDS"]))
     claimable = sa.or_(
         sa.and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
         sa.and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now),
     )
-    ids = list(
-        db.session.scalars(
-            sa.select(Delivery.id)
-            .where(claimable)
-            .order_by(Delivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    with uow.step("outbox claim"):
+        ids = list(
+            db.session.scalars(
+                sa.select(Delivery.id)
+                .where(claimable)
+                .order_by(Delivery.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
         )
-    )
-    claimed: list[Claimed] = []
-    if ids:
-        db.session.execute(
-            sa.update(Delivery)
-            .where(Delivery.id.in_(ids))
-            .values(
-                status=DeliveryStatus.SENDING,
-                lease_until=now + lease,
-                lease_owner=owner,
-                attempts=Delivery.attempts + 1,
+        claimed: list[Claimed] = []
+        if ids:
+            db.session.execute(
+                sa.update(Delivery)
+                .where(Delivery.id.in_(ids))
+                .values(
+                    status=DeliveryStatus.SENDING,
+                    lease_until=now + lease,
+                    lease_owner=owner,
+                    attempts=Delivery.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
-        rows = db.session.execute(
-            sa.select(
-                Delivery.id,
-                Delivery.channel,
-                Delivery.attempts,
-                Delivery.message,
-                User.email,
-                Webhook.url,
-                Webhook.format,
-                Webhook.secret,
-                Webhook.active,
-                Webhook.organization_id,
-            )
-            .outerjoin(User, User.id == Delivery.user_id)
-            .outerjoin(Webhook, Webhook.id == Delivery.webhook_id)
-            .where(Delivery.id.in_(ids))
-            .order_by(Delivery.id)
-        ).all()
-        claimed = [
-            Claimed(
-                id=row[0],
-                channel=row[1],
-                attempts=row[2],
-                message=row[3],
-                email=row[4],
-                webhook_url=row[5],
-                webhook_format=row[6].value if row[6] is not None else None,
-                webhook_secret=row[7],
-                webhook_active=bool(row[8]),
-                lane=f"organization:{row[9]}" if row[9] is not None else "email",
-                delivery_id=delivery_id(row[0]),
-            )
-            for row in rows
-        ]
-    db.session.commit()
+            rows = db.session.execute(
+                sa.select(
+                    Delivery.id,
+                    Delivery.channel,
+                    Delivery.attempts,
+                    Delivery.message,
+                    User.email,
+                    Webhook.url,
+                    Webhook.format,
+                    Webhook.secret,
+                    Webhook.active,
+                    Webhook.organization_id,
+                )
+                .outerjoin(User, User.id == Delivery.user_id)
+                .outerjoin(Webhook, Webhook.id == Delivery.webhook_id)
+                .where(Delivery.id.in_(ids))
+                .order_by(Delivery.id)
+            ).all()
+            claimed = [
+                Claimed(
+                    id=row[0],
+                    channel=row[1],
+                    attempts=row[2],
+                    message=row[3],
+                    email=row[4],
+                    webhook_url=row[5],
+                    webhook_format=row[6].value if row[6] is not None else None,
+                    webhook_secret=row[7],
+                    webhook_active=bool(row[8]),
+                    lane=f"organization:{row[9]}" if row[9] is not None else "email",
+                    delivery_id=delivery_id(row[0]),
+                )
+                for row in rows
+            ]
     return claimed
 
 
@@ -733,29 +736,29 @@ def _record(owner: str, outcomes: list[dict[str, Any]]) -> None:
     table = Delivery.__table__
     for values in outcomes:
         values.setdefault("next_attempt", None)
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
-    db.session.execute(
-        sa.update(table)
-        .where(
-            table.c.id == sa.bindparam("did"),
-            table.c.lease_owner == owner,
-            table.c.status == DeliveryStatus.SENDING,
-        )
-        .values(
-            status=sa.bindparam("new_status"),
-            sent_at=sa.bindparam("sent"),
-            last_error=sa.bindparam("error"),
-            next_attempt_at=sa.func.coalesce(
-                sa.bindparam("next_attempt", type_=table.c.next_attempt_at.type), table.c.next_attempt_at
+    with uow.step("outbox outcome"):
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+        db.session.execute(
+            sa.update(table)
+            .where(
+                table.c.id == sa.bindparam("did"),
+                table.c.lease_owner == owner,
+                table.c.status == DeliveryStatus.SENDING,
+            )
+            .values(
+                status=sa.bindparam("new_status"),
+                sent_at=sa.bindparam("sent"),
+                last_error=sa.bindparam("error"),
+                next_attempt_at=sa.func.coalesce(
+                    sa.bindparam("next_attempt", type_=table.c.next_attempt_at.type), table.c.next_attempt_at
+                ),
+                lease_until=None,
+                lease_owner=None,
             ),
-            lease_until=None,
-            lease_owner=None,
-        ),
-        outcomes,
-        execution_options={"synchronize_session": False},
-    )
-    db.session.commit()
+            outcomes,
+            execution_options={"synchronize_session": False},
+        )
     outcomes.clear()
 
 
@@ -858,8 +861,8 @@ class SweepReport:
 def sweep(owner: str | None = None, *, today: date | None = None, batch: int = 200) -> SweepReport:
     """One pass: queue the reminders now due, then send the outbox in batches until it is empty."""
     owner = owner or process_owner()
-    queued = queue_follow_up_reminders(today)
-    db.session.commit()
+    with uow.unit():
+        queued = queue_follow_up_reminders(today)
     total = SendReport()
     while True:
         items = claim(owner, limit=batch)
@@ -882,22 +885,22 @@ def hold_lease(name: str, owner: str, seconds: int) -> bool:
     now = datetime.now(UTC)
     expires = now + timedelta(seconds=seconds)
     table = SchedulerLease.__table__
-    renewed = db.session.execute(
-        sa.update(table)
-        .where(table.c.name == name, sa.or_(table.c.owner == owner, table.c.expires_at < now))
-        .values(owner=owner, expires_at=expires)
-    )
-    if renewed.rowcount == 0:  # type: ignore[attr-defined]
-        _insert_ignoring_duplicates(table, [{"name": name, "owner": owner, "expires_at": expires}])
-    holder = db.session.scalar(sa.select(table.c.owner).where(table.c.name == name))
-    db.session.commit()
+    with uow.step("scheduler lease"):
+        renewed = db.session.execute(
+            sa.update(table)
+            .where(table.c.name == name, sa.or_(table.c.owner == owner, table.c.expires_at < now))
+            .values(owner=owner, expires_at=expires)
+        )
+        if renewed.rowcount == 0:  # type: ignore[attr-defined]
+            _insert_ignoring_duplicates(table, [{"name": name, "owner": owner, "expires_at": expires}])
+        holder = db.session.scalar(sa.select(table.c.owner).where(table.c.name == name))
     return holder == owner
 
 
 def release_lease(name: str, owner: str) -> None:
     table = SchedulerLease.__table__
-    db.session.execute(sa.delete(table).where(table.c.name == name, table.c.owner == owner))
-    db.session.commit()
+    with uow.step("scheduler lease"):
+        db.session.execute(sa.delete(table).where(table.c.name == name, table.c.owner == owner))
 
 
 # ---------------------------------------------------------------------------------------------

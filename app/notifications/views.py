@@ -11,7 +11,6 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.api import paginate
-from app.extensions import db
 from app.notifications import services
 from app.notifications.models import Notification
 from app.security import is_local_path
@@ -73,5 +72,4 @@ def mark_read() -> Response:
             return redirect(back)
         ids = [int(raw)]
     services.mark_read(current_user, ids)
-    db.session.commit()
     return redirect(back)

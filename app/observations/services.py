@@ -8,6 +8,7 @@ paddy to fix it.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,15 +23,20 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acting_ids, acts_for
+from app.audit.models import AuditLog
+from app.clock import CLOCK_SKEW, EARLIEST
 from app.district.boundaries import inside_district, township_mismatch
-from app.district.models import Township
-from app.district.services import find_townships, get_district, has_boundaries, township_at
+from app.district.models import Township, Village
+from app.district.services import find_townships, get_district, has_boundaries, resolve_village, township_at
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
+from app.events import publish
 from app.extensions import db
 from app.geo.crs import CRS, distance_m, to_wgs84
 from app.idempotency import fingerprint
-from app.notifications import services as notifications
+from app.observations.events import ObservationResubmitted, ObservationReviewed
 from app.observations.models import Flag, Observation, ObservationFlag, ReviewStatus
+from app.photos import services as photos
+from app.photos.models import Photo
 from app.sites import services as sites
 from app.sites.models import Site
 from app.sites.services import degree_box
@@ -45,9 +51,6 @@ METRIC_FIELDS = {
     "egg_masses_per_m2": "egg_masses",
     "count": "count",
 }
-# Phones' clocks drift; a record a few minutes "in the future" is a clock, not a mistake.
-CLOCK_SKEW = timedelta(minutes=10)
-EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 EDITABLE = (ReviewStatus.SUBMITTED, ReviewStatus.RETURNED)
 STATUS_LABELS = {
     ReviewStatus.SUBMITTED: _l("submitted"),
@@ -69,6 +72,7 @@ class Checked:
     township_mismatch: bool
     habitat: Habitat | None
     values: dict[str, Any]
+    village: Village | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,6 +174,13 @@ def check_record(values: dict[str, Any]) -> Checked:
             errors["township_code"] = [_("Unknown township; see GET /api/v1/townships.")]
     else:
         township = derive_township(lon, lat)
+    township, village = resolve_village(
+        values.get("village_code"),
+        values.get("township_code"),
+        township,
+        errors,
+        kept=values.get("_village_kept", False),
+    )
 
     habitat = None
     if values.get("habitat"):
@@ -190,6 +201,7 @@ def check_record(values: dict[str, Any]) -> Checked:
         township_mismatch=mismatch,
         habitat=habitat,
         values=values,
+        village=village,
     )
 
 
@@ -275,6 +287,7 @@ def _apply(observation: Observation, checked: Checked) -> None:
     observation.longitude = checked.lon
     observation.latitude = checked.lat
     observation.township = checked.township
+    observation.village = checked.village
     observation.habitat = checked.habitat
     if observation.detected and values.get("severity") is None:
         observation.severity = derived_severity(checked.species, values)
@@ -365,13 +378,27 @@ def create_observation(
             db.session.add(observation)
             db.session.flush()
             if observation.site is not None:
-                sites.refresh_status(observation.site)
+                sites.refresh_status(
+                    observation.site, functools.partial(latest_detections, observation.site.id)
+                )
     except IntegrityError:
         existing = find_by_client_uuid(owner, args["client_uuid"])
         if existing is None:
             raise
         return _replay(existing, payload), False
     return observation, True
+
+
+def latest_detections(site_id: int, n: int) -> list[bool]:
+    """Whether the species was found in each of the site's `n` latest records, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Observation.detected)
+            .where(Observation.site_id == site_id)
+            .order_by(Observation.observed_at.desc(), Observation.id.desc())
+            .limit(n)
+        )
+    )
 
 
 def get_observation(observation_id: int) -> Observation:
@@ -405,6 +432,9 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
     if "severity" not in changes and any(f in changes for f in METRIC_FIELDS):
         values["severity"] = None  # derive it again from the new figures
     values.update(changes)
+    if "village_code" not in changes and observation.village is not None:
+        # Kept through an edit unless the record moved to another township (then dropped, not refused).
+        values.update(village_code=observation.village.code, _village_kept=True)
     if ("latitude" in changes) != ("longitude" in changes):
         raise InvalidInput.field(
             "latitude" if "longitude" in changes else "longitude",
@@ -424,7 +454,7 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
         observation.status = ReviewStatus.SUBMITTED
         db.session.flush()
         if observation.reviewed_at is not None:
-            notifications.notify_resubmitted(observation, observation.reviewed_at)
+            publish(ObservationResubmitted(observation.id, observation.reviewed_at))
     db.session.flush()
     return observation
 
@@ -514,9 +544,34 @@ def review_observation(
     observation.reviewed_by_id = actor.id
     observation.reviewed_at = datetime.now(UTC)
     db.session.flush()
-    if decision in (ReviewStatus.REJECTED, ReviewStatus.RETURNED):
-        notifications.notify_review(observation)
+    publish(ObservationReviewed(observation.id, decision.value))
     return observation
+
+
+def add_photo(
+    *, actor: User, observation: Observation, data: bytes, filename: str | None
+) -> tuple[Photo, bool]:
+    """Attach a photo to a record its surveyor (or an admin) may still change, and flag the record when
+    the photo's own GPS is far from it. Returns (photo, created: False for the same bytes again).
+    Raises PermissionDenied, Conflict (reviewed) and the photo's own errors (app.photos.services)."""
+    if observation.surveyor_id != actor.id and actor.role != Role.ADMIN:
+        raise PermissionDenied(_("Only the surveyor who recorded it can add photos to this record."))
+    if observation.status not in EDITABLE:
+        raise Conflict(
+            _(
+                "This record has been %(status)s; photos can no longer be added.",
+                status=STATUS_LABELS[observation.status],
+            ),
+            {"status": [observation.status.value]},
+        )
+    photo, created = photos.add_photo(
+        actor=actor, parent=photos.Parent(observation_id=observation.id), data=data, filename=filename
+    )
+    if created:
+        observation.photos.append(photo)
+        refresh_photo_flag(observation)
+        db.session.flush()
+    return photo, created
 
 
 # ---------------------------------------------------------------------------------------------
@@ -645,8 +700,6 @@ class ReviewEvent:
 def review_history(observation: Observation) -> list[ReviewEvent]:
     """The record's review steps in time order, read from the audit log (the record itself keeps only
     the latest decision and comment; the log keeps every one, with who made it). One query."""
-    from app.audit.models import AuditLog
-
     rows = db.session.execute(
         sa.select(
             AuditLog.occurred_at, AuditLog.action, AuditLog.changes, AuditLog.actor_label, User.display_name

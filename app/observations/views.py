@@ -348,7 +348,6 @@ def edit(observation_id: int) -> tuple[str, int] | Response:
                 db.session.rollback()
                 errors, message = _by_input(exc.errors), exc.message
             else:
-                db.session.commit()
                 flash(_("Saved. The record is waiting for review."), "info")
                 return redirect(url_for(".detail", observation_id=observation_id))
     return _render(
@@ -412,7 +411,6 @@ def review(observation_id: int) -> Response:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(back)
-    db.session.commit()
     flash(
         _(
             "Record %(id)s: %(decision)s.",

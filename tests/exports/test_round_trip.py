@@ -13,9 +13,9 @@ from flask import Flask
 
 from app.control.models import ControlOperation, FollowUp
 from app.exports import imports, services
+from app.exports.layouts import load_template
 from app.exports.models import ExportKind
 from app.exports.reader import write_row_report
-from app.exports.templates import load_template
 from app.extensions import db
 from app.observations.models import Observation, ObservationFlag
 from app.sites.models import Site

@@ -14,8 +14,8 @@ from flask import Flask
 
 from app.audit.models import AuditLog
 from app.exports import services
+from app.exports.layouts import load_template
 from app.exports.models import Export, ExportKind, ExportStatus
-from app.exports.templates import load_template
 from app.extensions import db
 from app.observations.models import Observation, ObservationFlag
 from app.sites.models import Site

@@ -1,6 +1,7 @@
 """A site's history: its observations, control operations and follow-ups on one timeline.
 
-Shared by the API (`GET /api/v1/sites/{id}`) and the site page.
+Shared by the API (`GET /api/v1/sites/{id}`) and the site page. It reads observations and control, so it sits
+above both in the domain order (docs/architecture.md), not in sites.
 """
 
 from __future__ import annotations
