@@ -24,7 +24,7 @@ from flask import current_app
 from shapely.geometry.base import BaseGeometry
 
 from app.audit.services import current_actor, record_event
-from app.district.models import Boundary, BoundaryLevel, BoundaryLoad, District, Township
+from app.district.models import Boundary, BoundaryLevel, BoundaryLoad, District, Township, Village
 from app.extensions import db
 from app.geo.boundaries import (
     BoundaryFileError,
@@ -67,7 +67,8 @@ def known_units(level: BoundaryLevel) -> dict[str, str]:
     townships = {code: name for code, name in rows}
     if level is BoundaryLevel.TOWNSHIP:
         return townships
-    return {}
+    rows = db.session.execute(sa.select(Village.code, Village.short_name)).all()
+    return {code: name for code, name in rows}
 
 
 def normalizer(level: BoundaryLevel, known: dict[str, str]) -> Callable[[str], str | None]:
@@ -80,7 +81,7 @@ def normalizer(level: BoundaryLevel, known: dict[str, str]) -> Callable[[str], s
             code = code[:6]
         if level is BoundaryLevel.TOWNSHIP and len(code) == 12 and code.endswith("000"):
             code = code[:9]
-        if level is BoundaryLevel.VILLAGE:
+        if level is BoundaryLevel.VILLAGE and not known:
             return _village_code(code, townships)
         return code if code in known else None
 
@@ -88,8 +89,8 @@ def normalizer(level: BoundaryLevel, known: dict[str, str]) -> Callable[[str], s
 
 
 def _village_code(code: str, townships: set[str]) -> str | None:
-    # Village polygons are keyed by their 12-digit NBS code under one of this district's townships; the
-    # villages themselves (their names, the list) are the villages table's, joined by this code.
+    # Without the villages loaded (a district set up without villages.csv), a village polygon is keyed by
+    # any 12-digit NBS code under one of this district's townships; the villages table joins by this code.
     if len(code) == 12 and code.isdigit() and code[:9] in townships and not code.endswith("000"):
         return code
     return None
@@ -114,8 +115,6 @@ def check_file(
     """Read and check a file; raises BoundaryFileError when it cannot be read at all."""
     source = read_boundary_file(data, filename, code_field=code_field, crs=crs, max_bytes=max_bytes())
     known = known_units(level)
-    if level is BoundaryLevel.VILLAGE:
-        known = {}  # no list to miss units from until the villages table is loaded beside this
     return check_boundaries(
         source,
         level=level.value,

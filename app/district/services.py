@@ -257,6 +257,19 @@ def township_at(lon: float, lat: float) -> Township | None:
     return None if code is None else db.session.scalar(sa.select(Township).where(Township.code == code))
 
 
+def village_at(lon: float, lat: float, township: Township | None = None) -> Village | None:
+    """The village whose loaded polygon holds the point, when it lies in `township` (if one is known)."""
+    code = boundaries.village_code_at(lon, lat)
+    if code is None:
+        return None
+    village = db.session.scalar(
+        sa.select(Village).options(joinedload(Village.township)).where(Village.code == code)
+    )
+    if village is None or (township is not None and village.township_id != township.id):
+        return None
+    return village
+
+
 def has_boundaries() -> bool:
     """Whether township polygons are loaded (a record's township then comes from its point)."""
     return boundaries.locator().townships is not None

@@ -25,9 +25,16 @@ from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acting_ids, acts_for
 from app.audit.models import AuditLog
 from app.clock import CLOCK_SKEW, EARLIEST
-from app.district.boundaries import inside_district, township_mismatch
+from app.district.boundaries import inside_district, township_mismatch, village_mismatch
 from app.district.models import Township, Village
-from app.district.services import find_townships, get_district, has_boundaries, resolve_village, township_at
+from app.district.services import (
+    find_townships,
+    get_district,
+    has_boundaries,
+    resolve_village,
+    township_at,
+    village_at,
+)
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.events import publish
 from app.extensions import db
@@ -73,6 +80,7 @@ class Checked:
     habitat: Habitat | None
     values: dict[str, Any]
     village: Village | None = None
+    village_mismatch: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,6 +189,11 @@ def check_record(values: dict[str, Any]) -> Checked:
         errors,
         kept=values.get("_village_kept", False),
     )
+    # With village polygons loaded: a given village the point is not in is flagged; none given, the point's.
+    village_flag = village is not None and village_mismatch(village.code, lon, lat)
+    if village is None and not values.get("village_code") and "township_code" not in errors:
+        village = village_at(lon, lat, township)
+        township = township or (village.township if village else None)
 
     habitat = None
     if values.get("habitat"):
@@ -202,6 +215,7 @@ def check_record(values: dict[str, Any]) -> Checked:
         habitat=habitat,
         values=values,
         village=village,
+        village_mismatch=village_flag,
     )
 
 
@@ -216,6 +230,7 @@ def _update_flags(observation: Observation, checked: Checked) -> None:
         Flag.LOW_ACCURACY, accuracy is not None and accuracy > float(config["IAS_GPS_ACCURACY_LIMIT_M"])
     )
     observation.set_flag(Flag.TOWNSHIP_MISMATCH, checked.township_mismatch)
+    observation.set_flag(Flag.VILLAGE_MISMATCH, checked.village_mismatch)
     observation.duplicate_of_id = likely_duplicate(observation)
     observation.set_flag(Flag.POSSIBLE_DUPLICATE, observation.duplicate_of_id is not None)
     if observation.id is not None:

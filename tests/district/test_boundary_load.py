@@ -14,7 +14,7 @@ from flask import Flask
 
 from app.audit.models import AuditLog
 from app.district import boundaries
-from app.district.models import Boundary, BoundaryLevel, BoundaryLoad
+from app.district.models import Boundary, BoundaryLevel, BoundaryLoad, Village
 from app.extensions import db
 from tests.geo.synthetic import (
     DISTRICT,
@@ -129,14 +129,25 @@ def test_synthetic_district_outline_replaces_the_box(app: Flask) -> None:
     assert [p.kind for p in report.warnings if p.kind == "outside"] == ["outside"]
 
 
+def _village_codes(township_code: str) -> list[str]:
+    return list(
+        db.session.scalars(
+            sa.select(Village.code).where(Village.code.startswith(township_code)).order_by(Village.code)
+        )
+    )
+
+
 def test_synthetic_village_polygons_are_keyed_by_code(app: Flask) -> None:
-    villages = village_grid("500155001", 107.70, 30.60, 107.80, 30.70, 3)
+    codes = _village_codes("500155001")[:9]
+    villages = village_grid("500155001", 107.70, 30.60, 107.80, 30.70, 3, codes)
     report = _load(geojson(*villages), "villages.geojson", level=BoundaryLevel.VILLAGE)
-    assert len(report.units) == 9
-    assert boundaries.village_code_at(107.71, 30.61) == "500155001201"
-    assert boundaries.village_mismatch("500155001201", 107.79, 30.69)
-    assert not boundaries.village_mismatch("500155001201", 107.71, 30.61)
-    assert not boundaries.village_mismatch("500155001299", 107.71, 30.61)  # no polygon: nothing to disagree
+    assert len(report.units) == 9 and report.units[0].name == "南华社区"
+    missing = next(p for p in report.warnings if p.kind == "missing")
+    assert len(missing.codes) == 343 - 9
+    assert boundaries.village_code_at(107.71, 30.61) == codes[0]
+    assert boundaries.village_mismatch(codes[0], 107.79, 30.69)
+    assert not boundaries.village_mismatch(codes[0], 107.71, 30.61)
+    assert not boundaries.village_mismatch(_village_codes("500155001")[9], 107.71, 30.61)  # no polygon
     wrong = geojson(feature("500155999201", WEST), feature("500155001000", EAST))
     with pytest.raises(boundaries.BoundaryLoadError) as caught:
         _load(wrong, "v.geojson", level=BoundaryLevel.VILLAGE)

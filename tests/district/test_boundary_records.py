@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from app.district import boundaries
-from app.district.models import BoundaryLevel
+from app.district.models import BoundaryLevel, Village
 from app.district.services import DistrictDataError, load_district, township_at
+from app.extensions import db
 from app.geo.crs import wgs84_to_gcj02
-from tests.geo.synthetic import DISTRICT, EAST, WEST, feature, geojson
+from tests.geo.synthetic import DISTRICT, EAST, WEST, feature, geojson, village_grid
 
 
 @pytest.fixture
@@ -97,6 +99,48 @@ def test_without_boundaries_the_box_stands(api_as: Any, observation_payload: Any
     )
     outside = api.post("/api/v1/observations", json=observation_payload(latitude=31.5, longitude=107.60))
     assert outside.status_code == 422
+
+
+@pytest.fixture
+def synthetic_villages(app: Flask) -> list[str]:
+    """Made-up squares, 3 × 3 over the west township's square, for nine real village codes of 梁山街道."""
+    codes = list(
+        db.session.scalars(
+            sa.select(Village.code).where(Village.code.startswith("500155001")).order_by(Village.code)
+        )
+    )[:9]
+    features = village_grid("500155001", 107.70, 30.60, 107.80, 30.70, 3, codes)
+    boundaries.load_boundaries(geojson(*features), "synthetic.geojson", level=BoundaryLevel.VILLAGE)
+    return codes
+
+
+def test_synthetic_village_comes_from_the_point(
+    synthetic_townships: None, synthetic_villages: list[str], api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api, township_code=None, latitude=30.61, longitude=107.71)
+    assert (record["township_code"], record["village_code"]) == ("500155001", synthetic_villages[0])
+    # The village of a township given by hand, when the point agrees with it.
+    record = make_observation(api, township_code="500155001", latitude=30.69, longitude=107.79)
+    assert record["village_code"] == synthetic_villages[8]
+    # Not a village of another township than the one given.
+    record = make_observation(api, township_code="500155003", latitude=30.61, longitude=107.71)
+    assert record["village_code"] is None
+
+
+def test_synthetic_given_village_that_disagrees_is_flagged(
+    synthetic_villages: list[str], api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor")
+    record = make_observation(
+        api, township_code="500155001", village_code=synthetic_villages[0], latitude=30.69, longitude=107.79
+    )
+    assert record["village_code"] == synthetic_villages[0]  # as given
+    assert "village_mismatch" in record["flags"]
+    agrees = make_observation(
+        api, township_code="500155001", village_code=synthetic_villages[0], latitude=30.61, longitude=107.71
+    )
+    assert "village_mismatch" not in agrees["flags"]
 
 
 # --- a district folder that ships township polygons ------------------------------------------

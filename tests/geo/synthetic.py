@@ -112,13 +112,14 @@ def kml(*features: dict[str, Any], field: str = "code") -> bytes:
 
 
 def village_grid(
-    township_code: str, x0: float, y0: float, x1: float, y1: float, n: int
+    township_code: str, x0: float, y0: float, x1: float, y1: float, n: int, codes: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
-    """n × n synthetic villages tiling a township's square, coded township + 201, 202, …"""
+    """n × n synthetic squares tiling a township's square, row by row from the south-west, with the given
+    village codes (real codes, made-up shapes) or else codes made up as township + 201, 202, …"""
     dx, dy = (x1 - x0) / n, (y1 - y0) / n
     return [
         feature(
-            f"{township_code}{201 + i * n + j:03d}",
+            codes[i * n + j] if codes else f"{township_code}{201 + i * n + j:03d}",
             square(x0 + j * dx, y0 + i * dy, x0 + (j + 1) * dx, y0 + (i + 1) * dy),
         )
         for i in range(n)
