@@ -20,7 +20,7 @@ from typing import Any
 
 import shapely
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 from shapely.geometry.base import BaseGeometry
 
 from app.audit.services import current_actor, record_event
@@ -177,6 +177,7 @@ def load_boundaries(
             )
         )
     db.session.flush()
+    g.pop("boundary_locator", None)  # this unit of work sees its own load at once
     record_event(
         "boundaries.load",
         "boundary_load",
@@ -240,7 +241,17 @@ def current_version() -> str | None:
 
 
 def locator() -> Locator:
-    """The locator for the boundaries as loaded now; rebuilt only when they were replaced."""
+    """The locator for the boundaries as loaded now; rebuilt only when they were replaced.
+
+    The version is read once per request (or command), however many questions a record asks.
+    """
+    if "boundary_locator" in g:
+        return g.boundary_locator
+    g.boundary_locator = _current_locator()
+    return g.boundary_locator
+
+
+def _current_locator() -> Locator:
     version = current_version()
     if version is None:
         return EMPTY
@@ -250,8 +261,9 @@ def locator() -> Locator:
         return _cache["locator"]
     with _lock:
         if _cache["version"] != key:
+            district = _geometries(BoundaryLevel.DISTRICT)
             built = Locator(
-                district=outline() if _geometries(BoundaryLevel.DISTRICT) else None,
+                district=shapely.union_all(list(district.values())) if district else None,
                 townships=_geometries(BoundaryLevel.TOWNSHIP),
                 villages=_geometries(BoundaryLevel.VILLAGE),
                 tolerance_m=tolerance,

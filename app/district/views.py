@@ -27,6 +27,21 @@ def level_labels() -> dict[BoundaryLevel, str]:
     }
 
 
+def kind_labels() -> dict[str, str]:
+    """The check's problem kinds in the reader's language (the details name codes, places and areas)."""
+    return {
+        "invalid_ring": _("invalid ring"),
+        "no_geometry": _("no polygon"),
+        "no_code": _("no code"),
+        "unknown_code": _("unknown code"),
+        "repeated_code": _("code in several features"),
+        "missing": _("units with no polygon"),
+        "overlap": _("overlap"),
+        "gap": _("gap"),
+        "outside": _("outside the district"),
+    }
+
+
 def _page(report: Report | None = None, error: str | None = None, applied: bool = False) -> str:
     return render_template(
         "admin/boundaries.html",
@@ -35,6 +50,7 @@ def _page(report: Report | None = None, error: str | None = None, applied: bool 
         history=boundaries.history(),
         has_outline=boundaries.has_outline(),
         labels=level_labels(),
+        kinds=kind_labels(),
         crs_names=FILE_CRS_NAMES,
         max_mb=f"{boundaries.max_bytes() / 2**20:g}",
         report=report,

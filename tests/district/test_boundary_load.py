@@ -267,6 +267,8 @@ def test_synthetic_admin_upload_refusals(web_as: Any, app: Flask) -> None:
     web = web_as("admin")
     bad = _upload(web, geojson(feature("999999999", WEST)))
     assert bad.status_code == 422 and 'data-ok="false"' in bad.get_data(as_text=True)
+    assert 'data-problem="unknown_code" data-severity="error"' in bad.get_data(as_text=True)
+    assert "999999999 is not a township code" in bad.get_data(as_text=True)
     not_zip = _upload(web, TOWNSHIPS, filename="t.zip")
     assert not_zip.status_code == 422 and "t.zip is not a zip archive" in not_zip.get_data(as_text=True)
     assert _count(BoundaryLoad) == 0
