@@ -16,6 +16,7 @@ from app.audit.models import AuditLog
 from app.district import boundaries
 from app.district.models import Boundary, BoundaryLevel, BoundaryLoad, Village
 from app.extensions import db
+from app.geo.boundaries import to_geojson
 from tests.geo.synthetic import (
     DISTRICT,
     EAST,
@@ -295,3 +296,29 @@ def test_admin_upload_of_200_mb_is_refused_before_it_is_read(web_as: Any) -> Non
     )
     assert response.status_code == 413
     assert _count(BoundaryLoad) == 0
+
+
+def test_synthetic_a_load_that_fails_half_way_leaves_the_previous(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = app.test_cli_runner()
+    first = runner.invoke(
+        args=["district", "boundaries", _write(tmp_path, "a.geojson", TOWNSHIPS), "--level", "township"]
+    )
+    assert first.exit_code == 0, first.output
+    calls = []
+
+    def failing(geometry: Any) -> Any:  # the second polygon's write fails, after the old ones were deleted
+        calls.append(geometry)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return to_geojson(geometry)
+
+    monkeypatch.setattr(boundaries, "to_geojson", failing)
+    swapped = geojson(feature("500155002", WEST), feature("500155001", EAST))
+    second = runner.invoke(
+        args=["district", "boundaries", _write(tmp_path, "b.geojson", swapped), "--level", "township"]
+    )
+    assert second.exit_code != 0 and len(calls) == 2
+    assert _count(BoundaryLoad) == 1 and _count(Boundary) == 2
+    assert boundaries.locator().township_at(107.75, 30.65) == "500155001"
