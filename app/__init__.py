@@ -157,7 +157,7 @@ def register_cli(app: Flask) -> None:
     from app.demo.cli import demo_cli
     from app.district.cli import district_cli
     from app.exports.cli import exports_cli, imports_cli
-    from app.notifications.cli import reminders_cli, scheduler_cli
+    from app.scheduler.cli import reminders_cli, scheduler_cli
     from app.species.cli import species_cli
 
     for group in (

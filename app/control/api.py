@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from app.api import page_of, paginate
-from app.control import services
+from app.control import follow_ups, services
 from app.control.models import ControlOperation, FollowUp
 from app.control.schemas import (
     ControlMethodSchema,
@@ -81,13 +81,13 @@ class FollowUps(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Follow-ups (re-inspections), soonest due first; `overdue` is judged in Asia/Shanghai"""
         filters = {k: v for k, v in args.items() if k not in {"page", "per_page"}}
-        return paginate(services.filtered_follow_ups(filters), page=args["page"], per_page=args["per_page"])
+        return paginate(follow_ups.filtered_follow_ups(filters), page=args["page"], per_page=args["per_page"])
 
     @blp.arguments(FollowUpCreateArgs)
     @blp.response(201, FollowUpSchema)
     def post(self, args: dict[str, Any]) -> FollowUp:
         """Schedule a re-inspection of any site by hand (supervisors)"""
-        follow_up = services.create_manual_follow_up(
+        follow_up = follow_ups.create_manual_follow_up(
             actor=current_user,
             site_id=args["site_id"],
             due_on=args["due_on"],
@@ -102,7 +102,7 @@ class FollowUpItem(MethodView):
     @blp.response(200, FollowUpSchema)
     def get(self, follow_up_id: int) -> FollowUp:
         """One follow-up"""
-        return services.get_follow_up(follow_up_id)
+        return follow_ups.get_follow_up(follow_up_id)
 
     @blp.arguments(FollowUpUpdateArgs)
     @blp.response(200, FollowUpSchema)
@@ -111,8 +111,8 @@ class FollowUpItem(MethodView):
         """Reassign, reschedule or cancel a follow-up (supervisors of its organization or its bureau)"""
         if not args:
             raise InvalidInput(_("Send at least one field to change."), {"_schema": [_("empty body")]})
-        follow_up = services.update_follow_up(
-            actor=current_user, follow_up=services.get_follow_up(follow_up_id), changes=args
+        follow_up = follow_ups.update_follow_up(
+            actor=current_user, follow_up=follow_ups.get_follow_up(follow_up_id), changes=args
         )
         return follow_up
 
@@ -128,9 +128,9 @@ class FollowUpComplete(MethodView):
         Efficacy compares the observation with the operation's baseline: reduction % per metric and,
         with an untreated check plot, Henderson–Tilton corrected efficacy on density.
         """
-        follow_up = services.complete_follow_up(
+        follow_up = follow_ups.complete_follow_up(
             actor=current_user,
-            follow_up=services.get_follow_up(follow_up_id),
+            follow_up=follow_ups.get_follow_up(follow_up_id),
             observation_args=args["observation"],
         )
         return follow_up
@@ -147,8 +147,8 @@ class FollowUpAccept(MethodView):
         and its efficacy is left out until a supervisor accepts it here; accepting computes it.
         Accepting again changes nothing.
         """
-        follow_up = services.accept_far_follow_up(
-            actor=current_user, follow_up=services.get_follow_up(follow_up_id)
+        follow_up = follow_ups.accept_far_follow_up(
+            actor=current_user, follow_up=follow_ups.get_follow_up(follow_up_id)
         )
         return follow_up
 

@@ -5,8 +5,9 @@ from typing import Any
 import marshmallow as ma
 
 from app.api import ID_RANGE, LocalDateTime, PageArgs, WorkDay
+from app.control.assessment import efficacy_gap_text
+from app.control.follow_ups import is_overdue
 from app.control.models import FollowUpKind, FollowUpStatus
-from app.control.services import efficacy_gap_text, is_overdue
 from app.observations.schemas import ObservationCreateArgs
 from app.photos.schemas import StagedPhotoSchema
 from app.sites.schemas import SpeciesRefSchema

@@ -26,7 +26,8 @@ district_cli = AppGroup("district", help="The district's own data.")
 )
 @uow.transactional
 def load_command(directory: Path | None) -> None:
-    """Upsert the district, its bureaus, townships and old township names; report what changed."""
+    """Upsert the district, its bureaus, townships, old township names, villages and former units' codes;
+    report what changed."""
     set_actor_label("cli")
     directory = directory or Path(current_app.config["IAS_DISTRICT_DIR"])
     try:

@@ -412,9 +412,15 @@ def parse_unit_code(text: str, field_name: str = "township_code") -> UnitCode | 
         raise InvalidInput.field(field_name, exc.message) from exc
 
 
-def list_villages(township_code: str | None = None) -> sa.Select[tuple[Village]]:
-    """The villages, by code; of one township when given (any form of its code, or its name)."""
+def list_villages(township_code: str | None = None, q: str | None = None) -> sa.Select[tuple[Village]]:
+    """The villages, by code; of one township when given (any form of its code, or its name), and whose
+    short or official name contains `q` when given."""
     stmt = sa.select(Village).options(joinedload(Village.township)).order_by(Village.code)
+    if q and q.strip():
+        pattern = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            sa.or_(Village.short_name.like(pattern, escape="\\"), Village.name.like(pattern, escape="\\"))
+        )
     if township_code:
         townships = find_townships(township_code)
         if not townships:

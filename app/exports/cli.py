@@ -12,9 +12,10 @@ from app.accounts.models import Role, User
 from app.audit.services import record_event, set_actor_label
 from app.census.scope import parse_statuses
 from app.errors import ServiceError
-from app.exports import imports, services
+from app.exports import imports, writing
 from app.exports.models import ExportKind
 from app.exports.reader import ReaderError, write_row_report
+from app.exports.rows import Scope
 from app.extensions import db
 
 exports_cli = AppGroup("exports", help="Census workbooks.")
@@ -42,11 +43,11 @@ def run_command(
     set_actor_label("cli")
     try:
         chosen = [status.value for status in parse_statuses(statuses)]
-        services.Scope(bureau, None, None, {})  # an unknown bureau fails before the file is opened
+        Scope(bureau, None, None, {})  # an unknown bureau fails before the file is opened
     except ServiceError as exc:
         raise click.ClickException(exc.message) from exc
     with output.open("wb") as fh:
-        rows = services.write_export(
+        rows = writing.write_export(
             fh,
             bureau=bureau,
             kind=ExportKind(kind),

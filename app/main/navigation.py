@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from app.accounts.models import Role
 from app.main.maps import basemap_layers
-from app.notifications.services import unread_count as count_unread
+from app.notifications.inbox import unread_count as count_unread
 
 DESK = frozenset({Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
 ADMINS = frozenset({Role.BUREAU_ADMIN, Role.ADMIN})

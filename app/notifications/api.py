@@ -16,7 +16,7 @@ from app.accounts.services import get_organization
 from app.api import page_of, paginate
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
-from app.notifications import channels, services
+from app.notifications import inbox, public_hosts
 from app.notifications.models import Webhook
 from app.notifications.schemas import (
     InboxArgs,
@@ -37,7 +37,7 @@ class Inbox(MethodView):
     @blp.response(200, page_of(NotificationSchema))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The signed-in user's notifications, newest first"""
-        stmt = services.inbox(current_user, unread_only=args["unread"])
+        stmt = inbox.inbox(current_user, unread_only=args["unread"])
         return paginate(stmt, page=args["page"], per_page=args["per_page"])
 
 
@@ -47,7 +47,7 @@ class MarkRead(MethodView):
     @blp.response(200, MarkedSchema)
     def post(self, args: dict[str, Any]) -> dict[str, int]:
         """Mark notifications read (the listed `ids`, or all)"""
-        marked = services.mark_read(current_user, args.get("ids"))
+        marked = inbox.mark_read(current_user, args.get("ids"))
         return {"marked": marked}
 
 
@@ -96,8 +96,8 @@ class Webhooks(MethodView):
         if args.get("secret") and args["format"].value != "dingtalk":
             raise InvalidInput.field("secret", _("only DingTalk robots sign their messages"))
         try:
-            channels.check_webhook_target(args["url"], current_app.config["IAS_WEBHOOK_ALLOWED_HOSTS"])
-        except (ValueError, channels.BlockedAddress):
+            public_hosts.check_webhook_target(args["url"], current_app.config["IAS_WEBHOOK_ALLOWED_HOSTS"])
+        except (ValueError, public_hosts.BlockedAddress):
             # Loopback, private, link-local, shared (100.64/10) or metadata addresses would let a
             # webhook reach into the server's own network; sending checks again after DNS resolution.
             raise InvalidInput.field(

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.api import paginate
-from app.notifications import services
+from app.notifications import inbox as notices
 from app.notifications.models import Notification
 from app.security import is_local_path
 
@@ -28,7 +28,7 @@ def in_app_links(notification: Notification) -> list[tuple[str, str]]:
     only a same-site path is kept, so an inbox item can never send someone elsewhere.
     """
     links = []
-    for label, url in services.shown(notification).links:
+    for label, url in notices.shown(notification).links:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         if is_local_path(path):
@@ -45,15 +45,15 @@ def _page_url(page: int) -> str:
 def inbox() -> str:
     """The signed-in user's notifications, newest first; unread ones stand out."""
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)
-    result: dict[str, Any] = paginate(services.inbox(current_user), page=page, per_page=PER_PAGE)
-    unread = services.unread_count(current_user)
+    result: dict[str, Any] = paginate(notices.inbox(current_user), page=page, per_page=PER_PAGE)
+    unread = notices.unread_count(current_user)
     return render_template(
         "notifications/inbox.html",
         title=_("Notifications"),
         page=result,
         page_url=_page_url,
         links=in_app_links,
-        shown=services.shown,
+        shown=notices.shown,
         unread=unread,
     )
 
@@ -71,5 +71,5 @@ def mark_read() -> Response:
             flash(_("No such notification."), "error")
             return redirect(back)
         ids = [int(raw)]
-    services.mark_read(current_user, ids)
+    notices.mark_read(current_user, ids)
     return redirect(back)

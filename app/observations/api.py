@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from app.api import page_of, paginate
 from app.errors import InvalidInput
-from app.observations import services
+from app.observations import review, services
 from app.observations.models import Observation
 from app.observations.schemas import (
     GeoJSONQueryArgs,
@@ -133,7 +133,7 @@ class ObservationReview(MethodView):
 
         Rejecting or returning needs a `comment`; the surveyor sees it and can edit a returned record.
         """
-        observation = services.review_observation(
+        observation = review.review_observation(
             actor=current_user,
             observation=services.get_observation(observation_id),
             decision=args["decision"],

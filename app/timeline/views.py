@@ -10,8 +10,8 @@ from flask import render_template
 from flask_login import current_user, login_required
 
 from app.accounts.organizations import acts_for
-from app.control.services import FOLLOW_UP_LABELS
-from app.observations.services import STATUS_LABELS
+from app.control.follow_ups import FOLLOW_UP_LABELS
+from app.observations.review import STATUS_LABELS
 from app.sites import services as sites
 from app.sites.views import SITE_STATUS_LABELS, bp
 from app.timeline.services import site_history
