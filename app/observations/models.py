@@ -43,6 +43,7 @@ class Flag(enum.StrEnum):
     PHOTO_GPS_FAR = "photo_gps_far"
     POSSIBLE_DUPLICATE = "possible_duplicate"
     TOWNSHIP_MISMATCH = "township_mismatch"
+    VILLAGE_MISMATCH = "village_mismatch"  # the point is outside the given village's loaded polygon
     AREA_MISMATCH = "area_mismatch"  # the typed area differs from the polygon's by more than 20 %
 
 
