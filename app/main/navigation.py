@@ -41,6 +41,7 @@ NAV = (
     NavItem("exports.index", _l("Exports"), ADMINS),
     NavItem("accounts.users", _l("Users"), ADMINS),
     NavItem("species.lists", _l("Species lists"), ADMINS),
+    NavItem("district.index", _l("Boundaries"), frozenset({Role.ADMIN})),
 )
 
 

@@ -30,6 +30,7 @@ def update_flags(
         Flag.LOW_ACCURACY, accuracy is not None and accuracy > float(config["IAS_GPS_ACCURACY_LIMIT_M"])
     )
     observation.set_flag(Flag.TOWNSHIP_MISMATCH, checked.township_mismatch)
+    observation.set_flag(Flag.VILLAGE_MISMATCH, checked.village_mismatch)
     observation.duplicate_of_id = (find_duplicate or likely_duplicate)(observation)
     observation.set_flag(Flag.POSSIBLE_DUPLICATE, observation.duplicate_of_id is not None)
     if observation.id is not None:

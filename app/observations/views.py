@@ -54,6 +54,7 @@ FLAG_LABELS = {
     Flag.PHOTO_GPS_FAR: _l("photo taken elsewhere"),
     Flag.POSSIBLE_DUPLICATE: _l("possible duplicate"),
     Flag.TOWNSHIP_MISMATCH: _l("township mismatch"),
+    Flag.VILLAGE_MISMATCH: _l("village mismatch"),
 }
 POSITION_SOURCES = {
     PositionSource.GPS: _l("the phone's GPS"),
@@ -88,6 +89,7 @@ def _flag_help(observation: Observation) -> list[tuple[Flag, str]]:
             hours=f"{config['IAS_DUPLICATE_HOURS']:g}",
         ),
         Flag.TOWNSHIP_MISMATCH: _("The point lies outside the township chosen for it."),
+        Flag.VILLAGE_MISMATCH: _("The point lies outside the village chosen for it."),
     }
     return [(row.flag, explained[row.flag]) for row in sorted(observation.flag_rows, key=lambda r: r.flag)]
 
