@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -19,3 +19,14 @@ def local_date(moment: datetime) -> date:
 
 def local_today(now: datetime | None = None) -> date:
     return local_date(now or datetime.now(UTC))
+
+
+def day_start(day: date) -> datetime:
+    """The local midnight that starts `day`, as a UTC instant: a day's records are those at or after
+    day_start(day) and before day_end(day)."""
+    return datetime(day.year, day.month, day.day, tzinfo=local_zone()).astimezone(UTC)
+
+
+def day_end(day: date) -> datetime:
+    """The local midnight that ends `day` (the next day's start), as a UTC instant; exclusive."""
+    return day_start(day + timedelta(days=1))

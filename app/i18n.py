@@ -29,11 +29,12 @@ def select_timezone() -> str:
 def template_globals() -> dict[str, object]:
     """Names every template can use: the language, the menu, the basemap."""
     from app.main.maps import basemap_layers
-    from app.main.navigation import menu, unread_count
+    from app.main.navigation import menu, shows_api_docs, unread_count
 
     return {
         "current_locale": str(get_locale()),
         "nav_menu": menu,
+        "shows_api_docs": shows_api_docs,
         "basemap_layers": basemap_layers,
         "unread_count": unread_count,
     }

@@ -18,9 +18,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from app import metrics, policy
 from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acts_for, unit_ids
-from app.clock import local_date, local_today, local_zone
+from app.clock import day_end, day_start, local_date, local_today, local_zone
 from app.control import efficacy as formulas
 from app.control.efficacy import henderson_tilton_gap, henderson_tilton_pct, reduction_pct
 from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
@@ -37,19 +38,13 @@ from app.sites.models import Site
 from app.species.models import ControlMethod
 from app.species.services import find_control_method
 
-MANAGERS = (Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN)
 FOLLOW_UP_LABELS = {
     FollowUpStatus.PENDING: _l("pending"),
     FollowUpStatus.DONE: _l("done"),
     FollowUpStatus.CANCELLED: _l("cancelled"),
 }
 # Observation metrics efficacy is computed on, and their names in the efficacy figures.
-EFFICACY_METRICS = {
-    "density_per_m2": "density",
-    "egg_masses_per_m2": "egg_masses",
-    "cover_pct": "cover",
-    "count": "count",
-}
+EFFICACY_METRICS = {metric.field: metric.key for metric in metrics.EFFICACY}
 # Why a corrected efficacy (Henderson–Tilton) is missing, as the pages and the API say it.
 EFFICACY_GAPS = {
     formulas.NO_CHECK_PLOT: _l("no untreated check plot was linked to the treatment"),
@@ -420,14 +415,10 @@ def filtered_operations(filters: dict[str, Any]) -> sa.Select[tuple[ControlOpera
     if "method" in filters:
         stmt = stmt.join(ControlOperation.method).where(ControlMethod.code == filters["method"])
     if "from_" in filters:
-        stmt = stmt.where(ControlOperation.performed_at >= _day_start(filters["from_"]))
+        stmt = stmt.where(ControlOperation.performed_at >= day_start(filters["from_"]))
     if "to" in filters:
-        stmt = stmt.where(ControlOperation.performed_at < _day_start(filters["to"] + timedelta(days=1)))
+        stmt = stmt.where(ControlOperation.performed_at < day_end(filters["to"]))
     return stmt.order_by(ControlOperation.performed_at.desc(), ControlOperation.id.desc())
-
-
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=local_zone()).astimezone(UTC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,7 +426,7 @@ def _day_start(day: date) -> datetime:
 
 
 def is_overdue(follow_up: FollowUp, today: date | None = None) -> bool:
-    return follow_up.status == FollowUpStatus.PENDING and follow_up.due_on < (today or local_today())
+    return follow_up.overdue_on(today or local_today())
 
 
 def get_follow_up(follow_up_id: int) -> FollowUp:
@@ -451,7 +442,7 @@ def filtered_follow_ups(filters: dict[str, Any]) -> sa.Select[tuple[FollowUp]]:
     if "status" in filters:
         stmt = stmt.where(FollowUp.status == filters["status"])
     if "overdue" in filters:
-        overdue = sa.and_(FollowUp.status == FollowUpStatus.PENDING, FollowUp.due_on < today)
+        overdue = FollowUp.overdue_on(today)
         stmt = stmt.where(overdue if filters["overdue"] else sa.not_(overdue))
     for name in ("assignee_id", "site_id", "control_operation_id"):
         if name in filters:
@@ -466,7 +457,7 @@ def filtered_follow_ups(filters: dict[str, Any]) -> sa.Select[tuple[FollowUp]]:
 
 
 def _check_manager(actor: User, organization_id: int) -> None:
-    if actor.role not in MANAGERS:
+    if not policy.manages_follow_ups(actor):
         raise PermissionDenied(_("Only supervisors assign, reschedule and cancel follow-ups."))
     if not acts_for(actor, organization_id):
         raise PermissionDenied(_("This follow-up belongs to another organization."))
@@ -474,7 +465,7 @@ def _check_manager(actor: User, organization_id: int) -> None:
 
 def may_complete(actor: User, follow_up: FollowUp) -> bool:
     """Its assignee, or anyone acting for its organization (its bureau's staff included), completes it."""
-    return follow_up.assignee_id == actor.id or acts_for(actor, follow_up.organization_id)
+    return policy.may_complete_follow_up(actor, follow_up)
 
 
 def create_manual_follow_up(

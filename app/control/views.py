@@ -13,15 +13,15 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
-from app.accounts.organizations import acting_ids, acts_for
+from app import metrics, policy
+from app.accounts.organizations import acting_ids
 from app.clock import local_today
 from app.control import services
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
-from app.control.services import FOLLOW_UP_LABELS, MANAGERS
+from app.control.services import FOLLOW_UP_LABELS
 from app.district.services import find_townships
 from app.errors import InvalidInput, ServiceError
 from app.extensions import db
@@ -33,12 +33,7 @@ bp = Blueprint("control", __name__)
 
 PER_PAGE = 25
 # Efficacy figures by the names control.services gives them.
-METRIC_LABELS = {
-    "density": _l("Density (per m²)"),
-    "egg_masses": _l("Egg masses (per m²)"),
-    "cover": _l("Cover (%)"),
-    "count": _l("Count"),
-}
+METRIC_LABELS = {metric.key: metric.label for metric in metrics.EFFICACY}
 SITE_CHOICES = 300  # the site picker lists this many of the organization's most recently seen sites
 
 
@@ -90,7 +85,7 @@ def new_operation() -> str:
 def _follow_up_filters() -> tuple[dict[str, Any], bool]:
     """Filters from the query string. Everyone sees their own; managers may see those of the
     organizations they act for (a bureau's units' too)."""
-    manager = current_user.role in MANAGERS
+    manager = policy.manages_follow_ups(current_user)
     scope_all = manager and request.args.get("scope") == "all"
     filters: dict[str, Any] = {}
     status = request.args.get("status", "pending")
@@ -138,7 +133,7 @@ def follow_ups() -> str:
         page=page,
         pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
         scope_all=scope_all,
-        manager=current_user.role in MANAGERS,
+        manager=policy.manages_follow_ups(current_user),
         args=request.args,
         today=local_today(),
         labels=FOLLOW_UP_LABELS,
@@ -147,7 +142,7 @@ def follow_ups() -> str:
 
 
 def _may_manage(follow_up: FollowUp) -> bool:
-    return current_user.role in MANAGERS and acts_for(current_user, follow_up.organization_id)
+    return policy.may_manage_follow_up(current_user, follow_up)
 
 
 @bp.route("/follow-ups/<int:follow_up_id>")

@@ -10,8 +10,8 @@ from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.accounts.models import Organization, Role
-from app.accounts.organizations import acts_for
+from app import policy
+from app.accounts.models import Organization
 from app.accounts.services import get_organization, list_organizations
 from app.census import counting
 from app.census.scope import CensusScope, unit_ids
@@ -19,21 +19,20 @@ from app.clock import local_today
 from app.dashboard import charts, services
 from app.errors import InvalidInput, PermissionDenied
 from app.extensions import db
-from app.observations.schemas import SQUARE_METRES_PER_MU
 from app.species.models import Species
 from app.species.services import get_species
+from app.units import mu_exact
 
 bp = Blueprint("dashboard", __name__)
-
-VIEWERS = frozenset({Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
 
 
 def _organization(code: str) -> Organization | None:
     """The organization whose follow-ups and operations are shown; None: all of them (admin only)."""
-    if current_user.role == Role.ADMIN:
+    if policy.may_view_dashboard(current_user, None):  # every organization's (admin)
         return get_organization(code) if code else None
     organization: Organization = get_organization(code) if code else current_user.organization
-    if not acts_for(current_user, organization.id):  # a bureau's viewers may look at a unit's alone
+    # A bureau's viewers may look at a unit's alone.
+    if not policy.may_view_dashboard(current_user, organization.id):
         raise PermissionDenied(_("You see the dashboard of your own organization and its units only."))
     return organization
 
@@ -68,7 +67,7 @@ def _mu(value: float) -> str:
 @login_required
 def index() -> str:
     """Overdue re-inspections by township and assignee, and the monthly trend of records and treatments."""
-    if current_user.role not in VIEWERS:
+    if not policy.sees_dashboard(current_user):
         raise PermissionDenied(_("The dashboard is for supervisors and administrators."))
     organization = _organization(request.args.get("organization", "").strip())
     species_id = _species_id(request.args.get("species_id", "").strip())
@@ -98,7 +97,11 @@ def index() -> str:
         )
     if species is not None and species.id not in {sid for sid, _name in species_choices}:
         species_choices.append((species.id, species.name_zh))
-    organizations = list(db.session.scalars(list_organizations())) if current_user.role == Role.ADMIN else []
+    organizations = (
+        list(db.session.scalars(list_organizations()))
+        if policy.may_view_dashboard(current_user, None)
+        else []
+    )
 
     axis, month_names = _months_axis(months)
     observation_chart = charts.column_chart(
@@ -113,11 +116,7 @@ def index() -> str:
     )
     area_chart = charts.column_chart(
         axis,
-        [
-            charts.Series(
-                _("Treated area (mu)"), "bar-fill", [m.area_m2 / SQUARE_METRES_PER_MU for m in areas]
-            )
-        ],
+        [charts.Series(_("Treated area (mu)"), "bar-fill", [mu_exact(m.area_m2) for m in areas])],
         whole=False,
         number=_mu,
         category_titles=month_names,

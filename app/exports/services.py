@@ -25,13 +25,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
+from app import policy
 from app.accounts.models import Organization, Role, User
-from app.accounts.organizations import acting_ids, acts_for
+from app.accounts.organizations import acting_ids
 from app.audit.services import record_event
 from app.census import counting
 from app.census.scope import DISTRICT, CensusScope, parse_statuses
 from app.clock import local_today, local_zone
-from app.control.models import ControlOperation, FollowUp, FollowUpStatus
+from app.control.models import ControlOperation, FollowUp
 from app.district.models import Township
 from app.district.services import find_townships, get_district
 from app.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
@@ -46,14 +47,13 @@ from app.notifications.models import NotificationKind
 from app.notifications.services import notify_message
 from app.observations import services as observations
 from app.observations.models import Observation, ObservationFlag, ReviewStatus
-from app.observations.schemas import SQUARE_METRES_PER_MU
 from app.sites.models import Site
 from app.species.models import CensusCategory, ControlMethod, Habitat, Species
 from app.storage import LocalStorage, Storage, new_key
+from app.units import SQUARE_METRES_PER_MU, to_mu
 
 log = logging.getLogger(__name__)
 
-EXPORTERS = (Role.BUREAU_ADMIN, Role.ADMIN)
 SOURCES_BY_KIND = {
     ExportKind.CENSUS: None,  # every sheet
     ExportKind.CONTROL: {"control_operations", "control_by_method", "control_by_township"},
@@ -66,10 +66,6 @@ KIND_ZH = {"scheduled": "防治后复查", "next_spring": "翌年春季复查", 
 
 def storage() -> Storage:
     return LocalStorage(Path(current_app.config["IAS_STORAGE_DIR"]))
-
-
-def _mu(area_m2: float | None) -> float | None:
-    return None if area_m2 is None else round(area_m2 / SQUARE_METRES_PER_MU, 4)
 
 
 def _local(moment: datetime | None) -> datetime | None:
@@ -94,18 +90,18 @@ def request_export(
     for the district). Raises PermissionDenied, InvalidInput naming `bureau`, `to` or `statuses`.
 
     The export belongs to the exported bureau (None: the district), not to the requester."""
-    if actor.role not in EXPORTERS:
+    if not policy.makes_exports(actor):
         raise PermissionDenied(_("Census exports are made by bureau admins."))
     chosen = parse_statuses(statuses)
     organization_id: int | None = None
     if bureau == DISTRICT:
-        if actor.role != Role.ADMIN:
+        if not policy.may_export_for(actor, None):
             raise PermissionDenied(_("Only an administrator exports the district's census."))
     else:
         organization = db.session.scalar(sa.select(Organization).where(Organization.code == bureau))
         if organization is None:
             raise InvalidInput.field("bureau", _("No organization has the code %(code)s.", code=bureau))
-        if not acts_for(actor, organization.id):
+        if not policy.may_export_for(actor, organization.id):
             raise PermissionDenied(_("You export your own bureau's census only."))
         organization_id = organization.id
     if date_from and date_to and date_from > date_to:
@@ -136,11 +132,7 @@ def may_read(actor: User, export: Export) -> bool:
     """Whether the actor may see and download the export, by their role and organization now (a
     demotion or a move ends it): an admin any; a bureau admin those of their bureau or a unit under
     it; nobody else, not even the requester. The district census is for admins only."""
-    if actor.role == Role.ADMIN:
-        return True
-    if actor.role != Role.BUREAU_ADMIN or export.organization_id is None:
-        return False
-    return acts_for(actor, export.organization_id)
+    return policy.may_read_export(actor, export)
 
 
 def get_export(export_id: int, actor: User) -> Export:
@@ -293,7 +285,7 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "habitat_class": habitat_class,
             "habitat": habitat,
             "area_m2": area,
-            "area_mu": _mu(area),
+            "area_mu": to_mu(area),
             "cover_pct": cover,
             "density_per_m2": density,
             "egg_masses_per_m2": eggs,
@@ -369,7 +361,7 @@ def control_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "method_name": m_name,
             "township_name": township,
             "area_m2": op.area_m2,
-            "area_mu": _mu(op.area_m2),
+            "area_mu": to_mu(op.area_m2),
             "labour_person_days": op.labour_person_days,
             "cost_yuan": op.cost_yuan,
             "team": op.team,
@@ -405,7 +397,7 @@ def follow_up_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "offset_days": f.offset_days,
             "due_on": f.due_on,
             "status": FOLLOW_UP_ZH.get(f.status.value, f.status.value),
-            "overdue": f.status == FollowUpStatus.PENDING and f.due_on < today,
+            "overdue": f.overdue_on(today),
             "assignee": assignee,
             "completed_at": _local(f.completed_at),
             "density_reduction_pct": efficacy.get("density_reduction_pct"),
@@ -438,7 +430,7 @@ def species_township_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "species_name_sci": name_sci,
             "township_name": townships[o.township_id][1] if o.township_id is not None else None,
             "points": o.points,
-            "area_mu": _mu(o.area_m2),
+            "area_mu": to_mu(o.area_m2),
             "max_severity": o.max_severity,
         }
 
@@ -454,7 +446,7 @@ def species_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "species_name_sci": name_sci,
             "townships": o.townships,
             "points": o.points,
-            "area_mu": _mu(o.area_m2),
+            "area_mu": to_mu(o.area_m2),
             "max_severity": o.max_severity,
         }
 
@@ -475,7 +467,7 @@ def category_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "species": len(row.species_ids),
             "species_names": "、".join(name for _pinyin, name in names) or None,
             "points": row.points,
-            "area_mu": _mu(row.area_m2),
+            "area_mu": to_mu(row.area_m2),
             "townships": row.townships,
         }
 
@@ -483,8 +475,8 @@ def category_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
 def _control_fields(totals: counting.ControlTotals) -> dict[str, Any]:
     return {
         "operations": totals.operations,
-        "area_mu": _mu(totals.area_m2),
-        "extent_mu": _mu(totals.extent_m2),
+        "area_mu": to_mu(totals.area_m2),
+        "extent_mu": to_mu(totals.extent_m2),
         "labour_person_days": totals.labour_person_days,
         "cost_yuan": totals.cost_yuan,
     }
@@ -549,8 +541,8 @@ def township_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "township_code": code,
             "species": "、".join(n for _p, n in sorted(entry["species"], key=lambda s: s[0] or "")) or None,
             "points": entry["points"],
-            "area_mu": _mu(entry["area_m2"]),
-            "control_area_mu": _mu(entry["control_area_m2"]),
+            "area_mu": to_mu(entry["area_m2"]),
+            "control_area_mu": to_mu(entry["control_area_m2"]),
             "reinspections_due": entry["due"],
             "reinspections_done": entry["done"],
             "reinspections_overdue": entry["overdue"],
@@ -686,7 +678,7 @@ def cover_lines(
         ("审核状态", f"{only}{statuses}的调查记录"),
         ("筛选条件", filters),
         ("坐标系", "EPSG:4490（CGCS2000）/ WGS-84，十进制度"),
-        ("面积单位", "亩（1 亩 = 666.67 平方米）"),
+        ("面积单位", f"亩（1 亩 = {SQUARE_METRES_PER_MU:.2f} 平方米）"),
         ("生成时间", _local(generated_at)),
         ("生成人", generated_by),
     ]
@@ -919,7 +911,7 @@ def import_census_upload(
     parsing). The caller must roll back on error: rows read before the reader gave up may have been
     flushed.
     """
-    if actor.role not in imports.IMPORTERS:
+    if not policy.makes_imports(actor):
         raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
     if bureau not in bureaus():
         raise InvalidInput.field("bureau", _("No template for %(bureau)s.", bureau=bureau))

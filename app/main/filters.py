@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import format_date, format_datetime
 
-from app.observations.schemas import SQUARE_METRES_PER_MU
+from app.units import mu_exact
 
 
 def local_datetime(value: datetime | None, pattern: str = "yyyy-MM-dd HH:mm") -> str:
@@ -28,7 +28,7 @@ def mu(square_metres: float | None, digits: int = 2) -> str:
     """Square metres as 亩, with two decimals as in the census tables."""
     if square_metres is None:
         return ""
-    return f"{square_metres / SQUARE_METRES_PER_MU:,.{digits}f}"
+    return f"{mu_exact(square_metres):,.{digits}f}"
 
 
 def register_filters(app: Flask) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -20,8 +19,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import Organization, Role, User
+from app import metrics, policy
+from app.accounts.models import Organization, User
 from app.accounts.organizations import acting_ids, acts_for
+from app.clock import day_end, day_start
 from app.district.models import Township
 from app.district.services import find_townships, get_district, has_boundaries, township_at
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
@@ -38,13 +39,7 @@ from app.species.models import Habitat, Species
 from app.species.services import find_habitat
 
 # API field → the species metric (species_lists/ `metrics`) it records.
-METRIC_FIELDS = {
-    "area_m2": "area",
-    "cover_pct": "cover",
-    "density_per_m2": "density",
-    "egg_masses_per_m2": "egg_masses",
-    "count": "count",
-}
+METRIC_FIELDS = metrics.FIELD_KEYS
 # Phones' clocks drift; a record a few minutes "in the future" is a clock, not a mistake.
 CLOCK_SKEW = timedelta(minutes=10)
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
@@ -55,7 +50,6 @@ STATUS_LABELS = {
     ReviewStatus.REJECTED: _l("rejected"),
     ReviewStatus.RETURNED: _l("returned"),
 }
-REVIEWERS = (Role.VERIFIER, Role.ADMIN)
 
 
 @dataclass
@@ -485,7 +479,7 @@ def review_observation(
     with the record as it is, not applied twice nor refused. Raises PermissionDenied, Conflict (not
     awaiting review) and InvalidInput (no comment).
     """
-    if actor.role not in REVIEWERS:
+    if not policy.reviews(actor):
         raise PermissionDenied(_("Only verifiers review records."))
     if not acts_for(actor, observation.organization_id):
         raise PermissionDenied(
@@ -538,11 +532,10 @@ def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Observation]]:
         stmt = stmt.where(Observation.status == filters["status"])
     if "detected" in filters:
         stmt = stmt.where(Observation.detected == filters["detected"])
-    zone = current_app.config["IAS_TIMEZONE"]
     if "from_" in filters:
-        stmt = stmt.where(Observation.observed_at >= _local_midnight(filters["from_"], zone))
+        stmt = stmt.where(Observation.observed_at >= day_start(filters["from_"]))
     if "to" in filters:
-        stmt = stmt.where(Observation.observed_at < _local_midnight(filters["to"], zone, days=1))
+        stmt = stmt.where(Observation.observed_at < day_end(filters["to"]))
     if "bbox" in filters:
         min_lon, min_lat, max_lon, max_lat = filters["bbox"]
         stmt = stmt.where(
@@ -576,11 +569,6 @@ def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Observation]]:
     return stmt.order_by(Observation.observed_at.desc(), Observation.id.desc())
 
 
-def _local_midnight(day: date, zone: str, days: int = 0) -> datetime:
-    start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)) + timedelta(days=days)
-    return start.astimezone(UTC)
-
-
 def at_site(site_id: int) -> list[Observation]:
     return list(
         db.session.scalars(
@@ -599,7 +587,7 @@ def review_queue(actor: User) -> sa.Select[tuple[Observation]]:
     """Records waiting for `actor`'s review: those of the organizations they act for (a bureau's
     include its units'; every one for admin), longest waiting first. Raises PermissionDenied for
     anyone who does not review."""
-    if actor.role not in REVIEWERS:
+    if not policy.reviews(actor):
         raise PermissionDenied(_("Only verifiers review records."))
     stmt = sa.select(Observation).where(Observation.status == ReviewStatus.SUBMITTED)
     ids = acting_ids(actor)
@@ -611,7 +599,7 @@ def review_queue(actor: User) -> sa.Select[tuple[Observation]]:
 def check_editable(*, actor: User, observation: Observation) -> None:
     """Whether `actor` may edit the record now (update_observation asks first; the edit page too,
     before it shows the form). Raises PermissionDenied (not the surveyor) and Conflict (reviewed)."""
-    if observation.surveyor_id != actor.id:
+    if not policy.may_edit_record(actor, observation):
         raise PermissionDenied(_("Only the surveyor who recorded it can edit this record."))
     if observation.status not in EDITABLE:
         raise Conflict(
@@ -625,12 +613,7 @@ def check_editable(*, actor: User, observation: Observation) -> None:
 
 def can_review(actor: User, observation: Observation) -> bool:
     """Whether review_observation would accept `actor`'s decision now (so a page offers the form)."""
-    return (
-        actor.role in REVIEWERS
-        and acts_for(actor, observation.organization_id)
-        and observation.surveyor_id != actor.id
-        and observation.status == ReviewStatus.SUBMITTED
-    )
+    return policy.may_review(actor, observation) and observation.status == ReviewStatus.SUBMITTED
 
 
 @dataclass

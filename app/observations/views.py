@@ -13,14 +13,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from app.accounts.models import Role
+from app import metrics, policy
 from app.api import paginate
 from app.district.services import list_townships
 from app.errors import Conflict, FieldErrors, InvalidInput, ServiceError, invalid_fields_message
 from app.extensions import db
 from app.observations import services
 from app.observations.models import Flag, Observation, PositionSource, ReviewStatus
-from app.observations.schemas import SQUARE_METRES_PER_MU, ObservationUpdateArgs, ReviewArgs
+from app.observations.schemas import ObservationUpdateArgs, ReviewArgs
 from app.security import is_local_path
 from app.species.services import list_habitats, search_species
 
@@ -44,8 +44,6 @@ def new() -> str:
 # Records, one record, editing, the review queue
 
 PER_PAGE = 25
-# Who may widen "my records" to the whole district (everyone may read it, docs/contract.md §1; these need to).
-DISTRICT_READERS = frozenset({Role.VERIFIER, Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
 MAX_ID = 2**31 - 1
 
 FLAG_LABELS = {
@@ -127,7 +125,7 @@ def _back(default: str) -> str:
 def records() -> tuple[str, int]:
     """The signed-in user's records (desk roles: the district's with ?scope=all), newest first."""
     args = request.args
-    district = args.get("scope") == "all" and current_user.role in DISTRICT_READERS
+    district = args.get("scope") == "all" and policy.may_widen_records(current_user)
     filters: dict[str, Any] = {} if district else {"surveyor_id": current_user.id}
     errors: FieldErrors = {}
     if args.get("status"):
@@ -155,7 +153,7 @@ def records() -> tuple[str, int]:
         page_url=_page_url,
         errors=errors,
         district=district,
-        may_widen=current_user.role in DISTRICT_READERS,
+        may_widen=policy.may_widen_records(current_user),
         statuses=list(ReviewStatus),
         species=db.session.scalars(search_species()).all(),
         townships=db.session.scalars(list_townships()).all(),
@@ -180,22 +178,13 @@ def detail(observation_id: int) -> tuple[str, int]:
     )
 
 
-# The edit form: input name → (service field, species metric or None, number kind).
-NUMBER_INPUTS = {
-    "area_mu": ("area_m2", "area", float),
-    "cover_pct": ("cover_pct", "cover", float),
-    "density_per_m2": ("density_per_m2", "density", float),
-    "egg_masses_per_m2": ("egg_masses_per_m2", "egg_masses", float),
-    "count": ("count", "count", int),
+# The edit form: input name → (service field, species metric or None, number kind), from app/metrics.py.
+NUMBER_INPUTS: dict[str, tuple[str, str | None, type[int] | type[float]]] = {
+    **{m.input_name: (m.field, m.key, int if m.integer else float) for m in metrics.METRICS},
     "severity": ("severity", None, int),
 }
-METRIC_LABELS = {
-    "area_mu": _l("Area (mu)"),
-    "cover_pct": _l("Cover (%)"),
-    "density_per_m2": _l("Density (per m²)"),
-    "egg_masses_per_m2": _l("Egg masses (per m²)"),
-    "count": _l("Count"),
-}
+METRIC_INPUTS = {m.input_name: m for m in metrics.METRICS}
+METRIC_LABELS = {m.input_name: m.label for m in metrics.METRICS}
 TEXT_INPUTS = ("place_name", "habitat", "notes")
 
 
@@ -205,14 +194,14 @@ def _number_text(value: float | None) -> str:
 
 def _form_values(observation: Observation) -> dict[str, str]:
     """What the edit form shows for the stored record (area in 亩, as people measure it)."""
-    area = observation.area_m2
-    return {
-        "detected": "1" if observation.detected else "0",
-        "area_mu": _number_text(None if area is None else area / SQUARE_METRES_PER_MU),
-        "cover_pct": _number_text(observation.cover_pct),
-        "density_per_m2": _number_text(observation.density_per_m2),
-        "egg_masses_per_m2": _number_text(observation.egg_masses_per_m2),
-        "count": "" if observation.count is None else str(observation.count),
+    values = {"detected": "1" if observation.detected else "0"}
+    for metric in metrics.METRICS:
+        value = getattr(observation, metric.field)
+        if value is None or not metric.integer:
+            values[metric.input_name] = _number_text(None if value is None else metric.to_input(value))
+        else:
+            values[metric.input_name] = str(value)
+    return values | {
         "severity": "" if observation.severity is None else str(observation.severity),
         "place_name": observation.place_name or "",
         "habitat": observation.habitat.code if observation.habitat else "",
@@ -275,8 +264,8 @@ def _changes(submitted: dict[str, str], stored: dict[str, str]) -> tuple[dict[st
             if number is not None and not math.isfinite(number):
                 errors[name] = [_("Enter a number.")]
                 continue
-            if name == "area_mu" and number is not None:
-                number = number * SQUARE_METRES_PER_MU
+            if name in METRIC_INPUTS and number is not None:
+                number = METRIC_INPUTS[name].from_input(number)  # an area typed in 亩, stored in m²
             changes[field] = number
         else:
             changes[name] = text or None
@@ -298,7 +287,7 @@ def _schema_errors(messages: dict[str, Any]) -> FieldErrors:
         if not ranges or ranges[0].min is None or ranges[0].max is None:
             errors[field] = found
             continue
-        scale = 1 / SQUARE_METRES_PER_MU if field == "area_m2" else 1
+        scale = 1 / metrics.BY_FIELD[field].scale if field in metrics.BY_FIELD else 1
         low, high = ranges[0].min * scale, ranges[0].max * scale
         errors[field] = [_("must be between %(min)s and %(max)s.", min=f"{low:.10g}", max=f"{high:.10g}")]
     return _by_input(errors)

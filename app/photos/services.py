@@ -15,8 +15,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import Role, User
-from app.accounts.organizations import acts_for
+from app import policy
+from app.accounts.models import User
 from app.audit.services import record_event
 from app.clock import local_zone
 from app.control.models import ControlOperation
@@ -102,7 +102,7 @@ def _store(store: Storage, processed: ProcessedPhoto, data: bytes) -> tuple[dict
 
 
 def _check_may_add(actor: User, observation: Observation) -> None:
-    if observation.surveyor_id != actor.id and actor.role != Role.ADMIN:
+    if not policy.may_add_record_photos(actor, observation):
         raise PermissionDenied(_("Only the surveyor who recorded it can add photos to this record."))
     if observation.status not in EDITABLE:
         raise Conflict(
@@ -130,7 +130,7 @@ class Parent:
 
 
 def _check_may_add_to_operation(actor: User, operation: ControlOperation) -> None:
-    if operation.operator_id != actor.id and actor.role != Role.ADMIN:
+    if not policy.may_add_operation_photos(actor, operation):
         raise PermissionDenied(_("Only the person who recorded the operation can add its photos."))
 
 
@@ -244,7 +244,7 @@ def check_may_download_original(actor: User, photo: Photo) -> None:
                 ControlOperation.id == photo.control_operation_id
             )
         )
-    if actor.role != Role.ADMIN and (owner is None or not acts_for(actor, owner)):
+    if not policy.may_see_originals(actor, owner):
         raise PermissionDenied(
             _(
                 "Original photos are for the staff of the recording organization and of its bureau; "

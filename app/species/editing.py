@@ -18,7 +18,8 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.accounts.models import Organization, OrganizationKind, Role, User
+from app import policy
+from app.accounts.models import Organization, OrganizationKind, User
 from app.clock import local_today
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
@@ -55,14 +56,8 @@ def bureau_codes() -> dict[str, str]:
     return {code: name for code, name in rows}
 
 
-def may_act_for(actor: User, bureaus: list[str] | tuple[str, ...]) -> bool:
-    return actor.role == Role.ADMIN or (
-        actor.role == Role.BUREAU_ADMIN and actor.organization.code in bureaus
-    )
-
-
 def check_may_edit_species(actor: User, species: Species) -> None:
-    if not may_act_for(actor, species.bureaus):
+    if not policy.may_edit_species_of(actor, species.bureaus):
         raise PermissionDenied(_("Only an admin or a bureau admin of its bureau may edit this species."))
 
 
@@ -71,7 +66,7 @@ def check_may_edit_list(actor: User, species_list: SpeciesList) -> None:
         raise InvalidInput.field(
             "code", _("A published list changes only through its files (species_lists/).")
         )
-    if not may_act_for(actor, [species_list.bureau or ""]):
+    if not policy.may_edit_species_of(actor, [species_list.bureau or ""]):
         raise PermissionDenied(_("Only an admin or a bureau admin of its bureau may edit this list."))
 
 
@@ -202,12 +197,13 @@ def update_local(actor: User, species: Species, changes: dict[str, Any]) -> Spec
 def _set_bureaus(actor: User, species: Species, value: list[str] | None) -> None:
     if value is None:
         # Back to the files' bureaus: the next sync writes them; until then the bureaus stay as they are.
-        if species.local_bureaus is not None and actor.role != Role.ADMIN:
+        if species.local_bureaus is not None and not policy.edits_every_bureau(actor):
             raise PermissionDenied(_("Only an admin may return a species to the files' bureaus."))
         species.local_bureaus = None
         return
     bureaus = _clean_bureaus(value)
-    if actor.role != Role.ADMIN and (set(bureaus) ^ set(species.bureaus)) - {actor.organization.code}:
+    others_changed = (set(bureaus) ^ set(species.bureaus)) - {actor.organization.code}
+    if others_changed and not policy.edits_every_bureau(actor):
         raise PermissionDenied(_("A bureau admin may only add or take away their own bureau."))
     if census_problem(species.census_categories, bureaus):
         # Keep the categories in step: drop a removed bureau's, add the group's for an added one.
@@ -260,8 +256,8 @@ def create_species(actor: User, args: dict[str, Any]) -> Species:
     if like is None:
         raise InvalidInput.field("like", _("No species with id %(id)s.", id=args["like"]))
     bureaus = _clean_bureaus(args.get("bureaus") or [actor.organization.code])
-    if not may_act_for(actor, bureaus) or (
-        actor.role != Role.ADMIN and set(bureaus) - {actor.organization.code}
+    if not policy.may_edit_species_of(actor, bureaus) or (
+        not policy.edits_every_bureau(actor) and set(bureaus) - {actor.organization.code}
     ):
         raise PermissionDenied(_("A bureau admin may only add species for their own bureau."))
     name_zh = _clean_names("name_zh", [args["name_zh"]])[0]
@@ -320,7 +316,7 @@ def create_district_list(actor: User, args: dict[str, Any]) -> SpeciesList:
     bureaus = bureau_codes()
     if bureau not in bureaus:
         raise InvalidInput.field("bureau", _("No bureau has the code %(code)s.", code=bureau))
-    if not may_act_for(actor, [bureau]):
+    if not policy.may_edit_species_of(actor, [bureau]):
         raise PermissionDenied(_("A bureau admin may only create lists for their own bureau."))
     code = args["code"].strip().lower()
     if not CODE_RE.fullmatch(code.replace("-", "_")):
@@ -507,7 +503,7 @@ def update_period(actor: User, membership: ListMembership, args: dict[str, Any])
 
 def confirm_row(actor: User, membership: ListMembership, note: str) -> ListMembership:
     """A bureau checked the row against the official text: kept in the app, reported by sync."""
-    if not may_act_for(actor, membership.species.bureaus):
+    if not policy.may_edit_species_of(actor, membership.species.bureaus):
         raise PermissionDenied(_("Only an admin or a bureau admin of its bureau may confirm this row."))
     text = note.strip()
     if not text:

@@ -16,8 +16,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from app import policy
 from app.accounts.auth import roles_required
-from app.accounts.models import Role
 from app.clock import local_today
 from app.errors import InvalidInput, NotFound, ServiceError
 from app.extensions import db
@@ -25,8 +25,6 @@ from app.species import editing, services
 from app.species.models import CensusCategory, ListLevel, ListMembership, Origin, SpeciesList
 
 bp = Blueprint("species", __name__)
-
-ADMINS = (Role.BUREAU_ADMIN, Role.ADMIN)
 
 
 def level_labels() -> dict[ListLevel, str]:
@@ -53,11 +51,11 @@ def _day_argument(name: str) -> date | None:
 
 @bp.route("/admin/species-lists")
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def lists() -> str:
     rows = services.list_species_lists()
     bureaus = editing.bureau_codes()
-    if current_user.role != Role.ADMIN:
+    if not policy.edits_every_bureau(current_user):
         bureaus = {c: n for c, n in bureaus.items() if c == current_user.organization.code}
     return render_template(
         "admin/species_lists.html",
@@ -70,7 +68,7 @@ def lists() -> str:
 
 @bp.route("/admin/species-lists/<code>")
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def list_detail(code: str) -> str:
     species_list = services.find_list(code)
     if species_list is None:
@@ -87,7 +85,7 @@ def list_detail(code: str) -> str:
         categories=services.census_category_labels(),
         category_choices=_category_choices(species_list),
         may_edit=_may_edit(species_list),
-        may_confirm={m.id for m in members if editing.may_act_for(current_user, m.species.bureaus)},
+        may_confirm={m.id for m in members if policy.may_edit_species_of(current_user, m.species.bureaus)},
         title=species_list.short_name or species_list.name,
     )
 
@@ -105,7 +103,7 @@ def _category_choices(species_list: SpeciesList) -> dict[str, str]:
 
 @bp.route("/admin/species-lists/<code>/categories", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def list_categories(code: str) -> Response:
     """Set the census categories a district list reports (the boxes ticked)."""
     species_list = _list_or_404(code)
@@ -119,8 +117,13 @@ def list_categories(code: str) -> Response:
     return redirect(url_for("species.list_detail", code=code))
 
 
+def _editable_bureaus() -> set[str]:
+    """The bureaus whose boxes the signed-in user may tick on a species (app.policy)."""
+    return {code for code in editing.bureau_codes() if policy.may_edit_species_of(current_user, [code])}
+
+
 def _may_edit(species_list: SpeciesList) -> bool:
-    return species_list.origin == Origin.LOCAL and editing.may_act_for(
+    return species_list.origin == Origin.LOCAL and policy.may_edit_species_of(
         current_user, [species_list.bureau or ""]
     )
 
@@ -149,7 +152,7 @@ def _form_day(name: str) -> date | None:
 
 @bp.route("/admin/species-lists", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def list_create() -> Response:
     """A new district list (a bureau's 普查清单), kept in the app."""
     args: dict[str, Any] = {
@@ -173,7 +176,7 @@ def list_create() -> Response:
 
 @bp.route("/admin/species-lists/<code>/members", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def member_add(code: str) -> Response:
     """Add a species to a district list by a name people type (Chinese, alias, Latin, English)."""
     species_list = _list_or_404(code)
@@ -193,7 +196,7 @@ def member_add(code: str) -> Response:
 
 @bp.route("/admin/species-lists/<code>/members/<int:membership_id>/remove", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def member_remove(code: str, membership_id: int) -> Response:
     """Take a species off a district list from a day (default today); its earlier period stays."""
     species_list = _list_or_404(code)
@@ -211,7 +214,7 @@ def member_remove(code: str, membership_id: int) -> Response:
 
 @bp.route("/admin/species-lists/<code>/members/<int:membership_id>/confirm", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def member_confirm(code: str, membership_id: int) -> Response:
     """Confirm a row after checking it against the official text, noting what that was."""
     species_list = _list_or_404(code)
@@ -228,7 +231,7 @@ def member_confirm(code: str, membership_id: int) -> Response:
 
 @bp.route("/admin/species-lists/<code>/import", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def list_import(code: str) -> str | tuple[str, int]:
     """The row report of a spreadsheet of names; with "add" ticked, the matched rows join the list."""
     species_list = _list_or_404(code)
@@ -282,11 +285,11 @@ def _readings(name: str) -> dict[str, str]:
 
 @bp.route("/admin/species/<int:species_id>", methods=["GET", "POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def species_edit(species_id: int) -> str | tuple[str, int] | Response:
     """A species' names and the edits kept in the app: aliases, synonyms, English names, readings, bureaus."""
     species = services.get_species(species_id)
-    may_edit = editing.may_act_for(current_user, species.bureaus)
+    may_edit = policy.may_edit_species_of(current_user, species.bureaus)
     error = None
     if request.method == "POST":
         editing.check_may_edit_species(current_user, species)
@@ -313,6 +316,7 @@ def species_edit(species_id: int) -> str | tuple[str, int] | Response:
         species=species,
         may_edit=may_edit,
         bureaus=editing.bureau_codes(),
+        editable_bureaus=_editable_bureaus(),
         categories=services.census_category_labels(),
         error=error,
         title=species.name_zh,
@@ -322,7 +326,7 @@ def species_edit(species_id: int) -> str | tuple[str, int] | Response:
 
 @bp.route("/admin/species/new", methods=["GET", "POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def species_new() -> str | tuple[str, int] | Response:
     """A species found locally, its survey defaults copied from a similar species."""
     error = None
@@ -353,6 +357,7 @@ def species_new() -> str | tuple[str, int] | Response:
         "admin/species_new.html",
         form=form,
         bureaus=editing.bureau_codes(),
+        editable_bureaus=_editable_bureaus(),
         error=error,
         title=_("New species"),
     )
