@@ -32,6 +32,7 @@ class Metric:
     integer: bool = False
     input: str = ""  # the form input it is entered in (the field's own name unless said)
     scale: float = 1  # stored value = input value × scale
+    shown_unit: Any = ""  # the unit pages write after a value ("%", "per m²", "mu"; translated)
 
     @property
     def input_name(self) -> str:
@@ -45,6 +46,18 @@ class Metric:
         """A stored value, as the form shows it."""
         return value / self.scale
 
+    def show(self, value: float) -> str:
+        """A stored value as pages show it, with its unit: an area in 亩 with two decimals (as in the
+        census tables), a count whole, other figures as short as they go."""
+        if self.scale != 1:
+            number = f"{self.to_input(value):,.2f}"
+        elif self.integer:
+            number = str(value)
+        else:
+            number = f"{value:g}"
+        unit = str(self.shown_unit)
+        return f"{number} {unit}" if unit else number
+
 
 # The district is about 1.9e9 m²; anything larger is a typing error. Densities above a million per m²
 # likewise.
@@ -55,7 +68,7 @@ AREA = Metric(
     "area",
     "area_m2",
     _l("Area (mu)"),
-    _l("Area (mu)"),
+    _l("Area"),
     _l("Area (mu)"),
     "发生面积（亩）",
     "m²",
@@ -63,8 +76,20 @@ AREA = Metric(
     MAX_AREA_M2,
     input="area_mu",
     scale=SQUARE_METRES_PER_MU,
+    shown_unit=_l("mu"),
 )
-COVER = Metric("cover", "cover_pct", _l("Cover (%)"), _l("Cover"), _l("cover %"), "盖度（%）", "%", 0, 100)
+COVER = Metric(
+    "cover",
+    "cover_pct",
+    _l("Cover (%)"),
+    _l("Cover"),
+    _l("cover %"),
+    "盖度（%）",
+    "%",
+    0,
+    100,
+    shown_unit="%",
+)
 DENSITY = Metric(
     "density",
     "density_per_m2",
@@ -75,6 +100,7 @@ DENSITY = Metric(
     "/m²",
     0,
     MAX_DENSITY,
+    shown_unit=_l("per m²"),
 )
 EGG_MASSES = Metric(
     "egg_masses",
@@ -86,6 +112,7 @@ EGG_MASSES = Metric(
     "/m²",
     0,
     MAX_DENSITY,
+    shown_unit=_l("per m²"),
 )
 COUNT = Metric(
     "count",

@@ -103,3 +103,12 @@ def test_the_phone_gets_the_catalogue(web_as: Any) -> None:
     assert [m["key"] for m in data["metrics"]] == list(metrics.KEYS)
     assert data["units"]["square_metres_per_mu"] == units.SQUARE_METRES_PER_MU
     assert data["limits"]["observation"]["cover_pct"] == {"min": 0, "max": 100}
+
+
+def test_pages_show_a_figure_with_its_unit(app: Any) -> None:
+    with app.test_request_context(), force_locale("en"):
+        assert metrics.AREA.show(2000) == "3.00 mu"
+        assert metrics.AREA.show(10_000_000) == "15,000.00 mu"
+        assert metrics.COVER.show(40.0) == "40 %"
+        assert metrics.DENSITY.show(2.5) == "2.5 per m²"
+        assert metrics.COUNT.show(12) == "12"

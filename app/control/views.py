@@ -26,12 +26,12 @@ from app.district.services import find_townships
 from app.errors import InvalidInput, ServiceError
 from app.extensions import db
 from app.observations import services as observation_services
+from app.paging import MAX_PAGE, PAGE_SIZE, paginate
 from app.sites import services as site_services
 from app.sites.models import Site, SiteStatus
 
 bp = Blueprint("control", __name__)
 
-PER_PAGE = 25
 # Efficacy figures by the names control.services gives them.
 METRIC_LABELS = {metric.key: metric.label for metric in metrics.EFFICACY}
 SITE_CHOICES = 300  # the site picker lists this many of the organization's most recently seen sites
@@ -123,15 +123,14 @@ def follow_ups() -> str:
         if not townships:
             abort(400, _("Unknown township %(code)s.", code=township_code))
         stmt = stmt.join(FollowUp.site).where(Site.township_id.in_([t.id for t in townships]))
-    page = max(_int_arg("page") or 1, 1)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    items = db.session.scalars(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).unique().all()
+    # A page number that is not one is refused here (400), as the other filters are.
+    result = paginate(stmt, page=min(_int_arg("page") or 1, MAX_PAGE), per_page=PAGE_SIZE)
     return render_template(
         "control/follow_ups.html",
-        items=items,
-        total=total,
-        page=page,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        items=result["items"],
+        total=result["total"],
+        page=result["page"],
+        pages=result.pages,
         scope_all=scope_all,
         manager=policy.manages_follow_ups(current_user),
         args=request.args,

@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import policy
+from app import pages, policy
 from app.accounts.models import Organization
 from app.accounts.services import get_organization, list_organizations
 from app.census import counting
 from app.census.scope import CensusScope, unit_ids
 from app.clock import local_today
 from app.dashboard import charts, services
-from app.errors import InvalidInput, PermissionDenied
+from app.dashboard.schemas import DashboardArgs
+from app.errors import PermissionDenied
 from app.extensions import db
 from app.species.models import Species
 from app.species.services import get_species
@@ -35,14 +36,6 @@ def _organization(code: str) -> Organization | None:
     if not policy.may_view_dashboard(current_user, organization.id):
         raise PermissionDenied(_("You see the dashboard of your own organization and its units only."))
     return organization
-
-
-def _species_id(text: str) -> int | None:
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidInput.field("species_id", _("must be a whole number."))
-    return int(text)
 
 
 def _months_axis(months: list[date]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -69,8 +62,9 @@ def index() -> str:
     """Overdue re-inspections by township and assignee, and the monthly trend of records and treatments."""
     if not policy.sees_dashboard(current_user):
         raise PermissionDenied(_("The dashboard is for supervisors and administrators."))
-    organization = _organization(request.args.get("organization", "").strip())
-    species_id = _species_id(request.args.get("species_id", "").strip())
+    args = pages.load(DashboardArgs)
+    organization = _organization(args.get("organization", "").strip())
+    species_id = args.get("species_id")
     species = get_species(species_id) if species_id is not None else None
     # A bureau's dashboard includes the units under it (township stations …), as its census does.
     organization_ids = unit_ids(organization.id) if organization is not None else None

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import format_date, format_datetime
 
+from app import metrics
 from app.units import mu_exact
 
 
@@ -34,3 +35,4 @@ def mu(square_metres: float | None, digits: int = 2) -> str:
 def register_filters(app: Flask) -> None:
     filters: dict[str, Any] = {"localtime": local_datetime, "localdate": local_date, "mu": mu}
     app.jinja_env.filters.update(filters)
+    app.jinja_env.globals["survey_metrics"] = metrics.METRICS  # app/metrics.py, in the forms' order

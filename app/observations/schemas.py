@@ -4,9 +4,10 @@ from typing import Any
 
 import marshmallow as ma
 from flask import url_for
+from flask_babel import lazy_gettext as _l
 
 from app import metrics, units
-from app.api import ID_RANGE, LocalDateTime, PageArgs, WorkDay
+from app.api import ID_RANGE, MAX_ID, LocalDateTime, PageArgs, WorkDay
 from app.geo.crs import CRS
 from app.observations.models import Flag, PositionSource, ReviewStatus
 
@@ -107,6 +108,18 @@ class ObservationQueryArgs(PageArgs):
     def _check_range(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
             raise ma.ValidationError("must not be before from", "to")
+
+
+class RecordFilterArgs(ma.Schema):
+    """The records page's filters (its query string, read by app/pages.py)."""
+
+    scope = ma.fields.String(metadata={"description": "all: the district's records (desk roles)"})
+    status = ma.fields.Enum(ReviewStatus, by_value=True, error_messages={"unknown": _l("Unknown status.")})
+    species_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=MAX_ID, error=_l("Unknown species.")),
+        error_messages={"invalid": _l("Unknown species.")},
+    )
+    township_code = ma.fields.String()
 
 
 class GeoJSONQueryArgs(ObservationQueryArgs):

@@ -13,14 +13,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from app import metrics, policy
-from app.api import paginate
+from app import metrics, pages, policy
 from app.district.services import list_townships
 from app.errors import Conflict, FieldErrors, InvalidInput, ServiceError, invalid_fields_message
 from app.extensions import db
 from app.observations import services
 from app.observations.models import Flag, Observation, PositionSource, ReviewStatus
-from app.observations.schemas import ObservationUpdateArgs, ReviewArgs
+from app.observations.schemas import ObservationUpdateArgs, RecordFilterArgs, ReviewArgs
+from app.paging import PAGE_SIZE, Page, empty, page_number, paginate
 from app.security import is_local_path
 from app.species.services import list_habitats, search_species
 
@@ -43,7 +43,6 @@ def new() -> str:
 # ---------------------------------------------------------------------------------------------
 # Records, one record, editing, the review queue
 
-PER_PAGE = 25
 MAX_ID = 2**31 - 1
 
 FLAG_LABELS = {
@@ -100,11 +99,6 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     return page, status
 
 
-def _page_number() -> int:
-    page = request.args.get("page", 1, type=int) or 1
-    return min(max(page, 1), 1_000_000)
-
-
 def _page_url(page: int) -> str:
     """This page's URL with its filters kept and another page number."""
     values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "page": page}
@@ -124,26 +118,16 @@ def _back(default: str) -> str:
 @login_required
 def records() -> tuple[str, int]:
     """The signed-in user's records (desk roles: the district's with ?scope=all), newest first."""
-    args = request.args
+    args, errors = pages.read(RecordFilterArgs)
     district = args.get("scope") == "all" and policy.may_widen_records(current_user)
     filters: dict[str, Any] = {} if district else {"surveyor_id": current_user.id}
-    errors: FieldErrors = {}
-    if args.get("status"):
-        try:
-            filters["status"] = ReviewStatus(args["status"])
-        except ValueError:
-            errors["status"] = [_("Unknown status.")]
-    if args.get("species_id"):
-        species_id = _id_arg(args["species_id"])
-        if species_id is None:
-            errors["species_id"] = [_("Unknown species.")]
-        filters["species_id"] = species_id
+    filters |= {name: args[name] for name in ("status", "species_id") if name in args}
     if args.get("township_code"):
         filters["township_code"] = args["township_code"].strip()[:50]
-    result: dict[str, Any] = {"items": [], "total": 0, "page": 1, "per_page": PER_PAGE}
+    result: Page = empty(PAGE_SIZE)
     if not errors:
         try:
-            result = paginate(services.filtered(filters), page=_page_number(), per_page=PER_PAGE)
+            result = paginate(services.filtered(filters), page=page_number(), per_page=PAGE_SIZE)
         except InvalidInput as exc:
             errors.update(exc.errors)
     return _render(
@@ -173,7 +157,8 @@ def detail(observation_id: int) -> tuple[str, int]:
         position_sources=POSITION_SOURCES,
         history=services.review_history(observation),
         history_steps=HISTORY_STEPS,
-        may_edit=observation.surveyor_id == current_user.id and observation.status in services.EDITABLE,
+        may_edit=policy.may_edit_record(current_user, observation)
+        and observation.status in services.EDITABLE,
         may_review=services.can_review(current_user, observation),
     )
 
@@ -361,7 +346,7 @@ def review_queue() -> tuple[str, int]:
     return _render(
         "observations/review_queue.html",
         title=_("Review"),
-        page=paginate(stmt, page=_page_number(), per_page=PER_PAGE),
+        page=paginate(stmt, page=page_number(), per_page=PAGE_SIZE),
         page_url=_page_url,
     )
 

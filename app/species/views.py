@@ -16,13 +16,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from app import policy
+from app import pages, policy
 from app.accounts.auth import roles_required
 from app.clock import local_today
 from app.errors import InvalidInput, NotFound, ServiceError
 from app.extensions import db
 from app.species import editing, services
 from app.species.models import CensusCategory, ListLevel, ListMembership, Origin, SpeciesList
+from app.species.schemas import DistrictListForm
 
 bp = Blueprint("species", __name__)
 
@@ -155,17 +156,10 @@ def _form_day(name: str) -> date | None:
 @roles_required(*policy.SPECIES_EDITORS)
 def list_create() -> Response:
     """A new district list (a bureau's 普查清单), kept in the app."""
-    args: dict[str, Any] = {
-        "code": request.form.get("code", ""),
-        "name": request.form.get("name", "").strip(),
-        "short_name": request.form.get("short_name", ""),
-        "bureau": request.form.get("bureau") or None,
-        "note": request.form.get("note", ""),
-    }
     try:
-        if not args["name"]:
-            raise InvalidInput.field("name", _("give the list a name"))
-        species_list = editing.create_district_list(current_user, args)
+        species_list = editing.create_district_list(
+            current_user, pages.load(DistrictListForm, location="form")
+        )
     except InvalidInput as exc:
         _refused(exc)
         return redirect(url_for("species.lists"))
