@@ -14,7 +14,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi:app
 
-.PHONY: help install run test test-fast lint format translations extract-messages bench
+.PHONY: help install run test test-fast coverage screenshots lint format translations extract-messages bench
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,7 +25,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# axe-core for the browser tests' accessibility checks, pinned in package.json / package-lock.json.
+# axe-core for the browser tests' accessibility checks and eslint for make lint, pinned in package.json /
+# package-lock.json.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -69,27 +70,46 @@ $(SOFFICE):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui
 
-test: install $(CHROMIUM) $(SOFFICE) ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set
-	@if [ -z "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest; exit; fi; \
+# Coverage of app/, with the floor of pyproject.toml's [tool.coverage.report] fail_under: each pass must reach it.
+COVER := --cov --cov-report=
+
+test: install $(CHROMIUM) $(SOFFICE) ## the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set; a coverage floor
+	@if [ -z "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest $(COVER); exit; fi; \
 	echo "== SQLite and PostgreSQL side by side (one core each); logs in .test-logs/"; \
 	mkdir -p .test-logs; \
-	env -u TEST_DATABASE_URL $(BIN)/pytest -p no:cacheprovider > .test-logs/sqlite.log 2>&1 & sqlite=$$!; \
-	$(BIN)/pytest -p no:cacheprovider > .test-logs/postgresql.log 2>&1 & postgresql=$$!; \
+	env -u TEST_DATABASE_URL COVERAGE_FILE=.test-logs/coverage.sqlite $(BIN)/pytest -p no:cacheprovider $(COVER) \
+		> .test-logs/sqlite.log 2>&1 & sqlite=$$!; \
+	COVERAGE_FILE=.test-logs/coverage.postgresql $(BIN)/pytest -p no:cacheprovider $(COVER) \
+		> .test-logs/postgresql.log 2>&1 & postgresql=$$!; \
 	wait $$sqlite; sqlite_rc=$$?; wait $$postgresql; postgresql_rc=$$?; \
 	echo "== SQLite"; tail -n 25 .test-logs/sqlite.log; echo "== PostgreSQL"; tail -n 25 .test-logs/postgresql.log; \
 	[ $$sqlite_rc -eq 0 ] && [ $$postgresql_rc -eq 0 ]
 
+FAST := -p no:cacheprovider --ignore=tests/browser --ignore=tests/api/test_fuzz.py \
+	--ignore=tests/exports/test_import_limits.py
+
 test-fast: install ## the inner loop: SQLite only, no browser, no fuzzing, no memory-bound workbook runs (~2 min)
-	$(BIN)/pytest -p no:cacheprovider --ignore=tests/browser --ignore=tests/api/test_fuzz.py \
-		--ignore=tests/exports/test_import_limits.py $(ARGS)
+	$(BIN)/pytest $(FAST) $(ARGS)
+
+coverage: install ## the fast suite under coverage: what app/ lines it misses, checked against the floor
+	$(BIN)/pytest $(FAST) --cov --cov-report=term --cov-report=html:test-artifacts/coverage $(ARGS)
+
+# The tests write their screenshots to test-artifacts/screenshots/ (gitignored); this refreshes the committed
+# ones: the browser tests that take screenshots, on SQLite, writing into docs/screenshots/.
+SCREENSHOT_TESTS = $(shell grep -l '\.screenshot' tests/browser/test_*.py)
+
+screenshots: install $(CHROMIUM) ## refresh docs/screenshots/ (the phone-size pages the README shows) from the browser tests
+	env -u TEST_DATABASE_URL IAS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -p no:cacheprovider -q $(SCREENSHOT_TESTS)
 
 bench: install ## docs/contract.md §5 budgets vs bare baselines, ~4 min a database (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
 	$(BIN)/python bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
-lint: install ## ruff (lint and format check) and mypy
+lint: install ## ruff (lint and format check), mypy, the import direction (lint-imports, .importlinter), eslint
 	$(BIN)/ruff check app tests bench migrations/env.py
 	$(BIN)/ruff format --check app tests bench migrations/env.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
+	node_modules/.bin/eslint app/static/js app/templates/offline/sw.js eslint.config.js
 
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix app tests bench migrations/env.py

@@ -59,6 +59,9 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.context_processor(template_globals)
     register_audit_listener()
+    from app.notifications import handlers as notification_handlers
+
+    notification_handlers.init_app(app)  # notifications subscribes to the lower domains' events
 
 
 def register_api(app: Flask) -> None:
@@ -69,11 +72,12 @@ def register_api(app: Flask) -> None:
     from app.district.api import blp as district_blp
     from app.exports.api import blp as exports_blp
     from app.extensions import api
+    from app.gis.api import blp as gis_blp
     from app.notifications.api import blp as notifications_blp
     from app.observations.api import blp as observations_blp
     from app.photos.api import blp as photos_blp
-    from app.sites.api import blp as sites_blp
     from app.species.api import blp as species_blp
+    from app.timeline.api import blp as sites_blp  # the sites API, with the site history (app/timeline)
 
     api.init_app(
         app,
@@ -93,6 +97,7 @@ def register_api(app: Flask) -> None:
         photos_blp,
         sites_blp,
         control_blp,
+        gis_blp,
         notifications_blp,
         exports_blp,
     ):
@@ -109,13 +114,15 @@ def register_views(app: Flask) -> None:
     from app.main.api_docs import bp as api_docs_views
     from app.main.assets import register_assets
     from app.main.filters import register_filters
+    from app.main.maps import basemap_hosts
+    from app.main.navigation import template_globals
     from app.main.offline import bp as offline_views
     from app.main.views import bp as main_views
     from app.notifications.views import bp as notifications_views
     from app.observations.views import bp as observations_views
     from app.security import register_security_headers
-    from app.sites.views import bp as sites_views
     from app.species.views import bp as species_views
+    from app.timeline.views import bp as sites_views  # the site pages, with the site history
 
     for blueprint in (
         main_views,
@@ -132,7 +139,8 @@ def register_views(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     register_filters(app)
-    register_security_headers(app)
+    app.context_processor(template_globals)
+    register_security_headers(app, image_hosts=basemap_hosts(app.config["IAS_BASEMAP"]))
     register_assets(app)
 
 
@@ -147,7 +155,7 @@ def register_cli(app: Flask) -> None:
     from app.demo.cli import demo_cli
     from app.district.cli import district_cli
     from app.exports.cli import exports_cli, imports_cli
-    from app.notifications.cli import reminders_cli, scheduler_cli
+    from app.scheduler.cli import reminders_cli, scheduler_cli
     from app.species.cli import species_cli
 
     for group in (

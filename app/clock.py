@@ -30,3 +30,9 @@ def day_start(day: date) -> datetime:
 def day_end(day: date) -> datetime:
     """The local midnight that ends `day` (the next day's start), as a UTC instant; exclusive."""
     return day_start(day + timedelta(days=1))
+
+
+# Phones' clocks drift: a record or an operation a few minutes "in the future" is a clock, not a mistake.
+CLOCK_SKEW = timedelta(minutes=10)
+# Nothing in the field was recorded before this: an earlier time is a wrong year.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)

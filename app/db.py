@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
@@ -84,17 +84,22 @@ def configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -
     cursor.close()
 
 
+# True while the work under way only reads (a GET request): its SQLite transactions BEGIN deferred. The
+# request layer says so (app/uow.py, before each request), so this module needs no web framework.
+read_only_work: ContextVar[bool] = ContextVar("ias_read_only_work", default=False)
+
+
 def begin_sqlite_transaction(connection: sa.Connection) -> None:
     """BEGIN IMMEDIATE for anything that may write (commands, jobs, unsafe requests).
 
     A deferred transaction that reads and then writes fails at once with "database is locked" when
     another connection wrote in between, whatever busy_timeout says; taking the write lock up front
-    makes such writers queue instead. Read-only requests keep a plain BEGIN and never wait.
+    makes such writers queue instead. Read-only work (`read_only_work`, or a connection with the
+    `sqlite_deferred_begin` execution option) keeps a plain BEGIN and never waits.
     """
     if connection.dialect.name != "sqlite":
         return
-    read_only = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
-    deferred = read_only or connection.get_execution_options().get("sqlite_deferred_begin", False)
+    deferred = read_only_work.get() or connection.get_execution_options().get("sqlite_deferred_begin", False)
     connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
@@ -106,19 +111,3 @@ def register_engine_events() -> None:
     ):
         if not sa.event.contains(sa.engine.Engine, name, listener):
             sa.event.listen(sa.engine.Engine, name, listener)
-
-
-def commit_and_keep(session: sa.orm.Session) -> None:
-    """Commit without expiring what the session holds.
-
-    For a view that answers with what it has just written: the values in memory are the ones just
-    committed, so the reload that expiry forces (a SELECT per object and per collection, the record's six
-    joins among them) would only cost time. Not for long-lived sessions (the scheduler), where expiry is
-    what lets the next transaction see other processes' changes.
-    """
-    keep = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = keep

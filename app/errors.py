@@ -37,6 +37,7 @@ FIELD_LABELS: dict[str, Any] = {
     "crs": _l("Coordinate system"),
     "observed_at": _l("Time"),
     "township_code": _l("Township"),
+    "village_code": _l("Village"),
     "place_name": _l("Place name"),
     "habitat": _l("Habitat"),
     **{metric.field: metric.label for metric in metrics.METRICS},

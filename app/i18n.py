@@ -27,14 +27,5 @@ def select_timezone() -> str:
 
 
 def template_globals() -> dict[str, object]:
-    """Names every template can use: the language, the menu, the basemap."""
-    from app.main.maps import basemap_layers
-    from app.main.navigation import menu, shows_api_docs, unread_count
-
-    return {
-        "current_locale": str(get_locale()),
-        "nav_menu": menu,
-        "shows_api_docs": shows_api_docs,
-        "basemap_layers": basemap_layers,
-        "unread_count": unread_count,
-    }
+    """The language, for every template (the menu and the basemap come from app/main/navigation.py)."""
+    return {"current_locale": str(get_locale())}

@@ -1,5 +1,9 @@
 """Telling a retry from a clash: records sent with a client-made `client_uuid` keep a fingerprint of
-what was sent, so the same request again returns the first result and different content is a 409."""
+what was sent, so the same request again returns the first result and different content is a 409.
+
+`CreateOnce` is the one way a domain creates such a row (observations, control operations); `same_request`
+tells an action applied once already (a review, a follow-up's completion) from a new one.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,16 @@ import enum
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app.db import read_only_work
+from app.extensions import db
 
 
 def _plain(value: Any) -> Any:
@@ -26,3 +38,78 @@ def fingerprint(args: dict[str, Any], *, sender_id: int) -> str:
     body = {key: _plain(value) for key, value in sorted(args.items()) if value is not None}
     body["_sender"] = sender_id
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class ClientMade(Protocol):
+    """A row made once per client_uuid of an organization, keeping the fingerprint of what was sent."""
+
+    id: Any
+    organization_id: Any
+    client_uuid: Any
+    payload_sha256: Any
+
+
+M = TypeVar("M", bound=ClientMade)
+
+
+@dataclass
+class CreateOnce(Generic[M]):
+    """Create a row once per (organization, client_uuid), whatever the retries and races.
+
+    `earlier()` finds what an earlier try of the same request made (the same fingerprint: returned;
+    different content: `clash(row)` is raised, a Conflict naming it). `create(build)` runs `build` (which
+    adds and flushes the new row) in a savepoint: when a concurrent try wins the unique (organization,
+    client_uuid) key, the savepoint rolls back and the winner's row is returned instead. Returns
+    (row, created). The domain's own checks run between the two, so a retry is answered as before even
+    when its content would no longer pass them.
+    """
+
+    model: type[M]
+    organization_id: int
+    client_uuid: uuid.UUID
+    payload: str
+    clash: Callable[[M], Exception]
+
+    def earlier(self) -> M | None:
+        # The id first: almost every call finds nothing, and an entity select may join many tables.
+        model: Any = self.model
+        found = db.session.scalar(
+            sa.select(model.id).where(
+                model.organization_id == self.organization_id, model.client_uuid == self.client_uuid
+            )
+        )
+        if found is None:
+            return None
+        row = db.session.get(self.model, found)
+        if row is not None and row.payload_sha256 != self.payload:
+            raise self.clash(row)
+        return row
+
+    def create(self, build: Callable[[], M]) -> tuple[M, bool]:
+        if _writers_serialized():
+            # Nobody else can write between `earlier()` and this insert: no race to recover from, and no
+            # savepoint to pay for (two statements of every create).
+            row = build()
+            db.session.flush()
+            return row, True
+        try:
+            with db.session.begin_nested():
+                row = build()
+                db.session.flush()
+        except IntegrityError:
+            earlier = self.earlier()
+            if earlier is None:
+                raise
+            return earlier, False
+        return row, True
+
+
+def _writers_serialized() -> bool:
+    """SQLite writes under BEGIN IMMEDIATE (app/db.py): a writing unit holds the database's one write lock
+    from its first statement, so a concurrent try of the same request waits and then finds this row."""
+    return db.session.get_bind().dialect.name == "sqlite" and not read_only_work.get()
+
+
+def same_request(done: uuid.UUID | None, sent: uuid.UUID | None) -> bool:
+    """Whether an action already applied with `done` (a review, a completion) is this request again."""
+    return sent is not None and done == sent

@@ -5,9 +5,10 @@ from app.audit.models import AuditLog
 from app.control.models import ControlOperation, FollowUp
 from app.district.models import District, Township, TownshipAlias
 from app.exports.models import Export
-from app.notifications.models import Delivery, Notification, SchedulerLease, Webhook
+from app.notifications.models import Delivery, Notification, Webhook
 from app.observations.models import Observation, ObservationFlag
 from app.photos.models import Photo
+from app.scheduler.models import SchedulerLease
 from app.sites.models import Site
 from app.species.models import ControlMethod, Habitat, ListMembership, Species, SpeciesList, SpeciesName
 

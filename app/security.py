@@ -56,8 +56,8 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def register_security_headers(app: Flask) -> None:
-    from app.main.maps import basemap_hosts
-
-    app.config["IAS_CSP"] = content_security_policy(basemap_hosts(app.config["IAS_BASEMAP"]))
+def register_security_headers(app: Flask, image_hosts: list[str]) -> None:
+    """Send the headers on every response; `image_hosts` are the origins the maps load tiles from
+    (create_app asks the maps, app/main/maps.py, so this module needs no domain)."""
+    app.config["IAS_CSP"] = content_security_policy(image_hosts)
     app.after_request(_security_headers)

@@ -8,9 +8,10 @@ Services change the session and never commit. The edge commits once, here:
 - **Commands and jobs**: `@transactional` (or `with unit():`) commits when the body returns and rolls back
   when it raises.
 - **Deliberate transactions of their own** inside a longer unit: `with step("why")` commits at once. Only
-  the reasons in `STEPS` may do this (a sign-in attempt counted before the password is checked, a claim on
-  outbox deliveries or an export, each delivery's outcome, an export's progress), and each is named where
-  it happens, so a reader sees every commit that is not the edge's.
+  the reasons in `STEPS` may do this (a sign-in attempt counted before the password is checked, a
+  remembered browser's session secrets replaced, a claim on outbox deliveries or an export, each
+  delivery's outcome, an export's progress), and each is named where it happens, so a reader sees every
+  commit that is not the edge's.
 
 `after_commit(fn)` runs `fn` once the current transaction has committed (and drops it on rollback): for work
 that must only start when the rows it reads are visible to other connections (an export's runner).
@@ -26,9 +27,10 @@ from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 from sqlalchemy.orm import Session
 
+from app.db import read_only_work
 from app.extensions import db
 
 P = ParamSpec("P")
@@ -38,6 +40,9 @@ R = TypeVar("R")
 STEPS = frozenset(
     {
         "sign-in attempt",  # counted even when the sign-in then fails (app/accounts/throttle.py)
+        # A remembered browser's secrets replaced before the view runs: the cookies set on the answer
+        # must match what is stored, whatever the request then answers (app/accounts/sessions.py).
+        "session rotation",
         "outbox claim",  # deliveries taken by one scheduler, visible to the others at once
         "outbox outcome",  # each message's outcome kept as soon as it is sent
         "export claim",  # an export taken by one runner
@@ -47,6 +52,8 @@ STEPS = frozenset(
 )
 
 _AFTER_COMMIT = "ias_after_commit"
+# Methods that change nothing: their transactions need no write lock (app/db.py, `read_only_work`).
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def commit(session: Session | None = None) -> None:
@@ -143,7 +150,26 @@ def _forget_after_commit(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_AFTER_COMMIT, None)
 
 
+def mark_read_only_request() -> None:
+    """Flask `before_request`: tell the database layer whether this request only reads."""
+    g.ias_read_only_token = read_only_work.set(request.method in READ_ONLY_METHODS)
+
+
+def unmark_request(exc: BaseException | None = None) -> None:
+    """Flask `teardown_request`: the work after the request (a test's, a command's) may write again."""
+    token = g.pop("ias_read_only_token", None)
+    if token is None:
+        return
+    try:
+        read_only_work.reset(token)
+    except ValueError:  # the request ran in another context (a server's thread): nothing to restore
+        read_only_work.set(False)
+
+
 def init_app(app: Flask) -> None:
+    # Registered before any other hook that could open a transaction (create_app calls this first).
+    app.before_request(mark_read_only_request)
+    app.teardown_request(unmark_request)
     app.after_request(commit_request)
     if not sa.event.contains(Session, "after_commit", _run_after_commit):
         sa.event.listen(Session, "after_commit", _run_after_commit)

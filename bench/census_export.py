@@ -40,7 +40,7 @@ from typing import Any
 import openpyxl  # noqa: TID251 - a benchmark of openpyxl itself
 from openpyxl import Workbook  # noqa: TID251
 
-from app.exports.templates import load_template
+from app.exports.layouts import load_template
 from app.exports.workbook import write_census
 
 BUDGET = 1.25

@@ -10,7 +10,7 @@ BENCH_DATABASE_URL database).
 - baseline: the same observation rows, already read into memory as lists of cell values in the
   template's column order (naive local datetimes, 是/否), appended to an openpyxl write-only workbook and
   saved: the least anyone could do to write those rows;
-- ours: `app.exports.services.write_export` exactly as the export job calls it (census kind: the
+- ours: `app.exports.writing.write_export` exactly as the export job calls it (census kind: the
   observations sheet streamed from the database, the control and follow-up sheets, the summaries, the
   cover, styles, 合计 row), with a progress callback, in a fresh process whose peak resident memory
   (VmHWM) is the memory figure.
@@ -49,12 +49,13 @@ from app.accounts.models import Organization, Role, User
 from app.clock import local_zone
 from app.district.models import Township
 from app.district.services import load_district
-from app.exports import services
+from app.exports import rows as export_rows
+from app.exports import writing
 from app.exports.models import ExportKind
 from app.extensions import db
 from app.observations.models import Observation, PositionSource, ReviewStatus
 from app.species.models import Species
-from app.species.services import sync_registry
+from app.species.sync import sync_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_RATIO = 1.25
@@ -136,7 +137,7 @@ def read_only() -> None:
 
 
 def _count(date_from: date | None) -> int:
-    scope = services.Scope(BUREAU, date_from, None, {})
+    scope = export_rows.Scope(BUREAU, date_from, None, {})
     return db.session.scalar(sa.select(sa.func.count()).select_from(scope.observation_ids().subquery())) or 0
 
 
@@ -166,7 +167,7 @@ def date_range(url: str, tmp: str, wanted: int) -> tuple[date | None, int]:
 
 def _export(target: Path, date_from: date | None, progress: list[tuple[float, int]]) -> int:
     with target.open("wb") as fh:
-        return services.write_export(
+        return writing.write_export(
             fh,
             bureau=BUREAU,
             kind=ExportKind.CENSUS,
@@ -183,10 +184,10 @@ def baseline_rows(url: str, tmp: str, date_from: date | None) -> list[list[Any]]
     app = make_app(url, tmp)
     with app.app_context():
         read_only()
-        columns = services.template_for(BUREAU, ExportKind.CENSUS).sheet("observations").columns
-        scope = services.Scope(BUREAU, date_from, None, {})
+        columns = writing.template_for(BUREAU, ExportKind.CENSUS).sheet("observations").columns
+        scope = export_rows.Scope(BUREAU, date_from, None, {})
         rows = []
-        for row in services.observation_rows(scope):
+        for row in export_rows.observation_rows(scope):
             cells = []
             for column in columns:
                 value = row[column.field]

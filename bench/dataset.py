@@ -51,7 +51,7 @@ from app.observations.models import Flag, Observation, ObservationFlag, Position
 from app.photos.models import Photo
 from app.sites.models import Site, SiteStatus
 from app.species.models import Habitat, Species
-from app.species.services import sync_registry
+from app.species.sync import sync_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = Path(__file__).resolve().parent / ".data"

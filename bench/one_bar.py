@@ -33,7 +33,7 @@ from app import create_app
 from app.accounts.models import Organization, Role, User
 from app.district.services import load_district
 from app.extensions import db
-from app.species.services import sync_registry
+from app.species.sync import sync_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -35,10 +35,10 @@ from app.clock import local_today
 from app.control.models import FollowUp, FollowUpKind, FollowUpStatus
 from app.district.services import load_district
 from app.extensions import db
-from app.notifications import services
+from app.notifications import jobs, reminders
 from app.sites.models import Site, SiteStatus
 from app.species.models import Species
-from app.species.services import sync_registry
+from app.species.sync import sync_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 2.0
@@ -129,7 +129,7 @@ def measure(app: Any) -> dict[str, Any]:
     with app.app_context():
         sa.event.listen(db.engine, "before_cursor_execute", count)
         start = time.perf_counter()
-        queued = services.queue_follow_up_reminders()
+        queued = reminders.queue_follow_up_reminders()
         db.session.commit()
         queue_seconds = time.perf_counter() - start
         queue_statements = len(statements)
@@ -141,13 +141,13 @@ def measure(app: Any) -> dict[str, Any]:
 
         sa.event.listen(db.engine, "commit", committed)
         start = time.perf_counter()
-        first = services.sweep()
+        first = jobs.sweep()
         send_seconds = time.perf_counter() - start
         sa.event.remove(db.engine, "commit", committed)
         start = time.perf_counter()
         idle_statements_before = len(statements)
         sa.event.listen(db.engine, "before_cursor_execute", count)
-        second = services.sweep()
+        second = jobs.sweep()
         idle_seconds = time.perf_counter() - start
         sa.event.remove(db.engine, "before_cursor_execute", count)
         db.session.remove()
@@ -171,7 +171,7 @@ def main() -> int:
     parser.add_argument("--due", type=int, default=1000, help="due today (and as many overdue)")
     parser.add_argument("--json", type=Path, help="append the result as one JSON line to this file")
     args = parser.parse_args()
-    logging.getLogger("app.notifications.services").setLevel(logging.WARNING)  # no log line per e-mail
+    logging.getLogger("app.notifications.delivery").setLevel(logging.WARNING)  # no log line per e-mail
 
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database_url(tmp)

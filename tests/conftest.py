@@ -28,7 +28,7 @@ from app.accounts.services import issue_token
 from app.accounts.sessions import SESSION_SECRET_KEY, new_session
 from app.district.services import load_district
 from app.extensions import db
-from app.species.services import sync_registry
+from app.species.sync import sync_registry
 from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent

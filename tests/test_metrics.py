@@ -10,11 +10,11 @@ import pytest
 from flask_babel import force_locale
 
 from app import metrics, units
-from app.control.services import EFFICACY_METRICS
+from app.control.assessment import EFFICACY_METRICS
 from app.errors import field_label
+from app.observations.checks import METRIC_FIELDS
 from app.observations.models import Observation
 from app.observations.schemas import MetricsFields
-from app.observations.services import METRIC_FIELDS
 from app.species.registry import METRICS as REGISTRY_METRICS
 
 

@@ -25,8 +25,7 @@ from app.accounts.schemas import (
     UserUpdateArgs,
 )
 from app.api import PageArgs, page_of, paginate
-from app.errors import AuthenticationFailed, InvalidInput, RateLimited
-from app.extensions import db
+from app.errors import InvalidInput
 
 blp = Blueprint("Accounts", __name__, description="Organizations, users and API tokens")
 
@@ -41,15 +40,11 @@ class Tokens(MethodView):
     @blp.doc(security=[])
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Exchange a username and password for a bearer token"""
-        try:
-            user = services.authenticate(
-                username=args["username"], password=args["password"], ip=request.remote_addr
-            )
-        except (AuthenticationFailed, RateLimited):
-            db.session.commit()  # the failed attempt must count even though the request fails
-            raise
+        # A failed attempt is counted and audited by the service, even though this request then fails.
+        user = services.authenticate(
+            username=args["username"], password=args["password"], ip=request.remote_addr
+        )
         plain, token = services.issue_token(user)
-        db.session.commit()
         return {"token": plain, "expires_at": token.expires_at, "user": user}
 
 
@@ -62,7 +57,6 @@ class CurrentToken(MethodView):
         if token is None:
             raise InvalidInput.field("Authorization", _("This request was not made with a bearer token."))
         services.revoke_token(token)
-        db.session.commit()
 
 
 @blp.route("/me")
@@ -80,19 +74,14 @@ class MyPassword(MethodView):
     @blp.alt_response(429, description="Too many wrong current passwords; see Retry-After")
     def post(self, args: dict[str, Any]) -> None:
         """Change the signed-in user's own password; every other session and token of theirs ends"""
-        try:
-            services.change_own_password(
-                current_user._get_current_object(),
-                current_password=args["current_password"],
-                new_password=args["new_password"],
-                ip=request.remote_addr,
-                keep_session=g.get("user_session"),
-                keep_token=g.get("api_token"),
-            )
-        except (InvalidInput, RateLimited):
-            db.session.commit()  # the audit event of a wrong current password
-            raise
-        db.session.commit()
+        services.change_own_password(
+            current_user._get_current_object(),
+            current_password=args["current_password"],
+            new_password=args["new_password"],
+            ip=request.remote_addr,
+            keep_session=g.get("user_session"),
+            keep_token=g.get("api_token"),
+        )
 
 
 @blp.route("/organizations")
@@ -111,7 +100,6 @@ class Organizations(MethodView):
     def post(self, args: dict[str, Any]) -> Organization:
         """Create an organization (admins); `parent` names the bureau a unit reports to"""
         organization = organizations.create_organization(actor=current_user, **args)
-        db.session.commit()
         return organization
 
 
@@ -126,7 +114,6 @@ class OrganizationItem(MethodView):
         changed = organizations.update_organization(
             actor=current_user, organization=organization, changes=args
         )
-        db.session.commit()
         return changed
 
 
@@ -161,7 +148,6 @@ class Users(MethodView):
             organization_code=args["organization"],
             email=args.get("email"),
         )
-        db.session.commit()
         return user
 
 
@@ -181,5 +167,4 @@ class UserItem(MethodView):
         user = services.update_user(
             actor=current_user, user=services.get_managed_user(current_user, user_id), changes=args
         )
-        db.session.commit()
         return user

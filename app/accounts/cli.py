@@ -3,11 +3,11 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from app import uow
 from app.accounts.models import Role
 from app.accounts.services import create_user
 from app.audit.services import set_actor_label
 from app.errors import ServiceError
-from app.extensions import db
 
 users_cli = AppGroup("users", help="User accounts.")
 
@@ -25,6 +25,7 @@ users_cli = AppGroup("users", help="User accounts.")
 @click.option("--organization", required=True, help="Organization code, e.g. forestry.")
 @click.option("--display-name", default="", help="Name shown in the app (default: the username).")
 @click.option("--email", default=None)
+@uow.transactional
 def create_command(
     username: str, password: str, role: str, organization: str, display_name: str, email: str | None
 ) -> None:
@@ -41,8 +42,6 @@ def create_command(
             email=email,
         )
     except ServiceError as exc:
-        db.session.rollback()
         details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
         raise click.ClickException(exc.message + (f" ({details})" if details else "")) from exc
-    db.session.commit()
     click.echo(f"created {user.username} ({user.role.value}, {user.organization.code})")

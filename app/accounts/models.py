@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.audit.services import Audited
+from app.audit.models import Audited
 from app.db import UTCDateTime, intpk, timestamp
 from app.extensions import db
 

@@ -23,6 +23,7 @@ from flask import current_app, g, has_request_context
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import uow
 from app.accounts import throttle
 from app.accounts.models import (
     ApiToken,
@@ -256,7 +257,7 @@ def change_own_password(
 ) -> None:
     """A user's own password change: the current password is checked (and throttled like a sign-in),
     the new one follows the rules, and every other session and token of the user ends (the one
-    asking is kept). Raises InvalidInput naming the field, or RateLimited. The caller commits."""
+    asking is kept). Raises InvalidInput naming the field, or RateLimited."""
     blocked = throttle.claim_attempt(user.username, ip, None)
     if blocked is not None:
         raise RateLimited(
@@ -266,10 +267,14 @@ def change_own_password(
             ),
             headers={"Retry-After": str(blocked.retry_after_s)},
         )
+    # The check's outcome is kept whatever the request then answers (a new password refused, say): a
+    # wrong current password is audited and counted like a failed sign-in, a right one clears the count.
     if not check_password_hash(user.password_hash, current_password):
-        record_event("password_change_failed", "user", user.id)
+        with uow.step("sign-in attempt"):
+            record_event("password_change_failed", "user", user.id)
         raise InvalidInput.field("current_password", _("This is not your current password."))
-    throttle.succeeded(user.username, ip, None)
+    with uow.step("sign-in attempt"):
+        throttle.succeeded(user.username, ip, None)
     if new_password == current_password:
         raise InvalidInput.field("new_password", _("Choose a password other than the current one."))
     _validate_password(new_password, user.username, field="new_password")
@@ -301,7 +306,7 @@ def authenticate(*, username: str, password: str, ip: str | None = None, client:
     (app/accounts/throttle.py). Raises RateLimited while this username (from this address or client)
     or this address must wait, AuthenticationFailed on a wrong username, password or a deactivated
     account (one message for all three: nothing to probe). The attempt is counted (and committed)
-    before the password is checked; the caller must commit even when this raises (the audit event).
+    before the password is checked, and a failure's audit event is committed before this raises.
     """
     username = normalize_username(username)
     blocked = throttle.claim_attempt(username, ip, client)
@@ -310,7 +315,8 @@ def authenticate(*, username: str, password: str, ip: str | None = None, client:
     user = db.session.scalar(sa.select(User).where(User.username == username))
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or not user.active:
-        record_event("sign_in_failed", "user", username, actor_label=username)
+        with uow.step("sign-in attempt"):  # audited although the request fails (and rolls back)
+            record_event("sign_in_failed", "user", username, actor_label=username)
         raise AuthenticationFailed(_("Wrong username or password."))
     throttle.succeeded(username, ip, client)
     user.last_login_at = datetime.now(UTC)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from flask import Response, current_app, g, request, session
 from flask_login import login_user, logout_user
 
+from app import uow
 from app.accounts.models import User, UserSession
 from app.extensions import db
 
@@ -117,9 +118,9 @@ def restore_remembered() -> None:
         return
     secret, remember = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     row.previous_remember_hash, row.remember_rotated_at = row.remember_hash, datetime.now(UTC)
-    row.session_hash, row.remember_hash, row.expires_at = _hash(secret), _hash(remember), _expiry()
-    user = row.user
-    db.session.commit()
+    with uow.step("session rotation"):
+        row.session_hash, row.remember_hash, row.expires_at = _hash(secret), _hash(remember), _expiry()
+        user = row.user
     login_user(user, remember=False)
     session[SESSION_SECRET_KEY] = secret
     g.set_remember_cookie = remember

@@ -40,6 +40,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app import uow
 from app.accounts.models import SignInThrottle
 from app.extensions import db
 
@@ -102,12 +103,12 @@ def claim_attempt(username: str, ip: str | None, client: str | None) -> Blocked 
     """Claim one sign-in attempt (committed at once); a Blocked when it may not check a password."""
     config = current_app.config
     key = user_key(username, ip, client)
-    blocked = _claim(key, free=int(config["IAS_SIGNIN_MAX_FAILURES"]), doubling=True)
-    if blocked is None and client is None and ip:
-        blocked = _claim(f"addr:{ip}", free=int(config["IAS_SIGNIN_ADDRESS_BUDGET"]), doubling=False)
-        if blocked is not None:  # the username's attempt was not used after all
-            _give_back(key)
-    db.session.commit()
+    with uow.step("sign-in attempt"):
+        blocked = _claim(key, free=int(config["IAS_SIGNIN_MAX_FAILURES"]), doubling=True)
+        if blocked is None and client is None and ip:
+            blocked = _claim(f"addr:{ip}", free=int(config["IAS_SIGNIN_ADDRESS_BUDGET"]), doubling=False)
+            if blocked is not None:  # the username's attempt was not used after all
+                _give_back(key)
     return blocked
 
 

@@ -53,8 +53,7 @@ def sign_in() -> str | Response | tuple[str, int]:
             user = services.authenticate(
                 username=username, password=form.password.data or "", ip=request.remote_addr, client=client
             )
-        except (AuthenticationFailed, RateLimited) as exc:
-            db.session.commit()  # the audit event of the failure
+        except (AuthenticationFailed, RateLimited) as exc:  # counted and audited by the service
             form.password.errors = [exc.message]
             status = exc.status_code
         else:
@@ -62,7 +61,6 @@ def sign_in() -> str | Response | tuple[str, int]:
             # the field stays signed in (REMEMBER_COOKIE_DURATION), so the outbox can send without
             # asking for the password. app/accounts/sessions.py says how it is revoked.
             start_session(user)
-            db.session.commit()
             response = redirect(_safe_next(request.args.get("next")))
             if client is None:  # this browser is now one the user signed in from (the throttle's exemption)
                 response.set_cookie(
@@ -81,7 +79,6 @@ def sign_in() -> str | Response | tuple[str, int]:
 @login_required
 def sign_out() -> Response:
     end_session()
-    db.session.commit()
     # The sign-in page then asks the service worker to forget the saved pages (the next person on this
     # phone must not see them); records still in the outbox stay, marked as someone else's.
     return redirect(url_for("accounts.sign_in", signed_out=1))
@@ -102,12 +99,10 @@ def change_password() -> str | Response | tuple[str, int]:
                 ip=request.remote_addr,
                 keep_session=g.get("user_session"),
             )
-        except (InvalidInput, RateLimited) as exc:
-            db.session.commit()  # the audit event of a wrong current password
+        except (InvalidInput, RateLimited) as exc:  # a wrong current password is audited by the service
             show_refusal(form, exc)
             status = exc.status_code
         else:
-            db.session.commit()
             flash(_("Password changed; your other devices are signed out."), "info")
             return redirect(url_for("main.home"))
     if form.is_submitted() and has_errors(form) and status == 200:
@@ -183,7 +178,6 @@ def user_new() -> str | Response | tuple[str, int]:
             db.session.rollback()
             show_refusal(form, exc)
         else:
-            db.session.commit()
             flash(_("User %(username)s created.", username=user.username), "info")
             return redirect(url_for("accounts.users"))
     status = 422 if form.is_submitted() and has_errors(form) else 200
@@ -228,7 +222,6 @@ def user_edit(user_id: int) -> str | Response | tuple[str, int]:
             show_refusal(form, exc)
             status = exc.status_code
         else:
-            db.session.commit()
             flash(_("Changes to %(username)s saved.", username=user.username), "info")
             return redirect(url_for("accounts.users"))
     if form.is_submitted() and has_errors(form) and status == 200:

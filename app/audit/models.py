@@ -1,12 +1,22 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import JSONType, intpk, timestamp
 from app.extensions import db
+
+
+class Audited:
+    """Mixin: every insert, update and delete of this model is written to the audit log (by the flush
+    listener in app/audit/services.py, in the same transaction)."""
+
+    # Columns whose changes are not worth a row (bookkeeping such as last_login_at).
+    __audit_ignore__: ClassVar[frozenset[str]] = frozenset()
+    # Columns recorded as changed without their values (password hashes).
+    __audit_redact__: ClassVar[frozenset[str]] = frozenset()
 
 
 class AuditLog(db.Model):  # type: ignore[name-defined]

@@ -11,7 +11,7 @@ import datetime as dt
 import decimal
 import enum
 import uuid
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 from flask import g, has_app_context, has_request_context, request
@@ -19,19 +19,10 @@ from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.orm import Session, UOWTransaction
 
-from app.audit.models import AuditLog
+from app.audit.models import Audited, AuditLog
 from app.extensions import db
 
 REDACTED = "***"
-
-
-class Audited:
-    """Mixin: every insert, update and delete of this model is written to the audit log."""
-
-    # Columns whose changes are not worth a row (bookkeeping such as last_login_at).
-    __audit_ignore__: ClassVar[frozenset[str]] = frozenset()
-    # Columns recorded as changed without their values (password hashes).
-    __audit_redact__: ClassVar[frozenset[str]] = frozenset()
 
 
 def set_actor_label(label: str) -> None:

@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from app.api import page_of, paginate
-from app.control import services
+from app.control import follow_ups, services
 from app.control.models import ControlOperation, FollowUp
 from app.control.schemas import (
     ControlMethodSchema,
@@ -22,7 +22,10 @@ from app.control.schemas import (
     FollowUpUpdateArgs,
 )
 from app.errors import InvalidInput
-from app.extensions import db
+from app.photos.api import PhotoUploadArgs, StageArgs
+from app.photos.api import blp as photos_blp
+from app.photos.models import Photo
+from app.photos.schemas import StagedPhotoSchema
 from app.species.services import list_control_methods
 
 blp = Blueprint("Control", __name__, description="Control operations and the follow-ups they schedule")
@@ -60,7 +63,6 @@ class ControlOperations(MethodView):
         supervisor is told when they become overdue.
         """
         operation, created = services.create_control_operation(actor=current_user, args=args)
-        db.session.commit()
         return operation, 201 if created else 200
 
 
@@ -79,20 +81,19 @@ class FollowUps(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Follow-ups (re-inspections), soonest due first; `overdue` is judged in Asia/Shanghai"""
         filters = {k: v for k, v in args.items() if k not in {"page", "per_page"}}
-        return paginate(services.filtered_follow_ups(filters), page=args["page"], per_page=args["per_page"])
+        return paginate(follow_ups.filtered_follow_ups(filters), page=args["page"], per_page=args["per_page"])
 
     @blp.arguments(FollowUpCreateArgs)
     @blp.response(201, FollowUpSchema)
     def post(self, args: dict[str, Any]) -> FollowUp:
         """Schedule a re-inspection of any site by hand (supervisors)"""
-        follow_up = services.create_manual_follow_up(
+        follow_up = follow_ups.create_manual_follow_up(
             actor=current_user,
             site_id=args["site_id"],
             due_on=args["due_on"],
             assignee_id=args.get("assignee_id"),
             note=args.get("note"),
         )
-        db.session.commit()
         return follow_up
 
 
@@ -101,7 +102,7 @@ class FollowUpItem(MethodView):
     @blp.response(200, FollowUpSchema)
     def get(self, follow_up_id: int) -> FollowUp:
         """One follow-up"""
-        return services.get_follow_up(follow_up_id)
+        return follow_ups.get_follow_up(follow_up_id)
 
     @blp.arguments(FollowUpUpdateArgs)
     @blp.response(200, FollowUpSchema)
@@ -110,10 +111,9 @@ class FollowUpItem(MethodView):
         """Reassign, reschedule or cancel a follow-up (supervisors of its organization or its bureau)"""
         if not args:
             raise InvalidInput(_("Send at least one field to change."), {"_schema": [_("empty body")]})
-        follow_up = services.update_follow_up(
-            actor=current_user, follow_up=services.get_follow_up(follow_up_id), changes=args
+        follow_up = follow_ups.update_follow_up(
+            actor=current_user, follow_up=follow_ups.get_follow_up(follow_up_id), changes=args
         )
-        db.session.commit()
         return follow_up
 
 
@@ -128,12 +128,11 @@ class FollowUpComplete(MethodView):
         Efficacy compares the observation with the operation's baseline: reduction % per metric and,
         with an untreated check plot, Henderson–Tilton corrected efficacy on density.
         """
-        follow_up = services.complete_follow_up(
+        follow_up = follow_ups.complete_follow_up(
             actor=current_user,
-            follow_up=services.get_follow_up(follow_up_id),
+            follow_up=follow_ups.get_follow_up(follow_up_id),
             observation_args=args["observation"],
         )
-        db.session.commit()
         return follow_up
 
 
@@ -148,8 +147,27 @@ class FollowUpAccept(MethodView):
         and its efficacy is left out until a supervisor accepts it here; accepting computes it.
         Accepting again changes nothing.
         """
-        follow_up = services.accept_far_follow_up(
-            actor=current_user, follow_up=services.get_follow_up(follow_up_id)
+        follow_up = follow_ups.accept_far_follow_up(
+            actor=current_user, follow_up=follow_ups.get_follow_up(follow_up_id)
         )
-        db.session.commit()
         return follow_up
+
+
+@photos_blp.route("/control-operations/<int:operation_id>/photos")
+class OperationPhotos(MethodView):
+    @photos_blp.arguments(PhotoUploadArgs, location="files")
+    @photos_blp.arguments(StageArgs, location="query")
+    @photos_blp.response(201, StagedPhotoSchema)
+    @photos_blp.alt_response(200, schema=StagedPhotoSchema, description="The same photo was already attached")
+    @photos_blp.alt_response(422, description="A damaged or incomplete image")
+    def post(self, args: dict[str, Any], form: dict[str, Any], operation_id: int) -> tuple[Photo, int]:
+        """Attach a before or after photo to a control operation (multipart `file`; `?stage=before|after`)"""
+        upload = args["file"]
+        photo, created = services.add_photo(
+            actor=current_user,
+            operation=services.get_operation(operation_id),
+            stage=form["stage"],
+            data=upload.read(),
+            filename=upload.filename,
+        )
+        return photo, 201 if created else 200

@@ -3,22 +3,20 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organization, User
-from app.audit.services import Audited
+from app.audit.models import Audited
 from app.db import JSONType, NullableJSON, UTCDateTime, intpk, timestamp, utcnow
 from app.extensions import db
 from app.observations.models import Observation
+from app.photos.models import Photo
 from app.sites.models import Site
 from app.species.models import ControlMethod, Species
-
-if TYPE_CHECKING:
-    from app.photos.models import Photo
 
 
 def _enum(cls: type[enum.StrEnum], length: int = 20) -> sa.Enum:

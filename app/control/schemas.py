@@ -5,9 +5,12 @@ from typing import Any
 import marshmallow as ma
 
 from app.api import ID_RANGE, LocalDateTime, PageArgs, WorkDay
+from app.control.assessment import efficacy_gap_text
+from app.control.follow_ups import is_overdue
 from app.control.models import FollowUpKind, FollowUpStatus
-from app.control.services import efficacy_gap_text, is_overdue
-from app.observations.schemas import ObservationCreateArgs, PhotoSchema, SpeciesRefSchema
+from app.observations.schemas import ObservationCreateArgs
+from app.photos.schemas import StagedPhotoSchema
+from app.sites.schemas import SpeciesRefSchema
 
 
 class MethodFieldSchema(ma.Schema):
@@ -81,10 +84,6 @@ class ControlOperationQueryArgs(PageArgs):
     method = ma.fields.String(validate=ma.validate.Length(max=40))
     from_ = WorkDay(data_key="from")
     to = WorkDay()
-
-
-class StagedPhotoSchema(PhotoSchema):
-    stage = ma.fields.String(metadata={"description": "before or after the treatment"})
 
 
 class FollowUpSchema(ma.Schema):

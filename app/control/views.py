@@ -19,9 +19,10 @@ from sqlalchemy.orm import joinedload
 from app import metrics, policy
 from app.accounts.organizations import acting_ids
 from app.clock import local_today
-from app.control import services
+from app.control import assessment, staff
+from app.control import follow_ups as follow_up_rules
+from app.control.follow_ups import FOLLOW_UP_LABELS
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
-from app.control.services import FOLLOW_UP_LABELS
 from app.district.services import find_townships
 from app.errors import InvalidInput, ServiceError
 from app.extensions import db
@@ -77,7 +78,7 @@ def new_operation() -> str:
         site=site,
         observation=observation,
         sites=sites,
-        colleagues=services.assignable_users(current_user.organization_id),
+        colleagues=staff.assignable_users(current_user.organization_id),
         title=_("Control operation"),
     )
 
@@ -112,7 +113,7 @@ def follow_ups() -> str:
     """My follow-ups (pending first, by due date); supervisors see their organization's (and its
     units') with scope=all."""
     filters, scope_all = _follow_up_filters()
-    stmt = services.filtered_follow_ups(filters).options(
+    stmt = follow_up_rules.filtered_follow_ups(filters).options(
         joinedload(FollowUp.site).joinedload(Site.species),
         joinedload(FollowUp.site).joinedload(Site.township),
         joinedload(FollowUp.assignee),
@@ -148,14 +149,14 @@ def _may_manage(follow_up: FollowUp) -> bool:
 @login_required
 def follow_up(follow_up_id: int) -> str:
     """One follow-up: what to re-inspect, the completion form while pending, the efficacy once done."""
-    item = services.get_follow_up(follow_up_id)
+    item = follow_up_rules.get_follow_up(follow_up_id)
     return _render_follow_up(item)
 
 
 def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
     manage = _may_manage(item) and item.status == FollowUpStatus.PENDING
-    may_accept = _may_manage(item) and services.efficacy_withheld(item)
-    may_complete = item.status == FollowUpStatus.PENDING and services.may_complete(current_user, item)
+    may_accept = _may_manage(item) and assessment.efficacy_withheld(item)
+    may_complete = item.status == FollowUpStatus.PENDING and follow_up_rules.may_complete(current_user, item)
     operation: ControlOperation | None = item.control_operation
     return (
         render_template(
@@ -165,9 +166,9 @@ def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None
             manage=manage,
             may_complete=may_complete,
             may_accept=may_accept,
-            far_limit_m=services.FAR_FROM_SITE_RADII * float(current_app.config["IAS_SITE_RADIUS_M"]),
-            efficacy_gap=services.efficacy_gap_text(item.efficacy),
-            colleagues=services.assignable_users(item.organization_id) if manage else [],
+            far_limit_m=follow_up_rules.FAR_FROM_SITE_RADII * float(current_app.config["IAS_SITE_RADIUS_M"]),
+            efficacy_gap=assessment.efficacy_gap_text(item.efficacy),
+            colleagues=staff.assignable_users(item.organization_id) if manage else [],
             errors=errors or {},
             today=local_today(),
             labels=FOLLOW_UP_LABELS,
@@ -182,7 +183,7 @@ def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None
 @login_required
 def manage_follow_up(follow_up_id: int) -> Any:
     """Reassign, reschedule or cancel (supervisors), with the same rules as PATCH /api/v1/follow-ups."""
-    item = services.get_follow_up(follow_up_id)
+    item = follow_up_rules.get_follow_up(follow_up_id)
     action = request.form.get("action")
     changes: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
@@ -201,8 +202,7 @@ def manage_follow_up(follow_up_id: int) -> Any:
         changes["status"] = FollowUpStatus.CANCELLED
         changes["cancelled_reason"] = request.form.get("cancelled_reason", "")
     elif action == "accept_far":
-        services.accept_far_follow_up(actor=current_user, follow_up=item)
-        db.session.commit()
+        follow_up_rules.accept_far_follow_up(actor=current_user, follow_up=item)
         flash(_("The re-inspection was accepted; its efficacy now counts."), "info")
         return redirect(url_for("control.follow_up", follow_up_id=item.id))
     else:
@@ -211,15 +211,14 @@ def manage_follow_up(follow_up_id: int) -> Any:
         db.session.rollback()
         return _render_follow_up(item, errors, 422)
     try:
-        services.update_follow_up(actor=current_user, follow_up=item, changes=changes)
+        follow_up_rules.update_follow_up(actor=current_user, follow_up=item, changes=changes)
     except InvalidInput as exc:
         db.session.rollback()
-        item = services.get_follow_up(follow_up_id)
+        item = follow_up_rules.get_follow_up(follow_up_id)
         return _render_follow_up(item, exc.errors, 422)
     except ServiceError:
         db.session.rollback()
         raise
-    db.session.commit()
     flash(
         {
             "reassign": _("The follow-up was reassigned."),

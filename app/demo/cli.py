@@ -7,6 +7,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from app import uow
 from app.accounts.models import Organization, Role, User
 from app.accounts.services import create_user, update_user
 from app.audit.services import set_actor_label
@@ -16,6 +17,7 @@ demo_cli = AppGroup("demo", help="Demo data for trying the app out.")
 
 
 @demo_cli.command("seed")
+@uow.transactional
 def seed_command() -> None:
     """Create the demo admin (IAS_ADMIN_USER / IAS_ADMIN_PASSWORD, else admin and a random password).
 
@@ -39,7 +41,6 @@ def seed_command() -> None:
             role=Role.ADMIN,
             organization_code=org.code,
         )
-        db.session.commit()
         click.echo("=" * 60)
         click.echo(f"demo admin created: username {username}  password {password}")
         if generated:
@@ -47,7 +48,6 @@ def seed_command() -> None:
         click.echo("=" * 60)
     elif password:
         update_user(actor=None, user=user, changes={"password": password, "active": True})
-        db.session.commit()
         click.echo(f"demo admin {username}: password reset from IAS_ADMIN_PASSWORD")
     else:
         click.echo(f"demo admin {username} exists; password unchanged (set IAS_ADMIN_PASSWORD to reset it)")

@@ -8,10 +8,10 @@ from flask_smorest import Blueprint
 
 from app.api import PageArgs, page_of, paginate
 from app.district import services
-from app.district.schemas import DistrictSchema, TownshipSchema
+from app.district.schemas import DistrictSchema, TownshipSchema, VillageQueryArgs, VillageSchema
 from app.errors import NotFound
 
-blp = Blueprint("District", __name__, description="The district and its townships")
+blp = Blueprint("District", __name__, description="The district, its townships and villages")
 
 
 @blp.route("/district")
@@ -32,3 +32,12 @@ class Townships(MethodView):
     def get(self, page: int, per_page: int) -> dict[str, Any]:
         """The district's townships (街道, 镇, 乡) with codes and old names"""
         return paginate(services.list_townships(), page=page, per_page=per_page)
+
+
+@blp.route("/villages")
+class Villages(MethodView):
+    @blp.arguments(VillageQueryArgs, location="query", as_kwargs=True)
+    @blp.response(200, page_of(VillageSchema))
+    def get(self, page: int, per_page: int, township_code: str | None = None) -> dict[str, Any]:
+        """The district's villages and communities (村/社区), of one township when asked"""
+        return paginate(services.list_villages(township_code), page=page, per_page=per_page)

@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.audit.services import Audited
+from app.audit.models import Audited
 from app.db import JSONType, NullableJSON, intpk
 from app.extensions import db
 
@@ -96,3 +96,38 @@ class TownshipAlias(Audited, db.Model):  # type: ignore[name-defined]
     note: Mapped[str | None] = mapped_column(sa.String(300))
 
     township: Mapped[Township] = relationship(back_populates="aliases")
+
+
+class Village(Audited, db.Model):  # type: ignore[name-defined]
+    """A village-level unit (村 / 社区) with its 12-digit NBS code, under its township.
+
+    `name` is the official name (南华社区居民委员会); `short_name` the one people say and type (南华社区),
+    shown and searched first.
+    """
+
+    __tablename__ = "villages"
+
+    id: Mapped[intpk]
+    township_id: Mapped[int] = mapped_column(sa.ForeignKey("townships.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    short_name: Mapped[str] = mapped_column(sa.String(50), index=True)
+
+    township: Mapped[Township] = relationship()
+
+
+class FormerUnit(Audited, db.Model):  # type: ignore[name-defined]
+    """A code old records carry (the former county 梁平县 500228, its townships …) and today's unit.
+
+    `today_code` names today's district, township or village; None when the mapping is not known, in
+    which case the code is refused with a message naming the old unit (docs/contract.md §2).
+    """
+
+    __tablename__ = "former_units"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    today_code: Mapped[str | None] = mapped_column(sa.String(12))
+    changed_in: Mapped[int | None]
+    note: Mapped[str | None] = mapped_column(sa.String(300))

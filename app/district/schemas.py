@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.api import PageArgs
 from app.district.models import TownshipKind
 
 
@@ -34,4 +35,19 @@ class DistrictSchema(ma.Schema):
             "max_lat": d.max_lat,
             "buffer_deg": d.buffer_deg,
         }
+    )
+
+
+class VillageSchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "official 12-digit statistical code (NBS 2023)"})
+    short_name = ma.fields.String(metadata={"description": "the name people say and type (南华社区, 新口村)"})
+    name = ma.fields.String(metadata={"description": "official name, with its committee (…村民委员会)"})
+    township_code = ma.fields.Function(lambda v: v.township.code, metadata={"description": "9-digit"})
+    township_name = ma.fields.Function(lambda v: v.township.name_zh)
+
+
+class VillageQueryArgs(PageArgs):
+    township_code = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=50),
+        metadata={"description": "the township's code (9 or 12 digits) or name; all villages when omitted"},
     )

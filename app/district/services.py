@@ -10,11 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload, undefer
+from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload, selectinload, undefer
 
 from app.accounts.models import OrganizationKind
 from app.accounts.services import upsert_organization
-from app.district.models import District, Township, TownshipAlias, TownshipKind
+from app.district.codes import CodeBook, CodeRefused, UnitCode, parse_code
+from app.district.divisions import short_name
+from app.district.models import District, FormerUnit, Township, TownshipAlias, TownshipKind, Village
+from app.errors import FieldErrors, InvalidInput
 from app.extensions import db
 from app.geo.shapes import contains, is_polygonal
 from app.refdata import Tally, apply_values
@@ -40,10 +44,22 @@ class LoadReport:
     organizations: Tally = field(default_factory=Tally)
     townships: Tally = field(default_factory=Tally)
     aliases: Tally = field(default_factory=Tally)
+    villages: Tally = field(default_factory=Tally)
+    former_units: Tally = field(default_factory=Tally)
 
     @property
     def changed_anything(self) -> bool:
-        return any(t.touched for t in (self.district, self.organizations, self.townships, self.aliases))
+        return any(
+            t.touched
+            for t in (
+                self.district,
+                self.organizations,
+                self.townships,
+                self.aliases,
+                self.villages,
+                self.former_units,
+            )
+        )
 
 
 def _csv_rows(path: Path, header: list[str], problems: list[str]) -> list[dict[str, str]]:
@@ -155,6 +171,7 @@ def _read_boundaries(path: Path, codes: set[str], problems: list[str]) -> dict[s
 def load_district(directory: Path) -> LoadReport:
     """Upsert the district, its organizations, townships and township aliases (idempotent)."""
     meta, township_rows, alias_rows = read_district_files(directory)
+    village_rows, former_rows = read_village_files(directory, meta, township_rows)
     report = LoadReport()
     bounds = meta["bounds"]
     values = {
@@ -214,6 +231,9 @@ def load_district(directory: Path) -> LoadReport:
         else:
             report.aliases.count(apply_values(alias, alias_values))
     db.session.flush()
+    _load_villages(village_rows, existing, report.villages)
+    _load_former_units(former_rows, report.former_units)
+    db.session.flush()
     return report
 
 
@@ -244,19 +264,228 @@ def find_townships(name_or_code: str, *, with_boundary: bool = False) -> list[To
     """Townships a record's township refers to: by code, current name or an old name (may be several).
 
     `with_boundary` loads the (deferred) boundary in the same statement, for a point-in-township check;
-    the aliases are not loaded then (a record only needs the township itself).
+    the aliases are not loaded then (a record only needs the township itself). A code may be typed in
+    any form app.district.codes reads; one this district cannot use raises InvalidInput (422).
     """
     text = name_or_code.strip()
+    unit = parse_unit_code(text)  # 9- and 12-digit forms, a village's code, a former code mapped
     base = (
         sa.select(Township).options(undefer(Township.boundary)).order_by(Township.code)
         if with_boundary
         else list_townships()
     )
+    if unit is not None:
+        return list(db.session.scalars(base.where(Township.code == unit.township)))
     stmt = base.where(
         sa.or_(
-            Township.code == text,
             Township.name_zh == text,
             Township.id.in_(sa.select(TownshipAlias.township_id).where(TownshipAlias.name == text)),
         )
     )
     return list(db.session.scalars(stmt))
+
+
+# ---------------------------------------------------------------------------------------------
+# Villages (村/社区) and the codes of former units
+
+
+def read_village_files(
+    directory: Path, meta: dict[str, Any], township_rows: list[dict[str, str]]
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Parse and check the villages and former-units files `district.toml` names (both optional).
+
+    Raises DistrictDataError listing every problem."""
+    problems: list[str] = []
+    townships = {row["code"] for row in township_rows}
+    villages: list[dict[str, str]] = []
+    if meta.get("villages"):
+        villages = _csv_rows(
+            directory / meta["villages"], ["code", "name", "short_name", "township_code"], problems
+        )
+    codes: set[str] = set()
+    for line, row in enumerate(villages, 2):
+        code, township = row["code"], row["township_code"]
+        if township not in townships:
+            problems.append(f"villages line {line}: unknown township_code {township!r}")
+        if not (code.isdigit() and len(code) == 12 and code[:9] == township and not code.endswith("000")):
+            problems.append(
+                f"villages line {line}: code {code!r} is not a 12-digit village code of {township}"
+            )
+        if not row["name"]:
+            problems.append(f"villages line {line}: name is required")
+        if code in codes:
+            problems.append(f"villages line {line}: code {code} appears twice")
+        codes.add(code)
+        row["short_name"] = row["short_name"] or short_name(row["name"])
+    former: list[dict[str, str]] = []
+    if meta.get("former_units"):
+        former = _csv_rows(
+            directory / meta["former_units"], ["code", "name", "today_code", "changed_in", "note"], problems
+        )
+    today = {str(meta.get("code")), *townships, *codes}
+    for line, row in enumerate(former, 2):
+        if not (row["code"].isdigit() and len(row["code"]) in (6, 9, 12)):
+            problems.append(f"former_units line {line}: code {row['code']!r} must have 6, 9 or 12 digits")
+        if row["today_code"] and row["today_code"] not in today:
+            problems.append(
+                f"former_units line {line}: today_code {row['today_code']} is not this district, "
+                "one of its townships or villages"
+            )
+        if row["changed_in"] and not row["changed_in"].isdigit():
+            problems.append(f"former_units line {line}: changed_in must be a year")
+    if problems:
+        raise DistrictDataError(problems)
+    return villages, former
+
+
+def _load_villages(rows: list[dict[str, str]], townships: dict[str, Township], tally: Tally) -> None:
+    existing = {v.code: v for v in db.session.scalars(sa.select(Village))}
+    for row in rows:
+        values = {
+            "name": row["name"],
+            "short_name": row["short_name"],
+            "township_id": townships[row["township_code"]].id,
+        }
+        village = existing.get(row["code"])
+        if village is None:
+            db.session.add(Village(code=row["code"], **values))
+            tally.count("added")
+        else:
+            tally.count(apply_values(village, values))
+
+
+def _load_former_units(rows: list[dict[str, str]], tally: Tally) -> None:
+    existing = {f.code: f for f in db.session.scalars(sa.select(FormerUnit))}
+    for row in rows:
+        values = {
+            "name": row["name"],
+            "today_code": row["today_code"] or None,
+            "changed_in": int(row["changed_in"]) if row["changed_in"] else None,
+            "note": row["note"] or None,
+        }
+        unit = existing.get(row["code"])
+        if unit is None:
+            db.session.add(FormerUnit(code=row["code"], **values))
+            tally.count("added")
+        else:
+            tally.count(apply_values(unit, values))
+
+
+def code_book() -> CodeBook:
+    """What the loaded district data says about codes (for app.district.codes)."""
+    district = get_district()
+    if district is None:
+        return CodeBook(district_code="", district_name="")
+    counties = {code: code for code in district.former_codes}
+    units: dict[str, str] = {}
+    for code, name, today in db.session.execute(
+        sa.select(FormerUnit.code, FormerUnit.name, FormerUnit.today_code)
+    ):
+        if len(code) == 6:
+            counties[code] = name
+        elif today:
+            units[code] = today
+    return CodeBook(
+        district_code=district.code,
+        district_name=district.name,
+        former_counties=counties,
+        former_units=units,
+    )
+
+
+def parse_unit_code(text: str, field_name: str = "township_code") -> UnitCode | None:
+    """A typed township or village code as a unit; None for a name. Raises InvalidInput (422) naming the
+    field when the text is a code this district cannot use (another county's, a former one not mapped)."""
+    try:
+        return parse_code(text, code_book())
+    except CodeRefused as exc:
+        raise InvalidInput.field(field_name, exc.message) from exc
+
+
+def list_villages(township_code: str | None = None) -> sa.Select[tuple[Village]]:
+    """The villages, by code; of one township when given (any form of its code, or its name)."""
+    stmt = sa.select(Village).options(joinedload(Village.township)).order_by(Village.code)
+    if township_code:
+        townships = find_townships(township_code)
+        if not townships:
+            raise InvalidInput.field("township_code", _("Unknown township; see GET /api/v1/townships."))
+        stmt = stmt.where(Village.township_id.in_([t.id for t in townships]))
+    return stmt
+
+
+def find_village(text: str, township: Township | None = None) -> list[Village]:
+    """Villages a record's village refers to: by code (any form people type) or by short or official name,
+    within the township when given (short names repeat between townships: 和平村, 大兴村, 永和村)."""
+    unit = parse_unit_code(text, "village_code")
+    if unit is not None:
+        if unit.village is None:
+            raise InvalidInput.field(
+                "village_code",
+                _("%(code)s is a township's code; a village's code has 12 digits.", code=text.strip()),
+            )
+        return list(db.session.scalars(sa.select(Village).where(Village.code == unit.village)))
+    name = text.strip()
+    stmt = sa.select(Village).where(sa.or_(Village.short_name == name, Village.name == name))
+    if township is not None:
+        stmt = stmt.where(Village.township_id == township.id)
+    return list(db.session.scalars(stmt.order_by(Village.code)))
+
+
+def resolve_village(
+    village_text: str | None,
+    township_text: str | None,
+    township: Township | None,
+    errors: FieldErrors,
+    *,
+    kept: bool = False,
+) -> tuple[Township | None, Village | None]:
+    """A record's village, and its township when only the village was given.
+
+    `township` is the one the record's `township_code` named (or derived from the point when none was
+    given). A village code in `township_code` names that village too. A village outside the named township
+    is refused on both fields; one `kept` from before an edit that moved the record is dropped instead.
+    Problems are added to `errors`.
+    """
+    village: Village | None = None
+    if village_text:
+        matches = find_village(village_text, township if township_text else None)
+        if len(matches) == 1:
+            village = matches[0]
+        elif matches:
+            errors["village_code"] = [
+                _(
+                    "%(name)s is in several townships (%(townships)s); send the village's code or the "
+                    "township.",
+                    name=village_text.strip(),
+                    townships=", ".join(f"{v.township.name_zh} {v.code}" for v in matches),
+                )
+            ]
+            return township, None
+        elif not kept:
+            errors["village_code"] = [_("Unknown village; see GET /api/v1/villages.")]
+            return township, None
+    elif township_text:
+        unit = parse_unit_code(township_text)
+        if unit is not None and unit.village is not None:
+            village = db.session.scalar(sa.select(Village).where(Village.code == unit.village))
+            if village is None:
+                errors["township_code"] = [_("Unknown village; see GET /api/v1/villages.")]
+    if village is None:
+        return township, None
+    if not township_text:
+        return village.township, village
+    if township is not None and village.township_id != township.id:
+        if kept:
+            return township, None
+        message = _(
+            "the village %(village)s (%(village_code)s) is not in the township %(township)s "
+            "(%(township_code)s).",
+            village=village.short_name,
+            village_code=village.code,
+            township=township.name_zh,
+            township_code=township.code,
+        )
+        errors["township_code"] = [message]
+        errors["village_code"] = [message]
+        return township, None
+    return township, village

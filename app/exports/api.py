@@ -16,7 +16,7 @@ from app.api import ID_RANGE, WorkDay
 from app.audit.services import record_event
 from app.census.scope import CensusScope, parse_statuses
 from app.census.summary import census_summary
-from app.errors import Conflict, Gone, ServiceError
+from app.errors import Conflict, Gone
 from app.exports import services
 from app.exports.models import Export, ExportStatus
 from app.exports.reader import write_row_report
@@ -50,7 +50,6 @@ class Exports(MethodView):
             filters=filters,
             statuses=args.get("statuses"),
         )
-        db.session.commit()
         return export
 
 
@@ -95,7 +94,6 @@ class ExportDownload(MethodView):
         record_event(
             "export_downloaded", "exports", export_id, details, actor_id=actor_id, actor_label=actor_label
         )
-        db.session.commit()
         return send_file(
             services.storage().path(key),
             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -230,17 +228,13 @@ class Imports(MethodView):
         `flask imports census FILE`.
         """
         upload = files["file"]
-        try:
-            result = services.import_census_upload(
-                io.BytesIO(upload.read()),
-                filename=upload.filename,
-                actor=current_user,
-                bureau=query["bureau"],
-            )
-        except ServiceError:
-            db.session.rollback()  # rows imported before the reader gave up
-            raise
-        db.session.commit()
+        # A refusal is a 4xx answer: the unit of work then drops the rows imported before the reader gave up.
+        result = services.import_census_upload(
+            io.BytesIO(upload.read()),
+            filename=upload.filename,
+            actor=current_user,
+            bureau=query["bureau"],
+        )
         if query["report"] == "xlsx":
             buffer = io.BytesIO()
             write_row_report(buffer, result.rows)

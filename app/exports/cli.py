@@ -7,13 +7,15 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from app import uow
 from app.accounts.models import Role, User
 from app.audit.services import record_event, set_actor_label
 from app.census.scope import parse_statuses
 from app.errors import ServiceError
-from app.exports import imports, services
+from app.exports import imports, writing
 from app.exports.models import ExportKind
 from app.exports.reader import ReaderError, write_row_report
+from app.exports.rows import Scope
 from app.extensions import db
 
 exports_cli = AppGroup("exports", help="Census workbooks.")
@@ -33,6 +35,7 @@ exports_cli = AppGroup("exports", help="Census workbooks.")
     show_default=True,
     help="review statuses of the observations included, comma-separated (submitted,verified,…)",
 )
+@uow.transactional
 def run_command(
     bureau: str, kind: str, date_from: datetime | None, date_to: datetime | None, output: Path, statuses: str
 ) -> None:
@@ -40,11 +43,11 @@ def run_command(
     set_actor_label("cli")
     try:
         chosen = [status.value for status in parse_statuses(statuses)]
-        services.Scope(bureau, None, None, {})  # an unknown bureau fails before the file is opened
+        Scope(bureau, None, None, {})  # an unknown bureau fails before the file is opened
     except ServiceError as exc:
         raise click.ClickException(exc.message) from exc
     with output.open("wb") as fh:
-        rows = services.write_export(
+        rows = writing.write_export(
             fh,
             bureau=bureau,
             kind=ExportKind(kind),
@@ -54,7 +57,6 @@ def run_command(
             generated_by="flask exports run",
         )
     record_event("export_written", "exports", None, {"bureau": bureau, "kind": kind, "file": str(output)})
-    db.session.commit()
     click.echo(f"{rows} rows written to {output}")
 
 
@@ -74,13 +76,12 @@ def import_command(file: Path, bureau: str, username: str | None, report: Path |
     actor = db.session.scalar(stmt.order_by(User.id).limit(1))
     if actor is None:
         raise click.ClickException(f"no active user {username!r}" if username else "no active admin")
-    try:
-        result = imports.import_census(file, actor=actor, bureau=bureau)
-    except ReaderError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from exc
-    record_event("census_imported", "exports", None, {"file": file.name, "imported": result.imported})
-    db.session.commit()
+    with uow.unit():  # committed before the report is written; a refused workbook imports nothing
+        try:
+            result = imports.import_census(file, actor=actor, bureau=bureau)
+        except ReaderError as exc:
+            raise click.ClickException(str(exc)) from exc
+        record_event("census_imported", "exports", None, {"file": file.name, "imported": result.imported})
     if report:
         write_row_report(report, result.rows)
     click.echo(f"imported: {result.imported}, already there: {result.unchanged}, rejected: {result.rejected}")

@@ -40,14 +40,14 @@ from app.control import services as control
 from app.control.schemas import ControlOperationCreateArgs
 from app.errors import Conflict, InvalidInput, PermissionDenied, ServiceError, TooLarge
 from app.exports.labels import position_source_code
+from app.exports.layouts import SheetSpec, load_template
 from app.exports.reader import ReadLimits, SheetRow, read_census
-from app.exports.templates import SheetSpec, load_template
 from app.extensions import db
 from app.observations import services as observations
 from app.observations.schemas import ObservationCreateArgs
 from app.sites.models import Site
 from app.species.models import ControlMethod, Species, SpeciesName
-from app.species.services import normalize_query
+from app.species.names import normalize_query
 from app.units import to_square_metres
 
 # Rows of a legacy workbook without a client_uuid get one derived from their content.
@@ -261,6 +261,7 @@ class Importer:
             "altitude_m": v.get("altitude_m"),
             "position_source": position_source_code(v.get("position_source")),
             "township_code": v.get("township_code") or v.get("township_name"),
+            "village_code": v.get("village_code") or v.get("village_name"),
             "place_name": v.get("place_name"),
             "habitat": v.get("habitat") or v.get("habitat_class"),
             "area_m2": None if v.get("area_mu") is None else _area_m2(v["area_mu"]),

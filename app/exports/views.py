@@ -37,8 +37,8 @@ from app.district.services import list_townships
 from app.errors import InvalidInput, TooLarge
 from app.exports import services
 from app.exports.imports import ImportReport
+from app.exports.layouts import bureaus
 from app.exports.models import Export, ExportKind, ExportStatus
-from app.exports.templates import bureaus
 from app.extensions import db
 from app.observations.models import ReviewStatus
 from app.species.models import Species
@@ -227,10 +227,8 @@ def create() -> Response | tuple[str, int]:
                 statuses=form.statuses.data or None,
             )
         except InvalidInput as exc:
-            db.session.rollback()
-            show_refusal(form, exc, EXPORT_FIELDS)
+            show_refusal(form, exc, EXPORT_FIELDS)  # a 422 answer: nothing of it is kept
         else:
-            db.session.commit()
             flash(
                 _(
                     "Export %(id)s is queued; this page shows its progress and then its download link.",
@@ -257,9 +255,8 @@ def import_census() -> tuple[str, int]:
                 bureau=form.bureau.data or "",
             )
         except (InvalidInput, TooLarge) as exc:
-            db.session.rollback()
+            # A 4xx answer: the unit of work drops the rows imported before the reader gave up.
             show_refusal(form, exc)
             return _page(_export_form(), form, exc.status_code)
-        db.session.commit()
         return _page(_export_form(), _import_form(), report=report)
     return _page(_export_form(), form, 422 if has_errors(form) else 200)

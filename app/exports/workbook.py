@@ -1,6 +1,6 @@
 """Census workbooks: a bureau's template and rows in, an .xlsx out, streamed (docs/contract.md §3.3).
 
-The caller hands over an iterable of row dicts per source (display-ready values, see templates.SOURCES);
+The caller hands over an iterable of row dicts per source (display-ready values, see layouts.SOURCES);
 nothing here touches the database or Flask, so the background export job, the CLI and the tests all
 drive the same function.
 
@@ -57,7 +57,7 @@ from openpyxl.styles import Alignment, Font, PatternFill  # noqa: TID251
 from openpyxl.styles.numbers import is_date_format  # noqa: TID251
 from openpyxl.utils import get_column_letter  # noqa: TID251
 
-from app.exports.templates import SOURCES, ColumnSpec, SheetSpec, Template
+from app.exports.layouts import SOURCES, ColumnSpec, SheetSpec, Template
 
 __all__ = [
     "COVER_HEADERS",
@@ -101,7 +101,7 @@ def write_census(
 ) -> dict[str, int]:
     """Write the template's workbook to `target`; return the number of data rows per sheet key.
 
-    `rows` maps source names (templates.SOURCES) to their rows, each a mapping with that source's
+    `rows` maps source names (layouts.SOURCES) to their rows, each a mapping with that source's
     fields; a sheet whose source has no entry is written empty (header only), and entries for sources
     the template does not use are ignored. Rows are consumed once, as they come: pass generators.
     `on_progress(rows_so_far)` is called every PROGRESS_EVERY rows (all sheets together) and once at

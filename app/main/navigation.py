@@ -14,6 +14,8 @@ from flask_login import current_user
 
 from app import policy
 from app.accounts.models import Role
+from app.main.maps import basemap_layers
+from app.notifications.inbox import unread_count as count_unread
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,7 @@ def unread_count() -> int:
     if not current_user.is_authenticated:
         return 0
     if "unread_count" not in g:
-        from app.notifications.services import unread_count as count
-
-        g.unread_count = count(current_user)
+        g.unread_count = count_unread(current_user)
     return int(g.unread_count)
 
 
@@ -63,3 +63,13 @@ def menu() -> list[NavItem]:
 def shows_api_docs() -> bool:
     """Whether the menu links the API documentation (app.policy.sees_api_docs_link)."""
     return bool(current_user.is_authenticated and policy.sees_api_docs_link(current_user))
+
+
+def template_globals() -> dict[str, object]:
+    """Names every page's layout uses: the menu (and its API link), the unread badge and the basemap."""
+    return {
+        "nav_menu": menu,
+        "shows_api_docs": shows_api_docs,
+        "basemap_layers": basemap_layers,
+        "unread_count": unread_count,
+    }

@@ -2,8 +2,8 @@
 
 - `/sw.js`: the service worker, served from the root so its scope is the whole app. Its cache name
   carries a digest of the static files, so a deploy replaces the cached app shell.
-- `/app/field-data.json`: species (with every searchable name form), townships, habitats and control
-  methods, so the capture forms open and the species picker searches with no network.
+- `/app/field-data.json`: species (with every searchable name form), townships and their villages,
+  habitats and control methods, so the capture forms open and the species picker searches with no network.
 - `/app/session.json`: who is signed in and a fresh CSRF token, asked for before the outbox is sent
   (a page opened from the cache may carry the token of an expired session).
 - `/vendor/leaflet/…`: Leaflet from the XStatic-Leaflet wheel (no CDN, nothing copied into the repo).
@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 from app import metrics, units
 from app.accounts.organizations import list_owners
 from app.control.schemas import ControlOperationCreateArgs
-from app.district.models import Township
+from app.district.models import Township, Village
 from app.district.services import get_district
 from app.extensions import db
 from app.observations.schemas import ObservationCreateArgs
@@ -177,6 +177,19 @@ def _townships_payload() -> list[dict[str, Any]]:
     ]
 
 
+def _villages_payload() -> list[dict[str, Any]]:
+    """Every village (村/社区) with its township, for the village picker and search (short name first)."""
+    rows = db.session.execute(
+        sa.select(Village.code, Village.short_name, Village.name, Township.code)
+        .join(Township, Township.id == Village.township_id)
+        .order_by(Village.code)
+    )
+    return [
+        {"code": code, "short_name": short, "name": name, "township_code": township}
+        for code, short, name, township in rows
+    ]
+
+
 def _species_payload() -> list[dict[str, Any]]:
     # The bureau's district lists first; a unit's staff use their bureau's (docs/contract.md §1).
     first = district_species_ids(*list_owners(current_user.organization))
@@ -230,6 +243,7 @@ def field_data() -> Response:
             "control_operation": field_limits(ControlOperationCreateArgs()),
         },
         "townships": _townships_payload(),
+        "villages": _villages_payload(),
         "habitats": [
             {
                 "code": h.code,

@@ -11,12 +11,12 @@ from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from app.clock import local_today
-from app.control import services as control_services
+from app.control import follow_ups as control_services
 from app.control.models import FollowUp, FollowUpStatus
 from app.extensions import db
 from app.observations import services as observation_services
 from app.observations.models import ReviewStatus
-from app.observations.services import STATUS_LABELS
+from app.observations.review import STATUS_LABELS
 from app.security import is_local_path
 from app.sites.models import Site
 from app.species import services as species_services
@@ -81,7 +81,6 @@ def set_language() -> Response:
         session["lang"] = lang
         if current_user.is_authenticated:
             current_user.locale = lang
-            db.session.commit()
     target = request.form.get("next", "")
     return redirect(target if is_local_path(target) else url_for("main.home"))
 

@@ -16,7 +16,7 @@ from app.accounts.services import get_organization
 from app.api import page_of, paginate
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
-from app.notifications import channels, services
+from app.notifications import channels, inbox
 from app.notifications.models import Webhook
 from app.notifications.schemas import (
     InboxArgs,
@@ -37,7 +37,7 @@ class Inbox(MethodView):
     @blp.response(200, page_of(NotificationSchema))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The signed-in user's notifications, newest first"""
-        stmt = services.inbox(current_user, unread_only=args["unread"])
+        stmt = inbox.inbox(current_user, unread_only=args["unread"])
         return paginate(stmt, page=args["page"], per_page=args["per_page"])
 
 
@@ -47,8 +47,7 @@ class MarkRead(MethodView):
     @blp.response(200, MarkedSchema)
     def post(self, args: dict[str, Any]) -> dict[str, int]:
         """Mark notifications read (the listed `ids`, or all)"""
-        marked = services.mark_read(current_user, args.get("ids"))
-        db.session.commit()
+        marked = inbox.mark_read(current_user, args.get("ids"))
         return {"marked": marked}
 
 
@@ -66,7 +65,6 @@ class Settings(MethodView):
         user: User = current_user._get_current_object()
         for name, value in args.items():
             setattr(user, name, value)
-        db.session.commit()
         return user
 
 
@@ -107,7 +105,7 @@ class Webhooks(MethodView):
             ) from None
         hook = Webhook(organization_id=organization_id, **args)
         db.session.add(hook)
-        db.session.commit()
+        db.session.flush()  # its id, for the answer
         return hook
 
 
@@ -121,4 +119,3 @@ class WebhookItem(MethodView):
         if hook is None or not policy.may_manage_webhooks(current_user, hook.organization_id):
             raise NotFound(_("No such webhook in your organization."))
         hook.active = False
-        db.session.commit()

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organization, User
-from app.audit.services import Audited
+from app.audit.models import Audited
 from app.db import JSONType, NullableJSON, intpk, timestamp, utcnow
 from app.extensions import db
 
@@ -129,13 +129,3 @@ class Webhook(Audited, db.Model):  # type: ignore[name-defined]
     created_at: Mapped[timestamp]
 
     organization: Mapped[Organization] = relationship()
-
-
-class SchedulerLease(db.Model):  # type: ignore[name-defined]
-    """Which scheduler process is the active one: a second one started by mistake waits."""
-
-    __tablename__ = "scheduler_leases"
-
-    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
-    owner: Mapped[str] = mapped_column(sa.String(80))
-    expires_at: Mapped[datetime]

@@ -3,8 +3,8 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.api import ID_RANGE, LocalDateTime, PageArgs
+from app.notifications.inbox import shown
 from app.notifications.models import NotificationKind, WebhookFormat
-from app.notifications.services import shown
 
 
 class NotificationSchema(ma.Schema):

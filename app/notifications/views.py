@@ -10,8 +10,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app import pages
-from app.extensions import db
-from app.notifications import services
+from app.notifications import inbox as notices
 from app.notifications.models import Notification
 from app.notifications.schemas import MarkReadForm
 from app.paging import PAGE_SIZE, page_number, paginate
@@ -27,7 +26,7 @@ def in_app_links(notification: Notification) -> list[tuple[str, str]]:
     only a same-site path is kept, so an inbox item can never send someone elsewhere.
     """
     links = []
-    for label, url in services.shown(notification).links:
+    for label, url in notices.shown(notification).links:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         if is_local_path(path):
@@ -43,15 +42,15 @@ def _page_url(page: int) -> str:
 @login_required
 def inbox() -> str:
     """The signed-in user's notifications, newest first; unread ones stand out."""
-    result = paginate(services.inbox(current_user), page=page_number(), per_page=PAGE_SIZE)
-    unread = services.unread_count(current_user)
+    result = paginate(notices.inbox(current_user), page=page_number(), per_page=PAGE_SIZE)
+    unread = notices.unread_count(current_user)
     return render_template(
         "notifications/inbox.html",
         title=_("Notifications"),
         page=result,
         page_url=_page_url,
         links=in_app_links,
-        shown=services.shown,
+        shown=notices.shown,
         unread=unread,
     )
 
@@ -66,6 +65,5 @@ def mark_read() -> Response:
     if errors:
         flash(_("No such notification."), "error")
         return redirect(back)
-    services.mark_read(current_user, [form["id"]] if "id" in form else None)
-    db.session.commit()
+    notices.mark_read(current_user, [form["id"]] if "id" in form else None)
     return redirect(back)

@@ -9,10 +9,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from app.api import page_of, paginate
-from app.db import commit_and_keep
 from app.errors import InvalidInput
-from app.extensions import db
-from app.observations import services
+from app.observations import review, services
 from app.observations.models import Observation
 from app.observations.schemas import (
     GeoJSONQueryArgs,
@@ -23,6 +21,10 @@ from app.observations.schemas import (
     ReviewArgs,
     parse_bbox,
 )
+from app.photos.api import PhotoUploadArgs
+from app.photos.api import blp as photos_blp
+from app.photos.models import Photo
+from app.photos.schemas import PhotoSchema
 
 blp = Blueprint("Observations", __name__, description="Field observations: presence and absence records")
 
@@ -57,7 +59,6 @@ class Observations(MethodView):
         may be wrong in good faith become `flags` (low_accuracy, possible_duplicate, …), not errors.
         """
         observation, created = services.create_observation(actor=current_user, args=args)
-        commit_and_keep(db.session())
         return observation, 201 if created else 200
 
 
@@ -119,7 +120,6 @@ class ObservationItem(MethodView):
         observation = services.update_observation(
             actor=current_user, observation=services.get_observation(observation_id), changes=args
         )
-        db.session.commit()
         return observation
 
 
@@ -133,12 +133,35 @@ class ObservationReview(MethodView):
 
         Rejecting or returning needs a `comment`; the surveyor sees it and can edit a returned record.
         """
-        observation = services.review_observation(
+        observation = review.review_observation(
             actor=current_user,
             observation=services.get_observation(observation_id),
             decision=args["decision"],
             comment=args.get("comment"),
             client_uuid=args.get("client_uuid"),
         )
-        db.session.commit()
         return observation
+
+
+@photos_blp.route("/observations/<int:observation_id>/photos")
+class ObservationPhotos(MethodView):
+    @photos_blp.arguments(PhotoUploadArgs, location="files")
+    @photos_blp.response(201, PhotoSchema)
+    @photos_blp.alt_response(200, schema=PhotoSchema, description="The same photo was already attached")
+    @photos_blp.alt_response(409, description="The record has been reviewed")
+    @photos_blp.alt_response(422, description="A damaged or incomplete image")
+    def post(self, args: dict[str, Any], observation_id: int) -> tuple[Photo, int]:
+        """Attach a photo (multipart field `file`)
+
+        The original is kept privately; display (≤ 1600 px) and thumbnail (≤ 320 px) copies are made
+        without any metadata. EXIF time and GPS are read from the original; a photo whose GPS is far
+        from the record's position flags the record `photo_gps_far`.
+        """
+        upload = args["file"]
+        photo, created = services.add_photo(
+            actor=current_user,
+            observation=services.get_observation(observation_id),
+            data=upload.read(),
+            filename=upload.filename,
+        )
+        return photo, 201 if created else 200

@@ -3,21 +3,18 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organization, User
-from app.audit.services import Audited
+from app.audit.models import Audited
 from app.db import UTCDateTime, intpk, timestamp, utcnow
-from app.district.models import Township
+from app.district.models import Township, Village
 from app.extensions import db
+from app.photos.models import Photo
 from app.sites.models import Site
 from app.species.models import Habitat, Species
-
-if TYPE_CHECKING:
-    from app.photos.models import Photo
 
 
 def _enum(cls: type[enum.StrEnum], length: int = 20) -> sa.Enum:
@@ -72,6 +69,8 @@ class Observation(Audited, db.Model):  # type: ignore[name-defined]
     altitude_m: Mapped[float | None]
     position_source: Mapped[PositionSource] = mapped_column(_enum(PositionSource), default=PositionSource.GPS)
     township_id: Mapped[int | None] = mapped_column(sa.ForeignKey("townships.id"), index=True)
+    # The village (村/社区) where known; always one of the record's township (docs/contract.md §2).
+    village_id: Mapped[int | None] = mapped_column(sa.ForeignKey("villages.id"), index=True)
     place_name: Mapped[str | None] = mapped_column(sa.String(200))
     habitat_id: Mapped[int | None] = mapped_column(sa.ForeignKey("habitats.id"))
     area_m2: Mapped[float | None]
@@ -101,6 +100,7 @@ class Observation(Audited, db.Model):  # type: ignore[name-defined]
     species: Mapped[Species] = relationship(lazy="joined", innerjoin=True)
     site: Mapped[Site | None] = relationship(lazy="joined")
     township: Mapped[Township | None] = relationship(lazy="joined")
+    village: Mapped[Village | None] = relationship(lazy="joined")
     habitat: Mapped[Habitat | None] = relationship(lazy="joined")
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
     surveyor: Mapped[User] = relationship(foreign_keys=[surveyor_id], lazy="joined", innerjoin=True)

@@ -3,13 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from app import metrics, units
 from app.api import ID_RANGE, MAX_ID, LocalDateTime, PageArgs, WorkDay
 from app.geo.crs import CRS
 from app.observations.models import Flag, PositionSource, ReviewStatus
+from app.photos.schemas import PhotoSchema
+from app.sites.schemas import SpeciesRefSchema
 
 
 def _range(metric: metrics.Metric) -> ma.validate.Range:
@@ -63,6 +64,11 @@ class ObservationFieldsArgs(MetricsFields):
         allow_none=True,
         validate=ma.validate.Length(min=1, max=50),
         metadata={"description": "9-digit code (or name); derived from boundaries when omitted"},
+    )
+    village_code = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(min=1, max=50),
+        metadata={"description": "12-digit code (or short name) of a village of the township; implies it"},
     )
     place_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     habitat = ma.fields.String(
@@ -169,53 +175,6 @@ class GpsSchema(ma.Schema):
     altitude_m = ma.fields.Float(allow_none=True)
 
 
-class PhotoSchema(ma.Schema):
-    id = ma.fields.Integer()
-    observation_id = ma.fields.Integer(
-        allow_none=True, metadata={"description": "null on a control operation's photo"}
-    )
-    sha256 = ma.fields.String()
-    mime_type = ma.fields.String()
-    size_bytes = ma.fields.Integer()
-    width = ma.fields.Integer()
-    height = ma.fields.Integer()
-    taken_at = LocalDateTime(allow_none=True)
-    gps = ma.fields.Method("_gps", metadata={"description": "from the photo's EXIF, when the phone kept it"})
-    gps_distance_m = ma.fields.Float(allow_none=True)
-    thumb_url = ma.fields.Method("_thumb_url")
-    display_url = ma.fields.Method("_display_url")
-    original_url = ma.fields.Method("_original_url")
-    created_at = LocalDateTime()
-
-    def _gps(self, photo: Any) -> dict[str, Any] | None:
-        if photo.gps_latitude is None:
-            return None
-        return {
-            "latitude": photo.gps_latitude,
-            "longitude": photo.gps_longitude,
-            "altitude_m": photo.gps_altitude_m,
-        }
-
-    @staticmethod
-    def _url(photo: Any, variant: str) -> str:
-        return url_for("Photos.PhotoFile", photo_id=photo.id, variant=variant)
-
-    def _thumb_url(self, photo: Any) -> str:
-        return self._url(photo, "thumb")
-
-    def _display_url(self, photo: Any) -> str:
-        return self._url(photo, "display")
-
-    def _original_url(self, photo: Any) -> str:
-        return self._url(photo, "original")
-
-
-class SpeciesRefSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name_zh = ma.fields.String()
-    name_sci = ma.fields.String()
-
-
 class ObservationSchema(MetricsFields):
     id = ma.fields.Integer()
     client_uuid = ma.fields.UUID()
@@ -232,6 +191,8 @@ class ObservationSchema(MetricsFields):
     position_source = ma.fields.Enum(PositionSource, by_value=True)
     township_code = ma.fields.Function(lambda o: o.township.code if o.township else None)
     township_name = ma.fields.Function(lambda o: o.township.name_zh if o.township else None)
+    village_code = ma.fields.Function(lambda o: o.village.code if o.village else None)
+    village_name = ma.fields.Function(lambda o: o.village.short_name if o.village else None)
     place_name = ma.fields.String(allow_none=True)
     habitat = ma.fields.Function(lambda o: o.habitat.code if o.habitat else None)
     habitat_class = ma.fields.Function(lambda o: o.habitat.land_class.code if o.habitat else None)

@@ -17,6 +17,7 @@ from app import metrics, pages, policy
 from app.district.services import list_townships
 from app.errors import Conflict, FieldErrors, InvalidInput, ServiceError, invalid_fields_message
 from app.extensions import db
+from app.observations import review as reviewing
 from app.observations import services
 from app.observations.models import Flag, Observation, PositionSource, ReviewStatus
 from app.observations.schemas import ObservationUpdateArgs, RecordFilterArgs, ReviewArgs
@@ -60,7 +61,7 @@ POSITION_SOURCES = {
 HISTORY_STEPS = {
     "recorded": _l("Recorded"),
     "resubmitted": _l("Edited and sent for review again"),
-    **{status.value: label for status, label in services.STATUS_LABELS.items()},
+    **{status.value: label for status, label in reviewing.STATUS_LABELS.items()},
 }
 
 
@@ -92,7 +93,7 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     context.setdefault("title", _("Records"))
     page = render_template(
         template,
-        status_labels=services.STATUS_LABELS,
+        status_labels=reviewing.STATUS_LABELS,
         flag_labels=FLAG_LABELS,
         **context,
     )
@@ -155,11 +156,11 @@ def detail(observation_id: int) -> tuple[str, int]:
         title=observation.species.name_zh,
         flag_help=_flag_help(observation),
         position_sources=POSITION_SOURCES,
-        history=services.review_history(observation),
+        history=reviewing.review_history(observation),
         history_steps=HISTORY_STEPS,
         may_edit=policy.may_edit_record(current_user, observation)
-        and observation.status in services.EDITABLE,
-        may_review=services.can_review(current_user, observation),
+        and observation.status in reviewing.EDITABLE,
+        may_review=reviewing.can_review(current_user, observation),
     )
 
 
@@ -293,7 +294,7 @@ def edit(observation_id: int) -> tuple[str, int] | Response:
     """The surveyor corrects a record awaiting review; saving a returned record sends it back."""
     observation = services.get_observation(observation_id)
     try:
-        services.check_editable(actor=current_user, observation=observation)
+        reviewing.check_editable(actor=current_user, observation=observation)
     except Conflict as exc:
         flash(exc.message, "error")
         return redirect(url_for(".detail", observation_id=observation_id))
@@ -320,7 +321,6 @@ def edit(observation_id: int) -> tuple[str, int] | Response:
                 db.session.rollback()
                 errors, message = _by_input(exc.errors), exc.message
             else:
-                db.session.commit()
                 flash(_("Saved. The record is waiting for review."), "info")
                 return redirect(url_for(".detail", observation_id=observation_id))
     return _render(
@@ -342,7 +342,7 @@ def edit(observation_id: int) -> tuple[str, int] | Response:
 def review_queue() -> tuple[str, int]:
     """Records of the organizations the verifier acts for (a bureau: its units too; admin: all)
     waiting for review, longest waiting first."""
-    stmt = services.review_queue(current_user)
+    stmt = reviewing.review_queue(current_user)
     return _render(
         "observations/review_queue.html",
         title=_("Review"),
@@ -373,7 +373,7 @@ def review(observation_id: int) -> Response:
             flash(_("The comment is too long: at most 2000 characters."), "error")
         return redirect(back)
     try:
-        services.review_observation(
+        reviewing.review_observation(
             actor=current_user,
             observation=services.get_observation(observation_id),
             decision=args["decision"],
@@ -384,12 +384,11 @@ def review(observation_id: int) -> Response:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(back)
-    db.session.commit()
     flash(
         _(
             "Record %(id)s: %(decision)s.",
             id=observation_id,
-            decision=services.STATUS_LABELS[args["decision"]],
+            decision=reviewing.STATUS_LABELS[args["decision"]],
         ),
         "info",
     )

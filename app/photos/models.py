@@ -1,17 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.audit.services import Audited
+from app.audit.models import Audited
 from app.db import intpk, timestamp
 from app.extensions import db
-
-if TYPE_CHECKING:
-    from app.observations.models import Observation
 
 
 class Photo(Audited, db.Model):  # type: ignore[name-defined]
@@ -54,4 +50,6 @@ class Photo(Audited, db.Model):  # type: ignore[name-defined]
     uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[timestamp]
 
-    observation: Mapped[Observation | None] = relationship(back_populates="photos")
+    # Observations and control operations sit above photos (docs/architecture.md): named, not imported.
+    observation = relationship("Observation", back_populates="photos")
+    control_operation = relationship("ControlOperation", viewonly=True)

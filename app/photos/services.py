@@ -1,7 +1,12 @@
-"""Adding photos to observations: process, store, de-duplicate, corroborate the position.
+"""Adding photos to observations and control operations: process, store, de-duplicate.
+
+Photos sit below observations and control in the domain order (docs/architecture.md): who may add a photo,
+and what the record does with it (the photo-GPS flag), are their rules, applied by their own
+`add_photo` before and after this one's; a photo names its parent by id.
 
 The bytes are processed (app.photos.processing) before anything is written; the files are written
-before the row, and removed again if the row does not land, so a rejected or failed upload leaves no file.
+before the row, and removed again if the row does not land (the insert fails, or the request's unit of work
+rolls back instead of committing, app/uow.py), so a rejected or failed upload leaves no file.
 """
 
 from __future__ import annotations
@@ -14,16 +19,14 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app import policy
 from app.accounts.models import User
 from app.audit.services import record_event
 from app.clock import local_zone
-from app.control.models import ControlOperation
-from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
+from app.errors import InvalidInput, NotFound, PermissionDenied, ServiceError
 from app.extensions import db
-from app.observations.models import Observation
-from app.observations.services import EDITABLE, STATUS_LABELS, refresh_photo_flag
 from app.photos.models import Photo
 from app.photos.processing import PhotoRejected, ProcessedPhoto, RejectReason, process_photo, sha256_of
 from app.storage import LocalStorage, Storage, new_key
@@ -80,6 +83,28 @@ class StoredFiles:
             store.delete(key)
 
 
+_UNCOMMITTED = "ias_photo_files_uncommitted"
+
+
+def _discard_uncommitted(session: Session, previous_transaction: Any) -> None:
+    if getattr(previous_transaction, "nested", False):
+        return  # a savepoint rolled back (a de-duplication race); the unit of work goes on
+    for files in session.info.pop(_UNCOMMITTED, []):
+        files.discard(storage())
+
+
+def _keep_committed(session: Session) -> None:
+    session.info.pop(_UNCOMMITTED, None)
+
+
+def _discard_unless_committed(files: StoredFiles) -> None:
+    """Remove the files again if the unit of work that holds their row rolls back instead of committing."""
+    if not sa.event.contains(Session, "after_soft_rollback", _discard_uncommitted):
+        sa.event.listen(Session, "after_soft_rollback", _discard_uncommitted)
+        sa.event.listen(Session, "after_commit", _keep_committed)
+    db.session().info.setdefault(_UNCOMMITTED, []).append(files)
+
+
 def _store(store: Storage, processed: ProcessedPhoto, data: bytes) -> tuple[dict[str, str], StoredFiles]:
     keys = {
         "original_key": new_key("photos/original", processed.extension),
@@ -101,37 +126,19 @@ def _store(store: Storage, processed: ProcessedPhoto, data: bytes) -> tuple[dict
     return keys, written
 
 
-def _check_may_add(actor: User, observation: Observation) -> None:
-    if not policy.may_add_record_photos(actor, observation):
-        raise PermissionDenied(_("Only the surveyor who recorded it can add photos to this record."))
-    if observation.status not in EDITABLE:
-        raise Conflict(
-            _(
-                "This record has been %(status)s; photos can no longer be added.",
-                status=STATUS_LABELS[observation.status],
-            ),
-            {"status": [observation.status.value]},
-        )
-
-
 @dataclass(frozen=True)
 class Parent:
     """What a photo is attached to: an observation, or a control operation before or after treatment."""
 
-    observation: Observation | None = None
-    operation: ControlOperation | None = None
+    observation_id: int | None = None
+    control_operation_id: int | None = None
     stage: str | None = None
 
     def where(self) -> sa.ColumnElement[bool]:
-        if self.observation is not None:
-            return Photo.observation_id == self.observation.id
-        assert self.operation is not None  # noqa: S101 -- one of the two is always set
-        return sa.and_(Photo.control_operation_id == self.operation.id, Photo.stage == self.stage)
-
-
-def _check_may_add_to_operation(actor: User, operation: ControlOperation) -> None:
-    if not policy.may_add_operation_photos(actor, operation):
-        raise PermissionDenied(_("Only the person who recorded the operation can add its photos."))
+        if self.observation_id is not None:
+            return Photo.observation_id == self.observation_id
+        assert self.control_operation_id is not None  # noqa: S101 -- one of the two is always set
+        return sa.and_(Photo.control_operation_id == self.control_operation_id, Photo.stage == self.stage)
 
 
 def _clean_filename(filename: str | None) -> str | None:
@@ -145,30 +152,17 @@ def find_photo(parent: Parent, sha256: str) -> Photo | None:
     return db.session.scalar(sa.select(Photo).where(parent.where(), Photo.sha256 == sha256))
 
 
-def add_photo(
-    *,
-    actor: User,
-    data: bytes,
-    filename: str | None,
-    observation: Observation | None = None,
-    operation: ControlOperation | None = None,
-    stage: str | None = None,
-) -> tuple[Photo, bool, StoredFiles]:
+def add_photo(*, actor: User, parent: Parent, data: bytes, filename: str | None) -> tuple[Photo, bool]:
     """Process and attach a photo to an observation, or to a control operation (`stage` before/after).
 
-    Returns (photo, created, files written by this call). The same bytes again return the existing
-    photo (created False). Raises PermissionDenied, Conflict, InvalidInput, PayloadTooLarge and
-    UnsupportedMediaType. The caller commits, and on failure calls `files.discard(storage())` so that
+    The parent's domain has checked that `actor` may. Returns (photo, created). The same bytes again
+    return the existing photo (created False). Raises InvalidInput, PayloadTooLarge and
+    UnsupportedMediaType. The files written are removed again when the unit of work rolls back, so
     nothing is left behind.
     """
-    parent = Parent(observation=observation, operation=operation, stage=stage)
-    if observation is not None:
-        _check_may_add(actor, observation)
-    elif operation is not None:
-        _check_may_add_to_operation(actor, operation)
     existing = find_photo(parent, sha256_of(data))
     if existing is not None:
-        return existing, False, StoredFiles([])
+        return existing, False
     config = current_app.config
     try:
         processed = process_photo(
@@ -185,9 +179,9 @@ def add_photo(
     try:
         with db.session.begin_nested():
             photo = Photo(
-                observation=observation,
-                control_operation_id=operation.id if operation is not None else None,
-                stage=stage if operation is not None else None,
+                observation_id=parent.observation_id,
+                control_operation_id=parent.control_operation_id,
+                stage=parent.stage if parent.control_operation_id is not None else None,
                 sha256=processed.sha256,
                 mime_type=processed.mime_type,
                 size_bytes=len(data),
@@ -209,16 +203,12 @@ def add_photo(
         existing = find_photo(parent, processed.sha256)
         if existing is None:
             raise
-        return existing, False, StoredFiles([])
+        return existing, False
     except BaseException:
         files.discard(store)
         raise
-    if observation is not None:
-        refresh_photo_flag(observation)
-    elif operation is not None:
-        db.session.expire(operation, ["photos"])
-    db.session.flush()
-    return photo, True, files
+    _discard_unless_committed(files)
+    return photo, True
 
 
 def get_photo(photo_id: int) -> Photo:
@@ -233,17 +223,9 @@ def check_may_download_original(actor: User, photo: Photo) -> None:
     recording organization's staff (its verifiers among them), the staff of the bureau it reports to
     (docs/contract.md §1: a bureau acts for its units) and admins may have them; everyone
     signed in may see the display copy and thumbnail, which carry no metadata. Each download of an
-    original is audited (the caller commits). Raises PermissionDenied."""
-    if photo.observation_id is not None:
-        owner = db.session.scalar(
-            sa.select(Observation.organization_id).where(Observation.id == photo.observation_id)
-        )
-    else:
-        owner = db.session.scalar(
-            sa.select(ControlOperation.organization_id).where(
-                ControlOperation.id == photo.control_operation_id
-            )
-        )
+    original is audited. Raises PermissionDenied."""
+    parent = photo.observation if photo.observation_id is not None else photo.control_operation
+    owner = parent.organization_id if parent is not None else None
     if not policy.may_see_originals(actor, owner):
         raise PermissionDenied(
             _(

@@ -2,18 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy.orm import joinedload
 
 from app.api import page_of, paginate
-from app.district.services import find_townships
-from app.errors import InvalidInput
 from app.sites import services
-from app.sites.history import SiteHistory, site_history
-from app.sites.models import Site
-from app.sites.schemas import SiteDetailSchema, SiteQueryArgs, SiteSchema
+from app.sites.schemas import SiteQueryArgs, SiteSchema
 
 blp = Blueprint("Sites", __name__, description="Sites (发生点): places surveyed and treated over time")
 
@@ -24,28 +18,5 @@ class Sites(MethodView):
     @blp.response(200, page_of(SiteSchema))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Sites, most recently observed first"""
-        stmt = sa.select(Site).options(
-            joinedload(Site.species),
-            joinedload(Site.township),
-            joinedload(Site.habitat),
-            joinedload(Site.organization),
-        )
-        if "species_id" in args:
-            stmt = stmt.where(Site.species_id == args["species_id"])
-        if "status" in args:
-            stmt = stmt.where(Site.status == args["status"])
-        if "township_code" in args:
-            townships = find_townships(args["township_code"])
-            if not townships:
-                raise InvalidInput.field("township_code", "unknown township")
-            stmt = stmt.where(Site.township_id.in_([t.id for t in townships]))
-        stmt = stmt.order_by(Site.last_observed_at.desc(), Site.id.desc())
-        return paginate(stmt, page=args["page"], per_page=args["per_page"])
-
-
-@blp.route("/sites/<int:site_id>")
-class SiteItem(MethodView):
-    @blp.response(200, SiteDetailSchema)
-    def get(self, site_id: int) -> SiteHistory:
-        """A site with its observations, control operations and follow-ups in time order"""
-        return site_history(services.get_site(site_id))
+        filters = {k: v for k, v in args.items() if k not in {"page", "per_page"}}
+        return paginate(services.filtered(filters), page=args["page"], per_page=args["per_page"])

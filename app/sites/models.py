@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organization
-from app.audit.services import Audited
+from app.audit.models import Audited
 from app.db import intpk, timestamp
 from app.district.models import Township
 from app.extensions import db

@@ -3,7 +3,6 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.api import ID_RANGE, LocalDateTime, PageArgs
-from app.observations.schemas import ObservationSchema, SpeciesRefSchema
 from app.sites.models import SiteStatus
 
 
@@ -11,6 +10,12 @@ class SiteQueryArgs(PageArgs):
     species_id = ma.fields.Integer(validate=ID_RANGE)
     township_code = ma.fields.String(validate=ma.validate.Length(max=50))
     status = ma.fields.Enum(SiteStatus, by_value=True)
+
+
+class SpeciesRefSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name_zh = ma.fields.String()
+    name_sci = ma.fields.String()
 
 
 class SiteSchema(ma.Schema):
@@ -29,20 +34,3 @@ class SiteSchema(ma.Schema):
     first_observed_at = LocalDateTime()
     last_observed_at = LocalDateTime()
     created_at = LocalDateTime()
-
-
-class TimelineEntrySchema(ma.Schema):
-    kind = ma.fields.String(metadata={"description": "observation, control_operation or follow_up"})
-    at = LocalDateTime()
-    id = ma.fields.Integer()
-    summary = ma.fields.String()
-
-
-class SiteDetailSchema(SiteSchema):
-    """A site with its history (an `app.sites.api.SiteHistory`)."""
-
-    observations = ma.fields.List(ma.fields.Nested(ObservationSchema))
-    timeline = ma.fields.List(
-        ma.fields.Nested(TimelineEntrySchema),
-        metadata={"description": "everything that happened at the site, in time order"},
-    )

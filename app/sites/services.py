@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -19,7 +21,8 @@ from flask_babel import gettext as _
 
 from app.accounts.models import User
 from app.district.models import District, Township
-from app.errors import NotFound
+from app.district.services import find_townships
+from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.geo.crs import EARTH_RADIUS_M, distance_m
 from app.sites.models import Site, SiteStatus
@@ -143,19 +146,17 @@ def record_visit(site: Site, *, detected: bool, observed_at: datetime) -> None:
         site.status = SiteStatus.REEMERGED
 
 
-def refresh_status(site: Site) -> None:
-    """A treated site whose last IAS_CLEARED_AFTER_ABSENCES records are all absences is cleared."""
-    from app.observations.models import Observation  # the records point at sites, not the reverse
+def refresh_status(site: Site, latest_detections: Callable[[int], Sequence[bool]]) -> None:
+    """A treated site whose last IAS_CLEARED_AFTER_ABSENCES records are all absences is cleared.
 
+    The records point at sites, not the reverse: `latest_detections(n)` (from observations) gives whether
+    the species was found in each of the site's `n` latest records, newest first. Asked only of a site
+    under control.
+    """
     if site.status != SiteStatus.UNDER_CONTROL:
         return
     needed = int(current_app.config["IAS_CLEARED_AFTER_ABSENCES"])
-    latest = db.session.scalars(
-        sa.select(Observation.detected)
-        .where(Observation.site_id == site.id)
-        .order_by(Observation.observed_at.desc(), Observation.id.desc())
-        .limit(needed)
-    ).all()
+    latest = latest_detections(needed)
     if len(latest) == needed and not any(latest):
         site.status = SiteStatus.CLEARED
 
@@ -172,3 +173,24 @@ def get_site(site_id: int) -> Site:
     if site is None:
         raise NotFound(_("No site with id %(id)s.", id=site_id))
     return site
+
+
+def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Site]]:
+    """Sites matching the list filters, most recently observed first (the list and the GIS downloads).
+    Raises InvalidInput for an unknown township."""
+    stmt = sa.select(Site).options(
+        sa.orm.joinedload(Site.species),
+        sa.orm.joinedload(Site.township),
+        sa.orm.joinedload(Site.habitat),
+        sa.orm.joinedload(Site.organization),
+    )
+    if "species_id" in filters:
+        stmt = stmt.where(Site.species_id == filters["species_id"])
+    if "status" in filters:
+        stmt = stmt.where(Site.status == filters["status"])
+    if "township_code" in filters:
+        townships = find_townships(filters["township_code"])
+        if not townships:
+            raise InvalidInput.field("township_code", "unknown township")
+        stmt = stmt.where(Site.township_id.in_([t.id for t in townships]))
+    return stmt.order_by(Site.last_observed_at.desc(), Site.id.desc())

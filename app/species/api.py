@@ -12,7 +12,7 @@ from app.accounts.auth import roles_required
 from app.api import PageArgs, page_of, paginate
 from app.errors import NotFound
 from app.extensions import db
-from app.species import editing, services
+from app.species import district_lists, editing, name_import, services
 from app.species.models import SpeciesList
 from app.species.schemas import (
     ConfirmArgs,
@@ -79,7 +79,6 @@ class SpeciesCollection(MethodView):
         name already in the registry is refused (422 naming the field).
         """
         species = editing.create_species(current_user, args)
-        db.session.commit()
         return species
 
 
@@ -100,7 +99,6 @@ class SpeciesItem(MethodView):
         admin edits their bureau's species and may only add or take away their own bureau.
         """
         species = editing.update_local(current_user, services.get_species(species_id), args)
-        db.session.commit()
         return species
 
 
@@ -120,8 +118,7 @@ class SpeciesLists(MethodView):
     @blp.response(201, SpeciesListSchema)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Create a district list (a bureau's 普查清单), kept in the app"""
-        species_list = editing.create_district_list(current_user, args)
-        db.session.commit()
+        species_list = district_lists.create_district_list(current_user, args)
         return _list_item(species_list, 0)
 
 
@@ -144,8 +141,7 @@ class SpeciesListItem(MethodView):
         published list changes only through its files.
         """
         species_list = _list_or_404(code)
-        editing.set_list_categories(current_user, species_list, args["census_categories"])
-        db.session.commit()
+        district_lists.set_list_categories(current_user, species_list, args["census_categories"])
         return _list_item(species_list, services.current_count(species_list))
 
 
@@ -166,8 +162,7 @@ class SpeciesListMembers(MethodView):
 
         A period that overlaps one the species already has on the list is refused (422).
         """
-        membership = editing.add_member(current_user, _list_or_404(code), args)
-        db.session.commit()
+        membership = district_lists.add_member(current_user, _list_or_404(code), args)
         return membership
 
 
@@ -179,10 +174,9 @@ class SpeciesListMember(MethodView):
     def patch(self, args: dict[str, Any], code: str, membership_id: int) -> Any:
         """Change a district list row: set `removed_on` to remove the species, or correct its period"""
         species_list = _list_or_404(code)
-        membership = editing.update_period(
-            current_user, editing.get_membership(species_list, membership_id), args
+        membership = district_lists.update_period(
+            current_user, district_lists.get_membership(species_list, membership_id), args
         )
-        db.session.commit()
         return membership
 
 
@@ -197,10 +191,9 @@ class SpeciesListMemberConfirm(MethodView):
         Kept in the app (sync never clears it, and reports rows the files still call unverified).
         """
         species_list = _list_or_404(code)
-        membership = editing.confirm_row(
-            current_user, editing.get_membership(species_list, membership_id), args["note"]
+        membership = district_lists.confirm_row(
+            current_user, district_lists.get_membership(species_list, membership_id), args["note"]
         )
-        db.session.commit()
         return membership
 
 
@@ -209,7 +202,7 @@ class SpeciesListChanges(MethodView):
     @blp.response(200, ListChangeSchema(many=True))
     def get(self, code: str) -> Any:
         """A list's changes by date, latest first: species added after publication, and removed"""
-        return editing.list_changes(_list_or_404(code))
+        return district_lists.list_changes(_list_or_404(code))
 
 
 @blp.route("/habitats")
@@ -235,12 +228,10 @@ class SpeciesListImport(MethodView):
         """
         species_list = _list_or_404(code)
         upload = files["file"]
-        rows = editing.read_name_rows(upload.read(), upload.filename or "")
-        report = editing.import_names(
+        rows = name_import.read_name_rows(upload.read(), upload.filename or "")
+        report = name_import.import_names(
             current_user, species_list, rows, apply=query["apply"], added_on=query.get("added_on")
         )
-        if query["apply"]:
-            db.session.commit()
-        else:
-            db.session.rollback()
+        if not query["apply"]:
+            db.session.rollback()  # a preview: nothing it tried is kept
         return report

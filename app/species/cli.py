@@ -6,10 +6,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app import uow
 from app.audit.services import set_actor_label
-from app.extensions import db
 from app.species.registry import RegistryError
-from app.species.services import sync_registry
+from app.species.sync import sync_registry
 
 species_cli = AppGroup("species", help="The species registry.")
 
@@ -21,6 +21,7 @@ species_cli = AppGroup("species", help="The species registry.")
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Registry folder (default: IAS_SPECIES_DIR, species_lists/).",
 )
+@uow.transactional
 def sync_command(directory: Path | None) -> None:
     """Upsert species lists and species from the registry files; report what changed."""
     set_actor_label("cli")
@@ -28,13 +29,11 @@ def sync_command(directory: Path | None) -> None:
     try:
         report = sync_registry(directory)
     except RegistryError as exc:
-        db.session.rollback()
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
         raise click.ClickException(
             f"{len(exc.problems)} problem(s) in {directory}; nothing was changed"
         ) from exc
-    db.session.commit()
     click.echo(f"lists:       {report.lists}")
     click.echo(f"species:     {report.species}")
     click.echo(f"memberships: {report.memberships}")

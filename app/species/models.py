@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.audit.services import Audited
+from app.audit.models import Audited
 from app.db import JSONType, UTCDateTime, intpk, utcnow
 from app.extensions import db
 

@@ -2,8 +2,8 @@
 
 Published lists change only through the data files in species_lists/ and `flask species sync`; a
 bureau's district lists, local names, bureau assignments and row confirmations are edited here, with
-the same rules as the API (app/species/editing.py). Membership is kept as periods, so a list on any
-past date can be shown, and its changes by date.
+the same rules as the API (app/species/editing.py, district_lists.py, name_import.py). Membership is
+kept as periods, so a list on any past date can be shown, and its changes by date.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from app.accounts.auth import roles_required
 from app.clock import local_today
 from app.errors import InvalidInput, NotFound, ServiceError
 from app.extensions import db
-from app.species import editing, services
+from app.species import district_lists, editing, name_import, services
 from app.species.models import CensusCategory, ListLevel, ListMembership, Origin, SpeciesList
 from app.species.schemas import DistrictListForm
 
@@ -82,7 +82,7 @@ def list_detail(code: str) -> str:
         members=members,
         on=on,
         levels=level_labels(),
-        changes=editing.list_changes(species_list),
+        changes=district_lists.list_changes(species_list),
         categories=services.census_category_labels(),
         category_choices=_category_choices(species_list),
         may_edit=_may_edit(species_list),
@@ -94,7 +94,7 @@ def list_detail(code: str) -> str:
 def _category_choices(species_list: SpeciesList) -> dict[str, str]:
     """The categories a list may report: a bureau's list its own census's, another list all of them."""
     labels = services.census_category_labels()
-    census = editing.census_of_bureau(species_list.bureau)
+    census = district_lists.census_of_bureau(species_list.bureau)
     return {
         code: label
         for code, label in labels.items()
@@ -109,11 +109,12 @@ def list_categories(code: str) -> Response:
     """Set the census categories a district list reports (the boxes ticked)."""
     species_list = _list_or_404(code)
     try:
-        editing.set_list_categories(current_user, species_list, request.form.getlist("census_categories"))
+        district_lists.set_list_categories(
+            current_user, species_list, request.form.getlist("census_categories")
+        )
     except InvalidInput as exc:
         _refused(exc)
     else:
-        db.session.commit()
         flash(_("The census categories of %(name)s are saved.", name=species_list.name), "info")
     return redirect(url_for("species.list_detail", code=code))
 
@@ -137,6 +138,7 @@ def _list_or_404(code: str) -> SpeciesList:
 
 
 def _refused(error: InvalidInput) -> None:
+    """Drop the refused change (the redirect that follows would commit it) and say why."""
     db.session.rollback()
     flash(error.message, "error")
 
@@ -157,13 +159,11 @@ def _form_day(name: str) -> date | None:
 def list_create() -> Response:
     """A new district list (a bureau's 普查清单), kept in the app."""
     try:
-        species_list = editing.create_district_list(
-            current_user, pages.load(DistrictListForm, location="form")
-        )
+        form = pages.load(DistrictListForm, location="form")
+        species_list = district_lists.create_district_list(current_user, form)
     except InvalidInput as exc:
         _refused(exc)
         return redirect(url_for("species.lists"))
-    db.session.commit()
     flash(_("List %(name)s created.", name=species_list.name), "info")
     return redirect(url_for("species.list_detail", code=species_list.code))
 
@@ -176,14 +176,13 @@ def member_add(code: str) -> Response:
     species_list = _list_or_404(code)
     try:
         editing.check_may_edit_list(current_user, species_list)
-        species = editing.resolve_name(request.form.get("name", ""))
-        editing.add_member(
+        species = name_import.resolve_name(request.form.get("name", ""))
+        district_lists.add_member(
             current_user, species_list, {"species_id": species.id, "added_on": _form_day("added_on")}
         )
     except InvalidInput as exc:
         _refused(exc)
     else:
-        db.session.commit()
         flash(_("%(name)s added to the list.", name=species.name_zh), "info")
     return redirect(url_for("species.list_detail", code=code))
 
@@ -194,14 +193,13 @@ def member_add(code: str) -> Response:
 def member_remove(code: str, membership_id: int) -> Response:
     """Take a species off a district list from a day (default today); its earlier period stays."""
     species_list = _list_or_404(code)
-    membership = editing.get_membership(species_list, membership_id)
+    membership = district_lists.get_membership(species_list, membership_id)
     try:
         removed_on = _form_day("removed_on") or local_today()
-        editing.update_period(current_user, membership, {"removed_on": removed_on})
+        district_lists.update_period(current_user, membership, {"removed_on": removed_on})
     except InvalidInput as exc:
         _refused(exc)
     else:
-        db.session.commit()
         flash(_("%(name)s removed from the list.", name=membership.species.name_zh), "info")
     return redirect(url_for("species.list_detail", code=code))
 
@@ -212,13 +210,12 @@ def member_remove(code: str, membership_id: int) -> Response:
 def member_confirm(code: str, membership_id: int) -> Response:
     """Confirm a row after checking it against the official text, noting what that was."""
     species_list = _list_or_404(code)
-    membership = editing.get_membership(species_list, membership_id)
+    membership = district_lists.get_membership(species_list, membership_id)
     try:
-        editing.confirm_row(current_user, membership, request.form.get("note", ""))
+        district_lists.confirm_row(current_user, membership, request.form.get("note", ""))
     except InvalidInput as exc:
         _refused(exc)
     else:
-        db.session.commit()
         flash(_("Row %(row)s confirmed.", row=membership.row), "info")
     return redirect(url_for("species.list_detail", code=code))
 
@@ -235,8 +232,8 @@ def list_import(code: str) -> str | tuple[str, int]:
         editing.check_may_edit_list(current_user, species_list)
         if upload is None or not upload.filename:
             raise InvalidInput.field("file", _("Choose a spreadsheet of names."))
-        rows = editing.read_name_rows(upload.read(), upload.filename)
-        report = editing.import_names(
+        rows = name_import.read_name_rows(upload.read(), upload.filename)
+        report = name_import.import_names(
             current_user, species_list, rows, apply=apply, added_on=_form_day("added_on")
         )
     except InvalidInput as exc:
@@ -249,10 +246,8 @@ def list_import(code: str) -> str | tuple[str, int]:
             title=_("Import names"),
         )
         return page, 422
-    if apply:
-        db.session.commit()
-    else:
-        db.session.rollback()
+    if not apply:
+        db.session.rollback()  # a preview: nothing it tried is kept
     return render_template(
         "admin/species_import.html",
         species_list=species_list,
@@ -302,7 +297,6 @@ def species_edit(species_id: int) -> str | tuple[str, int] | Response:
             error = exc.message
             species = services.get_species(species_id)
         else:
-            db.session.commit()
             flash(_("Changes to %(name)s saved.", name=species.name_zh), "info")
             return redirect(url_for("species.species_edit", species_id=species.id))
     page = render_template(
@@ -327,7 +321,7 @@ def species_new() -> str | tuple[str, int] | Response:
     form = request.form
     if request.method == "POST":
         try:
-            like = editing.resolve_name(form.get("like", ""), "like")
+            like = name_import.resolve_name(form.get("like", ""), "like")
             args: dict[str, Any] = {
                 "name_zh": form.get("name_zh", "").strip(),
                 "name_sci": form.get("name_sci", "").strip(),
@@ -344,7 +338,6 @@ def species_new() -> str | tuple[str, int] | Response:
             db.session.rollback()
             error = exc.message
         else:
-            db.session.commit()
             flash(_("%(name)s added to the registry.", name=species.name_zh), "info")
             return redirect(url_for("species.species_edit", species_id=species.id))
     page = render_template(

@@ -149,6 +149,7 @@ RULES: dict[str, Rule] = {
         "§1: recording is everyone's (the record is owned by the caller's org)", ok=(201,)
     ),
     "GET /api/v1/observations/geojson": signed_in(READ),
+    "GET /api/v1/observations/download": signed_in(READ + "; the list as a GIS file (app/gis/api.py)"),
     "GET /api/v1/observations/{id}": signed_in(READ, target="observation"),
     "PATCH /api/v1/observations/{id}": Rule(
         EVERYONE,
@@ -184,9 +185,11 @@ RULES: dict[str, Rule] = {
     # ---------------------------------------------------------------------------------------------
     # API: sites, control operations, follow-ups
     "GET /api/v1/sites": signed_in(READ),
+    "GET /api/v1/sites/download": signed_in(READ + "; the list as a GIS file (app/gis/api.py)"),
     "GET /api/v1/sites/{id}": signed_in(READ, target="site"),
     "GET /api/v1/control-methods": signed_in(REFERENCE),
     "GET /api/v1/control-operations": signed_in(READ),
+    "GET /api/v1/control-operations/download": signed_in(READ + "; the list as a GIS file (app/gis/api.py)"),
     "POST /api/v1/control-operations": signed_in(
         "decided: anyone may treat any org's site. A site is a shared place in the one district "
         "census (forestry and agriculture treat the same ditches); the operation is owned by the "
@@ -304,6 +307,7 @@ RULES: dict[str, Rule] = {
     # API: reference data and the document
     "GET /api/v1/district": signed_in(REFERENCE),
     "GET /api/v1/townships": signed_in(REFERENCE),
+    "GET /api/v1/villages": signed_in(REFERENCE),
     "GET /api/v1/habitats": signed_in(REFERENCE),
     "GET /api/v1/species": signed_in(REFERENCE),
     "GET /api/v1/species/{id}": signed_in(REFERENCE),

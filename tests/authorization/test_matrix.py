@@ -312,6 +312,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /api/v1/observations": lambda c: Call("/api/v1/observations"),
     "POST /api/v1/observations": lambda c: Call("/api/v1/observations", json=c.fx.observation_payload()),
     "GET /api/v1/observations/geojson": lambda c: Call("/api/v1/observations/geojson"),
+    "GET /api/v1/observations/download": lambda c: Call("/api/v1/observations/download?format=geojson"),
     "GET /api/v1/observations/{id}": lambda c: Call(f"/api/v1/observations/{c.observation_id()}"),
     "PATCH /api/v1/observations/{id}": lambda c: Call(
         f"/api/v1/observations/{c.observation_id()}", json={"notes": "复核"}
@@ -325,9 +326,13 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /api/v1/photos/{id}/{variant}": lambda c: Call(f"/api/v1/photos/{c.photo_id()}/original"),
     # API: sites, control operations, follow-ups
     "GET /api/v1/sites": lambda c: Call("/api/v1/sites"),
+    "GET /api/v1/sites/download": lambda c: Call("/api/v1/sites/download?format=kml"),
     "GET /api/v1/sites/{id}": lambda c: Call(f"/api/v1/sites/{c.site_id()}"),
     "GET /api/v1/control-methods": lambda c: Call("/api/v1/control-methods"),
     "GET /api/v1/control-operations": lambda c: Call("/api/v1/control-operations"),
+    "GET /api/v1/control-operations/download": lambda c: Call(
+        "/api/v1/control-operations/download?format=csv"
+    ),
     "POST /api/v1/control-operations": lambda c: Call("/api/v1/control-operations", json=_operation(c)),
     "GET /api/v1/control-operations/{id}": lambda c: Call(f"/api/v1/control-operations/{c.operation_id()}"),
     "POST /api/v1/control-operations/{id}/photos": lambda c: Call(
@@ -371,6 +376,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     # API: reference data and the document
     "GET /api/v1/district": lambda c: Call("/api/v1/district"),
     "GET /api/v1/townships": lambda c: Call("/api/v1/townships"),
+    "GET /api/v1/villages": lambda c: Call("/api/v1/villages?township_code=500155202"),
     "GET /api/v1/habitats": lambda c: Call("/api/v1/habitats"),
     "GET /api/v1/species": lambda c: Call("/api/v1/species?q=福寿螺"),
     "GET /api/v1/species/{id}": lambda c: Call(f"/api/v1/species/{c.fx.species_id('pomacea-canaliculata')}"),

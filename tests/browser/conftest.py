@@ -27,8 +27,10 @@ from tests.factories import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
-# Committed, so anyone can look at the UI without running it (README names the folder).
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Where the screenshots go. A test run writes them to a scratch folder (gitignored), so running the tests
+# never changes the committed docs/screenshots/ (which the README names, so anyone can look at the UI
+# without running it); `make screenshots` sets IAS_SCREENSHOTS_DIR=docs/screenshots to refresh those.
+SCREENSHOTS = Path(os.environ.get("IAS_SCREENSHOTS_DIR") or ROOT / "test-artifacts" / "screenshots")
 PHONE = {
     "viewport": {"width": 360, "height": 780},
     "device_scale_factor": 2,

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.species import editing
+from app.species import district_lists
 from app.species.models import Species
 
 
@@ -15,9 +15,9 @@ def _district_list_with(field_user: Any, key: str) -> None:
     """An agriculture district list holding one species, committed for the live server to see."""
     admin = field_user("bureau_admin", organization="agriculture").user
     db.session.add(admin)
-    species_list = editing.create_district_list(admin, {"code": "lp-agri", "name": "农业普查清单"})
+    species_list = district_lists.create_district_list(admin, {"code": "lp-agri", "name": "农业普查清单"})
     species_id = db.session.scalar(sa.select(Species.id).where(Species.key == key))
-    editing.add_member(admin, species_list, {"species_id": species_id})
+    district_lists.add_member(admin, species_list, {"species_id": species_id})
     db.session.commit()
     db.session.rollback()  # end the read: on SQLite it would block the server's writes
 

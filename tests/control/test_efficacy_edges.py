@@ -183,7 +183,7 @@ def test_the_follow_up_page_accepts_a_far_re_inspection(
 def test_the_workbook_shows_cover_reduction_and_the_observed_completion_time(
     api_as: Any, make_observation: Any, species_id: Any
 ) -> None:
-    from app.exports import services
+    from app.exports import writing
     from app.exports.models import ExportKind
 
     api = api_as("surveyor", "agriculture")
@@ -219,7 +219,7 @@ def test_the_workbook_shows_cover_reduction_and_the_observed_completion_time(
     assert done.get_json()["efficacy"]["cover_reduction_pct"] == 75.0  # (80 − 20) / 80
 
     buffer = io.BytesIO()
-    services.write_export(
+    writing.write_export(
         buffer,
         bureau="agriculture",
         kind=ExportKind.FOLLOW_UPS,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.control.services import next_spring_check
+from app.control.schedule import next_spring_check
 
 
 def test_method_catalogue(api_as: Any) -> None:

@@ -14,6 +14,7 @@ from flask import Flask
 
 from app.accounts.models import User
 from app.audit.models import AuditLog
+from app.exports import jobs as export_jobs
 from app.exports import services
 from app.exports.models import Export
 from app.extensions import db
@@ -44,7 +45,7 @@ def records(api_as: Any, make_user: Any, make_observation: Any, treat: Any) -> d
 
 def _run_jobs(app: Flask) -> None:
     with app.app_context():
-        services.run_pending_exports("test-runner")
+        export_jobs.run_pending_exports("test-runner")
         db.session.remove()
 
 
@@ -114,7 +115,7 @@ def test_who_may_export_and_download(app: Flask, api_as: Any, records: dict[str,
     with app.app_context():
         db.session.execute(sa.update(Export).values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
         db.session.commit()
-        assert services.purge_expired() == 1
+        assert export_jobs.purge_expired() == 1
         db.session.remove()
     assert requester.get(url + "/download").status_code == 410
 

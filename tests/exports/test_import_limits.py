@@ -19,8 +19,8 @@ from typing import Any
 import openpyxl  # noqa: TID251 -- tests build the workbooks people bring
 import pytest
 
+from app.exports.layouts import load_template
 from app.exports.reader import ReadLimits, WorkbookTooLarge, read_census
-from app.exports.templates import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADERS = ["物种名称", "调查日期", "经度", "纬度"]
@@ -199,7 +199,7 @@ from pathlib import Path
 from app.config import load_config
 from app.exports.imports import REQUIRED_COLUMNS
 from app.exports.reader import ReadLimits, ReaderError, read_census
-from app.exports.templates import load_template
+from app.exports.layouts import load_template
 
 config = load_config({}, Path("/nonexistent"))  # the defaults, as a web process starts with them
 limits = ReadLimits(

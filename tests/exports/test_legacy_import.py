@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import Organization
-from app.exports import imports, services
+from app.exports import imports, writing
 from app.exports.models import ExportKind
 from app.exports.reader import parse_datetime_text
 from app.extensions import db
@@ -159,7 +159,7 @@ def test_the_legacy_surveyor_is_shown_on_the_record_and_exported(
     record.status = ReviewStatus.VERIFIED  # a census counts verified records
     db.session.commit()
     buffer = io.BytesIO()
-    services.write_export(
+    writing.write_export(
         buffer,
         bureau="agriculture",
         kind=ExportKind.CENSUS,

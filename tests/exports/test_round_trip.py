@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.control.models import ControlOperation, FollowUp
-from app.exports import imports, services
+from app.exports import imports, writing
+from app.exports.layouts import load_template
 from app.exports.models import ExportKind
 from app.exports.reader import write_row_report
-from app.exports.templates import load_template
 from app.extensions import db
 from app.observations.models import Observation, ObservationFlag
 from app.sites.models import Site
@@ -26,7 +26,7 @@ LAT, LON = PADDY
 
 def _export(bureau: str = "agriculture") -> bytes:
     buffer = io.BytesIO()
-    services.write_export(
+    writing.write_export(
         buffer,
         bureau=bureau,
         kind=ExportKind.CENSUS,
@@ -250,7 +250,7 @@ def test_the_command_line_import_has_no_row_limit(
 def test_the_workbook_shows_names_not_codes(census: Any, species_id: Any) -> None:
     """Issue 14: the cover's filters, flags, how a position was taken and the method by name."""
     buffer = io.BytesIO()
-    services.write_export(
+    writing.write_export(
         buffer,
         bureau="agriculture",
         kind=ExportKind.CENSUS,

@@ -26,7 +26,7 @@ import pytest
 from flask import Flask
 
 from app.clock import local_today, local_zone
-from app.exports import services
+from app.exports import jobs as export_jobs
 from app.extensions import db
 from tests.conftest import PADDY
 
@@ -401,7 +401,7 @@ def _export(app: Flask, api: Any, bureau: str, period: tuple[date, date], **extr
     started = api.post("/api/v1/exports", json={**body, **extra})
     assert started.status_code == 202, started.get_json()
     with app.app_context():
-        services.run_pending_exports("season-test")
+        export_jobs.run_pending_exports("season-test")
         db.session.remove()
     done = api.get(f"/api/v1/exports/{started.get_json()['id']}").get_json()
     assert done["status"] == "done", done
@@ -674,7 +674,7 @@ def test_libreoffice_recalculates_the_totals_to_the_apps_figures_and_keeps_the_p
     started = api.post("/api/v1/exports", json={**body, "to": season.period[1].isoformat()})
     assert started.status_code == 202
     with app.app_context():
-        services.run_pending_exports("season-test")
+        export_jobs.run_pending_exports("season-test")
         db.session.remove()
     done = api.get(f"/api/v1/exports/{started.get_json()['id']}").get_json()
     response = api.get(done["download_url"])

@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.audit.models import AuditLog
-from app.exports import services
+from app.exports import jobs as export_jobs
+from app.exports import writing
+from app.exports.layouts import load_template
 from app.exports.models import Export, ExportKind, ExportStatus
-from app.exports.templates import load_template
 from app.extensions import db
 from app.observations.models import Observation, ObservationFlag
 from app.sites.models import Site
@@ -157,7 +158,7 @@ def test_a_bureau_admin_sees_only_their_bureaus_exports(web_as: Any) -> None:
 def _census_workbook() -> io.BytesIO:
     """The agriculture census of what the database holds now, as the export job writes it."""
     buffer = io.BytesIO()
-    services.write_export(
+    writing.write_export(
         buffer,
         bureau="agriculture",
         kind=ExportKind.CENSUS,
@@ -255,7 +256,7 @@ def test_a_finished_export_can_be_downloaded_from_the_page(app: Flask, web_as: A
         web.post("/exports", data=_form(bureau="forestry", date_from=None, date_to=None)).status_code == 302
     )
     with app.app_context():
-        assert services.run_pending_exports("test-runner") == 1
+        assert export_jobs.run_pending_exports("test-runner") == 1
         db.session.remove()
     html = web.get("/exports").get_data(as_text=True)
     assert 'http-equiv="refresh"' not in html

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.extensions import db
-from app.notifications import services
+from app.notifications import jobs
 from app.notifications.models import Delivery, DeliveryStatus
+from app.notifications.reminders import queue_follow_up_reminders
 from tests.notifications.servers import SmtpServer
 
 pytestmark = pytest.mark.real_commits
@@ -31,7 +32,7 @@ def test_two_sweeps_at_once_send_each_reminder_once(
         db.session.commit()
         for person_id in people:
             treat(surveyor, method="chemical", days_ago=10, assignee_id=person_id)
-        services.queue_follow_up_reminders()
+        queue_follow_up_reminders()
         db.session.commit()
         db.session.remove()
 
@@ -42,7 +43,7 @@ def test_two_sweeps_at_once_send_each_reminder_once(
             try:
                 with app.app_context():
                     barrier.wait(timeout=10)
-                    services.sweep(batch=5)
+                    jobs.sweep(batch=5)
                     db.session.remove()
             except BaseException as exc:
                 errors.append(exc)
@@ -86,7 +87,7 @@ def test_two_sweeps_queueing_at_once_put_each_reminder_in_one_letter(
         with app.app_context():
             try:
                 barrier.wait(timeout=10)
-                services.queue_follow_up_reminders()
+                queue_follow_up_reminders()
                 db.session.commit()
                 outcomes.append("queued")
             except sa.exc.OperationalError:  # SQLite: the second writer is refused and rolls back

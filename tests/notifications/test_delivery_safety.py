@@ -15,7 +15,8 @@ from flask import Flask
 
 from app.accounts.models import Organization
 from app.extensions import db
-from app.notifications import channels, services
+from app.notifications import channels, jobs, outbox
+from app.notifications.delivery import deliver
 from app.notifications.models import Delivery, DeliveryChannel, DeliveryStatus, Webhook, WebhookFormat
 from tests.notifications.servers import HttpReceiver, SmtpServer
 
@@ -106,7 +107,7 @@ def test_sending_checks_the_address_again_after_resolving_it(
     with HttpReceiver() as receiver:
         monkeypatch.setitem(app.config, "IAS_WEBHOOK_ALLOWED_HOSTS", [])
         delivery = _queue(_hook(f"http://hooks.example.com:{receiver.port}/hook"), "ssrf:1")
-        report = services.sweep()
+        report = jobs.sweep()
         assert report.sent.failed == 1 and receiver.requests == []
         db.session.refresh(delivery)
         assert delivery.status == DeliveryStatus.FAILED
@@ -114,7 +115,7 @@ def test_sending_checks_the_address_again_after_resolving_it(
         # The operator allows the name: then it is sent.
         monkeypatch.setitem(app.config, "IAS_WEBHOOK_ALLOWED_HOSTS", ["hooks.example.com"])
         _queue(_hook(f"http://hooks.example.com:{receiver.port}/hook"), "ssrf:2")
-        assert services.sweep().sent.sent == 1
+        assert jobs.sweep().sent.sent == 1
         assert len(receiver.requests) == 1
 
 
@@ -155,7 +156,7 @@ def test_a_slow_receiver_holds_up_its_own_organization_only(
 
         watcher = threading.Thread(target=watch)
         watcher.start()
-        report = services.sweep()
+        report = jobs.sweep()
         watcher.join()
     # The quick one arrived while the slow receiver held its request (it lets go only after that, or
     # after 30 s, well inside the 60 s webhook timeout), having received at most that one.
@@ -168,21 +169,21 @@ def test_a_slow_receiver_holds_up_its_own_organization_only(
 def test_a_retried_webhook_carries_the_same_delivery_id(http_receiver: HttpReceiver) -> None:
     delivery = _queue(_hook(f"{http_receiver.url}/hook"), "retry:1")
     http_receiver.fail_next(1, status=503)
-    assert services.sweep().sent.retrying == 1
+    assert jobs.sweep().sent.retrying == 1
     db.session.execute(
         sa.update(Delivery)
         .where(Delivery.id == delivery.id)
         .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
     )
     db.session.commit()
-    assert services.sweep().sent.sent == 1
+    assert jobs.sweep().sent.sent == 1
     first, second = http_receiver.requests
     ids = {first.headers["X-IAS-Delivery-Id"], second.headers["X-IAS-Delivery-Id"]}
     assert len(ids) == 1
     assert {json.loads(first.body)["delivery_id"], json.loads(second.body)["delivery_id"]} == ids
     # Another delivery has another id.
     _queue(_hook(f"{http_receiver.url}/other"), "retry:2")
-    services.sweep()
+    jobs.sweep()
     assert http_receiver.requests[-1].headers["X-IAS-Delivery-Id"] not in ids
 
 
@@ -202,11 +203,11 @@ def test_a_retried_email_carries_the_same_delivery_id(
         )
     )
     db.session.commit()
-    claimed = services.claim("first")
-    services.deliver(claimed[0])  # sent, then the scheduler died before recording it
+    claimed = outbox.claim("first")
+    deliver(claimed[0])  # sent, then the scheduler died before recording it
     db.session.execute(sa.update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
     db.session.commit()
-    assert services.sweep().sent.sent == 1
+    assert jobs.sweep().sent.sent == 1
     first, second = (m.message for m in smtp_server.messages)
     assert first["X-IAS-Delivery-Id"] == second["X-IAS-Delivery-Id"]
     assert first["Message-ID"] == second["Message-ID"]

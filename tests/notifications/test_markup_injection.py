@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.notifications import services
+from app.notifications import delivery, outbox
 from app.notifications.channels import Message, SmtpSettings, WebhookFormat, build_email, webhook_payload
 from app.notifications.models import DeliveryChannel
 
@@ -62,16 +62,16 @@ def test_log_lines_cannot_be_forged_by_line_breaks(
 ) -> None:
     monkeypatch.setitem(app.config, "MAIL_SERVER", None)
     forged = "稻田\n2026-12-06 03:00:00,000 ERROR app.security: admin password reset by root\r\nx\u2028y"
-    item = services.Claimed(
+    item = outbox.Claimed(
         id=1,
         channel=DeliveryChannel.EMAIL,
         attempts=1,
         message={"subject": f"复查 {forged}", "body": forged, "links": [], "data": {}},
         email="a@example.cn",
     )
-    with caplog.at_level(logging.INFO, logger="app.notifications.services"):
-        services.deliver(item)
-    [record] = [r for r in caplog.records if r.name == "app.notifications.services"]
+    with caplog.at_level(logging.INFO, logger="app.notifications.delivery"):
+        delivery.deliver(item)
+    [record] = [r for r in caplog.records if r.name == "app.notifications.delivery"]
     message = record.getMessage()
     assert "\n" not in message and "\r" not in message and "\u2028" not in message
     assert "稻田\\n2026-12-06 03:00:00,000 ERROR" in message  # shown, escaped, on the one line

@@ -12,8 +12,9 @@ from flask import Flask
 
 from app.clock import local_today
 from app.extensions import db
-from app.notifications import services
+from app.notifications import delivery, digest, jobs, outbox, reminders
 from app.notifications.models import Delivery, DeliveryStatus, Webhook, WebhookFormat
+from app.scheduler import lease
 from tests.notifications.servers import HttpReceiver, SmtpServer
 
 
@@ -61,7 +62,7 @@ def _recipients(smtp: SmtpServer) -> Counter[str]:
 def test_one_sweep_sends_exactly_the_reminders_due_and_a_second_nothing(
     mail: SmtpServer, http_receiver: HttpReceiver, scenario: dict[str, Any], api_as: Any
 ) -> None:
-    report = services.sweep()
+    report = jobs.sweep()
     assert (report.queued.due, report.queued.overdue, report.queued.escalated) == (1, 3, 3)
     # +1, +3, +7 of the chemical treatment are overdue (to the colleague), and escalated to the
     # supervisor (3+ days late); the hand collection's +7 is due today (to the surveyor who recorded it).
@@ -84,7 +85,7 @@ def test_one_sweep_sends_exactly_the_reminders_due_and_a_second_nothing(
     assert robot["msgtype"] == "markdown" and robot["markdown"]["content"].count("福寿螺发生点") == 4
     assert report.sent.sent == 4
 
-    again = services.sweep()
+    again = jobs.sweep()
     assert (again.queued.due, again.queued.overdue, again.queued.escalated) == (0, 0, 0)
     assert again.sent.claimed == 0
     assert len(mail.messages) == 3 and len(http_receiver.requests) == 1
@@ -100,9 +101,9 @@ def test_one_sweep_sends_exactly_the_reminders_due_and_a_second_nothing(
 
 def test_reminders_a_later_sweep_finds_make_a_new_letter(mail: SmtpServer, scenario: dict[str, Any]) -> None:
     """The follow-ups already reminded are not repeated; the next day's are a letter of their own."""
-    services.sweep()
+    jobs.sweep()
     tomorrow = local_today() + timedelta(days=1)
-    report = services.sweep(today=tomorrow)
+    report = jobs.sweep(today=tomorrow)
     # The hand collection's +7 is overdue now (the others were already reminded as overdue).
     assert (report.queued.due, report.queued.overdue) == (0, 1)
     assert len(mail.messages) == 4
@@ -111,7 +112,7 @@ def test_reminders_a_later_sweep_finds_make_a_new_letter(mail: SmtpServer, scena
 def test_rescheduled_follow_up_is_reminded_again(
     mail: SmtpServer, scenario: dict[str, Any], api_as: Any
 ) -> None:
-    services.sweep()
+    jobs.sweep()
     first = scenario["chemical"]["follow_ups"][0]
     supervisor = api_as(scenario["supervisor"])
     today = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date()
@@ -119,26 +120,26 @@ def test_rescheduled_follow_up_is_reminded_again(
         supervisor.patch(f"/api/v1/follow-ups/{first['id']}", json={"due_on": today.isoformat()}).status_code
         == 200
     )
-    report = services.sweep()
+    report = jobs.sweep()
     assert report.queued.due == 1
 
 
 def test_a_sweep_killed_after_claiming_loses_nothing_and_resends_at_most_once(
     mail: SmtpServer, scenario: dict[str, Any]
 ) -> None:
-    services.queue_follow_up_reminders()
+    reminders.queue_follow_up_reminders()
     db.session.commit()
     crashed = "crashed-sweep"
-    claimed = services.claim(crashed)
+    claimed = outbox.claim(crashed)
     assert len(claimed) == 4  # three letters and the group robot's message
     # It sent the first one, then died before marking it sent.
-    services.deliver(claimed[0])
+    delivery.deliver(claimed[0])
     assert len(mail.messages) == 1
     # Until the lease lapses nobody else takes them.
-    assert services.sweep().sent.claimed == 0
+    assert jobs.sweep().sent.claimed == 0
     db.session.execute(sa.update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
     db.session.commit()
-    report = services.sweep()
+    report = jobs.sweep()
     assert report.sent.sent == 4
     per_message = Counter((str(m.message["To"]), str(m.message["Subject"])) for m in mail.messages)
     assert len(per_message) == 3  # every e-mail arrived …
@@ -153,19 +154,19 @@ def test_a_failing_mail_server_means_retries_then_a_recorded_failure(
     app.config["IAS_DELIVERY_MAX_ATTEMPTS"], saved = 2, app.config["IAS_DELIVERY_MAX_ATTEMPTS"]
     try:
         mail.fail_next(100, reply="451 4.3.0 Try again later")
-        first = services.sweep()
+        first = jobs.sweep()
         assert first.sent.retrying == 3 and first.sent.sent == 1  # the webhook went
         waiting = db.session.scalars(
             sa.select(Delivery).where(Delivery.status == DeliveryStatus.PENDING)
         ).all()
         assert len(waiting) == 3
         assert all(d.next_attempt_at > datetime.now(UTC) and "451" in (d.last_error or "") for d in waiting)
-        assert services.sweep().sent.claimed == 0  # not before the backoff has passed
+        assert jobs.sweep().sent.claimed == 0  # not before the backoff has passed
         db.session.execute(
             sa.update(Delivery).values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
         )
         db.session.commit()
-        second = services.sweep()
+        second = jobs.sweep()
         assert second.sent.failed == 3
         failed = db.session.scalars(sa.select(Delivery).where(Delivery.status == DeliveryStatus.FAILED)).all()
         assert len(failed) == 3 and all(d.attempts == 2 and "451" in (d.last_error or "") for d in failed)
@@ -175,7 +176,7 @@ def test_a_failing_mail_server_means_retries_then_a_recorded_failure(
 
 def test_a_refused_address_fails_at_once(mail: SmtpServer, scenario: dict[str, Any]) -> None:
     mail.fail_next(1, reply="550 5.1.1 No such user", stage="RCPT")
-    report = services.sweep()
+    report = jobs.sweep()
     assert report.sent.failed == 1
     assert report.sent.sent == 3
 
@@ -184,15 +185,15 @@ def test_digest_readers_get_one_mail_a_day(mail: SmtpServer, scenario: dict[str,
     colleague = scenario["colleague"]
     colleague.notify_digest = True
     db.session.commit()
-    services.sweep()
+    jobs.sweep()
     assert "jishuyuan@example.cn" not in _recipients(mail)
-    assert services.queue_digests() == 1
+    assert digest.queue_digests() == 1
     db.session.commit()
-    services.sweep()
+    jobs.sweep()
     digests = [m.message for m in mail.messages if str(m.message["To"]) == "jishuyuan@example.cn"]
     assert len(digests) == 1
     assert "【每日汇总】" in str(digests[0]["Subject"])
-    assert services.queue_digests() == 0  # nothing new since
+    assert digest.queue_digests() == 0  # nothing new since
 
 
 def test_returned_record_reaches_the_surveyor(
@@ -206,7 +207,7 @@ def test_returned_record_reaches_the_surveyor(
     inbox = surveyor.get("/api/v1/notifications?unread=true").get_json()
     assert [n["kind"] for n in inbox["items"]] == ["observation_returned"]
     assert "请补拍卵块" in inbox["items"][0]["body"]
-    services.sweep()
+    jobs.sweep()
     assert [str(m.message["To"]) for m in mail.messages] == ["diaocha@example.cn"]
     marked = surveyor.post("/api/v1/notifications/read", json={}).get_json()
     assert marked == {"marked": 1}
@@ -214,15 +215,15 @@ def test_returned_record_reaches_the_surveyor(
 
 
 def test_only_one_scheduler_holds_the_lease(app: Flask) -> None:
-    assert services.hold_lease("test-lease", "first", 60)
-    assert not services.hold_lease("test-lease", "second", 60)
-    assert services.hold_lease("test-lease", "first", 60)  # renewal
+    assert lease.hold_lease("test-lease", "first", 60)
+    assert not lease.hold_lease("test-lease", "second", 60)
+    assert lease.hold_lease("test-lease", "first", 60)  # renewal
     db.session.execute(
         sa.text("UPDATE scheduler_leases SET expires_at = :t"),
         {"t": datetime.now(UTC) - timedelta(seconds=1)},
     )
-    assert services.hold_lease("test-lease", "second", 60)  # the first died
-    services.release_lease("test-lease", "second")
+    assert lease.hold_lease("test-lease", "second", 60)  # the first died
+    lease.release_lease("test-lease", "second")
 
 
 def test_notification_settings(api_as: Any) -> None:
@@ -265,12 +266,12 @@ def test_webhooks_are_managed_by_the_bureau(api_as: Any, http_receiver: HttpRece
 
 def test_a_digest_never_repeats_what_was_sent_on_its_own(mail: SmtpServer, scenario: dict[str, Any]) -> None:
     colleague = scenario["colleague"]
-    services.sweep()  # the colleague gets the reminder by e-mail, on its own
+    jobs.sweep()  # the colleague gets the reminder by e-mail, on its own
     alone = [m for m in mail.messages if str(m.message["To"]) == "jishuyuan@example.cn"]
     assert alone  # the reminders of the treatment assigned to them
     colleague.notify_digest = True  # then switches to the daily digest
     db.session.commit()
-    assert services.queue_digests() == 0
+    assert digest.queue_digests() == 0
     db.session.commit()
-    services.sweep()
+    jobs.sweep()
     assert [m for m in mail.messages if str(m.message["To"]) == "jishuyuan@example.cn"] == alone

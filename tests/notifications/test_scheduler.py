@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,19 +12,44 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.extensions import db
-from app.notifications.models import Delivery, DeliveryStatus, SchedulerLease
-from app.scheduler import SchedulerProcess
+from app.notifications.models import Delivery, DeliveryStatus
+from app.scheduler import table
+from app.scheduler.models import SchedulerLease
+from app.scheduler.process import SchedulerProcess
 from tests.notifications.servers import SmtpServer
 
 pytestmark = pytest.mark.real_commits
 
 
+def _wait_until(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {seconds} s"
+        time.sleep(0.05)
+
+
 def test_two_schedulers_one_leader_each_reminder_once(
-    app: Flask, smtp_server: SmtpServer, api_as: Any, make_user: Any, treat: Any
+    app: Flask,
+    smtp_server: SmtpServer,
+    api_as: Any,
+    make_user: Any,
+    treat: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     saved = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT", "IAS_SWEEP_SECONDS")}
     app.config.update(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, IAS_SWEEP_SECONDS=1)
     stop = threading.Event()
+    started: list[str] = []  # the owner of each sweep run (past the lease), in order
+    finished: list[str] = []  # of each sweep that ran to its end
+    real_sweep = table.sweep
+
+    def counted_sweep(owner: str) -> Any:
+        started.append(owner)
+        report = real_sweep(owner)
+        finished.append(owner)
+        return report
+
+    monkeypatch.setattr(table, "sweep", counted_sweep)
     try:
         make_user("supervisor", email="boss@example.cn")
         surveyor = api_as("surveyor")
@@ -36,10 +62,12 @@ def test_two_schedulers_one_leader_each_reminder_once(
         threads = [threading.Thread(target=p.run, kwargs={"stop": stop}) for p in (first, second)]
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 20
-        while len(smtp_server.messages) < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(2.5)  # a couple more sweeps by whoever leads: they must send nothing more
+        _wait_until(lambda: len(smtp_server.messages) >= 2, "two letters")
+        # Two more whole sweeps by whoever leads, started after the letters arrived: they must send
+        # nothing more.
+        begun = len(started)
+        _wait_until(lambda: len(finished) >= begun + 2, "two more sweeps")
+        assert len(set(started)) == 1, started  # one leader ran every sweep
         stop.set()
         for thread in threads:
             thread.join(timeout=20)

@@ -193,7 +193,7 @@ def test_the_daily_digest_lists_each_item_in_the_readers_language(make_user: Any
     and the other way round; a row stored before messages had keys keeps its stored subject."""
     from flask_babel import force_locale
 
-    from app.notifications import messages, services
+    from app.notifications import digest, messages, services
     from app.notifications.models import Delivery
 
     params = {
@@ -225,7 +225,7 @@ def test_the_daily_digest_lists_each_item_in_the_readers_language(make_user: Any
         _notification(reader, 20 if lang == "en" else 21, subject="旧的提醒主题")
     db.session.commit()
 
-    assert services.queue_digests() == 2
+    assert digest.queue_digests() == 2
     db.session.commit()
     bodies = {
         d.user_id: d.message["body"]

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from PIL import Image  # noqa: TID251 -- tests build their own images
 
+from app import uow
 from tests.conftest import PADDY
 
 LAT, LON = PADDY
@@ -283,3 +284,27 @@ def test_a_units_originals_are_for_its_bureau_too_and_not_for_another_bureau(
     answer = api_as("verifier", "lp-station").get(bureau_photo["original_url"])
     assert answer.status_code == 403
     answer.close()
+
+
+def test_files_are_removed_when_the_unit_of_work_does_not_commit(
+    api_as: Any, make_observation: Any, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files are written before the row; a request whose commit fails (app/uow.py) leaves none."""
+
+    api = api_as("surveyor")
+    record = make_observation(api)
+
+    def failing_commit(session: Any = None) -> None:
+        raise RuntimeError("the database went away at commit")
+
+    monkeypatch.setattr(uow, "commit", failing_commit)
+    try:
+        response = _upload(api, record["id"], phone_jpeg())
+    except RuntimeError:
+        pass
+    else:
+        assert response.status_code == 500
+    assert _stored_files(app) == []
+    monkeypatch.undo()
+    assert _upload(api, record["id"], phone_jpeg()).status_code == 201
+    assert len(_stored_files(app)) == 3

@@ -7,7 +7,7 @@ database and a real SMTP server on loopback, and is killed with SIGKILL three ti
 (`flask reminders send-due`) just after it claimed a batch, and again after a random number of
 e-mails (a few milliseconds later still, at random). Then `send-due` runs to completion.
 
-The guarantee, from app/notifications/services.py, is what is asserted:
+The guarantee, from app/notifications/outbox.py and delivery.py, is what is asserted:
 
 - nothing is lost: every reminder due has exactly one outbox row (unique per recipient and event) and
   one inbox notification, every row ends `sent`, and every e-mail arrives at least once;
@@ -41,8 +41,9 @@ from app.accounts.models import User
 from app.clock import local_today
 from app.control.models import FollowUp
 from app.extensions import db
-from app.notifications.models import Delivery, DeliveryStatus, Notification, SchedulerLease
-from app.notifications.services import RECORD_BATCH
+from app.notifications.models import Delivery, DeliveryStatus, Notification
+from app.notifications.outbox import RECORD_BATCH
+from app.scheduler.models import SchedulerLease
 from tests.conftest import PADDY, TEST_CONFIG
 from tests.notifications.servers import SmtpServer
 from tests.reliability.server import ROOT

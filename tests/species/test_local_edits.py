@@ -15,8 +15,10 @@ import sqlalchemy as sa
 
 from app.audit.models import AuditLog
 from app.extensions import db
+from app.species import district_lists
 from app.species.models import ListMembership, Species, SpeciesList
-from app.species.services import members_on, sync_registry
+from app.species.services import members_on
+from app.species.sync import sync_registry
 
 REGISTRY = Path(__file__).resolve().parents[2] / "species_lists"
 
@@ -426,10 +428,8 @@ def test_bad_new_species_is_422_naming_the_field(agri: Any, body: dict[str, Any]
 def test_the_database_keeps_one_open_period_even_if_the_check_is_raced(
     agri: Any, district_list: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.species import editing
-
     # Two requests that both passed the overlap check before either wrote: the index refuses the second.
-    monkeypatch.setattr(editing, "_check_period", lambda *args, **kwargs: None)
+    monkeypatch.setattr(district_lists, "_check_period", lambda *args, **kwargs: None)
     url = f"/api/v1/species-lists/{district_list}/members"
     snail = species_id("pomacea-canaliculata")
     assert agri.post(url, json={"species_id": snail, "added_on": "2025-03-01"}).status_code == 201

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.species.services import pinyin_full, pinyin_initials
+from app.species.names import pinyin_full, pinyin_initials
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.species.models import ListMembership, Species, SpeciesList
+from app.species.names import pinyin_initials
 from app.species.registry import RegistryError, read_registry
-from app.species.services import members_on, pinyin_initials, sync_registry
+from app.species.services import members_on
+from app.species.sync import sync_registry
 
 REGISTRY = Path(__file__).resolve().parents[2] / "species_lists"
 

@@ -44,7 +44,7 @@ async function saveFieldPages({ refresh = false } = {}) {
         saved += 1;
         fetched += 1;
       } else if (have) saved += 1;
-    } catch (error) {
+    } catch {
       return null; // offline: try again next time
     }
   }
@@ -67,7 +67,7 @@ async function countSaved(pages, data) {
       const html = new DOMParser().parseFromString(await control.text(), "text/html");
       counts.sites = html.querySelectorAll('[data-site-select] option:not([value=""])').length;
     }
-  } catch (error) {
+  } catch {
     /* a copy that cannot be read is simply not counted */
   }
   return counts;
@@ -124,7 +124,7 @@ async function keepStorage() {
   if (navigator.storage && navigator.storage.persist) {
     try {
       await navigator.storage.persist();
-    } catch (error) {
+    } catch {
       /* not granted: the outbox still works, it is just evictable */
     }
   }

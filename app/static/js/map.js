@@ -98,7 +98,7 @@ async function load() {
   const b = map.getBounds();
   const current = ++generation;
   const points = []; // [key, lat, lon, colour, popup, title, facts, href]
-  let total = 0;
+  let total; // set by either branch below
   if (kind === "sites") {
     const response = await fetch(`/api/v1/sites?${query({ per_page: 500 })}`, { credentials: "same-origin" });
     if (!response.ok || current !== generation) return;

@@ -107,7 +107,7 @@ async function timedFetch(url, options, ms) {
   const timer = setTimeout(() => controller.abort(), ms);
   try {
     return await fetch(url, { credentials: "same-origin", cache: "no-store", ...options, signal: controller.signal });
-  } catch (error) {
+  } catch {
     throw new Stop(controller.signal.aborted ? "timeout" : "offline");
   } finally {
     clearTimeout(timer);
@@ -125,7 +125,7 @@ async function readError(response) {
   try {
     const body = await response.json();
     return { status: response.status, message: body.message || response.statusText, errors: body.errors || {} };
-  } catch (error) {
+  } catch {
     return { status: response.status, message: response.statusText, errors: {} };
   }
 }
@@ -222,7 +222,7 @@ async function sendItem(item, csrf) {
 function sentIds() {
   try {
     return JSON.parse(localStorage.getItem(SENT_IDS) || "{}");
-  } catch (error) {
+  } catch {
     return {};
   }
 }
@@ -328,7 +328,6 @@ export function sync() {
       }
     } finally {
       running = null;
-      current = null;
       sendingId = null;
       announce();
     }

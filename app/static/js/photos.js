@@ -61,7 +61,7 @@ export async function preparePhoto(file) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
-  } catch (error) {
+  } catch {
     return { blob: file, name: file.name, resized: false };
   }
   const edge = Math.max(bitmap.width, bitmap.height);

@@ -1,6 +1,6 @@
 """Workbooks that are bombs, damaged, of the wrong type, or full of formulas, huge or sparse sheets.
 
-Good rows follow the agriculture bureau's template (app/exports/templates/agriculture.toml).
+Good rows follow the agriculture bureau's template (app/exports/layouts/agriculture.toml).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import openpyxl  # noqa: TID251 - tests build workbooks with openpyxl
 from openpyxl.utils import get_column_letter  # noqa: TID251
 
-from app.exports.templates import load_template
+from app.exports.layouts import load_template
 from tests.photos.images import noise
 from tests.reliability.corpus import Case
 

@@ -1,8 +1,11 @@
-"""Census workbook templates: which sheets a bureau's workbook has, and which columns, as data.
+"""Census workbook layouts: which sheets a bureau's workbook has, and which columns, as data.
+
+(A bureau's layout is its *template* in the bureaus' own words, the blank form it fills in: hence
+`Template` and `load_template`. The folder is `layouts/`, not `templates/`, which in Flask means Jinja.)
 
 The official census forms' column headings were never published; each bureau's own blank form is the
 final word (shared/reference/census-and-control.md). So the column sets live in TOML files, one per
-bureau (`templates/<bureau>.toml`, format in `templates/README.md`), and matching a bureau's form is an
+bureau (`layouts/<bureau>.toml`, format in `layouts/README.md`), and matching a bureau's form is an
 edit to its file, not to code.
 
 A template names its sheets in order; each sheet draws its rows from one *source* and picks and orders
@@ -28,8 +31,8 @@ from openpyxl.styles.numbers import is_date_format  # noqa: TID251 - app/exports
 
 __all__ = [
     "COLUMN_TYPES",
+    "LAYOUTS_DIR",
     "SOURCES",
-    "TEMPLATES_DIR",
     "ColumnSpec",
     "SheetSpec",
     "Source",
@@ -41,7 +44,7 @@ __all__ = [
     "parse_template",
 ]
 
-TEMPLATES_DIR: Final = Path(__file__).resolve().parent / "templates"
+LAYOUTS_DIR: Final = Path(__file__).resolve().parent / "layouts"
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,10 @@ SOURCES: Final[Mapping[str, Source]] = {
             False,
             (
                 "id", "client_uuid", "observed_at", "species_name_zh", "species_name_sci", "detected",
-                "township_code", "township_name", "place_name", "latitude", "longitude", "accuracy_m",
-                "altitude_m", "position_source", "habitat_class", "habitat", "area_m2", "area_mu",
-                "cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "severity", "status",
-                "site_code", "surveyor", "organization", "flags", "notes",
+                "township_code", "township_name", "village_code", "village_name", "place_name", "latitude",
+                "longitude", "accuracy_m", "altitude_m", "position_source", "habitat_class", "habitat",
+                "area_m2", "area_mu", "cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "severity",
+                "status", "site_code", "surveyor", "organization", "flags", "notes",
             ),
         ),
         Source(
@@ -208,8 +211,8 @@ def header_key(text: str) -> str:
 
 
 def bureaus() -> list[str]:
-    """The bureaus that have a template shipped in TEMPLATES_DIR."""
-    return sorted(path.stem for path in TEMPLATES_DIR.glob("*.toml"))
+    """The bureaus that have a template shipped in LAYOUTS_DIR."""
+    return sorted(path.stem for path in LAYOUTS_DIR.glob("*.toml"))
 
 
 def load_template(path_or_bureau: str | Path) -> Template:
@@ -223,7 +226,7 @@ def load_template(path_or_bureau: str | Path) -> Template:
     else:
         if not _BUREAU_RE.fullmatch(path_or_bureau):
             raise TemplateError([f"{path_or_bureau!r} is not a bureau code"])
-        path = TEMPLATES_DIR / f"{path_or_bureau}.toml"
+        path = LAYOUTS_DIR / f"{path_or_bureau}.toml"
         if not path.is_file():
             known = ", ".join(bureaus()) or "none"
             raise TemplateError([f"no template for bureau {path_or_bureau!r} (templates exist for: {known})"])

@@ -1,7 +1,7 @@
 """The first sheet of an .xlsx as plain rows of values: for a spreadsheet of species names.
 
-Lives here because app/exports is openpyxl's home; the species registry's list import reads with it.
-The same guards as the census reader: not a zip, or one that would unpack too far, is refused.
+The species registry's list import reads with it. The same kind of guard as the census reader's: not a
+zip, or one that would unpack too far, is refused.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import io
 import zipfile
 from typing import Any
 
-from openpyxl import load_workbook  # noqa: TID251 - app/exports is openpyxl's home
+from openpyxl import load_workbook  # noqa: TID251 - app/sheets is openpyxl's home
 from openpyxl.utils.exceptions import InvalidFileException  # noqa: TID251
 
 # A list of a few hundred names unpacks to well under a megabyte; this leaves room and stops a zip bomb.

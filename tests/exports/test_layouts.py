@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from app.exports.templates import (
+from app.exports.layouts import (
+    LAYOUTS_DIR,
     SOURCES,
-    TEMPLATES_DIR,
     Template,
     TemplateError,
     bureaus,
@@ -155,7 +155,7 @@ def test_a_minimal_template_gets_defaults() -> None:
 
 def test_a_template_loads_from_a_path(tmp_path: Path) -> None:
     path = tmp_path / "custom.toml"
-    path.write_text((TEMPLATES_DIR / "forestry.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    path.write_text((LAYOUTS_DIR / "forestry.toml").read_text(encoding="utf-8"), encoding="utf-8")
 
     assert load_template(path) == load_template("forestry")
     assert load_template(str(path)) == load_template("forestry")
@@ -178,9 +178,9 @@ def test_a_bureau_without_a_template_is_named(bureau: str) -> None:
 
 
 def test_the_bureau_in_the_file_must_match_its_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (TEMPLATES_DIR / "forestry.toml").read_text(encoding="utf-8")
+    text = (LAYOUTS_DIR / "forestry.toml").read_text(encoding="utf-8")
     (tmp_path / "wetlands.toml").write_text(text, encoding="utf-8")
-    monkeypatch.setattr("app.exports.templates.TEMPLATES_DIR", tmp_path)
+    monkeypatch.setattr("app.exports.layouts.LAYOUTS_DIR", tmp_path)
 
     with pytest.raises(TemplateError, match="bureau is 'forestry', expected 'wetlands'"):
         load_template("wetlands")

@@ -1,6 +1,7 @@
 """A site's history: its observations, control operations and follow-ups on one timeline.
 
-Shared by the API (`GET /api/v1/sites/{id}`) and the site page.
+Shared by the API (`GET /api/v1/sites/{id}`) and the site page. It reads observations and control, so it sits
+above both in the domain order (docs/architecture.md), not in sites.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from flask_babel import gettext as _
 
 from app import metrics
 from app.clock import local_zone
+from app.control import follow_ups
 from app.control import services as control
+from app.control.follow_ups import FOLLOW_UP_LABELS
 from app.control.models import ControlOperation, FollowUp
-from app.control.services import FOLLOW_UP_LABELS
 from app.observations import services as observations
 from app.observations.models import Observation
-from app.observations.services import STATUS_LABELS
+from app.observations.review import STATUS_LABELS
 from app.sites.models import Site
 
 
@@ -60,17 +62,17 @@ def _observation_entry(o: Observation) -> TimelineEntry:
 def site_history(site: Site) -> SiteHistory:
     records = observations.at_site(site.id)
     operations = control.operations_at_site(site.id)
-    follow_ups = control.follow_ups_at_site(site.id)
+    scheduled = follow_ups.follow_ups_at_site(site.id)
     entries = [_observation_entry(o) for o in records]
     for operation in operations:
         entries.append(
             TimelineEntry("control_operation", operation.performed_at, operation.id, operation.method.name_zh)
         )
-    for follow_up in follow_ups:
+    for follow_up in scheduled:
         when = follow_up.completed_at or datetime.combine(follow_up.due_on, time(9), tzinfo=local_zone())
         summary = f"{follow_up.due_on.isoformat()} {FOLLOW_UP_LABELS[follow_up.status]}"
         entries.append(TimelineEntry("follow_up", when, follow_up.id, summary))
     timeline = sorted(entries, key=lambda e: (e.at, e.kind, e.id))
     return SiteHistory(
-        site=site, observations=records, operations=operations, follow_ups=follow_ups, timeline=timeline
+        site=site, observations=records, operations=operations, follow_ups=scheduled, timeline=timeline
     )

@@ -1,0 +1,203 @@
+"""Sending the outbox: each claimed delivery by e-mail or webhook, its outcome recorded at once.
+
+`send_outbox` claims due deliveries in batches (app/notifications/outbox.py) and sends them until none is
+left that is due now. Each delivery is sent once per claim: on success it is marked sent; on a transient
+failure it is tried again later, with a doubling backoff (IAS_DELIVERY_BACKOFF_SECONDS, at most
+MAX_BACKOFF, never sooner than a receiver's Retry-After); on a permanent failure, or after
+IAS_DELIVERY_MAX_ATTEMPTS, it is marked failed and why is kept. How a channel fails is
+app/notifications/channels.py's business; this module only reads `DeliveryError.permanent`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import queue
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+
+from app.notifications import channels, outbox
+from app.notifications.models import DeliveryChannel, DeliveryStatus
+from app.notifications.outbox import Claimed
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass
+class SendReport:
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """What sending needs from the configuration, read once in the app context (senders run in threads)."""
+
+    smtp: channels.SmtpSettings | None
+    webhook_allowed_hosts: frozenset[str]
+    webhook_timeout_s: float
+
+
+def send_settings() -> SendSettings:
+    config = current_app.config
+    smtp = None
+    if config.get("MAIL_SERVER"):
+        smtp = channels.SmtpSettings(
+            host=config["MAIL_SERVER"],
+            port=int(config["MAIL_PORT"]),
+            sender=config["MAIL_DEFAULT_SENDER"],
+            username=config.get("MAIL_USERNAME"),
+            password=config.get("MAIL_PASSWORD"),
+            use_tls=bool(config.get("MAIL_USE_TLS")),
+            use_ssl=bool(config.get("MAIL_USE_SSL")),
+        )
+    return SendSettings(
+        smtp=smtp,
+        webhook_allowed_hosts=frozenset(config["IAS_WEBHOOK_ALLOWED_HOSTS"]),
+        webhook_timeout_s=float(config["IAS_WEBHOOK_TIMEOUT_SECONDS"]),
+    )
+
+
+def _message(stored: dict[str, Any]) -> channels.Message:
+    return channels.Message(
+        subject=stored["subject"],
+        body=stored["body"],
+        links=tuple((label, url) for label, url in stored.get("links", [])),
+        data=stored.get("data", {}),
+    )
+
+
+def deliver(item: Claimed, settings: SendSettings | None = None) -> None:
+    """Send one claimed delivery. Raises channels.DeliveryError (or ValueError for a bad target).
+
+    Needs no app context when `settings` are given (the sweep sends from threads)."""
+    settings = settings or send_settings()
+    message = _message(item.message)
+    if item.channel == DeliveryChannel.EMAIL:
+        if not item.email:
+            raise channels.DeliveryError("the user has no e-mail address", permanent=True)
+        if settings.smtp is None:
+            log.info(
+                "MAIL_SERVER is not set; e-mail %s to %s: %s / %s",
+                item.delivery_id,
+                item.email,
+                message.subject,
+                message.body,
+            )
+            return
+        channels.send_email(settings.smtp, item.email, message, delivery_id=item.delivery_id or None)
+        return
+    if not item.webhook_url or not item.webhook_active:
+        raise channels.DeliveryError("the webhook was removed or switched off", permanent=True)
+    fmt = channels.WebhookFormat(item.webhook_format or "generic")
+    secret = item.webhook_secret if fmt is channels.WebhookFormat.DINGTALK else None  # only DingTalk signs
+    channels.post_webhook(
+        item.webhook_url,
+        fmt,
+        message,
+        secret=secret,
+        timeout_s=settings.webhook_timeout_s,
+        allowed_hosts=settings.webhook_allowed_hosts,
+        delivery_id=item.delivery_id or None,
+    )
+
+
+# Lanes sent side by side: one per organization's webhooks, one for e-mail (one SMTP server).
+MAX_LANES = 8
+
+
+def _send_lane(items: list[Claimed], settings: SendSettings, done: queue.Queue[tuple[Claimed, Any]]) -> None:
+    """Send one lane's deliveries in order, handing each outcome (None or the exception) back."""
+    for item in items:
+        try:
+            deliver(item, settings)
+        except Exception as exc:
+            done.put((item, exc))
+        else:
+            done.put((item, None))
+
+
+def send_claimed(items: list[Claimed], owner: str) -> SendReport:
+    """Send what this owner claimed, recording each outcome as soon as it is known.
+
+    Deliveries are sent in lanes, one per organization (its webhooks) and one for e-mail, up to
+    MAX_LANES side by side: a receiver that answers slowly (each waits at most
+    IAS_WEBHOOK_TIMEOUT_SECONDS) holds up its own organization's lane only. Only this thread touches
+    the database; a scheduler killed mid-sweep re-sends at most the messages then in flight (one per
+    lane), with the same delivery id.
+    """
+    config = current_app.config
+    max_attempts = int(config["IAS_DELIVERY_MAX_ATTEMPTS"])
+    backoff = timedelta(seconds=int(config["IAS_DELIVERY_BACKOFF_SECONDS"]))
+    settings = send_settings()
+    report = SendReport(claimed=len(items))
+    lanes: dict[str, list[Claimed]] = {}
+    for item in items:
+        lanes.setdefault(item.lane, []).append(item)
+    done: queue.Queue[tuple[Claimed, Any]] = queue.Queue()
+    outcomes: list[dict[str, Any]] = []
+    unexpected: BaseException | None = None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(len(lanes), MAX_LANES))) as pool:
+        for lane in lanes.values():
+            pool.submit(_send_lane, lane, settings, done)
+        try:
+            for _ in range(len(items)):
+                item, exc = done.get()
+                if exc is None:
+                    outcomes.append(
+                        {
+                            "did": item.id,
+                            "new_status": DeliveryStatus.SENT,
+                            "sent": datetime.now(UTC),
+                            "error": None,
+                        }
+                    )
+                    report.sent += 1
+                elif isinstance(exc, channels.DeliveryError | ValueError):
+                    permanent = isinstance(exc, ValueError) or exc.permanent
+                    error = f"{type(exc).__name__}: {exc}"[:2000]
+                    outcome: dict[str, Any] = {"did": item.id, "sent": None, "error": error}
+                    if permanent or item.attempts >= max_attempts:
+                        outcome["new_status"] = DeliveryStatus.FAILED
+                        report.failed += 1
+                        log.warning("Delivery %s failed for good: %s", item.id, error)
+                    else:
+                        wait = min(backoff * (2 ** (item.attempts - 1)), MAX_BACKOFF)
+                        later = getattr(exc, "retry_after_s", None)
+                        if later:
+                            wait = max(wait, timedelta(seconds=later))
+                        outcome["new_status"] = DeliveryStatus.PENDING
+                        outcome["next_attempt"] = datetime.now(UTC) + wait
+                        report.retrying += 1
+                    outcomes.append(outcome)
+                elif unexpected is None:  # a bug: its row is left to its lease (sent again later)
+                    unexpected = exc
+                if len(outcomes) >= outbox.RECORD_BATCH:
+                    outbox.record(owner, outcomes)
+        finally:
+            outbox.record(owner, outcomes)  # what was sent before an error in this loop is still recorded
+    if unexpected is not None:
+        raise unexpected
+    return report
+
+
+def send_outbox(owner: str, *, batch: int = 200) -> SendReport:
+    """Claim and send due deliveries in batches of `batch` until none is due now; returns the totals."""
+    total = SendReport()
+    while True:
+        items = outbox.claim(owner, limit=batch)
+        if not items:
+            break
+        report = send_claimed(items, owner)
+        for name in ("claimed", "sent", "retrying", "failed"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        if report.sent + report.failed == 0:
+            break  # everything claimed is waiting to retry later
+    return total

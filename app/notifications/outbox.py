@@ -1,0 +1,216 @@
+"""The outbox: the `Delivery` rows that e-mail and webhooks are sent from, and the claims on them.
+
+Events queue a delivery in the same transaction as the change that caused them (`pending_delivery`,
+`insert_ignoring_duplicates`); nothing is sent from a request. A sender then claims due rows with a lease
+(`claim`: `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers) and records each outcome
+(`record`): sent, to retry at a later time, or failed for good. A sender killed between claiming and
+recording leaves leases that expire; the next claim takes those rows once more. Unique (recipient,
+event) keys mean an event never produces a second row.
+
+The claim and each outcome are committed at once, as steps of their own (app/uow.py): other senders
+must see the claim, and an outcome must outlive a sender killed a moment later.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app import uow
+from app.accounts.models import User
+from app.extensions import db
+from app.notifications.messages import Composed
+from app.notifications.models import Delivery, DeliveryChannel, DeliveryStatus, Webhook
+
+
+def process_owner() -> str:
+    """Names this process in claims and leases (host, pid and a random part: pids are reused)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def insert_ignoring_duplicates(table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany INSERT … ON CONFLICT DO NOTHING (both databases support it)."""
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    db.session.execute(insert.on_conflict_do_nothing(), rows)
+
+
+def emails_each_event(person: Any) -> bool:
+    """Whether a person (a User, or a row with its columns) is e-mailed each event as it happens:
+    active, with an address, e-mail on, and no daily digest instead."""
+    return bool(person.active and person.email and person.notify_email and not person.notify_digest)
+
+
+def pending_delivery(
+    channel: DeliveryChannel,
+    recipient: str,
+    key: str,
+    composed: Composed,
+    now: datetime | None = None,
+    *,
+    user_id: int | None = None,
+    webhook_id: int | None = None,
+) -> dict[str, Any]:
+    """An outbox row to insert (`insert_ignoring_duplicates`): `composed` to `recipient`, due now."""
+    now = now or datetime.now(UTC)
+    return {
+        "channel": channel,
+        "recipient": recipient,
+        "event_key": key,
+        "user_id": user_id,
+        "webhook_id": webhook_id,
+        "message": composed.as_message(),
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What sending one delivery needs, read while claiming it, so that no transaction stays open
+    (and, on SQLite, no write lock is held) while talking to a mail server or a webhook."""
+
+    id: int
+    channel: DeliveryChannel
+    attempts: int
+    message: dict[str, Any]
+    email: str | None = None
+    webhook_url: str | None = None
+    webhook_format: str | None = None
+    webhook_secret: str | None = None
+    webhook_active: bool = False
+    # Deliveries in one lane go one after the other; lanes go side by side (`send_claimed`).
+    lane: str = "email"
+    delivery_id: str = ""
+
+
+def claim(owner: str, *, limit: int = 200, now: datetime | None = None) -> list[Claimed]:
+    """Take up to `limit` deliveries that are due (or whose claim lapsed) for `owner`.
+
+    The claim is committed at once (a step of its own): the other schedulers see these rows taken."""
+    now = now or datetime.now(UTC)
+    lease = timedelta(seconds=int(current_app.config["IAS_DELIVERY_LEASE_SECONDS"]))
+    claimable = sa.or_(
+        sa.and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
+        sa.and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now),
+    )
+    with uow.step("outbox claim"):
+        ids = list(
+            db.session.scalars(
+                sa.select(Delivery.id)
+                .where(claimable)
+                .order_by(Delivery.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        claimed: list[Claimed] = []
+        if ids:
+            db.session.execute(
+                sa.update(Delivery)
+                .where(Delivery.id.in_(ids))
+                .values(
+                    status=DeliveryStatus.SENDING,
+                    lease_until=now + lease,
+                    lease_owner=owner,
+                    attempts=Delivery.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            rows = db.session.execute(
+                sa.select(
+                    Delivery.id,
+                    Delivery.channel,
+                    Delivery.attempts,
+                    Delivery.message,
+                    User.email,
+                    Webhook.url,
+                    Webhook.format,
+                    Webhook.secret,
+                    Webhook.active,
+                    Webhook.organization_id,
+                )
+                .outerjoin(User, User.id == Delivery.user_id)
+                .outerjoin(Webhook, Webhook.id == Delivery.webhook_id)
+                .where(Delivery.id.in_(ids))
+                .order_by(Delivery.id)
+            ).all()
+            claimed = [
+                Claimed(
+                    id=row[0],
+                    channel=row[1],
+                    attempts=row[2],
+                    message=row[3],
+                    email=row[4],
+                    webhook_url=row[5],
+                    webhook_format=row[6].value if row[6] is not None else None,
+                    webhook_secret=row[7],
+                    webhook_active=bool(row[8]),
+                    lane=f"organization:{row[9]}" if row[9] is not None else "email",
+                    delivery_id=delivery_id(row[0]),
+                )
+                for row in rows
+            ]
+    return claimed
+
+
+def delivery_id(delivery: int) -> str:
+    """The delivery's id for receivers: the same on every retry, unique to this installation (it is
+    made from IAS_BASE_URL and the outbox row), sent as X-IAS-Delivery-Id, in the e-mail's Message-ID
+    and in a generic webhook's payload, so that a receiver can drop a repeat."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{current_app.config['IAS_BASE_URL']}/deliveries/{delivery}"))
+
+
+# Each outcome is committed as soon as its message is sent, so a scheduler killed mid-sweep sends at
+# most the one message in flight again (docs/contract.md §6: a crash neither loses nor duplicates a reminder).
+# On PostgreSQL these small commits skip the wait for the disk flush (synchronous_commit off): the
+# outcome is safe once the server has it, whatever happens to the scheduler, and only a crash of the
+# database server itself within a fraction of a second could lose it (the message would go once more).
+RECORD_BATCH = 1
+
+
+def record(owner: str, outcomes: list[dict[str, Any]]) -> None:
+    """Write outcomes of rows this owner still holds (a lapsed, re-claimed row is left to its new owner),
+    committed at once, and empty `outcomes`. An outcome: {"did": the row's id, "new_status", "sent": when
+    or None, "error": why or None, and for a retry "next_attempt": when}."""
+    if not outcomes:
+        return
+    table = Delivery.__table__
+    for values in outcomes:
+        values.setdefault("next_attempt", None)
+    with uow.step("outbox outcome"):
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+        db.session.execute(
+            sa.update(table)
+            .where(
+                table.c.id == sa.bindparam("did"),
+                table.c.lease_owner == owner,
+                table.c.status == DeliveryStatus.SENDING,
+            )
+            .values(
+                status=sa.bindparam("new_status"),
+                sent_at=sa.bindparam("sent"),
+                last_error=sa.bindparam("error"),
+                next_attempt_at=sa.func.coalesce(
+                    sa.bindparam("next_attempt", type_=table.c.next_attempt_at.type), table.c.next_attempt_at
+                ),
+                lease_until=None,
+                lease_owner=None,
+            ),
+            outcomes,
+            execution_options={"synchronize_session": False},
+        )
+    outcomes.clear()

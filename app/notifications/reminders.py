@@ -1,0 +1,232 @@
+"""Follow-up reminders: due today, overdue, and overdue long enough to escalate to the supervisor.
+
+Set-based: the statements are the same however many follow-ups are due (one read per kind, one bulk
+insert per table, one bulk mark per kind). Each person gets one message per pass for everything it
+reminds them of, and each organization's group robots (webhooks) one message for its due and overdue
+re-inspections. A follow-up is marked with the due date it was reminded of, so a second pass (or a
+second scheduler) raises nothing new; a new due date is news again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from sqlalchemy.orm import joinedload
+
+from app.accounts.models import User
+from app.clock import local_today
+from app.control.models import FollowUp, FollowUpStatus
+from app.district.models import Township
+from app.extensions import db
+from app.notifications import messages
+from app.notifications.inbox import inbox_row
+from app.notifications.models import Delivery, DeliveryChannel, Notification, NotificationKind, Webhook
+from app.notifications.outbox import emails_each_event, insert_ignoring_duplicates, pending_delivery
+from app.sites.models import Site
+from app.species.models import Species
+
+
+@dataclass
+class QueueReport:
+    due: int = 0
+    overdue: int = 0
+    escalated: int = 0
+
+
+def _follow_up_rows(condition: sa.ColumnElement[bool], person: Any) -> list[Any]:
+    """Follow-ups matching `condition` with what a reminder says, and the person it goes to."""
+    stmt = (
+        sa.select(
+            FollowUp.id,
+            FollowUp.due_on,
+            FollowUp.offset_days,
+            FollowUp.organization_id,
+            FollowUp.assignee_id,
+            Site.id.label("site_id"),
+            Site.code.label("site_code"),
+            Site.place_name,
+            Species.name_zh.label("species"),
+            Township.name_zh.label("township"),
+            User.id.label("user_id"),
+            User.display_name,
+            User.email,
+            User.notify_email,
+            User.notify_digest,
+            User.active,
+            User.locale,
+        )
+        .join(Site, Site.id == FollowUp.site_id)
+        .join(Species, Species.id == Site.species_id)
+        .outerjoin(Township, Township.id == Site.township_id)
+        .join(User, User.id == person)
+        .where(condition)
+        .order_by(FollowUp.due_on, FollowUp.id)
+        # Two sweeps at once (PostgreSQL): each follow-up is taken by one of them, which marks it
+        # before it lets go, so the reminders of one follow-up never land in two letters. (SQLite
+        # lets one writer at a time: the later sweep's write fails and it rolls back whole.)
+        .with_for_update(of=FollowUp, skip_locked=True)
+    )
+    return list(db.session.execute(stmt).all())
+
+
+def _reminder_item(
+    kind: NotificationKind, row: Any, today: date, assignee_name: str | None
+) -> dict[str, Any]:
+    """What a reminder says about one follow-up: plain values, written out in the reader's language."""
+    place = "".join(p for p in (row.township, row.place_name) if p)
+    return {
+        "kind": kind.value,
+        "key": f"{kind.value}:{row.id}:{row.due_on.isoformat()}",
+        "follow_up_id": row.id,
+        "site_id": row.site_id,
+        "site": row.site_code,
+        "species": row.species,
+        "place": place or "-",
+        "due": row.due_on.isoformat(),
+        "days": max((today - row.due_on).days, 0),
+        "assignee": assignee_name or "-",
+    }
+
+
+def _group_key(prefix: str, items: list[dict[str, Any]]) -> str:
+    """The same reminders make the same key, so two sweeps that read the same rows queue one message."""
+    digest = hashlib.sha256("\n".join(sorted(i["key"] for i in items)).encode()).hexdigest()[:32]
+    return f"{prefix}:{items[0]['due'] if len(items) == 1 else 'group'}:{digest}"
+
+
+def _reminder_data(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The machine-readable part (webhook JSON, the API): one entry per follow-up."""
+    return {
+        "kind": NotificationKind.FOLLOW_UP_REMINDERS.value,
+        "items": [
+            {
+                "kind": i["kind"],
+                "follow_up_id": i["follow_up_id"],
+                "site_id": i["site_id"],
+                "site_code": i["site"],
+                "due_on": i["due"],
+                "days_overdue": i["days"],
+            }
+            for i in items
+        ],
+    }
+
+
+def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
+    """Raise due, overdue and escalation reminders not yet raised for each follow-up's due date.
+
+    Each person gets one message for everything this pass reminds them of, and each organization's
+    group robots one message for its due and overdue re-inspections. The statements are the same
+    whatever the number due: one read per kind, one bulk insert per table, one bulk mark per kind.
+    """
+    today = today or local_today()
+    escalate_before = today - timedelta(days=int(current_app.config["IAS_ESCALATE_AFTER_DAYS"]))
+    pending = FollowUp.status == FollowUpStatus.PENDING
+    kinds = (
+        (
+            NotificationKind.FOLLOW_UP_DUE,
+            sa.and_(pending, FollowUp.due_on == today, _not_marked(FollowUp.reminded_due_on)),
+            FollowUp.assignee_id,
+            "reminded_due_on",
+        ),
+        (
+            NotificationKind.FOLLOW_UP_OVERDUE,
+            sa.and_(FollowUp.overdue_on(today), _not_marked(FollowUp.reminded_overdue_on)),
+            FollowUp.assignee_id,
+            "reminded_overdue_on",
+        ),
+        (
+            NotificationKind.FOLLOW_UP_ESCALATED,
+            sa.and_(pending, FollowUp.due_on <= escalate_before, _not_marked(FollowUp.escalated_on)),
+            FollowUp.supervisor_id,
+            "escalated_on",
+        ),
+    )
+    report = QueueReport()
+    per_person: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
+    per_organization: dict[int, list[dict[str, Any]]] = {}
+    marks: dict[str, list[dict[str, Any]]] = {}
+    names: dict[int, str] | None = None
+    for kind, condition, person, marker in kinds:
+        rows = _follow_up_rows(condition, person)
+        if not rows:
+            continue
+        if kind is NotificationKind.FOLLOW_UP_ESCALATED and names is None:
+            ids = {r.assignee_id for r in rows if r.assignee_id}
+            names = dict(
+                db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all()
+            )
+        for row in rows:
+            assignee = (names or {}).get(row.assignee_id) if row.assignee_id else None
+            item = _reminder_item(kind, row, today, assignee)
+            per_person.setdefault(row.user_id, (row, []))[1].append(item)
+            if kind is not NotificationKind.FOLLOW_UP_ESCALATED:
+                per_organization.setdefault(row.organization_id, []).append(item)
+        marks[marker] = [{"fid": row.id, "day": row.due_on} for row in rows]
+        setattr(report, kind.value.removeprefix("follow_up_"), len(rows))
+    if not marks:
+        return report
+
+    now = datetime.now(UTC)
+    notifications, deliveries = [], []
+    for user_id, (person_row, items) in per_person.items():
+        key = _group_key(NotificationKind.FOLLOW_UP_REMINDERS.value, items)
+        params = {"name": person_row.display_name, "items": items}
+        with force_locale(person_row.locale or "zh"):
+            composed = messages.follow_up_reminders(params)
+        composed.data = _reminder_data(items)
+        notifications.append(
+            inbox_row(
+                user_id,
+                NotificationKind.FOLLOW_UP_REMINDERS,
+                key,
+                composed,
+                now,
+                message_key="follow_up_reminders",
+                params=params,
+            )
+        )
+        if emails_each_event(person_row):
+            deliveries.append(
+                pending_delivery(
+                    DeliveryChannel.EMAIL, f"user:{user_id}", key, composed, now, user_id=user_id
+                )
+            )
+    if per_organization:
+        hooks = db.session.scalars(
+            sa.select(Webhook)
+            .options(joinedload(Webhook.organization))
+            .where(Webhook.active.is_(True), Webhook.organization_id.in_(list(per_organization)))
+        )
+        default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+        for hook in hooks:
+            items = per_organization[hook.organization_id]
+            key = _group_key(NotificationKind.FOLLOW_UP_REMINDERS.value, items)
+            with force_locale(default_locale):
+                composed = messages.follow_up_reminders({"name": hook.organization.name, "items": items})
+            composed.data = _reminder_data(items)
+            deliveries.append(
+                pending_delivery(
+                    DeliveryChannel.WEBHOOK, f"webhook:{hook.id}", key, composed, now, webhook_id=hook.id
+                )
+            )
+    insert_ignoring_duplicates(Notification.__table__, notifications)
+    insert_ignoring_duplicates(Delivery.__table__, deliveries)
+    table = FollowUp.__table__
+    for marker, rows_marked in marks.items():
+        db.session.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("fid")).values({marker: sa.bindparam("day")}),
+            rows_marked,
+            execution_options={"synchronize_session": False},
+        )
+    return report
+
+
+def _not_marked(column: Any) -> sa.ColumnElement[bool]:
+    return sa.or_(column.is_(None), column != FollowUp.due_on)

@@ -1,0 +1,67 @@
+"""Flags: what may be right but deserves a second look (low accuracy, township mismatch, a likely
+duplicate, a photo taken far away)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from app.geo.crs import distance_m
+from app.observations.checks import Checked
+from app.observations.models import Flag, Observation
+from app.sites.services import degree_box
+
+
+def update_flags(observation: Observation, checked: Checked) -> None:
+    config = current_app.config
+    accuracy = observation.accuracy_m
+    observation.set_flag(
+        Flag.LOW_ACCURACY, accuracy is not None and accuracy > float(config["IAS_GPS_ACCURACY_LIMIT_M"])
+    )
+    observation.set_flag(Flag.TOWNSHIP_MISMATCH, checked.township_mismatch)
+    observation.duplicate_of_id = likely_duplicate(observation)
+    observation.set_flag(Flag.POSSIBLE_DUPLICATE, observation.duplicate_of_id is not None)
+    if observation.id is not None:
+        refresh_photo_flag(observation)
+
+
+def refresh_photo_flag(observation: Observation) -> None:
+    """Measure each photo's own GPS against the recorded position; flag the record when one is far."""
+    limit = float(current_app.config["IAS_PHOTO_GPS_MAX_DISTANCE_M"])
+    far = False
+    for photo in observation.photos:
+        if photo.gps_latitude is None or photo.gps_longitude is None:
+            continue
+        photo.gps_distance_m = round(
+            distance_m(observation.longitude, observation.latitude, photo.gps_longitude, photo.gps_latitude),
+            1,
+        )
+        far = far or photo.gps_distance_m > limit
+    observation.set_flag(Flag.PHOTO_GPS_FAR, far)
+
+
+def likely_duplicate(observation: Observation) -> int | None:
+    """The id of an earlier-created record of the same species and finding a few metres and hours away."""
+    config = current_app.config
+    radius = float(config["IAS_DUPLICATE_RADIUS_M"])
+    window = timedelta(hours=float(config["IAS_DUPLICATE_HOURS"]))
+    min_lon, min_lat, max_lon, max_lat = degree_box(observation.longitude, observation.latitude, radius)
+    # Ids and points only: the candidates are measured here, never shown (no entity loads, no joins).
+    stmt = sa.select(Observation.id, Observation.longitude, Observation.latitude).where(
+        Observation.species_id == observation.species_id,
+        Observation.detected == observation.detected,
+        Observation.observed_at.between(observation.observed_at - window, observation.observed_at + window),
+        Observation.latitude.between(min_lat, max_lat),
+        Observation.longitude.between(min_lon, max_lon),
+    )
+    if observation.id is not None:
+        stmt = stmt.where(Observation.id < observation.id)
+    best: tuple[float, int] | None = None
+    for other_id, lon, lat in db.session.execute(stmt.order_by(Observation.id).limit(50)):
+        d = distance_m(observation.longitude, observation.latitude, lon, lat)
+        if d <= radius and (best is None or d < best[0]):
+            best = (d, other_id)
+    return best[1] if best else None

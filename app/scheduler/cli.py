@@ -1,0 +1,32 @@
+"""`flask scheduler run`: the scheduler process; `flask reminders send-due`: its sweep once, for cron."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.audit.services import set_actor_label
+from app.notifications import jobs as notifications
+from app.scheduler.process import SchedulerProcess
+
+scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
+reminders_cli = AppGroup("reminders", help="Follow-up reminders and the notification outbox.")
+
+
+@scheduler_cli.command("run")
+def run_command() -> None:
+    """Run the scheduler (reminder sweeps, daily digest, exports) until stopped. Run exactly one."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run
+    SchedulerProcess(current_app._get_current_object()).run()  # type: ignore[attr-defined]
+
+
+@reminders_cli.command("send-due")
+def send_due_command() -> None:
+    """One sweep: queue the reminders now due and send the outbox (for cron, instead of the scheduler)."""
+    set_actor_label("cli")
+    report = notifications.sweep()
+    click.echo(str(report))

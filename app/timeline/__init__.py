@@ -1,0 +1,1 @@
+"""A site's history: its observations, control operations and follow-ups on one timeline."""
