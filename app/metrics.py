@@ -25,7 +25,8 @@ class Metric:
     label: Any  # the form's label, e.g. "Density (per m²)" (a lazy string: translated when shown)
     short: Any  # the label in a list of figures, e.g. "Density"
     phrase: Any  # lower case, with its unit, in running text (the site timeline), e.g. "density per m²"
-    name_zh: str  # the Chinese name with its unit, as the census workbooks head the column
+    name_zh: str  # the Chinese name with its unit, as the census calls it (a bureau's workbook layout may
+    # word the unit its own way: 株 for plants in forestry's)
     unit: str  # of the stored value
     minimum: float
     maximum: float
