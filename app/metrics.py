@@ -34,6 +34,10 @@ class Metric:
     input: str = ""  # the form input it is entered in (the field's own name unless said)
     scale: float = 1  # stored value = input value × scale
     shown_unit: Any = ""  # the unit pages write after a value ("%", "per m²", "mu"; translated)
+    step: str = "0.1"  # the form input's step (the precision people record it to)
+    input_max: bool = (
+        False  # the form input carries the maximum (a percentage: the phone's keypad stops there)
+    )
 
     @property
     def input_name(self) -> str:
@@ -78,6 +82,7 @@ AREA = Metric(
     input="area_mu",
     scale=SQUARE_METRES_PER_MU,
     shown_unit=_l("mu"),
+    step="0.01",
 )
 COVER = Metric(
     "cover",
@@ -90,6 +95,8 @@ COVER = Metric(
     0,
     100,
     shown_unit="%",
+    step="1",
+    input_max=True,
 )
 DENSITY = Metric(
     "density",
@@ -126,6 +133,7 @@ COUNT = Metric(
     0,
     10_000_000,
     integer=True,
+    step="1",
 )
 
 METRICS: tuple[Metric, ...] = (AREA, COVER, DENSITY, EGG_MASSES, COUNT)
