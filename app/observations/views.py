@@ -210,11 +210,7 @@ def _record_for_form(observation: Observation) -> dict[str, Any]:
         "place_name": observation.place_name,
         "habitat": observation.habitat.code if observation.habitat else None,
         "notes": observation.notes,
-        "area_m2": observation.area_m2,
-        "cover_pct": observation.cover_pct,
-        "density_per_m2": observation.density_per_m2,
-        "egg_masses_per_m2": observation.egg_masses_per_m2,
-        "count": observation.count,
+        **{metric.field: getattr(observation, metric.field) for metric in metrics.METRICS},
         "severity": observation.severity,
     }
 
