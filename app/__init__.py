@@ -110,6 +110,7 @@ def register_views(app: Flask) -> None:
     from app.accounts.views import bp as accounts_views
     from app.control.views import bp as control_views
     from app.dashboard.views import bp as dashboard_views
+    from app.district.views import bp as district_views
     from app.exports.views import bp as exports_views
     from app.main.api_docs import bp as api_docs_views
     from app.main.assets import register_assets
@@ -136,6 +137,7 @@ def register_views(app: Flask) -> None:
         dashboard_views,
         exports_views,
         species_views,
+        district_views,
     ):
         app.register_blueprint(blueprint)
     register_filters(app)

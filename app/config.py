@@ -81,6 +81,13 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_IMPORT_MAX_INFLATED_MB": _int(env, "IAS_IMPORT_MAX_INFLATED_MB", 100),
         # Where the district's own data lives (name, bounds, townships, bureaus).
         "IAS_DISTRICT_DIR": env.get("IAS_DISTRICT_DIR", str(ROOT / "districts" / "liangping")),
+        # Boundary files (docs/contract.md §2): the largest file read (a district's villages as a
+        # Shapefile are a few MB), how far outside the loaded outline a point still counts as inside (GPS
+        # error, edges drawn at map scale), and how wide an overlap or gap between neighbours must be to
+        # be reported.
+        "IAS_BOUNDARY_MAX_MB": _int(env, "IAS_BOUNDARY_MAX_MB", 50),
+        "IAS_BOUNDARY_TOLERANCE_M": _float(env, "IAS_BOUNDARY_TOLERANCE_M", 50.0),
+        "IAS_BOUNDARY_CHECK_TOLERANCE_M": _float(env, "IAS_BOUNDARY_CHECK_TOLERANCE_M", 10.0),
         # The species registry: lists, species, defaults and control methods.
         "IAS_SPECIES_DIR": env.get("IAS_SPECIES_DIR", str(ROOT / "species_lists")),
         # Lifetime of an API bearer token; field phones stay signed in through a season's work week.

@@ -51,6 +51,8 @@ WEBHOOK_MANAGERS = ADMINISTRATORS
 """Set up the group robots that receive an organization's reminders."""
 ORGANIZATION_MANAGERS = frozenset({Role.ADMIN})
 """Create organizations and set the bureau a unit reports to."""
+DISTRICT_MANAGERS = frozenset({Role.ADMIN})
+"""Set up the district: load its boundaries (townships, villages)."""
 
 
 class Owned(Protocol):
@@ -217,6 +219,10 @@ def may_manage_users_of(user: User, organization_id: int) -> bool:
 
 def may_manage_organizations(user: User) -> bool:
     return user.role in ORGANIZATION_MANAGERS
+
+
+def manages_district(user: User) -> bool:
+    return user.role in DISTRICT_MANAGERS
 
 
 def may_manage_webhooks(user: User, organization_id: int) -> bool:

@@ -101,6 +101,8 @@ CHECKS: dict[str, Check] = {
     "POST /admin/species-lists/{code}/members/{id}/remove": _species_of,
     "POST /admin/species-lists/{code}/members/{id}/confirm": _species_of,
     "POST /admin/species-lists/{code}/import": _species_of,
+    "GET /admin/boundaries": _role(policy.manages_district),
+    "POST /admin/boundaries": _role(policy.manages_district),
 }
 
 
@@ -190,3 +192,4 @@ def test_menu_groups_follow_the_policy() -> None:
     assert roles["exports.index"] == policy.EXPORTERS
     assert roles["accounts.users"] == policy.USER_MANAGERS
     assert roles["species.lists"] == policy.SPECIES_EDITORS
+    assert roles["district.index"] == policy.DISTRICT_MANAGERS

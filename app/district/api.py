@@ -38,6 +38,8 @@ class Townships(MethodView):
 class Villages(MethodView):
     @blp.arguments(VillageQueryArgs, location="query", as_kwargs=True)
     @blp.response(200, page_of(VillageSchema))
-    def get(self, page: int, per_page: int, township_code: str | None = None) -> dict[str, Any]:
-        """The district's villages and communities (村/社区), of one township when asked"""
-        return paginate(services.list_villages(township_code), page=page, per_page=per_page)
+    def get(
+        self, page: int, per_page: int, township_code: str | None = None, q: str | None = None
+    ) -> dict[str, Any]:
+        """The district's villages and communities (村/社区), of one township or by name when asked"""
+        return paginate(services.list_villages(township_code, q), page=page, per_page=per_page)

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.audit.models import Audited
-from app.db import JSONType, NullableJSON, intpk
+from app.db import JSONType, UTCDateTime, intpk, utcnow
 from app.extensions import db
 
 
@@ -66,10 +67,6 @@ class Township(Audited, db.Model):  # type: ignore[name-defined]
             values_callable=lambda e: [m.value for m in e],
         )
     )
-
-    # GeoJSON Polygon/MultiPolygon (WGS-84) when the district folder ships boundaries; lets a record's
-    # township be derived from its position.
-    boundary: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, deferred=True)
 
     aliases: Mapped[list[TownshipAlias]] = relationship(
         back_populates="township", cascade="all, delete-orphan", order_by="TownshipAlias.name"
@@ -131,3 +128,62 @@ class FormerUnit(Audited, db.Model):  # type: ignore[name-defined]
     today_code: Mapped[str | None] = mapped_column(sa.String(12))
     changed_in: Mapped[int | None]
     note: Mapped[str | None] = mapped_column(sa.String(300))
+
+
+class BoundaryLevel(enum.StrEnum):
+    DISTRICT = "district"
+    TOWNSHIP = "township"
+    VILLAGE = "village"
+
+
+class BoundaryLoad(Audited, db.Model):  # type: ignore[name-defined]
+    """One load of a level's boundaries from a bureau's file (docs/contract.md §2, Boundaries).
+
+    A load replaces the level's polygons as a whole. The rows stay as the history of what was loaded, by
+    whom and from which file; the newest row's `version` tells every process its locator is out of date.
+    """
+
+    __tablename__ = "boundary_loads"
+
+    id: Mapped[intpk]
+    level: Mapped[BoundaryLevel] = mapped_column(
+        sa.Enum(BoundaryLevel, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    # A fresh random value per load: ids can repeat after a rollback (SQLite), versions cannot.
+    version: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    format: Mapped[str] = mapped_column(sa.String(20))
+    crs: Mapped[str] = mapped_column(sa.String(200))
+    code_field: Mapped[str] = mapped_column(sa.String(100))
+    units: Mapped[int]
+    features: Mapped[int]
+    warnings: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    loaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class Boundary(db.Model):  # type: ignore[name-defined]
+    """A unit's polygon (WGS-84 GeoJSON) at one level, keyed by its code.
+
+    Village polygons are keyed by the village's 12-digit code, so they load whether or not the villages
+    themselves are loaded. Not audited row by row (a polygon is thousands of vertices): its load is.
+    """
+
+    __tablename__ = "boundaries"
+    __table_args__ = (sa.UniqueConstraint("level", "code"),)
+
+    id: Mapped[intpk]
+    load_id: Mapped[int] = mapped_column(sa.ForeignKey("boundary_loads.id"), index=True)
+    level: Mapped[BoundaryLevel] = mapped_column(
+        sa.Enum(BoundaryLevel, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    code: Mapped[str] = mapped_column(sa.String(12))
+    name: Mapped[str | None] = mapped_column(sa.String(100))
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSONType, deferred=True)
+    area_m2: Mapped[float]
+    # Bounding box, for finding the units a map view or a point may touch without reading polygons.
+    min_lon: Mapped[float]
+    min_lat: Mapped[float]
+    max_lon: Mapped[float]
+    max_lat: Mapped[float]

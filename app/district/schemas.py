@@ -51,3 +51,7 @@ class VillageQueryArgs(PageArgs):
         validate=ma.validate.Length(min=1, max=50),
         metadata={"description": "the township's code (9 or 12 digits) or name; all villages when omitted"},
     )
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=50),
+        metadata={"description": "part of the short or official name (新口, 南华社区)"},
+    )

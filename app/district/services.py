@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import json
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,16 +11,26 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import joinedload, selectinload, undefer
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import OrganizationKind
 from app.accounts.services import upsert_organization
+from app.district import boundaries
 from app.district.codes import CodeBook, CodeRefused, UnitCode, parse_code
 from app.district.divisions import short_name
-from app.district.models import District, FormerUnit, Township, TownshipAlias, TownshipKind, Village
+from app.district.models import (
+    Boundary,
+    BoundaryLevel,
+    BoundaryLoad,
+    District,
+    FormerUnit,
+    Township,
+    TownshipAlias,
+    TownshipKind,
+    Village,
+)
 from app.errors import FieldErrors, InvalidInput
 from app.extensions import db
-from app.geo.shapes import contains, is_polygonal
 from app.refdata import Tally, apply_values
 
 KIND_BY_ZH = {
@@ -46,6 +56,7 @@ class LoadReport:
     aliases: Tally = field(default_factory=Tally)
     villages: Tally = field(default_factory=Tally)
     former_units: Tally = field(default_factory=Tally)
+    boundaries: Tally = field(default_factory=Tally)
 
     @property
     def changed_anything(self) -> bool:
@@ -58,6 +69,7 @@ class LoadReport:
                 self.aliases,
                 self.villages,
                 self.former_units,
+                self.boundaries,
             )
         )
 
@@ -131,41 +143,11 @@ def read_district_files(
                 problems.append(f"township_aliases line {line}: unknown township_code {row['township_code']}")
             if row["changed_in"] and not row["changed_in"].isdigit():
                 problems.append(f"township_aliases line {line}: changed_in must be a year")
-    if meta.get("township_boundaries"):
-        boundaries = _read_boundaries(directory / meta["township_boundaries"], codes, problems)
-        for row in townships:
-            row["boundary"] = boundaries.get(row["code"])  # type: ignore[assignment]
+    if meta.get("township_boundaries") and not (directory / meta["township_boundaries"]).is_file():
+        problems.append(f"{meta['township_boundaries']}: missing")
     if problems:
         raise DistrictDataError(problems)
     return meta, townships, aliases
-
-
-def _read_boundaries(path: Path, codes: set[str], problems: list[str]) -> dict[str, dict[str, Any]]:
-    """A GeoJSON FeatureCollection: one feature per township, `properties.code` naming it."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        problems.append(f"{path.name}: missing")
-        return {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        problems.append(f"{path.name}: not valid JSON: {exc}")
-        return {}
-    boundaries: dict[str, dict[str, Any]] = {}
-    features = data.get("features") if isinstance(data, dict) else None
-    if not isinstance(features, list):
-        problems.append(f"{path.name}: must be a GeoJSON FeatureCollection")
-        return {}
-    for i, feature in enumerate(features, 1):
-        properties = feature.get("properties") or {} if isinstance(feature, dict) else {}
-        code = str(properties.get("code", ""))
-        if code not in codes:
-            problems.append(f"{path.name} feature #{i}: properties.code {code!r} is not a township code")
-            continue
-        if not is_polygonal(feature.get("geometry")):
-            problems.append(f"{path.name} feature #{i} ({code}): geometry must be a Polygon or MultiPolygon")
-            continue
-        boundaries[code] = feature["geometry"]
-    return boundaries
 
 
 def load_district(directory: Path) -> LoadReport:
@@ -204,7 +186,6 @@ def load_district(directory: Path) -> LoadReport:
     }
     for row in township_rows:
         township_values = {
-            "boundary": row.get("boundary"),
             "name_zh": row["name_zh"],
             "kind": KIND_BY_ZH[row["kind"]],
             "district_id": district.id,
@@ -234,7 +215,32 @@ def load_district(directory: Path) -> LoadReport:
     _load_villages(village_rows, existing, report.villages)
     _load_former_units(former_rows, report.former_units)
     db.session.flush()
+    if meta.get("township_boundaries"):
+        _load_folder_boundaries(directory / meta["township_boundaries"], report)
     return report
+
+
+def _load_folder_boundaries(path: Path, report: LoadReport) -> None:
+    """The folder's township polygons, checked and loaded as a bureau's upload is (when the file changed)."""
+    data = path.read_bytes()
+    current = db.session.scalar(
+        sa.select(BoundaryLoad.sha256)
+        .where(BoundaryLoad.level == BoundaryLevel.TOWNSHIP)
+        .order_by(BoundaryLoad.id.desc())
+        .limit(1)
+    )
+    loaded = db.session.scalar(sa.select(sa.exists().where(Boundary.level == BoundaryLevel.TOWNSHIP)))
+    if loaded and current == hashlib.sha256(data).hexdigest():
+        report.boundaries.count("unchanged")
+        return
+    try:
+        checked = boundaries.load_boundaries(data, path.name, level=BoundaryLevel.TOWNSHIP)
+    except boundaries.BoundaryFileError as exc:
+        raise DistrictDataError([str(exc)]) from exc
+    except boundaries.BoundaryLoadError as exc:
+        raise DistrictDataError([f"{path.name}: {p.message}" for p in exc.report.errors]) from exc
+    if checked.units:
+        report.boundaries.count("changed" if loaded else "added")
 
 
 def get_district() -> District | None:
@@ -246,34 +252,38 @@ def list_townships() -> sa.Select[tuple[Township]]:
 
 
 def township_at(lon: float, lat: float) -> Township | None:
-    """The township whose loaded boundary contains the point (None without boundaries or outside them)."""
-    rows = db.session.execute(
-        sa.select(Township.id, Township.boundary).where(Township.boundary.is_not(None))
-    ).all()
-    for township_id, boundary in rows:
-        if contains(boundary, lon, lat):
-            return db.session.get(Township, township_id)
-    return None
+    """The township whose loaded polygon holds the point (None without township polygons or outside them)."""
+    code = boundaries.township_code_at(lon, lat)
+    return None if code is None else db.session.scalar(sa.select(Township).where(Township.code == code))
+
+
+def village_at(lon: float, lat: float, township: Township | None = None) -> Village | None:
+    """The village whose loaded polygon holds the point, when it lies in `township` (if one is known)."""
+    code = boundaries.village_code_at(lon, lat)
+    if code is None:
+        return None
+    village = db.session.scalar(
+        sa.select(Village).options(joinedload(Village.township)).where(Village.code == code)
+    )
+    if village is None or (township is not None and village.township_id != township.id):
+        return None
+    return village
 
 
 def has_boundaries() -> bool:
-    return db.session.scalar(sa.select(sa.exists().where(Township.boundary.is_not(None)))) or False
+    """Whether township polygons are loaded (a record's township then comes from its point)."""
+    return boundaries.locator().townships is not None
 
 
-def find_townships(name_or_code: str, *, with_boundary: bool = False) -> list[Township]:
+def find_townships(name_or_code: str, *, with_aliases: bool = True) -> list[Township]:
     """Townships a record's township refers to: by code, current name or an old name (may be several).
 
-    `with_boundary` loads the (deferred) boundary in the same statement, for a point-in-township check;
-    the aliases are not loaded then (a record only needs the township itself). A code may be typed in
-    any form app.district.codes reads; one this district cannot use raises InvalidInput (422).
+    `with_aliases=False` leaves the aliases unloaded (a record only needs the township itself). A code
+    may be typed in any form app.district.codes reads; one this district cannot use raises InvalidInput (422).
     """
     text = name_or_code.strip()
     unit = parse_unit_code(text)  # 9- and 12-digit forms, a village's code, a former code mapped
-    base = (
-        sa.select(Township).options(undefer(Township.boundary)).order_by(Township.code)
-        if with_boundary
-        else list_townships()
-    )
+    base = list_townships() if with_aliases else sa.select(Township).order_by(Township.code)
     if unit is not None:
         return list(db.session.scalars(base.where(Township.code == unit.township)))
     stmt = base.where(
@@ -402,9 +412,15 @@ def parse_unit_code(text: str, field_name: str = "township_code") -> UnitCode | 
         raise InvalidInput.field(field_name, exc.message) from exc
 
 
-def list_villages(township_code: str | None = None) -> sa.Select[tuple[Village]]:
-    """The villages, by code; of one township when given (any form of its code, or its name)."""
+def list_villages(township_code: str | None = None, q: str | None = None) -> sa.Select[tuple[Village]]:
+    """The villages, by code; of one township when given (any form of its code, or its name), and whose
+    short or official name contains `q` when given."""
     stmt = sa.select(Village).options(joinedload(Village.township)).order_by(Village.code)
+    if q and q.strip():
+        pattern = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            sa.or_(Village.short_name.like(pattern, escape="\\"), Village.name.like(pattern, escape="\\"))
+        )
     if township_code:
         townships = find_townships(township_code)
         if not townships:

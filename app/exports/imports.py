@@ -85,6 +85,7 @@ OBSERVATION_CELLS = {
     "species_id": "species_name_zh",
     "area_m2": "area_mu",
     "township_code": "township_code",
+    "village_code": "village_name",
     "habitat": "habitat",
     "client_uuid": "client_uuid",
 }

@@ -10,6 +10,7 @@ FLAG_ZH = {
     "photo_gps_far": "照片位置偏远",
     "possible_duplicate": "疑似重复",
     "township_mismatch": "乡镇不符",
+    "village_mismatch": "村不符",
     "far_from_site": "距样点过远",
 }
 

@@ -120,3 +120,25 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     d_lon = math.radians(lon2 - lon1)
     h = math.sin(d_lat / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(d_lon / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+# Systems a boundary file may be in (docs/contract.md §2, Boundaries). CGCS2000 (EPSG:4490) and WGS-84 differ
+# by centimetres, far below the accuracy of any administrative boundary, so both are taken as they are;
+# GCJ-02 and BD-09 are converted vertex by vertex.
+FILE_CRS_NAMES = ("cgcs2000", "wgs84", "gcj02", "bd09")
+
+
+def file_crs(name: str) -> CRS:
+    """The point system a boundary file's --crs names (cgcs2000 is read as WGS-84)."""
+    name = name.strip().lower()
+    if name not in FILE_CRS_NAMES:
+        raise ValueError(f"unknown coordinate system {name!r}; use one of {', '.join(FILE_CRS_NAMES)}")
+    return CRS.WGS84 if name == "cgcs2000" else CRS(name)
+
+
+def converter(crs: CRS | str) -> Shift | None:
+    """The function taking a point in `crs` to WGS-84, or None when no conversion is needed."""
+    crs = CRS(crs)
+    if crs is CRS.WGS84:
+        return None
+    return lambda lon, lat: to_wgs84(lon, lat, crs)

@@ -184,18 +184,8 @@ CONTROL_OPERATIONS = Layer(
         Column("organization", "单位", "单位代码", "organization code", T, 64),
         Column("township_code", "乡镇码", "乡镇（街道）代码", "township code", T, 12),
         Column("notes", "备注", "备注", "notes", T, 254),
-        Column(
-            "longitude",
-            "经度",
-            "发生点经度（WGS-84/CGCS2000）",
-            "site longitude (WGS-84/CGCS2000)",
-            R,
-            254,
-            7,
-        ),
-        Column(
-            "latitude", "纬度", "发生点纬度（WGS-84/CGCS2000）", "site latitude (WGS-84/CGCS2000)", R, 254, 7
-        ),
+        Column("longitude", "经度", "发生点经度（WGS-84/CGCS2000）", "site longitude", R, decimals=7),
+        Column("latitude", "纬度", "发生点纬度（WGS-84/CGCS2000）", "site latitude", R, decimals=7),
     ),
 )
 

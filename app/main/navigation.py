@@ -40,6 +40,7 @@ NAV = (
     NavItem("exports.index", _l("Exports"), policy.EXPORTERS),
     NavItem("accounts.users", _l("Users"), policy.USER_MANAGERS),
     NavItem("species.lists", _l("Species lists"), policy.SPECIES_EDITORS),
+    NavItem("district.index", _l("Boundaries"), policy.DISTRICT_MANAGERS),
 )
 
 

@@ -16,7 +16,7 @@ from app.accounts.services import get_organization
 from app.api import page_of, paginate
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
-from app.notifications import channels, inbox
+from app.notifications import inbox, public_hosts
 from app.notifications.models import Webhook
 from app.notifications.schemas import (
     InboxArgs,
@@ -96,8 +96,8 @@ class Webhooks(MethodView):
         if args.get("secret") and args["format"].value != "dingtalk":
             raise InvalidInput.field("secret", _("only DingTalk robots sign their messages"))
         try:
-            channels.check_webhook_target(args["url"], current_app.config["IAS_WEBHOOK_ALLOWED_HOSTS"])
-        except (ValueError, channels.BlockedAddress):
+            public_hosts.check_webhook_target(args["url"], current_app.config["IAS_WEBHOOK_ALLOWED_HOSTS"])
+        except (ValueError, public_hosts.BlockedAddress):
             # Loopback, private, link-local, shared (100.64/10) or metadata addresses would let a
             # webhook reach into the server's own network; sending checks again after DNS resolution.
             raise InvalidInput.field(

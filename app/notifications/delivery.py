@@ -5,7 +5,7 @@ left that is due now. Each delivery is sent once per claim: on success it is mar
 failure it is tried again later, with a doubling backoff (IAS_DELIVERY_BACKOFF_SECONDS, at most
 MAX_BACKOFF, never sooner than a receiver's Retry-After); on a permanent failure, or after
 IAS_DELIVERY_MAX_ATTEMPTS, it is marked failed and why is kept. How a channel fails is
-app/notifications/channels.py's business; this module only reads `DeliveryError.permanent`.
+the channels' business (channels.py); this module only reads `DeliveryError.permanent`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import current_app
 
-from app.notifications import channels, outbox
+from app.notifications import channels, mail, outbox, webhooks
 from app.notifications.models import DeliveryChannel, DeliveryStatus
 from app.notifications.outbox import Claimed
 
@@ -40,7 +40,7 @@ class SendReport:
 class SendSettings:
     """What sending needs from the configuration, read once in the app context (senders run in threads)."""
 
-    smtp: channels.SmtpSettings | None
+    smtp: mail.SmtpSettings | None
     webhook_allowed_hosts: frozenset[str]
     webhook_timeout_s: float
 
@@ -49,7 +49,7 @@ def send_settings() -> SendSettings:
     config = current_app.config
     smtp = None
     if config.get("MAIL_SERVER"):
-        smtp = channels.SmtpSettings(
+        smtp = mail.SmtpSettings(
             host=config["MAIL_SERVER"],
             port=int(config["MAIL_PORT"]),
             sender=config["MAIL_DEFAULT_SENDER"],
@@ -92,13 +92,13 @@ def deliver(item: Claimed, settings: SendSettings | None = None) -> None:
                 message.body,
             )
             return
-        channels.send_email(settings.smtp, item.email, message, delivery_id=item.delivery_id or None)
+        mail.send_email(settings.smtp, item.email, message, delivery_id=item.delivery_id or None)
         return
     if not item.webhook_url or not item.webhook_active:
         raise channels.DeliveryError("the webhook was removed or switched off", permanent=True)
-    fmt = channels.WebhookFormat(item.webhook_format or "generic")
-    secret = item.webhook_secret if fmt is channels.WebhookFormat.DINGTALK else None  # only DingTalk signs
-    channels.post_webhook(
+    fmt = webhooks.WebhookFormat(item.webhook_format or "generic")
+    secret = item.webhook_secret if fmt is webhooks.WebhookFormat.DINGTALK else None  # only DingTalk signs
+    webhooks.post_webhook(
         item.webhook_url,
         fmt,
         message,

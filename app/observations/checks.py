@@ -17,12 +17,19 @@ from flask_babel import gettext as _
 
 from app import metrics
 from app.clock import CLOCK_SKEW, EARLIEST
+from app.district.boundaries import inside_district, township_mismatch, village_mismatch
 from app.district.models import Township, Village
-from app.district.services import find_townships, get_district, has_boundaries, resolve_village, township_at
+from app.district.services import (
+    find_townships,
+    get_district,
+    has_boundaries,
+    resolve_village,
+    township_at,
+    village_at,
+)
 from app.errors import FieldErrors, InvalidInput, invalid_fields_message
 from app.extensions import db
 from app.geo.crs import CRS, distance_m, to_wgs84
-from app.geo.shapes import contains
 from app.sites.models import Site
 from app.sites.services import degree_box
 from app.species.models import Habitat, Species
@@ -44,21 +51,22 @@ class Checked:
     habitat: Habitat | None
     values: dict[str, Any]
     village: Village | None = None
+    village_mismatch: bool = False
 
 
 def _position_errors(lon: float, lat: float, crs: CRS, errors: FieldErrors) -> tuple[float, float]:
     """Convert to WGS-84 and check the district's bounds; returns the WGS-84 point."""
     wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
     district = get_district()
-    if district is None or district.contains(wgs_lon, wgs_lat):
+    if district is None or inside_district(district, wgs_lon, wgs_lat):
         return wgs_lon, wgs_lat
     hint = ""
-    if crs is CRS.WGS84 and district.contains(*to_wgs84(lon, lat, CRS.GCJ02)):
+    if crs is CRS.WGS84 and inside_district(district, *to_wgs84(lon, lat, CRS.GCJ02)):
         hint = _(
             'It would fall inside as a GCJ-02 point (AMap, Tencent, WeChat): send "crs": "gcj02" '
             "if it was copied from one of those maps."
         )
-    elif crs is CRS.WGS84 and district.contains(*to_wgs84(lon, lat, CRS.BD09)):
+    elif crs is CRS.WGS84 and inside_district(district, *to_wgs84(lon, lat, CRS.BD09)):
         hint = _('It would fall inside as a BD-09 point (Baidu Maps): send "crs": "bd09".')
     message = _(
         "The point (%(lat).6f, %(lon).6f) is outside %(district)s.",
@@ -125,11 +133,10 @@ def check_record(values: dict[str, Any]) -> Checked:
     township: Township | None = None
     mismatch = False
     if values.get("township_code"):
-        matches = find_townships(values["township_code"], with_boundary=True)
+        matches = find_townships(values["township_code"], with_aliases=False)
         if len(matches) == 1:
             township = matches[0]
-            if township.boundary is not None and not contains(township.boundary, lon, lat):
-                mismatch = True
+            mismatch = township_mismatch(township.code, lon, lat)
         elif matches:
             errors["township_code"] = [
                 _(
@@ -149,6 +156,11 @@ def check_record(values: dict[str, Any]) -> Checked:
         errors,
         kept=values.get("_village_kept", False),
     )
+    # With village polygons loaded: a given village the point is not in is flagged; none given, the point's.
+    village_flag = village is not None and village_mismatch(village.code, lon, lat)
+    if village is None and not values.get("village_code") and "township_code" not in errors:
+        village = village_at(lon, lat, township)
+        township = township or (village.township if village else None)
 
     habitat = None
     if values.get("habitat"):
@@ -170,6 +182,7 @@ def check_record(values: dict[str, Any]) -> Checked:
         habitat=habitat,
         values=values,
         village=village,
+        village_mismatch=village_flag,
     )
 
 

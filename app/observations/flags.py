@@ -3,7 +3,9 @@ duplicate, a photo taken far away)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -12,17 +14,24 @@ from app.extensions import db
 from app.geo.crs import distance_m
 from app.observations.checks import Checked
 from app.observations.models import Flag, Observation
-from app.sites.services import degree_box
+from app.sites.services import closest, degree_box
 
 
-def update_flags(observation: Observation, checked: Checked) -> None:
+def update_flags(
+    observation: Observation,
+    checked: Checked,
+    find_duplicate: Callable[[Observation], int | None] | None = None,
+) -> None:
+    """Set the record's flags; `find_duplicate` when the caller has already searched (one query with the
+    site search, app/observations/services.py)."""
     config = current_app.config
     accuracy = observation.accuracy_m
     observation.set_flag(
         Flag.LOW_ACCURACY, accuracy is not None and accuracy > float(config["IAS_GPS_ACCURACY_LIMIT_M"])
     )
     observation.set_flag(Flag.TOWNSHIP_MISMATCH, checked.township_mismatch)
-    observation.duplicate_of_id = likely_duplicate(observation)
+    observation.set_flag(Flag.VILLAGE_MISMATCH, checked.village_mismatch)
+    observation.duplicate_of_id = (find_duplicate or likely_duplicate)(observation)
     observation.set_flag(Flag.POSSIBLE_DUPLICATE, observation.duplicate_of_id is not None)
     if observation.id is not None:
         refresh_photo_flag(observation)
@@ -43,13 +52,13 @@ def refresh_photo_flag(observation: Observation) -> None:
     observation.set_flag(Flag.PHOTO_GPS_FAR, far)
 
 
-def likely_duplicate(observation: Observation) -> int | None:
-    """The id of an earlier-created record of the same species and finding a few metres and hours away."""
+def duplicate_candidates(observation: Observation) -> sa.Select[int, float, float]:
+    """Ids and points of earlier-created records of the same species and finding a few hours away, in
+    the box around the record: the candidates `closest_duplicate` measures (no entity loads, no joins)."""
     config = current_app.config
     radius = float(config["IAS_DUPLICATE_RADIUS_M"])
     window = timedelta(hours=float(config["IAS_DUPLICATE_HOURS"]))
     min_lon, min_lat, max_lon, max_lat = degree_box(observation.longitude, observation.latitude, radius)
-    # Ids and points only: the candidates are measured here, never shown (no entity loads, no joins).
     stmt = sa.select(Observation.id, Observation.longitude, Observation.latitude).where(
         Observation.species_id == observation.species_id,
         Observation.detected == observation.detected,
@@ -59,9 +68,14 @@ def likely_duplicate(observation: Observation) -> int | None:
     )
     if observation.id is not None:
         stmt = stmt.where(Observation.id < observation.id)
-    best: tuple[float, int] | None = None
-    for other_id, lon, lat in db.session.execute(stmt.order_by(Observation.id).limit(50)):
-        d = distance_m(observation.longitude, observation.latitude, lon, lat)
-        if d <= radius and (best is None or d < best[0]):
-            best = (d, other_id)
-    return best[1] if best else None
+    return stmt.order_by(Observation.id).limit(50)
+
+
+def closest_duplicate(observation: Observation, rows: Iterable[Sequence[Any]]) -> int | None:
+    radius = float(current_app.config["IAS_DUPLICATE_RADIUS_M"])
+    return closest(rows, observation.longitude, observation.latitude, radius)
+
+
+def likely_duplicate(observation: Observation) -> int | None:
+    """The id of an earlier-created record of the same species and finding a few metres and hours away."""
+    return closest_duplicate(observation, db.session.execute(duplicate_candidates(observation)))

@@ -42,6 +42,7 @@ class Flag(enum.StrEnum):
     PHOTO_GPS_FAR = "photo_gps_far"
     POSSIBLE_DUPLICATE = "possible_duplicate"
     TOWNSHIP_MISMATCH = "township_mismatch"
+    VILLAGE_MISMATCH = "village_mismatch"  # the point is outside the given village's loaded polygon
 
 
 class Observation(Audited, db.Model):  # type: ignore[name-defined]

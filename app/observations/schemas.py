@@ -96,6 +96,9 @@ class ObservationUpdateArgs(ObservationFieldsArgs):
 class ObservationQueryArgs(PageArgs):
     species_id = ma.fields.Integer(validate=ID_RANGE)
     township_code = ma.fields.String(validate=ma.validate.Length(max=50))
+    village_code = ma.fields.String(
+        validate=ma.validate.Length(max=50), metadata={"description": "12-digit code (or short name)"}
+    )
     status = ma.fields.Enum(ReviewStatus, by_value=True)
     detected = ma.fields.Boolean()
     from_ = WorkDay(data_key="from", metadata={"description": "first day (Asia/Shanghai)"})

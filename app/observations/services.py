@@ -4,6 +4,7 @@ review: review.py)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from flask_babel import gettext as _
 from app import policy
 from app.accounts.models import Organization, User
 from app.clock import day_end, day_start
-from app.district.services import find_townships
+from app.district.services import find_townships, find_village
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.events import publish
 from app.extensions import db
@@ -20,7 +21,7 @@ from app.geo.crs import CRS, distance_m
 from app.idempotency import CreateOnce, fingerprint
 from app.observations.checks import METRIC_FIELDS, Checked, check_record, derived_severity
 from app.observations.events import ObservationResubmitted
-from app.observations.flags import refresh_photo_flag, update_flags
+from app.observations.flags import closest_duplicate, duplicate_candidates, refresh_photo_flag, update_flags
 from app.observations.models import Observation, ObservationFlag, ReviewStatus
 from app.observations.review import EDITABLE, STATUS_LABELS, check_editable
 from app.photos import services as photos
@@ -57,7 +58,12 @@ def _apply(observation: Observation, checked: Checked) -> None:
         observation.severity = derived_severity(checked.species, values)
 
 
-def _place(observation: Observation, checked: Checked, actor: User) -> None:
+def _place(
+    observation: Observation,
+    checked: Checked,
+    actor: User,
+    nearest: Callable[[float], Site | None] | None = None,
+) -> None:
     """Join the record to the nearest site of its species, or open one (presence only)."""
     observation.site = sites.site_for_record(
         species=checked.species,
@@ -69,7 +75,34 @@ def _place(observation: Observation, checked: Checked, actor: User) -> None:
         habitat=checked.habitat,
         place_name=observation.place_name,
         actor=actor,
+        nearest=nearest,
     )
+
+
+class _NearbySearch:
+    """A new record's two searches of its surroundings in one query: the nearest site of its species
+    (to join) and an earlier record it may repeat (to flag). Asked by the site placement first, after its
+    lock on the species' sites; the duplicate's answer is kept for the flags."""
+
+    def __init__(self, observation: Observation) -> None:
+        self.observation = observation
+        self.duplicate_rows: list[Any] = []
+
+    def nearest_site(self, radius_m: float) -> Site | None:
+        o = self.observation
+        both = sa.union_all(
+            sites.candidate_sites(o.species_id, o.longitude, o.latitude, radius_m).add_columns(
+                sa.literal(True).label("is_site")
+            ),
+            sa.select(duplicate_candidates(o).subquery(), sa.literal(False).label("is_site")),
+        )
+        rows = db.session.execute(both).all()
+        self.duplicate_rows = [row[:3] for row in rows if not row[3]]
+        found = sites.closest((row[:3] for row in rows if row[3]), o.longitude, o.latitude, radius_m)
+        return None if found is None else db.session.get(Site, found)
+
+    def duplicate(self, observation: Observation) -> int | None:
+        return closest_duplicate(observation, self.duplicate_rows)
 
 
 def _clash(existing: Observation) -> Conflict:
@@ -122,9 +155,11 @@ def create_observation(
         if at_site is not None:
             sites.record_visit(at_site, detected=observation.detected, observed_at=observation.observed_at)
             observation.site = at_site
+            update_flags(observation, checked)
         else:
-            _place(observation, checked, actor)
-        update_flags(observation, checked)
+            nearby = _NearbySearch(observation)
+            _place(observation, checked, actor, nearby.nearest_site)
+            update_flags(observation, checked, nearby.duplicate)
         db.session.add(observation)
         db.session.flush()
         if observation.site is not None:
@@ -240,6 +275,11 @@ def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Observation]]:
         if not townships:
             raise InvalidInput.field("township_code", _("Unknown township; see GET /api/v1/townships."))
         stmt = stmt.where(Observation.township_id.in_([t.id for t in townships]))
+    if "village_code" in filters:
+        villages = find_village(filters["village_code"])
+        if not villages:
+            raise InvalidInput.field("village_code", _("Unknown village; see GET /api/v1/villages."))
+        stmt = stmt.where(Observation.village_id.in_([v.id for v in villages]))
     if "status" in filters:
         stmt = stmt.where(Observation.status == filters["status"])
     if "detected" in filters:

@@ -51,6 +51,7 @@ FLAG_LABELS = {
     Flag.PHOTO_GPS_FAR: _l("photo taken elsewhere"),
     Flag.POSSIBLE_DUPLICATE: _l("possible duplicate"),
     Flag.TOWNSHIP_MISMATCH: _l("township mismatch"),
+    Flag.VILLAGE_MISMATCH: _l("village mismatch"),
 }
 POSITION_SOURCES = {
     PositionSource.GPS: _l("the phone's GPS"),
@@ -85,6 +86,7 @@ def _flag_help(observation: Observation) -> list[tuple[Flag, str]]:
             hours=f"{config['IAS_DUPLICATE_HOURS']:g}",
         ),
         Flag.TOWNSHIP_MISMATCH: _("The point lies outside the township chosen for it."),
+        Flag.VILLAGE_MISMATCH: _("The point lies outside the village chosen for it."),
     }
     return [(row.flag, explained[row.flag]) for row in sorted(observation.flag_rows, key=lambda r: r.flag)]
 
@@ -207,6 +209,7 @@ def _record_for_form(observation: Observation) -> dict[str, Any]:
         "altitude_m": observation.altitude_m,
         "position_source": observation.position_source.value,
         "township_code": observation.township.code if observation.township else None,
+        "village_code": observation.village.code if observation.village else None,
         "place_name": observation.place_name,
         "habitat": observation.habitat.code if observation.habitat else None,
         "notes": observation.notes,

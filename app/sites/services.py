@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,21 +46,29 @@ def advisory_lock(name: str) -> None:
     db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
-def nearest_site(species_id: int, lon: float, lat: float, radius_m: float) -> Site | None:
+def candidate_sites(species_id: int, lon: float, lat: float, radius_m: float) -> sa.Select[int, float, float]:
+    """Ids and points of the species' sites in the box around (lon, lat), for `closest` to measure."""
     min_lon, min_lat, max_lon, max_lat = degree_box(lon, lat, radius_m)
-    candidates = db.session.scalars(
-        sa.select(Site).where(
-            Site.species_id == species_id,
-            Site.latitude.between(min_lat, max_lat),
-            Site.longitude.between(min_lon, max_lon),
-        )
-    ).all()
-    best: tuple[float, Site] | None = None
-    for site in candidates:
-        d = distance_m(lon, lat, site.longitude, site.latitude)
-        if d <= radius_m and (best is None or d < best[0]):
-            best = (d, site)
+    return sa.select(Site.id, Site.longitude, Site.latitude).where(
+        Site.species_id == species_id,
+        Site.latitude.between(min_lat, max_lat),
+        Site.longitude.between(min_lon, max_lon),
+    )
+
+
+def closest(rows: Iterable[Sequence[Any]], lon: float, lat: float, radius_m: float) -> int | None:
+    """The id of the row (id, lon, lat) nearest to (lon, lat) within `radius_m`, lowest id on a tie."""
+    best: tuple[float, int] | None = None
+    for row_id, row_lon, row_lat in rows:
+        d = distance_m(lon, lat, row_lon, row_lat)
+        if d <= radius_m and (best is None or (d, row_id) < best):
+            best = (d, row_id)
     return best[1] if best else None
+
+
+def nearest_site(species_id: int, lon: float, lat: float, radius_m: float) -> Site | None:
+    found = closest(db.session.execute(candidate_sites(species_id, lon, lat, radius_m)), lon, lat, radius_m)
+    return None if found is None else db.session.get(Site, found)
 
 
 def _code_prefix(township: Township | None) -> str:
@@ -116,11 +124,16 @@ def site_for_record(
     habitat: Habitat | None,
     place_name: str | None,
     actor: User,
+    nearest: Callable[[float], Site | None] | None = None,
 ) -> Site | None:
-    """The site a new record belongs to: the nearest within the radius, a new one, or none (absence)."""
+    """The site a new record belongs to: the nearest within the radius, a new one, or none (absence).
+
+    `nearest(radius_m)` finds the nearest site when the caller searches for it along with something else
+    (observations does, with its duplicate search: one query); by default `nearest_site`.
+    """
     advisory_lock(f"site-species:{species.id}")
     radius = float(current_app.config["IAS_SITE_RADIUS_M"])
-    site = nearest_site(species.id, lon, lat, radius)
+    site = nearest(radius) if nearest is not None else nearest_site(species.id, lon, lat, radius)
     if site is None:
         if not detected:
             return None

@@ -481,6 +481,12 @@ RULES: dict[str, Rule] = {
         ADMINS, Reach.ORG, "as PATCH /api/v1/users/{id}", target="user", ok=(302,), units=True
     ),
     "GET /admin/species-lists": Rule(ADMINS, Reach.ANY, "§1 bureau_admin manages species lists"),
+    "GET /admin/boundaries": Rule(
+        frozenset({ADMIN}), Reach.ANY, "§2 boundaries are the district's, loaded by the system admin"
+    ),
+    "POST /admin/boundaries": Rule(
+        frozenset({ADMIN}), Reach.ANY, "§2 as GET /admin/boundaries (a check-only upload here)"
+    ),
     "GET /admin/species-lists/{code}": Rule(ADMINS, Reach.ANY, "§1 bureau_admin manages species lists"),
     "GET /admin/species/{id}": Rule(
         ADMINS, Reach.ANY, "issue 20: bureau admins see a species' names and edits"

@@ -12,6 +12,7 @@ the refusal must come before any lookup, so a stranger cannot even learn whether
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -78,6 +79,24 @@ def _jpeg() -> bytes:
 
 
 JPEG = _jpeg()
+# A made-up square (not a real boundary) for the boundaries page's check-only upload.
+SYNTHETIC_BOUNDARY = json.dumps(
+    {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code": "500155001"},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[107.7, 30.6], [107.8, 30.6], [107.8, 30.7], [107.7, 30.7], [107.7, 30.6]]
+                    ],
+                },
+            }
+        ],
+    }
+).encode()
 
 
 class AnonymousBrowser:
@@ -477,6 +496,12 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         f"/admin/users/{c.user_id()}", form={"display_name": "改名", "role": "surveyor", "active": "y"}
     ),
     "GET /admin/species-lists": lambda c: Call("/admin/species-lists"),
+    "GET /admin/boundaries": lambda c: Call("/admin/boundaries"),
+    "POST /admin/boundaries": lambda c: Call(
+        "/admin/boundaries",
+        form={"level": "township", "dry_run": "1", "file": (io.BytesIO(SYNTHETIC_BOUNDARY), "t.geojson")},
+        upload=True,
+    ),
     "GET /admin/species-lists/{code}": lambda c: Call(f"/admin/species-lists/{c.species_list_code()}"),
     "GET /admin/species/{id}": lambda c: Call(f"/admin/species/{c.fx.species_id('hyphantria-cunea')}"),
     "POST /admin/species/{id}": lambda c: Call(

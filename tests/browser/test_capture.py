@@ -425,6 +425,29 @@ def test_township_is_listed_by_distance_and_worked_out_when_left_empty(
     assert record["township_code"] == "500155002"
 
 
+def test_the_village_is_chosen_among_the_townships_villages(phone: Any, field_user: Any) -> None:
+    user = field_user("surveyor")
+    p = phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    p.goto("/observations/new")
+    _choose_species(p.page)
+    p.page.wait_for_selector('form[data-gps="good"]')
+    village = p.page.locator('label[data-field="village_code"]')
+    expect(village).to_be_hidden()  # no township chosen: nothing to pick from
+    p.page.select_option('select[name="township_code"]', "500155202")
+    expect(village).to_be_visible()
+    options = p.page.locator('select[name="village_code"] option')
+    expect(options).to_have_count(6)  # "choose" and the 5 村/社区 of 龙胜乡, by their short names
+    assert options.nth(5).inner_text() == "新口村"
+    p.page.select_option('select[name="village_code"]', "500155202204")
+    p.page.fill('input[name="density_per_m2"]', "7")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent", timeout=SENDING)
+    [record] = [r for r in _observations_of(user.id) if r["density_per_m2"] == 7]
+    assert (record["township_code"], record["village_code"]) == ("500155202", "500155202204")
+
+
 def test_ready_for_offline_use_is_shown_and_a_sync_refreshes_the_sites(
     phone: Any, field_user: Any, api_as: Any, make_observation: Any
 ) -> None:

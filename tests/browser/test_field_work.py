@@ -30,6 +30,7 @@ def _observations_of(user_id: int) -> list[dict[str, Any]]:
                 "species_id": o.species_id,
                 "density_per_m2": o.density_per_m2,
                 "township_code": o.township.code if o.township else None,
+                "village_code": o.village.code if o.village else None,
                 "accuracy_m": o.accuracy_m,
                 "position_source": o.position_source.value,
                 "observed_at": o.observed_at,

@@ -129,6 +129,17 @@ def test_villages_api_by_township(api_as: Any) -> None:
         assert api.get(f"/api/v1/villages?township_code={form}").get_json()["total"] == 5, form
 
 
+def test_villages_api_searches_the_names(api_as: Any) -> None:
+    api = api_as("surveyor")
+    found = api.get("/api/v1/villages?q=新口").get_json()
+    assert [v["code"] for v in found["items"]] == ["500155202204"]
+    both = api.get("/api/v1/villages?q=和平村").get_json()
+    assert [v["township_name"] for v in both["items"]] == ["福禄镇", "文化镇"]
+    assert api.get("/api/v1/villages?q=居民委员会&township_code=500155001").get_json()["total"] > 0
+    assert api.get("/api/v1/villages?q=%25").get_json()["total"] == 0  # a wildcard is a character
+    assert api.get("/api/v1/villages?q=新口&township_code=500155001").get_json()["total"] == 0
+
+
 def test_villages_api_refusals(api_as: Any) -> None:
     api = api_as("surveyor")
     unknown = api.get("/api/v1/villages?township_code=不存在镇")
@@ -285,3 +296,22 @@ def test_the_census_workbook_and_the_record_page_show_the_village(
     page = web.get(f"/observations/{with_village['id']}").get_data(as_text=True)
     assert "南华社区" in page and "500155001001" in page
     assert "南华社区" not in web.get(f"/observations/{without['id']}").get_data(as_text=True)
+
+
+def test_flask_district_load_reports_the_villages(app: Any) -> None:
+    result = app.test_cli_runner().invoke(args=["district", "load"])
+    assert result.exit_code == 0, result.output
+    assert "villages:      0 added, 0 changed, 343 unchanged" in result.output
+    assert "former units:  0 added, 0 changed, 1 unchanged" in result.output
+    assert "no changes." in result.output
+
+
+def test_records_are_listed_by_village(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    nanhua = make_observation(api, village_code="500155001001")
+    make_observation(api, village_code="500155001002", latitude=30.70)
+    for form in ("500155001001", "南华社区"):
+        listed = api.get(f"/api/v1/observations?village_code={form}").get_json()
+        assert [o["id"] for o in listed["items"]] == [nanhua["id"]], form
+    unknown = api.get("/api/v1/observations?village_code=500155001999")
+    assert unknown.status_code == 422 and "village_code" in unknown.get_json()["errors"]

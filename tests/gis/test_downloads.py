@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.audit.models import AuditLog
+from app.control.models import ControlOperation
 from app.extensions import db
 from app.gis import layers
 from app.gis.writers import base
@@ -301,9 +302,9 @@ def test_bad_filters_are_the_lists_422s(api_as: Any, layer: str, query: str, fie
 # Streaming
 
 
-def _many_observations(count: int) -> None:
+def _many_observations(count: int, model: Any = Observation) -> None:
     """`count` more copies of the latest record (new uuids), written straight to the table."""
-    table = Observation.__table__
+    table = model.__table__
     latest = db.session.execute(sa.select(table).order_by(table.c.id.desc()).limit(1)).mappings().one()
     row = {name: value for name, value in latest.items() if name != "id"}
     db.session.execute(sa.insert(table), [{**row, "client_uuid": uuid.uuid4()} for _ in range(count)])
@@ -341,3 +342,18 @@ def test_a_large_download_is_streamed_not_built(
     response.close()
     features = read_geojson(data)["features"]
     assert len(features) == len(converted) == 1200 + 4  # and the fixture's four
+
+
+@pytest.mark.parametrize(
+    ("layer", "model"), [("observations", Observation), ("control-operations", ControlOperation)]
+)
+def test_statements_do_not_grow_with_the_rows(
+    api_as: Any, records: dict[str, Any], count_queries: Any, layer: str, model: Any
+) -> None:
+    """Related rows are loaded per batch of BATCH rows (or joined), never one query per row."""
+    api = api_as("verifier")
+    _many_observations(600, model)
+    with count_queries() as statements:
+        data = download(api, layer, "geojson").data
+    assert len(read_geojson(data)["features"]) > 600
+    assert len(statements) < 30, statements

@@ -19,17 +19,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.notifications.channels import (
+from app.notifications.channels import DeliveryError, Message
+from app.notifications.mail import SmtpSettings, send_email
+from app.notifications.webhooks import (
     WECOM_MARKDOWN_MAX_BYTES,
-    DeliveryError,
-    Message,
-    SmtpSettings,
     WebhookFormat,
     dingtalk_signed_url,
-    send_email,
     webhook_payload,
 )
-from app.notifications.channels import post_webhook as _post_webhook
+from app.notifications.webhooks import post_webhook as _post_webhook
 from tests.notifications.servers import HttpReceiver, SmtpServer
 
 

@@ -15,7 +15,7 @@ from flask import Flask
 
 from app.accounts.models import Organization
 from app.extensions import db
-from app.notifications import channels, jobs, outbox
+from app.notifications import channels, jobs, outbox, webhooks
 from app.notifications.delivery import deliver
 from app.notifications.models import Delivery, DeliveryChannel, DeliveryStatus, Webhook, WebhookFormat
 from tests.notifications.servers import HttpReceiver, SmtpServer
@@ -122,9 +122,9 @@ def test_sending_checks_the_address_again_after_resolving_it(
 def test_a_redirect_to_loopback_is_not_followed(http_receiver: HttpReceiver) -> None:
     http_receiver.fail_next(1, status=307, headers={"Location": "http://127.0.0.1:1/admin"})
     with pytest.raises(channels.DeliveryError) as failure:
-        channels.post_webhook(
+        webhooks.post_webhook(
             f"{http_receiver.url}/hook",
-            channels.WebhookFormat.GENERIC,
+            webhooks.WebhookFormat.GENERIC,
             channels.Message(subject="s", body="b"),
             allowed_hosts=["127.0.0.1"],
         )

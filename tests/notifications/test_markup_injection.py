@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from app.notifications import delivery, outbox
-from app.notifications.channels import Message, SmtpSettings, WebhookFormat, build_email, webhook_payload
+from app.notifications.channels import Message
+from app.notifications.mail import SmtpSettings, build_email
 from app.notifications.models import DeliveryChannel
+from app.notifications.webhooks import WebhookFormat, webhook_payload
 
 PLACE = '[请点此重新登录](http://evil.example/login) **紧急** <font color="warning">已停用</font>'
 BODY = (

@@ -47,6 +47,20 @@ function fillSelects() {
     const saved = localStorage.getItem(`ias:last:${name}`);
     if (saved && !field(name).value) field(name).value = saved;
   }
+  fillVillages();
+}
+
+// The chosen township's villages (村/社区) by their short names; the picker shows once a township has some.
+function fillVillages() {
+  const select = form.querySelector("[data-villages]");
+  if (!select) return;
+  const chosen = select.value;
+  select.length = 1;
+  for (const v of data.villages || []) {
+    if (v.township_code === field("township_code").value) select.append(new Option(v.short_name, v.code));
+  }
+  select.value = [...select.options].some((o) => o.value === chosen) ? chosen : "";
+  select.closest("label").hidden = select.length === 1;
 }
 
 // Nearest township first, from where the phone is (each township's point is where the district's sites in it
@@ -240,6 +254,7 @@ function buildRecord() {
     altitude_m: fix.altitude_m,
     position_source: fix.source,
     township_code: field("township_code").value || undefined,
+    village_code: field("village_code")?.value || undefined,
     place_name: field("place_name").value.trim() || undefined,
     habitat: field("habitat").value || undefined,
     notes: field("notes").value.trim() || undefined,
@@ -385,6 +400,8 @@ function fillFrom(record) {
   form.querySelector("[data-presence-only]").hidden = record.detected === false;
   field("observed_at").value = localInputValue(new Date(record.observed_at));
   for (const name of ["township_code", "place_name", "habitat", "notes"]) field(name).value = record[name] ?? "";
+  fillVillages();
+  if (field("village_code")) field("village_code").value = record.village_code ?? "";
   for (const metric of data.metrics) {
     const value = record[metric.field];
     if (!field(metric.input)) continue;
@@ -447,6 +464,7 @@ async function start() {
     showMetrics(speciesById(field("species_id").value));
   }
   form.addEventListener("change", (event) => {
+    if (event.target.name === "township_code") fillVillages();
     if (event.target.name === "detected") {
       form.querySelector("[data-presence-only]").hidden = event.target.value !== "true";
     }

@@ -1,0 +1,109 @@
+"""The admin page for the district's boundaries: what is loaded, and an upload that checks a file and, when
+asked, replaces a level with it (docs/contract.md §2, Boundaries). The same check as `flask district
+boundaries`; the request's unit of work commits the load (app/uow.py), or nothing on a refusal."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+from flask_login import login_required
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app import policy
+from app.accounts.auth import roles_required
+from app.district import boundaries
+from app.district.models import BoundaryLevel
+from app.geo.boundaries import Report
+from app.geo.crs import FILE_CRS_NAMES
+
+bp = Blueprint("district", __name__)
+
+
+def level_labels() -> dict[BoundaryLevel, str]:
+    return {
+        BoundaryLevel.DISTRICT: _("district"),
+        BoundaryLevel.TOWNSHIP: _("townships"),
+        BoundaryLevel.VILLAGE: _("villages"),
+    }
+
+
+def kind_labels() -> dict[str, str]:
+    """The check's problem kinds in the reader's language (the details name codes, places and areas)."""
+    return {
+        "invalid_ring": _("invalid ring"),
+        "no_geometry": _("no polygon"),
+        "no_code": _("no code"),
+        "unknown_code": _("unknown code"),
+        "repeated_code": _("code in several features"),
+        "missing": _("units with no polygon"),
+        "overlap": _("overlap"),
+        "gap": _("gap"),
+        "outside": _("outside the district"),
+    }
+
+
+def _page(report: Report | None = None, error: str | None = None, applied: bool = False) -> str:
+    return render_template(
+        "admin/boundaries.html",
+        title=_("Boundaries"),
+        status=boundaries.status(),
+        history=boundaries.history(),
+        has_outline=boundaries.has_outline(),
+        labels=level_labels(),
+        kinds=kind_labels(),
+        crs_names=FILE_CRS_NAMES,
+        max_mb=f"{boundaries.max_bytes() / 2**20:g}",
+        report=report,
+        error=error,
+        applied=applied,
+    )
+
+
+@bp.route("/admin/boundaries")
+@login_required
+@roles_required(*policy.DISTRICT_MANAGERS)
+def index() -> str:
+    """What is loaded at each level; without polygons, that the district's rectangle stands."""
+    return _page()
+
+
+@bp.route("/admin/boundaries", methods=["POST"])
+@login_required
+@roles_required(*policy.DISTRICT_MANAGERS)
+def upload() -> str | tuple[str, int]:
+    """Check an uploaded file; unless "check only" is ticked and the check passes, replace the level."""
+    # Uploads are also bounded by the app's IAS_MAX_UPLOAD_MB (the form is parsed, for its CSRF token,
+    # before this view runs); the boundary cap is checked on the file itself.
+    limit = boundaries.max_bytes()
+    cap = f"{limit / 2**20:g}"
+    too_large = _("The file is larger than %(mb)s MB, the most a boundary file may be.", mb=cap)
+    try:
+        upload = request.files.get("file")
+        form = request.form
+    except RequestEntityTooLarge:
+        return _page(error=too_large), 413
+    if upload is None or not upload.filename:
+        return _page(error=_("Choose a boundary file.")), 422
+    try:
+        level = BoundaryLevel(form.get("level", ""))
+    except ValueError:
+        return _page(error=_("Choose the level: district, townships or villages.")), 422
+    dry_run = form.get("dry_run") == "1"
+    data = upload.read(limit + 1)
+    upload.close()  # a large upload is spooled to a temporary file: let it go now, not when collected
+    if len(data) > limit:
+        return _page(error=too_large), 413
+    try:
+        report = boundaries.load_boundaries(
+            data,
+            upload.filename,
+            level=level,
+            code_field=form.get("code_field", "").strip() or None,
+            crs=form.get("crs") or None,
+            dry_run=dry_run,
+        )
+    except boundaries.BoundaryFileError as exc:
+        return _page(error=str(exc)), 422
+    except boundaries.BoundaryLoadError as exc:
+        return _page(report=exc.report, error=_("The file has errors; nothing was loaded.")), 422
+    return _page(report=report, applied=not dry_run)

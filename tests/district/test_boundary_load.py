@@ -1,0 +1,324 @@
+"""Loading and replacing boundaries (app/district/boundaries.py), the command and the admin page, on
+synthetic boundaries the tests make themselves (made-up squares, not Liangping's)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from app.audit.models import AuditLog
+from app.district import boundaries
+from app.district.models import Boundary, BoundaryLevel, BoundaryLoad, Village
+from app.extensions import db
+from app.geo.boundaries import to_geojson
+from tests.geo.synthetic import (
+    DISTRICT,
+    EAST,
+    WEST,
+    feature,
+    geojson,
+    kml,
+    shapefile_zip,
+    square,
+    village_grid,
+)
+
+TOWNSHIPS = geojson(feature("500155001", WEST, name="梁山街道"), feature("500155002", EAST, name="双桂街道"))
+
+
+def _count(model: Any) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+def _load(data: bytes = TOWNSHIPS, filename: str = "towns.geojson", **kwargs: Any) -> Any:
+    kwargs.setdefault("level", BoundaryLevel.TOWNSHIP)
+    return boundaries.load_boundaries(data, filename, **kwargs)
+
+
+def test_synthetic_dry_run_writes_nothing(app: Flask) -> None:
+    audit_before = _count(AuditLog)
+    report = _load(dry_run=True)
+    assert report.ok and len(report.units) == 2
+    db.session.flush()
+    assert (_count(Boundary), _count(BoundaryLoad), _count(AuditLog)) == (0, 0, audit_before)
+    assert boundaries.current_version() is None and not boundaries.has_outline()
+
+
+def test_synthetic_load_is_stored_and_audited(app: Flask) -> None:
+    report = _load()
+    db.session.flush()
+    rows = db.session.scalars(sa.select(Boundary).order_by(Boundary.code)).all()
+    assert [(b.level, b.code, b.name) for b in rows] == [
+        (BoundaryLevel.TOWNSHIP, "500155001", "梁山街道"),
+        (BoundaryLevel.TOWNSHIP, "500155002", "双桂街道"),
+    ]
+    assert rows[0].geometry["type"] == "Polygon"
+    assert (rows[0].min_lon, rows[0].min_lat, rows[0].max_lon, rows[0].max_lat) == (
+        107.70,
+        30.60,
+        107.80,
+        30.70,
+    )
+    assert rows[0].area_m2 == pytest.approx(report.units[0].area_m2)
+    load = db.session.scalars(sa.select(BoundaryLoad)).one()
+    assert (load.level, load.filename, load.units, load.format) == (
+        BoundaryLevel.TOWNSHIP,
+        "towns.geojson",
+        2,
+        "geojson",
+    )
+    assert load.warnings and "have no polygon" in load.warnings[0]  # 31 townships without one
+    event = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "boundaries.load")).one()
+    assert event.changes["units"] == 2 and event.changes["level"] == "township"
+
+
+def test_synthetic_replace_swaps_the_polygons_and_the_locator(app: Flask) -> None:
+    _load()
+    first = boundaries.locator()
+    assert first.township_at(107.75, 30.65) == "500155001"
+    assert boundaries.locator() is first  # cached while nothing changes
+    swapped = geojson(feature("500155002", WEST), feature("500155001", EAST))
+    _load(swapped, "towns-2026.geojson")
+    db.session.flush()
+    assert _count(Boundary) == 2 and _count(BoundaryLoad) == 2
+    second = boundaries.locator()
+    assert second is not first and second.township_at(107.75, 30.65) == "500155002"
+    event = db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.action == "boundaries.load").order_by(AuditLog.id.desc())
+    ).first()
+    assert event is not None and event.changes["replaced"] == 2
+
+
+def test_synthetic_load_with_errors_writes_nothing_and_keeps_the_previous(app: Flask) -> None:
+    _load()
+    db.session.flush()
+    bad = geojson(feature("500155001", WEST), feature("999999999", EAST))
+    with pytest.raises(boundaries.BoundaryLoadError) as caught:
+        _load(bad, "bad.geojson")
+    assert "999999999 is not a township code" in str(caught.value)
+    assert _count(BoundaryLoad) == 1
+    assert boundaries.locator().township_at(107.85, 30.65) == "500155002"
+
+
+def test_synthetic_each_format_loads(app: Flask) -> None:
+    features = [feature("500155001", WEST), feature("500155002", EAST)]
+    for data, name in (
+        (shapefile_zip(features), "t.zip"),
+        (kml(*features), "t.kml"),
+        (geojson(*features), "t.json"),
+    ):
+        assert len(_load(data, name).units) == 2
+
+
+def test_synthetic_district_outline_replaces_the_box(app: Flask) -> None:
+    assert not boundaries.has_outline()
+    _load(geojson(feature("500155", DISTRICT)), "district.geojson", level=BoundaryLevel.DISTRICT)
+    assert boundaries.has_outline()
+    district = db.session.scalar(sa.select(boundaries.District))
+    assert district is not None and district.contains(107.60, 30.50)  # in the box …
+    assert not boundaries.inside_district(district, 107.60, 30.50)  # … but not in the polygon
+    assert boundaries.inside_district(district, 107.75, 30.65)
+    # A township reaching out of the district is reported against the loaded outline.
+    out = geojson(feature("500155001", square(107.70, 30.60, 107.95, 30.70)))
+    report = _load(out, "t.geojson", dry_run=True)
+    assert [p.kind for p in report.warnings if p.kind == "outside"] == ["outside"]
+
+
+def _village_codes(township_code: str) -> list[str]:
+    return list(
+        db.session.scalars(
+            sa.select(Village.code).where(Village.code.startswith(township_code)).order_by(Village.code)
+        )
+    )
+
+
+def test_synthetic_village_polygons_are_keyed_by_code(app: Flask) -> None:
+    codes = _village_codes("500155001")[:9]
+    villages = village_grid("500155001", 107.70, 30.60, 107.80, 30.70, 3, codes)
+    report = _load(geojson(*villages), "villages.geojson", level=BoundaryLevel.VILLAGE)
+    assert len(report.units) == 9 and report.units[0].name == "南华社区"
+    missing = next(p for p in report.warnings if p.kind == "missing")
+    assert len(missing.codes) == 343 - 9
+    assert boundaries.village_code_at(107.71, 30.61) == codes[0]
+    assert boundaries.village_mismatch(codes[0], 107.79, 30.69)
+    assert not boundaries.village_mismatch(codes[0], 107.71, 30.61)
+    assert not boundaries.village_mismatch(_village_codes("500155001")[9], 107.71, 30.61)  # no polygon
+    wrong = geojson(feature("500155999201", WEST), feature("500155001000", EAST))
+    with pytest.raises(boundaries.BoundaryLoadError) as caught:
+        _load(wrong, "v.geojson", level=BoundaryLevel.VILLAGE)
+    assert len(caught.value.report.errors) == 2
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_synthetic_command_dry_run_reports_and_writes_nothing(app: Flask, tmp_path: Path) -> None:
+    result = app.test_cli_runner().invoke(
+        args=[
+            "district",
+            "boundaries",
+            _write(tmp_path, "t.geojson", TOWNSHIPS),
+            "--level",
+            "township",
+            "--dry-run",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 of 33 township unit(s) with a polygon" in result.output
+    assert "warning: 31 township unit(s) have no polygon" in result.output
+    assert "dry run: nothing was changed." in result.output
+    assert _count(BoundaryLoad) == 0
+
+
+def test_synthetic_command_loads_and_replaces(app: Flask, tmp_path: Path) -> None:
+    path = _write(tmp_path, "t.zip", shapefile_zip([feature("500155001", WEST)], prj=None))
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["district", "boundaries", path, "--level", "township"])
+    assert (
+        refused.exit_code == 1 and "has no .prj" in refused.output and "nothing was changed" in refused.output
+    )
+    loaded = runner.invoke(args=["district", "boundaries", path, "--level", "township", "--crs", "cgcs2000"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "1 township polygon(s) loaded" in loaded.output
+    assert _count(Boundary) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--code-field", "XZQDM"], "there is no field 'XZQDM'; its fields are: code, name"),
+        (["--crs", "epsg3857"], "Invalid value for '--crs'"),
+    ],
+)
+def test_command_bad_options_are_named(app: Flask, tmp_path: Path, args: list[str], says: str) -> None:
+    path = _write(tmp_path, "t.geojson", TOWNSHIPS)
+    result = app.test_cli_runner().invoke(args=["district", "boundaries", path, "--level", "township", *args])
+    assert result.exit_code != 0 and says in result.output
+    assert _count(BoundaryLoad) == 0
+
+
+def test_command_errors_print_the_report(app: Flask, tmp_path: Path) -> None:
+    bowtie = [[107.70, 30.60], [107.80, 30.70], [107.80, 30.60], [107.70, 30.70], [107.70, 30.60]]
+    path = _write(tmp_path, "t.geojson", geojson(feature("500155001", bowtie)))
+    result = app.test_cli_runner().invoke(args=["district", "boundaries", path, "--level", "township"])
+    assert result.exit_code == 1
+    assert "error: feature #1 (500155001): a ring crosses itself" in result.output
+    assert "1 error(s) in t.geojson; nothing was changed" in result.output
+
+
+def test_command_refuses_a_200_mb_file_by_its_size(app: Flask, tmp_path: Path) -> None:
+    path = tmp_path / "huge.geojson"
+    with path.open("wb") as fh:  # sparse: 200 MB on paper, nothing on disk
+        fh.truncate(200 * 1024 * 1024)
+    assert os.path.getsize(path) == 200 * 1024 * 1024
+    result = app.test_cli_runner().invoke(args=["district", "boundaries", str(path), "--level", "township"])
+    assert result.exit_code == 1
+    assert (
+        "huge.geojson is 200 MB; boundary files may be at most 50 MB (IAS_BOUNDARY_MAX_MB)" in result.output
+    )
+
+
+# --- the admin page -----------------------------------------------------------------------
+
+
+def _upload(web: Any, data: bytes, filename: str = "t.geojson", **fields: Any) -> Any:
+    form = {"level": "township", "file": (io.BytesIO(data), filename), **fields}
+    return web.post("/admin/boundaries", data=form, content_type="multipart/form-data")
+
+
+def test_admin_page_says_the_box_stands_without_boundaries(web_as: Any) -> None:
+    page = web_as("admin").get("/admin/boundaries")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "data-no-boundaries" in html and 'data-level="township"' in html
+
+
+def test_admin_page_is_for_admins(web_as: Any) -> None:
+    assert web_as("bureau_admin").get("/admin/boundaries").status_code == 403
+    assert web_as("surveyor").get("/admin/boundaries").status_code == 403
+
+
+def test_synthetic_admin_upload_checks_then_loads(web_as: Any) -> None:
+    web = web_as("admin")
+    checked = _upload(web, TOWNSHIPS, dry_run="1")
+    assert checked.status_code == 200
+    html = checked.get_data(as_text=True)
+    assert 'data-ok="true"' in html and "2 of 33 township unit(s)" in html and "data-applied" not in html
+    assert _count(BoundaryLoad) == 0
+    loaded = _upload(web, TOWNSHIPS)
+    assert loaded.status_code == 200 and "data-applied" in loaded.get_data(as_text=True)
+    page = web.get("/admin/boundaries").get_data(as_text=True)
+    assert "data-no-boundaries" not in page and "t.geojson" in page
+    assert _count(Boundary) == 2
+
+
+def test_synthetic_admin_upload_refusals(web_as: Any, app: Flask) -> None:
+    web = web_as("admin")
+    bad = _upload(web, geojson(feature("999999999", WEST)))
+    assert bad.status_code == 422 and 'data-ok="false"' in bad.get_data(as_text=True)
+    assert 'data-problem="unknown_code" data-severity="error"' in bad.get_data(as_text=True)
+    assert "999999999 is not a township code" in bad.get_data(as_text=True)
+    not_zip = _upload(web, TOWNSHIPS, filename="t.zip")
+    assert not_zip.status_code == 422 and "t.zip is not a zip archive" in not_zip.get_data(as_text=True)
+    assert _count(BoundaryLoad) == 0
+
+
+def test_admin_upload_over_the_cap_is_refused(
+    web_as: Any, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small cap, so the test's upload stays in memory (the size is what is tested, not the temporary file).
+    monkeypatch.setitem(app.config, "IAS_BOUNDARY_MAX_MB", 0.25)
+    response = _upload(web_as("admin"), b" " * (300 * 1024))
+    assert response.status_code == 413
+    assert "data-error" in response.get_data(as_text=True) and "0.25 MB" in response.get_data(as_text=True)
+    assert _count(BoundaryLoad) == 0
+
+
+def test_admin_upload_of_200_mb_is_refused_before_it_is_read(web_as: Any) -> None:
+    web = web_as("admin")
+    response = web.client.post(  # the header says 200 MB: refused on it, before a byte of the body is read
+        "/admin/boundaries",
+        input_stream=io.BytesIO(b"x" * 1024),
+        content_type="multipart/form-data; boundary=x",
+        environ_overrides={"CONTENT_LENGTH": str(200 * 1024 * 1024)},
+    )
+    assert response.status_code == 413
+    assert _count(BoundaryLoad) == 0
+
+
+def test_synthetic_a_load_that_fails_half_way_leaves_the_previous(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = app.test_cli_runner()
+    first = runner.invoke(
+        args=["district", "boundaries", _write(tmp_path, "a.geojson", TOWNSHIPS), "--level", "township"]
+    )
+    assert first.exit_code == 0, first.output
+    calls = []
+
+    def failing(geometry: Any) -> Any:  # the second polygon's write fails, after the old ones were deleted
+        calls.append(geometry)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return to_geojson(geometry)
+
+    monkeypatch.setattr(boundaries, "to_geojson", failing)
+    swapped = geojson(feature("500155002", WEST), feature("500155001", EAST))
+    second = runner.invoke(
+        args=["district", "boundaries", _write(tmp_path, "b.geojson", swapped), "--level", "township"]
+    )
+    assert second.exit_code != 0 and len(calls) == 2
+    assert _count(BoundaryLoad) == 1 and _count(Boundary) == 2
+    assert boundaries.locator().township_at(107.75, 30.65) == "500155001"

@@ -1,0 +1,179 @@
+"""A record and the loaded boundaries, on synthetic boundaries the tests make themselves: "inside the
+district" is the polygon, the township comes from the point, a given one that disagrees is flagged; without
+boundaries the district's box stands."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from app.district import boundaries
+from app.district.models import BoundaryLevel, Village
+from app.district.services import DistrictDataError, load_district, township_at
+from app.extensions import db
+from app.geo.crs import wgs84_to_gcj02
+from tests.geo.synthetic import DISTRICT, EAST, WEST, feature, geojson, village_grid
+
+
+@pytest.fixture
+def synthetic_townships(app: Flask) -> None:
+    boundaries.load_boundaries(
+        geojson(feature("500155001", WEST), feature("500155002", EAST)),
+        "synthetic.geojson",
+        level=BoundaryLevel.TOWNSHIP,
+    )
+
+
+@pytest.fixture
+def synthetic_district(app: Flask) -> None:
+    boundaries.load_boundaries(
+        geojson(feature("500155", DISTRICT)), "synthetic.geojson", level=BoundaryLevel.DISTRICT
+    )
+
+
+def _payload_error(response: Any) -> str:
+    return str(response.get_json())
+
+
+def test_synthetic_township_comes_from_the_point(
+    synthetic_townships: None, api_as: Any, make_observation: Any
+) -> None:
+    assert township_at(107.75, 30.65).code == "500155001"  # type: ignore[union-attr]
+    assert township_at(107.85, 30.65).code == "500155002"  # type: ignore[union-attr]
+    record = make_observation(api_as("surveyor"), township_code=None, latitude=30.65, longitude=107.85)
+    assert record["township_code"] == "500155002" and record["flags"] == []
+
+
+def test_synthetic_given_township_that_disagrees_is_flagged(
+    synthetic_townships: None, api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api, township_code="500155001", latitude=30.65, longitude=107.85)
+    assert record["township_code"] == "500155001"  # as given: the surveyor may know better
+    assert record["flags"] == ["township_mismatch"]
+    # Within the tolerance of the edge (PADDY is ~30 m east of it) the given township stands unflagged.
+    assert "township_mismatch" not in make_observation(api, township_code="500155001")["flags"]
+    # A township with no polygon has nothing to disagree with.
+    other = make_observation(api, township_code="500155003", latitude=30.66, longitude=107.86)
+    assert "township_mismatch" not in other["flags"]
+
+
+def test_synthetic_the_district_polygon_replaces_the_box(
+    synthetic_district: None, api_as: Any, observation_payload: Any
+) -> None:
+    api = api_as("surveyor")
+    # In Liangping's box, outside the (synthetic) district polygon: refused.
+    response = api.post("/api/v1/observations", json=observation_payload(latitude=30.80, longitude=107.60))
+    assert response.status_code == 422 and "latitude" in response.get_json()["errors"]
+    # 30 m outside the polygon is within the tolerance in metres: accepted.
+    edge = observation_payload(latitude=30.70 + 30 / 111_320, longitude=107.75)
+    assert api.post("/api/v1/observations", json=edge).status_code == 201
+
+
+def test_synthetic_gcj02_hint_stays_with_a_polygon(
+    synthetic_district: None, api_as: Any, observation_payload: Any
+) -> None:
+    lon, lat = wgs84_to_gcj02(107.898, 30.65)  # ~190 m inside the east edge; as GCJ-02, ~260 m outside
+    api = api_as("surveyor")
+    response = api.post("/api/v1/observations", json=observation_payload(latitude=lat, longitude=lon))
+    assert response.status_code == 422
+    assert "gcj02" in _payload_error(response)
+    converted = observation_payload(latitude=lat, longitude=lon, crs="gcj02")
+    assert api.post("/api/v1/observations", json=converted).status_code == 201
+
+
+def test_without_boundaries_the_box_stands(api_as: Any, observation_payload: Any) -> None:
+    assert not boundaries.has_outline()
+    api = api_as("surveyor")
+    # The same point the polygon refuses is in Liangping's box.
+    assert (
+        api.post(
+            "/api/v1/observations", json=observation_payload(latitude=30.80, longitude=107.60)
+        ).status_code
+        == 201
+    )
+    outside = api.post("/api/v1/observations", json=observation_payload(latitude=31.5, longitude=107.60))
+    assert outside.status_code == 422
+
+
+@pytest.fixture
+def synthetic_villages(app: Flask) -> list[str]:
+    """Made-up squares, 3 × 3 over the west township's square, for nine real village codes of 梁山街道."""
+    codes = list(
+        db.session.scalars(
+            sa.select(Village.code).where(Village.code.startswith("500155001")).order_by(Village.code)
+        )
+    )[:9]
+    features = village_grid("500155001", 107.70, 30.60, 107.80, 30.70, 3, codes)
+    boundaries.load_boundaries(geojson(*features), "synthetic.geojson", level=BoundaryLevel.VILLAGE)
+    return codes
+
+
+def test_synthetic_village_comes_from_the_point(
+    synthetic_townships: None, synthetic_villages: list[str], api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor")
+    record = make_observation(api, township_code=None, latitude=30.61, longitude=107.71)
+    assert (record["township_code"], record["village_code"]) == ("500155001", synthetic_villages[0])
+    # The village of a township given by hand, when the point agrees with it.
+    record = make_observation(api, township_code="500155001", latitude=30.69, longitude=107.79)
+    assert record["village_code"] == synthetic_villages[8]
+    # Not a village of another township than the one given.
+    record = make_observation(api, township_code="500155003", latitude=30.61, longitude=107.71)
+    assert record["village_code"] is None
+
+
+def test_synthetic_given_village_that_disagrees_is_flagged(
+    synthetic_villages: list[str], api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor")
+    record = make_observation(
+        api, township_code="500155001", village_code=synthetic_villages[0], latitude=30.69, longitude=107.79
+    )
+    assert record["village_code"] == synthetic_villages[0]  # as given
+    assert "village_mismatch" in record["flags"]
+    agrees = make_observation(
+        api, township_code="500155001", village_code=synthetic_villages[0], latitude=30.61, longitude=107.71
+    )
+    assert "village_mismatch" not in agrees["flags"]
+
+
+# --- a district folder that ships township polygons ------------------------------------------
+
+
+def _folder(app: Flask, tmp_path: Path, data: bytes) -> Path:
+    folder = tmp_path / "district"
+    shutil.copytree(app.config["IAS_DISTRICT_DIR"], folder)
+    toml = folder / "district.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(
+        text.replace(
+            'townships = "townships.csv"', 'townships = "townships.csv"\ntownship_boundaries = "t.geojson"'
+        ),
+        encoding="utf-8",
+    )
+    (folder / "t.geojson").write_bytes(data)
+    return folder
+
+
+def test_synthetic_folder_boundaries_load_through_the_same_check(app: Flask, tmp_path: Path) -> None:
+    folder = _folder(app, tmp_path, geojson(feature("500155001", WEST), feature("500155002", EAST)))
+    report = load_district(folder)
+    assert report.boundaries.added == 1 and boundaries.township_code_at(107.85, 30.65) == "500155002"
+    again = load_district(folder)  # unchanged file: not reloaded
+    assert again.boundaries.unchanged == 1 and not again.changed_anything
+
+
+def test_synthetic_bad_folder_boundaries_are_refused(app: Flask, tmp_path: Path) -> None:
+    bad = geojson(
+        feature("999999999", WEST), {"type": "Feature", "properties": {"code": "500155002"}, "geometry": None}
+    )
+    with pytest.raises(DistrictDataError) as caught:
+        load_district(_folder(app, tmp_path, bad))
+    assert len(caught.value.problems) == 2
+    assert boundaries.current_version() is None
