@@ -122,8 +122,8 @@ class MapObservations(MethodView):
     @blp.response(
         200,
         description="A GeoJSON FeatureCollection with `kind` (clusters or points), `zoom` and `total`; a "
-        "cluster's properties are `count` and `found`, a point's `species`, `detected`, `status`, "
-        "`observed_at`, `severity`",
+        "cluster's property is `count` (at the mean position of its records), a point's `species`, "
+        "`detected`, `status`, `observed_at`, `severity`",
     )
     def get(self, args: dict[str, Any]) -> Response:
         """Observations in the map's view, as clusters with counts or (zoomed in, few enough) as points

@@ -33,6 +33,7 @@ const listCount = document.querySelector("[data-map-list-count]");
 const markers = new Map(); // list key ("sites:12", "observations:40") → marker
 let selected = null; // the key of the item picked from the list, kept while the layer is reloaded
 let rebuilding = false;
+let loads = 0; // loads drawn (tests wait for the next one)
 let generation = 0; // a load superseded by a newer one (filters or map moved again) draws nothing
 
 function marker(key, lat, lon, colour, popup) {
@@ -46,13 +47,13 @@ function marker(key, lat, lon, colour, popup) {
 // A cluster of records: its count in a circle sized by it; a tap zooms in on it.
 function cluster(feature) {
   const [lon, lat] = feature.geometry.coordinates;
-  const { count, found } = feature.properties;
+  const { count } = feature.properties;
   const size = count >= 1000 ? 44 : count >= 100 ? 36 : count >= 10 ? 30 : 24;
-  const colour = found === 0 ? COLOURS.not_found : found === count ? COLOURS.found : "#7a4a00";
+  const colour = "#7a4a00"; // found and not found together: zoom in to tell them apart
   const m = L.marker([lat, lon], {
     icon: L.divIcon({ className: "map-cluster", html: "", iconSize: [size, size] }),
     keyboard: true,
-    title: t("map_cluster").replace("{n}", count).replace("{found}", found),
+    title: t("map_cluster").replace("{n}", count),
   });
   m.on("add", () => {
     const el = m.getElement();
@@ -188,6 +189,7 @@ async function load() {
   const count = points.length;
   document.querySelector("[data-map]").dataset.markers = String(count);
   document.querySelector("[data-map]").dataset.clusters = String(clusters.length);
+  document.querySelector("[data-map]").dataset.loads = String(++loads);
   legend.update(legendRows(kind));
   list.dataset.items = String(items.length);
   listCount.textContent = count ? `(${count})` : "";

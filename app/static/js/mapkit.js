@@ -9,7 +9,7 @@ const OUTLINE_STYLE = {
   village: { color: "#888", weight: 0.8, dashArray: "2 3", fill: false },
 };
 // Township names from this zoom on (the district's zooms), village short names when zoomed in.
-const TOWNSHIP_LABEL_ZOOM = 10;
+const TOWNSHIP_LABEL_ZOOM = 9;
 const VILLAGE_LABEL_ZOOM = 13;
 
 // The outlines, fetched again when the zoom crosses a band (the server simplifies per band and answers
