@@ -1,4 +1,5 @@
-"""API-wide plumbing: the list envelope, pagination and request checks shared by every domain's api.py."""
+"""API-wide plumbing: the field types and request checks shared by every domain's api.py (the list
+envelope and pagination: app/paging.py)."""
 
 from __future__ import annotations
 
@@ -8,28 +9,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import marshmallow as ma
-import sqlalchemy as sa
 from apispec import BasePlugin
 from flask import Flask, request
 from flask_babel import gettext as _
 from flask_smorest import abort
 
 from app.clock import local_zone
-from app.extensions import db
 
-MAX_PER_PAGE = 500
+# The list envelope and pagination live in app/paging.py (one pager for the API and the pages).
+from app.paging import MAX_PER_PAGE as MAX_PER_PAGE
+from app.paging import PageArgs as PageArgs
+from app.paging import page_of as page_of
+from app.paging import paginate as paginate
 
 # Row ids are 32-bit INTEGER keys: a larger id names nothing. It is refused (404 in a path, 422 in a
 # field) before it reaches the database, whose driver would overflow on it (SQLite: a 500).
 MAX_ID = 2**31 - 1
 ID_RANGE = ma.validate.Range(min=1, max=MAX_ID)
-
-
-class PageArgs(ma.Schema):
-    """`page` and `per_page` (≤ 500), taken by every list endpoint."""
-
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
-    per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 # Days and times a client may send: wide enough for any record, narrow enough that converting zones
@@ -74,33 +70,6 @@ class WorkDay(ma.fields.Date):
         if not EARLIEST_DAY <= parsed <= LATEST_DAY:
             raise _out_of_range()
         return parsed
-
-
-_page_schemas: dict[str, type[ma.Schema]] = {}
-
-
-def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
-    """The list envelope {"items", "total", "page", "per_page"} around `item_schema` (one class per type)."""
-    name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
-    if name not in _page_schemas:
-        _page_schemas[name] = type(
-            name,
-            (ma.Schema,),
-            {
-                "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
-                "total": ma.fields.Integer(required=True),
-                "page": ma.fields.Integer(required=True),
-                "per_page": ma.fields.Integer(required=True),
-            },
-        )
-    return _page_schemas[name]
-
-
-def paginate(stmt: sa.Select[Any], *, page: int, per_page: int) -> dict[str, Any]:
-    """Run `stmt` for one page: two queries (count, rows) whatever the page size."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
-    items = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique().all()
-    return {"items": items, "total": total or 0, "page": page, "per_page": per_page}
 
 
 class ErrorResponsesPlugin(BasePlugin):

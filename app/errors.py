@@ -19,6 +19,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
+from app import metrics
+
 log = logging.getLogger(__name__)
 
 FieldErrors = dict[str, list[str]]
@@ -38,11 +40,7 @@ FIELD_LABELS: dict[str, Any] = {
     "village_code": _l("Village"),
     "place_name": _l("Place name"),
     "habitat": _l("Habitat"),
-    "area_m2": _l("Area (mu)"),
-    "cover_pct": _l("Cover (%%)"),
-    "density_per_m2": _l("Density (per m²)"),
-    "egg_masses_per_m2": _l("Egg masses (per m²)"),
-    "count": _l("Count"),
+    **{metric.field: metric.label for metric in metrics.METRICS},
     "severity": _l("Severity (1–5)"),
     "photos": _l("Photos"),
     "notes": _l("Notes"),

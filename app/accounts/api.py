@@ -29,8 +29,6 @@ from app.errors import InvalidInput
 
 blp = Blueprint("Accounts", __name__, description="Organizations, users and API tokens")
 
-MANAGERS = (Role.ADMIN, Role.BUREAU_ADMIN)
-
 
 @blp.route("/auth/tokens")
 class Tokens(MethodView):
@@ -121,7 +119,7 @@ class OrganizationItem(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
-    @roles_required(*MANAGERS)
+    @roles_required(*services.USER_MANAGERS)
     @blp.arguments(UserQueryArgs, location="query", as_kwargs=True)
     @blp.response(200, page_of(UserSchema))
     def get(self, page: int, per_page: int, **filters: Any) -> dict[str, Any]:
@@ -135,7 +133,7 @@ class Users(MethodView):
             stmt = stmt.where(User.organization_id == services.get_organization(filters["organization"]).id)
         return paginate(stmt, page=page, per_page=per_page)
 
-    @roles_required(*MANAGERS)
+    @roles_required(*services.USER_MANAGERS)
     @blp.arguments(UserCreateArgs)
     @blp.response(201, UserSchema)
     @blp.alt_response(409, description="The username is taken")
@@ -155,13 +153,13 @@ class Users(MethodView):
 
 @blp.route("/users/<int:user_id>")
 class UserItem(MethodView):
-    @roles_required(*MANAGERS)
+    @roles_required(*services.USER_MANAGERS)
     @blp.response(200, UserSchema)
     def get(self, user_id: int) -> User:
         """One user"""
         return services.get_managed_user(current_user, user_id)
 
-    @roles_required(*MANAGERS)
+    @roles_required(*services.USER_MANAGERS)
     @blp.arguments(UserUpdateArgs)
     @blp.response(200, UserSchema)
     def patch(self, args: dict[str, Any], user_id: int) -> User:

@@ -60,6 +60,8 @@ GRANTABLE_ROLES: dict[Role, frozenset[Role]] = {
     Role.ADMIN: frozenset(Role),
     Role.BUREAU_ADMIN: frozenset(Role) - {Role.ADMIN},
 }
+# Who manages users at all: the roles that may grant one (app.policy.USER_MANAGERS reads it from here).
+USER_MANAGERS = frozenset(GRANTABLE_ROLES)
 
 
 def normalize_username(username: str) -> str:

@@ -33,8 +33,6 @@ from app.security import is_local_path
 
 bp = Blueprint("accounts", __name__)
 
-MANAGERS = (Role.ADMIN, Role.BUREAU_ADMIN)
-
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: a sign-in link must not bounce people to another site."""
@@ -149,7 +147,7 @@ def _organization_choices(actor: User) -> list[SelectChoice]:
 
 @bp.route("/admin/users")
 @login_required
-@roles_required(*MANAGERS)
+@roles_required(*services.USER_MANAGERS)
 def users() -> str:
     rows = db.session.scalars(services.visible_users(current_user)).all()
     return render_template("admin/users.html", users=rows, role_labels=ROLE_LABELS, title=_("Users"))
@@ -157,7 +155,7 @@ def users() -> str:
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
 @login_required
-@roles_required(*MANAGERS)
+@roles_required(*services.USER_MANAGERS)
 def user_new() -> str | Response | tuple[str, int]:
     form = UserCreateForm()
     form.role.choices = _role_choices(current_user)
@@ -191,7 +189,7 @@ def user_new() -> str | Response | tuple[str, int]:
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @login_required
-@roles_required(*MANAGERS)
+@roles_required(*services.USER_MANAGERS)
 def user_edit(user_id: int) -> str | Response | tuple[str, int]:
     user = services.get_managed_user(current_user, user_id)
     is_self = user.id == current_user.id

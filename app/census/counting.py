@@ -323,9 +323,7 @@ def reinspections_by_township(scope: CensusScope, *, today: date) -> list[Reinsp
             Site.township_id,
             sa.func.count(FollowUp.id).filter(active),
             sa.func.count(FollowUp.id).filter(FollowUp.status == FollowUpStatus.DONE),
-            sa.func.count(FollowUp.id).filter(
-                FollowUp.status == FollowUpStatus.PENDING, FollowUp.due_on < today
-            ),
+            sa.func.count(FollowUp.id).filter(FollowUp.overdue_on(today)),
         )
         .join(Site, Site.id == FollowUp.site_id)
         .where(*scope.follow_up_conditions())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from app.accounts.models import Organization
 from app.accounts.organizations import unit_ids as unit_ids  # re-exported: the census and exports use it
-from app.clock import local_zone
+from app.clock import day_end, day_start
 from app.control.models import ControlOperation, FollowUp
 from app.errors import InvalidInput
 from app.extensions import db
@@ -49,10 +49,6 @@ def parse_statuses(values: Iterable[Any] | None, *, field_name: str = "statuses"
     return tuple(sorted(chosen, key=list(ReviewStatus).index)) or DEFAULT_STATUSES
 
 
-def _start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=local_zone()).astimezone(UTC)
-
-
 @dataclass(frozen=True)
 class CensusScope:
     """One census: `organization_ids` None is the whole district. Days are local (Asia/Shanghai) days,
@@ -80,9 +76,9 @@ class CensusScope:
     def _range(self, column: Any) -> list[sa.ColumnElement[bool]]:
         conditions = []
         if self.date_from:
-            conditions.append(column >= _start(self.date_from))
+            conditions.append(column >= day_start(self.date_from))
         if self.date_to:
-            conditions.append(column < _start(self.date_to + timedelta(days=1)))
+            conditions.append(column < day_end(self.date_to))
         return conditions
 
     def _owned(self, column: Any) -> list[sa.ColumnElement[bool]]:

@@ -10,19 +10,15 @@ from app.census import counting
 from app.census.scope import CensusScope
 from app.district.models import Township
 from app.extensions import db
-from app.observations.schemas import SQUARE_METRES_PER_MU
 from app.species.models import CensusCategory, ControlMethod, Species
-
-
-def _mu(area_m2: float) -> float:
-    return round(area_m2 / SQUARE_METRES_PER_MU, 4)
+from app.units import to_mu
 
 
 def _occurrence(o: counting.Occurrence) -> dict[str, Any]:
     return {
         "points": o.points,
         "area_m2": round(o.area_m2, 2),
-        "area_mu": _mu(o.area_m2),
+        "area_mu": to_mu(o.area_m2),
         "townships": o.townships,
         "max_severity": o.max_severity,
     }
@@ -32,9 +28,9 @@ def _control(t: counting.ControlTotals) -> dict[str, Any]:
     return {
         "operations": t.operations,
         "area_m2": round(t.area_m2, 2),
-        "area_mu": _mu(t.area_m2),
+        "area_mu": to_mu(t.area_m2),
         "extent_m2": round(t.extent_m2, 2),
-        "extent_mu": _mu(t.extent_m2),
+        "extent_mu": to_mu(t.extent_m2),
         "labour_person_days": t.labour_person_days,
         "cost_yuan": t.cost_yuan,
     }
@@ -100,7 +96,7 @@ def census_summary(scope: CensusScope, bureau: str) -> dict[str, Any]:
                 ],
                 "points": c.points,
                 "area_m2": round(c.area_m2, 2),
-                "area_mu": _mu(c.area_m2),
+                "area_mu": to_mu(c.area_m2),
                 "townships": c.townships,
             }
             for c in categories

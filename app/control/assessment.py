@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app import metrics
 from app.control import efficacy as formulas
 from app.control.efficacy import henderson_tilton_gap, henderson_tilton_pct, reduction_pct
 from app.control.models import ControlOperation, FollowUp
@@ -17,12 +18,7 @@ from app.observations.models import Observation
 from app.sites.models import Site
 
 # Observation metrics efficacy is computed on, and their names in the efficacy figures.
-EFFICACY_METRICS = {
-    "density_per_m2": "density",
-    "egg_masses_per_m2": "egg_masses",
-    "cover_pct": "cover",
-    "count": "count",
-}
+EFFICACY_METRICS = {metric.field: metric.key for metric in metrics.EFFICACY}
 
 
 # Why a corrected efficacy (Henderson–Tilton) is missing, as the pages and the API say it.

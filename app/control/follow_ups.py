@@ -10,13 +10,14 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app import policy
 from app.accounts.models import User
 from app.accounts.organizations import acts_for
 from app.clock import local_today, local_zone
 from app.control.assessment import efficacy_of
 from app.control.events import FollowUpAssigned
 from app.control.models import FollowUp, FollowUpKind, FollowUpStatus
-from app.control.staff import MANAGERS, assignee_or_error, organization_supervisor
+from app.control.staff import assignee_or_error, organization_supervisor
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.events import publish
 from app.extensions import db
@@ -37,7 +38,7 @@ FAR_FROM_SITE_RADII = 3
 
 
 def is_overdue(follow_up: FollowUp, today: date | None = None) -> bool:
-    return follow_up.status == FollowUpStatus.PENDING and follow_up.due_on < (today or local_today())
+    return follow_up.overdue_on(today or local_today())
 
 
 def get_follow_up(follow_up_id: int) -> FollowUp:
@@ -53,7 +54,7 @@ def filtered_follow_ups(filters: dict[str, Any]) -> sa.Select[tuple[FollowUp]]:
     if "status" in filters:
         stmt = stmt.where(FollowUp.status == filters["status"])
     if "overdue" in filters:
-        overdue = sa.and_(FollowUp.status == FollowUpStatus.PENDING, FollowUp.due_on < today)
+        overdue = FollowUp.overdue_on(today)
         stmt = stmt.where(overdue if filters["overdue"] else sa.not_(overdue))
     for name in ("assignee_id", "site_id", "control_operation_id"):
         if name in filters:
@@ -68,7 +69,7 @@ def filtered_follow_ups(filters: dict[str, Any]) -> sa.Select[tuple[FollowUp]]:
 
 
 def _check_manager(actor: User, organization_id: int) -> None:
-    if actor.role not in MANAGERS:
+    if not policy.manages_follow_ups(actor):
         raise PermissionDenied(_("Only supervisors assign, reschedule and cancel follow-ups."))
     if not acts_for(actor, organization_id):
         raise PermissionDenied(_("This follow-up belongs to another organization."))
@@ -76,7 +77,7 @@ def _check_manager(actor: User, organization_id: int) -> None:
 
 def may_complete(actor: User, follow_up: FollowUp) -> bool:
     """Its assignee, or anyone acting for its organization (its bureau's staff included), completes it."""
-    return follow_up.assignee_id == actor.id or acts_for(actor, follow_up.organization_id)
+    return policy.may_complete_follow_up(actor, follow_up)
 
 
 def create_manual_follow_up(

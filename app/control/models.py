@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organization, User
@@ -126,6 +127,17 @@ class FollowUp(Audited, db.Model):  # type: ignore[name-defined]
     control_operation: Mapped[ControlOperation | None] = relationship(back_populates="follow_ups")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     observation: Mapped[Observation | None] = relationship()
+
+    # Overdue (docs/contract.md §1): still pending after its due day, an Asia/Shanghai day
+    # (app.clock.local_today). One rule for Python (`follow_up.overdue_on(today)`) and SQL
+    # (`FollowUp.overdue_on(today)` in a where clause).
+    def _overdue_on(self, today: date) -> bool:
+        return self.status == FollowUpStatus.PENDING and self.due_on < today
+
+    def _overdue_on_sql(cls: Any, today: date) -> sa.ColumnElement[bool]:  # called with the class
+        return sa.and_(cls.status == FollowUpStatus.PENDING, cls.due_on < today)
+
+    overdue_on = hybrid_method(_overdue_on, _overdue_on_sql)
 
 
 sa.Index("ix_follow_ups_status_due_on", FollowUp.status, FollowUp.due_on)

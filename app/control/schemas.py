@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask_babel import lazy_gettext as _l
 
 from app.api import ID_RANGE, LocalDateTime, PageArgs, WorkDay
 from app.control.assessment import efficacy_gap_text
@@ -203,3 +204,25 @@ class FollowUpCompleteArgs(ma.Schema):
             "description": "the re-inspection's record, as for POST /observations (species_id optional)"
         },
     )
+
+
+def _positive(name: str) -> dict[str, Any]:
+    message = _l("%(field)s must be a positive whole number.", field=name)
+    return {"validate": ma.validate.Range(min=1, error=message), "error_messages": {"invalid": message}}
+
+
+class FollowUpPageArgs(ma.Schema):
+    """The follow-ups page's filters (its query string, read by app/pages.py)."""
+
+    status = ma.fields.String(
+        load_default=FollowUpStatus.PENDING.value,
+        validate=ma.validate.OneOf(
+            [*(s.value for s in FollowUpStatus), "any"],
+            error=_l("status must be pending, done, cancelled or any."),
+        ),
+    )
+    overdue = ma.fields.String(metadata={"description": "1 or true: overdue ones only"})
+    scope = ma.fields.String(metadata={"description": "all: the organization's (managers)"})
+    assignee_id = ma.fields.Integer(**_positive("assignee_id"))
+    township_code = ma.fields.String()
+    page = ma.fields.Integer(**_positive("page"))

@@ -3,15 +3,16 @@ them: staff.py; their efficacy: assessment.py and efficacy.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app.accounts.models import Role, User
-from app.clock import CLOCK_SKEW, EARLIEST, local_zone
+from app import policy
+from app.accounts.models import User
+from app.clock import CLOCK_SKEW, EARLIEST, day_end, day_start
 from app.control.models import ControlOperation
 from app.control.schedule import schedule_follow_ups
 from app.control.staff import assignee_or_error
@@ -243,7 +244,7 @@ def add_photo(
 ) -> tuple[Photo, bool]:
     """Attach a photo from before or after the treatment (its operator, or an admin). Returns (photo,
     created: False for the same bytes again). Raises PermissionDenied and the photo's own errors."""
-    if operation.operator_id != actor.id and actor.role != Role.ADMIN:
+    if not policy.may_add_operation_photos(actor, operation):
         raise PermissionDenied(_("Only the person who recorded the operation can add its photos."))
     photo, created = photos.add_photo(
         actor=actor,
@@ -272,14 +273,10 @@ def filtered_operations(filters: dict[str, Any]) -> sa.Select[tuple[ControlOpera
     if "method" in filters:
         stmt = stmt.join(ControlOperation.method).where(ControlMethod.code == filters["method"])
     if "from_" in filters:
-        stmt = stmt.where(ControlOperation.performed_at >= _day_start(filters["from_"]))
+        stmt = stmt.where(ControlOperation.performed_at >= day_start(filters["from_"]))
     if "to" in filters:
-        stmt = stmt.where(ControlOperation.performed_at < _day_start(filters["to"] + timedelta(days=1)))
+        stmt = stmt.where(ControlOperation.performed_at < day_end(filters["to"]))
     return stmt.order_by(ControlOperation.performed_at.desc(), ControlOperation.id.desc())
-
-
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=local_zone()).astimezone(UTC)
 
 
 def operations_at_site(site_id: int) -> list[ControlOperation]:

@@ -10,8 +10,6 @@ from app.accounts.organizations import unit_ids
 from app.errors import FieldErrors
 from app.extensions import db
 
-MANAGERS = (Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN)
-
 
 def may_be_assigned(user: User | None, organization_id: int) -> bool:
     """Whether `user` may re-inspect for the organization `organization_id`: an active user of it or,

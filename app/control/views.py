@@ -13,34 +13,29 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
-from app.accounts.organizations import acting_ids, acts_for
+from app import metrics, pages, policy
+from app.accounts.organizations import acting_ids
 from app.clock import local_today
 from app.control import assessment, staff
 from app.control import follow_ups as follow_up_rules
 from app.control.follow_ups import FOLLOW_UP_LABELS
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
-from app.control.staff import MANAGERS
+from app.control.schemas import FollowUpPageArgs
 from app.district.services import find_townships
 from app.errors import InvalidInput, ServiceError
 from app.extensions import db
 from app.observations import services as observation_services
+from app.paging import MAX_PAGE, PAGE_SIZE, paginate
 from app.sites import services as site_services
 from app.sites.models import Site, SiteStatus
 
 bp = Blueprint("control", __name__)
 
-PER_PAGE = 25
 # Efficacy figures by the names control.services gives them.
-METRIC_LABELS = {
-    "density": _l("Density (per m²)"),
-    "egg_masses": _l("Egg masses (per m²)"),
-    "cover": _l("Cover (%)"),
-    "count": _l("Count"),
-}
+METRIC_LABELS = {metric.key: metric.label for metric in metrics.EFFICACY}
 SITE_CHOICES = 300  # the site picker lists this many of the organization's most recently seen sites
 
 
@@ -89,25 +84,21 @@ def new_operation() -> str:
     )
 
 
-def _follow_up_filters() -> tuple[dict[str, Any], bool]:
-    """Filters from the query string. Everyone sees their own; managers may see those of the
+def _follow_up_filters(args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Filters from the page's query. Everyone sees their own; managers may see those of the
     organizations they act for (a bureau's units' too)."""
-    manager = current_user.role in MANAGERS
-    scope_all = manager and request.args.get("scope") == "all"
+    scope_all = policy.manages_follow_ups(current_user) and args.get("scope") == "all"
     filters: dict[str, Any] = {}
-    status = request.args.get("status", "pending")
-    if status in {s.value for s in FollowUpStatus}:
-        filters["status"] = FollowUpStatus(status)
-    elif status != "any":
-        abort(400, _("status must be pending, done, cancelled or any."))
-    if request.args.get("overdue") in {"1", "true"}:
+    if args["status"] != "any":
+        filters["status"] = FollowUpStatus(args["status"])
+    if args.get("overdue") in {"1", "true"}:
         filters["overdue"] = True
     if scope_all:
         ids = acting_ids(current_user)
         if ids is not None:
             filters["organization_ids"] = ids
-        if (assignee := _int_arg("assignee_id")) is not None:
-            filters["assignee_id"] = assignee
+        if "assignee_id" in args:
+            filters["assignee_id"] = args["assignee_id"]
     else:
         filters["assignee_id"] = current_user.id
     return filters, scope_all
@@ -118,29 +109,32 @@ def _follow_up_filters() -> tuple[dict[str, Any], bool]:
 def follow_ups() -> str:
     """My follow-ups (pending first, by due date); supervisors see their organization's (and its
     units') with scope=all."""
-    filters, scope_all = _follow_up_filters()
+    args, errors = pages.read(FollowUpPageArgs)
+    if errors.get("status") or errors.get("page"):
+        abort(400, (errors.get("status") or errors["page"])[0])
+    if errors.get("assignee_id") and args.get("scope") == "all" and policy.manages_follow_ups(current_user):
+        abort(400, errors["assignee_id"][0])  # only a manager's wider list reads the assignee
+    filters, scope_all = _follow_up_filters(args)
     stmt = follow_up_rules.filtered_follow_ups(filters).options(
         joinedload(FollowUp.site).joinedload(Site.species),
         joinedload(FollowUp.site).joinedload(Site.township),
         joinedload(FollowUp.assignee),
     )
-    township_code = request.args.get("township_code", "").strip()
+    township_code = args.get("township_code", "").strip()
     if township_code:
         townships = find_townships(township_code)
         if not townships:
             abort(400, _("Unknown township %(code)s.", code=township_code))
         stmt = stmt.join(FollowUp.site).where(Site.township_id.in_([t.id for t in townships]))
-    page = max(_int_arg("page") or 1, 1)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    items = db.session.scalars(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).unique().all()
+    result = paginate(stmt, page=min(args.get("page", 1), MAX_PAGE), per_page=PAGE_SIZE)
     return render_template(
         "control/follow_ups.html",
-        items=items,
-        total=total,
-        page=page,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        items=result["items"],
+        total=result["total"],
+        page=result["page"],
+        pages=result.pages,
         scope_all=scope_all,
-        manager=current_user.role in MANAGERS,
+        manager=policy.manages_follow_ups(current_user),
         args=request.args,
         today=local_today(),
         labels=FOLLOW_UP_LABELS,
@@ -149,7 +143,7 @@ def follow_ups() -> str:
 
 
 def _may_manage(follow_up: FollowUp) -> bool:
-    return current_user.role in MANAGERS and acts_for(current_user, follow_up.organization_id)
+    return policy.may_manage_follow_up(current_user, follow_up)
 
 
 @bp.route("/follow-ups/<int:follow_up_id>")

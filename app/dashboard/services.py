@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.accounts.models import User
-from app.clock import local_zone
+from app.clock import day_start
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
 from app.district.models import Township
 from app.extensions import db
@@ -56,18 +56,17 @@ class MonthArea:
     area_m2: float
 
 
-def _overdue(today: date, organization_ids: Collection[int] | None) -> list[sa.ColumnElement[bool]]:
-    conditions = [FollowUp.status == FollowUpStatus.PENDING, FollowUp.due_on < today]
-    if organization_ids is not None:
-        conditions.append(FollowUp.organization_id.in_(sorted(organization_ids)))
-    return conditions
+def _overdue(today: date, organization_ids: Collection[int] | None) -> sa.ColumnElement[bool]:
+    if organization_ids is None:
+        return sa.and_(FollowUp.overdue_on(today))
+    return sa.and_(FollowUp.overdue_on(today), FollowUp.organization_id.in_(sorted(organization_ids)))
 
 
 def due_counts(*, organization_ids: Collection[int] | None, today: date) -> DueCounts:
     """Pending follow-ups past their due day, and those due today (one query)."""
     pending = FollowUp.status == FollowUpStatus.PENDING
     stmt = sa.select(
-        sa.func.count(FollowUp.id).filter(FollowUp.due_on < today),
+        sa.func.count(FollowUp.id).filter(FollowUp.overdue_on(today)),
         sa.func.count(FollowUp.id).filter(FollowUp.due_on == today),
     ).where(pending, FollowUp.due_on <= today)
     if organization_ids is not None:
@@ -84,7 +83,7 @@ def overdue_by_township(*, organization_ids: Collection[int] | None, today: date
         .select_from(FollowUp)
         .join(Site, Site.id == FollowUp.site_id)
         .outerjoin(Township, Township.id == Site.township_id)
-        .where(*_overdue(today, organization_ids))
+        .where(_overdue(today, organization_ids))
         .group_by(Township.id, Township.code, Township.name_zh)
         .order_by(count.desc(), Township.code)
     )
@@ -99,7 +98,7 @@ def overdue_by_assignee(*, organization_ids: Collection[int] | None, today: date
         sa.select(User.id, User.display_name, count)
         .select_from(FollowUp)
         .outerjoin(User, User.id == FollowUp.assignee_id)
-        .where(*_overdue(today, organization_ids))
+        .where(_overdue(today, organization_ids))
         .group_by(User.id, User.display_name)
         .order_by(count.desc(), User.display_name)
     )
@@ -125,21 +124,16 @@ def _next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-def _instant(day: date) -> datetime:
-    """The local midnight starting `day`, as a UTC instant."""
-    return datetime(day.year, day.month, day.day, tzinfo=local_zone()).astimezone(UTC)
-
-
 def _month_index(
     column: InstrumentedAttribute[datetime], months: list[date]
 ) -> tuple[sa.ColumnElement[int], sa.ColumnElement[bool]]:
     """A CASE giving the position in `months` of a UTC timestamp, and the condition of the window."""
-    bounds = [_instant(month) for month in months]
+    bounds = [day_start(month) for month in months]
     index = sa.case(
         *[(column >= bound, position) for position, bound in reversed(list(enumerate(bounds))) if position],
         else_=0,
     )
-    window = sa.and_(column >= bounds[0], column < _instant(_next_month(months[-1])))
+    window = sa.and_(column >= bounds[0], column < day_start(_next_month(months[-1])))
     return index, window
 
 

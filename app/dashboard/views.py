@@ -5,45 +5,37 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.accounts.models import Organization, Role
-from app.accounts.organizations import acts_for
+from app import pages, policy
+from app.accounts.models import Organization
 from app.accounts.services import get_organization, list_organizations
 from app.census import counting
 from app.census.scope import CensusScope, unit_ids
 from app.clock import local_today
 from app.dashboard import charts, services
-from app.errors import InvalidInput, PermissionDenied
+from app.dashboard.schemas import DashboardArgs
+from app.errors import PermissionDenied
 from app.extensions import db
-from app.observations.schemas import SQUARE_METRES_PER_MU
 from app.species.models import Species
 from app.species.services import get_species
+from app.units import mu_exact
 
 bp = Blueprint("dashboard", __name__)
-
-VIEWERS = frozenset({Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
 
 
 def _organization(code: str) -> Organization | None:
     """The organization whose follow-ups and operations are shown; None: all of them (admin only)."""
-    if current_user.role == Role.ADMIN:
+    if policy.may_view_dashboard(current_user, None):  # every organization's (admin)
         return get_organization(code) if code else None
     organization: Organization = get_organization(code) if code else current_user.organization
-    if not acts_for(current_user, organization.id):  # a bureau's viewers may look at a unit's alone
+    # A bureau's viewers may look at a unit's alone.
+    if not policy.may_view_dashboard(current_user, organization.id):
         raise PermissionDenied(_("You see the dashboard of your own organization and its units only."))
     return organization
-
-
-def _species_id(text: str) -> int | None:
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidInput.field("species_id", _("must be a whole number."))
-    return int(text)
 
 
 def _months_axis(months: list[date]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -68,10 +60,11 @@ def _mu(value: float) -> str:
 @login_required
 def index() -> str:
     """Overdue re-inspections by township and assignee, and the monthly trend of records and treatments."""
-    if current_user.role not in VIEWERS:
+    if not policy.sees_dashboard(current_user):
         raise PermissionDenied(_("The dashboard is for supervisors and administrators."))
-    organization = _organization(request.args.get("organization", "").strip())
-    species_id = _species_id(request.args.get("species_id", "").strip())
+    args = pages.load(DashboardArgs)
+    organization = _organization(args.get("organization", "").strip())
+    species_id = args.get("species_id")
     species = get_species(species_id) if species_id is not None else None
     # A bureau's dashboard includes the units under it (township stations …), as its census does.
     organization_ids = unit_ids(organization.id) if organization is not None else None
@@ -98,7 +91,11 @@ def index() -> str:
         )
     if species is not None and species.id not in {sid for sid, _name in species_choices}:
         species_choices.append((species.id, species.name_zh))
-    organizations = list(db.session.scalars(list_organizations())) if current_user.role == Role.ADMIN else []
+    organizations = (
+        list(db.session.scalars(list_organizations()))
+        if policy.may_view_dashboard(current_user, None)
+        else []
+    )
 
     axis, month_names = _months_axis(months)
     observation_chart = charts.column_chart(
@@ -113,11 +110,7 @@ def index() -> str:
     )
     area_chart = charts.column_chart(
         axis,
-        [
-            charts.Series(
-                _("Treated area (mu)"), "bar-fill", [m.area_m2 / SQUARE_METRES_PER_MU for m in areas]
-            )
-        ],
+        [charts.Series(_("Treated area (mu)"), "bar-fill", [mu_exact(m.area_m2) for m in areas])],
         whole=False,
         number=_mu,
         category_titles=month_names,

@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app import policy
 from app.accounts.auth import roles_required
-from app.accounts.models import Role
 from app.district import boundaries
 from app.district.models import BoundaryLevel
 from app.geo.boundaries import Report
@@ -61,7 +61,7 @@ def _page(report: Report | None = None, error: str | None = None, applied: bool 
 
 @bp.route("/admin/boundaries")
 @login_required
-@roles_required(Role.ADMIN)
+@roles_required(*policy.DISTRICT_MANAGERS)
 def index() -> str:
     """What is loaded at each level; without polygons, that the district's rectangle stands."""
     return _page()
@@ -69,7 +69,7 @@ def index() -> str:
 
 @bp.route("/admin/boundaries", methods=["POST"])
 @login_required
-@roles_required(Role.ADMIN)
+@roles_required(*policy.DISTRICT_MANAGERS)
 def upload() -> str | tuple[str, int]:
     """Check an uploaded file; unless "check only" is ticked and the check passes, replace the level."""
     # Uploads are also bounded by the app's IAS_MAX_UPLOAD_MB (the form is parsed, for its CSRF token,

@@ -33,7 +33,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.accounts.models import Organization, Role, User
+from app import policy
+from app.accounts.models import Organization, User
 from app.clock import local_zone
 from app.control import services as control
 from app.control.schemas import ControlOperationCreateArgs
@@ -43,16 +44,14 @@ from app.exports.layouts import SheetSpec, load_template
 from app.exports.reader import ReadLimits, SheetRow, read_census
 from app.extensions import db
 from app.observations import services as observations
-from app.observations.schemas import SQUARE_METRES_PER_MU, ObservationCreateArgs
+from app.observations.schemas import ObservationCreateArgs
 from app.sites.models import Site
 from app.species.models import ControlMethod, Species, SpeciesName
 from app.species.names import normalize_query
+from app.units import to_square_metres
 
 # Rows of a legacy workbook without a client_uuid get one derived from their content.
 LEGACY_NAMESPACE = uuid.UUID("6c1f9b52-3f0e-4a8e-9a51-2f7d0c8e4b13")
-IMPORTERS = (Role.BUREAU_ADMIN, Role.ADMIN)
-# Whom an imported record may be attributed to: those who record in the bureau.
-RECORDERS = (Role.SURVEYOR, Role.SUPERVISOR, Role.BUREAU_ADMIN)
 # The columns an import cannot do without, per sheet: one field of each group must be there. Everything
 # else, the system columns an export adds (记录编号, 记录标识, 审核状态, 质量提示) included, may be missing.
 REQUIRED_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -196,7 +195,9 @@ class Importer:
         for species_id, value in db.session.execute(sa.select(SpeciesName.species_id, SpeciesName.value)):
             self.species.setdefault(value, set()).add(species_id)
         people = sa.select(User).where(
-            User.active.is_(True), User.organization_id == organization.id, User.role.in_(RECORDERS)
+            User.active.is_(True),
+            User.organization_id == organization.id,
+            User.role.in_(policy.IMPORT_SURVEYORS),
         )
         self.people: dict[str, list[User]] = {}
         for user in db.session.scalars(people):
@@ -342,7 +343,7 @@ class Importer:
 
 
 def _area_m2(area_mu: Any) -> Any:
-    return round(float(area_mu) * SQUARE_METRES_PER_MU, 4) if isinstance(area_mu, int | float) else area_mu
+    return round(to_square_metres(float(area_mu)), 4) if isinstance(area_mu, int | float) else area_mu
 
 
 def _parse_details(text: Any, method_code: str) -> dict[str, Any]:
@@ -392,12 +393,12 @@ def import_census(
     when it holds more than `max_rows` data rows. Each row is imported or rejected on its own (a
     savepoint each); the caller commits.
     """
-    if actor.role not in IMPORTERS:
+    if not policy.makes_imports(actor):
         raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
     organization = db.session.scalar(sa.select(Organization).where(Organization.code == bureau))
     if organization is None:
         raise InvalidInput.field("bureau", _("No organization has the code %(code)s.", code=bureau))
-    if actor.role != Role.ADMIN and actor.organization_id != organization.id:
+    if not policy.may_import_for(actor, organization.id):
         raise PermissionDenied(_("You import your own bureau's census only."))
     template = load_template(bureau).restricted_to({"observations", "control_operations"})
     if max_rows is not None:

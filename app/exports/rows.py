@@ -19,15 +19,15 @@ from app.accounts.models import Organization, User
 from app.census import counting
 from app.census.scope import CensusScope, parse_statuses
 from app.clock import local_today, local_zone
-from app.control.models import ControlOperation, FollowUp, FollowUpStatus
+from app.control.models import ControlOperation, FollowUp
 from app.district.models import Township, Village
 from app.exports.labels import POSITION_SOURCE_ZH, flags_zh
 from app.extensions import db
 from app.observations import services as observations
 from app.observations.models import Observation, ObservationFlag, ReviewStatus
-from app.observations.schemas import SQUARE_METRES_PER_MU
 from app.sites.models import Site
 from app.species.models import ControlMethod, Habitat, Species
+from app.units import to_mu
 
 STATUS_ZH = {"submitted": "待审核", "verified": "审核通过", "rejected": "驳回", "returned": "退回修改"}
 FOLLOW_UP_ZH = {"pending": "待复查", "done": "已完成", "cancelled": "已取消"}
@@ -35,8 +35,8 @@ KIND_ZH = {"scheduled": "防治后复查", "next_spring": "翌年春季复查", 
 
 
 def mu(area_m2: float | None) -> float | None:
-    """m² as 亩, the unit the census reports."""
-    return None if area_m2 is None else round(area_m2 / SQUARE_METRES_PER_MU, 4)
+    """m² as 亩, the unit the census reports (app/units.py)."""
+    return to_mu(area_m2)
 
 
 def local(moment: datetime | None) -> datetime | None:
@@ -298,7 +298,7 @@ def follow_up_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "offset_days": f.offset_days,
             "due_on": f.due_on,
             "status": FOLLOW_UP_ZH.get(f.status.value, f.status.value),
-            "overdue": f.status == FollowUpStatus.PENDING and f.due_on < today,
+            "overdue": f.overdue_on(today),
             "assignee": assignee,
             "completed_at": local(f.completed_at),
             "density_reduction_pct": efficacy.get("density_reduction_pct"),

@@ -17,8 +17,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.accounts.models import Organization, Role, User
-from app.accounts.organizations import acting_ids, acts_for
+from app import policy
+from app.accounts.models import Organization, User
+from app.accounts.organizations import acting_ids
 from app.audit.services import record_event
 from app.census.scope import DISTRICT, parse_statuses
 from app.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
@@ -29,8 +30,6 @@ from app.exports.reader import ReaderError, ReadLimits, WorkbookTooLarge
 from app.extensions import db
 from app.observations import services as observations
 from app.storage import LocalStorage, Storage
-
-EXPORTERS = (Role.BUREAU_ADMIN, Role.ADMIN)
 
 
 def storage() -> Storage:
@@ -56,18 +55,18 @@ def request_export(
     for the district). Raises PermissionDenied, InvalidInput naming `bureau`, `to` or `statuses`.
 
     The export belongs to the exported bureau (None: the district), not to the requester."""
-    if actor.role not in EXPORTERS:
+    if not policy.makes_exports(actor):
         raise PermissionDenied(_("Census exports are made by bureau admins."))
     chosen = parse_statuses(statuses)
     organization_id: int | None = None
     if bureau == DISTRICT:
-        if actor.role != Role.ADMIN:
+        if not policy.may_export_for(actor, None):
             raise PermissionDenied(_("Only an administrator exports the district's census."))
     else:
         organization = db.session.scalar(sa.select(Organization).where(Organization.code == bureau))
         if organization is None:
             raise InvalidInput.field("bureau", _("No organization has the code %(code)s.", code=bureau))
-        if not acts_for(actor, organization.id):
+        if not policy.may_export_for(actor, organization.id):
             raise PermissionDenied(_("You export your own bureau's census only."))
         organization_id = organization.id
     if date_from and date_to and date_from > date_to:
@@ -98,11 +97,7 @@ def may_read(actor: User, export: Export) -> bool:
     """Whether the actor may see and download the export, by their role and organization now (a
     demotion or a move ends it): an admin any; a bureau admin those of their bureau or a unit under
     it; nobody else, not even the requester. The district census is for admins only."""
-    if actor.role == Role.ADMIN:
-        return True
-    if actor.role != Role.BUREAU_ADMIN or export.organization_id is None:
-        return False
-    return acts_for(actor, export.organization_id)
+    return policy.may_read_export(actor, export)
 
 
 def get_export(export_id: int, actor: User) -> Export:
@@ -128,10 +123,11 @@ def recent_exports(actor: User, *, limit: int = 20) -> list[Export]:
         .order_by(Export.id.desc())
         .limit(limit)
     )
-    if actor.role == Role.BUREAU_ADMIN:
-        stmt = stmt.where(Export.organization_id.in_(sorted(acting_ids(actor) or ())))
-    elif actor.role != Role.ADMIN:
+    if not policy.makes_exports(actor):
         return []
+    ids = acting_ids(actor)  # None: an admin's, every one (policy.may_read_export, as a query)
+    if ids is not None:
+        stmt = stmt.where(Export.organization_id.in_(sorted(ids)))
     return list(db.session.scalars(stmt))
 
 
@@ -146,7 +142,7 @@ def import_census_upload(
     parsing). Rows read before the reader gave up may have been flushed: the error answer's unit of
     work rolls them back (app/uow.py).
     """
-    if actor.role not in imports.IMPORTERS:
+    if not policy.makes_imports(actor):
         raise PermissionDenied(_("Census workbooks are imported by bureau admins."))
     if bureau not in bureaus():
         raise InvalidInput.field("bureau", _("No template for %(bureau)s.", bureau=bureau))

@@ -23,10 +23,11 @@ from wtforms import DateField, Field, RadioField, SelectChoice, SelectField, Sel
 from wtforms.validators import InputRequired, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app import policy
 from app.accounts import services as accounts
 from app.accounts.auth import roles_required
 from app.accounts.forms import has_errors, show_refusal
-from app.accounts.models import Organization, Role
+from app.accounts.models import Organization
 from app.accounts.organizations import acting_ids
 from app.api import EARLIEST_DAY, LATEST_DAY
 from app.census.scope import DISTRICT
@@ -45,7 +46,6 @@ from app.species.services import search_species
 
 bp = Blueprint("exports", __name__)
 
-EXPORTERS = (Role.BUREAU_ADMIN, Role.ADMIN)
 # Service field names → this page's form fields.
 EXPORT_FIELDS = {"from": "date_from", "to": "date_to", "species_id": "species", "township_code": "township"}
 REVIEW_LABELS = {
@@ -128,7 +128,7 @@ def _export_form(*, submitted: bool = False) -> ExportForm:
     form.statuses.choices = [SelectChoice(value.value, str(label)) for value, label in REVIEW_LABELS.items()]
     # Labelled per request, in the reader's language (the class body runs once, at import).
     form.kind.choices = [SelectChoice(kind.value, str(label)) for kind, label in KIND_LABELS.items()]
-    if current_user.role == Role.ADMIN:
+    if policy.may_export_for(current_user, None):  # the district's census
         form.bureau.choices = [SelectChoice(DISTRICT, _("The whole district (every record once)"))] + [
             SelectChoice(org.code, org.name) for org in _organizations()
         ]
@@ -200,14 +200,14 @@ def _download_url(export: Export) -> str | None:
 
 @bp.route("/exports", methods=["GET"])
 @login_required
-@roles_required(*EXPORTERS)
+@roles_required(*policy.EXPORTERS)
 def index() -> tuple[str, int]:
     return _page(_export_form(), _import_form())
 
 
 @bp.route("/exports", methods=["POST"])
 @login_required
-@roles_required(*EXPORTERS)
+@roles_required(*policy.EXPORTERS)
 def create() -> Response | tuple[str, int]:
     form = _export_form(submitted=True)
     if form.validate_on_submit():
@@ -242,7 +242,7 @@ def create() -> Response | tuple[str, int]:
 
 @bp.route("/exports/import", methods=["POST"])
 @login_required
-@roles_required(*EXPORTERS)
+@roles_required(*policy.EXPORTERS)
 def import_census() -> tuple[str, int]:
     form = _import_form(submitted=True)
     if form.validate_on_submit():

@@ -29,6 +29,7 @@ from app.exports.summaries import (
 from app.exports.workbook import write_census
 from app.extensions import db
 from app.species.models import Species
+from app.units import SQUARE_METRES_PER_MU
 
 SOURCES_BY_KIND = {
     ExportKind.CENSUS: None,  # every sheet
@@ -139,7 +140,7 @@ def cover_lines(
         ("审核状态", f"{only}{statuses}的调查记录"),
         ("筛选条件", filters),
         ("坐标系", "EPSG:4490（CGCS2000）/ WGS-84，十进制度"),
-        ("面积单位", "亩（1 亩 = 666.67 平方米）"),
+        ("面积单位", f"亩（1 亩 = {SQUARE_METRES_PER_MU:.2f} 平方米）"),
         ("生成时间", local(generated_at)),
         ("生成人", generated_by),
     ]

@@ -18,18 +18,14 @@ from typing import Any
 from app.control.models import ControlOperation
 from app.gis.writers.base import Column, Kind, Layer, Record, point
 from app.observations.models import Observation
-from app.observations.schemas import SQUARE_METRES_PER_MU
 from app.sites.models import Site
+from app.units import to_mu
 
 T = Kind.TEXT
 I = Kind.INTEGER  # noqa: E741 - a one-letter column kind reads best in the tables below
 R = Kind.REAL
 B = Kind.BOOLEAN
 D = Kind.DATETIME
-
-
-def _mu(area_m2: float | None) -> float | None:
-    return None if area_m2 is None else round(area_m2 / SQUARE_METRES_PER_MU, 4)
 
 
 def _local(moment: datetime | None, zone: tzinfo) -> datetime | None:
@@ -98,7 +94,7 @@ def observation_record(o: Observation, zone: tzinfo) -> Record:
         o.village.short_name if o.village else None,
         o.place_name,
         o.habitat.code if o.habitat else None,
-        _mu(o.area_m2),
+        to_mu(o.area_m2),
         o.cover_pct,
         o.density_per_m2,
         o.egg_masses_per_m2,
@@ -204,7 +200,7 @@ def operation_record(o: ControlOperation, zone: tzinfo) -> Record:
         o.method.code,
         o.method.name_zh,
         _local(o.performed_at, zone),
-        _mu(o.area_m2),
+        to_mu(o.area_m2),
         o.labour_person_days,
         o.cost_yuan,
         o.team,

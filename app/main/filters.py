@@ -8,7 +8,8 @@ from typing import Any
 from flask import Flask
 from flask_babel import format_date, format_datetime
 
-from app.observations.schemas import SQUARE_METRES_PER_MU
+from app import metrics
+from app.units import mu_exact
 
 
 def local_datetime(value: datetime | None, pattern: str = "yyyy-MM-dd HH:mm") -> str:
@@ -28,9 +29,10 @@ def mu(square_metres: float | None, digits: int = 2) -> str:
     """Square metres as 亩, with two decimals as in the census tables."""
     if square_metres is None:
         return ""
-    return f"{square_metres / SQUARE_METRES_PER_MU:,.{digits}f}"
+    return f"{mu_exact(square_metres):,.{digits}f}"
 
 
 def register_filters(app: Flask) -> None:
     filters: dict[str, Any] = {"localtime": local_datetime, "localdate": local_date, "mu": mu}
     app.jinja_env.filters.update(filters)
+    app.jinja_env.globals["survey_metrics"] = metrics.METRICS  # app/metrics.py, in the forms' order

@@ -1,6 +1,7 @@
 """The menu: one table of pages, each with the roles that see it (None: every signed-in user).
 
-The menu only hides what a role cannot use; every view checks permission itself.
+The role groups are app.policy's; the menu only hides what a role cannot use, every view (and the
+services under it) checks permission itself.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app import policy
 from app.accounts.models import Role
 from app.main.maps import basemap_layers
 from app.notifications.inbox import unread_count as count_unread
-
-DESK = frozenset({Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
-ADMINS = frozenset({Role.BUREAU_ADMIN, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -36,12 +35,12 @@ NAV = (
     NavItem("observations.records", _l("Records")),
     NavItem("control.new_operation", _l("Control operation")),
     NavItem("notifications.inbox", _l("Notifications"), tab=True, short=_l("Inbox")),
-    NavItem("observations.review_queue", _l("Review"), frozenset({Role.VERIFIER, Role.ADMIN})),
-    NavItem("dashboard.index", _l("Dashboard"), DESK),
-    NavItem("exports.index", _l("Exports"), ADMINS),
-    NavItem("accounts.users", _l("Users"), ADMINS),
-    NavItem("species.lists", _l("Species lists"), ADMINS),
-    NavItem("district.index", _l("Boundaries"), frozenset({Role.ADMIN})),
+    NavItem("observations.review_queue", _l("Review"), policy.REVIEWERS),
+    NavItem("dashboard.index", _l("Dashboard"), policy.DASHBOARD_VIEWERS),
+    NavItem("exports.index", _l("Exports"), policy.EXPORTERS),
+    NavItem("accounts.users", _l("Users"), policy.USER_MANAGERS),
+    NavItem("species.lists", _l("Species lists"), policy.SPECIES_EDITORS),
+    NavItem("district.index", _l("Boundaries"), policy.DISTRICT_MANAGERS),
 )
 
 
@@ -62,6 +61,16 @@ def menu() -> list[NavItem]:
     return [item for item in NAV if item.roles is None or current_user.role in item.roles]
 
 
+def shows_api_docs() -> bool:
+    """Whether the menu links the API documentation (app.policy.sees_api_docs_link)."""
+    return bool(current_user.is_authenticated and policy.sees_api_docs_link(current_user))
+
+
 def template_globals() -> dict[str, object]:
-    """Names every page's layout uses: the menu, the unread badge and the basemap."""
-    return {"nav_menu": menu, "basemap_layers": basemap_layers, "unread_count": unread_count}
+    """Names every page's layout uses: the menu (and its API link), the unread badge and the basemap."""
+    return {
+        "nav_menu": menu,
+        "shows_api_docs": shows_api_docs,
+        "basemap_layers": basemap_layers,
+        "unread_count": unread_count,
+    }

@@ -25,6 +25,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
+from app import metrics, units
 from app.accounts.organizations import list_owners
 from app.control.schemas import ControlOperationCreateArgs
 from app.district.models import Township, Village
@@ -236,6 +237,8 @@ def field_data() -> Response:
         },
         "species": _species_payload(),
         "census_categories": census_category_labels(),
+        "metrics": metrics.field_data(),
+        "units": {"square_metres_per_mu": units.SQUARE_METRES_PER_MU},
         "limits": {
             "observation": field_limits(ObservationCreateArgs()),
             "control_operation": field_limits(ControlOperationCreateArgs()),

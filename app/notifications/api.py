@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from app import policy
 from app.accounts.auth import roles_required
-from app.accounts.models import Role, User
-from app.accounts.organizations import acts_for
+from app.accounts.models import User
 from app.accounts.services import get_organization
 from app.api import page_of, paginate
 from app.errors import InvalidInput, NotFound, PermissionDenied
@@ -73,21 +73,21 @@ def _check_org(code: str) -> int:
         organization = get_organization(code)
     except InvalidInput:  # the code names the resource in the path: no such organization is a 404
         raise NotFound(_("No organization has the code %(code)s.", code=code)) from None
-    if not acts_for(current_user, organization.id):
+    if not policy.may_manage_webhooks(current_user, organization.id):
         raise PermissionDenied(_("You manage the webhooks of your own organization and its units only."))
     return organization.id
 
 
 @blp.route("/organizations/<code>/webhooks")
 class Webhooks(MethodView):
-    @roles_required(Role.ADMIN, Role.BUREAU_ADMIN)
+    @roles_required(*policy.WEBHOOK_MANAGERS)
     @blp.response(200, WebhookSchema(many=True))
     def get(self, code: str) -> Any:
         """An organization's webhooks (group robots that receive its follow-up reminders)"""
         organization_id = _check_org(code)
         return db.session.scalars(sa.select(Webhook).where(Webhook.organization_id == organization_id)).all()
 
-    @roles_required(Role.ADMIN, Role.BUREAU_ADMIN)
+    @roles_required(*policy.WEBHOOK_MANAGERS)
     @blp.arguments(WebhookArgs)
     @blp.response(201, WebhookSchema)
     def post(self, args: dict[str, Any], code: str) -> Webhook:
@@ -111,11 +111,11 @@ class Webhooks(MethodView):
 
 @blp.route("/webhooks/<int:webhook_id>")
 class WebhookItem(MethodView):
-    @roles_required(Role.ADMIN, Role.BUREAU_ADMIN)
+    @roles_required(*policy.WEBHOOK_MANAGERS)
     @blp.response(204)
     def delete(self, webhook_id: int) -> None:
         """Switch a webhook off (kept for the outbox's history)"""
         hook = db.session.get(Webhook, webhook_id)
-        if hook is None or not acts_for(current_user, hook.organization_id):
+        if hook is None or not policy.may_manage_webhooks(current_user, hook.organization_id):
             raise NotFound(_("No such webhook in your organization."))
         hook.active = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import queue
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,15 +114,30 @@ def deliver(item: Claimed, settings: SendSettings | None = None) -> None:
 MAX_LANES = 8
 
 
-def _send_lane(items: list[Claimed], settings: SendSettings, done: queue.Queue[tuple[Claimed, Any]]) -> None:
-    """Send one lane's deliveries in order, handing each outcome (None or the exception) back."""
+def _send_lane(
+    items: list[Claimed],
+    settings: SendSettings,
+    done: queue.Queue[tuple[Claimed, Any, threading.Event]],
+    stop: threading.Event,
+) -> None:
+    """Send one lane's deliveries in order, handing each outcome (None or the exception) back.
+
+    The next one is sent only once the outcome of the last is recorded, so that a sender killed at any
+    moment leaves at most one message per lane sent and not recorded. `stop` ends the lane early (the
+    recording thread failed)."""
     for item in items:
+        if stop.is_set():
+            return
+        outcome: Any = None
         try:
             deliver(item, settings)
         except Exception as exc:
-            done.put((item, exc))
-        else:
-            done.put((item, None))
+            outcome = exc
+        recorded = threading.Event()
+        done.put((item, outcome, recorded))
+        while not recorded.wait(timeout=0.1):
+            if stop.is_set():
+                return
 
 
 def send_claimed(items: list[Claimed], owner: str) -> SendReport:
@@ -130,8 +146,9 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
     Deliveries are sent in lanes, one per organization (its webhooks) and one for e-mail, up to
     MAX_LANES side by side: a receiver that answers slowly (each waits at most
     IAS_WEBHOOK_TIMEOUT_SECONDS) holds up its own organization's lane only. Only this thread touches
-    the database; a scheduler killed mid-sweep re-sends at most the messages then in flight (one per
-    lane), with the same delivery id.
+    the database, and a lane sends its next message once this thread has recorded the last one: a
+    scheduler killed mid-sweep re-sends at most the messages then in flight (one per lane), with the
+    same delivery id.
     """
     config = current_app.config
     max_attempts = int(config["IAS_DELIVERY_MAX_ATTEMPTS"])
@@ -141,15 +158,16 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
     lanes: dict[str, list[Claimed]] = {}
     for item in items:
         lanes.setdefault(item.lane, []).append(item)
-    done: queue.Queue[tuple[Claimed, Any]] = queue.Queue()
+    done: queue.Queue[tuple[Claimed, Any, threading.Event]] = queue.Queue()
+    stop = threading.Event()
     outcomes: list[dict[str, Any]] = []
     unexpected: BaseException | None = None
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(len(lanes), MAX_LANES))) as pool:
         for lane in lanes.values():
-            pool.submit(_send_lane, lane, settings, done)
+            pool.submit(_send_lane, lane, settings, done, stop)
         try:
             for _ in range(len(items)):
-                item, exc = done.get()
+                item, exc, recorded = done.get()
                 if exc is None:
                     outcomes.append(
                         {
@@ -181,7 +199,9 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
                     unexpected = exc
                 if len(outcomes) >= outbox.RECORD_BATCH:
                     outbox.record(owner, outcomes)
+                recorded.set()  # the lane may send its next
         finally:
+            stop.set()  # after an error here, the lanes send nothing more
             outbox.record(owner, outcomes)  # what was sent before an error in this loop is still recorded
     if unexpected is not None:
         raise unexpected

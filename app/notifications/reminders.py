@@ -137,7 +137,7 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
         ),
         (
             NotificationKind.FOLLOW_UP_OVERDUE,
-            sa.and_(pending, FollowUp.due_on < today, _not_marked(FollowUp.reminded_overdue_on)),
+            sa.and_(FollowUp.overdue_on(today), _not_marked(FollowUp.reminded_overdue_on)),
             FollowUp.assignee_id,
             "reminded_overdue_on",
         ),

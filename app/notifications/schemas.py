@@ -58,3 +58,10 @@ class WebhookArgs(ma.Schema):
     url = ma.fields.Url(required=True, schemes={"http", "https"}, validate=ma.validate.Length(max=1000))
     format = ma.fields.Enum(WebhookFormat, by_value=True, load_default=WebhookFormat.GENERIC)
     secret = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+
+
+class MarkReadForm(ma.Schema):
+    """The inbox's "mark read" form (a page's input, read by app/pages.py): one notification, or all."""
+
+    id = ma.fields.Integer(validate=ID_RANGE)
+    next = ma.fields.String()

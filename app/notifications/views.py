@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from app.api import paginate
+from app import pages
 from app.notifications import inbox as notices
 from app.notifications.models import Notification
+from app.notifications.schemas import MarkReadForm
+from app.paging import PAGE_SIZE, page_number, paginate
 from app.security import is_local_path
 
 bp = Blueprint("notifications", __name__)
-
-PER_PAGE = 25
-MAX_ID = 2**31 - 1
 
 
 def in_app_links(notification: Notification) -> list[tuple[str, str]]:
@@ -44,8 +42,7 @@ def _page_url(page: int) -> str:
 @login_required
 def inbox() -> str:
     """The signed-in user's notifications, newest first; unread ones stand out."""
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)
-    result: dict[str, Any] = paginate(notices.inbox(current_user), page=page, per_page=PER_PAGE)
+    result = paginate(notices.inbox(current_user), page=page_number(), per_page=PAGE_SIZE)
     unread = notices.unread_count(current_user)
     return render_template(
         "notifications/inbox.html",
@@ -62,14 +59,11 @@ def inbox() -> str:
 @login_required
 def mark_read() -> Response:
     """Mark one notification (`id`) or all of them read, then go back to the inbox."""
-    target = request.form.get("next", "")
+    form, errors = pages.read(MarkReadForm, location="form")
+    target = form.get("next", "")
     back = target if is_local_path(target) else url_for("notifications.inbox")
-    raw = request.form.get("id", "").strip()
-    ids: list[int] | None = None
-    if raw:
-        if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID):
-            flash(_("No such notification."), "error")
-            return redirect(back)
-        ids = [int(raw)]
-    notices.mark_read(current_user, ids)
+    if errors:
+        flash(_("No such notification."), "error")
+        return redirect(back)
+    notices.mark_read(current_user, [form["id"]] if "id" in form else None)
     return redirect(back)

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from app import metrics
 from app.clock import CLOCK_SKEW, EARLIEST
 from app.district.boundaries import inside_district, township_mismatch, village_mismatch
 from app.district.models import Township, Village
@@ -35,13 +36,7 @@ from app.species.models import Habitat, Species
 from app.species.services import find_habitat
 
 # API field → the species metric (species_lists/ `metrics`) it records.
-METRIC_FIELDS = {
-    "area_m2": "area",
-    "cover_pct": "cover",
-    "density_per_m2": "density",
-    "egg_masses_per_m2": "egg_masses",
-    "count": "count",
-}
+METRIC_FIELDS = metrics.FIELD_KEYS
 
 
 @dataclass

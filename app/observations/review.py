@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.accounts.models import Role, User
+from app import policy
+from app.accounts.models import User
 from app.accounts.organizations import acting_ids, acts_for
 from app.audit.models import AuditLog
 from app.errors import Conflict, InvalidInput, PermissionDenied
@@ -31,9 +32,6 @@ STATUS_LABELS = {
 }
 
 
-REVIEWERS = (Role.VERIFIER, Role.ADMIN)
-
-
 def review_observation(
     *,
     actor: User,
@@ -49,7 +47,7 @@ def review_observation(
     with the record as it is, not applied twice nor refused. Raises PermissionDenied, Conflict (not
     awaiting review) and InvalidInput (no comment).
     """
-    if actor.role not in REVIEWERS:
+    if not policy.reviews(actor):
         raise PermissionDenied(_("Only verifiers review records."))
     if not acts_for(actor, observation.organization_id):
         raise PermissionDenied(
@@ -87,7 +85,7 @@ def review_queue(actor: User) -> sa.Select[tuple[Observation]]:
     """Records waiting for `actor`'s review: those of the organizations they act for (a bureau's
     include its units'; every one for admin), longest waiting first. Raises PermissionDenied for
     anyone who does not review."""
-    if actor.role not in REVIEWERS:
+    if not policy.reviews(actor):
         raise PermissionDenied(_("Only verifiers review records."))
     stmt = sa.select(Observation).where(Observation.status == ReviewStatus.SUBMITTED)
     ids = acting_ids(actor)
@@ -99,7 +97,7 @@ def review_queue(actor: User) -> sa.Select[tuple[Observation]]:
 def check_editable(*, actor: User, observation: Observation) -> None:
     """Whether `actor` may edit the record now (update_observation asks first; the edit page too,
     before it shows the form). Raises PermissionDenied (not the surveyor) and Conflict (reviewed)."""
-    if observation.surveyor_id != actor.id:
+    if not policy.may_edit_record(actor, observation):
         raise PermissionDenied(_("Only the surveyor who recorded it can edit this record."))
     if observation.status not in EDITABLE:
         raise Conflict(
@@ -113,12 +111,7 @@ def check_editable(*, actor: User, observation: Observation) -> None:
 
 def can_review(actor: User, observation: Observation) -> bool:
     """Whether review_observation would accept `actor`'s decision now (so a page offers the form)."""
-    return (
-        actor.role in REVIEWERS
-        and acts_for(actor, observation.organization_id)
-        and observation.surveyor_id != actor.id
-        and observation.status == ReviewStatus.SUBMITTED
-    )
+    return policy.may_review(actor, observation) and observation.status == ReviewStatus.SUBMITTED
 
 
 @dataclass

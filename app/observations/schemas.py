@@ -3,17 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask_babel import lazy_gettext as _l
 
-from app.api import ID_RANGE, LocalDateTime, PageArgs, WorkDay
+from app import metrics, units
+from app.api import ID_RANGE, MAX_ID, LocalDateTime, PageArgs, WorkDay
 from app.geo.crs import CRS
 from app.observations.models import Flag, PositionSource, ReviewStatus
 from app.photos.schemas import PhotoSchema
 from app.sites.schemas import SpeciesRefSchema
 
-SQUARE_METRES_PER_MU = 2000 / 3  # 1 亩 = 666.67 m²
 
-_MAX_AREA_M2 = 1e9  # the whole district is ~1.9e9 m²; anything larger is a typing error
-_MAX_DENSITY = 1e6
+def _range(metric: metrics.Metric) -> ma.validate.Range:
+    return ma.validate.Range(min=metric.minimum, max=metric.maximum)
 
 
 class MetricsFields(ma.Schema):
@@ -22,17 +23,17 @@ class MetricsFields(ma.Schema):
 
     area_m2 = ma.fields.Float(
         allow_none=True,
-        validate=ma.validate.Range(min=0, max=_MAX_AREA_M2),
+        validate=_range(metrics.AREA),
         metadata={"description": "发生面积 in m² (shown in 亩)"},
     )
-    cover_pct = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=100))
-    density_per_m2 = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=_MAX_DENSITY))
-    egg_masses_per_m2 = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=_MAX_DENSITY))
-    count = ma.fields.Integer(allow_none=True, strict=True, validate=ma.validate.Range(min=0, max=10_000_000))
+    cover_pct = ma.fields.Float(allow_none=True, validate=_range(metrics.COVER))
+    density_per_m2 = ma.fields.Float(allow_none=True, validate=_range(metrics.DENSITY))
+    egg_masses_per_m2 = ma.fields.Float(allow_none=True, validate=_range(metrics.EGG_MASSES))
+    count = ma.fields.Integer(allow_none=True, strict=True, validate=_range(metrics.COUNT))
     severity = ma.fields.Integer(
         allow_none=True,
         strict=True,
-        validate=ma.validate.Range(min=1, max=5),
+        validate=ma.validate.Range(min=metrics.SEVERITY_MIN, max=metrics.SEVERITY_MAX),
         metadata={"description": "1 轻发生 … 5 大发生; derived from the species' thresholds when omitted"},
     )
 
@@ -118,6 +119,18 @@ class ObservationQueryArgs(PageArgs):
             raise ma.ValidationError("must not be before from", "to")
 
 
+class RecordFilterArgs(ma.Schema):
+    """The records page's filters (its query string, read by app/pages.py)."""
+
+    scope = ma.fields.String(metadata={"description": "all: the district's records (desk roles)"})
+    status = ma.fields.Enum(ReviewStatus, by_value=True, error_messages={"unknown": _l("Unknown status.")})
+    species_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=MAX_ID, error=_l("Unknown species.")),
+        error_messages={"invalid": _l("Unknown species.")},
+    )
+    township_code = ma.fields.String()
+
+
 class GeoJSONQueryArgs(ObservationQueryArgs):
     # A map layer wants more points than a list page; still bounded.
     per_page = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=5000))
@@ -187,7 +200,7 @@ class ObservationSchema(MetricsFields):
     habitat = ma.fields.Function(lambda o: o.habitat.code if o.habitat else None)
     habitat_class = ma.fields.Function(lambda o: o.habitat.land_class.code if o.habitat else None)
     area_mu = ma.fields.Function(
-        lambda o: None if o.area_m2 is None else round(o.area_m2 / SQUARE_METRES_PER_MU, 4),
+        lambda o: units.to_mu(o.area_m2),
         metadata={"description": "area_m2 in 亩 (1 亩 = 666.67 m²)"},
     )
     status = ma.fields.Enum(ReviewStatus, by_value=True)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
-from app.accounts.models import Organization, Role, User
+from app import policy
+from app.accounts.models import Organization, User
+from app.clock import day_end, day_start
 from app.district.services import find_townships, find_village
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.events import publish
@@ -246,7 +245,7 @@ def add_photo(
     """Attach a photo to a record its surveyor (or an admin) may still change, and flag the record when
     the photo's own GPS is far from it. Returns (photo, created: False for the same bytes again).
     Raises PermissionDenied, Conflict (reviewed) and the photo's own errors (app.photos.services)."""
-    if observation.surveyor_id != actor.id and actor.role != Role.ADMIN:
+    if not policy.may_add_record_photos(actor, observation):
         raise PermissionDenied(_("Only the surveyor who recorded it can add photos to this record."))
     if observation.status not in EDITABLE:
         raise Conflict(
@@ -285,11 +284,10 @@ def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Observation]]:
         stmt = stmt.where(Observation.status == filters["status"])
     if "detected" in filters:
         stmt = stmt.where(Observation.detected == filters["detected"])
-    zone = current_app.config["IAS_TIMEZONE"]
     if "from_" in filters:
-        stmt = stmt.where(Observation.observed_at >= _local_midnight(filters["from_"], zone))
+        stmt = stmt.where(Observation.observed_at >= day_start(filters["from_"]))
     if "to" in filters:
-        stmt = stmt.where(Observation.observed_at < _local_midnight(filters["to"], zone, days=1))
+        stmt = stmt.where(Observation.observed_at < day_end(filters["to"]))
     if "bbox" in filters:
         min_lon, min_lat, max_lon, max_lat = filters["bbox"]
         stmt = stmt.where(
@@ -321,11 +319,6 @@ def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Observation]]:
         sa.orm.selectinload(Observation.species),
     )
     return stmt.order_by(Observation.observed_at.desc(), Observation.id.desc())
-
-
-def _local_midnight(day: date, zone: str, days: int = 0) -> datetime:
-    start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)) + timedelta(days=days)
-    return start.astimezone(UTC)
 
 
 def at_site(site_id: int) -> list[Observation]:

@@ -13,15 +13,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from app.accounts.models import Role
-from app.api import paginate
+from app import metrics, pages, policy
 from app.district.services import list_townships
 from app.errors import Conflict, FieldErrors, InvalidInput, ServiceError, invalid_fields_message
 from app.extensions import db
 from app.observations import review as reviewing
 from app.observations import services
 from app.observations.models import Flag, Observation, PositionSource, ReviewStatus
-from app.observations.schemas import SQUARE_METRES_PER_MU, ObservationUpdateArgs, ReviewArgs
+from app.observations.schemas import ObservationUpdateArgs, RecordFilterArgs, ReviewArgs
+from app.paging import PAGE_SIZE, Page, empty, page_number, paginate
 from app.security import is_local_path
 from app.species.services import list_habitats, search_species
 
@@ -44,9 +44,6 @@ def new() -> str:
 # ---------------------------------------------------------------------------------------------
 # Records, one record, editing, the review queue
 
-PER_PAGE = 25
-# Who may widen "my records" to the whole district (everyone may read it, docs/contract.md §1; these need to).
-DISTRICT_READERS = frozenset({Role.VERIFIER, Role.SUPERVISOR, Role.BUREAU_ADMIN, Role.ADMIN})
 MAX_ID = 2**31 - 1
 
 FLAG_LABELS = {
@@ -105,11 +102,6 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     return page, status
 
 
-def _page_number() -> int:
-    page = request.args.get("page", 1, type=int) or 1
-    return min(max(page, 1), 1_000_000)
-
-
 def _page_url(page: int) -> str:
     """This page's URL with its filters kept and another page number."""
     values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "page": page}
@@ -129,26 +121,16 @@ def _back(default: str) -> str:
 @login_required
 def records() -> tuple[str, int]:
     """The signed-in user's records (desk roles: the district's with ?scope=all), newest first."""
-    args = request.args
-    district = args.get("scope") == "all" and current_user.role in DISTRICT_READERS
+    args, errors = pages.read(RecordFilterArgs)
+    district = args.get("scope") == "all" and policy.may_widen_records(current_user)
     filters: dict[str, Any] = {} if district else {"surveyor_id": current_user.id}
-    errors: FieldErrors = {}
-    if args.get("status"):
-        try:
-            filters["status"] = ReviewStatus(args["status"])
-        except ValueError:
-            errors["status"] = [_("Unknown status.")]
-    if args.get("species_id"):
-        species_id = _id_arg(args["species_id"])
-        if species_id is None:
-            errors["species_id"] = [_("Unknown species.")]
-        filters["species_id"] = species_id
+    filters |= {name: args[name] for name in ("status", "species_id") if name in args}
     if args.get("township_code"):
         filters["township_code"] = args["township_code"].strip()[:50]
-    result: dict[str, Any] = {"items": [], "total": 0, "page": 1, "per_page": PER_PAGE}
+    result: Page = empty(PAGE_SIZE)
     if not errors:
         try:
-            result = paginate(services.filtered(filters), page=_page_number(), per_page=PER_PAGE)
+            result = paginate(services.filtered(filters), page=page_number(), per_page=PAGE_SIZE)
         except InvalidInput as exc:
             errors.update(exc.errors)
     return _render(
@@ -158,7 +140,7 @@ def records() -> tuple[str, int]:
         page_url=_page_url,
         errors=errors,
         district=district,
-        may_widen=current_user.role in DISTRICT_READERS,
+        may_widen=policy.may_widen_records(current_user),
         statuses=list(ReviewStatus),
         species=db.session.scalars(search_species()).all(),
         townships=db.session.scalars(list_townships()).all(),
@@ -178,27 +160,19 @@ def detail(observation_id: int) -> tuple[str, int]:
         position_sources=POSITION_SOURCES,
         history=reviewing.review_history(observation),
         history_steps=HISTORY_STEPS,
-        may_edit=observation.surveyor_id == current_user.id and observation.status in reviewing.EDITABLE,
+        may_edit=policy.may_edit_record(current_user, observation)
+        and observation.status in reviewing.EDITABLE,
         may_review=reviewing.can_review(current_user, observation),
     )
 
 
-# The edit form: input name → (service field, species metric or None, number kind).
-NUMBER_INPUTS = {
-    "area_mu": ("area_m2", "area", float),
-    "cover_pct": ("cover_pct", "cover", float),
-    "density_per_m2": ("density_per_m2", "density", float),
-    "egg_masses_per_m2": ("egg_masses_per_m2", "egg_masses", float),
-    "count": ("count", "count", int),
+# The edit form: input name → (service field, species metric or None, number kind), from app/metrics.py.
+NUMBER_INPUTS: dict[str, tuple[str, str | None, type[int] | type[float]]] = {
+    **{m.input_name: (m.field, m.key, int if m.integer else float) for m in metrics.METRICS},
     "severity": ("severity", None, int),
 }
-METRIC_LABELS = {
-    "area_mu": _l("Area (mu)"),
-    "cover_pct": _l("Cover (%)"),
-    "density_per_m2": _l("Density (per m²)"),
-    "egg_masses_per_m2": _l("Egg masses (per m²)"),
-    "count": _l("Count"),
-}
+METRIC_INPUTS = {m.input_name: m for m in metrics.METRICS}
+METRIC_LABELS = {m.input_name: m.label for m in metrics.METRICS}
 TEXT_INPUTS = ("place_name", "habitat", "notes")
 
 
@@ -208,14 +182,14 @@ def _number_text(value: float | None) -> str:
 
 def _form_values(observation: Observation) -> dict[str, str]:
     """What the edit form shows for the stored record (area in 亩, as people measure it)."""
-    area = observation.area_m2
-    return {
-        "detected": "1" if observation.detected else "0",
-        "area_mu": _number_text(None if area is None else area / SQUARE_METRES_PER_MU),
-        "cover_pct": _number_text(observation.cover_pct),
-        "density_per_m2": _number_text(observation.density_per_m2),
-        "egg_masses_per_m2": _number_text(observation.egg_masses_per_m2),
-        "count": "" if observation.count is None else str(observation.count),
+    values = {"detected": "1" if observation.detected else "0"}
+    for metric in metrics.METRICS:
+        value = getattr(observation, metric.field)
+        if value is None or not metric.integer:
+            values[metric.input_name] = _number_text(None if value is None else metric.to_input(value))
+        else:
+            values[metric.input_name] = str(value)
+    return values | {
         "severity": "" if observation.severity is None else str(observation.severity),
         "place_name": observation.place_name or "",
         "habitat": observation.habitat.code if observation.habitat else "",
@@ -239,11 +213,7 @@ def _record_for_form(observation: Observation) -> dict[str, Any]:
         "place_name": observation.place_name,
         "habitat": observation.habitat.code if observation.habitat else None,
         "notes": observation.notes,
-        "area_m2": observation.area_m2,
-        "cover_pct": observation.cover_pct,
-        "density_per_m2": observation.density_per_m2,
-        "egg_masses_per_m2": observation.egg_masses_per_m2,
-        "count": observation.count,
+        **{metric.field: getattr(observation, metric.field) for metric in metrics.METRICS},
         "severity": observation.severity,
     }
 
@@ -279,8 +249,8 @@ def _changes(submitted: dict[str, str], stored: dict[str, str]) -> tuple[dict[st
             if number is not None and not math.isfinite(number):
                 errors[name] = [_("Enter a number.")]
                 continue
-            if name == "area_mu" and number is not None:
-                number = number * SQUARE_METRES_PER_MU
+            if name in METRIC_INPUTS and number is not None:
+                number = METRIC_INPUTS[name].from_input(number)  # an area typed in 亩, stored in m²
             changes[field] = number
         else:
             changes[name] = text or None
@@ -302,7 +272,7 @@ def _schema_errors(messages: dict[str, Any]) -> FieldErrors:
         if not ranges or ranges[0].min is None or ranges[0].max is None:
             errors[field] = found
             continue
-        scale = 1 / SQUARE_METRES_PER_MU if field == "area_m2" else 1
+        scale = 1 / metrics.BY_FIELD[field].scale if field in metrics.BY_FIELD else 1
         low, high = ranges[0].min * scale, ranges[0].max * scale
         errors[field] = [_("must be between %(min)s and %(max)s.", min=f"{low:.10g}", max=f"{high:.10g}")]
     return _by_input(errors)
@@ -375,7 +345,7 @@ def review_queue() -> tuple[str, int]:
     return _render(
         "observations/review_queue.html",
         title=_("Review"),
-        page=paginate(stmt, page=_page_number(), per_page=PER_PAGE),
+        page=paginate(stmt, page=page_number(), per_page=PAGE_SIZE),
         page_url=_page_url,
     )
 

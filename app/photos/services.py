@@ -21,8 +21,8 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, User
-from app.accounts.organizations import acts_for
+from app import policy
+from app.accounts.models import User
 from app.audit.services import record_event
 from app.clock import local_zone
 from app.errors import InvalidInput, NotFound, PermissionDenied, ServiceError
@@ -226,7 +226,7 @@ def check_may_download_original(actor: User, photo: Photo) -> None:
     original is audited. Raises PermissionDenied."""
     parent = photo.observation if photo.observation_id is not None else photo.control_operation
     owner = parent.organization_id if parent is not None else None
-    if actor.role != Role.ADMIN and (owner is None or not acts_for(actor, owner)):
+    if not policy.may_see_originals(actor, owner):
         raise PermissionDenied(
             _(
                 "Original photos are for the staff of the recording organization and of its bureau; "

@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from app import policy
 from app.accounts.auth import roles_required
-from app.accounts.models import Role
 from app.api import PageArgs, page_of, paginate
 from app.errors import NotFound
 from app.extensions import db
@@ -34,8 +34,6 @@ from app.species.schemas import (
     SpeciesQueryArgs,
     SpeciesSchema,
 )
-
-ADMINS = (Role.BUREAU_ADMIN, Role.ADMIN)
 
 
 def _list_or_404(code: str) -> SpeciesList:
@@ -71,7 +69,7 @@ class SpeciesCollection(MethodView):
         )
         return paginate(stmt, page=page, per_page=per_page)
 
-    @roles_required(*ADMINS)
+    @roles_required(*policy.SPECIES_EDITORS)
     @blp.arguments(SpeciesCreateArgs)
     @blp.response(201, SpeciesDetailSchema)
     def post(self, args: dict[str, Any]) -> Any:
@@ -91,7 +89,7 @@ class SpeciesItem(MethodView):
         """One species with its metrics, severity thresholds and follow-up intervals"""
         return services.get_species(species_id)
 
-    @roles_required(*ADMINS)
+    @roles_required(*policy.SPECIES_EDITORS)
     @blp.arguments(SpeciesLocalArgs)
     @blp.response(200, SpeciesDetailSchema)
     def patch(self, args: dict[str, Any], species_id: int) -> Any:
@@ -115,7 +113,7 @@ class SpeciesLists(MethodView):
         items = [_list_item(sl, n) for sl, n in rows[start : start + per_page]]
         return {"items": items, "total": len(rows), "page": page, "per_page": per_page}
 
-    @roles_required(*ADMINS)
+    @roles_required(*policy.SPECIES_EDITORS)
     @blp.arguments(ListCreateArgs)
     @blp.response(201, SpeciesListSchema)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +130,7 @@ class SpeciesListItem(MethodView):
         species_list = _list_or_404(code)
         return _list_item(species_list, services.current_count(species_list))
 
-    @roles_required(*ADMINS)
+    @roles_required(*policy.SPECIES_EDITORS)
     @blp.arguments(ListUpdateArgs)
     @blp.response(200, SpeciesListSchema)
     def patch(self, args: dict[str, Any], code: str) -> dict[str, Any]:
@@ -156,7 +154,7 @@ class SpeciesListMembers(MethodView):
         species_list = _list_or_404(code)
         return paginate(services.members_on(species_list, on), page=page, per_page=per_page)
 
-    @roles_required(*ADMINS)
+    @roles_required(*policy.SPECIES_EDITORS)
     @blp.arguments(MemberCreateArgs)
     @blp.response(201, ListMemberSchema)
     def post(self, args: dict[str, Any], code: str) -> Any:
@@ -170,7 +168,7 @@ class SpeciesListMembers(MethodView):
 
 @blp.route("/species-lists/<code>/members/<int:membership_id>")
 class SpeciesListMember(MethodView):
-    @roles_required(*ADMINS)
+    @roles_required(*policy.SPECIES_EDITORS)
     @blp.arguments(MemberUpdateArgs)
     @blp.response(200, ListMemberSchema)
     def patch(self, args: dict[str, Any], code: str, membership_id: int) -> Any:
@@ -184,7 +182,7 @@ class SpeciesListMember(MethodView):
 
 @blp.route("/species-lists/<code>/members/<int:membership_id>/confirm")
 class SpeciesListMemberConfirm(MethodView):
-    @roles_required(*ADMINS)
+    @roles_required(*policy.SPECIES_EDITORS)
     @blp.arguments(ConfirmArgs)
     @blp.response(200, ListMemberSchema)
     def post(self, args: dict[str, Any], code: str, membership_id: int) -> Any:
@@ -217,7 +215,7 @@ class Habitats(MethodView):
 
 @blp.route("/species-lists/<code>/import")
 class SpeciesListImport(MethodView):
-    @roles_required(*ADMINS)
+    @roles_required(*policy.SPECIES_EDITORS)
     @blp.arguments(ListImportArgs, location="files")
     @blp.arguments(ListImportQuery, location="query")
     @blp.response(200, ListImportReportSchema)

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from app import policy
 from app.accounts.models import Organization, OrganizationKind, User
 from app.clock import local_today
 from app.errors import InvalidInput, NotFound, PermissionDenied
@@ -21,7 +22,6 @@ from app.extensions import db
 from app.species.editing import (
     bureau_codes,
     check_may_edit_list,
-    may_act_for,
 )
 from app.species.models import (
     CensusCategory,
@@ -40,7 +40,7 @@ def create_district_list(actor: User, args: dict[str, Any]) -> SpeciesList:
     bureaus = bureau_codes()
     if bureau not in bureaus:
         raise InvalidInput.field("bureau", _("No bureau has the code %(code)s.", code=bureau))
-    if not may_act_for(actor, [bureau]):
+    if not policy.may_edit_species_of(actor, [bureau]):
         raise PermissionDenied(_("A bureau admin may only create lists for their own bureau."))
     code = args["code"].strip().lower()
     if not CODE_RE.fullmatch(code.replace("-", "_")):
@@ -227,7 +227,7 @@ def update_period(actor: User, membership: ListMembership, args: dict[str, Any])
 
 def confirm_row(actor: User, membership: ListMembership, note: str) -> ListMembership:
     """A bureau checked the row against the official text: kept in the app, reported by sync."""
-    if not may_act_for(actor, membership.species.bureaus):
+    if not policy.may_edit_species_of(actor, membership.species.bureaus):
         raise PermissionDenied(_("Only an admin or a bureau admin of its bureau may confirm this row."))
     text = note.strip()
     if not text:

@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.accounts.models import Organization, OrganizationKind, Role, User
+from app import policy
+from app.accounts.models import Organization, OrganizationKind, User
 from app.errors import InvalidInput, PermissionDenied
 from app.extensions import db
 from app.species.models import (
@@ -51,14 +52,8 @@ def bureau_codes() -> dict[str, str]:
     return {code: name for code, name in rows}
 
 
-def may_act_for(actor: User, bureaus: list[str] | tuple[str, ...]) -> bool:
-    return actor.role == Role.ADMIN or (
-        actor.role == Role.BUREAU_ADMIN and actor.organization.code in bureaus
-    )
-
-
 def check_may_edit_species(actor: User, species: Species) -> None:
-    if not may_act_for(actor, species.bureaus):
+    if not policy.may_edit_species_of(actor, species.bureaus):
         raise PermissionDenied(_("Only an admin or a bureau admin of its bureau may edit this species."))
 
 
@@ -67,7 +62,7 @@ def check_may_edit_list(actor: User, species_list: SpeciesList) -> None:
         raise InvalidInput.field(
             "code", _("A published list changes only through its files (species_lists/).")
         )
-    if not may_act_for(actor, [species_list.bureau or ""]):
+    if not policy.may_edit_species_of(actor, [species_list.bureau or ""]):
         raise PermissionDenied(_("Only an admin or a bureau admin of its bureau may edit this list."))
 
 
@@ -198,12 +193,13 @@ def update_local(actor: User, species: Species, changes: dict[str, Any]) -> Spec
 def _set_bureaus(actor: User, species: Species, value: list[str] | None) -> None:
     if value is None:
         # Back to the files' bureaus: the next sync writes them; until then the bureaus stay as they are.
-        if species.local_bureaus is not None and actor.role != Role.ADMIN:
+        if species.local_bureaus is not None and not policy.edits_every_bureau(actor):
             raise PermissionDenied(_("Only an admin may return a species to the files' bureaus."))
         species.local_bureaus = None
         return
     bureaus = _clean_bureaus(value)
-    if actor.role != Role.ADMIN and (set(bureaus) ^ set(species.bureaus)) - {actor.organization.code}:
+    others_changed = (set(bureaus) ^ set(species.bureaus)) - {actor.organization.code}
+    if others_changed and not policy.edits_every_bureau(actor):
         raise PermissionDenied(_("A bureau admin may only add or take away their own bureau."))
     if census_problem(species.census_categories, bureaus):
         # Keep the categories in step: drop a removed bureau's, add the group's for an added one.
@@ -256,8 +252,8 @@ def create_species(actor: User, args: dict[str, Any]) -> Species:
     if like is None:
         raise InvalidInput.field("like", _("No species with id %(id)s.", id=args["like"]))
     bureaus = _clean_bureaus(args.get("bureaus") or [actor.organization.code])
-    if not may_act_for(actor, bureaus) or (
-        actor.role != Role.ADMIN and set(bureaus) - {actor.organization.code}
+    if not policy.may_edit_species_of(actor, bureaus) or (
+        not policy.edits_every_bureau(actor) and set(bureaus) - {actor.organization.code}
     ):
         raise PermissionDenied(_("A bureau admin may only add species for their own bureau."))
     name_zh = _clean_names("name_zh", [args["name_zh"]])[0]

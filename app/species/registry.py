@@ -14,9 +14,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from app import metrics
 from app.species.models import CensusCategory, ListLevel, SpeciesGroup
 
-METRICS = ("cover", "density", "egg_masses", "count", "area")
+METRICS = metrics.KEYS  # the survey metrics a species may name (app/metrics.py)
 CODE_RE = re.compile(r"[a-z][a-z0-9_]*")
 # A pinyin reading: lower-case syllables separated by single spaces ("chang mang xian").
 PINYIN_RE = re.compile(r"[a-z]+( [a-z]+)*")

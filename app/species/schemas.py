@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
 
 from app.api import PageArgs
@@ -266,3 +267,17 @@ class ListImportReportSchema(ma.Schema):
     applied = ma.fields.Boolean()
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     rows = ma.fields.List(ma.fields.Nested(ListImportRowSchema))
+
+
+class DistrictListForm(ma.Schema):
+    """The species-lists page's "new district list" form (a page's input, read by app/pages.py)."""
+
+    code = ma.fields.String(load_default="")
+    name = ma.fields.String(required=True, error_messages={"required": _l("give the list a name")})
+    short_name = ma.fields.String(load_default="")
+    bureau = ma.fields.String(load_default=None)
+    note = ma.fields.String(load_default="")
+
+    @ma.post_load
+    def _strip_name(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return data | {"name": data["name"].strip()}

@@ -16,17 +16,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from app import pages, policy
 from app.accounts.auth import roles_required
-from app.accounts.models import Role
 from app.clock import local_today
 from app.errors import InvalidInput, NotFound, ServiceError
 from app.extensions import db
 from app.species import district_lists, editing, name_import, services
 from app.species.models import CensusCategory, ListLevel, ListMembership, Origin, SpeciesList
+from app.species.schemas import DistrictListForm
 
 bp = Blueprint("species", __name__)
-
-ADMINS = (Role.BUREAU_ADMIN, Role.ADMIN)
 
 
 def level_labels() -> dict[ListLevel, str]:
@@ -53,11 +52,11 @@ def _day_argument(name: str) -> date | None:
 
 @bp.route("/admin/species-lists")
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def lists() -> str:
     rows = services.list_species_lists()
     bureaus = editing.bureau_codes()
-    if current_user.role != Role.ADMIN:
+    if not policy.edits_every_bureau(current_user):
         bureaus = {c: n for c, n in bureaus.items() if c == current_user.organization.code}
     return render_template(
         "admin/species_lists.html",
@@ -70,7 +69,7 @@ def lists() -> str:
 
 @bp.route("/admin/species-lists/<code>")
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def list_detail(code: str) -> str:
     species_list = services.find_list(code)
     if species_list is None:
@@ -87,7 +86,7 @@ def list_detail(code: str) -> str:
         categories=services.census_category_labels(),
         category_choices=_category_choices(species_list),
         may_edit=_may_edit(species_list),
-        may_confirm={m.id for m in members if editing.may_act_for(current_user, m.species.bureaus)},
+        may_confirm={m.id for m in members if policy.may_edit_species_of(current_user, m.species.bureaus)},
         title=species_list.short_name or species_list.name,
     )
 
@@ -105,7 +104,7 @@ def _category_choices(species_list: SpeciesList) -> dict[str, str]:
 
 @bp.route("/admin/species-lists/<code>/categories", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def list_categories(code: str) -> Response:
     """Set the census categories a district list reports (the boxes ticked)."""
     species_list = _list_or_404(code)
@@ -120,8 +119,13 @@ def list_categories(code: str) -> Response:
     return redirect(url_for("species.list_detail", code=code))
 
 
+def _editable_bureaus() -> set[str]:
+    """The bureaus whose boxes the signed-in user may tick on a species (app.policy)."""
+    return {code for code in editing.bureau_codes() if policy.may_edit_species_of(current_user, [code])}
+
+
 def _may_edit(species_list: SpeciesList) -> bool:
-    return species_list.origin == Origin.LOCAL and editing.may_act_for(
+    return species_list.origin == Origin.LOCAL and policy.may_edit_species_of(
         current_user, [species_list.bureau or ""]
     )
 
@@ -151,20 +155,12 @@ def _form_day(name: str) -> date | None:
 
 @bp.route("/admin/species-lists", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def list_create() -> Response:
     """A new district list (a bureau's 普查清单), kept in the app."""
-    args: dict[str, Any] = {
-        "code": request.form.get("code", ""),
-        "name": request.form.get("name", "").strip(),
-        "short_name": request.form.get("short_name", ""),
-        "bureau": request.form.get("bureau") or None,
-        "note": request.form.get("note", ""),
-    }
     try:
-        if not args["name"]:
-            raise InvalidInput.field("name", _("give the list a name"))
-        species_list = district_lists.create_district_list(current_user, args)
+        form = pages.load(DistrictListForm, location="form")
+        species_list = district_lists.create_district_list(current_user, form)
     except InvalidInput as exc:
         _refused(exc)
         return redirect(url_for("species.lists"))
@@ -174,7 +170,7 @@ def list_create() -> Response:
 
 @bp.route("/admin/species-lists/<code>/members", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def member_add(code: str) -> Response:
     """Add a species to a district list by a name people type (Chinese, alias, Latin, English)."""
     species_list = _list_or_404(code)
@@ -193,7 +189,7 @@ def member_add(code: str) -> Response:
 
 @bp.route("/admin/species-lists/<code>/members/<int:membership_id>/remove", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def member_remove(code: str, membership_id: int) -> Response:
     """Take a species off a district list from a day (default today); its earlier period stays."""
     species_list = _list_or_404(code)
@@ -210,7 +206,7 @@ def member_remove(code: str, membership_id: int) -> Response:
 
 @bp.route("/admin/species-lists/<code>/members/<int:membership_id>/confirm", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def member_confirm(code: str, membership_id: int) -> Response:
     """Confirm a row after checking it against the official text, noting what that was."""
     species_list = _list_or_404(code)
@@ -226,7 +222,7 @@ def member_confirm(code: str, membership_id: int) -> Response:
 
 @bp.route("/admin/species-lists/<code>/import", methods=["POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def list_import(code: str) -> str | tuple[str, int]:
     """The row report of a spreadsheet of names; with "add" ticked, the matched rows join the list."""
     species_list = _list_or_404(code)
@@ -278,11 +274,11 @@ def _readings(name: str) -> dict[str, str]:
 
 @bp.route("/admin/species/<int:species_id>", methods=["GET", "POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def species_edit(species_id: int) -> str | tuple[str, int] | Response:
     """A species' names and the edits kept in the app: aliases, synonyms, English names, readings, bureaus."""
     species = services.get_species(species_id)
-    may_edit = editing.may_act_for(current_user, species.bureaus)
+    may_edit = policy.may_edit_species_of(current_user, species.bureaus)
     error = None
     if request.method == "POST":
         editing.check_may_edit_species(current_user, species)
@@ -308,6 +304,7 @@ def species_edit(species_id: int) -> str | tuple[str, int] | Response:
         species=species,
         may_edit=may_edit,
         bureaus=editing.bureau_codes(),
+        editable_bureaus=_editable_bureaus(),
         categories=services.census_category_labels(),
         error=error,
         title=species.name_zh,
@@ -317,7 +314,7 @@ def species_edit(species_id: int) -> str | tuple[str, int] | Response:
 
 @bp.route("/admin/species/new", methods=["GET", "POST"])
 @login_required
-@roles_required(*ADMINS)
+@roles_required(*policy.SPECIES_EDITORS)
 def species_new() -> str | tuple[str, int] | Response:
     """A species found locally, its survey defaults copied from a similar species."""
     error = None
@@ -347,6 +344,7 @@ def species_new() -> str | tuple[str, int] | Response:
         "admin/species_new.html",
         form=form,
         bureaus=editing.bureau_codes(),
+        editable_bureaus=_editable_bureaus(),
         error=error,
         title=_("New species"),
     )

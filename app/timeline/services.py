@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from app import metrics
 from app.clock import local_zone
 from app.control import follow_ups
 from app.control import services as control
@@ -48,14 +49,9 @@ class SiteHistory:
 def _observation_entry(o: Observation) -> TimelineEntry:
     if o.detected:
         figures = [
-            f"{label} {value:g}"
-            for label, value in (
-                (_("density per m²"), o.density_per_m2),
-                (_("egg masses per m²"), o.egg_masses_per_m2),
-                (_("cover %"), o.cover_pct),
-                (_("count"), o.count),
-            )
-            if value is not None
+            f"{metric.phrase} {value:g}"
+            for metric in metrics.EFFICACY
+            if (value := getattr(o, metric.field)) is not None
         ]
         summary = _("found") + (f" ({', '.join(figures)})" if figures else "")
     else:

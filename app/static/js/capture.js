@@ -6,7 +6,6 @@ import { fieldData, groupByCensusCategory, isZh, searchSpecies, t } from "./fiel
 import { PositionWatcher, parseCoordinates, positionMap } from "./position.js";
 import {
   PhotoList,
-  SQUARE_METRES_PER_MU,
   isoFromInput,
   localInputValue,
   refusedMessage,
@@ -260,14 +259,14 @@ function buildRecord() {
     habitat: field("habitat").value || undefined,
     notes: field("notes").value.trim() || undefined,
   };
-  const area = number("area_mu");
-  if (area !== undefined) record.area_m2 = Math.round(area * SQUARE_METRES_PER_MU * 100) / 100;
-  if (detected) {
-    for (const name of ["cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "severity"]) {
-      const value = number(name);
-      if (value !== undefined) record[name] = value;
-    }
+  // The survey metrics from the field data's catalogue (app/metrics.py); an absence measures no amount.
+  for (const metric of data.metrics) {
+    if (metric.abundance && !detected) continue;
+    const value = number(metric.input);
+    if (value === undefined) continue;
+    record[metric.field] = metric.scale === 1 ? value : Math.round(value * metric.scale * 100) / 100;
   }
+  if (detected && number("severity") !== undefined) record.severity = number("severity");
   for (const key of Object.keys(record)) {
     if (record[key] === undefined || record[key] === null || Number.isNaN(record[key])) delete record[key];
   }
@@ -275,7 +274,7 @@ function buildRecord() {
 }
 
 function resetForNext() {
-  for (const name of ["cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "area_mu", "notes"]) {
+  for (const name of [...data.metrics.map((metric) => metric.input), "notes"]) {
     if (field(name)) field(name).value = "";
   }
   field("severity").value = "";
@@ -333,7 +332,7 @@ async function save(event) {
     if (!(await photos.readyFor(recordId, submit))) return;
     const record = buildRecord();
     const species = speciesById(record.species_id);
-    const errors = checkObservation(record, species, data.limits.observation);
+    const errors = checkObservation(record, species, data.limits.observation, data.metrics);
     if (Object.keys(errors).length) return showErrors(form, t("check_fix"), errors);
     const kind = form.dataset.kind;
     const what = { completion: t("completion"), edit: t("edit") }[kind] || t("observation");
@@ -403,13 +402,13 @@ function fillFrom(record) {
   for (const name of ["township_code", "place_name", "habitat", "notes"]) field(name).value = record[name] ?? "";
   fillVillages();
   if (field("village_code")) field("village_code").value = record.village_code ?? "";
-  for (const name of ["cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "severity"]) {
-    if (field(name)) field(name).value = record[name] ?? "";
+  for (const metric of data.metrics) {
+    const value = record[metric.field];
+    if (!field(metric.input)) continue;
+    if (value === undefined || value === null) field(metric.input).value = "";
+    else field(metric.input).value = metric.scale === 1 ? value : String(Math.round((value / metric.scale) * 100) / 100);
   }
-  field("area_mu").value =
-    record.area_m2 === undefined || record.area_m2 === null
-      ? ""
-      : String(Math.round((record.area_m2 / SQUARE_METRES_PER_MU) * 100) / 100);
+  field("severity").value = record.severity ?? "";
   watcher.keep({
     latitude: record.latitude,
     longitude: record.longitude,

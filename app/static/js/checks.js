@@ -30,13 +30,14 @@ function checkValue(errors, name, value, rule) {
   }
 }
 
-// {field: [message]} for a record (the body the API takes); empty when it may be queued.
-export function checkObservation(record, species, limits) {
+// {field: [message]} for a record (the body the API takes); empty when it may be queued. `metrics`: the
+// survey-metric catalogue of the field data (app/metrics.py).
+export function checkObservation(record, species, limits, metrics = []) {
   const errors = {};
   for (const [name, rule] of Object.entries(limits)) checkValue(errors, name, record[name], rule);
   if (!species) (errors.species_id ||= []).push(t("choose_species"));
   if (record.detected === false) {
-    for (const name of ["cover_pct", "density_per_m2", "egg_masses_per_m2", "count", "severity"]) {
+    for (const name of [...metrics.filter((metric) => metric.abundance).map((metric) => metric.field), "severity"]) {
       if (record[name] !== undefined && record[name] > 0) (errors[name] ||= []).push(t("check_absence"));
     }
   }

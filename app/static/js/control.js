@@ -5,7 +5,6 @@ import { syncNow } from "./app.js";
 import { fieldData, isZh, t } from "./fielddata.js";
 import {
   PhotoList,
-  SQUARE_METRES_PER_MU,
   isoFromInput,
   localInputValue,
   refusedMessage,
@@ -115,7 +114,7 @@ function buildOperation() {
   else if (field("observation_id")) body.observation_id = Number(field("observation_id").value);
   else body.site_id = Number(field("site_id").value);
   const area = optionalNumber("area_mu");
-  if (area !== undefined) body.area_m2 = Math.round(area * SQUARE_METRES_PER_MU * 100) / 100;
+  if (area !== undefined) body.area_m2 = Math.round(area * data.units.square_metres_per_mu * 100) / 100;
   if (field("assignee_id") && field("assignee_id").value) body.assignee_id = Number(field("assignee_id").value);
   for (const name of ["labour_person_days", "cost_yuan"]) {
     const value = optionalNumber(name);
@@ -252,7 +251,7 @@ async function reopen(id) {
     if (input) input.value = String(value);
   }
   field("performed_at").value = localInputValue(new Date(body.performed_at));
-  if (body.area_m2 !== undefined) field("area_mu").value = String(Math.round((body.area_m2 / SQUARE_METRES_PER_MU) * 100) / 100);
+  if (body.area_m2 !== undefined) field("area_mu").value = String(Math.round((body.area_m2 / data.units.square_metres_per_mu) * 100) / 100);
   for (const name of ["labour_person_days", "cost_yuan", "team", "notes"]) {
     if (body[name] !== undefined) field(name).value = String(body[name]);
   }

@@ -2,8 +2,6 @@
 import { t } from "./fielddata.js";
 import { preparePhoto } from "./photos.js";
 
-export const SQUARE_METRES_PER_MU = 2000 / 3;
-
 export function localInputValue(date) {
   const pad = (n) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;

@@ -1,0 +1,110 @@
+"""How browser pages read their input: a marshmallow schema through webargs, for the query string of a
+list's filters and for a posted form, the same way the API reads its arguments.
+
+- `read(schema, location=...)` → (arguments, field errors): for a page that shows the errors beside its
+  fields (and answers 422), as the records list does with its filters.
+- `load(schema, location=...)` → arguments, or InvalidInput naming the fields (a 422 page from
+  app/errors.py, or the message the view turns it into); `@use_args(schema, location=...)` does the
+  same before the view and gives it the arguments as its first parameter.
+
+Browsers send every input of a form, blank or not: a blank (or all-spaces) value means "not given" and
+is left out before the schema loads. Unknown names (`page`, the form's `csrf_token` …) are ignored.
+CSRF: every posted form is checked before any view runs (app/accounts/auth.py), so nothing here can
+skip it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, Literal, TypeVar
+
+import marshmallow as ma
+from flask import Request, request
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import MultiDict
+
+from app.errors import FieldErrors, InvalidInput, invalid_fields_message
+
+F = TypeVar("F", bound=Callable[..., Any])
+Location = Literal["query", "form"]
+
+
+def _given(values: MultiDict[str, str]) -> MultiDict[str, str]:
+    return MultiDict([(key, value) for key, value in values.items(multi=True) if value.strip()])
+
+
+class PageInputInvalid(InvalidInput):
+    """InvalidInput from a page's input; `valid` holds what did load (the other filters)."""
+
+    def __init__(self, message: str, errors: FieldErrors, valid: dict[str, Any]):
+        super().__init__(message, errors)
+        self.valid = valid
+
+
+class PageParser(FlaskParser):
+    """webargs' Flask parser, with blank inputs left out and errors raised as InvalidInput."""
+
+    def load_querystring(self, req: Request, schema: ma.Schema) -> Any:
+        return self._makeproxy(_given(req.args), schema)
+
+    def load_form(self, req: Request, schema: ma.Schema) -> Any:
+        return self._makeproxy(_given(req.form), schema)
+
+    def handle_error(  # type: ignore[override]
+        self, error: ma.ValidationError, req: Request, schema: ma.Schema, **kwargs: Any
+    ) -> None:
+        errors = _field_errors(error)
+        valid = error.valid_data if isinstance(error.valid_data, dict) else {}
+        if len(errors) == 1 and len(next(iter(errors.values()))) == 1:
+            [(name, [message])] = errors.items()
+            raise PageInputInvalid(InvalidInput.field(name, message).message, errors, valid)
+        raise PageInputInvalid(invalid_fields_message(errors), errors, valid)
+
+
+parser = PageParser()
+
+
+def _field_errors(error: ma.ValidationError) -> FieldErrors:
+    messages = error.normalized_messages()  # type: ignore[no-untyped-call]
+    # webargs nests the messages under the location ({"query": {"status": [...]}}).
+    if len(messages) == 1 and next(iter(messages)) in ("query", "form"):
+        messages = next(iter(messages.values()))
+    return {
+        name: [str(m) for m in (found if isinstance(found, list) else [found])]
+        for name, found in messages.items()
+    }
+
+
+def _schema(schema: ma.Schema | type[ma.Schema]) -> ma.Schema:
+    return schema() if isinstance(schema, type) else schema
+
+
+def read(
+    schema: ma.Schema | type[ma.Schema], *, location: Location = "query"
+) -> tuple[dict[str, Any], FieldErrors]:
+    """The page's input loaded by `schema`, and the errors by field ({} when none; with errors, the
+    arguments are those that did load)."""
+    try:
+        return parser.parse(_schema(schema), request, location=location, unknown=ma.EXCLUDE), {}
+    except PageInputInvalid as exc:
+        return exc.valid, exc.errors
+
+
+def load(schema: ma.Schema | type[ma.Schema], *, location: Location = "query") -> dict[str, Any]:
+    """The page's input loaded by `schema`; raises InvalidInput naming the fields at fault."""
+    return parser.parse(_schema(schema), request, location=location, unknown=ma.EXCLUDE)
+
+
+def use_args(schema: ma.Schema | type[ma.Schema], *, location: Location = "query") -> Callable[[F], F]:
+    """Give the view the page's input loaded by `schema` as its first argument (InvalidInput when bad)."""
+    loaded = _schema(schema)
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return view(parser.parse(loaded, request, location=location, unknown=ma.EXCLUDE), *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
