@@ -38,15 +38,27 @@ def cell_degrees(zoom: int) -> float:
     return CELL_PX * 360.0 / (256 * 2**zoom)
 
 
-def _where(filters: dict[str, Any], bbox: tuple[float, float, float, float]) -> list[Any]:
+def _where(filters: dict[str, Any], bbox: tuple[float, float, float, float], zoom: int) -> list[Any]:
     """The list's WHERE clauses for `filters` and `bbox` (InvalidInput for an unknown township …)."""
+    if filters and zoom < POINT_ZOOM and db.session.get_bind().dialect.name == "sqlite":
+        # A wide view with other filters (found only, a status): SQLite, without statistics, would read
+        # the position index and then look up most of the table row by row (3× slower at 100 k than
+        # reading the table once). `+ 0` keeps the view's test off the index, so SQLite scans the table or
+        # uses the other filter's index (a species). PostgreSQL's planner weighs this itself.
+        min_lon, min_lat, max_lon, max_lat = bbox
+        stmt = observations.filtered(filters)
+        view = [
+            (Observation.longitude + 0).between(min_lon, max_lon),
+            (Observation.latitude + 0).between(min_lat, max_lat),
+        ]
+        return view + ([stmt.whereclause] if stmt.whereclause is not None else [])
     stmt = observations.filtered({**filters, "bbox": bbox})
     return [stmt.whereclause] if stmt.whereclause is not None else []
 
 
 def aggregate(filters: dict[str, Any], bbox: tuple[float, float, float, float], zoom: int) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of clusters or points in `bbox` at `zoom` (see the module's docstring)."""
-    where = _where(filters, bbox)
+    where = _where(filters, bbox, zoom)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(Observation).where(*where)) or 0
     if zoom >= POINT_ZOOM and total <= POINT_LIMIT:
         return {
