@@ -7,12 +7,15 @@ from typing import Any
 
 import pytest
 
+from app.district import boundaries
+from app.district.models import BoundaryLevel
 from app.extensions import db
 from app.geo.crs import from_wgs84
 from app.observations.models import Observation
 from app.sites.models import Site
 from tests.areas.shapes import square
 from tests.conftest import PADDY
+from tests.geo.synthetic import DISTRICT, feature, geojson
 
 LAT, LON = PADDY
 
@@ -117,8 +120,9 @@ def test_editing_the_polygon_measures_it_again(api_as: Any, make_observation: An
 def test_the_openapi_document_declares_geometry(anonymous_api: Any) -> None:
     spec = anonymous_api.get("/api/v1/openapi.json").get_json()
     schemas = spec["components"]["schemas"]
-    assert "geometry" in schemas["ObservationCreateArgs"]["properties"]
-    assert "geometry" in schemas["Observation"]["properties"]
+    for name in ("ObservationCreateArgs", "Observation", "ControlOperationCreateArgs", "ControlOperation"):
+        assert "geometry" in schemas[name]["properties"], name
+    assert "extent" in schemas["Site"]["properties"]
     assert db.session.query(Site).count() == 0
 
 
@@ -159,3 +163,22 @@ def test_a_control_operation_takes_its_treated_polygon(api_as: Any, treat: Any) 
     )
     assert refused.status_code == 422
     assert list(refused.get_json()["errors"]) == ["geometry"]
+
+
+def test_with_a_loaded_outline_the_polygon_must_lie_inside_it(
+    app: Any, api_as: Any, observation_payload: Any
+) -> None:
+    boundaries.load_boundaries(
+        geojson(feature("500155", DISTRICT)), "synthetic.geojson", level=BoundaryLevel.DISTRICT
+    )
+    api = api_as("surveyor")
+    point = {"latitude": 30.65, "longitude": 107.85, "township_code": None, "area_m2": None}
+    inside = api.post(
+        "/api/v1/observations", json=observation_payload(**point, geometry=square(107.85, 30.65, 100))
+    )
+    assert inside.status_code == 201, inside.get_json()
+    # 30.695 + 1 km north is past the outline's 30.70 yet well within Liangping's box.
+    crossing = observation_payload(**point, geometry=square(107.85, 30.695, 1000))
+    refused = api.post("/api/v1/observations", json=crossing, headers={"Accept-Language": "en"})
+    assert refused.status_code == 422
+    assert "outside" in refused.get_json()["errors"]["geometry"][0]
