@@ -30,6 +30,7 @@ from app.geo.boundaries.report import (
     Geometry,
     Problem,
     Report,
+    Text,
     Unit,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "MetricFrame",
     "Problem",
     "Report",
+    "Text",
     "Unit",
     "check_boundaries",
     "from_geojson",

@@ -11,18 +11,30 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from app.geo.boundaries.measure import MetricFrame, geodesic_area_m2, polygonal, wider_than
-from app.geo.boundaries.report import LISTED, BoundaryFile, Feature, Problem, Report, Unit
+from app.geo.boundaries.report import (
+    LEVEL_WORDS,
+    LISTED,
+    N_,
+    BoundaryFile,
+    Feature,
+    Problem,
+    Report,
+    Text,
+    Unit,
+    says,
+)
 
 
-def _named(codes: Sequence[str], names: Mapping[str, str]) -> str:
-    shown = [f"{names.get(c) or c} {c}" if names.get(c) else c for c in codes[:LISTED]]
-    more = f" and {len(codes) - LISTED} more" if len(codes) > LISTED else ""
-    return ", ".join(shown) + more
+def _named(codes: Sequence[str], names: Mapping[str, str]) -> Text:
+    shown = ", ".join(f"{names.get(c) or c} {c}" if names.get(c) else c for c in codes[:LISTED])
+    if len(codes) > LISTED:
+        return says(N_("%(units)s and %(more)s more"), units=shown, more=len(codes) - LISTED)
+    return Text(shown.replace("%", "%%"))
 
 
-def _where(geometry: BaseGeometry) -> str:
+def _where(geometry: BaseGeometry) -> Text:
     point = geometry.representative_point()
-    return f"near {point.y:.5f} N {point.x:.5f} E"
+    return says(N_("near %(lat)s N %(lon)s E"), lat=f"{point.y:.5f}", lon=f"{point.x:.5f}")
 
 
 def check_boundaries(
@@ -46,7 +58,15 @@ def check_boundaries(
     for feature in source.features:
         if not feature.code:
             problems.append(
-                Problem("no_code", "error", f"feature #{feature.number}: its {source.code_field!r} is empty")
+                Problem(
+                    "no_code",
+                    "error",
+                    says(
+                        N_("feature #%(number)s: its %(field)s is empty"),
+                        number=feature.number,
+                        field=repr(source.code_field),
+                    ),
+                )
             )
             continue
         code = normalize(feature.code)
@@ -55,7 +75,12 @@ def check_boundaries(
                 Problem(
                     "unknown_code",
                     "error",
-                    f"feature #{feature.number}: {feature.code} is not a {level} code of this district",
+                    says(
+                        N_("feature #%(number)s: %(code)s is not a %(level)s code of this district"),
+                        number=feature.number,
+                        code=feature.code,
+                        level=LEVEL_WORDS[level],
+                    ),
                     (feature.code,),
                 )
             )
@@ -72,7 +97,12 @@ def check_boundaries(
                 Problem(
                     "repeated_code",
                     "warning",
-                    f"{code}: {len(features)} features ({numbers}) joined",
+                    says(
+                        N_("%(code)s: %(count)s features (%(numbers)s) joined"),
+                        code=code,
+                        count=len(features),
+                        numbers=numbers,
+                    ),
                     (code,),
                 )
             )
@@ -89,7 +119,12 @@ def check_boundaries(
             Problem(
                 "missing",
                 "warning",
-                f"{len(missing)} {level} unit(s) have no polygon: {_named(missing, known)}",
+                says(
+                    N_("%(count)s %(level)s unit(s) have no polygon: %(units)s"),
+                    count=len(missing),
+                    level=LEVEL_WORDS[level],
+                    units=_named(missing, known),
+                ),
                 tuple(missing),
             )
         )
@@ -128,8 +163,13 @@ def _overlaps(units: list[Unit], frame: MetricFrame, tolerance_m: float) -> list
                 Problem(
                     "overlap",
                     "warning",
-                    f"{a.name or a.code} {a.code} and {b.name or b.code} {b.code} overlap by {area:,.0f} m² "
-                    f"({_where(shared)})",
+                    says(
+                        N_("%(one)s and %(other)s overlap by %(area)s m² (%(where)s)"),
+                        one=f"{a.name or a.code} {a.code}",
+                        other=f"{b.name or b.code} {b.code}",
+                        area=f"{area:,.0f}",
+                        where=_where(shared),
+                    ),
                     (a.code, b.code),
                     area,
                 )
@@ -154,7 +194,12 @@ def _gaps(
                 Problem(
                     "gap",
                     "warning",
-                    f"a gap of {area:,.0f} m² between {level} units ({_where(hole)})",
+                    says(
+                        N_("a gap of %(area)s m² between %(level)s units (%(where)s)"),
+                        area=f"{area:,.0f}",
+                        level=LEVEL_WORDS[level],
+                        where=_where(hole),
+                    ),
                     (),
                     area,
                 )
@@ -172,7 +217,10 @@ def _outside(
                 Problem(
                     "outside",
                     "error",
-                    f"{unit.name or unit.code} {unit.code} lies wholly outside the district",
+                    says(
+                        N_("%(unit)s lies wholly outside the district"),
+                        unit=f"{unit.name or unit.code} {unit.code}",
+                    ),
                     (unit.code,),
                 )
             )
@@ -184,8 +232,12 @@ def _outside(
                 Problem(
                     "outside",
                     "warning",
-                    f"{unit.name or unit.code} {unit.code} reaches {area:,.0f} m² outside the district "
-                    f"({_where(beyond)})",
+                    says(
+                        N_("%(unit)s reaches %(area)s m² outside the district (%(where)s)"),
+                        unit=f"{unit.name or unit.code} {unit.code}",
+                        area=f"{area:,.0f}",
+                        where=_where(beyond),
+                    ),
                     (unit.code,),
                     area,
                 )

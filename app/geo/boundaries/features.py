@@ -14,7 +14,16 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.validation import explain_validity
 
-from app.geo.boundaries.report import NAME_FIELDS, BoundaryFileError, Feature, Geometry, Problem
+from app.geo.boundaries.report import (
+    N_,
+    NAME_FIELDS,
+    BoundaryFileError,
+    Feature,
+    Geometry,
+    Problem,
+    Text,
+    says,
+)
 from app.geo.crs import CRS, converter, file_crs
 
 
@@ -59,18 +68,22 @@ def system_of(crs: str | None, default: str, why: str) -> tuple[CRS, str]:
 Transform = CRS | Callable[[np.ndarray], np.ndarray]
 
 
-def _ring_problem(ring: Any) -> str | None:
+def _ring_problem(ring: Any) -> Text | None:
     if not isinstance(ring, list) or len(ring) < 4:
-        return "a ring has fewer than 4 positions"
+        return says(N_("a ring has fewer than 4 positions"))
     for position in ring:
         if not (
             isinstance(position, list | tuple)
             and len(position) >= 2
             and all(isinstance(v, int | float) and math.isfinite(v) for v in position[:2])
         ):
-            return f"a position {json.dumps(position)[:40]} is not two numbers"
+            return says(N_("a position %(position)s is not two numbers"), position=json.dumps(position)[:40])
     if list(ring[0][:2]) != list(ring[-1][:2]):
-        return f"a ring does not close (it starts at {_at(ring[0])} and ends at {_at(ring[-1])})"
+        return says(
+            N_("a ring does not close (it starts at %(start)s and ends at %(end)s)"),
+            start=_at(ring[0]),
+            end=_at(ring[-1]),
+        )
     return None
 
 
@@ -82,23 +95,28 @@ def feature(
     number: int,
     code: str,
     name: str | None,
-    polygons: list[list[Any]] | str,
+    polygons: list[list[Any]] | Text,
     system: Transform,
     problems: list[Problem],
 ) -> Feature:
-    label = f"feature #{number}" + (f" ({code})" if code else "")
-    if isinstance(polygons, str):
-        problems.append(Problem("no_geometry", "error", f"{label}: {polygons}", (code,)))
+    label = says(N_("feature #%(number)s (%(code)s)"), number=number, code=code) if code else None
+    label = label or says(N_("feature #%(number)s"), number=number)
+
+    def about(reason: Text) -> Text:
+        return says(N_("%(feature)s: %(reason)s"), feature=label, reason=reason)
+
+    if isinstance(polygons, Text):
+        problems.append(Problem("no_geometry", "error", about(polygons), (code,)))
         return Feature(number, code, name, None)
     if not polygons:
-        problems.append(Problem("no_geometry", "error", f"{label}: it has no polygon", (code,)))
+        problems.append(Problem("no_geometry", "error", about(says(N_("it has no polygon"))), (code,)))
         return Feature(number, code, name, None)
     parts = []
     for rings in polygons:
-        reason = "a polygon has no rings" if not isinstance(rings, list) or not rings else None
+        reason = says(N_("a polygon has no rings")) if not isinstance(rings, list) or not rings else None
         reason = reason or next((r for r in map(_ring_problem, rings) if r), None)
         if reason:
-            problems.append(Problem("invalid_ring", "error", f"{label}: {reason}", (code,)))
+            problems.append(Problem("invalid_ring", "error", about(reason), (code,)))
             return Feature(number, code, name, None)
         parts.append(
             Polygon([tuple(p[:2]) for p in rings[0]], [[tuple(p[:2]) for p in r] for r in rings[1:]])
@@ -107,16 +125,16 @@ def feature(
     geometry = _to_wgs84(geometry, system)
     if not geometry.is_valid:
         why = explain_validity(geometry)
-        problems.append(Problem("invalid_ring", "error", f"{label}: {_validity(why)}", (code,)))
+        problems.append(Problem("invalid_ring", "error", about(_validity(why)), (code,)))
         return Feature(number, code, name, None)
     return Feature(number, code, name, geometry)
 
 
-def _validity(reason: str) -> str:
+def _validity(reason: str) -> Text:
     """shapely's reason ("Self-intersection[107.8 30.6]") in words a bureau can act on."""
     if reason.startswith("Self-intersection") or reason.startswith("Ring Self-intersection"):
-        return f"a ring crosses itself at {reason.split('[', 1)[-1].rstrip(']')}"
-    return f"invalid polygon: {reason}"
+        return says(N_("a ring crosses itself at %(at)s"), at=reason.split("[", 1)[-1].rstrip("]"))
+    return says(N_("invalid polygon: %(reason)s"), reason=reason)
 
 
 def _to_wgs84(geometry: Geometry, system: Transform) -> Geometry:
@@ -132,10 +150,10 @@ def _to_wgs84(geometry: Geometry, system: Transform) -> Geometry:
     return shapely.transform(geometry, system)
 
 
-def geojson_polygons(geometry: Any) -> list[list[Any]] | str:
+def geojson_polygons(geometry: Any) -> list[list[Any]] | Text:
     """A GeoJSON geometry as a list of polygons (lists of rings), or a reason it is none."""
     if not isinstance(geometry, dict):
-        return "it has no geometry"
+        return says(N_("it has no geometry"))
     kind = geometry.get("type")
     coordinates = geometry.get("coordinates")
     if kind == "Polygon" and isinstance(coordinates, list):
@@ -146,8 +164,8 @@ def geojson_polygons(geometry: Any) -> list[list[Any]] | str:
         polygons: list[list[Any]] = []
         for part in geometry["geometries"]:
             found = geojson_polygons(part)
-            if isinstance(found, str):
+            if isinstance(found, Text):
                 return found
             polygons += found
         return polygons
-    return f"its geometry is a {kind}, not a Polygon or MultiPolygon"
+    return says(N_("its geometry is a %(kind)s, not a Polygon or MultiPolygon"), kind=kind)

@@ -14,7 +14,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree as SafeXML
 
 from app.geo.boundaries.features import choose_field, feature, name_of, system_of, text
-from app.geo.boundaries.report import CODE_FIELDS, BoundaryFile, BoundaryFileError, Problem
+from app.geo.boundaries.report import CODE_FIELDS, N_, BoundaryFile, BoundaryFileError, Problem, Text, says
 
 
 def _local(tag: str) -> str:
@@ -57,11 +57,11 @@ def read_kml(data: bytes, filename: str, code_field: str | None, crs: str | None
     problems: list[Problem] = []
     features = []
     for number, (placemark, properties) in enumerate(rows, 1):
-        polygons: list[list[Any]] | str = [
+        polygons: list[list[Any]] | Text = [
             _kml_polygon(polygon) for polygon in _descendants(placemark, "Polygon")
         ]
         if not polygons:
-            polygons = "it has no Polygon"
+            polygons = says(N_("it has no Polygon"))
         name = properties.get("name") if chosen != "name" else name_of(properties)
         features.append(feature(number, text(properties.get(chosen)), name, polygons, system, problems))
     return BoundaryFile("kml", why, chosen, fields, features, problems)

@@ -21,7 +21,7 @@ from app.geo.boundaries.features import (
     system_of,
     text,
 )
-from app.geo.boundaries.report import CODE_FIELDS, BoundaryFile, BoundaryFileError, Problem
+from app.geo.boundaries.report import CODE_FIELDS, N_, BoundaryFile, BoundaryFileError, Problem, Text, says
 from app.geo.crs import CRS, FILE_CRS_NAMES
 
 
@@ -88,13 +88,15 @@ def read_shapefile_zip(
         features = []
         for number, record in enumerate(reader.iterShapeRecords(), 1):
             properties = record.record.as_dict()
-            polygons: list[list[Any]] | str
+            polygons: list[list[Any]] | Text
             if record.shape.shapeType in (shapefile.POLYGON, shapefile.POLYGONZ, shapefile.POLYGONM):
                 polygons = geojson_polygons(record.shape.__geo_interface__)
             elif record.shape.shapeType == shapefile.NULL:
-                polygons = "it has no geometry"
+                polygons = says(N_("it has no geometry"))
             else:
-                polygons = f"its geometry is a {record.shape.shapeTypeName}, not a polygon"
+                polygons = says(
+                    N_("its geometry is a %(kind)s, not a polygon"), kind=record.shape.shapeTypeName
+                )
             code = text(properties.get(chosen))
             features.append(feature(number, code, name_of(properties), polygons, to_wgs84, problems))
     except UnicodeDecodeError as exc:
