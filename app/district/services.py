@@ -3,7 +3,11 @@ units a point lies in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import sqlalchemy as sa
+from flask import has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -19,9 +23,27 @@ from app.district.models import (
 from app.errors import FieldErrors, InvalidInput
 from app.extensions import db
 
+T = TypeVar("T")
+# The district's reference rows read once per request (a create asks for them several times over: the
+# bounds, the township's code, the village's code). They live in the request's WSGI environ, which lasts
+# exactly as long as the request; not in flask.g, which outlives a request when one app context holds
+# several (as in tests). Outside a request (commands, jobs) each call reads afresh.
+_PER_REQUEST = "ias.district.per_request"
+
+
+def _once_per_request(key: str, read: Callable[[], T]) -> T:
+    if not has_request_context():
+        return read()
+    kept: dict[str, Any] = request.environ.setdefault(_PER_REQUEST, {})
+    if key not in kept:
+        kept[key] = read()
+    return kept[key]
+
 
 def get_district() -> District | None:
-    return db.session.scalar(sa.select(District).order_by(District.id).limit(1))
+    return _once_per_request(
+        "district", lambda: db.session.scalar(sa.select(District).order_by(District.id).limit(1))
+    )
 
 
 def list_townships() -> sa.Select[tuple[Township]]:
@@ -77,7 +99,11 @@ def find_townships(name_or_code: str, *, with_aliases: bool = True) -> list[Town
 
 
 def code_book() -> CodeBook:
-    """What the loaded district data says about codes (for app.district.codes)."""
+    """What the loaded district data says about codes (for app.district.codes), read once per request."""
+    return _once_per_request("code_book", _read_code_book)
+
+
+def _read_code_book() -> CodeBook:
     district = get_district()
     if district is None:
         return CodeBook(district_code="", district_name="")
