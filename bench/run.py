@@ -38,7 +38,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-WORKLOADS = ("photo", "pip", "one_bar", "first_visit", "reminder", "list", "census", "create")
+WORKLOADS = ("photo", "pip", "one_bar", "first_visit", "reminder", "map", "list", "census", "create")
 REMINDER_DUE = (100, 1000)  # due today (as many overdue): the statement count must not change with it
 
 
@@ -301,6 +301,48 @@ def reminder(runner: Runner, env: dict[str, str], folder: Path, database: str) -
     )
 
 
+def map_points(runner: Runner, env: dict[str, str], folder: Path, database: str) -> None:
+    observations = "10000" if runner.args.quick else "100000"
+    runner.say(f"the district map over {int(observations):,} observations ({database})")
+    samples = "5" if runner.args.quick else "20"
+    record = runner.script(
+        "map_points.py",
+        ["--workdir", str(folder / "map"), "--observations", observations, "--samples", samples],
+        env,
+        folder,
+    )
+    if record is None:
+        return
+    budget_kib = record["budget_bytes"] / 1024
+    for case in record["cases"]:
+        ours, baseline = case["ours"], case.get("baseline")
+        runner.row(
+            workload=f"map: {case['name']}",
+            database=database,
+            measured=f"p95 {ours['p95_ms']:.0f} ms, {ours['bytes'] / 1024:.1f} KiB",
+            baseline=f"p95 {baseline['p95_ms']:.0f} ms (raw SQL + json)" if baseline else "—",
+            ratio=case.get("ratio", "—"),
+            budget=f"≤ {record['budget_seconds']} s painted, ≤ {budget_kib:.0f} KiB",
+            met=ours["bytes"] <= record["budget_bytes"] and ours["p95_ms"] <= 1000 * record["budget_seconds"],
+            notes=(
+                f"{case['records']:,} records in view → {case['features']} {case['kind']}; "
+                f"median {ours['median_ms']:.0f} ms"
+                + (f" vs {baseline['median_ms']:.0f} ms" if baseline else "")
+            ),
+        )
+    runner.row(
+        workload="map: size independent of the records",
+        database=database,
+        measured=f"{record['district_bytes'] / 1024:.1f} KiB for {record['observations']:,}",
+        baseline=f"{record['every_point_bytes'] / 1024 / 1024:.1f} MiB (every point as GeoJSON)",
+        ratio="—",
+        budget="at most one feature per cell in view",
+        met=record["independent"],
+        notes=f"{record['view_cells']} cells in the district view at zoom 10; the server's time only, "
+        "not the browser's painting",
+    )
+
+
 def lists(runner: Runner, env: dict[str, str], folder: Path, database: str, url: str) -> None:
     runner.say(f"filtered lists and GeoJSON over the data set ({database})")
     profile = RESULTS / f"profile-list-{database}.txt"
@@ -559,6 +601,8 @@ def main() -> int:
             work.mkdir()
             if "reminder" in only:  # builds (and on PostgreSQL empties) its own database: before the data set
                 reminder(runner, env, work, database)
+            if "map" in only:  # its own 100 000 observations (and on PostgreSQL its own emptying): before
+                map_points(runner, env, work, database)
             if only & {"list", "census", "create"}:
                 runner.say(f"data set: {observations:,} observations ({database})")
                 dataset = prepare_dataset(runner, env, work, observations)

@@ -6,7 +6,9 @@ Occurrence (发生):
   one point). A site with only absence records is not an occurrence.
 - 发生面积: over those sites, the area of each site's latest presence record in the scope, summed (a
   revisit replaces the site's area, it does not add to it). `record_area_m2` is the area one record
-  stands for: the typed area today; a record's polygon will take its place there.
+  stands for: its polygon's geodesic area, else the typed area. A site whose presence records in the
+  scope carry polygons counts the geodesic area of their union instead (`polygon_occurrence_areas`), so
+  overlapping polygons of one site are never counted twice.
 - 分布乡镇数: distinct townships of those sites. A site counts in the township of its latest presence
   record, so the township rows of a species add up to the species' figures.
 - 最高危害程度: the highest severity of any presence record of the site in the scope.
@@ -14,10 +16,11 @@ Occurrence (发生):
 Control (防治), by any of species, method and township:
 - 防治次数: operations; 防治面积（亩次）: their treated areas summed (a site treated three times over 2 亩
   is 6 亩次); 用工（人·日）, 费用（元）: summed.
-- 防治范围（亩）: the distinct extent treated. Records are points with a typed area, not polygons, so the
-  extent of one site is the largest area any single operation in the group treated there (the same
-  paddy treated three times over 2 亩 is 2 亩 of extent), summed over sites. Two sites whose treated
-  areas overlap on the ground are still counted apart: nothing in a point says they overlap.
+- 防治范围（亩）: the distinct extent treated, per site, summed over sites. With treated polygons, the
+  geodesic area of the union of the site's treated polygons in the group (three overlapping treatments
+  count their union once); without, the largest area any single operation in the group treated there
+  (the same paddy treated three times over 2 亩 is 2 亩 of extent); with both, the larger. Two sites
+  whose treated areas overlap on the ground are still counted apart.
 
 By census category (类别汇总): per category of the census (the agriculture census's three, the 林草
 census's three, the district's all six), the species found, 发生点数, 发生面积 and 分布乡镇数 rolled up
@@ -40,6 +43,7 @@ from app.accounts.models import Organization
 from app.census.scope import DISTRICT, CensusScope
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
 from app.extensions import db
+from app.geo import areas
 from app.observations.models import Observation
 from app.sites.models import Site
 from app.species.models import CensusCategory, Species
@@ -49,15 +53,26 @@ CONTROL_KEYS: Final = ("species", "method", "township")
 
 
 def record_area_m2() -> sa.ColumnElement[Any]:
-    """The area (m²) one presence record stands for. The one place to change when records carry
-    polygons: their geodesic area first, the typed area where there is none."""
-    area: sa.ColumnElement[Any] = Observation.__table__.c.area_m2
-    return area
+    """The area (m²) one presence record stands for: its polygon's geodesic area first, the typed area
+    where there is none (docs/contract.md §2 Area). A site with polygons counts their union instead
+    (`polygon_occurrence_areas`)."""
+    table = Observation.__table__.c
+    return sa.func.coalesce(table.geometry_area_m2, table.area_m2)
+
+
+def operation_area_m2() -> sa.ColumnElement[Any]:
+    """The area (m²) one control operation treated: its polygon's geodesic area, else the typed area."""
+    return sa.func.coalesce(ControlOperation.geometry_area_m2, ControlOperation.area_m2)
+
+
+def _has_polygon(column: Any) -> sa.ColumnElement[Any]:
+    return sa.case((column.is_not(None), 1), else_=0)
 
 
 def occurrence_sites(scope: CensusScope) -> sa.Subquery:
     """One row per occurrence site of the scope: `site_key`, `species_id`, `township_id` (of the site's
-    latest presence record), `area_m2` (that record's area), `max_severity`."""
+    latest presence record), `area_m2` (that record's area; null for a site with polygons), `polygons`
+    (1 when any of its presence records in the scope has a polygon), `max_severity`."""
     # A presence record always has a site; were one without, it stands for its own point.
     site_key = sa.func.coalesce(Observation.site_id, -Observation.id)
     latest_first = sa.func.row_number().over(
@@ -69,6 +84,7 @@ def occurrence_sites(scope: CensusScope) -> sa.Subquery:
             Observation.species_id.label("species_id"),
             Observation.township_id.label("township_id"),
             record_area_m2().label("area_m2"),
+            sa.func.max(_has_polygon(Observation.geometry)).over(partition_by=site_key).label("polygons"),
             sa.func.max(Observation.severity).over(partition_by=site_key).label("max_severity"),
             latest_first.label("rank"),
         )
@@ -80,7 +96,9 @@ def occurrence_sites(scope: CensusScope) -> sa.Subquery:
             ranked.c.site_key,
             ranked.c.species_id,
             ranked.c.township_id,
-            ranked.c.area_m2,
+            # A site with polygons: their union's area, added by `occurrences` (not a row's area).
+            sa.case((ranked.c.polygons == 1, None), else_=ranked.c.area_m2).label("area_m2"),
+            ranked.c.polygons,
             ranked.c.max_severity,
         )
         .where(ranked.c.rank == 1)
@@ -113,11 +131,15 @@ def occurrences(scope: CensusScope, by: Sequence[str] = ("species",)) -> list[Oc
         sa.func.coalesce(sa.func.sum(sites.c.area_m2), 0.0),
         sa.func.count(sa.distinct(sites.c.township_id)),
         sa.func.max(sites.c.max_severity),
+        sa.func.coalesce(sa.func.sum(sites.c.polygons), 0),
     ).group_by(*keys)
+    found = db.session.execute(stmt).all()
+    # Polygons are read only when some site has them: a census without costs no query more.
+    polygon_areas = polygon_occurrence_areas(scope, sites, by) if any(row[-1] for row in found) else {}
     rows = []
-    for row in db.session.execute(stmt):
+    for row in found:
         values = dict(zip(by, row[: len(by)], strict=True))
-        points, area, townships, severity = row[len(by) :]
+        points, area, townships, severity, _polygons = row[len(by) :]
         if not by and not points:
             continue  # no occurrence at all: no total row
         rows.append(
@@ -125,12 +147,36 @@ def occurrences(scope: CensusScope, by: Sequence[str] = ("species",)) -> list[Oc
                 species_id=values.get("species"),
                 township_id=values.get("township"),
                 points=int(points),
-                area_m2=float(area),
+                area_m2=float(area) + polygon_areas.get(tuple(row[: len(by)]), 0.0),
                 townships=int(townships),
                 max_severity=severity,
             )
         )
     return rows
+
+
+def polygon_occurrence_areas(
+    scope: CensusScope, sites: sa.Subquery, by: Sequence[str]
+) -> dict[tuple[Any, ...], float]:
+    """发生面积 of the sites with polygons, by the group keys of `by`: per site, the geodesic area of the
+    union of its presence records' polygons in the scope (overlaps count once). Only the records that
+    carry a polygon are read."""
+    site_key = sa.func.coalesce(Observation.site_id, -Observation.id)
+    polygons: dict[int, list[dict[str, Any]]] = {}
+    for key, geometry in db.session.execute(
+        sa.select(site_key, Observation.geometry).where(
+            Observation.detected.is_(True), Observation.geometry.is_not(None), *scope.observation_conditions()
+        )
+    ):
+        polygons.setdefault(key, []).append(geometry)
+    if not polygons:
+        return {}
+    keys = [sites.c.species_id if key == "species" else sites.c.township_id for key in by]
+    found: dict[tuple[Any, ...], float] = {}
+    for row in db.session.execute(sa.select(sites.c.site_key, *keys).where(sites.c.polygons == 1)):
+        group = tuple(row[1:])
+        found[group] = found.get(group, 0.0) + areas.union_area_m2(polygons[row[0]])
+    return found
 
 
 def roll_up(rows: Sequence[Occurrence], by: Sequence[str]) -> list[Occurrence]:
@@ -242,7 +288,7 @@ class ControlTotals:
     township_id: int | None
     operations: int  # 防治次数
     area_m2: float  # 防治面积（亩次）: summed over operations
-    extent_m2: float  # 防治范围（亩）: per site the largest single treated area, summed (module docstring)
+    extent_m2: float  # 防治范围（亩）: per site the union of treated polygons or the largest area (docstring)
     labour_person_days: float  # 用工（人·日）
     cost_yuan: float  # 费用（元）
 
@@ -258,13 +304,16 @@ def control_totals(scope: CensusScope, by: Sequence[str] = ("species", "method")
         "township": Site.township_id,
     }
     keys = [columns[key].label(key) for key in by]
+    has_polygon = sa.func.max(_has_polygon(ControlOperation.geometry))
     per_site = (
         sa.select(
             *keys,
             ControlOperation.site_id,
             sa.func.count().label("operations"),
-            sa.func.sum(ControlOperation.area_m2).label("area"),
-            sa.func.max(ControlOperation.area_m2).label("extent"),
+            sa.func.sum(operation_area_m2()).label("area"),
+            has_polygon.label("polygons"),
+            # A site with treated polygons: its extent is added by `polygon_extents`.
+            sa.case((has_polygon == 1, None), else_=sa.func.max(ControlOperation.area_m2)).label("extent"),
             sa.func.sum(ControlOperation.labour_person_days).label("labour"),
             sa.func.sum(ControlOperation.cost_yuan).label("cost"),
         )
@@ -285,11 +334,16 @@ def control_totals(scope: CensusScope, by: Sequence[str] = ("species", "method")
         total(per_site.c.extent),
         total(per_site.c.labour),
         total(per_site.c.cost),
+        total(per_site.c.polygons),
     ).group_by(*outer_keys)
+    found = db.session.execute(stmt).all()
+    # Polygons are read only when some operation has one: a census without costs no query more.
+    extents = polygon_extents(scope, [columns[key] for key in by]) if any(row[-1] for row in found) else {}
     rows = []
-    for row in db.session.execute(stmt):
+    for row in found:
         values = dict(zip(by, row[: len(by)], strict=True))
-        operations, area, extent, labour, cost = row[len(by) :]
+        operations, area, extent, labour, cost, _polygons = row[len(by) :]
+        extent = float(extent) + extents.get(tuple(row[: len(by)]), 0.0)
         if not by and not operations:
             continue
         rows.append(
@@ -305,6 +359,37 @@ def control_totals(scope: CensusScope, by: Sequence[str] = ("species", "method")
             )
         )
     return rows
+
+
+def polygon_extents(scope: CensusScope, keys: Sequence[Any]) -> dict[tuple[Any, ...], float]:
+    """防治范围 of the sites with treated polygons, by the group keys: per site and group, the geodesic
+    area of the union of its operations' polygons, or the largest typed area of its operations without
+    one when that is larger. Only the sites with a polygon in the scope are read."""
+    with_polygon = (
+        sa.select(ControlOperation.site_id)
+        .where(ControlOperation.geometry.is_not(None), *scope.operation_conditions())
+        .scalar_subquery()
+    )
+    groups: dict[tuple[Any, ...], tuple[list[dict[str, Any]], float]] = {}
+    for row in db.session.execute(
+        sa.select(*keys, ControlOperation.site_id, ControlOperation.geometry, ControlOperation.area_m2)
+        .join(Site, Site.id == ControlOperation.site_id)
+        .where(ControlOperation.site_id.in_(with_polygon), *scope.operation_conditions())
+    ):
+        group, geometry, typed = tuple(row[: len(keys) + 1]), row[-2], row[-1]
+        polygons, largest = groups.get(group, ([], 0.0))
+        if geometry is not None:
+            polygons.append(geometry)
+        elif typed is not None:
+            largest = max(largest, typed)
+        groups[group] = (polygons, largest)
+    found: dict[tuple[Any, ...], float] = {}
+    for group, (polygons, largest) in groups.items():
+        if not polygons:
+            continue  # no polygon in this group: the SQL counted its largest area
+        outer = group[:-1]  # without the site
+        found[outer] = found.get(outer, 0.0) + max(areas.union_area_m2(polygons), largest)
+    return found
 
 
 @dataclass(frozen=True)

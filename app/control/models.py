@@ -39,6 +39,10 @@ class ControlOperation(Audited, db.Model):  # type: ignore[name-defined]
     method_id: Mapped[int] = mapped_column(sa.ForeignKey("control_methods.id"), index=True)
     performed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     area_m2: Mapped[float | None]
+    # The treated polygon (WGS-84 GeoJSON) and its geodesic area in m²; area_m2 takes that area when none
+    # was typed. A site's treated polygons give its 防治范围 (docs/census.md).
+    geometry: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    geometry_area_m2: Mapped[float | None]
     # The method's own quantities (kg_removed, product, dose …), checked against its catalogue fields.
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     labour_person_days: Mapped[float | None]

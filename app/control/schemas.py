@@ -9,7 +9,8 @@ from app.api import ID_RANGE, LocalDateTime, PageArgs, WorkDay
 from app.control.assessment import efficacy_gap_text
 from app.control.follow_ups import is_overdue
 from app.control.models import FollowUpKind, FollowUpStatus
-from app.observations.schemas import ObservationCreateArgs
+from app.geo.crs import CRS
+from app.observations.schemas import GeometryField, ObservationCreateArgs
 from app.photos.schemas import StagedPhotoSchema
 from app.sites.schemas import SpeciesRefSchema
 
@@ -46,6 +47,13 @@ class ControlOperationCreateArgs(ma.Schema):
     method = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
     performed_at = LocalDateTime(required=True)
     area_m2 = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=1e9))
+    geometry = GeometryField()
+    crs = ma.fields.Enum(
+        CRS,
+        by_value=True,
+        load_default=CRS.WGS84,
+        metadata={"description": "the system the geometry's points are in; gcj02 and bd09 are converted"},
+    )
     details = ma.fields.Dict(
         keys=ma.fields.String(),
         load_default=dict,
@@ -145,6 +153,10 @@ class ControlOperationSchema(ma.Schema):
     method_name = ma.fields.Function(lambda o: o.method.name_zh)
     performed_at = LocalDateTime()
     area_m2 = ma.fields.Float(allow_none=True)
+    geometry = ma.fields.Dict(
+        allow_none=True, metadata={"description": "the treated polygon, WGS-84 GeoJSON"}
+    )
+    geometry_area_m2 = ma.fields.Float(allow_none=True, metadata={"description": "its geodesic area in m²"})
     details = ma.fields.Dict()
     labour_person_days = ma.fields.Float(allow_none=True)
     cost_yuan = ma.fields.Float(allow_none=True)

@@ -18,7 +18,9 @@ from app.control.schedule import schedule_follow_ups
 from app.control.staff import assignee_or_error
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.extensions import db
+from app.geo.crs import CRS
 from app.idempotency import CreateOnce, fingerprint
+from app.observations.checks import check_polygon, polygon_area
 from app.observations.models import Observation
 from app.photos import services as photos
 from app.photos.models import Photo
@@ -115,6 +117,7 @@ def create_control_operation(
 
     errors: FieldErrors = {}
     site, baseline = _site_and_baseline(args, errors)
+    polygon = check_polygon(args.get("geometry"), CRS(args.get("crs", CRS.WGS84)), errors)
     method = find_control_method(args["method"])
     if method is None:
         errors["method"] = [_("Unknown control method; see GET /api/v1/control-methods.")]
@@ -172,7 +175,10 @@ def create_control_operation(
             species=species,
             method=method,
             performed_at=performed_at,
-            area_m2=args.get("area_m2"),
+            # The typed treated area, else the polygon's (docs/census.md: 防治面积 and 防治范围).
+            area_m2=polygon_area(args, polygon)[0],
+            geometry=None if polygon is None else polygon.geojson,
+            geometry_area_m2=None if polygon is None else round(polygon.area_m2, 2),
             details=args.get("details") or {},
             labour_person_days=args.get("labour_person_days"),
             cost_yuan=args.get("cost_yuan"),

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
+from flask import Response, request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from app.api import PageArgs, page_of, paginate
-from app.district import services
+from app.district import outlines, services
 from app.district.schemas import DistrictSchema, TownshipSchema, VillageQueryArgs, VillageSchema
 from app.errors import NotFound
 
@@ -43,3 +45,32 @@ class Villages(MethodView):
     ) -> dict[str, Any]:
         """The district's villages and communities (村/社区), of one township or by name when asked"""
         return paginate(services.list_villages(township_code, q), page=page, per_page=per_page)
+
+
+class OutlineArgs(ma.Schema):
+    zoom = ma.fields.Integer(
+        required=True,
+        validate=ma.validate.Range(min=0, max=outlines.MAX_ZOOM),
+        metadata={"description": "the map's zoom: the outlines are simplified to about a pixel at it"},
+    )
+
+
+@blp.route("/boundaries/outlines")
+class Outlines(MethodView):
+    @blp.arguments(OutlineArgs, location="query", as_kwargs=True)
+    @blp.response(200, description="A GeoJSON FeatureCollection (`level`, `code`, `name`, `label` point)")
+    @blp.alt_response(304, description="Not modified (If-None-Match names the current ETag)")
+    def get(self, zoom: int) -> Response:
+        """The loaded district, township (and from zoom 12 village) outlines for the maps, for `zoom`
+
+        Simplified to about a pixel at `zoom`; cached by the boundaries' version (ETag); empty when none
+        are loaded (docs/contract.md §2).
+        """
+        tag, body = outlines.outlines(zoom)
+        if tag in request.if_none_match:
+            response = Response(status=304)
+        else:
+            response = Response(body, mimetype="application/geo+json")
+        response.set_etag(tag)
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response

@@ -11,18 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Response
+from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.audit.services import record_event
 from app.clock import local_today, local_zone
-from app.gis import services
+from app.gis import aggregate, services
 from app.gis.layers import SOURCES
 from app.gis.schemas import (
     PAGING,
     ControlOperationDownloadArgs,
     Format,
+    MapObservationArgs,
     ObservationDownloadArgs,
     SiteDownloadArgs,
 )
@@ -113,3 +114,26 @@ class ControlOperationsDownload(MethodView):
         Same filters as GET /api/v1/control-operations; each operation at its site's position.
         """
         return download("control_operations", args)
+
+
+@blp.route("/map/observations")
+class MapObservations(MethodView):
+    @blp.arguments(MapObservationArgs(exclude=PAGING), location="query")
+    @blp.response(
+        200,
+        description="A GeoJSON FeatureCollection with `kind` (clusters or points), `zoom` and `total`; a "
+        "cluster's property is `count` (at the mean position of its records), a point's `species`, "
+        "`detected`, `status`, `observed_at`, `severity`",
+    )
+    def get(self, args: dict[str, Any]) -> Response:
+        """Observations in the map's view, as clusters with counts or (zoomed in, few enough) as points
+
+        Same filters as GET /api/v1/observations; the answer's size depends on the view, not on the number
+        of records (docs/contract.md §5, the map budget).
+        """
+        filters = dict(args)
+        bbox = parse_bbox(filters.pop("bbox"))
+        zoom = filters.pop("zoom")
+        response = jsonify(aggregate.aggregate(filters, bbox, zoom))
+        response.headers["Cache-Control"] = "private, no-store"
+        return response

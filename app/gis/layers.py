@@ -4,7 +4,9 @@ as a `Record` the writers take (geometry and plain values, times in local time).
 Column keys are the list endpoints' field names where they exist (docs/contract.md §3.2: names are part
 of the contract); DBF names are the short Chinese names a Shapefile can hold (app/gis/writers/
 shapefile_zip.py). Positions are WGS-84 (≡ CGCS2000 for field work). A control operation has no position
-of its own: it is where its site is.
+of its own: it is where its site is. A row with an area polygon (a record's 发生范围, a site's extent, an
+operation's treated polygon: docs/contract.md §2 Area) is drawn as that polygon, its point kept in the
+longitude/latitude columns.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def observation_record(o: Observation, zone: tzinfo) -> Record:
     )
     finding = "" if o.detected else "（未发现）"
     title = f"{o.species.name_zh}{finding} {_local(o.observed_at, zone):%Y-%m-%d}"
-    return Record(o.id, point(o.longitude, o.latitude), values, title)
+    return Record(o.id, o.geometry or point(o.longitude, o.latitude), values, title)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +160,7 @@ def site_record(s: Site, zone: tzinfo) -> Record:
         s.longitude,
         s.latitude,
     )
-    return Record(s.id, point(s.longitude, s.latitude), values, f"{s.code} {s.species.name_zh}")
+    return Record(s.id, s.extent or point(s.longitude, s.latitude), values, f"{s.code} {s.species.name_zh}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,7 +215,7 @@ def operation_record(o: ControlOperation, zone: tzinfo) -> Record:
         site.latitude,
     )
     title = f"{o.method.name_zh} {o.species.name_zh} {_local(o.performed_at, zone):%Y-%m-%d}"
-    return Record(o.id, point(site.longitude, site.latitude), values, title)
+    return Record(o.id, o.geometry or point(site.longitude, site.latitude), values, title)
 
 
 SOURCES = {

@@ -45,3 +45,16 @@ class SiteDownloadArgs(FormatArgs, SiteQueryArgs):
 
 class ControlOperationDownloadArgs(FormatArgs, ControlOperationQueryArgs):
     pass
+
+
+class MapObservationArgs(ObservationQueryArgs):
+    """The records map's view (bbox and zoom, both required) and the list's filters, without paging."""
+
+    bbox = ma.fields.String(
+        required=True, metadata={"description": "the map's view: min_lon,min_lat,max_lon,max_lat (WGS-84)"}
+    )
+    zoom = ma.fields.Integer(
+        required=True,
+        validate=ma.validate.Range(min=0, max=22),
+        metadata={"description": "the map's zoom: clusters below 13 or beyond 1000 records, else points"},
+    )

@@ -56,6 +56,7 @@ SHELL_FILES = (
     "js/capture.js",
     "js/checks.js",
     "js/position.js",
+    "js/mapkit.js",
     "js/photos.js",
     "js/control.js",
     "js/map.js",

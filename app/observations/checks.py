@@ -29,6 +29,7 @@ from app.district.services import (
 )
 from app.errors import FieldErrors, InvalidInput, invalid_fields_message
 from app.extensions import db
+from app.geo import areas
 from app.geo.crs import CRS, distance_m, to_wgs84
 from app.sites.models import Site
 from app.sites.services import degree_box
@@ -52,6 +53,28 @@ class Checked:
     values: dict[str, Any]
     village: Village | None = None
     village_mismatch: bool = False
+    polygon: areas.Polygon | None = None
+
+
+def check_polygon(geometry: Any, crs: CRS, errors: FieldErrors) -> areas.Polygon | None:
+    """An area polygon (docs/contract.md §2 Area) checked and converted to WGS-84, or None with the reason
+    under `geometry` in `errors`: not a Polygon/MultiPolygon, a ring not closed or with fewer than 3
+    distinct points, self-crossing, or a vertex outside the district (its boundary when loaded)."""
+    if geometry is None:
+        return None
+    try:
+        polygon = areas.parse(geometry, crs)
+    except areas.PolygonError as error:
+        errors.setdefault("geometry", []).append(_(error.reason, **error.values))
+        return None
+    district = get_district()
+    # Its loaded outline (grown by the tolerance), else its box: every vertex must be in it.
+    if district is not None and not all(inside_district(district, lon, lat) for lon, lat in polygon.vertices):
+        errors.setdefault("geometry", []).append(
+            _("The outline goes outside %(district)s; check its points and crs.", district=district.name)
+        )
+        return None
+    return polygon
 
 
 def _position_errors(lon: float, lat: float, crs: CRS, errors: FieldErrors) -> tuple[float, float]:
@@ -103,6 +126,22 @@ def _metric_errors(species: Species, values: dict[str, Any], errors: FieldErrors
         errors.setdefault("severity", []).append(_("An absence record cannot have a severity."))
 
 
+# A typed area further than this from its polygon's is flagged (docs/contract.md §2 Area).
+AREA_MISMATCH_RATIO = 0.2
+
+
+def polygon_area(values: dict[str, Any], polygon: areas.Polygon | None) -> tuple[float | None, bool]:
+    """The record's area (m²) and whether it disagrees with its polygon: the typed area when there is
+    one, else the polygon's (a presence record only: an absence's polygon is where it was searched); a
+    typed area more than 20 % off the polygon's is a mismatch."""
+    typed = values.get("area_m2")
+    if polygon is None:
+        return typed, False
+    if typed is None:
+        return (round(polygon.area_m2, 2) if values.get("detected", True) else None), False
+    return typed, abs(typed - polygon.area_m2) > AREA_MISMATCH_RATIO * polygon.area_m2
+
+
 def derived_severity(species: Species, values: dict[str, Any]) -> int | None:
     """Severity 1–5 from the species' thresholds (four ascending upper bounds of levels 1–4)."""
     rule = species.severity or {}
@@ -129,6 +168,8 @@ def check_record(values: dict[str, Any]) -> Checked:
         errors.setdefault("observed_at", []).append(_("is before 1990; check the year."))
 
     lon, lat = _position_errors(values["longitude"], values["latitude"], CRS(values["crs"]), errors)
+    # A stored polygon kept through an edit is WGS-84 already, whatever crs the edit's point is in.
+    polygon = check_polygon(values.get("geometry"), CRS(values.get("_geometry_crs", values["crs"])), errors)
 
     township: Township | None = None
     mismatch = False
@@ -183,6 +224,7 @@ def check_record(values: dict[str, Any]) -> Checked:
         values=values,
         village=village,
         village_mismatch=village_flag,
+        polygon=polygon,
     )
 
 

@@ -12,7 +12,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.geo.crs import distance_m
-from app.observations.checks import Checked
+from app.observations.checks import Checked, polygon_area
 from app.observations.models import Flag, Observation
 from app.sites.services import closest, degree_box
 
@@ -31,6 +31,7 @@ def update_flags(
     )
     observation.set_flag(Flag.TOWNSHIP_MISMATCH, checked.township_mismatch)
     observation.set_flag(Flag.VILLAGE_MISMATCH, checked.village_mismatch)
+    observation.set_flag(Flag.AREA_MISMATCH, polygon_area(checked.values, checked.polygon)[1])
     observation.duplicate_of_id = (find_duplicate or likely_duplicate)(observation)
     observation.set_flag(Flag.POSSIBLE_DUPLICATE, observation.duplicate_of_id is not None)
     if observation.id is not None:

@@ -3,13 +3,14 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organization, User
 from app.audit.models import Audited
-from app.db import UTCDateTime, intpk, timestamp, utcnow
+from app.db import NullableJSON, UTCDateTime, intpk, timestamp, utcnow
 from app.district.models import Township, Village
 from app.extensions import db
 from app.photos.models import Photo
@@ -43,6 +44,7 @@ class Flag(enum.StrEnum):
     POSSIBLE_DUPLICATE = "possible_duplicate"
     TOWNSHIP_MISMATCH = "township_mismatch"
     VILLAGE_MISMATCH = "village_mismatch"  # the point is outside the given village's loaded polygon
+    AREA_MISMATCH = "area_mismatch"  # the typed area differs from the polygon's by more than 20 %
 
 
 class Observation(Audited, db.Model):  # type: ignore[name-defined]
@@ -75,6 +77,10 @@ class Observation(Audited, db.Model):  # type: ignore[name-defined]
     place_name: Mapped[str | None] = mapped_column(sa.String(200))
     habitat_id: Mapped[int | None] = mapped_column(sa.ForeignKey("habitats.id"))
     area_m2: Mapped[float | None]
+    # The area polygon (发生范围, docs/contract.md §2 Area): WGS-84 GeoJSON and its geodesic area in m²;
+    # area_m2 takes that area when none was typed (app/geo/areas.py).
+    geometry: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    geometry_area_m2: Mapped[float | None]
     cover_pct: Mapped[float | None]
     density_per_m2: Mapped[float | None]
     egg_masses_per_m2: Mapped[float | None]

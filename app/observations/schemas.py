@@ -17,6 +17,23 @@ def _range(metric: metrics.Metric) -> ma.validate.Range:
     return ma.validate.Range(min=metric.minimum, max=metric.maximum)
 
 
+def GeometryField(**kwargs: Any) -> ma.fields.Dict:
+    """An area polygon (docs/contract.md §2 Area): checked as a whole with the record (app/geo/areas.py)."""
+    return ma.fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "发生范围: a GeoJSON Polygon or MultiPolygon in `crs` (closed rings of "
+            "[longitude, latitude], ≥ 3 distinct points, not crossing itself, inside the district); its "
+            "geodesic area fills area_m2 when that is not given",
+            "example": {
+                "type": "Polygon",
+                "coordinates": [[[107.8, 30.67], [107.801, 30.67], [107.801, 30.671], [107.8, 30.67]]],
+            },
+        },
+        **kwargs,
+    )
+
+
 class MetricsFields(ma.Schema):
     """The survey metrics with their ranges (contract §2); null means "not measured". Which apply depends
     on the species (GET /api/v1/species/{id} `metrics`)."""
@@ -57,6 +74,7 @@ class ObservationFieldsArgs(MetricsFields):
         load_default=CRS.WGS84,
         metadata={"description": "the system latitude/longitude are in; gcj02 and bd09 are converted"},
     )
+    geometry = GeometryField()
     accuracy_m = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=0, max=100_000))
     altitude_m = ma.fields.Float(allow_none=True, validate=ma.validate.Range(min=-500, max=9000))
     position_source = ma.fields.Enum(PositionSource, by_value=True, load_default=PositionSource.GPS)
@@ -189,6 +207,10 @@ class ObservationSchema(MetricsFields):
     observed_at = LocalDateTime()
     latitude = ma.fields.Float(metadata={"description": "WGS-84"})
     longitude = ma.fields.Float(metadata={"description": "WGS-84"})
+    geometry = ma.fields.Dict(allow_none=True, metadata={"description": "the area polygon, WGS-84 GeoJSON"})
+    geometry_area_m2 = ma.fields.Float(
+        allow_none=True, metadata={"description": "the polygon's geodesic area in m² (even when typed)"}
+    )
     accuracy_m = ma.fields.Float(allow_none=True)
     altitude_m = ma.fields.Float(allow_none=True)
     position_source = ma.fields.Enum(PositionSource, by_value=True)

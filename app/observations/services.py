@@ -19,7 +19,7 @@ from app.events import publish
 from app.extensions import db
 from app.geo.crs import CRS, distance_m
 from app.idempotency import CreateOnce, fingerprint
-from app.observations.checks import METRIC_FIELDS, Checked, check_record, derived_severity
+from app.observations.checks import METRIC_FIELDS, Checked, check_record, derived_severity, polygon_area
 from app.observations.events import ObservationResubmitted
 from app.observations.flags import closest_duplicate, duplicate_candidates, refresh_photo_flag, update_flags
 from app.observations.models import Observation, ObservationFlag, ReviewStatus
@@ -54,8 +54,12 @@ def _apply(observation: Observation, checked: Checked) -> None:
     observation.township = checked.township
     observation.village = checked.village
     observation.habitat = checked.habitat
+    polygon = checked.polygon
+    observation.geometry = None if polygon is None else polygon.geojson
+    observation.geometry_area_m2 = None if polygon is None else round(polygon.area_m2, 2)
+    observation.area_m2, _mismatch = polygon_area(values, polygon)
     if observation.detected and values.get("severity") is None:
-        observation.severity = derived_severity(checked.species, values)
+        observation.severity = derived_severity(checked.species, {**values, "area_m2": observation.area_m2})
 
 
 def _place(
@@ -162,11 +166,25 @@ def create_observation(
             update_flags(observation, checked, nearby.duplicate)
         db.session.add(observation)
         db.session.flush()
+        if observation.geometry is not None:
+            refresh_extent(observation.site)
         if observation.site is not None:
             sites.refresh_status(observation.site, functools.partial(latest_detections, observation.site.id))
         return observation
 
     return once.create(build)
+
+
+def refresh_extent(site: Site | None) -> None:
+    """The site's extent again from its presence records' polygons (after one of them changed)."""
+    if site is None:
+        return
+    polygons = db.session.scalars(
+        sa.select(Observation.geometry).where(
+            Observation.site_id == site.id, Observation.detected.is_(True), Observation.geometry.is_not(None)
+        )
+    )
+    sites.set_extent(site, polygons)
 
 
 def latest_detections(site_id: int, n: int) -> list[bool]:
@@ -196,6 +214,7 @@ def _current_values(observation: Observation) -> dict[str, Any]:
         latitude=observation.latitude,
         longitude=observation.longitude,
         crs=CRS.WGS84,
+        geometry=observation.geometry,
         township_code=observation.township.code if observation.township else None,
         habitat=observation.habitat.code if observation.habitat else None,
     )
@@ -212,6 +231,14 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
     if "severity" not in changes and any(f in changes for f in METRIC_FIELDS):
         values["severity"] = None  # derive it again from the new figures
     values.update(changes)
+    if "geometry" not in changes:
+        values["_geometry_crs"] = CRS.WGS84  # the stored polygon is WGS-84 whatever crs the edit sends
+    if (
+        "area_m2" not in changes
+        and observation.geometry is not None
+        and (observation.area_m2 == observation.geometry_area_m2)
+    ):
+        values["area_m2"] = None  # it was the polygon's area: measure the polygon again
     if "village_code" not in changes and observation.village is not None:
         # Kept through an edit unless the record moved to another township (then dropped, not refused).
         values.update(village_code=observation.village.code, _village_kept=True)
@@ -221,6 +248,7 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
             _("send latitude and longitude together"),
         )
     checked = check_record(values)
+    had_polygon, site_before = observation.geometry is not None, observation.site
     moved = (
         checked.species.id != observation.species_id
         or checked.values["detected"] != observation.detected
@@ -230,6 +258,11 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
     if moved:
         _place(observation, checked, actor)
     update_flags(observation, checked)
+    if had_polygon or observation.geometry is not None:
+        db.session.flush()
+        refresh_extent(observation.site)
+        if site_before is not observation.site:
+            refresh_extent(site_before)
     if observation.status == ReviewStatus.RETURNED:
         observation.status = ReviewStatus.SUBMITTED
         db.session.flush()

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organization
 from app.audit.models import Audited
-from app.db import intpk, timestamp
+from app.db import NullableJSON, intpk, timestamp
 from app.district.models import Township
 from app.extensions import db
 from app.species.models import Habitat, Species
@@ -49,6 +50,10 @@ class Site(Audited, db.Model):  # type: ignore[name-defined]
     )
     first_observed_at: Mapped[datetime]
     last_observed_at: Mapped[datetime]
+    # The site's extent: the union of its records' area polygons (WGS-84 GeoJSON) and its geodesic area in
+    # m²; None while no record of it carries a polygon (docs/contract.md §2 Area).
+    extent: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    extent_area_m2: Mapped[float | None]
     created_at: Mapped[timestamp]
 
     # Loaded on use; list queries ask for what they show (app.sites.api).

@@ -26,6 +26,11 @@ class SiteSchema(ma.Schema):
     status = ma.fields.Enum(SiteStatus, by_value=True)
     latitude = ma.fields.Float()
     longitude = ma.fields.Float()
+    extent = ma.fields.Dict(
+        allow_none=True,
+        metadata={"description": "the union of its records' area polygons (WGS-84 GeoJSON); null without"},
+    )
+    extent_area_m2 = ma.fields.Float(allow_none=True, metadata={"description": "the extent's area in m²"})
     township_code = ma.fields.Function(lambda s: s.township.code if s.township else None)
     township_name = ma.fields.Function(lambda s: s.township.name_zh if s.township else None)
     place_name = ma.fields.String(allow_none=True)

@@ -24,6 +24,7 @@ from app.district.models import District, Township
 from app.district.services import find_townships
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
+from app.geo import areas
 from app.geo.crs import EARTH_RADIUS_M, distance_m
 from app.sites.models import Site, SiteStatus
 from app.species.models import Habitat, Species
@@ -172,6 +173,15 @@ def refresh_status(site: Site, latest_detections: Callable[[int], Sequence[bool]
     latest = latest_detections(needed)
     if len(latest) == needed and not any(latest):
         site.status = SiteStatus.CLEARED
+
+
+def set_extent(site: Site, polygons: Iterable[dict[str, Any]]) -> None:
+    """The site's extent: the union of its records' area polygons (WGS-84 GeoJSON) and its geodesic area
+    (docs/contract.md §2 Area); none when no record carries one. The records are the caller's to give:
+    sites know no records."""
+    merged = areas.union(polygons)
+    site.extent = None if merged is None else areas.to_geojson(merged)
+    site.extent_area_m2 = None if merged is None else round(areas.geodesic_area_m2(merged), 2)
 
 
 def mark_treated(site: Site) -> None:

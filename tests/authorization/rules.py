@@ -150,6 +150,7 @@ RULES: dict[str, Rule] = {
     ),
     "GET /api/v1/observations/geojson": signed_in(READ),
     "GET /api/v1/observations/download": signed_in(READ + "; the list as a GIS file (app/gis/api.py)"),
+    "GET /api/v1/map/observations": signed_in(READ + "; the list aggregated for the map (app/gis/)"),
     "GET /api/v1/observations/{id}": signed_in(READ, target="observation"),
     "PATCH /api/v1/observations/{id}": Rule(
         EVERYONE,
@@ -308,6 +309,7 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/district": signed_in(REFERENCE),
     "GET /api/v1/townships": signed_in(REFERENCE),
     "GET /api/v1/villages": signed_in(REFERENCE),
+    "GET /api/v1/boundaries/outlines": signed_in(REFERENCE + "; the maps' outlines"),
     "GET /api/v1/habitats": signed_in(REFERENCE),
     "GET /api/v1/species": signed_in(REFERENCE),
     "GET /api/v1/species/{id}": signed_in(REFERENCE),

@@ -332,6 +332,9 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "POST /api/v1/observations": lambda c: Call("/api/v1/observations", json=c.fx.observation_payload()),
     "GET /api/v1/observations/geojson": lambda c: Call("/api/v1/observations/geojson"),
     "GET /api/v1/observations/download": lambda c: Call("/api/v1/observations/download?format=geojson"),
+    "GET /api/v1/map/observations": lambda c: Call(
+        "/api/v1/map/observations?bbox=107.5,30.4,108.1,30.9&zoom=10"
+    ),
     "GET /api/v1/observations/{id}": lambda c: Call(f"/api/v1/observations/{c.observation_id()}"),
     "PATCH /api/v1/observations/{id}": lambda c: Call(
         f"/api/v1/observations/{c.observation_id()}", json={"notes": "复核"}
@@ -396,6 +399,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /api/v1/district": lambda c: Call("/api/v1/district"),
     "GET /api/v1/townships": lambda c: Call("/api/v1/townships"),
     "GET /api/v1/villages": lambda c: Call("/api/v1/villages?township_code=500155202"),
+    "GET /api/v1/boundaries/outlines": lambda c: Call("/api/v1/boundaries/outlines?zoom=10"),
     "GET /api/v1/habitats": lambda c: Call("/api/v1/habitats"),
     "GET /api/v1/species": lambda c: Call("/api/v1/species?q=福寿螺"),
     "GET /api/v1/species/{id}": lambda c: Call(f"/api/v1/species/{c.fx.species_id('pomacea-canaliculata')}"),

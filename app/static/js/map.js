@@ -1,6 +1,7 @@
 // The map page: sites (by status) or records (found / not found) from the signed-in API, over a
 // configurable basemap or none. Data is fetched for the visible area only, so it stays light on a phone.
 import { fieldData, t } from "./fielddata.js";
+import { decorate } from "./mapkit.js";
 import { addBasemap } from "./position.js";
 
 const L = window.L;
@@ -8,13 +9,13 @@ const COLOURS = {
   active: "#b00020", under_control: "#a15c00", cleared: "#1f6f43", reemerged: "#6a1b9a",
   found: "#b00020", not_found: "#1f6f43",
 };
-const LIMIT = 5000;
 
 const filters = document.querySelector("[data-map-filters]");
 const note = document.querySelector("[data-map-note]");
 const map = L.map(document.querySelector("[data-map]"));
 addBasemap(L, map);
 const layer = L.layerGroup().addTo(map);
+const legend = decorate(L, map, []);
 
 function query(extra) {
   const params = new URLSearchParams();
@@ -25,13 +26,14 @@ function query(extra) {
   return params;
 }
 
-const LIST_LIMIT = 200; // items listed beside the map; the map itself shows up to LIMIT
+const LIST_LIMIT = 200; // items listed beside the map; the map shows the server's clusters or points
 const list = document.querySelector("[data-map-list]");
 const listNote = document.querySelector("[data-map-list-note]");
 const listCount = document.querySelector("[data-map-list-count]");
 const markers = new Map(); // list key ("sites:12", "observations:40") → marker
 let selected = null; // the key of the item picked from the list, kept while the layer is reloaded
 let rebuilding = false;
+let loads = 0; // loads drawn (tests wait for the next one)
 let generation = 0; // a load superseded by a newer one (filters or map moved again) draws nothing
 
 function marker(key, lat, lon, colour, popup) {
@@ -40,6 +42,37 @@ function marker(key, lat, lon, colour, popup) {
   m.on("popupopen", () => mark(key));
   markers.set(key, m);
   return m;
+}
+
+// A cluster of records: its count in a circle sized by it; a tap zooms in on it.
+function cluster(feature) {
+  const [lon, lat] = feature.geometry.coordinates;
+  const { count } = feature.properties;
+  const size = count >= 1000 ? 44 : count >= 100 ? 36 : count >= 10 ? 30 : 24;
+  const colour = "#7a4a00"; // found and not found together: zoom in to tell them apart
+  const m = L.marker([lat, lon], {
+    icon: L.divIcon({ className: "map-cluster", html: "", iconSize: [size, size] }),
+    keyboard: true,
+    title: t("map_cluster").replace("{n}", count),
+  });
+  m.on("add", () => {
+    const el = m.getElement();
+    el.textContent = count >= 10000 ? `${Math.round(count / 1000)}k` : String(count);
+    el.style.background = colour;
+    el.dataset.count = String(count);
+  });
+  m.on("click", () => map.setView([lat, lon], Math.min(map.getZoom() + 2, 18)));
+  return m;
+}
+
+function legendRows(kind) {
+  if (kind === "sites") {
+    return Object.keys(COLOURS).filter((k) => k !== "found" && k !== "not_found")
+      .map((status) => [COLOURS[status], statusLabel("sites", status)])
+      .concat([["outline", t("map_outlines")]]);
+  }
+  return [[COLOURS.found, t("found")], [COLOURS.not_found, t("not_found")], ["cluster", t("map_cluster_legend")],
+    ["outline", t("map_outlines")]];
 }
 
 function link(href, text) {
@@ -99,6 +132,7 @@ async function load() {
   const current = ++generation;
   const points = []; // [key, lat, lon, colour, popup, title, facts, href]
   let total; // set by either branch below
+  let clusters = []; // records aggregated by the server: [lon, lat] and {count, found}
   if (kind === "sites") {
     const response = await fetch(`/api/v1/sites?${query({ per_page: 500 })}`, { credentials: "same-origin" });
     if (!response.ok || current !== generation) return;
@@ -116,30 +150,36 @@ async function load() {
     }
   } else {
     const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(",");
-    const response = await fetch(`/api/v1/observations/geojson?${query({ per_page: LIMIT, bbox })}`, {
+    // Aggregated on the server (docs/contract.md §5): clusters with counts, points only when zoomed in.
+    const zoom = Math.round(map.getZoom());
+    const response = await fetch(`/api/v1/map/observations?${query({ bbox, zoom })}`, {
       credentials: "same-origin",
     });
     if (!response.ok || current !== generation) return;
     const body = await response.json();
     if (current !== generation) return;
     total = body.total;
-    for (const f of body.features) {
-      const [lon, lat] = f.geometry.coordinates;
-      const p = f.properties;
-      const title = `${p.species} · ${p.detected ? t("found") : t("not_found")}`;
-      const when = p.observed_at.slice(0, 16).replace("T", " ");
-      const popup = document.createElement("div");
-      popup.append(link(`/observations/${f.id}`, title), document.createElement("br"), when);
-      const facts = [when, statusLabel("observations", p.status),
-        p.severity ? t("map_severity").replace("{n}", p.severity) : ""];
-      points.push([`observations:${f.id}`, lat, lon, p.detected ? COLOURS.found : COLOURS.not_found, popup, title,
-        facts, `/observations/${f.id}`]);
+    if (body.kind === "clusters") clusters = body.features;
+    else {
+      for (const f of body.features) {
+        const [lon, lat] = f.geometry.coordinates;
+        const p = f.properties;
+        const title = `${p.species} · ${p.detected ? t("found") : t("not_found")}`;
+        const when = p.observed_at.slice(0, 16).replace("T", " ");
+        const popup = document.createElement("div");
+        popup.append(link(`/observations/${f.id}`, title), document.createElement("br"), when);
+        const facts = [when, statusLabel("observations", p.status),
+          p.severity ? t("map_severity").replace("{n}", p.severity) : ""];
+        points.push([`observations:${f.id}`, lat, lon, p.detected ? COLOURS.found : COLOURS.not_found, popup, title,
+          facts, `/observations/${f.id}`]);
+      }
     }
   }
   rebuilding = true;
   layer.clearLayers();
   markers.clear();
   rebuilding = false;
+  for (const c of clusters) layer.addLayer(cluster(c));
   const items = [];
   for (const [key, lat, lon, colour, popup, title, facts, href] of points) {
     layer.addLayer(marker(key, lat, lon, colour, popup));
@@ -148,9 +188,13 @@ async function load() {
   list.replaceChildren(...items);
   const count = points.length;
   document.querySelector("[data-map]").dataset.markers = String(count);
+  document.querySelector("[data-map]").dataset.clusters = String(clusters.length);
+  document.querySelector("[data-map]").dataset.loads = String(++loads);
+  legend.update(legendRows(kind));
   list.dataset.items = String(items.length);
   listCount.textContent = count ? `(${count})` : "";
-  note.textContent = count === 0 ? t("map_no_points") : count < total ? t("map_more").replace("{n}", count) : "";
+  note.textContent = clusters.length ? t("map_clustered").replace("{n}", total)
+    : count === 0 ? t("map_no_points") : count < total ? t("map_more").replace("{n}", count) : "";
   listNote.textContent = items.length < count
     ? t("map_list_more").replace("{n}", items.length).replace("{total}", total) : "";
   // The item picked from the list keeps its popup when the records in view are reloaded around it.

@@ -1,6 +1,7 @@
 // Live position for the capture forms: watchPosition with high accuracy, the accuracy shown, a good fix
 // taken automatically, a poor one kept only until a better one arrives, and a map to set it by hand.
 import { t } from "./fielddata.js";
+import { addOutlines, addScale } from "./mapkit.js";
 
 export class PositionWatcher {
   constructor({ limitM, onChange }) {
@@ -106,6 +107,9 @@ export function positionMap(element, watcher, bounds) {
   if (!L || !element) return null;
   const map = L.map(element, { zoomControl: true, attributionControl: true });
   addBasemap(L, map);
+  // The form keeps its own GPS fix and accuracy circle; the outlines and a scale make the map readable.
+  addOutlines(L, map);
+  addScale(L, map);
   if (bounds) map.fitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]]);
   const marker = L.marker([0, 0], { draggable: true, keyboard: true });
   const circle = L.circle([0, 0], { radius: 1, weight: 1 });

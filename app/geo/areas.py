@@ -1,0 +1,151 @@
+"""Area polygons (发生范围, docs/contract.md §2 Area): checking a GeoJSON Polygon or MultiPolygon, its
+geodesic area, and the union of several.
+
+A polygon arrives as GeoJSON in the `crs` its points are in (GCJ-02 and BD-09 are converted vertex by
+vertex, as points are: app/geo/crs.py) and is kept as WGS-84 GeoJSON. Its area is geodesic, on the WGS-84
+ellipsoid (pyproj's Geod), in m²; a 100 m × 100 m square at Liangping's latitude is 15.00 亩.
+
+Whether a polygon lies in the district is the caller's question (`Polygon.vertices` to test): this module
+knows no district.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import shapely
+from pyproj import Geod
+from shapely.geometry import MultiPolygon, mapping, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+from app.geo.crs import CRS, to_wgs84
+
+_GEOD = Geod(ellps="WGS84")
+
+# Vertices a drawn or walked outline may have: a walked edge records a point every few metres, so a
+# paddy's outline is tens to hundreds; more is a runaway track, not an area.
+MAX_VERTICES = 5000
+
+
+def N_(message: str) -> str:
+    """Marks a message for translation (extracted by Babel); the caller translates it when it is shown."""
+    return message
+
+
+class PolygonError(ValueError):
+    """Why a geometry is not an area polygon: `reason` (an English message marked with N_) and its
+    `values`, for the caller to translate in the reader's language (app/geo/checks of the domains)."""
+
+    def __init__(self, reason: str, **values: Any) -> None:
+        super().__init__(reason % values if values else reason)
+        self.reason = reason
+        self.values = values
+
+
+@dataclass(frozen=True)
+class Polygon:
+    """A checked area polygon: WGS-84 GeoJSON, its shapely shape and its geodesic area in m²."""
+
+    geojson: dict[str, Any]
+    shape: BaseGeometry
+    area_m2: float
+
+    @property
+    def vertices(self) -> list[tuple[float, float]]:
+        """Every outer-ring vertex (lon, lat): the points to test against the district."""
+        polygons = self.shape.geoms if isinstance(self.shape, MultiPolygon) else [self.shape]
+        return [(x, y) for p in polygons for x, y in p.exterior.coords]
+
+
+def _position(value: Any) -> tuple[float, float]:
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) < 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value[:2])
+    ):
+        raise PolygonError(N_("Every position must be [longitude, latitude]."))
+    lon, lat = float(value[0]), float(value[1])
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise PolygonError(N_("Every position must be [longitude, latitude]."))
+    return lon, lat
+
+
+def _ring(value: Any, crs: CRS) -> list[tuple[float, float]]:
+    if not isinstance(value, list) or not value:
+        raise PolygonError(N_("Each ring must be a list of [longitude, latitude] positions."))
+    positions = [_position(p) for p in value]
+    if positions[0] != positions[-1]:
+        raise PolygonError(N_("A ring must be closed: its last position repeats its first."))
+    if len(set(positions[:-1])) < 3:
+        raise PolygonError(N_("A ring needs at least 3 distinct points."))
+    return [to_wgs84(lon, lat, crs) for lon, lat in positions]
+
+
+def parse(geometry: Any, crs: CRS | str = CRS.WGS84) -> Polygon:
+    """Check a GeoJSON Polygon or MultiPolygon in `crs`; returns it as WGS-84 with its area.
+
+    Raises PolygonError: not a Polygon or MultiPolygon, a ring not closed or with fewer than 3 distinct
+    points, too many vertices, or self-crossing (any invalidity shapely finds: rings crossing
+    themselves or each other, a hole outside its shell).
+    """
+    crs = CRS(crs)
+    if not isinstance(geometry, dict) or geometry.get("type") not in {"Polygon", "MultiPolygon"}:
+        raise PolygonError(N_('Send a GeoJSON geometry of type "Polygon" or "MultiPolygon".'))
+    coordinates = geometry.get("coordinates")
+    if not isinstance(coordinates, list) or not coordinates:
+        raise PolygonError(N_("The geometry has no coordinates."))
+    polygons = [coordinates] if geometry["type"] == "Polygon" else coordinates
+    parts = []
+    count = 0
+    for rings in polygons:
+        if not isinstance(rings, list) or not rings:
+            raise PolygonError(N_("Each polygon must be a list of rings (the outline, then any holes)."))
+        converted = [_ring(ring, crs) for ring in rings]
+        count += sum(len(r) for r in converted)
+        if count > MAX_VERTICES:
+            raise PolygonError(N_("The outline has more than %(max)d points."), max=MAX_VERTICES)
+        parts.append(converted)
+    if geometry["type"] == "Polygon":
+        found: BaseGeometry = shape({"type": "Polygon", "coordinates": parts[0]})
+    else:
+        found = shape({"type": "MultiPolygon", "coordinates": parts})
+    if not found.is_valid:
+        raise PolygonError(
+            N_("The outline crosses itself or another of its rings (%(why)s)."), why=explain_validity(found)
+        )
+    return Polygon(geojson=to_geojson(found), shape=found, area_m2=geodesic_area_m2(found))
+
+
+def geodesic_area_m2(geometry: BaseGeometry) -> float:
+    """The area on the WGS-84 ellipsoid, in m² (holes subtracted; orientation does not matter)."""
+    area, _perimeter = _GEOD.geometry_area_perimeter(geometry)
+    return abs(float(area))
+
+
+def union(geometries: Iterable[BaseGeometry | dict[str, Any]]) -> BaseGeometry | None:
+    """The union of polygons (shapes or WGS-84 GeoJSON); None when there are none."""
+    shapes = [g if isinstance(g, BaseGeometry) else shape(g) for g in geometries if g]
+    if not shapes:
+        return None
+    return shapely.union_all(shapes)
+
+
+def union_area_m2(geometries: Sequence[BaseGeometry | dict[str, Any]]) -> float:
+    """The geodesic area of the union: overlapping polygons count once."""
+    merged = union(geometries)
+    return 0.0 if merged is None else geodesic_area_m2(merged)
+
+
+def to_geojson(geometry: BaseGeometry) -> dict[str, Any]:
+    """A shapely geometry as a GeoJSON mapping of plain lists (JSON columns store it as it is)."""
+
+    def lists(value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [lists(v) for v in value]
+        return value
+
+    mapped = mapping(geometry)
+    return {"type": mapped["type"], "coordinates": lists(mapped["coordinates"])}

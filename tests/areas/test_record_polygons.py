@@ -1,0 +1,161 @@
+"""Area polygons on records (docs/contract.md §2 Area): checked, measured on the ellipsoid, shown in 亩."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.extensions import db
+from app.geo.crs import from_wgs84
+from app.observations.models import Observation
+from app.sites.models import Site
+from tests.areas.shapes import square
+from tests.conftest import PADDY
+
+LAT, LON = PADDY
+
+
+def test_a_100_m_square_at_liangping_is_15_mu(api_as: Any, make_observation: Any) -> None:
+    data = make_observation(api_as("surveyor"), area_m2=None, geometry=square(LON, LAT, 100))
+    assert data["area_mu"] == pytest.approx(15.00, rel=0.005)
+    assert data["geometry_area_m2"] == pytest.approx(10_000, rel=0.005)
+    assert data["area_m2"] == data["geometry_area_m2"]  # the polygon's area stands for the untyped one
+    assert data["geometry"]["type"] == "Polygon"
+    assert data["flags"] == []
+
+
+def test_a_typed_area_within_20_percent_stands_and_one_beyond_is_flagged(
+    api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor")
+    close = make_observation(api, area_m2=11_500, geometry=square(LON, LAT, 100))
+    assert close["area_m2"] == 11_500
+    assert close["flags"] == []
+    days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat()  # not a likely duplicate of the first
+    far = make_observation(api, area_m2=12_500, geometry=square(LON, LAT, 100), observed_at=days_ago)
+    assert far["area_m2"] == 12_500  # the surveyor's figure is kept, and looked at again
+    assert far["flags"] == ["area_mismatch"]
+    listed = api.get("/api/v1/observations?flag=area_mismatch").get_json()
+    assert [o["id"] for o in listed["items"]] == [far["id"]]
+
+
+def test_a_gcj02_polygon_is_stored_as_wgs84(api_as: Any, make_observation: Any) -> None:
+    wgs = square(LON, LAT, 100)
+    gcj = {
+        "type": "Polygon",
+        "coordinates": [[list(from_wgs84(lon, lat, "gcj02")) for lon, lat in wgs["coordinates"][0]]],
+    }
+    data = make_observation(api_as("surveyor"), area_m2=None, geometry=gcj, crs="gcj02")
+    for (lon, lat), (want_lon, want_lat) in zip(
+        data["geometry"]["coordinates"][0], wgs["coordinates"][0], strict=True
+    ):
+        assert lon == pytest.approx(want_lon, abs=1e-7)
+        assert lat == pytest.approx(want_lat, abs=1e-7)
+    assert data["area_mu"] == pytest.approx(15.00, rel=0.005)
+
+
+def test_a_multipolygon_counts_both_parts(api_as: Any, make_observation: Any) -> None:
+    one = square(LON, LAT, 100)["coordinates"]
+    two = square(LON, LAT, 50, east_m=300)["coordinates"]
+    data = make_observation(
+        api_as("surveyor"), area_m2=None, geometry={"type": "MultiPolygon", "coordinates": [one, two]}
+    )
+    assert data["geometry_area_m2"] == pytest.approx(12_500, rel=0.005)
+
+
+def _ring(*points: tuple[float, float]) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[[LON + dx, LAT + dy] for dx, dy in points]]}
+
+
+@pytest.mark.parametrize(
+    ("geometry", "english"),
+    [
+        (_ring((0, 0), (0.001, 0.001), (0.001, 0), (0, 0.001), (0, 0)), "crosses itself"),
+        (_ring((0, 0), (0.001, 0), (0.001, 0), (0, 0)), "at least 3 distinct points"),
+        (_ring((0, 0), (0.001, 0), (0.001, 0.001), (0, 0.001)), "closed"),
+        ({"type": "Point", "coordinates": [LON, LAT]}, "Polygon"),
+        ({"type": "Polygon", "coordinates": [[["a", 1], [2, 3]]]}, "[longitude, latitude]"),
+        (square(LON + 3, LAT, 100), "outside"),
+    ],
+)
+def test_invalid_polygons_are_refused_naming_geometry_in_the_readers_language(
+    api_as: Any, observation_payload: Any, geometry: dict[str, Any], english: str
+) -> None:
+    api = api_as("surveyor")
+    body = observation_payload(geometry=geometry)
+    refused = api.post("/api/v1/observations", json=body, headers={"Accept-Language": "en"})
+    assert refused.status_code == 422, refused.get_json()
+    assert list(refused.get_json()["errors"]) == ["geometry"]
+    assert english in refused.get_json()["errors"]["geometry"][0]
+    chinese = api.post("/api/v1/observations", json=body).get_json()["errors"]["geometry"][0]
+    assert chinese != refused.get_json()["errors"]["geometry"][0]
+    assert any("\u4e00" <= c <= "\u9fff" for c in chinese)
+    assert db.session.query(Observation).count() == 0
+
+
+def test_editing_the_polygon_measures_it_again(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    data = make_observation(api, area_m2=None, geometry=square(LON, LAT, 100))
+    edited = api.patch(f"/api/v1/observations/{data['id']}", json={"geometry": square(LON, LAT, 200)})
+    assert edited.status_code == 200, edited.get_json()
+    assert edited.get_json()["area_m2"] == pytest.approx(40_000, rel=0.005)
+    assert edited.get_json()["flags"] == []
+    # An edit of something else keeps the stored (WGS-84) polygon as it is, even with a GCJ-02 point.
+    point = from_wgs84(LON, LAT, "gcj02")
+    kept = api.patch(
+        f"/api/v1/observations/{data['id']}",
+        json={"notes": "田埂", "crs": "gcj02", "longitude": point[0], "latitude": point[1]},
+    ).get_json()
+    assert kept["geometry"] == edited.get_json()["geometry"]
+    removed = api.patch(f"/api/v1/observations/{data['id']}", json={"geometry": None}).get_json()
+    assert removed["geometry"] is None
+    assert removed["geometry_area_m2"] is None
+
+
+def test_the_openapi_document_declares_geometry(anonymous_api: Any) -> None:
+    spec = anonymous_api.get("/api/v1/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    assert "geometry" in schemas["ObservationCreateArgs"]["properties"]
+    assert "geometry" in schemas["Observation"]["properties"]
+    assert db.session.query(Site).count() == 0
+
+
+def test_a_site_carries_the_union_of_its_records_polygons(api_as: Any, make_observation: Any) -> None:
+    api = api_as("surveyor")
+    first = make_observation(api, area_m2=None, geometry=square(LON, LAT, 100))
+    days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    # Half of it again, and 50 m beyond: the same site (within the join radius), overlapping.
+    second = make_observation(
+        api, area_m2=None, geometry=square(LON, LAT, 100, east_m=50), observed_at=days_ago
+    )
+    assert second["site_id"] == first["site_id"]
+    site = api.get(f"/api/v1/sites/{first['site_id']}").get_json()
+    assert site["extent"]["type"] == "Polygon"
+    assert site["extent_area_m2"] == pytest.approx(15_000, rel=0.005)  # 150 m × 100 m, counted once
+    api.patch(f"/api/v1/observations/{second['id']}", json={"geometry": None})
+    assert api.get(f"/api/v1/sites/{first['site_id']}").get_json()["extent_area_m2"] == pytest.approx(
+        10_000, rel=0.005
+    )
+
+
+def test_a_control_operation_takes_its_treated_polygon(api_as: Any, treat: Any) -> None:
+    api = api_as("surveyor")
+    operation, _baseline = treat(api, area_m2=None, geometry=square(LON, LAT, 100))
+    assert operation["geometry_area_m2"] == pytest.approx(10_000, rel=0.005)
+    assert operation["area_m2"] == operation["geometry_area_m2"]
+    refused = api.post(
+        "/api/v1/control-operations",
+        json={
+            "client_uuid": "4a7f3c9e-4a52-4e0c-9a51-8a8a3e1d2b01",
+            "site_id": operation["site_id"],
+            "method": "hand_collection",
+            "performed_at": datetime.now(UTC).isoformat(),
+            "details": {"kg_removed": 3},
+            "geometry": square(LON + 3, LAT, 100),
+        },
+        headers={"Accept-Language": "en"},
+    )
+    assert refused.status_code == 422
+    assert list(refused.get_json()["errors"]) == ["geometry"]
