@@ -47,8 +47,8 @@ from dataset import make_app, quiet_migrations
 
 from app.accounts.models import Organization, Role, User
 from app.clock import local_zone
+from app.district.loading import load_district
 from app.district.models import Township
-from app.district.services import load_district
 from app.exports import rows as export_rows
 from app.exports import writing
 from app.exports.models import ExportKind

@@ -44,8 +44,8 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.accounts.models import Organization, Role, User
+from app.district.loading import load_district
 from app.district.models import District, Township
-from app.district.services import load_district
 from app.extensions import db
 from app.observations.models import Flag, Observation, ObservationFlag, PositionSource, ReviewStatus
 from app.photos.models import Photo

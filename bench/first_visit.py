@@ -30,7 +30,7 @@ from werkzeug.security import generate_password_hash
 
 from app import create_app
 from app.accounts.models import Organization, Role, User
-from app.district.services import load_district
+from app.district.loading import load_district
 from app.extensions import db
 from app.species.sync import sync_registry
 

@@ -31,7 +31,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.accounts.models import Organization, Role, User
-from app.district.services import load_district
+from app.district.loading import load_district
 from app.extensions import db
 from app.species.sync import sync_registry
 

@@ -33,7 +33,7 @@ from app import create_app
 from app.accounts.models import Organization, Role, User
 from app.clock import local_today
 from app.control.models import FollowUp, FollowUpKind, FollowUpStatus
-from app.district.services import load_district
+from app.district.loading import load_district
 from app.extensions import db
 from app.notifications import jobs, reminders
 from app.sites.models import Site, SiteStatus

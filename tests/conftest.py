@@ -26,7 +26,7 @@ from app import create_app
 from app.accounts.models import Role, User
 from app.accounts.services import issue_token
 from app.accounts.sessions import SESSION_SECRET_KEY, new_session
-from app.district.services import load_district
+from app.district.loading import load_district
 from app.extensions import db
 from app.species.sync import sync_registry
 from tests.factories import UserFactory

@@ -1,6 +1,6 @@
 """Loading, replacing and using the bureau's boundaries (docs/contract.md §2, Boundaries).
 
-A load reads a file (app/geo/boundaries.py), checks it against the units this district has and reports
+A load reads a file (app/geo/boundaries/), checks it against the units this district has and reports
 before anything is written; a load with errors writes nothing, and `dry_run` only reports. A load replaces
 the level's polygons as a whole, inside the caller's unit of work, so a failure leaves the previous ones.
 

@@ -10,8 +10,8 @@ from app import uow
 from app.audit.services import set_actor_label
 from app.district import boundaries
 from app.district.divisions import DivisionsError, parse_divisions, to_csv
+from app.district.loading import DistrictDataError, load_district
 from app.district.models import BoundaryLevel
-from app.district.services import DistrictDataError, load_district
 from app.geo.crs import FILE_CRS_NAMES
 
 district_cli = AppGroup("district", help="The district's own data.")

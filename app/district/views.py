@@ -13,7 +13,7 @@ from app import policy
 from app.accounts.auth import roles_required
 from app.district import boundaries
 from app.district.models import BoundaryLevel
-from app.geo.boundaries import Report
+from app.geo.boundaries import Report, Text
 from app.geo.crs import FILE_CRS_NAMES
 
 bp = Blueprint("district", __name__)
@@ -42,6 +42,11 @@ def kind_labels() -> dict[str, str]:
     }
 
 
+def _say(text: Text) -> str:
+    """A report's sentence in the reader's language (codes, places and areas are its values)."""
+    return text.render(_)
+
+
 def _page(report: Report | None = None, error: str | None = None, applied: bool = False) -> str:
     return render_template(
         "admin/boundaries.html",
@@ -54,6 +59,7 @@ def _page(report: Report | None = None, error: str | None = None, applied: bool 
         crs_names=FILE_CRS_NAMES,
         max_mb=f"{boundaries.max_bytes() / 2**20:g}",
         report=report,
+        say=_say,
         error=error,
         applied=applied,
     )

@@ -251,7 +251,7 @@ def test_admin_page_is_for_admins(web_as: Any) -> None:
 
 
 def test_synthetic_admin_upload_checks_then_loads(web_as: Any) -> None:
-    web = web_as("admin")
+    web = web_as("admin", locale="en")  # an English reader reads the report in English
     checked = _upload(web, TOWNSHIPS, dry_run="1")
     assert checked.status_code == 200
     html = checked.get_data(as_text=True)
@@ -265,13 +265,29 @@ def test_synthetic_admin_upload_checks_then_loads(web_as: Any) -> None:
 
 
 def test_synthetic_admin_upload_refusals(web_as: Any, app: Flask) -> None:
-    web = web_as("admin")
+    web = web_as("admin", locale="en")  # an English reader reads the report in English
     bad = _upload(web, geojson(feature("999999999", WEST)))
     assert bad.status_code == 422 and 'data-ok="false"' in bad.get_data(as_text=True)
     assert 'data-problem="unknown_code" data-severity="error"' in bad.get_data(as_text=True)
     assert "999999999 is not a township code" in bad.get_data(as_text=True)
     not_zip = _upload(web, TOWNSHIPS, filename="t.zip")
     assert not_zip.status_code == 422 and "t.zip is not a zip archive" in not_zip.get_data(as_text=True)
+    assert _count(BoundaryLoad) == 0
+
+
+def test_synthetic_admin_report_details_are_in_the_readers_language(web_as: Any) -> None:
+    """The report's details (codes, places, areas) read in Chinese for a Chinese reader; the English stays
+    the command's and the audit log's."""
+    web = web_as("admin", locale="zh")
+    overlapping = geojson(feature("500155001", WEST), feature("500155002", WEST), feature("999999999", EAST))
+    response = _upload(web, overlapping, dry_run="1")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "第 3 个要素：999999999 不是本区的乡镇级代码" in html
+    assert "33 个乡镇级单位中 2 个有面" in html
+    assert "个乡镇级单位没有面" in html
+    assert "重叠" in html and "平方米" in html and "位于北纬" in html
+    assert "is not a township code" not in html and "overlap by" not in html and "unit(s)" not in html
     assert _count(BoundaryLoad) == 0
 
 

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.district import boundaries
+from app.district.loading import DistrictDataError, load_district
 from app.district.models import BoundaryLevel, Village
-from app.district.services import DistrictDataError, load_district, township_at
+from app.district.services import township_at
 from app.extensions import db
 from app.geo.crs import wgs84_to_gcj02
 from tests.geo.synthetic import DISTRICT, EAST, WEST, feature, geojson, village_grid

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.district.services import DistrictDataError, find_townships, get_district, load_district
+from app.district.loading import DistrictDataError, load_district
+from app.district.services import find_townships, get_district
 
 DISTRICT = Path(__file__).resolve().parents[2] / "districts" / "liangping"
 

@@ -11,8 +11,9 @@ import openpyxl  # noqa: TID251 -- tests open the workbooks the app writes
 import pytest
 import sqlalchemy as sa
 
+from app.district.loading import DistrictDataError, load_district
 from app.district.models import FormerUnit, Village
-from app.district.services import DistrictDataError, find_townships, load_district
+from app.district.services import find_townships
 from app.errors import InvalidInput
 from app.extensions import db
 

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.district.divisions import DivisionsError, parse_divisions, short_name, township_kind
+from app.district.loading import load_district
 from app.district.models import Village
-from app.district.services import load_district
 from app.extensions import db
 
 DISTRICT = Path(__file__).resolve().parents[2] / "districts" / "liangping"

@@ -1,4 +1,4 @@
-"""Reading and checking boundary files (app/geo/boundaries.py) on synthetic boundaries the tests make."""
+"""Reading and checking boundary files (app/geo/boundaries/) on synthetic boundaries the tests make."""
 
 from __future__ import annotations
 

@@ -1,0 +1,171 @@
+"""From a file's rows to features: the code field, the coordinate system, rings checked before shapely
+sees them (shapely closes an open ring silently, and a bureau must hear that its file has one), then for
+self-crossings with shapely's own validity test."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.validation import explain_validity
+
+from app.geo.boundaries.report import (
+    N_,
+    NAME_FIELDS,
+    BoundaryFileError,
+    Feature,
+    Geometry,
+    Problem,
+    Text,
+    says,
+)
+from app.geo.crs import CRS, converter, file_crs
+
+
+def mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
+def choose_field(fields: Sequence[str], wanted: str | None, filename: str, candidates: Sequence[str]) -> str:
+    if wanted is not None:
+        if wanted not in fields:
+            listed = ", ".join(fields) if fields else "none"
+            raise BoundaryFileError(f"{filename}: there is no field {wanted!r}; its fields are: {listed}")
+        return wanted
+    found = next((f for f in candidates if f in fields), None)
+    if found is None:
+        listed = ", ".join(fields) if fields else "none"
+        raise BoundaryFileError(
+            f"{filename}: no code field ({', '.join(candidates)}); name one with --code-field; "
+            f"its fields are: {listed}"
+        )
+    return found
+
+
+def text(value: Any) -> str:
+    """A code as text: DBF numbers come back as 500155104 or 500155104.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
+
+
+def name_of(properties: Mapping[str, Any]) -> str | None:
+    value = next((properties[f] for f in NAME_FIELDS if properties.get(f) not in (None, "")), None)
+    return None if value is None else str(value).strip()
+
+
+def system_of(crs: str | None, default: str, why: str) -> tuple[CRS, str]:
+    if crs is not None:
+        return file_crs(crs), f"{crs.strip().lower()} (--crs)"
+    return file_crs(default), f"{default} ({why})"
+
+
+Transform = CRS | Callable[[np.ndarray], np.ndarray]
+
+
+def _ring_problem(ring: Any) -> Text | None:
+    if not isinstance(ring, list) or len(ring) < 4:
+        return says(N_("a ring has fewer than 4 positions"))
+    for position in ring:
+        if not (
+            isinstance(position, list | tuple)
+            and len(position) >= 2
+            and all(isinstance(v, int | float) and math.isfinite(v) for v in position[:2])
+        ):
+            return says(N_("a position %(position)s is not two numbers"), position=json.dumps(position)[:40])
+    if list(ring[0][:2]) != list(ring[-1][:2]):
+        return says(
+            N_("a ring does not close (it starts at %(start)s and ends at %(end)s)"),
+            start=_at(ring[0]),
+            end=_at(ring[-1]),
+        )
+    return None
+
+
+def _at(position: Sequence[float]) -> str:
+    return f"{position[0]:.6f} {position[1]:.6f}"
+
+
+def feature(
+    number: int,
+    code: str,
+    name: str | None,
+    polygons: list[list[Any]] | Text,
+    system: Transform,
+    problems: list[Problem],
+) -> Feature:
+    label = says(N_("feature #%(number)s (%(code)s)"), number=number, code=code) if code else None
+    label = label or says(N_("feature #%(number)s"), number=number)
+
+    def about(reason: Text) -> Text:
+        return says(N_("%(feature)s: %(reason)s"), feature=label, reason=reason)
+
+    if isinstance(polygons, Text):
+        problems.append(Problem("no_geometry", "error", about(polygons), (code,)))
+        return Feature(number, code, name, None)
+    if not polygons:
+        problems.append(Problem("no_geometry", "error", about(says(N_("it has no polygon"))), (code,)))
+        return Feature(number, code, name, None)
+    parts = []
+    for rings in polygons:
+        reason = says(N_("a polygon has no rings")) if not isinstance(rings, list) or not rings else None
+        reason = reason or next((r for r in map(_ring_problem, rings) if r), None)
+        if reason:
+            problems.append(Problem("invalid_ring", "error", about(reason), (code,)))
+            return Feature(number, code, name, None)
+        parts.append(
+            Polygon([tuple(p[:2]) for p in rings[0]], [[tuple(p[:2]) for p in r] for r in rings[1:]])
+        )
+    geometry: Geometry = parts[0] if len(parts) == 1 else MultiPolygon(parts)
+    geometry = _to_wgs84(geometry, system)
+    if not geometry.is_valid:
+        why = explain_validity(geometry)
+        problems.append(Problem("invalid_ring", "error", about(_validity(why)), (code,)))
+        return Feature(number, code, name, None)
+    return Feature(number, code, name, geometry)
+
+
+def _validity(reason: str) -> Text:
+    """shapely's reason ("Self-intersection[107.8 30.6]") in words a bureau can act on."""
+    if reason.startswith("Self-intersection") or reason.startswith("Ring Self-intersection"):
+        return says(N_("a ring crosses itself at %(at)s"), at=reason.split("[", 1)[-1].rstrip("]"))
+    return says(N_("invalid polygon: %(reason)s"), reason=reason)
+
+
+def _to_wgs84(geometry: Geometry, system: Transform) -> Geometry:
+    if isinstance(system, CRS):
+        convert = converter(system)
+        if convert is None:
+            return geometry
+
+        def shift(points: np.ndarray) -> np.ndarray:
+            return np.array([convert(x, y) for x, y in points]) if len(points) else points
+
+        return shapely.transform(geometry, shift)
+    return shapely.transform(geometry, system)
+
+
+def geojson_polygons(geometry: Any) -> list[list[Any]] | Text:
+    """A GeoJSON geometry as a list of polygons (lists of rings), or a reason it is none."""
+    if not isinstance(geometry, dict):
+        return says(N_("it has no geometry"))
+    kind = geometry.get("type")
+    coordinates = geometry.get("coordinates")
+    if kind == "Polygon" and isinstance(coordinates, list):
+        return [coordinates]
+    if kind == "MultiPolygon" and isinstance(coordinates, list):
+        return coordinates
+    if kind == "GeometryCollection" and isinstance(geometry.get("geometries"), list):
+        polygons: list[list[Any]] = []
+        for part in geometry["geometries"]:
+            found = geojson_polygons(part)
+            if isinstance(found, Text):
+                return found
+            polygons += found
+        return polygons
+    return says(N_("its geometry is a %(kind)s, not a Polygon or MultiPolygon"), kind=kind)

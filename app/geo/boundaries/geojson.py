@@ -1,0 +1,36 @@
+"""Reading a GeoJSON boundary file (RFC 7946: WGS-84 unless --crs says otherwise)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from app.geo.boundaries.features import choose_field, feature, geojson_polygons, name_of, system_of, text
+from app.geo.boundaries.report import CODE_FIELDS, BoundaryFile, BoundaryFileError, Problem
+
+
+def read_geojson(data: bytes, filename: str, code_field: str | None, crs: str | None) -> BoundaryFile:
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"["):
+        raise BoundaryFileError(f"{filename} is not GeoJSON: it does not start with a JSON object")
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BoundaryFileError(f"{filename} is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict) or document.get("type") not in ("FeatureCollection", "Feature"):
+        raise BoundaryFileError(f"{filename} is not a GeoJSON FeatureCollection")
+    raw = document.get("features") if document["type"] == "FeatureCollection" else [document]
+    if not isinstance(raw, list):
+        raise BoundaryFileError(f"{filename}: its features must be a list")
+    items = [f if isinstance(f, dict) else {} for f in raw]
+    props: list[dict[str, Any]] = [p if isinstance(p := f.get("properties"), dict) else {} for f in items]
+    fields = sorted({key for p in props for key in p})
+    chosen = choose_field(fields, code_field, filename, CODE_FIELDS)
+    system, why = system_of(crs, "wgs84", "RFC 7946")
+    problems: list[Problem] = []
+    features = []
+    for number, (item, properties) in enumerate(zip(items, props, strict=True), 1):
+        code = text(properties.get(chosen))
+        name = name_of(properties)
+        polygons = geojson_polygons(item.get("geometry"))
+        features.append(feature(number, code, name, polygons, system, problems))
+    return BoundaryFile("geojson", f"{why}", chosen, fields, features, problems)

@@ -1,0 +1,138 @@
+"""Reading a zipped Shapefile (.shp, .shx, .dbf and its .prj; a .cpg names the .dbf's encoding) with pyshp."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+import numpy as np
+from pyproj import CRS as ProjCRS
+from pyproj import Transformer
+from pyproj.exceptions import CRSError
+
+from app.geo.boundaries.features import (
+    Transform,
+    choose_field,
+    feature,
+    geojson_polygons,
+    mb,
+    name_of,
+    system_of,
+    text,
+)
+from app.geo.boundaries.report import CODE_FIELDS, N_, BoundaryFile, BoundaryFileError, Problem, Text, says
+from app.geo.crs import CRS, FILE_CRS_NAMES
+
+
+def zip_member(data: bytes, filename: str, suffixes: tuple[str, ...], max_bytes: int) -> tuple[str, bytes]:
+    archive = open_zip(data, filename, max_bytes)
+    names = [n for n in archive.namelist() if n.lower().endswith(suffixes) and not n.startswith("__MACOSX/")]
+    if not names:
+        raise BoundaryFileError(f"{filename} holds no {' or '.join(suffixes)} file")
+    return names[0], archive.read(names[0])
+
+
+def open_zip(data: bytes, filename: str, max_bytes: int) -> zipfile.ZipFile:
+    if not data.startswith(b"PK\x03\x04"):
+        raise BoundaryFileError(f"{filename} is not a zip archive")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise BoundaryFileError(f"{filename} is not a readable zip archive: {exc}") from exc
+    inflated = sum(info.file_size for info in archive.infolist())
+    if inflated > max_bytes:
+        raise BoundaryFileError(
+            f"{filename} unpacks to {mb(inflated)}; boundary files may be at most {mb(max_bytes)}"
+        )
+    return archive
+
+
+def read_shapefile_zip(
+    data: bytes, filename: str, code_field: str | None, crs: str | None, max_bytes: int
+) -> BoundaryFile:
+    import shapefile  # pyshp; imported here as the only module that needs it
+
+    archive = open_zip(data, filename, max_bytes)
+    members = {n.lower(): n for n in archive.namelist() if not n.startswith("__MACOSX/")}
+    shps = sorted(n for n in members if n.endswith(".shp"))
+    if not shps:
+        raise BoundaryFileError(f"{filename} holds no .shp file")
+    if len(shps) > 1:
+        raise BoundaryFileError(
+            f"{filename} holds {len(shps)} Shapefiles ({', '.join(shps)}); zip one per load"
+        )
+    stem = shps[0][: -len(".shp")]
+    missing = [ext for ext in (".shx", ".dbf") if stem + ext not in members]
+    if missing:
+        raise BoundaryFileError(f"{filename}: {shps[0]} has no {' or '.join(missing)} beside it")
+    prj = (
+        archive.read(members[stem + ".prj"]).decode("utf-8", "replace") if stem + ".prj" in members else None
+    )
+    to_wgs84, why = _shapefile_system(prj, crs, filename)
+    encoding = "utf-8"
+    if stem + ".cpg" in members:
+        encoding = archive.read(members[stem + ".cpg"]).decode("ascii", "replace").strip() or "utf-8"
+        encoding = {"936": "gbk", "65001": "utf-8"}.get(encoding, encoding)
+    try:
+        reader = shapefile.Reader(
+            shp=io.BytesIO(archive.read(members[shps[0]])),
+            shx=io.BytesIO(archive.read(members[stem + ".shx"])),
+            dbf=io.BytesIO(archive.read(members[stem + ".dbf"])),
+            encoding=encoding,
+            encodingErrors="strict",
+        )
+        fields = [f[0] for f in reader.fields[1:]]
+        chosen = choose_field(fields, code_field, filename, CODE_FIELDS)
+        problems: list[Problem] = []
+        features = []
+        for number, record in enumerate(reader.iterShapeRecords(), 1):
+            properties = record.record.as_dict()
+            polygons: list[list[Any]] | Text
+            if record.shape.shapeType in (shapefile.POLYGON, shapefile.POLYGONZ, shapefile.POLYGONM):
+                polygons = geojson_polygons(record.shape.__geo_interface__)
+            elif record.shape.shapeType == shapefile.NULL:
+                polygons = says(N_("it has no geometry"))
+            else:
+                polygons = says(
+                    N_("its geometry is a %(kind)s, not a polygon"), kind=record.shape.shapeTypeName
+                )
+            code = text(properties.get(chosen))
+            features.append(feature(number, code, name_of(properties), polygons, to_wgs84, problems))
+    except UnicodeDecodeError as exc:
+        raise BoundaryFileError(
+            f"{filename}: the .dbf is not {encoding}; add a .cpg naming its encoding (GBK files: 936)"
+        ) from exc
+    except shapefile.ShapefileException as exc:
+        raise BoundaryFileError(f"{filename}: not a readable Shapefile: {exc}") from exc
+    return BoundaryFile("shapefile", why, chosen, fields, features, problems)
+
+
+def _shapefile_system(prj: str | None, crs: str | None, filename: str) -> tuple[Transform, str]:
+    """How a Shapefile's coordinates become WGS-84: --crs first, else its .prj (geographic or projected)."""
+    if crs is not None:
+        return system_of(crs, "wgs84", "")
+    if prj is None:
+        raise BoundaryFileError(
+            f"{filename}: the Shapefile has no .prj, so its coordinate system is unknown; "
+            f"add the .prj or say it with --crs ({', '.join(FILE_CRS_NAMES)})"
+        )
+    try:
+        source = ProjCRS.from_wkt(prj)
+    except CRSError as exc:
+        raise BoundaryFileError(
+            f"{filename}: its .prj is not a coordinate system PROJ can read: {exc}"
+        ) from exc
+    label = source.name
+    if source.is_geographic:
+        datum = (source.datum.name if source.datum else "").lower()
+        if "2000" in datum or "wgs" in datum or "world geodetic" in datum:
+            return CRS.WGS84, f"{label} (.prj)"
+    # A projected system (a 3-degree Gauss-Krüger zone of CGCS2000, say) or another datum: PROJ converts it.
+    transformer = Transformer.from_crs(source, ProjCRS.from_epsg(4326), always_xy=True)
+
+    def project(points: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(points[:, 0], points[:, 1])
+        return np.column_stack([x, y])
+
+    return project, f"{label} (.prj), converted to WGS-84"
