@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
 
-from app.api import PageArgs
+from app.api import ID_RANGE, PageArgs
 from app.species.models import CensusCategory, Origin, SpeciesGroup
 
 
@@ -170,6 +170,7 @@ class SpeciesCreateArgs(ma.Schema):
     name_sci = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     like = ma.fields.Integer(
         required=True,
+        validate=ID_RANGE,  # an id beyond the database's integer is a 422, not a failed query
         metadata={"description": "id of a similar species: metrics, severity and follow-ups are copied"},
     )
     group = ma.fields.Enum(SpeciesGroup, by_value=True, metadata={"description": "default: like's group"})

@@ -406,6 +406,8 @@ def test_a_new_species_copies_its_defaults_from_a_similar_one(agri: Any, distric
         ({"name_zh": "金宝螺"}, "name_zh"),  # an alias of 福寿螺
         ({"aliases": ["大瓶螺"]}, "aliases"),
         ({"like": 999999}, "like"),
+        ({"like": 3398620680}, "like"),  # beyond the database's integer (PostgreSQL refused the query: a 500)
+        ({"like": 0}, "like"),
         ({"census_categories": ["fg_plant"]}, "census_categories"),
         ({"census_categories": ["dragon"]}, "census_categories"),
         ({"group": "dragon"}, "group"),
