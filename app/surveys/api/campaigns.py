@@ -1,0 +1,1 @@
+"""Surveys API: campaigns (docs/surveys.md)."""

@@ -1,0 +1,1 @@
+"""Surveys API: coverage (docs/surveys.md)."""

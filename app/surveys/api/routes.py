@@ -1,0 +1,1 @@
+"""Surveys API: routes (docs/surveys.md)."""

@@ -1,0 +1,1 @@
+"""Surveys schemas: campaigns (docs/surveys.md)."""

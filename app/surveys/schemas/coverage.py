@@ -1,0 +1,1 @@
+"""Surveys schemas: coverage (docs/surveys.md)."""

@@ -1,0 +1,1 @@
+"""Surveys schemas: routes (docs/surveys.md)."""
