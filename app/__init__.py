@@ -116,6 +116,7 @@ def register_views(app: Flask) -> None:
     from app.exports.views import bp as exports_views
     from app.main.api_docs import bp as api_docs_views
     from app.main.assets import register_assets
+    from app.main.drawing import bp as geoman_files
     from app.main.filters import register_filters
     from app.main.maps import basemap_hosts
     from app.main.navigation import template_globals
@@ -142,6 +143,7 @@ def register_views(app: Flask) -> None:
         exports_views,
         species_views,
         district_views,
+        geoman_files,
     ):
         app.register_blueprint(blueprint)
     register_filters(app)

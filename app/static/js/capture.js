@@ -13,12 +13,14 @@ import {
   showResult,
 } from "./forms.js";
 import { checkObservation, explainRefusal } from "./checks.js";
+import { AreaTool } from "./drawkit.js";
 const REMEMBERED = ["township_code", "habitat", "place_name"];
 
 const form = document.querySelector("[data-record-form]");
 const field = (name) => form.elements.namedItem(name);
 let data = null;
 let photos = null; // PhotoList
+let area = null; // AreaTool: the outline drawn or walked (drawkit.js)
 
 // --- reference data ------------------------------------------------------------------------------
 
@@ -220,6 +222,22 @@ function startPosition() {
   watcher.start();
 }
 
+// --- the area outline --------------------------------------------------------------------------------
+
+function startArea() {
+  const box = form.querySelector("[data-area-tool]");
+  if (!box) return;
+  area = new AreaTool(box, {
+    squareMetresPerMu: data.units.square_metres_per_mu,
+    limitM: data.gps_accuracy_limit_m,
+    where: () => (watcher && watcher.fix ? [watcher.fix.latitude, watcher.fix.longitude] : null),
+    bounds: data.district && data.district.bounds,
+    onChange: () => {
+      edited = true;
+    },
+  });
+}
+
 // --- saving ----------------------------------------------------------------------------------------
 
 function number(name) {
@@ -258,6 +276,7 @@ function buildRecord() {
     place_name: field("place_name").value.trim() || undefined,
     habitat: field("habitat").value || undefined,
     notes: field("notes").value.trim() || undefined,
+    geometry: area && area.geometry ? area.geometry : undefined,
   };
   // The survey metrics from the field data's catalogue (app/metrics.py); an absence measures no amount.
   for (const metric of data.metrics) {
@@ -280,6 +299,7 @@ function resetForNext() {
   field("severity").value = "";
   field("observed_at").value = localInputValue(new Date());
   photos.clear();
+  area?.clear();
   if (["map", "typed", "kept"].includes(watcher.status)) {
     // A position set by hand belongs to the record just saved: the next one needs its own.
     watcher.fix = null;
@@ -409,6 +429,7 @@ function fillFrom(record) {
     else field(metric.input).value = metric.scale === 1 ? value : String(Math.round((value / metric.scale) * 100) / 100);
   }
   field("severity").value = record.severity ?? "";
+  area?.set(record.geometry);
   watcher.keep({
     latitude: record.latitude,
     longitude: record.longitude,
@@ -474,6 +495,7 @@ async function start() {
   form.addEventListener("submit", save);
   for (const type of ["input", "change"]) form.addEventListener(type, () => { edited = true; });
   startPosition();
+  startArea();
   outbox.onChange(showSavedState);
   const fromOutbox = new URLSearchParams(window.location.search).get("outbox");
   if (fromOutbox) await reopen(fromOutbox);
