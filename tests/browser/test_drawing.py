@@ -204,3 +204,61 @@ def test_a_control_operation_carries_its_treated_outline(
     assert len(ring) == 4
     assert stored["geometry_area_m2"] == pytest.approx(_geodesic_m2(ring), rel=1e-6)
     assert stored["area_m2"] == pytest.approx(stored["geometry_area_m2"], rel=1e-6)
+
+
+def test_the_records_map_shows_species_colours_found_shares_and_areas(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any, species_id: Any
+) -> None:
+    user = field_user("surveyor")
+    api = api_as(user.user)
+    lat, lon = PADDY
+    corners, _walked = _square_walk()
+    square = [[c[1], c[0]] for c in [*corners, corners[0]]]
+    snail = make_observation(api, geometry={"type": "Polygon", "coordinates": [square]}, area_m2=None)
+    absent = {"detected": False, "density_per_m2": None, "egg_masses_per_m2": None, "area_m2": None}
+    make_observation(api, latitude=lat + 0.0002, longitude=lon + 0.0002, **absent)
+    make_observation(
+        api,
+        species_id=species_id("alternanthera-philoxeroides"),
+        latitude=lat + 0.0004,
+        longitude=lon - 0.0003,
+        density_per_m2=None,
+        egg_masses_per_m2=None,
+        cover_pct=35,
+    )
+    db.session.rollback()
+
+    p = phone()
+    p.sign_in(user.username)
+    p.goto("/map")
+    p.page.wait_for_selector("[data-map][data-ready]")
+    p.page.select_option('select[name="layer"]', "observations")
+    # The district view: one cluster of three, two of them found, and the legend says how to read it.
+    wait_until(p.page, "() => Number(document.querySelector('[data-map]').dataset.clusters) >= 1")
+    cluster = p.page.locator(".map-cluster")
+    expect(cluster).to_have_count(1)
+    assert (cluster.get_attribute("data-count"), cluster.get_attribute("data-found")) == ("3", "2")
+    assert "发现 2 条，未发现 1 条" in (cluster.get_attribute("title") or "")
+    legend = p.page.locator("[data-map-legend]")
+    assert "实心点" in legend.inner_text() and "空心圈" in legend.inner_text()
+
+    # Zoomed in on the paddy: the points in their species' colours, the absence a ring, the outline drawn.
+    p.goto("/")
+    p.goto(f"/map#{lat + 0.0004},{lon + 0.0004}")
+    p.page.wait_for_selector("[data-map][data-ready]")
+    p.page.select_option('select[name="layer"]', "observations")
+    wait_until(p.page, "() => Number(document.querySelector('[data-map]').dataset.markers) === 3")
+    assert p.page.locator("[data-map]").get_attribute("data-areas") == "1"
+    colours = legend.locator("[data-legend-colour]")
+    expect(colours).to_have_count(2)  # one row per species in view, each with its own colour
+    names = colours.all_inner_texts()
+    assert any("福寿螺" in n for n in names) and any("喜旱莲子草" in n for n in names)
+    swatches = {r.get_attribute("data-legend-colour") for r in colours.all()}
+    assert len(swatches) == 2
+    # The outline's popup gives its area in 亩: the 100 m square is 15.00 亩.
+    outline = p.page.locator(".leaflet-overlay-pane path.leaflet-interactive").first.bounding_box()
+    p.page.touchscreen.tap(outline["x"] + outline["width"] * 0.85, outline["y"] + outline["height"] * 0.15)
+    popup = p.page.locator(".leaflet-popup-content")
+    expect(popup).to_contain_text("面积 15.00 亩")
+    assert snail["geometry_area_m2"] == pytest.approx(_geodesic_m2(square), rel=1e-6)
+    p.screenshot("map-species-areas")
