@@ -301,7 +301,7 @@ def _operation(c: Ctx) -> dict[str, Any]:
 
 
 def _route_body(maker: ApiClient) -> dict[str, Any]:
-    """A route walked for a campaign of forestry (the bureau of every maker: its own staff or its station's)."""
+    """A route walked for a campaign of forestry (every maker is its staff or its station's)."""
     creator = maker.user  # type: ignore[attr-defined]
     campaign = make_campaign(creator, TARGET)
     db.session.commit()
