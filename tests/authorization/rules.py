@@ -583,6 +583,24 @@ RULES: dict[str, Rule] = {
         "issue 20: their own bureau's district lists (a report only here)",
         target="species_list",
     ),
+    # API: survey routes (docs/surveys.md, Routes)
+    "GET /api/v1/routes": signed_in(
+        "code: the routes of the organizations the caller acts for (§1 acts for)"
+    ),
+    "POST /api/v1/routes": signed_in(
+        "§2 Route: whoever records for the campaign (the matrix's caller is forestry's, as is the campaign)",
+        ok=(201,),
+    ),
+    "GET /api/v1/routes/{id}": Rule(
+        EVERYONE,
+        Reach.ORG,
+        "decided: a route (a surveyor's track) is read by its bureau's staff",
+        target="route",
+        units=True,
+    ),
+    "GET /api/v1/routes/{id}/geojson": Rule(
+        EVERYONE, Reach.ORG, "as GET /api/v1/routes/{id}", target="route", units=True
+    ),
 }
 
 

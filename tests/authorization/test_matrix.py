@@ -36,6 +36,7 @@ from app.species.models import ListMembership, SpeciesList
 from tests.authorization.rules import FLASH, ROLES, RULES, SIGN_IN, UNWALKED, Rule, allowed, relations
 from tests.conftest import ApiClient
 from tests.factories import PASSWORD
+from tests.surveys.routes_fixtures import make_campaign, route_body
 
 TARGET = "forestry"  # the organization that owns every target; "own" callers belong to it
 OTHER = "agriculture"  # where "other" callers belong
@@ -326,6 +327,23 @@ def _operation(c: Ctx) -> dict[str, Any]:
     }
 
 
+def _route_body(maker: ApiClient) -> dict[str, Any]:
+    """A route walked for a campaign of forestry (every maker is its staff or its station's)."""
+    creator = maker.user  # type: ignore[attr-defined]
+    campaign = make_campaign(creator, TARGET)
+    db.session.commit()
+    return route_body(campaign)
+
+
+def _route_id(c: Ctx) -> int:
+    def make() -> int:
+        response = c.maker.post("/api/v1/routes", json=_route_body(c.maker))
+        assert response.status_code == 201, response.get_json()
+        return int(response.get_json()["id"])
+
+    return c._id(make)
+
+
 def _new_user(organization: str) -> dict[str, str]:
     return {
         "username": f"new{uuid.uuid4().hex[:10]}",
@@ -610,6 +628,11 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         form={"file": (io.BytesIO("名称\n福寿螺\n".encode()), "names.csv")},
         upload=True,
     ),
+    # API: survey routes
+    "GET /api/v1/routes": lambda c: Call("/api/v1/routes"),
+    "POST /api/v1/routes": lambda c: Call("/api/v1/routes", json=_route_body(c.maker)),
+    "GET /api/v1/routes/{id}": lambda c: Call(f"/api/v1/routes/{_route_id(c)}"),
+    "GET /api/v1/routes/{id}/geojson": lambda c: Call(f"/api/v1/routes/{_route_id(c)}/geojson"),
 }
 
 
