@@ -62,6 +62,7 @@ SHELL_FILES = (
     "js/control.js",
     "js/map.js",
     "js/drawkit.js",
+    "js/campaigns.js",
 )
 
 

@@ -472,6 +472,24 @@ RULES: dict[str, Rule] = {
     "GET /notifications": signed_in("code: the caller's own inbox"),
     "POST /notifications/read": signed_in("code: marks the caller's own notifications", ok=(302,)),
     # ---------------------------------------------------------------------------------------------
+    # Pages: survey campaigns (issue 19)
+    "GET /campaigns": signed_in(READ + "; decided: campaigns are read by all staff"),
+    "GET /campaigns/new": Rule(CAMPAIGNS, Reach.ANY, "issue 19: the plan form, for campaign planners"),
+    "POST /campaigns/new": Rule(
+        CAMPAIGNS,
+        Reach.ORG,
+        "as POST /api/v1/campaigns (target = the campaign's bureau)",
+        target="organization",
+        ok=(302,),
+    ),
+    "GET /campaigns/{id}": signed_in(READ + "; a campaign's page", target="campaign"),
+    "GET /campaigns/{id}/edit": Rule(
+        CAMPAIGNS, Reach.ORG, "as PATCH /api/v1/campaigns/{id}: the form", target="campaign"
+    ),
+    "POST /campaigns/{id}/edit": Rule(
+        CAMPAIGNS, Reach.ORG, "as PATCH /api/v1/campaigns/{id}", target="campaign", ok=(302,)
+    ),
+    # ---------------------------------------------------------------------------------------------
     # Pages: exports and administration
     "GET /exports": Rule(ADMINS, Reach.ANY, "§1 bureau_admin exports census tables (exports.EXPORTERS)"),
     "POST /exports": Rule(

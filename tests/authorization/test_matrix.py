@@ -354,6 +354,18 @@ def _new_user(organization: str) -> dict[str, str]:
     }
 
 
+def _campaign_form(c: Ctx, bureau: str) -> dict[str, Any]:
+    return {
+        "action": "save",
+        "name": "秋季监测",
+        "kind": "monitoring",
+        "bureau": bureau,
+        "starts_on": local_today().isoformat(),
+        "ends_on": _tomorrow(),
+        "species_id": str(c.fx.species_id("pomacea-canaliculata")),
+    }
+
+
 CALLS: dict[str, Callable[[Ctx], Call]] = {
     # API: accounts
     "POST /api/v1/auth/tokens": lambda c: Call("/api/v1/auth/tokens", json=c.credentials()),
@@ -552,6 +564,16 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /dashboard": lambda c: Call(f"/dashboard?organization={c.org}"),
     "GET /notifications": lambda c: Call("/notifications"),
     "POST /notifications/read": lambda c: Call("/notifications/read", form={}),
+    # Pages: survey campaigns
+    "GET /campaigns": lambda c: Call("/campaigns"),
+    "GET /campaigns/new": lambda c: Call("/campaigns/new"),
+    "POST /campaigns/new": lambda c: Call("/campaigns/new", form=_campaign_form(c, c.org)),
+    "GET /campaigns/{id}": lambda c: Call(f"/campaigns/{c.campaign_id()}"),
+    "GET /campaigns/{id}/edit": lambda c: Call(f"/campaigns/{c.campaign_id()}/edit"),
+    "POST /campaigns/{id}/edit": lambda c: Call(
+        f"/campaigns/{c.campaign_id()}/edit",
+        form={**_campaign_form(c, TARGET), "units-0-code": "500155102"},
+    ),
     # Pages: exports and administration
     "GET /exports": lambda c: Call("/exports"),
     "POST /exports": lambda c: Call(
