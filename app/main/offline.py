@@ -60,6 +60,9 @@ SHELL_FILES = (
     "js/photos.js",
     "js/control.js",
     "js/map.js",
+    "js/route.js",  # walking a route, and the record form's part while one runs (docs/surveys.md)
+    "js/route-form.js",
+    "js/route-store.js",
 )
 
 
