@@ -63,6 +63,9 @@ SHELL_FILES = (
     "js/map.js",
     "js/drawkit.js",
     "js/campaigns.js",
+    "js/route.js",  # walking a route, and the record form's part while one runs (docs/surveys.md)
+    "js/route-form.js",
+    "js/route-store.js",
 )
 
 

@@ -601,6 +601,12 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/routes/{id}/geojson": Rule(
         EVERYONE, Reach.ORG, "as GET /api/v1/routes/{id}", target="route", units=True
     ),
+    # Pages: survey routes
+    "GET /surveys/routes/new": signed_in("§2 Route: walking a route, like recording, is everyone's"),
+    "GET /surveys/routes": signed_in("code: the caller's own routes"),
+    "GET /surveys/routes/{id}": Rule(
+        EVERYONE, Reach.ORG, "as GET /api/v1/routes/{id}", target="route", units=True
+    ),
 }
 
 

@@ -633,6 +633,9 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "POST /api/v1/routes": lambda c: Call("/api/v1/routes", json=_route_body(c.maker)),
     "GET /api/v1/routes/{id}": lambda c: Call(f"/api/v1/routes/{_route_id(c)}"),
     "GET /api/v1/routes/{id}/geojson": lambda c: Call(f"/api/v1/routes/{_route_id(c)}/geojson"),
+    "GET /surveys/routes/new": lambda c: Call("/surveys/routes/new"),
+    "GET /surveys/routes": lambda c: Call("/surveys/routes"),
+    "GET /surveys/routes/{id}": lambda c: Call(f"/surveys/routes/{_route_id(c)}"),
 }
 
 
