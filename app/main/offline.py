@@ -60,6 +60,7 @@ SHELL_FILES = (
     "js/photos.js",
     "js/control.js",
     "js/map.js",
+    "js/plot.js",
 )
 
 
