@@ -449,3 +449,27 @@ def test_a_photo_has_exactly_one_parent(
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
+
+
+# ---------------------------------------------------------------------------------------------
+# The site's timeline
+
+
+def test_the_site_timeline_shows_the_plot_with_its_figures(
+    surveyor: Any, web_as: Any, site: dict[str, Any], species_id: Any
+) -> None:
+    plot = surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"])).get_json()
+    history = surveyor.get(f"/api/v1/sites/{site['site_id']}").get_json()
+    [entry] = [e for e in history["timeline"] if e["kind"] == "plot"]
+    assert entry["id"] == plot["id"]
+    weed = expected_figures(WEED)
+    # 喜旱莲子草: 3 of 5 quadrats, mean density 24.7 per m², mean cover 37 %.
+    # (in Chinese, the API's default language)
+    assert f"喜旱莲子草 频度 {weed['frequency_pct']:g}%" in entry["summary"]
+    assert f"密度 {round(weed['mean_density_per_m2'], 2):g}/平方米" in entry["summary"]
+    assert f"盖度 {round(weed['mean_cover_pct'], 1):g}%" in entry["summary"]
+    page = web_as(surveyor.user).get(f"/sites/{site['site_id']}").get_data(as_text=True)
+    assert f'data-plot="{plot["id"]}"' in page
+    assert "5 个样方" in page
+    detail = web_as(surveyor.user).get(f"/plots/{plot['id']}").get_data(as_text=True)
+    assert f"{weed['mean_density_per_m2']:.2f}" in detail

@@ -17,6 +17,7 @@ let photos = null;
 let plotId = null;
 let lastSaved = null;
 let saving = false;
+let reopened = null; // an outbox item the server refused, opened here to be fixed (?outbox=<id>)
 
 function number(input) {
   return input.value === "" ? undefined : Number(input.value);
@@ -220,7 +221,9 @@ async function save(event) {
       formUrl: window.location.pathname,
       label: `${say("plot")} · ${body.quadrats.length} × ${isZh() ? "样方" : "quadrats"}`,
     };
-    await outbox.add(item);
+    if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
+    else await outbox.add(item);
+    reopened = null;
     lastSaved = item.id;
     showResult(form, say("saved_local"));
     form.querySelector("[data-form-result]").dataset.state = "pending";
@@ -258,6 +261,27 @@ window.addEventListener("ias:sent", (event) => {
   }
 });
 
+// Opened from the outbox to fix a plot the server refused: the same client_uuid, the form filled again.
+async function reopen(id) {
+  const item = await outbox.get(id);
+  if (!item || item.kind !== "plot" || item.userId !== data.user.id) return;
+  const body = item.body;
+  field("surveyed_at").value = localInputValue(new Date(body.surveyed_at));
+  field("shape").value = body.shape;
+  showDimensions();
+  for (const name of ["length_m", "width_m", "radius_m", "habitat", "notes"]) {
+    if (body[name] !== undefined) field(name).value = String(body[name]);
+  }
+  form.querySelector("[data-quadrats]").replaceChildren();
+  for (const quadrat of body.quadrats) addQuadrat(quadrat);
+  showArea();
+  reopened = item;
+  plotId = item.id;
+  photos.recordId = plotId;
+  photos.restore(item.photos, plotId);
+  if (item.error) showErrors(form, item.error.message, item.error.errors);
+}
+
 async function start() {
   data = await fieldData();
   const habitats = form.querySelector("[data-habitats]");
@@ -275,6 +299,8 @@ async function start() {
   outbox.onChange(showSavedState);
   showDimensions();
   addQuadrat();
+  const fromOutbox = new URLSearchParams(window.location.search).get("outbox");
+  if (fromOutbox) await reopen(fromOutbox);
   form.dataset.ready = "1";
 }
 
