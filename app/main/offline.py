@@ -66,6 +66,7 @@ SHELL_FILES = (
     "js/route.js",  # walking a route, and the record form's part while one runs (docs/surveys.md)
     "js/route-form.js",
     "js/route-store.js",
+    "js/plot.js",
 )
 
 
