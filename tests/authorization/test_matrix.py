@@ -351,6 +351,8 @@ def _route_id(c: Ctx) -> int:
         return int(response.get_json()["id"])
 
     return c._id(make)
+
+
 def _plot(c: Ctx) -> dict[str, Any]:
     return {
         "client_uuid": str(uuid.uuid4()),
