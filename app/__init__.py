@@ -62,6 +62,9 @@ def register_extensions(app: Flask) -> None:
     from app.notifications import handlers as notification_handlers
 
     notification_handlers.init_app(app)  # notifications subscribes to the lower domains' events
+    from app.surveys import handlers as survey_handlers
+
+    survey_handlers.init_app(app)  # surveys checks the campaign of a record made for one
 
 
 def register_api(app: Flask) -> None:
@@ -77,6 +80,7 @@ def register_api(app: Flask) -> None:
     from app.observations.api import blp as observations_blp
     from app.photos.api import blp as photos_blp
     from app.species.api import blp as species_blp
+    from app.surveys.api import blp as surveys_blp
     from app.timeline.api import blp as sites_blp  # the sites API, with the site history (app/timeline)
 
     api.init_app(
@@ -99,6 +103,7 @@ def register_api(app: Flask) -> None:
         control_blp,
         gis_blp,
         notifications_blp,
+        surveys_blp,
         exports_blp,
     ):
         api.register_blueprint(blp, url_prefix="/api/v1")
@@ -124,6 +129,7 @@ def register_views(app: Flask) -> None:
     from app.observations.views import bp as observations_views
     from app.security import register_security_headers
     from app.species.views import bp as species_views
+    from app.surveys.views import bp as surveys_views
     from app.timeline.views import bp as sites_views  # the site pages, with the site history
 
     for blueprint in (
@@ -135,6 +141,7 @@ def register_views(app: Flask) -> None:
         control_views,
         sites_views,
         notifications_views,
+        surveys_views,
         dashboard_views,
         exports_views,
         species_views,

@@ -11,10 +11,12 @@ from app.photos.models import Photo
 from app.scheduler.models import SchedulerLease
 from app.sites.models import Site
 from app.species.models import ControlMethod, Habitat, ListMembership, Species, SpeciesList, SpeciesName
+from app.surveys.models import Campaign, Plot, Quadrat, QuadratRecord, Route, SurveyUnit
 
 __all__ = [
     "ApiToken",
     "AuditLog",
+    "Campaign",
     "ControlMethod",
     "ControlOperation",
     "Delivery",
@@ -28,11 +30,16 @@ __all__ = [
     "ObservationFlag",
     "Organization",
     "Photo",
+    "Plot",
+    "Quadrat",
+    "QuadratRecord",
+    "Route",
     "SchedulerLease",
     "Site",
     "Species",
     "SpeciesList",
     "SpeciesName",
+    "SurveyUnit",
     "Township",
     "TownshipAlias",
     "User",

@@ -101,6 +101,11 @@ class Observation(Audited, db.Model):  # type: ignore[name-defined]
     review_uuid: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid(native_uuid=False))
     # The record this one probably repeats (same species, a few metres and hours apart).
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("observations.id"))
+    # The survey campaign the record was made for, and the 踏查 route that was running when it was made
+    # (its client UUID: the route may reach the server after the record). Both belong to app/surveys,
+    # which sits above observations and checks them when a record arrives (docs/surveys.md).
+    campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("survey_campaigns.id"), index=True)
+    route_uuid: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid(native_uuid=False), index=True)
     created_at: Mapped[timestamp]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

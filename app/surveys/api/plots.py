@@ -1,0 +1,1 @@
+"""Surveys API: plots (docs/surveys.md)."""

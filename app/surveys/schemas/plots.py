@@ -1,0 +1,1 @@
+"""Surveys schemas: plots (docs/surveys.md)."""

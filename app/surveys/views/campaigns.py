@@ -1,0 +1,1 @@
+"""Survey pages: campaigns (docs/surveys.md)."""

@@ -1,0 +1,1 @@
+"""Survey pages: coverage (docs/surveys.md)."""

@@ -1,0 +1,1 @@
+"""Survey pages: plots (docs/surveys.md)."""

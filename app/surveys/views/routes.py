@@ -1,0 +1,1 @@
+"""Survey pages: routes (docs/surveys.md)."""
