@@ -60,6 +60,7 @@ SHELL_FILES = (
     "js/photos.js",
     "js/control.js",
     "js/map.js",
+    "js/tiles.js",  # the offline map page lists and deletes saved tiles with no signal (docs/maps.md)
 )
 
 

@@ -282,3 +282,43 @@ def test_the_cap_refuses_an_oversize_save_before_fetching_anything(
     assert tile_server.tile_requests() == []
     names = p.page.evaluate("() => caches.keys()")
     assert not [name for name in names if name.startswith("ias-tiles-")]
+
+
+def test_saved_tiles_have_the_urls_leaflet_asks_for(phone: Any, field_user: Any) -> None:
+    """The service worker finds a saved tile by its URL, so tiles.js must build the very URL Leaflet's tile
+    layer asks for, subdomain included (天地图 spreads tiles over t0–t7)."""
+    surveyor = field_user("surveyor")
+    p = phone()
+    p.sign_in(surveyor.username)
+    p.goto("/map")
+    p.page.wait_for_selector("[data-map]")
+    module = p.page.evaluate("() => [...document.scripts].find((s) => s.src.endsWith('/js/map.js')).src")
+    pairs = p.page.evaluate(
+        """async (module) => {
+            const { tileUrl } = await import(module.replace('/js/map.js', '/js/tiles.js'));
+            const out = [];
+            for (const [url, subdomains] of [
+                ["https://t{s}.example.cn/w?X={x}&Y={y}&L={z}&tk=k", "01234567"],
+                ["https://{s}.tiles.example.cn/{z}/{x}/{y}.png", "abc"],
+                ["https://tiles.example.cn/{z}/{x}/{-y}{r}.png", ""],
+            ]) {
+                const layer = window.L.tileLayer(url, { subdomains: subdomains || "abc" });
+                const tiles = [[8, 204, 105], [12, 3270, 1688], [17, 104643, 54001], [17, 104644, 54001]];
+                for (const [z, x, y] of tiles) {
+                    layer._tileZoom = z;
+                    // Leaflet fills {-y} only on a map (from the map's tile range): the formula stands in.
+                    layer.options["-y"] = 2 ** z - 1 - y;
+                    const leaflet = layer.getTileUrl({ x, y, z });
+                    out.push([leaflet, tileUrl({ url, subdomains }, z, x, y)]);
+                }
+            }
+            return out;
+        }""",
+        module,
+    )
+    assert len(pairs) == 12
+    for leaflet, ours in pairs:
+        assert ours == leaflet
+    # Neighbouring tiles come from different 天地图 hosts, and {r} follows the phone's screen (2x here).
+    assert pairs[2][1].split(".")[0] != pairs[3][1].split(".")[0]
+    assert pairs[8][1].endswith("@2x.png")

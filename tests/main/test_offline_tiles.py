@@ -233,3 +233,21 @@ def test_the_page_offers_every_township_and_the_zooms(web_as: Any, tile_basemap:
 def test_the_service_worker_answers_saved_tiles(client: Any) -> None:
     body = client.get("/sw.js").get_data(as_text=True)
     assert 'const TILE_CACHE_PREFIX = "ias-tiles-"' in body and "tiles-changed" in body
+
+
+def test_tianditu_counts_both_layers(web_as: Any, app: Flask) -> None:
+    saved = {key: app.config[key] for key in ("IAS_BASEMAP", "IAS_TIANDITU_KEY")}
+    app.config.update(IAS_BASEMAP="tianditu", IAS_TIANDITU_KEY="k")
+    try:
+        _load_west()
+        body = web_as("surveyor").get("/app/offline-tiles?area=500155001&min_zoom=12&max_zoom=13").json
+    finally:
+        app.config.update(saved)
+    assert body["available"] is True
+    assert [layer["subdomains"] for layer in body["layers"]] == ["01234567", "01234567"]
+    count = sum(brute_force_count(box(*WEST), z) for z in (12, 13))
+    # The map and its labels: two images a tile, 12 KB and 5 KB typical.
+    assert body["plan"]["tiles"] == count and body["plan"]["requests"] == 2 * count
+    assert body["plan"]["bytes"] == count * (12 + 5) * 1024
+    for row in body["zooms"]:
+        assert row["requests"] == 2 * row["tiles"]

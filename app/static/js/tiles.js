@@ -28,7 +28,8 @@ export function size(bytes) {
 export function tileUrl(layer, z, x, y) {
   const subdomains = layer.subdomains || "";
   const s = subdomains.length ? subdomains[Math.abs(x + y) % subdomains.length] : "";
-  const values = { s, z, x, y, "-y": 2 ** z - 1 - y, r: "" };
+  // {r}: Leaflet asks a high-density screen for "@2x" tiles; the phone that saves is the phone that shows.
+  const values = { s, z, x, y, "-y": 2 ** z - 1 - y, r: (window.devicePixelRatio || 1) > 1 ? "@2x" : "" };
   return layer.url.replace(/\{ *([\w-]+) *\}/g, (match, name) => (name in values ? String(values[name]) : match));
 }
 
@@ -77,6 +78,9 @@ export async function deleteArea(code) {
 // Fetch `urls` into the area's cache, `concurrency` at a time, reporting each one done. Saving an area again
 // replaces what was kept for it. Resolves with {saved, failed, bytes, stopped, full}.
 export async function saveArea({ area, plan, urls, concurrency, onProgress, shouldStop }) {
+  // Ask the browser to keep this site's storage under pressure: saved maps are what the surveyor relies on
+  // in the valley, not a cache to be evicted. (Chromium grants it to installed or often used sites.)
+  if (navigator.storage && navigator.storage.persist) await navigator.storage.persist().catch(() => false);
   await caches.delete(cacheName(area.code));
   const cache = await caches.open(cacheName(area.code));
   let next = 0;
