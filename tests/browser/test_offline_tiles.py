@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -49,6 +50,8 @@ class TileServer:
     def __init__(self) -> None:
         self.requests: list[str] = []
         self.lock = threading.Lock()
+        self.failing: set[str] = set()  # paths answered 404 (a tile the server does not have)
+        self.delay = 0.0  # seconds before each tile (a slow server, so a save can be stopped)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,6 +61,13 @@ class TileServer:
                 parts = self.path.strip("/").removesuffix(".png").split("/")
                 if len(parts) != 4 or parts[0] != "tiles" or not all(p.isdigit() for p in parts[1:]):
                     self.send_error(404)
+                    return
+                time.sleep(server.delay)
+                if self.path in server.failing:  # an error the page can read (CORS on errors too)
+                    self.send_response(404)
+                    self.send_header("Access-Control-Allow-Origin", "*")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 z, x, y = (int(p) for p in parts[1:])
                 buffer = io.BytesIO()
@@ -322,3 +332,44 @@ def test_saved_tiles_have_the_urls_leaflet_asks_for(phone: Any, field_user: Any)
     # Neighbouring tiles come from different 天地图 hosts, and {r} follows the phone's screen (2x here).
     assert pairs[2][1].split(".")[0] != pairs[3][1].split(".")[0]
     assert pairs[8][1].endswith("@2x.png")
+
+
+def test_a_failed_tile_is_reported_and_a_save_can_be_stopped(
+    phone: Any, field_user: Any, tile_server: TileServer
+) -> None:
+    _load_township()
+    surveyor = field_user("surveyor")
+    area = box(*TOWNSHIP)
+    wanted = set().union(*(brute_force(area, z) for z in range(SAVED_ZOOMS[0], SAVED_ZOOMS[1] + 1)))
+    broken = sorted(wanted)[-1]
+    tile_server.failing.add("/tiles/{}/{}/{}.png".format(*broken))
+    p = phone(allowed_hosts=(tile_server.host,))
+    p.sign_in(surveyor.username)
+    p.goto("/map/offline")
+    p.page.wait_for_selector("body[data-tiles-ready]")
+    p.page.select_option("[data-tiles-area]", "500155001")
+    p.page.wait_for_selector("form[data-estimate='500155001']")
+    p.page.select_option("[data-tiles-min]", str(SAVED_ZOOMS[0]))
+    p.page.select_option("[data-tiles-max]", str(SAVED_ZOOMS[1]))
+    form = p.page.locator("form[data-tiles-form]")
+
+    # One tile the server cannot give: said, and the rest kept.
+    p.page.click("[data-tiles-save]")
+    expect(form).to_have_attribute("data-state", "saved", timeout=60_000)
+    expect(p.page.locator("[data-tiles-total]")).to_contain_text("1 张瓦片未能下载")
+    expect(p.page.locator("[data-tiles-saved] li")).to_contain_text(f"{len(wanted) - 1} 张瓦片")
+
+    # A slow server: stopped part-way, what arrived is kept and listed.
+    tile_server.failing.clear()
+    tile_server.delay = 0.3
+    tile_server.forget()
+    p.page.click("[data-tiles-save]")
+    expect(form).to_have_attribute("data-state", "saving")
+    wait_until(p.page, "() => Number(document.querySelector('form[data-tiles-form]').dataset.done || 0) >= 4")
+    p.page.click("[data-tiles-cancel]")
+    expect(form).to_have_attribute("data-state", "stopped", timeout=30_000)
+    expect(p.page.locator("[data-tiles-total]")).to_contain_text("已停止")
+    fetched = len(tile_server.tile_requests())
+    assert 4 <= fetched < len(wanted)
+    expect(p.page.locator("[data-tiles-saved] li")).to_contain_text(f"{fetched} 张瓦片")
+    tile_server.delay = 0.0
