@@ -67,6 +67,7 @@ SHELL_FILES = (
     "js/route-form.js",
     "js/route-store.js",
     "js/plot.js",
+    "js/tiles.js",  # the offline map page lists and deletes saved tiles with no signal (docs/maps.md)
 )
 
 

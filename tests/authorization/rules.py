@@ -410,6 +410,8 @@ RULES: dict[str, Rule] = {
         anonymous=401,
     ),
     "GET /app/field-data.json": signed_in("reference data for the offline forms (@login_required)"),
+    "GET /map/offline": signed_in("issue 18: saving a township's basemap on the phone (@login_required)"),
+    "GET /app/offline-tiles": signed_in("issue 18: the tiles to save for an area (@login_required)"),
     "GET /api-docs": signed_in("§3.2: interactive docs for signed-in staff"),
     "GET /": signed_in("home: the caller's own follow-ups and records"),
     # ---------------------------------------------------------------------------------------------

@@ -562,6 +562,8 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /offline": lambda c: Call("/offline"),
     "GET /app/session.json": lambda c: Call("/app/session.json"),
     "GET /app/field-data.json": lambda c: Call("/app/field-data.json"),
+    "GET /map/offline": lambda c: Call("/map/offline"),
+    "GET /app/offline-tiles": lambda c: Call("/app/offline-tiles?area=500155001"),
     "GET /api-docs": lambda c: Call("/api-docs"),
     "GET /": lambda c: Call("/"),
     # Pages: observations
