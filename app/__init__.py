@@ -124,6 +124,7 @@ def register_views(app: Flask) -> None:
     from app.main.maps import basemap_hosts
     from app.main.navigation import template_globals
     from app.main.offline import bp as offline_views
+    from app.main.offline_tiles import bp as offline_tiles_views
     from app.main.views import bp as main_views
     from app.notifications.views import bp as notifications_views
     from app.observations.views import bp as observations_views
@@ -147,6 +148,7 @@ def register_views(app: Flask) -> None:
         species_views,
         district_views,
         geoman_files,
+        offline_tiles_views,
     ):
         app.register_blueprint(blueprint)
     register_filters(app)

@@ -62,6 +62,12 @@ SHELL_FILES = (
     "js/control.js",
     "js/map.js",
     "js/drawkit.js",
+    "js/campaigns.js",
+    "js/route.js",  # walking a route, and the record form's part while one runs (docs/surveys.md)
+    "js/route-form.js",
+    "js/route-store.js",
+    "js/plot.js",
+    "js/tiles.js",  # the offline map page lists and deletes saved tiles with no signal (docs/maps.md)
 )
 
 

@@ -14,6 +14,7 @@ import {
 } from "./forms.js";
 import { checkObservation, explainRefusal } from "./checks.js";
 import { AreaTool } from "./drawkit.js";
+import * as routeForm from "./route-form.js";
 const REMEMBERED = ["township_code", "habitat", "place_name"];
 
 const form = document.querySelector("[data-record-form]");
@@ -286,6 +287,7 @@ function buildRecord() {
     record[metric.field] = metric.scale === 1 ? value : Math.round(value * metric.scale * 100) / 100;
   }
   if (detected && number("severity") !== undefined) record.severity = number("severity");
+  Object.assign(record, routeForm.fields(form.dataset.kind)); // a route being walked (route-form.js)
   for (const key of Object.keys(record)) {
     if (record[key] === undefined || record[key] === null || Number.isNaN(record[key])) delete record[key];
   }
@@ -300,6 +302,7 @@ function resetForNext() {
   field("observed_at").value = localInputValue(new Date());
   photos.clear();
   area?.clear();
+  routeForm.reset();
   if (["map", "typed", "kept"].includes(watcher.status)) {
     // A position set by hand belongs to the record just saved: the next one needs its own.
     watcher.fix = null;
@@ -354,6 +357,9 @@ async function save(event) {
     const species = speciesById(record.species_id);
     const errors = checkObservation(record, species, data.limits.observation, data.metrics);
     if (Object.keys(errors).length) return showErrors(form, t("check_fix"), errors);
+    // The campaign's other targets recorded at the same point, one record each (route-form.js).
+    const targets = routeForm.targetRecords(record);
+    if (Object.keys(targets.errors).length) return showErrors(form, t("check_fix"), targets.errors);
     const kind = form.dataset.kind;
     const what = { completion: t("completion"), edit: t("edit") }[kind] || t("observation");
     const label = `${what} · ${species ? species.name_zh : ""} · ${record.detected ? t("found") : t("not_found")}`;
@@ -382,9 +388,15 @@ async function save(event) {
     for (const name of REMEMBERED) localStorage.setItem(`ias:last:${name}`, field(name).value);
     if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
     else await outbox.add(item);
+    routeForm.noteSaved(record);
+    for (const { record: extra, species: other } of targets.records) {
+      const found = extra.detected ? t("found") : t("not_found");
+      await outbox.add({ ...item, id: extra.client_uuid, body: extra, photos: [], label: `${what} · ${other.name_zh} · ${found}` });
+      routeForm.noteSaved(extra);
+    }
     // On the phone now: say so at once; sending happens behind it.
     lastSaved = { id: item.id, kind };
-    showResult(form, t("saved_local"));
+    showResult(form, targets.records.length ? routeForm.savedText(targets.records.length) : t("saved_local"));
     form.querySelector("[data-form-result]").dataset.state = "pending";
     if (kind === "completion" || kind === "edit") {
       submit.hidden = true; // a follow-up is completed once; an edit is sent once
@@ -496,6 +508,7 @@ async function start() {
   for (const type of ["input", "change"]) form.addEventListener(type, () => { edited = true; });
   startPosition();
   startArea();
+  await routeForm.init(form, data);
   outbox.onChange(showSavedState);
   const fromOutbox = new URLSearchParams(window.location.search).get("outbox");
   if (fromOutbox) await reopen(fromOutbox);

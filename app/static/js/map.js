@@ -171,8 +171,10 @@ async function load() {
   let total; // set by either branch below
   let clusters = []; // records aggregated by the server: [lon, lat] and {count, found}
   if (kind === "sites") {
-    const response = await fetch(`/api/v1/sites?${query({ per_page: 500 })}`, { credentials: "same-origin" });
-    if (!response.ok || current !== generation) return;
+    // No signal: the points stay as they were (the basemap saved for offline use still shows).
+    const response = await fetch(`/api/v1/sites?${query({ per_page: 500 })}`, { credentials: "same-origin" })
+      .catch(() => null);
+    if (!response || !response.ok || current !== generation) return;
     const body = await response.json();
     if (current !== generation) return;
     total = body.total;
@@ -194,8 +196,8 @@ async function load() {
     const zoom = Math.round(map.getZoom());
     const response = await fetch(`/api/v1/map/observations?${query({ bbox, zoom })}`, {
       credentials: "same-origin",
-    });
-    if (!response.ok || current !== generation) return;
+    }).catch(() => null);
+    if (!response || !response.ok || current !== generation) return;
     const body = await response.json();
     if (current !== generation) return;
     total = body.total;
