@@ -119,6 +119,7 @@ def register_views(app: Flask) -> None:
     from app.exports.views import bp as exports_views
     from app.main.api_docs import bp as api_docs_views
     from app.main.assets import register_assets
+    from app.main.drawing import bp as geoman_files
     from app.main.filters import register_filters
     from app.main.maps import basemap_hosts
     from app.main.navigation import template_globals
@@ -146,6 +147,7 @@ def register_views(app: Flask) -> None:
         exports_views,
         species_views,
         district_views,
+        geoman_files,
         offline_tiles_views,
     ):
         app.register_blueprint(blueprint)
