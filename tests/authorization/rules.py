@@ -410,6 +410,8 @@ RULES: dict[str, Rule] = {
         anonymous=401,
     ),
     "GET /app/field-data.json": signed_in("reference data for the offline forms (@login_required)"),
+    "GET /map/offline": signed_in("issue 18: saving a township's basemap on the phone (@login_required)"),
+    "GET /app/offline-tiles": signed_in("issue 18: the tiles to save for an area (@login_required)"),
     "GET /api-docs": signed_in("§3.2: interactive docs for signed-in staff"),
     "GET /": signed_in("home: the caller's own follow-ups and records"),
     # ---------------------------------------------------------------------------------------------
@@ -601,6 +603,37 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/routes/{id}/geojson": Rule(
         EVERYONE, Reach.ORG, "as GET /api/v1/routes/{id}", target="route", units=True
     ),
+    # Pages: survey routes
+    "GET /surveys/routes/new": signed_in("§2 Route: walking a route, like recording, is everyone's"),
+    "GET /surveys/routes": signed_in("code: the caller's own routes"),
+    "GET /surveys/routes/{id}": Rule(
+        EVERYONE, Reach.ORG, "as GET /api/v1/routes/{id}", target="route", units=True
+    ),
+    # ---------------------------------------------------------------------------------------------
+    # Surveys: plots (样地) and quadrats (docs/surveys.md, Plots)
+    "GET /api/v1/plots": signed_in(READ),
+    "POST /api/v1/plots": signed_in(
+        "decided: anyone may lay a plot at any site, as anyone may treat one: a site is a shared place "
+        "of the one district census; the plot is owned by the caller's org",
+        ok=(201,),
+    ),
+    "GET /api/v1/plots/{id}": signed_in(READ, target="plot"),
+    "PATCH /api/v1/plots/{id}": Rule(
+        EVERYONE,
+        Reach.AUTHOR,
+        "decided: as PATCH /api/v1/observations/{id}: its surveyor only, admin included (the plot is "
+        "their measurement), until its campaign ends",
+        target="plot",
+    ),
+    "POST /api/v1/plots/{id}/photos": Rule(
+        EVERYONE,
+        Reach.AUTHOR_OR_ADMIN,
+        "as POST /api/v1/observations/{id}/photos: the plot's surveyor, or an admin",
+        target="plot",
+        ok=(201,),
+    ),
+    "GET /sites/{id}/plots/new": signed_in("as POST /api/v1/plots: anyone may lay a plot", target="site"),
+    "GET /plots/{id}": signed_in(READ, target="plot"),
 }
 
 

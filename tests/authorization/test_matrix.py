@@ -193,6 +193,15 @@ class Ctx:
     def operation_id(self) -> int:
         return self._id(lambda: self.operation["id"])
 
+    @cached_property
+    def plot(self) -> dict[str, Any]:
+        response = self.maker.post("/api/v1/plots", json=_plot(self))
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()  # type: ignore[no-any-return]
+
+    def plot_id(self) -> int:
+        return self._id(lambda: self.plot["id"])
+
     def follow_up_id(self) -> int:
         return self._id(lambda: self.operation["follow_ups"][0]["id"])
 
@@ -342,6 +351,23 @@ def _route_id(c: Ctx) -> int:
         return int(response.get_json()["id"])
 
     return c._id(make)
+
+
+def _plot(c: Ctx) -> dict[str, Any]:
+    return {
+        "client_uuid": str(uuid.uuid4()),
+        "site_id": c.site_id(),
+        "surveyed_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "shape": "square",
+        "length_m": 10,
+        "quadrats": [
+            {
+                "number": 1,
+                "size_m2": 1,
+                "records": [{"species_id": c.fx.species_id("pomacea-canaliculata"), "density_per_m2": 4}],
+            }
+        ],
+    }
 
 
 def _new_user(organization: str) -> dict[str, str]:
@@ -536,6 +562,8 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /offline": lambda c: Call("/offline"),
     "GET /app/session.json": lambda c: Call("/app/session.json"),
     "GET /app/field-data.json": lambda c: Call("/app/field-data.json"),
+    "GET /map/offline": lambda c: Call("/map/offline"),
+    "GET /app/offline-tiles": lambda c: Call("/app/offline-tiles?area=500155001"),
     "GET /api-docs": lambda c: Call("/api-docs"),
     "GET /": lambda c: Call("/"),
     # Pages: observations
@@ -633,6 +661,19 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "POST /api/v1/routes": lambda c: Call("/api/v1/routes", json=_route_body(c.maker)),
     "GET /api/v1/routes/{id}": lambda c: Call(f"/api/v1/routes/{_route_id(c)}"),
     "GET /api/v1/routes/{id}/geojson": lambda c: Call(f"/api/v1/routes/{_route_id(c)}/geojson"),
+    "GET /surveys/routes/new": lambda c: Call("/surveys/routes/new"),
+    "GET /surveys/routes": lambda c: Call("/surveys/routes"),
+    "GET /surveys/routes/{id}": lambda c: Call(f"/surveys/routes/{_route_id(c)}"),
+    # Surveys: plots
+    "GET /api/v1/plots": lambda c: Call("/api/v1/plots"),
+    "POST /api/v1/plots": lambda c: Call("/api/v1/plots", json=_plot(c)),
+    "GET /api/v1/plots/{id}": lambda c: Call(f"/api/v1/plots/{c.plot_id()}"),
+    "PATCH /api/v1/plots/{id}": lambda c: Call(f"/api/v1/plots/{c.plot_id()}", json={"notes": "复核"}),
+    "POST /api/v1/plots/{id}/photos": lambda c: Call(
+        f"/api/v1/plots/{c.plot_id()}/photos", form=_photo_upload(), upload=True
+    ),
+    "GET /sites/{id}/plots/new": lambda c: Call(f"/sites/{c.site_id()}/plots/new"),
+    "GET /plots/{id}": lambda c: Call(f"/plots/{c.plot_id()}"),
 }
 
 

@@ -9,6 +9,7 @@ const SYNC_EVERY_MS = 60_000;
 // Pages a surveyor may need with no signal, saved as soon as the app is opened with signal (the service
 // worker also saves every page when it is visited).
 const FIELD_PAGES = ["/", "/observations/new", "/control-operations/new", "/follow-ups", "/app/field-data.json"];
+FIELD_PAGES.push("/surveys/routes/new"); // walking a route (route.js) starts with no signal too
 
 const READY_KEY = "ias:offline-ready";
 const REFRESH_EVERY_MS = 5 * 60_000; // pages already saved are fetched again at most this often
