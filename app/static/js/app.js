@@ -23,7 +23,7 @@ async function saveFieldPages({ refresh = false } = {}) {
   const pages = await caches.open("ias-pages");
   const data = await caches.open("ias-data");
   const known = JSON.parse(localStorage.getItem(READY_KEY) || "null");
-  const own = [...document.querySelectorAll("[data-my-follow-ups] a, [data-my-returned] a")].map((a) =>
+  const own = [...document.querySelectorAll("[data-my-follow-ups] a, [data-my-returned] a, [data-my-survey-units] a")].map((a) =>
     a.getAttribute("href"),
   );
   // Off the home page, the follow-ups saved last time are refreshed instead.

@@ -13,6 +13,7 @@ import {
   showResult,
 } from "./forms.js";
 import { checkObservation, explainRefusal } from "./checks.js";
+import { AreaTool } from "./drawkit.js";
 import * as routeForm from "./route-form.js";
 const REMEMBERED = ["township_code", "habitat", "place_name"];
 
@@ -20,6 +21,7 @@ const form = document.querySelector("[data-record-form]");
 const field = (name) => form.elements.namedItem(name);
 let data = null;
 let photos = null; // PhotoList
+let area = null; // AreaTool: the outline drawn or walked (drawkit.js)
 
 // --- reference data ------------------------------------------------------------------------------
 
@@ -221,6 +223,22 @@ function startPosition() {
   watcher.start();
 }
 
+// --- the area outline --------------------------------------------------------------------------------
+
+function startArea() {
+  const box = form.querySelector("[data-area-tool]");
+  if (!box) return;
+  area = new AreaTool(box, {
+    squareMetresPerMu: data.units.square_metres_per_mu,
+    limitM: data.gps_accuracy_limit_m,
+    where: () => (watcher && watcher.fix ? [watcher.fix.latitude, watcher.fix.longitude] : null),
+    bounds: data.district && data.district.bounds,
+    onChange: () => {
+      edited = true;
+    },
+  });
+}
+
 // --- saving ----------------------------------------------------------------------------------------
 
 function number(name) {
@@ -259,6 +277,7 @@ function buildRecord() {
     place_name: field("place_name").value.trim() || undefined,
     habitat: field("habitat").value || undefined,
     notes: field("notes").value.trim() || undefined,
+    geometry: area && area.geometry ? area.geometry : undefined,
   };
   // The survey metrics from the field data's catalogue (app/metrics.py); an absence measures no amount.
   for (const metric of data.metrics) {
@@ -282,6 +301,7 @@ function resetForNext() {
   field("severity").value = "";
   field("observed_at").value = localInputValue(new Date());
   photos.clear();
+  area?.clear();
   routeForm.reset();
   if (["map", "typed", "kept"].includes(watcher.status)) {
     // A position set by hand belongs to the record just saved: the next one needs its own.
@@ -421,6 +441,7 @@ function fillFrom(record) {
     else field(metric.input).value = metric.scale === 1 ? value : String(Math.round((value / metric.scale) * 100) / 100);
   }
   field("severity").value = record.severity ?? "";
+  area?.set(record.geometry);
   watcher.keep({
     latitude: record.latitude,
     longitude: record.longitude,
@@ -486,6 +507,7 @@ async function start() {
   form.addEventListener("submit", save);
   for (const type of ["input", "change"]) form.addEventListener(type, () => { edited = true; });
   startPosition();
+  startArea();
   await routeForm.init(form, data);
   outbox.onChange(showSavedState);
   const fromOutbox = new URLSearchParams(window.location.search).get("outbox");
