@@ -318,3 +318,39 @@ def test_a_record_along_a_route_of_another_campaign_is_refused(
     assert "route_uuid" in response.get_json()["errors"]
     ok = api.post("/api/v1/observations", json=observation_payload(route_uuid=str(uuid.uuid4())))
     assert ok.status_code == 201  # a route not sent yet: linked by its UUID alone
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages
+
+
+def test_route_pages_show_the_campaigns_routes_and_effort(
+    api_as: Any, web_as: Any, campaign_for: Any, observation_payload: Any
+) -> None:
+    api = api_as("surveyor")
+    campaign = campaign_for(api.user)
+    body = route_body(campaign, walk(61, step_s=70, step_m=40))  # 2.4 km in 70 minutes
+    route = _stored(api, body)
+    absence = observation_payload(
+        campaign_id=campaign.id,
+        route_uuid=body["client_uuid"],
+        detected=False,
+        density_per_m2=None,
+        egg_masses_per_m2=None,
+        area_m2=None,
+    )
+    assert api.post("/api/v1/observations", json=absence).status_code == 201
+    web = web_as(api.user)
+    walk_page = web.get("/surveys/routes/new").get_data(as_text=True)
+    assert campaign.name in walk_page and 'id="ias-route-data"' in walk_page
+    detail = web.get(f"/surveys/routes/{route['id']}").get_data(as_text=True)
+    hours, minutes = divmod(round(route["duration_s"] / 60), 60)
+    assert (hours, minutes) == (1, 10)
+    effort = f"{route['length_m'] / 1000:.1f} km，1 小时 10 分钟"
+    assert effort in detail
+    assert "沿此路线调查" in detail  # the absence, with the route's effort
+    campaign_page = web.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert f"/surveys/routes/{route['id']}" in campaign_page
+    assert f"/surveys/routes/new?campaign={campaign.id}" in campaign_page
+    mine = web.get("/surveys/routes").get_data(as_text=True)
+    assert f"/surveys/routes/{route['id']}" in mine
