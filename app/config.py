@@ -121,6 +121,11 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_CLEARED_AFTER_ABSENCES": _int(env, "IAS_CLEARED_AFTER_ABSENCES", 3),
         # A follow-up this many days overdue is escalated to the supervisor.
         "IAS_ESCALATE_AFTER_DAYS": _int(env, "IAS_ESCALATE_AFTER_DAYS", 3),
+        # Survey units (docs/surveys.md, Reminders): an assignee is reminded of a unit not started from this
+        # many days before its due day; an overdue unit is reported to the campaign's supervisors on each of
+        # its first this-many days overdue.
+        "IAS_SURVEY_REMIND_DAYS_BEFORE": _int(env, "IAS_SURVEY_REMIND_DAYS_BEFORE", 3),
+        "IAS_SURVEY_OVERDUE_REMINDER_DAYS": _int(env, "IAS_SURVEY_OVERDUE_REMINDER_DAYS", 14),
         # The address people reach the app at, for links in e-mails and webhooks.
         "IAS_BASE_URL": env.get("IAS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Outbox delivery: claims last this long; failures retry with doubling backoff up to a limit.

@@ -237,3 +237,18 @@ class QuadratRecord(Audited, db.Model):  # type: ignore[name-defined]
 
     quadrat: Mapped[Quadrat] = relationship(back_populates="records")
     species: Mapped[Species] = relationship(lazy="joined", innerjoin=True)
+
+
+class UnitReminder(db.Model):  # type: ignore[name-defined]
+    """A reminder raised about a survey unit on one day (docs/surveys.md, Reminders): `due_soon` to its
+    assignee, `overdue` to the campaign's supervisors. The key (unit, kind, day) is what keeps a pass run
+    twice, or after a crash, from reminding anyone twice of one unit on one day."""
+
+    __tablename__ = "survey_unit_reminders"
+
+    unit_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("survey_units.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    created_at: Mapped[timestamp]
