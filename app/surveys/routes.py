@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -380,3 +380,41 @@ def route_by_uuid(organization_id: int, client_uuid: uuid.UUID) -> Route | None:
     return db.session.scalar(
         sa.select(Route).where(Route.organization_id == organization_id, Route.client_uuid == client_uuid)
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# What the phone's route page needs
+
+
+def unit_name(unit: SurveyUnit) -> str:
+    return unit.village.short_name if unit.village is not None else unit.township.name_zh
+
+
+def campaigns_to_walk(actor: User, today: date) -> list[dict[str, Any]]:
+    """The campaigns `actor` records for that have not ended, with their units (the actor's own first)
+    and target species: the route page keeps them, so a route can be started with no signal."""
+    campaigns = db.session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.ends_on >= today)
+        .options(sa.orm.selectinload(Campaign.units))
+        .order_by(Campaign.starts_on, Campaign.id)
+    )
+    walkable = []
+    for campaign in campaigns:
+        if not may_record_for(actor, campaign):
+            continue
+        units = sorted(campaign.units, key=lambda u: (u.assignee_id != actor.id, u.unit_code))
+        walkable.append(
+            {
+                "id": campaign.id,
+                "name": campaign.name,
+                "units": [
+                    {"id": u.id, "name": unit_name(u), "mine": u.assignee_id == actor.id} for u in units
+                ],
+                "species": [
+                    {"id": s.id, "name_zh": s.name_zh, "name_sci": s.name_sci, "metrics": list(s.metrics)}
+                    for s in campaign.species
+                ],
+            }
+        )
+    return walkable
