@@ -366,7 +366,9 @@ export class AreaTool {
     if (this.mode === "walk" && this.walk) this.walk.undo();
     else if (this.mode === "draw" && this.map && this.map.pm) {
       this.map.pm.Draw.Polygon._removeLastVertex();
-      this.render();
+      // Undoing the only corner ends the plugin's drawing: start it again, with no corner.
+      if (!this.map.pm.globalDrawModeEnabled()) this.startDrawing();
+      else this.render();
     }
   }
 
