@@ -30,6 +30,7 @@ from app.extensions import db
 from app.geo import tiles
 from app.main.maps import basemap_hosts
 from app.security import content_security_policy
+from tests.browser import test_accessibility as accessibility
 from tests.browser.waiting import wait_until
 from tests.conftest import PADDY
 from tests.geo.synthetic import feature, geojson, square
@@ -373,3 +374,21 @@ def test_a_failed_tile_is_reported_and_a_save_can_be_stopped(
     assert 4 <= fetched < len(wanted)
     expect(p.page.locator("[data-tiles-saved] li")).to_contain_text(f"{fetched} 张瓦片")
     tile_server.delay = 0.0
+
+
+def test_the_offline_map_page_passes_axe(phone: Any, field_user: Any, tile_server: TileServer) -> None:
+    """The page with its estimate and a saved area (the other pages: test_accessibility.py)."""
+    _load_township()
+    surveyor = field_user("surveyor")
+    p = phone(allowed_hosts=(tile_server.host,))
+    p.sign_in(surveyor.username)
+    p.goto("/map/offline")
+    p.page.wait_for_selector("body[data-tiles-ready]")
+    p.page.select_option("[data-tiles-area]", "500155001")
+    p.page.wait_for_selector("form[data-estimate='500155001']")
+    p.page.select_option("[data-tiles-min]", "12")
+    p.page.select_option("[data-tiles-max]", "14")
+    p.page.click("[data-tiles-save]")
+    expect(p.page.locator("form[data-tiles-form]")).to_have_attribute("data-state", "saved", timeout=60_000)
+    expect(p.page.locator("[data-tiles-saved] li")).to_have_count(1)
+    assert accessibility._violations(p, accessibility.AXE.read_text(encoding="utf-8")) == []
