@@ -111,6 +111,9 @@ CHECKS: dict[str, Check] = {
     "POST /admin/species-lists/{code}/import": _species_of,
     "GET /admin/boundaries": _role(policy.manages_district),
     "POST /admin/boundaries": _role(policy.manages_district),
+    # Plots are recorded like records (app/surveys/plots.py; the campaign's end is checked apart).
+    "PATCH /api/v1/plots/{id}": _edit,
+    "POST /api/v1/plots/{id}/photos": policy.may_add_record_photos,
 }
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app import policy
-from app.accounts.models import Organization, Role, User
+from app.accounts.models import User
 from app.clock import CLOCK_SKEW, EARLIEST, day_end, day_start, local_today, local_zone
 from app.district.boundaries import inside_district
 from app.district.services import get_district
@@ -27,6 +27,7 @@ from app.photos.models import Photo
 from app.sites.models import Site
 from app.species.models import Habitat, Species
 from app.species.services import find_habitat
+from app.surveys.campaigns import takes_part
 from app.surveys.models import Campaign, Plot, PlotShape, Quadrat, QuadratRecord
 
 RECORD_FIELDS = ("cover_pct", "density_per_m2", "height_cm", "count")
@@ -56,19 +57,9 @@ def _clash(existing: Plot) -> Conflict:
     )
 
 
-def _bureaus_of(organization: Organization) -> set[int]:
-    """The organization and those above it: a unit's staff work for their bureau's campaigns too."""
-    ids: set[int] = set()
-    current: Organization | None = organization
-    while current is not None and current.id not in ids:
-        ids.add(current.id)
-        current = current.parent
-    return ids
-
-
 def may_survey_for(actor: User, campaign: Campaign) -> bool:
-    """A campaign is its bureau's: its own staff and its units' survey for it (an admin: any)."""
-    return actor.role == Role.ADMIN or campaign.organization_id in _bureaus_of(actor.organization)
+    """Whether the actor lays plots for the campaign: whoever takes part in it (app/surveys/campaigns.py)."""
+    return takes_part(actor, campaign)
 
 
 def _area(values: dict[str, Any], errors: FieldErrors) -> float | None:
