@@ -223,6 +223,23 @@ def test_list_by_site_and_campaign(
     assert everything["total"] == 2
 
 
+def test_the_list_asks_the_same_number_of_queries_for_one_plot_or_six(
+    surveyor: Any, site: dict[str, Any], species_id: Any, count_queries: Any
+) -> None:
+    def queries_for_the_list() -> int:
+        with count_queries() as queries:
+            response = surveyor.get(f"/api/v1/plots?site_id={site['site_id']}")
+        assert response.status_code == 200
+        return len(queries)
+
+    surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"]))
+    one = queries_for_the_list()
+    for _ in range(5):
+        surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"]))
+    assert surveyor.get(f"/api/v1/plots?site_id={site['site_id']}").get_json()["total"] == 6
+    assert queries_for_the_list() == one
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input: 422 naming the field, nothing written
 
