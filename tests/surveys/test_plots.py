@@ -490,3 +490,21 @@ def test_the_site_timeline_shows_the_plot_with_its_figures(
     assert "5 个样方" in page
     detail = web_as(surveyor.user).get(f"/plots/{plot['id']}").get_data(as_text=True)
     assert f"{weed['mean_density_per_m2']:.2f}" in detail
+
+
+def test_the_plot_form_offers_the_running_campaigns_the_surveyor_takes_part_in(
+    make_user: Any, surveyor: Any, web_as: Any, site: dict[str, Any]
+) -> None:
+    mine = _campaign(make_user)
+    theirs = _campaign(make_user, "agriculture")
+    today = local_today()
+    over = _campaign(make_user, starts=today - timedelta(days=60), ends=today - timedelta(days=2))
+    web = web_as(surveyor.user)
+    page = web.get(f"/sites/{site['site_id']}/plots/new").get_data(as_text=True)
+    assert f'<option value="{mine}">' in page
+    assert f'value="{theirs}"' not in page and f'value="{over}"' not in page
+    chosen = web.get(f"/sites/{site['site_id']}/plots/new?campaign_id={mine}").get_data(as_text=True)
+    assert f'<option value="{mine}" selected>' in chosen
+    # Another bureau's campaign named in the address is not offered.
+    other = web.get(f"/sites/{site['site_id']}/plots/new?campaign_id={theirs}").get_data(as_text=True)
+    assert f'value="{theirs}"' not in other
