@@ -43,6 +43,7 @@ def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
 def register_extensions(app: Flask) -> None:
     from app import (
         models,  # noqa: F401 - the whole schema, for the app and for Alembic
+        refdata,
         uow,
     )
     from app.audit.services import register_audit_listener
@@ -59,6 +60,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.context_processor(template_globals)
     register_audit_listener()
+    refdata.register_listeners()  # a change to reference data writes a new version (app/refdata.py)
     from app.notifications import handlers as notification_handlers
 
     notification_handlers.init_app(app)  # notifications subscribes to the lower domains' events

@@ -21,6 +21,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, render_template
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from shapely.geometry.base import BaseGeometry
 from werkzeug.wrappers import Response
@@ -55,23 +56,29 @@ class Area:
     source: str
 
 
+WHOLE_NUMBER = {"invalid": _l("must be a whole number.")}
+
+
 class OfflineTilesArgs(ma.Schema):
+    """The area and, for a plan, the zooms (their range depends on the basemap: checked by the view)."""
+
     area = ma.fields.String(
         required=True,
-        validate=ma.validate.Length(min=1, max=20),
+        validate=ma.validate.Length(max=20, error=_l("No township has this code.")),
+        error_messages={"required": _l("Choose a township or the whole district.")},
         metadata={"description": "a township code, or `district`"},
     )
-    min_zoom = ma.fields.Integer(validate=ma.validate.Range(min=0, max=22))
-    max_zoom = ma.fields.Integer(validate=ma.validate.Range(min=0, max=22))
+    min_zoom = ma.fields.Integer(error_messages=WHOLE_NUMBER)
+    max_zoom = ma.fields.Integer(error_messages=WHOLE_NUMBER)
 
 
-def _district_area(code: str, name: str) -> Area:
+def _district_area(code: str, name: str) -> Area | None:
     outline = boundaries.outline()
     if outline is not None:
         return Area(code, name, outline, "district")
     district = get_district()
-    if district is None:
-        raise LookupError("no district loaded")
+    if district is None:  # `flask district load` never run: nothing to save
+        return None
     box = tiles.lonlat_box(district.min_lon, district.min_lat, district.max_lon, district.max_lat)
     return Area(code, name, box, "box")
 
@@ -92,8 +99,7 @@ def find_area(code: str) -> Area | None:
     )
     if geometry is not None:
         return Area(township.code, township.name_zh, from_geojson(geometry), "township")
-    fallback = _district_area(township.code, township.name_zh)
-    return fallback
+    return _district_area(township.code, township.name_zh)
 
 
 def _max_zoom(layers: list[dict[str, Any]]) -> int:
@@ -131,7 +137,7 @@ def _mb(size: int) -> str:
 def offline_tiles() -> Response:
     """The estimate for an area (every zoom), and with `min_zoom` and `max_zoom` the tiles to save."""
     args, errors = pages.read(OfflineTilesArgs)
-    layers = [layer for layer in basemap_layers()]
+    layers = basemap_layers()
     top = _max_zoom(layers)
     for name in ("min_zoom", "max_zoom"):
         if name in args and not errors.get(name) and not MIN_ZOOM <= args[name] <= top:

@@ -28,7 +28,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from pyproj import Geod
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.accounts.organizations import acting_ids, acts_for
 from app.clock import CLOCK_SKEW, EARLIEST, local_zone
 from app.district.boundaries import locator
@@ -38,6 +38,7 @@ from app.extensions import db
 from app.geo.crs import CRS, to_wgs84
 from app.idempotency import CreateOnce, fingerprint
 from app.observations.models import Observation
+from app.surveys.campaigns import takes_part
 from app.surveys.models import Campaign, Route, SurveyUnit
 
 _GEOD = Geod(ellps="WGS84")
@@ -64,13 +65,9 @@ def poor_accuracy_limit() -> float:
 
 
 def may_record_for(user: User, campaign: Campaign) -> bool:
-    """The campaign's bureau's staff and the staff of the units under it (who act for the bureau's work),
-    an assignee of one of its units, or an admin (docs/surveys.md)."""
-    if user.role == Role.ADMIN or acts_for(user, campaign.organization_id):
-        return True
-    if user.organization.parent_id == campaign.organization_id:
-        return True
-    return any(unit.assignee_id == user.id for unit in campaign.units)
+    """The campaigns' own rule (app/surveys/campaigns.py takes_part): an admin, staff of its bureau or of
+    a unit under it, or the assignee of one of its units."""
+    return takes_part(user, campaign)
 
 
 def campaign_to_record_for(actor: User, campaign_id: int, errors: FieldErrors) -> Campaign | None:
@@ -418,3 +415,16 @@ def campaigns_to_walk(actor: User, today: date) -> list[dict[str, Any]]:
             }
         )
     return walkable
+
+
+def of_campaign(campaign_id: int, limit: int = 50) -> list[Route]:
+    """The campaign's routes, newest first (without their points): the campaign page lists them."""
+    return list(
+        db.session.scalars(
+            sa.select(Route)
+            .options(sa.orm.defer(Route.points), sa.orm.defer(Route.geometry))
+            .where(Route.campaign_id == campaign_id)
+            .order_by(Route.started_at.desc(), Route.id.desc())
+            .limit(limit)
+        )
+    )

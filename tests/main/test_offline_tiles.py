@@ -5,6 +5,7 @@ download, the service worker, the map offline) is tests/browser/test_offline_til
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -194,7 +195,10 @@ def test_bad_input_is_a_422_naming_the_field(web_as: Any, tile_basemap: Any, que
     response = web_as("surveyor").get(f"/app/offline-tiles?{query}")
     assert response.status_code == 422, response.json
     assert field in response.json["errors"], response.json
-    assert response.json["code"] == 422 and response.json["message"]
+    assert response.json["code"] == 422 and field in response.json["message"]
+    # Said in the user's language (Chinese by default), not marshmallow's English.
+    [reason] = response.json["errors"][field]
+    assert re.search(r"[\u4e00-\u9fff]", reason), reason
 
 
 def test_public_openstreetmap_tiles_are_never_saved(web_as: Any, app: Flask) -> None:

@@ -265,6 +265,9 @@ async function discard() {
 async function start() {
   const campaignSelect = $("[data-route-campaign]");
   if (campaignSelect) {
+    // Opened from a campaign's page (?campaign=<id>): that campaign is chosen.
+    const asked = new URLSearchParams(window.location.search).get("campaign");
+    if (asked && campaign(asked)) campaignSelect.value = asked;
     campaignSelect.addEventListener("change", fillUnits);
     fillUnits();
     $("[data-route-start]").addEventListener("click", startRoute);

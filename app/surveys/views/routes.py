@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -17,6 +19,12 @@ def effort(length_m: float, duration_s: int) -> str:
     hours, minutes = divmod(round(duration_s / 60), 60)
     span = _("%(h)d h %(m)d min", h=hours, m=minutes) if hours else _("%(m)d min", m=minutes)
     return _("%(km).1f km, %(span)s", km=length_m / 1000, span=span)
+
+
+@bp.context_processor
+def _campaign_routes() -> dict[str, Any]:
+    """What the campaign page's routes slot (surveys/_campaign_routes.html) reads."""
+    return {"campaign_routes": services.of_campaign, "route_effort": effort}
 
 
 @bp.route("/surveys/routes/new")
