@@ -31,8 +31,10 @@ from PIL import Image  # noqa: TID251 -- the matrix uploads a photo it draws its
 
 from app.accounts.models import Organization, OrganizationKind
 from app.clock import local_today
+from app.district.models import Township
 from app.extensions import db
 from app.species.models import ListMembership, SpeciesList
+from app.surveys.models import Campaign, CampaignKind, SurveyUnit
 from tests.authorization.rules import FLASH, ROLES, RULES, SIGN_IN, UNWALKED, Rule, allowed, relations
 from tests.conftest import ApiClient
 from tests.factories import PASSWORD
@@ -255,6 +257,34 @@ class Ctx:
         )
         assert added.status_code == 201, added.get_json()
         return self.district_list, added.get_json()["id"]
+
+    def coverage_campaign_id(self) -> int:
+        """A campaign of the owning organization with one unit (made with the models)."""
+
+        def make() -> int:
+            creator = self.fx.make_user("bureau_admin", self.org)
+            organization_id = db.session.scalar(
+                sa.select(Organization.id).where(Organization.code == self.org)
+            )
+            campaign = Campaign(
+                organization_id=organization_id,
+                name="矩阵普查",
+                kind=CampaignKind.CENSUS,
+                starts_on=local_today(),
+                ends_on=local_today(),
+                created_by_id=creator.id,
+            )
+            db.session.add(campaign)
+            db.session.flush()
+            township = db.session.scalars(sa.select(Township).where(Township.code == "500155001")).one()
+            db.session.add(
+                SurveyUnit(campaign_id=campaign.id, township_id=township.id, unit_code=township.code)
+            )
+            campaign_id: int = campaign.id
+            db.session.commit()
+            return campaign_id
+
+        return self._id(make)
 
     def unverified_567_row(self) -> int:
         row = db.session.scalar(
@@ -539,6 +569,14 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         form={"file": (io.BytesIO("名称\n福寿螺\n".encode()), "names.csv")},
         upload=True,
     ),
+    # Survey campaigns' coverage
+    "GET /api/v1/campaigns/{id}/coverage": lambda c: Call(
+        f"/api/v1/campaigns/{c.coverage_campaign_id()}/coverage"
+    ),
+    "GET /api/v1/campaigns/{id}/coverage/geojson": lambda c: Call(
+        f"/api/v1/campaigns/{c.coverage_campaign_id()}/coverage/geojson"
+    ),
+    "GET /campaigns/{id}/coverage": lambda c: Call(f"/campaigns/{c.coverage_campaign_id()}/coverage"),
 }
 
 
