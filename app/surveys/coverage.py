@@ -33,17 +33,16 @@ from typing import Any
 import numpy as np
 import shapely
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
 from app.clock import local_today
 from app.district import boundaries
 from app.district.models import Boundary, Township, Village
-from app.errors import NotFound
 from app.extensions import db
 from app.geo.locate import Level
 from app.observations.models import Observation, ReviewStatus
+from app.surveys import campaigns
 from app.surveys.models import Campaign, Route, SurveyUnit
 
 
@@ -537,9 +536,7 @@ def geojson(coverage: Coverage) -> dict[str, Any]:
 
 
 def get_campaign(campaign_id: int) -> Campaign:
-    """The campaign, for reading its coverage. Every signed-in staff member reads coverage, as they read
-    the district's records (docs/contract.md §1): it is the progress of the shared census."""
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(_("No survey campaign with id %(id)s.", id=campaign_id))
-    return campaign
+    """The campaign, for reading its coverage (NotFound when there is none). Every signed-in staff member
+    reads coverage, as they read campaigns and the district's records (docs/contract.md §1): it is the
+    progress of the shared census."""
+    return campaigns.get_campaign(campaign_id)

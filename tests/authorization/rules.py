@@ -52,6 +52,7 @@ REVIEWERS = frozenset({VERIFIER, ADMIN})  # app.observations.services.REVIEWERS
 MANAGERS = frozenset({SUPERVISOR, BUREAU_ADMIN, ADMIN})  # app.control.services.MANAGERS (follow-ups)
 DASHBOARD = MANAGERS  # app.dashboard.views.VIEWERS
 ADMINS = frozenset({BUREAU_ADMIN, ADMIN})  # users, species lists, exports, imports, webhooks
+CAMPAIGNS = MANAGERS  # app.policy.CAMPAIGN_MANAGERS: survey campaigns (issue 19)
 
 FLASH = "flash"  # refused (or done) by a redirect carrying an error (or info) message
 SIGN_IN = "sign-in"  # a redirect to the sign-in page with ?next=
@@ -278,6 +279,29 @@ RULES: dict[str, Rule] = {
         "code: imports.IMPORTERS; rows become the caller's org's; allowed → 422 (no workbook sent)",
         ok=(422,),
     ),
+    # ---------------------------------------------------------------------------------------------
+    # API: survey campaigns (issue 19, docs/surveys.md)
+    "GET /api/v1/campaigns": signed_in(READ + "; decided: campaigns are read by all staff like the census"),
+    "POST /api/v1/campaigns": Rule(
+        CAMPAIGNS,
+        Reach.ORG,
+        "issue 19: a bureau's supervisors and bureau admins plan its campaigns, admins any bureau's "
+        "(target = the campaign's bureau)",
+        target="organization",
+        ok=(201,),
+    ),
+    "GET /api/v1/campaigns/{id}": signed_in(READ + "; a campaign's plan", target="campaign"),
+    "PATCH /api/v1/campaigns/{id}": Rule(
+        CAMPAIGNS,
+        Reach.ORG,
+        "issue 19: as POST /api/v1/campaigns, on the campaign's bureau",
+        target="campaign",
+    ),
+    "GET /api/v1/campaigns/{id}/units": signed_in(READ + "; a campaign's units", target="campaign"),
+    "PATCH /api/v1/campaigns/{id}/units/{id}": Rule(
+        CAMPAIGNS, Reach.ORG, "issue 19: reassigning a unit is planning the campaign", target="campaign"
+    ),
+    "GET /api/v1/me/survey-units": signed_in("code: the caller's own survey units"),
     # ---------------------------------------------------------------------------------------------
     # API: notifications and webhooks
     "GET /api/v1/notifications": signed_in("code: the caller's own inbox"),
@@ -550,6 +574,24 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/campaigns/{id}/coverage": signed_in(COVERAGE, target="campaign"),
     "GET /api/v1/campaigns/{id}/coverage/geojson": signed_in(COVERAGE, target="campaign"),
     "GET /campaigns/{id}/coverage": signed_in(COVERAGE, target="campaign"),
+    # API: survey routes (docs/surveys.md, Routes)
+    "GET /api/v1/routes": signed_in(
+        "code: the routes of the organizations the caller acts for (§1 acts for)"
+    ),
+    "POST /api/v1/routes": signed_in(
+        "§2 Route: whoever records for the campaign (the matrix's caller is forestry's, as is the campaign)",
+        ok=(201,),
+    ),
+    "GET /api/v1/routes/{id}": Rule(
+        EVERYONE,
+        Reach.ORG,
+        "decided: a route (a surveyor's track) is read by its bureau's staff",
+        target="route",
+        units=True,
+    ),
+    "GET /api/v1/routes/{id}/geojson": Rule(
+        EVERYONE, Reach.ORG, "as GET /api/v1/routes/{id}", target="route", units=True
+    ),
 }
 
 

@@ -31,13 +31,12 @@ from PIL import Image  # noqa: TID251 -- the matrix uploads a photo it draws its
 
 from app.accounts.models import Organization, OrganizationKind
 from app.clock import local_today
-from app.district.models import Township
 from app.extensions import db
 from app.species.models import ListMembership, SpeciesList
-from app.surveys.models import Campaign, CampaignKind, SurveyUnit
 from tests.authorization.rules import FLASH, ROLES, RULES, SIGN_IN, UNWALKED, Rule, allowed, relations
 from tests.conftest import ApiClient
 from tests.factories import PASSWORD
+from tests.surveys.routes_fixtures import make_campaign, route_body
 
 TARGET = "forestry"  # the organization that owns every target; "own" callers belong to it
 OTHER = "agriculture"  # where "other" callers belong
@@ -236,6 +235,33 @@ class Ctx:
 
         return self._id(make)
 
+    @cached_property
+    def campaign(self) -> dict[str, Any]:
+        """A forestry campaign with one unit, planned by a forestry bureau admin (issue 19)."""
+        today = local_today()
+        response = self.forestry_admin.post(
+            "/api/v1/campaigns",
+            json={
+                "name": "春季普查",
+                "kind": "census",
+                "bureau": TARGET,
+                "starts_on": today.isoformat(),
+                "ends_on": (today + timedelta(days=30)).isoformat(),
+                "species_ids": [self.fx.species_id("pomacea-canaliculata")],
+                "units": [{"township_code": "500155102"}],
+            },
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def campaign_id(self) -> int:
+        return self._id(lambda: self.campaign["id"])
+
+    def campaign_unit(self) -> tuple[int, int]:
+        if self.anonymous:
+            return MISSING, MISSING
+        return self.campaign["id"], self.campaign["units"][0]["id"]
+
     def species_list_code(self) -> str:
         return db.session.scalar(sa.select(SpeciesList.code).order_by(SpeciesList.id).limit(1)) or "none"
 
@@ -257,34 +283,6 @@ class Ctx:
         )
         assert added.status_code == 201, added.get_json()
         return self.district_list, added.get_json()["id"]
-
-    def coverage_campaign_id(self) -> int:
-        """A campaign of the owning organization with one unit (made with the models)."""
-
-        def make() -> int:
-            creator = self.fx.make_user("bureau_admin", self.org)
-            organization_id = db.session.scalar(
-                sa.select(Organization.id).where(Organization.code == self.org)
-            )
-            campaign = Campaign(
-                organization_id=organization_id,
-                name="矩阵普查",
-                kind=CampaignKind.CENSUS,
-                starts_on=local_today(),
-                ends_on=local_today(),
-                created_by_id=creator.id,
-            )
-            db.session.add(campaign)
-            db.session.flush()
-            township = db.session.scalars(sa.select(Township).where(Township.code == "500155001")).one()
-            db.session.add(
-                SurveyUnit(campaign_id=campaign.id, township_id=township.id, unit_code=township.code)
-            )
-            campaign_id: int = campaign.id
-            db.session.commit()
-            return campaign_id
-
-        return self._id(make)
 
     def unverified_567_row(self) -> int:
         row = db.session.scalar(
@@ -327,6 +325,23 @@ def _operation(c: Ctx) -> dict[str, Any]:
         "area_m2": 500,
         "details": {"kg_removed": 3.5},
     }
+
+
+def _route_body(maker: ApiClient) -> dict[str, Any]:
+    """A route walked for a campaign of forestry (every maker is its staff or its station's)."""
+    creator = maker.user  # type: ignore[attr-defined]
+    campaign = make_campaign(creator, TARGET)
+    db.session.commit()
+    return route_body(campaign)
+
+
+def _route_id(c: Ctx) -> int:
+    def make() -> int:
+        response = c.maker.post("/api/v1/routes", json=_route_body(c.maker))
+        assert response.status_code == 201, response.get_json()
+        return int(response.get_json()["id"])
+
+    return c._id(make)
 
 
 def _new_user(organization: str) -> dict[str, str]:
@@ -413,6 +428,28 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         form={"file": (io.BytesIO(b"not a workbook"), "census.xlsx")},
         upload=True,
     ),
+    # API: survey campaigns
+    "GET /api/v1/campaigns": lambda c: Call("/api/v1/campaigns"),
+    "POST /api/v1/campaigns": lambda c: Call(
+        "/api/v1/campaigns",
+        json={
+            "name": "秋季监测",
+            "kind": "monitoring",
+            "bureau": c.org,
+            "starts_on": local_today().isoformat(),
+            "ends_on": _tomorrow(),
+            "species_ids": [c.fx.species_id("pomacea-canaliculata")],
+        },
+    ),
+    "GET /api/v1/campaigns/{id}": lambda c: Call(f"/api/v1/campaigns/{c.campaign_id()}"),
+    "PATCH /api/v1/campaigns/{id}": lambda c: Call(
+        f"/api/v1/campaigns/{c.campaign_id()}", json={"name": "改名"}
+    ),
+    "GET /api/v1/campaigns/{id}/units": lambda c: Call(f"/api/v1/campaigns/{c.campaign_id()}/units"),
+    "PATCH /api/v1/campaigns/{id}/units/{id}": lambda c: Call(
+        "/api/v1/campaigns/{}/units/{}".format(*c.campaign_unit()), json={"due_on": _tomorrow()}
+    ),
+    "GET /api/v1/me/survey-units": lambda c: Call("/api/v1/me/survey-units"),
     # API: notifications and webhooks
     "GET /api/v1/notifications": lambda c: Call("/api/v1/notifications"),
     "POST /api/v1/notifications/read": lambda c: Call("/api/v1/notifications/read", json={}),
@@ -570,13 +607,16 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         upload=True,
     ),
     # Survey campaigns' coverage
-    "GET /api/v1/campaigns/{id}/coverage": lambda c: Call(
-        f"/api/v1/campaigns/{c.coverage_campaign_id()}/coverage"
-    ),
+    "GET /api/v1/campaigns/{id}/coverage": lambda c: Call(f"/api/v1/campaigns/{c.campaign_id()}/coverage"),
     "GET /api/v1/campaigns/{id}/coverage/geojson": lambda c: Call(
-        f"/api/v1/campaigns/{c.coverage_campaign_id()}/coverage/geojson"
+        f"/api/v1/campaigns/{c.campaign_id()}/coverage/geojson"
     ),
-    "GET /campaigns/{id}/coverage": lambda c: Call(f"/campaigns/{c.coverage_campaign_id()}/coverage"),
+    "GET /campaigns/{id}/coverage": lambda c: Call(f"/campaigns/{c.campaign_id()}/coverage"),
+    # API: survey routes
+    "GET /api/v1/routes": lambda c: Call("/api/v1/routes"),
+    "POST /api/v1/routes": lambda c: Call("/api/v1/routes", json=_route_body(c.maker)),
+    "GET /api/v1/routes/{id}": lambda c: Call(f"/api/v1/routes/{_route_id(c)}"),
+    "GET /api/v1/routes/{id}/geojson": lambda c: Call(f"/api/v1/routes/{_route_id(c)}/geojson"),
 }
 
 
