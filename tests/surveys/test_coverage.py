@@ -271,3 +271,12 @@ def test_the_coverage_page_shows_each_unit_and_the_tallies(
     assert "js/coverage.js" in html
     assert 'data-code="500155002"' in html and 'data-code="500155003"' in html
     assert web.get("/campaigns/987654/coverage").status_code == 404
+
+
+def test_a_stored_track_is_read_as_its_coordinates() -> None:
+    text = '{"type": "LineString", "coordinates": [[107.8, 30.6, 412.0], [107.81, 30.61, 415.5]]}'
+    assert coverage.track_coordinates(text).tolist() == [[107.8, 30.6], [107.81, 30.61]]
+    two_d = '{"coordinates": [[107.8, 30.6], [107.81, 30.61], [107.82, 30.6]], "type": "LineString"}'
+    assert coverage.track_coordinates(two_d).tolist() == [[107.8, 30.6], [107.81, 30.61], [107.82, 30.6]]
+    assert coverage.track_coordinates(None) is None
+    assert coverage.track_coordinates('{"type": "Point", "coordinates": [107.8, 30.6]}') is None
