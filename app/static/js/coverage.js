@@ -54,6 +54,7 @@ async function draw() {
     style: (f) => {
       const p = f.properties;
       if (p.kind === "route") return { color: routeColour, weight: 3, opacity: 0.9 };
+      if (p.kind === "record") return { color: "#333", weight: 0, fillColor: "#333", fillOpacity: 0.8 };
       const colour = colours[p.status];
       return {
         color: colour, weight: p.overdue ? 3 : 1.5, dashArray: p.overdue ? "6 4" : null,

@@ -56,7 +56,7 @@ def campaign_coverage(campaign_id: int) -> dict[str, Any]:
                 "routes": _("routes"),
                 "records": _("records"),
                 "assignee": _("Assignee"),
-                "due": _("Due"),
+                "due": _("Due by"),
                 "empty": _("Nothing to draw yet: no unit has an outline and nothing has been recorded."),
             },
         },
