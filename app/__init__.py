@@ -43,6 +43,7 @@ def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
 def register_extensions(app: Flask) -> None:
     from app import (
         models,  # noqa: F401 - the whole schema, for the app and for Alembic
+        refdata,
         uow,
     )
     from app.audit.services import register_audit_listener
@@ -59,6 +60,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.context_processor(template_globals)
     register_audit_listener()
+    refdata.register_listeners()  # a change to reference data writes a new version (app/refdata.py)
     from app.notifications import handlers as notification_handlers
 
     notification_handlers.init_app(app)  # notifications subscribes to the lower domains' events
@@ -119,10 +121,12 @@ def register_views(app: Flask) -> None:
     from app.exports.views import bp as exports_views
     from app.main.api_docs import bp as api_docs_views
     from app.main.assets import register_assets
+    from app.main.drawing import bp as geoman_files
     from app.main.filters import register_filters
     from app.main.maps import basemap_hosts
     from app.main.navigation import template_globals
     from app.main.offline import bp as offline_views
+    from app.main.offline_tiles import bp as offline_tiles_views
     from app.main.views import bp as main_views
     from app.notifications.views import bp as notifications_views
     from app.observations.views import bp as observations_views
@@ -145,6 +149,8 @@ def register_views(app: Flask) -> None:
         exports_views,
         species_views,
         district_views,
+        geoman_files,
+        offline_tiles_views,
     ):
         app.register_blueprint(blueprint)
     register_filters(app)

@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from app import refdata
 from app.db import read_only_work
 from app.extensions import db
 
@@ -73,11 +74,17 @@ class CreateOnce(Generic[M]):
     def earlier(self) -> M | None:
         # The id first: almost every call finds nothing, and an entity select may join many tables.
         model: Any = self.model
-        found = db.session.scalar(
-            sa.select(model.id).where(
-                model.organization_id == self.organization_id, model.client_uuid == self.client_uuid
-            )
+        earlier = (
+            sa.select(model.id)
+            .where(model.organization_id == self.organization_id, model.client_uuid == self.client_uuid)
+            .scalar_subquery()
         )
+        if refdata.version_known():
+            found = db.session.execute(sa.select(earlier)).scalar()
+        else:
+            # A create reads reference data next (app/refdata.py): its version comes in the same round trip.
+            found, version = db.session.execute(sa.select(earlier, refdata.version_query())).one()
+            refdata.remember_version(version)
         if found is None:
             return None
         row = db.session.get(self.model, found)

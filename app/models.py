@@ -8,6 +8,7 @@ from app.exports.models import Export
 from app.notifications.models import Delivery, Notification, Webhook
 from app.observations.models import Observation, ObservationFlag
 from app.photos.models import Photo
+from app.refdata import reference_version
 from app.scheduler.models import SchedulerLease
 from app.sites.models import Site
 from app.species.models import ControlMethod, Habitat, ListMembership, Species, SpeciesList, SpeciesName
@@ -44,4 +45,5 @@ __all__ = [
     "TownshipAlias",
     "User",
     "Webhook",
+    "reference_version",
 ]

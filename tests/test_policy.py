@@ -85,6 +85,10 @@ CHECKS: dict[str, Check] = {
     "GET /review": _role(policy.reviews),
     "POST /follow-ups/{id}": _manage_follow_up,
     "GET /dashboard": lambda user, t: policy.may_view_dashboard(user, t.organization_id),
+    "GET /campaigns/new": _role(policy.manages_campaigns),
+    "POST /campaigns/new": _campaigns_of,
+    "GET /campaigns/{id}/edit": _campaigns_of,
+    "POST /campaigns/{id}/edit": _campaigns_of,
     "GET /exports": _role(policy.makes_exports),
     "POST /exports": _export_for,
     "POST /exports/import": lambda user, _t: policy.may_import_for(user, user.organization_id),
@@ -107,6 +111,9 @@ CHECKS: dict[str, Check] = {
     "POST /admin/species-lists/{code}/import": _species_of,
     "GET /admin/boundaries": _role(policy.manages_district),
     "POST /admin/boundaries": _role(policy.manages_district),
+    # Plots are recorded like records (app/surveys/plots.py; the campaign's end is checked apart).
+    "PATCH /api/v1/plots/{id}": _edit,
+    "POST /api/v1/plots/{id}/photos": policy.may_add_record_photos,
 }
 
 

@@ -107,9 +107,23 @@ def _changes(obj: Audited, action: str) -> dict[str, list[Any]]:
     return changes
 
 
+def _row(
+    obj: Audited, action: str, changes: dict[str, list[Any]], actor_id: int | None, actor_label: str
+) -> dict[str, Any]:
+    identity = sa.inspect(obj).mapper.primary_key_from_instance(obj)
+    return {
+        "actor_id": actor_id,
+        "actor_label": actor_label,
+        "action": action,
+        "entity_type": obj.__tablename__,  # type: ignore[attr-defined]
+        "entity_id": "/".join(str(part) for part in identity),
+        "changes": changes,
+        "ip": _client_ip(),
+    }
+
+
 def _audit_after_flush(session: Session, flush_context: UOWTransaction) -> None:
     actor_id, actor_label = current_actor()
-    ip = _client_ip()
     rows = []
     for action, objects in (
         ("create", session.new),
@@ -124,21 +138,31 @@ def _audit_after_flush(session: Session, flush_context: UOWTransaction) -> None:
             changes = _changes(obj, action)
             if action == "update" and not changes:
                 continue
-            state = sa.inspect(obj)
-            identity = state.mapper.primary_key_from_instance(obj)
-            rows.append(
-                {
-                    "actor_id": actor_id,
-                    "actor_label": actor_label,
-                    "action": action,
-                    "entity_type": obj.__tablename__,  # type: ignore[attr-defined]
-                    "entity_id": "/".join(str(part) for part in identity),
-                    "changes": changes,
-                    "ip": ip,
-                }
-            )
+            rows.append(_row(obj, action, changes, actor_id, actor_label))
+    rows.extend(session.info.pop(_HANDED, ()))
     if rows:
         # Core insert on the flush's own connection: same transaction, no second flush.
+        session.connection().execute(sa.insert(AuditLog), rows)
+
+
+_HANDED = "ias.audit.rows"  # rows handed to the next flush's listener (record_created)
+
+
+def record_created(obj: Audited) -> None:
+    """The audit row of a row written with a Core insert instead of the unit of work's flush (a new
+    record, app/observations/services.py): the same row the flush listener writes for a new object.
+
+    When the session has changes of its own waiting (a site's new dates), they are flushed now and the
+    row goes into the same INSERT as their audit rows; otherwise it is inserted at once."""
+    actor_id, actor_label = current_actor()
+    row = _row(obj, "create", _changes(obj, "create"), actor_id, actor_label)
+    session = db.session()
+    rows: list[dict[str, Any]] | None = [row]
+    if session.dirty or session.new or session.deleted:
+        session.info[_HANDED] = rows
+        session.flush()
+        rows = session.info.pop(_HANDED, None)  # still here: the flush wrote nothing, its listener never ran
+    if rows:
         session.connection().execute(sa.insert(AuditLog), rows)
 
 

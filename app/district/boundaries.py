@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask import current_app, g
 from shapely.geometry.base import BaseGeometry
 
+from app import refdata
 from app.audit.services import current_actor, record_event
 from app.district.models import Boundary, BoundaryLevel, BoundaryLoad, District, Township, Village
 from app.extensions import db
@@ -243,7 +244,7 @@ def current_version() -> str | None:
 def locator() -> Locator:
     """The locator for the boundaries as loaded now; rebuilt only when they were replaced.
 
-    The version is read once per request (or command), however many questions a record asks.
+    The reference version is read once per request (or command), however many questions a record asks.
     """
     if "boundary_locator" in g:
         return g.boundary_locator
@@ -252,7 +253,9 @@ def locator() -> Locator:
 
 
 def _current_locator() -> Locator:
-    version = current_version()
+    # A load writes a new reference version (BoundaryLoad is reference data, app/refdata.py): the newest
+    # load's version is asked again only then, and the request's one read of that version serves both.
+    version = refdata.cached("boundary-version", current_version)
     if version is None:
         return EMPTY
     tolerance = _setting("IAS_BOUNDARY_TOLERANCE_M")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.audit.models import Audited
 from app.db import JSONType, UTCDateTime, intpk, utcnow
 from app.extensions import db
+from app.refdata import Reference
 
 
 class TownshipKind(enum.StrEnum):
@@ -25,7 +26,7 @@ TOWNSHIP_KIND_ZH = {
 }
 
 
-class District(Audited, db.Model):  # type: ignore[name-defined]
+class District(Audited, Reference, db.Model):  # type: ignore[name-defined]
     """The county-level unit this installation serves (one row)."""
 
     __tablename__ = "districts"
@@ -50,7 +51,7 @@ class District(Audited, db.Model):  # type: ignore[name-defined]
         return self.min_lon - b <= lon <= self.max_lon + b and self.min_lat - b <= lat <= self.max_lat + b
 
 
-class Township(Audited, db.Model):  # type: ignore[name-defined]
+class Township(Audited, Reference, db.Model):  # type: ignore[name-defined]
     """A township-level unit (街道 / 镇 / 乡) with its official 9-digit statistical code."""
 
     __tablename__ = "townships"
@@ -77,7 +78,7 @@ class Township(Audited, db.Model):  # type: ignore[name-defined]
         return TOWNSHIP_KIND_ZH[self.kind]
 
 
-class TownshipAlias(Audited, db.Model):  # type: ignore[name-defined]
+class TownshipAlias(Audited, Reference, db.Model):  # type: ignore[name-defined]
     """A name old records carry (梁山镇, 城东乡 …) and the township it now belongs to.
 
     One old name may map to several townships when a unit was split (梁山镇 → 梁山街道 and 双桂街道).
@@ -95,7 +96,7 @@ class TownshipAlias(Audited, db.Model):  # type: ignore[name-defined]
     township: Mapped[Township] = relationship(back_populates="aliases")
 
 
-class Village(Audited, db.Model):  # type: ignore[name-defined]
+class Village(Audited, Reference, db.Model):  # type: ignore[name-defined]
     """A village-level unit (村 / 社区) with its 12-digit NBS code, under its township.
 
     `name` is the official name (南华社区居民委员会); `short_name` the one people say and type (南华社区),
@@ -113,7 +114,7 @@ class Village(Audited, db.Model):  # type: ignore[name-defined]
     township: Mapped[Township] = relationship()
 
 
-class FormerUnit(Audited, db.Model):  # type: ignore[name-defined]
+class FormerUnit(Audited, Reference, db.Model):  # type: ignore[name-defined]
     """A code old records carry (the former county 梁平县 500228, its townships …) and today's unit.
 
     `today_code` names today's district, township or village; None when the mapping is not known, in
@@ -136,7 +137,7 @@ class BoundaryLevel(enum.StrEnum):
     VILLAGE = "village"
 
 
-class BoundaryLoad(Audited, db.Model):  # type: ignore[name-defined]
+class BoundaryLoad(Audited, Reference, db.Model):  # type: ignore[name-defined]
     """One load of a level's boundaries from a bureau's file (docs/contract.md §2, Boundaries).
 
     A load replaces the level's polygons as a whole. The rows stay as the history of what was loaded, by
@@ -163,7 +164,7 @@ class BoundaryLoad(Audited, db.Model):  # type: ignore[name-defined]
     loaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
 
-class Boundary(db.Model):  # type: ignore[name-defined]
+class Boundary(Reference, db.Model):  # type: ignore[name-defined]
     """A unit's polygon (WGS-84 GeoJSON) at one level, keyed by its code.
 
     Village polygons are keyed by the village's 12-digit code, so they load whether or not the villages

@@ -3,14 +3,14 @@ units a point lies in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
+from app import refdata
 from app.district import boundaries
 from app.district.codes import CodeBook, CodeRefused, UnitCode, parse_code
 from app.district.models import (
@@ -24,26 +24,63 @@ from app.errors import FieldErrors, InvalidInput
 from app.extensions import db
 
 T = TypeVar("T")
-# The district's reference rows read once per request (a create asks for them several times over: the
-# bounds, the township's code, the village's code). They live in the request's WSGI environ, which lasts
-# exactly as long as the request; not in flask.g, which outlives a request when one app context holds
-# several (as in tests). Outside a request (commands, jobs) each call reads afresh.
-_PER_REQUEST = "ias.district.per_request"
 
 
-def _once_per_request(key: str, read: Callable[[], T]) -> T:
-    if not has_request_context():
-        return read()
-    kept: dict[str, Any] = request.environ.setdefault(_PER_REQUEST, {})
-    if key not in kept:
-        kept[key] = read()
-    return kept[key]
+@dataclass(frozen=True)
+class _Book:
+    """The district's reference rows as this process keeps them (app/refdata.py): detached copies, handed
+    to a request through `refdata.attach` (no SQL)."""
+
+    district: District | None
+    townships: dict[str, Township]  # by code
+    township_ids: dict[int, Township]
+    township_names: dict[str, list[Township]]  # by current name and by old name (aliases), by code
+    villages: dict[str, Village]  # by code, each with its township
+    code_book: CodeBook
+
+
+def _book() -> _Book:
+    return refdata.cached("district", _read_book)
+
+
+def _read_book() -> _Book:
+    districts = refdata.detached(sa.select(District).order_by(District.id).limit(1))
+    district = districts[0] if districts else None
+    townships = refdata.detached(sa.select(Township).order_by(Township.code))
+    by_id = {t.id: t for t in townships}
+    names: dict[str, list[Township]] = {}
+    for township in townships:
+        names.setdefault(township.name_zh, []).append(township)
+    for name, township_id in db.session.execute(sa.select(TownshipAlias.name, TownshipAlias.township_id)):
+        found = names.setdefault(name, [])
+        if by_id[township_id] not in found:
+            found.append(by_id[township_id])
+    for found in names.values():
+        found.sort(key=lambda t: t.code)
+    villages = refdata.detached(sa.select(Village).options(joinedload(Village.township)))
+    return _Book(
+        district=district,
+        townships={t.code: t for t in townships},
+        township_ids=by_id,
+        township_names=names,
+        villages={v.code: v for v in villages},
+        code_book=_read_code_book(district),
+    )
 
 
 def get_district() -> District | None:
-    return _once_per_request(
-        "district", lambda: db.session.scalar(sa.select(District).order_by(District.id).limit(1))
-    )
+    district = _book().district
+    return None if district is None else refdata.attach(district)
+
+
+def township_by_id(township_id: int) -> Township | None:
+    township = _book().township_ids.get(township_id)
+    return None if township is None else refdata.attach(township)
+
+
+def village_by_code(code: str) -> Village | None:
+    village = _book().villages.get(code)
+    return None if village is None else refdata.attach(village)
 
 
 def list_townships() -> sa.Select[tuple[Township]]:
@@ -53,7 +90,8 @@ def list_townships() -> sa.Select[tuple[Township]]:
 def township_at(lon: float, lat: float) -> Township | None:
     """The township whose loaded polygon holds the point (None without township polygons or outside them)."""
     code = boundaries.township_code_at(lon, lat)
-    return None if code is None else db.session.scalar(sa.select(Township).where(Township.code == code))
+    township = None if code is None else _book().townships.get(code)
+    return None if township is None else refdata.attach(township)
 
 
 def village_at(lon: float, lat: float, township: Township | None = None) -> Village | None:
@@ -61,9 +99,7 @@ def village_at(lon: float, lat: float, township: Township | None = None) -> Vill
     code = boundaries.village_code_at(lon, lat)
     if code is None:
         return None
-    village = db.session.scalar(
-        sa.select(Village).options(joinedload(Village.township)).where(Village.code == code)
-    )
+    village = village_by_code(code)
     if village is None or (township is not None and village.township_id != township.id):
         return None
     return village
@@ -82,16 +118,22 @@ def find_townships(name_or_code: str, *, with_aliases: bool = True) -> list[Town
     """
     text = name_or_code.strip()
     unit = parse_unit_code(text)  # 9- and 12-digit forms, a village's code, a former code mapped
-    base = list_townships() if with_aliases else sa.select(Township).order_by(Township.code)
-    if unit is not None:
-        return list(db.session.scalars(base.where(Township.code == unit.township)))
-    stmt = base.where(
-        sa.or_(
-            Township.name_zh == text,
-            Township.id.in_(sa.select(TownshipAlias.township_id).where(TownshipAlias.name == text)),
+    if with_aliases:  # their aliases too (lists and pages show them): read with them
+        base = list_townships()
+        if unit is not None:
+            return list(db.session.scalars(base.where(Township.code == unit.township)))
+        stmt = base.where(
+            sa.or_(
+                Township.name_zh == text,
+                Township.id.in_(sa.select(TownshipAlias.township_id).where(TownshipAlias.name == text)),
+            )
         )
-    )
-    return list(db.session.scalars(stmt))
+        return list(db.session.scalars(stmt))
+    book = _book()
+    if unit is not None:
+        found = book.townships.get(unit.township)
+        return [] if found is None else [refdata.attach(found)]
+    return [refdata.attach(t) for t in book.township_names.get(text, [])]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,12 +141,11 @@ def find_townships(name_or_code: str, *, with_aliases: bool = True) -> list[Town
 
 
 def code_book() -> CodeBook:
-    """What the loaded district data says about codes (for app.district.codes), read once per request."""
-    return _once_per_request("code_book", _read_code_book)
+    """What the loaded district data says about codes (for app.district.codes), kept per process."""
+    return _book().code_book
 
 
-def _read_code_book() -> CodeBook:
-    district = get_district()
+def _read_code_book(district: District | None) -> CodeBook:
     if district is None:
         return CodeBook(district_code="", district_name="")
     counties = {code: code for code in district.former_codes}
@@ -160,7 +201,8 @@ def find_village(text: str, township: Township | None = None) -> list[Village]:
                 "village_code",
                 _("%(code)s is a township's code; a village's code has 12 digits.", code=text.strip()),
             )
-        return list(db.session.scalars(sa.select(Village).where(Village.code == unit.village)))
+        village = village_by_code(unit.village)
+        return [] if village is None else [village]
     name = text.strip()
     stmt = sa.select(Village).where(sa.or_(Village.short_name == name, Village.name == name))
     if township is not None:
@@ -204,7 +246,7 @@ def resolve_village(
     elif township_text:
         unit = parse_unit_code(township_text)
         if unit is not None and unit.village is not None:
-            village = db.session.scalar(sa.select(Village).where(Village.code == unit.village))
+            village = village_by_code(unit.village)
             if village is None:
                 errors["township_code"] = [_("Unknown village; see GET /api/v1/villages.")]
     if village is None:

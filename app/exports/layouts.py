@@ -145,6 +145,18 @@ SOURCES: Final[Mapping[str, Source]] = {
                 "point_count", "poor_point_count", "records", "species_found", "notes",
             ),
         ),
+        # 样地调查: one row per plot and species (app/exports/plot_sheet.py).
+        Source(
+            "plots",
+            False,
+            (
+                "plot_id", "site_code", "township_name", "surveyed_at", "surveyor", "organization",
+                "campaign", "shape", "area_m2", "area_mu", "quadrats", "quadrat_area_m2", "habitat",
+                "latitude", "longitude", "species_name_zh", "species_name_sci", "quadrats_present",
+                "frequency_pct", "mean_density_per_m2", "mean_cover_pct", "mean_height_cm", "total_count",
+                "notes",
+            ),
+        ),
     )
 }  # fmt: skip
 

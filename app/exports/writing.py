@@ -16,6 +16,7 @@ from app.control.models import ControlOperation
 from app.district.services import find_townships, get_district
 from app.exports.layouts import Template, bureaus, load_template
 from app.exports.models import ExportKind
+from app.exports.plot_sheet import plot_rows
 from app.exports.rows import STATUS_ZH, Scope, control_rows, follow_up_rows, local, observation_rows
 from app.exports.summaries import (
     category_summary_rows,
@@ -51,6 +52,7 @@ ROW_SOURCES: dict[str, Callable[[Scope], Iterator[dict[str, Any]]]] = {
     "township_summary": township_summary_rows,
     "follow_up_summary": follow_up_summary_rows,
     "survey_routes": route_rows,
+    "plots": plot_rows,
 }
 
 

@@ -48,7 +48,8 @@ class Observations(MethodView):
         """
         return paginate(services.filtered(_filters(args)), page=args["page"], per_page=args["per_page"])
 
-    @blp.arguments(ObservationCreateArgs)
+    # An instance, made once: given the class, webargs makes a schema (deep-copying its fields) per request.
+    @blp.arguments(ObservationCreateArgs())
     @blp.response(201, ObservationSchema)
     @blp.alt_response(200, schema=ObservationSchema, description="A retry: the record made the first time")
     @blp.alt_response(409, description="The client_uuid was already used for a different record")

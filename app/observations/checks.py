@@ -25,6 +25,7 @@ from app.district.services import (
     has_boundaries,
     resolve_village,
     township_at,
+    township_by_id,
     village_at,
 )
 from app.errors import FieldErrors, InvalidInput, invalid_fields_message
@@ -34,7 +35,7 @@ from app.geo.crs import CRS, distance_m, to_wgs84
 from app.sites.models import Site
 from app.sites.services import degree_box
 from app.species.models import Habitat, Species
-from app.species.services import find_habitat
+from app.species.services import find_habitat, record_species
 
 # API field → the species metric (species_lists/ `metrics`) it records.
 METRIC_FIELDS = metrics.FIELD_KEYS
@@ -156,7 +157,7 @@ def derived_severity(species: Species, values: dict[str, Any]) -> int | None:
 def check_record(values: dict[str, Any]) -> Checked:
     """Check a record's values as a whole. Raises InvalidInput naming every field at fault."""
     errors: FieldErrors = {}
-    species = db.session.get(Species, values["species_id"])
+    species = record_species(values["species_id"])
     if species is None or species.retired_on is not None:
         errors["species_id"] = [_("Unknown species; search GET /api/v1/species for its id.")]
 
@@ -267,4 +268,4 @@ def derive_township(lon: float, lat: float) -> Township | None:
             continue
         if best is None or distance < best[0]:
             best = (distance, township_id)
-    return None if best is None else db.session.get(Township, best[1])
+    return None if best is None else township_by_id(best[1])

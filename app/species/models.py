@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.audit.models import Audited
 from app.db import JSONType, UTCDateTime, intpk, utcnow
 from app.extensions import db
+from app.refdata import Reference
 
 
 class SpeciesGroup(enum.StrEnum):
@@ -105,7 +106,7 @@ class SpeciesList(Audited, db.Model):  # type: ignore[name-defined]
     memberships: Mapped[list[ListMembership]] = relationship(back_populates="species_list")
 
 
-class Species(Audited, db.Model):  # type: ignore[name-defined]
+class Species(Audited, Reference, db.Model):  # type: ignore[name-defined]
     """A species in the registry. Never deleted: observations point at it for good."""
 
     __tablename__ = "species"
@@ -263,7 +264,7 @@ class SpeciesName(db.Model):  # type: ignore[name-defined]
     value: Mapped[str] = mapped_column(sa.String(300), index=True)
 
 
-class Habitat(db.Model):  # type: ignore[name-defined]
+class Habitat(Reference, db.Model):  # type: ignore[name-defined]
     """A habitat (生境): a 三调 land class (level 1) or a place type within one (level 2).
 
     Derived from species_lists/habitats.toml by `flask species sync`; never deleted, since observations

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
+from app import refdata
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.species.models import (
@@ -184,21 +185,31 @@ def list_habitats() -> list[Habitat]:
 
 
 def find_habitat(value: str) -> Habitat | None:
-    """A habitat by code, or by its Chinese or English name (what a legacy workbook carries)."""
+    """A habitat by code, or by its Chinese or English name (what a legacy workbook carries); the most
+    specific (level 2 before its class). Kept per process (app/refdata.py)."""
     text = value.strip()
-    return db.session.scalar(
-        sa.select(Habitat)
-        .where(
-            Habitat.retired.is_(False),
-            sa.or_(
-                Habitat.code == text.lower(),
-                Habitat.name_zh == text,
-                sa.func.lower(Habitat.name_en) == text.lower(),
-            ),
-        )
-        .order_by(Habitat.level.desc())
-        .limit(1)
-    )
+    found = [
+        h
+        for h in refdata.cached("habitats", _read_habitats)
+        if h.code == text.lower() or h.name_zh == text or h.name_en.lower() == text.lower()
+    ]
+    return refdata.attach(max(found, key=lambda h: h.level)) if found else None
+
+
+def _read_habitats() -> list[Habitat]:
+    return refdata.detached(sa.select(Habitat).where(Habitat.retired.is_(False)).order_by(Habitat.id))
+
+
+def record_species(species_id: int) -> Species | None:
+    """A species by id as a record needs it (current or retired); kept per process (app/refdata.py)."""
+    kept: dict[int, Species] = refdata.cached("species", dict)
+    species = kept.get(species_id)
+    if species is None:
+        found = refdata.detached(sa.select(Species).where(Species.id == species_id))
+        if not found:
+            return None  # not kept: ids nobody has are not worth remembering
+        species = kept.setdefault(species_id, found[0])
+    return refdata.attach(species)
 
 
 def list_control_methods() -> list[ControlMethod]:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+import shapely
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -35,10 +36,11 @@ from app import policy
 from app.accounts.models import Organization, User
 from app.accounts.organizations import acting_ids, unit_ids
 from app.clock import local_today
-from app.district.models import Township, Village
+from app.district.models import Boundary, BoundaryLevel, Township, Village
 from app.district.services import parse_unit_code
 from app.errors import FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.extensions import db
+from app.geo.boundaries import from_geojson, to_geojson
 from app.species.models import Species
 from app.surveys.models import Campaign, CampaignKind, Route, SurveyUnit
 
@@ -160,6 +162,43 @@ def assignable_users(campaign_or_bureau_id: int) -> list[User]:
             .order_by(User.display_name, User.id)
         )
     )
+
+
+# The outline of a unit drawn on a phone's small map: simplified to about 20 m, coordinates to ~1 m.
+OUTLINE_TOLERANCE_DEG = 0.0002
+
+
+def unit_outlines(units: Sequence[SurveyUnit]) -> dict[str, Any]:
+    """The units' loaded boundaries as one GeoJSON FeatureCollection (properties: unit id, code, name),
+    simplified for a small map; units whose level has no boundaries loaded are left out (an empty
+    collection without boundaries: the map then only lists the units)."""
+    codes = {u.unit_code: u for u in units}
+    features: list[dict[str, Any]] = []
+    if codes:
+        rows = db.session.execute(
+            sa.select(Boundary.code, Boundary.geometry).where(
+                Boundary.code.in_(sorted(codes)),
+                Boundary.level.in_([BoundaryLevel.TOWNSHIP, BoundaryLevel.VILLAGE]),
+            )
+        ).all()
+        for code, geometry in rows:
+            unit = codes[code]
+            shape = shapely.simplify(from_geojson(geometry), OUTLINE_TOLERANCE_DEG, preserve_topology=True)
+            if shape.is_empty:
+                continue
+            shape = shapely.set_precision(shape, 0.00001)
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": to_geojson(shape),
+                    "properties": {
+                        "unit_id": unit.id,
+                        "code": code,
+                        "name": unit.village.short_name if unit.village else unit.township.name_zh,
+                    },
+                }
+            )
+    return {"type": "FeatureCollection", "features": features}
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from app.audit.models import Audited
 from app.db import JSONType, NullableJSON, UTCDateTime, intpk, timestamp, utcnow
 from app.district.models import Township, Village
 from app.extensions import db
+from app.photos.models import Photo
 from app.sites.models import Site
 from app.species.models import Habitat, Species
 
@@ -171,6 +172,8 @@ class Plot(Audited, db.Model):  # type: ignore[name-defined]
     area_m2: Mapped[float]
     length_m: Mapped[float | None]
     width_m: Mapped[float | None]
+    # A circle's radius (migration 0014); squares, rectangles and strips have length and width.
+    radius_m: Mapped[float | None]
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     habitat_id: Mapped[int | None] = mapped_column(sa.ForeignKey("habitats.id"))
@@ -181,8 +184,16 @@ class Plot(Audited, db.Model):  # type: ignore[name-defined]
     site: Mapped[Site] = relationship(lazy="joined", innerjoin=True)
     habitat: Mapped[Habitat | None] = relationship(lazy="joined")
     surveyor: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    organization: Mapped[Organization] = relationship()
+    campaign: Mapped[Campaign | None] = relationship()
     quadrats: Mapped[list[Quadrat]] = relationship(
         back_populates="plot", cascade="all, delete-orphan", lazy="selectin", order_by="Quadrat.number"
+    )
+    photos: Mapped[list[Photo]] = relationship(
+        primaryjoin="Photo.plot_id == Plot.id",
+        foreign_keys="Photo.plot_id",
+        order_by="Photo.id",
+        viewonly=True,
     )
 
     def __repr__(self) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from pyproj import Geod
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.accounts.organizations import acting_ids, acts_for
 from app.clock import CLOCK_SKEW, EARLIEST, local_zone
 from app.district.boundaries import locator
@@ -38,6 +38,7 @@ from app.extensions import db
 from app.geo.crs import CRS, to_wgs84
 from app.idempotency import CreateOnce, fingerprint
 from app.observations.models import Observation
+from app.surveys.campaigns import takes_part
 from app.surveys.models import Campaign, Route, SurveyUnit
 
 _GEOD = Geod(ellps="WGS84")
@@ -64,13 +65,9 @@ def poor_accuracy_limit() -> float:
 
 
 def may_record_for(user: User, campaign: Campaign) -> bool:
-    """The campaign's bureau's staff and the staff of the units under it (who act for the bureau's work),
-    an assignee of one of its units, or an admin (docs/surveys.md)."""
-    if user.role == Role.ADMIN or acts_for(user, campaign.organization_id):
-        return True
-    if user.organization.parent_id == campaign.organization_id:
-        return True
-    return any(unit.assignee_id == user.id for unit in campaign.units)
+    """The campaigns' own rule (app/surveys/campaigns.py takes_part): an admin, staff of its bureau or of
+    a unit under it, or the assignee of one of its units."""
+    return takes_part(user, campaign)
 
 
 def campaign_to_record_for(actor: User, campaign_id: int, errors: FieldErrors) -> Campaign | None:
@@ -379,4 +376,55 @@ def records_along(route: Route) -> list[Observation]:
 def route_by_uuid(organization_id: int, client_uuid: uuid.UUID) -> Route | None:
     return db.session.scalar(
         sa.select(Route).where(Route.organization_id == organization_id, Route.client_uuid == client_uuid)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# What the phone's route page needs
+
+
+def unit_name(unit: SurveyUnit) -> str:
+    return unit.village.short_name if unit.village is not None else unit.township.name_zh
+
+
+def campaigns_to_walk(actor: User, today: date) -> list[dict[str, Any]]:
+    """The campaigns `actor` records for that have not ended, with their units (the actor's own first)
+    and target species: the route page keeps them, so a route can be started with no signal."""
+    campaigns = db.session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.ends_on >= today)
+        .options(sa.orm.selectinload(Campaign.units))
+        .order_by(Campaign.starts_on, Campaign.id)
+    )
+    walkable = []
+    for campaign in campaigns:
+        if not may_record_for(actor, campaign):
+            continue
+        units = sorted(campaign.units, key=lambda u: (u.assignee_id != actor.id, u.unit_code))
+        walkable.append(
+            {
+                "id": campaign.id,
+                "name": campaign.name,
+                "units": [
+                    {"id": u.id, "name": unit_name(u), "mine": u.assignee_id == actor.id} for u in units
+                ],
+                "species": [
+                    {"id": s.id, "name_zh": s.name_zh, "name_sci": s.name_sci, "metrics": list(s.metrics)}
+                    for s in campaign.species
+                ],
+            }
+        )
+    return walkable
+
+
+def of_campaign(campaign_id: int, limit: int = 50) -> list[Route]:
+    """The campaign's routes, newest first (without their points): the campaign page lists them."""
+    return list(
+        db.session.scalars(
+            sa.select(Route)
+            .options(sa.orm.defer(Route.points), sa.orm.defer(Route.geometry))
+            .where(Route.campaign_id == campaign_id)
+            .order_by(Route.started_at.desc(), Route.id.desc())
+            .limit(limit)
+        )
     )

@@ -414,6 +414,8 @@ RULES: dict[str, Rule] = {
         anonymous=401,
     ),
     "GET /app/field-data.json": signed_in("reference data for the offline forms (@login_required)"),
+    "GET /map/offline": signed_in("issue 18: saving a township's basemap on the phone (@login_required)"),
+    "GET /app/offline-tiles": signed_in("issue 18: the tiles to save for an area (@login_required)"),
     "GET /api-docs": signed_in("§3.2: interactive docs for signed-in staff"),
     "GET /": signed_in("home: the caller's own follow-ups and records"),
     # ---------------------------------------------------------------------------------------------
@@ -475,6 +477,24 @@ RULES: dict[str, Rule] = {
     ),
     "GET /notifications": signed_in("code: the caller's own inbox"),
     "POST /notifications/read": signed_in("code: marks the caller's own notifications", ok=(302,)),
+    # ---------------------------------------------------------------------------------------------
+    # Pages: survey campaigns (issue 19)
+    "GET /campaigns": signed_in(READ + "; decided: campaigns are read by all staff"),
+    "GET /campaigns/new": Rule(CAMPAIGNS, Reach.ANY, "issue 19: the plan form, for campaign planners"),
+    "POST /campaigns/new": Rule(
+        CAMPAIGNS,
+        Reach.ORG,
+        "as POST /api/v1/campaigns (target = the campaign's bureau)",
+        target="organization",
+        ok=(302,),
+    ),
+    "GET /campaigns/{id}": signed_in(READ + "; a campaign's page", target="campaign"),
+    "GET /campaigns/{id}/edit": Rule(
+        CAMPAIGNS, Reach.ORG, "as PATCH /api/v1/campaigns/{id}: the form", target="campaign"
+    ),
+    "POST /campaigns/{id}/edit": Rule(
+        CAMPAIGNS, Reach.ORG, "as PATCH /api/v1/campaigns/{id}", target="campaign", ok=(302,)
+    ),
     # ---------------------------------------------------------------------------------------------
     # Pages: exports and administration
     "GET /exports": Rule(ADMINS, Reach.ANY, "§1 bureau_admin exports census tables (exports.EXPORTERS)"),
@@ -592,6 +612,37 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/routes/{id}/geojson": Rule(
         EVERYONE, Reach.ORG, "as GET /api/v1/routes/{id}", target="route", units=True
     ),
+    # Pages: survey routes
+    "GET /surveys/routes/new": signed_in("§2 Route: walking a route, like recording, is everyone's"),
+    "GET /surveys/routes": signed_in("code: the caller's own routes"),
+    "GET /surveys/routes/{id}": Rule(
+        EVERYONE, Reach.ORG, "as GET /api/v1/routes/{id}", target="route", units=True
+    ),
+    # ---------------------------------------------------------------------------------------------
+    # Surveys: plots (样地) and quadrats (docs/surveys.md, Plots)
+    "GET /api/v1/plots": signed_in(READ),
+    "POST /api/v1/plots": signed_in(
+        "decided: anyone may lay a plot at any site, as anyone may treat one: a site is a shared place "
+        "of the one district census; the plot is owned by the caller's org",
+        ok=(201,),
+    ),
+    "GET /api/v1/plots/{id}": signed_in(READ, target="plot"),
+    "PATCH /api/v1/plots/{id}": Rule(
+        EVERYONE,
+        Reach.AUTHOR,
+        "decided: as PATCH /api/v1/observations/{id}: its surveyor only, admin included (the plot is "
+        "their measurement), until its campaign ends",
+        target="plot",
+    ),
+    "POST /api/v1/plots/{id}/photos": Rule(
+        EVERYONE,
+        Reach.AUTHOR_OR_ADMIN,
+        "as POST /api/v1/observations/{id}/photos: the plot's surveyor, or an admin",
+        target="plot",
+        ok=(201,),
+    ),
+    "GET /sites/{id}/plots/new": signed_in("as POST /api/v1/plots: anyone may lay a plot", target="site"),
+    "GET /plots/{id}": signed_in(READ, target="plot"),
 }
 
 

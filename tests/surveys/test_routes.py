@@ -23,6 +23,13 @@ from tests.surveys.routes_fixtures import campaign_for, haversine_m, route_body,
 __all__ = ["campaign_for"]  # the fixture, used by name
 
 
+def _stored(api: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """POST the route, then GET it whole (points, line, records)."""
+    response = api.post("/api/v1/routes", json=body)
+    assert response.status_code == 201, response.get_json()
+    return api.get(f"/api/v1/routes/{response.get_json()['id']}").get_json()  # type: ignore[no-any-return]
+
+
 def _route_count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Route)) or 0
 
@@ -33,7 +40,8 @@ def test_route_is_stored_with_its_line_length_and_duration(api_as: Any, campaign
     points = walk(60, step_s=5, step_m=4)
     response = api.post("/api/v1/routes", json=route_body(campaign, points))
     assert response.status_code == 201, response.get_json()
-    data = response.get_json()
+    assert "points" not in response.get_json()  # the phone has them: the answer is the figures
+    data = api.get(f"/api/v1/routes/{response.get_json()['id']}").get_json()
     expected = sum(haversine_m(a["lat"], a["lon"], b["lat"], b["lon"]) for a, b in itertools.pairwise(points))
     assert data["length_m"] == pytest.approx(expected, rel=5e-3)
     assert data["length_m"] == pytest.approx(59 * 4, rel=1e-2)
@@ -65,7 +73,7 @@ def test_poor_fixes_are_kept_and_marked_but_not_drawn(api_as: Any, campaign_for:
     # Fix 10 jumps 500 m east with a poor accuracy: kept, marked, left out of the line and the length.
     points[10] = {**points[10], "lon": points[10]["lon"] + 0.005, "accuracy_m": limit + 1}
     points[11] = {**points[11], "accuracy_m": limit}  # exactly the limit is still good (as for records)
-    data = api.post("/api/v1/routes", json=route_body(campaign, points)).get_json()
+    data = _stored(api, route_body(campaign, points))
     assert data["point_count"] == 20
     assert data["poor_point_count"] == 1
     assert [p.get("poor", False) for p in data["points"]] == [i == 10 for i in range(20)]
@@ -103,7 +111,7 @@ def test_gcj02_points_are_converted(api_as: Any, campaign_for: Any) -> None:
         }
         for p in points
     ]
-    data = api.post("/api/v1/routes", json=route_body(campaign, shifted, crs="gcj02")).get_json()
+    data = _stored(api, route_body(campaign, shifted, crs="gcj02"))
     assert data["points"][0]["lat"] == pytest.approx(points[0]["lat"], abs=1e-6)
     assert data["points"][0]["lon"] == pytest.approx(points[0]["lon"], abs=1e-6)
 
@@ -263,7 +271,7 @@ def test_records_along_a_route_belong_to_it_in_either_order(
     assert record.status_code == 201, record.get_json()
     assert record.get_json()["campaign_id"] == campaign.id
     assert record.get_json()["route_uuid"] == body["client_uuid"]
-    route = api.post("/api/v1/routes", json=body).get_json()
+    route = _stored(api, body)
     assert [r["id"] for r in route["records"]] == [record.get_json()["id"]]
     # And one after it.
     later = api.post(
@@ -310,3 +318,39 @@ def test_a_record_along_a_route_of_another_campaign_is_refused(
     assert "route_uuid" in response.get_json()["errors"]
     ok = api.post("/api/v1/observations", json=observation_payload(route_uuid=str(uuid.uuid4())))
     assert ok.status_code == 201  # a route not sent yet: linked by its UUID alone
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages
+
+
+def test_route_pages_show_the_campaigns_routes_and_effort(
+    api_as: Any, web_as: Any, campaign_for: Any, observation_payload: Any
+) -> None:
+    api = api_as("surveyor")
+    campaign = campaign_for(api.user)
+    body = route_body(campaign, walk(61, step_s=70, step_m=40))  # 2.4 km in 70 minutes
+    route = _stored(api, body)
+    absence = observation_payload(
+        campaign_id=campaign.id,
+        route_uuid=body["client_uuid"],
+        detected=False,
+        density_per_m2=None,
+        egg_masses_per_m2=None,
+        area_m2=None,
+    )
+    assert api.post("/api/v1/observations", json=absence).status_code == 201
+    web = web_as(api.user)
+    walk_page = web.get("/surveys/routes/new").get_data(as_text=True)
+    assert campaign.name in walk_page and 'id="ias-route-data"' in walk_page
+    detail = web.get(f"/surveys/routes/{route['id']}").get_data(as_text=True)
+    hours, minutes = divmod(round(route["duration_s"] / 60), 60)
+    assert (hours, minutes) == (1, 10)
+    effort = f"{route['length_m'] / 1000:.1f} km，1 小时 10 分钟"
+    assert effort in detail
+    assert "沿此路线调查" in detail  # the absence, with the route's effort
+    campaign_page = web.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert f"/surveys/routes/{route['id']}" in campaign_page
+    assert f"/surveys/routes/new?campaign={campaign.id}" in campaign_page
+    mine = web.get("/surveys/routes").get_data(as_text=True)
+    assert f"/surveys/routes/{route['id']}" in mine
