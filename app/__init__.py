@@ -64,6 +64,9 @@ def register_extensions(app: Flask) -> None:
     from app.notifications import handlers as notification_handlers
 
     notification_handlers.init_app(app)  # notifications subscribes to the lower domains' events
+    from app.surveys import handlers as survey_handlers
+
+    survey_handlers.init_app(app)  # surveys checks the campaign of a record made for one
 
 
 def register_api(app: Flask) -> None:
@@ -118,10 +121,12 @@ def register_views(app: Flask) -> None:
     from app.exports.views import bp as exports_views
     from app.main.api_docs import bp as api_docs_views
     from app.main.assets import register_assets
+    from app.main.drawing import bp as geoman_files
     from app.main.filters import register_filters
     from app.main.maps import basemap_hosts
     from app.main.navigation import template_globals
     from app.main.offline import bp as offline_views
+    from app.main.offline_tiles import bp as offline_tiles_views
     from app.main.views import bp as main_views
     from app.notifications.views import bp as notifications_views
     from app.observations.views import bp as observations_views
@@ -144,6 +149,8 @@ def register_views(app: Flask) -> None:
         exports_views,
         species_views,
         district_views,
+        geoman_files,
+        offline_tiles_views,
     ):
         app.register_blueprint(blueprint)
     register_filters(app)

@@ -6,11 +6,14 @@ Settings come from the environment (12-factor); `create_app(overrides)` lets tes
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 # Good enough for a laptop, refused in production.
@@ -121,6 +124,11 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_CLEARED_AFTER_ABSENCES": _int(env, "IAS_CLEARED_AFTER_ABSENCES", 3),
         # A follow-up this many days overdue is escalated to the supervisor.
         "IAS_ESCALATE_AFTER_DAYS": _int(env, "IAS_ESCALATE_AFTER_DAYS", 3),
+        # Survey units (docs/surveys.md, Reminders): an assignee is reminded of a unit not started from this
+        # many days before its due day; an overdue unit is reported to the campaign's supervisors on each of
+        # its first this-many days overdue.
+        "IAS_SURVEY_REMIND_DAYS_BEFORE": _int(env, "IAS_SURVEY_REMIND_DAYS_BEFORE", 3),
+        "IAS_SURVEY_OVERDUE_REMINDER_DAYS": _int(env, "IAS_SURVEY_OVERDUE_REMINDER_DAYS", 14),
         # The address people reach the app at, for links in e-mails and webhooks.
         "IAS_BASE_URL": env.get("IAS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Outbox delivery: claims last this long; failures retry with doubling backoff up to a limit.
@@ -152,10 +160,29 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         # claim lasts without progress before another scheduler may take it over.
         "IAS_EXPORT_TTL_HOURS": _int(env, "IAS_EXPORT_TTL_HOURS", 72),
         "IAS_EXPORT_LEASE_SECONDS": _int(env, "IAS_EXPORT_LEASE_SECONDS", 600),
-        # The maps' basemap: "osm" (OpenStreetMap), "tianditu" (天地图, needs IAS_TIANDITU_KEY) or "none".
+        # The maps' basemap: "osm" (OpenStreetMap), "tianditu" (天地图, needs IAS_TIANDITU_KEY), "none", or
+        # the URL template of the bureau's own tile server (https://tiles.example.cn/{z}/{x}/{y}.png).
         # Points and sites are drawn from our own API either way; with "none" the maps need no internet.
+        # Offline basemaps (docs/maps.md "Offline basemap"): see check_basemap below.
         "IAS_BASEMAP": env.get("IAS_BASEMAP", "osm"),
         "IAS_TIANDITU_KEY": env.get("IAS_TIANDITU_KEY", ""),
+        # For a URL template: its attribution, highest zoom, subdomains ({s}) and typical tile size (KB,
+        # for the size estimate shown before tiles are saved for offline use).
+        "IAS_BASEMAP_ATTRIBUTION": env.get("IAS_BASEMAP_ATTRIBUTION", ""),
+        "IAS_BASEMAP_MAX_ZOOM": _int(env, "IAS_BASEMAP_MAX_ZOOM", 18),
+        "IAS_BASEMAP_SUBDOMAINS": env.get("IAS_BASEMAP_SUBDOMAINS", "abc"),
+        "IAS_BASEMAP_TILE_KB": _float(env, "IAS_BASEMAP_TILE_KB", 15.0),
+        # A URL template must be https:// on a public host name; these hosts (comma-separated, host[:port]
+        # as written in the template) are exempt: a tile server inside the bureau's network over http, or
+        # the tests' loopback tile server. Empty in production unless the operator names one.
+        "IAS_BASEMAP_ALLOWED_HOSTS": [
+            host.strip().lower()
+            for host in env.get("IAS_BASEMAP_ALLOWED_HOSTS", "").split(",")
+            if host.strip()
+        ],
+        # The most tile images one "save this area for offline use" may fetch (each layer's tile counts);
+        # 0 turns saving off. Refused above it, before anything is downloaded.
+        "IAS_OFFLINE_TILES_MAX": _int(env, "IAS_OFFLINE_TILES_MAX", 5000),
         # Largest page a list endpoint returns (docs/contract.md §3.2).
         "IAS_MAX_PER_PAGE": 500,
         # The time zone people work in; everything is stored in UTC.
@@ -187,14 +214,72 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "OPENAPI_JSON_PATH": "openapi.json",
     }
 
-    if config["IAS_BASEMAP"] not in {"osm", "tianditu", "none"}:
-        raise ConfigError(f"IAS_BASEMAP must be osm, tianditu or none, got {config['IAS_BASEMAP']!r}")
-    if config["IAS_BASEMAP"] == "tianditu" and not config["IAS_TIANDITU_KEY"]:
-        raise ConfigError("IAS_BASEMAP=tianditu needs IAS_TIANDITU_KEY (a 天地图 browser key)")
+    check_basemap(config)
 
     if production:
         check_production(config, env)
     return config
+
+
+BASEMAP_KINDS = ("osm", "tianditu", "none")
+
+
+def _private_host(host: str) -> bool:
+    """A host name no phone reaches on the Internet: loopback, private, link-local, or a bare name."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith((".localhost", ".local", ".internal", ".lan")):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return "." not in name  # "tileserver": only an intranet resolves it
+    return not address.is_global
+
+
+def check_basemap(config: dict[str, Any]) -> None:
+    """IAS_BASEMAP is osm, tianditu (with its key), none, or a tile URL template that phones can reach
+    over https; an http or intranet/loopback tile server only when its host is in
+    IAS_BASEMAP_ALLOWED_HOSTS (the operator says it is meant, as for webhooks)."""
+    basemap = config["IAS_BASEMAP"]
+    if basemap == "tianditu" and not config["IAS_TIANDITU_KEY"]:
+        raise ConfigError("IAS_BASEMAP=tianditu needs IAS_TIANDITU_KEY (a 天地图 browser key)")
+    if config["IAS_OFFLINE_TILES_MAX"] < 0:
+        raise ConfigError("IAS_OFFLINE_TILES_MAX must be 0 (no saving) or more")
+    if not 1 <= config["IAS_BASEMAP_MAX_ZOOM"] <= 22:
+        raise ConfigError("IAS_BASEMAP_MAX_ZOOM must be between 1 and 22")
+    if config["IAS_BASEMAP_TILE_KB"] <= 0:
+        raise ConfigError("IAS_BASEMAP_TILE_KB must be more than 0")
+    if basemap in BASEMAP_KINDS:
+        return
+    parts = urlsplit(basemap)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(
+            f"IAS_BASEMAP must be osm, tianditu, none or a tile URL template "
+            f"(https://…/{{z}}/{{x}}/{{y}}.png), got {basemap!r}"
+        )
+    missing = [part for part in ("{z}", "{x}", "{y}") if part not in basemap]
+    if missing:
+        raise ConfigError(f"IAS_BASEMAP's URL template lacks {', '.join(missing)}: {basemap!r}")
+    unknown = sorted(set(re.findall(r"\{([^}]*)\}", basemap)) - {"s", "z", "x", "y", "-y", "r"})
+    if unknown:
+        raise ConfigError(
+            f"IAS_BASEMAP's URL template may use {{s}}, {{z}}, {{x}}, {{y}}, {{-y}} and {{r}} only, "
+            f"not {', '.join('{' + name + '}' for name in unknown)}"
+        )
+    if "{s}" in basemap and not config["IAS_BASEMAP_SUBDOMAINS"]:
+        raise ConfigError("IAS_BASEMAP has {s} but IAS_BASEMAP_SUBDOMAINS is empty")
+    host = parts.netloc.lower()
+    exempt = host in config["IAS_BASEMAP_ALLOWED_HOSTS"]
+    if parts.scheme != "https" and not exempt:
+        raise ConfigError(
+            f"IAS_BASEMAP must be an https:// URL (phones refuse http images on an https site); "
+            f"name {host} in IAS_BASEMAP_ALLOWED_HOSTS to allow it anyway"
+        )
+    if _private_host(parts.hostname or "") and not exempt:
+        raise ConfigError(
+            f"IAS_BASEMAP points at {host}, which phones cannot reach on the Internet; "
+            f"name it in IAS_BASEMAP_ALLOWED_HOSTS if it is the bureau's own tile server"
+        )
 
 
 def secret_bits(secret: str) -> float:

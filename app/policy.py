@@ -53,6 +53,8 @@ ORGANIZATION_MANAGERS = frozenset({Role.ADMIN})
 """Create organizations and set the bureau a unit reports to."""
 DISTRICT_MANAGERS = frozenset({Role.ADMIN})
 """Set up the district: load its boundaries (townships, villages)."""
+CAMPAIGN_MANAGERS = DESK
+"""Plan survey campaigns (调查任务) of the bureaus they act for: units, assignees, due dates (issue 19)."""
 
 
 class Owned(Protocol):
@@ -165,6 +167,24 @@ def may_view_dashboard(user: User, organization_id: int | None) -> bool:
     if not sees_dashboard(user):
         return False
     return _is_admin(user) or (organization_id is not None and acts_for(user, organization_id))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Survey campaigns (docs/surveys.md, Campaigns)
+
+
+def manages_campaigns(user: User) -> bool:
+    """Whether the user plans survey campaigns at all (the "new campaign" button, the menu)."""
+    return user.role in CAMPAIGN_MANAGERS
+
+
+def may_manage_campaigns_of(user: User, organization_id: int) -> bool:
+    """Create or change the campaigns of a bureau the user acts for (an admin: any bureau's)."""
+    return manages_campaigns(user) and acts_for(user, organization_id)
+
+
+def may_manage_campaign(user: User, campaign: Owned) -> bool:
+    return may_manage_campaigns_of(user, campaign.organization_id)
 
 
 # ---------------------------------------------------------------------------------------------------

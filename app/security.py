@@ -34,10 +34,14 @@ def is_local_path(target: str | None) -> bool:
 
 
 def content_security_policy(image_hosts: list[str]) -> str:
-    """The policy for this deployment: CSP, with the basemap's tile hosts allowed as images."""
+    """The policy for this deployment: CSP, with the basemap's tile hosts allowed as images, and as
+    fetches (the service worker answers tile requests, and saving tiles for offline use fetches them)."""
     if not image_hosts:
         return CSP
-    return CSP.replace("img-src 'self' data: blob:", "img-src 'self' data: blob: " + " ".join(image_hosts))
+    hosts = " ".join(image_hosts)
+    return CSP.replace("img-src 'self' data: blob:", f"img-src 'self' data: blob: {hosts}").replace(
+        "connect-src 'self'", f"connect-src 'self' {hosts}"
+    )
 
 
 def _security_headers(response: Response) -> Response:

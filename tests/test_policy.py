@@ -37,6 +37,7 @@ _webhooks: Check = lambda user, t: policy.may_manage_webhooks(user, t.organizati
 _export_for: Check = lambda user, t: policy.may_export_for(user, t.organization_id)  # noqa: E731
 _read_export: Check = policy.may_read_export
 _species_of: Check = lambda user, t: policy.may_edit_species_of(user, t.bureaus)  # noqa: E731
+_campaigns_of: Check = policy.may_manage_campaign
 
 
 def _role(check: Callable[[User], bool]) -> Check:
@@ -66,6 +67,9 @@ CHECKS: dict[str, Check] = {
     "POST /api/v1/imports": lambda user, _t: policy.may_import_for(user, user.organization_id),
     "GET /api/v1/organizations/{code}/webhooks": _webhooks,
     "POST /api/v1/organizations/{code}/webhooks": _webhooks,
+    "POST /api/v1/campaigns": _campaigns_of,
+    "PATCH /api/v1/campaigns/{id}": _campaigns_of,
+    "PATCH /api/v1/campaigns/{id}/units/{id}": _campaigns_of,
     "DELETE /api/v1/webhooks/{id}": _webhooks,
     "POST /api/v1/species": _species_of,
     "PATCH /api/v1/species/{id}": _species_of,
@@ -81,6 +85,10 @@ CHECKS: dict[str, Check] = {
     "GET /review": _role(policy.reviews),
     "POST /follow-ups/{id}": _manage_follow_up,
     "GET /dashboard": lambda user, t: policy.may_view_dashboard(user, t.organization_id),
+    "GET /campaigns/new": _role(policy.manages_campaigns),
+    "POST /campaigns/new": _campaigns_of,
+    "GET /campaigns/{id}/edit": _campaigns_of,
+    "POST /campaigns/{id}/edit": _campaigns_of,
     "GET /exports": _role(policy.makes_exports),
     "POST /exports": _export_for,
     "POST /exports/import": lambda user, _t: policy.may_import_for(user, user.organization_id),
@@ -103,6 +111,9 @@ CHECKS: dict[str, Check] = {
     "POST /admin/species-lists/{code}/import": _species_of,
     "GET /admin/boundaries": _role(policy.manages_district),
     "POST /admin/boundaries": _role(policy.manages_district),
+    # Plots are recorded like records (app/surveys/plots.py; the campaign's end is checked apart).
+    "PATCH /api/v1/plots/{id}": _edit,
+    "POST /api/v1/plots/{id}/photos": policy.may_add_record_photos,
 }
 
 
@@ -123,6 +134,7 @@ def test_role_groups_are_the_tables() -> None:
     assert values(policy.EVERYONE) == rules.EVERYONE
     assert values(policy.REVIEWERS) == rules.REVIEWERS
     assert values(policy.FOLLOW_UP_MANAGERS) == rules.MANAGERS
+    assert values(policy.CAMPAIGN_MANAGERS) == rules.CAMPAIGNS
     assert values(policy.DASHBOARD_VIEWERS) == rules.DASHBOARD
     for group in (
         policy.USER_MANAGERS,

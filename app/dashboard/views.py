@@ -17,6 +17,7 @@ from app.census import counting
 from app.census.scope import CensusScope, unit_ids
 from app.clock import local_today
 from app.dashboard import charts, services
+from app.dashboard.campaigns import campaign_progress
 from app.dashboard.schemas import DashboardArgs
 from app.errors import PermissionDenied
 from app.extensions import db
@@ -138,4 +139,5 @@ def index() -> str:
         census_treated_m2=census_control[0].area_m2 if census_control else 0.0,
         species_names=species_names,
         year=today.year,
+        campaigns=campaign_progress(organization_ids, today),
     )

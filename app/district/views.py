@@ -109,7 +109,7 @@ def upload() -> str | tuple[str, int]:
             dry_run=dry_run,
         )
     except boundaries.BoundaryFileError as exc:
-        return _page(error=str(exc)), 422
+        return _page(error=exc.text.render(_)), 422
     except boundaries.BoundaryLoadError as exc:
         return _page(report=exc.report, error=_("The file has errors; nothing was loaded.")), 422
     return _page(report=report, applied=not dry_run)

@@ -135,6 +135,28 @@ SOURCES: Final[Mapping[str, Source]] = {
                 "mean_density_reduction_pct",
             ),
         ),
+        # 踏查记录: one row per survey route walked (app/exports/survey_routes.py).
+        Source(
+            "survey_routes",
+            False,
+            (
+                "id", "client_uuid", "campaign", "unit_code", "unit_name", "township_name", "date",
+                "started_at", "ended_at", "surveyor", "organization", "length_km", "duration_min",
+                "point_count", "poor_point_count", "records", "species_found", "notes",
+            ),
+        ),
+        # 样地调查: one row per plot and species (app/exports/plot_sheet.py).
+        Source(
+            "plots",
+            False,
+            (
+                "plot_id", "site_code", "township_name", "surveyed_at", "surveyor", "organization",
+                "campaign", "shape", "area_m2", "area_mu", "quadrats", "quadrat_area_m2", "habitat",
+                "latitude", "longitude", "species_name_zh", "species_name_sci", "quadrats_present",
+                "frequency_pct", "mean_density_per_m2", "mean_cover_pct", "mean_height_cm", "total_count",
+                "notes",
+            ),
+        ),
     )
 }  # fmt: skip
 

@@ -4,11 +4,14 @@ The district map must paint 100 k observations within 1.5 s and fetch at most 1 
 points beyond what is visible. So the map asks for its bounding box and zoom, and gets:
 
 - **clusters** (a grid of cells about CELL_PX screen pixels wide, anchored at 180°W/90°S so a cell stays put
-  while the map pans): each with its count and the mean position of its points; the answer's size
-  depends on the cells in view, never on the number of records. Only latitude and longitude are read, so
-  without other filters the index on (latitude, longitude) covers the query and the table is not touched
-  (a found/not-found share per cell reads every row: about 3× slower at 100 k, bench/map_points.py);
-- **points**, one per record, only when zoomed in (zoom ≥ POINT_ZOOM) and at most POINT_LIMIT match.
+  while the map pans): each with its count, how many of them found the species (the rest are absences:
+  searched, not found) and the mean position of its points; the answer's size depends on the cells in
+  view, never on the number of records. Only latitude, longitude and detected are read, so without other
+  filters the index on (latitude, longitude, detected) covers the query and the table is not touched
+  (migration c0a1d6e50020 added detected to the index for the found share);
+- **points**, one per record, only when zoomed in (zoom ≥ POINT_ZOOM) and at most POINT_LIMIT match; a
+  record with an area outline carries it (`outline`, simplified to about a screen pixel at the zoom) and
+  its geodesic area (`area_m2`), so the map draws the polygon with its area in 亩.
 
 The filters are the list's (GET /api/v1/observations, app/observations/services.py `filtered`), so the
 same arguments give the same records. The SQL is a range on latitude and longitude (the
@@ -20,10 +23,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import shapely
 import sqlalchemy as sa
+from shapely.geometry import shape
 
 from app.clock import local_zone
 from app.extensions import db
+from app.geo import areas
 from app.observations import services as observations
 from app.observations.models import Observation
 from app.species.models import Species
@@ -66,7 +72,7 @@ def aggregate(filters: dict[str, Any], bbox: tuple[float, float, float, float], 
             "kind": "points",
             "zoom": zoom,
             "total": total,
-            "features": _points(where),
+            "features": _points(where, zoom),
         }
     return {
         "type": "FeatureCollection",
@@ -77,7 +83,16 @@ def aggregate(filters: dict[str, Any], bbox: tuple[float, float, float, float], 
     }
 
 
-def _points(where: list[Any]) -> list[dict[str, Any]]:
+def _outline(geometry: dict[str, Any] | None, zoom: int) -> dict[str, Any] | None:
+    """A record's outline for the map: simplified to about one screen pixel at `zoom`, 6 decimals."""
+    if not geometry:
+        return None
+    pixel = 360.0 / (256 * 2**zoom)
+    simplified = shape(geometry).simplify(pixel, preserve_topology=True)
+    return areas.to_geojson(shapely.set_precision(simplified, 1e-6))
+
+
+def _points(where: list[Any], zoom: int) -> list[dict[str, Any]]:
     zone = local_zone()
     rows = db.session.execute(
         sa.select(
@@ -89,6 +104,8 @@ def _points(where: list[Any]) -> list[dict[str, Any]]:
             Observation.observed_at,
             Observation.severity,
             Observation.species_id,
+            Observation.geometry,
+            Observation.geometry_area_m2,
             Species.name_zh,
         )
         .join(Species, Species.id == Observation.species_id)
@@ -107,6 +124,11 @@ def _points(where: list[Any]) -> list[dict[str, Any]]:
                 "status": r.status.value,
                 "observed_at": r.observed_at.astimezone(zone).isoformat(),
                 "severity": r.severity,
+                **(
+                    {"outline": _outline(r.geometry, zoom), "area_m2": round(r.geometry_area_m2, 1)}
+                    if r.geometry and r.geometry_area_m2 is not None
+                    else {}
+                ),
             },
         }
         for r in rows
@@ -130,6 +152,7 @@ def _clusters(where: list[Any], zoom: int) -> list[dict[str, Any]]:
             gx,
             gy,
             sa.func.count().label("n"),
+            sa.func.sum(sa.case((Observation.detected, 1), else_=0)).label("found"),
             sa.func.avg(Observation.longitude).label("lon"),
             sa.func.avg(Observation.latitude).label("lat"),
         )
@@ -140,7 +163,7 @@ def _clusters(where: list[Any], zoom: int) -> list[dict[str, Any]]:
         {
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [round(r.lon, 6), round(r.lat, 6)]},
-            "properties": {"count": r.n},
+            "properties": {"count": r.n, "found": int(r.found or 0)},
         }
         for r in rows
     ]

@@ -32,6 +32,8 @@ from flask_compress import Compress
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
+from app.main.drawing import geoman_version
+
 VERSIONED = "v"  # /static/v/<digest>/<file>
 YEAR = 365 * 24 * 3600
 IMMUTABLE = f"public, max-age={YEAR}, immutable"
@@ -92,6 +94,7 @@ VERSIONS: dict[str, Callable[[Flask], str]] = {
     "static": static_version,
     "offline.static": _package_version("XStatic-Leaflet"),
     "api_docs.static": _package_version("flask-swagger-ui"),
+    "geoman.static": geoman_version,  # the polygon drawing plugin, from node_modules (app/main/drawing.py)
 }
 
 

@@ -34,6 +34,7 @@ NAV = (
     NavItem("sites.map", _l("Map"), tab=True),
     NavItem("observations.records", _l("Records")),
     NavItem("control.new_operation", _l("Control operation")),
+    NavItem("surveys.campaigns", _l("Survey campaigns")),
     NavItem("notifications.inbox", _l("Notifications"), tab=True, short=_l("Inbox")),
     NavItem("observations.review_queue", _l("Review"), policy.REVIEWERS),
     NavItem("dashboard.index", _l("Dashboard"), policy.DASHBOARD_VIEWERS),

@@ -31,6 +31,7 @@ from app.control.schemas import ControlOperationCreateArgs
 from app.district.models import Township, Village
 from app.district.services import get_district
 from app.extensions import db
+from app.main.drawing import GEOMAN_FILES
 from app.observations.schemas import ObservationCreateArgs
 from app.sites.models import Site
 from app.species.models import Species, SpeciesName
@@ -60,6 +61,13 @@ SHELL_FILES = (
     "js/photos.js",
     "js/control.js",
     "js/map.js",
+    "js/drawkit.js",
+    "js/campaigns.js",
+    "js/route.js",  # walking a route, and the record form's part while one runs (docs/surveys.md)
+    "js/route-form.js",
+    "js/route-store.js",
+    "js/plot.js",
+    "js/tiles.js",  # the offline map page lists and deletes saved tiles with no signal (docs/maps.md)
 )
 
 
@@ -92,6 +100,7 @@ def _no_store(response: Response) -> Response:
 def service_worker() -> Response:
     shell = [url_for("static", filename=name) for name in SHELL_FILES]
     shell += [url_for("offline.static", filename=name) for name in LEAFLET_FILES]
+    shell += [url_for("geoman.static", filename=name) for name in GEOMAN_FILES]  # the area tool, offline
     shell.append(url_for("offline.offline_page"))
     body = render_template(
         "offline/sw.js", version=_static_digest(current_app.static_folder or ""), shell=shell

@@ -169,11 +169,68 @@ def export_ready(params: dict[str, Any]) -> Composed:
     return Composed(subject, body, [[_("Download"), url(f"/api/v1/exports/{params['id']}/download")]])
 
 
+# ---------------------------------------------------------------------------------------------
+# Survey unit reminders (docs/surveys.md, Reminders): one message per person per pass. An item:
+# {"kind": "survey_unit_due" | "survey_unit_overdue", "unit_id", "campaign_id", "campaign", "unit",
+# "township", "due", "days", "assignee"}.
+
+
+def _survey_line(item: dict[str, Any]) -> str:
+    if item["kind"] == "survey_unit_due":
+        return _("%(unit)s (%(township)s), %(campaign)s: not started, due %(due)s", **item)
+    return _(
+        "%(unit)s (%(township)s), %(campaign)s, assigned to %(assignee)s: not covered, due %(due)s, "
+        "%(days)s day(s) overdue",
+        **item,
+    )
+
+
+def survey_unit_reminders(params: dict[str, Any]) -> Composed:
+    """Survey units not started as their due day nears (to the assignee), or overdue (to supervisors)."""
+    items: list[dict[str, Any]] = params["items"]
+    name = params.get("name") or "-"
+    campaigns = sorted({(item["campaign_id"], item["campaign"]) for item in items})
+    links = [
+        [_("Coverage of %(campaign)s", campaign=title), url(f"/campaigns/{cid}/coverage")]
+        for cid, title in campaigns[:MAX_LINKS]
+    ]
+    if len(items) == 1:
+        item = {**items[0], "name": name}
+        if item["kind"] == "survey_unit_due":
+            subject = _("[Survey unit due] %(unit)s of %(campaign)s is due %(due)s", **item)
+            body = _(
+                "%(name)s,\nsurvey unit %(unit)s (%(township)s) of %(campaign)s is due on %(due)s and "
+                "nothing has been recorded in it yet.\nPlease walk it and record what you find, and what "
+                "you searched for and did not find.",
+                **item,
+            )
+        else:
+            subject = _("[Survey unit overdue] %(unit)s of %(campaign)s was due %(due)s", **item)
+            body = _(
+                "%(name)s,\nsurvey unit %(unit)s (%(township)s) of %(campaign)s, assigned to %(assignee)s, "
+                "was due on %(due)s and is %(days)s day(s) overdue without coverage.\n"
+                "Please reassign it or change its due date if needed.",
+                **item,
+            )
+        return Composed(subject, body, links)
+    subject = ngettext(
+        "[Survey units] %(num)d reminder, %(campaigns)s",
+        "[Survey units] %(num)d reminders, %(campaigns)s",
+        len(items),
+        campaigns="、".join(title for _cid, title in campaigns[:3]) + ("…" if len(campaigns) > 3 else ""),
+    )
+    lines = [_("%(name)s,", name=name)]
+    lines += [f"- {_survey_line(item)}" for item in items]
+    lines.append(_("Please see the campaigns' coverage."))
+    return Composed(subject, "\n".join(lines), links)
+
+
 MESSAGES: dict[str, Callable[[dict[str, Any]], Composed]] = {
     "follow_up_reminders": follow_up_reminders,
     "follow_up_assigned": follow_up_assigned,
     "observation_reviewed": observation_reviewed,
     "export_ready": export_ready,
+    "survey_unit_reminders": survey_unit_reminders,
 }
 
 

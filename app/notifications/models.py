@@ -27,6 +27,7 @@ class NotificationKind(enum.StrEnum):
     EXPORT_READY = "export_ready"
     FOLLOW_UP_REMINDERS = "follow_up_reminders"  # one sweep's reminders to one person, grouped
     FOLLOW_UP_ASSIGNED = "follow_up_assigned"
+    SURVEY_UNIT_REMINDERS = "survey_unit_reminders"  # one pass's survey unit reminders to one person
 
 
 class Notification(db.Model):  # type: ignore[name-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,3 +21,19 @@ class ObservationResubmitted:
 
     observation_id: int
     returned_at: datetime
+
+
+@dataclass(frozen=True)
+class ObservationRecorded:
+    """A new record passed its own checks and is about to be written (nothing is written yet, so a
+    subscriber that refuses it with InvalidInput leaves nothing behind; the unit of work rolls back).
+    Published once per record, not for a retry answered with the first record."""
+
+    client_uuid: uuid.UUID
+    organization_id: int
+    surveyor_id: int
+    species_id: int
+    detected: bool
+    observed_at: datetime
+    campaign_id: int | None
+    route_uuid: uuid.UUID | None

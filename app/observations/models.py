@@ -143,7 +143,7 @@ class Observation(Audited, db.Model):  # type: ignore[name-defined]
 
 
 sa.Index("ix_observations_species_observed_at", Observation.species_id, Observation.observed_at)
-sa.Index("ix_observations_position", Observation.latitude, Observation.longitude)
+sa.Index("ix_observations_position", Observation.latitude, Observation.longitude, Observation.detected)
 
 
 class ObservationFlag(db.Model):  # type: ignore[name-defined]

@@ -103,6 +103,15 @@ class ObservationCreateArgs(ObservationFieldsArgs):
         required=True,
         metadata={"description": "made by the client once per record; retries send the same one"},
     )
+    # docs/surveys.md: a record made for a survey campaign, and while a 踏查 route ran (the route's own
+    # client_uuid: the route may reach the server after its records).
+    campaign_id = ma.fields.Integer(
+        allow_none=True, validate=ID_RANGE, metadata={"description": "the survey campaign it was made for"}
+    )
+    route_uuid = ma.fields.UUID(
+        allow_none=True,
+        metadata={"description": "client_uuid of the route that was running when it was made"},
+    )
 
 
 class ObservationUpdateArgs(ObservationFieldsArgs):
@@ -244,6 +253,8 @@ class ObservationSchema(MetricsFields):
     organization = ma.fields.Function(lambda o: o.organization.code)
     photos = ma.fields.List(ma.fields.Nested(PhotoSchema))
     notes = ma.fields.String(allow_none=True)
+    campaign_id = ma.fields.Integer(allow_none=True)
+    route_uuid = ma.fields.UUID(allow_none=True)
     created_at = LocalDateTime()
     updated_at = LocalDateTime()
 

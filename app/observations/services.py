@@ -22,7 +22,7 @@ from app.extensions import db
 from app.geo.crs import CRS, distance_m
 from app.idempotency import CreateOnce, fingerprint
 from app.observations.checks import METRIC_FIELDS, Checked, check_record, derived_severity, polygon_area
-from app.observations.events import ObservationResubmitted
+from app.observations.events import ObservationRecorded, ObservationResubmitted
 from app.observations.flags import closest_duplicate, duplicate_candidates, refresh_photo_flag, update_flags
 from app.observations.models import Observation, ObservationFlag, ReviewStatus
 from app.observations.review import EDITABLE, STATUS_LABELS, check_editable
@@ -146,6 +146,19 @@ def create_observation(
     if earlier is not None:
         return earlier, False
     checked = check_record(args)
+    # Before the write: a higher domain may refuse it (surveys checks the campaign, docs/surveys.md).
+    publish(
+        ObservationRecorded(
+            client_uuid=args["client_uuid"],
+            organization_id=owner,
+            surveyor_id=actor.id,
+            species_id=checked.species.id,
+            detected=checked.values["detected"],
+            observed_at=checked.values["observed_at"],
+            campaign_id=args.get("campaign_id"),
+            route_uuid=args.get("route_uuid"),
+        )
+    )
 
     def build() -> Observation:
         observation = Observation(
@@ -156,6 +169,8 @@ def create_observation(
             legacy_surveyor=legacy_surveyor,
             status=ReviewStatus.SUBMITTED,
             photos=[],  # a new record has none: known now, not asked of the database after commit
+            campaign_id=args.get("campaign_id"),
+            route_uuid=args.get("route_uuid"),
         )
         _apply(observation, checked)
         if at_site is not None:

@@ -215,6 +215,7 @@ def _record_for_form(observation: Observation) -> dict[str, Any]:
         "notes": observation.notes,
         **{metric.field: getattr(observation, metric.field) for metric in metrics.METRICS},
         "severity": observation.severity,
+        "geometry": observation.geometry,  # the area outline, shown and redrawn in the area tool
     }
 
 

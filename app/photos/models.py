@@ -11,7 +11,8 @@ from app.extensions import db
 
 
 class Photo(Audited, db.Model):  # type: ignore[name-defined]
-    """A photo of an observation: the private original and two metadata-free derivatives.
+    """A photo of an observation, a control operation or a survey plot: the private original and two
+    metadata-free derivatives.
 
     The same bytes uploaded twice to one observation are one photo (unique SHA-256 per observation).
     """
@@ -20,7 +21,14 @@ class Photo(Audited, db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         sa.UniqueConstraint("observation_id", "sha256"),
         sa.UniqueConstraint("control_operation_id", "stage", "sha256"),
-        sa.CheckConstraint("(observation_id IS NULL) <> (control_operation_id IS NULL)", name="one_parent"),
+        sa.UniqueConstraint("plot_id", "sha256"),
+        # Exactly one parent (migration 0014 added plots).
+        sa.CheckConstraint(
+            "(CASE WHEN observation_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN control_operation_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN plot_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_parent",
+        ),
     )
 
     id: Mapped[intpk]
@@ -29,6 +37,8 @@ class Photo(Audited, db.Model):  # type: ignore[name-defined]
     control_operation_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("control_operations.id"), index=True
     )
+    # Or to a survey plot (样地, docs/surveys.md).
+    plot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("survey_plots.id"), index=True)
     stage: Mapped[str | None] = mapped_column(sa.String(10))  # before | after (control operations)
     sha256: Mapped[str] = mapped_column(sa.String(64))
     mime_type: Mapped[str] = mapped_column(sa.String(40))
@@ -50,6 +60,7 @@ class Photo(Audited, db.Model):  # type: ignore[name-defined]
     uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[timestamp]
 
-    # Observations and control operations sit above photos (docs/architecture.md): named, not imported.
+    # Observations, control operations and plots sit above photos (docs/architecture.md): named, not imported.
     observation = relationship("Observation", back_populates="photos")
     control_operation = relationship("ControlOperation", viewonly=True)
+    plot = relationship("Plot", viewonly=True)

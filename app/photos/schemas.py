@@ -13,8 +13,9 @@ from app.api import LocalDateTime
 class PhotoSchema(ma.Schema):
     id = ma.fields.Integer()
     observation_id = ma.fields.Integer(
-        allow_none=True, metadata={"description": "null on a control operation's photo"}
+        allow_none=True, metadata={"description": "null on a control operation's or a plot's photo"}
     )
+    plot_id = ma.fields.Integer(allow_none=True, metadata={"description": "the survey plot's photos only"})
     sha256 = ma.fields.String()
     mime_type = ma.fields.String()
     size_bytes = ma.fields.Integer()

@@ -1,4 +1,4 @@
-"""Adding photos to observations and control operations: process, store, de-duplicate.
+"""Adding photos to observations, control operations and survey plots: process, store, de-duplicate.
 
 Photos sit below observations and control in the domain order (docs/architecture.md): who may add a photo,
 and what the record does with it (the photo-GPS flag), are their rules, applied by their own
@@ -128,15 +128,19 @@ def _store(store: Storage, processed: ProcessedPhoto, data: bytes) -> tuple[dict
 
 @dataclass(frozen=True)
 class Parent:
-    """What a photo is attached to: an observation, or a control operation before or after treatment."""
+    """What a photo is attached to: an observation, a control operation before or after treatment, or a
+    survey plot."""
 
     observation_id: int | None = None
     control_operation_id: int | None = None
     stage: str | None = None
+    plot_id: int | None = None
 
     def where(self) -> sa.ColumnElement[bool]:
         if self.observation_id is not None:
             return Photo.observation_id == self.observation_id
+        if self.plot_id is not None:
+            return Photo.plot_id == self.plot_id
         assert self.control_operation_id is not None  # noqa: S101 -- one of the two is always set
         return sa.and_(Photo.control_operation_id == self.control_operation_id, Photo.stage == self.stage)
 
@@ -181,6 +185,7 @@ def add_photo(*, actor: User, parent: Parent, data: bytes, filename: str | None)
             photo = Photo(
                 observation_id=parent.observation_id,
                 control_operation_id=parent.control_operation_id,
+                plot_id=parent.plot_id,
                 stage=parent.stage if parent.control_operation_id is not None else None,
                 sha256=processed.sha256,
                 mime_type=processed.mime_type,
@@ -224,7 +229,13 @@ def check_may_download_original(actor: User, photo: Photo) -> None:
     (docs/contract.md §1: a bureau acts for its units) and admins may have them; everyone
     signed in may see the display copy and thumbnail, which carry no metadata. Each download of an
     original is audited. Raises PermissionDenied."""
-    parent = photo.observation if photo.observation_id is not None else photo.control_operation
+    parent = (
+        photo.observation
+        if photo.observation_id is not None
+        else photo.plot
+        if photo.plot_id is not None
+        else photo.control_operation
+    )
     owner = parent.organization_id if parent is not None else None
     if not policy.may_see_originals(actor, owner):
         raise PermissionDenied(

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from app.audit.services import set_actor_label
 from app.notifications import jobs as notifications
 from app.scheduler.process import SchedulerProcess
+from app.surveys import jobs as surveys
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
 reminders_cli = AppGroup("reminders", help="Follow-up reminders and the notification outbox.")
@@ -30,3 +31,10 @@ def send_due_command() -> None:
     set_actor_label("cli")
     report = notifications.sweep()
     click.echo(str(report))
+
+
+@reminders_cli.command("survey-units")
+def survey_units_command() -> None:
+    """Queue today's survey unit reminders (due soon, overdue) once; the sweep sends them."""
+    set_actor_label("cli")
+    click.echo(surveys.remind_survey_units() or "no survey unit reminders due")

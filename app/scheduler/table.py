@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from app.accounts import jobs as accounts
 from app.exports import jobs as exports
 from app.notifications import jobs as notifications
+from app.surveys import jobs as surveys
 
 Job = Callable[[str], Any]  # takes the scheduler process's owner name; what it returns is logged if truthy
 
@@ -45,6 +46,10 @@ def prune_sign_ins(owner: str) -> str:
     return accounts.prune_sign_ins()
 
 
+def survey_reminders(owner: str) -> str:
+    return surveys.remind_survey_units()
+
+
 # Run once as soon as the scheduler starts, then by their trigger (the others wait for their first time).
 RUN_AT_START = frozenset({"sweep"})
 
@@ -60,4 +65,6 @@ def jobs(config: Mapping[str, Any]) -> list[tuple[str, Job, BaseTrigger]]:
         ("exports", run_exports, IntervalTrigger(seconds=max(sweep_seconds // 4, 2))),
         ("purge_exports", purge_exports, CronTrigger(minute=17, timezone=zone)),
         ("prune_sign_ins", prune_sign_ins, CronTrigger(minute=41, timezone=zone)),
+        # Hourly in the working day (before the 08:00 digest, and again as units change); once per unit a day.
+        ("survey_reminders", survey_reminders, CronTrigger(hour="7-20", minute=7, timezone=zone)),
     ]

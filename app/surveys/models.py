@@ -22,6 +22,7 @@ from app.audit.models import Audited
 from app.db import JSONType, NullableJSON, UTCDateTime, intpk, timestamp, utcnow
 from app.district.models import Township, Village
 from app.extensions import db
+from app.photos.models import Photo
 from app.sites.models import Site
 from app.species.models import Habitat, Species
 
@@ -171,6 +172,8 @@ class Plot(Audited, db.Model):  # type: ignore[name-defined]
     area_m2: Mapped[float]
     length_m: Mapped[float | None]
     width_m: Mapped[float | None]
+    # A circle's radius (migration 0014); squares, rectangles and strips have length and width.
+    radius_m: Mapped[float | None]
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     habitat_id: Mapped[int | None] = mapped_column(sa.ForeignKey("habitats.id"))
@@ -181,8 +184,16 @@ class Plot(Audited, db.Model):  # type: ignore[name-defined]
     site: Mapped[Site] = relationship(lazy="joined", innerjoin=True)
     habitat: Mapped[Habitat | None] = relationship(lazy="joined")
     surveyor: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    organization: Mapped[Organization] = relationship()
+    campaign: Mapped[Campaign | None] = relationship()
     quadrats: Mapped[list[Quadrat]] = relationship(
         back_populates="plot", cascade="all, delete-orphan", lazy="selectin", order_by="Quadrat.number"
+    )
+    photos: Mapped[list[Photo]] = relationship(
+        primaryjoin="Photo.plot_id == Plot.id",
+        foreign_keys="Photo.plot_id",
+        order_by="Photo.id",
+        viewonly=True,
     )
 
     def __repr__(self) -> str:
@@ -226,3 +237,18 @@ class QuadratRecord(Audited, db.Model):  # type: ignore[name-defined]
 
     quadrat: Mapped[Quadrat] = relationship(back_populates="records")
     species: Mapped[Species] = relationship(lazy="joined", innerjoin=True)
+
+
+class UnitReminder(db.Model):  # type: ignore[name-defined]
+    """A reminder raised about a survey unit on one day (docs/surveys.md, Reminders): `due_soon` to its
+    assignee, `overdue` to the campaign's supervisors. The key (unit, kind, day) is what keeps a pass run
+    twice, or after a crash, from reminding anyone twice of one unit on one day."""
+
+    __tablename__ = "survey_unit_reminders"
+
+    unit_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("survey_units.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    created_at: Mapped[timestamp]

@@ -10,7 +10,9 @@ from app.sites.schemas import SiteSchema
 
 
 class TimelineEntrySchema(ma.Schema):
-    kind = ma.fields.String(metadata={"description": "observation, control_operation or follow_up"})
+    kind = ma.fields.String(
+        metadata={"description": "observation, control_operation, follow_up or plot (样地, with its figures)"}
+    )
     at = LocalDateTime()
     id = ma.fields.Integer()
     summary = ma.fields.String()

@@ -1,11 +1,15 @@
-"""area drawing: reserved (no change to the schema yet)
+"""area drawing: the records map's clusters count found and not found from the position index
+
+The map's clusters (app/gis/aggregate.py) now say how many of their records found the species. With
+`detected` in ix_observations_position (latitude, longitude, detected) the district view's GROUP BY still
+reads the index alone and never the table (docs/maps.md, "Clusters").
 
 Revision ID: c0a1d6e50020
 Revises: c0a1d6e50019
 Create Date: 2026-12-06 09:30:00
 """
 # Rules for migrations (reviewed code, not generated output): see the first migration of the chain.
-from alembic import op  # noqa: F401
+from alembic import op
 import sqlalchemy as sa  # noqa: F401
 
 # revision identifiers, used by Alembic.
@@ -16,8 +20,12 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('observations', schema=None) as batch_op:
+        batch_op.drop_index('ix_observations_position')
+        batch_op.create_index('ix_observations_position', ['latitude', 'longitude', 'detected'], unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('observations', schema=None) as batch_op:
+        batch_op.drop_index('ix_observations_position')
+        batch_op.create_index('ix_observations_position', ['latitude', 'longitude'], unique=False)

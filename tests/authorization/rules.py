@@ -52,6 +52,7 @@ REVIEWERS = frozenset({VERIFIER, ADMIN})  # app.observations.services.REVIEWERS
 MANAGERS = frozenset({SUPERVISOR, BUREAU_ADMIN, ADMIN})  # app.control.services.MANAGERS (follow-ups)
 DASHBOARD = MANAGERS  # app.dashboard.views.VIEWERS
 ADMINS = frozenset({BUREAU_ADMIN, ADMIN})  # users, species lists, exports, imports, webhooks
+CAMPAIGNS = MANAGERS  # app.policy.CAMPAIGN_MANAGERS: survey campaigns (issue 19)
 
 FLASH = "flash"  # refused (or done) by a redirect carrying an error (or info) message
 SIGN_IN = "sign-in"  # a redirect to the sign-in page with ?next=
@@ -95,6 +96,10 @@ UNWALKED = {
 }
 
 READ = "§1: all signed-in staff may read the district's observations (one shared census)"
+COVERAGE = (
+    "decided (issue 19): a campaign's coverage is the progress of the shared census; all signed-in staff "
+    "read it, as they read the district's records (§1)"
+)
 REFERENCE = "reference data every signed-in user's forms need (app/accounts/auth.py: API sign-in by default)"
 
 RULES: dict[str, Rule] = {
@@ -275,6 +280,29 @@ RULES: dict[str, Rule] = {
         ok=(422,),
     ),
     # ---------------------------------------------------------------------------------------------
+    # API: survey campaigns (issue 19, docs/surveys.md)
+    "GET /api/v1/campaigns": signed_in(READ + "; decided: campaigns are read by all staff like the census"),
+    "POST /api/v1/campaigns": Rule(
+        CAMPAIGNS,
+        Reach.ORG,
+        "issue 19: a bureau's supervisors and bureau admins plan its campaigns, admins any bureau's "
+        "(target = the campaign's bureau)",
+        target="organization",
+        ok=(201,),
+    ),
+    "GET /api/v1/campaigns/{id}": signed_in(READ + "; a campaign's plan", target="campaign"),
+    "PATCH /api/v1/campaigns/{id}": Rule(
+        CAMPAIGNS,
+        Reach.ORG,
+        "issue 19: as POST /api/v1/campaigns, on the campaign's bureau",
+        target="campaign",
+    ),
+    "GET /api/v1/campaigns/{id}/units": signed_in(READ + "; a campaign's units", target="campaign"),
+    "PATCH /api/v1/campaigns/{id}/units/{id}": Rule(
+        CAMPAIGNS, Reach.ORG, "issue 19: reassigning a unit is planning the campaign", target="campaign"
+    ),
+    "GET /api/v1/me/survey-units": signed_in("code: the caller's own survey units"),
+    # ---------------------------------------------------------------------------------------------
     # API: notifications and webhooks
     "GET /api/v1/notifications": signed_in("code: the caller's own inbox"),
     "POST /api/v1/notifications/read": signed_in("code: marks the caller's own notifications"),
@@ -386,6 +414,8 @@ RULES: dict[str, Rule] = {
         anonymous=401,
     ),
     "GET /app/field-data.json": signed_in("reference data for the offline forms (@login_required)"),
+    "GET /map/offline": signed_in("issue 18: saving a township's basemap on the phone (@login_required)"),
+    "GET /app/offline-tiles": signed_in("issue 18: the tiles to save for an area (@login_required)"),
     "GET /api-docs": signed_in("§3.2: interactive docs for signed-in staff"),
     "GET /": signed_in("home: the caller's own follow-ups and records"),
     # ---------------------------------------------------------------------------------------------
@@ -447,6 +477,24 @@ RULES: dict[str, Rule] = {
     ),
     "GET /notifications": signed_in("code: the caller's own inbox"),
     "POST /notifications/read": signed_in("code: marks the caller's own notifications", ok=(302,)),
+    # ---------------------------------------------------------------------------------------------
+    # Pages: survey campaigns (issue 19)
+    "GET /campaigns": signed_in(READ + "; decided: campaigns are read by all staff"),
+    "GET /campaigns/new": Rule(CAMPAIGNS, Reach.ANY, "issue 19: the plan form, for campaign planners"),
+    "POST /campaigns/new": Rule(
+        CAMPAIGNS,
+        Reach.ORG,
+        "as POST /api/v1/campaigns (target = the campaign's bureau)",
+        target="organization",
+        ok=(302,),
+    ),
+    "GET /campaigns/{id}": signed_in(READ + "; a campaign's page", target="campaign"),
+    "GET /campaigns/{id}/edit": Rule(
+        CAMPAIGNS, Reach.ORG, "as PATCH /api/v1/campaigns/{id}: the form", target="campaign"
+    ),
+    "POST /campaigns/{id}/edit": Rule(
+        CAMPAIGNS, Reach.ORG, "as PATCH /api/v1/campaigns/{id}", target="campaign", ok=(302,)
+    ),
     # ---------------------------------------------------------------------------------------------
     # Pages: exports and administration
     "GET /exports": Rule(ADMINS, Reach.ANY, "§1 bureau_admin exports census tables (exports.EXPORTERS)"),
@@ -541,6 +589,60 @@ RULES: dict[str, Rule] = {
         "issue 20: their own bureau's district lists (a report only here)",
         target="species_list",
     ),
+    # ---------------------------------------------------------------------------------------------
+    # Survey campaigns' coverage (docs/surveys.md, Coverage)
+    "GET /api/v1/campaigns/{id}/coverage": signed_in(COVERAGE, target="campaign"),
+    "GET /api/v1/campaigns/{id}/coverage/geojson": signed_in(COVERAGE, target="campaign"),
+    "GET /campaigns/{id}/coverage": signed_in(COVERAGE, target="campaign"),
+    # API: survey routes (docs/surveys.md, Routes)
+    "GET /api/v1/routes": signed_in(
+        "code: the routes of the organizations the caller acts for (§1 acts for)"
+    ),
+    "POST /api/v1/routes": signed_in(
+        "§2 Route: whoever records for the campaign (the matrix's caller is forestry's, as is the campaign)",
+        ok=(201,),
+    ),
+    "GET /api/v1/routes/{id}": Rule(
+        EVERYONE,
+        Reach.ORG,
+        "decided: a route (a surveyor's track) is read by its bureau's staff",
+        target="route",
+        units=True,
+    ),
+    "GET /api/v1/routes/{id}/geojson": Rule(
+        EVERYONE, Reach.ORG, "as GET /api/v1/routes/{id}", target="route", units=True
+    ),
+    # Pages: survey routes
+    "GET /surveys/routes/new": signed_in("§2 Route: walking a route, like recording, is everyone's"),
+    "GET /surveys/routes": signed_in("code: the caller's own routes"),
+    "GET /surveys/routes/{id}": Rule(
+        EVERYONE, Reach.ORG, "as GET /api/v1/routes/{id}", target="route", units=True
+    ),
+    # ---------------------------------------------------------------------------------------------
+    # Surveys: plots (样地) and quadrats (docs/surveys.md, Plots)
+    "GET /api/v1/plots": signed_in(READ),
+    "POST /api/v1/plots": signed_in(
+        "decided: anyone may lay a plot at any site, as anyone may treat one: a site is a shared place "
+        "of the one district census; the plot is owned by the caller's org",
+        ok=(201,),
+    ),
+    "GET /api/v1/plots/{id}": signed_in(READ, target="plot"),
+    "PATCH /api/v1/plots/{id}": Rule(
+        EVERYONE,
+        Reach.AUTHOR,
+        "decided: as PATCH /api/v1/observations/{id}: its surveyor only, admin included (the plot is "
+        "their measurement), until its campaign ends",
+        target="plot",
+    ),
+    "POST /api/v1/plots/{id}/photos": Rule(
+        EVERYONE,
+        Reach.AUTHOR_OR_ADMIN,
+        "as POST /api/v1/observations/{id}/photos: the plot's surveyor, or an admin",
+        target="plot",
+        ok=(201,),
+    ),
+    "GET /sites/{id}/plots/new": signed_in("as POST /api/v1/plots: anyone may lay a plot", target="site"),
+    "GET /plots/{id}": signed_in(READ, target="plot"),
 }
 
 

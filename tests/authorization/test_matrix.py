@@ -36,6 +36,7 @@ from app.species.models import ListMembership, SpeciesList
 from tests.authorization.rules import FLASH, ROLES, RULES, SIGN_IN, UNWALKED, Rule, allowed, relations
 from tests.conftest import ApiClient
 from tests.factories import PASSWORD
+from tests.surveys.routes_fixtures import make_campaign, route_body
 
 TARGET = "forestry"  # the organization that owns every target; "own" callers belong to it
 OTHER = "agriculture"  # where "other" callers belong
@@ -192,6 +193,15 @@ class Ctx:
     def operation_id(self) -> int:
         return self._id(lambda: self.operation["id"])
 
+    @cached_property
+    def plot(self) -> dict[str, Any]:
+        response = self.maker.post("/api/v1/plots", json=_plot(self))
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()  # type: ignore[no-any-return]
+
+    def plot_id(self) -> int:
+        return self._id(lambda: self.plot["id"])
+
     def follow_up_id(self) -> int:
         return self._id(lambda: self.operation["follow_ups"][0]["id"])
 
@@ -233,6 +243,33 @@ class Ctx:
             return response.get_json()["id"]
 
         return self._id(make)
+
+    @cached_property
+    def campaign(self) -> dict[str, Any]:
+        """A forestry campaign with one unit, planned by a forestry bureau admin (issue 19)."""
+        today = local_today()
+        response = self.forestry_admin.post(
+            "/api/v1/campaigns",
+            json={
+                "name": "春季普查",
+                "kind": "census",
+                "bureau": TARGET,
+                "starts_on": today.isoformat(),
+                "ends_on": (today + timedelta(days=30)).isoformat(),
+                "species_ids": [self.fx.species_id("pomacea-canaliculata")],
+                "units": [{"township_code": "500155102"}],
+            },
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def campaign_id(self) -> int:
+        return self._id(lambda: self.campaign["id"])
+
+    def campaign_unit(self) -> tuple[int, int]:
+        if self.anonymous:
+            return MISSING, MISSING
+        return self.campaign["id"], self.campaign["units"][0]["id"]
 
     def species_list_code(self) -> str:
         return db.session.scalar(sa.select(SpeciesList.code).order_by(SpeciesList.id).limit(1)) or "none"
@@ -299,6 +336,40 @@ def _operation(c: Ctx) -> dict[str, Any]:
     }
 
 
+def _route_body(maker: ApiClient) -> dict[str, Any]:
+    """A route walked for a campaign of forestry (every maker is its staff or its station's)."""
+    creator = maker.user  # type: ignore[attr-defined]
+    campaign = make_campaign(creator, TARGET)
+    db.session.commit()
+    return route_body(campaign)
+
+
+def _route_id(c: Ctx) -> int:
+    def make() -> int:
+        response = c.maker.post("/api/v1/routes", json=_route_body(c.maker))
+        assert response.status_code == 201, response.get_json()
+        return int(response.get_json()["id"])
+
+    return c._id(make)
+
+
+def _plot(c: Ctx) -> dict[str, Any]:
+    return {
+        "client_uuid": str(uuid.uuid4()),
+        "site_id": c.site_id(),
+        "surveyed_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "shape": "square",
+        "length_m": 10,
+        "quadrats": [
+            {
+                "number": 1,
+                "size_m2": 1,
+                "records": [{"species_id": c.fx.species_id("pomacea-canaliculata"), "density_per_m2": 4}],
+            }
+        ],
+    }
+
+
 def _new_user(organization: str) -> dict[str, str]:
     return {
         "username": f"new{uuid.uuid4().hex[:10]}",
@@ -306,6 +377,18 @@ def _new_user(organization: str) -> dict[str, str]:
         "display_name": "新同事",
         "role": "surveyor",
         "organization": organization,
+    }
+
+
+def _campaign_form(c: Ctx, bureau: str) -> dict[str, Any]:
+    return {
+        "action": "save",
+        "name": "秋季监测",
+        "kind": "monitoring",
+        "bureau": bureau,
+        "starts_on": local_today().isoformat(),
+        "ends_on": _tomorrow(),
+        "species_id": str(c.fx.species_id("pomacea-canaliculata")),
     }
 
 
@@ -383,6 +466,28 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         form={"file": (io.BytesIO(b"not a workbook"), "census.xlsx")},
         upload=True,
     ),
+    # API: survey campaigns
+    "GET /api/v1/campaigns": lambda c: Call("/api/v1/campaigns"),
+    "POST /api/v1/campaigns": lambda c: Call(
+        "/api/v1/campaigns",
+        json={
+            "name": "秋季监测",
+            "kind": "monitoring",
+            "bureau": c.org,
+            "starts_on": local_today().isoformat(),
+            "ends_on": _tomorrow(),
+            "species_ids": [c.fx.species_id("pomacea-canaliculata")],
+        },
+    ),
+    "GET /api/v1/campaigns/{id}": lambda c: Call(f"/api/v1/campaigns/{c.campaign_id()}"),
+    "PATCH /api/v1/campaigns/{id}": lambda c: Call(
+        f"/api/v1/campaigns/{c.campaign_id()}", json={"name": "改名"}
+    ),
+    "GET /api/v1/campaigns/{id}/units": lambda c: Call(f"/api/v1/campaigns/{c.campaign_id()}/units"),
+    "PATCH /api/v1/campaigns/{id}/units/{id}": lambda c: Call(
+        "/api/v1/campaigns/{}/units/{}".format(*c.campaign_unit()), json={"due_on": _tomorrow()}
+    ),
+    "GET /api/v1/me/survey-units": lambda c: Call("/api/v1/me/survey-units"),
     # API: notifications and webhooks
     "GET /api/v1/notifications": lambda c: Call("/api/v1/notifications"),
     "POST /api/v1/notifications/read": lambda c: Call("/api/v1/notifications/read", json={}),
@@ -457,6 +562,8 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /offline": lambda c: Call("/offline"),
     "GET /app/session.json": lambda c: Call("/app/session.json"),
     "GET /app/field-data.json": lambda c: Call("/app/field-data.json"),
+    "GET /map/offline": lambda c: Call("/map/offline"),
+    "GET /app/offline-tiles": lambda c: Call("/app/offline-tiles?area=500155001"),
     "GET /api-docs": lambda c: Call("/api-docs"),
     "GET /": lambda c: Call("/"),
     # Pages: observations
@@ -485,6 +592,16 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /dashboard": lambda c: Call(f"/dashboard?organization={c.org}"),
     "GET /notifications": lambda c: Call("/notifications"),
     "POST /notifications/read": lambda c: Call("/notifications/read", form={}),
+    # Pages: survey campaigns
+    "GET /campaigns": lambda c: Call("/campaigns"),
+    "GET /campaigns/new": lambda c: Call("/campaigns/new"),
+    "POST /campaigns/new": lambda c: Call("/campaigns/new", form=_campaign_form(c, c.org)),
+    "GET /campaigns/{id}": lambda c: Call(f"/campaigns/{c.campaign_id()}"),
+    "GET /campaigns/{id}/edit": lambda c: Call(f"/campaigns/{c.campaign_id()}/edit"),
+    "POST /campaigns/{id}/edit": lambda c: Call(
+        f"/campaigns/{c.campaign_id()}/edit",
+        form={**_campaign_form(c, TARGET), "units-0-code": "500155102"},
+    ),
     # Pages: exports and administration
     "GET /exports": lambda c: Call("/exports"),
     "POST /exports": lambda c: Call(
@@ -539,6 +656,30 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         form={"file": (io.BytesIO("名称\n福寿螺\n".encode()), "names.csv")},
         upload=True,
     ),
+    # Survey campaigns' coverage
+    "GET /api/v1/campaigns/{id}/coverage": lambda c: Call(f"/api/v1/campaigns/{c.campaign_id()}/coverage"),
+    "GET /api/v1/campaigns/{id}/coverage/geojson": lambda c: Call(
+        f"/api/v1/campaigns/{c.campaign_id()}/coverage/geojson"
+    ),
+    "GET /campaigns/{id}/coverage": lambda c: Call(f"/campaigns/{c.campaign_id()}/coverage"),
+    # API: survey routes
+    "GET /api/v1/routes": lambda c: Call("/api/v1/routes"),
+    "POST /api/v1/routes": lambda c: Call("/api/v1/routes", json=_route_body(c.maker)),
+    "GET /api/v1/routes/{id}": lambda c: Call(f"/api/v1/routes/{_route_id(c)}"),
+    "GET /api/v1/routes/{id}/geojson": lambda c: Call(f"/api/v1/routes/{_route_id(c)}/geojson"),
+    "GET /surveys/routes/new": lambda c: Call("/surveys/routes/new"),
+    "GET /surveys/routes": lambda c: Call("/surveys/routes"),
+    "GET /surveys/routes/{id}": lambda c: Call(f"/surveys/routes/{_route_id(c)}"),
+    # Surveys: plots
+    "GET /api/v1/plots": lambda c: Call("/api/v1/plots"),
+    "POST /api/v1/plots": lambda c: Call("/api/v1/plots", json=_plot(c)),
+    "GET /api/v1/plots/{id}": lambda c: Call(f"/api/v1/plots/{c.plot_id()}"),
+    "PATCH /api/v1/plots/{id}": lambda c: Call(f"/api/v1/plots/{c.plot_id()}", json={"notes": "复核"}),
+    "POST /api/v1/plots/{id}/photos": lambda c: Call(
+        f"/api/v1/plots/{c.plot_id()}/photos", form=_photo_upload(), upload=True
+    ),
+    "GET /sites/{id}/plots/new": lambda c: Call(f"/sites/{c.site_id()}/plots/new"),
+    "GET /plots/{id}": lambda c: Call(f"/plots/{c.plot_id()}"),
 }
 
 

@@ -245,8 +245,9 @@ def test_query_count_does_not_grow_with_the_rows(
         html = _page(web)
     assert _figure(html, "overdue") > 3
     # The ceiling counts what a page costs besides its figures: the server-side session check and the
-    # header's unread count take one statement each.
-    assert len(many) == len(few) <= 11
+    # header's unread count take one statement each; the running survey campaigns one more (none here:
+    # each running campaign adds its coverage's own few statements, app/dashboard/campaigns.py).
+    assert len(many) == len(few) <= 12
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ synthetic boundaries the tests make themselves (made-up squares, not Liangping's
 
 from __future__ import annotations
 
+import html
 import io
 import os
 from pathlib import Path
@@ -288,6 +289,28 @@ def test_synthetic_admin_report_details_are_in_the_readers_language(web_as: Any)
     assert "个乡镇级单位没有面" in html
     assert "重叠" in html and "平方米" in html and "位于北纬" in html
     assert "is not a township code" not in html and "overlap by" not in html and "unit(s)" not in html
+    assert _count(BoundaryLoad) == 0
+
+
+def test_synthetic_admin_file_errors_are_in_the_readers_language(web_as: Any) -> None:
+    """A file that cannot be read at all says why in Chinese to a Chinese reader (the command keeps the
+    English), naming the file."""
+    web = web_as("admin", locale="zh")
+    cases = [
+        (TOWNSHIPS, "t.zip", "t.zip 不是 zip 压缩包"),
+        (b"{not json", "t.geojson", "t.geojson 不是有效的 JSON"),
+        (TOWNSHIPS, "t.kml", "t.kml 不是 KML：文件开头不是 XML"),
+        (TOWNSHIPS, "t.shp", "t.shp：Shapefile 由多个文件组成"),
+        (TOWNSHIPS, "t.txt", "t.txt：不是界线文件"),
+    ]
+    for data, filename, chinese in cases:
+        response = _upload(web, data, filename=filename)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422 and chinese in page, filename
+        assert "is not" not in page and "not a boundary file" not in page
+    named = _upload(web, TOWNSHIPS, code_field="XZQDM")
+    text = html.unescape(named.get_data(as_text=True))
+    assert named.status_code == 422 and "没有字段 'XZQDM'；现有字段：code, name" in text
     assert _count(BoundaryLoad) == 0
 
 

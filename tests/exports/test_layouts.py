@@ -43,6 +43,8 @@ def test_each_template_has_every_detail_and_summary_sheet(bureau: str) -> None:
         "control_by_method",
         "control_by_township",
         "follow_up_summary",
+        "plots",
+        "survey_routes",
     ]
     assert {sheet.source for sheet in template.sheets} == set(SOURCES)
     for sheet in template.sheets:
@@ -60,10 +62,12 @@ def test_areas_show_two_decimals_and_coordinates_six(bureau: str) -> None:
             if column.field == "area_mu":
                 # A control summary's area is summed over operations: 亩次, not 亩.
                 expected = ("防治面积（亩次）",) if sheet.source.startswith("control_by") else None
+                expected = ("样地面积（亩）",) if sheet.source == "plots" else expected
                 assert column.header in (expected or ("发生面积（亩）", "防治面积（亩）"))
                 assert column.number_format == "0.00"
-                # 类别汇总 counts a species in two categories twice: no total there.
-                assert column.total == (sheet.source != "category_summary")
+                # 类别汇总 counts a species in two categories twice, 样地调查 a plot once per species:
+                # no total there.
+                assert column.total == (sheet.source not in ("category_summary", "plots"))
             if column.field in ("latitude", "longitude"):
                 assert column.number_format == "0.000000"
             if column.type == "datetime":
@@ -99,7 +103,7 @@ def test_restricted_to_keeps_only_the_sheets_of_those_sources() -> None:
 
     assert [sheet.key for sheet in control.sheets] == ["control_operations", "control_by_method"]
     assert control.bureau == template.bureau
-    assert len(template.sheets) == 10  # the original is untouched
+    assert len(template.sheets) == 12  # the original is untouched
     with pytest.raises(ValueError, match="unknown sources: observation"):
         template.restricted_to({"observation"})
 

@@ -131,6 +131,29 @@ def follow_up(i: int = 1, **changes: Any) -> dict[str, Any]:
     return row
 
 
+def survey_route(i: int = 1) -> dict[str, Any]:
+    return {
+        "id": i,
+        "client_uuid": f"00000000-0000-4000-8000-{i:012d}",
+        "campaign": "2024 年普查",
+        "unit_code": "500155001001",
+        "unit_name": "梁山街道南华社区",
+        "township_name": "梁山街道",
+        "date": date(2024, 5, 2),
+        "started_at": WHEN,
+        "ended_at": WHEN + timedelta(hours=2),
+        "surveyor": "张三",
+        "organization": "梁平区林业局",
+        "length_km": 3.25,
+        "duration_min": 120.0,
+        "point_count": 480,
+        "poor_point_count": 3,
+        "records": 4,
+        "species_found": "福寿螺、空心莲子草",
+        "notes": None,
+    }
+
+
 SUMMARIES: dict[str, list[dict[str, Any]]] = {
     "species_summary": [
         {
@@ -238,6 +261,34 @@ SUMMARIES: dict[str, list[dict[str, Any]]] = {
             "mean_density_reduction_pct": 71.2,
         }
     ],
+    "plots": [
+        {
+            "plot_id": 1,
+            "site_code": "500155101-0001",
+            "township_name": "梁山街道",
+            "surveyed_at": datetime(2024, 6, 3, 10, 0, tzinfo=LOCAL),
+            "surveyor": "张三",
+            "organization": "梁平区林业局",
+            "campaign": "2024 普查",
+            "shape": "正方形",
+            "area_m2": 100.0,
+            "area_mu": 0.15,
+            "quadrats": 5,
+            "quadrat_area_m2": 5.0,
+            "habitat": "稻田",
+            "latitude": 30.674,
+            "longitude": 107.801,
+            "species_name_zh": "喜旱莲子草",
+            "species_name_sci": "Alternanthera philoxeroides",
+            "quadrats_present": 3,
+            "frequency_pct": 60.0,
+            "mean_density_per_m2": 24.7,
+            "mean_cover_pct": 37.0,
+            "mean_height_cm": 35.8,
+            "total_count": 123,
+            "notes": "=cmd|' /C calc'!A0",
+        }
+    ],
 }
 
 COVER = [
@@ -256,6 +307,7 @@ def all_rows(observations: int = 5, operations: int = 3, follow_ups: int = 4) ->
         "observations": [observation(i) for i in range(1, observations + 1)],
         "control_operations": [control_operation(i) for i in range(1, operations + 1)],
         "follow_ups": [follow_up(i) for i in range(1, follow_ups + 1)],
+        "survey_routes": [survey_route()],
         **SUMMARIES,
     }
 
@@ -296,7 +348,7 @@ def test_sheets_come_in_the_template_order_after_the_cover(forestry: Template) -
 
     details = ["调查记录", "防治记录", "复查记录"]
     summaries = ["物种汇总", "类别汇总", "物种乡镇汇总", "乡镇汇总", "防治汇总", "乡镇防治汇总", "复查汇总"]
-    assert book.sheetnames == ["封面", *details, *summaries]
+    assert book.sheetnames == ["封面", *details, *summaries, "样地调查", "踏查记录"]
     assert counts == {
         "observations": 5,
         "control_operations": 3,
@@ -308,6 +360,8 @@ def test_sheets_come_in_the_template_order_after_the_cover(forestry: Template) -
         "control_by_method": 2,
         "control_by_township": 1,
         "follow_up_summary": 1,
+        "plots": 1,
+        "survey_routes": 1,
     }
 
 

@@ -96,6 +96,13 @@ def test_every_job_is_scheduled_none_paused(app: Flask) -> None:
         jobs = {job.id: job.next_run_time for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
-    assert set(jobs) == {"sweep", "daily_digest", "exports", "purge_exports", "prune_sign_ins"}
+    assert set(jobs) == {
+        "sweep",
+        "daily_digest",
+        "exports",
+        "purge_exports",
+        "prune_sign_ins",
+        "survey_reminders",
+    }
     assert all(when is not None for when in jobs.values()), jobs
     assert jobs["daily_digest"].strftime("%H:%M") == "08:00"

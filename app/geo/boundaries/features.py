@@ -35,14 +35,28 @@ def choose_field(fields: Sequence[str], wanted: str | None, filename: str, candi
     if wanted is not None:
         if wanted not in fields:
             listed = ", ".join(fields) if fields else "none"
-            raise BoundaryFileError(f"{filename}: there is no field {wanted!r}; its fields are: {listed}")
+            raise BoundaryFileError(
+                says(
+                    N_("%(file)s: there is no field %(field)s; its fields are: %(fields)s"),
+                    file=filename,
+                    field=repr(wanted),
+                    fields=listed,
+                )
+            )
         return wanted
     found = next((f for f in candidates if f in fields), None)
     if found is None:
         listed = ", ".join(fields) if fields else "none"
         raise BoundaryFileError(
-            f"{filename}: no code field ({', '.join(candidates)}); name one with --code-field; "
-            f"its fields are: {listed}"
+            says(
+                N_(
+                    "%(file)s: no code field (%(tried)s); name one with --code-field; "
+                    "its fields are: %(fields)s"
+                ),
+                file=filename,
+                tried=", ".join(candidates),
+                fields=listed,
+            )
         )
     return found
 

@@ -6,21 +6,25 @@ import json
 from typing import Any
 
 from app.geo.boundaries.features import choose_field, feature, geojson_polygons, name_of, system_of, text
-from app.geo.boundaries.report import CODE_FIELDS, BoundaryFile, BoundaryFileError, Problem
+from app.geo.boundaries.report import CODE_FIELDS, N_, BoundaryFile, BoundaryFileError, Problem, says
 
 
 def read_geojson(data: bytes, filename: str, code_field: str | None, crs: str | None) -> BoundaryFile:
     if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"["):
-        raise BoundaryFileError(f"{filename} is not GeoJSON: it does not start with a JSON object")
+        raise BoundaryFileError(
+            says(N_("%(file)s is not GeoJSON: it does not start with a JSON object"), file=filename)
+        )
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise BoundaryFileError(f"{filename} is not valid JSON: {exc}") from exc
+        raise BoundaryFileError(
+            says(N_("%(file)s is not valid JSON: %(why)s"), file=filename, why=exc)
+        ) from exc
     if not isinstance(document, dict) or document.get("type") not in ("FeatureCollection", "Feature"):
-        raise BoundaryFileError(f"{filename} is not a GeoJSON FeatureCollection")
+        raise BoundaryFileError(says(N_("%(file)s is not a GeoJSON FeatureCollection"), file=filename))
     raw = document.get("features") if document["type"] == "FeatureCollection" else [document]
     if not isinstance(raw, list):
-        raise BoundaryFileError(f"{filename}: its features must be a list")
+        raise BoundaryFileError(says(N_("%(file)s: its features must be a list"), file=filename))
     items = [f if isinstance(f, dict) else {} for f in raw]
     props: list[dict[str, Any]] = [p if isinstance(p := f.get("properties"), dict) else {} for f in items]
     fields = sorted({key for p in props for key in p})

@@ -31,13 +31,21 @@ def _descendants(element: Element, name: str) -> Iterator[Element]:
 
 def read_kml(data: bytes, filename: str, code_field: str | None, crs: str | None) -> BoundaryFile:
     if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        raise BoundaryFileError(f"{filename} is not KML: it does not start with XML")
+        raise BoundaryFileError(says(N_("%(file)s is not KML: it does not start with XML"), file=filename))
     try:
         root = SafeXML.fromstring(data, forbid_dtd=True)
     except Exception as exc:  # defusedxml raises ParseError or its own refusals (DTDs, entities)
-        raise BoundaryFileError(f"{filename} is not readable KML: {exc}") from exc
+        raise BoundaryFileError(
+            says(N_("%(file)s is not readable KML: %(why)s"), file=filename, why=exc)
+        ) from exc
     if _local(root.tag) != "kml":
-        raise BoundaryFileError(f"{filename} is not KML: its root element is <{_local(root.tag)}>")
+        raise BoundaryFileError(
+            says(
+                N_("%(file)s is not KML: its root element is <%(root)s>"),
+                file=filename,
+                root=_local(root.tag),
+            )
+        )
     placemarks = list(_descendants(root, "Placemark"))
     rows = []
     for placemark in placemarks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.geo.boundaries.features import mb
 from app.geo.boundaries.geojson import read_geojson
 from app.geo.boundaries.kml import read_kml
-from app.geo.boundaries.report import BoundaryFile, BoundaryFileError
+from app.geo.boundaries.report import N_, BoundaryFile, BoundaryFileError, says
 from app.geo.boundaries.shp import read_shapefile_zip, zip_member
 from app.geo.crs import FILE_CRS_NAMES
 
@@ -25,10 +25,21 @@ def read_boundary_file(
     """
     if len(data) > max_bytes:
         raise BoundaryFileError(
-            f"{filename} is {mb(len(data))}; boundary files may be at most {mb(max_bytes)}"
+            says(
+                N_("%(file)s is %(size)s; boundary files may be at most %(most)s"),
+                file=filename,
+                size=mb(len(data)),
+                most=mb(max_bytes),
+            )
         )
     if crs is not None and crs.strip().lower() not in FILE_CRS_NAMES:
-        raise BoundaryFileError(f"--crs {crs!r} is not one of {', '.join(FILE_CRS_NAMES)}")
+        raise BoundaryFileError(
+            says(
+                N_("--crs %(crs)s is not one of %(names)s"),
+                crs=repr(crs),
+                names=", ".join(FILE_CRS_NAMES),
+            )
+        )
     name = filename.lower()
     if name.endswith((".geojson", ".json")):
         return read_geojson(data, filename, code_field, crs)
@@ -41,9 +52,17 @@ def read_boundary_file(
         return read_kml(kml[1], filename, code_field, crs)
     if name.endswith(".shp"):
         raise BoundaryFileError(
-            f"{filename}: a Shapefile is several files; zip the .shp with its .shx, .dbf and .prj "
-            "and load the .zip"
+            says(
+                N_(
+                    "%(file)s: a Shapefile is several files; "
+                    "zip the .shp with its .shx, .dbf and .prj and load the .zip"
+                ),
+                file=filename,
+            )
         )
     raise BoundaryFileError(
-        f"{filename}: not a boundary file; load a .geojson, a zipped Shapefile (.zip) or a .kml"
+        says(
+            N_("%(file)s: not a boundary file; load a .geojson, a zipped Shapefile (.zip) or a .kml"),
+            file=filename,
+        )
     )

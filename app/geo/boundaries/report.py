@@ -58,7 +58,15 @@ LEVEL_WORDS = {
 
 
 class BoundaryFileError(Exception):
-    """The file cannot be read at all (the message names the problem); nothing was checked or written."""
+    """The file cannot be read at all (the message names the problem); nothing was checked or written.
+
+    `text` is the sentence, rendered in the reader's language by the admin page; `str()` is its English
+    (the command's output and the logs), as for a report's problems.
+    """
+
+    def __init__(self, text: Text):
+        super().__init__(str(text))
+        self.text = text
 
 
 @dataclass(frozen=True)

@@ -29,21 +29,30 @@ def zip_member(data: bytes, filename: str, suffixes: tuple[str, ...], max_bytes:
     archive = open_zip(data, filename, max_bytes)
     names = [n for n in archive.namelist() if n.lower().endswith(suffixes) and not n.startswith("__MACOSX/")]
     if not names:
-        raise BoundaryFileError(f"{filename} holds no {' or '.join(suffixes)} file")
+        raise BoundaryFileError(
+            says(N_("%(file)s holds no %(kind)s file"), file=filename, kind=" / ".join(suffixes))
+        )
     return names[0], archive.read(names[0])
 
 
 def open_zip(data: bytes, filename: str, max_bytes: int) -> zipfile.ZipFile:
     if not data.startswith(b"PK\x03\x04"):
-        raise BoundaryFileError(f"{filename} is not a zip archive")
+        raise BoundaryFileError(says(N_("%(file)s is not a zip archive"), file=filename))
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise BoundaryFileError(f"{filename} is not a readable zip archive: {exc}") from exc
+        raise BoundaryFileError(
+            says(N_("%(file)s is not a readable zip archive: %(why)s"), file=filename, why=exc)
+        ) from exc
     inflated = sum(info.file_size for info in archive.infolist())
     if inflated > max_bytes:
         raise BoundaryFileError(
-            f"{filename} unpacks to {mb(inflated)}; boundary files may be at most {mb(max_bytes)}"
+            says(
+                N_("%(file)s unpacks to %(size)s; boundary files may be at most %(most)s"),
+                file=filename,
+                size=mb(inflated),
+                most=mb(max_bytes),
+            )
         )
     return archive
 
@@ -57,15 +66,27 @@ def read_shapefile_zip(
     members = {n.lower(): n for n in archive.namelist() if not n.startswith("__MACOSX/")}
     shps = sorted(n for n in members if n.endswith(".shp"))
     if not shps:
-        raise BoundaryFileError(f"{filename} holds no .shp file")
+        raise BoundaryFileError(says(N_("%(file)s holds no .shp file"), file=filename))
     if len(shps) > 1:
         raise BoundaryFileError(
-            f"{filename} holds {len(shps)} Shapefiles ({', '.join(shps)}); zip one per load"
+            says(
+                N_("%(file)s holds %(n)d Shapefiles (%(names)s); zip one per load"),
+                file=filename,
+                n=len(shps),
+                names=", ".join(shps),
+            )
         )
     stem = shps[0][: -len(".shp")]
     missing = [ext for ext in (".shx", ".dbf") if stem + ext not in members]
     if missing:
-        raise BoundaryFileError(f"{filename}: {shps[0]} has no {' or '.join(missing)} beside it")
+        raise BoundaryFileError(
+            says(
+                N_("%(file)s: %(shp)s has no %(missing)s beside it"),
+                file=filename,
+                shp=shps[0],
+                missing=" / ".join(missing),
+            )
+        )
     prj = (
         archive.read(members[stem + ".prj"]).decode("utf-8", "replace") if stem + ".prj" in members else None
     )
@@ -101,10 +122,16 @@ def read_shapefile_zip(
             features.append(feature(number, code, name_of(properties), polygons, to_wgs84, problems))
     except UnicodeDecodeError as exc:
         raise BoundaryFileError(
-            f"{filename}: the .dbf is not {encoding}; add a .cpg naming its encoding (GBK files: 936)"
+            says(
+                N_("%(file)s: the .dbf is not %(encoding)s; add a .cpg naming its encoding (GBK files: 936)"),
+                file=filename,
+                encoding=encoding,
+            )
         ) from exc
     except shapefile.ShapefileException as exc:
-        raise BoundaryFileError(f"{filename}: not a readable Shapefile: {exc}") from exc
+        raise BoundaryFileError(
+            says(N_("%(file)s: not a readable Shapefile: %(why)s"), file=filename, why=exc)
+        ) from exc
     return BoundaryFile("shapefile", why, chosen, fields, features, problems)
 
 
@@ -114,14 +141,24 @@ def _shapefile_system(prj: str | None, crs: str | None, filename: str) -> tuple[
         return system_of(crs, "wgs84", "")
     if prj is None:
         raise BoundaryFileError(
-            f"{filename}: the Shapefile has no .prj, so its coordinate system is unknown; "
-            f"add the .prj or say it with --crs ({', '.join(FILE_CRS_NAMES)})"
+            says(
+                N_(
+                    "%(file)s: the Shapefile has no .prj, so its coordinate system is unknown; "
+                    "add the .prj or say it with --crs (%(names)s)"
+                ),
+                file=filename,
+                names=", ".join(FILE_CRS_NAMES),
+            )
         )
     try:
         source = ProjCRS.from_wkt(prj)
     except CRSError as exc:
         raise BoundaryFileError(
-            f"{filename}: its .prj is not a coordinate system PROJ can read: {exc}"
+            says(
+                N_("%(file)s: its .prj is not a coordinate system PROJ can read: %(why)s"),
+                file=filename,
+                why=exc,
+            )
         ) from exc
     label = source.name
     if source.is_geographic:

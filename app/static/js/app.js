@@ -9,6 +9,7 @@ const SYNC_EVERY_MS = 60_000;
 // Pages a surveyor may need with no signal, saved as soon as the app is opened with signal (the service
 // worker also saves every page when it is visited).
 const FIELD_PAGES = ["/", "/observations/new", "/control-operations/new", "/follow-ups", "/app/field-data.json"];
+FIELD_PAGES.push("/surveys/routes/new"); // walking a route (route.js) starts with no signal too
 
 const READY_KEY = "ias:offline-ready";
 const REFRESH_EVERY_MS = 5 * 60_000; // pages already saved are fetched again at most this often
@@ -22,7 +23,7 @@ async function saveFieldPages({ refresh = false } = {}) {
   const pages = await caches.open("ias-pages");
   const data = await caches.open("ias-data");
   const known = JSON.parse(localStorage.getItem(READY_KEY) || "null");
-  const own = [...document.querySelectorAll("[data-my-follow-ups] a, [data-my-returned] a")].map((a) =>
+  const own = [...document.querySelectorAll("[data-my-follow-ups] a, [data-my-returned] a, [data-my-survey-units] a")].map((a) =>
     a.getAttribute("href"),
   );
   // Off the home page, the follow-ups saved last time are refreshed instead.

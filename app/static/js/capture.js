@@ -13,12 +13,15 @@ import {
   showResult,
 } from "./forms.js";
 import { checkObservation, explainRefusal } from "./checks.js";
+import { AreaTool } from "./drawkit.js";
+import * as routeForm from "./route-form.js";
 const REMEMBERED = ["township_code", "habitat", "place_name"];
 
 const form = document.querySelector("[data-record-form]");
 const field = (name) => form.elements.namedItem(name);
 let data = null;
 let photos = null; // PhotoList
+let area = null; // AreaTool: the outline drawn or walked (drawkit.js)
 
 // --- reference data ------------------------------------------------------------------------------
 
@@ -220,6 +223,22 @@ function startPosition() {
   watcher.start();
 }
 
+// --- the area outline --------------------------------------------------------------------------------
+
+function startArea() {
+  const box = form.querySelector("[data-area-tool]");
+  if (!box) return;
+  area = new AreaTool(box, {
+    squareMetresPerMu: data.units.square_metres_per_mu,
+    limitM: data.gps_accuracy_limit_m,
+    where: () => (watcher && watcher.fix ? [watcher.fix.latitude, watcher.fix.longitude] : null),
+    bounds: data.district && data.district.bounds,
+    onChange: () => {
+      edited = true;
+    },
+  });
+}
+
 // --- saving ----------------------------------------------------------------------------------------
 
 function number(name) {
@@ -258,6 +277,7 @@ function buildRecord() {
     place_name: field("place_name").value.trim() || undefined,
     habitat: field("habitat").value || undefined,
     notes: field("notes").value.trim() || undefined,
+    geometry: area && area.geometry ? area.geometry : undefined,
   };
   // The survey metrics from the field data's catalogue (app/metrics.py); an absence measures no amount.
   for (const metric of data.metrics) {
@@ -267,6 +287,7 @@ function buildRecord() {
     record[metric.field] = metric.scale === 1 ? value : Math.round(value * metric.scale * 100) / 100;
   }
   if (detected && number("severity") !== undefined) record.severity = number("severity");
+  Object.assign(record, routeForm.fields(form.dataset.kind)); // a route being walked (route-form.js)
   for (const key of Object.keys(record)) {
     if (record[key] === undefined || record[key] === null || Number.isNaN(record[key])) delete record[key];
   }
@@ -280,6 +301,8 @@ function resetForNext() {
   field("severity").value = "";
   field("observed_at").value = localInputValue(new Date());
   photos.clear();
+  area?.clear();
+  routeForm.reset();
   if (["map", "typed", "kept"].includes(watcher.status)) {
     // A position set by hand belongs to the record just saved: the next one needs its own.
     watcher.fix = null;
@@ -334,6 +357,9 @@ async function save(event) {
     const species = speciesById(record.species_id);
     const errors = checkObservation(record, species, data.limits.observation, data.metrics);
     if (Object.keys(errors).length) return showErrors(form, t("check_fix"), errors);
+    // The campaign's other targets recorded at the same point, one record each (route-form.js).
+    const targets = routeForm.targetRecords(record);
+    if (Object.keys(targets.errors).length) return showErrors(form, t("check_fix"), targets.errors);
     const kind = form.dataset.kind;
     const what = { completion: t("completion"), edit: t("edit") }[kind] || t("observation");
     const label = `${what} · ${species ? species.name_zh : ""} · ${record.detected ? t("found") : t("not_found")}`;
@@ -362,9 +388,15 @@ async function save(event) {
     for (const name of REMEMBERED) localStorage.setItem(`ias:last:${name}`, field(name).value);
     if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
     else await outbox.add(item);
+    routeForm.noteSaved(record);
+    for (const { record: extra, species: other } of targets.records) {
+      const found = extra.detected ? t("found") : t("not_found");
+      await outbox.add({ ...item, id: extra.client_uuid, body: extra, photos: [], label: `${what} · ${other.name_zh} · ${found}` });
+      routeForm.noteSaved(extra);
+    }
     // On the phone now: say so at once; sending happens behind it.
     lastSaved = { id: item.id, kind };
-    showResult(form, t("saved_local"));
+    showResult(form, targets.records.length ? routeForm.savedText(targets.records.length) : t("saved_local"));
     form.querySelector("[data-form-result]").dataset.state = "pending";
     if (kind === "completion" || kind === "edit") {
       submit.hidden = true; // a follow-up is completed once; an edit is sent once
@@ -409,6 +441,7 @@ function fillFrom(record) {
     else field(metric.input).value = metric.scale === 1 ? value : String(Math.round((value / metric.scale) * 100) / 100);
   }
   field("severity").value = record.severity ?? "";
+  area?.set(record.geometry);
   watcher.keep({
     latitude: record.latitude,
     longitude: record.longitude,
@@ -474,6 +507,8 @@ async function start() {
   form.addEventListener("submit", save);
   for (const type of ["input", "change"]) form.addEventListener(type, () => { edited = true; });
   startPosition();
+  startArea();
+  await routeForm.init(form, data);
   outbox.onChange(showSavedState);
   const fromOutbox = new URLSearchParams(window.location.search).get("outbox");
   if (fromOutbox) await reopen(fromOutbox);

@@ -12,11 +12,13 @@ import {
   showResult,
 } from "./forms.js";
 import { checkOperation, explainRefusal } from "./checks.js";
+import { AreaTool } from "./drawkit.js";
 
 const form = document.querySelector("[data-operation-form]");
 const field = (name) => form.elements.namedItem(name);
 let data = null;
 let photos = null;
+let outline = null; // AreaTool: the treated area's outline (drawkit.js)
 
 function siteChoice() {
   const select = form.querySelector("[data-site-select]");
@@ -115,6 +117,7 @@ function buildOperation() {
   else body.site_id = Number(field("site_id").value);
   const area = optionalNumber("area_mu");
   if (area !== undefined) body.area_m2 = Math.round(area * data.units.square_metres_per_mu * 100) / 100;
+  if (outline && outline.geometry) body.geometry = outline.geometry; // its area fills area_m2 when none is typed
   if (field("assignee_id") && field("assignee_id").value) body.assignee_id = Number(field("assignee_id").value);
   for (const name of ["labour_person_days", "cost_yuan"]) {
     const value = optionalNumber(name);
@@ -150,6 +153,7 @@ function clearForm() {
   for (const input of form.querySelectorAll("[data-method-fields] input")) input.value = "";
   field("performed_at").value = localInputValue(new Date());
   photos.clear();
+  outline?.clear();
   if (reopened) {
     reopened = null;
     history.replaceState(null, "", window.location.pathname);
@@ -255,6 +259,7 @@ async function reopen(id) {
   for (const name of ["labour_person_days", "cost_yuan", "team", "notes"]) {
     if (body[name] !== undefined) field(name).value = String(body[name]);
   }
+  outline?.set(body.geometry);
   reopened = item;
   operationId = item.id;
   photos.recordId = operationId;
@@ -267,6 +272,18 @@ async function start() {
   field("performed_at").value = localInputValue(new Date());
   photos = new PhotoList(form);
   newOperation();
+  const box = form.querySelector("[data-area-tool]");
+  if (box) {
+    outline = new AreaTool(box, {
+      squareMetresPerMu: data.units.square_metres_per_mu,
+      limitM: data.gps_accuracy_limit_m,
+      where: () => null,
+      bounds: data.district && data.district.bounds,
+      onChange: () => {
+        edited = true;
+      },
+    });
+  }
   await offerWaitingRecords();
   renderMethods();
   const select = form.querySelector("[data-site-select]");

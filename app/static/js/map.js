@@ -9,6 +9,19 @@ const COLOURS = {
   active: "#b00020", under_control: "#a15c00", cleared: "#1f6f43", reemerged: "#6a1b9a",
   found: "#b00020", not_found: "#1f6f43",
 };
+// Records: one colour per species, given in the order the species appear on this page and kept as the map
+// moves, so the first ten species seen all differ; a record that found it is a filled dot, an absence
+// (searched, not found) a ring. Tableau 10, whose colours stay apart for most colour-blind readers.
+const SPECIES_COLOURS = ["#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#9c755f",
+  "#ff9da7", "#bab0ac"];
+const speciesColours = new Map(); // species id → colour
+function speciesColour(id) {
+  const key = String(id);
+  if (!speciesColours.has(key)) speciesColours.set(key, SPECIES_COLOURS[speciesColours.size % SPECIES_COLOURS.length]);
+  return speciesColours.get(key);
+}
+let squareMetresPerMu = 666.67; // from the field data
+const areaText = (m2) => t("map_area").replace("{mu}", (m2 / squareMetresPerMu).toFixed(2));
 
 const filters = document.querySelector("[data-map-filters]");
 const note = document.querySelector("[data-map-note]");
@@ -36,43 +49,65 @@ let rebuilding = false;
 let loads = 0; // loads drawn (tests wait for the next one)
 let generation = 0; // a load superseded by a newer one (filters or map moved again) draws nothing
 
-function marker(key, lat, lon, colour, popup) {
-  const m = L.circleMarker([lat, lon], { radius: 7, color: "#fff", weight: 1.5, fillColor: colour, fillOpacity: 0.9 });
+function marker(key, lat, lon, colour, popup, hollow = false) {
+  const style = hollow
+    ? { radius: 6, color: colour, weight: 3, fillColor: "#fff", fillOpacity: 0.9 }
+    : { radius: 7, color: "#fff", weight: 1.5, fillColor: colour, fillOpacity: 0.9 };
+  const m = L.circleMarker([lat, lon], style);
   m.bindPopup(popup);
   m.on("popupopen", () => mark(key));
   markers.set(key, m);
   return m;
 }
 
-// A cluster of records: its count in a circle sized by it; a tap zooms in on it.
+// A cluster of records: its count in a circle sized by it, ringed by its share found (red) and not found
+// (green); a tap zooms in on it.
 function cluster(feature) {
   const [lon, lat] = feature.geometry.coordinates;
   const { count } = feature.properties;
+  const found = feature.properties.found ?? count;
   const size = count >= 1000 ? 44 : count >= 100 ? 36 : count >= 10 ? 30 : 24;
-  const colour = "#7a4a00"; // found and not found together: zoom in to tell them apart
+  const share = Math.round((found / count) * 100);
   const m = L.marker([lat, lon], {
     icon: L.divIcon({ className: "map-cluster", html: "", iconSize: [size, size] }),
     keyboard: true,
-    title: t("map_cluster").replace("{n}", count),
+    title: t("map_cluster_split").replace("{n}", count).replace("{found}", found).replace("{absent}", count - found),
   });
   m.on("add", () => {
     const el = m.getElement();
     el.textContent = count >= 10000 ? `${Math.round(count / 1000)}k` : String(count);
-    el.style.background = colour;
+    // Set through the CSSOM (the page's CSP allows no inline style attribute).
+    el.style.background = `radial-gradient(circle, #5a3a10 58%, transparent 60%), conic-gradient(${COLOURS.found} 0 ${share}%, ${COLOURS.not_found} ${share}% 100%)`;
     el.dataset.count = String(count);
+    el.dataset.found = String(found);
   });
   m.on("click", () => map.setView([lat, lon], Math.min(map.getZoom() + 2, 18)));
   return m;
 }
 
-function legendRows(kind) {
+// The legend: for records, the colour of each species shown (or chosen), found and not found, the clusters'
+// share; for sites, their statuses; the area outlines when some are drawn; the boundaries.
+function legendRows(kind, species, areas) {
+  const outlines = areas ? [["area", t("map_area_legend")]] : [];
   if (kind === "sites") {
     return Object.keys(COLOURS).filter((k) => k !== "found" && k !== "not_found")
       .map((status) => [COLOURS[status], statusLabel("sites", status)])
-      .concat([["outline", t("map_outlines")]]);
+      .concat(outlines, [["outline", t("map_outlines")]]);
   }
-  return [[COLOURS.found, t("found")], [COLOURS.not_found, t("not_found")], ["cluster", t("map_cluster_legend")],
-    ["outline", t("map_outlines")]];
+  const rows = [...species].map(([id, name]) => [speciesColour(id), name]);
+  return rows.concat([["found", t("map_found_dot")], ["hollow", t("map_absent_ring")],
+    ["cluster", t("map_cluster_share")], ...outlines, ["outline", t("map_outlines")]]);
+}
+
+// An area outline (发生范围) with its area in 亩 in its popup, under the points.
+function areaLayer(geometry, colour, title, areaM2) {
+  const popup = document.createElement("div");
+  const name = document.createElement("strong");
+  name.textContent = title;
+  popup.append(name, document.createElement("br"), areaText(areaM2));
+  const shape = L.geoJSON(geometry, { style: { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.15 } });
+  shape.bindPopup(popup);
+  return shape;
 }
 
 function link(href, text) {
@@ -130,12 +165,16 @@ async function load() {
   if (status.selectedOptions[0] && status.selectedOptions[0].hidden) status.value = "";
   const b = map.getBounds();
   const current = ++generation;
-  const points = []; // [key, lat, lon, colour, popup, title, facts, href]
+  const points = []; // [key, lat, lon, colour, popup, title, facts, href, hollow]
+  const shapes = []; // area outlines
+  const shownSpecies = new Map(); // id → name, for the legend
   let total; // set by either branch below
   let clusters = []; // records aggregated by the server: [lon, lat] and {count, found}
   if (kind === "sites") {
-    const response = await fetch(`/api/v1/sites?${query({ per_page: 500 })}`, { credentials: "same-origin" });
-    if (!response.ok || current !== generation) return;
+    // No signal: the points stay as they were (the basemap saved for offline use still shows).
+    const response = await fetch(`/api/v1/sites?${query({ per_page: 500 })}`, { credentials: "same-origin" })
+      .catch(() => null);
+    if (!response || !response.ok || current !== generation) return;
     const body = await response.json();
     if (current !== generation) return;
     total = body.total;
@@ -147,6 +186,9 @@ async function load() {
         s.last_observed_at ? s.last_observed_at.slice(0, 10) : ""];
       points.push([`sites:${s.id}`, s.latitude, s.longitude, COLOURS[s.status] || "#555", popup, title, facts,
         `/sites/${s.id}`]);
+      if (s.extent && s.extent_area_m2) {
+        shapes.push(areaLayer(s.extent, COLOURS[s.status] || "#555", title, s.extent_area_m2));
+      }
     }
   } else {
     const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(",");
@@ -154,13 +196,16 @@ async function load() {
     const zoom = Math.round(map.getZoom());
     const response = await fetch(`/api/v1/map/observations?${query({ bbox, zoom })}`, {
       credentials: "same-origin",
-    });
-    if (!response.ok || current !== generation) return;
+    }).catch(() => null);
+    if (!response || !response.ok || current !== generation) return;
     const body = await response.json();
     if (current !== generation) return;
     total = body.total;
-    if (body.kind === "clusters") clusters = body.features;
-    else {
+    if (body.kind === "clusters") {
+      clusters = body.features;
+      const chosen = filters.elements.namedItem("species_id");
+      if (chosen.value) shownSpecies.set(chosen.value, chosen.selectedOptions[0].textContent);
+    } else {
       for (const f of body.features) {
         const [lon, lat] = f.geometry.coordinates;
         const p = f.properties;
@@ -170,8 +215,15 @@ async function load() {
         popup.append(link(`/observations/${f.id}`, title), document.createElement("br"), when);
         const facts = [when, statusLabel("observations", p.status),
           p.severity ? t("map_severity").replace("{n}", p.severity) : ""];
-        points.push([`observations:${f.id}`, lat, lon, p.detected ? COLOURS.found : COLOURS.not_found, popup, title,
-          facts, `/observations/${f.id}`]);
+        const colour = speciesColour(p.species_id);
+        shownSpecies.set(p.species_id, p.species);
+        if (p.area_m2 !== undefined) {
+          popup.append(document.createElement("br"), areaText(p.area_m2));
+          facts.push(areaText(p.area_m2));
+          shapes.push(areaLayer(p.outline, colour, title, p.area_m2));
+        }
+        points.push([`observations:${f.id}`, lat, lon, colour, popup, title, facts, `/observations/${f.id}`,
+          !p.detected]);
       }
     }
   }
@@ -180,17 +232,19 @@ async function load() {
   markers.clear();
   rebuilding = false;
   for (const c of clusters) layer.addLayer(cluster(c));
+  for (const shape of shapes) layer.addLayer(shape);
   const items = [];
-  for (const [key, lat, lon, colour, popup, title, facts, href] of points) {
-    layer.addLayer(marker(key, lat, lon, colour, popup));
+  for (const [key, lat, lon, colour, popup, title, facts, href, hollow] of points) {
+    layer.addLayer(marker(key, lat, lon, colour, popup, hollow));
     if (items.length < LIST_LIMIT) items.push(listItem(key, lat, lon, title, facts, href, colour));
   }
   list.replaceChildren(...items);
   const count = points.length;
   document.querySelector("[data-map]").dataset.markers = String(count);
   document.querySelector("[data-map]").dataset.clusters = String(clusters.length);
+  document.querySelector("[data-map]").dataset.areas = String(shapes.length);
   document.querySelector("[data-map]").dataset.loads = String(++loads);
-  legend.update(legendRows(kind));
+  legend.update(legendRows(kind, shownSpecies, shapes.length > 0));
   list.dataset.items = String(items.length);
   listCount.textContent = count ? `(${count})` : "";
   note.textContent = clusters.length ? t("map_clustered").replace("{n}", total)
@@ -204,6 +258,7 @@ async function load() {
 
 async function start() {
   const data = await fieldData();
+  squareMetresPerMu = data.units.square_metres_per_mu;
   const species = document.querySelector("[data-map-species]");
   for (const s of data.species) species.append(new Option(`${s.name_zh} ${s.name_sci}`, s.id));
   const [lat, lon] = window.location.hash.slice(1).split(",").map(Number);

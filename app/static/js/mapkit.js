@@ -113,7 +113,8 @@ export function addLocate(L, map) {
   return new Locate().addTo(map);
 }
 
-// A legend: rows of [colour, label] (a filled dot each), and optional [label, "cluster"] for the counts.
+// A legend: rows of [colour, label] (a filled dot each), or a kind instead of a colour: "cluster" (the
+// counts), "outline" (boundaries), "found" (a filled dot), "hollow" (a ring: not found), "area" (an outline).
 export function addLegend(L, map, rows) {
   const Legend = L.Control.extend({
     options: { position: "bottomright" },
@@ -135,7 +136,13 @@ export function addLegend(L, map, rows) {
         swatch.setAttribute("aria-hidden", "true");
         if (colour === "cluster") swatch.className = "map-legend-cluster";
         else if (colour === "outline") swatch.className = "map-legend-outline";
-        else swatch.style.background = colour;
+        else if (colour === "found") swatch.className = "map-legend-found"; // a filled dot
+        else if (colour === "hollow") swatch.className = "map-legend-hollow"; // a ring: searched, not found
+        else if (colour === "area") swatch.className = "map-legend-area"; // an area outline
+        else {
+          swatch.style.background = colour;
+          row.dataset.legendColour = colour;
+        }
         row.append(swatch, label);
         return row;
       });

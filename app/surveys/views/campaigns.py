@@ -1,1 +1,418 @@
-"""Survey pages: campaigns (docs/surveys.md)."""
+"""Survey pages: campaigns (docs/surveys.md, Campaigns).
+
+The list and a campaign's page are every signed-in user's; the plan form (new and edit) is for the
+supervisors and bureau admins of the campaign's bureau (app/policy.py). The form works without
+JavaScript: picking units (townships, then their villages), giving the picked ones an assignee and a due
+date, and assigning or removing several rows at once are form posts that draw the form again with the
+rows changed (nothing is saved until "save"); the page's script only adds the species search and "every
+village of this township" ticks. A district has hundreds of villages (343 in Liangping): the rows list
+only the units chosen, the picker lists every township's villages folded under it.
+
+Unit rows are posted as `units-<n>-code`, `units-<n>-assignee_id`, `units-<n>-due_on`, `units-<n>-selected`;
+a refused save names them as the API does (`units.<n>.assignee_id`) and the form shows each message on
+its row.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from app import pages, policy
+from app.accounts.auth import roles_required
+from app.clock import local_today
+from app.district.models import Township
+from app.errors import FieldErrors, InvalidInput, PermissionDenied
+from app.extensions import db
+from app.paging import PAGE_SIZE, page_number, paginate
+from app.species.models import Species
+from app.species.name_import import resolve_name
+from app.surveys import campaigns as services
+from app.surveys.models import Campaign, CampaignKind, SurveyUnit
+from app.surveys.views import bp
+
+ROW = re.compile(r"^units-(\d{1,4})-(code|assignee_id|due_on|selected)$")
+MAX_ROWS = 2000
+
+
+class CampaignForm(ma.Schema):
+    """The plan form's own fields (a page's input, read by app/pages.py); the unit rows are read beside
+    it (`_rows`)."""
+
+    action = ma.fields.String(load_default="save")
+    name = ma.fields.String(load_default="")
+    kind = ma.fields.Enum(
+        CampaignKind, by_value=True, error_messages={"unknown": _l("choose the kind of campaign")}
+    )
+    bureau = ma.fields.String()
+    starts_on = ma.fields.Date(error_messages={"invalid": _l("use a date such as 2026-05-01")})
+    ends_on = ma.fields.Date(error_messages={"invalid": _l("use a date such as 2026-05-01")})
+    notes = ma.fields.String(load_default=None)
+    species_id = ma.fields.List(
+        ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1)), load_default=list
+    )
+    add_species = ma.fields.String(load_default="")
+    pick_unit = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=20)), load_default=list)
+    pick_assignee_id = ma.fields.Integer(load_default=None)
+    pick_due_on = ma.fields.Date(
+        load_default=None, error_messages={"invalid": _l("use a date such as 2026-05-01")}
+    )
+    bulk_assignee_id = ma.fields.Integer(load_default=None)
+    bulk_due_on = ma.fields.Date(
+        load_default=None, error_messages={"invalid": _l("use a date such as 2026-05-01")}
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading the form
+
+
+def _rows() -> tuple[list[dict[str, Any]], FieldErrors]:
+    """The unit rows as posted, in their order, and the errors of values that are not even well formed."""
+    found: dict[int, dict[str, str]] = {}
+    for key, value in request.form.items():
+        match = ROW.match(key)
+        if match and int(match[1]) < MAX_ROWS:
+            found.setdefault(int(match[1]), {})[match[2]] = value.strip()
+    rows: list[dict[str, Any]] = []
+    errors: FieldErrors = {}
+    for _n, raw in sorted(found.items()):
+        if not raw.get("code"):
+            continue
+        index = len(rows)
+        row: dict[str, Any] = {
+            "code": raw["code"],
+            "selected": bool(raw.get("selected")),
+            "assignee_id": None,
+        }
+        if raw.get("assignee_id"):
+            if raw["assignee_id"].isdigit() and 0 < int(raw["assignee_id"]) < 2**31:
+                row["assignee_id"] = int(raw["assignee_id"])
+            else:
+                errors[f"units.{index}.assignee_id"] = [_("choose someone from the list")]
+        row["due_on"] = None
+        if raw.get("due_on"):
+            try:
+                row["due_on"] = date.fromisoformat(raw["due_on"])
+            except ValueError:
+                errors[f"units.{index}.due_on"] = [_("use a date such as 2026-05-01")]
+        rows.append(row)
+    return rows, errors
+
+
+def _species_ids(form: dict[str, Any], errors: FieldErrors) -> list[int]:
+    """The species ticked, and those typed by name in `add_species` (Chinese, alias, Latin …)."""
+    ids = list(dict.fromkeys(form.get("species_id") or []))
+    for name in re.split(r"[,，、;；\n]+", form.get("add_species") or ""):
+        if not name.strip():
+            continue
+        try:
+            species = resolve_name(name)
+        except InvalidInput as exc:
+            errors.setdefault("add_species", []).append(
+                f"{name.strip()}: {next(iter(exc.errors.values()))[0]}"
+            )
+            continue
+        if species.id not in ids:
+            ids.append(species.id)
+    return ids
+
+
+def _unit_args(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            ("village_code" if len(r["code"]) == 12 else "township_code"): r["code"],
+            "assignee_id": r["assignee_id"],
+            "due_on": r["due_on"],
+        }
+        for r in rows
+    ]
+
+
+def _apply(
+    action: str, form: dict[str, Any], rows: list[dict[str, Any]], errors: FieldErrors
+) -> list[dict[str, Any]]:
+    """The rows after "add the picked units", "assign the ticked rows" or "remove the ticked rows"."""
+    if action == "add_units":
+        if not form["pick_unit"]:
+            errors["pick_unit"] = [_("tick the townships or villages to add")]
+        have = {r["code"] for r in rows}
+        for code in form["pick_unit"]:
+            code = code.strip()
+            if code and code not in have:
+                have.add(code)
+                rows.append(
+                    {
+                        "code": code,
+                        "assignee_id": form["pick_assignee_id"],
+                        "due_on": form["pick_due_on"],
+                        "selected": False,
+                    }
+                )
+    elif action == "assign_selected":
+        if not any(r["selected"] for r in rows):
+            errors["bulk"] = [_("tick the rows to change")]
+        for row in rows:
+            if row["selected"]:
+                if form["bulk_assignee_id"] is not None:
+                    row["assignee_id"] = form["bulk_assignee_id"]
+                if form["bulk_due_on"] is not None:
+                    row["due_on"] = form["bulk_due_on"]
+    elif action == "remove_selected":
+        rows = [r for r in rows if not r["selected"]]
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------
+# Drawing the form
+
+
+def _villages_by_township() -> dict[int, list[Any]]:
+    from app.district.models import Village
+
+    grouped: dict[int, list[Any]] = {}
+    for village in db.session.scalars(sa.select(Village).order_by(Village.code)):
+        grouped.setdefault(village.township_id, []).append(village)
+    return grouped
+
+
+def _unit_names() -> dict[str, str]:
+    """Every township's and village's name by code, for the rows (a village as 镇 · 村)."""
+    from app.district.models import Village
+
+    names = {code: name for code, name in db.session.execute(sa.select(Township.code, Township.name_zh))}
+    for code, short, township_code in db.session.execute(
+        sa.select(Village.code, Village.short_name, Township.code).join(Village.township)
+    ):
+        names[code] = f"{names.get(township_code, township_code)} · {short}"
+    return names
+
+
+def _render_form(
+    *,
+    campaign: Campaign | None,
+    form: dict[str, Any],
+    rows: list[dict[str, Any]],
+    errors: FieldErrors,
+    status: int = 200,
+) -> tuple[str, int]:
+    bureaus = services.managed_bureaus(current_user)
+    bureau_code = form.get("bureau") or (campaign.organization.code if campaign else None)
+    if bureau_code is None and bureaus:
+        default = (
+            current_user.organization
+            if current_user.organization.is_bureau
+            else current_user.organization.parent
+        )
+        bureau_code = default.code if default is not None and default in bureaus else bureaus[0].code
+    bureau = next((b for b in bureaus if b.code == bureau_code), None)
+    species_ids = form.get("species_ids") or []
+    species = (
+        list(db.session.scalars(sa.select(Species).where(Species.id.in_(species_ids)))) if species_ids else []
+    )
+    return (
+        render_template(
+            "surveys/campaign_form.html",
+            campaign=campaign,
+            form=form,
+            rows=rows,
+            errors=errors,
+            bureaus=bureaus,
+            bureau_code=bureau_code,
+            people=services.assignable_users(bureau.id) if bureau else [],
+            species=sorted(species, key=lambda s: species_ids.index(s.id)),
+            townships=list(db.session.scalars(sa.select(Township).order_by(Township.code))),
+            villages=_villages_by_township(),
+            names=_unit_names(),
+            kinds=services.KIND_LABELS,
+            title=_("Edit campaign") if campaign else _("New campaign"),
+        ),
+        status,
+    )
+
+
+def _form_from(campaign: Campaign) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    form = {
+        "name": campaign.name,
+        "kind": campaign.kind,
+        "bureau": campaign.organization.code,
+        "starts_on": campaign.starts_on,
+        "ends_on": campaign.ends_on,
+        "notes": campaign.notes,
+        "species_ids": [s.id for s in campaign.species],
+    }
+    rows = [
+        {"code": u.unit_code, "assignee_id": u.assignee_id, "due_on": u.due_on, "selected": False}
+        for u in services.units_of(campaign)
+    ]
+    return form, rows
+
+
+def _post(campaign: Campaign | None) -> Any:
+    """One post of the plan form: change the rows and draw it again, or save."""
+    form, errors = pages.read(CampaignForm, location="form")
+    rows, row_errors = _rows()
+    errors.update(row_errors)
+    form["species_ids"] = _species_ids(form, errors)
+    action = form.get("action", "save")
+    if action != "save":
+        rows = _apply(
+            action,
+            {
+                **{
+                    "pick_unit": [],
+                    "pick_assignee_id": None,
+                    "pick_due_on": None,
+                    "bulk_assignee_id": None,
+                    "bulk_due_on": None,
+                },
+                **form,
+            },
+            rows,
+            errors,
+        )
+        for row in rows:
+            row["selected"] = False if not errors else row["selected"]
+        return _render_form(
+            campaign=campaign, form=form, rows=rows, errors=errors, status=422 if errors else 200
+        )
+    args: dict[str, Any] = {
+        "name": form.get("name", ""),
+        "kind": form.get("kind"),
+        "bureau": form.get("bureau"),
+        "starts_on": form.get("starts_on"),
+        "ends_on": form.get("ends_on"),
+        "notes": form.get("notes"),
+        "species_ids": form["species_ids"],
+        "units": _unit_args(rows),
+    }
+    for field in ("kind", "starts_on", "ends_on"):
+        if args[field] is None and field not in errors:
+            errors[field] = [_("required")]
+    if not args["species_ids"] and "add_species" not in errors:
+        errors["species_ids"] = [_("choose at least one target species")]
+    if not args["name"].strip():
+        errors["name"] = [_("give the campaign a name")]
+    # The service checks what it can even when the form found problems, so every message shows at once.
+    if all(args[f] is not None for f in ("kind", "starts_on", "ends_on")) and args["name"].strip():
+        try:
+            if campaign is None:
+                saved = services.create_campaign(actor=current_user, args=args)
+            else:
+                saved = services.update_campaign(actor=current_user, campaign=campaign, changes=args)
+        except InvalidInput as exc:
+            errors.update(
+                {k: v for k, v in exc.errors.items() if not (k == "species_ids" and "add_species" in errors)}
+            )
+        else:
+            if not errors:
+                flash(_("Campaign %(name)s saved.", name=saved.name), "info")
+                return redirect(url_for("surveys.campaign", campaign_id=saved.id))
+    db.session.rollback()
+    if campaign is not None:
+        campaign = services.get_campaign(campaign.id)
+    return _render_form(campaign=campaign, form=form, rows=rows, errors=errors, status=422)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pages
+
+
+@bp.route("/campaigns")
+@login_required
+def campaigns() -> str:
+    """Every campaign, the latest first; a planner's "new campaign" button."""
+    result = paginate(services.filtered_campaigns({}), page=page_number(), per_page=PAGE_SIZE)
+    return render_template(
+        "surveys/campaigns.html",
+        page=result,
+        page_url=lambda n: url_for("surveys.campaigns", page=n),
+        kinds=services.KIND_LABELS,
+        may_plan=policy.manages_campaigns(current_user),
+        today=local_today(),
+        title=_("Survey campaigns"),
+    )
+
+
+@bp.route("/campaigns/new")
+@login_required
+@roles_required(*policy.CAMPAIGN_MANAGERS)
+def new_campaign() -> tuple[str, int]:
+    return _render_form(campaign=None, form={}, rows=[], errors={})
+
+
+@bp.route("/campaigns/new", methods=["POST"])
+@login_required
+@roles_required(*policy.CAMPAIGN_MANAGERS)
+def create_campaign() -> Any:
+    return _post(None)
+
+
+@bp.route("/campaigns/<int:campaign_id>")
+@login_required
+def campaign(campaign_id: int) -> str:
+    """A campaign: its plan, its units (assignee, due date, coverage), its coverage section."""
+    item = services.get_campaign(campaign_id)
+    units = services.units_of(item)
+    return render_template(
+        "surveys/campaign.html",
+        campaign=item,
+        units=units,
+        kinds=services.KIND_LABELS,
+        may_manage=policy.may_manage_campaign(current_user, item),
+        # The coverage part's map script, once it is in the app (its partial draws the map).
+        coverage_script=(Path(current_app.static_folder or "") / "js" / "coverage.js").is_file(),
+        today=local_today(),
+        title=item.name,
+    )
+
+
+def _managed(campaign_id: int) -> Campaign:
+    item = services.get_campaign(campaign_id)
+    if not policy.may_manage_campaign(current_user, item):
+        raise PermissionDenied(_("This campaign belongs to another bureau."))
+    return item
+
+
+@bp.route("/campaigns/<int:campaign_id>/edit")
+@login_required
+@roles_required(*policy.CAMPAIGN_MANAGERS)
+def edit_campaign(campaign_id: int) -> tuple[str, int]:
+    item = _managed(campaign_id)
+    form, rows = _form_from(item)
+    return _render_form(campaign=item, form=form, rows=rows, errors={})
+
+
+@bp.route("/campaigns/<int:campaign_id>/edit", methods=["POST"])
+@login_required
+@roles_required(*policy.CAMPAIGN_MANAGERS)
+def update_campaign(campaign_id: int) -> Any:
+    return _post(_managed(campaign_id))
+
+
+# ---------------------------------------------------------------------------------------------------
+# "My survey units" on the home page (app/templates/main/home.html includes surveys/_my_units.html)
+
+
+@bp.app_template_global()
+def my_survey_units() -> list[SurveyUnit]:
+    """The signed-in user's units in campaigns that have not ended (services.my_units)."""
+    if not current_user.is_authenticated:
+        return []
+    return services.my_units(current_user)
+
+
+@bp.app_template_global()
+def survey_unit_outlines(units: list[SurveyUnit]) -> dict[str, Any]:
+    """The units' outlines as GeoJSON, simplified, when boundaries are loaded (else an empty collection):
+    drawn inline in the home page so the saved copy shows them with no signal."""
+    return services.unit_outlines(units)

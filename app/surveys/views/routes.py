@@ -1,1 +1,82 @@
-"""Survey pages: routes (docs/surveys.md)."""
+"""Survey pages: routes (docs/surveys.md, Routes) — walking one on the phone, my routes, one route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.clock import local_today
+from app.paging import PAGE_SIZE, page_number, paginate
+from app.surveys import routes as services
+from app.surveys.views import bp
+
+
+def effort(length_m: float, duration_s: int) -> str:
+    """A route's effort as people read it: "2.3 km, 1 h 10 min"."""
+    hours, minutes = divmod(round(duration_s / 60), 60)
+    span = _("%(h)d h %(m)d min", h=hours, m=minutes) if hours else _("%(m)d min", m=minutes)
+    return _("%(km).1f km, %(span)s", km=length_m / 1000, span=span)
+
+
+@bp.context_processor
+def _campaign_routes() -> dict[str, Any]:
+    """What the campaign page's routes slot (surveys/_campaign_routes.html) reads."""
+    return {"campaign_routes": services.of_campaign, "route_effort": effort}
+
+
+@bp.app_context_processor
+def _walkable_campaigns() -> dict[str, Any]:
+    """The record form's campaign choice (surveys/_route_form.html): asked only by that template."""
+
+    def walkable() -> list[dict[str, Any]]:
+        if not current_user.is_authenticated:
+            return []
+        return services.campaigns_to_walk(current_user, local_today())
+
+    return {"walkable_campaigns": walkable}
+
+
+@bp.route("/surveys/routes/new")
+@login_required
+def walk() -> str:
+    """Walk a route: the campaigns the user records for are in the page, so it opens offline."""
+    return render_template(
+        "surveys/route_walk.html",
+        title=_("Walk a route"),
+        campaigns=services.campaigns_to_walk(current_user, local_today()),
+    )
+
+
+@bp.route("/surveys/routes")
+@login_required
+def index() -> str:
+    page = paginate(
+        services.filtered(current_user, {"surveyor_id": current_user.id}),
+        page=page_number(),
+        per_page=PAGE_SIZE,
+    )
+    return render_template(
+        "surveys/routes.html",
+        title=_("My routes"),
+        page=page,
+        effort=effort,
+        page_url=lambda n: url_for("surveys.index", page=n),
+    )
+
+
+@bp.route("/surveys/routes/<int:route_id>")
+@login_required
+def detail(route_id: int) -> str:
+    route = services.get_route(current_user, route_id)
+    records = services.records_along(route)
+    return render_template(
+        "surveys/route_detail.html",
+        title=_("Walked route"),
+        route=route,
+        records=records,
+        effort=effort(route.length_m, route.duration_s),
+        unit_name=services.unit_name(route.unit) if route.unit else None,
+    )

@@ -111,3 +111,44 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(cacheFirst(request));
   }
 });
+
+// ---------------------------------------------------------------------------------------------------------
+// Offline basemap (docs/maps.md, "Offline basemap"). The map page's "save for offline use" (static/js/tiles.js)
+// keeps a township's tiles in caches named "ias-tiles-<area>", under the URLs Leaflet asks for. A map tile
+// (an image from another origin: the page's CSP allows only the basemap's tile hosts) is answered from those
+// caches, saved or not online, so a saved area costs no data and shows with no signal; anything else goes to
+// the tile server as it would without this worker. With no area saved, tile requests are not touched at all.
+const TILE_CACHE_PREFIX = "ias-tiles-";
+let tileCaches = null; // the saved areas' cache names; null until read
+let tileCachesRead = readTileCaches();
+
+function readTileCaches() {
+  return caches.keys()
+    .then((keys) => { tileCaches = keys.filter((k) => k.startsWith(TILE_CACHE_PREFIX)); })
+    .catch(() => { tileCaches = []; });
+}
+
+self.addEventListener("message", (event) => {
+  if (event.data === "tiles-changed") { // tiles.js saved or deleted an area
+    tileCachesRead = readTileCaches();
+    event.waitUntil(tileCachesRead);
+  }
+});
+
+async function savedTile(request) {
+  await tileCachesRead;
+  for (const name of tileCaches) {
+    const cache = await caches.open(name);
+    const hit = await cache.match(request.url, { ignoreVary: true });
+    if (hit) return hit;
+  }
+  return fetch(request);
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET" || request.destination !== "image") return;
+  if (new URL(request.url).origin === self.location.origin) return;
+  if (tileCaches !== null && tileCaches.length === 0) return; // nothing saved: the network, untouched
+  event.respondWith(savedTile(request));
+});

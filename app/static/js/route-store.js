@@ -1,0 +1,179 @@
+// The route being walked, kept on the phone so that a reload, a closed tab or a dead battery loses nothing
+// (docs/surveys.md, Routes). What the route is (its client_uuid, campaign, unit, start, pauses) sits in
+// localStorage, which the record form reads at once; its GPS points go one by one into an IndexedDB
+// database of their own ("ias-routes"), so recording a fix never rewrites the ones before it.
+
+const ACTIVE = "ias:route:active";
+const DB_NAME = "ias-routes";
+const STORE = "points";
+
+export const PHASES = { RUNNING: "running", PAUSED: "paused", STOPPED: "stopped" };
+
+// The route of this user now walked (running or paused) or stopped and waiting for its absences; null.
+export function active(userId) {
+  try {
+    const route = JSON.parse(localStorage.getItem(ACTIVE) || "null");
+    return route && (userId === undefined || route.userId === userId) ? route : null;
+  } catch {
+    return null;
+  }
+}
+
+export function save(route) {
+  localStorage.setItem(ACTIVE, JSON.stringify(route));
+}
+
+export function clear() {
+  localStorage.removeItem(ACTIVE);
+}
+
+// A record saved along the route: a species found is not offered as an absence when the route stops.
+export function notePresent(speciesId) {
+  const route = active();
+  if (!route || route.present.includes(speciesId)) return;
+  route.present.push(speciesId);
+  save(route);
+}
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, 1);
+    request.onupgradeneeded = () => {
+      const store = request.result.createObjectStore(STORE, { keyPath: "seq", autoIncrement: true });
+      store.createIndex("route", "route");
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function withStore(mode, work) {
+  const db = await openDb();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const request = work(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(request ? request.result : undefined);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+export async function addPoint(routeId, point) {
+  await withStore("readwrite", (store) => store.add({ route: routeId, ...point }));
+}
+
+// The route's points in the order they were recorded: {t, lat, lon, accuracy_m}.
+export async function points(routeId) {
+  const rows = await withStore("readonly", (store) => store.index("route").getAll(routeId));
+  rows.sort((a, b) => a.seq - b.seq);
+  return rows.map(({ t, lat, lon, accuracy_m }) => ({ t, lat, lon, accuracy_m }));
+}
+
+export async function dropPoints(routeId) {
+  const keys = await withStore("readonly", (store) => store.index("route").getAllKeys(routeId));
+  await withStore("readwrite", (store) => {
+    for (const key of keys) store.delete(key);
+    return null;
+  });
+}
+
+// --- measuring (the server measures again, geodesically; these are for the screen) ----------------
+
+export function metres(a, b) {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLon = (b.lon - a.lon) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6_371_008.8 * Math.asin(Math.sqrt(h));
+}
+
+// The fixes the line is drawn through: those no worse than the limit (all of them when fewer than two are).
+export function goodPoints(all, limitM) {
+  const good = all.filter((p) => p.accuracy_m === null || p.accuracy_m === undefined || p.accuracy_m <= limitM);
+  return good.length >= 2 ? good : all;
+}
+
+export function lengthM(all, limitM) {
+  const line = goodPoints(all, limitM);
+  let total = 0;
+  for (let i = 1; i < line.length; i += 1) total += metres(line[i - 1], line[i]);
+  return total;
+}
+
+// The point half way along the walked line: where a route's absences are placed (docs/surveys.md).
+export function midpoint(all, limitM) {
+  const line = goodPoints(all, limitM);
+  const half = lengthM(all, limitM) / 2;
+  let walked = 0;
+  for (let i = 1; i < line.length; i += 1) {
+    walked += metres(line[i - 1], line[i]);
+    if (walked >= half) return line[i];
+  }
+  return line[0];
+}
+
+// "2.3 km, 1 h 10 min" with the page's words for hours and minutes.
+export function effortText(lengthMetres, seconds, words) {
+  const minutes = Math.round(seconds / 60);
+  const hours = Math.floor(minutes / 60);
+  const span = hours
+    ? words.hours_minutes.replace("{h}", hours).replace("{m}", minutes % 60)
+    : words.minutes.replace("{m}", minutes);
+  return `${(lengthMetres / 1000).toFixed(1)} km, ${span}`;
+}
+
+// A fix closer than this to the last point is the surveyor standing still: not a new point, unless the
+// last point is older than STILL_MS (the track keeps the time spent there).
+const STILL_M = 1;
+const STILL_MS = 60_000;
+
+// Records the route's GPS fixes while it runs, on whichever page is open (the route page, or the record
+// form opened from it): each new fix is stored at once. `last` is the last stored point (or null).
+export class Recorder {
+  constructor(route, last, onPoint) {
+    this.route = route;
+    this.last = last || null;
+    this.onPoint = onPoint || (() => {});
+    this.onError = () => {};
+    this.watchId = null;
+  }
+
+  start() {
+    if (this.watchId !== null || !("geolocation" in navigator)) return;
+    this.watchId = navigator.geolocation.watchPosition(
+      (position) => this.fix(position),
+      (error) => this.onError(error),
+      { enableHighAccuracy: true, maximumAge: 0, timeout: 60_000 },
+    );
+  }
+
+  stop() {
+    if (this.watchId !== null) navigator.geolocation.clearWatch(this.watchId);
+    this.watchId = null;
+  }
+
+  async fix(position) {
+    const route = active(this.route.userId);
+    if (!route || route.id !== this.route.id || route.phase !== PHASES.RUNNING) return;
+    // A fix older than the route (a cached one) or not newer than the last is not a new point.
+    const at = Math.max(position.timestamp, route.startedAt);
+    const { latitude, longitude, accuracy } = position.coords;
+    const last = this.last;
+    if (last && at <= Date.parse(last.t)) return;
+    const still = last && metres(last, { lat: latitude, lon: longitude }) < STILL_M;
+    if (still && at - Date.parse(last.t) < STILL_MS) return;
+    const point = {
+      t: new Date(at).toISOString(),
+      lat: latitude,
+      lon: longitude,
+      accuracy_m: Number.isFinite(accuracy) ? Math.round(accuracy * 10) / 10 : null,
+    };
+    this.last = point;
+    await addPoint(route.id, point);
+    this.onPoint(point, position);
+  }
+}

@@ -1,0 +1,118 @@
+"""A plot (样地) with five quadrats (样方) laid on a phone with no signal, sent when the signal returns, and
+shown with its figures on the plot's page and the site's timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from app.extensions import db
+from app.surveys.models import Plot
+
+SNAIL = "pomacea-canaliculata"
+WEED = "alternanthera-philoxeroides"
+
+# Per quadrat (all 1 m²): what each species measured; typed into the form one quadrat at a time.
+QUADRATS: list[dict[str, dict[str, str]]] = [
+    {SNAIL: {"density_per_m2": "12", "count": "12"}, WEED: {"cover_pct": "30", "height_cm": "25"}},
+    {SNAIL: {"density_per_m2": "8", "count": "8"}},
+    {WEED: {"cover_pct": "50", "height_cm": "35"}},
+    {SNAIL: {"density_per_m2": "4", "count": "4"}},
+    {SNAIL: {"density_per_m2": "6", "count": "6"}, WEED: {"cover_pct": "10", "height_cm": "20"}},
+]
+
+
+def _plots_of(user_id: int) -> list[dict[str, Any]]:
+    db.session.rollback()
+    try:
+        return [
+            {
+                "id": plot.id,
+                "area_m2": plot.area_m2,
+                "quadrats": [
+                    (q.number, q.size_m2, {r.species_id: r for r in q.records}) for q in plot.quadrats
+                ],
+            }
+            for plot in db.session.scalars(sa.select(Plot).where(Plot.surveyor_id == user_id))
+        ]
+    finally:
+        db.session.rollback()
+
+
+def test_a_plot_of_five_quadrats_laid_offline_then_sent(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any, species_id: Any
+) -> None:
+    user = field_user("surveyor", organization="forestry")
+    site = make_observation(api_as(user.user))
+    db.session.rollback()
+    p = phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    p.goto(f"/sites/{site['site_id']}")
+    p.page.click("[data-new-plot]")
+    p.page.wait_for_selector("form[data-plot-form][data-ready]")
+
+    # At the paddy: no signal. The form comes from the phone's cache.
+    p.context.set_offline(True)
+    p.page.reload()
+    page = p.page
+    page.wait_for_selector("form[data-plot-form][data-ready]")
+    page.select_option('select[name="shape"]', "square")
+    page.fill('input[name="length_m"]', "10")
+    expect(page.locator("[data-plot-area]")).to_contain_text("100 m²")
+    assert not page.locator('[data-field="radius_m"]').is_visible()
+
+    for i, measured in enumerate(QUADRATS):
+        if i > 0:
+            page.click("[data-add-quadrat]")
+        quadrat = page.locator("[data-quadrat]").nth(i)
+        expect(quadrat.locator('input[name="number"]')).to_have_value(str(i + 1))
+        for j, (key, figures) in enumerate(measured.items()):
+            if j > 0:
+                quadrat.locator("[data-add-record]").click()
+            record = quadrat.locator("[data-record]").nth(j)
+            record.locator('select[name="species_id"]').select_option(str(species_id(key)))
+            for name, value in figures.items():
+                record.locator(f'input[name="{name}"]').fill(value)
+    expect(page.locator("[data-quadrat-count]")).to_have_text("5")
+    p.screenshot("plot-form")
+    page.click('button[type="submit"]')
+    page.wait_for_selector("[data-form-result]:not([hidden])")
+    expect(page.locator("[data-outbox-count]")).to_have_text("1")
+    assert _plots_of(user.id) == []
+
+    # Signal again: the plot is sent by itself, once.
+    p.context.set_offline(False)
+    page.wait_for_selector("[data-outbox-badge]", state="hidden")
+    page.wait_for_selector("[data-form-result] [data-plot-link]")
+    [plot] = _plots_of(user.id)
+    assert plot["area_m2"] == 100
+    assert [(n, size) for n, size, _records in plot["quadrats"]] == [(n, 1.0) for n in range(1, 6)]
+    snail, weed = species_id(SNAIL), species_id(WEED)
+    assert plot["quadrats"][0][2][snail].density_per_m2 == 12
+    assert plot["quadrats"][2][2][weed].cover_pct == 50
+
+    # The plot's page shows the figures, computed here independently (absent quadrats count 0).
+    page.click("[data-form-result] [data-plot-link]")
+    page.wait_for_selector("[data-plot-figures]")
+    snail_row = page.locator(f'[data-plot-figures] tr[data-species-id="{snail}"]')
+    expect(snail_row.locator('[data-figure="frequency_pct"]')).to_have_text(f"{100 * 4 / 5:.1f}")
+    expect(snail_row.locator('[data-figure="mean_density_per_m2"]')).to_have_text(
+        f"{(12 + 8 + 0 + 4 + 6) / 5:.2f}"
+    )
+    expect(snail_row.locator('[data-figure="total_count"]')).to_have_text(str(12 + 8 + 4 + 6))
+    weed_row = page.locator(f'[data-plot-figures] tr[data-species-id="{weed}"]')
+    expect(weed_row.locator('[data-figure="frequency_pct"]')).to_have_text(f"{100 * 3 / 5:.1f}")
+    expect(weed_row.locator('[data-figure="mean_cover_pct"]')).to_have_text(
+        f"{(30 + 0 + 50 + 0 + 10) / 5:.1f}"
+    )
+    expect(weed_row.locator('[data-figure="mean_height_cm"]')).to_have_text(f"{(25 + 35 + 20) / 3:.1f}")
+    p.screenshot("plot")
+
+    # And the site's timeline has the plot with its figures.
+    p.goto(f"/sites/{site['site_id']}")
+    entry = page.locator(f'[data-timeline] [data-plot="{plot["id"]}"]')
+    expect(entry).to_contain_text("5 个样方")
+    expect(entry).to_contain_text("频度 80%")
