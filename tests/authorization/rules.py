@@ -96,6 +96,10 @@ UNWALKED = {
 }
 
 READ = "§1: all signed-in staff may read the district's observations (one shared census)"
+COVERAGE = (
+    "decided (issue 19): a campaign's coverage is the progress of the shared census; all signed-in staff "
+    "read it, as they read the district's records (§1)"
+)
 REFERENCE = "reference data every signed-in user's forms need (app/accounts/auth.py: API sign-in by default)"
 
 RULES: dict[str, Rule] = {
@@ -585,6 +589,11 @@ RULES: dict[str, Rule] = {
         "issue 20: their own bureau's district lists (a report only here)",
         target="species_list",
     ),
+    # ---------------------------------------------------------------------------------------------
+    # Survey campaigns' coverage (docs/surveys.md, Coverage)
+    "GET /api/v1/campaigns/{id}/coverage": signed_in(COVERAGE, target="campaign"),
+    "GET /api/v1/campaigns/{id}/coverage/geojson": signed_in(COVERAGE, target="campaign"),
+    "GET /campaigns/{id}/coverage": signed_in(COVERAGE, target="campaign"),
     # API: survey routes (docs/surveys.md, Routes)
     "GET /api/v1/routes": signed_in(
         "code: the routes of the organizations the caller acts for (§1 acts for)"
