@@ -13,8 +13,9 @@ new-record form each way:
   (the plugin fetched, parsed and the map made), on the same throttled phone.
 
 Each gunicorn worker is warmed up first (it compresses a file the first time it serves it), then the two
-variants are measured in turn. The form's HTML is fetched through Playwright's route in both variants (so both pay the same for it, which
-Chromium's throttling does not slow); everything it loads goes through the throttled network.
+variants are measured in turn. The form's HTML is fetched through Playwright's route in both variants (so
+both pay the same for it, which Chromium's throttling does not slow); everything it loads goes through the
+throttled network.
 
     .venv/bin/python bench/drawing.py [--runs 3] [--json FILE]
 """
@@ -119,7 +120,8 @@ def main() -> int:
         raise SystemExit("the variants did not load what they should (lazy: no plugin; eager: the plugin)")
     record = {
         "workload": "drawing",
-        "network": f"{SLOW_PHONE['downloadThroughput'] * 8 / 1000:.0f} kbit/s, {SLOW_PHONE['latency']} ms RTT",
+        "network": f"{SLOW_PHONE['downloadThroughput'] * 8 / 1000:.0f} kbit/s, "
+        f"{SLOW_PHONE['latency']} ms RTT",
         "cpu_slowdown": CPU_SLOWDOWN,
         "runs": args.runs,
         "lazy_usable_seconds_median": statistics.median(r["usable_seconds"] for r in lazy),
@@ -131,8 +133,9 @@ def main() -> int:
         "budget_seconds": BUDGET_SECONDS,
     }
     print(
-        f"new-record form usable on a slow phone: plugin loaded on demand {record['lazy_usable_seconds_median']:.2f} s "
-        f"({record['lazy_kib']:.0f} KiB), plugin loaded with the page {record['eager_usable_seconds_median']:.2f} s "
+        "new-record form usable on a slow phone: plugin loaded on demand "
+        f"{record['lazy_usable_seconds_median']:.2f} s ({record['lazy_kib']:.0f} KiB), plugin loaded with "
+        f"the page {record['eager_usable_seconds_median']:.2f} s "
         f"({record['eager_kib']:.0f} KiB); opening the tool then {record['open_tool_seconds_median']:.2f} s "
         f"({record['open_tool_kib']:.0f} KiB); budget {BUDGET_SECONDS:.0f} s",
         flush=True,

@@ -122,8 +122,10 @@ class MapObservations(MethodView):
     @blp.response(
         200,
         description="A GeoJSON FeatureCollection with `kind` (clusters or points), `zoom` and `total`; a "
-        "cluster's property is `count` (at the mean position of its records), a point's `species`, "
-        "`detected`, `status`, `observed_at`, `severity`",
+        "cluster's properties are `count` (at the mean position of its records) and `found` (how many of "
+        "them found the species), a point's `species_id`, `species`, `detected`, `status`, `observed_at`, "
+        "`severity`, and for a record with an area outline `outline` (simplified to the zoom) and "
+        "`area_m2` (its geodesic area)",
     )
     def get(self, args: dict[str, Any]) -> Response:
         """Observations in the map's view, as clusters with counts or (zoomed in, few enough) as points

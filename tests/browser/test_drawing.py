@@ -262,3 +262,28 @@ def test_the_records_map_shows_species_colours_found_shares_and_areas(
     expect(popup).to_contain_text("面积 15.00 亩")
     assert snail["geometry_area_m2"] == pytest.approx(_geodesic_m2(square), rel=1e-6)
     p.screenshot("map-species-areas")
+
+
+def test_the_edit_form_shows_the_stored_outline_without_the_plugin(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any
+) -> None:
+    corners, _walked = _square_walk()
+    square = [[c[1], c[0]] for c in [*corners, corners[0]]]
+    user = field_user("surveyor")
+    record = make_observation(api_as(user.user), geometry={"type": "Polygon", "coordinates": [square]})
+    db.session.rollback()
+    p = phone()
+    p.sign_in(user.username)
+    p.goto(f"/observations/{record['id']}/edit")
+    p.page.wait_for_selector("form[data-ready]")
+    p.page.wait_for_selector('[data-area-tool][data-area-state="closed"]')
+    assert p.page.locator("[data-area-tool]").get_attribute("data-area-mu") == "15.00"
+    wait_until(p.page, "() => document.querySelectorAll('[data-area-map] path.leaflet-interactive').length")
+    assert _page_loaded(p.page, GEOMAN) == []
+    # Cleared and saved: the edit sends the outline's removal, and the record keeps no polygon.
+    p.page.click("[data-area-clear]")
+    assert p.page.locator("[data-area-tool]").get_attribute("data-area-state") == "none"
+    p.page.click('button[type="submit"]')
+    p.page.wait_for_url(f"{p.base_url}/observations/{record['id']}", timeout=SENDING)  # sent: the record
+    [stored] = _stored(Observation, Observation.surveyor_id, user.id)
+    assert stored["geometry"] is None and stored["geometry_area_m2"] is None

@@ -231,3 +231,40 @@ def test_a_route_walked_offline_and_reloaded_midway_is_sent_later(phone: Any, wa
     ]
     assert _records_of(walker.id) == []
     assert math.isclose(route["length_m"], _length(route["points"]), rel_tol=5e-3)
+
+
+def test_several_targets_in_one_save_for_a_campaign_chosen_in_the_form(phone: Any, walker: Any) -> None:
+    p = phone()
+    p.sign_in(walker.username)
+    p.goto("/observations/new")
+    _choose_species(p.page)  # 福寿螺
+    p.page.wait_for_selector('form[data-gps="good"]')
+    p.page.fill('input[name="density_per_m2"]', "5")
+    p.page.select_option("[data-record-campaign]", str(walker.campaign_id))
+    plant = walker.targets[1]  # 喜旱莲子草: found here too, with its cover
+    p.page.select_option(f"[data-target-choice='{plant}']", "true")
+    cover = p.page.locator(f"input[name='target-{plant}-cover_pct']")
+    cover.fill("150")  # beyond 100 %: refused on the phone, nothing queued
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator(f"[data-field='target-{plant}.cover_pct'] .field-errors")).to_be_visible()
+    cover.fill("30")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-form-result]")).to_contain_text("1")
+    _wait_sent(p)
+    records = _records_of(walker.id)
+    assert len(records) == 2
+    snail, weed = sorted(records, key=lambda r: r["species_id"] != walker.targets[0])
+    assert (snail["species_id"], snail["detected"], snail["density_per_m2"]) == (walker.targets[0], True, 5)
+    assert (weed["species_id"], weed["detected"]) == (plant, True)
+    assert all(r["campaign_id"] == walker.campaign_id and r["route_uuid"] is None for r in records)
+    assert (weed["latitude"], weed["longitude"]) == (snail["latitude"], snail["longitude"])
+    db.session.rollback()
+    try:
+        stored = db.session.scalars(
+            sa.select(Observation.cover_pct).where(
+                Observation.surveyor_id == walker.id, Observation.species_id == plant
+            )
+        ).one()
+    finally:
+        db.session.rollback()
+    assert stored == 30

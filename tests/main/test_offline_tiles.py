@@ -125,7 +125,9 @@ def test_estimate_per_zoom_for_a_township_with_its_outline(web_as: Any, tile_bas
     assert body["available"] is True and body["reason"] is None
     assert body["area"] == {"code": "500155001", "name": "梁山街道", "source": "township"}
     assert body["cap"] == 400 and body["concurrency"] == 4
-    assert [row["zoom"] for row in body["zooms"]] == list(range(8, 19))
+    # Every zoom up to the first that alone is over the cap (the ones above could never be saved).
+    over = next(z for z in range(8, 19) if tiles.count(tiles.tile_rows(box(*WEST), z)) > 400)
+    assert [row["zoom"] for row in body["zooms"]] == list(range(8, over + 1))
     area = box(*WEST)
     for row in body["zooms"]:
         if row["zoom"] <= 15:  # checked tile by tile (the higher zooms take long that way)
@@ -133,7 +135,7 @@ def test_estimate_per_zoom_for_a_township_with_its_outline(web_as: Any, tile_bas
         assert row["requests"] == row["tiles"]  # one layer
         assert row["bytes"] == row["tiles"] * 20 * 1024
     counts = [row["tiles"] for row in body["zooms"]]
-    assert counts == sorted(counts) and counts[-1] > 400  # the top zooms are over the cap
+    assert counts == sorted(counts) and counts[-1] > 400 >= counts[-2]
 
 
 def test_plan_lists_the_rows_of_tiles_for_the_chosen_zooms(web_as: Any, tile_basemap: Any) -> None:
@@ -171,7 +173,7 @@ def test_a_township_without_an_outline_falls_back_to_the_district(web_as: Any, t
     _load_west()  # township outlines loaded (one): the district's outline is their union
     body = web.get("/app/offline-tiles?area=500155002").json
     assert body["area"]["source"] == "district"
-    assert body["zooms"][-1]["tiles"] == tiles.count(tiles.tile_rows(box(*WEST), 18))
+    assert body["zooms"][-1]["tiles"] == tiles.count(tiles.tile_rows(box(*WEST), body["zooms"][-1]["zoom"]))
     whole = web.get("/app/offline-tiles?area=district").json
     assert whole["area"]["code"] == "district" and whole["zooms"] == body["zooms"]
 

@@ -406,14 +406,17 @@ export class AreaTool {
     this.changed();
   }
 
-  // An outline that came with a saved record (reopened or edited).
+  // An outline that came with a saved record (reopened or edited): shown on the tool's map at once (Leaflet
+  // only; its corners can be dragged once the plugin is loaded by "重新画" or was loaded already).
   set(geometry) {
     this.clear();
     const ring = fromGeoJSON(geometry);
     if (!ring) return;
     this.points = ring;
-    if (this.map) this.setOutline(ring);
     this.render();
+    this.openMap(false).then((L) => {
+      if (L && this.points === ring) this.setOutline(ring);
+    });
   }
 
   drawingPoints() {
@@ -436,7 +439,7 @@ export class AreaTool {
         this.changed();
       });
     }
-    this.status(this.m("closed"));
+    this.status(this.m(this.layer.pm ? "closed" : "kept"));
   }
 
   removeOutline() {
