@@ -14,12 +14,15 @@ results (bench/results/profile-*.txt) and its top lines go into results.md.
 | census export, 100 k observations    | census_export_db.py                                     |
 | photo ingest, 12 MP JPEG             | photo_ingest.py                                         |
 | reminder sweep, 100 k follow-ups     | reminder_sweep.py (run with two numbers due)            |
+| a 10 000-point route uploaded (issue 19) | route_upload.py (gunicorn, against bare_route_app.py)  |
+| coverage of 343 villages (issue 19)  | campaign_coverage.py (village polygons loaded)          |
 | record-and-save on "one bar"         | one_bar.py (headless Chromium, CPU 4× slower, no answer) |
 | first visit on a slow phone          | first_visit.py (gunicorn, Chromium throttled over CDP)  |
 
 The 1 M observations come from dataset.py (cached for SQLite under bench/.data/).
 
-    .venv/bin/python bench/run.py [--only create,list,census,photo,pip,reminder,one_bar,first_visit] [--quick]
+    .venv/bin/python bench/run.py [--quick]
+        [--only create,list,census,photo,pip,reminder,route,coverage,one_bar,first_visit]
 """
 
 from __future__ import annotations
@@ -38,7 +41,10 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-WORKLOADS = ("photo", "pip", "one_bar", "first_visit", "reminder", "map", "list", "census", "create")
+WORKLOADS = (
+    "photo", "pip", "one_bar", "first_visit", "reminder", "map", "route", "coverage",
+    "list", "census", "create",
+)  # fmt: skip
 REMINDER_DUE = (100, 1000)  # due today (as many overdue): the statement count must not change with it
 
 
@@ -239,6 +245,46 @@ def first_visit(runner: Runner, env: dict[str, str], folder: Path) -> None:
         notes=", ".join(record["uncompressed"] + record["not_cached_a_year"])
         or "brotli; immutable, max-age a year",
     )
+
+
+def route_upload(runner: Runner, env: dict[str, str], folder: Path, database: str) -> None:
+    runner.say(f"route upload: 10,000 points through the WSGI stack ({database})")
+    record = runner.script("route_upload.py", ["--runs", "3" if runner.args.quick else "7"], env, folder)
+    if record:
+        runner.row(
+            workload="a 踏查 route of 10,000 points uploaded and stored",
+            database=database,
+            measured=f"{record['ours_seconds']:.2f} s (max {record['ours_max_seconds']:.2f} s)",
+            baseline=f"{record['baseline_seconds']:.2f} s (bare Flask: parse + one INSERT)",
+            ratio=record["ratio"],
+            budget=f"≤ {record['budget_seconds']:.0f} s",
+            met=record["ours_max_seconds"] <= record["budget_seconds"],
+            notes=(
+                f"median of {record['runs']} interleaved requests, {record['body_bytes'] / 1e6:.1f} MB body; "
+                f"stored {record['stored_points']:,} points, {record['stored_length_m'] / 1000:.1f} km"
+            ),
+        )
+
+
+def campaign_coverage(runner: Runner, env: dict[str, str], folder: Path, database: str) -> None:
+    runner.say(f"coverage of a campaign of 343 villages with their polygons ({database})")
+    record = runner.script("campaign_coverage.py", ["--runs", "3" if runner.args.quick else "5"], env, folder)
+    if record:
+        runner.row(
+            workload="coverage of a campaign of 343 villages",
+            database=database,
+            measured=f"{record['warm_seconds']:.2f} s (cold {record['cold_seconds']:.2f} s)",
+            baseline=f"{record['baseline_seconds']:.2f} s (the raw reads + an STRtree query)",
+            ratio=record["ratio"],
+            budget=f"≤ {record['budget_seconds']:.0f} s",
+            met=record["warm_seconds"] <= record["budget_seconds"],
+            notes=(
+                f"median of {record['runs']} runs; {record['routes']} routes of "
+                f"{record['route_points']} points, {record['records']:,} records; cold = the first request "
+                "after a boundary load, which builds the process's locator of polygons "
+                "(app/district/boundaries.py) first"
+            ),
+        )
 
 
 def reminder(runner: Runner, env: dict[str, str], folder: Path, database: str) -> None:
@@ -603,6 +649,10 @@ def main() -> int:
                 reminder(runner, env, work, database)
             if "map" in only:  # its own 100 000 observations (and on PostgreSQL its own emptying): before
                 map_points(runner, env, work, database)
+            if "route" in only:  # its own database (on PostgreSQL emptied): before the data set
+                route_upload(runner, env, work, database)
+            if "coverage" in only:  # likewise
+                campaign_coverage(runner, env, work, database)
             if only & {"list", "census", "create"}:
                 runner.say(f"data set: {observations:,} observations ({database})")
                 dataset = prepare_dataset(runner, env, work, observations)

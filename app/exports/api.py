@@ -25,7 +25,7 @@ from app.extensions import db
 
 blp = Blueprint("Exports", __name__, description="Census workbooks, written in the background")
 
-FILTERS = ("species_id", "township_code", "status", "detected", "organization")
+FILTERS = ("species_id", "township_code", "status", "detected", "organization", "campaign_id")
 
 
 @blp.route("/exports")

@@ -135,6 +135,16 @@ SOURCES: Final[Mapping[str, Source]] = {
                 "mean_density_reduction_pct",
             ),
         ),
+        # 踏查记录: one row per survey route walked (app/exports/survey_routes.py).
+        Source(
+            "survey_routes",
+            False,
+            (
+                "id", "client_uuid", "campaign", "unit_code", "unit_name", "township_name", "date",
+                "started_at", "ended_at", "surveyor", "organization", "length_km", "duration_min",
+                "point_count", "poor_point_count", "records", "species_found", "notes",
+            ),
+        ),
         # 样地调查: one row per plot and species (app/exports/plot_sheet.py).
         Source(
             "plots",

@@ -22,6 +22,7 @@ from app.clock import local_today, local_zone
 from app.control.models import ControlOperation, FollowUp
 from app.district.models import Township, Village
 from app.exports.labels import POSITION_SOURCE_ZH, flags_zh
+from app.exports.survey_routes import campaign_condition
 from app.extensions import db
 from app.observations import services as observations
 from app.observations.models import Observation, ObservationFlag, ReviewStatus
@@ -62,6 +63,8 @@ class Scope:
         self.filters = {k: v for k, v in filters.items() if k != "statuses"}
         self.statuses = statuses or parse_statuses(filters.get("statuses"))
         extra = observations.filtered(self.filters).whereclause
+        # An export for one survey campaign: its records only (app/exports/survey_routes.py).
+        campaign = campaign_condition(self.filters)
         species = {self.filters["species_id"]} if "species_id" in self.filters else None
         self._occurrences: list[counting.Occurrence] | None = None
         self.census = CensusScope.for_bureau(
@@ -70,7 +73,7 @@ class Scope:
             date_to=date_to,
             statuses=self.statuses,
             species_ids=frozenset(species) if species is not None else None,
-            observation_extra=(extra,) if extra is not None else (),
+            observation_extra=((extra,) if extra is not None else ()) + tuple(campaign),
         )
 
     def observation_ids(self) -> sa.Select[Any]:

@@ -29,6 +29,13 @@ class ExportArgs(ma.Schema):
     status = ma.fields.Enum(ReviewStatus, by_value=True)
     detected = ma.fields.Boolean()
     organization = ma.fields.String(validate=ma.validate.Length(max=64))
+    campaign_id = ma.fields.Integer(
+        validate=ID_RANGE,
+        metadata={
+            "description": "a survey campaign of the exported bureau: only its records, its routes on "
+            "the 踏查记录 sheet, and the cover names it"
+        },
+    )
     statuses = ma.fields.List(
         ma.fields.String(validate=ma.validate.Length(max=20)),
         validate=ma.validate.Length(max=len(ReviewStatus)),

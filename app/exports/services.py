@@ -27,6 +27,7 @@ from app.exports import imports
 from app.exports.layouts import bureaus
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.exports.reader import ReaderError, ReadLimits, WorkbookTooLarge
+from app.exports.survey_routes import check_campaign
 from app.extensions import db
 from app.observations import services as observations
 from app.storage import LocalStorage, Storage
@@ -72,6 +73,8 @@ def request_export(
     if date_from and date_to and date_from > date_to:
         raise InvalidInput.field("to", _("must not be before from"))
     observations.filtered(filters)  # InvalidInput for an unknown township or organization
+    if filters.get("campaign_id") is not None:  # the bureau's own campaign (docs/census.md)
+        check_campaign(int(filters["campaign_id"]), organization_id)
     export = Export(
         kind=kind,
         bureau=bureau,

@@ -12,6 +12,7 @@ import io
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -43,11 +44,18 @@ from app.extensions import db
 from app.observations.models import ReviewStatus
 from app.species.models import Species
 from app.species.services import search_species
+from app.surveys.models import Campaign
 
 bp = Blueprint("exports", __name__)
 
 # Service field names → this page's form fields.
-EXPORT_FIELDS = {"from": "date_from", "to": "date_to", "species_id": "species", "township_code": "township"}
+EXPORT_FIELDS = {
+    "from": "date_from",
+    "to": "date_to",
+    "species_id": "species",
+    "township_code": "township",
+    "campaign_id": "campaign",
+}
 REVIEW_LABELS = {
     ReviewStatus.VERIFIED: _l("verified"),
     ReviewStatus.SUBMITTED: _l("submitted"),
@@ -100,6 +108,7 @@ class ExportForm(FlaskForm):
     date_to = DateField(_l("To (inclusive)"), validators=[Optional(), _within_range])
     species = SelectField(_l("Species"), validators=[Optional()])
     township = SelectField(_l("Township"), validators=[Optional()])
+    campaign = SelectField(_l("Survey campaign"), validators=[Optional()])
     statuses = SelectMultipleField(
         _l("Records included"),
         choices=[],  # filled per request, in the reader's language (_export_form)
@@ -120,6 +129,15 @@ class ImportForm(FlaskForm):
 
 def _organizations() -> list[Organization]:
     return list(db.session.scalars(accounts.list_organizations()))
+
+
+def _campaigns() -> list[Campaign]:
+    """The survey campaigns an export may name: the caller's bureau's and its units' (an admin's: all)."""
+    stmt = sa.select(Campaign).order_by(Campaign.starts_on.desc(), Campaign.id.desc())
+    ids = acting_ids(current_user)
+    if ids is not None:
+        stmt = stmt.where(Campaign.organization_id.in_(sorted(ids)))
+    return list(db.session.scalars(stmt))
 
 
 def _export_form(*, submitted: bool = False) -> ExportForm:
@@ -146,6 +164,9 @@ def _export_form(*, submitted: bool = False) -> ExportForm:
     townships: list[Township] = list(db.session.scalars(list_townships()))
     form.township.choices = [SelectChoice("", _("All townships"))] + [
         SelectChoice(t.code, t.name_zh) for t in townships
+    ]
+    form.campaign.choices = [SelectChoice("", _("All records (no campaign)"))] + [
+        SelectChoice(str(c.id), c.name) for c in _campaigns()
     ]
     if not submitted:
         today = local_today()
@@ -216,6 +237,8 @@ def create() -> Response | tuple[str, int]:
             filters["species_id"] = int(form.species.data)
         if form.township.data:
             filters["township_code"] = form.township.data
+        if form.campaign.data:
+            filters["campaign_id"] = int(form.campaign.data)
         try:
             export = services.request_export(
                 actor=current_user,

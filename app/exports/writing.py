@@ -27,6 +27,7 @@ from app.exports.summaries import (
     species_township_rows,
     township_summary_rows,
 )
+from app.exports.survey_routes import campaign_cover_line, campaign_filter_text, route_rows
 from app.exports.workbook import write_census
 from app.extensions import db
 from app.species.models import Species
@@ -50,6 +51,7 @@ ROW_SOURCES: dict[str, Callable[[Scope], Iterator[dict[str, Any]]]] = {
     "control_by_township": control_by_township_rows,
     "township_summary": township_summary_rows,
     "follow_up_summary": follow_up_summary_rows,
+    "survey_routes": route_rows,
     "plots": plot_rows,
 }
 
@@ -86,6 +88,7 @@ FILTER_ZH = {
     "status": "审核状态",
     "detected": "是否发现",
     "organization": "调查单位",
+    "campaign_id": "调查任务",
 }
 
 
@@ -102,6 +105,8 @@ def _filter_text(name: str, value: Any) -> str:
         shown = "是" if value else "否"
     elif name == "organization":
         shown = db.session.scalar(sa.select(Organization.name).where(Organization.code == value)) or value
+    elif name == "campaign_id":
+        shown = campaign_filter_text(value)
     return f"{FILTER_ZH.get(name, name)}：{shown}"
 
 
@@ -141,6 +146,7 @@ def cover_lines(
         ("统计时段", period),
         ("审核状态", f"{only}{statuses}的调查记录"),
         ("筛选条件", filters),
+        *campaign_cover_line(scope.filters),
         ("坐标系", "EPSG:4490（CGCS2000）/ WGS-84，十进制度"),
         ("面积单位", f"亩（1 亩 = {SQUARE_METRES_PER_MU:.2f} 平方米）"),
         ("生成时间", local(generated_at)),

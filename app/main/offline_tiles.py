@@ -110,14 +110,17 @@ def _bytes(count: int, layers: list[dict[str, Any]]) -> int:
     return round(count * sum(float(layer["tile_kb"]) for layer in layers) * 1024)
 
 
-def estimate(area: Area, layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per zoom: the tiles covering the area, the images to fetch (one per layer) and their likely size."""
+def estimate(area: Area, layers: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
+    """Per zoom: the tiles covering the area, the images to fetch (one per layer) and their likely size;
+    up to the first zoom that alone is over the cap (the zooms above it could never be saved, and a
+    district at zoom 22 has tens of millions of tiles: not worth counting on a web worker's time)."""
     rows = []
     for zoom in range(MIN_ZOOM, _max_zoom(layers) + 1):
         count = tiles.count(tiles.tile_rows(area.shape, zoom))
-        rows.append(
-            {"zoom": zoom, "tiles": count, "requests": count * len(layers), "bytes": _bytes(count, layers)}
-        )
+        requests = count * len(layers)
+        rows.append({"zoom": zoom, "tiles": count, "requests": requests, "bytes": _bytes(count, layers)})
+        if requests > cap:
+            break
     return rows
 
 
@@ -164,15 +167,23 @@ def offline_tiles() -> Response:
             {"url": layer["url"], "subdomains": layer["subdomains"], "tile_kb": layer["tile_kb"]}
             for layer in layers
         ],
-        "zooms": estimate(area, layers) if layers else [],
+        "zooms": estimate(area, layers, cap) if layers else [],
     }
     if "min_zoom" in args:
         if refusal is not None:
             return _refused(409, refusal)
-        plan = {
-            zoom: tiles.tile_rows(area.shape, zoom) for zoom in range(args["min_zoom"], args["max_zoom"] + 1)
-        }
-        count = sum(tiles.count(rows) for rows in plan.values())
+        # The estimate has every zoom up to the first over the cap: a range reaching past it is over the
+        # cap without counting it; otherwise its count is the estimate's, and only then are rows made.
+        estimated = {row["zoom"]: row for row in body["zooms"]}
+        if args["max_zoom"] not in estimated:
+            message = _(
+                "This would save more than the %(cap)s map tiles allowed at once: choose fewer zoom levels "
+                "or a smaller area.",
+                cap=cap,
+            )
+            return _refused(422, message, {"max_zoom": [message]})
+        chosen = [estimated[zoom] for zoom in range(args["min_zoom"], args["max_zoom"] + 1)]
+        count = sum(row["tiles"] for row in chosen)
         requests, size = count * len(layers), _bytes(count, layers)
         if requests > cap:
             message = _(
@@ -183,6 +194,9 @@ def offline_tiles() -> Response:
                 cap=cap,
             )
             return _refused(422, message, {"max_zoom": [message]})
+        plan = {
+            zoom: tiles.tile_rows(area.shape, zoom) for zoom in range(args["min_zoom"], args["max_zoom"] + 1)
+        }
         body["plan"] = {
             "min_zoom": args["min_zoom"],
             "max_zoom": args["max_zoom"],

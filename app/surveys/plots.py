@@ -401,8 +401,9 @@ def add_photo(*, actor: User, plot: Plot, data: bytes, filename: str | None) -> 
 
 
 def filtered(filters: dict[str, Any]) -> sa.Select[tuple[Plot]]:
-    """Plots matching the list filters, newest first."""
-    stmt = sa.select(Plot)
+    """Plots matching the list filters, newest first. Their photos in one more query for the page, not
+    one per plot (the quadrats and their records are loaded so already)."""
+    stmt = sa.select(Plot).options(sa.orm.selectinload(Plot.photos))
     for name in ("site_id", "campaign_id", "surveyor_id"):
         if filters.get(name) is not None:
             stmt = stmt.where(getattr(Plot, name) == filters[name])

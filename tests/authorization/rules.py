@@ -93,9 +93,14 @@ UNWALKED = {
     "GET /static/{filename}": "the app's CSS, JS and icon: the sign-in page needs them",
     "GET /api-docs/static/{filename}": "Swagger UI's files from its wheel (app/main/api_docs.py)",
     "GET /vendor/leaflet/{filename}": "Leaflet's files from the XStatic wheel, cached by the service worker",
+    "GET /vendor/geoman/{filename}": "Leaflet-Geoman (the area tool) from node_modules, cached likewise",
 }
 
 READ = "§1: all signed-in staff may read the district's observations (one shared census)"
+COVERAGE = (
+    "decided (issue 19): a campaign's coverage is the progress of the shared census; all signed-in staff "
+    "read it, as they read the district's records (§1)"
+)
 REFERENCE = "reference data every signed-in user's forms need (app/accounts/auth.py: API sign-in by default)"
 
 RULES: dict[str, Rule] = {
@@ -585,6 +590,11 @@ RULES: dict[str, Rule] = {
         "issue 20: their own bureau's district lists (a report only here)",
         target="species_list",
     ),
+    # ---------------------------------------------------------------------------------------------
+    # Survey campaigns' coverage (docs/surveys.md, Coverage)
+    "GET /api/v1/campaigns/{id}/coverage": signed_in(COVERAGE, target="campaign"),
+    "GET /api/v1/campaigns/{id}/coverage/geojson": signed_in(COVERAGE, target="campaign"),
+    "GET /campaigns/{id}/coverage": signed_in(COVERAGE, target="campaign"),
     # API: survey routes (docs/surveys.md, Routes)
     "GET /api/v1/routes": signed_in(
         "code: the routes of the organizations the caller acts for (§1 acts for)"

@@ -656,6 +656,12 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
         form={"file": (io.BytesIO("名称\n福寿螺\n".encode()), "names.csv")},
         upload=True,
     ),
+    # Survey campaigns' coverage
+    "GET /api/v1/campaigns/{id}/coverage": lambda c: Call(f"/api/v1/campaigns/{c.campaign_id()}/coverage"),
+    "GET /api/v1/campaigns/{id}/coverage/geojson": lambda c: Call(
+        f"/api/v1/campaigns/{c.campaign_id()}/coverage/geojson"
+    ),
+    "GET /campaigns/{id}/coverage": lambda c: Call(f"/campaigns/{c.campaign_id()}/coverage"),
     # API: survey routes
     "GET /api/v1/routes": lambda c: Call("/api/v1/routes"),
     "POST /api/v1/routes": lambda c: Call("/api/v1/routes", json=_route_body(c.maker)),

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from PIL import Image  # noqa: TID251 -- the test's tile server draws its own tiles
 from playwright.sync_api import expect
@@ -25,11 +26,12 @@ from shapely.geometry import box
 
 from app.config import load_config
 from app.district import boundaries
-from app.district.models import BoundaryLevel
+from app.district.models import BoundaryLevel, District
 from app.extensions import db
 from app.geo import tiles
 from app.main.maps import basemap_hosts
 from app.security import content_security_policy
+from tests.browser import test_accessibility as accessibility
 from tests.browser.waiting import wait_until
 from tests.conftest import PADDY
 from tests.geo.synthetic import feature, geojson, square
@@ -279,16 +281,34 @@ def test_the_cap_refuses_an_oversize_save_before_fetching_anything(
     p.page.select_option("[data-tiles-area]", "district")
     p.page.wait_for_selector("form[data-estimate='district']")
     p.page.select_option("[data-tiles-min]", "8")
+    # The estimate stops at the first zoom over the cap; a range up to it is counted, beyond it only refused.
+    last = int(p.page.locator("[data-tiles-estimate-rows] tr").last.get_attribute("data-zoom") or 0)
+    assert last < 14
     p.page.select_option("[data-tiles-max]", "14")
-    requests = int(p.page.locator("form[data-tiles-form]").get_attribute("data-requests") or 0)
-    assert requests > CAP
+    assert p.page.locator("form[data-tiles-form]").get_attribute("data-requests") == "over"
+    expect(p.page.locator("[data-tiles-total]")).to_contain_text(f"超过单次上限 {CAP} 张")
+    p.page.click("[data-tiles-save]")
+    expect(p.page.locator("[data-tiles-error]")).to_have_text(
+        f"这次将保存的瓦片超过单次上限 {CAP} 张：请少选几个缩放级别，或选更小的范围。"
+    )
+    p.page.select_option("[data-tiles-max]", str(last))
     expect(p.page.locator("[data-tiles-total]")).to_contain_text(f"超过单次上限 {CAP} 张")
     p.page.click("[data-tiles-save]")
     expect(p.page.locator("form[data-tiles-form]")).to_have_attribute("data-state", "refused")
     error = p.page.locator("[data-tiles-error]")
     expect(error).to_be_visible()
-    expect(error).to_contain_text(str(requests))
-    expect(error).to_contain_text(str(CAP))
+    # No outlines loaded: the district's bounding box, whose tiles are every tile of its corners' range.
+    west, south, east, north = db.session.execute(
+        sa.select(District.min_lon, District.min_lat, District.max_lon, District.max_lat)
+    ).one()
+    db.session.rollback()  # end the read: on SQLite an open transaction here would block the server
+    expected = 0
+    for zoom in range(8, last + 1):
+        x0, y0 = (math.floor(v) for v in tiles.tile_xy(west, north, zoom))
+        x1, y1 = (math.floor(v) for v in tiles.tile_xy(east, south, zoom))
+        expected += (x1 - x0 + 1) * (y1 - y0 + 1)
+    expect(error).to_contain_text(f"这次将保存 {expected} 张瓦片")
+    expect(error).to_contain_text(f"超过单次上限 {CAP} 张")
     assert tile_server.tile_requests() == []
     names = p.page.evaluate("() => caches.keys()")
     assert not [name for name in names if name.startswith("ias-tiles-")]
@@ -373,3 +393,21 @@ def test_a_failed_tile_is_reported_and_a_save_can_be_stopped(
     assert 4 <= fetched < len(wanted)
     expect(p.page.locator("[data-tiles-saved] li")).to_contain_text(f"{fetched} 张瓦片")
     tile_server.delay = 0.0
+
+
+def test_the_offline_map_page_passes_axe(phone: Any, field_user: Any, tile_server: TileServer) -> None:
+    """The page with its estimate and a saved area (the other pages: test_accessibility.py)."""
+    _load_township()
+    surveyor = field_user("surveyor")
+    p = phone(allowed_hosts=(tile_server.host,))
+    p.sign_in(surveyor.username)
+    p.goto("/map/offline")
+    p.page.wait_for_selector("body[data-tiles-ready]")
+    p.page.select_option("[data-tiles-area]", "500155001")
+    p.page.wait_for_selector("form[data-estimate='500155001']")
+    p.page.select_option("[data-tiles-min]", "12")
+    p.page.select_option("[data-tiles-max]", "14")
+    p.page.click("[data-tiles-save]")
+    expect(p.page.locator("form[data-tiles-form]")).to_have_attribute("data-state", "saved", timeout=60_000)
+    expect(p.page.locator("[data-tiles-saved] li")).to_have_count(1)
+    assert accessibility._violations(p, accessibility.AXE.read_text(encoding="utf-8")) == []

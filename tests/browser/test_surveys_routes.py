@@ -16,10 +16,13 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.observations.models import Observation
 from app.surveys.models import Route
+from tests.browser.test_accessibility import _violations, axe_source
 from tests.browser.test_capture import SENDING, _choose_species
 from tests.browser.waiting import wait_until
 from tests.conftest import PADDY
 from tests.surveys.routes_fixtures import haversine_m, make_campaign
+
+__all__ = ["axe_source"]  # the fixture, used by name
 
 
 @pytest.fixture
@@ -231,3 +234,69 @@ def test_a_route_walked_offline_and_reloaded_midway_is_sent_later(phone: Any, wa
     ]
     assert _records_of(walker.id) == []
     assert math.isclose(route["length_m"], _length(route["points"]), rel_tol=5e-3)
+
+
+def test_several_targets_in_one_save_for_a_campaign_chosen_in_the_form(phone: Any, walker: Any) -> None:
+    p = phone()
+    p.sign_in(walker.username)
+    p.goto("/observations/new")
+    _choose_species(p.page)  # 福寿螺
+    p.page.wait_for_selector('form[data-gps="good"]')
+    p.page.fill('input[name="density_per_m2"]', "5")
+    p.page.select_option("[data-record-campaign]", str(walker.campaign_id))
+    plant = walker.targets[1]  # 喜旱莲子草: found here too, with its cover
+    p.page.select_option(f"[data-target-choice='{plant}']", "true")
+    cover = p.page.locator(f"input[name='target-{plant}-cover_pct']")
+    cover.fill("150")  # beyond 100 %: refused on the phone, nothing queued
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator(f"[data-field='target-{plant}.cover_pct'] .field-errors")).to_be_visible()
+    cover.fill("30")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-form-result]")).to_contain_text("1")
+    _wait_sent(p)
+    records = _records_of(walker.id)
+    assert len(records) == 2
+    snail, weed = sorted(records, key=lambda r: r["species_id"] != walker.targets[0])
+    assert (snail["species_id"], snail["detected"], snail["density_per_m2"]) == (walker.targets[0], True, 5)
+    assert (weed["species_id"], weed["detected"]) == (plant, True)
+    assert all(r["campaign_id"] == walker.campaign_id and r["route_uuid"] is None for r in records)
+    assert (weed["latitude"], weed["longitude"]) == (snail["latitude"], snail["longitude"])
+    db.session.rollback()
+    try:
+        stored = db.session.scalars(
+            sa.select(Observation.cover_pct).where(
+                Observation.surveyor_id == walker.id, Observation.species_id == plant
+            )
+        ).one()
+    finally:
+        db.session.rollback()
+    assert stored == 30
+
+
+def test_route_pages_have_no_axe_violations(phone: Any, walker: Any, axe_source: str) -> None:
+    p = phone()
+    p.sign_in(walker.username)
+    found: dict[str, list[str]] = {}
+    p.goto("/surveys/routes/new")
+    p.page.wait_for_selector("[data-route-app][data-ready]")
+    found["setup"] = _violations(p, axe_source)
+    p.page.click("[data-route-start]")
+    _points_at_least(p, 1)
+    found["walking"] = _violations(p, axe_source)
+    p.goto("/observations/new")
+    _choose_species(p.page)
+    p.page.select_option(f"[data-target-choice='{walker.targets[1]}']", "true")
+    found["record form along a route"] = _violations(p, axe_source)
+    p.goto("/surveys/routes/new")
+    p.page.wait_for_selector("[data-route-app][data-ready]")
+    _walk(p, range(1, 2))
+    p.page.click("[data-route-stop]")
+    found["absences"] = _violations(p, axe_source)
+    p.page.click("[data-route-finish]")
+    _wait_sent(p)
+    [route] = _routes_of(walker.id)
+    for path in ("/surveys/routes", f"/surveys/routes/{route['id']}", f"/campaigns/{walker.campaign_id}"):
+        p.goto(path)
+        found[path] = _violations(p, axe_source)
+    failures = {page: rules for page, rules in found.items() if rules}
+    assert not failures, "\n".join(f"{page}: {rules}" for page, rules in failures.items())

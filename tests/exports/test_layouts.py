@@ -44,6 +44,7 @@ def test_each_template_has_every_detail_and_summary_sheet(bureau: str) -> None:
         "control_by_township",
         "follow_up_summary",
         "plots",
+        "survey_routes",
     ]
     assert {sheet.source for sheet in template.sheets} == set(SOURCES)
     for sheet in template.sheets:
@@ -102,7 +103,7 @@ def test_restricted_to_keeps_only_the_sheets_of_those_sources() -> None:
 
     assert [sheet.key for sheet in control.sheets] == ["control_operations", "control_by_method"]
     assert control.bureau == template.bureau
-    assert len(template.sheets) == 11  # the original is untouched
+    assert len(template.sheets) == 12  # the original is untouched
     with pytest.raises(ValueError, match="unknown sources: observation"):
         template.restricted_to({"observation"})
 

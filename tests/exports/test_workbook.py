@@ -131,6 +131,29 @@ def follow_up(i: int = 1, **changes: Any) -> dict[str, Any]:
     return row
 
 
+def survey_route(i: int = 1) -> dict[str, Any]:
+    return {
+        "id": i,
+        "client_uuid": f"00000000-0000-4000-8000-{i:012d}",
+        "campaign": "2024 年普查",
+        "unit_code": "500155001001",
+        "unit_name": "梁山街道南华社区",
+        "township_name": "梁山街道",
+        "date": date(2024, 5, 2),
+        "started_at": WHEN,
+        "ended_at": WHEN + timedelta(hours=2),
+        "surveyor": "张三",
+        "organization": "梁平区林业局",
+        "length_km": 3.25,
+        "duration_min": 120.0,
+        "point_count": 480,
+        "poor_point_count": 3,
+        "records": 4,
+        "species_found": "福寿螺、空心莲子草",
+        "notes": None,
+    }
+
+
 SUMMARIES: dict[str, list[dict[str, Any]]] = {
     "species_summary": [
         {
@@ -284,6 +307,7 @@ def all_rows(observations: int = 5, operations: int = 3, follow_ups: int = 4) ->
         "observations": [observation(i) for i in range(1, observations + 1)],
         "control_operations": [control_operation(i) for i in range(1, operations + 1)],
         "follow_ups": [follow_up(i) for i in range(1, follow_ups + 1)],
+        "survey_routes": [survey_route()],
         **SUMMARIES,
     }
 
@@ -324,7 +348,7 @@ def test_sheets_come_in_the_template_order_after_the_cover(forestry: Template) -
 
     details = ["调查记录", "防治记录", "复查记录"]
     summaries = ["物种汇总", "类别汇总", "物种乡镇汇总", "乡镇汇总", "防治汇总", "乡镇防治汇总", "复查汇总"]
-    assert book.sheetnames == ["封面", *details, *summaries, "样地调查"]
+    assert book.sheetnames == ["封面", *details, *summaries, "样地调查", "踏查记录"]
     assert counts == {
         "observations": 5,
         "control_operations": 3,
@@ -337,6 +361,7 @@ def test_sheets_come_in_the_template_order_after_the_cover(forestry: Template) -
         "control_by_township": 1,
         "follow_up_summary": 1,
         "plots": 1,
+        "survey_routes": 1,
     }
 
 

@@ -187,7 +187,10 @@ def test_patch_replaces_units_keeping_ids(planner: Any, campaign_body: Any, fiel
     assert units[YUNLONG]["id"] == ids[YUNLONG]
     assert units[YUNLONG]["assignee_id"] == field_team.b.id and units[YUNLONG]["due_on"] == due
     listed = planner.get(f"/api/v1/campaigns/{created['id']}/units").get_json()
-    assert [u["unit_code"] for u in listed] == ["500155001", YUNLONG]
+    assert [u["unit_code"] for u in listed["items"]] == ["500155001", YUNLONG]
+    assert (listed["total"], listed["page"], listed["per_page"]) == (2, 1, 50)
+    second = planner.get(f"/api/v1/campaigns/{created['id']}/units?per_page=1&page=2").get_json()
+    assert [u["unit_code"] for u in second["items"]] == [YUNLONG]
 
 
 def test_a_new_window_must_hold_the_due_dates(planner: Any, campaign_body: Any) -> None:
@@ -232,6 +235,88 @@ def test_my_survey_units(
     )
     db.session.commit()
     mine = api_as(field_team.b).get("/api/v1/me/survey-units").get_json()
-    assert sorted(u["unit_code"] for u in mine) == [LIRANG_VILLAGE, "500155102201"]
-    assert mine[0]["campaign_name"] == "2026年福寿螺普查"
-    assert api_as("surveyor", "forestry").get("/api/v1/me/survey-units").get_json() == []
+    assert mine["total"] == 2
+    assert sorted(u["unit_code"] for u in mine["items"]) == [LIRANG_VILLAGE, "500155102201"]
+    assert mine["items"][0]["campaign_name"] == "2026年福寿螺普查"
+    assert api_as("surveyor", "forestry").get("/api/v1/me/survey-units").get_json()["items"] == []
+
+
+def test_a_unit_with_routes_stays(planner: Any, campaign_body: Any, field_team: Any) -> None:
+    from tests.surveys.coverage_fixtures import add_route
+
+    created = planner.post("/api/v1/campaigns", json=campaign_body()).get_json()
+    campaign = db.session.get(Campaign, created["id"])
+    walked = next(u for u in campaign.units if u.unit_code == YUNLONG)
+    add_route(campaign, field_team.a, [(107.80, 30.68), (107.81, 30.69)], unit=walked)
+    db.session.commit()
+    without = [{"township_code": LIRANG, "village_code": LIRANG_VILLAGE}]
+    errors = _errors(planner.patch(f"/api/v1/campaigns/{created['id']}", json={"units": without}))
+    assert set(errors) == {"units"} and "云龙镇" in errors["units"][0]
+    db.session.expire_all()
+    assert len(db.session.get(Campaign, created["id"]).units) == 3
+
+
+def test_who_takes_part(make_campaign: Any, make_user: Any, field_team: Any, app: Any) -> None:
+    from app.errors import InvalidInput
+    from app.surveys.campaigns import campaign_for, takes_part
+
+    outsider = make_user("surveyor", "agriculture")
+    helper = make_user("surveyor", "agriculture")
+    campaign = make_campaign(units=((YUNLONG, helper, None),))
+    assert takes_part(field_team.a, campaign)  # forestry staff
+    assert takes_part(helper, campaign)  # assigned a unit, though of another bureau
+    assert takes_part(make_user("admin", "agriculture"), campaign)
+    assert not takes_part(outsider, campaign)
+    with app.test_request_context():
+        assert campaign_for(field_team.a, campaign.id) is campaign
+        for who, wanted in ((outsider, campaign.id), (field_team.a, 2**31 - 1)):
+            try:
+                campaign_for(who, wanted, "campaign_id")
+            except InvalidInput as exc:
+                assert set(exc.errors) == {"campaign_id"}
+            else:
+                raise AssertionError("refused expected")
+
+
+def test_unit_outlines_when_boundaries_are_loaded(make_campaign: Any, field_team: Any) -> None:
+    import uuid
+
+    from app.district.models import Boundary, BoundaryLevel, BoundaryLoad
+    from app.surveys.campaigns import unit_outlines
+
+    campaign = make_campaign(units=((LIRANG_VILLAGE, field_team.a, None), (YUNLONG, field_team.a, None)))
+    assert unit_outlines(campaign.units) == {"type": "FeatureCollection", "features": []}
+    load = BoundaryLoad(
+        level=BoundaryLevel.VILLAGE,
+        version=uuid.uuid4().hex,
+        filename="t.geojson",
+        sha256="0" * 64,
+        format="geojson",
+        crs="EPSG:4326",
+        code_field="code",
+        units=1,
+        features=1,
+    )
+    db.session.add(load)
+    db.session.flush()
+    # A made-up outline with a point every ~1 m along one side: simplified away on the small map.
+    side = [[107.70 + i * 0.00001, 30.66] for i in range(2000)]
+    ring = [*side, [107.72, 30.66], [107.72, 30.68], [107.70, 30.68], [107.70, 30.66]]
+    db.session.add(
+        Boundary(
+            load_id=load.id,
+            level=BoundaryLevel.VILLAGE,
+            code=LIRANG_VILLAGE,
+            name="老营村",
+            geometry={"type": "Polygon", "coordinates": [ring]},
+            area_m2=4.6e6,
+            min_lon=107.70,
+            min_lat=30.66,
+            max_lon=107.72,
+            max_lat=30.68,
+        )
+    )
+    db.session.flush()
+    [feature] = unit_outlines(campaign.units)["features"]
+    assert feature["properties"]["code"] == LIRANG_VILLAGE and feature["properties"]["name"] == "老营村"
+    assert len(feature["geometry"]["coordinates"][0]) <= 6

@@ -4,6 +4,7 @@ and a statement count that does not grow with the number of units."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -239,3 +240,43 @@ def test_statements_do_not_grow_with_units(
             coverage.compute(campaign)
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The page (the partial the campaign page includes)
+
+
+def test_the_coverage_page_shows_each_unit_and_the_tallies(
+    people: dict[str, Any], web_as: Any, api_as: Any, make_observation: Any
+) -> None:
+    campaign = make_campaign(people["admin"])
+    add_unit(campaign, "500155002008", assignee=people["a"])
+    add_unit(campaign, "500155002009", assignee=people["b"], due_on=local_today() - timedelta(days=1))
+    add_unit(campaign, "500155003001", assignee=people["b"])
+    add_record(
+        make_observation,
+        api_as(people["a"]),
+        lon=107.81,
+        lat=30.66,
+        campaign=campaign,
+        village_code="500155002008",
+    )
+    web = web_as("surveyor")
+    response = web.get(f"/campaigns/{campaign.id}/coverage")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    rows = dict(re.findall(r'data-unit="(\d+)" data-status="(\w+)"', html))
+    assert rows == {"500155002008": "covered", "500155002009": "in_progress", "500155003001": "not_started"}
+    assert f'data-url="/api/v1/campaigns/{campaign.id}/coverage/geojson"' in html
+    assert "js/coverage.js" in html
+    assert 'data-code="500155002"' in html and 'data-code="500155003"' in html
+    assert web.get("/campaigns/987654/coverage").status_code == 404
+
+
+def test_a_stored_track_is_read_as_its_coordinates() -> None:
+    text = '{"type": "LineString", "coordinates": [[107.8, 30.6, 412.0], [107.81, 30.61, 415.5]]}'
+    assert coverage.track_coordinates(text).tolist() == [[107.8, 30.6], [107.81, 30.61]]
+    two_d = '{"coordinates": [[107.8, 30.6], [107.81, 30.61], [107.82, 30.6]], "type": "LineString"}'
+    assert coverage.track_coordinates(two_d).tolist() == [[107.8, 30.6], [107.81, 30.61], [107.82, 30.6]]
+    assert coverage.track_coordinates(None) is None
+    assert coverage.track_coordinates('{"type": "Point", "coordinates": [107.8, 30.6]}') is None

@@ -223,6 +223,23 @@ def test_list_by_site_and_campaign(
     assert everything["total"] == 2
 
 
+def test_the_list_asks_the_same_number_of_queries_for_one_plot_or_six(
+    surveyor: Any, site: dict[str, Any], species_id: Any, count_queries: Any
+) -> None:
+    def queries_for_the_list() -> int:
+        with count_queries() as queries:
+            response = surveyor.get(f"/api/v1/plots?site_id={site['site_id']}")
+        assert response.status_code == 200
+        return len(queries)
+
+    surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"]))
+    one = queries_for_the_list()
+    for _ in range(5):
+        surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"]))
+    assert surveyor.get(f"/api/v1/plots?site_id={site['site_id']}").get_json()["total"] == 6
+    assert queries_for_the_list() == one
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input: 422 naming the field, nothing written
 
@@ -473,3 +490,21 @@ def test_the_site_timeline_shows_the_plot_with_its_figures(
     assert "5 个样方" in page
     detail = web_as(surveyor.user).get(f"/plots/{plot['id']}").get_data(as_text=True)
     assert f"{weed['mean_density_per_m2']:.2f}" in detail
+
+
+def test_the_plot_form_offers_the_running_campaigns_the_surveyor_takes_part_in(
+    make_user: Any, surveyor: Any, web_as: Any, site: dict[str, Any]
+) -> None:
+    mine = _campaign(make_user)
+    theirs = _campaign(make_user, "agriculture")
+    today = local_today()
+    over = _campaign(make_user, starts=today - timedelta(days=60), ends=today - timedelta(days=2))
+    web = web_as(surveyor.user)
+    page = web.get(f"/sites/{site['site_id']}/plots/new").get_data(as_text=True)
+    assert f'<option value="{mine}">' in page
+    assert f'value="{theirs}"' not in page and f'value="{over}"' not in page
+    chosen = web.get(f"/sites/{site['site_id']}/plots/new?campaign_id={mine}").get_data(as_text=True)
+    assert f'<option value="{mine}" selected>' in chosen
+    # Another bureau's campaign named in the address is not offered.
+    other = web.get(f"/sites/{site['site_id']}/plots/new?campaign_id={theirs}").get_data(as_text=True)
+    assert f'value="{theirs}"' not in other

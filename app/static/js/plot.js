@@ -123,7 +123,7 @@ function buildPlot() {
     shape: field("shape").value,
     quadrats: [],
   };
-  if (form.dataset.campaignId) body.campaign_id = Number(form.dataset.campaignId);
+  if (field("campaign_id") && field("campaign_id").value) body.campaign_id = Number(field("campaign_id").value);
   for (const name of ["length_m", "width_m", "radius_m"]) {
     const value = number(field(name));
     if (value !== undefined && !form.querySelector(`[data-field="${name}"]`).hidden) body[name] = value;
@@ -269,8 +269,8 @@ async function reopen(id) {
   field("surveyed_at").value = localInputValue(new Date(body.surveyed_at));
   field("shape").value = body.shape;
   showDimensions();
-  for (const name of ["length_m", "width_m", "radius_m", "habitat", "notes"]) {
-    if (body[name] !== undefined) field(name).value = String(body[name]);
+  for (const name of ["length_m", "width_m", "radius_m", "habitat", "notes", "campaign_id"]) {
+    if (body[name] !== undefined && field(name)) field(name).value = String(body[name]);
   }
   form.querySelector("[data-quadrats]").replaceChildren();
   for (const quadrat of body.quadrats) addQuadrat(quadrat);

@@ -1,7 +1,9 @@
-// The record form while a route is walked (docs/surveys.md, Routes): the form says so, each record carries
-// the route's client_uuid and campaign, the route keeps recording GPS fixes on this page, and the campaign's
-// other target species can be recorded at the same point in the same save — found (with their figures) or
-// searched and not found — each as a record of its own with its own client_uuid, through the outbox.
+// The record form's part for survey campaigns (docs/surveys.md, Routes). While a route is walked the form
+// says so, each record carries the route's client_uuid and campaign, and the route keeps recording GPS
+// fixes on this page; with no route, the surveyor may choose a campaign the record is for. Either way the
+// campaign's other target species can be recorded at the same point in the same save — found (with their
+// figures) or searched and not found — each as a record of its own with its own client_uuid, through the
+// outbox.
 import * as outbox from "./outbox.js";
 import * as store from "./route-store.js";
 import { checkObservation } from "./checks.js";
@@ -9,6 +11,7 @@ import { checkObservation } from "./checks.js";
 let form = null;
 let data = null;
 let route = null;
+let campaign = null; // the route's campaign, or the one chosen in the form
 let words = {};
 let recorder = null;
 
@@ -29,13 +32,14 @@ export function activeRoute() {
 
 // What a new record carries for the route: its client_uuid and campaign.
 export function fields(kind) {
-  if (!route || kind !== "observation") return {};
-  return { route_uuid: route.id, campaign_id: route.campaign.id };
+  if (kind !== "observation") return {};
+  if (route) return { route_uuid: route.id, campaign_id: route.campaign.id };
+  return campaign ? { campaign_id: campaign.id } : {};
 }
 
 function targets() {
   const chosen = Number(form.elements.namedItem("species_id").value);
-  return route.campaign.species.filter((s) => s.id !== chosen);
+  return campaign ? campaign.species.filter((s) => s.id !== chosen) : [];
 }
 
 function metricsOf(species) {
@@ -85,6 +89,21 @@ function banner() {
   const back = el("a", { href: "/surveys/routes/new", className: "button" }, words.back);
   const note = el("p", { className: "card", "data-route-banner": route.id }, words.banner.replace("{what}", what), " ", back);
   form.prepend(note);
+}
+
+// No route running: the record may be for one of the user's campaigns (chosen here, or none).
+function campaignChoice(campaigns) {
+  const select = el("select", { name: "campaign_id", "data-record-campaign": "" });
+  select.append(new Option(words.no_campaign, ""));
+  for (const c of campaigns) select.append(new Option(c.name, String(c.id)));
+  select.addEventListener("change", () => {
+    campaign = campaigns.find((c) => c.id === Number(select.value)) || null;
+    renderTargets();
+  });
+  form.prepend(el("label", { "data-field": "campaign_id" }, words.campaign, select));
+}
+
+function targetsPanel() {
   const box = el(
     "fieldset",
     { "data-route-targets": "", hidden: true },
@@ -107,12 +126,12 @@ function banner() {
 // The extra records the targets panel asks for, made from the main record (same point, time, place):
 // {records, errors} — errors by field ("target-<id>.<field>") when one of them would be refused.
 export function targetRecords(main) {
-  if (!route) return { records: [], errors: {} };
+  if (!campaign) return { records: [], errors: {} };
   const records = [];
   const errors = {};
   for (const choice of form.querySelectorAll("[data-target-choice]")) {
     if (choice.value === "") continue;
-    const species = route.campaign.species.find((s) => s.id === Number(choice.dataset.targetChoice));
+    const species = campaign.species.find((s) => s.id === Number(choice.dataset.targetChoice));
     if (!species || species.id === main.species_id) continue;
     const detected = choice.value === "true";
     const record = { client_uuid: outbox.newId(), species_id: species.id, detected };
@@ -147,7 +166,7 @@ export function savedText(n) {
 }
 
 export function reset() {
-  if (!route) return;
+  if (!campaign) return;
   for (const choice of form.querySelectorAll("[data-target-choice]")) {
     choice.value = "";
     choice.dispatchEvent(new Event("change"));
@@ -158,11 +177,21 @@ export function reset() {
 export async function init(recordForm, fieldData) {
   form = recordForm;
   data = fieldData;
+  const wordsEl = document.getElementById("ias-route-form");
+  if (!wordsEl || form.dataset.kind !== "observation") return;
+  words = JSON.parse(wordsEl.textContent);
   const found = store.active(data.user.id);
-  if (!found || found.phase === store.PHASES.STOPPED || form.dataset.kind !== "observation") return;
-  route = found;
-  words = JSON.parse(document.getElementById("ias-route-form")?.textContent || "{}");
-  banner();
+  const campaigns = JSON.parse(document.getElementById("ias-route-campaigns")?.textContent || "[]");
+  if (found && found.phase !== store.PHASES.STOPPED) {
+    route = found;
+    campaign = route.campaign;
+    banner();
+  } else if (campaigns.length) {
+    campaignChoice(campaigns);
+  } else {
+    return;
+  }
+  targetsPanel();
   renderTargets();
   form.addEventListener("change", (event) => {
     if (event.target.name === "species_id") renderTargets();
@@ -172,6 +201,7 @@ export async function init(recordForm, fieldData) {
     childList: true,
     attributes: true,
   });
+  if (!route) return;
   // The route goes on recording while a record is made.
   const all = await store.points(route.id);
   recorder = new store.Recorder(route, all[all.length - 1]);

@@ -201,10 +201,14 @@ function showTotal() {
   const rows = estimate.zooms.filter((row) => row.zoom >= from && row.zoom <= to);
   const requests = rows.reduce((sum, row) => sum + row.requests, 0);
   const bytes = rows.reduce((sum, row) => sum + row.bytes, 0);
-  let text = from <= to ? t("total", { from, to, n: requests, size: size(bytes) }) : "";
-  if (requests > estimate.cap) text += " " + t("over_cap", { cap: estimate.cap });
+  const last = estimate.zooms.length ? estimate.zooms[estimate.zooms.length - 1].zoom : -1;
+  // The server estimates up to the first zoom over the cap: a range beyond it is over the cap, uncounted.
+  if (to > last || requests > estimate.cap) {
+    form.dataset.requests = "over";
+    return status(t("over_cap", { cap: estimate.cap }));
+  }
   form.dataset.requests = String(requests);
-  status(text);
+  status(from <= to ? t("total", { from, to, n: requests, size: size(bytes) }) : "");
 }
 
 async function loadEstimate() {

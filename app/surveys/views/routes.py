@@ -27,6 +27,18 @@ def _campaign_routes() -> dict[str, Any]:
     return {"campaign_routes": services.of_campaign, "route_effort": effort}
 
 
+@bp.app_context_processor
+def _walkable_campaigns() -> dict[str, Any]:
+    """The record form's campaign choice (surveys/_route_form.html): asked only by that template."""
+
+    def walkable() -> list[dict[str, Any]]:
+        if not current_user.is_authenticated:
+            return []
+        return services.campaigns_to_walk(current_user, local_today())
+
+    return {"walkable_campaigns": walkable}
+
+
 @bp.route("/surveys/routes/new")
 @login_required
 def walk() -> str:
