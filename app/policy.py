@@ -187,6 +187,12 @@ def may_manage_campaign(user: User, campaign: Owned) -> bool:
     return may_manage_campaigns_of(user, campaign.organization_id)
 
 
+def may_read_route(user: User, route: Owned) -> bool:
+    """A 踏查 route (a surveyor's track) is read by the staff acting for its organization: its bureau reads
+    its units' routes (docs/surveys.md, Routes)."""
+    return acts_for(user, route.organization_id)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Exports and imports
 

@@ -28,8 +28,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from pyproj import Geod
 
+from app import policy
 from app.accounts.models import User
-from app.accounts.organizations import acting_ids, acts_for
+from app.accounts.organizations import acting_ids
 from app.clock import CLOCK_SKEW, EARLIEST, local_zone
 from app.district.boundaries import locator
 from app.district.services import get_district
@@ -342,8 +343,8 @@ def get_route(actor: User, route_id: int) -> Route:
 
 
 def may_read(user: User, route: Route) -> bool:
-    """Staff acting for the route's organization (its bureau reads its units' routes)."""
-    return acts_for(user, route.organization_id)
+    """Staff acting for the route's organization (its bureau reads its units' routes): app/policy.py."""
+    return policy.may_read_route(user, route)
 
 
 def filtered(actor: User, filters: dict[str, Any]) -> sa.Select[tuple[Route]]:

@@ -93,6 +93,7 @@ UNWALKED = {
     "GET /static/{filename}": "the app's CSS, JS and icon: the sign-in page needs them",
     "GET /api-docs/static/{filename}": "Swagger UI's files from its wheel (app/main/api_docs.py)",
     "GET /vendor/leaflet/{filename}": "Leaflet's files from the XStatic wheel, cached by the service worker",
+    "GET /vendor/geoman/{filename}": "Leaflet-Geoman (the area tool) from node_modules, cached likewise",
 }
 
 READ = "§1: all signed-in staff may read the district's observations (one shared census)"

@@ -6,6 +6,7 @@ test through the DevTools protocol; the app never serves it.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,21 @@ def _pages(api_as: Any, make_observation: Any, treat: Any, admin: Any) -> list[s
         },
     )
     assert created.status_code == 201, created.get_json()
+    # A plot with a quadrat at the record's site (the plot form and the plot's page).
+    plot = api.post(
+        "/api/v1/plots",
+        json={
+            "client_uuid": str(uuid.uuid4()),
+            "site_id": record["site_id"],
+            "surveyed_at": record["observed_at"],
+            "shape": "square",
+            "length_m": 10,
+            "quadrats": [
+                {"number": 1, "size_m2": 1, "records": [{"species_id": record["species_id"], "count": 3}]}
+            ],
+        },
+    )
+    assert plot.status_code == 201, plot.get_json()
     db.session.commit()
     db.session.rollback()
     return [
@@ -69,6 +85,8 @@ def _pages(api_as: Any, make_observation: Any, treat: Any, admin: Any) -> list[s
         "/follow-ups",
         f"/follow-ups/{operation['follow_ups'][0]['id']}",
         f"/sites/{record['site_id']}",
+        f"/sites/{record['site_id']}/plots/new",
+        f"/plots/{plot.get_json()['id']}",
         "/map",
         "/notifications",
         "/dashboard",

@@ -3,13 +3,16 @@ shown with its figures on the plot's page and the site's timeline."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.extensions import db
+from app.photos.models import Photo
 from app.surveys.models import Plot
+from tests.photos.images import encode, photo
 
 SNAIL = "pomacea-canaliculata"
 WEED = "alternanthera-philoxeroides"
@@ -31,6 +34,10 @@ def _plots_of(user_id: int) -> list[dict[str, Any]]:
             {
                 "id": plot.id,
                 "area_m2": plot.area_m2,
+                "photos": [
+                    (ph.width, ph.height)
+                    for ph in db.session.scalars(sa.select(Photo).where(Photo.plot_id == plot.id))
+                ],
                 "quadrats": [
                     (q.number, q.size_m2, {r.species_id: r for r in q.records}) for q in plot.quadrats
                 ],
@@ -42,7 +49,7 @@ def _plots_of(user_id: int) -> list[dict[str, Any]]:
 
 
 def test_a_plot_of_five_quadrats_laid_offline_then_sent(
-    phone: Any, field_user: Any, api_as: Any, make_observation: Any, species_id: Any
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any, species_id: Any, tmp_path: Path
 ) -> None:
     user = field_user("surveyor", organization="forestry")
     site = make_observation(api_as(user.user))
@@ -77,6 +84,10 @@ def test_a_plot_of_five_quadrats_laid_offline_then_sent(
             for name, value in figures.items():
                 record.locator(f'input[name="{name}"]').fill(value)
     expect(page.locator("[data-quadrat-count]")).to_have_text("5")
+    picture = tmp_path / "plot.jpg"
+    picture.write_bytes(encode(photo(1200, 900), "JPEG", quality=85))
+    page.set_input_files('[data-photos="gallery"]', str(picture))
+    page.wait_for_selector("[data-photo-list] [data-photo]")
     p.screenshot("plot-form")
     page.click('button[type="submit"]')
     page.wait_for_selector("[data-form-result]:not([hidden])")
@@ -89,6 +100,7 @@ def test_a_plot_of_five_quadrats_laid_offline_then_sent(
     page.wait_for_selector("[data-form-result] [data-plot-link]")
     [plot] = _plots_of(user.id)
     assert plot["area_m2"] == 100
+    assert plot["photos"] == [(1200, 900)]  # its photo went with it
     assert [(n, size) for n, size, _records in plot["quadrats"]] == [(n, 1.0) for n in range(1, 6)]
     snail, weed = species_id(SNAIL), species_id(WEED)
     assert plot["quadrats"][0][2][snail].density_per_m2 == 12

@@ -129,6 +129,8 @@ def test_a_campaigns_export_has_only_its_plots(
     outside = surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"]))
     scope = Scope("forestry", None, None, {"campaign_id": campaign_id})
     assert {r["plot_id"] for r in plot_rows(scope)} == {inside.get_json()["id"]}
+    # The workbook of the campaign (POST /api/v1/exports with campaign_id keeps it among the filters).
+    assert {r["样地编号"] for r in _sheet("forestry", campaign_id=campaign_id)} == {inside.get_json()["id"]}
     everything = Scope("forestry", None, None, {})
     assert {r["plot_id"] for r in plot_rows(everything)} == {
         inside.get_json()["id"],
