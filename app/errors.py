@@ -59,6 +59,12 @@ FIELD_LABELS: dict[str, Any] = {
     "details": _l("Method details"),
     "comment": _l("Comment"),
     "decision": _l("Decision"),
+    # Pages' own inputs (app/pages.py)
+    "next": _l("Page to go back to"),
+    "q": _l("Search species"),
+    "lang": _l("Language"),
+    "name_zh": _l("Chinese name"),
+    "name_sci": _l("Scientific name"),
 }
 
 

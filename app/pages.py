@@ -8,7 +8,9 @@ list's filters and for a posted form, the same way the API reads its arguments.
   same before the view and gives it the arguments as its first parameter.
 
 Browsers send every input of a form, blank or not: a blank (or all-spaces) value means "not given" and
-is left out before the schema loads. Unknown names (`page`, the form's `csrf_token` …) are ignored.
+is left out before the schema loads (`location="form_with_blanks"` keeps them, for a form where clearing
+an input means clearing the value: the record edit form). Unknown names (`page`, the form's
+`csrf_token` …) are ignored.
 CSRF: every posted form is checked before any view runs (app/accounts/auth.py), so nothing here can
 skip it.
 """
@@ -21,13 +23,15 @@ from typing import Any, Literal, TypeVar
 
 import marshmallow as ma
 from flask import Request, request
+from flask_babel import lazy_gettext as _l
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import MultiDict
 
 from app.errors import FieldErrors, InvalidInput, invalid_fields_message
+from app.security import is_local_path
 
 F = TypeVar("F", bound=Callable[..., Any])
-Location = Literal["query", "form"]
+Location = Literal["query", "form", "form_with_blanks"]
 
 
 def _given(values: MultiDict[str, str]) -> MultiDict[str, str]:
@@ -48,27 +52,40 @@ class PageParser(FlaskParser):
     def load_querystring(self, req: Request, schema: ma.Schema) -> Any:
         return self._makeproxy(_given(req.args), schema)
 
+    __location_map__ = dict(  # noqa: RUF012 - webargs' own class attribute, extended
+        FlaskParser.__location_map__, form_with_blanks="load_form_with_blanks"
+    )
+
     def load_form(self, req: Request, schema: ma.Schema) -> Any:
         return self._makeproxy(_given(req.form), schema)
+
+    def load_form_with_blanks(self, req: Request, schema: ma.Schema) -> Any:
+        return self._makeproxy(req.form, schema)
 
     def handle_error(  # type: ignore[override]
         self, error: ma.ValidationError, req: Request, schema: ma.Schema, **kwargs: Any
     ) -> None:
         errors = _field_errors(error)
         valid = error.valid_data if isinstance(error.valid_data, dict) else {}
-        if len(errors) == 1 and len(next(iter(errors.values()))) == 1:
-            [(name, [message])] = errors.items()
-            raise PageInputInvalid(InvalidInput.field(name, message).message, errors, valid)
-        raise PageInputInvalid(invalid_fields_message(errors), errors, valid)
+        raise PageInputInvalid(describe(errors), errors, valid)
 
 
 parser = PageParser()
 
 
+def describe(errors: FieldErrors) -> str:
+    """One sentence for a page's message: the field and what is wrong with it when one is at fault
+    ("Invalid value for 语言: …"), else the fields at fault by their labels."""
+    if len(errors) == 1 and len(next(iter(errors.values()))) == 1:
+        [(name, [message])] = errors.items()
+        return InvalidInput.field(name, message).message
+    return invalid_fields_message(errors)
+
+
 def _field_errors(error: ma.ValidationError) -> FieldErrors:
     messages = error.normalized_messages()  # type: ignore[no-untyped-call]
     # webargs nests the messages under the location ({"query": {"status": [...]}}).
-    if len(messages) == 1 and next(iter(messages)) in ("query", "form"):
+    if len(messages) == 1 and next(iter(messages)) in ("query", "form", "form_with_blanks"):
         messages = next(iter(messages.values()))
     return {
         name: [str(m) for m in (found if isinstance(found, list) else [found])]
@@ -108,3 +125,11 @@ def use_args(schema: ma.Schema | type[ma.Schema], *, location: Location = "query
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def local_path(value: str) -> bool:
+    """Validator of a page to go back to (`next`): a page of this site, never another site's, so that a
+    link cannot bounce people elsewhere."""
+    if not is_local_path(value):
+        raise ma.ValidationError(str(_l("not a page of this site")))
+    return True

@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from app.accounts.models import OrganizationKind, Role
 from app.api import PageArgs
+from app.pages import local_path
 
 _role = ma.fields.Enum(Role, by_value=True)
 
@@ -114,3 +115,10 @@ class PasswordChangeArgs(ma.Schema):
     new_password = ma.fields.String(
         required=True, load_only=True, validate=ma.validate.Length(min=1, max=256)
     )
+
+
+class SignInArgs(ma.Schema):
+    """The sign-in page's query string (a page's input, read by app/pages.py): where to go once signed
+    in, a page of this site."""
+
+    next = ma.fields.String(validate=local_path)

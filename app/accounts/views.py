@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from app import pages
 from app.accounts import services, throttle
 from app.accounts.auth import roles_required
 from app.accounts.forms import (
@@ -20,6 +21,7 @@ from app.accounts.forms import (
 )
 from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acting_ids
+from app.accounts.schemas import SignInArgs
 from app.accounts.sessions import end_session, start_session
 from app.errors import (
     AuthenticationFailed,
@@ -29,22 +31,20 @@ from app.errors import (
     RateLimited,
 )
 from app.extensions import db
-from app.security import is_local_path
 
 bp = Blueprint("accounts", __name__)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: a sign-in link must not bounce people to another site."""
-    return target if target and is_local_path(target) else url_for("main.home")
-
-
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in() -> str | Response | tuple[str, int]:
+    # Only same-site paths: a sign-in link must not bounce people to another site. Another is refused
+    # naming `next` on the page, and signing in then goes home.
+    args, next_errors = pages.read(SignInArgs)
+    target = args.get("next") or url_for("main.home")
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(target)
     form = SignInForm()
-    status = 200
+    status = 422 if next_errors else 200
     if form.validate_on_submit():
         username = services.normalize_username(form.username.data or "")
         cookie = request.cookies.get(throttle.KNOWN_CLIENT_COOKIE)
@@ -61,7 +61,7 @@ def sign_in() -> str | Response | tuple[str, int]:
             # the field stays signed in (REMEMBER_COOKIE_DURATION), so the outbox can send without
             # asking for the password. app/accounts/sessions.py says how it is revoked.
             start_session(user)
-            response = redirect(_safe_next(request.args.get("next")))
+            response = redirect(target)
             if client is None:  # this browser is now one the user signed in from (the throttle's exemption)
                 response.set_cookie(
                     throttle.KNOWN_CLIENT_COOKIE,
@@ -72,7 +72,9 @@ def sign_in() -> str | Response | tuple[str, int]:
                     samesite="Lax",
                 )
             return response
-    return render_template("accounts/sign_in.html", form=form, title=_("Sign in")), status
+    next_error = pages.describe(next_errors) if next_errors else None
+    page = render_template("accounts/sign_in.html", form=form, next_error=next_error, title=_("Sign in"))
+    return page, status
 
 
 @bp.route("/sign-out", methods=["POST"])

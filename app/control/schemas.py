@@ -5,7 +5,7 @@ from typing import Any
 import marshmallow as ma
 from flask_babel import lazy_gettext as _l
 
-from app.api import ID_RANGE, LocalDateTime, PageArgs, WorkDay
+from app.api import ID_RANGE, MAX_ID, LocalDateTime, PageArgs, WorkDay
 from app.control.assessment import efficacy_gap_text
 from app.control.follow_ups import is_overdue
 from app.control.models import FollowUpKind, FollowUpStatus
@@ -238,3 +238,40 @@ class FollowUpPageArgs(ma.Schema):
     assignee_id = ma.fields.Integer(**_positive("assignee_id"))
     township_code = ma.fields.String()
     page = ma.fields.Integer(**_positive("page"))
+
+
+def _an_id(name: str) -> dict[str, Any]:
+    """A row's id: a positive whole number the database can hold."""
+    message = _l("%(field)s must be a positive whole number.", field=name)
+    return {
+        "validate": ma.validate.Range(min=1, max=MAX_ID, error=message),
+        "error_messages": {"invalid": message},
+    }
+
+
+class NewOperationArgs(ma.Schema):
+    """The control operation form's query string (read by app/pages.py): the record that found the
+    species, or the site treated."""
+
+    observation_id = ma.fields.Integer(**_an_id("observation_id"))
+    site_id = ma.fields.Integer(**_an_id("site_id"))
+
+
+FOLLOW_UP_ACTIONS = ("reassign", "reschedule", "cancel", "accept_far")
+
+
+class FollowUpForm(ma.Schema):
+    """A supervisor's form on a follow-up's page (read by app/pages.py): reassign, reschedule, cancel or
+    accept a far re-inspection; the view asks for the fields its action needs."""
+
+    action = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(FOLLOW_UP_ACTIONS, error=_l("Unknown action.")),
+        error_messages={"required": _l("Unknown action.")},
+    )
+    assignee_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=MAX_ID, error=_l("Choose who does the re-inspection.")),
+        error_messages={"invalid": _l("Choose who does the re-inspection.")},
+    )
+    due_on = ma.fields.Date(error_messages={"invalid": _l("Give the new date as YYYY-MM-DD.")})
+    cancelled_reason = ma.fields.String(load_default="")

@@ -7,7 +7,6 @@ follow-up (reassign, reschedule, cancel) is a desk task and a plain form post.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +22,7 @@ from app.control import assessment, staff
 from app.control import follow_ups as follow_up_rules
 from app.control.follow_ups import FOLLOW_UP_LABELS
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
-from app.control.schemas import FollowUpPageArgs
+from app.control.schemas import FollowUpForm, FollowUpPageArgs, NewOperationArgs
 from app.district.services import find_townships
 from app.errors import InvalidInput, ServiceError
 from app.extensions import db
@@ -39,24 +38,16 @@ METRIC_LABELS = {metric.key: metric.label for metric in metrics.EFFICACY}
 SITE_CHOICES = 300  # the site picker lists this many of the organization's most recently seen sites
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        abort(400, _("%(field)s must be a positive whole number.", field=name))
-    return int(raw)
-
-
 @bp.route("/control-operations/new")
 @login_required
 def new_operation() -> str:
     """The control operation form, for a site or from the record that found the species."""
     site = observation = None
-    if (observation_id := _int_arg("observation_id")) is not None:
+    args = pages.load(NewOperationArgs)  # a malformed id: a 422 page naming it
+    if (observation_id := args.get("observation_id")) is not None:
         observation = observation_services.get_observation(observation_id)
         site = observation.site
-    elif (site_id := _int_arg("site_id")) is not None:
+    elif (site_id := args.get("site_id")) is not None:
         site = site_services.get_site(site_id)
     sites: list[Site] = []
     if site is None:
@@ -185,29 +176,29 @@ def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None
 def manage_follow_up(follow_up_id: int) -> Any:
     """Reassign, reschedule or cancel (supervisors), with the same rules as PATCH /api/v1/follow-ups."""
     item = follow_up_rules.get_follow_up(follow_up_id)
-    action = request.form.get("action")
+    form, errors = pages.read(FollowUpForm, location="form")
+    action = form.get("action")
     changes: dict[str, Any] = {}
-    errors: dict[str, list[str]] = {}
+    if "action" in errors:
+        raise InvalidInput.field("action", errors["action"][0])
     if action == "reassign":
-        raw = request.form.get("assignee_id", "")
-        if not raw.isdigit():
+        if "assignee_id" not in form and "assignee_id" not in errors:
             errors["assignee_id"] = [_("Choose who does the re-inspection.")]
-        else:
-            changes["assignee_id"] = int(raw)
+        changes["assignee_id"] = form.get("assignee_id")
     elif action == "reschedule":
-        try:
-            changes["due_on"] = date.fromisoformat(request.form.get("due_on", ""))
-        except ValueError:
+        if "due_on" not in form and "due_on" not in errors:
             errors["due_on"] = [_("Give the new date as YYYY-MM-DD.")]
+        changes["due_on"] = form.get("due_on")
     elif action == "cancel":
         changes["status"] = FollowUpStatus.CANCELLED
-        changes["cancelled_reason"] = request.form.get("cancelled_reason", "")
-    elif action == "accept_far":
+        changes["cancelled_reason"] = form["cancelled_reason"]
+    else:  # accept_far
         follow_up_rules.accept_far_follow_up(actor=current_user, follow_up=item)
         flash(_("The re-inspection was accepted; its efficacy now counts."), "info")
         return redirect(url_for("control.follow_up", follow_up_id=item.id))
-    else:
-        abort(400, _("Unknown action."))
+    # Only what the action uses: a stray input of another action's is not its error.
+    used = {"reassign": "assignee_id", "reschedule": "due_on", "cancel": "cancelled_reason"}[action]
+    errors = {name: messages for name, messages in errors.items() if name == used}
     if errors:
         db.session.rollback()
         return _render_follow_up(item, errors, 422)

@@ -172,10 +172,18 @@ def offline_tiles() -> Response:
     if "min_zoom" in args:
         if refusal is not None:
             return _refused(409, refusal)
-        plan = {
-            zoom: tiles.tile_rows(area.shape, zoom) for zoom in range(args["min_zoom"], args["max_zoom"] + 1)
-        }
-        count = sum(tiles.count(rows) for rows in plan.values())
+        # The estimate has every zoom up to the first over the cap: a range reaching past it is over the
+        # cap without counting it; otherwise its count is the estimate's, and only then are rows made.
+        estimated = {row["zoom"]: row for row in body["zooms"]}
+        if args["max_zoom"] not in estimated:
+            message = _(
+                "This would save more than the %(cap)s map tiles allowed at once: choose fewer zoom levels "
+                "or a smaller area.",
+                cap=cap,
+            )
+            return _refused(422, message, {"max_zoom": [message]})
+        chosen = [estimated[zoom] for zoom in range(args["min_zoom"], args["max_zoom"] + 1)]
+        count = sum(row["tiles"] for row in chosen)
         requests, size = count * len(layers), _bytes(count, layers)
         if requests > cap:
             message = _(
@@ -186,6 +194,9 @@ def offline_tiles() -> Response:
                 cap=cap,
             )
             return _refused(422, message, {"max_zoom": [message]})
+        plan = {
+            zoom: tiles.tile_rows(area.shape, zoom) for zoom in range(args["min_zoom"], args["max_zoom"] + 1)
+        }
         body["plan"] = {
             "min_zoom": args["min_zoom"],
             "max_zoom": args["max_zoom"],

@@ -4,20 +4,21 @@ import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
+from app import pages
 from app.clock import local_today
 from app.control import follow_ups as control_services
 from app.control.models import FollowUp, FollowUpStatus
 from app.extensions import db
+from app.main.schemas import HomeSearchArgs, LanguageForm
 from app.observations import services as observation_services
 from app.observations.models import ReviewStatus
 from app.observations.review import STATUS_LABELS
-from app.security import is_local_path
 from app.sites.models import Site
 from app.species import services as species_services
 
@@ -34,9 +35,10 @@ HOME_RECENT_RECORDS = 10
 
 @bp.route("/")
 @login_required
-def home() -> str:
+def home() -> str | tuple[str, int]:
     """My work: follow-ups due soon, my recent records, the outbox on this phone, and species search."""
-    q = request.args.get("q", "").strip()[:100]
+    args, errors = pages.read(HomeSearchArgs)
+    q = args.get("q", "").strip()
     results = db.session.scalars(species_services.search_species(q=q).limit(30)).all() if q else []
     soon = local_today() + timedelta(days=HOME_FOLLOW_UP_DAYS + 1)
     mine: list[FollowUp] = list(
@@ -59,9 +61,10 @@ def home() -> str:
             {"surveyor_id": current_user.id, "status": ReviewStatus.RETURNED}
         ).limit(HOME_RECENT_RECORDS)
     ).all()
-    return render_template(
+    page = render_template(
         "main/home.html",
         q=q,
+        search_errors=errors.get("q", []),
         returned=returned,
         results=results,
         follow_ups=follow_ups,
@@ -71,18 +74,20 @@ def home() -> str:
         status_labels=STATUS_LABELS,
         title=_("Home"),
     )
+    return (page, 422) if errors else page
 
 
 @bp.route("/language", methods=["POST"])
 def set_language() -> Response:
     """Remember the chosen language (zh or en) for this browser, and for the user when signed in."""
-    lang = request.form.get("lang", "zh")
-    if lang in ("zh", "en"):
-        session["lang"] = lang
+    form, errors = pages.read(LanguageForm, location="form")
+    if errors:  # said in the language the reader has now
+        flash(pages.describe(errors), "error")
+    if "lang" not in errors:  # another site's `next` only sends the reader home instead
+        session["lang"] = form["lang"]
         if current_user.is_authenticated:
-            current_user.locale = lang
-    target = request.form.get("next", "")
-    return redirect(target if is_local_path(target) else url_for("main.home"))
+            current_user.locale = form["lang"]
+    return redirect(form.get("next") or url_for("main.home"))
 
 
 @bp.route("/healthz")

@@ -9,6 +9,7 @@ from app import metrics, units
 from app.api import ID_RANGE, MAX_ID, LocalDateTime, PageArgs, WorkDay
 from app.geo.crs import CRS
 from app.observations.models import Flag, PositionSource, ReviewStatus
+from app.pages import local_path
 from app.photos.schemas import PhotoSchema
 from app.sites.schemas import SpeciesRefSchema
 
@@ -256,3 +257,42 @@ class ObservationSchema(MetricsFields):
     route_uuid = ma.fields.UUID(allow_none=True)
     created_at = LocalDateTime()
     updated_at = LocalDateTime()
+
+
+# The record pages' forms (a page's input, read by app/pages.py).
+
+
+class ReviewForm(ReviewArgs):
+    """The review form: the API's review, and the page to go back to."""
+
+    next = ma.fields.String(validate=local_path)
+
+
+class RecordEditArgs(ma.Schema):
+    """The short edit form's query string: `quick` asks for it instead of the full record form."""
+
+    quick = ma.fields.Boolean(error_messages={"invalid": _l("use 1 or 0")})
+
+
+EDIT_TEXT_MAX = 10_000  # characters of one input; the API's own limits then apply (ObservationUpdateArgs)
+
+
+EDIT_INPUTS = (
+    "detected",
+    *(metric.input_name for metric in metrics.METRICS),
+    "severity",
+    "place_name",
+    "habitat",
+    "notes",
+)
+# The short edit form's inputs, as typed (blank: cleared), read with their blanks; app/observations/views.py
+# turns them into the API's PATCH fields, in the form's units, and the API's own limits then apply.
+RecordEditForm = ma.Schema.from_dict(
+    {
+        name: ma.fields.String(
+            validate=ma.validate.Length(max=EDIT_TEXT_MAX, error=_l("type at most 10000 characters"))
+        )
+        for name in EDIT_INPUTS
+    },
+    name="RecordEditForm",
+)

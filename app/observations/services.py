@@ -209,7 +209,7 @@ def _insert(observation: Observation) -> None:
         setattr(observation, f"{relation}_id", None if target is None else target.id)
     values: dict[str, Any] = {}
     loaded = observation.__dict__
-    for attr in _COLUMNS:
+    for attr in sa.inspect(Observation).column_attrs:
         if attr.key == "id":
             continue
         value = loaded.get(attr.key)
@@ -232,9 +232,6 @@ def _insert(observation: Observation) -> None:
     sa.orm.make_transient_to_detached(observation)
     db.session.add(observation)  # persistent (with its flags), as if flushed
     record_created(observation)
-
-
-_COLUMNS = sa.inspect(Observation).column_attrs
 
 
 def refresh_extent(site: Site | None) -> None:

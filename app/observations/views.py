@@ -20,9 +20,14 @@ from app.extensions import db
 from app.observations import review as reviewing
 from app.observations import services
 from app.observations.models import Flag, Observation, PositionSource, ReviewStatus
-from app.observations.schemas import ObservationUpdateArgs, RecordFilterArgs, ReviewArgs
+from app.observations.schemas import (
+    ObservationUpdateArgs,
+    RecordEditArgs,
+    RecordEditForm,
+    RecordFilterArgs,
+    ReviewForm,
+)
 from app.paging import PAGE_SIZE, Page, empty, page_number, paginate
-from app.security import is_local_path
 from app.species.services import list_habitats, search_species
 
 bp = Blueprint("observations", __name__)
@@ -110,11 +115,6 @@ def _page_url(page: int) -> str:
 
 def _id_arg(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
-
-
-def _back(default: str) -> str:
-    target = request.form.get("next", "")
-    return target if is_local_path(target) else default
 
 
 @bp.route("/observations")
@@ -298,7 +298,7 @@ def edit(observation_id: int) -> tuple[str, int] | Response:
     except Conflict as exc:
         flash(exc.message, "error")
         return redirect(url_for(".detail", observation_id=observation_id))
-    if request.method == "GET" and not request.args.get("quick"):
+    if request.method == "GET" and not pages.load(RecordEditArgs).get("quick"):
         return _render(
             "observations/edit_full.html",
             200,
@@ -310,8 +310,12 @@ def edit(observation_id: int) -> tuple[str, int] | Response:
     values, message = stored, None
     errors: FieldErrors = {}
     if request.method == "POST":
-        values = {**stored, **{k: request.form[k].strip() for k in stored if k in request.form}}
-        changes, errors = _changes({k: values[k] for k in stored if k in request.form}, stored)
+        sent, errors = pages.read(RecordEditForm, location="form_with_blanks")
+        sent = {k: v.strip() for k, v in sent.items() if k in stored}
+        values = {**stored, **sent}
+        changes: dict[str, Any] = {}
+        if not errors:
+            changes, errors = _changes(sent, stored)
         if errors:
             message = invalid_fields_message(errors)
         else:
@@ -355,19 +359,14 @@ def review_queue() -> tuple[str, int]:
 @login_required
 def review(observation_id: int) -> Response:
     """Verify, return or reject (the API's rules); back to where the form was, with what happened."""
-    back = _back(url_for(".review_queue"))
-    try:
-        args = ReviewArgs().load(
-            {
-                "decision": request.form.get("decision", ""),
-                "comment": request.form.get("comment") or None,
-                "client_uuid": request.form.get("client_uuid") or None,
-            }
-        )
-    except ma.ValidationError as exc:
-        if "decision" in exc.messages:
+    args, errors = pages.read(ReviewForm, location="form")
+    back = args.get("next") or url_for(".review_queue")
+    if "next" in errors:  # another site's page: said, and the review goes on (back to the queue)
+        flash(pages.describe({"next": errors.pop("next")}), "error")
+    if errors:
+        if "decision" in errors:
             flash(_("Choose verified, returned or rejected."), "error")
-        elif "client_uuid" in exc.messages:
+        elif "client_uuid" in errors:
             flash(_("The form was damaged: open the record and review it again."), "error")
         else:
             flash(_("The comment is too long: at most 2000 characters."), "error")

@@ -282,3 +282,76 @@ class DistrictListForm(ma.Schema):
     @ma.post_load
     def _strip_name(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return data | {"name": data["name"].strip()}
+
+
+# The species admin pages' other forms (a page's input, read by app/pages.py): blank inputs are left out,
+# so a text left empty loads as its default.
+
+_DAY_ERRORS = {"invalid": _l("use a date such as 2024-05-01")}
+
+
+class ListDayArgs(ma.Schema):
+    """A district list's page: the list `on` a past day."""
+
+    on = ma.fields.Date(error_messages=_DAY_ERRORS)
+
+
+class ListCategoriesForm(ma.Schema):
+    """The census categories a district list reports (the boxes ticked; none ticked: none)."""
+
+    census_categories = ma.fields.List(ma.fields.String(), load_default=list)
+
+
+class MemberAddForm(ma.Schema):
+    """A species added to a district list by a name people type, from a day (default: today)."""
+
+    name = ma.fields.String(load_default="")
+    added_on = ma.fields.Date(load_default=None, error_messages=_DAY_ERRORS)
+
+
+class MemberRemoveForm(ma.Schema):
+    """A species taken off a district list from a day (default: today)."""
+
+    removed_on = ma.fields.Date(load_default=None, error_messages=_DAY_ERRORS)
+
+
+class MemberConfirmForm(ma.Schema):
+    """A row confirmed against the official text, with a note of what that was."""
+
+    note = ma.fields.String(load_default="")
+
+
+class NameImportForm(ma.Schema):
+    """A spreadsheet of names: previewed, or with "add" ticked (apply=1) added to the list."""
+
+    apply = ma.fields.Boolean(
+        load_default=False, error_messages={"invalid": _l("tick the box or leave it empty")}
+    )
+    added_on = ma.fields.Date(load_default=None, error_messages=_DAY_ERRORS)
+
+
+class SpeciesEditForm(ma.Schema):
+    """A species' names kept in the app (one per line; readings as 名称 = pin yin) and its bureaus
+    (`bureaus_shown`: the form showed the boxes, so none ticked means none)."""
+
+    aliases = ma.fields.String(load_default="")
+    synonyms = ma.fields.String(load_default="")
+    names_en = ma.fields.String(load_default="")
+    pinyin = ma.fields.String(load_default="")
+    bureaus_shown = ma.fields.String(load_default="")
+    bureaus = ma.fields.List(ma.fields.String(), load_default=list)
+
+
+class SpeciesNewForm(ma.Schema):
+    """A species found locally: its names, and the similar species its survey defaults come from."""
+
+    name_zh = ma.fields.String(required=True, error_messages={"required": _l("this is required")})
+    name_sci = ma.fields.String(required=True, error_messages={"required": _l("this is required")})
+    like = ma.fields.String(load_default="")
+    aliases = ma.fields.String(load_default="")
+    names_en = ma.fields.String(load_default="")
+    bureaus = ma.fields.List(ma.fields.String(), load_default=list)
+
+    @ma.post_load
+    def _strip_names(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return data | {"name_zh": data["name_zh"].strip(), "name_sci": data["name_sci"].strip()}

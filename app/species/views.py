@@ -8,7 +8,6 @@ kept as periods, so a list on any past date can be shown, and its changes by dat
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, cast
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -19,11 +18,21 @@ from werkzeug.wrappers import Response
 from app import pages, policy
 from app.accounts.auth import roles_required
 from app.clock import local_today
-from app.errors import InvalidInput, NotFound, ServiceError
+from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.species import district_lists, editing, name_import, services
 from app.species.models import CensusCategory, ListLevel, ListMembership, Origin, SpeciesList
-from app.species.schemas import DistrictListForm
+from app.species.schemas import (
+    DistrictListForm,
+    ListCategoriesForm,
+    ListDayArgs,
+    MemberAddForm,
+    MemberConfirmForm,
+    MemberRemoveForm,
+    NameImportForm,
+    SpeciesEditForm,
+    SpeciesNewForm,
+)
 
 bp = Blueprint("species", __name__)
 
@@ -34,20 +43,6 @@ def level_labels() -> dict[ListLevel, str]:
         ListLevel.PROVINCIAL: _("provincial"),
         ListLevel.DISTRICT: _("district"),
     }
-
-
-def _day_argument(name: str) -> date | None:
-    """A YYYY-MM-DD query argument; a malformed one is a 400 that names it."""
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        message = _("use a date such as 2024-05-01")
-        raise ServiceError(
-            _("Invalid value for %(field)s: %(message)s", field=name, message=message), {name: [message]}
-        ) from None
 
 
 @bp.route("/admin/species-lists")
@@ -74,7 +69,7 @@ def list_detail(code: str) -> str:
     species_list = services.find_list(code)
     if species_list is None:
         raise NotFound(_("No species list has the code %(code)s.", code=code))
-    on = _day_argument("on")
+    on = pages.load(ListDayArgs).get("on")  # a malformed day: a 422 page naming it
     members = cast(list[ListMembership], db.session.scalars(services.members_on(species_list, on)).all())
     return render_template(
         "admin/species_list.html",
@@ -109,9 +104,8 @@ def list_categories(code: str) -> Response:
     """Set the census categories a district list reports (the boxes ticked)."""
     species_list = _list_or_404(code)
     try:
-        district_lists.set_list_categories(
-            current_user, species_list, request.form.getlist("census_categories")
-        )
+        form = pages.load(ListCategoriesForm, location="form")
+        district_lists.set_list_categories(current_user, species_list, form["census_categories"])
     except InvalidInput as exc:
         _refused(exc)
     else:
@@ -143,16 +137,6 @@ def _refused(error: InvalidInput) -> None:
     flash(error.message, "error")
 
 
-def _form_day(name: str) -> date | None:
-    value = request.form.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput.field(name, _("use a date such as 2024-05-01")) from None
-
-
 @bp.route("/admin/species-lists", methods=["POST"])
 @login_required
 @roles_required(*policy.SPECIES_EDITORS)
@@ -176,9 +160,10 @@ def member_add(code: str) -> Response:
     species_list = _list_or_404(code)
     try:
         editing.check_may_edit_list(current_user, species_list)
-        species = name_import.resolve_name(request.form.get("name", ""))
+        form = pages.load(MemberAddForm, location="form")
+        species = name_import.resolve_name(form["name"])
         district_lists.add_member(
-            current_user, species_list, {"species_id": species.id, "added_on": _form_day("added_on")}
+            current_user, species_list, {"species_id": species.id, "added_on": form["added_on"]}
         )
     except InvalidInput as exc:
         _refused(exc)
@@ -195,7 +180,7 @@ def member_remove(code: str, membership_id: int) -> Response:
     species_list = _list_or_404(code)
     membership = district_lists.get_membership(species_list, membership_id)
     try:
-        removed_on = _form_day("removed_on") or local_today()
+        removed_on = pages.load(MemberRemoveForm, location="form")["removed_on"] or local_today()
         district_lists.update_period(current_user, membership, {"removed_on": removed_on})
     except InvalidInput as exc:
         _refused(exc)
@@ -212,7 +197,8 @@ def member_confirm(code: str, membership_id: int) -> Response:
     species_list = _list_or_404(code)
     membership = district_lists.get_membership(species_list, membership_id)
     try:
-        district_lists.confirm_row(current_user, membership, request.form.get("note", ""))
+        note = pages.load(MemberConfirmForm, location="form")["note"]
+        district_lists.confirm_row(current_user, membership, note)
     except InvalidInput as exc:
         _refused(exc)
     else:
@@ -226,15 +212,17 @@ def member_confirm(code: str, membership_id: int) -> Response:
 def list_import(code: str) -> str | tuple[str, int]:
     """The row report of a spreadsheet of names; with "add" ticked, the matched rows join the list."""
     species_list = _list_or_404(code)
-    apply = request.form.get("apply") == "1"
     upload = request.files.get("file")
+    apply = False
     try:
+        form = pages.load(NameImportForm, location="form")
+        apply = form["apply"]
         editing.check_may_edit_list(current_user, species_list)
         if upload is None or not upload.filename:
             raise InvalidInput.field("file", _("Choose a spreadsheet of names."))
         rows = name_import.read_name_rows(upload.read(), upload.filename)
         report = name_import.import_names(
-            current_user, species_list, rows, apply=apply, added_on=_form_day("added_on")
+            current_user, species_list, rows, apply=apply, added_on=form["added_on"]
         )
     except InvalidInput as exc:
         db.session.rollback()
@@ -257,14 +245,14 @@ def list_import(code: str) -> str | tuple[str, int]:
     )
 
 
-def _lines(name: str) -> list[str]:
-    return [line.strip() for line in request.form.get(name, "").splitlines() if line.strip()]
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _readings(name: str) -> dict[str, str]:
+def _readings(text: str) -> dict[str, str]:
     """Lines of "长芒苋 = chang mang xian"; a line without "=" is refused naming the field."""
     readings: dict[str, str] = {}
-    for line in _lines(name):
+    for line in _lines(text):
         chinese, sep, reading = line.partition("=")
         if not sep:
             raise InvalidInput.field("pinyin", _("write each reading as 名称 = pin yin"))
@@ -283,14 +271,15 @@ def species_edit(species_id: int) -> str | tuple[str, int] | Response:
     if request.method == "POST":
         editing.check_may_edit_species(current_user, species)
         try:
+            form = pages.load(SpeciesEditForm, location="form")
             changes: dict[str, Any] = {
-                "aliases": _lines("aliases"),
-                "synonyms": _lines("synonyms"),
-                "names_en": _lines("names_en"),
-                "pinyin": _readings("pinyin"),
+                "aliases": _lines(form["aliases"]),
+                "synonyms": _lines(form["synonyms"]),
+                "names_en": _lines(form["names_en"]),
+                "pinyin": _readings(form["pinyin"]),
             }
-            if request.form.get("bureaus_shown"):
-                changes["bureaus"] = request.form.getlist("bureaus")
+            if form["bureaus_shown"]:
+                changes["bureaus"] = form["bureaus"]
             editing.update_local(current_user, species, changes)
         except InvalidInput as exc:
             db.session.rollback()
@@ -318,21 +307,24 @@ def species_edit(species_id: int) -> str | tuple[str, int] | Response:
 def species_new() -> str | tuple[str, int] | Response:
     """A species found locally, its survey defaults copied from a similar species."""
     error = None
-    form = request.form
+    form: dict[str, Any] = {}
     if request.method == "POST":
+        form, errors = pages.read(SpeciesNewForm, location="form")
         try:
-            like = name_import.resolve_name(form.get("like", ""), "like")
-            args: dict[str, Any] = {
-                "name_zh": form.get("name_zh", "").strip(),
-                "name_sci": form.get("name_sci", "").strip(),
-                "like": like.id,
-                "aliases": _lines("aliases"),
-                "names_en": _lines("names_en"),
-                "bureaus": form.getlist("bureaus") or None,
-            }
+            if errors:
+                raise InvalidInput(pages.describe(errors), errors)
+            like = name_import.resolve_name(form["like"], "like")
             for name in ("name_zh", "name_sci"):
-                if not args[name]:
+                if not form[name]:  # only spaces
                     raise InvalidInput.field(name, _("this is required"))
+            args: dict[str, Any] = {
+                "name_zh": form["name_zh"],
+                "name_sci": form["name_sci"],
+                "like": like.id,
+                "aliases": _lines(form["aliases"]),
+                "names_en": _lines(form["names_en"]),
+                "bureaus": form["bureaus"] or None,
+            }
             species = editing.create_species(current_user, args)
         except InvalidInput as exc:
             db.session.rollback()

@@ -44,6 +44,8 @@ from app.geo.boundaries import from_geojson, to_geojson
 from app.species.models import Species
 from app.surveys.models import Campaign, CampaignKind, Route, SurveyUnit
 
+MY_UNITS_SHOWN = 200  # the home page's "my survey units" (each saved for offline use) lists at most these
+
 KIND_LABELS = {
     CampaignKind.CENSUS: _l("Census (普查)"),
     CampaignKind.MONITORING: _l("Monitoring (监测)"),
@@ -92,37 +94,45 @@ def campaign_for(actor: User, campaign_id: int, field: str = "campaign_id") -> C
     return campaign
 
 
+def units_query(campaign: Campaign) -> sa.Select[tuple[SurveyUnit]]:
+    """The campaign's units in code order (a township before its villages), assignees loaded."""
+    return (
+        sa.select(SurveyUnit)
+        .options(joinedload(SurveyUnit.assignee))
+        .where(SurveyUnit.campaign_id == campaign.id)
+        .order_by(SurveyUnit.unit_code, SurveyUnit.id)
+    )
+
+
 def units_of(campaign: Campaign) -> list[SurveyUnit]:
     """The campaign's units in code order (a township before its villages), with their places and
     assignees loaded."""
-    return list(
-        db.session.scalars(
-            sa.select(SurveyUnit)
-            .options(joinedload(SurveyUnit.assignee))
-            .where(SurveyUnit.campaign_id == campaign.id)
-            .order_by(SurveyUnit.unit_code)
+    return list(db.session.scalars(units_query(campaign)))
+
+
+def my_units_query(user: User, today: date | None = None) -> sa.Select[tuple[SurveyUnit]]:
+    """The units assigned to `user` in campaigns that have not ended (today in Asia/Shanghai): running
+    ones and those about to start, soonest due first (undated last)."""
+    today = today or local_today()
+    return (
+        sa.select(SurveyUnit)
+        .join(SurveyUnit.campaign)
+        .options(joinedload(SurveyUnit.campaign))
+        .where(SurveyUnit.assignee_id == user.id, Campaign.ends_on >= today)
+        .order_by(
+            sa.case((SurveyUnit.due_on.is_(None), 1), else_=0),
+            SurveyUnit.due_on,
+            Campaign.starts_on,
+            SurveyUnit.unit_code,
+            SurveyUnit.id,
         )
     )
 
 
 def my_units(user: User, today: date | None = None) -> list[SurveyUnit]:
-    """The units assigned to `user` in campaigns that have not ended (today in Asia/Shanghai): running
-    ones and those about to start, soonest due first."""
-    today = today or local_today()
-    return list(
-        db.session.scalars(
-            sa.select(SurveyUnit)
-            .join(SurveyUnit.campaign)
-            .options(joinedload(SurveyUnit.campaign))
-            .where(SurveyUnit.assignee_id == user.id, Campaign.ends_on >= today)
-            .order_by(
-                sa.case((SurveyUnit.due_on.is_(None), 1), else_=0),
-                SurveyUnit.due_on,
-                Campaign.starts_on,
-                SurveyUnit.unit_code,
-            )
-        )
-    )
+    """The units assigned to `user` in campaigns that have not ended (my_units_query), at most
+    MY_UNITS_SHOWN of them (the home page lists them all)."""
+    return list(db.session.scalars(my_units_query(user, today).limit(MY_UNITS_SHOWN)))
 
 
 def filtered_campaigns(filters: dict[str, Any]) -> sa.Select[tuple[Campaign]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import render_template
 from flask_login import current_user, login_required
 
+from app import metrics
 from app.accounts.organizations import acts_for
 from app.control.follow_ups import FOLLOW_UP_LABELS
 from app.observations.review import STATUS_LABELS
@@ -37,5 +38,8 @@ def detail(site_id: int) -> str:
         site_labels=SITE_STATUS_LABELS,
         status_labels=STATUS_LABELS,
         follow_up_labels=FOLLOW_UP_LABELS,
+        # A record's figures with their units, as the timeline's summary lists them (app/metrics.py).
+        figures=metrics.EFFICACY,
+        area=metrics.AREA,
         title=site.code,
     )

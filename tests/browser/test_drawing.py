@@ -81,6 +81,9 @@ def test_an_outline_drawn_by_taps_offline_is_sent_with_its_area(phone: Any, fiel
     assert p.page.locator("[data-area-map]").bounding_box()["width"] <= 360
     # A 120 × 100 px rectangle at zoom 18, tapped corner by corner; a mistaken fifth tap is undone.
     corners = [(-60, -50), (60, -50), (60, 50), (-60, 50)]
+    _tap_map(p.page, [(0, 0)])  # a first corner in the wrong place, undone: drawing goes on
+    p.page.click("[data-area-undo]")
+    p.page.wait_for_selector('[data-area-tool][data-area-state="draw"]')
     _tap_map(p.page, corners[:3])
     wait_until(p.page, f"() => {TOOL}.dataset.areaMu !== ''")
     assert "目前" in p.page.locator("[data-area-size]").inner_text()  # live while drawing

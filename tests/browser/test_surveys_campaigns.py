@@ -13,6 +13,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
@@ -20,6 +21,7 @@ from app.clock import local_today
 from app.district.models import Boundary, BoundaryLevel, BoundaryLoad
 from app.extensions import db
 from app.surveys.models import Campaign
+from tests.browser.test_accessibility import AXE, DESK, _violations
 from tests.surveys.conftest import LIRANG, LIRANG_VILLAGE, LIRANG_VILLAGE_2
 
 # A made-up square around a point of 礼让镇 (not a real boundary): enough for the map to draw an outline.
@@ -88,8 +90,8 @@ def test_plan_on_a_phone_and_see_my_units_offline(phone: Any, field_user: Any) -
     p.page.click("[data-species-results] button >> nth=0")
     expect(p.page.locator('[data-species-chosen] input[name="species_id"]')).to_have_count(1)
     # 礼让镇, then two of its villages.
-    township = p.page.locator(f'details[data-township="{LIRANG}"]')
-    township.locator("summary .muted").click()
+    township = p.page.locator(f'[data-township="{LIRANG}"]')
+    township.locator("summary").click()
     township.locator(f'input[value="{LIRANG_VILLAGE}"]').check()
     township.locator(f'input[value="{LIRANG_VILLAGE_2}"]').check()
     p.page.select_option('select[name="pick_assignee_id"]', str(surveyor.id))
@@ -133,3 +135,54 @@ def test_plan_on_a_phone_and_see_my_units_offline(phone: Any, field_user: Any) -
     field.goto(f"/campaigns/{campaign_id}")
     expect(field.page.locator("[data-campaign-units] tr[data-unit]")).to_have_count(2)
     field.context.set_offline(False)
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("size", ["phone", "desk"])
+def test_campaign_pages_have_no_axe_violations(
+    phone: Any, field_user: Any, api_as: Any, species_id: Any, axe_source: str, size: str
+) -> None:
+    admin = field_user("admin", organization="forestry")
+    today = local_today()
+    created = api_as(admin.user).post(
+        "/api/v1/campaigns",
+        json={
+            "name": "无障碍检查",
+            "kind": "monitoring",
+            "bureau": "forestry",
+            "starts_on": today.isoformat(),
+            "ends_on": (today + timedelta(days=20)).isoformat(),
+            "species_ids": [species_id("pomacea-canaliculata")],
+            "units": [
+                {"township_code": LIRANG, "village_code": LIRANG_VILLAGE, "assignee_id": admin.id},
+                {"township_code": LIRANG},
+            ],
+        },
+    )
+    assert created.status_code == 201, created.get_json()
+    campaign_id = created.get_json()["id"]
+    db.session.commit()
+    db.session.rollback()
+    p = phone(**(DESK if size == "desk" else {}))
+    p.sign_in(admin.username)
+    found: dict[str, list[str]] = {}
+    for language in ("zh", "en"):
+        if language == "en":
+            p.page.locator('button[data-lang="en"]').dispatch_event("click")
+            p.page.wait_for_selector('html[lang="en"]')
+        for path in (
+            "/",
+            "/campaigns",
+            "/campaigns/new",
+            f"/campaigns/{campaign_id}",
+            f"/campaigns/{campaign_id}/edit",
+        ):
+            response = p.goto(path)
+            assert response is not None and response.status == 200, path
+            found[f"{language} {path}"] = _violations(p, axe_source)
+    failures = {page: rules for page, rules in found.items() if rules}
+    assert not failures, "\n".join(f"{page}: {rules}" for page, rules in failures.items())

@@ -16,10 +16,13 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.observations.models import Observation
 from app.surveys.models import Route
+from tests.browser.test_accessibility import _violations, axe_source
 from tests.browser.test_capture import SENDING, _choose_species
 from tests.browser.waiting import wait_until
 from tests.conftest import PADDY
 from tests.surveys.routes_fixtures import haversine_m, make_campaign
+
+__all__ = ["axe_source"]  # the fixture, used by name
 
 
 @pytest.fixture
@@ -268,3 +271,32 @@ def test_several_targets_in_one_save_for_a_campaign_chosen_in_the_form(phone: An
     finally:
         db.session.rollback()
     assert stored == 30
+
+
+def test_route_pages_have_no_axe_violations(phone: Any, walker: Any, axe_source: str) -> None:
+    p = phone()
+    p.sign_in(walker.username)
+    found: dict[str, list[str]] = {}
+    p.goto("/surveys/routes/new")
+    p.page.wait_for_selector("[data-route-app][data-ready]")
+    found["setup"] = _violations(p, axe_source)
+    p.page.click("[data-route-start]")
+    _points_at_least(p, 1)
+    found["walking"] = _violations(p, axe_source)
+    p.goto("/observations/new")
+    _choose_species(p.page)
+    p.page.select_option(f"[data-target-choice='{walker.targets[1]}']", "true")
+    found["record form along a route"] = _violations(p, axe_source)
+    p.goto("/surveys/routes/new")
+    p.page.wait_for_selector("[data-route-app][data-ready]")
+    _walk(p, range(1, 2))
+    p.page.click("[data-route-stop]")
+    found["absences"] = _violations(p, axe_source)
+    p.page.click("[data-route-finish]")
+    _wait_sent(p)
+    [route] = _routes_of(walker.id)
+    for path in ("/surveys/routes", f"/surveys/routes/{route['id']}", f"/campaigns/{walker.campaign_id}"):
+        p.goto(path)
+        found[path] = _violations(p, axe_source)
+    failures = {page: rules for page, rules in found.items() if rules}
+    assert not failures, "\n".join(f"{page}: {rules}" for page, rules in failures.items())

@@ -106,7 +106,7 @@ def test_only_supervisors_of_the_organization_manage(
         web_as("supervisor", "agriculture").post(url, {"action": "reschedule", "due_on": day}).status_code
         == 403
     )
-    assert web_as("supervisor").post(url, {"action": "explode"}).status_code == 400
+    assert web_as("supervisor").post(url, {"action": "explode"}).status_code == 422
 
 
 def test_control_operation_form_for_a_record_or_a_site(
@@ -119,7 +119,7 @@ def test_control_operation_form_for_a_record_or_a_site(
     assert f'name="observation_id" value="{record["id"]}"' in from_record
     picker = web.get("/control-operations/new").get_data(as_text=True)
     assert f'<option value="{record["site_id"]}"' in picker  # the organization's open sites to choose from
-    assert web.get("/control-operations/new?site_id=x").status_code == 400
+    assert web.get("/control-operations/new?site_id=x").status_code == 422
     assert web.get("/control-operations/new?site_id=999999").status_code == 404
 
 

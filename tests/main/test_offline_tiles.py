@@ -165,6 +165,26 @@ def test_a_plan_over_the_cap_is_refused_naming_max_zoom(web_as: Any, tile_basema
     assert "plan" not in response.json
 
 
+def test_a_plan_past_the_estimate_is_over_the_cap_uncounted(
+    web_as: Any, tile_basemap: Any, app: Flask
+) -> None:
+    _load_west()
+    app.config["IAS_OFFLINE_TILES_MAX"] = 100
+    web = web_as("surveyor")
+    counts = {z: brute_force_count(box(*WEST), z) for z in range(8, 18)}
+    first_over = min(z for z, n in counts.items() if n > 100)
+    body = web.get("/app/offline-tiles?area=500155001").json
+    assert body["zooms"][-1]["zoom"] == first_over < 18
+    exact = web.get(f"/app/offline-tiles?area=500155001&min_zoom=12&max_zoom={first_over}")
+    assert exact.status_code == 422
+    assert f"这次将保存 {sum(counts[z] for z in range(12, first_over + 1))} 张瓦片" in exact.json["message"]
+    past = web.get("/app/offline-tiles?area=500155001&min_zoom=12&max_zoom=18")
+    assert past.status_code == 422
+    assert past.json["errors"]["max_zoom"] == [
+        "这次将保存的瓦片超过单次上限 100 张：请少选几个缩放级别，或选更小的范围。"
+    ]
+
+
 def test_a_township_without_an_outline_falls_back_to_the_district(web_as: Any, tile_basemap: Any) -> None:
     web = web_as("surveyor")
     body = web.get("/app/offline-tiles?area=500155002").json

@@ -87,11 +87,11 @@ def rows_part(html: str) -> str:
 
 
 @pytest.mark.parametrize("value", ["2024-13-01", "yesterday", "2024/05/01"])
-def test_a_bad_date_is_a_400_naming_the_field(web_as: Any, value: str) -> None:
+def test_a_bad_date_is_a_422_naming_the_field(web_as: Any, value: str) -> None:
     web = web_as("bureau_admin")
     web.post("/language", data={"lang": "en", "next": "/"})
     response = web.get(f"/admin/species-lists/moa-567?on={value}")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Invalid value for on" in response.get_data(as_text=True)
 
 

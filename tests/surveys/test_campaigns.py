@@ -187,7 +187,10 @@ def test_patch_replaces_units_keeping_ids(planner: Any, campaign_body: Any, fiel
     assert units[YUNLONG]["id"] == ids[YUNLONG]
     assert units[YUNLONG]["assignee_id"] == field_team.b.id and units[YUNLONG]["due_on"] == due
     listed = planner.get(f"/api/v1/campaigns/{created['id']}/units").get_json()
-    assert [u["unit_code"] for u in listed] == ["500155001", YUNLONG]
+    assert [u["unit_code"] for u in listed["items"]] == ["500155001", YUNLONG]
+    assert (listed["total"], listed["page"], listed["per_page"]) == (2, 1, 50)
+    second = planner.get(f"/api/v1/campaigns/{created['id']}/units?per_page=1&page=2").get_json()
+    assert [u["unit_code"] for u in second["items"]] == [YUNLONG]
 
 
 def test_a_new_window_must_hold_the_due_dates(planner: Any, campaign_body: Any) -> None:
@@ -232,9 +235,10 @@ def test_my_survey_units(
     )
     db.session.commit()
     mine = api_as(field_team.b).get("/api/v1/me/survey-units").get_json()
-    assert sorted(u["unit_code"] for u in mine) == [LIRANG_VILLAGE, "500155102201"]
-    assert mine[0]["campaign_name"] == "2026年福寿螺普查"
-    assert api_as("surveyor", "forestry").get("/api/v1/me/survey-units").get_json() == []
+    assert mine["total"] == 2
+    assert sorted(u["unit_code"] for u in mine["items"]) == [LIRANG_VILLAGE, "500155102201"]
+    assert mine["items"][0]["campaign_name"] == "2026年福寿螺普查"
+    assert api_as("surveyor", "forestry").get("/api/v1/me/survey-units").get_json()["items"] == []
 
 
 def test_a_unit_with_routes_stays(planner: Any, campaign_body: Any, field_team: Any) -> None:

@@ -366,7 +366,9 @@ export class AreaTool {
     if (this.mode === "walk" && this.walk) this.walk.undo();
     else if (this.mode === "draw" && this.map && this.map.pm) {
       this.map.pm.Draw.Polygon._removeLastVertex();
-      this.render();
+      // Undoing the only corner ends the plugin's drawing: start it again, with no corner.
+      if (!this.map.pm.globalDrawModeEnabled()) this.startDrawing();
+      else this.render();
     }
   }
 
@@ -415,7 +417,7 @@ export class AreaTool {
     this.points = ring;
     this.render();
     this.openMap(false).then((L) => {
-      if (L && this.points === ring) this.setOutline(ring);
+      if (L && this.points === ring) this.setOutline(ring, "kept");
     });
   }
 
@@ -424,7 +426,8 @@ export class AreaTool {
     return this.working.getLatLngs().map((p) => [p.lat, p.lng]);
   }
 
-  setOutline(ring) {
+  // The closed outline on the map; `message`: what the status says ("kept" for one that came with a record).
+  setOutline(ring, message = "closed") {
     const L = window.L;
     this.removeOutline();
     this.points = ring;
@@ -439,7 +442,7 @@ export class AreaTool {
         this.changed();
       });
     }
-    this.status(this.m(this.layer.pm ? "closed" : "kept"));
+    this.status(this.m(message === "closed" && !this.layer.pm ? "walk_closed" : message));
   }
 
   removeOutline() {

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.api import page_of, paginate
+from app.api import PageArgs, page_of, paginate
 from app.errors import InvalidInput
 from app.surveys import campaigns as services
 from app.surveys.api import blp
@@ -73,10 +73,12 @@ class CampaignItem(MethodView):
 
 @blp.route("/campaigns/<int:campaign_id>/units")
 class CampaignUnits(MethodView):
-    @blp.response(200, SurveyUnitSchema(many=True))
-    def get(self, campaign_id: int) -> list[SurveyUnit]:
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(SurveyUnitSchema))
+    def get(self, args: dict[str, Any], campaign_id: int) -> dict[str, Any]:
         """The campaign's units in code order, with assignee and due date"""
-        return services.units_of(services.get_campaign(campaign_id))
+        query = services.units_query(services.get_campaign(campaign_id))
+        return paginate(query, page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/campaigns/<int:campaign_id>/units/<int:unit_id>")
@@ -93,7 +95,8 @@ class CampaignUnitItem(MethodView):
 
 @blp.route("/me/survey-units")
 class MySurveyUnits(MethodView):
-    @blp.response(200, MySurveyUnitSchema(many=True))
-    def get(self) -> list[SurveyUnit]:
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(MySurveyUnitSchema))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The caller's units in campaigns that have not ended, soonest due first"""
-        return services.my_units(current_user)
+        return paginate(services.my_units_query(current_user), page=args["page"], per_page=args["per_page"])
