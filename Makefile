@@ -72,15 +72,19 @@ $(SOFFICE):
 
 # Coverage of app/, with the floor of pyproject.toml's [tool.coverage.report] fail_under: each pass must reach it.
 COVER := --cov --cov-report=
+# pytest-xdist workers a pass (docs/testing.md): with two a pass, the SQLite and PostgreSQL passes of make test
+# keep both cores busy until the longer one ends. JOBS=0 runs in one process (pdb, -s output in order).
+JOBS ?= 2
+XDIST := $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist worksteal)
 
 test: install $(CHROMIUM) $(SOFFICE) ## the whole suite on SQLite (with the coverage floor), and on PostgreSQL beside it when TEST_DATABASE_URL is set
-	@if [ -z "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest $(COVER); exit; fi; \
-	echo "== SQLite and PostgreSQL side by side (one core each); logs in .test-logs/"; \
+	@if [ -z "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest $(XDIST) $(COVER); exit; fi; \
+	echo "== SQLite and PostgreSQL side by side ($(JOBS) workers each); logs in .test-logs/"; \
 	# Coverage is traced on the SQLite pass only: the same code runs on both, and tracing costs time. \
 	mkdir -p .test-logs; \
-	env -u TEST_DATABASE_URL COVERAGE_FILE=.test-logs/coverage.sqlite $(BIN)/pytest -p no:cacheprovider $(COVER) \
-		> .test-logs/sqlite.log 2>&1 & sqlite=$$!; \
-	$(BIN)/pytest -p no:cacheprovider > .test-logs/postgresql.log 2>&1 & postgresql=$$!; \
+	env -u TEST_DATABASE_URL COVERAGE_FILE=.test-logs/coverage.sqlite $(BIN)/pytest -p no:cacheprovider $(XDIST) \
+		$(COVER) > .test-logs/sqlite.log 2>&1 & sqlite=$$!; \
+	$(BIN)/pytest -p no:cacheprovider $(XDIST) > .test-logs/postgresql.log 2>&1 & postgresql=$$!; \
 	wait $$sqlite; sqlite_rc=$$?; wait $$postgresql; postgresql_rc=$$?; \
 	echo "== SQLite"; tail -n 25 .test-logs/sqlite.log; echo "== PostgreSQL"; tail -n 25 .test-logs/postgresql.log; \
 	[ $$sqlite_rc -eq 0 ] && [ $$postgresql_rc -eq 0 ]
@@ -88,11 +92,11 @@ test: install $(CHROMIUM) $(SOFFICE) ## the whole suite on SQLite (with the cove
 FAST := -p no:cacheprovider --ignore=tests/browser --ignore=tests/api/test_fuzz.py \
 	--ignore=tests/exports/test_import_limits.py
 
-test-fast: install ## the inner loop: SQLite only, no browser, no fuzzing, no memory-bound workbook runs (~2 min)
-	$(BIN)/pytest $(FAST) $(ARGS)
+test-fast: install ## the inner loop: SQLite only, no browser, no fuzzing, no memory-bound workbook runs, 2 workers (~1¼ min; docs/testing.md)
+	$(BIN)/pytest $(FAST) $(XDIST) $(ARGS)
 
 coverage: install ## the fast suite under coverage: what app/ lines it misses, checked against the floor
-	$(BIN)/pytest $(FAST) --cov --cov-report=term --cov-report=html:test-artifacts/coverage $(ARGS)
+	$(BIN)/pytest $(FAST) $(XDIST) --cov --cov-report=term --cov-report=html:test-artifacts/coverage $(ARGS)
 
 # The tests write their screenshots to test-artifacts/screenshots/ (gitignored); this refreshes the committed
 # ones: the browser tests that take screenshots, on SQLite, writing into docs/screenshots/.

@@ -37,6 +37,9 @@ from dataset import make_app, prepare  # bench/ is on sys.path when a script her
 from loadgen import percentile
 from servers import app_env, gunicorn
 
+# Every model mapped before a service module is imported (observations/services.py inspects its mapper
+# when imported, which needs the tables its relationships name).
+from app import models  # noqa: F401
 from app.accounts.models import User
 from app.accounts.services import issue_token
 from app.district.models import District
@@ -112,16 +115,17 @@ def _baseline(url: str, bbox: tuple[float, ...], zoom: int, where: str = "") -> 
         cursor.execute(f"SELECT count(*) FROM observations WHERE {view}")  # noqa: S608 - numbers only
         total = cursor.fetchone()[0]
         cursor.execute(
-            f"SELECT {gx} AS gx, {gy} AS gy, count(*), avg(longitude), avg(latitude) "  # noqa: S608
+            f"SELECT {gx} AS gx, {gy} AS gy, count(*), "  # noqa: S608
+            "sum(CASE WHEN detected THEN 1 ELSE 0 END), avg(longitude), avg(latitude) "
             f"FROM observations WHERE {view} GROUP BY gx, gy"
         )
         features = [
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
-                "properties": {"count": n},
+                "properties": {"count": n, "found": int(found or 0)},
             }
-            for _gx, _gy, n, lon, lat in cursor.fetchall()
+            for _gx, _gy, n, found, lon, lat in cursor.fetchall()
         ]
         body = json.dumps({"type": "FeatureCollection", "total": total, "features": features}).encode()
         elapsed = time.perf_counter() - started

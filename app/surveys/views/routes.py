@@ -79,4 +79,13 @@ def detail(route_id: int) -> str:
         records=records,
         effort=effort(route.length_m, route.duration_s),
         unit_name=services.unit_name(route.unit) if route.unit else None,
+        map_records=[
+            {
+                "latitude": o.latitude,
+                "longitude": o.longitude,
+                "detected": o.detected,
+                "label": f"{o.species.name_zh} · {_('Found') if o.detected else _('Searched, not found')}",
+            }
+            for o in records
+        ],
     )

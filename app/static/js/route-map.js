@@ -1,0 +1,51 @@
+// A route's page (docs/surveys.md, Routes): its line through the good fixes, the poor fixes as grey rings
+// (kept, not drawn into the line), its start and end, and the records made along it (found: a filled dot,
+// searched and not found: a ring).
+import { decorate } from "./mapkit.js";
+import { addBasemap } from "./position.js";
+
+const L = window.L;
+const element = document.querySelector("[data-route-map]");
+
+function draw() {
+  const data = JSON.parse(document.getElementById("ias-route-map").textContent);
+  const labels = data.labels;
+  const map = L.map(element);
+  // The view first: Leaflet draws nothing on a map that has none.
+  const line = L.geoJSON(data.geometry, { style: { color: "#1f6f43", weight: 4, opacity: 0.9 } });
+  const bounds = line.getBounds();
+  if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16] });
+  else map.setView([0, 0], 2);
+  line.addTo(map);
+  addBasemap(L, map);
+  decorate(L, map, [
+    ["#1f6f43", labels.line],
+    ["#888", labels.poor],
+    ["#c0392b", labels.found],
+  ]);
+  let poor = 0;
+  for (const point of data.points) {
+    if (!point.poor) continue;
+    poor += 1;
+    L.circleMarker([point.lat, point.lon], { radius: 4, color: "#888", weight: 1.5, fillOpacity: 0 }).addTo(map);
+  }
+  const coordinates = data.geometry.coordinates;
+  if (coordinates.length) {
+    const [first, last] = [coordinates[0], coordinates[coordinates.length - 1]];
+    L.circleMarker([first[1], first[0]], { radius: 6, color: "#fff", weight: 2, fillColor: "#1f6f43", fillOpacity: 1 })
+      .bindTooltip(labels.start).addTo(map);
+    L.circleMarker([last[1], last[0]], { radius: 6, color: "#1f6f43", weight: 3, fillColor: "#fff", fillOpacity: 1 })
+      .bindTooltip(labels.end).addTo(map);
+  }
+  for (const record of data.records) {
+    const style = record.detected
+      ? { radius: 5, color: "#fff", weight: 1, fillColor: "#c0392b", fillOpacity: 1 }
+      : { radius: 5, color: "#c0392b", weight: 2, fillOpacity: 0 };
+    L.circleMarker([record.latitude, record.longitude], style).bindTooltip(record.label).addTo(map);
+  }
+  element.dataset.poor = String(poor);
+  element.dataset.records = String(data.records.length);
+  element.dataset.loaded = "yes";
+}
+
+if (element && L) draw();
