@@ -21,6 +21,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl  # noqa: TID251 -- the test reads the workbook it asked for
 import pytest
@@ -31,7 +32,7 @@ from pyproj import Geod
 
 from app.clock import local_today
 from app.district import boundaries
-from app.district.models import BoundaryLevel
+from app.district.models import BoundaryLevel, Village
 from app.exports import jobs as export_jobs
 from app.extensions import db
 from app.observations.models import Observation
@@ -64,6 +65,7 @@ def _path(lat: float, lon: float, n: int) -> list[tuple[float, float]]:
 PATH_A = _path(30.62, 107.72, 6)
 PATH_B = _path(30.63, 107.77, 5)
 GEOD = Geod(ellps="WGS84")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _inside(code: str, lat: float, lon: float) -> bool:
@@ -391,11 +393,16 @@ def test_a_survey_season_planned_walked_plotted_covered_and_exported(
     # 4. Coverage, against the rows: a unit is covered when a route or record of the campaign lies in it.
     def placed() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         routes = [
-            {"id": r.id, "points": [(pt["lat"], pt["lon"]) for pt in r.points], "length_m": r.length_m}
+            {
+                "id": r.id,
+                "points": [(pt["lat"], pt["lon"]) for pt in r.points],
+                "length_m": r.length_m,
+                "at": r.ended_at,
+            }
             for r in db.session.scalars(sa.select(Route).where(Route.campaign_id == campaign_id))
         ]
         records = [
-            {"lat": o.latitude, "lon": o.longitude}
+            {"lat": o.latitude, "lon": o.longitude, "at": o.observed_at}
             for o in db.session.scalars(sa.select(Observation).where(Observation.campaign_id == campaign_id))
         ]
         return routes, records
@@ -410,12 +417,16 @@ def test_a_survey_season_planned_walked_plotted_covered_and_exported(
             "routes": len(inside_routes),
             "records": len(inside_records),
             "route_length_m": pytest.approx(sum(r["length_m"] for r in inside_routes)),
+            "last_activity_at": max((r["at"] for r in inside_routes + inside_records), default=None),
         }
     assert [u["status"] for u in expected_units.values()] == ["covered", "covered", "not_started"]
     supervisor_api = api_as(season.supervisor.user)
     coverage = supervisor_api.get(f"/api/v1/campaigns/{campaign_id}/coverage").get_json()
     got = {
-        u["unit_code"]: {k: u[k] for k in ("status", "routes", "records", "route_length_m")}
+        u["unit_code"]: {
+            **{k: u[k] for k in ("status", "routes", "records", "route_length_m")},
+            "last_activity_at": u["last_activity_at"] and datetime.fromisoformat(u["last_activity_at"]),
+        }
         for u in coverage["units"]
     }
     assert got == expected_units
@@ -443,6 +454,21 @@ def test_a_survey_season_planned_walked_plotted_covered_and_exported(
     assert (coverage["summary"]["units"], coverage["summary"]["covered"]) == (3, covered)
     desk.goto(f"/campaigns/{campaign_id}")
     expect(desk.page.locator("[data-coverage-summary]")).to_contain_text(f"已覆盖 {covered} / 3")
+    # The supervisor's dashboard: the campaign's progress, in all, by township and by assignee.
+    desk.goto("/dashboard")
+    progress = desk.page.locator(f"[data-campaign-progress-of='{campaign_id}']")
+    expect(progress.locator("[data-figure='covered']")).to_have_text(f"{covered} / 3")
+    by_township: dict[str, Counter[str]] = {}
+    for code, figures in expected_units.items():
+        tally = by_township.setdefault(code[:9], Counter())
+        tally["units"] += 1
+        tally["covered"] += figures["status"] == "covered"
+    for table, groups in (("township", by_township), ("assignee", expected_people)):
+        cells = progress.locator(f"[data-campaign-{table}] tr[data-group]").evaluate_all(
+            "rows => Object.fromEntries(rows.map(r => [r.dataset.group,"
+            " [...r.querySelectorAll('td.num')].map(td => td.textContent.trim())]))"
+        )
+        assert cells == {str(k): [str(t["covered"]), str(t["units"])] for k, t in groups.items()}
 
     # 5. The campaign's census workbook.
     admin = api_as(season.admin.user)
@@ -470,12 +496,29 @@ def test_a_survey_season_planned_walked_plotted_covered_and_exported(
     book = openpyxl.load_workbook(io.BytesIO(response.data))
     response.close()
 
+    cover = {row[0]: row[1] for row in book["封面"].iter_rows(min_row=2, values_only=True)}
+    assert cover["调查任务"].startswith("梁山街道 2026 普查（普查")
+    # The records sheet: the campaign's records, each once.
+    assert sorted(row["记录编号"] for row in _table(book, "调查记录")) == sorted(r["id"] for r in records)
     sheet_routes = {row["路线编号"]: row for row in _table(book, "踏查记录")}
     assert set(sheet_routes) == {r["id"] for r in routes}
     for unit_id, code, path, present in ((unit_a, UNIT_A, PATH_A, SNAIL), (unit_b, UNIT_B, PATH_B, WEED)):
         route = by_unit[unit_id]
         row = sheet_routes[route["id"]]
         assert row["单元代码"] == code
+        village = _read(
+            lambda c=code: db.session.scalars(sa.select(Village.short_name).where(Village.code == c)).one()
+        )
+        assert row["调查单元"] == "梁山街道" + village
+        # Shown in Asia/Shanghai, to the minute at least (the cell's format says which).
+        local = [route[k].astimezone(SHANGHAI) for k in ("started_at", "ended_at")]
+        assert row["日期"] == datetime.combine(local[0].date(), datetime.min.time())  # a date cell
+        for header, when in zip(("开始时间", "结束时间"), local, strict=True):
+            assert abs(row[header] - when.replace(tzinfo=None)) < timedelta(seconds=1), (
+                header,
+                row[header],
+                when,
+            )
         assert row["调查任务"] == "梁山街道 2026 普查"
         assert row["调查人"] == season.walker.display_name
         # Stored to the decimetre, the sheet gives metres (km to 3 places) and tenths of a minute.
