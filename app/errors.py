@@ -9,6 +9,7 @@ Every error an API client can see has the docs/contract.md §3.2 shape:
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -65,7 +66,93 @@ FIELD_LABELS: dict[str, Any] = {
     "lang": _l("Language"),
     "name_zh": _l("Chinese name"),
     "name_sci": _l("Scientific name"),
+    # Survey campaigns, routes and plots (docs/surveys.md)
+    "campaign_id": _l("Survey campaign"),
+    "route_uuid": _l("Route"),
+    "unit_id": _l("Survey unit"),
+    "points": _l("Track points"),
+    "started_at": _l("Started"),
+    "ended_at": _l("Ended"),
+    "starts_on": _l("First day"),
+    "ends_on": _l("Last day"),
+    "species_ids": _l("Target species"),
+    "units": _l("Survey units"),
+    "quadrats": _l("Quadrats"),
+    "surveyed_at": _l("Time"),
+    "height_cm": _l("Height (cm)"),
 }
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; it is translated where it is shown (`translated`)."""
+    return message
+
+
+# marshmallow's own messages ("Not a valid integer.") are English, and it ships no catalogue: each is
+# translated here, its values kept ("Must be greater than or equal to 0." → "必须大于或等于 0。"), when an
+# error is answered. The longer patterns come first (a range's two ends before one end).
+_BUILTIN_MESSAGES: tuple[str, ...] = (
+    N_("Missing data for required field."),
+    N_("Field may not be null."),
+    N_("Invalid value."),
+    N_("Invalid type."),
+    N_("Invalid input type."),
+    N_("Invalid input."),
+    N_("Unknown field."),
+    N_("Not a valid integer."),
+    N_("Not a valid number."),
+    N_("Not a valid boolean."),
+    N_("Not a valid string."),
+    N_("Not a valid utf-8 string."),
+    N_("Not a valid list."),
+    N_("Not a valid tuple."),
+    N_("Not a valid mapping type."),
+    N_("Not a valid UUID."),
+    N_("Not a valid URL."),
+    N_("Not a valid email address."),
+    N_("Not a valid date."),
+    N_("Not a valid datetime."),
+    N_("Not a valid time."),
+    N_("Not a valid period of time."),
+    N_("Number too large."),
+    N_("Special numeric values (nan or infinity) are not permitted."),
+    N_("String does not match expected pattern."),
+    N_('"%(input)s" cannot be formatted as a date.'),
+    N_('"%(input)s" cannot be formatted as a datetime.'),
+    N_("Must be one of: %(choices)s."),
+    N_("Must be equal to %(other)s."),
+    N_("Must be greater than or equal to %(min)s and less than or equal to %(max)s."),
+    N_("Must be greater than %(min)s and less than or equal to %(max)s."),
+    N_("Must be greater than or equal to %(min)s and less than %(max)s."),
+    N_("Must be greater than %(min)s and less than %(max)s."),
+    N_("Must be greater than or equal to %(min)s."),
+    N_("Must be greater than %(min)s."),
+    N_("Must be less than or equal to %(max)s."),
+    N_("Must be less than %(max)s."),
+    N_("Length must be between %(min)s and %(max)s."),
+    N_("Length must be %(equal)s."),
+    N_("Shorter than minimum length %(min)s."),
+    N_("Longer than maximum length %(max)s."),
+)
+
+
+def _builtin_pattern(msgid: str) -> re.Pattern[str]:
+    parts = re.split(r"%\((\w+)\)s", msgid)  # text, name, text, name, ..., text
+    return re.compile(
+        "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)) + "$"
+    )
+
+
+_BUILTIN_PATTERNS = tuple((_builtin_pattern(m), m) for m in _BUILTIN_MESSAGES)
+
+
+def translated(message: str) -> str:
+    """A marshmallow message in the reader's language (any other message is returned as it is)."""
+    for pattern, msgid in _BUILTIN_PATTERNS:
+        found = pattern.match(message)
+        if found:
+            return _(msgid, **found.groupdict())
+    return message
 
 
 def field_label(name: str, labels: dict[str, str] | None = None) -> str:
@@ -199,10 +286,10 @@ def _flatten_webargs_messages(messages: Any) -> FieldErrors:
 
 def _as_messages(value: Any) -> list[str]:
     if isinstance(value, list):
-        return [m if isinstance(m, str) else str(m) for m in value]
+        return [translated(m if isinstance(m, str) else str(m)) for m in value]
     if isinstance(value, dict):  # nested schema: keep the path readable
         return [f"{k}: {', '.join(_as_messages(v))}" for k, v in value.items()]
-    return [str(value)]
+    return [translated(str(value))]
 
 
 def _http_message(error: HTTPException, errors: FieldErrors) -> str:

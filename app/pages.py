@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import MultiDict
 
-from app.errors import FieldErrors, InvalidInput, invalid_fields_message
+from app.errors import FieldErrors, InvalidInput, invalid_fields_message, translated
 from app.security import is_local_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,7 +88,7 @@ def _field_errors(error: ma.ValidationError) -> FieldErrors:
     if len(messages) == 1 and next(iter(messages)) in ("query", "form", "form_with_blanks"):
         messages = next(iter(messages.values()))
     return {
-        name: [str(m) for m in (found if isinstance(found, list) else [found])]
+        name: [translated(str(m)) for m in (found if isinstance(found, list) else [found])]
         for name, found in messages.items()
     }
 
