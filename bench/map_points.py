@@ -37,6 +37,9 @@ from dataset import make_app, prepare  # bench/ is on sys.path when a script her
 from loadgen import percentile
 from servers import app_env, gunicorn
 
+# Every model mapped before a service module is imported (observations/services.py inspects its mapper
+# when imported, which needs the tables its relationships name).
+from app import models  # noqa: F401
 from app.accounts.models import User
 from app.accounts.services import issue_token
 from app.district.models import District

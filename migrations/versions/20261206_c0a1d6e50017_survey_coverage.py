@@ -6,7 +6,7 @@ overdue one the campaign's supervisors; (unit, kind, day) is the key that keeps 
 reminding twice.
 
 Revision ID: c0a1d6e50017
-Revises: c0a1d6e50016
+Revises: c0a1d6e50014
 Create Date: 2026-12-06 09:30:00
 """
 # Rules for migrations (reviewed code, not generated output): see the first migration of the chain.
@@ -17,7 +17,7 @@ UTC = sa.DateTime(timezone=True)
 
 # revision identifiers, used by Alembic.
 revision = 'c0a1d6e50017'
-down_revision = 'c0a1d6e50016'
+down_revision = 'c0a1d6e50014'
 branch_labels = None
 depends_on = None
 

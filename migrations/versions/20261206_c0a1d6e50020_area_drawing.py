@@ -5,7 +5,7 @@ The map's clusters (app/gis/aggregate.py) now say how many of their records foun
 reads the index alone and never the table (docs/maps.md, "Clusters").
 
 Revision ID: c0a1d6e50020
-Revises: c0a1d6e50019
+Revises: c0a1d6e50018
 Create Date: 2026-12-06 09:30:00
 """
 # Rules for migrations (reviewed code, not generated output): see the first migration of the chain.
@@ -14,7 +14,7 @@ import sqlalchemy as sa  # noqa: F401
 
 # revision identifiers, used by Alembic.
 revision = 'c0a1d6e50020'
-down_revision = 'c0a1d6e50019'
+down_revision = 'c0a1d6e50018'
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ from app.geo.crs import CRS
 from app.surveys.routes import MAX_POINTS
 
 
-class PointSchema(ma.Schema):
+class RoutePointSchema(ma.Schema):
     """One GPS fix (documents the shape; the points are checked by app/surveys/routes.py in one loop)."""
 
     t = ma.fields.String(
@@ -27,7 +27,7 @@ class PointList(ma.fields.List):  # type: ignore[type-arg]
     the service in one plain loop, which a 10,000-point route needs (docs/surveys.md, Routes)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(ma.fields.Nested(PointSchema), **kwargs)
+        super().__init__(ma.fields.Nested(RoutePointSchema), **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
         if not isinstance(value, list):
