@@ -22,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy.session import Session as FlaskSession
 
-from app import create_app
+from app import create_app, refdata
 from app.accounts.models import Role, User
 from app.accounts.services import issue_token
 from app.accounts.sessions import SESSION_SECRET_KEY, new_session
@@ -180,6 +180,10 @@ def _committing_session(app: Flask) -> Iterator[Any]:
             with db.engine.begin() as conn:
                 for table in reversed(tables):
                     conn.execute(sa.delete(table).where(table.c.id > before[table.name]))
+                # These deletes go round the ORM, so they do not change the reference data version by
+                # themselves: a new one makes every process read its copy again (boundaries a test loaded
+                # and left are not kept as if they were still there; app/refdata.py).
+                conn.execute(sa.update(refdata.reference_version).values(version=refdata.new_version()))
 
 
 @pytest.fixture
