@@ -16,6 +16,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
@@ -38,12 +39,18 @@ class SchedulerProcess:
         self.sweep_seconds = int(app.config["IAS_SWEEP_SECONDS"])
         # The lease outlives a few missed renewals, so a busy sweep does not lose it.
         self.lease_seconds = max(3 * self.sweep_seconds, 60)
+        # Set once the process is stopping: a job queued but not yet begun then does nothing, so that no
+        # job takes the lease again after the process has given it up.
+        self.stopping = threading.Event()
+        self.stopped = threading.Event()  # the running jobs have ended
 
     def _as_leader(self, name: str, job: table.Job) -> Callable[[], None]:
         def run() -> None:
             with self.app.app_context():
                 set_actor_label("scheduler")
                 try:
+                    if self.stopping.is_set():
+                        return
                     if not hold_lease(LEASE, self.owner, self.lease_seconds):
                         log.info("Another scheduler holds the lease; %s skipped", name)
                         return
@@ -80,19 +87,30 @@ class SchedulerProcess:
         scheduler = BlockingScheduler(timezone=self.app.config["IAS_TIMEZONE"])
         self.add_jobs(scheduler)
 
-        def shutdown(signum: int, frame: FrameType | None) -> None:
-            scheduler.shutdown(wait=False)
+        def stop_scheduler() -> None:
+            # Waits for the jobs running now to end (a job is never cut off half way), so that the lease
+            # is released below only once no job of this process can take it again.
+            self.stopping.set()
+            try:
+                scheduler.shutdown(wait=True)
+            except SchedulerNotRunningError:  # a second signal while stopping: the first one waits
+                return
+            self.stopped.set()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop_scheduler()
 
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, shutdown)
-            signal.signal(signal.SIGINT, shutdown)
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
         if stop is not None:
-            threading.Thread(
-                target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True
-            ).start()
+            threading.Thread(target=lambda: (stop.wait(), stop_scheduler()), daemon=True).start()
         log.info("Scheduler %s started: sweep every %ss", self.owner, self.sweep_seconds)
         try:
             scheduler.start()
         finally:
+            # The scheduler's loop can end before stop_scheduler has waited for the running jobs.
+            if self.stopping.is_set():
+                self.stopped.wait()
             with self.app.app_context():
                 release_lease(LEASE, self.owner)
