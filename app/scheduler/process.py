@@ -104,7 +104,12 @@ class SchedulerProcess:
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)
         if stop is not None:
-            threading.Thread(target=lambda: (stop.wait(), stop_scheduler()), daemon=True).start()
+
+            def stop_when_set() -> None:
+                stop.wait()
+                stop_scheduler()
+
+            threading.Thread(target=stop_when_set, daemon=True).start()
         log.info("Scheduler %s started: sweep every %ss", self.owner, self.sweep_seconds)
         try:
             scheduler.start()
