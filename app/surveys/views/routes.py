@@ -28,7 +28,13 @@ def effort(length_m: float, moving_s: int) -> str:
 @bp.context_processor
 def _campaign_routes() -> dict[str, Any]:
     """What the campaign page's routes slot (surveys/_campaign_routes.html) reads."""
-    return {"campaign_routes": services.of_campaign, "route_effort": effort}
+    return {
+        "campaign_routes": services.of_campaign,
+        "route_effort": effort,
+        # A route's points are its bureau's (docs/surveys.md): others see its figures, not a link.
+        "route_readable": lambda route: services.may_read(current_user, route),
+        "walks_for": lambda campaign: services.may_record_for(current_user, campaign),
+    }
 
 
 @bp.app_context_processor
