@@ -120,7 +120,7 @@ def seed_campaign(admin: User) -> str:
     # pause after the 20th fix (a phone call), left out of the moving time.
     begin = datetime.combine(today - timedelta(days=2), time(9, 0), tzinfo=local_zone()).astimezone(UTC)
     step = 12 / 111_320.0 / math.sqrt(2)
-    points = []
+    points: list[dict[str, Any]] = []
     for i in range(40):
         at = begin + timedelta(seconds=30 * i + (600 if i >= 20 else 0))
         lat = lat0 + i * step
