@@ -78,6 +78,8 @@ FIELD_LABELS: dict[str, Any] = {
     "route_uuid": _l("Route"),
     "unit_id": _l("Survey unit"),
     "points": _l("Track points"),
+    "pauses": _l("Pauses"),
+    "dropped_point_count": _l("Points left out"),
     "started_at": _l("Started"),
     "ended_at": _l("Ended"),
     "starts_on": _l("First day"),
