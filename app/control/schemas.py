@@ -219,9 +219,13 @@ class FollowUpCompleteArgs(ma.Schema):
     )
 
 
-def _positive(name: str) -> dict[str, Any]:
+def _an_id(name: str) -> dict[str, Any]:
+    """A row's id: a positive whole number the database can hold."""
     message = _l("%(field)s must be a positive whole number.", field=name)
-    return {"validate": ma.validate.Range(min=1, error=message), "error_messages": {"invalid": message}}
+    return {
+        "validate": ma.validate.Range(min=1, max=MAX_ID, error=message),
+        "error_messages": {"invalid": message},
+    }
 
 
 class FollowUpPageArgs(PageNumberArgs):
@@ -236,17 +240,8 @@ class FollowUpPageArgs(PageNumberArgs):
     )
     overdue = ma.fields.String(metadata={"description": "1 or true: overdue ones only"})
     scope = ma.fields.String(metadata={"description": "all: the organization's (managers)"})
-    assignee_id = ma.fields.Integer(**_positive("assignee_id"))
+    assignee_id = ma.fields.Integer(**_an_id("assignee_id"))
     township_code = ma.fields.String()
-
-
-def _an_id(name: str) -> dict[str, Any]:
-    """A row's id: a positive whole number the database can hold."""
-    message = _l("%(field)s must be a positive whole number.", field=name)
-    return {
-        "validate": ma.validate.Range(min=1, max=MAX_ID, error=message),
-        "error_messages": {"invalid": message},
-    }
 
 
 class NewOperationArgs(ma.Schema):

@@ -49,8 +49,6 @@ def new() -> str:
 # ---------------------------------------------------------------------------------------------
 # Records, one record, editing, the review queue
 
-MAX_ID = 2**31 - 1
-
 FLAG_LABELS = {
     Flag.LOW_ACCURACY: _l("low GPS accuracy"),
     Flag.PHOTO_GPS_FAR: _l("photo taken elsewhere"),
@@ -105,10 +103,6 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
         **context,
     )
     return page, status
-
-
-def _id_arg(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
 
 
 @bp.route("/observations")

@@ -47,6 +47,7 @@ def test_bad_list_filters_are_400_naming_the_field(web_as: Any) -> None:
     for query, label in (
         ("status=late", "status"),
         ("scope=all&assignee_id=abc", "复查人"),
+        ("scope=all&assignee_id=99999999999999999999", "复查人"),  # no row has it: refused, never a 500
         ("township_code=nowhere", "乡镇"),
         ("page=0", "页码"),
         ("page=x", "页码"),
