@@ -68,6 +68,8 @@ def test_follow_ups_are_paged_with_their_filters(
     web = web_as(surveyor)
     first = web.get("/follow-ups?status=any&junk=1").get_data(as_text=True)
     assert re.findall(r'rel="next" href="([^"]*)"', first) == ["/follow-ups?status=any&amp;page=2"]
+    options = re.findall(r'<option value="(\w+)"( selected)?>', first)
+    assert options == [("pending", ""), ("done", ""), ("cancelled", ""), ("any", " selected")]
     second = web.get("/follow-ups?status=any&page=2").get_data(as_text=True)
     assert 'rel="prev" href="/follow-ups?status=any&amp;page=1"' in second
 
