@@ -168,6 +168,11 @@ def _refuse_unstorable_text() -> None:
 # quadratic to convert) long before the body-size limit would.
 MAX_JSON_DEPTH = 32
 MAX_JSON_NUMBER_CHARS = 32
+# Values (arrays, objects and the items between commas) a body may hold. Parsed JSON costs some 50-100
+# bytes of memory per value, so 25 MB of `[[],[],…]` (the upload limit) was over a gigabyte and a minute of
+# CPU, before sign-in for POST /api/v1/auth/tokens. The largest real body, a 50,000-point route, has about
+# 300,000; commas and brackets inside strings count too (no text a client sends has thousands).
+MAX_JSON_VALUES = 600_000
 
 
 class _JsonTooComplex(ValueError):
@@ -200,12 +205,16 @@ def _too_deep(value: Any) -> bool:
 
 def _refuse_unbounded_json() -> None:
     """400 naming the body for JSON nested deeper than MAX_JSON_DEPTH or with a number longer than
-    MAX_JSON_NUMBER_CHARS, instead of a 500 from the parser (run before anything reads the body)."""
+    MAX_JSON_NUMBER_CHARS, instead of a 500 from the parser; 413 for more than MAX_JSON_VALUES values,
+    counted before it is parsed (run before anything reads the body)."""
     if request.method not in {"POST", "PUT", "PATCH", "DELETE"} or not request.is_json:
         return
     data = request.get_data(cache=True)
     if not data:
         return
+    if data.count(b",") + data.count(b"[") + data.count(b"{") > MAX_JSON_VALUES:  # before parsing it
+        message = _("The request body holds more than %(n)s values.", n=MAX_JSON_VALUES)
+        abort(413, message=message, messages={"json": [message]})
     message = None
     try:
         value = json.loads(data, parse_int=_bounded(int), parse_float=_bounded(float))

@@ -62,6 +62,13 @@ FIELD_LABELS: dict[str, Any] = {
     "decision": _l("Decision"),
     # Pages' own inputs (app/pages.py)
     "next": _l("Page to go back to"),
+    "page": _l("Page number"),
+    "signed_out": _l("Sign out"),
+    "file": _l("File"),
+    "level": _l("Level"),
+    "code_field": _l("Code field"),
+    "dry_run": _l("Check only (write nothing)"),
+    "apply": _l("Add the matched species now (otherwise only the report)"),
     "q": _l("Search species"),
     "lang": _l("Language"),
     "name_zh": _l("Chinese name"),

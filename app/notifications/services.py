@@ -23,6 +23,7 @@ from app.control.models import FollowUp
 from app.extensions import db
 from app.notifications import messages
 from app.notifications.inbox import inbox_row
+from app.notifications.letters import Letters
 from app.notifications.messages import Composed
 from app.notifications.models import Delivery, DeliveryChannel, Notification, NotificationKind
 from app.notifications.outbox import emails_each_event, insert_ignoring_duplicates, pending_delivery
@@ -61,11 +62,13 @@ def notify_message(
     params: dict[str, Any],
     data: dict[str, Any],
 ) -> None:
-    """`notify` with a named message, composed in the recipient's language for the e-mail."""
-    with force_locale(user.locale or "zh"):
-        composed = messages.compose(message_key, params)
-    composed.data = data
-    notify(user, kind, event_key, composed, message_key=message_key, params=params)
+    """`notify` with a named message, composed in the recipient's language for the e-mail (the one
+    composition of app/notifications/letters.py, which the reminder passes use too)."""
+    letters = Letters()
+    letters.to_person(
+        user, user_id=user.id, kind=kind, key=event_key, message_key=message_key, params=params, data=data
+    )
+    letters.insert()
 
 
 def notify_review(observation: Any) -> None:

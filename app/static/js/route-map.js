@@ -50,7 +50,10 @@ function draw() {
     const style = record.detected
       ? { radius: 5, color: "#fff", weight: 1, fillColor: "#c0392b", fillOpacity: 1 }
       : { radius: 5, color: "#c0392b", weight: 2, fillOpacity: 0 };
-    L.circleMarker([record.latitude, record.longitude], style).bindTooltip(record.label).addTo(map);
+    // As text: the label holds a species name (Leaflet takes a string as HTML).
+    const label = document.createElement("span");
+    label.textContent = record.label;
+    L.circleMarker([record.latitude, record.longitude], style).bindTooltip(label).addTo(map);
   }
   element.dataset.poor = String(poor);
   element.dataset.records = String(data.records.length);
