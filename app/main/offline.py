@@ -52,6 +52,8 @@ SHELL_FILES = (
     "icon.svg",
     "js/app.js",
     "js/outbox.js",
+    "js/idb.js",  # the IndexedDB helper of the outbox and of a route's points
+    "js/saved-state.js",  # what a form says of the item it saved (record, control and plot forms)
     "js/fielddata.js",
     "js/forms.js",
     "js/capture.js",

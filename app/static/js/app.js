@@ -169,7 +169,7 @@ function button(text, onClick, attr) {
 }
 
 // Where a refused record is corrected: its own form, opened with what was saved.
-const FIX_PAGES = { observation: "/observations/new", control: "/control-operations/new" };
+const FIX_PAGES = { observation: "/observations/new", control: "/control-operations/new", route: "/surveys/routes/new" };
 
 function renderList(items, userId, data) {
   const list = document.querySelector("[data-outbox-list]");
