@@ -50,3 +50,49 @@ def test_a_session_that_ended_without_signing_out_leaves_no_pages_either(phone: 
     p.context.set_offline(True)
     p.goto("/")
     assert name not in p.page.content()
+
+
+def test_signing_out_with_unsent_records_warns_and_keeps_them(phone: Any, field_user: Any) -> None:
+    walker = field_user("surveyor", organization="forestry")
+    p = phone()
+    p.sign_in(walker.username)
+    p.app_ready()
+    outbox_js = p.page.evaluate(
+        "() => document.querySelector('script[src*=\"js/app.js\"]').src.replace('js/app.js', 'js/outbox.js')"
+    )
+    # A record the server refused waits on the phone (it is not sent again by itself).
+    p.page.evaluate(
+        """async ([src, userId]) => {
+            const outbox = await import(src);
+            await outbox.add({ id: crypto.randomUUID(), userId, kind: "observation", method: "POST",
+                               url: "/api/v1/observations", body: {}, state: outbox.STATES.REJECTED });
+        }""",
+        [outbox_js, walker.id],
+    )
+    asked: list[str] = []
+
+    def answer(accept: bool) -> Any:
+        def handle(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return handle
+
+    p.page.once("dialog", answer(False))  # stay signed in
+    p.page.click("details.menu summary")
+    p.page.click("form[action$='/sign-out'] button")
+    for _ in range(300):  # the question comes once the outbox is read (a moment after the click)
+        if asked:
+            break
+        p.page.wait_for_timeout(50)
+    assert len(asked) == 1 and "1" in asked[0]
+    p.goto("/")
+    assert p.page.url.endswith("/") and p.page.locator("form[action$='/sign-out']").count() == 1
+
+    p.page.once("dialog", answer(True))
+    p.page.click("details.menu summary")
+    p.page.click("form[action$='/sign-out'] button")
+    p.page.wait_for_url("**/sign-in?signed_out=1")
+    assert len(asked) == 2
+    kept = p.page.evaluate("async (src) => (await (await import(src)).all()).length", outbox_js)
+    assert kept == 1  # signing out kept it, for its owner's next sign-in
