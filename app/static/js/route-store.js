@@ -3,6 +3,8 @@
 // localStorage, which the record form reads at once; its GPS points go one by one into an IndexedDB
 // database of their own ("ias-routes"), so recording a fix never rewrites the ones before it.
 
+import * as idb from "./idb.js";
+
 const ACTIVE = "ias:route:active";
 const DB_NAME = "ias-routes";
 const STORE = "points";
@@ -35,32 +37,12 @@ export function notePresent(speciesId) {
   save(route);
 }
 
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => {
-      const store = request.result.createObjectStore(STORE, { keyPath: "seq", autoIncrement: true });
-      store.createIndex("route", "route");
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
+const openDb = idb.opener(DB_NAME, 1, (db) => {
+  const store = db.createObjectStore(STORE, { keyPath: "seq", autoIncrement: true });
+  store.createIndex("route", "route");
+});
 
-async function withStore(mode, work) {
-  const db = await openDb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const request = work(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(request ? request.result : undefined);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
+const withStore = (mode, work) => idb.inTransaction(openDb, STORE, mode, work);
 
 export async function addPoint(routeId, point) {
   await withStore("readwrite", (store) => store.add({ route: routeId, ...point }));
