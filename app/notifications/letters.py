@@ -17,10 +17,22 @@ from typing import Any
 
 from flask_babel import force_locale
 
+from app.accounts.models import User
 from app.notifications import messages
 from app.notifications.inbox import inbox_row
+from app.notifications.messages import Composed
 from app.notifications.models import Delivery, DeliveryChannel, Notification, NotificationKind
 from app.notifications.outbox import emails_each_event, insert_ignoring_duplicates, pending_delivery
+
+# What a letter reads of its person (Letters.to_person): a pass selects these with its rows.
+RECIPIENT_COLUMNS = (
+    User.display_name,
+    User.email,
+    User.notify_email,
+    User.notify_digest,
+    User.active,
+    User.locale,
+)
 
 
 def group_key(prefix: str, middle: str, item_keys: Iterable[str]) -> str:
@@ -49,12 +61,35 @@ class Letters:
         params: dict[str, Any],
         data: dict[str, Any],
     ) -> None:
-        """The message `message_key` with `params` to a person (a User, or a row with its columns:
-        locale, display_name, active, email, notify_email, notify_digest): written in their language
-        now (for the e-mail and digests) and again in the reader's when the inbox shows it."""
+        """The message `message_key` with `params` to a person (a User, or a row of RECIPIENT_COLUMNS):
+        written in their language now (for the e-mail and digests) and again in the reader's when the
+        inbox shows it."""
         with force_locale(person.locale or "zh"):
             composed = messages.compose(message_key, params)
         composed.data = data
+        self.composed_to(
+            person,
+            user_id=user_id,
+            kind=kind,
+            key=key,
+            composed=composed,
+            message_key=message_key,
+            params=params,
+        )
+
+    def composed_to(
+        self,
+        person: Any,
+        *,
+        user_id: int,
+        kind: NotificationKind,
+        key: str,
+        composed: Composed,
+        message_key: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        """A message already written (`composed`) to a person: the inbox row, and the e-mail when they
+        are e-mailed each event. Without `message_key` the inbox shows it as written."""
         self.notifications.append(
             inbox_row(user_id, kind, key, composed, self.now, message_key=message_key, params=params)
         )

@@ -22,7 +22,7 @@ from app.clock import local_today
 from app.control.models import FollowUp, FollowUpStatus
 from app.district.models import Township
 from app.extensions import db
-from app.notifications.letters import Letters, group_key
+from app.notifications.letters import RECIPIENT_COLUMNS, Letters, group_key
 from app.notifications.models import NotificationKind, Webhook
 from app.sites.models import Site
 from app.species.models import Species
@@ -50,12 +50,7 @@ def _follow_up_rows(condition: sa.ColumnElement[bool], person: Any) -> list[Any]
             Species.name_zh.label("species"),
             Township.name_zh.label("township"),
             User.id.label("user_id"),
-            User.display_name,
-            User.email,
-            User.notify_email,
-            User.notify_digest,
-            User.active,
-            User.locale,
+            *RECIPIENT_COLUMNS,
         )
         .join(Site, Site.id == FollowUp.site_id)
         .join(Species, Species.id == Site.species_id)

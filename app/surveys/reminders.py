@@ -26,7 +26,7 @@ from flask import current_app
 from app.accounts.models import Role, User
 from app.clock import local_today
 from app.extensions import db
-from app.notifications.letters import Letters, group_key
+from app.notifications.letters import RECIPIENT_COLUMNS, Letters, group_key
 from app.notifications.models import NotificationKind
 from app.notifications.outbox import insert_ignoring_duplicates
 from app.surveys import coverage
@@ -84,17 +84,7 @@ def _already(today: date, unit_ids: list[int]) -> set[tuple[int, str]]:
 
 def _people(ids: set[int], organization_ids: set[int]) -> tuple[dict[int, Any], dict[int, list[Any]]]:
     """The users named (assignees, creators) and each bureau's active bureau admins: one statement."""
-    columns = (
-        User.id,
-        User.display_name,
-        User.email,
-        User.notify_email,
-        User.notify_digest,
-        User.active,
-        User.locale,
-        User.role,
-        User.organization_id,
-    )
+    columns = (User.id, *RECIPIENT_COLUMNS, User.role, User.organization_id)
     rows = db.session.execute(
         sa.select(*columns).where(
             sa.or_(
