@@ -25,6 +25,7 @@ is tested only against the polygons whose bounding box it meets); nothing is rea
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -129,6 +130,7 @@ class RouteRow:
     length_m: float
     moving_s: int  # the survey effort: the elapsed time less the pauses
     coordinates: np.ndarray | None  # (n, 2) lon, lat of the track's line; None without one
+    gaps: list[int] = field(default_factory=list)  # segments across a pause: not walked (docs/surveys.md)
     unit_ids: list[int] = field(default_factory=list)  # the units it covers
 
 
@@ -282,12 +284,34 @@ def track_coordinates(text: str | None) -> np.ndarray | None:
     return numbers.reshape(positions, -1)[:, :2]
 
 
-def _line(coordinates: np.ndarray | None) -> Any:
+_GAPS = re.compile(r'"gaps"\s*:\s*\[([0-9,\s]*)\]')
+
+
+def track_gaps(text: str | None) -> list[int]:
+    """The segments of a stored line that span a pause (its `gaps`, written before its coordinates)."""
+    if not text or '"gaps"' not in text:
+        return []
+    head = text[: text.find('"coordinates"')] if '"coordinates"' in text else text
+    match = _GAPS.search(head)
+    return [int(n) for n in match.group(1).split(",") if n.strip()] if match else []
+
+
+def _line(coordinates: np.ndarray | None, gaps: list[int] | None = None) -> Any:
+    """The track as walked: a line, or, split at its gaps (segments across a pause, not walked), the
+    pieces walked (a lone fix between two pauses as a point)."""
     if coordinates is None or not len(coordinates):
         return None
     if len(coordinates) == 1:
         return shapely.points(coordinates[0])
-    return shapely.linestrings(coordinates)
+    cuts = sorted({i for i in gaps or () if 0 <= i < len(coordinates) - 1})
+    if not cuts:
+        return shapely.linestrings(coordinates)
+    pieces, start = [], 0
+    for i in [*cuts, len(coordinates) - 1]:
+        part = coordinates[start : i + 1]
+        pieces.append(shapely.linestrings(part) if len(part) > 1 else shapely.points(part[0]))
+        start = i + 1
+    return shapely.geometrycollections(pieces)
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:
@@ -385,6 +409,7 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
             r.length_m or 0.0,
             r.moving_s or 0,
             track_coordinates(r.geometry),
+            track_gaps(r.geometry),
         )
         for r in route_rows
     ]
@@ -399,7 +424,7 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
             # A route for a village lies in its township: a township unit judged without a polygon.
             for u in by_township.get(own.township_id, ()):
                 route_inside[u.unit_id].add(index)
-        line = _line(routes[index].coordinates)
+        line = _line(routes[index].coordinates, routes[index].gaps)
         if line is None:
             continue
         for level in (villages, townships):
@@ -483,8 +508,8 @@ def _outlines(codes: Iterable[str]) -> dict[str, Any]:
     return outlines
 
 
-def _simplified_route(coordinates: np.ndarray | None) -> dict[str, Any] | None:
-    line = _line(coordinates)
+def _simplified_route(coordinates: np.ndarray | None, gaps: list[int] | None = None) -> dict[str, Any] | None:
+    line = _line(coordinates, gaps)
     if line is None:
         return None
     return shapely.geometry.mapping(shapely.simplify(line, ROUTE_SIMPLIFY_DEGREES, preserve_topology=False))
@@ -524,7 +549,7 @@ def geojson(coverage: Coverage) -> dict[str, Any]:
             }
         )
     for route in coverage.routes:
-        line = _simplified_route(route.coordinates)
+        line = _simplified_route(route.coordinates, route.gaps)
         if line is None:
             continue
         features.append(

@@ -259,12 +259,15 @@ def check_points(
         if is_poor:
             point["poor"] = True
         stored.append(point)
+    geometry: dict[str, Any] = {"type": "LineString"}
+    if gaps:
+        # A GeoJSON foreign member, before the coordinates (coverage reads the text up to them): the
+        # segments across a pause, drawn but neither measured nor counted as walked through.
+        geometry = {"gaps": gaps, **geometry}
+    geometry["coordinates"] = [[x, y] for x, y in zip(line_lons, line_lats, strict=True)]
     return Track(
         points=stored,
-        geometry={
-            "type": "LineString",
-            "coordinates": [[x, y] for x, y in zip(line_lons, line_lats, strict=True)],
-        },
+        geometry=geometry,
         length_m=round(length, 1),
         poor=sum(poor),
         bbox=(min(lons), min(lats), max(lons), max(lats)),
@@ -277,8 +280,11 @@ def _utc_text(moment: datetime) -> str:
 
 
 def gap_segments(route: Route) -> list[int]:
-    """The stored line's segments that span a pause (the route page draws them dashed): its line is
-    drawn through the good fixes (all of them when fewer than two are good), as check_points drew it."""
+    """The stored line's segments that span a pause (the route page draws them dashed): kept in the line
+    as `gaps`; worked out again from the points for a line stored without them (its line is drawn
+    through the good fixes, all of them when fewer than two are good, as check_points drew it)."""
+    if route.geometry and isinstance(route.geometry.get("gaps"), list):
+        return [int(i) for i in route.geometry["gaps"]]
     if not route.pauses or not route.points:
         return []
     good = [p for p in route.points if not p.get("poor")]

@@ -12,7 +12,10 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.photos.models import Photo
 from app.surveys.models import Plot
+from tests.browser.test_accessibility import _violations, axe_source
 from tests.photos.images import encode, photo
+
+__all__ = ["axe_source"]  # the fixture, used by name
 
 SNAIL = "pomacea-canaliculata"
 WEED = "alternanthera-philoxeroides"
@@ -199,3 +202,30 @@ def test_a_plot_is_edited_on_its_page_without_javascript(
     [(number, _size, records)] = stored["quadrats"]
     assert number == 1 and records[species_id(SNAIL)].count == 5
     assert records[species_id(WEED)].cover_pct == 40
+
+
+def test_the_plot_edit_page_has_no_axe_violations(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any, species_id: Any, axe_source: str
+) -> None:
+    user = field_user("surveyor", organization="forestry")
+    api = api_as(user.user)
+    site = make_observation(api)
+    body = {
+        "client_uuid": "0b7c3d8e-52a4-4c61-8f0d-6a2b9e4c1d22",
+        "site_id": site["site_id"],
+        "surveyed_at": site["observed_at"],
+        "shape": "rectangle",
+        "length_m": 5,
+        "width_m": 2,
+        "quadrats": [{"number": 1, "size_m2": 1, "records": [{"species_id": species_id(SNAIL), "count": 3}]}],
+    }
+    plot = api.post("/api/v1/plots", json=body).get_json()
+    db.session.rollback()
+    p = phone()
+    p.sign_in(user.username)
+    p.goto(f"/plots/{plot['id']}/edit")
+    assert _violations(p, axe_source) == []
+    p.page.fill('input[name="quadrats-0-size_m2"]', "50")  # larger than the plot: refused, shown by its field
+    p.page.click('button[type="submit"].primary')
+    expect(p.page.locator('[data-error-for="quadrats-0-size_m2"]')).to_be_visible()
+    assert _violations(p, axe_source) == []

@@ -317,7 +317,7 @@ def test_route_pages_have_no_axe_violations(phone: Any, walker: Any, axe_source:
 
 
 def test_a_refused_route_is_kept_shown_and_sent_again_without_its_refused_points(
-    phone: Any, walker: Any
+    phone: Any, walker: Any, axe_source: str
 ) -> None:
     """A GPS jump outside the district: the server refuses the route (points.4.lat); nothing walked is
     lost. The route page lists the refused point with the reason in Chinese, keeps the route through a
@@ -353,6 +353,7 @@ def test_a_refused_route_is_kept_shown_and_sent_again_without_its_refused_points
     assert refused.get_attribute("data-refused-point") == "4"
     assert "第 5 个点" in refused.inner_text() and "在梁平区范围外" in refused.inner_text()  # in Chinese
     expect(p.page.locator("[data-route-resend]")).to_contain_text("1")
+    assert _violations(p, axe_source) == []
 
     # Kept on the phone through a reload, and downloadable as it was walked.
     p.page.reload()

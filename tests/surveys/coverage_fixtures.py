@@ -68,6 +68,7 @@ def add_route(
     length_m: float = 1000.0,
     started_at: datetime | None = None,
     paused_s: int = 0,
+    gaps: list[int] | None = None,
 ) -> Route:
     started = started_at or datetime.now(UTC) - timedelta(hours=3)
     ended = started + timedelta(minutes=len(coordinates))
@@ -81,7 +82,11 @@ def add_route(
         started_at=started,
         ended_at=ended,
         points=[{"lon": x, "lat": y} for x, y in coordinates],
-        geometry={"type": "LineString", "coordinates": [list(c) for c in coordinates]},
+        geometry={
+            **({"gaps": gaps} if gaps else {}),
+            "type": "LineString",
+            "coordinates": [list(c) for c in coordinates],
+        },
         length_m=length_m,
         duration_s=int((ended - started).total_seconds()),
         moving_s=int((ended - started).total_seconds()) - paused_s,

@@ -59,6 +59,7 @@ def test_a_pause_is_left_out_of_the_moving_time_and_its_gap_out_of_the_length(
     assert len(data["pauses"]) == 1 and data["pauses"][0]["started_at"].endswith("Z")
     # The line is drawn through every fix, but the straight line across the pause is not measured.
     assert len(data["geometry"]["coordinates"]) == 40
+    assert data["geometry"]["gaps"] == [19]  # the segment from the 20th fix to the 21st: kept in the line
     walked = _length(before) + _length(after)
     assert data["length_m"] == pytest.approx(walked, rel=5e-3)
     gap = _length([before[-1], after[0]])
