@@ -25,7 +25,7 @@ is tested only against the polygons whose bounding box it meets); nothing is rea
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -130,6 +130,7 @@ class RouteRow:
     moving_s: int  # the survey effort: the elapsed time less the pauses
     coordinates: np.ndarray | None  # (n, 2) lon, lat of the track's line; None without one
     unit_ids: list[int] = field(default_factory=list)  # the units it covers
+    organization_id: int | None = None  # whose route it is (who may see its line: geojson)
 
 
 @dataclass
@@ -385,6 +386,7 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
             r.length_m or 0.0,
             r.moving_s or 0,
             track_coordinates(r.geometry),
+            organization_id=r.organization_id,
         )
         for r in route_rows
     ]
@@ -490,9 +492,13 @@ def _simplified_route(coordinates: np.ndarray | None) -> dict[str, Any] | None:
     return shapely.geometry.mapping(shapely.simplify(line, ROUTE_SIMPLIFY_DEGREES, preserve_topology=False))
 
 
-def geojson(coverage: Coverage) -> dict[str, Any]:
+def geojson(coverage: Coverage, route_readers: Collection[int] | None = None) -> dict[str, Any]:
     """The map's FeatureCollection: units (their outlines, coloured by status, when boundaries are
-    loaded; else the points of their records), the routes as simplified lines, and the records."""
+    loaded; else the points of their records), the routes as simplified lines, and the records.
+
+    `route_readers`: the organizations whose routes the caller may read (acting_ids; None: every one's).
+    A route's line and its surveyor follow the routes' own rule (a surveyor's track is read by its
+    bureau's staff, app/policy.py may_read_route): the other routes count in the units' figures only."""
     outlines = _outlines(u.unit_code for u in coverage.units if u.by_polygon)
     features: list[dict[str, Any]] = []
     record_points: dict[int, list[list[float]]] = {}
@@ -524,6 +530,8 @@ def geojson(coverage: Coverage) -> dict[str, Any]:
             }
         )
     for route in coverage.routes:
+        if route_readers is not None and route.organization_id not in route_readers:
+            continue
         line = _simplified_route(route.coordinates)
         if line is None:
             continue
