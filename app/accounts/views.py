@@ -76,7 +76,6 @@ def sign_in() -> str | Response | tuple[str, int]:
         "accounts/sign_in.html",
         form=form,
         next_error=pages.describe(errors) if errors else None,
-        signed_out=args.get("signed_out", False),
         title=_("Sign in"),
     )
     return page, status
