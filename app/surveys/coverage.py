@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -132,6 +132,7 @@ class RouteRow:
     coordinates: np.ndarray | None  # (n, 2) lon, lat of the track's line; None without one
     gaps: list[int] = field(default_factory=list)  # segments across a pause: not walked (docs/surveys.md)
     unit_ids: list[int] = field(default_factory=list)  # the units it covers
+    organization_id: int | None = None  # whose route it is (who may see its line: geojson)
 
 
 @dataclass
@@ -410,6 +411,7 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
             r.moving_s or 0,
             track_coordinates(r.geometry),
             track_gaps(r.geometry),
+            organization_id=r.organization_id,
         )
         for r in route_rows
     ]
@@ -515,9 +517,13 @@ def _simplified_route(coordinates: np.ndarray | None, gaps: list[int] | None = N
     return shapely.geometry.mapping(shapely.simplify(line, ROUTE_SIMPLIFY_DEGREES, preserve_topology=False))
 
 
-def geojson(coverage: Coverage) -> dict[str, Any]:
+def geojson(coverage: Coverage, route_readers: Collection[int] | None = None) -> dict[str, Any]:
     """The map's FeatureCollection: units (their outlines, coloured by status, when boundaries are
-    loaded; else the points of their records), the routes as simplified lines, and the records."""
+    loaded; else the points of their records), the routes as simplified lines, and the records.
+
+    `route_readers`: the organizations whose routes the caller may read (acting_ids; None: every one's).
+    A route's line and its surveyor follow the routes' own rule (a surveyor's track is read by its
+    bureau's staff, app/policy.py may_read_route): the other routes count in the units' figures only."""
     outlines = _outlines(u.unit_code for u in coverage.units if u.by_polygon)
     features: list[dict[str, Any]] = []
     record_points: dict[int, list[list[float]]] = {}
@@ -549,6 +555,8 @@ def geojson(coverage: Coverage) -> dict[str, Any]:
             }
         )
     for route in coverage.routes:
+        if route_readers is not None and route.organization_id not in route_readers:
+            continue
         line = _simplified_route(route.coordinates, route.gaps)
         if line is None:
             continue
