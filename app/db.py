@@ -123,6 +123,29 @@ def loaded(session: Session, model: type[M], values: dict[str, Any], **related: 
     return obj
 
 
+def column_changes(obj: Any) -> dict[str, Any] | None:
+    """The new values of a persistent object's changed columns (keyed by column name), for a caller that
+    writes them with a Core UPDATE and then calls `written`; None when it has changes such an UPDATE
+    cannot write (a relationship or collection changed): let the session flush it."""
+    state = sa.inspect(obj)
+    changes: dict[str, Any] = {}
+    for attr in state.mapper.attrs:
+        history = state.attrs[attr.key].history
+        if not history.has_changes():
+            continue
+        if not isinstance(attr, sa.orm.ColumnProperty):
+            return None
+        changes[attr.columns[0].key] = history.added[0] if history.added else None
+    return changes
+
+
+def written(session: Session, obj: Any) -> None:
+    """`obj`'s changes are in the database now (written by the caller, see `column_changes`): mark it clean,
+    as a flush does, so that the commit's flush has nothing to do for it."""
+    state = sa.inspect(obj)
+    state._commit_all(state.dict, session.identity_map)  # what a flush does (there is no public API)
+
+
 def register_engine_events() -> None:
     """Per-connection set-up for SQLite (a no-op for PostgreSQL). Idempotent."""
     for name, listener in (

@@ -17,6 +17,7 @@ benchmark database): the creates are committed there.
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import importlib
 import json
@@ -49,6 +50,18 @@ def _poster(
             )
 
     return post
+
+
+def _kind(statement: str) -> str:
+    """A statement's verb and table (INSERT INTO observations, SELECT … FROM sites): what the mix is."""
+    words = statement.split()
+    if words[0].upper() in ("INSERT", "DELETE"):
+        return " ".join(words[:3])
+    if words[0].upper() == "UPDATE":
+        return " ".join(words[:2])
+    if words[0].upper() == "SELECT" and "FROM" in words:
+        return "SELECT … FROM " + words[words.index("FROM") + 1]  # noqa: S608 - a label, not a query
+    return " ".join(words[:2])
 
 
 def _calls(post: Callable[[int], None], n: int, dump: Path | None) -> float:
@@ -95,26 +108,6 @@ def main() -> int:
             for i in range(20):  # warm up
                 post(i)
 
-        statements: list[str] = []
-
-        def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-            statements.append(statement)
-
-        per_create: dict[str, list[str]] = {}
-        mean_statements: dict[str, float] = {}
-        for name, post in posts.items():
-            statements.clear()
-            sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
-            try:
-                post(0)
-                per_create[name] = list(statements)
-                statements.clear()
-                for i in range(args.creates):  # the bodies differ: some open a site, some join one
-                    post(i)
-                mean_statements[name] = len(statements) / args.creates
-            finally:
-                sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
-
         cpu: dict[str, list[float]] = {"app": [], "bare": []}
         for round_ in range(args.rounds):
             for name in ("bare", "app") if round_ % 2 == 0 else ("app", "bare"):
@@ -123,6 +116,31 @@ def main() -> int:
                 for i in range(args.creates):
                     post(i)
                 cpu[name].append((time.process_time() - started) / args.creates * 1000)
+        statements: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+            statements.append(statement)
+
+        per_create: dict[str, list[str]] = {}
+        mean_statements: dict[str, float] = {}
+        kinds: dict[str, dict[str, float]] = {}
+        for name, post in posts.items():
+            statements.clear()
+            sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+            try:
+                post(0)  # one create, listed
+                per_create[name] = list(statements)
+                statements.clear()
+                for i in range(args.creates):  # as in the timed rounds: the same places again
+                    post(i)
+                mean_statements[name] = len(statements) / args.creates
+                kinds[name] = {
+                    kind: round(n / args.creates, 2)
+                    for kind, n in collections.Counter(_kind(s) for s in statements).most_common()
+                }
+            finally:
+                sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+
         calls = {
             name: _calls(post, args.creates, args.profile if name == "app" else None)
             for name, post in posts.items()
@@ -142,6 +160,7 @@ def main() -> int:
         "app_statements": len(per_create["app"]),
         "bare_statements": len(per_create["bare"]),
         "app_statements_mean": mean_statements["app"],
+        "app_statement_kinds": kinds["app"],
         "bare_statements_mean": mean_statements["bare"],
         "app_calls_per_create": round(calls["app"]),
         "bare_calls_per_create": round(calls["bare"]),
