@@ -11,6 +11,7 @@ from app.control.follow_ups import is_overdue
 from app.control.models import FollowUpKind, FollowUpStatus
 from app.geo.crs import CRS
 from app.observations.schemas import GeometryField, ObservationCreateArgs
+from app.paging import PageNumberArgs
 from app.photos.schemas import StagedPhotoSchema
 from app.sites.schemas import SpeciesRefSchema
 
@@ -223,8 +224,8 @@ def _positive(name: str) -> dict[str, Any]:
     return {"validate": ma.validate.Range(min=1, error=message), "error_messages": {"invalid": message}}
 
 
-class FollowUpPageArgs(ma.Schema):
-    """The follow-ups page's filters (its query string, read by app/pages.py)."""
+class FollowUpPageArgs(PageNumberArgs):
+    """The follow-ups page's filters and page number (its query string, read by app/pages.py)."""
 
     status = ma.fields.String(
         load_default=FollowUpStatus.PENDING.value,
@@ -237,7 +238,6 @@ class FollowUpPageArgs(ma.Schema):
     scope = ma.fields.String(metadata={"description": "all: the organization's (managers)"})
     assignee_id = ma.fields.Integer(**_positive("assignee_id"))
     township_code = ma.fields.String()
-    page = ma.fields.Integer(**_positive("page"))
 
 
 def _an_id(name: str) -> dict[str, Any]:

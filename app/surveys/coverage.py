@@ -127,7 +127,7 @@ class RouteRow:
     started_at: datetime
     ended_at: datetime
     length_m: float
-    duration_s: int
+    moving_s: int  # the survey effort: the elapsed time less the pauses
     coordinates: np.ndarray | None  # (n, 2) lon, lat of the track's line; None without one
     unit_ids: list[int] = field(default_factory=list)  # the units it covers
 
@@ -200,7 +200,7 @@ def _route_rows(campaign_id: int) -> list[Any]:
                 Route.started_at,
                 Route.ended_at,
                 Route.length_m,
-                Route.duration_s,
+                Route.moving_s,
                 # As text, parsed by track_coordinates: a 10 000-point track decoded as JSON into Python
                 # lists costs ten times more than its numbers read straight into an array.
                 sa.cast(Route.geometry, sa.Text).label("geometry"),
@@ -383,7 +383,7 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
             r.started_at,
             r.ended_at,
             r.length_m or 0.0,
-            r.duration_s or 0,
+            r.moving_s or 0,
             track_coordinates(r.geometry),
         )
         for r in route_rows
@@ -536,7 +536,7 @@ def geojson(coverage: Coverage) -> dict[str, Any]:
                     "route_id": route.id,
                     "surveyor": route.surveyor_name,
                     "length_m": round(route.length_m, 1),
-                    "duration_s": route.duration_s,
+                    "moving_s": route.moving_s,
                     "units": route.unit_ids,
                 },
             }
