@@ -35,6 +35,7 @@ from app.extensions import db
 from app.paging import PAGE_SIZE, page_number, paginate
 from app.species.models import Species
 from app.species.name_import import resolve_name
+from app.surveys import campaign_queries as queries
 from app.surveys import campaigns as services
 from app.surveys.models import Campaign, CampaignKind, SurveyUnit
 from app.surveys.views import bp
@@ -224,7 +225,7 @@ def _render_form(
     errors: FieldErrors,
     status: int = 200,
 ) -> tuple[str, int]:
-    bureaus = services.managed_bureaus(current_user)
+    bureaus = queries.managed_bureaus(current_user)
     bureau_code = form.get("bureau") or (campaign.organization.code if campaign else None)
     if bureau_code is None and bureaus:
         default = (
@@ -247,12 +248,12 @@ def _render_form(
             errors=errors,
             bureaus=bureaus,
             bureau_code=bureau_code,
-            people=services.assignable_users(bureau.id) if bureau else [],
+            people=queries.assignable_users(bureau.id) if bureau else [],
             species=sorted(species, key=lambda s: species_ids.index(s.id)),
             townships=list(db.session.scalars(sa.select(Township).order_by(Township.code))),
             villages=_villages_by_township(),
             names=_unit_names(),
-            kinds=services.KIND_LABELS,
+            kinds=queries.KIND_LABELS,
             title=_("Edit campaign") if campaign else _("New campaign"),
         ),
         status,
@@ -271,7 +272,7 @@ def _form_from(campaign: Campaign) -> tuple[dict[str, Any], list[dict[str, Any]]
     }
     rows = [
         {"code": u.unit_code, "assignee_id": u.assignee_id, "due_on": u.due_on, "selected": False}
-        for u in services.units_of(campaign)
+        for u in queries.units_of(campaign)
     ]
     return form, rows
 
@@ -339,7 +340,7 @@ def _post(campaign: Campaign | None) -> Any:
                 return redirect(url_for("surveys.campaign", campaign_id=saved.id))
     db.session.rollback()
     if campaign is not None:
-        campaign = services.get_campaign(campaign.id)
+        campaign = queries.get_campaign(campaign.id)
     return _render_form(campaign=campaign, form=form, rows=rows, errors=errors, status=422)
 
 
@@ -351,12 +352,12 @@ def _post(campaign: Campaign | None) -> Any:
 @login_required
 def campaigns() -> str:
     """Every campaign, the latest first; a planner's "new campaign" button."""
-    result = paginate(services.filtered_campaigns({}), page=page_number(), per_page=PAGE_SIZE)
+    result = paginate(queries.filtered_campaigns({}), page=page_number(), per_page=PAGE_SIZE)
     return render_template(
         "surveys/campaigns.html",
         page=result,
         page_url=lambda n: url_for("surveys.campaigns", page=n),
-        kinds=services.KIND_LABELS,
+        kinds=queries.KIND_LABELS,
         may_plan=policy.manages_campaigns(current_user),
         today=local_today(),
         title=_("Survey campaigns"),
@@ -381,13 +382,13 @@ def create_campaign() -> Any:
 @login_required
 def campaign(campaign_id: int) -> str:
     """A campaign: its plan, its units (assignee, due date, coverage), its coverage section."""
-    item = services.get_campaign(campaign_id)
-    units = services.units_of(item)
+    item = queries.get_campaign(campaign_id)
+    units = queries.units_of(item)
     return render_template(
         "surveys/campaign.html",
         campaign=item,
         units=units,
-        kinds=services.KIND_LABELS,
+        kinds=queries.KIND_LABELS,
         may_manage=policy.may_manage_campaign(current_user, item),
         today=local_today(),
         title=item.name,
@@ -395,7 +396,7 @@ def campaign(campaign_id: int) -> str:
 
 
 def _managed(campaign_id: int) -> Campaign:
-    item = services.get_campaign(campaign_id)
+    item = queries.get_campaign(campaign_id)
     if not policy.may_manage_campaign(current_user, item):
         raise PermissionDenied(_("This campaign belongs to another bureau."))
     return item
@@ -423,14 +424,14 @@ def update_campaign(campaign_id: int) -> Any:
 
 @bp.app_template_global()
 def my_survey_units() -> list[SurveyUnit]:
-    """The signed-in user's units in campaigns that have not ended (services.my_units)."""
+    """The signed-in user's units in campaigns that have not ended (queries.my_units)."""
     if not current_user.is_authenticated:
         return []
-    return services.my_units(current_user)
+    return queries.my_units(current_user)
 
 
 @bp.app_template_global()
 def survey_unit_outlines(units: list[SurveyUnit]) -> dict[str, Any]:
     """The units' outlines as GeoJSON, simplified, when boundaries are loaded (else an empty collection):
     drawn inline in the home page so the saved copy shows them with no signal."""
-    return services.unit_outlines(units)
+    return queries.unit_outlines(units)

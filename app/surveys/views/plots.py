@@ -21,7 +21,7 @@ from app.sites import services as sites
 from app.species.models import Habitat
 from app.species.name_import import resolve_name
 from app.surveys import plots
-from app.surveys.campaigns import filtered_campaigns, takes_part
+from app.surveys.campaign_queries import filtered_campaigns, takes_part
 from app.surveys.models import Campaign, Plot, PlotShape
 from app.surveys.plot_figures import figures_of
 from app.surveys.schemas.plots import (
