@@ -4,15 +4,18 @@ envelope and pagination: app/paging.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any, NoReturn
 
 import marshmallow as ma
 from apispec import BasePlugin
-from flask import Flask, request
+from flask import Flask, Request, request
 from flask_babel import gettext as _
 from flask_smorest import abort
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
 from app.clock import local_zone
 
@@ -81,20 +84,28 @@ class ErrorResponsesPlugin(BasePlugin):
     ) -> None:
         error = {"$ref": "#/components/responses/DEFAULT_ERROR"}
         for operation in (operations or {}).values():
-            responses = operation.setdefault("responses", {})
+            codes: list[int] = []
             if operation.get("security") != []:
-                responses.setdefault(401, error)
-                responses.setdefault(403, error)
+                codes += [401, 403]
             if "requestBody" in operation or operation.get("parameters"):
-                responses.setdefault(400, error)
+                codes.append(400)
             if "requestBody" in operation:
-                responses.setdefault(413, error)
-                responses.setdefault(415, error)
+                codes += [413, 415]
             if path and "{" in path:
-                responses.setdefault(404, error)
+                codes.append(404)
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                responses.setdefault(code, error)
 
 
 JSON_OR_FORM = ("application/json", "multipart/form-data")
+
+
+def _refuse(code: int, location: str, errors: Any, *, message: str | None = None) -> NoReturn:
+    """Answer a request-wide check's refusal: the error envelope (app/errors.py) with `errors` under
+    the part of the request at fault (`json`, `headers` …), and `message`, or the status's own."""
+    abort(code, message=message, messages={location: errors})
+    raise AssertionError("abort raises")  # pragma: no cover - flask-smorest's abort is not typed NoReturn
 
 
 def _require_known_body_type() -> None:
@@ -104,12 +115,11 @@ def _require_known_body_type() -> None:
     has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding") == "chunked"
     mimetype = request.mimetype
     if has_body and not (mimetype in JSON_OR_FORM or mimetype.endswith("+json")):
-        abort(
+        _refuse(
             415,
+            "headers",
+            {"Content-Type": [_("%(type)s is not accepted here.", type=mimetype or "none")]},
             message=_("Send the body as JSON (Content-Type: application/json)."),
-            messages={
-                "headers": {"Content-Type": [_("%(type)s is not accepted here.", type=mimetype or "none")]}
-            },
         )
 
 
@@ -160,7 +170,7 @@ def _refuse_unstorable_text() -> None:
     fields = sorted({field for location in sent.values() for field in _unstorable_fields(location)})
     if fields:
         message = _("must not contain NUL characters or unpaired surrogates")
-        abort(422, messages={"json": {field: [message] for field in fields}})
+        _refuse(422, "json", {field: [message] for field in fields})
 
 
 # JSON the API reads is small and shallow (a few levels, numbers that fit 64 bits or a double); these
@@ -168,6 +178,11 @@ def _refuse_unstorable_text() -> None:
 # quadratic to convert) long before the body-size limit would.
 MAX_JSON_DEPTH = 32
 MAX_JSON_NUMBER_CHARS = 32
+# Values (arrays, objects and the items between commas) a body may hold. Parsed JSON costs some 50-100
+# bytes of memory per value, so 25 MB of `[[],[],…]` (the upload limit) was over a gigabyte and a minute of
+# CPU, before sign-in for POST /api/v1/auth/tokens. The largest real body, a 50,000-point route, has about
+# 300,000; commas and brackets inside strings count too (no text a client sends has thousands).
+MAX_JSON_VALUES = 600_000
 
 
 class _JsonTooComplex(ValueError):
@@ -200,29 +215,55 @@ def _too_deep(value: Any) -> bool:
 
 def _refuse_unbounded_json() -> None:
     """400 naming the body for JSON nested deeper than MAX_JSON_DEPTH or with a number longer than
-    MAX_JSON_NUMBER_CHARS, instead of a 500 from the parser (run before anything reads the body)."""
+    MAX_JSON_NUMBER_CHARS, instead of a 500 from the parser; 413 for more than MAX_JSON_VALUES values,
+    counted before it is parsed (run before anything reads the body)."""
     if request.method not in {"POST", "PUT", "PATCH", "DELETE"} or not request.is_json:
         return
     data = request.get_data(cache=True)
     if not data:
         return
-    message = None
+    if data.count(b",") + data.count(b"[") + data.count(b"{") > MAX_JSON_VALUES:  # before parsing it
+        too_many = _("The request body holds more than %(n)s values.", n=MAX_JSON_VALUES)
+        _refuse(413, "json", [too_many], message=too_many)
+    too_deep = _("The request body is nested deeper than %(n)d levels.", n=MAX_JSON_DEPTH)
     try:
         value = json.loads(data, parse_int=_bounded(int), parse_float=_bounded(float))
     except _JsonTooComplex as exc:
-        message = str(exc)
+        _refuse(400, "json", [str(exc)], message=str(exc))
     except RecursionError:
-        value = None
-        message = _("The request body is nested deeper than %(n)d levels.", n=MAX_JSON_DEPTH)
+        _refuse(400, "json", [too_deep], message=too_deep)
     except ValueError:  # not JSON at all: the usual 400 says so
         return
-    if message is None and _too_deep(value):
-        message = _("The request body is nested deeper than %(n)d levels.", n=MAX_JSON_DEPTH)
-    if message is not None:
-        abort(400, message=message, messages={"json": [message]})
+    if _too_deep(value):
+        _refuse(400, "json", [too_deep], message=too_deep)
+
+
+# A form posted url-encoded is read whole and split by Werkzeug with no limit of its own (its
+# max_form_memory_size and max_form_parts bound multipart forms only): 25 MB of `a=&a=&…` cost 30 s of CPU
+# and 500 MB before sign-in, since the CSRF check reads the form first. The largest real one, a campaign's
+# plan with a row per village, is some tens of kilobytes and a few thousand fields.
+MAX_URLENCODED_BYTES = 4 * 1024 * 1024
+MAX_URLENCODED_FIELDS = 50_000
+
+
+class _BoundedFormParser(FormDataParser):
+    def _parse_urlencoded(
+        self, stream: IO[bytes], mimetype: str, content_length: int | None, options: dict[str, str]
+    ) -> Any:
+        data = stream.read(MAX_URLENCODED_BYTES + 1)
+        if len(data) > MAX_URLENCODED_BYTES or data.count(b"&") >= MAX_URLENCODED_FIELDS:
+            raise RequestEntityTooLarge()
+        return super()._parse_urlencoded(io.BytesIO(data), mimetype, content_length, options)
+
+
+class BoundedRequest(Request):
+    """Flask's request, whose url-encoded form is bounded before it is split (413 beyond)."""
+
+    form_data_parser_class = _BoundedFormParser
 
 
 def register_api_checks(app: Flask) -> None:
+    app.request_class = BoundedRequest
     app.before_request(_refuse_unbounded_json)
     app.before_request(_require_known_body_type)
     app.before_request(_refuse_impossible_ids)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import sqlite3
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, registry
+
+M = TypeVar("M")
 
 # Constraint names that are the same on every database, so migrations can drop and alter them.
 NAMING_CONVENTION = {
@@ -101,6 +103,47 @@ def begin_sqlite_transaction(connection: sa.Connection) -> None:
         return
     deferred = read_only_work.get() or connection.get_execution_options().get("sqlite_deferred_begin", False)
     connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def loaded(session: Session, model: type[M], values: dict[str, Any], **related: Any) -> M:
+    """The persistent `model` object of a row read with a Core statement, without SQL and without the ORM's
+    loading machinery (several times the cost of the statement on the hot paths, bench/RESULTS.md):
+    the session's own object when it has one (as an ORM query would return it, unrefreshed), else one
+    built from `values` (every column, keyed by attribute name) and `related` (relationships already
+    loaded: objects made the same way) and added to the session as if a query had loaded it."""
+    mapper = sa.inspect(model)
+    key = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
+    existing = session.identity_map.get(key)
+    if existing is not None:
+        return existing
+    obj = mapper.class_manager.new_instance()
+    obj.__dict__.update(values, **related)
+    sa.orm.make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def column_changes(obj: Any) -> dict[str, Any] | None:
+    """The new values of a persistent object's changed columns (keyed by column name), for a caller that
+    writes them with a Core UPDATE and then calls `written`; None when it has changes such an UPDATE
+    cannot write (a relationship or collection changed): let the session flush it."""
+    state = sa.inspect(obj)
+    changes: dict[str, Any] = {}
+    for attr in state.mapper.attrs:
+        history = state.attrs[attr.key].history
+        if not history.has_changes():
+            continue
+        if not isinstance(attr, sa.orm.ColumnProperty):
+            return None
+        changes[attr.columns[0].key] = history.added[0] if history.added else None
+    return changes
+
+
+def written(session: Session, obj: Any) -> None:
+    """`obj`'s changes are in the database now (written by the caller, see `column_changes`): mark it clean,
+    as a flush does, so that the commit's flush has nothing to do for it."""
+    state = sa.inspect(obj)
+    state._commit_all(state.dict, session.identity_map)  # what a flush does (there is no public API)
 
 
 def register_engine_events() -> None:

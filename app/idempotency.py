@@ -8,6 +8,7 @@ tells an action applied once already (a review, a follow-up's completion) from a
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 import uuid
@@ -73,17 +74,14 @@ class CreateOnce(Generic[M]):
 
     def earlier(self) -> M | None:
         # The id first: almost every call finds nothing, and an entity select may join many tables.
-        model: Any = self.model
-        earlier = (
-            sa.select(model.id)
-            .where(model.organization_id == self.organization_id, model.client_uuid == self.client_uuid)
-            .scalar_subquery()
-        )
+        lookup, with_version = _lookups(self.model)
+        connection = db.session.connection()
+        params = {"organization_id": self.organization_id, "client_uuid": self.client_uuid}
         if refdata.version_known():
-            found = db.session.execute(sa.select(earlier)).scalar()
+            found = connection.execute(lookup, params).scalar()
         else:
             # A create reads reference data next (app/refdata.py): its version comes in the same round trip.
-            found, version = db.session.execute(sa.select(earlier, refdata.version_query())).one()
+            found, version = connection.execute(with_version, params).one()
             refdata.remember_version(version)
         if found is None:
             return None
@@ -109,6 +107,23 @@ class CreateOnce(Generic[M]):
                 raise
             return earlier, False
         return row, True
+
+
+@functools.cache
+def _lookups(model: type[Any]) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The id of the row made for a client_uuid, without and with the reference version: Core statements
+    built once per model and run on the session's connection (the ORM's execution of the same select cost
+    three times as much, bench/RESULTS.md)."""
+    table = model.__table__
+    earlier = (
+        sa.select(table.c.id)
+        .where(
+            table.c.organization_id == sa.bindparam("organization_id"),
+            table.c.client_uuid == sa.bindparam("client_uuid"),
+        )
+        .scalar_subquery()
+    )
+    return sa.select(earlier), sa.select(earlier, refdata.version_query())
 
 
 def _writers_serialized() -> bool:

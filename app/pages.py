@@ -9,8 +9,9 @@ list's filters and for a posted form, the same way the API reads its arguments.
 
 Browsers send every input of a form, blank or not: a blank (or all-spaces) value means "not given" and
 is left out before the schema loads (`location="form_with_blanks"` keeps them, for a form where clearing
-an input means clearing the value: the record edit form). Unknown names (`page`, the form's
-`csrf_token` …) are ignored.
+an input means clearing the value: the record edit form). `location="form_with_files"` reads an upload
+form: its inputs and its files (a `FormFile` field: a file chosen, with a name). Unknown names (`page`,
+the form's `csrf_token` …) are ignored.
 CSRF: every posted form is checked before any view runs (app/accounts/auth.py), so nothing here can
 skip it.
 """
@@ -25,13 +26,14 @@ import marshmallow as ma
 from flask import Request, request
 from flask_babel import lazy_gettext as _l
 from webargs.flaskparser import FlaskParser
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import FileStorage, MultiDict
 
 from app.errors import FieldErrors, InvalidInput, invalid_fields_message, translated
 from app.security import is_local_path
 
 F = TypeVar("F", bound=Callable[..., Any])
-Location = Literal["query", "form", "form_with_blanks"]
+Location = Literal["query", "form", "form_with_blanks", "form_with_files"]
+LOCATIONS = ("query", "form", "form_with_blanks", "form_with_files")
 
 
 def _given(values: MultiDict[str, str]) -> MultiDict[str, str]:
@@ -53,7 +55,9 @@ class PageParser(FlaskParser):
         return self._makeproxy(_given(req.args), schema)
 
     __location_map__ = dict(  # noqa: RUF012 - webargs' own class attribute, extended
-        FlaskParser.__location_map__, form_with_blanks="load_form_with_blanks"
+        FlaskParser.__location_map__,
+        form_with_blanks="load_form_with_blanks",
+        form_with_files="load_form_with_files",
     )
 
     def load_form(self, req: Request, schema: ma.Schema) -> Any:
@@ -61,6 +65,10 @@ class PageParser(FlaskParser):
 
     def load_form_with_blanks(self, req: Request, schema: ma.Schema) -> Any:
         return self._makeproxy(req.form, schema)
+
+    def load_form_with_files(self, req: Request, schema: ma.Schema) -> Any:
+        chosen = [(name, upload) for name, upload in req.files.items(multi=True) if upload.filename]
+        return self._makeproxy(MultiDict([*_given(req.form).items(multi=True), *chosen]), schema)
 
     def handle_error(  # type: ignore[override]
         self, error: ma.ValidationError, req: Request, schema: ma.Schema, **kwargs: Any
@@ -85,7 +93,7 @@ def describe(errors: FieldErrors) -> str:
 def _field_errors(error: ma.ValidationError) -> FieldErrors:
     messages = error.normalized_messages()  # type: ignore[no-untyped-call]
     # webargs nests the messages under the location ({"query": {"status": [...]}}).
-    if len(messages) == 1 and next(iter(messages)) in ("query", "form", "form_with_blanks"):
+    if len(messages) == 1 and next(iter(messages)) in LOCATIONS:
         messages = next(iter(messages.values()))
     return {
         name: [translated(str(m)) for m in (found if isinstance(found, list) else [found])]
@@ -125,6 +133,18 @@ def use_args(schema: ma.Schema | type[ma.Schema], *, location: Location = "query
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+class FormFile(ma.fields.Field[FileStorage]):
+    """A file sent with a form (`location="form_with_files"`): the werkzeug FileStorage, with its name.
+    A form sent without a file leaves the field out (`required` names it)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> FileStorage:
+        if not isinstance(value, FileStorage) or not value.filename:
+            raise self.make_error("invalid")
+        return value
+
+    default_error_messages = {"invalid": _l("choose a file")}  # noqa: RUF012 - marshmallow's own attribute
 
 
 def local_path(value: str) -> bool:

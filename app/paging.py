@@ -1,30 +1,48 @@
 """One pager for the API's lists and the pages' lists: a query run for one page, in two statements.
 
 The API takes `page` and `per_page` (PageArgs, ≤ MAX_PER_PAGE) and answers the envelope
-{"items", "total", "page", "per_page"} (page_of); a page takes `?page=` (page_number) and shows
-PAGE_SIZE rows with the pager links of app/templates/_paging.html.
+{"items", "total", "page", "per_page"} (page_of); a page takes `?page=` (PageNumberArgs, read through
+app/pages.py like every page's input: page_number, or a list's filter schema built on it) and shows
+PAGE_SIZE rows with the pager links of app/templates/_paging.html (page_links: the list's URL with the
+filters it loaded, never the query text as sent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import request
+from flask import request, url_for
+from flask_babel import lazy_gettext as _l
 
+from app import pages
 from app.extensions import db
 
 MAX_PER_PAGE = 500
-MAX_PAGE = 1_000_000  # a larger page number is read as this one (an empty page), never an overflow
+MAX_PAGE = 1_000_000  # the highest page number taken: a larger one is refused, never an offset overflow
 PAGE_SIZE = 25  # rows on a browser page
 
 
-class PageArgs(ma.Schema):
+def _page_field() -> ma.fields.Integer:
+    message = _l("must be a whole number from 1 to %(max)s", max=MAX_PAGE)
+    return ma.fields.Integer(
+        load_default=1,
+        validate=ma.validate.Range(min=1, max=MAX_PAGE, error=message),
+        error_messages={"invalid": message},
+    )
+
+
+class PageNumberArgs(ma.Schema):
+    """`?page=` of a browser page's list; a list's filter schema extends it, so one read takes both."""
+
+    page = _page_field()
+
+
+class PageArgs(PageNumberArgs):
     """`page` and `per_page` (≤ 500), taken by every list endpoint."""
 
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
     per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
 
 
@@ -82,6 +100,20 @@ def paginate(stmt: sa.Select[Any], *, page: int, per_page: int) -> Page:
 
 
 def page_number() -> int:
-    """The `?page=` of a browser page: 1 when missing or not a number, kept within 1 … MAX_PAGE."""
-    page = request.args.get("page", 1, type=int) or 1
-    return min(max(page, 1), MAX_PAGE)
+    """The `?page=` of a browser page without filters: 1 when missing; InvalidInput naming the page
+    number when it is not a whole number from 1 to MAX_PAGE (a 422 page, app/errors.py)."""
+    return int(pages.load(PageNumberArgs)["page"])
+
+
+def page_links(
+    args: dict[str, Any] | None = None, schema: type[ma.Schema] | None = None
+) -> Callable[[int], str]:
+    """`page_url(n)` for the pager: this list's URL for page n, with the filters `schema` loaded (`args`)
+    written back by the same schema, so a link carries only what the page accepted."""
+    kept = {
+        name: value
+        for name, value in (schema().dump(args) if schema and args else {}).items()
+        if name != "page" and value is not None
+    }
+    endpoint, view_args = request.endpoint or "", dict(request.view_args or {})
+    return lambda page: url_for(endpoint, **view_args, **kept, page=page)

@@ -81,6 +81,17 @@ def test_sign_in_goes_to_a_next_page_of_this_site(client: Any, make_user: Any) -
     assert response.status_code == 302 and response.headers["Location"] == "/observations"
 
 
+def test_sign_in_reads_signed_out_through_its_schema(client: Any) -> None:
+    # The page always has the phone forget the last person's pages
+    # (tests/browser/test_security_shared_phone.py); signed_out is still checked like any page input.
+    script = "js/signed-out.js"
+    assert script in client.get("/sign-in?signed_out=1").get_data(as_text=True)
+    assert script in client.get("/sign-in").get_data(as_text=True)
+    bad = client.get("/sign-in?signed_out=maybe")
+    assert bad.status_code == 422
+    assert "退出登录" in bad.get_data(as_text=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Control form, review form, record edit form
 

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
+import pytest
 import sqlalchemy as sa
 from flask import render_template_string
 
+from app import pages
 from app.accounts.models import Organization
+from app.errors import InvalidInput
 from app.extensions import db
-from app.paging import MAX_PAGE, PAGE_SIZE, Page, PageArgs, empty, page_number, paginate
+from app.paging import (
+    MAX_PAGE,
+    PAGE_SIZE,
+    Page,
+    PageArgs,
+    PageNumberArgs,
+    empty,
+    page_links,
+    page_number,
+    paginate,
+)
 
 
 def test_a_page_is_the_api_envelope_and_knows_its_neighbours() -> None:
@@ -35,11 +49,33 @@ def test_paginate_counts_and_slices(app: Any) -> None:
 
 
 def test_page_number_from_the_query_string(app: Any) -> None:
-    for query, expected in (("", 1), ("page=3", 3), ("page=0", 1), ("page=-2", 1), ("page=abc", 1)):
+    for query, expected in (("", 1), ("page=", 1), ("page=3", 3), (f"page={MAX_PAGE}", MAX_PAGE)):
         with app.test_request_context(f"/x?{query}"):
             assert page_number() == expected, query
-    with app.test_request_context("/x?page=99999999999999"):
-        assert page_number() == MAX_PAGE
+
+
+@pytest.mark.parametrize("page", ["0", "-2", "abc", "2.5", "99999999999999"])
+def test_a_bad_page_number_is_refused_naming_it_in_chinese(app: Any, page: str) -> None:
+    with (
+        app.test_request_context(f"/x?page={page}", headers={"Accept-Language": "zh"}),
+        pytest.raises(InvalidInput) as refused,
+    ):
+        page_number()
+    assert set(refused.value.errors) == {"page"}
+    assert "页码" in refused.value.message
+    assert f"须为 1 到 {MAX_PAGE} 之间的整数" in refused.value.message
+
+
+def test_page_links_carry_what_the_schema_loaded(app: Any) -> None:
+    class Filters(PageNumberArgs):
+        status = ma.fields.String()
+        species_id = ma.fields.Integer()
+
+    with app.test_request_context("/observations?status=verified&species_id=07&junk=1&page=2"):
+        args = pages.load(Filters)
+        link = page_links(args, Filters)
+        assert link(3) == "/observations?status=verified&species_id=7&page=3"
+        assert page_links()(2) == "/observations?page=2"
 
 
 def test_api_page_args() -> None:

@@ -113,6 +113,8 @@ CHECKS: dict[str, Check] = {
     "POST /admin/boundaries": _role(policy.manages_district),
     # Plots are recorded like records (app/surveys/plots.py; the campaign's end is checked apart).
     "PATCH /api/v1/plots/{id}": _edit,
+    "GET /plots/{id}/edit": _edit,
+    "POST /plots/{id}/edit": _edit,
     "GET /api/v1/routes/{id}": policy.may_read_route,
     "GET /api/v1/routes/{id}/geojson": policy.may_read_route,
     "GET /surveys/routes/{id}": policy.may_read_route,

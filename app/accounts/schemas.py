@@ -119,6 +119,8 @@ class PasswordChangeArgs(ma.Schema):
 
 class SignInArgs(ma.Schema):
     """The sign-in page's query string (a page's input, read by app/pages.py): where to go once signed
-    in, a page of this site."""
+    in, a page of this site; `signed_out` after signing out (the page itself always has the phone forget the
+    last person's saved pages, so it is only checked)."""
 
     next = ma.fields.String(validate=local_path)
+    signed_out = ma.fields.Boolean(load_default=False)

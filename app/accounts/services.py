@@ -37,6 +37,7 @@ from app.accounts.models import (
 from app.accounts.organizations import acting_ids, acts_for
 from app.accounts.sessions import revoke_sessions
 from app.audit.services import record_event
+from app.db import loaded
 from app.errors import (
     AuthenticationFailed,
     Conflict,
@@ -346,10 +347,39 @@ def issue_token(user: User, *, ttl: timedelta | None = None) -> tuple[str, ApiTo
     return plain, token
 
 
+def _labelled(model: type[Any]) -> list[sa.Label[Any]]:
+    table = model.__table__
+    return [column.label(f"{table.name}_{column.key}") for column in table.c]
+
+
+# The token with its user and the user's organization, read on every API request: one Core statement whose
+# row becomes the three objects (app.db.loaded), a sixth of the ORM query's cost (bench/RESULTS.md).
+_TOKEN_ROW = (
+    sa.select(*_labelled(ApiToken), *_labelled(User), *_labelled(Organization))
+    .select_from(
+        ApiToken.__table__.join(User.__table__, User.__table__.c.id == ApiToken.__table__.c.user_id).join(
+            Organization.__table__, Organization.__table__.c.id == User.__table__.c.organization_id
+        )
+    )
+    .where(ApiToken.__table__.c.token_hash == sa.bindparam("token_hash"))
+)
+
+
+def _columns(row: Any, model: type[Any]) -> dict[str, Any]:
+    prefix = model.__table__.name + "_"
+    return {column.key: row[prefix + column.key] for column in model.__table__.c}
+
+
 def find_token(plain: str) -> tuple[ApiToken | None, str | None]:
     """The token and its user if usable, else None and why ("invalid", "expired", "revoked")."""
-    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
-    if token is None or not token.user.active:
+    row = db.session.connection().execute(_TOKEN_ROW, {"token_hash": _hash_token(plain)}).mappings().first()
+    if row is None:
+        return None, "invalid"
+    session = db.session()
+    organization = loaded(session, Organization, _columns(row, Organization))
+    user = loaded(session, User, _columns(row, User), organization=organization)
+    token = loaded(session, ApiToken, _columns(row, ApiToken), user=user)
+    if not token.user.active:
         return None, "invalid"
     if token.revoked_at is not None:
         return None, "revoked"

@@ -39,12 +39,12 @@ bp = Blueprint("accounts", __name__)
 def sign_in() -> str | Response | tuple[str, int]:
     # Only same-site paths: a sign-in link must not bounce people to another site. Another is refused
     # naming `next` on the page, and signing in then goes home.
-    args, next_errors = pages.read(SignInArgs)
+    args, errors = pages.read(SignInArgs)
     target = args.get("next") or url_for("main.home")
     if current_user.is_authenticated:
         return redirect(target)
     form = SignInForm()
-    status = 422 if next_errors else 200
+    status = 422 if errors else 200
     if form.validate_on_submit():
         username = services.normalize_username(form.username.data or "")
         cookie = request.cookies.get(throttle.KNOWN_CLIENT_COOKIE)
@@ -72,8 +72,12 @@ def sign_in() -> str | Response | tuple[str, int]:
                     samesite="Lax",
                 )
             return response
-    next_error = pages.describe(next_errors) if next_errors else None
-    page = render_template("accounts/sign_in.html", form=form, next_error=next_error, title=_("Sign in"))
+    page = render_template(
+        "accounts/sign_in.html",
+        form=form,
+        next_error=pages.describe(errors) if errors else None,
+        title=_("Sign in"),
+    )
     return page, status
 
 

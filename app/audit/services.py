@@ -148,16 +148,28 @@ def _audit_after_flush(session: Session, flush_context: UOWTransaction) -> None:
 _HANDED = "ias.audit.rows"  # rows handed to the next flush's listener (record_created)
 
 
-def record_created(obj: Audited) -> None:
+def update_row(obj: Audited) -> dict[str, Any] | None:
+    """The audit row the flush listener would write for `obj`'s changes not yet flushed (None when they
+    change nothing audited), for a caller that writes them with a Core UPDATE (app/observations/services.py)
+    and hands the row to `record_created`."""
+    changes = _changes(obj, "update")
+    if not changes:
+        return None
+    actor_id, actor_label = current_actor()
+    return _row(obj, "update", changes, actor_id, actor_label)
+
+
+def record_created(obj: Audited, also: list[dict[str, Any]] | None = None) -> None:
     """The audit row of a row written with a Core insert instead of the unit of work's flush (a new
     record, app/observations/services.py): the same row the flush listener writes for a new object.
+    `also`: audit rows of other changes the caller wrote itself (`update_row`), inserted with it.
 
-    When the session has changes of its own waiting (a site's new dates), they are flushed now and the
-    row goes into the same INSERT as their audit rows; otherwise it is inserted at once."""
+    When the session has changes of its own waiting, they are flushed now and the row goes into the
+    same INSERT as their audit rows; otherwise it is inserted at once."""
     actor_id, actor_label = current_actor()
     row = _row(obj, "create", _changes(obj, "create"), actor_id, actor_label)
     session = db.session()
-    rows: list[dict[str, Any]] | None = [row]
+    rows: list[dict[str, Any]] | None = [*(also or ()), row]  # in the order a flush writes them
     if session.dirty or session.new or session.deleted:
         session.info[_HANDED] = rows
         session.flush()

@@ -11,6 +11,7 @@ from app.control.follow_ups import is_overdue
 from app.control.models import FollowUpKind, FollowUpStatus
 from app.geo.crs import CRS
 from app.observations.schemas import GeometryField, ObservationCreateArgs
+from app.paging import PageNumberArgs
 from app.photos.schemas import StagedPhotoSchema
 from app.sites.schemas import SpeciesRefSchema
 
@@ -218,13 +219,17 @@ class FollowUpCompleteArgs(ma.Schema):
     )
 
 
-def _positive(name: str) -> dict[str, Any]:
+def _an_id(name: str) -> dict[str, Any]:
+    """A row's id: a positive whole number the database can hold."""
     message = _l("%(field)s must be a positive whole number.", field=name)
-    return {"validate": ma.validate.Range(min=1, error=message), "error_messages": {"invalid": message}}
+    return {
+        "validate": ma.validate.Range(min=1, max=MAX_ID, error=message),
+        "error_messages": {"invalid": message},
+    }
 
 
-class FollowUpPageArgs(ma.Schema):
-    """The follow-ups page's filters (its query string, read by app/pages.py)."""
+class FollowUpPageArgs(PageNumberArgs):
+    """The follow-ups page's filters and page number (its query string, read by app/pages.py)."""
 
     status = ma.fields.String(
         load_default=FollowUpStatus.PENDING.value,
@@ -235,18 +240,8 @@ class FollowUpPageArgs(ma.Schema):
     )
     overdue = ma.fields.String(metadata={"description": "1 or true: overdue ones only"})
     scope = ma.fields.String(metadata={"description": "all: the organization's (managers)"})
-    assignee_id = ma.fields.Integer(**_positive("assignee_id"))
+    assignee_id = ma.fields.Integer(**_an_id("assignee_id"))
     township_code = ma.fields.String()
-    page = ma.fields.Integer(**_positive("page"))
-
-
-def _an_id(name: str) -> dict[str, Any]:
-    """A row's id: a positive whole number the database can hold."""
-    message = _l("%(field)s must be a positive whole number.", field=name)
-    return {
-        "validate": ma.validate.Range(min=1, max=MAX_ID, error=message),
-        "error_messages": {"invalid": message},
-    }
 
 
 class NewOperationArgs(ma.Schema):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
@@ -27,7 +27,7 @@ from app.district.services import find_townships
 from app.errors import InvalidInput, ServiceError
 from app.extensions import db
 from app.observations import services as observation_services
-from app.paging import MAX_PAGE, PAGE_SIZE, paginate
+from app.paging import PAGE_SIZE, page_links, paginate
 from app.sites import services as site_services
 from app.sites.models import Site, SiteStatus
 
@@ -101,10 +101,10 @@ def follow_ups() -> str:
     """My follow-ups (pending first, by due date); supervisors see their organization's (and its
     units') with scope=all."""
     args, errors = pages.read(FollowUpPageArgs)
-    if errors.get("status") or errors.get("page"):
-        abort(400, (errors.get("status") or errors["page"])[0])
-    if errors.get("assignee_id") and args.get("scope") == "all" and policy.manages_follow_ups(current_user):
-        abort(400, errors["assignee_id"][0])  # only a manager's wider list reads the assignee
+    if not policy.manages_follow_ups(current_user) or args.get("scope") != "all":
+        errors.pop("assignee_id", None)  # only a manager's wider list reads the assignee
+    if errors:
+        raise ServiceError(pages.describe(errors), errors)  # a 400 page naming the fields
     filters, scope_all = _follow_up_filters(args)
     stmt = follow_up_rules.filtered_follow_ups(filters).options(
         joinedload(FollowUp.site).joinedload(Site.species),
@@ -115,18 +115,17 @@ def follow_ups() -> str:
     if township_code:
         townships = find_townships(township_code)
         if not townships:
-            abort(400, _("Unknown township %(code)s.", code=township_code))
+            unknown = {"township_code": [_("Unknown township %(code)s.", code=township_code)]}
+            raise ServiceError(pages.describe(unknown), unknown)
         stmt = stmt.join(FollowUp.site).where(Site.township_id.in_([t.id for t in townships]))
-    result = paginate(stmt, page=min(args.get("page", 1), MAX_PAGE), per_page=PAGE_SIZE)
+    result = paginate(stmt, page=args["page"], per_page=PAGE_SIZE)
     return render_template(
         "control/follow_ups.html",
-        items=result["items"],
-        total=result["total"],
-        page=result["page"],
-        pages=result.pages,
+        page=result,
+        page_url=page_links(args, FollowUpPageArgs),
         scope_all=scope_all,
         manager=policy.manages_follow_ups(current_user),
-        args=request.args,
+        args=args,
         today=local_today(),
         labels=FOLLOW_UP_LABELS,
         title=_("Follow-ups"),

@@ -10,6 +10,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from app.accounts.models import Organization
 from app.extensions import db
 from app.surveys import coverage
 from app.surveys.models import Campaign
@@ -25,11 +26,23 @@ class CampaignProgress:
     by_assignee: list[coverage.Group]
 
 
+def _with_bureaus(organization_ids: Collection[int]) -> list[int]:
+    """The organizations and the bureaus they report to: a campaign is its bureau's, and a township
+    station's staff work in their bureau's campaigns (docs/contract.md §2 Organization; takes_part)."""
+    parents = db.session.scalars(
+        sa.select(Organization.parent_id).where(
+            Organization.id.in_(sorted(organization_ids)), Organization.parent_id.is_not(None)
+        )
+    )
+    return sorted(set(organization_ids) | {p for p in parents if p is not None})
+
+
 def running_campaigns(organization_ids: Collection[int] | None, today: date) -> list[Campaign]:
-    """The campaigns running today (Asia/Shanghai) of these organizations (None: every one's)."""
+    """The campaigns running today (Asia/Shanghai) of these organizations and of the bureaus they report
+    to (a station's dashboard shows its bureau's campaigns, in which its staff work); None: every one's."""
     stmt = sa.select(Campaign).where(Campaign.starts_on <= today, Campaign.ends_on >= today)
     if organization_ids is not None:
-        stmt = stmt.where(Campaign.organization_id.in_(sorted(organization_ids)))
+        stmt = stmt.where(Campaign.organization_id.in_(_with_bureaus(organization_ids)))
     return list(db.session.scalars(stmt.order_by(Campaign.ends_on, Campaign.id).limit(MAX_CAMPAIGNS)))
 
 

@@ -11,6 +11,8 @@ from app import uow
 from app.accounts.models import Organization, Role, User
 from app.accounts.services import create_user, update_user
 from app.audit.services import set_actor_label
+from app.demo.services import seed_campaign
+from app.errors import ServiceError
 from app.extensions import db
 
 demo_cli = AppGroup("demo", help="Demo data for trying the app out.")
@@ -19,9 +21,11 @@ demo_cli = AppGroup("demo", help="Demo data for trying the app out.")
 @demo_cli.command("seed")
 @uow.transactional
 def seed_command() -> None:
-    """Create the demo admin (IAS_ADMIN_USER / IAS_ADMIN_PASSWORD, else admin and a random password).
+    """Create the demo admin (IAS_ADMIN_USER / IAS_ADMIN_PASSWORD, else admin and a random password) and
+    a small demo survey campaign (app/demo/services.py).
 
-    Run again, it leaves the admin alone, unless IAS_ADMIN_PASSWORD is set, which resets the password.
+    Run again, it leaves the admin alone, unless IAS_ADMIN_PASSWORD is set, which resets the password,
+    and leaves the demo campaign as it is.
     """
     set_actor_label("cli")
     username = os.environ.get("IAS_ADMIN_USER", "admin")
@@ -51,3 +55,12 @@ def seed_command() -> None:
         click.echo(f"demo admin {username}: password reset from IAS_ADMIN_PASSWORD")
     else:
         click.echo(f"demo admin {username} exists; password unchanged (set IAS_ADMIN_PASSWORD to reset it)")
+    # The demo survey campaign, in a savepoint: if the district's data refuses it, the admin still stands.
+    admin = db.session.scalar(sa.select(User).where(User.username == username.lower()))
+    if admin is None:
+        return
+    try:
+        with db.session.begin_nested():
+            click.echo(seed_campaign(admin))
+    except ServiceError as exc:
+        click.echo(f"demo campaign not made: {exc}")

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_babel import lazy_gettext as _l
 
 from app.api import PageArgs
-from app.district.models import TownshipKind
+from app.district.models import BoundaryLevel, TownshipKind
+from app.geo.crs import FILE_CRS_NAMES
+from app.pages import FormFile
 
 
 class TownshipAliasSchema(ma.Schema):
@@ -55,3 +58,24 @@ class VillageQueryArgs(PageArgs):
         validate=ma.validate.Length(min=1, max=50),
         metadata={"description": "part of the short or official name (新口, 南华社区)"},
     )
+
+
+class BoundaryUploadForm(ma.Schema):
+    """The boundaries page's upload (app/district/views.py; read by app/pages.py, CSRF checked before)."""
+
+    file = FormFile(
+        required=True,
+        error_messages={"required": _l("Choose a boundary file."), "invalid": _l("Choose a boundary file.")},
+    )
+    level = ma.fields.Enum(
+        BoundaryLevel,
+        by_value=True,
+        required=True,
+        error_messages={
+            "required": _l("Choose the level: district, townships or villages."),
+            "unknown": _l("Choose the level: district, townships or villages."),
+        },
+    )
+    code_field = ma.fields.String(load_default=None, validate=ma.validate.Length(max=100))
+    crs = ma.fields.String(load_default=None, validate=ma.validate.OneOf(FILE_CRS_NAMES))
+    dry_run = ma.fields.Boolean(load_default=False)

@@ -4,15 +4,16 @@ boundaries`; the request's unit of work commits the load (app/uow.py), or nothin
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app import policy
+from app import pages, policy
 from app.accounts.auth import roles_required
 from app.district import boundaries
 from app.district.models import BoundaryLevel
+from app.district.schemas import BoundaryUploadForm
 from app.geo.boundaries import Report, Text
 from app.geo.crs import FILE_CRS_NAMES
 
@@ -84,17 +85,12 @@ def upload() -> str | tuple[str, int]:
     cap = f"{limit / 2**20:g}"
     too_large = _("The file is larger than %(mb)s MB, the most a boundary file may be.", mb=cap)
     try:
-        upload = request.files.get("file")
-        form = request.form
+        form, errors = pages.read(BoundaryUploadForm, location="form_with_files")
     except RequestEntityTooLarge:
         return _page(error=too_large), 413
-    if upload is None or not upload.filename:
-        return _page(error=_("Choose a boundary file.")), 422
-    try:
-        level = BoundaryLevel(form.get("level", ""))
-    except ValueError:
-        return _page(error=_("Choose the level: district, townships or villages.")), 422
-    dry_run = form.get("dry_run") == "1"
+    if errors:
+        return _page(error=pages.describe(errors)), 422
+    upload = form["file"]
     data = upload.read(limit + 1)
     upload.close()  # a large upload is spooled to a temporary file: let it go now, not when collected
     if len(data) > limit:
@@ -103,13 +99,13 @@ def upload() -> str | tuple[str, int]:
         report = boundaries.load_boundaries(
             data,
             upload.filename,
-            level=level,
-            code_field=form.get("code_field", "").strip() or None,
-            crs=form.get("crs") or None,
-            dry_run=dry_run,
+            level=form["level"],
+            code_field=(form["code_field"] or "").strip() or None,
+            crs=form["crs"],
+            dry_run=form["dry_run"],
         )
     except boundaries.BoundaryFileError as exc:
         return _page(error=exc.text.render(_)), 422
     except boundaries.BoundaryLoadError as exc:
         return _page(report=exc.report, error=_("The file has errors; nothing was loaded.")), 422
-    return _page(report=report, applied=not dry_run)
+    return _page(report=report, applied=not form["dry_run"])

@@ -117,7 +117,7 @@ def route_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             User.display_name,
             Organization.name,
             Route.length_m,
-            Route.duration_s,
+            Route.moving_s,  # the survey effort: the pauses left out (docs/surveys.md)
             Route.point_count,
             Route.poor_point_count,
             Route.notes,
@@ -136,7 +136,7 @@ def route_rows(scope: Scope) -> Iterator[dict[str, Any]]:
     for row in db.session.connection().execute(stmt):
         (
             id_, client_uuid, organization_id, campaign, unit_code, village, township, started_at, ended_at,
-            surveyor, organization, length_m, duration_s, points, poor, notes,
+            surveyor, organization, length_m, moving_s, points, poor, notes,
         ) = row  # fmt: skip
         count, species = records.get((str(client_uuid), organization_id), (0, []))
         started = started_at.astimezone(zone)
@@ -153,7 +153,7 @@ def route_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "surveyor": surveyor,
             "organization": organization,
             "length_km": round((length_m or 0.0) / 1000.0, 3),
-            "duration_min": round((duration_s or 0) / 60.0, 1),
+            "duration_min": round((moving_s or 0) / 60.0, 1),
             "point_count": points,
             "poor_point_count": poor,
             "records": count,

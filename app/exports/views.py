@@ -41,6 +41,7 @@ from app.exports.imports import ImportReport
 from app.exports.layouts import bureaus
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.extensions import db
+from app.observations import review
 from app.observations.models import ReviewStatus
 from app.species.models import Species
 from app.species.services import search_species
@@ -56,12 +57,9 @@ EXPORT_FIELDS = {
     "township_code": "township",
     "campaign_id": "campaign",
 }
-REVIEW_LABELS = {
-    ReviewStatus.VERIFIED: _l("verified"),
-    ReviewStatus.SUBMITTED: _l("submitted"),
-    ReviewStatus.RETURNED: _l("returned"),
-    ReviewStatus.REJECTED: _l("rejected"),
-}
+# The review statuses an export may include, in the order the form offers them (labels: the review's own).
+INCLUDABLE = (ReviewStatus.VERIFIED, ReviewStatus.SUBMITTED, ReviewStatus.RETURNED, ReviewStatus.REJECTED)
+REVIEW_LABELS = {status: review.STATUS_LABELS[status] for status in INCLUDABLE}
 KIND_LABELS = {
     ExportKind.CENSUS: _l("Census (all sheets)"),
     ExportKind.CONTROL: _l("Control operations"),

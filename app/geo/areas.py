@@ -98,16 +98,14 @@ def parse(geometry: Any, crs: CRS | str = CRS.WGS84) -> Polygon:
     if not isinstance(coordinates, list) or not coordinates:
         raise PolygonError(N_("The geometry has no coordinates."))
     polygons = [coordinates] if geometry["type"] == "Polygon" else coordinates
-    parts = []
     count = 0
-    for rings in polygons:
-        if not isinstance(rings, list) or not rings:
+    for rings in polygons:  # counted before any point is checked or converted: a runaway outline
+        if not isinstance(rings, list) or not rings:  # costs a count, not a conversion per point
             raise PolygonError(N_("Each polygon must be a list of rings (the outline, then any holes)."))
-        converted = [_ring(ring, crs) for ring in rings]
-        count += sum(len(r) for r in converted)
+        count += sum(len(ring) if isinstance(ring, list) else 1 for ring in rings)
         if count > MAX_VERTICES:
             raise PolygonError(N_("The outline has more than %(max)d points."), max=MAX_VERTICES)
-        parts.append(converted)
+    parts = [[_ring(ring, crs) for ring in rings] for rings in polygons]
     if geometry["type"] == "Polygon":
         found: BaseGeometry = shape({"type": "Polygon", "coordinates": parts[0]})
     else:

@@ -52,6 +52,8 @@ SHELL_FILES = (
     "icon.svg",
     "js/app.js",
     "js/outbox.js",
+    "js/idb.js",  # the IndexedDB helper of the outbox and of a route's points
+    "js/saved-state.js",  # what a form says of the item it saved (record, control and plot forms)
     "js/fielddata.js",
     "js/forms.js",
     "js/capture.js",
@@ -133,8 +135,10 @@ def manifest() -> Response:
 
 @bp.route("/offline")
 def offline_page() -> str:
-    """Shown by the service worker for a page that was never opened while online."""
-    return render_template("offline/offline.html", title=_("No connection"))
+    """Shown by the service worker for a page that was never opened while online. Saved once, when the
+    worker installs (on a signed-in page), and shown to whoever uses the phone next: a shared copy,
+    without the name of the person it was fetched for."""
+    return render_template("offline/offline.html", title=_("No connection"), shared_copy=True)
 
 
 @bp.route("/app/session.json")

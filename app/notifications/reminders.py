@@ -9,14 +9,12 @@ second scheduler) raises nothing new; a new due date is news again.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
@@ -24,10 +22,8 @@ from app.clock import local_today
 from app.control.models import FollowUp, FollowUpStatus
 from app.district.models import Township
 from app.extensions import db
-from app.notifications import messages
-from app.notifications.inbox import inbox_row
-from app.notifications.models import Delivery, DeliveryChannel, Notification, NotificationKind, Webhook
-from app.notifications.outbox import emails_each_event, insert_ignoring_duplicates, pending_delivery
+from app.notifications.letters import RECIPIENT_COLUMNS, Letters, group_key
+from app.notifications.models import NotificationKind, Webhook
 from app.sites.models import Site
 from app.species.models import Species
 
@@ -54,12 +50,7 @@ def _follow_up_rows(condition: sa.ColumnElement[bool], person: Any) -> list[Any]
             Species.name_zh.label("species"),
             Township.name_zh.label("township"),
             User.id.label("user_id"),
-            User.display_name,
-            User.email,
-            User.notify_email,
-            User.notify_digest,
-            User.active,
-            User.locale,
+            *RECIPIENT_COLUMNS,
         )
         .join(Site, Site.id == FollowUp.site_id)
         .join(Species, Species.id == Site.species_id)
@@ -94,10 +85,10 @@ def _reminder_item(
     }
 
 
-def _group_key(prefix: str, items: list[dict[str, Any]]) -> str:
+def _group_key(items: list[dict[str, Any]]) -> str:
     """The same reminders make the same key, so two sweeps that read the same rows queue one message."""
-    digest = hashlib.sha256("\n".join(sorted(i["key"] for i in items)).encode()).hexdigest()[:32]
-    return f"{prefix}:{items[0]['due'] if len(items) == 1 else 'group'}:{digest}"
+    middle = items[0]["due"] if len(items) == 1 else "group"
+    return group_key(NotificationKind.FOLLOW_UP_REMINDERS.value, middle, (i["key"] for i in items))
 
 
 def _reminder_data(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -173,31 +164,17 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
     if not marks:
         return report
 
-    now = datetime.now(UTC)
-    notifications, deliveries = [], []
+    letters = Letters()
     for user_id, (person_row, items) in per_person.items():
-        key = _group_key(NotificationKind.FOLLOW_UP_REMINDERS.value, items)
-        params = {"name": person_row.display_name, "items": items}
-        with force_locale(person_row.locale or "zh"):
-            composed = messages.follow_up_reminders(params)
-        composed.data = _reminder_data(items)
-        notifications.append(
-            inbox_row(
-                user_id,
-                NotificationKind.FOLLOW_UP_REMINDERS,
-                key,
-                composed,
-                now,
-                message_key="follow_up_reminders",
-                params=params,
-            )
+        letters.to_person(
+            person_row,
+            user_id=user_id,
+            kind=NotificationKind.FOLLOW_UP_REMINDERS,
+            key=_group_key(items),
+            message_key="follow_up_reminders",
+            params={"name": person_row.display_name, "items": items},
+            data=_reminder_data(items),
         )
-        if emails_each_event(person_row):
-            deliveries.append(
-                pending_delivery(
-                    DeliveryChannel.EMAIL, f"user:{user_id}", key, composed, now, user_id=user_id
-                )
-            )
     if per_organization:
         hooks = db.session.scalars(
             sa.select(Webhook)
@@ -207,17 +184,15 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
         default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
         for hook in hooks:
             items = per_organization[hook.organization_id]
-            key = _group_key(NotificationKind.FOLLOW_UP_REMINDERS.value, items)
-            with force_locale(default_locale):
-                composed = messages.follow_up_reminders({"name": hook.organization.name, "items": items})
-            composed.data = _reminder_data(items)
-            deliveries.append(
-                pending_delivery(
-                    DeliveryChannel.WEBHOOK, f"webhook:{hook.id}", key, composed, now, webhook_id=hook.id
-                )
+            letters.to_webhook(
+                hook.id,
+                locale=default_locale,
+                key=_group_key(items),
+                message_key="follow_up_reminders",
+                params={"name": hook.organization.name, "items": items},
+                data=_reminder_data(items),
             )
-    insert_ignoring_duplicates(Notification.__table__, notifications)
-    insert_ignoring_duplicates(Delivery.__table__, deliveries)
+    letters.insert()
     table = FollowUp.__table__
     for marker, rows_marked in marks.items():
         db.session.execute(

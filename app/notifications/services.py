@@ -22,10 +22,9 @@ from app.clock import local_zone
 from app.control.models import FollowUp
 from app.extensions import db
 from app.notifications import messages
-from app.notifications.inbox import inbox_row
+from app.notifications.letters import Letters
 from app.notifications.messages import Composed
-from app.notifications.models import Delivery, DeliveryChannel, Notification, NotificationKind
-from app.notifications.outbox import emails_each_event, insert_ignoring_duplicates, pending_delivery
+from app.notifications.models import NotificationKind
 from app.sites.models import Site
 
 
@@ -43,14 +42,17 @@ def notify(
     With `message_key` and `params` (app/notifications/messages.py) the inbox writes the message in
     the reader's language when it is read; `composed` is its text in the recipient's language now.
     """
-    now = datetime.now(UTC)
-    row = inbox_row(user.id, kind, event_key, composed, now, message_key=message_key, params=params)
-    insert_ignoring_duplicates(Notification.__table__, [row])
-    if emails_each_event(user):
-        email = pending_delivery(
-            DeliveryChannel.EMAIL, f"user:{user.id}", event_key, composed, now, user_id=user.id
-        )
-        insert_ignoring_duplicates(Delivery.__table__, [email])
+    letters = Letters()
+    letters.composed_to(
+        user,
+        user_id=user.id,
+        kind=kind,
+        key=event_key,
+        composed=composed,
+        message_key=message_key,
+        params=params,
+    )
+    letters.insert()
 
 
 def notify_message(
@@ -61,11 +63,13 @@ def notify_message(
     params: dict[str, Any],
     data: dict[str, Any],
 ) -> None:
-    """`notify` with a named message, composed in the recipient's language for the e-mail."""
-    with force_locale(user.locale or "zh"):
-        composed = messages.compose(message_key, params)
-    composed.data = data
-    notify(user, kind, event_key, composed, message_key=message_key, params=params)
+    """`notify` with a named message, composed in the recipient's language for the e-mail (the one
+    composition of app/notifications/letters.py, which the reminder passes use too)."""
+    letters = Letters()
+    letters.to_person(
+        user, user_id=user.id, kind=kind, key=event_key, message_key=message_key, params=params, data=data
+    )
+    letters.insert()
 
 
 def notify_review(observation: Any) -> None:

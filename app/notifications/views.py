@@ -13,7 +13,7 @@ from app import pages
 from app.notifications import inbox as notices
 from app.notifications.models import Notification
 from app.notifications.schemas import MarkReadForm
-from app.paging import PAGE_SIZE, page_number, paginate
+from app.paging import PAGE_SIZE, page_links, page_number, paginate
 from app.security import is_local_path
 
 bp = Blueprint("notifications", __name__)
@@ -34,10 +34,6 @@ def in_app_links(notification: Notification) -> list[tuple[str, str]]:
     return links
 
 
-def _page_url(page: int) -> str:
-    return url_for("notifications.inbox", page=page)
-
-
 @bp.route("/notifications")
 @login_required
 def inbox() -> str:
@@ -48,7 +44,7 @@ def inbox() -> str:
         "notifications/inbox.html",
         title=_("Notifications"),
         page=result,
-        page_url=_page_url,
+        page_url=page_links(),
         links=in_app_links,
         shown=notices.shown,
         unread=unread,

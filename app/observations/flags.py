@@ -53,23 +53,53 @@ def refresh_photo_flag(observation: Observation) -> None:
     observation.set_flag(Flag.PHOTO_GPS_FAR, far)
 
 
-def duplicate_candidates(observation: Observation) -> sa.Select[int, float, float]:
-    """Ids and points of earlier-created records of the same species and finding a few hours away, in
-    the box around the record: the candidates `closest_duplicate` measures (no entity loads, no joins)."""
+DUPLICATE_CANDIDATES = 50
+
+
+def new_duplicate_candidates() -> sa.Select[Any]:
+    """`duplicate_candidates` of a record not yet written, with bind parameters (`duplicate_params`): a
+    statement the create path builds once (app/observations/services.py)."""
+    records = Observation.__table__
+    return (
+        sa.select(records.c.id, records.c.longitude, records.c.latitude)
+        .where(
+            records.c.species_id == sa.bindparam("dup_species_id"),
+            records.c.detected == sa.bindparam("dup_detected"),
+            records.c.observed_at.between(sa.bindparam("dup_from"), sa.bindparam("dup_to")),
+            records.c.latitude.between(sa.bindparam("dup_min_lat"), sa.bindparam("dup_max_lat")),
+            records.c.longitude.between(sa.bindparam("dup_min_lon"), sa.bindparam("dup_max_lon")),
+        )
+        .order_by(records.c.id)
+        .limit(DUPLICATE_CANDIDATES)
+    )
+
+
+def duplicate_params(observation: Observation) -> dict[str, Any]:
+    """The parameters of `new_duplicate_candidates` for `observation`: its species and finding, the hours
+    around it and the box around its point."""
     config = current_app.config
     radius = float(config["IAS_DUPLICATE_RADIUS_M"])
     window = timedelta(hours=float(config["IAS_DUPLICATE_HOURS"]))
     min_lon, min_lat, max_lon, max_lat = degree_box(observation.longitude, observation.latitude, radius)
-    stmt = sa.select(Observation.id, Observation.longitude, Observation.latitude).where(
-        Observation.species_id == observation.species_id,
-        Observation.detected == observation.detected,
-        Observation.observed_at.between(observation.observed_at - window, observation.observed_at + window),
-        Observation.latitude.between(min_lat, max_lat),
-        Observation.longitude.between(min_lon, max_lon),
-    )
+    return {
+        "dup_species_id": observation.species_id,
+        "dup_detected": observation.detected,
+        "dup_from": observation.observed_at - window,
+        "dup_to": observation.observed_at + window,
+        "dup_min_lat": min_lat,
+        "dup_max_lat": max_lat,
+        "dup_min_lon": min_lon,
+        "dup_max_lon": max_lon,
+    }
+
+
+def duplicate_candidates(observation: Observation) -> sa.Select[int, float, float]:
+    """Ids and points of earlier-created records of the same species and finding a few hours away, in
+    the box around the record: the candidates `closest_duplicate` measures (no entity loads, no joins)."""
+    stmt = new_duplicate_candidates()
     if observation.id is not None:
-        stmt = stmt.where(Observation.id < observation.id)
-    return stmt.order_by(Observation.id).limit(50)
+        stmt = stmt.where(Observation.__table__.c.id < observation.id)
+    return stmt.params(duplicate_params(observation))
 
 
 def closest_duplicate(observation: Observation, rows: Iterable[Sequence[Any]]) -> int | None:

@@ -10,6 +10,7 @@ from app.api import ID_RANGE, MAX_ID, LocalDateTime, PageArgs, WorkDay
 from app.geo.crs import CRS
 from app.observations.models import Flag, PositionSource, ReviewStatus
 from app.pages import local_path
+from app.paging import PageNumberArgs
 from app.photos.schemas import PhotoSchema
 from app.sites.schemas import SpeciesRefSchema
 
@@ -147,8 +148,8 @@ class ObservationQueryArgs(PageArgs):
             raise ma.ValidationError("must not be before from", "to")
 
 
-class RecordFilterArgs(ma.Schema):
-    """The records page's filters (its query string, read by app/pages.py)."""
+class RecordFilterArgs(PageNumberArgs):
+    """The records page's filters and page number (its query string, read by app/pages.py)."""
 
     scope = ma.fields.String(metadata={"description": "all: the district's records (desk roles)"})
     status = ma.fields.Enum(ReviewStatus, by_value=True, error_messages={"unknown": _l("Unknown status.")})

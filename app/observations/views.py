@@ -27,7 +27,7 @@ from app.observations.schemas import (
     RecordFilterArgs,
     ReviewForm,
 )
-from app.paging import PAGE_SIZE, Page, empty, page_number, paginate
+from app.paging import PAGE_SIZE, Page, empty, page_links, page_number, paginate
 from app.species.services import list_habitats, search_species
 
 bp = Blueprint("observations", __name__)
@@ -48,8 +48,6 @@ def new() -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Records, one record, editing, the review queue
-
-MAX_ID = 2**31 - 1
 
 FLAG_LABELS = {
     Flag.LOW_ACCURACY: _l("low GPS accuracy"),
@@ -107,16 +105,6 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     return page, status
 
 
-def _page_url(page: int) -> str:
-    """This page's URL with its filters kept and another page number."""
-    values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "page": page}
-    return url_for(request.endpoint or "observations.records", **values)
-
-
-def _id_arg(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
-
-
 @bp.route("/observations")
 @login_required
 def records() -> tuple[str, int]:
@@ -130,14 +118,16 @@ def records() -> tuple[str, int]:
     result: Page = empty(PAGE_SIZE)
     if not errors:
         try:
-            result = paginate(services.filtered(filters), page=page_number(), per_page=PAGE_SIZE)
+            result = paginate(services.filtered(filters), page=args["page"], per_page=PAGE_SIZE)
         except InvalidInput as exc:
             errors.update(exc.errors)
     return _render(
         "observations/records.html",
         422 if errors else 200,
         page=result,
-        page_url=_page_url,
+        page_url=page_links(args, RecordFilterArgs),
+        args=args,
+        filtered=bool(errors) or any(name != "page" for name in args),
         errors=errors,
         district=district,
         may_widen=policy.may_widen_records(current_user),
@@ -351,7 +341,7 @@ def review_queue() -> tuple[str, int]:
         "observations/review_queue.html",
         title=_("Review"),
         page=paginate(stmt, page=page_number(), per_page=PAGE_SIZE),
-        page_url=_page_url,
+        page_url=page_links(),
     )
 
 

@@ -47,13 +47,33 @@ def advisory_lock(name: str) -> None:
     db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
+def sites_in_box(*columns: Any) -> sa.Select[Any]:
+    """`columns` of the sites of a species in a box, with bind parameters (`box_params`): a statement a hot
+    path builds once (app/observations/services.py)."""
+    sites = Site.__table__
+    return sa.select(*columns).where(
+        sites.c.species_id == sa.bindparam("site_species_id"),
+        sites.c.latitude.between(sa.bindparam("site_min_lat"), sa.bindparam("site_max_lat")),
+        sites.c.longitude.between(sa.bindparam("site_min_lon"), sa.bindparam("site_max_lon")),
+    )
+
+
+def box_params(species_id: int, lon: float, lat: float, radius_m: float) -> dict[str, Any]:
+    """The parameters of `sites_in_box`: the species and the box that holds every point within `radius_m`."""
+    min_lon, min_lat, max_lon, max_lat = degree_box(lon, lat, radius_m)
+    return {
+        "site_species_id": species_id,
+        "site_min_lat": min_lat,
+        "site_max_lat": max_lat,
+        "site_min_lon": min_lon,
+        "site_max_lon": max_lon,
+    }
+
+
 def candidate_sites(species_id: int, lon: float, lat: float, radius_m: float) -> sa.Select[int, float, float]:
     """Ids and points of the species' sites in the box around (lon, lat), for `closest` to measure."""
-    min_lon, min_lat, max_lon, max_lat = degree_box(lon, lat, radius_m)
-    return sa.select(Site.id, Site.longitude, Site.latitude).where(
-        Site.species_id == species_id,
-        Site.latitude.between(min_lat, max_lat),
-        Site.longitude.between(min_lon, max_lon),
+    return sites_in_box(Site.id, Site.longitude, Site.latitude).params(
+        box_params(species_id, lon, lat, radius_m)
     )
 
 

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
 
 from app.api import ID_RANGE, PageArgs
+from app.pages import FormFile
 from app.species.models import CensusCategory, Origin, SpeciesGroup
 
 
@@ -324,6 +325,13 @@ class MemberConfirmForm(ma.Schema):
 class NameImportForm(ma.Schema):
     """A spreadsheet of names: previewed, or with "add" ticked (apply=1) added to the list."""
 
+    file = FormFile(
+        required=True,
+        error_messages={
+            "required": _l("Choose a spreadsheet of names."),
+            "invalid": _l("Choose a spreadsheet of names."),
+        },
+    )
     apply = ma.fields.Boolean(
         load_default=False, error_messages={"invalid": _l("tick the box or leave it empty")}
     )

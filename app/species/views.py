@@ -212,14 +212,12 @@ def member_confirm(code: str, membership_id: int) -> Response:
 def list_import(code: str) -> str | tuple[str, int]:
     """The row report of a spreadsheet of names; with "add" ticked, the matched rows join the list."""
     species_list = _list_or_404(code)
-    upload = request.files.get("file")
     apply = False
     try:
-        form = pages.load(NameImportForm, location="form")
-        apply = form["apply"]
         editing.check_may_edit_list(current_user, species_list)
-        if upload is None or not upload.filename:
-            raise InvalidInput.field("file", _("Choose a spreadsheet of names."))
+        form = pages.load(NameImportForm, location="form_with_files")
+        apply = form["apply"]
+        upload = form["file"]
         rows = name_import.read_name_rows(upload.read(), upload.filename)
         report = name_import.import_names(
             current_user, species_list, rows, apply=apply, added_on=form["added_on"]

@@ -25,7 +25,8 @@ is tested only against the polygons whose bounding box it meets); nothing is rea
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -127,9 +128,11 @@ class RouteRow:
     started_at: datetime
     ended_at: datetime
     length_m: float
-    duration_s: int
+    moving_s: int  # the survey effort: the elapsed time less the pauses
     coordinates: np.ndarray | None  # (n, 2) lon, lat of the track's line; None without one
+    gaps: list[int] = field(default_factory=list)  # segments across a pause: not walked (docs/surveys.md)
     unit_ids: list[int] = field(default_factory=list)  # the units it covers
+    organization_id: int | None = None  # whose route it is (who may see its line: geojson)
 
 
 @dataclass
@@ -200,7 +203,7 @@ def _route_rows(campaign_id: int) -> list[Any]:
                 Route.started_at,
                 Route.ended_at,
                 Route.length_m,
-                Route.duration_s,
+                Route.moving_s,
                 # As text, parsed by track_coordinates: a 10 000-point track decoded as JSON into Python
                 # lists costs ten times more than its numbers read straight into an array.
                 sa.cast(Route.geometry, sa.Text).label("geometry"),
@@ -282,12 +285,34 @@ def track_coordinates(text: str | None) -> np.ndarray | None:
     return numbers.reshape(positions, -1)[:, :2]
 
 
-def _line(coordinates: np.ndarray | None) -> Any:
+_GAPS = re.compile(r'"gaps"\s*:\s*\[([0-9,\s]*)\]')
+
+
+def track_gaps(text: str | None) -> list[int]:
+    """The segments of a stored line that span a pause (its `gaps`, written before its coordinates)."""
+    if not text or '"gaps"' not in text:
+        return []
+    head = text[: text.find('"coordinates"')] if '"coordinates"' in text else text
+    match = _GAPS.search(head)
+    return [int(n) for n in match.group(1).split(",") if n.strip()] if match else []
+
+
+def _line(coordinates: np.ndarray | None, gaps: list[int] | None = None) -> Any:
+    """The track as walked: a line, or, split at its gaps (segments across a pause, not walked), the
+    pieces walked (a lone fix between two pauses as a point)."""
     if coordinates is None or not len(coordinates):
         return None
     if len(coordinates) == 1:
         return shapely.points(coordinates[0])
-    return shapely.linestrings(coordinates)
+    cuts = sorted({i for i in gaps or () if 0 <= i < len(coordinates) - 1})
+    if not cuts:
+        return shapely.linestrings(coordinates)
+    pieces, start = [], 0
+    for i in [*cuts, len(coordinates) - 1]:
+        part = coordinates[start : i + 1]
+        pieces.append(shapely.linestrings(part) if len(part) > 1 else shapely.points(part[0]))
+        start = i + 1
+    return shapely.geometrycollections(pieces)
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:
@@ -383,8 +408,10 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
             r.started_at,
             r.ended_at,
             r.length_m or 0.0,
-            r.duration_s or 0,
+            r.moving_s or 0,
             track_coordinates(r.geometry),
+            track_gaps(r.geometry),
+            organization_id=r.organization_id,
         )
         for r in route_rows
     ]
@@ -399,7 +426,7 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
             # A route for a village lies in its township: a township unit judged without a polygon.
             for u in by_township.get(own.township_id, ()):
                 route_inside[u.unit_id].add(index)
-        line = _line(routes[index].coordinates)
+        line = _line(routes[index].coordinates, routes[index].gaps)
         if line is None:
             continue
         for level in (villages, townships):
@@ -483,16 +510,20 @@ def _outlines(codes: Iterable[str]) -> dict[str, Any]:
     return outlines
 
 
-def _simplified_route(coordinates: np.ndarray | None) -> dict[str, Any] | None:
-    line = _line(coordinates)
+def _simplified_route(coordinates: np.ndarray | None, gaps: list[int] | None = None) -> dict[str, Any] | None:
+    line = _line(coordinates, gaps)
     if line is None:
         return None
     return shapely.geometry.mapping(shapely.simplify(line, ROUTE_SIMPLIFY_DEGREES, preserve_topology=False))
 
 
-def geojson(coverage: Coverage) -> dict[str, Any]:
+def geojson(coverage: Coverage, route_readers: Collection[int] | None = None) -> dict[str, Any]:
     """The map's FeatureCollection: units (their outlines, coloured by status, when boundaries are
-    loaded; else the points of their records), the routes as simplified lines, and the records."""
+    loaded; else the points of their records), the routes as simplified lines, and the records.
+
+    `route_readers`: the organizations whose routes the caller may read (acting_ids; None: every one's).
+    A route's line and its surveyor follow the routes' own rule (a surveyor's track is read by its
+    bureau's staff, app/policy.py may_read_route): the other routes count in the units' figures only."""
     outlines = _outlines(u.unit_code for u in coverage.units if u.by_polygon)
     features: list[dict[str, Any]] = []
     record_points: dict[int, list[list[float]]] = {}
@@ -524,7 +555,9 @@ def geojson(coverage: Coverage) -> dict[str, Any]:
             }
         )
     for route in coverage.routes:
-        line = _simplified_route(route.coordinates)
+        if route_readers is not None and route.organization_id not in route_readers:
+            continue
+        line = _simplified_route(route.coordinates, route.gaps)
         if line is None:
             continue
         features.append(
@@ -536,7 +569,7 @@ def geojson(coverage: Coverage) -> dict[str, Any]:
                     "route_id": route.id,
                     "surveyor": route.surveyor_name,
                     "length_m": round(route.length_m, 1),
-                    "duration_s": route.duration_s,
+                    "moving_s": route.moving_s,
                     "units": route.unit_ids,
                 },
             }

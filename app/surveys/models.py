@@ -127,7 +127,13 @@ class Route(Audited, db.Model):  # type: ignore[name-defined]
     points: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     geometry: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     length_m: Mapped[float] = mapped_column(default=0.0)
-    duration_s: Mapped[int] = mapped_column(default=0)
+    duration_s: Mapped[int] = mapped_column(default=0)  # elapsed: from the start to the end
+    # The survey effort: the elapsed time less the pauses (migration 0021; routes before: the elapsed time).
+    moving_s: Mapped[int] = mapped_column(default=0)
+    # The pauses the phone recorded, [{started_at, ended_at}] in UTC; None when it sent none.
+    pauses: Mapped[list[Any] | None] = mapped_column(NullableJSON)
+    # Fixes the surveyor left out when sending again a route the server refused for them.
+    dropped_point_count: Mapped[int] = mapped_column(default=0)
     point_count: Mapped[int] = mapped_column(default=0)
     poor_point_count: Mapped[int] = mapped_column(default=0)
     # The track's bounding box, so coverage and maps find routes without reading their points.

@@ -319,6 +319,11 @@ def may_edit(actor: User, plot: Plot) -> bool:
     return policy.may_edit_record(actor, plot) and (closed is None or local_today() <= closed)
 
 
+def check_editable(actor: User, plot: Plot) -> None:
+    """Raises PermissionDenied (not its surveyor) or Conflict (its campaign has ended): the edit page."""
+    _check_editable(actor, plot)
+
+
 def _check_editable(actor: User, plot: Plot, *, photos_too: bool = False) -> None:
     allowed = policy.may_add_record_photos(actor, plot) if photos_too else policy.may_edit_record(actor, plot)
     if not allowed:

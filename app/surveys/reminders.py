@@ -8,29 +8,27 @@
   overdue.
 
 Each person gets one message per pass for everything it reminds them of, through the notifications inbox
-and outbox (e-mail each event, or the daily digest for those who chose it). Every reminder raised is
+and outbox (e-mail each event, or the daily digest for those who chose it), composed as every reminder
+is (app/notifications/letters.py). Every reminder raised is
 marked (`UnitReminder`: unit, kind, day) in the same unit of work as the messages, so a pass run twice, or
 again after a crash (which rolls back both), never reminds anyone twice of one unit on one day.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
 
 from app.accounts.models import Role, User
 from app.clock import local_today
 from app.extensions import db
-from app.notifications import messages
-from app.notifications.inbox import inbox_row
-from app.notifications.models import Delivery, DeliveryChannel, Notification, NotificationKind
-from app.notifications.outbox import emails_each_event, insert_ignoring_duplicates, pending_delivery
+from app.notifications.letters import RECIPIENT_COLUMNS, Letters, group_key
+from app.notifications.models import NotificationKind
+from app.notifications.outbox import insert_ignoring_duplicates
 from app.surveys import coverage
 from app.surveys.models import Campaign, SurveyUnit, UnitReminder
 
@@ -86,17 +84,7 @@ def _already(today: date, unit_ids: list[int]) -> set[tuple[int, str]]:
 
 def _people(ids: set[int], organization_ids: set[int]) -> tuple[dict[int, Any], dict[int, list[Any]]]:
     """The users named (assignees, creators) and each bureau's active bureau admins: one statement."""
-    columns = (
-        User.id,
-        User.display_name,
-        User.email,
-        User.notify_email,
-        User.notify_digest,
-        User.active,
-        User.locale,
-        User.role,
-        User.organization_id,
-    )
+    columns = (User.id, *RECIPIENT_COLUMNS, User.role, User.organization_id)
     rows = db.session.execute(
         sa.select(*columns).where(
             sa.or_(
@@ -126,8 +114,24 @@ def _supervisors(candidate: Any, people: dict[int, Any], admins: dict[int, list[
 
 def _group_key(items: list[dict[str, Any]]) -> str:
     """The same reminders make the same key, so two passes that read the same rows queue one message."""
-    digest = hashlib.sha256("\n".join(sorted(i["key"] for i in items)).encode()).hexdigest()[:32]
-    return f"{NotificationKind.SURVEY_UNIT_REMINDERS.value}:{items[0]['day']}:{digest}"
+    return group_key(NotificationKind.SURVEY_UNIT_REMINDERS.value, items[0]["day"], (i["key"] for i in items))
+
+
+def _reminder_data(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The machine-readable part (the API): one entry per unit."""
+    return {
+        "kind": NotificationKind.SURVEY_UNIT_REMINDERS.value,
+        "items": [
+            {
+                "kind": i["kind"],
+                "unit_id": i["unit_id"],
+                "campaign_id": i["campaign_id"],
+                "due_on": i["due"],
+                "days_overdue": i["days"],
+            }
+            for i in items
+        ],
+    }
 
 
 def queue_unit_reminders(today: date | None = None) -> UnitReminderReport:
@@ -193,45 +197,18 @@ def queue_unit_reminders(today: date | None = None) -> UnitReminderReport:
     if not marks:
         return report
 
-    notifications, deliveries = [], []
+    letters = Letters(now=now)
     for user_id, items in per_person.items():
         person = people[user_id]
-        key = _group_key(items)
-        params = {"name": person.display_name, "items": items}
-        with force_locale(person.locale or "zh"):
-            composed = messages.survey_unit_reminders(params)
-        composed.data = {
-            "kind": NotificationKind.SURVEY_UNIT_REMINDERS.value,
-            "items": [
-                {
-                    "kind": i["kind"],
-                    "unit_id": i["unit_id"],
-                    "campaign_id": i["campaign_id"],
-                    "due_on": i["due"],
-                    "days_overdue": i["days"],
-                }
-                for i in items
-            ],
-        }
-        notifications.append(
-            inbox_row(
-                user_id,
-                NotificationKind.SURVEY_UNIT_REMINDERS,
-                key,
-                composed,
-                now,
-                message_key="survey_unit_reminders",
-                params=params,
-            )
+        letters.to_person(
+            person,
+            user_id=user_id,
+            kind=NotificationKind.SURVEY_UNIT_REMINDERS,
+            key=_group_key(items),
+            message_key="survey_unit_reminders",
+            params={"name": person.display_name, "items": items},
+            data=_reminder_data(items),
         )
-        if emails_each_event(person):
-            deliveries.append(
-                pending_delivery(
-                    DeliveryChannel.EMAIL, f"user:{user_id}", key, composed, now, user_id=user_id
-                )
-            )
-    insert_ignoring_duplicates(Notification.__table__, notifications)
-    insert_ignoring_duplicates(Delivery.__table__, deliveries)
+    report.messages = letters.insert()
     insert_ignoring_duplicates(UnitReminder.__table__, marks)
-    report.messages = len(notifications)
     return report

@@ -10,7 +10,9 @@ route through its outbox, like a record). It is idempotent by `client_uuid` like
   `poor`.
 - The LineString and the length are drawn through the good fixes only (a 300 m jump of one bad fix would
   otherwise add 600 m to the walk); a route with fewer than two good fixes is drawn through all of them.
-- The length is geodesic on the WGS-84 ellipsoid; the duration is from the start to the end as sent.
+- The length is geodesic on the WGS-84 ellipsoid; the duration is from the start to the end as sent, and
+  the moving time is that less the pauses the phone recorded. A segment of the line that spans a pause
+  (the last fix before it to the first after it) is drawn but not measured: nobody walked it while paused.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 POINT_TIME_SLACK = timedelta(minutes=2)
 # However many points are wrong, the answer names the first few (an answer must stay small).
 MAX_POINT_ERRORS = 10
+# The most pauses one route may have (a pause a minute for 16 hours is not a walk).
+MAX_PAUSES = 1000
 
 
 def poor_accuracy_limit() -> float:
@@ -99,6 +103,8 @@ class Track:
     length_m: float
     poor: int
     bbox: tuple[float, float, float, float]
+    # Indexes (into the line's coordinates) of the segments that span a pause: drawn, not measured.
+    gaps: list[int]
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -121,8 +127,58 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def check_pauses(
+    raw: list[dict[str, Any]] | None, started_at: datetime, ended_at: datetime, errors: FieldErrors
+) -> list[tuple[datetime, datetime]]:
+    """The pauses in time order, each inside the route and ending after it starts, none overlapping the
+    one before (`pauses.<i>.started_at` / `pauses.<i>.ended_at` in `errors` when not)."""
+    pauses: list[tuple[datetime, datetime]] = []
+    previous_end: datetime | None = None
+    for index, pause in enumerate(raw or []):
+        start, end = pause["started_at"], pause["ended_at"]
+        if not started_at <= start <= ended_at:
+            errors[f"pauses.{index}.started_at"] = [_("is outside the route's start and end.")]
+        elif previous_end is not None and start < previous_end:
+            errors[f"pauses.{index}.started_at"] = [
+                _("is before the pause before it ended: pauses must be in time order and not overlap.")
+            ]
+        if end < start:
+            errors[f"pauses.{index}.ended_at"] = [_("is before the pause's start.")]
+        elif not started_at <= end <= ended_at:
+            errors[f"pauses.{index}.ended_at"] = [_("is outside the route's start and end.")]
+        previous_end = end if previous_end is None else max(previous_end, end)
+        pauses.append((start, end))
+    return pauses
+
+
+def moving_seconds(started_at: datetime, ended_at: datetime, pauses: list[tuple[datetime, datetime]]) -> int:
+    """The elapsed time less the pauses (checked: inside the route, not overlapping)."""
+    paused = sum((end - start).total_seconds() for start, end in pauses)
+    return max(0, int((ended_at - started_at).total_seconds() - paused))
+
+
+def _gap_segments(times: list[datetime], pauses: list[tuple[datetime, datetime]]) -> list[int]:
+    """The segments (i: from point i to point i + 1) whose time overlaps a pause."""
+    if not pauses or len(times) < 2:
+        return []
+    stamps = np.asarray([t.timestamp() for t in times])
+    gaps: set[int] = set()
+    for start, end in pauses:
+        # Segment i spans (stamps[i], stamps[i+1]); it overlaps the pause when it starts before the
+        # pause ends and ends after the pause starts.
+        first = max(int(np.searchsorted(stamps, start.timestamp(), side="right")) - 1, 0)
+        last = min(int(np.searchsorted(stamps, end.timestamp(), side="left")), len(times) - 1)
+        gaps.update(range(first, last))
+    return sorted(gaps)
+
+
 def check_points(
-    raw: list[Any], crs: CRS, started_at: datetime, ended_at: datetime, errors: FieldErrors
+    raw: list[Any],
+    crs: CRS,
+    started_at: datetime,
+    ended_at: datetime,
+    errors: FieldErrors,
+    pauses: list[tuple[datetime, datetime]] | None = None,
 ) -> Track | None:
     """Check every point (`points.<i>.<field>` in `errors` for the first few at fault) and measure the
     track; None when any is wrong."""
@@ -190,23 +246,54 @@ def check_points(
     drawn = good if len(good) >= 2 else list(range(len(lons)))
     line_lons = [lons[i] for i in drawn]
     line_lats = [lats[i] for i in drawn]
-    length = float(_GEOD.line_length(line_lons, line_lats))
+    gaps = _gap_segments([times[i] for i in drawn], pauses or [])
+    if gaps:
+        segments = np.asarray(_GEOD.line_lengths(line_lons, line_lats), dtype=float)
+        segments[gaps] = 0.0
+        length = float(segments.sum())
+    else:
+        length = float(_GEOD.line_length(line_lons, line_lats))
     stored = []
     for t, lon, lat, accuracy, is_poor in zip(times, lons, lats, accuracies, poor, strict=True):
         point = {"t": t.isoformat().replace("+00:00", "Z"), "lat": lat, "lon": lon, "accuracy_m": accuracy}
         if is_poor:
             point["poor"] = True
         stored.append(point)
+    geometry: dict[str, Any] = {"type": "LineString"}
+    if gaps:
+        # A GeoJSON foreign member, before the coordinates (coverage reads the text up to them): the
+        # segments across a pause, drawn but neither measured nor counted as walked through.
+        geometry = {"gaps": gaps, **geometry}
+    geometry["coordinates"] = [[x, y] for x, y in zip(line_lons, line_lats, strict=True)]
     return Track(
         points=stored,
-        geometry={
-            "type": "LineString",
-            "coordinates": [[x, y] for x, y in zip(line_lons, line_lats, strict=True)],
-        },
+        geometry=geometry,
         length_m=round(length, 1),
         poor=sum(poor),
         bbox=(min(lons), min(lats), max(lons), max(lats)),
+        gaps=gaps,
     )
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def gap_segments(route: Route) -> list[int]:
+    """The stored line's segments that span a pause (the route page draws them dashed): kept in the line
+    as `gaps`; worked out again from the points for a line stored without them (its line is drawn
+    through the good fixes, all of them when fewer than two are good, as check_points drew it)."""
+    if route.geometry and isinstance(route.geometry.get("gaps"), list):
+        return [int(i) for i in route.geometry["gaps"]]
+    if not route.pauses or not route.points:
+        return []
+    good = [p for p in route.points if not p.get("poor")]
+    drawn = good if len(good) >= 2 else route.points
+    times = [t for t in (_parse_time(p["t"]) for p in drawn) if t is not None]
+    pauses = [(_parse_time(p["started_at"]), _parse_time(p["ended_at"])) for p in route.pauses]
+    if len(times) != len(drawn):
+        return []
+    return _gap_segments(times, [(a, b) for a, b in pauses if a is not None and b is not None])
 
 
 def _more_points(bad: int, errors: FieldErrors) -> None:
@@ -268,8 +355,11 @@ def create_route(*, actor: User, args: dict[str, Any]) -> tuple[Route, bool]:
     Returns (route, created). Raises InvalidInput naming every field at fault (points by index:
     `points.17.t`), and Conflict when the client_uuid was used for a different route.
     """
+    sent = dict(args)
+    if args.get("pauses") is not None:  # the fingerprint is of plain JSON: the pauses' times as text
+        sent["pauses"] = [{k: _utc_text(v) for k, v in pause.items()} for pause in args["pauses"]]
     once = CreateOnce(
-        Route, actor.organization_id, args["client_uuid"], fingerprint(args, sender_id=actor.id), _clash
+        Route, actor.organization_id, args["client_uuid"], fingerprint(sent, sender_id=actor.id), _clash
     )
     earlier = once.earlier()
     if earlier is not None:
@@ -293,9 +383,12 @@ def create_route(*, actor: User, args: dict[str, Any]) -> tuple[Route, bool]:
         unit = db.session.get(SurveyUnit, args["unit_id"])
         if unit is None or (campaign is not None and unit.campaign_id != campaign.id):
             errors["unit_id"] = [_("Not a unit of this campaign.")]
+    pauses: list[tuple[datetime, datetime]] = []
+    if not errors:
+        pauses = check_pauses(args.get("pauses"), started_at, ended_at, errors)
     track = None
     if not errors:
-        track = check_points(args["points"], CRS(args["crs"]), started_at, ended_at, errors)
+        track = check_points(args["points"], CRS(args["crs"]), started_at, ended_at, errors, pauses)
     if errors or track is None:
         raise InvalidInput(invalid_fields_message(errors), errors)
 
@@ -314,6 +407,11 @@ def create_route(*, actor: User, args: dict[str, Any]) -> tuple[Route, bool]:
             geometry=track.geometry,
             length_m=track.length_m,
             duration_s=int((ended_at - started_at).total_seconds()),
+            moving_s=moving_seconds(started_at, ended_at, pauses),
+            pauses=None
+            if args.get("pauses") is None
+            else [{"started_at": _utc_text(start), "ended_at": _utc_text(end)} for start, end in pauses],
+            dropped_point_count=args.get("dropped_point_count") or 0,
             point_count=len(track.points),
             poor_point_count=track.poor,
             min_lon=min_lon,

@@ -644,6 +644,15 @@ RULES: dict[str, Rule] = {
     ),
     "GET /sites/{id}/plots/new": signed_in("as POST /api/v1/plots: anyone may lay a plot", target="site"),
     "GET /plots/{id}": signed_in(READ, target="plot"),
+    "GET /plots/{id}/edit": Rule(
+        EVERYONE,
+        Reach.AUTHOR,
+        "as PATCH /api/v1/plots/{id}: the edit page, its surveyor's only",
+        target="plot",
+    ),
+    "POST /plots/{id}/edit": Rule(
+        EVERYONE, Reach.AUTHOR, "as PATCH /api/v1/plots/{id}", target="plot", ok=(302,)
+    ),
 }
 
 

@@ -30,7 +30,7 @@ from flask.testing import FlaskClient
 from PIL import Image  # noqa: TID251 -- the matrix uploads a photo it draws itself
 
 from app.accounts.models import Organization, OrganizationKind
-from app.clock import local_today
+from app.clock import local_today, local_zone
 from app.extensions import db
 from app.species.models import ListMembership, SpeciesList
 from tests.authorization.rules import FLASH, ROLES, RULES, SIGN_IN, UNWALKED, Rule, allowed, relations
@@ -680,6 +680,22 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     ),
     "GET /sites/{id}/plots/new": lambda c: Call(f"/sites/{c.site_id()}/plots/new"),
     "GET /plots/{id}": lambda c: Call(f"/plots/{c.plot_id()}"),
+    "GET /plots/{id}/edit": lambda c: Call(f"/plots/{c.plot_id()}/edit"),
+    "POST /plots/{id}/edit": lambda c: Call(
+        f"/plots/{c.plot_id()}/edit",
+        form={
+            "surveyed_at": (datetime.now(UTC) - timedelta(hours=1))
+            .astimezone(local_zone())
+            .strftime("%Y-%m-%dT%H:%M"),
+            "shape": "square",
+            "length_m": "12",
+            "quadrats-0-number": "1",
+            "quadrats-0-size_m2": "1",
+            "quadrats-0-records-0-species": "福寿螺",
+            "quadrats-0-records-0-density_per_m2": "5",
+            "action": "save",
+        },
+    ),
 }
 
 

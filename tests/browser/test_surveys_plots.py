@@ -12,7 +12,10 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.photos.models import Photo
 from app.surveys.models import Plot
+from tests.browser.test_accessibility import _violations, axe_source
 from tests.photos.images import encode, photo
+
+__all__ = ["axe_source"]  # the fixture, used by name
 
 SNAIL = "pomacea-canaliculata"
 WEED = "alternanthera-philoxeroides"
@@ -162,3 +165,67 @@ def test_a_refused_plot_opens_again_in_its_form_to_be_fixed(
     [plot] = _plots_of(user.id)
     assert round(plot["area_m2"], 2) == round(3.141592653589793 * 9, 2)
     expect(page.locator("[data-outbox-count]")).to_have_text("0")
+
+
+def test_a_plot_is_edited_on_its_page_without_javascript(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any, species_id: Any
+) -> None:
+    """The desk with scripts off (docs/surveys.md, Plots: "Editing on a page"): a refused value is shown
+    by its field, then the plot saved with a quadrat's figure changed and a species added."""
+    user = field_user("surveyor", organization="forestry")
+    api = api_as(user.user)
+    site = make_observation(api)
+    body = {
+        "client_uuid": "7a1d0f3e-0c4b-4b8e-9a51-2f7e1c0d5a01",
+        "site_id": site["site_id"],
+        "surveyed_at": site["observed_at"],
+        "shape": "square",
+        "length_m": 5,
+        "quadrats": [{"number": 1, "size_m2": 1, "records": [{"species_id": species_id(SNAIL), "count": 3}]}],
+    }
+    plot = api.post("/api/v1/plots", json=body).get_json()
+    db.session.rollback()
+    p = phone(java_script_enabled=False, viewport={"width": 1280, "height": 900}, is_mobile=False)
+    p.sign_in(user.username)
+    p.goto(f"/plots/{plot['id']}")
+    p.page.click("[data-plot-edit-link]")
+    p.page.fill('input[name="quadrats-0-records-0-cover_pct"]', "120")
+    p.page.click('button[type="submit"].primary')
+    expect(p.page.locator('[data-error-for="quadrats-0-records-0-cover_pct"]')).to_be_visible()
+    p.page.fill('input[name="quadrats-0-records-0-cover_pct"]', "")
+    p.page.fill('input[name="quadrats-0-records-0-count"]', "5")
+    p.page.fill('input[name="quadrats-0-records-1-species"]', "喜旱莲子草")
+    p.page.fill('input[name="quadrats-0-records-1-cover_pct"]', "40")
+    p.page.click('button[type="submit"].primary')
+    p.page.wait_for_url(f"{p.base_url}/plots/{plot['id']}")
+    [stored] = _plots_of(user.id)
+    [(number, _size, records)] = stored["quadrats"]
+    assert number == 1 and records[species_id(SNAIL)].count == 5
+    assert records[species_id(WEED)].cover_pct == 40
+
+
+def test_the_plot_edit_page_has_no_axe_violations(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any, species_id: Any, axe_source: str
+) -> None:
+    user = field_user("surveyor", organization="forestry")
+    api = api_as(user.user)
+    site = make_observation(api)
+    body = {
+        "client_uuid": "0b7c3d8e-52a4-4c61-8f0d-6a2b9e4c1d22",
+        "site_id": site["site_id"],
+        "surveyed_at": site["observed_at"],
+        "shape": "rectangle",
+        "length_m": 5,
+        "width_m": 2,
+        "quadrats": [{"number": 1, "size_m2": 1, "records": [{"species_id": species_id(SNAIL), "count": 3}]}],
+    }
+    plot = api.post("/api/v1/plots", json=body).get_json()
+    db.session.rollback()
+    p = phone()
+    p.sign_in(user.username)
+    p.goto(f"/plots/{plot['id']}/edit")
+    assert _violations(p, axe_source) == []
+    p.page.fill('input[name="quadrats-0-size_m2"]', "50")  # larger than the plot: refused, shown by its field
+    p.page.click('button[type="submit"].primary')
+    expect(p.page.locator('[data-error-for="quadrats-0-size_m2"]')).to_be_visible()
+    assert _violations(p, axe_source) == []

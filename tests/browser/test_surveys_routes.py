@@ -6,8 +6,10 @@ reload in the middle of a route that keeps its points."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,6 +81,9 @@ def _routes_of(user_id: int) -> list[dict[str, Any]]:
                 "campaign_id": r.campaign_id,
                 "unit_id": r.unit_id,
                 "duration_s": r.duration_s,
+                "moving_s": r.moving_s,
+                "pauses": r.pauses,
+                "dropped_point_count": r.dropped_point_count,
             }
             for r in db.session.scalars(sa.select(Route).where(Route.surveyor_id == user_id))
         ]
@@ -238,7 +243,10 @@ def test_a_route_walked_offline_and_reloaded_midway_is_sent_later(phone: Any, wa
         pytest.approx(_step(i), abs=1e-9) for i in range(6)
     ]
     assert _records_of(walker.id) == []
-    assert math.isclose(route["length_m"], _length(route["points"]), rel_tol=5e-3)
+    # The move made while paused (step 2 to 3) is drawn but not measured, and not timed.
+    pts = route["points"]
+    assert math.isclose(route["length_m"], _length(pts[:3]) + _length(pts[3:]), rel_tol=5e-3)
+    assert len(route["pauses"]) == 1 and route["moving_s"] <= route["duration_s"]
 
 
 def test_several_targets_in_one_save_for_a_campaign_chosen_in_the_form(phone: Any, walker: Any) -> None:
@@ -306,3 +314,66 @@ def test_route_pages_have_no_axe_violations(phone: Any, walker: Any, axe_source:
         found[path] = _violations(p, axe_source)
     failures = {page: rules for page, rules in found.items() if rules}
     assert not failures, "\n".join(f"{page}: {rules}" for page, rules in failures.items())
+
+
+def test_a_refused_route_is_kept_shown_and_sent_again_without_its_refused_points(
+    phone: Any, walker: Any, axe_source: str
+) -> None:
+    """A GPS jump outside the district: the server refuses the route (points.4.lat); nothing walked is
+    lost. The route page lists the refused point with the reason in Chinese, keeps the route through a
+    reload, downloads the raw track, and sends it again without the point (counted on the route)."""
+    p = phone()
+    p.sign_in(walker.username)
+    _start(p)
+    _walk(p, range(1, 4))
+    before = int(p.page.locator("[data-route-app]").get_attribute("data-points") or 0)
+    p.context.set_geolocation({"latitude": 39.9, "longitude": 116.4, "accuracy": 5})  # Beijing
+    _points_at_least(p, before + 1)
+    # Paused a while (a call), then on: the pause goes with the route.
+    p.page.click("[data-route-pause]")
+    p.page.click("[data-route-resume]")
+    _walk(p, range(4, 6))
+    p.page.click("[data-route-stop]")
+    for box in p.page.locator("[data-absent-species]").all():
+        box.uncheck()
+    p.page.click("[data-route-finish]")
+    expect(p.page.locator("[data-route-done]")).to_be_visible()
+
+    p.goto("/")
+    p.app_ready()
+    p.page.click("[data-sync-now]")
+    item = p.page.locator("[data-outbox-item]")
+    expect(item).to_have_attribute("data-state", "rejected", timeout=SENDING)
+    assert _routes_of(walker.id) == []
+    item.locator("[data-outbox-fix]").click()
+    p.page.wait_for_selector("[data-route-app][data-ready]")
+    expect(p.page.locator("[data-route-app]")).to_have_attribute("data-phase", "refused")
+    refused = p.page.locator("[data-refused-point]")
+    expect(refused).to_have_count(1)
+    assert refused.get_attribute("data-refused-point") == "4"
+    assert "第 5 个点" in refused.inner_text() and "在梁平区范围外" in refused.inner_text()  # in Chinese
+    expect(p.page.locator("[data-route-resend]")).to_contain_text("1")
+    assert _violations(p, axe_source) == []
+
+    # Kept on the phone through a reload, and downloadable as it was walked.
+    p.page.reload()
+    p.page.wait_for_selector("[data-route-app][data-ready]")
+    expect(p.page.locator("[data-refused-point]")).to_have_count(1)
+    with p.page.expect_download() as download_info:
+        p.page.click("[data-route-download]")
+    download = download_info.value
+    assert download.suggested_filename.endswith(".geojson")
+    track = json.loads(Path(download.path()).read_text())
+    [line, point] = track["features"]
+    assert line["geometry"]["type"] == "LineString" and len(line["geometry"]["coordinates"]) == 7
+    assert len(line["properties"]["times"]) == 7 and len(line["properties"]["pauses"]) == 1
+    assert point["geometry"]["coordinates"] == [116.4, 39.9] and point["properties"]["index"] == 4
+
+    p.page.click("[data-route-resend]")
+    expect(p.page.locator("[data-route-app]")).to_have_attribute("data-phase", "accepted", timeout=SENDING)
+    [route] = _routes_of(walker.id)
+    assert len(route["points"]) == 6 and route["dropped_point_count"] == 1
+    assert [(pt["lat"], pt["lon"]) for pt in route["points"]] == [
+        pytest.approx(_step(i), abs=1e-9) for i in range(6)
+    ]
+    assert len(route["pauses"]) == 1 and route["moving_s"] <= route["duration_s"]

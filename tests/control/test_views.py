@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -41,11 +42,36 @@ def test_supervisors_see_their_organization_with_scope_all(
     assert f'href="/follow-ups/{forestry_op["follow_ups"][0]["id"]}"' not in html
 
 
-def test_bad_list_filters_are_400(web_as: Any) -> None:
-    web = web_as("supervisor")
-    assert web.get("/follow-ups?status=late").status_code == 400
-    assert web.get("/follow-ups?scope=all&assignee_id=abc").status_code == 400
-    assert web.get("/follow-ups?township_code=nowhere").status_code == 400
+def test_bad_list_filters_are_400_naming_the_field(web_as: Any) -> None:
+    web = web_as("supervisor", locale="zh")
+    for query, label in (
+        ("status=late", "status"),
+        ("scope=all&assignee_id=abc", "复查人"),
+        ("scope=all&assignee_id=99999999999999999999", "复查人"),  # no row has it: refused, never a 500
+        ("township_code=nowhere", "乡镇"),
+        ("page=0", "页码"),
+        ("page=x", "页码"),
+    ):
+        response = web.get(f"/follow-ups?{query}")
+        assert response.status_code == 400, query
+        assert label in response.get_data(as_text=True), query
+    # A surveyor's own list does not read the assignee: it is not refused there.
+    assert web_as("surveyor").get("/follow-ups?assignee_id=abc").status_code == 200
+
+
+def test_follow_ups_are_paged_with_their_filters(
+    web_as: Any, api_as: Any, treat: Any, make_user: Any
+) -> None:
+    surveyor = make_user("surveyor", "forestry")
+    for _ in range(5):  # six follow-ups each
+        treat(api_as(surveyor), method="chemical", days_ago=10, assignee_id=surveyor.id)
+    web = web_as(surveyor)
+    first = web.get("/follow-ups?status=any&junk=1").get_data(as_text=True)
+    assert re.findall(r'rel="next" href="([^"]*)"', first) == ["/follow-ups?status=any&amp;page=2"]
+    options = re.findall(r'<option value="(\w+)"( selected)?>', first)
+    assert options == [("pending", ""), ("done", ""), ("cancelled", ""), ("any", " selected")]
+    second = web.get("/follow-ups?status=any&page=2").get_data(as_text=True)
+    assert 'rel="prev" href="/follow-ups?status=any&amp;page=1"' in second
 
 
 def test_follow_up_page_offers_completion_to_its_organization(

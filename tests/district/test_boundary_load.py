@@ -314,6 +314,33 @@ def test_synthetic_admin_file_errors_are_in_the_readers_language(web_as: Any) ->
     assert _count(BoundaryLoad) == 0
 
 
+@pytest.mark.parametrize(
+    ("fields", "chinese"),
+    [
+        ({"file": None}, "文件"),
+        ({"file": (io.BytesIO(TOWNSHIPS), "")}, "文件"),
+        ({"level": "county"}, "级别"),
+        ({"level": ""}, "级别"),
+        ({"crs": "mars2000"}, "坐标系"),
+        ({"code_field": "x" * 101}, "代码字段"),
+        ({"dry_run": "perhaps"}, "仅检查"),
+    ],
+)
+def test_admin_upload_bad_inputs_are_named_in_chinese(
+    web_as: Any, fields: dict[str, Any], chinese: str
+) -> None:
+    """Each bad input of the form: the page again, 422, the field named in the reader's language."""
+    form = {"level": "township", "file": (io.BytesIO(TOWNSHIPS), "t.geojson"), **fields}
+    form = {name: value for name, value in form.items() if value is not None}
+    response = web_as("admin", locale="zh").post(
+        "/admin/boundaries", data=form, content_type="multipart/form-data"
+    )
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert "data-error" in page and chinese in page and "data-boundary-upload" in page
+    assert _count(BoundaryLoad) == 0
+
+
 def test_admin_upload_over_the_cap_is_refused(
     web_as: Any, app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -467,6 +467,26 @@ def test_records_are_paginated(api_as: Any, make_observation: Any, web_as: Any) 
     assert len(_listed(web.get("/observations?page=2"))) == 1
 
 
+def test_the_pager_keeps_the_filters_the_page_accepted(
+    api_as: Any, make_observation: Any, web_as: Any
+) -> None:
+    surveyor = api_as("surveyor")
+    for i in range(26):
+        make_observation(surveyor, latitude=PADDY[0] + 0.001 * i)
+    first = web_as(surveyor.user).get("/observations?status=submitted&junk=%3Cb%3E&page=1")
+    assert first.status_code == 200
+    html = first.get_data(as_text=True)
+    assert re.findall(r'rel="next" href="([^"]*)"', html) == ["/observations?status=submitted&amp;page=2"]
+
+
+@pytest.mark.parametrize("page", ["0", "abc", "-1", "1000001"])
+@pytest.mark.parametrize("path", ["/observations", "/review"])
+def test_a_bad_page_number_is_a_422_naming_it(web_as: Any, path: str, page: str) -> None:
+    response = web_as("verifier", locale="zh").get(f"{path}?page={page}")
+    assert response.status_code == 422
+    assert "页码" in response.get_data(as_text=True)
+
+
 def test_records_list_query_count_does_not_grow(
     api_as: Any, make_observation: Any, web_as: Any, count_queries: Any
 ) -> None:

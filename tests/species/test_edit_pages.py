@@ -158,6 +158,19 @@ def test_import_page_reports_then_adds(agri: Any) -> None:
     assert bad.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "form",
+    [{}, {"file": (io.BytesIO(b""), "")}, {"file": (io.BytesIO(b"x"), "names.csv"), "apply": "perhaps"}],
+)
+def test_import_page_names_a_bad_input_in_chinese(agri: Any, form: dict[str, Any]) -> None:
+    response = agri.post("/admin/species-lists/lp-agri/import", data=form, content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    named = "立即添加匹配到的物种" if "apply" in form else "文件"
+    assert named in html and ("apply" in form or "请选择列有物种名称的表格文件" in html)
+    assert periods("lp-agri") == []
+
+
 def test_a_bad_new_list_says_why(agri: Any) -> None:
     agri.post("/language", data={"lang": "en", "next": "/"})
     response = agri.post("/admin/species-lists", data={"code": "moa-567", "name": "重复"})

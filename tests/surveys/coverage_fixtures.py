@@ -67,6 +67,8 @@ def add_route(
     unit: SurveyUnit | None = None,
     length_m: float = 1000.0,
     started_at: datetime | None = None,
+    paused_s: int = 0,
+    gaps: list[int] | None = None,
 ) -> Route:
     started = started_at or datetime.now(UTC) - timedelta(hours=3)
     ended = started + timedelta(minutes=len(coordinates))
@@ -80,9 +82,14 @@ def add_route(
         started_at=started,
         ended_at=ended,
         points=[{"lon": x, "lat": y} for x, y in coordinates],
-        geometry={"type": "LineString", "coordinates": [list(c) for c in coordinates]},
+        geometry={
+            **({"gaps": gaps} if gaps else {}),
+            "type": "LineString",
+            "coordinates": [list(c) for c in coordinates],
+        },
         length_m=length_m,
         duration_s=int((ended - started).total_seconds()),
+        moving_s=int((ended - started).total_seconds()) - paused_s,
         point_count=len(coordinates),
         poor_point_count=0,
         min_lon=min(c[0] for c in coordinates),

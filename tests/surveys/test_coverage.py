@@ -15,6 +15,7 @@ from flask import Flask
 from app.clock import local_today
 from app.district import boundaries
 from app.district.models import BoundaryLevel
+from app.extensions import db
 from app.observations.models import ReviewStatus
 from app.surveys import coverage
 from tests.geo.synthetic import EAST, WEST, feature, geojson, village_grid
@@ -157,6 +158,27 @@ def synthetic_boundaries(app: Flask) -> None:
         "villages.geojson",
         level=BoundaryLevel.VILLAGE,
     )
+
+
+def test_a_gap_across_a_pause_covers_nothing(synthetic_boundaries: None, people: dict[str, Any]) -> None:
+    """A route paused in the SW village and resumed in the east township: the straight line between
+    crosses the SE village, but nobody walked there (docs/surveys.md, Pauses and moving time)."""
+    a = people["a"]
+    campaign = make_campaign(people["admin"])
+    sw, se = (add_unit(campaign, code, assignee=a) for code in WEST_VILLAGES[:2])
+    east = add_unit(campaign, "500155002", assignee=a)
+    track = [(107.72, 30.62), (107.74, 30.62), (107.82, 30.62), (107.84, 30.62)]
+    route = add_route(campaign, a, track, unit=sw, gaps=[1])
+    result = coverage.compute(campaign)
+    statuses = _statuses(result)
+    assert statuses[sw.unit_code] == "covered" and statuses[east.unit_code] == "covered"
+    assert statuses[se.unit_code] == "in_progress"  # its township has work; the gap is not a walk
+    [drawn] = [f for f in coverage.geojson(result)["features"] if f["properties"]["kind"] == "route"]
+    assert drawn["geometry"]["type"] == "GeometryCollection" and len(drawn["geometry"]["geometries"]) == 2
+    # Without the gap the same line covers the SE village.
+    route.geometry = {"type": "LineString", "coordinates": [list(c) for c in track]}
+    db.session.flush()
+    assert _statuses(coverage.compute(campaign))[se.unit_code] == "covered"
 
 
 def test_with_boundaries_status_by_polygon(

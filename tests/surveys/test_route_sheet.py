@@ -41,7 +41,9 @@ def season(make_user: Any, api_as: Any, make_observation: Any, species_id: Any) 
         make_user("bureau_admin", organization="agriculture"), name="农业普查", organization="agriculture"
     )
     unit = add_unit(campaign, "500155001001", assignee=a)
-    walked = add_route(campaign, a, [(107.80, 30.67), (107.801, 30.671)], unit=unit, length_m=3250.0)
+    walked = add_route(
+        campaign, a, [(107.80, 30.67), (107.801, 30.671)], unit=unit, length_m=3250.0, paused_s=30
+    )
     stray = add_route(None, a, [(107.80, 30.67), (107.802, 30.672)], length_m=800.0)
     api = api_as(a)
     verified = ReviewStatus.VERIFIED
@@ -115,7 +117,9 @@ def test_a_campaigns_workbook(season: dict[str, Any]) -> None:
     assert route["调查单元"] == "梁山街道南华社区" and route["单元代码"] == "500155001001"
     assert route["调查人"] == "张三"
     assert route["路线长度（千米）"] == pytest.approx(walked.length_m / 1000)
-    assert route["用时（分钟）"] == pytest.approx(walked.duration_s / 60, abs=0.1)
+    # The effort: the moving time, the pause left out (docs/surveys.md, Routes).
+    assert walked.moving_s == walked.duration_s - 30
+    assert route["用时（分钟）"] == pytest.approx(walked.moving_s / 60, abs=0.1)
     # Records along it in the workbook (the rejected one is not), and the species found present.
     in_book = [r for r in season["along"] if r.status is ReviewStatus.VERIFIED]
     assert route["记录数"] == len(in_book)

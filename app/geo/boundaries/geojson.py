@@ -20,6 +20,10 @@ def read_geojson(data: bytes, filename: str, code_field: str | None, crs: str | 
         raise BoundaryFileError(
             says(N_("%(file)s is not valid JSON: %(why)s"), file=filename, why=exc)
         ) from exc
+    except RecursionError as exc:  # arrays in arrays thousands deep: no boundary file is nested so
+        raise BoundaryFileError(
+            says(N_("%(file)s is not GeoJSON: it is nested too deeply"), file=filename)
+        ) from exc
     if not isinstance(document, dict) or document.get("type") not in ("FeatureCollection", "Feature"):
         raise BoundaryFileError(says(N_("%(file)s is not a GeoJSON FeatureCollection"), file=filename))
     raw = document.get("features") if document["type"] == "FeatureCollection" else [document]

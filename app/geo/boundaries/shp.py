@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import io
+import struct
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -32,7 +35,26 @@ def zip_member(data: bytes, filename: str, suffixes: tuple[str, ...], max_bytes:
         raise BoundaryFileError(
             says(N_("%(file)s holds no %(kind)s file"), file=filename, kind=" / ".join(suffixes))
         )
-    return names[0], archive.read(names[0])
+    return names[0], read_member(archive, names[0], filename)
+
+
+# What zipfile raises for a member it cannot unpack: a bad CRC or stream (BadZipFile, zlib.error, EOFError),
+# a password (RuntimeError), a compression method it lacks (NotImplementedError).
+_UNPACK_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
+# What pyshp raises on a damaged .shp, .shx or .dbf besides its own ShapefileException (a short or garbled
+# header or record is unpacked as it is): the file is refused with the reason, never a 500.
+_SHAPEFILE_ERRORS = (struct.error, ValueError, KeyError, IndexError, TypeError, EOFError, OverflowError)
+
+
+def read_member(archive: zipfile.ZipFile, name: str, filename: str) -> bytes:
+    """One member's bytes (their total is bounded by open_zip); BoundaryFileError when it cannot be
+    unpacked: a damaged archive, an encrypted member or one packed with a method zipfile lacks."""
+    try:
+        return archive.read(name)
+    except _UNPACK_ERRORS as exc:
+        raise BoundaryFileError(
+            says(N_("%(file)s: %(member)s cannot be unpacked: %(why)s"), file=filename, member=name, why=exc)
+        ) from exc
 
 
 def open_zip(data: bytes, filename: str, max_bytes: int) -> zipfile.ZipFile:
@@ -88,18 +110,30 @@ def read_shapefile_zip(
             )
         )
     prj = (
-        archive.read(members[stem + ".prj"]).decode("utf-8", "replace") if stem + ".prj" in members else None
+        read_member(archive, members[stem + ".prj"], filename).decode("utf-8", "replace")
+        if stem + ".prj" in members
+        else None
     )
     to_wgs84, why = _shapefile_system(prj, crs, filename)
     encoding = "utf-8"
     if stem + ".cpg" in members:
-        encoding = archive.read(members[stem + ".cpg"]).decode("ascii", "replace").strip() or "utf-8"
-        encoding = {"936": "gbk", "65001": "utf-8"}.get(encoding, encoding)
+        encoding = read_member(archive, members[stem + ".cpg"], filename).decode("ascii", "replace").strip()
+        encoding = {"936": "gbk", "65001": "utf-8"}.get(encoding, encoding or "utf-8")
+        if not _text_encoding(encoding):
+            raise BoundaryFileError(
+                says(
+                    N_(
+                        "%(file)s: its .cpg names %(encoding)s, which is not a text encoding (GBK files: 936)"
+                    ),
+                    file=filename,
+                    encoding=repr(encoding[:40]),
+                )
+            )
     try:
         reader = shapefile.Reader(
-            shp=io.BytesIO(archive.read(members[shps[0]])),
-            shx=io.BytesIO(archive.read(members[stem + ".shx"])),
-            dbf=io.BytesIO(archive.read(members[stem + ".dbf"])),
+            shp=io.BytesIO(read_member(archive, members[shps[0]], filename)),
+            shx=io.BytesIO(read_member(archive, members[stem + ".shx"], filename)),
+            dbf=io.BytesIO(read_member(archive, members[stem + ".dbf"], filename)),
             encoding=encoding,
             encodingErrors="strict",
         )
@@ -128,11 +162,21 @@ def read_shapefile_zip(
                 encoding=encoding,
             )
         ) from exc
-    except shapefile.ShapefileException as exc:
+    except BoundaryFileError:
+        raise
+    except (shapefile.ShapefileException, *_SHAPEFILE_ERRORS) as exc:
         raise BoundaryFileError(
             says(N_("%(file)s: not a readable Shapefile: %(why)s"), file=filename, why=exc)
         ) from exc
     return BoundaryFile("shapefile", why, chosen, fields, features, problems)
+
+
+def _text_encoding(name: str) -> bool:
+    """Whether `name` is a codec Python decodes text with (not base64, rot13 or an unknown name)."""
+    try:
+        return codecs.lookup(name)._is_text_encoding
+    except LookupError:
+        return False
 
 
 def _shapefile_system(prj: str | None, crs: str | None, filename: str) -> tuple[Transform, str]:

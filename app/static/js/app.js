@@ -169,7 +169,7 @@ function button(text, onClick, attr) {
 }
 
 // Where a refused record is corrected: its own form, opened with what was saved.
-const FIX_PAGES = { observation: "/observations/new", control: "/control-operations/new" };
+const FIX_PAGES = { observation: "/observations/new", control: "/control-operations/new", route: "/surveys/routes/new" };
 
 function renderList(items, userId, data) {
   const list = document.querySelector("[data-outbox-list]");
@@ -301,6 +301,22 @@ async function syncNow(event) {
 
 export { syncNow };
 
+// Signing out keeps this phone's unsent records (they wait for their owner to sign in again, outbox.js), but
+// the person is told first: a shared phone may go to someone else, and nothing is sent until they are back.
+function warnBeforeSigningOut() {
+  for (const form of document.querySelectorAll("[data-sign-out]")) {
+    form.addEventListener("submit", async (event) => {
+      if (form.dataset.confirmed) return;
+      event.preventDefault();
+      const userId = Number(document.querySelector('meta[name="ias-user"]')?.content || 0);
+      const unsent = (await outbox.all().catch(() => [])).filter((item) => item.userId === userId).length;
+      if (unsent && !window.confirm(t("sign_out_unsent").replace("{n}", unsent))) return;
+      form.dataset.confirmed = "1";
+      form.requestSubmit();
+    });
+  }
+}
+
 function start() {
   registerServiceWorker();
   keepStorage();
@@ -316,6 +332,7 @@ function start() {
   for (const button of document.querySelectorAll("[data-sync-now]")) {
     button.addEventListener("click", syncNow);
   }
+  warnBeforeSigningOut();
   document.documentElement.dataset.appReady = "1";
 }
 

@@ -99,7 +99,12 @@ function myUnitsMap() {
   addBasemap(L, map);
   const layer = L.geoJSON(outlines, {
     style: { color: "#2e7d32", weight: 2, fillOpacity: 0.12 },
-    onEachFeature: (feature, shape) => shape.bindTooltip(feature.properties.name, { permanent: true, direction: "center", className: "outline-label" }),
+    // As text: a unit's name comes from the bureau's data (Leaflet takes a string as HTML).
+    onEachFeature: (feature, shape) => {
+      const name = document.createElement("span");
+      name.textContent = feature.properties.name;
+      shape.bindTooltip(name, { permanent: true, direction: "center", className: "outline-label" });
+    },
   }).addTo(map);
   map.fitBounds(layer.getBounds(), { padding: [8, 8] });
   element.dataset.unitOutlines = String(outlines.features.length);

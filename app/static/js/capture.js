@@ -1,6 +1,7 @@
 // The record form (new observation, follow-up completion): species picker, live GPS, photos, and saving
 // to the outbox first, so a record made with no signal is never lost.
 import * as outbox from "./outbox.js";
+import * as savedState from "./saved-state.js";
 import { syncNow } from "./app.js";
 import { fieldData, groupByCensusCategory, isZh, searchSpecies, t } from "./fielddata.js";
 import { PositionWatcher, parseCoordinates, positionMap } from "./position.js";
@@ -318,28 +319,10 @@ function resetForNext() {
 // What the form says about the record it saved last, kept up to date as the outbox sends it.
 let lastSaved = null; // {id, kind}
 
-async function showSavedState() {
-  if (!lastSaved) return;
-  const item = await outbox.get(lastSaved.id);
-  if (item === undefined) return; // sent: "ias:sent" says so
-  const result = form.querySelector("[data-form-result]");
-  result.dataset.state = item.id === outbox.sendingId ? "sending" : item.state;
-  if (item.state === outbox.STATES.REJECTED) {
-    showResult(form, refusedMessage(item.error), null);
-    const fix = document.createElement("a");
-    fix.className = "button";
-    fix.href = `${window.location.pathname}?outbox=${encodeURIComponent(item.id)}`;
-    fix.textContent = t("fix_in_form");
-    fix.dataset.outboxFix = "";
-    result.append(" ", fix);
-  } else if (item.state === outbox.STATES.PHOTO_REFUSED) {
-    const refused = item.photos.filter((p) => p.error).map((p) => `${p.name}: ${p.error}`).join("; ");
-    showResult(form, `${t("sent_photo_refused")} ${refused}`, item.result ? `/observations/${item.result.id}` : null);
-  } else if (item.state === outbox.STATES.SIGN_IN) {
-    showResult(form, t("saved_sign_in"));
-  } else {
-    showResult(form, item.id === outbox.sendingId ? `${t("saved_local")} ${t("syncing")}` : t("saved_local"));
-  }
+function showSavedState() {
+  return savedState.showSavedState(form, lastSaved && lastSaved.id, {
+    photoLink: (item) => (item.result ? `/observations/${item.result.id}` : null),
+  });
 }
 
 async function save(event) {

@@ -1,6 +1,7 @@
 // The control operation form: the method's own fields (from the cached catalogue), photos before and after,
 // saved to the outbox first like every record.
 import * as outbox from "./outbox.js";
+import * as savedState from "./saved-state.js";
 import { syncNow } from "./app.js";
 import { fieldData, isZh, t } from "./fielddata.js";
 import {
@@ -207,34 +208,9 @@ async function save(event) {
   }
 }
 
-async function showSavedState() {
-  if (!lastSaved) return;
-  const item = await outbox.get(lastSaved);
-  if (item === undefined) return;
-  const result = form.querySelector("[data-form-result]");
-  result.dataset.state = item.id === outbox.sendingId ? "sending" : item.state;
-  if (item.state === outbox.STATES.REJECTED) {
-    showResult(form, refusedMessage(item.error));
-    const fix = document.createElement("a");
-    fix.className = "button";
-    fix.href = `${window.location.pathname}?outbox=${encodeURIComponent(item.id)}`;
-    fix.textContent = t("fix_in_form");
-    fix.dataset.outboxFix = "";
-    result.append(" ", fix);
-  } else if (item.state === outbox.STATES.PHOTO_REFUSED) {
-    const refused = item.photos.filter((p) => p.error).map((p) => `${p.name}: ${p.error}`).join("; ");
-    showResult(form, `${t("sent_photo_refused")} ${refused}`);
-  } else if (item.state === outbox.STATES.SIGN_IN) {
-    showResult(form, t("saved_sign_in"));
-  } else {
-    showResult(form, item.id === outbox.sendingId ? `${t("saved_local")} ${t("syncing")}` : t("saved_local"));
-  }
-}
+const showSavedState = () => savedState.showSavedState(form, lastSaved);
 
-window.addEventListener("ias:sent", (event) => {
-  const item = event.detail.item;
-  if (!item || item.id !== lastSaved) return;
-  form.querySelector("[data-form-result]").dataset.state = "sent";
+savedState.onSent(form, () => lastSaved, (item) => {
   showResult(form, t("saved_sent"), item.result && item.result.site_id ? `/sites/${item.result.site_id}` : null);
 });
 

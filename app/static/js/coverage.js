@@ -74,7 +74,8 @@ async function draw() {
       counts[p.kind] = (counts[p.kind] || 0) + 1;
       if (p.kind === "unit") created.bindPopup(() => unitPopup(p, labels));
       else if (p.kind === "route") {
-        created.bindPopup(`${labels.route}: ${p.surveyor} · ${(p.length_m / 1000).toFixed(2)} km`);
+        // As text: a surveyor's name is typed by people (Leaflet takes a string as HTML).
+        created.bindPopup(() => text("span", `${labels.route}: ${p.surveyor} · ${(p.length_m / 1000).toFixed(2)} km`));
       }
     },
   }).addTo(map);

@@ -12,6 +12,7 @@
 // that hangs would hold every later item, so it is given up and tried again on the next sync.
 
 import { t } from "./fielddata.js";
+import * as idb from "./idb.js";
 
 const DB_NAME = "ias-tracker";
 const SENT_IDS = "ias:sent-ids"; // client_uuid → server id of records sent from this phone (the latest few)
@@ -27,32 +28,12 @@ export const TIMEOUTS = { session: 10_000, record: 20_000, photo: 90_000 };
 // The item being sent right now (its id), so the list can say "sending" rather than "waiting".
 export let sendingId = null;
 
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => {
-      const store = request.result.createObjectStore(STORE, { keyPath: "id" });
-      store.createIndex("createdAt", "createdAt");
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
+const openDb = idb.opener(DB_NAME, 1, (db) => {
+  const store = db.createObjectStore(STORE, { keyPath: "id" });
+  store.createIndex("createdAt", "createdAt");
+});
 
-async function withStore(mode, work) {
-  const db = await openDb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const result = work(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(result && "result" in result ? result.result : undefined);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
+const withStore = (mode, work) => idb.inTransaction(openDb, STORE, mode, work);
 
 function announce() {
   window.dispatchEvent(new CustomEvent(CHANGED));

@@ -2,6 +2,7 @@
 // one, each with the species found and their figures; photos. Saved to the outbox first like every record,
 // so a plot laid with no signal is sent when the network returns; the same client_uuid goes with every try.
 import * as outbox from "./outbox.js";
+import * as savedState from "./saved-state.js";
 import { syncNow } from "./app.js";
 import { fieldData, isZh } from "./fielddata.js";
 import { PhotoList, isoFromInput, localInputValue, showErrors, showResult } from "./forms.js";
@@ -235,28 +236,13 @@ async function save(event) {
   }
 }
 
-async function showSavedState() {
-  if (!lastSaved) return;
-  const item = await outbox.get(lastSaved);
-  if (item === undefined) return;
-  const result = form.querySelector("[data-form-result]");
-  result.dataset.state = item.id === outbox.sendingId ? "sending" : item.state;
-  if (item.state === outbox.STATES.REJECTED) {
-    // The form has moved on to the next plot: the refused one opens again, filled, to be fixed.
-    showResult(form, `${say("rejected")} ${item.error ? item.error.message : ""}`);
-    const fix = document.createElement("a");
-    fix.className = "button";
-    fix.href = `${window.location.pathname}?outbox=${encodeURIComponent(item.id)}`;
-    fix.textContent = say("fix");
-    fix.dataset.outboxFix = "";
-    result.append(" ", fix);
-  }
-}
+// The form has moved on to the next plot: a refused one opens again, filled, to be fixed (its link).
+const showSavedState = () =>
+  savedState.showSavedState(form, lastSaved, {
+    photoLink: (item) => (item.result && item.result.id ? `/plots/${item.result.id}` : null),
+  });
 
-window.addEventListener("ias:sent", (event) => {
-  const item = event.detail.item;
-  if (!item || item.id !== lastSaved) return;
-  form.querySelector("[data-form-result]").dataset.state = "sent";
+savedState.onSent(form, () => lastSaved, (item) => {
   showResult(form, say("saved_sent"));
   if (item.result && item.result.id) {
     const a = document.createElement("a");

@@ -23,6 +23,15 @@ function draw() {
     ["#888", labels.poor],
     ["#c0392b", labels.found],
   ]);
+  // A segment across a pause (lunch, a drive to the next place) is drawn dashed: not walked, not measured.
+  const coords = data.geometry ? data.geometry.coordinates : [];
+  for (const i of data.gaps || []) {
+    if (i + 1 >= coords.length) continue;
+    L.polyline([[coords[i][1], coords[i][0]], [coords[i + 1][1], coords[i + 1][0]]], {
+      color: "#fff", weight: 5, opacity: 1, dashArray: "2 8",
+    }).bindTooltip(labels.gap).addTo(map);
+  }
+  element.dataset.gaps = String((data.gaps || []).length);
   let poor = 0;
   for (const point of data.points) {
     if (!point.poor) continue;
@@ -41,7 +50,10 @@ function draw() {
     const style = record.detected
       ? { radius: 5, color: "#fff", weight: 1, fillColor: "#c0392b", fillOpacity: 1 }
       : { radius: 5, color: "#c0392b", weight: 2, fillOpacity: 0 };
-    L.circleMarker([record.latitude, record.longitude], style).bindTooltip(record.label).addTo(map);
+    // As text: the label holds a species name (Leaflet takes a string as HTML).
+    const label = document.createElement("span");
+    label.textContent = record.label;
+    L.circleMarker([record.latitude, record.longitude], style).bindTooltip(label).addTo(map);
   }
   element.dataset.poor = String(poor);
   element.dataset.records = String(data.records.length);

@@ -3,6 +3,8 @@
 // localStorage, which the record form reads at once; its GPS points go one by one into an IndexedDB
 // database of their own ("ias-routes"), so recording a fix never rewrites the ones before it.
 
+import * as idb from "./idb.js";
+
 const ACTIVE = "ias:route:active";
 const DB_NAME = "ias-routes";
 const STORE = "points";
@@ -35,32 +37,12 @@ export function notePresent(speciesId) {
   save(route);
 }
 
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => {
-      const store = request.result.createObjectStore(STORE, { keyPath: "seq", autoIncrement: true });
-      store.createIndex("route", "route");
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
+const openDb = idb.opener(DB_NAME, 1, (db) => {
+  const store = db.createObjectStore(STORE, { keyPath: "seq", autoIncrement: true });
+  store.createIndex("route", "route");
+});
 
-async function withStore(mode, work) {
-  const db = await openDb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const request = work(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(request ? request.result : undefined);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
+const withStore = (mode, work) => idb.inTransaction(openDb, STORE, mode, work);
 
 export async function addPoint(routeId, point) {
   await withStore("readwrite", (store) => store.add({ route: routeId, ...point }));
@@ -97,20 +79,62 @@ export function goodPoints(all, limitM) {
   return good.length >= 2 ? good : all;
 }
 
-export function lengthM(all, limitM) {
+// --- pauses (docs/surveys.md, Routes: the moving time is the survey effort) ---------------------------
+
+// The route's phase changed at `at` (ms): a pause opens when it is paused, closes when it runs again or
+// stops. Routes begun before pauses were recorded have none.
+export function notePhase(route, phase, at) {
+  route.pauses = route.pauses || [];
+  const open = route.pauses.length && route.pauses[route.pauses.length - 1].end === null;
+  if (phase === PHASES.PAUSED && !open) route.pauses.push({ start: at, end: null });
+  if (phase !== PHASES.PAUSED && open) route.pauses[route.pauses.length - 1].end = Math.max(at, route.pauses[route.pauses.length - 1].start);
+  route.phase = phase;
+}
+
+function closedPauses(route, end) {
+  return (route.pauses || []).map((p) => ({ start: p.start, end: p.end === null ? Math.max(end, p.start) : p.end }));
+}
+
+// Seconds walked: from the start to `end` (ms) less the pauses.
+export function movingSeconds(route, end) {
+  const paused = closedPauses(route, end).reduce((sum, p) => sum + (Math.min(p.end, end) - p.start), 0);
+  return Math.max(0, (end - route.startedAt - paused) / 1000);
+}
+
+// The pauses as the API takes them ([{started_at, ended_at}], ISO), inside the route's start and end.
+export function pausesToSend(route) {
+  const end = route.endedAt;
+  return closedPauses(route, end).map((p) => ({
+    started_at: new Date(Math.max(p.start, route.startedAt)).toISOString(),
+    ended_at: new Date(Math.min(p.end, end)).toISOString(),
+  }));
+}
+
+// True when a pause lies between two fixes: the straight line between them was not walked.
+function acrossPause(a, b, pauses) {
+  if (!pauses || !pauses.length) return false;
+  const ta = Date.parse(a.t);
+  const tb = Date.parse(b.t);
+  return pauses.some((p) => p.start < tb && (p.end === null ? Infinity : p.end) > ta);
+}
+
+// The walked length: the line through the good fixes, without the segments across a pause.
+export function lengthM(all, limitM, pauses = []) {
   const line = goodPoints(all, limitM);
   let total = 0;
-  for (let i = 1; i < line.length; i += 1) total += metres(line[i - 1], line[i]);
+  for (let i = 1; i < line.length; i += 1) {
+    if (!acrossPause(line[i - 1], line[i], pauses)) total += metres(line[i - 1], line[i]);
+  }
   return total;
 }
 
 // The point half way along the walked line: where a route's absences are placed (docs/surveys.md).
-export function midpoint(all, limitM) {
+export function midpoint(all, limitM, pauses = []) {
   const line = goodPoints(all, limitM);
-  const half = lengthM(all, limitM) / 2;
+  const half = lengthM(all, limitM, pauses) / 2;
   let walked = 0;
   for (let i = 1; i < line.length; i += 1) {
-    walked += metres(line[i - 1], line[i]);
+    if (!acrossPause(line[i - 1], line[i], pauses)) walked += metres(line[i - 1], line[i]);
     if (walked >= half) return line[i];
   }
   return line[0];
@@ -159,8 +183,11 @@ export class Recorder {
   async fix(position) {
     const route = active(this.route.userId);
     if (!route || route.id !== this.route.id || route.phase !== PHASES.RUNNING) return;
-    // A fix older than the route (a cached one) or not newer than the last is not a new point.
-    const at = Math.max(position.timestamp, route.startedAt);
+    // A fix older than the route (a cached one) or not newer than the last is not a new point; one taken
+    // while paused and delivered after is where the walk resumed, at the resumption.
+    const pauses = route.pauses || [];
+    const resumed = pauses.length ? pauses[pauses.length - 1].end || 0 : 0;
+    const at = Math.max(position.timestamp, route.startedAt, resumed);
     const { latitude, longitude, accuracy } = position.coords;
     const last = this.last;
     if (last && at <= Date.parse(last.t)) return;

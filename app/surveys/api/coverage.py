@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
+from flask_login import current_user
 
+from app.accounts.organizations import acting_ids
 from app.surveys import coverage
 from app.surveys.api import blp
 from app.surveys.schemas.coverage import CoverageSchema
@@ -27,5 +29,9 @@ class CampaignCoverageGeoJSON(MethodView):
     )
     def get(self, campaign_id: int) -> dict:  # type: ignore[type-arg]
         """A campaign's coverage for the map: unit outlines coloured by status when boundaries are
-        loaded (else the points of their records), routes drawn as simplified lines"""
-        return coverage.geojson(coverage.compute(coverage.get_campaign(campaign_id)))
+        loaded (else the points of their records), routes drawn as simplified lines — those of the
+        organizations the caller acts for (a route is read by its bureau's staff); the others count in
+        the units' figures only"""
+        return coverage.geojson(
+            coverage.compute(coverage.get_campaign(campaign_id)), acting_ids(current_user)
+        )

@@ -45,6 +45,9 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "_schema": [str(messages)]}
 
 
+flatten_errors = _flatten  # the plot edit page names fields by the same paths
+
+
 class _PathNamedErrors(ma.Schema):
     def handle_error(self, error: ma.ValidationError, data: Any, *, many: bool, **kwargs: Any) -> None:
         raise ma.ValidationError(_flatten(error.normalized_messages()))  # type: ignore[no-untyped-call]

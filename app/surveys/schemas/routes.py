@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from app.api import ID_RANGE, LocalDateTime, PageArgs
 from app.geo.crs import CRS
-from app.surveys.routes import MAX_POINTS
+from app.surveys.routes import MAX_PAUSES, MAX_POINTS
 
 
 class RoutePointSchema(ma.Schema):
@@ -35,6 +35,13 @@ class PointList(ma.fields.List):  # type: ignore[type-arg]
         return value
 
 
+class PauseSchema(ma.Schema):
+    """A pause of the route (lunch, a call): no fixes are recorded and the time is not survey effort."""
+
+    started_at = LocalDateTime(required=True)
+    ended_at = LocalDateTime(required=True)
+
+
 class RouteCreateArgs(ma.Schema):
     client_uuid = ma.fields.UUID(
         required=True, metadata={"description": "made by the phone once per route; retries send the same one"}
@@ -57,6 +64,20 @@ class RouteCreateArgs(ma.Schema):
         metadata={"description": "the system lat/lon are in; gcj02 and bd09 are converted"},
     )
     notes = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=5000))
+    pauses = ma.fields.List(
+        ma.fields.Nested(PauseSchema),
+        allow_none=True,
+        validate=ma.validate.Length(max=MAX_PAUSES),
+        metadata={
+            "description": "the pauses the phone recorded, in time order, inside the route and not "
+            "overlapping; without them the moving time is the elapsed time"
+        },
+    )
+    dropped_point_count = ma.fields.Integer(
+        allow_none=True,
+        validate=ma.validate.Range(min=0, max=10 * MAX_POINTS),
+        metadata={"description": "fixes left out when sending again a route refused for them"},
+    )
 
 
 class RouteQueryArgs(PageArgs):
@@ -90,7 +111,18 @@ class RouteSchema(ma.Schema):
     ended_at = LocalDateTime()
     length_m = ma.fields.Float(metadata={"description": "geodesic length through the good fixes (m)"})
     length_km = ma.fields.Function(lambda r: round(r.length_m / 1000, 2))
-    duration_s = ma.fields.Integer(metadata={"description": "from start to end (s)"})
+    duration_s = ma.fields.Integer(metadata={"description": "elapsed, from start to end (s)"})
+    moving_s = ma.fields.Integer(
+        metadata={"description": "the elapsed time less the pauses (s): the survey effort"}
+    )
+    pauses = ma.fields.List(
+        ma.fields.Dict(),
+        allow_none=True,
+        metadata={"description": "[{started_at, ended_at}] in UTC, or null"},
+    )
+    dropped_point_count = ma.fields.Integer(
+        metadata={"description": "fixes the surveyor left out when sending again a refused route"}
+    )
     point_count = ma.fields.Integer()
     poor_point_count = ma.fields.Integer(
         metadata={"description": "fixes less accurate than the records' low-accuracy limit"}

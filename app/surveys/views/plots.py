@@ -3,22 +3,28 @@
 
 from __future__ import annotations
 
-from typing import cast
+from dataclasses import dataclass
+from typing import Any, cast
 
-from flask import render_template, request
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app.api import MAX_ID
-from app.clock import local_today
+from app.clock import local_today, local_zone
+from app.errors import FieldErrors, InvalidInput, translated
 from app.extensions import db
 from app.sites import services as sites
+from app.species.models import Habitat
+from app.species.name_import import resolve_name
 from app.surveys import plots
 from app.surveys.campaigns import filtered_campaigns, takes_part
-from app.surveys.models import Campaign, PlotShape
+from app.surveys.models import Campaign, Plot, PlotShape
 from app.surveys.plot_figures import figures_of
-from app.surveys.schemas.plots import MAX_QUADRATS, MAX_SPECIES_PER_QUADRAT
+from app.surveys.schemas.plots import MAX_QUADRATS, MAX_SPECIES_PER_QUADRAT, PlotUpdateArgs, flatten_errors
 from app.surveys.views import bp
 
 SHAPE_LABELS = {
@@ -76,5 +82,272 @@ def plot_detail(plot_id: int) -> str:
         plot=plot,
         figures=figures_of(plot),
         shape_label=SHAPE_LABELS[plot.shape],
+        may_edit=plots.may_edit(current_user, plot),
         title=_("Plot %(id)s", id=plot.id),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Editing a plot already sent (docs/surveys.md, Plots: "Editing on a page"): a plain form, no script
+# needed, posting the whole plot; checked by PATCH /api/v1/plots/{id}'s schema and service, so the rules
+# and the fields named are the same. Blank rows are left out; a quadrat or a species ticked "remove" goes.
+
+RECORD_INPUTS = ("cover_pct", "density_per_m2", "height_cm", "count")
+BLANK_QUADRATS = 1  # blank quadrat rows offered under the plot's (more: "save and add rows")
+
+
+def _text(name: str) -> str:
+    return (request.form.get(name) or "").strip()
+
+
+def _number(text: str, *, whole: bool = False) -> Any:
+    """A typed number: None when blank; as typed when not a number, so the schema names the field."""
+    if not text:
+        return None
+    try:
+        return int(text) if whole else float(text)
+    except ValueError:
+        return text
+
+
+@dataclass
+class _Rows:
+    """The form's rows as typed, and which row each entry of the API body came from."""
+
+    quadrats: list[dict[str, Any]]  # each: number, size_m2, notes, remove, records: [{species, ...}]
+    body: list[dict[str, Any]]
+    origin: list[tuple[int, list[int]]]  # body quadrat k → (form row, [form record row per body record])
+
+
+def _rows_from_form(errors: FieldErrors) -> _Rows:
+    rows: list[dict[str, Any]] = []
+    body: list[dict[str, Any]] = []
+    origin: list[tuple[int, list[int]]] = []
+    for qi in range(MAX_QUADRATS + BLANK_QUADRATS + 1):
+        prefix = f"quadrats-{qi}-"
+        if not any(key.startswith(prefix) for key in request.form):
+            break
+        row: dict[str, Any] = {
+            "number": _text(prefix + "number"),
+            "size_m2": _text(prefix + "size_m2"),
+            "notes": _text(prefix + "notes"),
+            "remove": bool(request.form.get(prefix + "remove")),
+            "new": bool(request.form.get(prefix + "new")),
+            "records": [],
+        }
+        records_body: list[dict[str, Any]] = []
+        record_rows: list[int] = []
+        for rj in range(MAX_SPECIES_PER_QUADRAT + 2):
+            rprefix = f"{prefix}records-{rj}-"
+            if not any(key.startswith(rprefix) for key in request.form):
+                break
+            record: dict[str, Any] = {
+                "species": _text(rprefix + "species"),
+                "remove": bool(request.form.get(rprefix + "remove")),
+            }
+            record.update({name: _text(rprefix + name) for name in RECORD_INPUTS})
+            row["records"].append(record)
+            if record["remove"] or not (record["species"] or any(record[n] for n in RECORD_INPUTS)):
+                continue
+            species_id = None
+            if not record["species"]:
+                errors[f"{rprefix}species"] = [_("choose the species")]
+            else:
+                try:
+                    species_id = resolve_name(record["species"], f"{rprefix}species").id
+                except InvalidInput as exc:
+                    errors.update(exc.errors)
+            records_body.append(
+                {
+                    "species_id": species_id or 0,
+                    **{n: _number(record[n], whole=n == "count") for n in RECORD_INPUTS},
+                }
+            )
+            record_rows.append(rj)
+        rows.append(row)
+        # A new row left as offered (its number and size filled in for convenience) is not a quadrat.
+        blank = row["new"] and not (row["notes"] or records_body)
+        if row["remove"] or blank:
+            continue
+        body.append(
+            {
+                "number": _number(row["number"], whole=True),
+                "size_m2": _number(row["size_m2"]),
+                "notes": row["notes"] or None,
+                "records": records_body,
+            }
+        )
+        origin.append((qi, record_rows))
+    return _Rows(rows, body, origin)
+
+
+def _form_name(path: str, origin: list[tuple[int, list[int]]]) -> str:
+    """An API path (quadrats.2.records.1.cover_pct) as the form's input name (quadrats-3-records-0-…)."""
+    parts = path.split(".")
+    if len(parts) >= 3 and parts[0] == "quadrats" and parts[1].isdigit() and int(parts[1]) < len(origin):
+        qi, record_rows = origin[int(parts[1])]
+        rest = parts[2:]
+        if len(rest) >= 3 and rest[0] == "records" and rest[1].isdigit() and int(rest[1]) < len(record_rows):
+            field = "species" if rest[2] == "species_id" else rest[2]
+            return f"quadrats-{qi}-records-{record_rows[int(rest[1])]}-{field}"
+        return f"quadrats-{qi}-{'-'.join(rest)}"
+    return path
+
+
+def _rows_of(plot: Plot) -> list[dict[str, Any]]:
+    return [
+        {
+            "number": str(q.number),
+            "size_m2": f"{q.size_m2:g}",
+            "notes": q.notes or "",
+            "remove": False,
+            "new": False,
+            "records": [
+                {
+                    "species": r.species.name_zh,
+                    "remove": False,
+                    **{n: "" if getattr(r, n) is None else f"{getattr(r, n):g}" for n in RECORD_INPUTS},
+                }
+                for r in q.records
+            ],
+        }
+        for q in plot.quadrats
+    ]
+
+
+def _with_blanks(rows: list[dict[str, Any]], quadrats: int = BLANK_QUADRATS) -> list[dict[str, Any]]:
+    blank_record = {"species": "", "remove": False, **{n: "" for n in RECORD_INPUTS}}
+    for row in rows:
+        row["records"].append(dict(blank_record))
+    numbers = [int(r["number"]) for r in rows if r["number"].isdigit()]
+    for i in range(quadrats):
+        size = rows[-1]["size_m2"] if rows else "1"
+        rows.append(
+            {
+                "number": str(max(numbers, default=0) + 1 + i),
+                "size_m2": size,
+                "notes": "",
+                "remove": False,
+                "records": [dict(blank_record)],
+                "new": True,
+            }
+        )
+    return rows
+
+
+def _plot_fields_of(plot: Plot) -> dict[str, str]:
+    def num(value: float | None) -> str:
+        return "" if value is None else f"{value:g}"
+
+    irregular = plot.length_m is None and plot.width_m is None and plot.radius_m is None
+    return {
+        "surveyed_at": plot.surveyed_at.astimezone(local_zone()).strftime("%Y-%m-%dT%H:%M"),
+        "shape": plot.shape.value,
+        "length_m": num(plot.length_m),
+        "width_m": "" if plot.shape is PlotShape.SQUARE else num(plot.width_m),  # a square's is its length
+        "radius_m": num(plot.radius_m),
+        "area_m2": num(plot.area_m2) if irregular else "",
+        "habitat": plot.habitat.code if plot.habitat else "",
+        "notes": plot.notes or "",
+    }
+
+
+def _render_edit(
+    plot: Plot, fields: dict[str, str], rows: list[dict[str, Any]], errors: FieldErrors, status: int = 200
+) -> tuple[str, int]:
+    known = {plot.site.species_id: plot.site.species}
+    for q in plot.quadrats:
+        for r in q.records:
+            known[r.species_id] = r.species
+    if plot.campaign is not None:
+        for s in plot.campaign.species:
+            known[s.id] = s
+    habitats = db.session.scalars(
+        sa.select(Habitat).where(Habitat.retired.is_(False)).order_by(Habitat.position, Habitat.id)
+    )
+    return (
+        render_template(
+            "surveys/plot_edit.html",
+            plot=plot,
+            fields=fields,
+            rows=rows,
+            errors=errors,
+            shapes=[(shape.value, str(label)) for shape, label in SHAPE_LABELS.items()],
+            habitats=list(habitats),
+            species_choices=sorted(known.values(), key=lambda s: s.name_zh),
+            record_inputs=RECORD_INPUTS,
+            title=_("Edit plot %(id)s", id=plot.id),
+        ),
+        status,
+    )
+
+
+def _editable(plot_id: int) -> Plot:
+    plot = plots.get_plot(plot_id)
+    plots.check_editable(current_user, plot)
+    return plot
+
+
+@bp.route("/plots/<int:plot_id>/edit")
+@login_required
+def edit_plot(plot_id: int) -> tuple[str, int]:
+    """The plot's edit page: its size, shape, habitat, quadrats and their species' figures."""
+    plot = _editable(plot_id)
+    return _render_edit(plot, _plot_fields_of(plot), _with_blanks(_rows_of(plot)), {})
+
+
+@bp.route("/plots/<int:plot_id>/edit", methods=["POST"])
+@login_required
+def save_plot(plot_id: int) -> Any:
+    plot = _editable(plot_id)
+    errors: FieldErrors = {}
+    fields = {name: _text(name) for name in _plot_fields_of(plot)}
+    rows = _rows_from_form(errors)
+    if request.form.get("action") == "more":
+        kept = [
+            r
+            for r in rows.quadrats
+            if not r["remove"]
+            and not (r["new"] and not r["notes"] and not any(x["species"] for x in r["records"]))
+        ]
+        for r in kept:
+            r["records"] = [
+                x
+                for x in r["records"]
+                if not x["remove"] and (x["species"] or any(x[n] for n in RECORD_INPUTS))
+            ]
+        return _render_edit(plot, fields, _with_blanks(kept), errors, 422 if errors else 200)
+    raw: dict[str, Any] = {
+        "surveyed_at": fields["surveyed_at"] or None,
+        "shape": fields["shape"] or None,
+        "length_m": _number(fields["length_m"]),
+        "width_m": _number(fields["width_m"]),
+        "radius_m": _number(fields["radius_m"]),
+        "area_m2": _number(fields["area_m2"]),
+        "habitat": fields["habitat"] or None,
+        "notes": fields["notes"] or None,
+        "quadrats": rows.body,
+    }
+    if raw["surveyed_at"] is None:
+        errors["surveyed_at"] = [_("required")]
+    if raw["shape"] is None:
+        errors["shape"] = [_("required")]
+    changes: dict[str, Any] | None = None
+    try:
+        changes = PlotUpdateArgs().load(
+            {k: v for k, v in raw.items() if v is not None or k not in ("surveyed_at", "shape")}
+        )
+    except ma.ValidationError as exc:
+        for path, messages in flatten_errors(exc.messages).items():
+            errors.setdefault(_form_name(path, rows.origin), []).extend(translated(m) for m in messages)
+    if changes is not None and not errors:
+        try:
+            plots.update_plot(actor=current_user, plot=plot, changes=changes)
+        except InvalidInput as exc:
+            for path, messages in exc.errors.items():
+                errors.setdefault(_form_name(path, rows.origin), []).extend(messages)
+        else:
+            flash(_("Plot %(id)s saved.", id=plot.id), "info")
+            return redirect(url_for("surveys.plot_detail", plot_id=plot.id))
+    db.session.rollback()
+    return _render_edit(plots.get_plot(plot_id), fields, rows.quadrats, errors, 422)

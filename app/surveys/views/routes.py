@@ -14,17 +14,27 @@ from app.surveys import routes as services
 from app.surveys.views import bp
 
 
-def effort(length_m: float, duration_s: int) -> str:
-    """A route's effort as people read it: "2.3 km, 1 h 10 min"."""
-    hours, minutes = divmod(round(duration_s / 60), 60)
-    span = _("%(h)d h %(m)d min", h=hours, m=minutes) if hours else _("%(m)d min", m=minutes)
-    return _("%(km).1f km, %(span)s", km=length_m / 1000, span=span)
+def span(seconds: int) -> str:
+    """A time span as people read it: "1 h 10 min", "25 min"."""
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return _("%(h)d h %(m)d min", h=hours, m=minutes) if hours else _("%(m)d min", m=minutes)
+
+
+def effort(length_m: float, moving_s: int) -> str:
+    """A route's effort as people read it: "2.3 km, 1 h 10 min" (its moving time: pauses left out)."""
+    return _("%(km).1f km, %(span)s", km=length_m / 1000, span=span(moving_s))
 
 
 @bp.context_processor
 def _campaign_routes() -> dict[str, Any]:
     """What the campaign page's routes slot (surveys/_campaign_routes.html) reads."""
-    return {"campaign_routes": services.of_campaign, "route_effort": effort}
+    return {
+        "campaign_routes": services.of_campaign,
+        "route_effort": effort,
+        # A route's points are its bureau's (docs/surveys.md): others see its figures, not a link.
+        "route_readable": lambda route: services.may_read(current_user, route),
+        "walks_for": lambda campaign: services.may_record_for(current_user, campaign),
+    }
 
 
 @bp.app_context_processor
@@ -77,7 +87,9 @@ def detail(route_id: int) -> str:
         title=_("Walked route"),
         route=route,
         records=records,
-        effort=effort(route.length_m, route.duration_s),
+        effort=effort(route.length_m, route.moving_s),
+        paused=span(route.duration_s - route.moving_s),
+        gaps=services.gap_segments(route),
         unit_name=services.unit_name(route.unit) if route.unit else None,
         map_records=[
             {

@@ -1,0 +1,189 @@
+"""A plot's edit page (docs/surveys.md, Plots: "Editing on a page"): a plain form without a script, the
+same rules as PATCH /api/v1/plots/{id}, each refusal named by its field, the change audited."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from app.audit.models import AuditLog
+from app.clock import local_today
+from app.extensions import db
+from app.surveys.models import Campaign, Plot
+from tests.surveys.test_plots import _campaign, plot_body
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+@pytest.fixture
+def laid(api_as: Any, make_observation: Any, species_id: Any) -> Any:
+    surveyor = api_as("surveyor")
+    site = make_observation(surveyor)
+    response = surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"]))
+    assert response.status_code == 201, response.get_json()
+    surveyor.plot = response.get_json()
+    return surveyor
+
+
+class _FormReader(HTMLParser):
+    """The form as the page drew it: every input's value (ticked boxes only), selected options, text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.form: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "input" and a.get("name") and a.get("type") != "submit":
+            if a.get("type") != "checkbox" or "checked" in a:
+                self.form[a["name"]] = a.get("value", "")
+        elif tag == "select":
+            self._select = a.get("name")
+            self.form.setdefault(self._select or "", "")
+        elif tag == "option" and self._select and "selected" in a:
+            self.form[self._select] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea = a.get("name")
+            self.form[self._textarea or ""] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+        if tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.form[self._textarea] += data
+
+
+def _form(page: str) -> dict[str, str]:
+    reader = _FormReader()
+    reader.feed(page)
+    reader.form.pop("csrf_token", None)
+    return reader.form
+
+
+def test_the_surveyor_edits_a_plot_on_its_page(laid: Any, web_as: Any) -> None:
+    plot = laid.plot
+    web = web_as(laid.user)
+    detail = web.get(f"/plots/{plot['id']}").get_data(as_text=True)
+    assert f'href="/plots/{plot["id"]}/edit"' in detail
+    page = web.get(f"/plots/{plot['id']}/edit").get_data(as_text=True)
+    form = _form(page)
+    assert form["shape"] == "square" and form["length_m"] == "10" and form["habitat"] == "paddy"
+    [weed] = [j for j in range(2) if form[f"quadrats-0-records-{j}-species"] == "喜旱莲子草"]
+    assert form[f"quadrats-0-records-{weed}-cover_pct"] == "60"
+    assert form["quadrats-5-new"] == "1"  # a blank quadrat offered after the five
+
+    # A bigger plot, quadrat 2's weed re-measured, quadrat 5 removed, a new quadrat 6 with the weed.
+    form.update(
+        {
+            "length_m": "12",
+            "notes": "复核后",
+            "quadrats-1-records-0-cover_pct": "50",
+            "quadrats-4-remove": "1",
+            "quadrats-5-size_m2": "2",
+            "quadrats-5-records-0-species": "喜旱莲子草",
+            "quadrats-5-records-0-density_per_m2": "12.5",
+            "action": "save",
+        }
+    )
+    response = web.post(f"/plots/{plot['id']}/edit", data=form)
+    assert response.status_code == 302, re.findall(
+        r"data-error-for=\"([^\"]+)\"[^>]*><li>([^<]*)", response.get_data(as_text=True)
+    )
+    data = laid.get(f"/api/v1/plots/{plot['id']}").get_json()
+    assert data["length_m"] == 12 and data["area_m2"] == pytest.approx(144) and data["notes"] == "复核后"
+    assert [q["number"] for q in data["quadrats"]] == [1, 2, 3, 4, 6]
+    assert data["quadrats"][1]["records"][0]["cover_pct"] == 50
+    assert data["quadrats"][4]["size_m2"] == 2
+    assert data["quadrats"][4]["records"][0]["density_per_m2"] == 12.5
+    db.session.rollback()
+    audit = db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.entity_type == Plot.__tablename__, AuditLog.action == "update")
+    ).all()
+    assert any(a.changes.get("length_m") == [10, 12] for a in audit), [a.changes for a in audit]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"quadrats-2-records-0-cover_pct": "150"}, "quadrats-2-records-0-cover_pct"),
+        ({"quadrats-0-size_m2": "500"}, "quadrats-0-size_m2"),
+        ({"quadrats-1-number": "1"}, "quadrats-1-number"),
+        ({"quadrats-0-records-0-count": "many"}, "quadrats-0-records-0-count"),
+        ({"quadrats-0-records-1-species": "没有这种"}, "quadrats-0-records-1-species"),
+        ({"quadrats-5-records-0-cover_pct": "10"}, "quadrats-5-records-0-species"),
+        ({"length_m": "-3"}, "length_m"),
+        ({"shape": "hexagon"}, "shape"),
+        ({"surveyed_at": ""}, "surveyed_at"),
+        ({"habitat": "moon"}, "habitat"),
+    ],
+)
+def test_a_bad_value_is_named_by_its_field_and_nothing_is_written(
+    laid: Any, web_as: Any, change: dict[str, str], field: str
+) -> None:
+    plot = laid.plot
+    before = laid.get(f"/api/v1/plots/{plot['id']}").get_json()
+    web = web_as(laid.user)
+    form = {**_form(web.get(f"/plots/{plot['id']}/edit").get_data(as_text=True)), **change, "action": "save"}
+    response = web.post(f"/plots/{plot['id']}/edit", data=form)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'data-error-for="{field}"' in page, re.findall(r'data-error-for="([^"]+)"', page)
+    # The page keeps what was typed, and the plot is as it was.
+    for name, value in change.items():
+        if value and name not in ("shape", "habitat"):
+            assert f'value="{value}"' in page
+    assert laid.get(f"/api/v1/plots/{plot['id']}").get_json() == before
+
+
+def test_add_rows_keeps_what_was_typed(laid: Any, web_as: Any) -> None:
+    plot = laid.plot
+    web = web_as(laid.user)
+    form = _form(web.get(f"/plots/{plot['id']}/edit").get_data(as_text=True))
+    form.update(
+        {"quadrats-0-records-2-species": "福寿螺", "quadrats-0-records-2-count": "4", "action": "more"}
+    )
+    page = web.post(f"/plots/{plot['id']}/edit", data=form).get_data(as_text=True)
+    again = _form(page)
+    assert again["quadrats-0-records-2-species"] == "福寿螺" and again["quadrats-0-records-2-count"] == "4"
+    assert again["quadrats-0-records-3-species"] == ""  # one more blank row
+    assert (
+        laid.get(f"/api/v1/plots/{plot['id']}").get_json()["quadrats"][0]["records"][-1]["species_name_zh"]
+        != "福寿螺"
+    )
+
+
+def test_only_its_surveyor_edits_and_not_after_its_campaign(laid: Any, web_as: Any, api_as: Any) -> None:
+    plot = laid.plot
+    colleague = web_as("surveyor", "forestry")
+    assert colleague.get(f"/plots/{plot['id']}/edit").status_code == 403
+    assert colleague.post(f"/plots/{plot['id']}/edit", data={"action": "save"}).status_code == 403
+    assert "data-plot-edit-link" not in colleague.get(f"/plots/{plot['id']}").get_data(as_text=True)
+
+
+def test_a_plot_of_an_ended_campaign_is_not_edited(
+    api_as: Any, web_as: Any, make_user: Any, make_observation: Any, species_id: Any
+) -> None:
+    surveyor = api_as("surveyor")
+    site = make_observation(surveyor)
+    campaign_id = _campaign(make_user)
+    body = plot_body(species_id, site["site_id"], campaign_id=campaign_id)
+    plot = surveyor.post("/api/v1/plots", json=body).get_json()
+    campaign = db.session.get(Campaign, campaign_id)
+    assert campaign is not None
+    campaign.ends_on = local_today() - timedelta(days=1)
+    db.session.commit()
+    web = web_as(surveyor.user)
+    assert web.get(f"/plots/{plot['id']}/edit").status_code == 409
+    assert web.post(f"/plots/{plot['id']}/edit", data={"action": "save"}).status_code == 409
+    assert "data-plot-edit-link" not in web.get(f"/plots/{plot['id']}").get_data(as_text=True)
