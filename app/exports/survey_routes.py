@@ -23,7 +23,7 @@ from app.errors import InvalidInput
 from app.extensions import db
 from app.observations.models import Observation
 from app.species.models import Species
-from app.surveys.coverage import campaign_records
+from app.surveys.coverage_reading import campaign_records
 from app.surveys.models import Campaign, CampaignKind, Route, SurveyUnit
 
 if TYPE_CHECKING:  # rows.Scope narrows observations with campaign_condition below

@@ -20,54 +20,32 @@ with its `campaign_id`.
 Everything is read with one statement per kind (units, routes, records) and placed with the prepared
 polygons of the process's locator (app/district/boundaries.py: an STRtree per level, so each route or point
 is tested only against the polygons whose bounding box it meets); nothing is read per unit.
+
+The rows are read by app/surveys/coverage_reading.py, the map drawn by app/surveys/coverage_map.py.
 """
 
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import shapely
-import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 
-from app.accounts.models import User
 from app.clock import local_today
 from app.district import boundaries
-from app.district.models import Boundary, Township, Village
-from app.extensions import db
 from app.geo.locate import Level
-from app.observations.models import Observation, ReviewStatus
-from app.surveys import campaigns
-from app.surveys.models import Campaign, Route, SurveyUnit
+from app.surveys import campaign_queries
+from app.surveys import coverage_reading as reading
+from app.surveys.models import Campaign
 
 
 class Status(enum.StrEnum):
     COVERED = "covered"
     IN_PROGRESS = "in_progress"
     NOT_STARTED = "not_started"
-
-
-def campaign_records(campaign_id: int) -> sa.ColumnElement[bool]:
-    """The condition on observations that makes a record the campaign's: its `campaign_id`, or made
-    along one of the campaign's routes (the route's client UUID, in the route's organization)."""
-    along_route = (
-        sa.select(sa.literal(1))
-        .where(
-            Route.campaign_id == campaign_id,
-            Route.client_uuid == Observation.route_uuid,
-            Route.organization_id == Observation.organization_id,
-        )
-        .exists()
-    )
-    return sa.or_(
-        Observation.campaign_id == campaign_id, sa.and_(Observation.route_uuid.is_not(None), along_route)
-    )
 
 
 @dataclass
@@ -161,80 +139,6 @@ class Coverage:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading (one statement per kind)
-
-
-def _unit_rows(campaign_id: int) -> list[Any]:
-    assignee = aliased(User)
-    return list(
-        db.session.execute(
-            sa.select(
-                SurveyUnit.id,
-                SurveyUnit.unit_code,
-                SurveyUnit.township_id,
-                SurveyUnit.village_id,
-                SurveyUnit.assignee_id,
-                SurveyUnit.due_on,
-                Township.code.label("township_code"),
-                Township.name_zh.label("township_name"),
-                Village.short_name.label("village_name"),
-                Village.code.label("village_code"),
-                assignee.display_name.label("assignee_name"),
-            )
-            .join(Township, Township.id == SurveyUnit.township_id)
-            .outerjoin(Village, Village.id == SurveyUnit.village_id)
-            .outerjoin(assignee, assignee.id == SurveyUnit.assignee_id)
-            .where(SurveyUnit.campaign_id == campaign_id)
-            .order_by(Township.code, SurveyUnit.unit_code)
-        ).all()
-    )
-
-
-def _route_rows(campaign_id: int) -> list[Any]:
-    return list(
-        db.session.execute(
-            sa.select(
-                Route.id,
-                Route.client_uuid,
-                Route.organization_id,
-                Route.surveyor_id,
-                User.display_name.label("surveyor_name"),
-                Route.unit_id,
-                Route.started_at,
-                Route.ended_at,
-                Route.length_m,
-                Route.moving_s,
-                # As text, parsed by track_coordinates: a 10 000-point track decoded as JSON into Python
-                # lists costs ten times more than its numbers read straight into an array.
-                sa.cast(Route.geometry, sa.Text).label("geometry"),
-            )
-            .join(User, User.id == Route.surveyor_id)
-            .where(Route.campaign_id == campaign_id)
-            .order_by(Route.started_at, Route.id)
-        ).all()
-    )
-
-
-def _record_rows(campaign_id: int) -> list[Any]:
-    return list(
-        db.session.execute(
-            sa.select(
-                Observation.id,
-                Observation.longitude,
-                Observation.latitude,
-                Observation.township_id,
-                Observation.village_id,
-                Observation.detected,
-                Observation.species_id,
-                Observation.observed_at,
-            )
-            .where(campaign_records(campaign_id), Observation.status != ReviewStatus.REJECTED)
-            .order_by(Observation.observed_at, Observation.id)
-        ).all()
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # Placing routes and records in polygons
 
 
@@ -263,58 +167,6 @@ def _polygon_hits_of_line(level: Level, line: Any) -> list[str]:
     return [level.codes[int(g)] for g, yes in zip(candidates, crosses, strict=True) if yes]
 
 
-_BRACKETS = str.maketrans("[]", "  ")
-
-
-def track_coordinates(text: str | None) -> np.ndarray | None:
-    """A stored LineString (GeoJSON text) as an (n, 2) array of lon, lat; None when it is not one.
-
-    The numbers are read straight into an array (numpy's C parser) rather than decoded into Python lists."""
-    if not text or '"LineString"' not in text:
-        return None
-    start = text.find('"coordinates"')
-    if start < 0:
-        return None
-    body = text[text.find("[", start) : text.rfind("]") + 1]
-    positions = body.count("[") - 1
-    if positions < 1:
-        return None
-    numbers = np.fromstring(body.translate(_BRACKETS), sep=",")
-    if numbers.size % positions:
-        return None
-    return numbers.reshape(positions, -1)[:, :2]
-
-
-_GAPS = re.compile(r'"gaps"\s*:\s*\[([0-9,\s]*)\]')
-
-
-def track_gaps(text: str | None) -> list[int]:
-    """The segments of a stored line that span a pause (its `gaps`, written before its coordinates)."""
-    if not text or '"gaps"' not in text:
-        return []
-    head = text[: text.find('"coordinates"')] if '"coordinates"' in text else text
-    match = _GAPS.search(head)
-    return [int(n) for n in match.group(1).split(",") if n.strip()] if match else []
-
-
-def _line(coordinates: np.ndarray | None, gaps: list[int] | None = None) -> Any:
-    """The track as walked: a line, or, split at its gaps (segments across a pause, not walked), the
-    pieces walked (a lone fix between two pauses as a point)."""
-    if coordinates is None or not len(coordinates):
-        return None
-    if len(coordinates) == 1:
-        return shapely.points(coordinates[0])
-    cuts = sorted({i for i in gaps or () if 0 <= i < len(coordinates) - 1})
-    if not cuts:
-        return shapely.linestrings(coordinates)
-    pieces, start = [], 0
-    for i in [*cuts, len(coordinates) - 1]:
-        part = coordinates[start : i + 1]
-        pieces.append(shapely.linestrings(part) if len(part) > 1 else shapely.points(part[0]))
-        start = i + 1
-    return shapely.geometrycollections(pieces)
-
-
 def _later(a: datetime | None, b: datetime) -> datetime:
     return b if a is None or b > a else a
 
@@ -331,7 +183,7 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
     villages, townships = locator.villages, locator.townships
 
     units: list[UnitCoverage] = []
-    for row in _unit_rows(campaign_id):
+    for row in reading.unit_rows(campaign_id):
         is_village = row.village_id is not None
         level = villages if is_village else townships
         units.append(
@@ -373,7 +225,7 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
         return [u for u in by_code.get(code, ()) if u.by_polygon]
 
     # Records.
-    record_rows = _record_rows(campaign_id)
+    record_rows = reading.record_rows(campaign_id)
     records = [
         RecordRow(r.id, r.longitude, r.latitude, r.detected, r.species_id, r.observed_at) for r in record_rows
     ]
@@ -397,7 +249,7 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
                 inside[u.unit_id].add(index)
 
     # Routes.
-    route_rows = _route_rows(campaign_id)
+    route_rows = reading.route_rows(campaign_id)
     routes = [
         RouteRow(
             r.id,
@@ -409,8 +261,8 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
             r.ended_at,
             r.length_m or 0.0,
             r.moving_s or 0,
-            track_coordinates(r.geometry),
-            track_gaps(r.geometry),
+            reading.track_coordinates(r.geometry),
+            reading.track_gaps(r.geometry),
             organization_id=r.organization_id,
         )
         for r in route_rows
@@ -426,7 +278,7 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
             # A route for a village lies in its township: a township unit judged without a polygon.
             for u in by_township.get(own.township_id, ()):
                 route_inside[u.unit_id].add(index)
-        line = _line(routes[index].coordinates, routes[index].gaps)
+        line = reading.walked_line(routes[index].coordinates, routes[index].gaps)
         if line is None:
             continue
         for level in (villages, townships):
@@ -485,107 +337,6 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
 
 
 # ---------------------------------------------------------------------------------------------
-# The map
-
-
-ROUTE_SIMPLIFY_DEGREES = 0.00005  # about 5 m: a walked track keeps its shape, the payload shrinks
-OUTLINE_SIMPLIFY_DEGREES = 0.0001  # about 10 m on an outline drawn at village scale
-MAX_MAP_RECORDS = 5000
-
-
-def _outlines(codes: Iterable[str]) -> dict[str, Any]:
-    """The unit polygons the map draws, simplified: one statement for the campaign's units."""
-    wanted = sorted(set(codes))
-    if not wanted:
-        return {}
-    rows = db.session.execute(
-        sa.select(Boundary.code, Boundary.geometry).where(Boundary.code.in_(wanted))
-    ).all()
-    outlines = {}
-    for code, geometry in rows:
-        shape = shapely.geometry.shape(geometry)
-        outlines[code] = shapely.geometry.mapping(
-            shapely.simplify(shape, OUTLINE_SIMPLIFY_DEGREES, preserve_topology=True)
-        )
-    return outlines
-
-
-def _simplified_route(coordinates: np.ndarray | None, gaps: list[int] | None = None) -> dict[str, Any] | None:
-    line = _line(coordinates, gaps)
-    if line is None:
-        return None
-    return shapely.geometry.mapping(shapely.simplify(line, ROUTE_SIMPLIFY_DEGREES, preserve_topology=False))
-
-
-def geojson(coverage: Coverage, route_readers: Collection[int] | None = None) -> dict[str, Any]:
-    """The map's FeatureCollection: units (their outlines, coloured by status, when boundaries are
-    loaded; else the points of their records), the routes as simplified lines, and the records.
-
-    `route_readers`: the organizations whose routes the caller may read (acting_ids; None: every one's).
-    A route's line and its surveyor follow the routes' own rule (a surveyor's track is read by its
-    bureau's staff, app/policy.py may_read_route): the other routes count in the units' figures only."""
-    outlines = _outlines(u.unit_code for u in coverage.units if u.by_polygon)
-    features: list[dict[str, Any]] = []
-    record_points: dict[int, list[list[float]]] = {}
-    for record in coverage.records:
-        for unit_id in record.unit_ids:
-            record_points.setdefault(unit_id, []).append([record.longitude, record.latitude])
-    for u in coverage.units:
-        geometry = outlines.get(u.unit_code)
-        if geometry is None and record_points.get(u.unit_id):
-            geometry = {"type": "MultiPoint", "coordinates": record_points[u.unit_id]}
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": geometry,
-                "properties": {
-                    "kind": "unit",
-                    "unit_id": u.unit_id,
-                    "code": u.unit_code,
-                    "name": u.name,
-                    "township": u.township_name,
-                    "status": u.status.value,
-                    "overdue": u.overdue,
-                    "assignee": u.assignee_name,
-                    "due_on": u.due_on.isoformat() if u.due_on else None,
-                    "routes": u.routes,
-                    "records": u.records,
-                    "outline": u.unit_code in outlines,
-                },
-            }
-        )
-    for route in coverage.routes:
-        if route_readers is not None and route.organization_id not in route_readers:
-            continue
-        line = _simplified_route(route.coordinates, route.gaps)
-        if line is None:
-            continue
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": line,
-                "properties": {
-                    "kind": "route",
-                    "route_id": route.id,
-                    "surveyor": route.surveyor_name,
-                    "length_m": round(route.length_m, 1),
-                    "moving_s": route.moving_s,
-                    "units": route.unit_ids,
-                },
-            }
-        )
-    for record in coverage.records[-MAX_MAP_RECORDS:]:
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [record.longitude, record.latitude]},
-                "properties": {"kind": "record", "id": record.id, "detected": record.detected},
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}
-
-
-# ---------------------------------------------------------------------------------------------
 # Which campaign
 
 
@@ -593,4 +344,4 @@ def get_campaign(campaign_id: int) -> Campaign:
     """The campaign, for reading its coverage (NotFound when there is none). Every signed-in staff member
     reads coverage, as they read campaigns and the district's records (docs/contract.md §1): it is the
     progress of the shared census."""
-    return campaigns.get_campaign(campaign_id)
+    return campaign_queries.get_campaign(campaign_id)

@@ -27,7 +27,7 @@ from app.photos.models import Photo
 from app.sites.models import Site
 from app.species.models import Habitat, Species
 from app.species.services import find_habitat
-from app.surveys.campaigns import takes_part
+from app.surveys.campaign_queries import takes_part
 from app.surveys.models import Campaign, Plot, PlotShape, Quadrat, QuadratRecord
 
 RECORD_FIELDS = ("cover_pct", "density_per_m2", "height_cm", "count")

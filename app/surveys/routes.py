@@ -41,7 +41,7 @@ from app.extensions import db
 from app.geo.crs import CRS, to_wgs84
 from app.idempotency import CreateOnce, fingerprint
 from app.observations.models import Observation
-from app.surveys.campaigns import takes_part
+from app.surveys.campaign_queries import takes_part
 from app.surveys.models import Campaign, Route, SurveyUnit
 
 _GEOD = Geod(ellps="WGS84")

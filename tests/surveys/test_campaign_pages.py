@@ -156,3 +156,40 @@ def test_the_list_and_the_home_page(web_as: Any, make_campaign: Any, field_team:
     assert f'href="/campaigns/{campaign.id}"' in section and "老营村" in section
     assert "云龙镇" not in section[: section.index("</ul>")]  # b's unit, not a's
     assert "data-my-survey-units" not in web_as("surveyor", "forestry").get("/").get_data(as_text=True)
+
+
+def test_malformed_row_values_are_named_on_their_row(web_as: Any, species_id: Any, field_team: Any) -> None:
+    """The rows are read through a schema (app/pages.py): a malformed assignee or due date is a 422 naming
+    the row's field, the form drawn again with every row (the bad value left out), nothing saved."""
+    web = web_as("supervisor", "forestry")
+    for action in ("save", "assign_selected"):
+        data = _base(species_id, action=action)
+        data.update(
+            {
+                # A row without a unit code is no row: the rows after it are numbered as drawn.
+                "units-0-code": YUNLONG,
+                "units-0-assignee_id": str(field_team.a.id),
+                "units-1-code": "",
+                "units-2-code": LIRANG_VILLAGE,
+                "units-2-assignee_id": "abc",
+                "units-3-code": LIRANG_VILLAGE_2,
+                "units-3-due_on": "2026-13-40",
+                "units-4-code": LIRANG,
+                "units-4-assignee_id": "99999999999",
+            }
+        )
+        refused = _post(web, "/campaigns/new", data)
+        assert refused.status_code == 422, action
+        html = refused.get_data(as_text=True)
+        assert _rows(html) == [YUNLONG, LIRANG_VILLAGE, LIRANG_VILLAGE_2, LIRANG]
+        for field in ("units.1.assignee_id", "units.2.due_on", "units.3.assignee_id"):
+            assert f'data-error-for="{field}"' in html, (action, field)
+        assert 'data-error-for="units.0.' not in html
+        # Each message sits on the row whose inputs carry its number.
+        row = re.search(r'name="units-1-assignee_id".*?</td>', html, re.S)
+        assert row and 'data-error-for="units.1.assignee_id"' in row.group(0)
+        assert "请从列表中选择人员" in html
+        # The well-formed values stay as typed.
+        first = re.search(r'name="units-0-assignee_id".*?</select>', html, re.S)
+        assert first and f'value="{field_team.a.id}" selected' in first.group(0)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Campaign)) == 0

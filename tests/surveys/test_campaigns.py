@@ -258,7 +258,7 @@ def test_a_unit_with_routes_stays(planner: Any, campaign_body: Any, field_team: 
 
 def test_who_takes_part(make_campaign: Any, make_user: Any, field_team: Any, app: Any) -> None:
     from app.errors import InvalidInput
-    from app.surveys.campaigns import campaign_for, takes_part
+    from app.surveys.campaign_queries import campaign_for, takes_part
 
     outsider = make_user("surveyor", "agriculture")
     helper = make_user("surveyor", "agriculture")
@@ -282,7 +282,7 @@ def test_unit_outlines_when_boundaries_are_loaded(make_campaign: Any, field_team
     import uuid
 
     from app.district.models import Boundary, BoundaryLevel, BoundaryLoad
-    from app.surveys.campaigns import unit_outlines
+    from app.surveys.campaign_queries import unit_outlines
 
     campaign = make_campaign(units=((LIRANG_VILLAGE, field_team.a, None), (YUNLONG, field_team.a, None)))
     assert unit_outlines(campaign.units) == {"type": "FeatureCollection", "features": []}

@@ -17,7 +17,7 @@ from app.district import boundaries
 from app.district.models import BoundaryLevel
 from app.extensions import db
 from app.observations.models import ReviewStatus
-from app.surveys import coverage
+from app.surveys import coverage, coverage_map, coverage_reading
 from tests.geo.synthetic import EAST, WEST, feature, geojson, village_grid
 from tests.surveys.coverage_fixtures import add_record, add_route, add_unit, make_campaign
 
@@ -173,7 +173,7 @@ def test_a_gap_across_a_pause_covers_nothing(synthetic_boundaries: None, people:
     statuses = _statuses(result)
     assert statuses[sw.unit_code] == "covered" and statuses[east.unit_code] == "covered"
     assert statuses[se.unit_code] == "in_progress"  # its township has work; the gap is not a walk
-    [drawn] = [f for f in coverage.geojson(result)["features"] if f["properties"]["kind"] == "route"]
+    [drawn] = [f for f in coverage_map.geojson(result)["features"] if f["properties"]["kind"] == "route"]
     assert drawn["geometry"]["type"] == "GeometryCollection" and len(drawn["geometry"]["geometries"]) == 2
     # Without the gap the same line covers the SE village.
     route.geometry = {"type": "LineString", "coordinates": [list(c) for c in track]}
@@ -297,8 +297,12 @@ def test_the_coverage_page_shows_each_unit_and_the_tallies(
 
 def test_a_stored_track_is_read_as_its_coordinates() -> None:
     text = '{"type": "LineString", "coordinates": [[107.8, 30.6, 412.0], [107.81, 30.61, 415.5]]}'
-    assert coverage.track_coordinates(text).tolist() == [[107.8, 30.6], [107.81, 30.61]]
+    assert coverage_reading.track_coordinates(text).tolist() == [[107.8, 30.6], [107.81, 30.61]]
     two_d = '{"coordinates": [[107.8, 30.6], [107.81, 30.61], [107.82, 30.6]], "type": "LineString"}'
-    assert coverage.track_coordinates(two_d).tolist() == [[107.8, 30.6], [107.81, 30.61], [107.82, 30.6]]
-    assert coverage.track_coordinates(None) is None
-    assert coverage.track_coordinates('{"type": "Point", "coordinates": [107.8, 30.6]}') is None
+    assert coverage_reading.track_coordinates(two_d).tolist() == [
+        [107.8, 30.6],
+        [107.81, 30.61],
+        [107.82, 30.6],
+    ]
+    assert coverage_reading.track_coordinates(None) is None
+    assert coverage_reading.track_coordinates('{"type": "Point", "coordinates": [107.8, 30.6]}') is None

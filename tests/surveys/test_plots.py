@@ -508,3 +508,17 @@ def test_the_plot_form_offers_the_running_campaigns_the_surveyor_takes_part_in(
     # Another bureau's campaign named in the address is not offered.
     other = web.get(f"/sites/{site['site_id']}/plots/new?campaign_id={theirs}").get_data(as_text=True)
     assert f'value="{theirs}"' not in other
+    # ... and the page says the plot will not count for it, the same for a campaign that does not exist.
+    assert "您不参加该调查任务" in other
+    unknown = web.get(f"/sites/{site['site_id']}/plots/new?campaign_id=2147483647").get_data(as_text=True)
+    assert "您不参加该调查任务" in unknown
+    assert "您不参加该调查任务" not in chosen
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "1.5", "99999999999999"])
+def test_the_plot_form_refuses_a_malformed_campaign_naming_it(
+    surveyor: Any, web_as: Any, site: dict[str, Any], value: str
+) -> None:
+    response = web_as(surveyor.user).get(f"/sites/{site['site_id']}/plots/new?campaign_id={value}")
+    assert response.status_code == 422
+    assert "调查任务" in response.get_data(as_text=True)

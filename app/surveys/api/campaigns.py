@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from app.api import PageArgs, page_of, paginate
 from app.errors import InvalidInput
+from app.surveys import campaign_queries as queries
 from app.surveys import campaigns as services
 from app.surveys.api import blp
 from app.surveys.models import Campaign, SurveyUnit
@@ -33,8 +34,8 @@ class Campaigns(MethodView):
         """Survey campaigns (调查任务), the latest first; every signed-in user may read them"""
         filters = {k: v for k, v in args.items() if k in {"kind", "active_on"}}
         if "bureau" in args:
-            filters["organization_id"] = services.bureau_by_code(args["bureau"]).id
-        return paginate(services.filtered_campaigns(filters), page=args["page"], per_page=args["per_page"])
+            filters["organization_id"] = queries.bureau_by_code(args["bureau"]).id
+        return paginate(queries.filtered_campaigns(filters), page=args["page"], per_page=args["per_page"])
 
     @blp.arguments(CampaignCreateArgs)
     @blp.response(201, CampaignDetailSchema)
@@ -54,7 +55,7 @@ class CampaignItem(MethodView):
     @blp.response(200, CampaignDetailSchema)
     def get(self, campaign_id: int) -> Campaign:
         """One campaign with its target species and units"""
-        return services.get_campaign(campaign_id)
+        return queries.get_campaign(campaign_id)
 
     @blp.arguments(CampaignArgs)
     @blp.response(200, CampaignDetailSchema)
@@ -67,7 +68,7 @@ class CampaignItem(MethodView):
         if not args:
             raise InvalidInput(_("Send at least one field to change."), {"_schema": [_("empty body")]})
         return services.update_campaign(
-            actor=current_user, campaign=services.get_campaign(campaign_id), changes=args
+            actor=current_user, campaign=queries.get_campaign(campaign_id), changes=args
         )
 
 
@@ -77,7 +78,7 @@ class CampaignUnits(MethodView):
     @blp.response(200, page_of(SurveyUnitSchema))
     def get(self, args: dict[str, Any], campaign_id: int) -> dict[str, Any]:
         """The campaign's units in code order, with assignee and due date"""
-        query = services.units_query(services.get_campaign(campaign_id))
+        query = queries.units_query(queries.get_campaign(campaign_id))
         return paginate(query, page=args["page"], per_page=args["per_page"])
 
 
@@ -87,7 +88,7 @@ class CampaignUnitItem(MethodView):
     @blp.response(200, SurveyUnitSchema)
     def patch(self, args: dict[str, Any], campaign_id: int, unit_id: int) -> SurveyUnit:
         """Reassign a unit or move its due date (within the window); null clears either"""
-        campaign = services.get_campaign(campaign_id)
+        campaign = queries.get_campaign(campaign_id)
         return services.update_unit(
             actor=current_user, unit=services.get_unit(campaign, unit_id), changes=args
         )
@@ -99,4 +100,4 @@ class MySurveyUnits(MethodView):
     @blp.response(200, page_of(MySurveyUnitSchema))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The caller's units in campaigns that have not ended, soonest due first"""
-        return paginate(services.my_units_query(current_user), page=args["page"], per_page=args["per_page"])
+        return paginate(queries.my_units_query(current_user), page=args["page"], per_page=args["per_page"])

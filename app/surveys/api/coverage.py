@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_login import current_user
 
 from app.accounts.organizations import acting_ids
-from app.surveys import coverage
+from app.surveys import coverage, coverage_map
 from app.surveys.api import blp
 from app.surveys.schemas.coverage import CoverageSchema
 
@@ -32,6 +32,6 @@ class CampaignCoverageGeoJSON(MethodView):
         loaded (else the points of their records), routes drawn as simplified lines — those of the
         organizations the caller acts for (a route is read by its bureau's staff); the others count in
         the units' figures only"""
-        return coverage.geojson(
+        return coverage_map.geojson(
             coverage.compute(coverage.get_campaign(campaign_id)), acting_ids(current_user)
         )

@@ -139,6 +139,12 @@ class PlotUpdateArgs(PlotFieldsArgs):
         super().__init__(partial=True, **kwargs)
 
 
+class PlotFormArgs(ma.Schema):
+    """The plot form's query string (read by app/pages.py): the campaign whose page linked to it."""
+
+    campaign_id = ma.fields.Integer(validate=ID_RANGE)
+
+
 class PlotQueryArgs(PageArgs):
     site_id = ma.fields.Integer(validate=ID_RANGE)
     campaign_id = ma.fields.Integer(validate=ID_RANGE)

@@ -16,18 +16,18 @@ its row.
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app import pages, policy
 from app.accounts.auth import roles_required
+from app.api import MAX_ID
 from app.clock import local_today
 from app.district.models import Township
 from app.errors import FieldErrors, InvalidInput, PermissionDenied
@@ -35,6 +35,7 @@ from app.extensions import db
 from app.paging import PAGE_SIZE, page_number, paginate
 from app.species.models import Species
 from app.species.name_import import resolve_name
+from app.surveys import campaign_queries as queries
 from app.surveys import campaigns as services
 from app.surveys.models import Campaign, CampaignKind, SurveyUnit
 from app.surveys.views import bp
@@ -45,7 +46,7 @@ MAX_ROWS = 2000
 
 class CampaignForm(ma.Schema):
     """The plan form's own fields (a page's input, read by app/pages.py); the unit rows are read beside
-    it (`_rows`)."""
+    it (UnitRowsForm)."""
 
     action = ma.fields.String(load_default="save")
     name = ma.fields.String(load_default="")
@@ -71,41 +72,61 @@ class CampaignForm(ma.Schema):
     )
 
 
-# ---------------------------------------------------------------------------------------------------
-# Reading the form
+class UnitRowForm(ma.Schema):
+    """One unit row of the plan form; a blank value is "not given" (app/pages.py leaves it out)."""
+
+    code = ma.fields.String(required=True)
+    assignee_id = ma.fields.Integer(
+        load_default=None,
+        validate=ma.validate.Range(min=1, max=MAX_ID, error=_l("choose someone from the list")),
+        error_messages={"invalid": _l("choose someone from the list")},
+    )
+    due_on = ma.fields.Date(
+        load_default=None, error_messages={"invalid": _l("use a date such as 2026-05-01")}
+    )
+    selected = ma.fields.String(load_default="")  # a ticked box sends "1"; any value ticks it
+
+    @ma.post_load
+    def _ticked(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {**data, "selected": bool(data["selected"])}
 
 
-def _rows() -> tuple[list[dict[str, Any]], FieldErrors]:
-    """The unit rows as posted, in their order, and the errors of values that are not even well formed."""
-    found: dict[int, dict[str, str]] = {}
-    for key, value in request.form.items():
+def _grouped(data: Any) -> list[dict[str, Any]]:
+    """`units-<n>-<field>` inputs as rows in the order of n; a row without a unit code is no row."""
+    found: dict[int, dict[str, Any]] = {}
+    for key in data:
         match = ROW.match(key)
         if match and int(match[1]) < MAX_ROWS:
-            found.setdefault(int(match[1]), {})[match[2]] = value.strip()
-    rows: list[dict[str, Any]] = []
-    errors: FieldErrors = {}
-    for _n, raw in sorted(found.items()):
-        if not raw.get("code"):
-            continue
-        index = len(rows)
-        row: dict[str, Any] = {
-            "code": raw["code"],
-            "selected": bool(raw.get("selected")),
-            "assignee_id": None,
-        }
-        if raw.get("assignee_id"):
-            if raw["assignee_id"].isdigit() and 0 < int(raw["assignee_id"]) < 2**31:
-                row["assignee_id"] = int(raw["assignee_id"])
-            else:
-                errors[f"units.{index}.assignee_id"] = [_("choose someone from the list")]
-        row["due_on"] = None
-        if raw.get("due_on"):
-            try:
-                row["due_on"] = date.fromisoformat(raw["due_on"])
-            except ValueError:
-                errors[f"units.{index}.due_on"] = [_("use a date such as 2026-05-01")]
-        rows.append(row)
-    return rows, errors
+            found.setdefault(int(match[1]), {})[match[2]] = str(data[key]).strip()
+    return [raw for _n, raw in sorted(found.items()) if raw.get("code")]
+
+
+class UnitRowsForm(ma.Schema):
+    """The plan form's unit rows (read by app/pages.py): `units` in their order, renumbered from 0 as the
+    form draws them again, so that a malformed value is named `units.<i>.<field>`, the row drawn with
+    inputs `units-<i>-…` (as the service names what it refuses). With errors, every row still loads,
+    the malformed values left out, so that the form shows the rows as they were."""
+
+    units = ma.fields.List(ma.fields.Nested(UnitRowForm), load_default=list)
+
+    @ma.pre_load
+    def _rows(self, data: Any, **kwargs: Any) -> dict[str, Any]:
+        return {"units": _grouped(data)}
+
+    def handle_error(self, error: ma.ValidationError, data: Any, *, many: bool, **kwargs: Any) -> None:
+        messages = error.normalized_messages().get("units", {})  # type: ignore[no-untyped-call]
+        flat: dict[str, list[str]] = {}
+        rows = []
+        for index, raw in enumerate(_grouped(data)):
+            row_errors = messages.get(index, {}) if isinstance(messages, dict) else {}
+            for field, texts in row_errors.items():
+                flat[f"units.{index}.{field}"] = [str(t) for t in texts]
+            rows.append(UnitRowForm().load({k: v for k, v in raw.items() if k not in row_errors}))
+        raise ma.ValidationError(flat or {"units": [str(m) for m in messages]}, valid_data={"units": rows})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading the form
 
 
 def _species_ids(form: dict[str, Any], errors: FieldErrors) -> list[int]:
@@ -204,7 +225,7 @@ def _render_form(
     errors: FieldErrors,
     status: int = 200,
 ) -> tuple[str, int]:
-    bureaus = services.managed_bureaus(current_user)
+    bureaus = queries.managed_bureaus(current_user)
     bureau_code = form.get("bureau") or (campaign.organization.code if campaign else None)
     if bureau_code is None and bureaus:
         default = (
@@ -227,12 +248,12 @@ def _render_form(
             errors=errors,
             bureaus=bureaus,
             bureau_code=bureau_code,
-            people=services.assignable_users(bureau.id) if bureau else [],
+            people=queries.assignable_users(bureau.id) if bureau else [],
             species=sorted(species, key=lambda s: species_ids.index(s.id)),
             townships=list(db.session.scalars(sa.select(Township).order_by(Township.code))),
             villages=_villages_by_township(),
             names=_unit_names(),
-            kinds=services.KIND_LABELS,
+            kinds=queries.KIND_LABELS,
             title=_("Edit campaign") if campaign else _("New campaign"),
         ),
         status,
@@ -251,7 +272,7 @@ def _form_from(campaign: Campaign) -> tuple[dict[str, Any], list[dict[str, Any]]
     }
     rows = [
         {"code": u.unit_code, "assignee_id": u.assignee_id, "due_on": u.due_on, "selected": False}
-        for u in services.units_of(campaign)
+        for u in queries.units_of(campaign)
     ]
     return form, rows
 
@@ -259,7 +280,8 @@ def _form_from(campaign: Campaign) -> tuple[dict[str, Any], list[dict[str, Any]]
 def _post(campaign: Campaign | None) -> Any:
     """One post of the plan form: change the rows and draw it again, or save."""
     form, errors = pages.read(CampaignForm, location="form")
-    rows, row_errors = _rows()
+    read_rows, row_errors = pages.read(UnitRowsForm, location="form")
+    rows: list[dict[str, Any]] = read_rows.get("units", [])
     errors.update(row_errors)
     form["species_ids"] = _species_ids(form, errors)
     action = form.get("action", "save")
@@ -318,7 +340,7 @@ def _post(campaign: Campaign | None) -> Any:
                 return redirect(url_for("surveys.campaign", campaign_id=saved.id))
     db.session.rollback()
     if campaign is not None:
-        campaign = services.get_campaign(campaign.id)
+        campaign = queries.get_campaign(campaign.id)
     return _render_form(campaign=campaign, form=form, rows=rows, errors=errors, status=422)
 
 
@@ -330,12 +352,12 @@ def _post(campaign: Campaign | None) -> Any:
 @login_required
 def campaigns() -> str:
     """Every campaign, the latest first; a planner's "new campaign" button."""
-    result = paginate(services.filtered_campaigns({}), page=page_number(), per_page=PAGE_SIZE)
+    result = paginate(queries.filtered_campaigns({}), page=page_number(), per_page=PAGE_SIZE)
     return render_template(
         "surveys/campaigns.html",
         page=result,
         page_url=lambda n: url_for("surveys.campaigns", page=n),
-        kinds=services.KIND_LABELS,
+        kinds=queries.KIND_LABELS,
         may_plan=policy.manages_campaigns(current_user),
         today=local_today(),
         title=_("Survey campaigns"),
@@ -360,13 +382,13 @@ def create_campaign() -> Any:
 @login_required
 def campaign(campaign_id: int) -> str:
     """A campaign: its plan, its units (assignee, due date, coverage), its coverage section."""
-    item = services.get_campaign(campaign_id)
-    units = services.units_of(item)
+    item = queries.get_campaign(campaign_id)
+    units = queries.units_of(item)
     return render_template(
         "surveys/campaign.html",
         campaign=item,
         units=units,
-        kinds=services.KIND_LABELS,
+        kinds=queries.KIND_LABELS,
         may_manage=policy.may_manage_campaign(current_user, item),
         today=local_today(),
         title=item.name,
@@ -374,7 +396,7 @@ def campaign(campaign_id: int) -> str:
 
 
 def _managed(campaign_id: int) -> Campaign:
-    item = services.get_campaign(campaign_id)
+    item = queries.get_campaign(campaign_id)
     if not policy.may_manage_campaign(current_user, item):
         raise PermissionDenied(_("This campaign belongs to another bureau."))
     return item
@@ -402,14 +424,14 @@ def update_campaign(campaign_id: int) -> Any:
 
 @bp.app_template_global()
 def my_survey_units() -> list[SurveyUnit]:
-    """The signed-in user's units in campaigns that have not ended (services.my_units)."""
+    """The signed-in user's units in campaigns that have not ended (queries.my_units)."""
     if not current_user.is_authenticated:
         return []
-    return services.my_units(current_user)
+    return queries.my_units(current_user)
 
 
 @bp.app_template_global()
 def survey_unit_outlines(units: list[SurveyUnit]) -> dict[str, Any]:
     """The units' outlines as GeoJSON, simplified, when boundaries are loaded (else an empty collection):
     drawn inline in the home page so the saved copy shows them with no signal."""
-    return services.unit_outlines(units)
+    return queries.unit_outlines(units)

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from app.api import MAX_ID
+from app import pages
 from app.clock import local_today, local_zone
 from app.errors import FieldErrors, InvalidInput, translated
 from app.extensions import db
@@ -21,10 +21,16 @@ from app.sites import services as sites
 from app.species.models import Habitat
 from app.species.name_import import resolve_name
 from app.surveys import plots
-from app.surveys.campaigns import filtered_campaigns, takes_part
+from app.surveys.campaign_queries import filtered_campaigns, takes_part
 from app.surveys.models import Campaign, Plot, PlotShape
 from app.surveys.plot_figures import figures_of
-from app.surveys.schemas.plots import MAX_QUADRATS, MAX_SPECIES_PER_QUADRAT, PlotUpdateArgs, flatten_errors
+from app.surveys.schemas.plots import (
+    MAX_QUADRATS,
+    MAX_SPECIES_PER_QUADRAT,
+    PlotFormArgs,
+    PlotUpdateArgs,
+    flatten_errors,
+)
 from app.surveys.views import bp
 
 SHAPE_LABELS = {
@@ -36,12 +42,18 @@ SHAPE_LABELS = {
 
 
 def _campaign_arg() -> Campaign | None:
-    """?campaign_id= from a campaign's page: chosen in the form when the user takes part in it."""
-    campaign_id = request.args.get("campaign_id", type=int)
-    if campaign_id is None or not 1 <= campaign_id <= MAX_ID:
+    """?campaign_id= from a campaign's page: chosen in the form when the user takes part in it.
+    A malformed id is a 422 page naming the field; a campaign unknown or not the user's leaves the
+    form without it and says so (one message for both, so that it tells nothing of others' campaigns),
+    rather than let the surveyor believe the plot counts for it."""
+    campaign_id = pages.load(PlotFormArgs).get("campaign_id")
+    if campaign_id is None:
         return None
     campaign = db.session.get(Campaign, campaign_id)
-    return campaign if campaign is not None and plots.may_survey_for(current_user, campaign) else None
+    if campaign is not None and plots.may_survey_for(current_user, campaign):
+        return campaign
+    flash(_("You do not survey for that campaign: the plot is laid without it."), "error")
+    return None
 
 
 # The running campaigns a plot form offers (the latest first): enough for any bureau's season.
