@@ -71,6 +71,7 @@ $(SOFFICE):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui
 
 # Coverage of app/, with the floor of pyproject.toml's [tool.coverage.report] fail_under: each pass must reach it.
+# The tests FAST leaves out run untraced (UNTRACED in tests/conftest.py): the floor is the fast suite's figure.
 COVER := --cov --cov-report=
 # pytest-xdist workers a pass (docs/testing.md): with two a pass, the SQLite and PostgreSQL passes of make test
 # keep both cores busy until the longer one ends. JOBS=0 runs in one process (pdb, -s output in order).
