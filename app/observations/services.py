@@ -131,13 +131,17 @@ class _NearbySearch:
         if found is None:
             return None
         row = next(row._mapping for row in rows if row.is_site and row[0] == found)
-        return loaded(db.session(), Site, {attr.key: row[attr.columns[0].key] for attr in _SITE_COLUMNS})
+        return loaded(db.session(), Site, {attr.key: row[attr.columns[0].key] for attr in _site_columns()})
 
     def duplicate(self, observation: Observation) -> int | None:
         return closest_duplicate(observation, self.duplicate_rows)
 
 
-_SITE_COLUMNS = sa.inspect(Site).column_attrs
+@functools.cache
+def _site_columns() -> Any:
+    # Read on first use, not at import: inspecting a mapper's attributes configures every mapper, which
+    # fails while the models of the domains above this one are not imported yet.
+    return sa.inspect(Site).column_attrs
 
 
 def _clash(existing: Observation) -> Conflict:
