@@ -111,6 +111,9 @@ def loaded(session: Session, model: type[M], values: dict[str, Any], **related: 
     the session's own object when it has one (as an ORM query would return it, unrefreshed), else one
     built from `values` (every column, keyed by attribute name) and `related` (relationships already
     loaded: objects made the same way) and added to the session as if a query had loaded it."""
+    # A fresh process's first request may come here before any query has configured the mappers (their
+    # attribute instruments are made then); after the first call this is a flag check.
+    sa.orm.configure_mappers()
     mapper = sa.inspect(model)
     key = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
     existing = session.identity_map.get(key)
