@@ -8,6 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
+
 from app.clock import local_today
 from app.district import boundaries
 from app.district.models import BoundaryLevel
@@ -29,8 +32,16 @@ def _no_markup(page: Any, container: str) -> str:
     return str(page.locator(container).first.inner_text())
 
 
+def _restore_name(village_id: int, name: str) -> None:
+    from app.district.models import Village
+    from app.extensions import db
+
+    db.session.execute(sa.update(Village).where(Village.id == village_id).values(short_name=name))
+    db.session.commit()
+
+
 def test_typed_names_are_text_in_map_popups_and_tooltips(
-    phone: Any, field_user: Any, api_as: Any, make_observation: Any
+    request: pytest.FixtureRequest, phone: Any, field_user: Any, api_as: Any, make_observation: Any
 ) -> None:
     boundaries.load_boundaries(
         geojson(feature("500155001", WEST), feature("500155002", EAST)),
@@ -44,7 +55,12 @@ def test_typed_names_are_text_in_map_popups_and_tooltips(
     )
     supervisor = field_user("supervisor", organization="forestry")
     walker = field_user("surveyor", organization="forestry", display_name=f"王五{HOSTILE}")
-    village(WEST_VILLAGES[0]).short_name = f"一村{HOSTILE}"
+    renamed = village(WEST_VILLAGES[0])
+    original_name = renamed.short_name
+    renamed.short_name = f"一村{HOSTILE}"
+    # This test commits for real: the clean-up deletes new rows but does not undo changes to old ones,
+    # so the village's name is put back when the test ends (later tests load the district and compare).
+    request.addfinalizer(lambda: _restore_name(renamed.id, original_name))
     campaign = make_campaign(supervisor.user, name="标记测试")
     campaign.ends_on = local_today() + timedelta(days=30)  # still running: on the walker's home page
     unit = add_unit(
