@@ -67,6 +67,9 @@ def test_map_shows_sites_and_records_behind_sign_in(phone: Any, field_user: Any)
     p.sign_in(surveyor.username)
     p.goto("/observations/new")
     _record(p, density="9")
+    # Sent, not only saved on the phone: leaving the page earlier would race the upload against the map's
+    # own request for the sites (the outbox sends it again on the next page, but perhaps after the map).
+    p.page.wait_for_selector("[data-form-result] a")
     p.goto("/map")
     p.page.wait_for_selector("[data-map][data-ready]")
     assert int(p.page.locator("[data-map]").get_attribute("data-markers") or 0) >= 1
