@@ -10,6 +10,7 @@ that nothing left the site.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -69,6 +70,26 @@ def live_server(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         shutil.rmtree(storage, ignore_errors=True)
 
 
+# Chromium's own address-bar popups, which headless Chrome builds as web pages in a renderer of their own at
+# every start although nothing ever shows them: about 15 % of the browser tests' CPU (docs/testing.md).
+UNUSED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup")
+# Playwright passes its own --disable-features list, and Chromium keeps only the last of a repeated switch:
+# so ours repeats Playwright's (read from the installed driver: `playwright_disabled_features`) plus ours.
+PLAYWRIGHT_BUNDLE = "driver/package/lib/coreBundle.js"
+
+
+def playwright_disabled_features() -> list[str]:
+    """The features the installed Playwright disables in Chromium (its `disabledFeatures` list)."""
+    import playwright as package
+
+    source = (Path(package.__file__).parent / PLAYWRIGHT_BUNDLE).read_text(encoding="utf-8")
+    found = re.search(r"disabledFeatures = (?:\(\w*\) => )?\[(.*?)\]", source, re.S)
+    if found is None:
+        pytest.fail(f"Playwright's disabled features not found in {PLAYWRIGHT_BUNDLE}: see UNUSED_FEATURES")
+    # Entries are plain strings, or `cond ? "Name" : ""` (one the driver adds in some cases: kept).
+    return sorted(set(re.findall(r'"([A-Za-z][A-Za-z0-9]*)"', re.sub(r"//[^\n]*", "", found.group(1)))))
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -78,6 +99,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def chromium_args() -> list[str]:
+    features = [*playwright_disabled_features(), *UNUSED_FEATURES]
+    return [*CHROMIUM_ARGS, "--disable-features=" + ",".join(features)]
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +118,7 @@ def playwright() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def browser(playwright: Any) -> Iterator[Any]:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args())
     yield browser
     browser.close()
 
@@ -185,7 +211,7 @@ def restartable_phone(playwright: Any, live_server: str, tmp_path: Path) -> Iter
 
     def start() -> Phone:
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, **PHONE
+            str(profile), executable_path=CHROMIUM, args=chromium_args(), **PHONE
         )
         opened.append(Phone(context, live_server))
         return opened[-1]
