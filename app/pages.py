@@ -18,17 +18,18 @@ skip it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import wraps
 from typing import Any, Literal, TypeVar
 
 import marshmallow as ma
 from flask import Request, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from app.errors import FieldErrors, InvalidInput, invalid_fields_message, translated
+from app.errors import FieldErrors, InvalidInput, ServiceError, invalid_fields_message, translated
 from app.security import is_local_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,3 +154,74 @@ def local_path(value: str) -> bool:
     if not is_local_path(value):
         raise ma.ValidationError(str(_l("not a page of this site")))
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Pieces of a page's form schema: a field the page cannot do without, a column's width, the choices
+# the page offered (they depend on who asks, so they are set per request), a checkbox.
+
+REQUIRED = _l("This field is required.")
+
+
+class Longest(ma.validate.Validator):
+    """At most `characters` long (a column's width); said in the reader's language when it fails."""
+
+    def __init__(self, characters: int):
+        self.characters = characters
+
+    def __call__(self, value: Any) -> Any:
+        if value is not None and len(value) > self.characters:
+            raise ma.ValidationError(
+                _("Field cannot be longer than %(max)d characters.", max=self.characters)
+            )
+        return value
+
+
+class OneOf(ma.validate.Validator):
+    """One of the choices the page offered; `Form(name=[...])` sets them for a request."""
+
+    def __init__(self, choices: Collection[str] = ()):
+        self.choices = frozenset(choices)
+
+    def __call__(self, value: Any) -> Any:
+        if value not in self.choices:
+            raise ma.ValidationError(_("Not a valid choice."))
+        return value
+
+
+class Ticked(ma.fields.Field[bool]):
+    """A checkbox: ticked when sent with any value but "false" (a browser sends none when unticked)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        return value not in ("", "false")
+
+
+class Form(ma.Schema):
+    """A page's form whose choices (its fields' `OneOf` validators) are those offered to who asks:
+    `Form(role=[...], organization=[...])`; `partial` names fields the page may leave out."""
+
+    def __init__(self, *, partial: Collection[str] = (), **choices: Collection[str]):
+        super().__init__(partial=tuple(partial))
+        for name, allowed in choices.items():
+            field = self.fields[name]
+            field.validators = [type(v)(allowed) if isinstance(v, OneOf) else v for v in field.validators]
+
+
+def show_refusal(
+    errors: FieldErrors,
+    error: ServiceError,
+    fields: Collection[str],
+    names: dict[str, str] | None = None,
+) -> FieldErrors:
+    """A service's refusal shown on the page that sent the form: its messages beside the form's `fields`
+    (`names`: service field → the page's input where they differ), added to `errors`; when it names no
+    field of the form, its message goes above the form (under "")."""
+    placed = False
+    for name, messages in error.errors.items():
+        field = (names or {}).get(name, name)
+        if field in fields:
+            errors[field] = [*errors.get(field, []), *messages]
+            placed = True
+    if not placed:
+        errors[""] = [*errors.get("", []), error.message]
+    return errors

@@ -1,12 +1,24 @@
+"""The accounts pages' forms: sign-in, one's own password, and the admin pages' new and edited user.
+Each is a marshmallow schema read through app/pages.py (blank inputs are "not given"); CSRF is checked
+before any view (app/accounts/auth.py). The rules that need the database (username shape, taken names,
+password length, who may grant which role) are the service's: these schemas only check that each field
+came, fits its column and, for a choice, is one the page offered (app/pages.py `Form`).
+
+A page draws its errors beside its fields by name (`errors`, as `pages.read` returns them) with the
+macros of templates/admin/_forms.html; `pages.show_refusal` adds the service's.
+"""
+
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import marshmallow as ma
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from app.accounts.models import Role
-from app.errors import ServiceError
+from app.pages import REQUIRED, Form, Longest, OneOf, Ticked
 
 # Labels for roles wherever a person picks or reads one (the stored values stay English codes).
 ROLE_LABELS = {
@@ -17,61 +29,74 @@ ROLE_LABELS = {
     Role.ADMIN: _l("System administrator"),
 }
 
+# The pages' labels for the fields (the same words the forms show above each input).
+LABELS = {
+    "username": _l("Username"),
+    "password": _l("Password"),
+    "current_password": _l("Current password"),
+    "new_password": _l("New password"),
+    "confirm": _l("New password again"),
+    "display_name": _l("Display name"),
+    "role": _l("Role"),
+    "organization": _l("Organization"),
+    "email": _l("E-mail"),
+    "active": _l("Active (may sign in)"),
+}
+
 # A light shape check only: whether mail arrives is the address owner's business. The API's schema
 # checks the same shape (marshmallow's Email); email_validator is not a dependency.
-_EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not a valid e-mail address."))
+EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class SignInForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+class EmailShape(ma.validate.Validator):
+    def __call__(self, value: Any) -> Any:
+        if value is not None and not EMAIL_SHAPE.match(value):
+            raise ma.ValidationError(_("Not a valid e-mail address."))
+        return value
 
 
-class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
-    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
-    confirm = PasswordField(
-        _l("New password again"),
-        validators=[DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))],
+def _text(characters: int) -> ma.fields.String:
+    return ma.fields.String(
+        required=True, validate=Longest(characters), error_messages={"required": REQUIRED}
     )
 
 
-class UserCreateForm(FlaskForm):
-    """The rules that need the database (username shape, taken names, password length, who may grant
-    which role) are the service's; this form only checks that each field came and fits its column."""
-
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
-    display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=120)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
-    role = SelectField(_l("Role"), validators=[DataRequired()])
-    organization = SelectField(_l("Organization"), validators=[DataRequired()])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254), _EMAIL])
+def _choice() -> ma.fields.String:
+    return ma.fields.String(required=True, validate=OneOf(), error_messages={"required": REQUIRED})
 
 
-class UserEditForm(FlaskForm):
-    display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=120)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254), _EMAIL])
-    role = SelectField(_l("Role"), validators=[DataRequired()])
-    active = BooleanField(_l("Active (may sign in)"))
-    password = PasswordField(
-        _l("New password"),
-        validators=[Optional(), Length(max=256)],
-        description=_l("Leave empty to keep the current password."),
-    )
+def _email() -> ma.fields.String:
+    return ma.fields.String(load_default=None, validate=[Longest(254), EmailShape()])
 
 
-def show_refusal(form: FlaskForm, error: ServiceError, names: dict[str, str] | None = None) -> None:
-    """Put a service's field messages beside the form's fields (`names`: service field → form field
-    where they differ); a message naming no field of the form goes above it."""
-    placed = False
-    for name, messages in error.errors.items():
-        field = form._fields.get((names or {}).get(name, name))
-        if field is not None:
-            field.errors = [*field.errors, *messages]
-            placed = True
-    if not placed:
-        form.form_errors.append(error.message)
+class SignInForm(ma.Schema):
+    username = _text(80)
+    password = _text(256)
 
 
-def has_errors(form: FlaskForm) -> bool:
-    return bool(form.form_errors) or any(field.errors for field in form)
+class PasswordChangeForm(ma.Schema):
+    current_password = _text(256)
+    new_password = _text(256)
+    confirm = ma.fields.String(required=True, error_messages={"required": REQUIRED})
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def _same_twice(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "confirm" in data and data["confirm"] != data.get("new_password"):
+            raise ma.ValidationError(_("The two new passwords differ."), "confirm")
+
+
+class UserCreateForm(Form):
+    username = _text(80)
+    display_name = _text(120)
+    password = _text(256)
+    role = _choice()
+    organization = _choice()
+    email = _email()
+
+
+class UserEditForm(Form):
+    display_name = _text(120)
+    email = _email()
+    role = _choice()
+    active = Ticked(load_default=False)
+    password = ma.fields.String(load_default=None, validate=Longest(256))

@@ -1,23 +1,23 @@
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
-from wtforms import SelectChoice
 
 from app import pages
 from app.accounts import services, throttle
 from app.accounts.auth import roles_required
 from app.accounts.forms import (
+    LABELS,
     ROLE_LABELS,
     PasswordChangeForm,
     SignInForm,
     UserCreateForm,
     UserEditForm,
-    has_errors,
-    show_refusal,
 )
 from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acting_ids
@@ -26,6 +26,7 @@ from app.accounts.sessions import end_session, start_session
 from app.errors import (
     AuthenticationFailed,
     Conflict,
+    FieldErrors,
     InvalidInput,
     PermissionDenied,
     RateLimited,
@@ -43,38 +44,45 @@ def sign_in() -> str | Response | tuple[str, int]:
     target = args.get("next") or url_for("main.home")
     if current_user.is_authenticated:
         return redirect(target)
-    form = SignInForm()
+    field_errors: FieldErrors = {}
     status = 422 if errors else 200
-    if form.validate_on_submit():
-        username = services.normalize_username(form.username.data or "")
-        cookie = request.cookies.get(throttle.KNOWN_CLIENT_COOKIE)
-        client = throttle.known_client(cookie, username)
-        try:
-            user = services.authenticate(
-                username=username, password=form.password.data or "", ip=request.remote_addr, client=client
-            )
-        except (AuthenticationFailed, RateLimited) as exc:  # counted and audited by the service
-            form.password.errors = [exc.message]
-            status = exc.status_code
+    if request.method == "POST":
+        form, field_errors = pages.read(SignInForm, location="form")
+        if field_errors:
+            status = 422
         else:
-            # A new session (and CSRF secret), remembered: a phone that is closed and opened again in
-            # the field stays signed in (REMEMBER_COOKIE_DURATION), so the outbox can send without
-            # asking for the password. app/accounts/sessions.py says how it is revoked.
-            start_session(user)
-            response = redirect(target)
-            if client is None:  # this browser is now one the user signed in from (the throttle's exemption)
-                response.set_cookie(
-                    throttle.KNOWN_CLIENT_COOKIE,
-                    throttle.known_client_cookie(username),
-                    max_age=365 * 24 * 3600,
-                    secure=current_app.config["SESSION_COOKIE_SECURE"],
-                    httponly=True,
-                    samesite="Lax",
+            username = services.normalize_username(form["username"])
+            cookie = request.cookies.get(throttle.KNOWN_CLIENT_COOKIE)
+            client = throttle.known_client(cookie, username)
+            try:
+                user = services.authenticate(
+                    username=username, password=form["password"], ip=request.remote_addr, client=client
                 )
-            return response
+            except (AuthenticationFailed, RateLimited) as exc:  # counted and audited by the service
+                field_errors = {"password": [exc.message]}
+                status = exc.status_code
+            else:
+                # A new session (and CSRF secret), remembered: a phone that is closed and opened again in
+                # the field stays signed in (REMEMBER_COOKIE_DURATION), so the outbox can send without
+                # asking for the password. app/accounts/sessions.py says how it is revoked.
+                start_session(user)
+                response = redirect(target)
+                # This browser is now one the user signed in from (the throttle's exemption).
+                if client is None:
+                    response.set_cookie(
+                        throttle.KNOWN_CLIENT_COOKIE,
+                        throttle.known_client_cookie(username),
+                        max_age=365 * 24 * 3600,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"],
+                        httponly=True,
+                        samesite="Lax",
+                    )
+                return response
     page = render_template(
         "accounts/sign_in.html",
-        form=form,
+        typed_username=request.form.get("username", "") if request.method == "POST" else "",
+        errors=field_errors,
+        labels=LABELS,
         next_error=pages.describe(errors) if errors else None,
         title=_("Sign in"),
     )
@@ -94,28 +102,31 @@ def sign_out() -> Response:
 @login_required
 def change_password() -> str | Response | tuple[str, int]:
     """One's own password; the other browsers and API tokens of the user are signed out."""
-    form = PasswordChangeForm()
+    errors: FieldErrors = {}
     status = 200
-    if form.validate_on_submit():
-        try:
-            services.change_own_password(
-                current_user._get_current_object(),
-                current_password=form.current_password.data or "",
-                new_password=form.new_password.data or "",
-                ip=request.remote_addr,
-                keep_session=g.get("user_session"),
-            )
-        except (InvalidInput, RateLimited) as exc:  # a wrong current password is audited by the service
-            show_refusal(form, exc)
-            status = exc.status_code
-        else:
-            flash(_("Password changed; your other devices are signed out."), "info")
-            return redirect(url_for("main.home"))
-    if form.is_submitted() and has_errors(form) and status == 200:
-        status = 422
+    if request.method == "POST":
+        form, errors = pages.read(PasswordChangeForm, location="form")
+        if not errors:
+            try:
+                services.change_own_password(
+                    current_user._get_current_object(),
+                    current_password=form["current_password"],
+                    new_password=form["new_password"],
+                    ip=request.remote_addr,
+                    keep_session=g.get("user_session"),
+                )
+            except (InvalidInput, RateLimited) as exc:  # a wrong current password is audited by the service
+                pages.show_refusal(errors, exc, PasswordChangeForm().fields)
+                status = exc.status_code
+            else:
+                flash(_("Password changed; your other devices are signed out."), "info")
+                return redirect(url_for("main.home"))
+        if errors and status == 200:
+            status = 422
     page = render_template(
         "accounts/password.html",
-        form=form,
+        errors=errors,
+        labels=LABELS,
         min_password=services.MIN_PASSWORD_LENGTH,
         title=_("Change password"),
     )
@@ -127,20 +138,19 @@ def change_password() -> str | Response | tuple[str, int]:
 # service's, as for /api/v1/users; these pages only turn its refusals into messages beside the fields.
 
 
-def _role_choices(actor: User, current: Role | None = None) -> list[SelectChoice]:
+Choices = list[tuple[str, str]]  # (value, label) of a select's options
+
+
+def _role_choices(actor: User, current: Role | None = None) -> Choices:
     """Roles the actor may grant, plus the user's present one so the form can show it."""
     grantable = services.GRANTABLE_ROLES.get(actor.role, frozenset())
-    return [
-        SelectChoice(role.value, str(ROLE_LABELS[role]))
-        for role in Role
-        if role in grantable or role == current
-    ]
+    return [(role.value, str(ROLE_LABELS[role])) for role in Role if role in grantable or role == current]
 
 
-def _organization_choices(actor: User) -> list[SelectChoice]:
+def _organization_choices(actor: User) -> Choices:
     if actor.role == Role.ADMIN:
         organizations: list[Organization] = list(db.session.scalars(services.list_organizations()))
-        return [SelectChoice(org.code, org.name) for org in organizations]
+        return [(org.code, org.name) for org in organizations]
     # A bureau admin's own organization first, then the units under it (docs/contract.md §1).
     ids = acting_ids(actor) or frozenset({actor.organization_id})
     units = db.session.scalars(
@@ -148,7 +158,11 @@ def _organization_choices(actor: User) -> list[SelectChoice]:
         .where(Organization.id.in_(sorted(ids - {actor.organization_id})))
         .order_by(Organization.code)
     )
-    return [SelectChoice(org.code, org.name) for org in (actor.organization, *units)]
+    return [(org.code, org.name) for org in (actor.organization, *units)]
+
+
+def _values(choices: Choices) -> list[str]:
+    return [value for value, _label in choices]
 
 
 @bp.route("/admin/users")
@@ -163,34 +177,42 @@ def users() -> str:
 @login_required
 @roles_required(*services.USER_MANAGERS)
 def user_new() -> str | Response | tuple[str, int]:
-    form = UserCreateForm()
-    form.role.choices = _role_choices(current_user)
-    form.organization.choices = _organization_choices(current_user)
-    if not form.is_submitted():
-        form.role.data = Role.SURVEYOR.value
-        form.organization.data = current_user.organization.code
-    if form.validate_on_submit():
-        try:
-            user = services.create_user(
-                actor=current_user,
-                username=form.username.data or "",
-                password=form.password.data or "",
-                display_name=form.display_name.data or "",
-                role=form.role.data,
-                organization_code=form.organization.data or "",
-                email=form.email.data or None,
-            )
-        except (InvalidInput, Conflict) as exc:
-            db.session.rollback()
-            show_refusal(form, exc)
-        else:
-            flash(_("User %(username)s created.", username=user.username), "info")
-            return redirect(url_for("accounts.users"))
-    status = 422 if form.is_submitted() and has_errors(form) else 200
+    roles = _role_choices(current_user)
+    organizations = _organization_choices(current_user)
+    form: dict[str, Any] = {"role": Role.SURVEYOR.value, "organization": current_user.organization.code}
+    errors: FieldErrors = {}
+    if request.method == "POST":
+        schema = UserCreateForm(role=_values(roles), organization=_values(organizations))
+        form, errors = pages.read(schema, location="form")
+        form = {**request.form.to_dict(), **form}  # drawn again as typed, even a value refused
+        if not errors:
+            try:
+                user = services.create_user(
+                    actor=current_user,
+                    username=form["username"],
+                    password=form["password"],
+                    display_name=form["display_name"],
+                    role=form["role"],
+                    organization_code=form["organization"],
+                    email=form["email"],
+                )
+            except (InvalidInput, Conflict) as exc:
+                db.session.rollback()
+                pages.show_refusal(errors, exc, schema.fields)
+            else:
+                flash(_("User %(username)s created.", username=user.username), "info")
+                return redirect(url_for("accounts.users"))
     page = render_template(
-        "admin/user_new.html", form=form, min_password=services.MIN_PASSWORD_LENGTH, title=_("New user")
+        "admin/user_new.html",
+        form=form,
+        errors=errors,
+        labels=LABELS,
+        role_choices=roles,
+        organization_choices=organizations,
+        min_password=services.MIN_PASSWORD_LENGTH,
+        title=_("New user"),
     )
-    return page, status
+    return page, 422 if errors else 200
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -199,43 +221,47 @@ def user_new() -> str | Response | tuple[str, int]:
 def user_edit(user_id: int) -> str | Response | tuple[str, int]:
     user = services.get_managed_user(current_user, user_id)
     is_self = user.id == current_user.id
-    form = UserEditForm(
-        data={
-            "display_name": user.display_name,
-            "email": user.email or "",
-            "role": user.role.value,
-            "active": user.active,
-        }
-    )
-    form.role.choices = _role_choices(current_user, user.role)
+    roles = _role_choices(current_user, user.role)
+    form: dict[str, Any] = {
+        "display_name": user.display_name,
+        "email": user.email or "",
+        "role": user.role.value,
+        "active": user.active,
+    }
+    errors: FieldErrors = {}
     status = 200
-    if form.validate_on_submit():
-        changes: dict[str, object] = {
-            "display_name": form.display_name.data or "",
-            "email": form.email.data or None,
-        }
-        # One's own role and activity are not offered (the service refuses them), so not sent.
-        if not is_self and form.role.data != user.role.value:
-            changes["role"] = form.role.data
-        if not is_self and form.active.data != user.active:
-            changes["active"] = form.active.data
-        if form.password.data:
-            changes["password"] = form.password.data
-        try:
-            services.update_user(actor=current_user, user=user, changes=changes)
-        except (InvalidInput, PermissionDenied) as exc:
-            db.session.rollback()
-            show_refusal(form, exc)
-            status = exc.status_code
-        else:
-            flash(_("Changes to %(username)s saved.", username=user.username), "info")
-            return redirect(url_for("accounts.users"))
-    if form.is_submitted() and has_errors(form) and status == 200:
-        status = 422
+    if request.method == "POST":
+        # One's own role is shown but not offered (a disabled select, which browsers do not send).
+        schema = UserEditForm(role=_values(roles), partial=("role",) if is_self else ())
+        sent, errors = pages.read(schema, location="form")
+        form = {**form, "email": "", **request.form.to_dict(), **sent, "active": sent.get("active", False)}
+        if not errors:
+            changes: dict[str, object] = {"display_name": sent["display_name"], "email": sent["email"]}
+            # One's own role and activity are not offered (the service refuses them), so not sent.
+            if not is_self and sent["role"] != user.role.value:
+                changes["role"] = sent["role"]
+            if not is_self and sent["active"] != user.active:
+                changes["active"] = sent["active"]
+            if sent["password"]:
+                changes["password"] = sent["password"]
+            try:
+                services.update_user(actor=current_user, user=user, changes=changes)
+            except (InvalidInput, PermissionDenied) as exc:
+                db.session.rollback()
+                pages.show_refusal(errors, exc, schema.fields)
+                status = exc.status_code
+            else:
+                flash(_("Changes to %(username)s saved.", username=user.username), "info")
+                return redirect(url_for("accounts.users"))
+        if errors and status == 200:
+            status = 422
     user = services.get_managed_user(current_user, user_id)  # fresh after a rollback
     return render_template(
         "admin/user_edit.html",
         form=form,
+        errors=errors,
+        labels=LABELS,
+        role_choices=roles,
         user=user,
         is_self=is_self,
         role_labels=ROLE_LABELS,

@@ -12,22 +12,17 @@ import io
 from datetime import date
 from typing import Any
 
+import marshmallow as ma
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response
-from wtforms import DateField, Field, RadioField, SelectChoice, SelectField, SelectMultipleField
-from wtforms.validators import InputRequired, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from app import policy
+from app import pages, policy
 from app.accounts import services as accounts
 from app.accounts.auth import roles_required
-from app.accounts.forms import has_errors, show_refusal
 from app.accounts.models import Organization
 from app.accounts.organizations import acting_ids
 from app.api import EARLIEST_DAY, LATEST_DAY
@@ -35,7 +30,7 @@ from app.census.scope import DISTRICT
 from app.clock import local_today
 from app.district.models import Township
 from app.district.services import list_townships
-from app.errors import InvalidInput, TooLarge
+from app.errors import FieldErrors, InvalidInput, TooLarge
 from app.exports import services
 from app.exports.imports import ImportReport
 from app.exports.layouts import bureaus
@@ -57,6 +52,20 @@ EXPORT_FIELDS = {
     "township_code": "township",
     "campaign_id": "campaign",
 }
+# The export form's fields, as the page labels them.
+FORM_LABELS = {
+    "kind": _l("Workbook"),
+    "bureau": _l("Bureau"),
+    "date_from": _l("From"),
+    "date_to": _l("To (inclusive)"),
+    "species": _l("Species"),
+    "township": _l("Township"),
+    "campaign": _l("Survey campaign"),
+    "statuses": _l("Records included"),
+}
+# The import form's: its inputs are named `import-…` (the page holds two forms).
+IMPORT_LABELS = {"import-bureau": _l("Template"), "import-file": _l("Workbook (.xlsx)")}
+IMPORT_FIELDS = {"bureau": "import-bureau", "file": "import-file"}  # service field → input
 # The review statuses an export may include, in the order the form offers them (labels: the review's own).
 INCLUDABLE = (ReviewStatus.VERIFIED, ReviewStatus.SUBMITTED, ReviewStatus.RETURNED, ReviewStatus.REJECTED)
 REVIEW_LABELS = {status: review.STATUS_LABELS[status] for status in INCLUDABLE}
@@ -79,10 +88,10 @@ STATUS_BADGES = {
 }
 
 
-def _within_range(form: FlaskForm, field: Field) -> None:
+def _within_range(day: date) -> None:
     """The API's bounds for a day (app.api.WorkDay), so the page accepts exactly what the API does."""
-    if field.data is not None and not EARLIEST_DAY <= field.data <= LATEST_DAY:
-        raise ValidationError(
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ma.ValidationError(
             _(
                 "must be between %(first)s and %(last)s",
                 first=EARLIEST_DAY.isoformat(),
@@ -91,38 +100,56 @@ def _within_range(form: FlaskForm, field: Field) -> None:
         )
 
 
-class ExportForm(FlaskForm):
-    class Meta:
-        csrf = False  # every browser POST is CSRF-checked before any view (app.accounts.auth)
+class Statuses(pages.OneOf):
+    """Each review status ticked is one the form offered."""
 
-    kind = RadioField(
-        _l("Workbook"),
-        choices=[SelectChoice(kind.value, str(label)) for kind, label in KIND_LABELS.items()],
-        default=ExportKind.CENSUS.value,
-        validators=[InputRequired()],
-    )
-    bureau = SelectField(_l("Bureau"), validators=[InputRequired()])
-    date_from = DateField(_l("From"), validators=[Optional(), _within_range])
-    date_to = DateField(_l("To (inclusive)"), validators=[Optional(), _within_range])
-    species = SelectField(_l("Species"), validators=[Optional()])
-    township = SelectField(_l("Township"), validators=[Optional()])
-    campaign = SelectField(_l("Survey campaign"), validators=[Optional()])
-    statuses = SelectMultipleField(
-        _l("Records included"),
-        choices=[],  # filled per request, in the reader's language (_export_form)
-        default=[ReviewStatus.VERIFIED.value],
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-        validators=[Optional()],
+    def __call__(self, value: Any) -> Any:
+        for status in value:
+            if status not in self.choices:
+                raise ma.ValidationError(_("'%(value)s' is not a valid choice for this field.", value=status))
+        return value
+
+
+def _day() -> ma.fields.Date:
+    return ma.fields.Date(
+        load_default=None, validate=_within_range, error_messages={"invalid": _l("Not a valid date value.")}
     )
 
 
-class ImportForm(FlaskForm):
-    class Meta:
-        csrf = False  # as above
+def _optional_choice() -> ma.fields.String:
+    return ma.fields.String(load_default="", validate=pages.OneOf())
 
-    bureau = SelectField(_l("Template"), validators=[InputRequired()])
-    file = FileField(_l("Workbook (.xlsx)"), validators=[FileRequired()])
+
+class ExportForm(pages.Form):
+    """The export request (read by app/pages.py); the choices are the reader's (`_export_choices`)."""
+
+    kind = ma.fields.String(
+        required=True, validate=pages.OneOf(), error_messages={"required": pages.REQUIRED}
+    )
+    bureau = ma.fields.String(
+        required=True, validate=pages.OneOf(), error_messages={"required": pages.REQUIRED}
+    )
+    date_from = _day()
+    date_to = _day()
+    species = _optional_choice()
+    township = _optional_choice()
+    campaign = _optional_choice()
+    statuses = ma.fields.List(ma.fields.String(), load_default=list, validate=Statuses())
+
+
+class ImportForm(pages.Form):
+    """The legacy census import: a bureau's template and the workbook (inputs named `import-…`)."""
+
+    bureau = ma.fields.String(
+        required=True,
+        data_key="import-bureau",
+        validate=pages.OneOf(),
+        error_messages={"required": pages.REQUIRED},
+    )
+    file = pages.FormFile(required=True, data_key="import-file", error_messages={"required": pages.REQUIRED})
+
+
+Choices = list[tuple[str, str]]  # (value, label) of a select's options
 
 
 def _organizations() -> list[Organization]:
@@ -138,69 +165,83 @@ def _campaigns() -> list[Campaign]:
     return list(db.session.scalars(stmt))
 
 
-def _export_form(*, submitted: bool = False) -> ExportForm:
-    """The export form, read from this request when `submitted`, else blank with today's defaults."""
-    form = ExportForm() if submitted else ExportForm(formdata=None)
-    form.statuses.choices = [SelectChoice(value.value, str(label)) for value, label in REVIEW_LABELS.items()]
-    # Labelled per request, in the reader's language (the class body runs once, at import).
-    form.kind.choices = [SelectChoice(kind.value, str(label)) for kind, label in KIND_LABELS.items()]
+def _export_choices() -> dict[str, Choices]:
+    """What the export form offers this reader, labelled in their language."""
     if policy.may_export_for(current_user, None):  # the district's census
-        form.bureau.choices = [SelectChoice(DISTRICT, _("The whole district (every record once)"))] + [
-            SelectChoice(org.code, org.name) for org in _organizations()
+        bureaus_offered = [(DISTRICT, _("The whole district (every record once)"))] + [
+            (org.code, org.name) for org in _organizations()
         ]
     else:  # a bureau admin exports their own bureau's census, or a unit's under it (docs/contract.md §1)
         own = current_user.organization
         ids = acting_ids(current_user) or frozenset({own.id})
         units = [org for org in _organizations() if org.id in ids and org.id != own.id]
-        form.bureau.choices = [SelectChoice(own.code, own.name)] + [
-            SelectChoice(org.code, org.name) for org in units
-        ]
+        bureaus_offered = [(own.code, own.name)] + [(org.code, org.name) for org in units]
     species: list[Species] = list(db.session.scalars(search_species()))
-    form.species.choices = [SelectChoice("", _("All species"))] + [
-        SelectChoice(str(s.id), f"{s.name_zh} {s.name_sci}") for s in species
-    ]
     townships: list[Township] = list(db.session.scalars(list_townships()))
-    form.township.choices = [SelectChoice("", _("All townships"))] + [
-        SelectChoice(t.code, t.name_zh) for t in townships
-    ]
-    form.campaign.choices = [SelectChoice("", _("All records (no campaign)"))] + [
-        SelectChoice(str(c.id), c.name) for c in _campaigns()
-    ]
-    if not submitted:
-        today = local_today()
-        form.bureau.data = current_user.organization.code
-        form.date_from.data = date(today.year, 1, 1)
-        form.date_to.data = today
-        form.statuses.data = [ReviewStatus.VERIFIED.value]
-    return form
+    return {
+        "kind": [(kind.value, str(label)) for kind, label in KIND_LABELS.items()],
+        "bureau": bureaus_offered,
+        "species": [("", _("All species"))] + [(str(s.id), f"{s.name_zh} {s.name_sci}") for s in species],
+        "township": [("", _("All townships"))] + [(t.code, t.name_zh) for t in townships],
+        "campaign": [("", _("All records (no campaign)"))] + [(str(c.id), c.name) for c in _campaigns()],
+        "statuses": [(value.value, str(label)) for value, label in REVIEW_LABELS.items()],
+    }
 
 
-def _import_form(*, submitted: bool = False) -> ImportForm:
-    form = ImportForm(prefix="import") if submitted else ImportForm(prefix="import", formdata=None)
+def _export_defaults() -> dict[str, Any]:
+    today = local_today()
+    return {
+        "kind": ExportKind.CENSUS.value,
+        "bureau": current_user.organization.code,
+        "date_from": date(today.year, 1, 1).isoformat(),
+        "date_to": today.isoformat(),
+        "statuses": [ReviewStatus.VERIFIED.value],
+    }
+
+
+def _import_choices() -> dict[str, Choices]:
     names = {org.code: org.name for org in _organizations()}
-    form.bureau.choices = [SelectChoice(code, names.get(code, code)) for code in bureaus()]
-    if not submitted and current_user.organization.code in bureaus():
-        form.bureau.data = current_user.organization.code
-    return form
+    return {"bureau": [(code, names.get(code, code)) for code in bureaus()]}
+
+
+def _import_defaults() -> dict[str, Any]:
+    own = current_user.organization.code
+    return {"import-bureau": own if own in bureaus() else ""}
+
+
+def _as_sent() -> dict[str, Any]:
+    """The export form drawn again as it was sent (a value refused included)."""
+    sent = {name: request.form.get(name, "").strip() for name in FORM_LABELS if name != "statuses"}
+    return {**sent, "statuses": request.form.getlist("statuses")}
 
 
 def _page(
-    export_form: ExportForm,
-    import_form: ImportForm,
+    *,
+    export_form: dict[str, Any] | None = None,
+    export_errors: FieldErrors | None = None,
+    import_form: dict[str, Any] | None = None,
+    import_errors: FieldErrors | None = None,
     status: int = 200,
     report: ImportReport | None = None,
 ) -> tuple[str, int]:
     exports = services.recent_exports(current_user)
     in_progress = any(e.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for e in exports)
+    choices = _export_choices()
     page = render_template(
         "exports/index.html",
-        form=export_form,
-        import_form=import_form,
+        form=export_form or _export_defaults(),
+        errors=export_errors or {},
+        choices=choices,
+        import_form=import_form or _import_defaults(),
+        import_errors=import_errors or {},
+        import_choices=_import_choices(),
+        labels=FORM_LABELS,
+        import_labels=IMPORT_LABELS,
         exports=exports,
         downloads={e.id: _download_url(e) for e in exports},
         refresh=in_progress,
         report=report,
-        bureau_fixed=len(export_form.bureau.choices) == 1,
+        bureau_fixed=len(choices["bureau"]) == 1,
         district_label=_("The whole district (every record once)"),
         kinds=KIND_LABELS,
         bureau_names={org.code: org.name for org in _organizations()},
@@ -221,34 +262,39 @@ def _download_url(export: Export) -> str | None:
 @login_required
 @roles_required(*policy.EXPORTERS)
 def index() -> tuple[str, int]:
-    return _page(_export_form(), _import_form())
+    return _page()
 
 
 @bp.route("/exports", methods=["POST"])
 @login_required
 @roles_required(*policy.EXPORTERS)
 def create() -> Response | tuple[str, int]:
-    form = _export_form(submitted=True)
-    if form.validate_on_submit():
+    schema = ExportForm(
+        **{name: [value for value, _label in offered] for name, offered in _export_choices().items()}
+    )
+    form, errors = pages.read(schema, location="form")
+    if not errors:
         filters: dict[str, Any] = {}
-        if form.species.data:
-            filters["species_id"] = int(form.species.data)
-        if form.township.data:
-            filters["township_code"] = form.township.data
-        if form.campaign.data:
-            filters["campaign_id"] = int(form.campaign.data)
+        if form["species"]:
+            filters["species_id"] = int(form["species"])
+        if form["township"]:
+            filters["township_code"] = form["township"]
+        if form["campaign"]:
+            filters["campaign_id"] = int(form["campaign"])
         try:
             export = services.request_export(
                 actor=current_user,
-                kind=ExportKind(form.kind.data),
-                bureau=form.bureau.data or "",
-                date_from=form.date_from.data,
-                date_to=form.date_to.data,
+                kind=ExportKind(form["kind"]),
+                bureau=form["bureau"],
+                date_from=form["date_from"],
+                date_to=form["date_to"],
                 filters=filters,
-                statuses=form.statuses.data or None,
+                statuses=form["statuses"] or None,
             )
         except InvalidInput as exc:
-            show_refusal(form, exc, EXPORT_FIELDS)  # a 422 answer: nothing of it is kept
+            pages.show_refusal(
+                errors, exc, schema.fields, EXPORT_FIELDS
+            )  # a 422 answer: nothing of it is kept
         else:
             flash(
                 _(
@@ -258,26 +304,25 @@ def create() -> Response | tuple[str, int]:
                 "info",
             )
             return redirect(url_for("exports.index"))
-    return _page(form, _import_form(), 422 if has_errors(form) else 200)
+    return _page(export_form=_as_sent(), export_errors=errors, status=422)
 
 
 @bp.route("/exports/import", methods=["POST"])
 @login_required
 @roles_required(*policy.EXPORTERS)
 def import_census() -> tuple[str, int]:
-    form = _import_form(submitted=True)
-    if form.validate_on_submit():
-        upload = form.file.data
-        try:
-            report = services.import_census_upload(
-                io.BytesIO(upload.read()),
-                filename=upload.filename,
-                actor=current_user,
-                bureau=form.bureau.data or "",
-            )
-        except (InvalidInput, TooLarge) as exc:
-            # A 4xx answer: the unit of work drops the rows imported before the reader gave up.
-            show_refusal(form, exc)
-            return _page(_export_form(), form, exc.status_code)
-        return _page(_export_form(), _import_form(), report=report)
-    return _page(_export_form(), form, 422 if has_errors(form) else 200)
+    schema = ImportForm(bureau=[code for code, _name in _import_choices()["bureau"]])
+    form, errors = pages.read(schema, location="form_with_files")
+    sent = {"import-bureau": request.form.get("import-bureau", "")}
+    if errors:
+        return _page(import_form=sent, import_errors=errors, status=422)
+    upload = form["file"]
+    try:
+        report = services.import_census_upload(
+            io.BytesIO(upload.read()), filename=upload.filename, actor=current_user, bureau=form["bureau"]
+        )
+    except (InvalidInput, TooLarge) as exc:
+        # A 4xx answer: the unit of work drops the rows imported before the reader gave up.
+        refused = pages.show_refusal({}, exc, IMPORT_FIELDS.values(), IMPORT_FIELDS)
+        return _page(import_form=sent, import_errors=refused, status=exc.status_code)
+    return _page(report=report)

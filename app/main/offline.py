@@ -57,6 +57,7 @@ SHELL_FILES = (
     "js/fielddata.js",
     "js/forms.js",
     "js/capture.js",
+    "js/record-pickers.js",  # the record form's place and species pickers (capture.js imports it)
     "js/checks.js",
     "js/position.js",
     "js/mapkit.js",

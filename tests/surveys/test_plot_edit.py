@@ -15,6 +15,7 @@ from app.audit.models import AuditLog
 from app.clock import local_today
 from app.extensions import db
 from app.surveys.models import Campaign, Plot
+from app.surveys.views.plots import MAX_QUADRAT_ROWS, MAX_RECORD_ROWS, QuadratRowsForm
 from tests.surveys.test_plots import _campaign, plot_body
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -187,3 +188,59 @@ def test_a_plot_of_an_ended_campaign_is_not_edited(
     assert web.get(f"/plots/{plot['id']}/edit").status_code == 409
     assert web.post(f"/plots/{plot['id']}/edit", data={"action": "save"}).status_code == 409
     assert "data-plot-edit-link" not in web.get(f"/plots/{plot['id']}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"quadrats-0-number": "abc"}, "quadrats-0-number", "不是有效的整数"),
+        ({"quadrats-0-number": "1.5"}, "quadrats-0-number", "不是有效的整数"),
+        ({"quadrats-1-size_m2": ""}, "quadrats-1-size_m2", "不能为空"),
+        ({"quadrats-1-size_m2": "wide"}, "quadrats-1-size_m2", "不是有效的数字"),
+        ({"quadrats-2-notes": "注" * 2001}, "quadrats-2-notes", "2000"),
+        ({"quadrats-0-records-0-height_cm": "tall"}, "quadrats-0-records-0-height_cm", "不是有效的数字"),
+        ({"notes": "记" * 5001}, "notes", "5000"),
+    ],
+)
+def test_a_row_typed_wrong_is_422_naming_its_row_and_field_in_chinese(
+    laid: Any, web_as: Any, change: dict[str, str], field: str, message: str
+) -> None:
+    plot = laid.plot
+    before = laid.get(f"/api/v1/plots/{plot['id']}").get_json()
+    web = web_as(laid.user)
+    form = {**_form(web.get(f"/plots/{plot['id']}/edit").get_data(as_text=True)), **change, "action": "save"}
+    response = web.post(f"/plots/{plot['id']}/edit", data=form)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    found = re.search(rf'data-error-for="{field}">(.*?)</div>', page, re.S)
+    assert found, re.findall(r'data-error-for="([^"]+)"', page)
+    assert message in found.group(1), found.group(1)
+    assert laid.get(f"/api/v1/plots/{plot['id']}").get_json() == before
+
+
+def test_the_rows_are_read_in_their_order_and_only_those_a_form_holds() -> None:
+    sent = {
+        "quadrats-1-number": " 7 ",
+        "quadrats-0-number": "3",
+        "quadrats-0-records-2-species": "福寿螺",
+        "quadrats-0-records-0-count": "4",
+        "quadrats-0-records-0-remove": "1",
+        "quadrats-0-records-0-unknown": "x",
+        f"quadrats-0-records-{MAX_RECORD_ROWS}-species": "too far",
+        f"quadrats-{MAX_QUADRAT_ROWS}-number": "too far",
+        "quadrats-x-number": "not a row",
+    }
+    rows = QuadratRowsForm().load(sent)["quadrats"]
+    assert [r["number"] for r in rows] == ["3", "7"]
+    assert [(r["species"], r["count"], r["remove"]) for r in rows[0]["records"]] == [
+        ("", "4", True),
+        ("福寿螺", "", False),
+    ]
+    assert rows[1] == {
+        "number": "7",
+        "size_m2": "",
+        "notes": "",
+        "remove": False,
+        "new": False,
+        "records": [],
+    }

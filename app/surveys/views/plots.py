@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, cast
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -105,11 +106,87 @@ def plot_detail(plot_id: int) -> str:
 # and the fields named are the same. Blank rows are left out; a quadrat or a species ticked "remove" goes.
 
 RECORD_INPUTS = ("cover_pct", "density_per_m2", "height_cm", "count")
+PLOT_INPUTS = ("surveyed_at", "shape", "length_m", "width_m", "radius_m", "area_m2", "habitat", "notes")
 BLANK_QUADRATS = 1  # blank quadrat rows offered under the plot's (more: "save and add rows")
+# The rows a form can hold: the plot's quadrats, the blank ones offered, and a blank species row each.
+MAX_QUADRAT_ROWS = MAX_QUADRATS + BLANK_QUADRATS + 1
+MAX_RECORD_ROWS = MAX_SPECIES_PER_QUADRAT + 2
+ROW = re.compile(r"^quadrats-(\d{1,4})-(?:records-(\d{1,4})-)?(\w+)$")
+QUADRAT_FIELDS = ("number", "size_m2", "notes", "remove", "new")
+RECORD_FIELDS = ("species", *RECORD_INPUTS, "remove")
 
 
-def _text(name: str) -> str:
-    return (request.form.get(name) or "").strip()
+class PlotEditForm(ma.Schema):
+    """The edit form's plot fields (read by app/pages.py), as typed: the API's schema checks them
+    (PlotUpdateArgs), so that a page post meets the same rules and messages as a PATCH."""
+
+    action = ma.fields.String(load_default="save")
+    surveyed_at = ma.fields.String(load_default="")
+    shape = ma.fields.String(load_default="")
+    length_m = ma.fields.String(load_default="")
+    width_m = ma.fields.String(load_default="")
+    radius_m = ma.fields.String(load_default="")
+    area_m2 = ma.fields.String(load_default="")
+    habitat = ma.fields.String(load_default="")
+    notes = ma.fields.String(load_default="")
+
+    @ma.post_load
+    def _stripped(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {name: value.strip() for name, value in data.items()}
+
+
+class RecordRowForm(ma.Schema):
+    """One species row of a quadrat, as typed (a ticked box sends "1"; any value ticks it)."""
+
+    species = ma.fields.String(load_default="")
+    cover_pct = ma.fields.String(load_default="")
+    density_per_m2 = ma.fields.String(load_default="")
+    height_cm = ma.fields.String(load_default="")
+    count = ma.fields.String(load_default="")
+    remove = pages.Ticked(load_default=False)
+
+
+class QuadratRowForm(ma.Schema):
+    number = ma.fields.String(load_default="")
+    size_m2 = ma.fields.String(load_default="")
+    notes = ma.fields.String(load_default="")
+    remove = pages.Ticked(load_default=False)
+    new = pages.Ticked(load_default=False)  # a row the page offered blank (a hidden input says so)
+    records = ma.fields.List(ma.fields.Nested(RecordRowForm), load_default=list)
+
+
+def _grouped(data: Any) -> list[dict[str, Any]]:
+    """`quadrats-<i>-<field>` and `quadrats-<i>-records-<j>-<field>` inputs as quadrat rows in the order
+    of i, each with its species rows in the order of j (renumbered from 0, as the form draws them
+    again); inputs past the rows a form holds, or of no field of a row, are ignored."""
+    quadrats: dict[int, dict[str, Any]] = {}
+    for key in data:
+        match = ROW.match(key)
+        if not match or int(match[1]) >= MAX_QUADRAT_ROWS:
+            continue
+        row = quadrats.setdefault(int(match[1]), {"records": {}})
+        value = str(data[key]).strip()
+        if match[2] is None and match[3] in QUADRAT_FIELDS:
+            row[match[3]] = value
+        elif match[2] is not None and int(match[2]) < MAX_RECORD_ROWS and match[3] in RECORD_FIELDS:
+            row["records"].setdefault(int(match[2]), {})[match[3]] = value
+    return [
+        {**row, "records": [record for _j, record in sorted(row["records"].items())]}
+        for _i, row in sorted(quadrats.items())
+    ]
+
+
+class QuadratRowsForm(ma.Schema):
+    """The edit form's quadrat rows (read by app/pages.py with the blanks kept, so that a row left blank
+    is drawn again as it was): `quadrats` in their order, each with its species rows. Every value is
+    text as typed; the API's schema types and checks them, and names a bad one by its path, which
+    `_form_name` turns back into the row's input (`quadrats-2-records-0-cover_pct`)."""
+
+    quadrats = ma.fields.List(ma.fields.Nested(QuadratRowForm), load_default=list)
+
+    @ma.pre_load
+    def _rows(self, data: Any, **kwargs: Any) -> dict[str, Any]:
+        return {"quadrats": _grouped(data)}
 
 
 def _number(text: str, *, whole: bool = False) -> Any:
@@ -126,47 +203,29 @@ def _number(text: str, *, whole: bool = False) -> Any:
 class _Rows:
     """The form's rows as typed, and which row each entry of the API body came from."""
 
-    quadrats: list[dict[str, Any]]  # each: number, size_m2, notes, remove, records: [{species, ...}]
+    quadrats: list[dict[str, Any]]  # each: number, size_m2, notes, remove, new, records: [{species, ...}]
     body: list[dict[str, Any]]
     origin: list[tuple[int, list[int]]]  # body quadrat k → (form row, [form record row per body record])
 
 
-def _rows_from_form(errors: FieldErrors) -> _Rows:
-    rows: list[dict[str, Any]] = []
+def _body_of(rows: list[dict[str, Any]], errors: FieldErrors) -> _Rows:
+    """The API body of the rows typed (the species named resolved), left out: removed rows and those
+    left blank."""
     body: list[dict[str, Any]] = []
     origin: list[tuple[int, list[int]]] = []
-    for qi in range(MAX_QUADRATS + BLANK_QUADRATS + 1):
-        prefix = f"quadrats-{qi}-"
-        if not any(key.startswith(prefix) for key in request.form):
-            break
-        row: dict[str, Any] = {
-            "number": _text(prefix + "number"),
-            "size_m2": _text(prefix + "size_m2"),
-            "notes": _text(prefix + "notes"),
-            "remove": bool(request.form.get(prefix + "remove")),
-            "new": bool(request.form.get(prefix + "new")),
-            "records": [],
-        }
+    for qi, row in enumerate(rows):
         records_body: list[dict[str, Any]] = []
         record_rows: list[int] = []
-        for rj in range(MAX_SPECIES_PER_QUADRAT + 2):
-            rprefix = f"{prefix}records-{rj}-"
-            if not any(key.startswith(rprefix) for key in request.form):
-                break
-            record: dict[str, Any] = {
-                "species": _text(rprefix + "species"),
-                "remove": bool(request.form.get(rprefix + "remove")),
-            }
-            record.update({name: _text(rprefix + name) for name in RECORD_INPUTS})
-            row["records"].append(record)
+        for rj, record in enumerate(row["records"]):
             if record["remove"] or not (record["species"] or any(record[n] for n in RECORD_INPUTS)):
                 continue
+            name = f"quadrats-{qi}-records-{rj}-species"
             species_id = None
             if not record["species"]:
-                errors[f"{rprefix}species"] = [_("choose the species")]
+                errors[name] = [_("choose the species")]
             else:
                 try:
-                    species_id = resolve_name(record["species"], f"{rprefix}species").id
+                    species_id = resolve_name(record["species"], name).id
                 except InvalidInput as exc:
                     errors.update(exc.errors)
             records_body.append(
@@ -176,7 +235,6 @@ def _rows_from_form(errors: FieldErrors) -> _Rows:
                 }
             )
             record_rows.append(rj)
-        rows.append(row)
         # A new row left as offered (its number and size filled in for convenience) is not a quadrat.
         blank = row["new"] and not (row["notes"] or records_body)
         if row["remove"] or blank:
@@ -312,10 +370,11 @@ def edit_plot(plot_id: int) -> tuple[str, int]:
 @login_required
 def save_plot(plot_id: int) -> Any:
     plot = _editable(plot_id)
+    sent = pages.load(PlotEditForm, location="form_with_blanks")
+    fields = {name: sent[name] for name in PLOT_INPUTS}
     errors: FieldErrors = {}
-    fields = {name: _text(name) for name in _plot_fields_of(plot)}
-    rows = _rows_from_form(errors)
-    if request.form.get("action") == "more":
+    rows = _body_of(pages.load(QuadratRowsForm, location="form_with_blanks")["quadrats"], errors)
+    if sent["action"] == "more":
         kept = [
             r
             for r in rows.quadrats
