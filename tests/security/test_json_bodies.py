@@ -10,7 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from app.api import MAX_JSON_VALUES
-from app.surveys.routes import MAX_POINTS
+from app.surveys.tracks import MAX_POINTS
 
 
 def test_a_body_of_too_many_values_is_413_before_sign_in(client: FlaskClient) -> None:

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.geo.crs import from_wgs84
 from app.observations.models import Observation
 from app.surveys.models import Route
-from app.surveys.routes import MAX_POINTS
+from app.surveys.tracks import MAX_POINTS
 from tests.conftest import PADDY
 from tests.surveys.routes_fixtures import campaign_for, haversine_m, route_body, walk
 

@@ -12,6 +12,7 @@ from flask_login import current_user
 from app.api import page_of, paginate
 from app.errors import TooLarge
 from app.surveys import routes as services
+from app.surveys import tracks
 from app.surveys.api import blp
 from app.surveys.models import Route
 from app.surveys.schemas.routes import RouteCreateArgs, RouteDetailSchema, RouteQueryArgs, RouteSchema
@@ -19,10 +20,10 @@ from app.surveys.schemas.routes import RouteCreateArgs, RouteDetailSchema, Route
 
 def _bounded_body() -> None:
     """A route body is at most MAX_BODY_BYTES (50,000 points fit): refused before it is read."""
-    if (request.content_length or 0) > services.MAX_BODY_BYTES:
+    if (request.content_length or 0) > tracks.MAX_BODY_BYTES:
         raise TooLarge(
-            _("A route may be at most %(mb)d MB.", mb=services.MAX_BODY_BYTES // (1024 * 1024)),
-            {"points": [_("at most %(n)d points", n=services.MAX_POINTS)]},
+            _("A route may be at most %(mb)d MB.", mb=tracks.MAX_BODY_BYTES // (1024 * 1024)),
+            {"points": [_("at most %(n)d points", n=tracks.MAX_POINTS)]},
         )
 
 

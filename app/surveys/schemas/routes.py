@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from app.api import ID_RANGE, LocalDateTime, PageArgs
 from app.geo.crs import CRS
-from app.surveys.routes import MAX_PAUSES, MAX_POINTS
+from app.surveys.tracks import MAX_PAUSES, MAX_POINTS
 
 
 class RoutePointSchema(ma.Schema):

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from app.clock import local_today
 from app.paging import PAGE_SIZE, page_number, paginate
 from app.surveys import routes as services
+from app.surveys import tracks
 from app.surveys.views import bp
 
 
@@ -89,7 +90,7 @@ def detail(route_id: int) -> str:
         records=records,
         effort=effort(route.length_m, route.moving_s),
         paused=span(route.duration_s - route.moving_s),
-        gaps=services.gap_segments(route),
+        gaps=tracks.gap_segments(route),
         unit_name=services.unit_name(route.unit) if route.unit else None,
         map_records=[
             {
