@@ -175,6 +175,9 @@ def create_observation(
     """
     owner = actor.organization_id if organization_id is None else organization_id
     once = CreateOnce(Observation, owner, args["client_uuid"], fingerprint(args, sender_id=actor.id), _clash)
+    # PostgreSQL: this client_uuid's lock and the species' sites' (the placement's, app/sites/services.py)
+    # in one round trip, before the look-up; no savepoint then (app/idempotency.py, `CreateOnce.lock`).
+    once.lock(*([] if at_site is not None else [sites.species_lock(args["species_id"])]))
     earlier = once.earlier()
     if earlier is not None:
         return earlier, False
