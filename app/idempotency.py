@@ -94,17 +94,32 @@ class CreateOnce(Generic[M]):
         advisory_locks(session, f"{prefix}{self.organization_id}:{self.client_uuid}", *also)
         self.locked = True
 
-    def earlier(self) -> M | None:
-        # The id first: almost every call finds nothing, and an entity select may join many tables.
-        lookup, with_version = _lookups(self.model)
-        connection = db.session.connection()
-        params = {"organization_id": self.organization_id, "client_uuid": self.client_uuid}
-        if refdata.version_known():
-            found = connection.execute(lookup, params).scalar()
-        else:
-            # A create reads reference data next (app/refdata.py): its version comes in the same round trip.
-            found, version = connection.execute(with_version, params).one()
+    def lookup_params(self) -> dict[str, Any]:
+        """The parameters of `lookup_columns`."""
+        return {"organization_id": self.organization_id, "client_uuid": self.client_uuid}
+
+    @staticmethod
+    def lookup_columns(model: Any) -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[str]]:
+        """The look-up as two scalar subqueries (the id of the row made for the client_uuid, and the
+        reference version), for a caller that reads them with something else in one statement and hands
+        them to `earlier(found=…, version=…)`; bind parameters: `lookup_params()`."""
+        return _lookup_columns(model)
+
+    def earlier(self, *, found: Any = None, version: Any = None) -> M | None:
+        """What an earlier try made (see the class), looked up now, or, when the caller read the columns
+        of `lookup_columns` itself (`found` and `version` given), from those."""
+        if found is not None or version is not None:
             refdata.remember_version(version)
+        else:
+            # The id first: almost every call finds nothing, and an entity select may join many tables.
+            lookup, with_version = _lookups(self.model)
+            connection = db.session.connection()
+            if refdata.version_known():
+                found = connection.execute(lookup, self.lookup_params()).scalar()
+            else:
+                # A create reads reference data next (app/refdata.py): its version in the same round trip.
+                found, version = connection.execute(with_version, self.lookup_params()).one()
+                refdata.remember_version(version)
         if found is None:
             return None
         row = db.session.get(self.model, found)
@@ -132,10 +147,7 @@ class CreateOnce(Generic[M]):
 
 
 @functools.cache
-def _lookups(model: type[Any]) -> tuple[sa.Select[Any], sa.Select[Any]]:
-    """The id of the row made for a client_uuid, without and with the reference version: Core statements
-    built once per model and run on the session's connection (the ORM's execution of the same select cost
-    three times as much, bench/RESULTS.md)."""
+def _lookup_columns(model: Any) -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[str]]:
     table = model.__table__
     earlier = (
         sa.select(table.c.id)
@@ -145,7 +157,16 @@ def _lookups(model: type[Any]) -> tuple[sa.Select[Any], sa.Select[Any]]:
         )
         .scalar_subquery()
     )
-    return sa.select(earlier), sa.select(earlier, refdata.version_query())
+    return earlier, refdata.version_query()
+
+
+@functools.cache
+def _lookups(model: Any) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The id of the row made for a client_uuid, without and with the reference version: Core statements
+    built once per model and run on the session's connection (the ORM's execution of the same select cost
+    three times as much, bench/RESULTS.md)."""
+    earlier, version = _lookup_columns(model)
+    return sa.select(earlier), sa.select(earlier, version)
 
 
 def _writers_serialized() -> bool:
