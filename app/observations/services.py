@@ -291,12 +291,22 @@ def _insert(observation: Observation) -> None:
             setattr(observation, attr.key, value)  # loaded: never asked of the database afterwards
         values[column.key] = value
     connection = db.session.connection()
-    inserted = connection.execute(sa.insert(Observation.__table__), values).inserted_primary_key
-    assert inserted is not None  # noqa: S101 -- an INSERT of one row
-    observation.id = inserted[0]
-    flags = [{"observation_id": observation.id, "flag": f.flag} for f in observation.flag_rows]
-    if flags:
-        connection.execute(sa.insert(ObservationFlag.__table__), flags)
+    flags = [f.flag for f in observation.flag_rows]
+    if flags and connection.dialect.name == "postgresql":
+        # The record and its flags in one round trip: a data-modifying CTE.
+        params = {**values, **{f"flag_{i}": flag for i, flag in enumerate(flags)}}
+        row = connection.execute(_insert_with_flags(tuple(values), len(flags)), params).first()
+        assert row is not None  # noqa: S101 -- one row a flag
+        observation.id = row[0]
+    else:
+        inserted = connection.execute(sa.insert(Observation.__table__), values).inserted_primary_key
+        assert inserted is not None  # noqa: S101 -- an INSERT of one row
+        observation.id = inserted[0]
+        if flags:
+            connection.execute(
+                sa.insert(ObservationFlag.__table__),
+                [{"observation_id": observation.id, "flag": flag} for flag in flags],
+            )
     for flag in observation.flag_rows:
         flag.observation_id = observation.id
         sa.orm.make_transient_to_detached(flag)
@@ -304,6 +314,26 @@ def _insert(observation: Observation) -> None:
     session = db.session()
     session.add(observation)  # persistent (with its flags), as if flushed
     record_created(observation, _write_visit(session, connection, observation.site))
+
+
+@functools.cache
+def _insert_with_flags(columns: tuple[str, ...], n_flags: int) -> sa.Insert:
+    """PostgreSQL: INSERT the record (`columns`, bind parameters of the same names) in a CTE and its
+    `n_flags` flags (`flag_0` …) from it, returning the record's id (once a flag)."""
+    table, flags = Observation.__table__, ObservationFlag.__table__
+    new = (
+        sa.insert(table)
+        .values({key: sa.bindparam(key, type_=table.c[key].type) for key in columns})
+        .returning(table.c.id)
+        .cte("new_observation")
+    )
+    rows = [sa.select(new.c.id, sa.bindparam(f"flag_{i}", type_=flags.c.flag.type)) for i in range(n_flags)]
+    return (
+        sa.insert(flags)
+        .add_cte(new)
+        .from_select(["observation_id", "flag"], rows[0] if n_flags == 1 else sa.union_all(*rows))
+        .returning(flags.c.observation_id)
+    )
 
 
 def _write_visit(
