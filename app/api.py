@@ -165,7 +165,12 @@ def _refuse_unstorable_text() -> None:
         abort(404)
     sent: dict[str, Any] = {"query": request.args.to_dict(flat=False)}
     if request.method in {"POST", "PUT", "PATCH"}:
-        sent["body"] = request.get_json(silent=True) if request.is_json else request.form.to_dict(flat=False)
+        if _PARSED_BODY in request.environ:  # parsed once already, by `_refuse_unbounded_json`
+            sent["body"] = request.environ[_PARSED_BODY]
+        else:
+            sent["body"] = (
+                request.get_json(silent=True) if request.is_json else request.form.to_dict(flat=False)
+            )
         sent["files"] = {name: upload.filename for name, upload in request.files.items()}
     fields = sorted({field for location in sent.values() for field in _unstorable_fields(location)})
     if fields:
@@ -183,6 +188,10 @@ MAX_JSON_NUMBER_CHARS = 32
 # CPU, before sign-in for POST /api/v1/auth/tokens. The largest real body, a 50,000-point route, has about
 # 300,000; commas and brackets inside strings count too (no text a client sends has thousands).
 MAX_JSON_VALUES = 600_000
+
+
+# The JSON body as `_refuse_unbounded_json` parsed it, for the next check (one parse a request, not two).
+_PARSED_BODY = "ias.api.parsed_json"
 
 
 class _JsonTooComplex(ValueError):
@@ -236,6 +245,7 @@ def _refuse_unbounded_json() -> None:
         return
     if _too_deep(value):
         _refuse(400, "json", [too_deep], message=too_deep)
+    request.environ[_PARSED_BODY] = value  # what request.get_json() would parse again (the same values)
 
 
 # A form posted url-encoded is read whole and split by Werkzeug with no limit of its own (its

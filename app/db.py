@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import weakref
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -147,6 +149,51 @@ def written(session: Session, obj: Any) -> None:
     as a flush does, so that the commit's flush has nothing to do for it."""
     state = sa.inspect(obj)
     state._commit_all(state.dict, session.identity_map)  # what a flush does (there is no public API)
+
+
+def lock_key(name: str) -> int:
+    """The 64-bit key of a PostgreSQL advisory lock named `name`."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+# The advisory locks taken in each transaction (and savepoint) of a session, by name (see `advisory_locks`).
+_held_locks: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _transactions(session: Session) -> list[Any]:
+    """The session's current transaction and those around it, innermost first (empty outside one)."""
+    current = session.get_nested_transaction() or session.get_transaction()
+    chain = []
+    while current is not None:
+        chain.append(current)
+        current = current.parent
+    return chain
+
+
+def held_locks(session: Session) -> set[str]:
+    """The names of the advisory locks `advisory_locks` took in the session's current transaction."""
+    return set().union(*(_held_locks.get(t, ()) for t in _transactions(session)))
+
+
+def advisory_locks(session: Session, *names: str, also: Any = None) -> Any:
+    """Hold PostgreSQL advisory locks on `names` until the transaction ends, in one statement and in the
+    order given (a no-op elsewhere). `also`: a column expression read in the same round trip, after the
+    locks are taken; its value is returned (None when nothing was sent).
+
+    A transaction-level lock is held until the transaction ends (or the savepoint it was taken in is rolled
+    back), so asking again for one held is a round trip for nothing: the names taken are kept against the
+    transaction (or savepoint) they were taken in, by weak reference, and not asked for again within it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    held = held_locks(session)
+    wanted = [name for name in dict.fromkeys(names) if name not in held]
+    if not wanted and also is None:
+        return None
+    columns = [sa.func.pg_advisory_xact_lock(lock_key(name)) for name in wanted]
+    row = session.execute(sa.select(*columns, *([] if also is None else [also]))).one()
+    chain = _transactions(session)  # the statement began one when there was none
+    _held_locks.setdefault(chain[0], set()).update(wanted)
+    return None if also is None else row[-1]
 
 
 def register_engine_events() -> None:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app import refdata
-from app.db import read_only_work
+from app.db import advisory_locks, held_locks, read_only_work
 from app.extensions import db
 
 
@@ -71,18 +71,55 @@ class CreateOnce(Generic[M]):
     client_uuid: uuid.UUID
     payload: str
     clash: Callable[[M], Exception]
+    locked: bool = field(default=False, init=False)
 
-    def earlier(self) -> M | None:
-        # The id first: almost every call finds nothing, and an entity select may join many tables.
-        lookup, with_version = _lookups(self.model)
-        connection = db.session.connection()
-        params = {"organization_id": self.organization_id, "client_uuid": self.client_uuid}
-        if refdata.version_known():
-            found = connection.execute(lookup, params).scalar()
-        else:
-            # A create reads reference data next (app/refdata.py): its version comes in the same round trip.
-            found, version = connection.execute(with_version, params).one()
+    def lock(self, *also: str) -> None:
+        """Take the PostgreSQL advisory lock of this (organization, client_uuid), with the locks named in
+        `also`, in one statement, before `earlier()` (a no-op elsewhere). Every try of a client_uuid then
+        waits for an earlier one to commit and its `earlier()`, a statement of its own (READ COMMITTED: a
+        new snapshot), finds that one's row: the unique key cannot be lost to a concurrent try, and
+        `create` needs no savepoint (two round trips of every create). Only for a model whose every
+        creation goes through a `CreateOnce` that locks.
+
+        One such lock a transaction: a unit that creates many rows (a workbook's import) would otherwise
+        hold one lock per row, and PostgreSQL's lock table is shared and bounded; its later rows take only
+        `also` and keep the savepoint."""
+        session = db.session()
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        prefix = f"client-uuid:{self.model.__table__.name}:"  # type: ignore[attr-defined]
+        if any(name.startswith(prefix) for name in held_locks(session)):
+            advisory_locks(session, *also)
+            return
+        advisory_locks(session, f"{prefix}{self.organization_id}:{self.client_uuid}", *also)
+        self.locked = True
+
+    def lookup_params(self) -> dict[str, Any]:
+        """The parameters of `lookup_columns`."""
+        return {"organization_id": self.organization_id, "client_uuid": self.client_uuid}
+
+    @staticmethod
+    def lookup_columns(model: Any) -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[str]]:
+        """The look-up as two scalar subqueries (the id of the row made for the client_uuid, and the
+        reference version), for a caller that reads them with something else in one statement and hands
+        them to `earlier(found=…, version=…)`; bind parameters: `lookup_params()`."""
+        return _lookup_columns(model)
+
+    def earlier(self, *, found: Any = None, version: Any = None) -> M | None:
+        """What an earlier try made (see the class), looked up now, or, when the caller read the columns
+        of `lookup_columns` itself (`found` and `version` given), from those."""
+        if found is not None or version is not None:
             refdata.remember_version(version)
+        else:
+            # The id first: almost every call finds nothing, and an entity select may join many tables.
+            lookup, with_version = _lookups(self.model)
+            connection = db.session.connection()
+            if refdata.version_known():
+                found = connection.execute(lookup, self.lookup_params()).scalar()
+            else:
+                # A create reads reference data next (app/refdata.py): its version in the same round trip.
+                found, version = connection.execute(with_version, self.lookup_params()).one()
+                refdata.remember_version(version)
         if found is None:
             return None
         row = db.session.get(self.model, found)
@@ -91,9 +128,9 @@ class CreateOnce(Generic[M]):
         return row
 
     def create(self, build: Callable[[], M]) -> tuple[M, bool]:
-        if _writers_serialized():
-            # Nobody else can write between `earlier()` and this insert: no race to recover from, and no
-            # savepoint to pay for (two statements of every create).
+        if self.locked or _writers_serialized():
+            # Nobody else can write this key between `earlier()` and this insert (`lock`, or SQLite's one
+            # writer): no race to recover from, and no savepoint to pay for (two statements of every create).
             row = build()
             db.session.flush()
             return row, True
@@ -110,10 +147,7 @@ class CreateOnce(Generic[M]):
 
 
 @functools.cache
-def _lookups(model: type[Any]) -> tuple[sa.Select[Any], sa.Select[Any]]:
-    """The id of the row made for a client_uuid, without and with the reference version: Core statements
-    built once per model and run on the session's connection (the ORM's execution of the same select cost
-    three times as much, bench/RESULTS.md)."""
+def _lookup_columns(model: Any) -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[str]]:
     table = model.__table__
     earlier = (
         sa.select(table.c.id)
@@ -123,7 +157,16 @@ def _lookups(model: type[Any]) -> tuple[sa.Select[Any], sa.Select[Any]]:
         )
         .scalar_subquery()
     )
-    return sa.select(earlier), sa.select(earlier, refdata.version_query())
+    return earlier, refdata.version_query()
+
+
+@functools.cache
+def _lookups(model: Any) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The id of the row made for a client_uuid, without and with the reference version: Core statements
+    built once per model and run on the session's connection (the ORM's execution of the same select cost
+    three times as much, bench/RESULTS.md)."""
+    earlier, version = _lookup_columns(model)
+    return sa.select(earlier), sa.select(earlier, version)
 
 
 def _writers_serialized() -> bool:

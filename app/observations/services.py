@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 
 from app import policy
@@ -19,7 +21,7 @@ from app.district.services import find_townships, find_village
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.events import publish
 from app.extensions import db
-from app.geo.crs import CRS, distance_m
+from app.geo.crs import CRS, distance_m, to_wgs84
 from app.idempotency import CreateOnce, fingerprint
 from app.observations.checks import METRIC_FIELDS, Checked, check_record, derived_severity, polygon_area
 from app.observations.events import ObservationRecorded, ObservationResubmitted
@@ -92,16 +94,18 @@ def _place(
 
 
 @functools.cache
-def _nearby_statement() -> sa.CompoundSelect[Any]:
-    """The nearest-site and duplicate searches of a new record in one statement, built once: the species'
-    sites in the box, with every column (the one joined becomes the session's Site without another
-    query), then the duplicate candidates, their other columns null; `is_site` tells them apart."""
-    site_columns = [Site.__table__.c[attr.columns[0].key] for attr in sa.inspect(Site).column_attrs]
+def _nearby_statement() -> sa.Select[Any]:
+    """A new record's first read, built once: what an earlier try of its client_uuid made (with the
+    reference version, `CreateOnce.earlier`), then the nearest-site and duplicate searches of its
+    surroundings: the species' sites in the box, with every column (the one joined becomes the session's
+    Site without another query), and the duplicate candidates, their other columns null; `is_site` tells
+    them apart. One row with only the look-up when there is nothing around."""
+    site_columns = [Site.__table__.c[attr.columns[0].key] for attr in _site_columns()]
     first = [c for c in site_columns if c.key in ("id", "longitude", "latitude")]
     first.sort(key=lambda c: ("id", "longitude", "latitude").index(c.key))
     rest = [c for c in site_columns if c not in first]
     duplicates = new_duplicate_candidates().subquery()
-    return sa.union_all(
+    nearby = sa.union_all(
         sites.sites_in_box(*first, *rest, sa.literal_column("1").label("is_site")),
         sa.select(
             duplicates.c.id,
@@ -110,27 +114,54 @@ def _nearby_statement() -> sa.CompoundSelect[Any]:
             *(sa.null().label(c.key) for c in rest),
             sa.literal_column("0").label("is_site"),
         ),
-    )
+    ).subquery("nearby")
+    found, version = CreateOnce.lookup_columns(Observation)
+    head = sa.select(found.label("earlier_id"), version.label("reference_version")).subquery("head")
+    return sa.select(head, nearby).select_from(head.outerjoin(nearby, sa.true()))
 
 
 class _NearbySearch:
-    """A new record's two searches of its surroundings in one query: the nearest site of its species
-    (to join) and an earlier record it may repeat (to flag). Asked by the site placement first, after its
-    lock on the species' sites; the duplicate's answer is kept for the flags."""
+    """A new record's two searches of its surroundings, run with the look-up of its client_uuid before it
+    is checked (one statement, `_nearby_statement`): the nearest site of its species (to join) and an
+    earlier record it may repeat (to flag). The point is the one the check will find (the sent point in
+    WGS-84); the site placement asks for the nearest site after its lock on the species' sites, which
+    the create has taken before this read (PostgreSQL; SQLite's writers are serialized)."""
 
-    def __init__(self, observation: Observation) -> None:
-        self.observation = observation
+    def __init__(self, args: dict[str, Any]) -> None:
+        lon, lat = to_wgs84(args["longitude"], args["latitude"], CRS(args["crs"]))
+        self.point = (lon, lat)
+        self.radius_m = float(current_app.config["IAS_SITE_RADIUS_M"])
+        probe = SimpleNamespace(
+            species_id=args["species_id"],
+            detected=args["detected"],
+            observed_at=args["observed_at"],
+            longitude=lon,
+            latitude=lat,
+        )
+        self.params = {
+            **sites.box_params(args["species_id"], lon, lat, self.radius_m),
+            **duplicate_params(probe),  # type: ignore[arg-type]
+        }
+        self.rows: list[Any] = []
         self.duplicate_rows: list[Any] = []
 
-    def nearest_site(self, radius_m: float) -> Site | None:
-        o = self.observation
-        params = {**sites.box_params(o.species_id, o.longitude, o.latitude, radius_m), **duplicate_params(o)}
+    def read(self, once: CreateOnce[Observation]) -> Observation | None:
+        """Run the statement; returns what `once.earlier()` would."""
+        params = {**self.params, **once.lookup_params()}
         rows = db.session.connection().execute(_nearby_statement(), params).all()
-        self.duplicate_rows = [row[:3] for row in rows if not row.is_site]
-        found = sites.closest((row[:3] for row in rows if row.is_site), o.longitude, o.latitude, radius_m)
+        self.rows = [row for row in rows if row.is_site is not None]
+        self.duplicate_rows = [row[2:5] for row in self.rows if not row.is_site]
+        return once.earlier(found=rows[0].earlier_id, version=rows[0].reference_version)
+
+    def nearest_site(self, radius_m: float) -> Site | None:
+        if radius_m != self.radius_m:  # pragma: no cover - the placement's radius is the same setting
+            raise AssertionError("the site search was made with another radius")
+        lon, lat = self.point
+        site_rows = [row for row in self.rows if row.is_site]
+        found = sites.closest((row[2:5] for row in site_rows), lon, lat, radius_m)
         if found is None:
             return None
-        row = next(row._mapping for row in rows if row.is_site and row[0] == found)
+        row = next(row._mapping for row in site_rows if row[2] == found)
         return loaded(db.session(), Site, {attr.key: row[attr.columns[0].key] for attr in _site_columns()})
 
     def duplicate(self, observation: Observation) -> int | None:
@@ -175,7 +206,11 @@ def create_observation(
     """
     owner = actor.organization_id if organization_id is None else organization_id
     once = CreateOnce(Observation, owner, args["client_uuid"], fingerprint(args, sender_id=actor.id), _clash)
-    earlier = once.earlier()
+    # PostgreSQL: this client_uuid's lock and the species' sites' (the placement's, app/sites/services.py)
+    # in one round trip, before the look-up; no savepoint then (app/idempotency.py, `CreateOnce.lock`).
+    once.lock(*([] if at_site is not None else [sites.species_lock(args["species_id"])]))
+    nearby = None if at_site is not None else _NearbySearch(args)
+    earlier = once.earlier() if nearby is None else nearby.read(once)
     if earlier is not None:
         return earlier, False
     checked = check_record(args)
@@ -214,7 +249,7 @@ def create_observation(
             observation.site = at_site
             update_flags(observation, checked)
         else:
-            nearby = _NearbySearch(observation)
+            assert nearby is not None  # noqa: S101 -- made above when there is no site given
             _place(observation, checked, actor, nearby.nearest_site)
             update_flags(observation, checked, nearby.duplicate)
         _insert(observation)
@@ -256,12 +291,22 @@ def _insert(observation: Observation) -> None:
             setattr(observation, attr.key, value)  # loaded: never asked of the database afterwards
         values[column.key] = value
     connection = db.session.connection()
-    inserted = connection.execute(sa.insert(Observation.__table__), values).inserted_primary_key
-    assert inserted is not None  # noqa: S101 -- an INSERT of one row
-    observation.id = inserted[0]
-    flags = [{"observation_id": observation.id, "flag": f.flag} for f in observation.flag_rows]
-    if flags:
-        connection.execute(sa.insert(ObservationFlag.__table__), flags)
+    flags = [f.flag for f in observation.flag_rows]
+    if flags and connection.dialect.name == "postgresql":
+        # The record and its flags in one round trip: a data-modifying CTE.
+        params = {**values, **{f"flag_{i}": flag for i, flag in enumerate(flags)}}
+        row = connection.execute(_insert_with_flags(tuple(values), len(flags)), params).first()
+        assert row is not None  # noqa: S101 -- one row a flag
+        observation.id = row[0]
+    else:
+        inserted = connection.execute(sa.insert(Observation.__table__), values).inserted_primary_key
+        assert inserted is not None  # noqa: S101 -- an INSERT of one row
+        observation.id = inserted[0]
+        if flags:
+            connection.execute(
+                sa.insert(ObservationFlag.__table__),
+                [{"observation_id": observation.id, "flag": flag} for flag in flags],
+            )
     for flag in observation.flag_rows:
         flag.observation_id = observation.id
         sa.orm.make_transient_to_detached(flag)
@@ -269,6 +314,26 @@ def _insert(observation: Observation) -> None:
     session = db.session()
     session.add(observation)  # persistent (with its flags), as if flushed
     record_created(observation, _write_visit(session, connection, observation.site))
+
+
+@functools.cache
+def _insert_with_flags(columns: tuple[str, ...], n_flags: int) -> sa.Insert:
+    """PostgreSQL: INSERT the record (`columns`, bind parameters of the same names) in a CTE and its
+    `n_flags` flags (`flag_0` …) from it, returning the record's id (once a flag)."""
+    table, flags = Observation.__table__, ObservationFlag.__table__
+    new = (
+        sa.insert(table)
+        .values({key: sa.bindparam(key, type_=table.c[key].type) for key in columns})
+        .returning(table.c.id)
+        .cte("new_observation")
+    )
+    rows = [sa.select(new.c.id, sa.bindparam(f"flag_{i}", type_=flags.c.flag.type)) for i in range(n_flags)]
+    return (
+        sa.insert(flags)
+        .add_cte(new)
+        .from_select(["observation_id", "flag"], rows[0] if n_flags == 1 else sa.union_all(*rows))
+        .returning(flags.c.observation_id)
+    )
 
 
 def _write_visit(

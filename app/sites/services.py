@@ -9,7 +9,6 @@ serialised (app.db begins writing requests with BEGIN IMMEDIATE).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -20,6 +19,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from app.accounts.models import User
+from app.db import advisory_locks
 from app.district.models import District, Township
 from app.district.services import find_townships
 from app.errors import InvalidInput, NotFound
@@ -41,10 +41,12 @@ def degree_box(lon: float, lat: float, radius_m: float) -> tuple[float, float, f
 
 def advisory_lock(name: str) -> None:
     """Hold a PostgreSQL advisory lock on `name` until the transaction ends (no-op elsewhere)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    advisory_locks(db.session(), name)  # not asked again when held (a create takes it first)
+
+
+def species_lock(species_id: int) -> str:
+    """The name of the lock on a species' sites, held while a record is placed (`site_for_record`)."""
+    return f"site-species:{species_id}"
 
 
 def sites_in_box(*columns: Any) -> sa.Select[Any]:
@@ -152,7 +154,7 @@ def site_for_record(
     `nearest(radius_m)` finds the nearest site when the caller searches for it along with something else
     (observations does, with its duplicate search: one query); by default `nearest_site`.
     """
-    advisory_lock(f"site-species:{species.id}")
+    advisory_lock(species_lock(species.id))
     radius = float(current_app.config["IAS_SITE_RADIUS_M"])
     site = nearest(radius) if nearest is not None else nearest_site(species.id, lon, lat, radius)
     if site is None:
