@@ -3,7 +3,7 @@ import * as outbox from "./outbox.js";
 import { fieldData, t } from "./fielddata.js";
 import { fieldLabel, flatten } from "./forms.js";
 import { explainRefusal } from "./checks.js";
-import { forgetPerson } from "./forget.js";
+import { SIGNED_OUT_CHANNEL, forgetPerson } from "./forget.js";
 
 const SYNC_EVERY_MS = 60_000;
 
@@ -368,6 +368,12 @@ function start() {
     button.addEventListener("click", syncNow);
   }
   warnBeforeSigningOut();
+  // Signed out in another tab (or the session ended there): this one leaves the person's page too.
+  if ("BroadcastChannel" in window) {
+    new BroadcastChannel(SIGNED_OUT_CHANNEL).addEventListener("message", (event) => {
+      if (event.data === "signed-out") window.location.replace("/sign-in?signed_out=1");
+    });
+  }
   document.documentElement.dataset.appReady = "1";
 }
 

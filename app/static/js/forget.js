@@ -13,6 +13,9 @@ const KEPT_KEYS = new Set([ROUTE_KEY, outbox.SENT_IDS]);
 // The service worker's copies of the person's pages and field data (sw.js, PAGE_CACHE and DATA_CACHE).
 const PERSONAL_CACHES = ["ias-pages", "ias-data"];
 
+// Told by the sign-in page (signed-out.js) to every tab of the app: nobody is signed in here any more.
+export const SIGNED_OUT_CHANNEL = "ias-signed-out";
+
 export async function forgetPerson() {
   if ("caches" in window) await Promise.all(PERSONAL_CACHES.map((name) => caches.delete(name)));
   // Everything a form kept for the next record (last township, habitat, place name), what was saved for

@@ -2,7 +2,7 @@
 // worker shows while a sign-out made with no signal waits for one: nobody is signed in on this phone, so
 // what was kept for the person who left is forgotten (forget.js). The outbox stays (its records are not sent
 // yet) and waits for its owner to sign in again; so does the saved basemap.
-import { forgetPerson } from "./forget.js";
+import { SIGNED_OUT_CHANNEL, forgetPerson } from "./forget.js";
 
 // Whoever is signed in on this phone has left: every page a worker of an older version kept is dropped too.
 if ("serviceWorker" in navigator) {
@@ -10,6 +10,8 @@ if ("serviceWorker" in navigator) {
     if (registration.active) registration.active.postMessage("forget-pages");
   });
 }
+// Other tabs still showing the last person's pages leave them for the sign-in page (app.js listens).
+if ("BroadcastChannel" in window) new BroadcastChannel(SIGNED_OUT_CHANNEL).postMessage("signed-out");
 forgetPerson()
   .catch((error) => console.warn("not everything was forgotten", error))
   .finally(() => {
