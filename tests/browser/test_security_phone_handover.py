@@ -99,7 +99,7 @@ def test_each_kept_value_is_decided_on_sign_out_and_when_the_session_ends(
         )
 
     def check_decisions() -> None:
-        wait_until(p.page, '() => localStorage.getItem("ias:last:place_name") === null')
+        wait_until(p.page, "() => document.documentElement.dataset.forgotten === '1'")  # signed-out.js
         kept = p.page.evaluate(STORAGE)
         assert kept["local"] == ["ias:route:active", "ias:sent-ids"]
         assert kept["session"] == 0
