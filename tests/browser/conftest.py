@@ -179,13 +179,14 @@ def phone(browser: Any, live_server: str) -> Iterator[Any]:
 @pytest.fixture
 def restartable_phone(playwright: Any, live_server: str, tmp_path: Path) -> Iterator[Any]:
     """`restartable_phone()` starts the browser on one profile folder, as a phone's browser keeps its data;
-    call it again after `.context.close()` to start the browser anew on the same profile."""
+    call it again after `.context.close()` to start the browser anew on the same profile (`offline=True`:
+    with no signal from its very start)."""
     profile = tmp_path / "profile"
     opened: list[Phone] = []
 
-    def start() -> Phone:
+    def start(**overrides: Any) -> Phone:
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, **PHONE
+            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, **{**PHONE, **overrides}
         )
         opened.append(Phone(context, live_server))
         return opened[-1]

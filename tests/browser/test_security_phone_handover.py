@@ -193,6 +193,10 @@ def test_signing_out_with_no_signal_signs_out_at_once_and_tells_the_server_first
     expect(p.page.locator("h1")).to_have_text("已在本机退出登录")
     assert first.display_name not in p.page.content()
     assert p.page.evaluate("async () => !(await caches.keys()).includes('ias-pages')")
+    # A worker stopped and started again (as browsers do when it is idle) reads the mark it kept.
+    cdp = p.context.new_cdp_session(p.page)
+    cdp.send("ServiceWorker.enable")
+    cdp.send("ServiceWorker.stopAllWorkers")
     p.goto("/")
     expect(p.page.locator("h1")).to_have_text("已在本机退出登录")
     assert first.display_name not in p.page.content()
@@ -228,3 +232,27 @@ def test_signing_out_with_no_signal_signs_out_at_once_and_tells_the_server_first
     [record] = _observations_of(first.id)
     assert record["density_per_m2"] == 7
     other_tab.close()
+
+
+def test_a_sign_out_waiting_for_signal_survives_closing_the_browser(
+    restartable_phone: Any, field_user: Any
+) -> None:
+    walker = field_user("surveyor", organization="forestry", display_name="吴十（关机）")
+    p = restartable_phone()
+    p.sign_in(walker.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    p.context.set_offline(True)
+    _sign_out(p)
+    expect(p.page.locator("h1")).to_have_text("已在本机退出登录")
+    p.context.close()  # the battery dies; the worker is gone with the browser
+
+    # Switched on again with no signal. The browser's background sync may already send the sign-out as it
+    # starts (its worker is not held by the page's offline emulation); either way the person is gone.
+    p = restartable_phone(offline=True)
+    p.goto("/")
+    assert walker.display_name not in p.page.content()
+    if _live_sessions(walker.id) == 1:  # not sent yet: the mark outlived the worker
+        expect(p.page.locator("h1")).to_have_text("已在本机退出登录")
+    p.context.set_offline(False)
+    p.page.wait_for_selector('input[name="username"]', timeout=SENDING)
+    assert _live_sessions(walker.id) == 0

@@ -29,9 +29,7 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("message", (event) => {
   // Sent by the sign-in page: the pages of the person who signed out must not be shown to the next one.
-  if (event.data === "forget-pages") {
-    event.waitUntil(Promise.all([caches.delete(PAGE_CACHE), caches.delete(DATA_CACHE)]));
-  }
+  if (event.data === "forget-pages") event.waitUntil(forgetPages());
 });
 
 function withTimeout(promise, ms) {
@@ -128,29 +126,51 @@ self.addEventListener("fetch", (event) => {
 
 // ---------------------------------------------------------------------------------------------------------
 // Signing out on a shared phone (docs/architecture.md, "Signing out on a shared phone"). The page asks
-// ("sign-out"); this worker marks the phone signed out (a mark in its own cache, so a restarted worker still
-// knows), forgets the person's pages and answers. From then on, every request of this site but the app's
-// own files first sends the sign-out: it asks /app/session.json for a fresh CSRF token and POSTs /sign-out,
-// until the server says nobody is signed in with this phone's cookie (401); only then does the request go.
-// With no signal (or no answer in time) nothing reaches the server with that session: a page is answered
-// with the "signed out on this phone" page, anything else with 401, marked WAITING_HEADER.
-const SIGN_OUT_CACHE = "ias-sign-out";
-const SIGN_OUT_MARK = "/app/sign-out-pending"; // the key of the mark (never fetched)
+// ("sign-out"); this worker marks the phone signed out (a mark in IndexedDB, written durably, so a worker
+// restarted after the browser was closed still knows), forgets the person's pages and answers. From then
+// on, every request of the site but the app's own files first sends the sign-out: it asks /app/session.json
+// for a fresh CSRF token and POSTs /sign-out, until the server says nobody is signed in with this phone's
+// cookie (401); only then does the request go. With no signal (or no answer in time) nothing reaches the
+// server with that session: a page is answered with the "signed out on this phone" page, anything else
+// with 401, marked WAITING_HEADER.
+const SIGN_OUT_DB = "ias-sign-out";
+const SIGN_OUT_STORE = "mark";
+const SIGN_OUT_KEY = "pending";
 const SIGN_OUT_URL = {{ url_for("accounts.sign_out")|tojson }};
 const SIGNED_OUT_PAGE = {{ url_for("offline.signed_out_page")|tojson }};
 const WAITING_HEADER = "X-IAS-Signed-Out";
 const SIGN_OUT_WAIT_MS = 8000; // per request of the sign-out: one bar must not hold the phone for long
 let signOutPending = null; // null until the mark is read
-const markRead = caches.match(SIGN_OUT_MARK, { cacheName: SIGN_OUT_CACHE })
+const markRead = withMark("readonly", (store) => store.get(SIGN_OUT_KEY))
   .then((mark) => { signOutPending = Boolean(mark); })
   .catch(() => { signOutPending = false; });
 let delivering = null; // the sign-out being sent, shared by every request waiting for it
 
+// Runs `work(store)` on the mark's store in one transaction, flushed to disk before it completes ("strict":
+// a phone switched off right after signing out must still know when it is switched on).
+function withMark(mode, work) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(SIGN_OUT_DB, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(SIGN_OUT_STORE);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(SIGN_OUT_STORE, mode, { durability: "strict" });
+      const request = work(tx.objectStore(SIGN_OUT_STORE));
+      tx.oncomplete = () => { db.close(); resolve(request.result); };
+      tx.onerror = tx.onabort = () => { db.close(); reject(tx.error); };
+    };
+  });
+}
+
+function forgetPages() {
+  return Promise.all([caches.delete(PAGE_CACHE), caches.delete(DATA_CACHE)]);
+}
+
 async function markSignedOut() {
-  const cache = await caches.open(SIGN_OUT_CACHE);
-  await cache.put(SIGN_OUT_MARK, new Response(JSON.stringify({ at: Date.now() })));
+  await withMark("readwrite", (store) => store.put({ at: Date.now() }, SIGN_OUT_KEY));
   signOutPending = true;
-  await Promise.all([caches.delete(PAGE_CACHE), caches.delete(DATA_CACHE)]);
+  await forgetPages();
 }
 
 async function sendSignOut() {
@@ -159,8 +179,9 @@ async function sendSignOut() {
       const who = await withTimeout(
         fetch("/app/session.json", { credentials: "same-origin", cache: "no-store" }), SIGN_OUT_WAIT_MS);
       if (who.status === 401) { // nobody is signed in with this cookie any more: done
-        await caches.delete(SIGN_OUT_CACHE);
+        await withMark("readwrite", (store) => store.delete(SIGN_OUT_KEY));
         signOutPending = false;
+        await forgetPages(); // again: a browser closed at once may not have kept their deletion
         return true;
       }
       if (!who.ok) return false;
