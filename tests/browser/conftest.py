@@ -179,14 +179,13 @@ def phone(browser: Any, live_server: str) -> Iterator[Any]:
 @pytest.fixture
 def restartable_phone(playwright: Any, live_server: str, tmp_path: Path) -> Iterator[Any]:
     """`restartable_phone()` starts the browser on one profile folder, as a phone's browser keeps its data;
-    call it again after `.context.close()` to start the browser anew on the same profile (`offline=True`:
-    with no signal from its very start)."""
+    call it again after `.context.close()` to start the browser anew on the same profile."""
     profile = tmp_path / "profile"
     opened: list[Phone] = []
 
-    def start(**overrides: Any) -> Phone:
+    def start() -> Phone:
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, **{**PHONE, **overrides}
+            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, **PHONE
         )
         opened.append(Phone(context, live_server))
         return opened[-1]

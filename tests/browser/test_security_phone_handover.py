@@ -246,9 +246,11 @@ def test_a_sign_out_waiting_for_signal_survives_closing_the_browser(
     expect(p.page.locator("h1")).to_have_text("已在本机退出登录")
     p.context.close()  # the battery dies; the worker is gone with the browser
 
-    # Switched on again with no signal. The browser's background sync may already send the sign-out as it
-    # starts (its worker is not held by the page's offline emulation); either way the person is gone.
-    p = restartable_phone(offline=True)
+    # Switched on again, with no signal by the time the app is opened. The browser's background sync may
+    # already have sent the sign-out as it started (its worker is not held by the page's offline
+    # emulation); either way the person is gone.
+    p = restartable_phone()
+    p.context.set_offline(True)
     p.goto("/")
     assert walker.display_name not in p.page.content()
     waiting = _live_sessions(walker.id) == 1
