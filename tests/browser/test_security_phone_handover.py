@@ -179,7 +179,8 @@ def test_signing_out_with_no_signal_signs_out_at_once_and_tells_the_server_first
     p.page.wait_for_selector("html[data-offline-ready]", state="attached")
     p.goto("/")
     p.app_ready()
-    other_tab = p.context.new_page()  # left open on the first person's home page (still sending)
+    outbox_js = p.page.evaluate(OUTBOX_MODULE)
+    other_tab = p.context.new_page()  # left open on the first person's home page
     other_tab.goto(p.base_url + "/")
     other_tab.wait_for_selector("html[data-app-ready]", state="attached")
 
@@ -210,9 +211,15 @@ def test_signing_out_with_no_signal_signs_out_at_once_and_tells_the_server_first
 
     # The signal returns: the sign-out goes first, then the sign-in page; the record was not sent with the
     # old session by either tab (it waits for its owner).
+    # A page of the site with no script of its own (a file of the app): only the outbox runs in it, and it
+    # does not leave for the sign-in page when the signal returns.
+    probe = p.context.new_page()
+    probe.goto(outbox_js)
     p.context.set_offline(False)
-    other_tab.evaluate(f"async () => (await import({OUTBOX_MODULE})).sync()")
+    report = probe.evaluate("async (src) => (await import(src)).sync()", outbox_js)
+    assert report["sent"] == 0 and report["signIn"], report
     p.page.wait_for_selector('input[name="username"]', timeout=SENDING)
+    other_tab.wait_for_selector('input[name="username"]', timeout=SENDING)
     assert _live_sessions(first.id) == 0
     assert _observations_of(first.id) == []
 
@@ -232,6 +239,7 @@ def test_signing_out_with_no_signal_signs_out_at_once_and_tells_the_server_first
     [record] = _observations_of(first.id)
     assert record["density_per_m2"] == 7
     other_tab.close()
+    probe.close()
 
 
 def test_a_sign_out_waiting_for_signal_survives_closing_the_browser(
