@@ -4,6 +4,8 @@
   carries a digest of the static files, so a deploy replaces the cached app shell.
 - `/app/field-data.json`: species (with every searchable name form), townships and their villages,
   habitats and control methods, so the capture forms open and the species picker searches with no network.
+- `/app/signed-out`: the page the worker shows after signing out with no signal, until the sign-out reaches
+  the server (docs/architecture.md, "Signing out on a shared phone").
 - `/app/session.json`: who is signed in and a fresh CSRF token, asked for before the outbox is sent
   (a page opened from the cache may carry the token of an expired session).
 - `/vendor/leaflet/…`: Leaflet from the XStatic-Leaflet wheel (no CDN, nothing copied into the repo).
@@ -71,6 +73,8 @@ SHELL_FILES = (
     "js/route-store.js",
     "js/plot.js",
     "js/tiles.js",  # the offline map page lists and deletes saved tiles with no signal (docs/maps.md)
+    "js/signed-out.js",  # signing out with no signal: the page shown until the sign-out reaches the server
+    "js/forget.js",
 )
 
 
@@ -105,6 +109,7 @@ def service_worker() -> Response:
     shell += [url_for("offline.static", filename=name) for name in LEAFLET_FILES]
     shell += [url_for("geoman.static", filename=name) for name in GEOMAN_FILES]  # the area tool, offline
     shell.append(url_for("offline.offline_page"))
+    shell.append(url_for("offline.signed_out_page"))
     body = render_template(
         "offline/sw.js", version=_static_digest(current_app.static_folder or ""), shell=shell
     )
@@ -140,6 +145,14 @@ def offline_page() -> str:
     worker installs (on a signed-in page), and shown to whoever uses the phone next: a shared copy,
     without the name of the person it was fetched for."""
     return render_template("offline/offline.html", title=_("No connection"), shared_copy=True)
+
+
+@bp.route("/app/signed-out")
+def signed_out_page() -> str:
+    """Shown by the service worker after signing out with no signal, until the sign-out reaches the server
+    (docs/architecture.md, "Signing out on a shared phone"). Saved when the worker installs and shown to
+    whoever picks the phone up next: drawn as if nobody were signed in."""
+    return render_template("offline/signed_out.html", title=_("Signed out on this phone"), nobody_copy=True)
 
 
 @bp.route("/app/session.json")

@@ -408,6 +408,7 @@ RULES: dict[str, Rule] = {
     "GET /sw.js": public("the service worker must load before anyone signs in"),
     "GET /manifest.webmanifest": public("the web app manifest"),
     "GET /offline": public("shown by the service worker when a page was never cached"),
+    "GET /app/signed-out": public("shown by the service worker after signing out with no signal"),
     "GET /app/session.json": Rule(
         EVERYONE,
         Reach.ANY,

@@ -560,6 +560,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "GET /sw.js": lambda c: Call("/sw.js"),
     "GET /manifest.webmanifest": lambda c: Call("/manifest.webmanifest"),
     "GET /offline": lambda c: Call("/offline"),
+    "GET /app/signed-out": lambda c: Call("/app/signed-out"),
     "GET /app/session.json": lambda c: Call("/app/session.json"),
     "GET /app/field-data.json": lambda c: Call("/app/field-data.json"),
     "GET /map/offline": lambda c: Call("/map/offline"),

@@ -98,6 +98,7 @@ def _pages(api_as: Any, make_observation: Any, treat: Any, admin: Any) -> list[s
         "/admin/species-lists/moa-567",
         "/admin/species-lists/lp-forest-census",
         "/offline",
+        "/app/signed-out",  # shown after signing out with no signal (drawn as if nobody were signed in)
         # Not /api-docs: it is Swagger UI's own page, for programmers, drawn by the vendored bundle.
     ]
 

@@ -22,6 +22,9 @@ def test_service_worker_is_served_from_the_root_uncached_and_lists_the_shell(cli
     shell = json.loads(re.search(r"const SHELL = (\[.*?\]);", body).group(1))  # type: ignore[union-attr]
     names = {re.sub(r"/v/[^/]+/", "/", url) for url in shell}  # files are named by version (main/assets.py)
     assert "/static/js/outbox.js" in names and "/vendor/leaflet/leaflet.js" in names and "/offline" in names
+    assert (
+        "/app/signed-out" in names and "/static/js/signed-out.js" in names and "/static/js/forget.js" in names
+    )
     for url in shell:  # every file the worker pre-caches exists, or its install would fail
         with client.get(url) as file:
             assert file.status_code == 200, url
@@ -37,6 +40,30 @@ def test_leaflet_comes_from_the_installed_package(client: Any) -> None:
 
 def test_offline_page_needs_no_sign_in(client: Any) -> None:
     assert client.get("/offline").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/offline", "/app/signed-out"])
+def test_the_pages_kept_for_the_next_person_carry_nothing_of_the_admin_who_fetched_them(
+    web_as: Any, path: str
+) -> None:
+    """docs/architecture.md, "Signing out on a shared phone": fetched when the worker installs, shown to
+    whoever holds the phone next."""
+    web = web_as("admin", display_name="周九")
+    assert "/admin/users" in web.get("/").get_data(as_text=True)  # the admin's own pages: their menu
+    page = web.get(path).get_data(as_text=True)
+    for personal in (
+        "/admin/users",
+        "/exports",
+        "/dashboard",
+        "周九",
+        "csrf",
+        "ias-user",
+        "data-unread-count",
+    ):
+        assert personal not in page, personal
+    signed_out = path == "/app/signed-out"
+    assert ("/js/app.js" in page) is not signed_out  # drawn as if nobody were signed in
+    assert ("data-sign-out>" in page) is not signed_out
 
 
 def test_session_json_gives_a_fresh_token_or_401(client: Any, web_as: Any) -> None:

@@ -3,6 +3,7 @@ import * as outbox from "./outbox.js";
 import { fieldData, t } from "./fielddata.js";
 import { fieldLabel, flatten } from "./forms.js";
 import { explainRefusal } from "./checks.js";
+import { SIGNED_OUT_CHANNEL, forgetPerson } from "./forget.js";
 
 const SYNC_EVERY_MS = 60_000;
 
@@ -311,10 +312,44 @@ function warnBeforeSigningOut() {
       const userId = Number(document.querySelector('meta[name="ias-user"]')?.content || 0);
       const unsent = (await outbox.all().catch(() => [])).filter((item) => item.userId === userId).length;
       if (unsent && !window.confirm(t("sign_out_unsent").replace("{n}", unsent))) return;
-      form.dataset.confirmed = "1";
-      form.requestSubmit();
+      await signOut(form);
     });
   }
+}
+
+// Signing out works with no signal too (docs/architecture.md, "Signing out on a shared phone"): the service
+// worker marks this phone signed out at once and sends the sign-out itself ahead of anything else this site
+// is asked for, now or when the signal returns; until then it answers every request "nobody is signed in".
+// The phone forgets the person (forget.js) and shows the sign-in page. Without a worker in charge of the
+// page (an old browser, the first visit), the plain form is sent, which needs the signal.
+const WORKER_ANSWER_MS = 5_000;
+
+function askWorker(worker, message) {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    const timer = setTimeout(() => resolve(false), WORKER_ANSWER_MS);
+    channel.port1.onmessage = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    worker.postMessage(message, [channel.port2]);
+  });
+}
+
+async function signOut(form) {
+  const worker = navigator.serviceWorker?.controller;
+  if (worker && (await askWorker(worker, "sign-out"))) {
+    // Best effort: a browser with background sync wakes the worker for it when the signal returns, even
+    // with the app closed; the worker sends the sign-out before any request of the app in any case.
+    navigator.serviceWorker.ready
+      .then((registration) => registration.sync?.register("ias-sign-out"))
+      .catch(() => undefined);
+    await forgetPerson().catch((error) => console.warn("not everything was forgotten", error));
+    window.location.replace("/sign-in?signed_out=1");
+    return;
+  }
+  form.dataset.confirmed = "1";
+  form.requestSubmit();
 }
 
 function start() {
@@ -333,6 +368,12 @@ function start() {
     button.addEventListener("click", syncNow);
   }
   warnBeforeSigningOut();
+  // Signed out in another tab (or the session ended there): this one leaves the person's page too.
+  if ("BroadcastChannel" in window) {
+    new BroadcastChannel(SIGNED_OUT_CHANNEL).addEventListener("message", (event) => {
+      if (event.data === "signed-out") window.location.replace("/sign-in?signed_out=1");
+    });
+  }
   document.documentElement.dataset.appReady = "1";
 }
 

@@ -15,7 +15,7 @@ import { t } from "./fielddata.js";
 import * as idb from "./idb.js";
 
 const DB_NAME = "ias-tracker";
-const SENT_IDS = "ias:sent-ids"; // client_uuid → server id of records sent from this phone (the latest few)
+export const SENT_IDS = "ias:sent-ids"; // client_uuid → server id of records sent from this phone (the latest few)
 const SENT_IDS_KEPT = 200;
 const STORE = "outbox";
 const CHANGED = "ias:outbox-changed";
@@ -212,6 +212,15 @@ function rememberSent(clientUuid, serverId) {
   const known = Object.entries(sentIds()).filter(([key]) => key !== clientUuid);
   known.push([clientUuid, serverId]);
   localStorage.setItem(SENT_IDS, JSON.stringify(Object.fromEntries(known.slice(-SENT_IDS_KEPT))));
+}
+
+// Signing out (forget.js): of the records sent from this phone, only those an unsent item still waits for
+// are remembered (an operation made offline for a record sent since); the rest are the person's, forgotten.
+export async function forgetSentIds() {
+  const needed = new Set((await all()).map((item) => item.dependsOn).filter(Boolean));
+  const kept = Object.entries(sentIds()).filter(([clientUuid]) => needed.has(clientUuid));
+  if (kept.length) localStorage.setItem(SENT_IDS, JSON.stringify(Object.fromEntries(kept)));
+  else localStorage.removeItem(SENT_IDS);
 }
 
 // An item made for a record still in the outbox (an operation on a site found offline): false while that

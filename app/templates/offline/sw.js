@@ -1,5 +1,6 @@
 // IAS Tracker service worker: keeps the app shell and the pages last seen, so the capture forms open with
-// no signal. Records themselves never pass through here: they wait in the IndexedDB outbox (outbox.js).
+// no signal. Records are never kept here: they wait in the IndexedDB outbox (outbox.js). After signing out
+// with no signal, this worker holds every request of the site until the sign-out has reached the server.
 "use strict";
 const VERSION = {{ version|tojson }};
 const SHELL_CACHE = "ias-shell-" + VERSION;
@@ -28,9 +29,7 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("message", (event) => {
   // Sent by the sign-in page: the pages of the person who signed out must not be shown to the next one.
-  if (event.data === "forget-pages") {
-    event.waitUntil(Promise.all([caches.delete(PAGE_CACHE), caches.delete(DATA_CACHE)]));
-  }
+  if (event.data === "forget-pages") event.waitUntil(forgetPages());
 });
 
 function withTimeout(promise, ms) {
@@ -96,20 +95,142 @@ async function cacheFirst(request) {
   return saved || fetch(request);
 }
 
-self.addEventListener("fetch", (event) => {
+// What this worker answers itself (a function giving the answer), or null: the network, untouched.
+function ownAnswer(event, url) {
   const request = event.request;
-  const url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (request.method !== "GET") return null;
   if (url.pathname.startsWith("/api/") || url.pathname === "/app/session.json" || url.pathname === "/sw.js") {
-    return; // always the network: the API and the session are never answered from a cache
+    return null; // always the network: the API and the session are never answered from a cache
   }
-  if (request.mode === "navigate") {
-    event.respondWith(networkFirst(event, PAGE_CACHE, OFFLINE_URL));
-  } else if (url.pathname === "/app/field-data.json") {
-    event.respondWith(savedThenRefreshed(event, DATA_CACHE));
-  } else if (url.pathname.startsWith("/static/") || url.pathname.startsWith("/vendor/")) {
-    event.respondWith(cacheFirst(request));
+  if (request.mode === "navigate") return () => networkFirst(event, PAGE_CACHE, OFFLINE_URL);
+  if (url.pathname === "/app/field-data.json") return () => savedThenRefreshed(event, DATA_CACHE);
+  if (isAppFile(url)) return () => cacheFirst(request);
+  return null;
+}
+
+function isAppFile(url) {
+  return url.pathname.startsWith("/static/") || url.pathname.startsWith("/vendor/");
+}
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (url.origin !== self.location.origin) return; // map tiles: the section "Offline basemap" below
+  const answer = ownAnswer(event, url);
+  // The app's own files carry nothing of anyone; every other request waits for a pending sign-out.
+  if (signOutPending === false || isAppFile(url) || url.pathname === "/manifest.webmanifest") {
+    if (answer) event.respondWith(answer());
+    return;
   }
+  event.respondWith(afterSignOut(event, answer));
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Signing out on a shared phone (docs/architecture.md, "Signing out on a shared phone"). The page asks
+// ("sign-out"); this worker marks the phone signed out (a mark in IndexedDB, written durably, so a worker
+// restarted after the browser was closed still knows), forgets the person's pages and answers. From then
+// on, every request of the site but the app's own files first sends the sign-out: it asks /app/session.json
+// for a fresh CSRF token and POSTs /sign-out, until the server says nobody is signed in with this phone's
+// cookie (401); only then does the request go. With no signal (or no answer in time) nothing reaches the
+// server with that session: a page is answered with the "signed out on this phone" page, anything else
+// with 401, marked WAITING_HEADER.
+const SIGN_OUT_DB = "ias-sign-out";
+const SIGN_OUT_STORE = "mark";
+const SIGN_OUT_KEY = "pending";
+const SIGN_OUT_URL = {{ url_for("accounts.sign_out")|tojson }};
+const SIGNED_OUT_PAGE = {{ url_for("offline.signed_out_page")|tojson }};
+const WAITING_HEADER = "X-IAS-Signed-Out";
+const SIGN_OUT_WAIT_MS = 8000; // per request of the sign-out: one bar must not hold the phone for long
+let signOutPending = null; // null until the mark is read
+const markRead = withMark("readonly", (store) => store.get(SIGN_OUT_KEY))
+  .then((mark) => { signOutPending = Boolean(mark); })
+  .catch(() => { signOutPending = false; });
+let delivering = null; // the sign-out being sent, shared by every request waiting for it
+
+// Runs `work(store)` on the mark's store in one transaction, flushed to disk before it completes ("strict":
+// a phone switched off right after signing out must still know when it is switched on).
+function withMark(mode, work) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(SIGN_OUT_DB, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(SIGN_OUT_STORE);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(SIGN_OUT_STORE, mode, { durability: "strict" });
+      const request = work(tx.objectStore(SIGN_OUT_STORE));
+      tx.oncomplete = () => { db.close(); resolve(request.result); };
+      tx.onerror = tx.onabort = () => { db.close(); reject(tx.error); };
+    };
+  });
+}
+
+function forgetPages() {
+  return Promise.all([caches.delete(PAGE_CACHE), caches.delete(DATA_CACHE)]);
+}
+
+async function markSignedOut() {
+  await withMark("readwrite", (store) => store.put({ at: Date.now() }, SIGN_OUT_KEY));
+  signOutPending = true;
+  await forgetPages();
+}
+
+async function sendSignOut() {
+  try {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const who = await withTimeout(
+        fetch("/app/session.json", { credentials: "same-origin", cache: "no-store" }), SIGN_OUT_WAIT_MS);
+      if (who.status === 401) { // nobody is signed in with this cookie any more: done
+        await withMark("readwrite", (store) => store.delete(SIGN_OUT_KEY));
+        signOutPending = false;
+        await forgetPages(); // again: a browser closed at once may not have kept their deletion
+        return true;
+      }
+      if (!who.ok) return false;
+      const { csrf_token: csrfToken } = await who.json();
+      await withTimeout(fetch(SIGN_OUT_URL, {
+        method: "POST",
+        credentials: "same-origin",
+        cache: "no-store",
+        redirect: "manual",
+        body: new URLSearchParams({ csrf_token: csrfToken }),
+      }), SIGN_OUT_WAIT_MS);
+    }
+  } catch {
+    /* no signal, or no answer in time: the next request tries again */
+  }
+  return false;
+}
+
+function signOutSent() {
+  if (!delivering) delivering = sendSignOut().finally(() => { delivering = null; });
+  return delivering;
+}
+
+async function afterSignOut(event, answer) {
+  await markRead;
+  if (signOutPending && !(await signOutSent())) {
+    if (event.request.mode === "navigate") {
+      const page = await caches.match(SIGNED_OUT_PAGE, { ignoreVary: true });
+      if (page) return page;
+    }
+    return new Response(JSON.stringify({ signed_in: false }), {
+      status: 401, headers: { "Content-Type": "application/json", [WAITING_HEADER]: "1" },
+    });
+  }
+  return answer ? answer() : fetch(event.request);
+}
+
+self.addEventListener("message", (event) => {
+  if (event.data === "sign-out") {
+    event.waitUntil(markSignedOut().then(() => event.ports[0] && event.ports[0].postMessage("signed-out")));
+  }
+});
+
+// Background sync, where the browser has it: woken when the signal returns, even with the app closed.
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "ias-sign-out") return;
+  event.waitUntil(markRead.then(() => (signOutPending ? signOutSent() : true)).then((sent) => {
+    if (!sent) throw new Error("sign-out not sent yet"); // the browser tries again later
+  }));
 });
 
 // ---------------------------------------------------------------------------------------------------------
