@@ -89,8 +89,8 @@ def test_each_kept_value_is_decided_on_sign_out_and_when_the_session_ends(
                 await outbox.add({ id: "op-1", userId, kind: "control", method: "POST", url: "/api/v1/x",
                                    body: {}, dependsOn: "rec-needed", state: outbox.STATES.REJECTED });
                 localStorage.setItem("ias:sent-ids", JSON.stringify({ "rec-old": 7, "rec-needed": 8 }));
-                localStorage.setItem("ias:route:active", JSON.stringify({ id: "r-1", userId, phase: "running",
-                                     present: [], pauses: [] }));
+                localStorage.setItem(`ias:route:active:${userId}`, JSON.stringify({ id: "r-1", userId,
+                                     phase: "running", present: [], pauses: [] }));
                 localStorage.setItem("ias:last:place_name", "王家湾");
                 localStorage.setItem("ias:some-future-key", "x");
                 sessionStorage.setItem("ias:draft", "y");
@@ -101,7 +101,7 @@ def test_each_kept_value_is_decided_on_sign_out_and_when_the_session_ends(
     def check_decisions() -> None:
         wait_until(p.page, "() => document.documentElement.dataset.forgotten === '1'")  # signed-out.js
         kept = p.page.evaluate(STORAGE)
-        assert kept["local"] == ["ias:route:active", "ias:sent-ids"]
+        assert kept["local"] == [f"ias:route:active:{walker.id}", "ias:sent-ids"]
         assert kept["session"] == 0
         assert p.page.evaluate('() => JSON.parse(localStorage.getItem("ias:sent-ids"))') == {"rec-needed": 8}
         assert p.page.evaluate(f"async () => (await (await import({outbox_js!r})).all()).length") == 1
@@ -118,6 +118,39 @@ def test_each_kept_value_is_decided_on_sign_out_and_when_the_session_ends(
     p.goto("/")
     p.page.wait_for_url("**/sign-in**")
     check_decisions()
+
+
+def test_the_next_walker_on_the_phone_keeps_the_last_ones_route(phone: Any, field_user: Any) -> None:
+    """A route left unfinished by one surveyor is kept for them: the next person's walk is kept beside it,
+    never over it (route-store.js keeps one route a walker; before, one for the phone)."""
+    first, second = field_user("surveyor"), field_user("surveyor")
+    p = phone()
+    p.sign_in(first.username)
+    p.app_ready()
+    store_js = p.page.evaluate(OUTBOX_MODULE).replace("/js/outbox.js", "/js/route-store.js")
+    routes = p.page.evaluate(
+        """async ([src, first, second]) => {
+            const store = await import(src);
+            // A phone that kept the first walker's route under the one key of before: moved to theirs.
+            localStorage.setItem("ias:route:active", JSON.stringify({ id: "r-first", userId: first,
+                                 phase: "paused", present: [], pauses: [] }));
+            const mine = store.active(first);
+            store.save({ id: "r-second", userId: second, phase: "running", present: [], pauses: [] });
+            store.notePresent(second, 7);
+            const after = [store.active(first)?.id, store.active(second)?.id, store.active(second)?.present];
+            store.clear(second);
+            return { mine: mine?.id, after, left: [store.active(first)?.id, store.active(second)],
+                     kept: store.anyKept(), legacy: localStorage.getItem("ias:route:active") };
+        }""",
+        [store_js, first.id, second.id],
+    )
+    assert routes == {
+        "mine": "r-first",
+        "after": ["r-first", "r-second", [7]],
+        "left": ["r-first", None],
+        "kept": True,
+        "legacy": None,
+    }
 
 
 def test_saved_basemap_tiles_stay_for_the_next_surveyor(phone: Any, field_user: Any) -> None:

@@ -158,7 +158,7 @@ export function targetRecords(main) {
 
 // A record saved along the route: a species found is not offered as an absence when the route stops.
 export function noteSaved(record) {
-  if (route && record.detected && record.route_uuid === route.id) store.notePresent(record.species_id);
+  if (route && record.detected && record.route_uuid === route.id) store.notePresent(route.userId, record.species_id);
 }
 
 export function savedText(n) {

@@ -5,33 +5,55 @@
 
 import * as idb from "./idb.js";
 
-const ACTIVE = "ias:route:active";
+// One kept route a walker ("ias:route:active:<user id>"): on a shared phone the next person's walk never
+// replaces the one the last person left (docs/architecture.md, "Signing out on a shared phone").
+export const ACTIVE_PREFIX = "ias:route:active:";
+const LEGACY = "ias:route:active"; // one key for everyone, before: moved to its walker's on first read
 const DB_NAME = "ias-routes";
 const STORE = "points";
 
 export const PHASES = { RUNNING: "running", PAUSED: "paused", STOPPED: "stopped" };
 
-// The route of this user now walked (running or paused) or stopped and waiting for its absences; null.
-export function active(userId) {
+function read(key) {
   try {
-    const route = JSON.parse(localStorage.getItem(ACTIVE) || "null");
-    return route && (userId === undefined || route.userId === userId) ? route : null;
+    return JSON.parse(localStorage.getItem(key) || "null");
   } catch {
     return null;
   }
 }
 
-export function save(route) {
-  localStorage.setItem(ACTIVE, JSON.stringify(route));
+function moveLegacy() {
+  const route = read(LEGACY);
+  if (route && route.userId !== undefined && localStorage.getItem(ACTIVE_PREFIX + route.userId) === null) {
+    localStorage.setItem(ACTIVE_PREFIX + route.userId, JSON.stringify(route));
+  }
+  localStorage.removeItem(LEGACY);
 }
 
-export function clear() {
-  localStorage.removeItem(ACTIVE);
+// The route of this user now walked (running or paused) or stopped and waiting for its absences; null.
+export function active(userId) {
+  if (localStorage.getItem(LEGACY) !== null) moveLegacy();
+  if (userId === undefined || userId === null) return null;
+  const route = read(ACTIVE_PREFIX + userId);
+  return route && route.userId === userId ? route : null;
+}
+
+export function save(route) {
+  localStorage.setItem(ACTIVE_PREFIX + route.userId, JSON.stringify(route));
+}
+
+export function clear(userId) {
+  localStorage.removeItem(ACTIVE_PREFIX + userId);
+}
+
+// Whether any walker's route is kept on this phone (its points must stay).
+export function anyKept() {
+  return Object.keys(localStorage).some((key) => key === LEGACY || key.startsWith(ACTIVE_PREFIX));
 }
 
 // A record saved along the route: a species found is not offered as an absence when the route stops.
-export function notePresent(speciesId) {
-  const route = active();
+export function notePresent(userId, speciesId) {
+  const route = active(userId);
   if (!route || route.present.includes(speciesId)) return;
   route.present.push(speciesId);
   save(route);

@@ -248,7 +248,7 @@ async function finish() {
     });
   }
   await store.dropPoints(route.id);
-  store.clear();
+  store.clear(route.userId);
   route = null;
   show("done");
   const done = $("[data-route-done]");
@@ -262,7 +262,7 @@ async function discard() {
   unwatch();
   releaseScreen();
   await store.dropPoints(route.id);
-  store.clear();
+  store.clear(route.userId);
   route = null;
   show("setup");
   app.dataset.phase = "";
