@@ -93,7 +93,7 @@ test: install $(CHROMIUM) $(SOFFICE) ## the whole suite on SQLite (with the cove
 FAST := -p no:cacheprovider --ignore=tests/browser --ignore=tests/api/test_fuzz.py \
 	--ignore=tests/exports/test_import_limits.py
 
-test-fast: install ## the inner loop: SQLite only, no browser, no fuzzing, no memory-bound workbook runs, 2 workers (~1¼ min; docs/testing.md)
+test-fast: install ## the inner loop: SQLite only, no browser, no fuzzing, no memory-bound workbook runs, 2 workers (~2 min; docs/testing.md)
 	$(BIN)/pytest $(FAST) $(XDIST) $(ARGS)
 
 coverage: install ## the fast suite under coverage: what app/ lines it misses, checked against the floor
