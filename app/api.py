@@ -209,6 +209,15 @@ def _bounded(convert: Any) -> Any:
     return parse
 
 
+_BOUNDED_INT, _BOUNDED_FLOAT = _bounded(int), _bounded(float)
+
+
+def _refuse_too_deep() -> NoReturn:
+    # Translated only when refused: looking up the translation costs more than the rest of this check.
+    too_deep = _("The request body is nested deeper than %(n)d levels.", n=MAX_JSON_DEPTH)
+    _refuse(400, "json", [too_deep], message=too_deep)
+
+
 def _too_deep(value: Any) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -234,17 +243,16 @@ def _refuse_unbounded_json() -> None:
     if data.count(b",") + data.count(b"[") + data.count(b"{") > MAX_JSON_VALUES:  # before parsing it
         too_many = _("The request body holds more than %(n)s values.", n=MAX_JSON_VALUES)
         _refuse(413, "json", [too_many], message=too_many)
-    too_deep = _("The request body is nested deeper than %(n)d levels.", n=MAX_JSON_DEPTH)
     try:
-        value = json.loads(data, parse_int=_bounded(int), parse_float=_bounded(float))
+        value = json.loads(data, parse_int=_BOUNDED_INT, parse_float=_BOUNDED_FLOAT)
     except _JsonTooComplex as exc:
         _refuse(400, "json", [str(exc)], message=str(exc))
     except RecursionError:
-        _refuse(400, "json", [too_deep], message=too_deep)
+        _refuse_too_deep()
     except ValueError:  # not JSON at all: the usual 400 says so
         return
     if _too_deep(value):
-        _refuse(400, "json", [too_deep], message=too_deep)
+        _refuse_too_deep()
     request.environ[_PARSED_BODY] = value  # what request.get_json() would parse again (the same values)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sqlite3
 import weakref
@@ -175,25 +176,31 @@ def held_locks(session: Session) -> set[str]:
     return set().union(*(_held_locks.get(t, ()) for t in _transactions(session)))
 
 
-def advisory_locks(session: Session, *names: str, also: Any = None) -> Any:
+def advisory_locks(session: Session, *names: str) -> None:
     """Hold PostgreSQL advisory locks on `names` until the transaction ends, in one statement and in the
-    order given (a no-op elsewhere). `also`: a column expression read in the same round trip, after the
-    locks are taken; its value is returned (None when nothing was sent).
+    order given (a no-op elsewhere).
 
     A transaction-level lock is held until the transaction ends (or the savepoint it was taken in is rolled
     back), so asking again for one held is a round trip for nothing: the names taken are kept against the
     transaction (or savepoint) they were taken in, by weak reference, and not asked for again within it."""
     if session.get_bind().dialect.name != "postgresql":
-        return None
+        return
     held = held_locks(session)
     wanted = [name for name in dict.fromkeys(names) if name not in held]
-    if not wanted and also is None:
-        return None
-    columns = [sa.func.pg_advisory_xact_lock(lock_key(name)) for name in wanted]
-    row = session.execute(sa.select(*columns, *([] if also is None else [also]))).one()
+    if not wanted:
+        return
+    keys = {f"lock_{i}": lock_key(name) for i, name in enumerate(wanted)}
+    session.connection().execute(_locks_statement(len(wanted)), keys)
     chain = _transactions(session)  # the statement began one when there was none
     _held_locks.setdefault(chain[0], set()).update(wanted)
-    return None if also is None else row[-1]
+
+
+@functools.cache
+def _locks_statement(n: int) -> sa.Select[Any]:
+    """SELECT pg_advisory_xact_lock(:lock_0), …: built once per number of locks, not per request."""
+    return sa.select(
+        *(sa.func.pg_advisory_xact_lock(sa.bindparam(f"lock_{i}", type_=sa.BigInteger)) for i in range(n))
+    )
 
 
 def register_engine_events() -> None:

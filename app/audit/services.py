@@ -175,7 +175,8 @@ def record_created(obj: Audited, also: list[dict[str, Any]] | None = None) -> No
         session.flush()
         rows = session.info.pop(_HANDED, None)  # still here: the flush wrote nothing, its listener never ran
     if rows:
-        session.connection().execute(sa.insert(AuditLog), rows)
+        # One row as one execute: a list of one would be an executemany (psycopg's pipeline, for nothing).
+        session.connection().execute(sa.insert(AuditLog), rows[0] if len(rows) == 1 else rows)
 
 
 def register_audit_listener() -> None:
