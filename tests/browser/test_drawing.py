@@ -184,6 +184,18 @@ def test_a_control_operation_carries_its_treated_outline(
     record = make_observation(api_as(user.user))
     db.session.rollback()
     p = phone()
+    # The phone's fix is held until the test lets it go, as a phone's GPS takes a moment to answer.
+    p.page.add_init_script(
+        """(() => {
+            const geo = navigator.geolocation;
+            const get = geo.getCurrentPosition.bind(geo);
+            let release;
+            window.__fixGate = new Promise((resolve) => { release = resolve; });
+            window.__releaseFix = () => release();
+            geo.getCurrentPosition = (ok, fail, options) =>
+                get(async (position) => { await window.__fixGate; ok(position); }, fail, options);
+        })();"""
+    )
     p.sign_in(user.username)
     p.goto(f"/control-operations/new?observation_id={record['id']}")
     p.page.wait_for_selector("form[data-ready]")
@@ -192,9 +204,12 @@ def test_a_control_operation_carries_its_treated_outline(
     p.page.click("[data-area-draw]")
     p.page.wait_for_selector('[data-area-tool][data-area-state="draw"]')
     wait_until(p.page, "() => window.L.PM !== undefined")
-    # The map goes to the phone's position (no fix on this form): wait for it before tapping.
+    # The map goes to the phone's position (no fix on this form). The tool marks data-area-located when
+    # that move has ended with the map's centre on the position, so the taps below land around it; not
+    # before the phone has answered.
+    assert p.page.locator("[data-area-tool]").get_attribute("data-area-located") is None
+    p.page.evaluate("window.__releaseFix()")
     wait_until(p.page, f"() => {TOOL}.dataset.areaLocated === '1'")
-    p.page.wait_for_timeout(500)  # the map's move to it
     _tap_map(p.page, [(-50, -50), (50, -50), (0, 50)])
     p.page.click("[data-area-finish]")
     p.page.wait_for_selector('[data-area-tool][data-area-state="closed"]')
@@ -205,6 +220,9 @@ def test_a_control_operation_carries_its_treated_outline(
     [stored] = _stored(ControlOperation, ControlOperation.operator_id, user.id)
     ring = stored["geometry"]["coordinates"][0]
     assert len(ring) == 4
+    # Taps 50 px from the centre at zoom 18 are some 30 m from the phone (at the district view, km).
+    lat, lon = PADDY
+    assert all(abs(y - lat) < 0.001 and abs(x - lon) < 0.001 for x, y in ring), ring
     assert stored["geometry_area_m2"] == pytest.approx(_geodesic_m2(ring), rel=1e-6)
     assert stored["area_m2"] == pytest.approx(stored["geometry_area_m2"], rel=1e-6)
 

@@ -69,29 +69,25 @@ def test_signing_out_with_unsent_records_warns_and_keeps_them(phone: Any, field_
         }""",
         [outbox_js, walker.id],
     )
+    # Every question the page asks is noted; the first is answered "stay signed in", the second "sign out".
     asked: list[str] = []
 
-    def answer(accept: bool) -> Any:
-        def handle(dialog: Any) -> None:
-            asked.append(dialog.message)
-            dialog.accept() if accept else dialog.dismiss()
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if len(asked) == 2 else dialog.dismiss()
 
-        return handle
-
-    p.page.once("dialog", answer(False))  # stay signed in
+    p.page.on("dialog", answer)
     p.page.click("details.menu summary")
-    p.page.click("form[action$='/sign-out'] button")
-    for _ in range(300):  # the question comes once the outbox is read (a moment after the click)
-        if asked:
-            break
-        p.page.wait_for_timeout(50)
+    # The question comes once the outbox is read, a moment after the click.
+    with p.page.expect_event("dialog"):
+        p.page.click("form[action$='/sign-out'] button")
     assert len(asked) == 1 and "1" in asked[0]
     p.goto("/")
     assert p.page.url.endswith("/") and p.page.locator("form[action$='/sign-out']").count() == 1
 
-    p.page.once("dialog", answer(True))
     p.page.click("details.menu summary")
-    p.page.click("form[action$='/sign-out'] button")
+    with p.page.expect_event("dialog"):
+        p.page.click("form[action$='/sign-out'] button")
     p.page.wait_for_url("**/sign-in?signed_out=1")
     assert len(asked) == 2
     kept = p.page.evaluate("async (src) => (await (await import(src)).all()).length", outbox_js)

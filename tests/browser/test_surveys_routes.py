@@ -221,12 +221,24 @@ def test_a_route_walked_offline_and_reloaded_midway_is_sent_later(phone: Any, wa
     p.page.wait_for_selector("[data-route-app][data-ready]")
     expect(p.page.locator("[data-route-app]")).to_have_attribute("data-points", "3")
     expect(p.page.locator("[data-route-app]")).to_have_attribute("data-phase", "running")
-    # Paused, a move records nothing; resumed, the phone's position is the next point.
+    # Paused, the route page stops following the phone, and a move records nothing; resumed, the phone's
+    # position is the next point.
     p.page.click("[data-route-pause]")
-    p.context.set_geolocation({"latitude": _step(3)[0], "longitude": _step(3)[1], "accuracy": 5})
-    p.page.wait_for_timeout(500)
+    expect(p.page.locator("[data-route-app]")).to_have_attribute("data-watching", "no")
+    # A watch of the test's own shows when the page has the phone's new position: only then is "still
+    # 3 points" worth asserting.
+    p.page.evaluate(
+        "() => { window.testWatch = navigator.geolocation.watchPosition("
+        "(pos) => { window.testFix = [pos.coords.latitude, pos.coords.longitude]; }); }"
+    )
+    lat, lon = _step(3)
+    p.context.set_geolocation({"latitude": lat, "longitude": lon, "accuracy": 5})
+    wait_until(p.page, f"() => window.testFix?.[0] === {lat!r} && window.testFix?.[1] === {lon!r}")
+    p.page.evaluate("() => navigator.geolocation.clearWatch(window.testWatch)")
     expect(p.page.locator("[data-route-app]")).to_have_attribute("data-points", "3")
+    expect(p.page.locator("[data-route-app]")).to_have_attribute("data-phase", "paused")
     p.page.click("[data-route-resume]")
+    expect(p.page.locator("[data-route-app]")).to_have_attribute("data-watching", "yes")
     _points_at_least(p, 4)
     _walk(p, range(4, 6))
     p.page.click("[data-route-stop]")

@@ -279,9 +279,21 @@ export class AreaTool {
       else if (b) this.map.fitBounds([[b[1], b[0]], [b[3], b[2]]]);
       else this.map.setView([30.67, 107.8], 10);
       // No fix from the form (the control form has none): the phone's own position, where it is given.
+      // Moved here, not by locate's setView (its locationfound fires while an animated move still runs):
+      // data-area-located is set on the moveend that leaves the map's centre on the phone (within a pixel),
+      // so a tap after it lands there. The zoom is Leaflet's own (the fix's accuracy circle), at most 18.
       if (!here && !this.points) {
-        this.map.once("locationfound", () => { this.box.dataset.areaLocated = "1"; });
-        this.map.locate({ setView: true, maxZoom: 18, enableHighAccuracy: true, timeout: 30_000 });
+        const map = this.map;
+        map.once("locationfound", ({ latlng, bounds }) => {
+          const arrived = () => {
+            if (map.latLngToContainerPoint(latlng).distanceTo(map.getSize().divideBy(2)) > 1) return;
+            map.off("moveend", arrived);
+            this.box.dataset.areaLocated = "1";
+          };
+          map.on("moveend", arrived);
+          map.setView(latlng, Math.min(map.getBoundsZoom(bounds), 18));
+        });
+        map.locate({ setView: false, enableHighAccuracy: true, timeout: 30_000 });
       }
       if (here) L.circleMarker(here, { radius: 5, color: "#1a73e8", weight: 2, interactive: false }).addTo(this.map);
     }

@@ -94,17 +94,21 @@ function onGpsError(error) {
   $("[data-route-gps]").textContent = error.code === 1 ? words.gps_denied : words.gps_waiting;
 }
 
+// data-watching says whether the page is following the phone's position: "yes" while the route runs,
+// "no" once paused (no GPS watch, so a move then reaches nothing here and records nothing).
 function watch() {
   if (recorder) return;
   $("[data-route-gps]").textContent = words.gps_waiting;
   recorder = new store.Recorder(route, points[points.length - 1], onPoint);
   recorder.onError = onGpsError;
   recorder.start();
+  app.dataset.watching = "yes";
 }
 
 function unwatch() {
   if (recorder) recorder.stop();
   recorder = null;
+  app.dataset.watching = "no";
 }
 
 function showFigures() {
