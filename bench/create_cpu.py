@@ -4,8 +4,9 @@ which on a shared machine mostly measures the other work on it).
 
 `time.process_time()` counts only this process's CPU, so the time the machine gives to other processes
 is left out (on SQLite the database's work is in this process and counted; on PostgreSQL the server's
-is not, for either side). Rounds of `--creates` creates alternate between the app and the bare app
-(bench/bare_app.py); the figures are the best round of each. Also: SQL statements per create (both) and
+is not, for either side). Rounds of `--creates` creates alternate between the app, the bare app
+(bench/bare_app.py) and the floor (bench/floor_app.py: the contract's statements alone, the best any
+implementation could do); the figures are the best round of each. Also: SQL statements per create (both) and
 Python function calls per create (cProfile of one round of each).
 
     .venv/bin/python bench/create_cpu.py --database-url URL [--rounds 6] [--creates 100]
@@ -98,19 +99,20 @@ def main() -> int:
             BENCH_BARE_SURVEYOR_ID=str(ids["surveyor_id"]),
         )
         bare = importlib.import_module("bare_app").app
+        floor = importlib.import_module("floor_app").app
+        signed = {"Authorization": f"Bearer {token}"}
         posts = {
-            "app": _poster(
-                app.test_client(), "/api/v1/observations", bodies, {"Authorization": f"Bearer {token}"}
-            ),
+            "app": _poster(app.test_client(), "/api/v1/observations", bodies, signed),
             "bare": _poster(bare.test_client(), "/observations", bodies, {}),
+            "floor": _poster(floor.test_client(), "/observations", bodies, signed),
         }
         for post in posts.values():
             for i in range(20):  # warm up
                 post(i)
 
-        cpu: dict[str, list[float]] = {"app": [], "bare": []}
+        cpu: dict[str, list[float]] = {name: [] for name in posts}
         for round_ in range(args.rounds):
-            for name in ("bare", "app") if round_ % 2 == 0 else ("app", "bare"):
+            for name in ("bare", "floor", "app") if round_ % 2 == 0 else ("app", "floor", "bare"):
                 post = posts[name]
                 started = time.process_time()
                 for i in range(args.creates):
@@ -149,21 +151,27 @@ def main() -> int:
             db.session.remove()
             db.engine.dispose()
 
-    app_ms, bare_ms = min(cpu["app"]), min(cpu["bare"])
+    app_ms, bare_ms, floor_ms = min(cpu["app"]), min(cpu["bare"]), min(cpu["floor"])
     record = {
         "database": args.database_url.split(":", 1)[0].split("+")[0],
         "app_cpu_ms": round(app_ms, 3),
         "bare_cpu_ms": round(bare_ms, 3),
+        "floor_cpu_ms": round(floor_ms, 3),
         "ratio": round(bare_ms / app_ms, 3),  # as a throughput ratio: app / bare
+        # The best any implementation of the contract's statements could do (bench/floor_app.py).
+        "floor_ratio": round(bare_ms / floor_ms, 3),
         "app_rounds_ms": [round(x, 3) for x in cpu["app"]],
         "bare_rounds_ms": [round(x, 3) for x in cpu["bare"]],
+        "floor_rounds_ms": [round(x, 3) for x in cpu["floor"]],
         "app_statements": len(per_create["app"]),
         "bare_statements": len(per_create["bare"]),
+        "floor_statements": len(per_create["floor"]),
         "app_statements_mean": mean_statements["app"],
         "app_statement_kinds": kinds["app"],
         "bare_statements_mean": mean_statements["bare"],
         "app_calls_per_create": round(calls["app"]),
         "bare_calls_per_create": round(calls["bare"]),
+        "floor_calls_per_create": round(calls["floor"]),
         "statements": {
             name: [" ".join(s.split())[:140] for s in stmts] for name, stmts in per_create.items()
         },

@@ -505,13 +505,16 @@ def create(runner: Runner, env: dict[str, str], folder: Path, database: str, url
         met=record["ratio"] is not None and record["ratio"] >= record["budget_ratio"] and failed == 0,
         why=(
             f"{record.get('statements_per_create', '?')} SQL statements per create against the bare "
-            "one INSERT; " + (profile_shares(profile) or "see the profile")
+            f"one INSERT; the contract's statements alone (bench/floor_app.py) reach "
+            f"{record['floor_ratio']}×; " + (profile_shares(profile) or "see the profile")
         ),
         notes=(
             f"gunicorn 2 workers, {record['connections']} connections from loadgen.py, "
             f"best of {record['rounds']}× {record['seconds_per_run']:.0f} s each, alternating "
             f"(ratio of medians {record['ratio_of_medians']}); "
             f"p95 {record['app_p95_ms']:.0f} vs {record['bare_p95_ms']:.0f} ms; "
+            f"floor (the contract's statements alone) {record['floor_rps']:.0f} req/s, "
+            f"{record['floor_ratio']}×; "
             f"{failed} failed requests"
             + (
                 f"; {record['statements_per_create']} SQL statements per create"
