@@ -7,7 +7,7 @@ The statements are the app's own, built by the app's code (so the floor follows 
 
 1. the bearer token with its user and organization (app/accounts/services.py);
 2. PostgreSQL: the client_uuid's and the species' advisory locks (app/db.py, app/idempotency.py);
-3. the client_uuid look-up with the nearest-site and duplicate searches (app/observations/services.py);
+3. the client_uuid look-up with the nearest-site and duplicate searches (app/observations/create.py);
 4. the record and one flag (PostgreSQL: one INSERT with a data-modifying CTE; SQLite: two INSERTs);
 5. its audit row.
 
@@ -37,7 +37,7 @@ from app.audit.models import AuditLog
 from app.config import load_config
 from app.db import lock_key, register_engine_events
 from app.observations.models import Observation, ObservationFlag, PositionSource, ReviewStatus
-from app.observations.services import _nearby_statement
+from app.observations.create import _nearby_statement
 from app.sites.services import box_params, degree_box, species_lock
 
 

@@ -23,7 +23,7 @@ from app.events import publish
 from app.extensions import db
 from app.geo.crs import distance_m
 from app.idempotency import same_request
-from app.observations import services as observations
+from app.observations.create import create_observation
 from app.sites.models import Site
 
 FOLLOW_UP_LABELS = {
@@ -182,7 +182,7 @@ def complete_follow_up(*, actor: User, follow_up: FollowUp, observation_args: di
             ),
         )
     observation_args = {**observation_args, "species_id": site.species_id}
-    observation, _created = observations.create_observation(actor=actor, args=observation_args, at_site=site)
+    observation, _created = create_observation(actor=actor, args=observation_args, at_site=site)
     follow_up.status = FollowUpStatus.DONE
     # Completed when the re-inspection was made (its observation's time), not when it reached us: a
     # phone offline for a day sends it late.

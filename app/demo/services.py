@@ -24,7 +24,7 @@ from app.district.boundaries import has_outline, inside_district, outline, towns
 from app.district.models import Township
 from app.district.services import get_district
 from app.extensions import db
-from app.observations import services as observations
+from app.observations.create import create_observation
 from app.observations.schemas import ObservationCreateArgs
 from app.species.models import Species
 from app.surveys import campaigns, plots, routes
@@ -154,7 +154,7 @@ def seed_campaign(admin: User) -> str:
     # Found along the route: the first target, with its density; the other searched and not found.
     found_at = points[len(points) // 2]
     minutes = round(route.moving_s / 60)
-    found, _created = observations.create_observation(
+    found, _created = create_observation(
         actor=admin,
         args=ObservationCreateArgs().load(
             {
@@ -173,7 +173,7 @@ def seed_campaign(admin: User) -> str:
             }
         ),
     )
-    observations.create_observation(
+    create_observation(
         actor=admin,
         args=ObservationCreateArgs().load(
             {

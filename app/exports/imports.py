@@ -43,7 +43,7 @@ from app.exports.labels import position_source_code
 from app.exports.layouts import SheetSpec, load_template
 from app.exports.reader import ReadLimits, SheetRow, read_census
 from app.extensions import db
-from app.observations import services as observations
+from app.observations.create import create_observation
 from app.observations.schemas import ObservationCreateArgs
 from app.sites.models import Site
 from app.species.models import ControlMethod, Species, SpeciesName
@@ -278,7 +278,7 @@ class Importer:
         surveyor = self.person(v.get("surveyor"))
         try:
             with db.session.begin_nested():
-                record, created = observations.create_observation(
+                record, created = create_observation(
                     actor=surveyor.user,
                     args=args,
                     organization_id=self.organization.id,

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from app.api import page_of, paginate
 from app.errors import InvalidInput
-from app.observations import review, services
+from app.observations import create, review, services
 from app.observations.models import Observation
 from app.observations.schemas import (
     GeoJSONQueryArgs,
@@ -59,7 +59,7 @@ class Observations(MethodView):
         Idempotent by `client_uuid`: sending the same record again returns it with 200. Checks that
         may be wrong in good faith become `flags` (low_accuracy, possible_duplicate, …), not errors.
         """
-        observation, created = services.create_observation(actor=current_user, args=args)
+        observation, created = create.create_observation(actor=current_user, args=args)
         return observation, 201 if created else 200
 
 

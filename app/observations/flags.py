@@ -23,7 +23,7 @@ def update_flags(
     find_duplicate: Callable[[Observation], int | None] | None = None,
 ) -> None:
     """Set the record's flags; `find_duplicate` when the caller has already searched (one query with the
-    site search, app/observations/services.py)."""
+    site search, app/observations/create.py)."""
     config = current_app.config
     accuracy = observation.accuracy_m
     observation.set_flag(
@@ -58,7 +58,7 @@ DUPLICATE_CANDIDATES = 50
 
 def new_duplicate_candidates() -> sa.Select[Any]:
     """`duplicate_candidates` of a record not yet written, with bind parameters (`duplicate_params`): a
-    statement the create path builds once (app/observations/services.py)."""
+    statement the create path builds once (app/observations/create.py)."""
     records = Observation.__table__
     return (
         sa.select(records.c.id, records.c.longitude, records.c.latitude)

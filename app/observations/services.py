@@ -3,32 +3,23 @@ review: review.py)."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
 from app import policy
 from app.accounts.models import Organization, User
-from app.audit.services import record_created, update_row
 from app.clock import day_end, day_start
-from app.db import column_changes, loaded, utcnow, written
 from app.district.services import find_townships, find_village
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.events import publish
 from app.extensions import db
-from app.geo.crs import CRS, distance_m, to_wgs84
-from app.idempotency import CreateOnce, fingerprint
+from app.geo.crs import CRS, distance_m
 from app.observations.checks import METRIC_FIELDS, Checked, check_record, derived_severity, polygon_area
-from app.observations.events import ObservationRecorded, ObservationResubmitted
+from app.observations.events import ObservationResubmitted
 from app.observations.flags import (
-    closest_duplicate,
-    duplicate_params,
-    new_duplicate_candidates,
     refresh_photo_flag,
     update_flags,
 )
@@ -91,267 +82,6 @@ def _place(
         actor=actor,
         nearest=nearest,
     )
-
-
-@functools.cache
-def _nearby_statement() -> sa.Select[Any]:
-    """A new record's first read, built once: what an earlier try of its client_uuid made (with the
-    reference version, `CreateOnce.earlier`), then the nearest-site and duplicate searches of its
-    surroundings: the species' sites in the box, with every column (the one joined becomes the session's
-    Site without another query), and the duplicate candidates, their other columns null; `is_site` tells
-    them apart. One row with only the look-up when there is nothing around."""
-    site_columns = [Site.__table__.c[attr.columns[0].key] for attr in _site_columns()]
-    first = [c for c in site_columns if c.key in ("id", "longitude", "latitude")]
-    first.sort(key=lambda c: ("id", "longitude", "latitude").index(c.key))
-    rest = [c for c in site_columns if c not in first]
-    duplicates = new_duplicate_candidates().subquery()
-    nearby = sa.union_all(
-        sites.sites_in_box(*first, *rest, sa.literal_column("1").label("is_site")),
-        sa.select(
-            duplicates.c.id,
-            duplicates.c.longitude,
-            duplicates.c.latitude,
-            *(sa.null().label(c.key) for c in rest),
-            sa.literal_column("0").label("is_site"),
-        ),
-    ).subquery("nearby")
-    found, version = CreateOnce.lookup_columns(Observation)
-    head = sa.select(found.label("earlier_id"), version.label("reference_version")).subquery("head")
-    return sa.select(head, nearby).select_from(head.outerjoin(nearby, sa.true()))
-
-
-class _NearbySearch:
-    """A new record's two searches of its surroundings, run with the look-up of its client_uuid before it
-    is checked (one statement, `_nearby_statement`): the nearest site of its species (to join) and an
-    earlier record it may repeat (to flag). The point is the one the check will find (the sent point in
-    WGS-84); the site placement asks for the nearest site after its lock on the species' sites, which
-    the create has taken before this read (PostgreSQL; SQLite's writers are serialized)."""
-
-    def __init__(self, args: dict[str, Any]) -> None:
-        lon, lat = to_wgs84(args["longitude"], args["latitude"], CRS(args["crs"]))
-        self.point = (lon, lat)
-        self.radius_m = float(current_app.config["IAS_SITE_RADIUS_M"])
-        probe = SimpleNamespace(
-            species_id=args["species_id"],
-            detected=args["detected"],
-            observed_at=args["observed_at"],
-            longitude=lon,
-            latitude=lat,
-        )
-        self.params = {
-            **sites.box_params(args["species_id"], lon, lat, self.radius_m),
-            **duplicate_params(probe),  # type: ignore[arg-type]
-        }
-        self.rows: list[Any] = []
-        self.duplicate_rows: list[Any] = []
-
-    def read(self, once: CreateOnce[Observation]) -> Observation | None:
-        """Run the statement; returns what `once.earlier()` would."""
-        params = {**self.params, **once.lookup_params()}
-        rows = db.session.connection().execute(_nearby_statement(), params).all()
-        self.rows = [row for row in rows if row.is_site is not None]
-        self.duplicate_rows = [row[2:5] for row in self.rows if not row.is_site]
-        return once.earlier(found=rows[0].earlier_id, version=rows[0].reference_version)
-
-    def nearest_site(self, radius_m: float) -> Site | None:
-        if radius_m != self.radius_m:  # pragma: no cover - the placement's radius is the same setting
-            raise AssertionError("the site search was made with another radius")
-        lon, lat = self.point
-        site_rows = [row for row in self.rows if row.is_site]
-        found = sites.closest((row[2:5] for row in site_rows), lon, lat, radius_m)
-        if found is None:
-            return None
-        row = next(row._mapping for row in site_rows if row[2] == found)
-        return loaded(db.session(), Site, {attr.key: row[attr.columns[0].key] for attr in _site_columns()})
-
-    def duplicate(self, observation: Observation) -> int | None:
-        return closest_duplicate(observation, self.duplicate_rows)
-
-
-@functools.cache
-def _site_columns() -> Any:
-    # Read on first use, not at import: inspecting a mapper's attributes configures every mapper, which
-    # fails while the models of the domains above this one are not imported yet.
-    return sa.inspect(Site).column_attrs
-
-
-def _clash(existing: Observation) -> Conflict:
-    return Conflict(
-        _(
-            "A different record was already sent with this client_uuid (observation %(id)s); "
-            "make a new client_uuid for a new record.",
-            id=existing.id,
-        ),
-        {"client_uuid": [_("already used for observation %(id)s", id=existing.id)]},
-    )
-
-
-def create_observation(
-    *,
-    actor: User,
-    args: dict[str, Any],
-    at_site: Site | None = None,
-    organization_id: int | None = None,
-    legacy_surveyor: str | None = None,
-) -> tuple[Observation, bool]:
-    """Record an observation, or return the one an earlier try of the same request made.
-
-    `at_site` pins the record to a site (a re-inspection there) instead of the nearest one.
-    `organization_id` is the organization the record belongs to when not the actor's (a workbook
-    imported for a bureau by an admin); `legacy_surveyor` the surveyor such a workbook named when no
-    colleague of that name records there.
-    Returns (observation, created). Raises InvalidInput, and Conflict when the client_uuid was used
-    for different content. Safe under concurrent retries: the unique (organization, client_uuid)
-    constraint decides, and the loser returns the winner's record.
-    """
-    owner = actor.organization_id if organization_id is None else organization_id
-    once = CreateOnce(Observation, owner, args["client_uuid"], fingerprint(args, sender_id=actor.id), _clash)
-    # PostgreSQL: this client_uuid's lock and the species' sites' (the placement's, app/sites/services.py)
-    # in one round trip, before the look-up; no savepoint then (app/idempotency.py, `CreateOnce.lock`).
-    once.lock(*([] if at_site is not None else [sites.species_lock(args["species_id"])]))
-    nearby = None if at_site is not None else _NearbySearch(args)
-    earlier = once.earlier() if nearby is None else nearby.read(once)
-    if earlier is not None:
-        return earlier, False
-    checked = check_record(args)
-    # Before the write: a higher domain may refuse it (surveys checks the campaign, docs/surveys.md).
-    publish(
-        ObservationRecorded(
-            client_uuid=args["client_uuid"],
-            organization_id=owner,
-            surveyor_id=actor.id,
-            species_id=checked.species.id,
-            detected=checked.values["detected"],
-            observed_at=checked.values["observed_at"],
-            campaign_id=args.get("campaign_id"),
-            route_uuid=args.get("route_uuid"),
-        )
-    )
-
-    def build() -> Observation:
-        observation = Observation(
-            client_uuid=args["client_uuid"],
-            payload_sha256=once.payload,
-            organization_id=owner,
-            surveyor_id=actor.id,
-            legacy_surveyor=legacy_surveyor,
-            status=ReviewStatus.SUBMITTED,
-            # A new record has none, and its flags are set below: known now, not asked of the database
-            # when the answer is written (a collection read on a new object is not kept in it).
-            photos=[],
-            flag_rows=[],
-            campaign_id=args.get("campaign_id"),
-            route_uuid=args.get("route_uuid"),
-        )
-        _apply(observation, checked)
-        if at_site is not None:
-            sites.record_visit(at_site, detected=observation.detected, observed_at=observation.observed_at)
-            observation.site = at_site
-            update_flags(observation, checked)
-        else:
-            assert nearby is not None  # noqa: S101 -- made above when there is no site given
-            _place(observation, checked, actor, nearby.nearest_site)
-            update_flags(observation, checked, nearby.duplicate)
-        _insert(observation)
-        if observation.geometry is not None:
-            refresh_extent(observation.site)
-        if observation.site is not None:
-            sites.refresh_status(observation.site, functools.partial(latest_detections, observation.site.id))
-        return observation
-
-    return once.create(build)
-
-
-def _insert(observation: Observation) -> None:
-    """Write a new record with three Core statements (the record, INSERT returning its id; its flags; its
-    audit row) and hand it to the session as a persistent, loaded object; nothing is read back.
-
-    The unit of work's flush of a new record (nine relationships to sort and sync) cost more than the
-    rest of the create together (bench/RESULTS.md). What the record points at is flushed first when new
-    (a site opened for it), so that its id is known; a site's changed dates are flushed at the commit.
-    """
-    if any(isinstance(obj, Site) for obj in db.session.new):
-        db.session.flush()
-    now = utcnow()
-    observation.created_at = observation.updated_at = now
-    observation.species_id = observation.species.id
-    for relation in ("site", "township", "village", "habitat"):
-        target = getattr(observation, relation)
-        setattr(observation, f"{relation}_id", None if target is None else target.id)
-    values: dict[str, Any] = {}
-    loaded = observation.__dict__
-    for attr in sa.inspect(Observation).column_attrs:
-        if attr.key == "id":
-            continue
-        value = loaded.get(attr.key)
-        column = attr.columns[0]
-        if value is None and column.default is not None and column.default.is_scalar:
-            value = column.default.arg
-        if attr.key not in loaded or value is not loaded[attr.key]:
-            setattr(observation, attr.key, value)  # loaded: never asked of the database afterwards
-        values[column.key] = value
-    connection = db.session.connection()
-    flags = [f.flag for f in observation.flag_rows]
-    if flags and connection.dialect.name == "postgresql":
-        # The record and its flags in one round trip: a data-modifying CTE.
-        params = {**values, **{f"flag_{i}": flag for i, flag in enumerate(flags)}}
-        row = connection.execute(_insert_with_flags(tuple(values), len(flags)), params).first()
-        assert row is not None  # noqa: S101 -- one row a flag
-        observation.id = row[0]
-    else:
-        inserted = connection.execute(sa.insert(Observation.__table__), values).inserted_primary_key
-        assert inserted is not None  # noqa: S101 -- an INSERT of one row
-        observation.id = inserted[0]
-        if flags:
-            connection.execute(
-                sa.insert(ObservationFlag.__table__),
-                [{"observation_id": observation.id, "flag": flag} for flag in flags],
-            )
-    for flag in observation.flag_rows:
-        flag.observation_id = observation.id
-        sa.orm.make_transient_to_detached(flag)
-    sa.orm.make_transient_to_detached(observation)
-    session = db.session()
-    session.add(observation)  # persistent (with its flags), as if flushed
-    record_created(observation, _write_visit(session, connection, observation.site))
-
-
-@functools.cache
-def _insert_with_flags(columns: tuple[str, ...], n_flags: int) -> sa.Insert:
-    """PostgreSQL: INSERT the record (`columns`, bind parameters of the same names) in a CTE and its
-    `n_flags` flags (`flag_0` …) from it, returning the record's id (once a flag)."""
-    table, flags = Observation.__table__, ObservationFlag.__table__
-    new = (
-        sa.insert(table)
-        .values({key: sa.bindparam(key, type_=table.c[key].type) for key in columns})
-        .returning(table.c.id)
-        .cte("new_observation")
-    )
-    rows = [sa.select(new.c.id, sa.bindparam(f"flag_{i}", type_=flags.c.flag.type)) for i in range(n_flags)]
-    return (
-        sa.insert(flags)
-        .add_cte(new)
-        .from_select(["observation_id", "flag"], rows[0] if n_flags == 1 else sa.union_all(*rows))
-        .returning(flags.c.observation_id)
-    )
-
-
-def _write_visit(
-    session: sa.orm.Session, connection: sa.Connection, site: Site | None
-) -> list[dict[str, Any]]:
-    """The joined site's new dates (and status) written with a Core UPDATE, not the unit of work's flush
-    (a third of the create's time, bench/RESULTS.md); returns its audit row for `record_created`."""
-    if site is None or site not in session.dirty:
-        return []
-    changes = column_changes(site)
-    if changes is None:
-        return []  # flushed with the audit row instead
-    audit_row = update_row(site) if changes else None
-    if changes:
-        table = Site.__table__
-        connection.execute(sa.update(table).where(table.c.id == site.id), changes)
-    written(session, site)
-    return [] if audit_row is None else [audit_row]
 
 
 def refresh_extent(site: Site | None) -> None:

@@ -51,7 +51,7 @@ def species_lock(species_id: int) -> str:
 
 def sites_in_box(*columns: Any) -> sa.Select[Any]:
     """`columns` of the sites of a species in a box, with bind parameters (`box_params`): a statement a hot
-    path builds once (app/observations/services.py)."""
+    path builds once (app/observations/create.py)."""
     sites = Site.__table__
     return sa.select(*columns).where(
         sites.c.species_id == sa.bindparam("site_species_id"),
