@@ -159,6 +159,17 @@ def update_row(obj: Audited) -> dict[str, Any] | None:
     return _row(obj, "update", changes, actor_id, actor_label)
 
 
+def created_row(obj: Audited) -> dict[str, Any]:
+    """The audit row of a new row not written yet, without what only its id tells (`entity_id`, and `id`
+    in `changes`): for a caller that writes the row and its audit row in one statement and fills those in
+    there from the id the INSERT makes (PostgreSQL, app/observations/create.py). Otherwise the row
+    `record_created` writes."""
+    actor_id, actor_label = current_actor()
+    row = _row(obj, "create", _changes(obj, "create"), actor_id, actor_label)
+    del row["entity_id"]
+    return row
+
+
 def record_created(obj: Audited, also: list[dict[str, Any]] | None = None) -> None:
     """The audit row of a row written with a Core insert instead of the unit of work's flush (a new
     record, app/observations/services.py): the same row the flush listener writes for a new object.

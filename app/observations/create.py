@@ -17,7 +17,8 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from app.accounts.models import User
-from app.audit.services import record_created, update_row
+from app.audit.models import AuditLog
+from app.audit.services import created_row, record_created, update_row
 from app.db import column_changes, loaded, utcnow, written
 from app.errors import Conflict
 from app.events import publish
@@ -203,15 +204,19 @@ def create_observation(
 
 
 def _insert(observation: Observation) -> None:
-    """Write a new record with three Core statements (the record, INSERT returning its id; its flags; its
-    audit row) and hand it to the session as a persistent, loaded object; nothing is read back.
+    """Write a new record with Core statements (the record, INSERT returning its id; its flags; the joined
+    site's new dates; the audit rows) and hand it to the session as a persistent, loaded object; nothing
+    is read back. On PostgreSQL they are one statement (`_write_all`) when the session holds no other
+    change; elsewhere, or with other changes waiting, one statement each (`record_created` flushes the
+    others with the audit rows).
 
     The unit of work's flush of a new record (nine relationships to sort and sync) cost more than the
     rest of the create together (bench/RESULTS.md). What the record points at is flushed first when new
-    (a site opened for it), so that its id is known; a site's changed dates are flushed at the commit.
+    (a site opened for it), so that its id is known.
     """
-    if any(isinstance(obj, Site) for obj in db.session.new):
-        db.session.flush()
+    session = db.session()
+    if any(isinstance(obj, Site) for obj in session.new):
+        session.flush()
     now = utcnow()
     observation.created_at = observation.updated_at = now
     observation.species_id = observation.species.id
@@ -230,14 +235,26 @@ def _insert(observation: Observation) -> None:
         if attr.key not in loaded or value is not loaded[attr.key]:
             setattr(observation, attr.key, value)  # loaded: never asked of the database afterwards
         values[column.key] = value
-    connection = db.session.connection()
+    connection = session.connection()
     flags = [f.flag for f in observation.flag_rows]
-    if flags and connection.dialect.name == "postgresql":
-        # The record and its flags in one round trip: a data-modifying CTE.
-        params = {**values, **{f"flag_{i}": flag for i, flag in enumerate(flags)}}
-        row = connection.execute(_insert_with_flags(tuple(values), len(flags)), params).first()
-        assert row is not None  # noqa: S101 -- one row a flag
-        observation.id = row[0]
+    site = observation.site
+    visit = _visit_changes(session, site) if connection.dialect.name == "postgresql" else None
+    if visit is not None:
+        site_changes, site_audit = visit
+        audit_rows = [*([] if site_audit is None else [site_audit]), created_row(observation)]
+        # Every name prefixed: a Core UPDATE also SETs any column named by an execution parameter.
+        params = {
+            **{f"record_{key}": value for key, value in values.items()},
+            **{f"flag_{i}": flag for i, flag in enumerate(flags)},
+            **{f"site_{key}": value for key, value in site_changes.items()},
+            "site_visited": None if site is None else site.id,
+            **{f"audit_{i}_{key}": value for i, row in enumerate(audit_rows) for key, value in row.items()},
+            "audit_occurred_at": now,
+        }
+        statement = _write_all(tuple(values), len(flags), tuple(site_changes), site_audit is not None)
+        observation.id = connection.execute(statement, params).scalar_one()
+        if site_changes:
+            written(session, site)
     else:
         inserted = connection.execute(sa.insert(Observation.__table__), values).inserted_primary_key
         assert inserted is not None  # noqa: S101 -- an INSERT of one row
@@ -251,29 +268,92 @@ def _insert(observation: Observation) -> None:
         flag.observation_id = observation.id
         sa.orm.make_transient_to_detached(flag)
     sa.orm.make_transient_to_detached(observation)
-    session = db.session()
     session.add(observation)  # persistent (with its flags), as if flushed
-    record_created(observation, _write_visit(session, connection, observation.site))
+    if visit is None:
+        record_created(observation, _write_visit(session, connection, site))
+
+
+def _visit_changes(
+    session: sa.orm.Session, site: Site | None
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """The joined site's changed columns and their audit row (None: nothing audited changed), when they
+    are the session's only change waiting; None when there is any other (a flush must write it)."""
+    if session.new or session.deleted or any(obj is not site for obj in session.dirty):
+        return None
+    if site is None or site not in session.dirty:
+        return {}, None
+    changes = column_changes(site)
+    if changes is None:
+        return None
+    return changes, update_row(site) if changes else None
+
+
+_AUDIT_COLUMNS = ("actor_id", "actor_label", "action", "entity_type", "changes", "ip")
 
 
 @functools.cache
-def _insert_with_flags(columns: tuple[str, ...], n_flags: int) -> sa.Insert:
-    """PostgreSQL: INSERT the record (`columns`, bind parameters of the same names) in a CTE and its
-    `n_flags` flags (`flag_0` …) from it, returning the record's id (once a flag)."""
-    table, flags = Observation.__table__, ObservationFlag.__table__
+def _write_all(
+    columns: tuple[str, ...], n_flags: int, site_columns: tuple[str, ...], site_audit: bool
+) -> sa.Select[Any]:
+    """PostgreSQL: a create's writes in one statement, data-modifying CTEs, returning the record's id: the
+    record (`columns`, bind parameters `record_<column>`), its `n_flags` flags (`flag_0` …), the joined
+    site's changed `site_columns` (`site_<column>`, `site_visited`), and the audit rows (`audit_<i>_<column>`,
+    `audit_occurred_at`): the site's update first when `site_audit`, then the record's, whose `entity_id`
+    and `id` in `changes` are its new id (`app.audit.services.created_row`)."""
+    records, flags = Observation.__table__, ObservationFlag.__table__
+    audit, sites_table = AuditLog.__table__, Site.__table__
     new = (
-        sa.insert(table)
-        .values({key: sa.bindparam(key, type_=table.c[key].type) for key in columns})
-        .returning(table.c.id)
+        sa.insert(records)
+        .values({key: sa.bindparam(f"record_{key}", type_=records.c[key].type) for key in columns})
+        .returning(records.c.id)
         .cte("new_observation")
     )
-    rows = [sa.select(new.c.id, sa.bindparam(f"flag_{i}", type_=flags.c.flag.type)) for i in range(n_flags)]
-    return (
-        sa.insert(flags)
-        .add_cte(new)
-        .from_select(["observation_id", "flag"], rows[0] if n_flags == 1 else sa.union_all(*rows))
-        .returning(flags.c.observation_id)
+    ctes: list[Any] = [new]
+    if n_flags:
+        rows = [
+            sa.select(new.c.id, sa.bindparam(f"flag_{i}", type_=flags.c.flag.type)) for i in range(n_flags)
+        ]
+        ctes.append(
+            sa.insert(flags)
+            .from_select(["observation_id", "flag"], rows[0] if n_flags == 1 else sa.union_all(*rows))
+            .returning(flags.c.observation_id)
+            .cte("new_flags")
+        )
+    if site_columns:
+        ctes.append(
+            sa.update(sites_table)
+            .where(sites_table.c.id == sa.bindparam("site_visited"))
+            .values({key: sa.bindparam(f"site_{key}", type_=sites_table.c[key].type) for key in site_columns})
+            .returning(sites_table.c.id)
+            .cte("visited_site")
+        )
+
+    def audit_values(i: int) -> list[Any]:
+        return [
+            sa.bindparam("audit_occurred_at", type_=audit.c.occurred_at.type),
+            *(sa.bindparam(f"audit_{i}_{key}", type_=audit.c[key].type) for key in _AUDIT_COLUMNS),
+        ]
+
+    record_values = audit_values(int(site_audit))
+    changes = 1 + _AUDIT_COLUMNS.index("changes")
+    record_values[changes] = record_values[changes].op("||", return_type=audit.c.changes.type)(
+        sa.func.jsonb_build_object("id", sa.func.jsonb_build_array(sa.null(), new.c.id))
     )
+    record_row = sa.select(*record_values, sa.cast(new.c.id, sa.String))
+    if site_audit:
+        site_row = sa.select(
+            *audit_values(0), sa.bindparam("audit_0_entity_id", type_=audit.c.entity_id.type)
+        )
+        audit_rows: Any = sa.union_all(site_row, record_row)
+    else:
+        audit_rows = record_row
+    ctes.append(
+        sa.insert(audit)
+        .from_select(["occurred_at", *_AUDIT_COLUMNS, "entity_id"], audit_rows)
+        .returning(audit.c.id)
+        .cte("audit_rows")
+    )
+    return sa.select(new.c.id).add_cte(*ctes)
 
 
 def _write_visit(

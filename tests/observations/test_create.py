@@ -145,3 +145,70 @@ def test_typed_coordinates_are_their_own_position_source(
     assert "手工输入坐标" in zh and "地图选点" not in zh
     web.post("/language", {"lang": "en"})
     assert "typed coordinates" in web.get(f"/observations/{data['id']}").get_data(as_text=True)
+
+
+def test_a_create_writes_its_record_flags_site_dates_and_audit_rows_together(
+    api_as: Any, observation_payload: Any
+) -> None:
+    """A record joining a site moves the site's last date and is flagged a likely duplicate: the record,
+    its flag, the site's new date and both audit rows are written (on PostgreSQL in one statement), in
+    the order a flush writes them, with the record's audit row naming every stored value and its id."""
+    api = api_as("surveyor")
+    first = api.post("/api/v1/observations", json=observation_payload(observed_at="2026-05-04T09:30:00"))
+    later = observation_payload(observed_at="2026-05-04T10:00:00")
+    response = api.post("/api/v1/observations", json=later)
+    assert response.status_code == 201, response.get_json()
+    data = response.get_json()
+    assert data["site_id"] == first.get_json()["site_id"]
+    assert data["flags"] == ["possible_duplicate"]
+    db.session.expire_all()
+    stored = db.session.get(Observation, data["id"])
+    assert stored is not None and [f.flag for f in stored.flag_rows] == ["possible_duplicate"]
+    assert stored.site is not None and stored.site.last_observed_at == stored.observed_at
+
+    entries = db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.id > _last_audit_id_before(data["id"])).order_by(AuditLog.id)
+    ).all()
+    assert [(e.action, e.entity_type, e.entity_id) for e in entries] == [
+        ("update", "sites", str(stored.site_id)),
+        ("create", "observations", str(data["id"])),
+    ]
+    site_entry, record_entry = entries
+    assert site_entry.changes["last_observed_at"][1] == "2026-05-04T02:00:00+00:00"
+    assert record_entry.actor_id == api.user.id
+    expected = {
+        column.key: [None, _plain(getattr(stored, column.key))]
+        for column in Observation.__table__.c
+        if getattr(stored, column.key) is not None and column.key not in Observation.__audit_ignore__
+    }
+    assert record_entry.changes == expected
+    assert record_entry.changes["id"] == [None, data["id"]]
+
+
+def _last_audit_id_before(observation_id: int) -> int:
+    """The id of the audit row written just before the one that created `observation_id`'s site visit."""
+    created = db.session.scalar(
+        sa.select(AuditLog.id).where(
+            AuditLog.entity_type == "observations", AuditLog.entity_id == str(observation_id)
+        )
+    )
+    assert created is not None
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.max(AuditLog.id)).where(
+                AuditLog.id < created, ~((AuditLog.entity_type == "sites") & (AuditLog.action == "update"))
+            )
+        )
+        or 0
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A stored value as the audit row keeps it (JSON): times in ISO form, enums and UUIDs as text."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return value.value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
