@@ -253,8 +253,8 @@ def _insert(observation: Observation) -> None:
         }
         statement = _write_all(tuple(values), len(flags), tuple(site_changes), site_audit is not None)
         observation.id = connection.execute(statement, params).scalar_one()
-        if site_changes:
-            written(session, site)
+        if site is not None and site in session.dirty:
+            written(session, site)  # what changed is written (set to the same value: nothing to write)
     else:
         inserted = connection.execute(sa.insert(Observation.__table__), values).inserted_primary_key
         assert inserted is not None  # noqa: S101 -- an INSERT of one row
