@@ -31,13 +31,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, jsonify, request
 
-import app.models  # every mapper, so that the statements below can be built
+from app import models  # noqa: F401 - every mapper, so that the statements below can be built
 from app.accounts.services import _TOKEN_ROW, _hash_token
 from app.audit.models import AuditLog
 from app.config import load_config
 from app.db import lock_key, register_engine_events
-from app.observations.models import Observation, ObservationFlag, PositionSource, ReviewStatus
 from app.observations.create import _nearby_statement
+from app.observations.models import Observation, ObservationFlag, PositionSource, ReviewStatus
 from app.sites.services import box_params, degree_box, species_lock
 
 
