@@ -300,6 +300,7 @@ def test_the_map_marker_is_drawn_offline(phone: Any, field_user: Any) -> None:
     p.context.set_offline(True)
     p.goto("/observations/new")
     p.page.wait_for_selector('form[data-gps="good"]')
+    p.page.wait_for_selector("[data-position-map][data-map-ready='1']")  # Leaflet comes after the form
     icon = p.page.locator("[data-position-map] img.leaflet-marker-icon")
     expect(icon).to_have_count(1)
     wait_until(p.page, "() => document.querySelector('[data-position-map] img.leaflet-marker-icon').complete")
@@ -313,6 +314,7 @@ def test_a_map_tap_never_replaces_a_good_fix_without_asking(phone: Any, field_us
     p.goto("/observations/new")
     p.page.wait_for_selector("form[data-ready]")
     p.page.wait_for_selector('form[data-gps="good"]')
+    p.page.wait_for_selector("[data-position-map][data-map-ready='1']")  # Leaflet comes after the form
     p.page.locator("[data-position-map]").click(position={"x": 60, "y": 40})  # a stray touch
     expect(p.page.locator("[data-map-confirm]")).to_be_visible()
     assert p.page.locator("form[data-record-form]").get_attribute("data-gps") == "good"

@@ -89,6 +89,7 @@ def test_position_can_be_set_on_the_map(phone: Any, field_user: Any) -> None:
     p.goto("/observations/new")
     p.page.wait_for_selector("form[data-ready]")
     p.page.wait_for_selector('form[data-gps="denied"]')
+    p.page.wait_for_selector("[data-position-map][data-map-ready='1']")  # Leaflet comes after the form
     p.page.locator("[data-position-map]").click(position={"x": 120, "y": 80})
     p.page.click("[data-map-confirm]")  # a tap on the map only proposes the point
     p.page.wait_for_selector('form[data-gps="map"]')

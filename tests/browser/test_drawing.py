@@ -73,7 +73,7 @@ def test_an_outline_drawn_by_taps_offline_is_sent_with_its_area(phone: Any, fiel
     # The form never loaded the plugin: it comes when the tool is opened (here from the offline cache, where
     # the service worker put it with the app shell).
     assert _page_loaded(p.page, GEOMAN) == []
-    assert p.page.evaluate("() => typeof window.L.PM") == "undefined"
+    assert p.page.evaluate("() => typeof (window.L && window.L.PM)") == "undefined"
 
     p.page.click("[data-area-draw]")
     p.page.wait_for_selector('[data-area-tool][data-area-state="draw"]')

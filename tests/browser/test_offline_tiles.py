@@ -224,6 +224,7 @@ def test_a_township_saved_for_offline_use_draws_the_map_and_the_form_with_no_sig
     p.context.set_offline(True)
     p.goto("/observations/new")
     p.page.wait_for_selector('form[data-gps="good"]')
+    p.page.wait_for_selector("[data-position-map][data-map-ready='1']")  # Leaflet comes after the form
     drawn = _loaded_tiles(p.page, "[data-position-map]")
     assert drawn and all(tile["width"] == 256 for tile in drawn), drawn
     assert {_tile_key(tile["src"]) for tile in drawn} <= wanted
@@ -247,6 +248,7 @@ def test_a_township_saved_for_offline_use_draws_the_map_and_the_form_with_no_sig
     p.context.set_offline(False)
     p.goto("/observations/new")
     p.page.wait_for_selector('form[data-gps="good"]')
+    p.page.wait_for_selector("[data-position-map][data-map-ready='1']")  # Leaflet comes after the form
     drawn = _loaded_tiles(p.page, "[data-position-map]")
     assert all(tile["width"] == 256 for tile in drawn)
     assert not {_tile_key(path) for path in tile_server.tile_requests()} & wanted
@@ -264,6 +266,7 @@ def test_a_township_saved_for_offline_use_draws_the_map_and_the_form_with_no_sig
     p.context.set_offline(True)
     p.goto("/observations/new")
     p.page.wait_for_selector('form[data-gps="good"]')
+    p.page.wait_for_selector("[data-position-map][data-map-ready='1']")  # Leaflet comes after the form
     gone = _loaded_tiles(p.page, "[data-position-map]")
     assert gone and all(tile["width"] == 0 for tile in gone), gone
     assert tile_server.tile_requests() == []

@@ -16,6 +16,7 @@ import {
 } from "./forms.js";
 import { checkObservation, explainRefusal } from "./checks.js";
 import { AreaTool } from "./drawkit.js";
+import { loadLeaflet } from "./mapkit.js";
 import * as routeForm from "./route-form.js";
 import {
   REMEMBERED,
@@ -55,7 +56,16 @@ function startPosition() {
       orderTownships(w.fix);
     },
   });
-  mini = positionMap(form.querySelector("[data-position-map]"), watcher, data.district && data.district.bounds);
+  // The small map comes when Leaflet has loaded, after the form works (mapkit.js): a slow phone can record
+  // meanwhile. Without Leaflet (not kept offline yet) the form works without the map.
+  const mapBox = form.querySelector("[data-position-map]");
+  if (mapBox) {
+    loadLeaflet(mapBox).then(() => {
+      mini = positionMap(mapBox, watcher, data.district && data.district.bounds);
+      if (mini && watcher.fix) mini.show(watcher.fix);
+      mapBox.dataset.mapReady = "1";
+    }, () => { mapBox.dataset.mapReady = "none"; });
+  }
   form.querySelector("[data-gps-restart]").addEventListener("click", () => watcher.start());
   form.querySelector("[data-use-typed]").addEventListener("click", () => {
     const input = form.querySelector("[data-typed-coordinates]");

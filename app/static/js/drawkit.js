@@ -7,6 +7,8 @@
 // first visit on a slow phone stays within its budget (docs/contract.md §5). The service worker keeps both
 // with the app shell, so the tool also opens with no signal.
 
+import { loadLeaflet, loadOnce } from "./mapkit.js";
+
 // WGS-84 ellipsoid: the area shown while drawing is the polygon's on the ellipsoid (the server's figure, from
 // pyproj's Geod, is the one stored; for a field the two agree to far better than 0.1 %).
 const A = 6378137;
@@ -83,41 +85,11 @@ function fromGeoJSON(geometry) {
   return outer.slice(0, -1).map(([lon, lat]) => [lat, lon]);
 }
 
-// --- loading Leaflet and the plugin on demand -----------------------------------------------------------
-
-const loaded = new Map(); // url → Promise
-
-function load(url, kind) {
-  if (!loaded.has(url)) {
-    loaded.set(url, new Promise((resolve, reject) => {
-      const el = document.createElement(kind === "css" ? "link" : "script");
-      if (kind === "css") {
-        el.rel = "stylesheet";
-        el.href = url;
-      } else {
-        el.src = url;
-        el.async = false;
-      }
-      el.addEventListener("load", () => resolve());
-      el.addEventListener("error", () => {
-        loaded.delete(url);
-        el.remove();
-        reject(new Error(url));
-      });
-      document.head.append(el);
-    }));
-  }
-  return loaded.get(url);
-}
-
-async function loadLeaflet(box) {
-  if (!window.L) await Promise.all([load(box.dataset.leafletCss, "css"), load(box.dataset.leafletJs, "js")]);
-  return window.L;
-}
+// --- loading the drawing plugin on demand (Leaflet itself: mapkit.js) ---------------------------------------
 
 async function loadGeoman(box) {
   const L = await loadLeaflet(box);
-  if (!L.PM) await Promise.all([load(box.dataset.geomanCss, "css"), load(box.dataset.geomanJs, "js")]);
+  if (!L.PM) await Promise.all([loadOnce(box.dataset.geomanCss, "css"), loadOnce(box.dataset.geomanJs, "js")]);
   return L;
 }
 

@@ -159,3 +159,39 @@ export function decorate(L, map, legendRows) {
   addLocate(L, map);
   return legendRows ? addLegend(L, map, legendRows) : null;
 }
+
+// --- loading Leaflet on demand ----------------------------------------------------------------------------
+// A form with a map loads Leaflet (and a tool its plugin) after the form itself works, not before: on a slow
+// phone Leaflet is a third of a first visit's bytes (docs/contract.md §5, the form usable within 4 s). The
+// element names the files (`data-leaflet-js`, `data-leaflet-css`); the service worker keeps them with the
+// app shell, so the map also comes with no signal.
+
+const loaded = new Map(); // url → Promise
+
+export function loadOnce(url, kind) {
+  if (!loaded.has(url)) {
+    loaded.set(url, new Promise((resolve, reject) => {
+      const el = document.createElement(kind === "css" ? "link" : "script");
+      if (kind === "css") {
+        el.rel = "stylesheet";
+        el.href = url;
+      } else {
+        el.src = url;
+        el.async = false;
+      }
+      el.addEventListener("load", () => resolve());
+      el.addEventListener("error", () => {
+        loaded.delete(url);
+        el.remove();
+        reject(new Error(url));
+      });
+      document.head.append(el);
+    }));
+  }
+  return loaded.get(url);
+}
+
+export async function loadLeaflet(box) {
+  if (!window.L) await Promise.all([loadOnce(box.dataset.leafletCss, "css"), loadOnce(box.dataset.leafletJs, "js")]);
+  return window.L;
+}
