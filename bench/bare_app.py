@@ -9,17 +9,15 @@ no checks, no site placement, no flags, no audit row. Served by gunicorn like th
 
 from __future__ import annotations
 
-import hashlib
 import os
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, jsonify, request
+from observation_row import observation_row  # bench/ is on sys.path (gunicorn --pythonpath bench)
 
 from app.db import register_engine_events
-from app.observations.models import Observation, PositionSource, ReviewStatus
+from app.observations.models import Observation
 
 
 def create_bare_app(url: str, organization_id: int, surveyor_id: int) -> Flask:
@@ -28,7 +26,7 @@ def create_bare_app(url: str, organization_id: int, surveyor_id: int) -> Flask:
     register_engine_events()
     table = Observation.__table__
     with engine.connect() as conn:  # looked up once, not per request
-        townships = dict(conn.execute(sa.text("SELECT code, id FROM townships")).tuples().all())
+        townships = dict(conn.execute(sa.text("SELECT code, id FROM townships")).all())
     app = Flask(__name__)
 
     @app.get("/healthz")
@@ -38,28 +36,13 @@ def create_bare_app(url: str, organization_id: int, surveyor_id: int) -> Flask:
     @app.post("/observations")
     def create() -> tuple[Response, int]:
         body: dict[str, Any] = request.get_json()
-        observed_at = datetime.fromisoformat(body["observed_at"]).astimezone(UTC)
-        now = datetime.now(UTC)
-        row = {
-            "client_uuid": uuid.UUID(body["client_uuid"]),
-            "payload_sha256": hashlib.sha256(request.get_data()).hexdigest(),
-            "organization_id": organization_id,
-            "surveyor_id": surveyor_id,
-            "species_id": body["species_id"],
-            "detected": body.get("detected", True),
-            "observed_at": observed_at,
-            "latitude": body["latitude"],
-            "longitude": body["longitude"],
-            "accuracy_m": body.get("accuracy_m"),
-            "altitude_m": body.get("altitude_m"),
-            "position_source": PositionSource(body.get("position_source", "gps")),
-            "township_id": townships.get(body.get("township_code")),
-            "place_name": body.get("place_name"),
-            "notes": body.get("notes"),
-            "status": ReviewStatus.SUBMITTED,
-            "created_at": now,
-            "updated_at": now,
-        }
+        row = observation_row(
+            body,
+            request.get_data(),
+            organization_id=organization_id,
+            surveyor_id=surveyor_id,
+            townships=townships,
+        )
         with engine.begin() as conn:
             new_id = conn.execute(table.insert(), row).inserted_primary_key[0]
         return jsonify(id=new_id, status="submitted"), 201

@@ -22,7 +22,6 @@ does anything besides sending these statements is slower than this floor.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, jsonify, request
+from observation_row import observation_row  # bench/ is on sys.path (gunicorn --pythonpath bench)
 
 from app import models  # noqa: F401 - every mapper, so that the statements below can be built
 from app.accounts.services import _TOKEN_ROW, _hash_token
@@ -37,7 +37,7 @@ from app.audit.models import AuditLog
 from app.config import load_config
 from app.db import lock_key, register_engine_events
 from app.observations.create import _nearby_statement
-from app.observations.models import Observation, ObservationFlag, PositionSource, ReviewStatus
+from app.observations.models import Observation, ObservationFlag
 from app.sites.services import box_params, degree_box, species_lock
 
 
@@ -115,27 +115,14 @@ def create_floor_app(url: str, organization_id: int, surveyor_id: int) -> Flask:
             "dup_min_lon": min_lon,
             "dup_max_lon": max_lon,
         }
-        now = datetime.now(UTC)
-        row = {
-            "client_uuid": client_uuid,
-            "payload_sha256": hashlib.sha256(request.get_data()).hexdigest(),
-            "organization_id": organization_id,
-            "surveyor_id": surveyor_id,
-            "species_id": species_id,
-            "detected": body.get("detected", True),
-            "observed_at": observed_at,
-            "latitude": lat,
-            "longitude": lon,
-            "accuracy_m": body.get("accuracy_m"),
-            "altitude_m": body.get("altitude_m"),
-            "position_source": PositionSource(body.get("position_source", "gps")),
-            "township_id": townships.get(body.get("township_code")),
-            "place_name": body.get("place_name"),
-            "notes": body.get("notes"),
-            "status": ReviewStatus.SUBMITTED,
-            "created_at": now,
-            "updated_at": now,
-        }
+        row = observation_row(
+            body,
+            request.get_data(),
+            organization_id=organization_id,
+            surveyor_id=surveyor_id,
+            townships=townships,
+        )
+        now = row["created_at"]
         audit_row = {
             "occurred_at": now,
             "actor_id": surveyor_id,
