@@ -150,7 +150,7 @@ _HANDED = "ias.audit.rows"  # rows handed to the next flush's listener (record_c
 
 def update_row(obj: Audited) -> dict[str, Any] | None:
     """The audit row the flush listener would write for `obj`'s changes not yet flushed (None when they
-    change nothing audited), for a caller that writes them with a Core UPDATE (app/observations/services.py)
+    change nothing audited), for a caller that writes them with a Core UPDATE (app/observations/create.py)
     and hands the row to `record_created`."""
     changes = _changes(obj, "update")
     if not changes:
@@ -172,7 +172,7 @@ def created_row(obj: Audited) -> dict[str, Any]:
 
 def record_created(obj: Audited, also: list[dict[str, Any]] | None = None) -> None:
     """The audit row of a row written with a Core insert instead of the unit of work's flush (a new
-    record, app/observations/services.py): the same row the flush listener writes for a new object.
+    record, app/observations/create.py): the same row the flush listener writes for a new object.
     `also`: audit rows of other changes the caller wrote itself (`update_row`), inserted with it.
 
     When the session has changes of its own waiting, they are flushed now and the row goes into the
