@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -64,3 +65,12 @@ class Photo(Audited, db.Model):  # type: ignore[name-defined]
     observation = relationship("Observation", back_populates="photos")
     control_operation = relationship("ControlOperation", viewonly=True)
     plot = relationship("Plot", viewonly=True)
+
+    @property
+    def parent(self) -> Any:
+        """The observation, survey plot or control operation the photo belongs to."""
+        if self.observation_id is not None:
+            return self.observation
+        if self.plot_id is not None:
+            return self.plot
+        return self.control_operation

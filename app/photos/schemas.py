@@ -6,8 +6,16 @@ from typing import Any
 
 import marshmallow as ma
 from flask import url_for
+from flask_login import current_user
 
 from app.api import LocalDateTime
+from app.photos.services import may_see_original
+
+
+def _shows_exif_position(photo: Any) -> bool:
+    """The position read from an original's EXIF is the original's (where the phone was, perhaps a
+    home): only for those who may download the original, like the file itself (app/photos/services.py)."""
+    return bool(current_user.is_authenticated) and may_see_original(current_user, photo)
 
 
 class PhotoSchema(ma.Schema):
@@ -22,8 +30,16 @@ class PhotoSchema(ma.Schema):
     width = ma.fields.Integer()
     height = ma.fields.Integer()
     taken_at = LocalDateTime(allow_none=True)
-    gps = ma.fields.Method("_gps", metadata={"description": "from the photo's EXIF, when the phone kept it"})
-    gps_distance_m = ma.fields.Float(allow_none=True)
+    gps = ma.fields.Method(
+        "_gps",
+        metadata={
+            "description": "from the photo's EXIF, when the phone kept it; null for those who may not "
+            "have the original (docs/contract.md §6)"
+        },
+    )
+    gps_distance_m = ma.fields.Float(
+        allow_none=True, metadata={"description": "from the record's position to `gps` (m); null when `gps` is"}
+    )
     thumb_url = ma.fields.Method("_thumb_url")
     display_url = ma.fields.Method("_display_url")
     original_url = ma.fields.Method("_original_url")
@@ -37,6 +53,12 @@ class PhotoSchema(ma.Schema):
             "longitude": photo.gps_longitude,
             "altitude_m": photo.gps_altitude_m,
         }
+
+    @ma.post_dump(pass_original=True)
+    def _withhold_exif_position(self, data: dict[str, Any], photo: Any, **kwargs: Any) -> dict[str, Any]:
+        if data.get("gps") is not None and not _shows_exif_position(photo):
+            data["gps"] = data["gps_distance_m"] = None
+        return data
 
     @staticmethod
     def _url(photo: Any, variant: str) -> str:

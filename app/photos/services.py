@@ -223,20 +223,24 @@ def get_photo(photo_id: int) -> Photo:
     return photo
 
 
+def _owner(photo: Photo) -> int | None:
+    """The organization that recorded what the photo belongs to."""
+    parent = photo.parent
+    return parent.organization_id if parent is not None else None
+
+
+def may_see_original(actor: User, photo: Photo) -> bool:
+    """Whether `actor` may have the original and what was read from its EXIF position (see below)."""
+    return policy.may_see_originals(actor, _owner(photo))
+
+
 def check_may_download_original(actor: User, photo: Photo) -> None:
     """Originals keep the camera's full EXIF (GPS to the metre, the phone's make and time): only the
     recording organization's staff (its verifiers among them), the staff of the bureau it reports to
     (docs/contract.md §1: a bureau acts for its units) and admins may have them; everyone
     signed in may see the display copy and thumbnail, which carry no metadata. Each download of an
     original is audited. Raises PermissionDenied."""
-    parent = (
-        photo.observation
-        if photo.observation_id is not None
-        else photo.plot
-        if photo.plot_id is not None
-        else photo.control_operation
-    )
-    owner = parent.organization_id if parent is not None else None
+    owner = _owner(photo)
     if not policy.may_see_originals(actor, owner):
         raise PermissionDenied(
             _(

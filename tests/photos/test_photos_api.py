@@ -229,6 +229,42 @@ def test_originals_are_for_the_recording_organization_and_every_download_is_audi
     assert sorted(downloads) == sorted(api.user.id for api in allowed)
 
 
+def test_the_position_read_from_a_photo_is_for_those_who_may_have_its_original(
+    api_as: Any, make_observation: Any
+) -> None:
+    """docs/contract.md §6: a photo's EXIF position is the original's (where the phone was). Everyone signed
+    in sees the record and its photo's copies; only the recording bureau's staff and admins see `gps` and
+    `gps_distance_m`, in the record, the records list and the site's history alike."""
+    surveyor = api_as("surveyor")
+    record = make_observation(surveyor)
+    north = LAT + 0.0003  # about 33 m from the record
+    photo = _upload(surveyor, record["id"], phone_jpeg(gps=(north, LON))).get_json()
+    site_id = surveyor.get(f"/api/v1/observations/{record['id']}").get_json()["site_id"]
+    assert site_id is not None
+
+    def seen(api: Any) -> list[dict[str, Any]]:
+        """The photo as each answer that carries it shows it to `api`'s user."""
+        one = api.get(f"/api/v1/observations/{record['id']}").get_json()["photos"]
+        listed = api.get("/api/v1/observations", query_string={"site_id": site_id}).get_json()["items"]
+        site = api.get(f"/api/v1/sites/{site_id}").get_json()
+        on_site = [p for o in site["observations"] for p in o["photos"]]
+        found = [p for p in [*one, *(p for o in listed for p in o["photos"]), *on_site] if p["id"] == photo["id"]]
+        assert len(found) == 3, api.user.role
+        return found
+
+    for api in (surveyor, api_as("verifier"), api_as("supervisor"), api_as("admin", "agriculture")):
+        for shown in seen(api):
+            assert shown["gps"]["latitude"] == pytest.approx(north, abs=1e-5), api.user.role
+            assert shown["gps"]["longitude"] == pytest.approx(LON, abs=1e-5)
+            assert 25 < shown["gps_distance_m"] < 40
+    for role in ("surveyor", "verifier", "supervisor", "bureau_admin"):
+        api = api_as(role, "agriculture")
+        for shown in seen(api):
+            assert shown["gps"] is None, role
+            assert shown["gps_distance_m"] is None
+            assert shown["display_url"] == photo["display_url"]  # the copy without metadata stays visible
+
+
 def test_a_units_originals_are_for_its_bureau_too_and_not_for_another_bureau(
     api_as: Any, make_observation: Any
 ) -> None:
