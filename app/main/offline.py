@@ -31,7 +31,7 @@ from app import metrics, units
 from app.accounts.organizations import list_owners
 from app.control.schemas import ControlOperationCreateArgs
 from app.district.models import Township, Village
-from app.district.services import get_district
+from app.district.services import get_district, has_boundaries
 from app.extensions import db
 from app.main.drawing import GEOMAN_FILES
 from app.observations.schemas import ObservationCreateArgs
@@ -271,6 +271,9 @@ def field_data() -> Response:
             "control_operation": field_limits(ControlOperationCreateArgs()),
         },
         "townships": _townships_payload(),
+        # Township polygons loaded: a record sent without a township gets the one its point is in; without
+        # them only a nearby site's, when there is one (app/observations/checks.py, `derive_township`).
+        "township_from_position": has_boundaries(),
         "villages": _villages_payload(),
         "habitats": [
             {

@@ -38,7 +38,8 @@ class PhotoSchema(ma.Schema):
         },
     )
     gps_distance_m = ma.fields.Float(
-        allow_none=True, metadata={"description": "from the record's position to `gps` (m); null when `gps` is"}
+        allow_none=True,
+        metadata={"description": "from the record's position to `gps` (m); null when `gps` is"},
     )
     thumb_url = ma.fields.Method("_thumb_url")
     display_url = ma.fields.Method("_display_url")

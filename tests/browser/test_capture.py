@@ -418,6 +418,9 @@ def test_township_is_listed_by_distance_and_worked_out_when_left_empty(
     assert options.nth(2).get_attribute("value") == "500155001"
     assert "1.0 km" in options.nth(1).inner_text()
     assert p.page.locator('select[name="township_code"]').input_value() == ""  # not chosen for the surveyor
+    # No township boundaries here: the hint says a township left empty comes only from a record nearby.
+    expect(p.page.locator('[data-township-hint="sites"]')).to_be_visible()
+    expect(p.page.locator('[data-township-hint="position"]')).to_be_hidden()
     p.page.fill('input[name="density_per_m2"]', "6")
     p.page.click('button[type="submit"]')
     expect(p.page.locator("[data-outbox-count]")).to_have_text("1")

@@ -80,3 +80,40 @@ def test_field_data_gives_each_township_a_point_for_ordering(
     # The phone's checks come from the API's own schema.
     assert data["limits"]["observation"]["density_per_m2"] == {"min": 0, "max": 1e6}
     assert data["limits"]["observation"]["count"]["integer"] is True
+
+
+def test_field_data_says_whether_a_township_can_come_from_the_position(api_as: Any, web_as: Any) -> None:
+    """The record form's hint follows it (app/static/js/record-pickers.js): without township boundaries a
+    township left empty is taken only from a site nearby, and the form asks for one."""
+    from app.district import boundaries
+    from app.district.models import BoundaryLevel
+    from app.extensions import db
+    from tests.geo.synthetic import feature, geojson, square
+
+    web = web_as(api_as("surveyor").user)
+    assert web.get("/app/field-data.json").get_json()["township_from_position"] is False
+    lat, lon = PADDY
+    boundaries.load_boundaries(
+        geojson(feature("500155001", square(lon - 0.3, lat - 0.25, lon + 0.28, lat + 0.2))),
+        "t.geojson",
+        level=BoundaryLevel.TOWNSHIP,
+    )
+    db.session.commit()
+    assert web.get("/app/field-data.json").get_json()["township_from_position"] is True
+
+
+def test_the_review_queue_says_which_records_have_no_township(
+    api_as: Any, make_observation: Any, web_as: Any
+) -> None:
+    surveyor = api_as("surveyor")
+    named = make_observation(surveyor, township_code="500155001", notes="named")
+    unnamed = make_observation(surveyor, township_code=None, latitude=_north(8000), notes="unnamed")
+    assert unnamed["township_code"] is None
+    page = web_as(api_as("verifier").user).get("/review").get_data(as_text=True)
+    cards = {
+        name: next(card for card in page.split("<article")[1:] if f'/observations/{record["id"]}"' in card)
+        for name, record in (("named", named), ("unnamed", unnamed))
+    }
+    assert "data-no-township" in cards["unnamed"]
+    assert "没有乡镇" in cards["unnamed"] or "No township" in cards["unnamed"]
+    assert "data-no-township" not in cards["named"]

@@ -248,7 +248,8 @@ def test_the_position_read_from_a_photo_is_for_those_who_may_have_its_original(
         listed = api.get("/api/v1/observations", query_string={"site_id": site_id}).get_json()["items"]
         site = api.get(f"/api/v1/sites/{site_id}").get_json()
         on_site = [p for o in site["observations"] for p in o["photos"]]
-        found = [p for p in [*one, *(p for o in listed for p in o["photos"]), *on_site] if p["id"] == photo["id"]]
+        every = [*one, *(p for o in listed for p in o["photos"]), *on_site]
+        found = [p for p in every if p["id"] == photo["id"]]
         assert len(found) == 3, api.user.role
         return found
 

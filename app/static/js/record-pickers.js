@@ -21,6 +21,9 @@ export function initPickers(recordForm, fieldData) {
 function fillSelects() {
   const townships = form.querySelector("[data-townships]");
   const fixed = townships.value;
+  // Which hint is true here: without township boundaries the server can take a township only from a site nearby.
+  const hint = data.township_from_position === false ? "sites" : "position";
+  for (const span of form.querySelectorAll("[data-township-hint]")) span.hidden = span.dataset.townshipHint !== hint;
   for (const tw of data.townships) {
     if (tw.code === fixed) continue;
     townships.append(new Option(tw.name_zh, tw.code));
