@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response
 
 from app import metrics, units
 from app.accounts.organizations import list_owners
+from app.clock import CLOCK_SKEW, EARLIEST
 from app.control.schemas import ControlOperationCreateArgs
 from app.district.models import Township, Village
 from app.district.services import get_district, has_boundaries
@@ -44,6 +45,8 @@ from app.species.services import (
     list_habitats,
 )
 
+# About a kilometre: the phone refuses only points plainly outside the district (see field_data).
+OUTSIDE_MARGIN_DEG = 0.01
 LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
 
 bp = Blueprint("offline", __name__, static_folder=str(LEAFLET_DIR), static_url_path="/vendor/leaflet")
@@ -269,6 +272,15 @@ def field_data() -> Response:
         "limits": {
             "observation": field_limits(ObservationCreateArgs()),
             "control_operation": field_limits(ControlOperationCreateArgs()),
+        },
+        # The record's time and place as the server checks them (app/observations/checks.py), for the phone to
+        # check before it queues a record (app/static/js/checks.js). A point further outside the district's
+        # box than its buffer and OUTSIDE_MARGIN_DEG is outside whatever outline is loaded; nearer, the
+        # server decides.
+        "record_checks": {
+            "max_ahead_s": int(CLOCK_SKEW.total_seconds()),
+            "earliest": EARLIEST.isoformat(),
+            "outside_margin_deg": None if district is None else district.buffer_deg + OUTSIDE_MARGIN_DEG,
         },
         "townships": _townships_payload(),
         # Township polygons loaded: a record sent without a township gets the one its point is in; without

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from playwright.sync_api import expect
@@ -105,6 +107,49 @@ def test_one_bar_saves_on_the_phone_and_says_so(phone: Any, field_user: Any) -> 
     expect(status).to_contain_text("全部已发送", timeout=SENDING)
     [record] = _observations_of(user.id)
     assert record["density_per_m2"] == 5
+
+
+def test_a_time_ahead_or_a_point_outside_is_named_before_the_record_is_queued(
+    phone: Any, field_user: Any
+) -> None:
+    """The server refuses both (docs/contract.md §6); the phone says so at Save, beside the field, and keeps
+    the form as typed, instead of queueing a record that would come back refused."""
+    user = field_user("surveyor")
+    p = phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    p.context.set_offline(True)  # the phone's own checks, with no server to ask
+    p.goto("/observations/new")
+    _choose_species(p.page)
+    p.page.wait_for_selector('form[data-gps="good"]')
+    p.page.fill('input[name="density_per_m2"]', "4")
+    tomorrow = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)
+    p.page.fill('input[name="observed_at"]', tomorrow.strftime("%Y-%m-%dT%H:%M"))
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator('[data-error-for="observed_at"]')).to_contain_text("晚于当前时间")
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("0")
+    assert p.page.locator('input[name="density_per_m2"]').input_value() == "4"  # nothing cleared
+
+    # In time again, but the phone is in Chongqing's city centre, some 150 km from Liangping.
+    p.page.fill(
+        'input[name="observed_at"]', datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
+    )
+    p.context.set_geolocation({"latitude": 29.5630, "longitude": 106.5516, "accuracy": 5})
+    expect(p.page.locator("[data-gps-coords]")).to_have_text("29.563000, 106.551600")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator('[data-error-for="latitude"]')).to_contain_text("不在")
+    expect(p.page.locator('[data-error-for="observed_at"]')).to_have_count(0)
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("0")
+
+    # Back in the district: saved on the phone, and sent once the signal returns.
+    p.context.set_geolocation({"latitude": PADDY[0], "longitude": PADDY[1], "accuracy": 5})
+    expect(p.page.locator("[data-gps-coords]")).to_have_text(f"{PADDY[0]:.6f}, {PADDY[1]:.6f}")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-form-result]")).to_contain_text(SAVED_ON_PHONE)
+    p.context.set_offline(False)
+    expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent", timeout=SENDING)
+    [record] = _observations_of(user.id)
+    assert record["density_per_m2"] == 4
 
 
 def test_a_refused_photo_is_shown_and_kept_for_a_retry(phone: Any, field_user: Any, tmp_path: Path) -> None:

@@ -194,7 +194,7 @@ async function save(event) {
     if (!(await photos.readyFor(recordId, submit))) return;
     const record = buildRecord();
     const species = speciesById(record.species_id);
-    const errors = checkObservation(record, species, data.limits.observation, data.metrics);
+    const errors = checkObservation(record, species, data.limits.observation, data.metrics, data);
     if (Object.keys(errors).length) return showErrors(form, t("check_fix"), errors);
     // The campaign's other targets recorded at the same point, one record each (route-form.js).
     const targets = routeForm.targetRecords(record);

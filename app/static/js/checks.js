@@ -30,12 +30,33 @@ function checkValue(errors, name, value, rule) {
   }
 }
 
+// The record's time against the phone's clock, and its point against the district's box, as the server
+// checks them (`data.record_checks` of the field data): a time too far ahead or too early, a point plainly
+// outside (by more than the margin; nearer the edge the server decides, with the outline it may hold).
+function checkTimeAndPlace(errors, record, data) {
+  const rules = data && data.record_checks;
+  if (!rules) return;
+  const at = Date.parse(record.observed_at);
+  if (at > Date.now() + rules.max_ahead_s * 1000) (errors.observed_at ||= []).push(t("check_future"));
+  else if (at < Date.parse(rules.earliest)) (errors.observed_at ||= []).push(t("check_too_early"));
+  const box = data.district && data.district.bounds;
+  const margin = rules.outside_margin_deg;
+  if (!box || margin === null || (record.crs && record.crs !== "wgs84")) return;
+  const [minLon, minLat, maxLon, maxLat] = box;
+  const { longitude: lon, latitude: lat } = record;
+  if (lon < minLon - margin || lon > maxLon + margin || lat < minLat - margin || lat > maxLat + margin) {
+    const text = t("check_outside").replace("{point}", `${lat.toFixed(6)}, ${lon.toFixed(6)}`).replace("{district}", data.district.name);
+    (errors.latitude ||= []).push(text);
+  }
+}
+
 // {field: [message]} for a record (the body the API takes); empty when it may be queued. `metrics`: the
-// survey-metric catalogue of the field data (app/metrics.py).
-export function checkObservation(record, species, limits, metrics = []) {
+// survey-metric catalogue of the field data (app/metrics.py); `data`: the field data, for the time and place.
+export function checkObservation(record, species, limits, metrics = [], data = null) {
   const errors = {};
   for (const [name, rule] of Object.entries(limits)) checkValue(errors, name, record[name], rule);
   if (!species) (errors.species_id ||= []).push(t("choose_species"));
+  checkTimeAndPlace(errors, record, data);
   if (record.detected === false) {
     for (const name of [...metrics.filter((metric) => metric.abundance).map((metric) => metric.field), "severity"]) {
       if (record[name] !== undefined && record[name] > 0) (errors[name] ||= []).push(t("check_absence"));
@@ -76,7 +97,7 @@ export function explainRefusal(item, data) {
   } else if (["observation", "completion", "edit"].includes(item.kind)) {
     const record = item.record || (item.kind === "completion" ? item.body.observation : item.body);
     const species = data.species.find((s) => s.id === record.species_id);
-    local = checkObservation(record, species, data.limits.observation);
+    local = checkObservation(record, species, data.limits.observation, data.metrics, data);
   }
   const merged = {};
   for (const [key, messages] of Object.entries(server)) {

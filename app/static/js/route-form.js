@@ -149,7 +149,7 @@ export function targetRecords(main) {
         record[metric.field] = metric.scale === 1 ? value : Math.round(value * metric.scale * 100) / 100;
       }
     }
-    const found = checkObservation(record, species, data.limits.observation, data.metrics);
+    const found = checkObservation(record, species, data.limits.observation, data.metrics, data);
     for (const [name, messages] of Object.entries(found)) errors[`target-${species.id}.${name}`] = messages;
     records.push({ record, species });
   }
