@@ -90,6 +90,12 @@ def set_language() -> Response:
     return redirect(form.get("next") or url_for("main.home"))
 
 
+@bp.route("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico on a page that names no icon (the API's docs page): the app's icon."""
+    return redirect(url_for("static", filename="icon.svg"))
+
+
 @bp.route("/healthz")
 def healthz() -> tuple[Response, int]:
     """Liveness and a round trip to the database, for load balancers and monitoring."""

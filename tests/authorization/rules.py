@@ -405,6 +405,7 @@ RULES: dict[str, Rule] = {
         "code: the language of this browser (and of the user when signed in)", ok=(302,)
     ),
     "GET /healthz": public("§3.2: liveness for load balancers"),
+    "GET /favicon.ico": public("the icon browsers ask for on a page that names none", ok=(302,)),
     "GET /sw.js": public("the service worker must load before anyone signs in"),
     "GET /manifest.webmanifest": public("the web app manifest"),
     "GET /offline": public("shown by the service worker when a page was never cached"),

@@ -557,6 +557,7 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "POST /account/password": lambda c: Call("/account/password", form={}),
     "POST /language": lambda c: Call("/language", form={"lang": "en"}),
     "GET /healthz": lambda c: Call("/healthz"),
+    "GET /favicon.ico": lambda c: Call("/favicon.ico"),
     "GET /sw.js": lambda c: Call("/sw.js"),
     "GET /manifest.webmanifest": lambda c: Call("/manifest.webmanifest"),
     "GET /offline": lambda c: Call("/offline"),

@@ -122,6 +122,8 @@ def test_a_time_ahead_or_a_point_outside_is_named_before_the_record_is_queued(
     p.goto("/observations/new")
     _choose_species(p.page)
     p.page.wait_for_selector('form[data-gps="good"]')
+    # The chosen species' change button is named in the page's language.
+    expect(p.page.locator("[data-species-chosen] button")).to_have_attribute("aria-label", "更换物种")
     p.page.fill('input[name="density_per_m2"]', "4")
     tomorrow = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)
     p.page.fill('input[name="observed_at"]', tomorrow.strftime("%Y-%m-%dT%H:%M"))

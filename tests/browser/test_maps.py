@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from app.district import boundaries
 from app.district.models import BoundaryLevel
 from app.extensions import db
@@ -54,6 +56,9 @@ def test_map_without_basemap_shows_outlines_legend_scale_and_clusters(
     legend = p.page.locator("[data-map-legend]")
     assert legend.is_visible() and "图例" in legend.inner_text()
     assert p.page.locator(".leaflet-control-scale-line").is_visible()
+    # Leaflet's own buttons speak the page's language too (app/static/js/mapkit.js, `newMap`).
+    expect(p.page.locator(".leaflet-control-zoom-in")).to_have_attribute("title", "放大")
+    expect(p.page.locator(".leaflet-control-zoom-out")).to_have_attribute("title", "缩小")
     p.screenshot("map-outlines-no-basemap")
 
     # Records: clusters with counts at the district zoom, never every point.

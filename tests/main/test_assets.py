@@ -148,3 +148,13 @@ def test_pages_preload_their_modules_and_the_field_data(app: Flask, web_as: Any)
     assert '<link rel="preload" href="/app/field-data.json" as="fetch" crossorigin>' in head
     home = web.get("/").get_data(as_text=True)
     assert "field-data.json" not in home[: home.index("</head>")]  # the home page does not load it
+
+
+def test_favicon_ico_leads_to_the_apps_icon(client: Any) -> None:
+    """A page that names no icon (the API's docs) makes the browser ask for /favicon.ico: no 404."""
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 302
+    icon = client.get(answer.headers["Location"])
+    assert icon.status_code == 200
+    assert icon.mimetype == "image/svg+xml"
+    assert b"<svg" in icon.data

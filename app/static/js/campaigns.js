@@ -3,6 +3,7 @@
 // (species typed by name, villages ticked one by one); the map needs the outlines drawn into the page,
 // which the home page's saved copy keeps for use with no signal.
 import { fieldData, searchSpecies } from "./fielddata.js";
+import { newMap } from "./mapkit.js";
 import { addBasemap } from "./position.js";
 
 // --- the plan form --------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ function myUnitsMap() {
   const outlines = JSON.parse(source.textContent);
   if (!outlines.features.length) return;
   element.hidden = false;
-  const map = L.map(element, { zoomControl: true, attributionControl: false, scrollWheelZoom: false });
+  const map = newMap(L, element, { zoomControl: true, attributionControl: false, scrollWheelZoom: false });
   addBasemap(L, map);
   const layer = L.geoJSON(outlines, {
     style: { color: "#2e7d32", weight: 2, fillOpacity: 0.12 },

@@ -2,7 +2,7 @@
 // (covered / in progress / not started; overdue drawn with a heavier dashed edge), units without an outline
 // by the points of their records, the routes walked as lines, and the records as small dots.
 import { fieldData } from "./fielddata.js";
-import { decorate } from "./mapkit.js";
+import { decorate, newMap } from "./mapkit.js";
 import { addBasemap } from "./position.js";
 
 const L = window.L;
@@ -30,7 +30,7 @@ async function draw() {
   const colours = JSON.parse(element.dataset.colours);
   const labels = JSON.parse(element.dataset.labels);
   const routeColour = element.dataset.routeColour;
-  const map = L.map(element);
+  const map = newMap(L, element);
   addBasemap(L, map);
   decorate(L, map, [
     [colours.covered, labels.covered],

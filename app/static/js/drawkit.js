@@ -7,7 +7,7 @@
 // first visit on a slow phone stays within its budget (docs/contract.md §5). The service worker keeps both
 // with the app shell, so the tool also opens with no signal.
 
-import { loadLeaflet, loadOnce } from "./mapkit.js";
+import { loadLeaflet, loadOnce, newMap } from "./mapkit.js";
 
 // WGS-84 ellipsoid: the area shown while drawing is the polygon's on the ellipsoid (the server's figure, from
 // pyproj's Geod, is the one stored; for a field the two agree to far better than 0.1 %).
@@ -238,7 +238,7 @@ export class AreaTool {
     const element = this.el("map");
     element.hidden = false;
     if (!this.map) {
-      this.map = L.map(element, { zoomControl: true, attributionControl: true });
+      this.map = newMap(L, element, { zoomControl: true, attributionControl: true });
       const { addBasemap } = await import("./position.js");
       const { addOutlines, addScale } = await import("./mapkit.js");
       addBasemap(L, this.map);

@@ -1,7 +1,7 @@
 // The map page: sites (by status) or records (found / not found) from the signed-in API, over a
 // configurable basemap or none. Data is fetched for the visible area only, so it stays light on a phone.
 import { fieldData, t } from "./fielddata.js";
-import { decorate } from "./mapkit.js";
+import { decorate, newMap } from "./mapkit.js";
 import { addBasemap } from "./position.js";
 
 const L = window.L;
@@ -25,7 +25,7 @@ const areaText = (m2) => t("map_area").replace("{mu}", (m2 / squareMetresPerMu).
 
 const filters = document.querySelector("[data-map-filters]");
 const note = document.querySelector("[data-map-note]");
-const map = L.map(document.querySelector("[data-map]"));
+const map = newMap(L, document.querySelector("[data-map]"));
 addBasemap(L, map);
 const layer = L.layerGroup().addTo(map);
 const legend = decorate(L, map, []);

@@ -14,6 +14,12 @@ const VILLAGE_LABEL_ZOOM = 13;
 
 // The outlines, fetched again when the zoom crosses a band (the server simplifies per band and answers
 // 304 from the browser's cache while the boundaries' version is unchanged).
+// A Leaflet map on `element`, its own controls' titles (the zoom buttons) in the page's language.
+export function newMap(L, element, options = {}) {
+  Object.assign(L.Control.Zoom.prototype.options, { zoomInTitle: t("map_zoom_in"), zoomOutTitle: t("map_zoom_out") });
+  return L.map(element, options);
+}
+
 export function addOutlines(L, map) {
   const pane = map.createPane("outlines");
   pane.style.zIndex = 350; // above tiles (200), below points (400)

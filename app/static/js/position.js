@@ -1,7 +1,7 @@
 // Live position for the capture forms: watchPosition with high accuracy, the accuracy shown, a good fix
 // taken automatically, a poor one kept only until a better one arrives, and a map to set it by hand.
 import { t } from "./fielddata.js";
-import { addOutlines, addScale } from "./mapkit.js";
+import { addOutlines, addScale, newMap } from "./mapkit.js";
 
 export class PositionWatcher {
   constructor({ limitM, onChange }) {
@@ -105,7 +105,7 @@ export function addBasemap(L, map) {
 export function positionMap(element, watcher, bounds) {
   const L = window.L;
   if (!L || !element) return null;
-  const map = L.map(element, { zoomControl: true, attributionControl: true });
+  const map = newMap(L, element, { zoomControl: true, attributionControl: true });
   addBasemap(L, map);
   // The form keeps its own GPS fix and accuracy circle; the outlines and a scale make the map readable.
   addOutlines(L, map);

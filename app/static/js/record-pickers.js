@@ -127,7 +127,7 @@ export function chooseSpecies(species) {
       change.type = "button";
       change.className = "link";
       change.textContent = "✎";
-      change.setAttribute("aria-label", "change");
+      change.setAttribute("aria-label", t("change_species"));
       change.addEventListener("click", () => {
         chooseSpecies(null);
         search.focus();

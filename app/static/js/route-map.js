@@ -1,7 +1,7 @@
 // A route's page (docs/surveys.md, Routes): its line through the good fixes, the poor fixes as grey rings
 // (kept, not drawn into the line), its start and end, and the records made along it (found: a filled dot,
 // searched and not found: a ring).
-import { decorate } from "./mapkit.js";
+import { decorate, newMap } from "./mapkit.js";
 import { addBasemap } from "./position.js";
 
 const L = window.L;
@@ -10,7 +10,7 @@ const element = document.querySelector("[data-route-map]");
 function draw() {
   const data = JSON.parse(document.getElementById("ias-route-map").textContent);
   const labels = data.labels;
-  const map = L.map(element);
+  const map = newMap(L, element);
   // The view first: Leaflet draws nothing on a map that has none.
   const line = L.geoJSON(data.geometry, { style: { color: "#1f6f43", weight: 4, opacity: 0.9 } });
   const bounds = line.getBounds();
