@@ -30,6 +30,9 @@ FieldErrors = dict[str, list[str]]
 # What the forms call the fields the API names, so that a message says "卵块密度" and not
 # "egg_masses_per_m2"; the `errors` object keeps the keys, for programs.
 FIELD_LABELS: dict[str, Any] = {
+    "_schema": _l(
+        "The request body"
+    ),  # marshmallow's key for the body as a whole (a list sent for an object)
     "species_id": _l("Species"),
     "detected": _l("Finding"),
     "latitude": _l("Latitude"),
@@ -106,6 +109,7 @@ _BUILTIN_MESSAGES: tuple[str, ...] = (
     N_("Invalid value."),
     N_("Invalid type."),
     N_("Invalid input type."),
+    N_("Invalid JSON body."),  # webargs's, for a body that is not JSON
     N_("Invalid input."),
     N_("Unknown field."),
     N_("Not a valid integer."),

@@ -31,6 +31,28 @@ def test_a_chinese_reader_reads_every_field_error_in_chinese(api_as: Any) -> Non
     assert "Not a valid" not in str(errors) and "Missing data" not in str(errors)
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "message", "errors"),
+    [
+        ("[1, 2]", 422, "以下字段无效：请求体", {"_schema": ["输入的类型不对。"]}),
+        ('"text"', 422, "以下字段无效：请求体", {"_schema": ["输入的类型不对。"]}),
+        ("{not json", 400, "请求体不是有效的 JSON。", {"json": ["不是有效的 JSON。"]}),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_named_in_chinese(
+    api_as: Any, body: str, status: int, message: str, errors: dict[str, list[str]]
+) -> None:
+    """Not marshmallow's key (`_schema`) nor webargs's English ("Invalid JSON body.")."""
+    response = api_as("surveyor").post(
+        "/api/v1/observations",
+        data=body,
+        headers={"Content-Type": "application/json", "Accept-Language": "zh"},
+    )
+    assert response.status_code == status
+    assert response.get_json()["message"] == message
+    assert response.get_json()["errors"] == errors
+
+
 def test_an_english_reader_keeps_marshmallows_words(api_as: Any) -> None:
     api = api_as("surveyor")
     response = api.post("/api/v1/observations", json=BAD_TYPES, headers={"Accept-Language": "en"})
