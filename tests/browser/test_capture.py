@@ -154,6 +154,42 @@ def test_a_time_ahead_or_a_point_outside_is_named_before_the_record_is_queued(
     assert record["density_per_m2"] == 4
 
 
+def test_a_place_name_carried_over_from_another_township_is_not_kept(phone: Any, field_user: Any) -> None:
+    """The form starts from the last record's township, place name and habitat. Choosing another township
+    clears a place name carried over (it named a field there), unless the surveyor typed one; the habitat
+    stays. Found by a user whose record in 双桂街道 went to the census named after a field in 梁山街道."""
+    user = field_user("surveyor")
+    p = phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    p.context.set_offline(True)
+    p.goto("/observations/new")
+    _choose_species(p.page)
+    p.page.wait_for_selector('form[data-gps="good"]')
+    p.page.fill('input[name="density_per_m2"]', "3")
+    p.page.select_option('select[name="township_code"]', "500155001")
+    p.page.fill('input[name="place_name"]', "测试田块A")
+    p.page.select_option('select[name="habitat"]', "paddy")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("1")
+    place = p.page.locator('input[name="place_name"]')
+    assert place.input_value() == "测试田块A"  # the next record starts where the last one was
+
+    p.page.select_option('select[name="township_code"]', "500155002")
+    expect(place).to_have_value("")
+    assert p.page.locator('select[name="habitat"]').input_value() == "paddy"
+
+    # A new form starts from the phone's memory the same way; a place typed for the new township stays.
+    p.goto("/observations/new")
+    p.page.wait_for_selector("form[data-ready]")
+    expect(place).to_have_value("测试田块A")
+    p.page.select_option('select[name="township_code"]', "500155001")  # the same township: kept
+    expect(place).to_have_value("测试田块A")
+    p.page.fill('input[name="place_name"]', "新田块")
+    p.page.select_option('select[name="township_code"]', "500155002")
+    expect(place).to_have_value("新田块")
+
+
 def test_a_refused_photo_is_shown_and_kept_for_a_retry(phone: Any, field_user: Any, tmp_path: Path) -> None:
     user = field_user("surveyor")
     not_a_photo = tmp_path / "IMG_0002.jpg"

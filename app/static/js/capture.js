@@ -22,8 +22,10 @@ import {
   REMEMBERED,
   chooseSpecies,
   fillVillages,
+  townshipChanged,
   initPickers,
   orderTownships,
+  rememberPlace,
   renderSpeciesResults,
   showMetrics,
   speciesById,
@@ -225,6 +227,7 @@ async function save(event) {
       });
     }
     for (const name of REMEMBERED) localStorage.setItem(`ias:last:${name}`, field(name).value);
+    rememberPlace(kind !== "edit" && kind !== "completion");
     if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
     else await outbox.add(item);
     routeForm.noteSaved(record);
@@ -271,6 +274,7 @@ function fillFrom(record) {
   form.querySelector("[data-presence-only]").hidden = record.detected === false;
   field("observed_at").value = localInputValue(new Date(record.observed_at));
   for (const name of ["township_code", "place_name", "habitat", "notes"]) field(name).value = record[name] ?? "";
+  rememberPlace(false);
   fillVillages();
   if (field("village_code")) field("village_code").value = record.village_code ?? "";
   for (const metric of data.metrics) {
@@ -336,7 +340,7 @@ async function start() {
     showMetrics(speciesById(field("species_id").value));
   }
   form.addEventListener("change", (event) => {
-    if (event.target.name === "township_code") fillVillages();
+    if (event.target.name === "township_code") townshipChanged();
     if (event.target.name === "detected") {
       form.querySelector("[data-presence-only]").hidden = event.target.value !== "true";
     }

@@ -44,9 +44,32 @@ function fillSelects() {
   }
   for (const name of REMEMBERED) {
     const saved = localStorage.getItem(`ias:last:${name}`);
-    if (saved && !field(name).value) field(name).value = saved;
+    if (saved && !field(name).value) {
+      field(name).value = saved;
+      if (name === "place_name") rememberedPlace = { place: saved, township: field("township_code").value };
+    }
   }
   fillVillages();
+}
+
+// The place name the form was given from the last record, with that record's township (null: none given).
+let rememberedPlace = null;
+
+// The form now holds a record's own place (`false`: one reopened or being edited, kept whatever the township)
+// or the one just saved, which the next record starts from (`true`).
+export function rememberPlace(carriedOver) {
+  const place = field("place_name").value;
+  rememberedPlace = carriedOver && place ? { place, township: field("township_code").value } : null;
+}
+
+// Another township chosen: its villages; and a place name remembered from a record in another township (a
+// field, a village group there) is not this one's, so it goes unless the surveyor has typed over it. The
+// habitat stays: a paddy is a paddy in any township.
+export function townshipChanged() {
+  fillVillages();
+  const place = field("place_name");
+  if (!rememberedPlace || place.value !== rememberedPlace.place) return;
+  if (field("township_code").value !== rememberedPlace.township) place.value = "";
 }
 
 // The chosen township's villages (村/社区) by their short names; the picker shows once a township has some.
