@@ -170,6 +170,8 @@ def test_a_place_name_carried_over_from_another_township_is_not_kept(phone: Any,
     p.page.select_option('select[name="township_code"]', "500155001")
     p.page.fill('input[name="place_name"]', "测试田块A")
     p.page.select_option('select[name="habitat"]', "paddy")
+    yesterday = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).replace(hour=9, minute=30)
+    p.page.fill('input[name="observed_at"]', yesterday.strftime("%Y-%m-%dT%H:%M"))
     p.page.click('button[type="submit"]')
     expect(p.page.locator("[data-outbox-count]")).to_have_text("1")
     place = p.page.locator('input[name="place_name"]')
@@ -188,6 +190,12 @@ def test_a_place_name_carried_over_from_another_township_is_not_kept(phone: Any,
     p.page.fill('input[name="place_name"]', "新田块")
     p.page.select_option('select[name="township_code"]', "500155002")
     expect(place).to_have_value("新田块")
+
+    # The waiting record is listed by when it was observed, not when it was saved.
+    p.goto("/")
+    p.app_ready()
+    item = p.page.locator("[data-outbox-list] li")
+    expect(item).to_contain_text(f"{yesterday.year}/{yesterday.month}/{yesterday.day} 09:30")
 
 
 def test_a_refused_photo_is_shown_and_kept_for_a_retry(phone: Any, field_user: Any, tmp_path: Path) -> None:

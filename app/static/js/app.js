@@ -133,7 +133,7 @@ async function keepStorage() {
 }
 
 function describe(item) {
-  const when = new Date(item.createdAt).toLocaleString(document.documentElement.lang, { hour12: false });
+  const when = outbox.itemTime(item).toLocaleString(document.documentElement.lang, { hour12: false });
   const photos = item.photos.length ? ` · ${t("photos")}: ${item.photos.filter((p) => !p.sent).length}` : "";
   return `${item.label || item.kind} · ${when}${photos}`;
 }

@@ -48,7 +48,7 @@ async function offerWaitingRecords() {
   group.label = t("waiting_records");
   for (const item of items) {
     const species = data.species.find((s) => s.id === item.body.species_id);
-    const when = new Date(item.createdAt).toLocaleString(document.documentElement.lang, { hour12: false });
+    const when = outbox.itemTime(item).toLocaleString(document.documentElement.lang, { hour12: false });
     const name = species ? species.name_zh : "";
     const option = new Option([name, item.body.place_name, when].filter(Boolean).join(" · "), `${PENDING_PREFIX}${item.id}`);
     option.dataset.speciesGroup = species ? species.group : "";

@@ -43,6 +43,13 @@ export function onChange(callback) {
   window.addEventListener(CHANGED, callback);
 }
 
+// When what an item carries happened (a record's time, an operation's), as the surveyor set it; else when it
+// was saved on the phone. The outbox lists name items by it.
+export function itemTime(item) {
+  const body = item.record || (item.body && (item.body.observation || item.body)) || {};
+  return new Date(body.observed_at || body.performed_at || item.createdAt);
+}
+
 export function newId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
