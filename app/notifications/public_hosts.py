@@ -34,8 +34,10 @@ class BlockedAddress(OSError):
 
 def _non_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone ("fe80::1%eth0") is no help
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one (::ffff:a.b.c.d, or 6to4's 2002:aabb:ccdd::, which a host with a
+        # 6to4 route sends to a.b.c.d) is judged as that IPv4 address.
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     # is_global is false for loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local
     # (169.254/16, fe80::/10), shared address space (100.64/10) and the documentation ranges.
     return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified

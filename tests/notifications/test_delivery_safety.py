@@ -35,6 +35,8 @@ REFUSED_TARGETS = [
     "http://[fd00::1]/hook",
     "http://[fe80::1]/hook",
     "http://[::ffff:127.0.0.1]/hook",
+    "http://[2002:7f00:1::]/hook",  # 6to4 around 127.0.0.1
+    "http://[2002:a9fe:a9fe::]/latest/meta-data/",  # 6to4 around 169.254.169.254
     "http://metadata.google.internal/computeMetadata/v1/",
     "http://printer.local/hook",
 ]
