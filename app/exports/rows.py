@@ -132,7 +132,9 @@ def observation_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             o.position_source,
             sa.func.coalesce(land_class.name_zh, place_type.name_zh),
             place_type.name_zh,
-            o.area_m2,
+            # The area the census counts for the record (its polygon's first, counting.record_area_m2); an
+            # absence has none (a polygon it carries is where it was searched).
+            sa.case((o.detected.is_(True), counting.record_area_m2())),
             o.cover_pct,
             o.density_per_m2,
             o.egg_masses_per_m2,
@@ -255,6 +257,7 @@ def control_rows(scope: Scope) -> Iterator[dict[str, Any]]:
         org,
         count,
     ) in db.session.execute(stmt):
+        treated = op.area_m2 if op.geometry_area_m2 is None else op.geometry_area_m2
         yield {
             "id": op.id,
             "client_uuid": str(op.client_uuid),
@@ -264,8 +267,10 @@ def control_rows(scope: Scope) -> Iterator[dict[str, Any]]:
             "method_code": m_code,
             "method_name": m_name,
             "township_name": township,
-            "area_m2": op.area_m2,
-            "area_mu": mu(op.area_m2),
+            # The area the census counts for the operation: its treated polygon's first
+            # (counting.operation_area_m2).
+            "area_m2": treated,
+            "area_mu": mu(treated),
             "labour_person_days": op.labour_person_days,
             "cost_yuan": op.cost_yuan,
             "team": op.team,

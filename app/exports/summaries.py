@@ -167,15 +167,16 @@ def follow_up_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
     )
     for row in follow_up_rows(scope):
         entry = totals[row["species_name_zh"]]
-        entry["total"] += 1
         status = {v: k for k, v in FOLLOW_UP_ZH.items()}[row["status"]]
+        # 应复查: those not cancelled, as on 乡镇汇总 (docs/census.md); the cancelled have their own column.
+        entry["total"] += 0 if status == "cancelled" else 1
         entry[status] += 1
         entry["overdue"] += 1 if row["overdue"] else 0
         if row["density_reduction_pct"] is not None:
             entry["reductions"].append(row["density_reduction_pct"])
     for species, entry in sorted(totals.items()):
         reductions = entry.pop("reductions")
-        active = entry["total"] - entry["cancelled"]
+        active = entry["total"]
         yield {
             "species_name_zh": species,
             **entry,

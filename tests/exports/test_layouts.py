@@ -65,9 +65,9 @@ def test_areas_show_two_decimals_and_coordinates_six(bureau: str) -> None:
                 expected = ("样地面积（亩）",) if sheet.source == "plots" else expected
                 assert column.header in (expected or ("发生面积（亩）", "防治面积（亩）"))
                 assert column.number_format == "0.00"
-                # 类别汇总 counts a species in two categories twice, 样地调查 a plot once per species:
-                # no total there.
-                assert column.total == (sheet.source not in ("category_summary", "plots"))
+                # 类别汇总 counts a species in two categories twice, 样地调查 a plot once per species,
+                # 调查记录 a site once per visit: no total there.
+                assert column.total == (sheet.source not in ("category_summary", "plots", "observations"))
             if column.field in ("latitude", "longitude"):
                 assert column.number_format == "0.000000"
             if column.type == "datetime":
