@@ -30,9 +30,9 @@ FieldErrors = dict[str, list[str]]
 # What the forms call the fields the API names, so that a message says "卵块密度" and not
 # "egg_masses_per_m2"; the `errors` object keeps the keys, for programs.
 FIELD_LABELS: dict[str, Any] = {
-    "_schema": _l(
-        "The request body"
-    ),  # marshmallow's key for the body as a whole (a list sent for an object)
+    # marshmallow's key for the body as a whole (a list sent for an object); an item of a list as a whole
+    # (`points.4._schema`) is named by its list (`field_label`).
+    "_schema": _l("The request body"),
     "species_id": _l("Species"),
     "detected": _l("Finding"),
     "latitude": _l("Latitude"),
@@ -92,6 +92,105 @@ FIELD_LABELS: dict[str, Any] = {
     "quadrats": _l("Quadrats"),
     "surveyed_at": _l("Time"),
     "height_cm": _l("Height (cm)"),
+    # A campaign's units: their own due day and assignee, not a re-inspection's.
+    "units.due_on": _l("Due by"),
+    "units.assignee_id": _l("Unit's assignee"),
+    "kind": _l("Kind"),
+    "name": _l("Name"),
+    "bureau": _l("Bureau"),
+    "bureaus": _l("Bureaus"),
+    "bureaus_shown": _l("Bureaus shown"),
+    "active_on": _l("Under way on"),
+    "add_species": _l("Add a species"),
+    "bulk_assignee_id": _l("Assignee of the ticked units"),
+    "bulk_due_on": _l("Due by (the ticked units)"),
+    "pick_unit": _l("Survey unit"),
+    "pick_assignee_id": _l("Unit's assignee"),
+    "pick_due_on": _l("Due by"),
+    "selected": _l("Ticked"),
+    "shape": _l("Shape"),
+    "length_m": _l("Length (m)"),
+    "width_m": _l("Width (m)"),
+    "radius_m": _l("Radius (m)"),
+    "size_m2": _l("Quadrat size (m²)"),
+    "number": _l("Number"),
+    "records": _l("Records"),
+    "new": _l("New"),
+    "remove": _l("Remove"),
+    "action": _l("Action"),
+    # Records and their lists
+    "client_uuid": _l("Record ID (client_uuid)"),
+    "altitude_m": _l("Altitude (m)"),
+    "position_source": _l("Position from"),
+    "geometry": _l("Outline"),
+    "bbox": _l("Map box"),
+    "flag": _l("Flag"),
+    "format": _l("Format"),
+    "from": _l("From"),
+    "from_": _l("From"),
+    "to": _l("To"),
+    "date_from": _l("First day"),
+    "date_to": _l("Last day"),
+    "on": _l("Day"),
+    "due_before": _l("Due before"),
+    "per_page": _l("Per page"),
+    "quick": _l("Short form"),
+    "scope": _l("Whose"),
+    "status": _l("Status"),
+    "statuses": _l("Review statuses"),
+    "overdue": _l("Overdue"),
+    "organization": _l("Organization"),
+    "surveyor_id": _l("Surveyor"),
+    "operator_id": _l("Operator"),
+    "control_operation_id": _l("Control operation"),
+    "observation": _l("Record"),
+    "campaign": _l("Survey campaign"),
+    "township": _l("Township"),
+    "species": _l("Species"),
+    "stage": _l("Before or after"),
+    "note": _l("Note"),
+    "zoom": _l("Zoom"),
+    "min_zoom": _l("Smallest zoom"),
+    "max_zoom": _l("Largest zoom"),
+    "area": _l("Area to save"),
+    "report": _l("Report"),
+    "unread": _l("Unread only"),
+    "id": _l("Item"),
+    "ids": _l("Items"),
+    # People and organizations
+    "username": _l("User name"),
+    "password": _l("Password"),
+    "current_password": _l("Current password"),
+    "new_password": _l("New password"),
+    "confirm": _l("New password again"),
+    "display_name": _l("Name shown"),
+    "email": _l("E-mail"),
+    "role": _l("Role"),
+    "active": _l("Active"),
+    "locale": _l("Language"),
+    "parent": _l("Reports to"),
+    "code": _l("Code"),
+    "url": _l("Address (URL)"),
+    "secret": _l("Signing secret"),
+    # Species and lists
+    "group": _l("Group"),
+    "include_retired": _l("Include retired species"),
+    "list": _l("Species list"),
+    "like": _l("Copy from species"),
+    "aliases": _l("Other names"),
+    "names_en": _l("English names"),
+    "pinyin": _l("Pinyin"),
+    "synonyms": _l("Synonyms"),
+    "census_categories": _l("Census categories"),
+    "short_name": _l("Short name"),
+    "published_on": _l("Published on"),
+    "added_on": _l("Added on"),
+    "removed_on": _l("Removed on"),
+    "name_as_listed": _l("Name as listed"),
+    "row": _l("Row"),
+    # The imports page's form (its inputs are prefixed: two forms share the page)
+    "import-file": _l("File"),
+    "import-bureau": _l("Bureau"),
 }
 
 
@@ -170,10 +269,15 @@ def translated(message: str) -> str:
 
 def field_label(name: str, labels: dict[str, str] | None = None) -> str:
     """A field's name as the user sees it: given labels first (a method's own fields), then the
-    table above (a nested "observation.density_per_m2" by its last part), else the key itself."""
+    table above (a nested "observation.density_per_m2" by its path without list indexes, then by its
+    last part), else the key itself."""
     if labels and name in labels:
         return labels[name]
-    for key in (name, name.rsplit(".", 1)[-1]):
+    # "units.0.due_on" → "units.due_on", then "due_on"; an item as a whole ("points.4._schema") by its list.
+    path = [part for part in name.split(".") if not part.isdigit()]
+    if len(path) > 1 and path[-1] == "_schema":
+        path.pop()
+    for key in (name, ".".join(path), path[-1] if path else name):
         if key in FIELD_LABELS:
             return str(FIELD_LABELS[key])
     return name

@@ -220,7 +220,8 @@ def check_plot(values: dict[str, Any], actor: User) -> CheckedPlot:
             errors["habitat"] = [_("Unknown habitat; see GET /api/v1/habitats.")]
     species = _check_quadrats(values.get("quadrats") or [], area, errors)
     if errors:
-        raise InvalidInput(invalid_fields_message(errors), errors)
+        # A plot's area is typed in m² (a record's, in 亩 on its form: the shared label says so).
+        raise InvalidInput(invalid_fields_message(errors, {"area_m2": _("Plot area (m²)")}), errors)
     assert site is not None and area is not None  # noqa: S101 -- errors would have been raised
     return CheckedPlot(
         site=site, campaign=campaign, area_m2=area, lon=lon, lat=lat, habitat=habitat, species=species

@@ -217,7 +217,8 @@ def test_bad_input_is_a_422_naming_the_field(web_as: Any, tile_basemap: Any, que
     response = web_as("surveyor").get(f"/app/offline-tiles?{query}")
     assert response.status_code == 422, response.json
     assert field in response.json["errors"], response.json
-    assert response.json["code"] == 422 and field in response.json["message"]
+    label = {"area": "保存范围", "min_zoom": "最小缩放级别", "max_zoom": "最大缩放级别"}[field]
+    assert response.json["code"] == 422 and label in response.json["message"]
     # Said in the user's language (Chinese by default), not marshmallow's English.
     [reason] = response.json["errors"][field]
     assert re.search(r"[\u4e00-\u9fff]", reason), reason

@@ -90,7 +90,8 @@ def test_a_refused_add_says_why_and_changes_nothing(agri: Any, form: dict[str, s
     response = agri.post("/admin/species-lists/lp-agri/members", data=form)
     assert response.status_code == 302
     errors = [m for c, m in flashes(agri) if c == "error"]
-    assert errors and f"Invalid value for {field}" in errors[0]
+    label = {"name": "Name", "added_on": "Added on"}[field]
+    assert errors and f"Invalid value for {label}" in errors[0]
     assert periods("lp-agri") == []
 
 
@@ -175,7 +176,7 @@ def test_a_bad_new_list_says_why(agri: Any) -> None:
     agri.post("/language", data={"lang": "en", "next": "/"})
     response = agri.post("/admin/species-lists", data={"code": "moa-567", "name": "重复"})
     assert response.status_code == 302
-    assert any(c == "error" and "Invalid value for code" in m for c, m in flashes(agri))
+    assert any(c == "error" and "Invalid value for Code" in m for c, m in flashes(agri))
 
 
 def species_by_key(key: str) -> Any:
@@ -221,7 +222,8 @@ def test_a_bad_species_edit_is_422_naming_the_field(web_as: Any, form: dict[str,
     snail = species_by_key("pomacea-canaliculata")
     response = web.post(f"/admin/species/{snail.id}", data=form)
     assert response.status_code == 422
-    assert f"Invalid value for {message}" in response.get_data(as_text=True)
+    label = {"aliases": "Other names", "pinyin": "Pinyin"}[message]
+    assert f"Invalid value for {label}" in response.get_data(as_text=True)
     db.session.expire_all()
     assert species_by_key("pomacea-canaliculata").local_aliases == []
 

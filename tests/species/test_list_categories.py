@@ -139,7 +139,7 @@ def test_the_list_page_shows_and_edits_the_categories(forestry: Any, web_as: Any
     )
     assert refused.status_code == 302
     errors = [m for c, m in flashes(web) if c == "error"]
-    assert errors and "census_categories" in errors[0] and "ag_pest" in errors[0]
+    assert errors and "Census categories" in errors[0] and "ag_pest" in errors[0]
     assert stored("lp-forest-census") == FG
 
     # The other bureau sees the categories but not the form; a published list shows its files' categories.

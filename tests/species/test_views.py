@@ -92,7 +92,7 @@ def test_a_bad_date_is_a_422_naming_the_field(web_as: Any, value: str) -> None:
     web.post("/language", data={"lang": "en", "next": "/"})
     response = web.get(f"/admin/species-lists/moa-567?on={value}")
     assert response.status_code == 422
-    assert "Invalid value for on" in response.get_data(as_text=True)
+    assert "Invalid value for Day" in response.get_data(as_text=True)
 
 
 def test_an_unknown_list_is_404(web_as: Any) -> None:

@@ -151,6 +151,9 @@ def test_the_list_and_the_home_page(web_as: Any, make_campaign: Any, field_team:
     db.session.commit()
     listed = web_as("surveyor", "agriculture").get("/campaigns").get_data(as_text=True)
     assert "秋季监测" in listed and "新建调查任务" not in listed
+    assert "进行中" in listed and "生成中" not in listed  # a campaign under way, not an export being made
+    page = web_as("surveyor", "agriculture").get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "进行中" in page and "应复查日期" not in page  # a unit's due day is not a re-inspection's
     home = web_as(field_team.a).get("/").get_data(as_text=True)
     section = home[home.index("data-my-survey-units") :]
     assert f'href="/campaigns/{campaign.id}"' in section and "老营村" in section
