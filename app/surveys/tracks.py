@@ -155,9 +155,14 @@ def check_points(
             errors.setdefault(f"points.{index}.{name}", []).append(message)
 
     previous: datetime | None = None
+    placed: list[int] = []  # the points with a usable position, for the district test below
     for index, point in enumerate(raw):
         if not isinstance(point, dict):
             fault(index, "_schema", _("must be an object with t, lat, lon and accuracy_m"))
+            times.append(None)  # type: ignore[arg-type]  # kept in step with the index: nothing is measured
+            lons.append(0.0)
+            lats.append(0.0)
+            accuracies.append(None)
             continue
         t = _parse_time(point.get("t"))
         lat, lon = _number(point.get("lat")), _number(point.get("lon"))
@@ -182,20 +187,34 @@ def check_points(
                 fault(index, "accuracy_m", _("must be a number of metres from 0 to 100000, or null"))
         if t is not None:
             previous = t
+        if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180:
+            placed.append(index)
         times.append(t)  # type: ignore[arg-type]
         lons.append(lon if lon is not None else 0.0)
         lats.append(lat if lat is not None else 0.0)
         accuracies.append(accuracy)
+
+    if crs is not CRS.WGS84:
+        converted = [to_wgs84(lons[i], lats[i], crs) for i in placed]
+        for i, (x, y) in zip(placed, converted, strict=True):
+            lons[i], lats[i] = x, y
+    # Whatever else is wrong, the points outside are named in the same answer: the phone offers to send
+    # the route again without every point refused (docs/surveys.md, Routes), so one answer must name them.
+    district = get_district()
+    for index in _outside_district([lons[i] for i in placed], [lats[i] for i in placed]):
+        message = _(
+            "The point (%(lat).6f, %(lon).6f) is outside %(district)s; check the crs.",
+            lat=lats[placed[index]],
+            lon=lons[placed[index]],
+            district=district.name if district is not None else "",
+        )
+        fault(placed[index], "lat", message)
+        if bad <= MAX_POINT_ERRORS:
+            errors.setdefault(f"points.{placed[index]}.lon", []).append(message)
     if bad:
         _more_points(bad, errors)
         return None
-
-    if crs is not CRS.WGS84:
-        converted = [to_wgs84(lon, lat, crs) for lon, lat in zip(lons, lats, strict=True)]
-        lons = [c[0] for c in converted]
-        lats = [c[1] for c in converted]
-    _outside_district(lons, lats, errors)
-    if bad or errors:
+    if errors:
         return None
 
     poor = [a is not None and a > limit for a in accuracies]
@@ -260,12 +279,13 @@ def _more_points(bad: int, errors: FieldErrors) -> None:
         )
 
 
-def _outside_district(lons: list[float], lats: list[float], errors: FieldErrors) -> None:
-    """Every point inside the district: its loaded outline (grown by the tolerance) tested for all the
-    points at once, else its box (the same test as a record's position, app/district/boundaries.py)."""
+def _outside_district(lons: list[float], lats: list[float]) -> list[int]:
+    """The indexes of the points outside the district: its loaded outline (grown by the tolerance) tested
+    for all the points at once, else its box (the same test as a record's position,
+    app/district/boundaries.py)."""
     district = get_district()
-    if district is None:
-        return
+    if district is None or not lons:
+        return []
     x, y = np.asarray(lons), np.asarray(lats)
     outline = locator().outline
     if outline is not None:
@@ -278,14 +298,4 @@ def _outside_district(lons: list[float], lats: list[float], errors: FieldErrors)
             & (y >= district.min_lat - b)
             & (y <= district.max_lat + b)
         )
-    outside = np.flatnonzero(~inside)
-    for index in outside[:MAX_POINT_ERRORS]:
-        message = _(
-            "The point (%(lat).6f, %(lon).6f) is outside %(district)s; check the crs.",
-            lat=lats[index],
-            lon=lons[index],
-            district=district.name,
-        )
-        errors.setdefault(f"points.{index}.lat", []).append(message)
-        errors.setdefault(f"points.{index}.lon", []).append(message)
-    _more_points(len(outside), errors)
+    return [int(i) for i in np.flatnonzero(~inside)]

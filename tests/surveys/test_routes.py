@@ -137,6 +137,29 @@ def test_point_outside_the_district_is_named(api_as: Any, campaign_for: Any) -> 
     assert set(errors) == {"points.17.lat", "points.17.lon"}
 
 
+def test_one_answer_names_every_kind_of_fault_in_the_points(api_as: Any, campaign_for: Any) -> None:
+    """A malformed point does not hide another outside the district: the phone offers to send the route
+    again without the refused points, which takes one answer naming them all (up to ten)."""
+    api = api_as("surveyor")
+    campaign = campaign_for(api.user)
+    points = walk(30)
+    points[1] = {**points[1], "accuracy_m": -1}
+    points[3] = {**points[3], "lat": 39.9, "lon": 116.4}  # Beijing
+    points[5] = [1, 2]
+    errors = _refused(api, route_body(campaign, points))
+    assert set(errors) == {"points.1.accuracy_m", "points.3.lat", "points.3.lon", "points.5._schema"}
+
+    # Past ten faults, the rest are counted, not named.
+    many = walk(30)
+    for i in range(0, 24, 2):
+        many[i] = {**many[i], "lat": 39.9, "lon": 116.4}
+    many[25] = {**many[25], "accuracy_m": -1}
+    errors = _refused(api, route_body(campaign, many))
+    named = {key.split(".")[1] for key in errors if key.startswith("points.")}
+    assert len(named) == 10
+    assert errors["points"] == ["另有 3 个点也有错误。"]
+
+
 def test_out_of_order_and_future_times_are_named(api_as: Any, campaign_for: Any) -> None:
     api = api_as("surveyor")
     campaign = campaign_for(api.user)
