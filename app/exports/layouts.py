@@ -4,7 +4,7 @@
 `Template` and `load_template`. The folder is `layouts/`, not `templates/`, which in Flask means Jinja.)
 
 The official census forms' column headings were never published; each bureau's own blank form is the
-final word (shared/reference/census-and-control.md). So the column sets live in TOML files, one per
+final word (docs/census.md, "Each bureau's template"). So the column sets live in TOML files, one per
 bureau (`layouts/<bureau>.toml`, format in `layouts/README.md`), and matching a bureau's form is an
 edit to its file, not to code.
 
