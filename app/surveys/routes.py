@@ -211,32 +211,38 @@ def unit_name(unit: SurveyUnit) -> str:
 
 def campaigns_to_walk(actor: User, today: date) -> list[dict[str, Any]]:
     """The campaigns `actor` records for that have not ended, with their units (the actor's own first)
-    and target species: the route page keeps them, so a route can be started with no signal."""
+    and target species: the route page keeps them, so a route can be started with no signal. Those with a
+    unit assigned to the actor come first (the page starts on the first), then those under way."""
     campaigns = db.session.scalars(
         sa.select(Campaign)
         .where(Campaign.ends_on >= today)
         .options(sa.orm.selectinload(Campaign.units))
         .order_by(Campaign.starts_on, Campaign.id)
     )
-    walkable = []
+    walkable: list[tuple[tuple[bool, bool], dict[str, Any]]] = []
     for campaign in campaigns:
         if not may_record_for(actor, campaign):
             continue
         units = sorted(campaign.units, key=lambda u: (u.assignee_id != actor.id, u.unit_code))
+        order = (not any(u.assignee_id == actor.id for u in units), campaign.starts_on > today)
         walkable.append(
-            {
-                "id": campaign.id,
-                "name": campaign.name,
-                "units": [
-                    {"id": u.id, "name": unit_name(u), "mine": u.assignee_id == actor.id} for u in units
-                ],
-                "species": [
-                    {"id": s.id, "name_zh": s.name_zh, "name_sci": s.name_sci, "metrics": list(s.metrics)}
-                    for s in campaign.species
-                ],
-            }
+            (
+                order,
+                {
+                    "id": campaign.id,
+                    "name": campaign.name,
+                    "units": [
+                        {"id": u.id, "name": unit_name(u), "mine": u.assignee_id == actor.id} for u in units
+                    ],
+                    "species": [
+                        {"id": s.id, "name_zh": s.name_zh, "name_sci": s.name_sci, "metrics": list(s.metrics)}
+                        for s in campaign.species
+                    ],
+                },
+            )
         )
-    return walkable
+    walkable.sort(key=lambda pair: pair[0])  # stable: start day and id within each group
+    return [entry for _order, entry in walkable]
 
 
 def of_campaign(campaign_id: int, limit: int = 50) -> list[Route]:

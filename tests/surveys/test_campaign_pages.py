@@ -196,3 +196,24 @@ def test_malformed_row_values_are_named_on_their_row(web_as: Any, species_id: An
         first = re.search(r'name="units-0-assignee_id".*?</select>', html, re.S)
         assert first and f'value="{field_team.a.id}" selected' in first.group(0)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Campaign)) == 0
+
+
+def test_the_route_page_starts_on_a_campaign_with_the_surveyors_own_units(
+    make_campaign: Any, field_team: Any
+) -> None:
+    """Campaigns the surveyor has units in come first (the route page opens on the first), then those
+    under way, then those to come; an older campaign without her units no longer comes first."""
+    from app.surveys.routes import campaigns_to_walk
+
+    today = local_today()
+    due = today + timedelta(days=3)
+    other = make_campaign(
+        name="老任务", starts_on=today - timedelta(days=20), units=((YUNLONG, field_team.b, due),)
+    )
+    coming = make_campaign(
+        name="下月任务", starts_on=today + timedelta(days=5), ends_on=today + timedelta(days=40)
+    )
+    mine = make_campaign(name="我的任务", units=((LIRANG_VILLAGE, field_team.a, due),))
+    order = [c["id"] for c in campaigns_to_walk(field_team.a, today)]
+    assert order[:3] == [mine.id, other.id, coming.id]
+    assert [c["id"] for c in campaigns_to_walk(field_team.b, today)][:1] == [other.id]
