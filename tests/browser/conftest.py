@@ -53,12 +53,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.real_commits)
 
 
+def _read_whole(app: Any) -> Any:
+    """The app with each answer read whole, and closed, before the server sends it.
+
+    werkzeug's development server leaves an answer open when the browser drops the connection half-way
+    through it (its clean-up raises on the closed socket before it closes the answer): a file answer
+    (static assets, photos) then surfaces as a ResourceWarning in whichever test runs next. The app
+    streams nothing (no answer is a generator), so reading whole changes nothing else; production's
+    gunicorn closes them."""
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return serve
+
+
 @pytest.fixture(scope="session")
 def live_server(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     storage = tmp_path_factory.mktemp("browser-storage")
     saved = {key: app.config[key] for key in ("IAS_STORAGE_DIR", "IAS_BASEMAP")}
     app.config.update(IAS_STORAGE_DIR=str(storage), IAS_BASEMAP="none")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _read_whole(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
