@@ -14,7 +14,7 @@ from app.control import efficacy as formulas
 from app.control.efficacy import henderson_tilton_gap, henderson_tilton_pct, reduction_pct
 from app.control.models import ControlOperation, FollowUp
 from app.extensions import db
-from app.observations.models import Observation
+from app.observations.models import Observation, ReviewStatus
 from app.sites.models import Site
 
 # Observation metrics efficacy is computed on, and their names in the efficacy figures.
@@ -44,7 +44,10 @@ def _figures(observation: Observation | None) -> dict[str, float | None]:
 
 def _check_plot(site: Site, start: datetime, end: datetime | None) -> Observation | None:
     """The check plot's latest record on or before `end` (after `start` when given as a lower bound)."""
-    stmt = sa.select(Observation).where(Observation.site_id == site.id)
+    # A rejected record's figures were judged wrong: never part of an efficacy.
+    stmt = sa.select(Observation).where(
+        Observation.site_id == site.id, Observation.status != ReviewStatus.REJECTED
+    )
     if end is None:
         stmt = stmt.where(Observation.observed_at <= start)
     else:

@@ -242,6 +242,11 @@ class FollowUpPageArgs(PageNumberArgs):
     scope = ma.fields.String(metadata={"description": "all: the organization's (managers)"})
     assignee_id = ma.fields.Integer(**_an_id("assignee_id"))
     township_code = ma.fields.String()
+    organization = ma.fields.String(
+        metadata={
+            "description": "an organization's code: its follow-ups and its units' (the dashboard's links)"
+        }
+    )
 
 
 class NewOperationArgs(ma.Schema):

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.geo.crs import CRS
 from app.idempotency import CreateOnce, fingerprint
 from app.observations.checks import check_polygon, polygon_area
-from app.observations.models import Observation
+from app.observations.models import Observation, ReviewStatus
 from app.photos import services as photos
 from app.photos.models import Photo
 from app.sites import services as sites
@@ -208,6 +208,15 @@ def _site_and_baseline(args: dict[str, Any], errors: FieldErrors) -> tuple[Site 
             errors["observation_id"] = [_("No observation with id %(id)s.", id=args["observation_id"])]
         elif baseline.site is None:
             errors["observation_id"] = [_("An absence record has no site to treat.")]
+        elif baseline.status == ReviewStatus.REJECTED:
+            errors["observation_id"] = [
+                _("This record was rejected: it cannot be the figures before treatment.")
+            ]
+        elif args.get("performed_at") and baseline.observed_at > args["performed_at"] + CLOCK_SKEW:
+            # The baseline is what the treatment is measured against (its efficacy): the site before it.
+            errors["observation_id"] = [
+                _("This record was made after the treatment: the baseline is the site before it.")
+            ]
         else:
             site = baseline.site
     if args.get("site_id") is not None:
@@ -227,6 +236,7 @@ def _site_and_baseline(args: dict[str, Any], errors: FieldErrors) -> tuple[Site 
                 Observation.site_id == site.id,
                 Observation.detected.is_(True),
                 Observation.observed_at <= args["performed_at"],
+                Observation.status != ReviewStatus.REJECTED,  # its figures were judged wrong
             )
             .order_by(Observation.observed_at.desc(), Observation.id.desc())
             .limit(1)

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import unit_ids
+from app.control.models import FollowUp, FollowUpStatus
 from app.errors import FieldErrors
 from app.extensions import db
 
@@ -53,3 +54,25 @@ def organization_supervisor(organization_id: int) -> User | None:
             return supervisor
         organization = organization.parent
     return None
+
+
+def refresh_supervisors() -> None:
+    """Point every pending follow-up at its organization's supervisor as things are now
+    (`organization_supervisor`): one appointed, deactivated or moved since a follow-up was made changes
+    whom its escalation reaches. The reminder sweep calls it first; one statement per organization with
+    pending follow-ups, whatever their number."""
+    pending = FollowUp.status == FollowUpStatus.PENDING
+    organization_ids = db.session.scalars(sa.select(FollowUp.organization_id).where(pending).distinct()).all()
+    for organization_id in organization_ids:
+        supervisor = organization_supervisor(organization_id)
+        current = supervisor.id if supervisor is not None else None
+        db.session.execute(
+            sa.update(FollowUp)
+            .where(
+                pending,
+                FollowUp.organization_id == organization_id,
+                FollowUp.supervisor_id.is_distinct_from(current),
+            )
+            .values(supervisor_id=current)
+            .execution_options(synchronize_session=False)
+        )

@@ -16,7 +16,8 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
 from app import metrics, pages, policy
-from app.accounts.organizations import acting_ids
+from app.accounts.organizations import acting_ids, unit_ids
+from app.accounts.services import get_organization
 from app.clock import local_today
 from app.control import assessment, staff
 from app.control import follow_ups as follow_up_rules
@@ -86,6 +87,15 @@ def _follow_up_filters(args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         filters["overdue"] = True
     if scope_all:
         ids = acting_ids(current_user)
+        code = args.get("organization", "").strip()
+        if code:
+            # One organization and its units, as the dashboard narrowed to it counts them; within what
+            # the reader acts for.
+            organization = get_organization(code)
+            if organization is None:
+                unknown = {"organization": [_("Unknown organization.")]}
+                raise ServiceError(pages.describe(unknown), unknown)
+            ids = unit_ids(organization.id) if ids is None else ids & unit_ids(organization.id)
         if ids is not None:
             filters["organization_ids"] = ids
         if "assignee_id" in args:

@@ -39,11 +39,30 @@ def url(path: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Follow-up reminders: one message per person per sweep, listing every follow-up it reminds of.
 # An item: {"kind": "follow_up_due" | "follow_up_overdue" | "follow_up_escalated", "follow_up_id",
-# "site_id", "site", "species", "place", "due", "days", "assignee"}.
+# "site_id", "site", "species", "place", "due", "days", "assignee"}, and "supervised": true on the
+# supervisor's copy of a due or overdue reminder.
 
 
 def _one_reminder(kind: str, values: dict[str, Any]) -> tuple[str, str]:
     """Subject and body of a reminder about one follow-up."""
+    if values.get("supervised"):  # the supervisor's copy of a due or overdue reminder
+        if kind == "follow_up_due":
+            subject = _("[Re-inspection due] %(species)s site %(site)s, assigned to %(assignee)s", **values)
+            body = _(
+                "%(name)s,\nthe re-inspection of %(species)s site %(site)s (%(place)s), assigned to "
+                "%(assignee)s, is due today, %(due)s.",
+                **values,
+            )
+        else:
+            subject = _(
+                "[Re-inspection overdue] %(species)s site %(site)s, assigned to %(assignee)s", **values
+            )
+            body = _(
+                "%(name)s,\nthe re-inspection of %(species)s site %(site)s (%(place)s), assigned to "
+                "%(assignee)s, was due on %(due)s and is %(days)s day(s) overdue.",
+                **values,
+            )
+        return subject, body
     if kind == "follow_up_due":
         subject = _("[Re-inspection due] %(species)s site %(site)s is due today", **values)
         body = _(
@@ -70,6 +89,16 @@ def _one_reminder(kind: str, values: dict[str, Any]) -> tuple[str, str]:
 
 
 def _reminder_line(kind: str, values: dict[str, Any]) -> str:
+    if values.get("supervised") and kind == "follow_up_due":
+        return _(
+            "%(species)s site %(site)s (%(place)s), assigned to %(assignee)s: due today, %(due)s", **values
+        )
+    if values.get("supervised"):
+        return _(
+            "%(species)s site %(site)s (%(place)s), assigned to %(assignee)s: due %(due)s, "
+            "%(days)s day(s) overdue",
+            **values,
+        )
     if kind == "follow_up_due":
         return _("%(species)s site %(site)s (%(place)s): due today, %(due)s", **values)
     if kind == "follow_up_overdue":

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from app.accounts.models import User
 from app.clock import local_today
 from app.control.models import FollowUp, FollowUpStatus
+from app.control.staff import refresh_supervisors
 from app.district.models import Township
 from app.extensions import db
 from app.notifications.letters import RECIPIENT_COLUMNS, Letters, group_key
@@ -33,6 +34,7 @@ class QueueReport:
     due: int = 0
     overdue: int = 0
     escalated: int = 0
+    supervised: int = 0  # due and overdue reminders also sent to the follow-ups' supervisors
 
 
 def _follow_up_rows(condition: sa.ColumnElement[bool], person: Any) -> list[Any]:
@@ -103,6 +105,8 @@ def _reminder_data(items: list[dict[str, Any]]) -> dict[str, Any]:
                 "site_code": i["site"],
                 "due_on": i["due"],
                 "days_overdue": i["days"],
+                # The supervisor's copy of a due or overdue reminder (the re-inspection is someone else's).
+                "supervised": bool(i.get("supervised")),
             }
             for i in items
         ],
@@ -119,49 +123,84 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
     today = today or local_today()
     escalate_before = today - timedelta(days=int(current_app.config["IAS_ESCALATE_AFTER_DAYS"]))
     pending = FollowUp.status == FollowUpStatus.PENDING
+    # Escalations and the supervisors' copies go to the supervisor as things are now, not when the
+    # follow-up was made (one appointed or deactivated since).
+    refresh_supervisors()
+    # The supervisor's copy of a due or overdue reminder (docs/contract.md §1: supervisors get reminders
+    # for due and overdue re-inspections), unless the supervisor is the assignee.
+    supervised = sa.and_(
+        FollowUp.supervisor_id.is_not(None),
+        FollowUp.supervisor_id.is_distinct_from(FollowUp.assignee_id),
+    )
+    due = sa.and_(pending, FollowUp.due_on == today, _not_marked(FollowUp.reminded_due_on))
+    overdue = sa.and_(FollowUp.overdue_on(today), _not_marked(FollowUp.reminded_overdue_on))
+    # (kind, condition, to whom, the mark it sets, whether the reader is the supervisor)
     kinds = (
+        (NotificationKind.FOLLOW_UP_DUE, due, FollowUp.assignee_id, "reminded_due_on", False),
         (
             NotificationKind.FOLLOW_UP_DUE,
-            sa.and_(pending, FollowUp.due_on == today, _not_marked(FollowUp.reminded_due_on)),
-            FollowUp.assignee_id,
+            sa.and_(due, supervised),
+            FollowUp.supervisor_id,
             "reminded_due_on",
+            True,
         ),
+        (NotificationKind.FOLLOW_UP_OVERDUE, overdue, FollowUp.assignee_id, "reminded_overdue_on", False),
         (
             NotificationKind.FOLLOW_UP_OVERDUE,
-            sa.and_(FollowUp.overdue_on(today), _not_marked(FollowUp.reminded_overdue_on)),
-            FollowUp.assignee_id,
+            # Not those late enough to escalate: the escalation tells the supervisor of them.
+            sa.and_(overdue, supervised, FollowUp.due_on > escalate_before),
+            FollowUp.supervisor_id,
             "reminded_overdue_on",
+            True,
         ),
         (
             NotificationKind.FOLLOW_UP_ESCALATED,
             sa.and_(pending, FollowUp.due_on <= escalate_before, _not_marked(FollowUp.escalated_on)),
             FollowUp.supervisor_id,
             "escalated_on",
+            False,
         ),
     )
     report = QueueReport()
     per_person: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
     per_organization: dict[int, list[dict[str, Any]]] = {}
-    marks: dict[str, list[dict[str, Any]]] = {}
+    marks: dict[str, dict[int, dict[str, Any]]] = {}
     names: dict[int, str] | None = None
-    for kind, condition, person, marker in kinds:
-        rows = _follow_up_rows(condition, person)
-        if not rows:
-            continue
-        if kind is NotificationKind.FOLLOW_UP_ESCALATED and names is None:
-            ids = {r.assignee_id for r in rows if r.assignee_id}
-            names = dict(
-                db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all()
-            )
+    read = [
+        (kind, _follow_up_rows(condition, person), marker, to_supervisor)
+        for kind, condition, person, marker, to_supervisor in kinds
+    ]
+    # Who each follow-up is assigned to, for the readers who are not its assignee: one read, whatever
+    # the number.
+    ids = {
+        row.assignee_id
+        for kind, rows, _marker, to_supervisor in read
+        if to_supervisor or kind is NotificationKind.FOLLOW_UP_ESCALATED
+        for row in rows
+        if row.assignee_id
+    }
+    if ids:
+        names = dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    for kind, rows, marker, to_supervisor in read:
         for row in rows:
             assignee = (names or {}).get(row.assignee_id) if row.assignee_id else None
             item = _reminder_item(kind, row, today, assignee)
+            if to_supervisor:
+                item["supervised"] = True
             per_person.setdefault(row.user_id, (row, []))[1].append(item)
-            if kind is not NotificationKind.FOLLOW_UP_ESCALATED:
+            if kind is not NotificationKind.FOLLOW_UP_ESCALATED and not to_supervisor:
                 per_organization.setdefault(row.organization_id, []).append(item)
-        marks[marker] = [{"fid": row.id, "day": row.due_on} for row in rows]
-        setattr(report, kind.value.removeprefix("follow_up_"), len(rows))
-    if not marks:
+        # Marked once per follow-up and due date, whoever was told (a follow-up without an assignee
+        # reaches only its supervisor, and is marked all the same).
+        marked = marks.setdefault(marker, {})
+        for row in rows:
+            marked[row.id] = {"fid": row.id, "day": row.due_on}
+        if to_supervisor:
+            report.supervised += len(rows)
+        else:
+            field = kind.value.removeprefix("follow_up_")
+            setattr(report, field, getattr(report, field) + len(rows))
+    if not any(marks.values()):
         return report
 
     letters = Letters()
@@ -195,9 +234,11 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
     letters.insert()
     table = FollowUp.__table__
     for marker, rows_marked in marks.items():
+        if not rows_marked:
+            continue
         db.session.execute(
             sa.update(table).where(table.c.id == sa.bindparam("fid")).values({marker: sa.bindparam("day")}),
-            rows_marked,
+            list(rows_marked.values()),
             execution_options={"synchronize_session": False},
         )
     return report

@@ -116,13 +116,20 @@ def test_overdue_counted_by_township_and_assignee(
     assert _figure(html, "due-today") == 1
     [township] = _table(html, "overdue-by-township")
     assert township[1] == "4"
-    assert f'href="/follow-ups?scope=all&amp;overdue=1&amp;township_code={TOWNSHIP}"' in html
+    org = supervisor.organization.code  # the links list what the figures count: this organization's
+    assert (
+        f'href="/follow-ups?scope=all&amp;overdue=1&amp;organization={org}&amp;township_code={TOWNSHIP}"'
+        in html
+    )
     assert _table(html, "overdue-by-assignee") == [
         [surveyor.user.display_name, "3", ""],
         [supervisor.display_name, "1", ""],
     ]
-    assert f'href="/follow-ups?scope=all&amp;overdue=1&amp;assignee_id={surveyor.user.id}"' in html
-    link = f"/follow-ups?scope=all&overdue=1&assignee_id={supervisor.id}"
+    assert (
+        f'href="/follow-ups?scope=all&amp;overdue=1&amp;organization={org}&amp;assignee_id={surveyor.user.id}"'
+        in html
+    )
+    link = f"/follow-ups?scope=all&overdue=1&organization={org}&assignee_id={supervisor.id}"
     assert link.replace("&", "&amp;") in html
     listed = web.get(link)  # the count's link opens the list of exactly those follow-ups
     assert listed.status_code == 200

@@ -104,9 +104,11 @@ def test_reminders_a_later_sweep_finds_make_a_new_letter(mail: SmtpServer, scena
     jobs.sweep()
     tomorrow = local_today() + timedelta(days=1)
     report = jobs.sweep(today=tomorrow)
-    # The hand collection's +7 is overdue now (the others were already reminded as overdue).
-    assert (report.queued.due, report.queued.overdue) == (0, 1)
-    assert len(mail.messages) == 4
+    # The hand collection's +7 is overdue now (the others were already reminded as overdue): a letter to
+    # its assignee, and the supervisor's copy.
+    assert (report.queued.due, report.queued.overdue, report.queued.supervised) == (0, 1, 1)
+    assert len(mail.messages) == 5
+    assert _recipients(mail)["zhuguan@example.cn"] == 2
 
 
 def test_rescheduled_follow_up_is_reminded_again(
