@@ -60,7 +60,9 @@ class ControlOperations(MethodView):
         `site_id` or `observation_id` names what was treated. Follow-ups fall due after the
         species × method schedule (or `follow_up_days`), plus a next-spring check where the species
         has one, assigned to `assignee_id` (by default the one recording); the organization's
-        supervisor is told when they become overdue.
+        supervisor is told when they fall due or overdue, and again when they are days late.
+        The baseline the efficacy is measured against is `observation_id` when given (a record of the
+        site from before the treatment, not a rejected one), else the site's latest such record.
         """
         operation, created = services.create_control_operation(actor=current_user, args=args)
         return operation, 201 if created else 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -50,7 +51,7 @@ def test_unknown_detail_names_are_reported_once_and_capped(
             "client_uuid": "0b9f1c2e-8d3a-4f5b-9c6d-7e8f9a0b1c2d",
             "observation_id": record["id"],
             "method": "hand_collection",
-            "performed_at": "2026-05-01T08:00:00+08:00",
+            "performed_at": datetime.now(UTC).isoformat(),  # after the record, its baseline
             "area_m2": 100,
             "details": details,
         }

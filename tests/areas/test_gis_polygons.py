@@ -26,7 +26,10 @@ def test_polygons_are_in_every_gis_format(api_as: Any, make_observation: Any, tr
     surveyor = api_as("surveyor")
     drawn = square(LON, LAT, 100)
     record = make_observation(surveyor, area_m2=None, geometry=drawn)
-    operation, _ = treat(surveyor, "hand_collection", baseline=record, area_m2=None, geometry=drawn)
+    # Treated now: the record, made just before, is its baseline (a baseline is from before the treatment).
+    operation, _ = treat(
+        surveyor, "hand_collection", days_ago=0, baseline=record, area_m2=None, geometry=drawn
+    )
     plain = make_observation(surveyor, latitude=LAT + 0.01)  # a point only: stays a point
     wanted = {"observations": record["id"], "sites": record["site_id"], "control-operations": operation["id"]}
     point_id = {"observations": plain["id"], "sites": plain["site_id"], "control-operations": None}
