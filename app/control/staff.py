@@ -56,12 +56,14 @@ def organization_supervisor(organization_id: int) -> User | None:
     return None
 
 
-def refresh_supervisors() -> None:
-    """Point every pending follow-up at its organization's supervisor as things are now
-    (`organization_supervisor`): one appointed, deactivated or moved since a follow-up was made changes
-    whom its escalation reaches. The reminder sweep calls it first; one statement per organization with
-    pending follow-ups, whatever their number."""
+def refresh_supervisors(among: sa.ColumnElement[bool] | None = None) -> None:
+    """Point pending follow-ups (those matching `among`, when given) at their organization's supervisor as
+    things are now (`organization_supervisor`): one appointed, deactivated or moved since a follow-up was
+    made changes whom its reminders reach. The reminder sweep calls it for the follow-ups it is about to
+    remind of; one statement per organization among them, whatever their number."""
     pending = FollowUp.status == FollowUpStatus.PENDING
+    if among is not None:
+        pending = sa.and_(pending, among)
     organization_ids = db.session.scalars(sa.select(FollowUp.organization_id).where(pending).distinct()).all()
     for organization_id in organization_ids:
         supervisor = organization_supervisor(organization_id)

@@ -123,9 +123,6 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
     today = today or local_today()
     escalate_before = today - timedelta(days=int(current_app.config["IAS_ESCALATE_AFTER_DAYS"]))
     pending = FollowUp.status == FollowUpStatus.PENDING
-    # Escalations and the supervisors' copies go to the supervisor as things are now, not when the
-    # follow-up was made (one appointed or deactivated since).
-    refresh_supervisors()
     # The supervisor's copy of a due or overdue reminder (docs/contract.md §1: supervisors get reminders
     # for due and overdue re-inspections), unless the supervisor is the assignee.
     supervised = sa.and_(
@@ -134,6 +131,11 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
     )
     due = sa.and_(pending, FollowUp.due_on == today, _not_marked(FollowUp.reminded_due_on))
     overdue = sa.and_(FollowUp.overdue_on(today), _not_marked(FollowUp.reminded_overdue_on))
+    escalate = sa.and_(pending, FollowUp.due_on <= escalate_before, _not_marked(FollowUp.escalated_on))
+    # Escalations and the supervisors' copies go to the supervisor as things are now, not when the
+    # follow-up was made (one appointed or deactivated since): those this pass reminds of are brought up
+    # to date first.
+    refresh_supervisors(sa.or_(due, overdue, escalate))
     # (kind, condition, to whom, the mark it sets, whether the reader is the supervisor)
     kinds = (
         (NotificationKind.FOLLOW_UP_DUE, due, FollowUp.assignee_id, "reminded_due_on", False),
@@ -153,13 +155,7 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
             "reminded_overdue_on",
             True,
         ),
-        (
-            NotificationKind.FOLLOW_UP_ESCALATED,
-            sa.and_(pending, FollowUp.due_on <= escalate_before, _not_marked(FollowUp.escalated_on)),
-            FollowUp.supervisor_id,
-            "escalated_on",
-            False,
-        ),
+        (NotificationKind.FOLLOW_UP_ESCALATED, escalate, FollowUp.supervisor_id, "escalated_on", False),
     )
     report = QueueReport()
     per_person: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
