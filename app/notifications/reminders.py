@@ -1,4 +1,6 @@
-"""Follow-up reminders: due today, overdue, and overdue long enough to escalate to the supervisor.
+"""Follow-up reminders: due today and overdue (to the assignee, with a copy to the supervisor), and
+overdue long enough to escalate (to the supervisor). The supervisor is the organization's as things are
+when the reminder is raised (app/control/staff.py, `refresh_supervisors`).
 
 Set-based: the statements are the same however many follow-ups are due (one read per kind, one bulk
 insert per table, one bulk mark per kind). Each person gets one message per pass for everything it
