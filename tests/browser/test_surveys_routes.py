@@ -197,7 +197,7 @@ def test_a_route_walked_with_records_of_several_targets_and_absences_confirmed(
                 pytest.approx(b["lon"]),
             )
             break
-    assert f"{route['length_m'] / 1000:.1f} km" in along["notes"]
+    assert f"{route['length_m'] / 1000:.1f} km，" in along["notes"]  # in the page's language, its comma too
 
     # The route's page shows its effort and the records along it.
     p.goto(f"/surveys/routes/{route['id']}")

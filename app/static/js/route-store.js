@@ -169,7 +169,8 @@ export function effortText(lengthMetres, seconds, words) {
   const span = hours
     ? words.hours_minutes.replace("{h}", hours).replace("{m}", minutes % 60)
     : words.minutes.replace("{m}", minutes);
-  return `${(lengthMetres / 1000).toFixed(1)} km, ${span}`;
+  const km = (lengthMetres / 1000).toFixed(1);
+  return (words.effort || "{km} km, {span}").replace("{km}", km).replace("{span}", span);
 }
 
 // A fix closer than this to the last point is the surveyor standing still: not a new point, unless the
