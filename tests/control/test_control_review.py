@@ -20,36 +20,17 @@ from tests.conftest import PADDY
 LAT, LON = PADDY
 
 
-def _op(api: Any, obs: dict[str, Any], performed_at: str, method: str = "chemical", **extra: Any) -> Any:
-    details = {
-        "chemical": {"product": "四聚乙醛", "registration_no": "PD20101234", "dose_g_per_mu": 500},
-        "hand_collection": {"kg_removed": 12.5},
-    }.get(method, {})
-    body = {
-        "client_uuid": str(uuid.uuid4()),
-        "observation_id": obs["id"],
-        "method": method,
-        "performed_at": performed_at,
-        "area_m2": 2000,
-        "details": details,
-        **extra,
-    }
-    r = api.post("/api/v1/control-operations", json=body)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()
-
-
 def test_follow_ups_of_a_treatment_at_2330_on_a_months_last_day_fall_on_local_days(
-    api_as: Any, make_observation: Any
+    api_as: Any, make_observation: Any, treat: Any
 ) -> None:
     api = api_as("surveyor")
     obs = make_observation(api, observed_at="2025-01-31T20:00:00+08:00")
-    op = _op(api, obs, "2025-01-31T23:30:00")  # no offset: Beijing time
+    op, _ = treat(api, baseline=obs, performed_at="2025-01-31T23:30:00")  # no offset: Beijing time
     got = {f["offset_days"]: f["due_on"] for f in op["follow_ups"] if f["kind"] == "scheduled"}
     assert got == {1: "2025-02-01", 3: "2025-02-03", 7: "2025-02-07", 15: "2025-02-15", 30: "2025-03-02"}
     spring = [f["due_on"] for f in op["follow_ups"] if f["kind"] == "next_spring"]
     assert spring == ["2026-03-15"]
-    op2 = _op(api, obs, "2025-01-31T15:30:00Z", method="hand_collection")
+    op2, _ = treat(api, "hand_collection", baseline=obs, performed_at="2025-01-31T15:30:00Z")
     got2 = {f["offset_days"]: f["due_on"] for f in op2["follow_ups"] if f["kind"] == "scheduled"}
     assert got2 == {7: "2025-02-07", 14: "2025-02-14"}
 
@@ -67,7 +48,7 @@ def _complete(api: Any, fid: int, **obs: Any) -> Any:
     return api.post(f"/api/v1/follow-ups/{fid}/complete", json={"observation": body})
 
 
-def test_efficacy_follows_the_reference_formulas(api_as: Any, make_observation: Any) -> None:
+def test_efficacy_follows_the_reference_formulas(api_as: Any, make_observation: Any, treat: Any) -> None:
     api = api_as("surveyor")
     now = datetime.now(UTC)
     performed = now - timedelta(days=10)
@@ -84,7 +65,7 @@ def test_efficacy_follows_the_reference_formulas(api_as: Any, make_observation: 
         density_per_m2=27.0,
         egg_masses_per_m2=9.0,
     )
-    op = _op(api, base, performed.isoformat(), check_site_id=ck_b["site_id"])
+    op, _ = treat(api, baseline=base, performed_at=performed.isoformat(), check_site_id=ck_b["site_id"])
     make_observation(
         api,
         latitude=LAT + 0.01,
