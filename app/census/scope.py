@@ -59,6 +59,10 @@ class CensusScope:
     date_to: date | None = None
     statuses: tuple[ReviewStatus, ...] = DEFAULT_STATUSES
     species_ids: frozenset[int] | None = None
+    # An export for some townships (its `township_code` filter): records by their township, operations
+    # and re-inspections by their site's, so that the control and re-inspection figures are of the same
+    # townships as the records (docs/census.md, "Filters").
+    township_ids: frozenset[int] | None = None
     # Further conditions on observations (an export's list filters), already built.
     observation_extra: tuple[sa.ColumnElement[bool], ...] = field(default=(), compare=False)
 
@@ -87,11 +91,18 @@ class CensusScope:
     def _species(self, column: Any) -> list[sa.ColumnElement[bool]]:
         return [] if self.species_ids is None else [column.in_(sorted(self.species_ids))]
 
+    def _sited(self, column: Any) -> list[sa.ColumnElement[bool]]:
+        if self.township_ids is None:
+            return []
+        in_townships = sa.select(Site.id).where(Site.township_id.in_(sorted(self.township_ids)))
+        return [column.in_(in_townships)]
+
     def observation_conditions(self) -> list[sa.ColumnElement[bool]]:
         return [
             *self._owned(Observation.organization_id),
             *self._range(Observation.observed_at),
             *self._species(Observation.species_id),
+            *([] if self.township_ids is None else [Observation.township_id.in_(sorted(self.township_ids))]),
             Observation.status.in_(list(self.statuses)),
             *self.observation_extra,
         ]
@@ -101,6 +112,7 @@ class CensusScope:
             *self._owned(ControlOperation.organization_id),
             *self._range(ControlOperation.performed_at),
             *self._species(ControlOperation.species_id),
+            *self._sited(ControlOperation.site_id),
         ]
 
     def follow_up_conditions(self) -> list[sa.ColumnElement[bool]]:
@@ -109,6 +121,7 @@ class CensusScope:
         conditions: list[sa.ColumnElement[bool]] = [
             *self._owned(FollowUp.organization_id),
             *self._species(Site.species_id),
+            *self._sited(FollowUp.site_id),
         ]
         if self.date_from:
             conditions.append(FollowUp.due_on >= self.date_from)

@@ -39,7 +39,8 @@ def campaign_of(scope: Scope) -> int | None:
 
 def plot_rows(scope: Scope) -> Iterator[dict[str, Any]]:
     """The census's plots (its organizations, its days, its campaign when it names one; with a species
-    filter, that species' rows of the plots where it was recorded), in time order."""
+    filter, that species' rows of the plots where it was recorded; with a township filter, the plots of
+    those townships), in time order."""
     species_ids = scope.census.species_ids
     for plot in plots.for_census(
         organization_ids=scope.census.organization_ids,
@@ -47,6 +48,7 @@ def plot_rows(scope: Scope) -> Iterator[dict[str, Any]]:
         date_to=scope.date_to,
         campaign_id=campaign_of(scope),
         species_ids=species_ids,
+        township_ids=scope.census.township_ids,
     ):
         figures = figures_of(plot)
         site = plot.site

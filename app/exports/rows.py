@@ -8,6 +8,7 @@ display-ready values: names, not codes; local times; 亩 beside m²; Chinese lab
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from app.census.scope import CensusScope, parse_statuses
 from app.clock import local_today, local_zone
 from app.control.models import ControlOperation, FollowUp
 from app.district.models import Township, Village
+from app.district.services import find_townships
 from app.exports.labels import POSITION_SOURCE_ZH, flags_zh
 from app.exports.survey_routes import campaign_condition
 from app.extensions import db
@@ -67,14 +69,25 @@ class Scope:
         campaign = campaign_condition(self.filters)
         species = {self.filters["species_id"]} if "species_id" in self.filters else None
         self._occurrences: list[counting.Occurrence] | None = None
-        self.census = CensusScope.for_bureau(
+        census = CensusScope.for_bureau(
             bureau,
             date_from=date_from,
             date_to=date_to,
             statuses=self.statuses,
             species_ids=frozenset(species) if species is not None else None,
+            township_ids=_township_ids(self.filters),
             observation_extra=((extra,) if extra is not None else ()) + tuple(campaign),
         )
+        if "organization" in self.filters:
+            # One unit of the bureau: its operations and re-inspections too, not only its records.
+            unit = db.session.scalar(
+                sa.select(Organization.id).where(Organization.code == self.filters["organization"])
+            )
+            # (an unknown code was refused by `observations.filtered` above)
+            unit_set = frozenset() if unit is None else frozenset({unit})
+            owned = unit_set if census.organization_ids is None else census.organization_ids & unit_set
+            census = dataclasses.replace(census, organization_ids=owned)
+        self.census = census
 
     def observation_ids(self) -> sa.Select[Any]:
         return sa.select(Observation.id).where(*self.census.observation_conditions())
@@ -91,6 +104,14 @@ class Scope:
 
     def follow_up_where(self) -> list[sa.ColumnElement[bool]]:
         return self.census.follow_up_conditions()
+
+
+def _township_ids(filters: dict[str, Any]) -> frozenset[int] | None:
+    """The townships an export's `township_code` filter names (a code, a name or a former name), as
+    GET /observations reads it; None without the filter."""
+    if not filters.get("township_code"):
+        return None
+    return frozenset(t.id for t in find_townships(filters["township_code"]))
 
 
 def _flags_by_observation() -> Any:

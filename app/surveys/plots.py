@@ -430,10 +430,12 @@ def for_census(
     date_to: date | None = None,
     campaign_id: int | None = None,
     species_ids: frozenset[int] | None = None,
+    township_ids: frozenset[int] | None = None,
 ) -> Iterator[Plot]:
     """The plots a census covers, in time order: of these organizations (None: the district's), surveyed
-    in these local days (both inclusive), of this campaign when one is named, and, with `species_ids`,
-    only plots where one of those species was recorded."""
+    in these local days (both inclusive), of this campaign when one is named, with `species_ids` only
+    plots where one of those species was recorded, and with `township_ids` only plots whose site is in
+    one of those townships."""
     stmt = sa.select(Plot)
     if organization_ids is not None:
         stmt = stmt.where(Plot.organization_id.in_(sorted(organization_ids)))
@@ -448,6 +450,10 @@ def for_census(
             sa.exists()
             .where(Quadrat.plot_id == Plot.id, QuadratRecord.quadrat_id == Quadrat.id)
             .where(QuadratRecord.species_id.in_(sorted(species_ids)))
+        )
+    if township_ids is not None:
+        stmt = stmt.where(
+            Plot.site_id.in_(sa.select(Site.id).where(Site.township_id.in_(sorted(township_ids))))
         )
     # Plots are tens to hundreds a season, each with a handful of quadrats (loaded in one more query).
     stmt = stmt.options(

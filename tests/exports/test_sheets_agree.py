@@ -22,9 +22,11 @@ from shapely.geometry import shape
 
 from app.accounts.models import Organization
 from app.control.models import FollowUp, FollowUpStatus
+from app.district.models import Township
 from app.exports import writing
 from app.exports.models import ExportKind
 from app.extensions import db
+from app.sites.models import Site
 from tests.areas.shapes import square
 from tests.conftest import PADDY
 
@@ -267,3 +269,48 @@ def test_the_record_sheet_does_not_total_occurrence_area_over_visits(data: dict[
     """A site visited four times is four rows of 调查记录: a total there would count it four times."""
     book = _export("agriculture")
     assert _total_row(book, "调查记录")["发生面积（亩）"] is None  # type: ignore[index]
+
+
+def test_a_township_export_counts_that_townships_control_and_re_inspections(data: dict[str, Any]) -> None:
+    """Filtered to one township, the control and re-inspection figures are of that township's sites, as
+    the records are (they were the whole bureau's beside one township's records)."""
+    d_area, t1_area = _area(data["d1"], data["d2"]), _area(data["t1"])
+    book = _export("agriculture", township_code=T2)
+    [snail] = _table(book, "物种汇总")
+    assert snail["发生点数"] == 1
+    assert snail["发生面积（亩）"] == pytest.approx(_mu(d_area), abs=1e-3)
+    [town] = _table(book, "乡镇防治汇总")
+    assert town["乡镇代码"] == T2
+    assert town["防治次数"] == 2  # site D's two treatments; site A's (T1) left out
+    assert town["防治面积（亩次）"] == pytest.approx(_mu(t1_area) + 12, abs=1e-3)
+    assert town["防治范围（亩）"] == pytest.approx(12, abs=1e-3)
+    assert sum(r["防治次数"] for r in _table(book, "防治汇总")) == 2
+    assert len(_table(book, "防治记录")) == 2
+    assert [r["乡镇代码"] for r in _table(book, "乡镇汇总")] == [T2]
+    site_d_due = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(FollowUp)
+        .join(Site, Site.id == FollowUp.site_id)
+        .join(Township, Township.id == Site.township_id)
+        .where(
+            FollowUp.organization_id == data["ag_org"],
+            FollowUp.due_on >= FROM,
+            FollowUp.due_on <= TO,
+            FollowUp.status != FollowUpStatus.CANCELLED,
+            Township.code == T2,
+        )
+    )
+    assert site_d_due > 0
+    assert sum(r["应复查"] for r in _table(book, "复查汇总")) == site_d_due
+    assert sum(r["应复查"] for r in _table(book, "乡镇汇总")) == site_d_due
+
+
+def test_an_organization_filter_narrows_control_as_it_narrows_records(data: dict[str, Any]) -> None:
+    """The district's census filtered to the forestry bureau: its one treatment in the period, not both
+    bureaus' eight."""
+    book = _export("district", organization="forestry")
+    [snail] = _table(book, "物种汇总")
+    assert (snail["发生点数"], snail["发生面积（亩）"]) == (1, 7.5)
+    [hand] = _table(book, "防治汇总")
+    assert (hand["防治措施"], hand["防治次数"]) == ("人工捡螺", 1)
+    assert len(_table(book, "防治记录")) == 1

@@ -15,6 +15,7 @@ from app.exports.plot_sheet import plot_rows
 from app.exports.rows import Scope
 from app.exports.writing import write_export
 from app.units import SQUARE_METRES_PER_MU
+from tests.conftest import PADDY
 from tests.surveys.test_plots import GRASS, SNAIL, WEED, _campaign, expected_figures, plot_body
 
 NAMES = {WEED: "喜旱莲子草", GRASS: "藿香蓟", SNAIL: "福寿螺"}
@@ -139,3 +140,16 @@ def test_a_campaigns_export_has_only_its_plots(
     # A species filter keeps that species' rows of the plots where it was recorded.
     snail = Scope("forestry", None, None, {"species_id": species_id(SNAIL)})
     assert {r["species_name_zh"] for r in plot_rows(snail)} == {"福寿螺"}
+
+
+def test_a_township_export_has_only_that_townships_plots(
+    api_as: Any, make_observation: Any, species_id: Any
+) -> None:
+    surveyor = api_as("surveyor")
+    here = make_observation(surveyor, township_code="500155001")
+    there = make_observation(surveyor, latitude=PADDY[0] + 0.05, township_code="500155002")
+    assert here["site_id"] != there["site_id"]
+    in_t1 = surveyor.post("/api/v1/plots", json=plot_body(species_id, here["site_id"])).get_json()["id"]
+    surveyor.post("/api/v1/plots", json=plot_body(species_id, there["site_id"]))
+    scope = Scope("forestry", None, None, {"township_code": "500155001"})
+    assert {r["plot_id"] for r in plot_rows(scope)} == {in_t1}
