@@ -100,11 +100,13 @@ def main() -> int:
         )
         bare = importlib.import_module("bare_app").app
         floor = importlib.import_module("floor_app").app
+        framework = importlib.import_module("framework_floor_app").app
         signed = {"Authorization": f"Bearer {token}"}
         posts = {
             "app": _poster(app.test_client(), "/api/v1/observations", bodies, signed),
             "bare": _poster(bare.test_client(), "/observations", bodies, {}),
             "floor": _poster(floor.test_client(), "/observations", bodies, signed),
+            "framework": _poster(framework.test_client(), "/observations", bodies, signed),
         }
         for post in posts.values():
             for i in range(20):  # warm up
@@ -112,7 +114,8 @@ def main() -> int:
 
         cpu: dict[str, list[float]] = {name: [] for name in posts}
         for round_ in range(args.rounds):
-            for name in ("bare", "floor", "app") if round_ % 2 == 0 else ("app", "floor", "bare"):
+            order = ("bare", "floor", "framework", "app")
+            for name in order if round_ % 2 == 0 else reversed(order):
                 post = posts[name]
                 started = time.process_time()
                 for i in range(args.creates):
@@ -152,6 +155,7 @@ def main() -> int:
             db.engine.dispose()
 
     app_ms, bare_ms, floor_ms = min(cpu["app"]), min(cpu["bare"]), min(cpu["floor"])
+    framework_ms = min(cpu["framework"])
     record = {
         "database": args.database_url.split(":", 1)[0].split("+")[0],
         "app_cpu_ms": round(app_ms, 3),
@@ -160,18 +164,24 @@ def main() -> int:
         "ratio": round(bare_ms / app_ms, 3),  # as a throughput ratio: app / bare
         # The best any implementation of the contract's statements could do (bench/floor_app.py).
         "floor_ratio": round(bare_ms / floor_ms, 3),
+        # The floor through the libraries the design fixes (bench/framework_floor_app.py).
+        "framework_cpu_ms": round(framework_ms, 3),
+        "framework_ratio": round(bare_ms / framework_ms, 3),
         "app_rounds_ms": [round(x, 3) for x in cpu["app"]],
         "bare_rounds_ms": [round(x, 3) for x in cpu["bare"]],
         "floor_rounds_ms": [round(x, 3) for x in cpu["floor"]],
+        "framework_rounds_ms": [round(x, 3) for x in cpu["framework"]],
         "app_statements": len(per_create["app"]),
         "bare_statements": len(per_create["bare"]),
         "floor_statements": len(per_create["floor"]),
+        "framework_statements": len(per_create["framework"]),
         "app_statements_mean": mean_statements["app"],
         "app_statement_kinds": kinds["app"],
         "bare_statements_mean": mean_statements["bare"],
         "app_calls_per_create": round(calls["app"]),
         "bare_calls_per_create": round(calls["bare"]),
         "floor_calls_per_create": round(calls["floor"]),
+        "framework_calls_per_create": round(calls["framework"]),
         "statements": {
             name: [" ".join(s.split())[:140] for s in stmts] for name, stmts in per_create.items()
         },

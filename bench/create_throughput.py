@@ -220,19 +220,23 @@ def main() -> int:
             "BENCH_BARE_ORGANIZATION_ID": str(ids["organization_id"]),
             "BENCH_BARE_SURVEYOR_ID": str(ids["surveyor_id"]),
         }
-        runs: dict[str, list[dict[str, Any]]] = {"app": [], "bare": [], "floor": []}
+        runs: dict[str, list[dict[str, Any]]] = {"app": [], "bare": [], "floor": [], "framework": []}
         with (
             gunicorn("wsgi:app", app_env(args.database_url, storage)) as app_port,
             gunicorn("bare_app:app", bare_env, pythonpath=BENCH) as bare_port,
             gunicorn("floor_app:app", bare_env, pythonpath=BENCH) as floor_port,
+            gunicorn("framework_floor_app:app", bare_env, pythonpath=BENCH) as framework_port,
         ):
             targets = {
                 "app": (app_port, "/api/v1/observations", True),
                 "bare": (bare_port, "/observations", False),
                 "floor": (floor_port, "/observations", True),
+                "framework": (framework_port, "/observations", True),
             }
             for round_ in range(args.rounds):
-                order = ["bare", "floor", "app"] if round_ % 2 == 0 else ["app", "floor", "bare"]
+                order = ["bare", "floor", "framework", "app"]
+                if round_ % 2:
+                    order.reverse()
                 for name in order:
                     port, path, tokens = targets[name]
                     result = load(
@@ -240,7 +244,7 @@ def main() -> int:
                     )
                     runs[name].append(result)
                     print(
-                        f"  {name:5}  {result['rps']:8.1f} req/s  p95 {result['latency_ms']['p95']:7.1f} ms  "
+                        f"  {name:9}  {result['rps']:8.1f} req/s  p95 {result['latency_ms']['p95']:7.1f} ms  "
                         f"statuses {result['statuses']}",
                         flush=True,
                     )
@@ -249,6 +253,7 @@ def main() -> int:
         app_rps = max(r["rps"] for r in runs["app"])
         bare_rps = max(r["rps"] for r in runs["bare"])
         floor_rps = max(r["rps"] for r in runs["floor"])
+        framework_rps = max(r["rps"] for r in runs["framework"])
         extra: dict[str, Any] = {"profile": None}
         if args.profile and (not bare_rps or app_rps / bare_rps < BUDGET):
             print("  under budget: profiling the app's create", flush=True)
@@ -281,6 +286,11 @@ def main() -> int:
         "floor_rps": floor_rps,
         "floor_ratio": round(floor_rps / bare_rps, 3) if bare_rps else None,
         "floor_runs_rps": [r["rps"] for r in runs["floor"]],
+        # The floor through the libraries the design fixes (bench/framework_floor_app.py): the most a
+        # create that keeps Flask-Login, flask-smorest, webargs and marshmallow could reach.
+        "framework_rps": framework_rps,
+        "framework_ratio": round(framework_rps / bare_rps, 3) if bare_rps else None,
+        "framework_runs_rps": [r["rps"] for r in runs["framework"]],
         "app_runs_rps": [r["rps"] for r in runs["app"]],
         "bare_runs_rps": [r["rps"] for r in runs["bare"]],
         "app_p95_ms": statistics.median(r["latency_ms"]["p95"] for r in runs["app"]),

@@ -77,17 +77,90 @@ def _writes(columns: tuple[str, ...]) -> sa.Insert:
     )
 
 
+class Floor:
+    """The floor's statements, in two steps: `sign_in` (the token, and on PostgreSQL the two advisory locks
+    in the same statement) and `write` (the look-up and searches, then the record, its flag and its audit
+    row). bench/framework_floor_app.py sends the same ones from Flask-Login's loader and its view."""
+
+    def __init__(self, url: str, organization_id: int, surveyor_id: int) -> None:
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        self.engine = sa.create_engine(url, pool_pre_ping=True)  # the app's engine options (app/config.py)
+        register_engine_events()
+        self.postgresql = self.engine.dialect.name == "postgresql"
+        config = load_config({})
+        self.site_radius, self.duplicate_radius = (
+            config["IAS_SITE_RADIUS_M"],
+            config["IAS_DUPLICATE_RADIUS_M"],
+        )
+        self.window = timedelta(hours=config["IAS_DUPLICATE_HOURS"])
+        self.organization_id, self.surveyor_id = organization_id, surveyor_id
+        with self.engine.connect() as conn:  # looked up once, not per request
+            self.townships = dict(conn.execute(sa.text("SELECT code, id FROM townships")).all())
+
+    def sign_in(self, conn: sa.Connection, token: str, body: dict[str, Any]) -> Any:
+        """The token's row (None: unknown); PostgreSQL: the record's two advisory locks with it."""
+        if not self.postgresql:
+            return conn.execute(_TOKEN_ROW, {"token_hash": _hash_token(token)}).first()
+        locks = (
+            f"client-uuid:observations:{self.organization_id}:{uuid.UUID(body['client_uuid'])}",
+            species_lock(body["species_id"]),
+        )
+        keys = {f"lock_{i}": lock_key(name) for i, name in enumerate(locks)}
+        return conn.execute(_token_and_locks(), {"token_hash": _hash_token(token), **keys}).first()
+
+    def write(
+        self, conn: sa.Connection, body: dict[str, Any], raw: bytes, remote_addr: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        """The look-up and searches, then the writes; returns the new id and the record's row."""
+        client_uuid = uuid.UUID(body["client_uuid"])
+        observed_at = datetime.fromisoformat(body["observed_at"]).astimezone(UTC)
+        lon, lat, species_id = body["longitude"], body["latitude"], body["species_id"]
+        min_lon, min_lat, max_lon, max_lat = degree_box(lon, lat, self.duplicate_radius)
+        search = {
+            "organization_id": self.organization_id,
+            "client_uuid": client_uuid,
+            **box_params(species_id, lon, lat, self.site_radius),
+            "dup_species_id": species_id,
+            "dup_detected": body.get("detected", True),
+            "dup_from": observed_at - self.window,
+            "dup_to": observed_at + self.window,
+            "dup_min_lat": min_lat,
+            "dup_max_lat": max_lat,
+            "dup_min_lon": min_lon,
+            "dup_max_lon": max_lon,
+        }
+        row = observation_row(
+            body,
+            raw,
+            organization_id=self.organization_id,
+            surveyor_id=self.surveyor_id,
+            townships=self.townships,
+        )
+        audit_row = {
+            "occurred_at": row["created_at"],
+            "actor_id": self.surveyor_id,
+            "actor_label": "surveyor",
+            "action": "create",
+            "entity_type": "observations",
+            "changes": {key: [None, str(value)] for key, value in row.items() if value is not None},
+            "ip": remote_addr,
+        }
+        conn.execute(_nearby_statement(), search).all()
+        if self.postgresql:  # the record, its flag and its audit row in one statement
+            statement = _writes(tuple(row))
+            new_id = int(
+                conn.execute(statement, {**row, **audit_row, "flag": "possible_duplicate"}).scalar_one()
+            )
+            return new_id, row
+        observations, flags, audit = Observation.__table__, ObservationFlag.__table__, AuditLog.__table__
+        new_id = conn.execute(observations.insert(), row).inserted_primary_key[0]
+        conn.execute(flags.insert(), {"observation_id": new_id, "flag": "possible_duplicate"})
+        conn.execute(audit.insert(), {**audit_row, "entity_id": str(new_id)})
+        return new_id, row
+
+
 def create_floor_app(url: str, organization_id: int, surveyor_id: int) -> Flask:
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = sa.create_engine(url, pool_pre_ping=True)  # the app's engine options (app/config.py)
-    register_engine_events()
-    postgresql = engine.dialect.name == "postgresql"
-    config = load_config({})
-    site_radius, duplicate_radius = config["IAS_SITE_RADIUS_M"], config["IAS_DUPLICATE_RADIUS_M"]
-    window = timedelta(hours=config["IAS_DUPLICATE_HOURS"])
-    observations, flags, audit = Observation.__table__, ObservationFlag.__table__, AuditLog.__table__
-    with engine.connect() as conn:  # looked up once, not per request
-        townships = dict(conn.execute(sa.text("SELECT code, id FROM townships")).all())
+    floor = Floor(url, organization_id, surveyor_id)
     app = Flask(__name__)
 
     @app.get("/healthz")
@@ -98,60 +171,9 @@ def create_floor_app(url: str, organization_id: int, surveyor_id: int) -> Flask:
     def create() -> tuple[Response, int]:
         body: dict[str, Any] = request.get_json()
         token = request.headers.get("Authorization", "").partition(" ")[2]
-        client_uuid = uuid.UUID(body["client_uuid"])
-        observed_at = datetime.fromisoformat(body["observed_at"]).astimezone(UTC)
-        lon, lat, species_id = body["longitude"], body["latitude"], body["species_id"]
-        min_lon, min_lat, max_lon, max_lat = degree_box(lon, lat, duplicate_radius)
-        search = {
-            "organization_id": organization_id,
-            "client_uuid": client_uuid,
-            **box_params(species_id, lon, lat, site_radius),
-            "dup_species_id": species_id,
-            "dup_detected": body.get("detected", True),
-            "dup_from": observed_at - window,
-            "dup_to": observed_at + window,
-            "dup_min_lat": min_lat,
-            "dup_max_lat": max_lat,
-            "dup_min_lon": min_lon,
-            "dup_max_lon": max_lon,
-        }
-        row = observation_row(
-            body,
-            request.get_data(),
-            organization_id=organization_id,
-            surveyor_id=surveyor_id,
-            townships=townships,
-        )
-        now = row["created_at"]
-        audit_row = {
-            "occurred_at": now,
-            "actor_id": surveyor_id,
-            "actor_label": "surveyor",
-            "action": "create",
-            "entity_type": "observations",
-            "changes": {key: [None, str(value)] for key, value in row.items() if value is not None},
-            "ip": request.remote_addr,
-        }
-        with engine.begin() as conn:
-            if postgresql:  # the fewest round trips: token and locks, look-up and searches, the writes
-                locks = (
-                    f"client-uuid:observations:{organization_id}:{client_uuid}",
-                    species_lock(species_id),
-                )
-                keys = {f"lock_{i}": lock_key(name) for i, name in enumerate(locks)}
-                conn.execute(_token_and_locks(), {"token_hash": _hash_token(token), **keys}).first()
-                conn.execute(_nearby_statement(), search).all()
-                new_id = int(
-                    conn.execute(
-                        _writes(tuple(row)), {**row, **audit_row, "flag": "possible_duplicate"}
-                    ).scalar_one()
-                )
-            else:
-                conn.execute(_TOKEN_ROW, {"token_hash": _hash_token(token)}).first()
-                conn.execute(_nearby_statement(), search).all()
-                new_id = conn.execute(observations.insert(), row).inserted_primary_key[0]
-                conn.execute(flags.insert(), {"observation_id": new_id, "flag": "possible_duplicate"})
-                conn.execute(audit.insert(), {**audit_row, "entity_id": str(new_id)})
+        with floor.engine.begin() as conn:  # the fewest round trips: token (and locks), searches, writes
+            floor.sign_in(conn, token, body)
+            new_id, _row = floor.write(conn, body, request.get_data(), request.remote_addr)
         return jsonify(id=new_id, status="submitted"), 201
 
     return app

@@ -506,7 +506,9 @@ def create(runner: Runner, env: dict[str, str], folder: Path, database: str, url
         why=(
             f"{record.get('statements_per_create', '?')} SQL statements per create against the bare "
             f"one INSERT; the contract's statements alone (bench/floor_app.py) reach "
-            f"{record['floor_ratio']}×; " + (profile_shares(profile) or "see the profile")
+            f"{record['floor_ratio']}×, and through Flask-Login, flask-smorest and marshmallow "
+            f"(bench/framework_floor_app.py) {record['framework_ratio']}×; "
+            + (profile_shares(profile) or "see the profile")
         ),
         notes=(
             f"gunicorn 2 workers, {record['connections']} connections from loadgen.py, "
@@ -514,7 +516,8 @@ def create(runner: Runner, env: dict[str, str], folder: Path, database: str, url
             f"(ratio of medians {record['ratio_of_medians']}); "
             f"p95 {record['app_p95_ms']:.0f} vs {record['bare_p95_ms']:.0f} ms; "
             f"floor (the contract's statements alone) {record['floor_rps']:.0f} req/s, "
-            f"{record['floor_ratio']}×; "
+            f"{record['floor_ratio']}×; framework floor (the same through the fixed libraries) "
+            f"{record['framework_rps']:.0f} req/s, {record['framework_ratio']}×; "
             f"{failed} failed requests"
             + (
                 f"; {record['statements_per_create']} SQL statements per create"
