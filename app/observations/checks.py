@@ -172,6 +172,50 @@ def check_record(values: dict[str, Any]) -> Checked:
     # A stored polygon kept through an edit is WGS-84 already, whatever crs the edit's point is in.
     polygon = check_polygon(values.get("geometry"), CRS(values.get("_geometry_crs", values["crs"])), errors)
 
+    township, mismatch, village, village_flag = _place_errors(values, lon, lat, errors)
+
+    habitat = None
+    if values.get("habitat"):
+        habitat = find_habitat(values["habitat"])
+        if habitat is None:
+            errors["habitat"] = [_("Unknown habitat; see GET /api/v1/habitats.")]
+
+    if species is not None:
+        _metric_errors(species, values, errors)
+    if errors:
+        raise InvalidInput(invalid_fields_message(errors), errors)
+    assert species is not None  # noqa: S101 -- errors would have been raised
+    return Checked(
+        species=species,
+        lon=lon,
+        lat=lat,
+        township=township,
+        township_mismatch=mismatch,
+        habitat=habitat,
+        values=values,
+        village=village,
+        village_mismatch=village_flag,
+        polygon=polygon,
+    )
+
+
+def _place_errors(
+    values: dict[str, Any], lon: float, lat: float, errors: FieldErrors
+) -> tuple[Township | None, bool, Village | None, bool]:
+    """The record's township and village (named, or found from the point) and whether each disagrees with
+    the point; problems are added to `errors`, a code this district cannot use among them, so that the
+    record's other faults are named in the same answer."""
+    try:
+        return _township_and_village(values, lon, lat, errors)
+    except InvalidInput as refused:
+        for name, messages in refused.errors.items():
+            errors.setdefault(name, []).extend(messages)
+        return None, False, None, False
+
+
+def _township_and_village(
+    values: dict[str, Any], lon: float, lat: float, errors: FieldErrors
+) -> tuple[Township | None, bool, Village | None, bool]:
     township: Township | None = None
     mismatch = False
     if values.get("township_code"):
@@ -203,30 +247,7 @@ def check_record(values: dict[str, Any]) -> Checked:
     if village is None and not values.get("village_code") and "township_code" not in errors:
         village = village_at(lon, lat, township)
         township = township or (village.township if village else None)
-
-    habitat = None
-    if values.get("habitat"):
-        habitat = find_habitat(values["habitat"])
-        if habitat is None:
-            errors["habitat"] = [_("Unknown habitat; see GET /api/v1/habitats.")]
-
-    if species is not None:
-        _metric_errors(species, values, errors)
-    if errors:
-        raise InvalidInput(invalid_fields_message(errors), errors)
-    assert species is not None  # noqa: S101 -- errors would have been raised
-    return Checked(
-        species=species,
-        lon=lon,
-        lat=lat,
-        township=township,
-        township_mismatch=mismatch,
-        habitat=habitat,
-        values=values,
-        village=village,
-        village_mismatch=village_flag,
-        polygon=polygon,
-    )
+    return township, mismatch, village, village_flag
 
 
 # Without boundaries, a point takes the township of the nearest site of the district that has one, when that

@@ -95,6 +95,24 @@ def test_future_time_is_refused_but_clock_skew_is_tolerated(api_as: Any, observa
     assert _post(api, observation_payload(observed_at=in_two_minutes)).status_code == 201
 
 
+def test_another_countys_township_code_is_named_with_the_records_other_faults(
+    api_as: Any, observation_payload: Any
+) -> None:
+    """A township code of another county was refused on its own: the unknown species, the time in the
+    future and a village code of another county came back only on the next send."""
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    body = observation_payload(species_id=999_999, observed_at=tomorrow, township_code="500101001")
+    response = _post(api_as("surveyor"), body)
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert {"species_id", "observed_at", "township_code"} <= set(errors)
+    assert "梁平区" in errors["township_code"][0]
+    village = observation_payload(species_id=999_999, village_code="500101001001")
+    errors = _post(api_as("surveyor"), village).get_json()["errors"]
+    assert {"species_id", "village_code"} <= set(errors)
+    assert _nothing_written()
+
+
 def test_point_outside_the_district_is_refused(api_as: Any, observation_payload: Any) -> None:
     beijing = observation_payload(latitude=39.9042, longitude=116.4074)
     response = _post(api_as("surveyor"), beijing)
