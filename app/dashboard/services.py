@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.accounts.models import User
+from app.census import counting
 from app.clock import day_start
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
 from app.district.models import Township
@@ -164,9 +165,10 @@ def observations_by_month(*, months: list[date], species_id: int | None = None) 
 
 
 def treated_area_by_month(*, months: list[date], organization_ids: Collection[int] | None) -> list[MonthArea]:
-    """Area treated by control operations (m²) by local month of the operation."""
+    """Area treated by control operations (m²) by local month of the operation, each counted as the census
+    counts it (防治面积（亩次）: its treated polygon's area, else the typed area; docs/census.md)."""
     index, window = _month_index(ControlOperation.performed_at, months)
-    inner = sa.select(index.label("month"), ControlOperation.area_m2.label("area_m2")).where(window)
+    inner = sa.select(index.label("month"), counting.operation_area_m2().label("area_m2")).where(window)
     if organization_ids is not None:
         inner = inner.where(ControlOperation.organization_id.in_(sorted(organization_ids)))
     numbered = inner.subquery()

@@ -9,9 +9,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from pyproj import Geod
+from shapely.geometry import shape
 
 from app.dashboard.charts import nice_scale, share
 from app.dashboard.services import month_starts
+from tests.areas.shapes import square
+from tests.conftest import PADDY
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOWNSHIP = "500155001"  # the township of the test paddy (tests/conftest.py)
@@ -234,6 +238,22 @@ def test_treated_area_is_shown_in_mu_by_month(api_as: Any, web_as: Any, treat: A
     total = re.search(r'<table id="treated-area-by-month">.*?<tfoot>(.*?)</tfoot>', html, re.S)
     assert total is not None
     assert _cells(total.group(1))[1] == "14.50"
+
+
+def test_treated_area_by_month_counts_a_drawn_polygon_as_the_census_does(
+    api_as: Any, web_as: Any, treat: Any
+) -> None:
+    """An operation typed as 2,000 m² with a 60 m square drawn: the month's figure is the square's area,
+    as the census figure above it and GET /api/v1/census/summary count it (it was the typed 3 亩)."""
+    lat, lon = PADDY
+    polygon = square(lon, lat, 60)
+    first, _ = treat(api_as("surveyor"), days_ago=0, area_m2=2000, geometry=polygon)
+    drawn_mu = abs(Geod(ellps="WGS84").geometry_area_perimeter(shape(polygon))[0]) / (10000 / 15)
+    html = _page(web_as("supervisor"))
+    month = _local_month(datetime.fromisoformat(first["performed_at"]))
+    assert _month(html, "treated-area-by-month", month) == [f"{drawn_mu:.2f}"]
+    census = re.search(r'data-figure="census-treated">([\d.,]+)<', html)
+    assert census is not None and census.group(1) == f"{drawn_mu:.2f}"
 
 
 def test_query_count_does_not_grow_with_the_rows(
