@@ -3,7 +3,9 @@ geodesic area, and the union of several.
 
 A polygon arrives as GeoJSON in the `crs` its points are in (GCJ-02 and BD-09 are converted vertex by
 vertex, as points are: app/geo/crs.py) and is kept as WGS-84 GeoJSON. Its area is geodesic, on the WGS-84
-ellipsoid (pyproj's Geod), in m²; a 100 m × 100 m square at Liangping's latitude is 15.00 亩.
+ellipsoid (pyproj's Geod), in m²; a 100 m × 100 m square at Liangping's latitude is 15.00 亩. A phone may
+trace a ring either way round, so the area never trusts the direction: each polygon is oriented before it
+is measured (`geodesic_area_m2`).
 
 Whether a polygon lies in the district is the caller's question (`Polygon.vertices` to test): this module
 knows no district.
@@ -16,14 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import shapely
-from pyproj import Geod
 from shapely.geometry import MultiPolygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
+# One measure for drawn outlines and boundaries alike: each polygon oriented, its areas summed unsigned.
+from app.geo.boundaries.measure import geodesic_area_m2 as geodesic_area_m2
 from app.geo.crs import CRS, to_wgs84
-
-_GEOD = Geod(ellps="WGS84")
 
 # Vertices a drawn or walked outline may have: a walked edge records a point every few metres, so a
 # paddy's outline is tens to hundreds; more is a runaway track, not an area.
@@ -115,12 +116,6 @@ def parse(geometry: Any, crs: CRS | str = CRS.WGS84) -> Polygon:
             N_("The outline crosses itself or another of its rings (%(why)s)."), why=explain_validity(found)
         )
     return Polygon(geojson=to_geojson(found), shape=found, area_m2=geodesic_area_m2(found))
-
-
-def geodesic_area_m2(geometry: BaseGeometry) -> float:
-    """The area on the WGS-84 ellipsoid, in m² (holes subtracted; orientation does not matter)."""
-    area, _perimeter = _GEOD.geometry_area_perimeter(geometry)
-    return abs(float(area))
 
 
 def union(geometries: Iterable[BaseGeometry | dict[str, Any]]) -> BaseGeometry | None:

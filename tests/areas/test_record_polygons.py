@@ -68,6 +68,38 @@ def test_a_multipolygon_counts_both_parts(api_as: Any, make_observation: Any) ->
     assert data["geometry_area_m2"] == pytest.approx(12_500, rel=0.005)
 
 
+def test_a_multipolygon_with_a_part_drawn_clockwise_counts_both_parts(
+    api_as: Any, make_observation: Any
+) -> None:
+    """Geod adds signed ring areas: a clockwise part used to cancel the other, storing about 0 m²."""
+    one = square(LON, LAT, 100)["coordinates"][0]
+    two = list(reversed(square(LON, LAT, 100, east_m=300)["coordinates"][0]))
+    data = make_observation(
+        api_as("surveyor"), area_m2=None, geometry={"type": "MultiPolygon", "coordinates": [[one], [two]]}
+    )
+    assert data["geometry_area_m2"] == pytest.approx(20_000, rel=0.005)
+    assert data["area_m2"] == data["geometry_area_m2"]
+    assert data["area_mu"] == pytest.approx(30.0, rel=0.005)
+
+
+def test_a_hole_traced_like_its_shell_is_subtracted(api_as: Any, make_observation: Any) -> None:
+    shell = square(LON, LAT, 200)["coordinates"][0]
+    hole = square(LON, LAT, 100, east_m=50, north_m=50)["coordinates"][0]  # counter-clockwise, as the shell
+    data = make_observation(
+        api_as("surveyor"), area_m2=None, geometry={"type": "Polygon", "coordinates": [shell, hole]}
+    )
+    assert data["geometry_area_m2"] == pytest.approx(30_000, rel=0.005)
+
+
+def test_a_treated_outline_with_a_part_drawn_clockwise_counts_both_parts(api_as: Any, treat: Any) -> None:
+    one = square(LON, LAT, 100)["coordinates"][0]
+    two = list(reversed(square(LON, LAT, 100, east_m=300)["coordinates"][0]))
+    geometry = {"type": "MultiPolygon", "coordinates": [[one], [two]]}
+    operation, _baseline = treat(api_as("surveyor"), area_m2=None, geometry=geometry)
+    assert operation["geometry_area_m2"] == pytest.approx(20_000, rel=0.005)
+    assert operation["area_m2"] == operation["geometry_area_m2"]
+
+
 def _ring(*points: tuple[float, float]) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [[[LON + dx, LAT + dy] for dx, dy in points]]}
 

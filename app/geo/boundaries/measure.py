@@ -19,7 +19,13 @@ GEOD = Geod(ellps="WGS84")
 
 
 def geodesic_area_m2(geometry: BaseGeometry) -> float:
-    """Area on the WGS-84 ellipsoid in m² (pyproj's Geod), whatever the rings' orientation."""
+    """Area on the WGS-84 ellipsoid in m² (pyproj's Geod), whatever the rings' orientation.
+
+    Geod adds the rings' signed areas as they come: a part traced clockwise would cancel a counter-clockwise
+    one, and a hole traced like its shell would be added. So each polygon is oriented (shell
+    counter-clockwise, holes clockwise) and measured alone, and the parts are summed unsigned. Drawn
+    outlines (app/geo/areas.py) and boundaries share this one measure.
+    """
     if geometry.is_empty:
         return 0.0
     polygons = getattr(geometry, "geoms", [geometry])
