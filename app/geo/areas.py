@@ -30,6 +30,10 @@ from app.geo.crs import CRS, to_wgs84
 # paddy's outline is tens to hundreds; more is a runaway track, not an area.
 MAX_VERTICES = 5000
 
+# The least area an outline may enclose, in m². A real patch, even one clump of 喜旱莲子草, is more; less is
+# a mis-tap (corners a centimetre apart) that would be stored as 0 亩 and counted as a presence of no size.
+MIN_AREA_M2 = 1.0
+
 
 def N_(message: str) -> str:
     """Marks a message for translation (extracted by Babel); the caller translates it when it is shown."""
@@ -89,8 +93,9 @@ def parse(geometry: Any, crs: CRS | str = CRS.WGS84) -> Polygon:
     """Check a GeoJSON Polygon or MultiPolygon in `crs`; returns it as WGS-84 with its area.
 
     Raises PolygonError: not a Polygon or MultiPolygon, a ring not closed or with fewer than 3 distinct
-    points, too many vertices, or self-crossing (any invalidity shapely finds: rings crossing
-    themselves or each other, a hole outside its shell).
+    points, too many vertices, a ring whose points lie on one line, self-crossing (any invalidity shapely
+    finds: rings crossing themselves or each other, a hole outside its shell), or an area under
+    MIN_AREA_M2.
     """
     crs = CRS(crs)
     if not isinstance(geometry, dict) or geometry.get("type") not in {"Polygon", "MultiPolygon"}:
@@ -107,6 +112,10 @@ def parse(geometry: Any, crs: CRS | str = CRS.WGS84) -> Polygon:
         if count > MAX_VERTICES:
             raise PolygonError(N_("The outline has more than %(max)d points."), max=MAX_VERTICES)
     parts = [[_ring(ring, crs) for ring in rings] for rings in polygons]
+    # A ring on one line is invalid to shapely too, but its reason ("Self-intersection[107.8 30.6]") is
+    # English and says nothing a surveyor can act on: it gets its own.
+    if any(shapely.MultiPoint(ring).convex_hull.area == 0 for rings in parts for ring in rings):
+        raise PolygonError(N_("The points of a ring lie on one line: it encloses no area."))
     if geometry["type"] == "Polygon":
         found: BaseGeometry = shape({"type": "Polygon", "coordinates": parts[0]})
     else:
@@ -115,7 +124,10 @@ def parse(geometry: Any, crs: CRS | str = CRS.WGS84) -> Polygon:
         raise PolygonError(
             N_("The outline crosses itself or another of its rings (%(why)s)."), why=explain_validity(found)
         )
-    return Polygon(geojson=to_geojson(found), shape=found, area_m2=geodesic_area_m2(found))
+    area = geodesic_area_m2(found)
+    if area < MIN_AREA_M2:
+        raise PolygonError(N_("The outline encloses less than %(min)d m²; check its points."), min=MIN_AREA_M2)
+    return Polygon(geojson=to_geojson(found), shape=found, area_m2=area)
 
 
 def union(geometries: Iterable[BaseGeometry | dict[str, Any]]) -> BaseGeometry | None:

@@ -113,6 +113,8 @@ def _ring(*points: tuple[float, float]) -> dict[str, Any]:
         ({"type": "Point", "coordinates": [LON, LAT]}, "Polygon"),
         ({"type": "Polygon", "coordinates": [[["a", 1], [2, 3]]]}, "[longitude, latitude]"),
         (square(LON + 3, LAT, 100), "outside"),
+        (square(LON, LAT, 0.01), "less than 1 m²"),  # a mis-tap: corners a centimetre apart
+        (_ring((0, 0), (0.001, 0), (0.002, 0), (0, 0)), "on one line"),
     ],
 )
 def test_invalid_polygons_are_refused_naming_geometry_in_the_readers_language(
@@ -128,6 +130,22 @@ def test_invalid_polygons_are_refused_naming_geometry_in_the_readers_language(
     assert chinese != refused.get_json()["errors"]["geometry"][0]
     assert any("\u4e00" <= c <= "\u9fff" for c in chinese)
     assert db.session.query(Observation).count() == 0
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [square(LON, LAT, 0.01), _ring((0, 0), (0.001, 0.001), (0.002, 0.002), (0, 0))],
+    ids=["a centimetre square", "collinear"],
+)
+def test_an_outline_of_no_size_is_refused_with_a_chinese_reason_of_its_own(
+    api_as: Any, observation_payload: Any, geometry: dict[str, Any]
+) -> None:
+    """Stored, it was a presence of 0 亩 in the census; a collinear ring got shapely's English
+    "Self-intersection[…]" inside the Chinese message."""
+    response = api_as("surveyor").post("/api/v1/observations", json=observation_payload(area_m2=None, geometry=geometry))
+    assert response.status_code == 422, response.get_json()
+    [reason] = response.get_json()["errors"]["geometry"]
+    assert not any("a" <= c.lower() <= "z" for c in reason), reason
 
 
 def test_editing_the_polygon_measures_it_again(api_as: Any, make_observation: Any) -> None:
