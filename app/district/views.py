@@ -32,6 +32,7 @@ def kind_labels() -> dict[str, str]:
     """The check's problem kinds in the reader's language (the details name codes, places and areas)."""
     return {
         "invalid_ring": _("invalid ring"),
+        "not_degrees": _("not longitude/latitude"),
         "no_geometry": _("no polygon"),
         "no_code": _("no code"),
         "unknown_code": _("unknown code"),

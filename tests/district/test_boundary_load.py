@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from pyproj import Transformer
 
 from app.audit.models import AuditLog
 from app.district import boundaries
@@ -312,6 +314,56 @@ def test_synthetic_admin_file_errors_are_in_the_readers_language(web_as: Any) ->
     text = html.unescape(named.get_data(as_text=True))
     assert named.status_code == 422 and "没有字段 'XZQDM'；现有字段：code, name" in text
     assert _count(BoundaryLoad) == 0
+
+
+@pytest.mark.parametrize("case", ["gauss_kruger", "lat_lon_swapped"])
+def test_admin_upload_not_in_degrees_is_refused_with_a_reason_not_a_500(
+    web_as: Any, app: Flask, tmp_path: Path, case: str
+) -> None:
+    """A GeoJSON left in Gauss-Krüger metres, or with latitude and longitude swapped, used to end in a
+    pyproj CRSError (|lat_0| should be <= 90°): a 500 on the page and a traceback from the command."""
+    if case == "gauss_kruger":  # a QGIS export left in CGCS2000 / 3-degree GK CM 108E (EPSG:4545)
+        to_gk = Transformer.from_crs(4326, 4545, always_xy=True)
+        move = lambda r: [list(to_gk.transform(x, y)) for x, y in r]  # noqa: E731
+    else:
+        move = lambda r: [[y, x] for x, y in r]  # noqa: E731
+    data = geojson(feature("500155001", move(WEST)), feature("500155002", move(EAST)))
+    response = _upload(web_as("admin", locale="zh"), data)
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert 'data-problem="not_degrees"' in page and "不是以度为单位的经纬度" in page and ".prj" in page
+    path = tmp_path / "t.geojson"
+    path.write_bytes(data)
+    result = app.test_cli_runner().invoke(args=["district", "boundaries", str(path), "--level", "township"])
+    assert result.exit_code == 1, result.output  # the report, not a traceback
+    assert "not longitude and latitude in degrees" in result.output
+    assert _count(BoundaryLoad) == 0
+
+
+@pytest.mark.parametrize(
+    ("named", "refused"),
+    [
+        ("urn:ogc:def:crs:EPSG::4545", True),
+        ("EPSG:3857", True),
+        ("urn:ogc:def:crs:OGC:1.3:CRS84", False),
+        ("urn:ogc:def:crs:EPSG::4326", False),
+        ("EPSG:4490", False),
+    ],
+)
+def test_a_geojson_crs_member_naming_a_projection_is_refused_by_name(
+    web_as: Any, named: str, refused: bool
+) -> None:
+    document = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": named}},
+        "features": [feature("500155001", WEST), feature("500155002", EAST)],
+    }
+    response = _upload(web_as("admin", locale="zh"), json.dumps(document).encode(), dry_run="1")
+    page = html.unescape(response.get_data(as_text=True))
+    if refused:
+        assert response.status_code == 422 and named in page and "WGS-84" in page and ".prj" in page
+    else:
+        assert response.status_code == 200, page
 
 
 @pytest.mark.parametrize(

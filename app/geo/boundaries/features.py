@@ -136,12 +136,45 @@ def feature(
             Polygon([tuple(p[:2]) for p in rings[0]], [[tuple(p[:2]) for p in r] for r in rings[1:]])
         )
     geometry: Geometry = parts[0] if len(parts) == 1 else MultiPolygon(parts)
+    # Every system a file may name is in degrees, so a position beyond ±180/±90 means the file is not:
+    # metres of a projection (a QGIS export left in Gauss-Krüger) or latitude and longitude swapped. Left
+    # to the checks, it ends in a pyproj error (a 500), not a reason.
+    degrees = _beyond_degrees(geometry) if isinstance(system, CRS) else None
     geometry = _to_wgs84(geometry, system)
+    degrees = degrees or _beyond_degrees(geometry)
+    if degrees:
+        problems.append(Problem("not_degrees", "error", about(degrees), (code,)))
+        return Feature(number, code, name, None)
     if not geometry.is_valid:
         why = explain_validity(geometry)
         problems.append(Problem("invalid_ring", "error", about(_validity(why)), (code,)))
         return Feature(number, code, name, None)
     return Feature(number, code, name, geometry)
+
+
+def _beyond_degrees(geometry: Geometry) -> Text | None:
+    """Why the geometry is not longitude/latitude in degrees (a position beyond ±180/±90), or None."""
+    west, south, east, north = geometry.bounds
+    if all(map(math.isfinite, (west, south, east, north))) and (
+        -180 <= west and east <= 180 and -90 <= south and north <= 90
+    ):
+        return None
+    corner = next(
+        (
+            (x, y)
+            for x, y in shapely.get_coordinates(geometry)
+            if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90)
+        ),
+        (west, south),
+    )
+    return says(
+        N_(
+            "its coordinates are not longitude and latitude in degrees (%(at)s): the file is probably in a "
+            "projection, in metres, or has latitude and longitude swapped; send a Shapefile with its .prj, "
+            "or convert the file to WGS-84"
+        ),
+        at=f"{corner[0]:.6f} {corner[1]:.6f}",
+    )
 
 
 def _validity(reason: str) -> Text:

@@ -72,7 +72,8 @@ class BoundaryFileError(Exception):
 @dataclass(frozen=True)
 class Problem:
     kind: (
-        str  # invalid_ring, no_geometry, no_code, unknown_code, repeated_code, missing, overlap, gap, outside
+        str  # invalid_ring, not_degrees, no_geometry, no_code, unknown_code, repeated_code, missing, overlap,
+        # gap, outside
     )
     severity: str  # "error" refuses the load; "warning" is reported and loads
     text: Text
