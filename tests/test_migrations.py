@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -69,14 +68,21 @@ def test_c0a1d6e50022_measures_stored_outlines_again_each_polygon_oriented(
     operation, _baseline = treat(api, area_m2=None, geometry=both)
     # As the old measure stored them: the two parts cancelling out.
     for model, ident in ((Observation, untyped["id"]), (ControlOperation, operation["id"])):
-        db.session.execute(sa.update(model).where(model.id == ident).values(geometry_area_m2=0.01, area_m2=0.01))
-    db.session.execute(sa.update(Observation).where(Observation.id == typed["id"]).values(geometry_area_m2=0.01))
+        db.session.execute(
+            sa.update(model).where(model.id == ident).values(geometry_area_m2=0.01, area_m2=0.01)
+        )
+    db.session.execute(
+        sa.update(Observation).where(Observation.id == typed["id"]).values(geometry_area_m2=0.01)
+    )
     db.session.expire_all()
 
     _migration("c0a1d6e50022").remeasure(db.session.connection())
     db.session.expire_all()
 
-    for row in (db.session.get(Observation, untyped["id"]), db.session.get(ControlOperation, operation["id"])):
+    for row in (
+        db.session.get(Observation, untyped["id"]),
+        db.session.get(ControlOperation, operation["id"]),
+    ):
         assert row is not None
         assert row.geometry_area_m2 == pytest.approx(20_000, rel=0.005)
         assert row.area_m2 == row.geometry_area_m2

@@ -126,7 +126,9 @@ def parse(geometry: Any, crs: CRS | str = CRS.WGS84) -> Polygon:
         )
     area = geodesic_area_m2(found)
     if area < MIN_AREA_M2:
-        raise PolygonError(N_("The outline encloses less than %(min)d m²; check its points."), min=MIN_AREA_M2)
+        raise PolygonError(
+            N_("The outline encloses less than %(min)d m²; check its points."), min=MIN_AREA_M2
+        )
     return Polygon(geojson=to_geojson(found), shape=found, area_m2=area)
 
 

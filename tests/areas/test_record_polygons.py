@@ -142,7 +142,9 @@ def test_an_outline_of_no_size_is_refused_with_a_chinese_reason_of_its_own(
 ) -> None:
     """Stored, it was a presence of 0 亩 in the census; a collinear ring got shapely's English
     "Self-intersection[…]" inside the Chinese message."""
-    response = api_as("surveyor").post("/api/v1/observations", json=observation_payload(area_m2=None, geometry=geometry))
+    response = api_as("surveyor").post(
+        "/api/v1/observations", json=observation_payload(area_m2=None, geometry=geometry)
+    )
     assert response.status_code == 422, response.get_json()
     [reason] = response.get_json()["errors"]["geometry"]
     assert not any("a" <= c.lower() <= "z" for c in reason), reason

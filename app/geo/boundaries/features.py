@@ -156,7 +156,7 @@ def _beyond_degrees(geometry: Geometry) -> Text | None:
     """Why the geometry is not longitude/latitude in degrees (a position beyond ±180/±90), or None."""
     west, south, east, north = geometry.bounds
     if all(map(math.isfinite, (west, south, east, north))) and (
-        -180 <= west and east <= 180 and -90 <= south and north <= 90
+        west >= -180 and east <= 180 and south >= -90 and north <= 90
     ):
         return None
     corner = next(

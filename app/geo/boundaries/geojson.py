@@ -58,7 +58,15 @@ def _check_crs(member: Any, filename: str) -> None:
     named = properties.get("name") if isinstance(properties, dict) else None
     if not isinstance(named, str):
         return  # a linked or empty crs names nothing to check; the positions are checked themselves
-    tail = named.replace("::", ":").rstrip(":").rsplit(":", 1)[-1].strip().lower().replace("-", "").replace(" ", "")
+    tail = (
+        named.replace("::", ":")
+        .rstrip(":")
+        .rsplit(":", 1)[-1]
+        .strip()
+        .lower()
+        .replace("-", "")
+        .replace(" ", "")
+    )
     if tail in DEGREE_CRS:
         return
     raise BoundaryFileError(
