@@ -35,6 +35,7 @@ from app.geo.boundaries import (
     read_boundary_file,
     to_geojson,
 )
+from app.geo.boundaries.report import N_, Problem, says
 from app.geo.locate import EMPTY, Locator
 
 __all__ = ["BoundaryFileError", "BoundaryLoadError", "load_boundaries", "locator"]
@@ -101,13 +102,49 @@ def _village_code(code: str, townships: set[str]) -> str | None:
 # Checking and loading
 
 
-def outline() -> BaseGeometry | None:
-    """The district's outline: its own polygon, else its townships' together, else None."""
-    for level in (BoundaryLevel.DISTRICT, BoundaryLevel.TOWNSHIP):
-        geometries = _geometries(level)
-        if geometries:
-            return shapely.union_all(list(geometries.values()))
+def _district_outline(
+    district: dict[str, BaseGeometry], townships: dict[str, BaseGeometry]
+) -> BaseGeometry | None:
+    """The district's polygon; else its townships together when every township has one; else None.
+
+    Some townships are not the district: taken as its outline, they would refuse every record of the
+    others as outside the district, so until the last township is loaded the district's box stands.
+    """
+    if district:
+        return shapely.union_all(list(district.values()))
+    if townships and set(known_units(BoundaryLevel.TOWNSHIP)) <= set(townships):
+        return shapely.union_all(list(townships.values()))
     return None
+
+
+def outline() -> BaseGeometry | None:
+    """The district's outline: its own polygon, else all its townships together, else None (the box)."""
+    return _district_outline(_geometries(BoundaryLevel.DISTRICT), _geometries(BoundaryLevel.TOWNSHIP))
+
+
+def _box() -> BaseGeometry | None:
+    """The district's bounding box (with the buffer its points may fall outside it by), None before
+    `flask district load`."""
+    district = db.session.scalar(sa.select(District).limit(1))
+    if district is None:
+        return None
+    b = district.buffer_deg
+    return shapely.box(district.min_lon - b, district.min_lat - b, district.max_lon + b, district.max_lat + b)
+
+
+def _check_outline(level: BoundaryLevel) -> tuple[BaseGeometry | None, bool]:
+    """What a file at `level` is checked against, and whether that is only the district's box.
+
+    Never the level's own polygons: they are what the file replaces, and a wrong first load would then
+    refuse the right one as outside the district. Townships are checked against the district's polygon,
+    else its box; villages against the district's outline (its polygon, or every township), else its box.
+    """
+    if level is BoundaryLevel.DISTRICT:
+        return None, False
+    district = _geometries(BoundaryLevel.DISTRICT)
+    townships = {} if level is BoundaryLevel.TOWNSHIP else _geometries(BoundaryLevel.TOWNSHIP)
+    found = _district_outline(district, townships)
+    return (found, False) if found is not None else (_box(), True)
 
 
 def check_file(
@@ -116,14 +153,40 @@ def check_file(
     """Read and check a file; raises BoundaryFileError when it cannot be read at all."""
     source = read_boundary_file(data, filename, code_field=code_field, crs=crs, max_bytes=max_bytes())
     known = known_units(level)
-    return check_boundaries(
+    against, is_box = _check_outline(level)
+    report = check_boundaries(
         source,
         level=level.value,
         known=known,
         normalize=normalizer(level, known),
-        district=None if level is BoundaryLevel.DISTRICT else outline(),
+        district=None if is_box else against,
+        box=against if is_box else None,
         tolerance_m=_setting("IAS_BOUNDARY_CHECK_TOLERANCE_M"),
     )
+    if level is BoundaryLevel.TOWNSHIP and report.units and len(report.units) < len(known):
+        # Said in the report: the admin must know why records in the other townships are still taken by
+        # the district's box (or polygon), and that the last township will change it.
+        has_polygon = bool(_geometries(BoundaryLevel.DISTRICT))
+        report.problems.append(
+            Problem(
+                "district_outline",
+                "warning",
+                says(
+                    N_(
+                        "%(loaded)s of %(expected)s townships have a polygon: until every township has one, "
+                        "inside the district is the district's polygon, not these townships together"
+                    )
+                    if has_polygon
+                    else N_(
+                        "%(loaded)s of %(expected)s townships have a polygon: until every township has one, "
+                        "inside the district is the district's bounding box, not these townships together"
+                    ),
+                    loaded=len(report.units),
+                    expected=len(known),
+                ),
+            )
+        )
+    return report
 
 
 def load_boundaries(
@@ -264,10 +327,10 @@ def _current_locator() -> Locator:
         return _cache["locator"]
     with _lock:
         if _cache["version"] != key:
-            district = _geometries(BoundaryLevel.DISTRICT)
+            townships = _geometries(BoundaryLevel.TOWNSHIP)
             built = Locator(
-                district=shapely.union_all(list(district.values())) if district else None,
-                townships=_geometries(BoundaryLevel.TOWNSHIP),
+                district=_district_outline(_geometries(BoundaryLevel.DISTRICT), townships),
+                townships=townships,
                 villages=_geometries(BoundaryLevel.VILLAGE),
                 tolerance_m=tolerance,
             )

@@ -41,6 +41,7 @@ def kind_labels() -> dict[str, str]:
         "overlap": _("overlap"),
         "gap": _("gap"),
         "outside": _("outside the district"),
+        "district_outline": _("the district's outline"),
     }
 
 
@@ -56,6 +57,7 @@ def _page(report: Report | None = None, error: str | None = None, applied: bool 
         status=boundaries.status(),
         history=boundaries.history(),
         has_outline=boundaries.has_outline(),
+        some_townships=boundaries.locator().townships is not None,
         labels=level_labels(),
         kinds=kind_labels(),
         crs_names=FILE_CRS_NAMES,

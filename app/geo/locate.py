@@ -88,12 +88,16 @@ class Locator:
         townships: Mapping[str, BaseGeometry],
         villages: Mapping[str, BaseGeometry],
         tolerance_m: float,
+        townships_are_district: bool = False,
     ):
+        """`townships_are_district`: every township of the district has a polygon, so without a district
+        polygon their union is the outline. With some missing it is not: the union would shut every record
+        of the others out of the district (the caller's box stands instead)."""
         self.tolerance_m = tolerance_m
         self.townships = Level(townships, tolerance_m) if townships else None
         self.villages = Level(villages, tolerance_m) if villages else None
         outline = district
-        if outline is None and townships:  # the townships together are the district
+        if outline is None and townships and townships_are_district:
             outline = shapely.union_all(list(townships.values()))
         self.outline: BaseGeometry | None = None
         if outline is not None and not outline.is_empty:

@@ -233,6 +233,41 @@ def test_command_refuses_a_200_mb_file_by_its_size(app: Flask, tmp_path: Path) -
     )
 
 
+def _shifted(ring: list[list[float]], degrees: float = 1.0) -> list[list[float]]:
+    return [[x + degrees, y] for x, y in ring]
+
+
+def test_a_first_township_load_outside_the_district_box_is_refused(app: Flask) -> None:
+    """No district polygon, no townships yet: the units are checked against the district's box, so a file
+    a degree east (a Gauss-Krüger zone mix-up) is refused, not loaded as the district."""
+    wrong = geojson(feature("500155001", _shifted(WEST)), feature("500155002", _shifted(EAST)))
+    with pytest.raises(boundaries.BoundaryLoadError) as refused:
+        boundaries.load_boundaries(wrong, "wrong.geojson", level=BoundaryLevel.TOWNSHIP)
+    assert [p.kind for p in refused.value.report.errors] == ["outside", "outside"]
+    assert _count(Boundary) == 0
+
+
+def test_a_wrong_township_load_is_corrected_by_loading_the_right_file(app: Flask) -> None:
+    """A reload is never checked against the polygons it replaces: with the wrong townships taken as the
+    district, the right file was refused as "wholly outside the district" and the mistake stuck."""
+    north = lambda r: [[x, y + 0.15] for x, y in r]  # noqa: E731 -- wrong, but inside the district's box
+    boundaries.load_boundaries(
+        geojson(feature("500155001", north(WEST)), feature("500155002", north(EAST))),
+        "wrong.geojson",
+        level=BoundaryLevel.TOWNSHIP,
+    )
+    right = boundaries.load_boundaries(TOWNSHIPS, "right.geojson", level=BoundaryLevel.TOWNSHIP)
+    assert right.ok and not [p for p in right.problems if p.kind == "outside"]
+    assert boundaries.locator().township_at(107.75, 30.65) == "500155001"
+
+
+def test_villages_are_checked_against_the_box_without_an_outline(app: Flask) -> None:
+    far = geojson(feature("500155001201", _shifted(WEST)))
+    with pytest.raises(boundaries.BoundaryLoadError) as refused:
+        boundaries.load_boundaries(far, "v.geojson", level=BoundaryLevel.VILLAGE)
+    assert [p.kind for p in refused.value.report.errors] == ["outside"]
+
+
 # --- the admin page -----------------------------------------------------------------------
 
 
@@ -264,6 +299,8 @@ def test_synthetic_admin_upload_checks_then_loads(web_as: Any) -> None:
     assert loaded.status_code == 200 and "data-applied" in loaded.get_data(as_text=True)
     page = web.get("/admin/boundaries").get_data(as_text=True)
     assert "data-no-boundaries" not in page and "t.geojson" in page
+    assert "data-some-townships" in page  # 2 of 33: the box stands, and the page says so
+    assert 'data-problem="district_outline"' in loaded.get_data(as_text=True)
     assert _count(Boundary) == 2
 
 

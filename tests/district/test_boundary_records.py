@@ -178,3 +178,52 @@ def test_synthetic_bad_folder_boundaries_are_refused(app: Flask, tmp_path: Path)
         load_district(_folder(app, tmp_path, bad))
     assert len(caught.value.problems) == 2
     assert boundaries.current_version() is None
+
+
+def test_loading_some_townships_does_not_shut_the_others_out_of_the_district(
+    app: Flask, api_as: Any, observation_payload: Any
+) -> None:
+    """One township of 33 is not the district: with its polygon taken as the outline, every record in the
+    other 32 was refused as outside the district. Until every township has a polygon the box stands, and
+    the load report says so."""
+    report = boundaries.load_boundaries(
+        geojson(feature("500155001", WEST)), "west.geojson", level=BoundaryLevel.TOWNSHIP
+    )
+    assert report.ok
+    assert any(p.kind == "district_outline" and "bounding box" in p.message for p in report.warnings)
+    assert not boundaries.has_outline() and boundaries.outline() is None
+    body = observation_payload(latitude=30.65, longitude=107.85, township_code="500155002")
+    response = api_as("surveyor").post("/api/v1/observations", json=body)
+    assert response.status_code == 201, response.get_json()
+    # The loaded township still names the township of a point in it.
+    inside_west = observation_payload(latitude=30.65, longitude=107.75, township_code=None)
+    assert api_as("surveyor").post("/api/v1/observations", json=inside_west).get_json()["township_code"] == (
+        "500155001"
+    )
+
+
+def test_with_some_townships_the_district_polygon_is_the_outline(
+    app: Flask, synthetic_district: None
+) -> None:
+    report = boundaries.load_boundaries(
+        geojson(feature("500155001", WEST)), "west.geojson", level=BoundaryLevel.TOWNSHIP
+    )
+    assert any(p.kind == "district_outline" and "district's polygon" in p.message for p in report.warnings)
+    assert boundaries.has_outline()
+    assert boundaries.locator().inside(107.85, 30.65) is True
+
+
+def test_every_township_loaded_is_the_district(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every township's polygon (here the district has just the two), their union is the outline."""
+    monkeypatch.setattr(
+        boundaries, "known_units", lambda level: {"500155001": "梁山街道", "500155002": "双桂街道"}
+    )
+    report = boundaries.load_boundaries(
+        geojson(feature("500155001", WEST), feature("500155002", EAST)),
+        "t.geojson",
+        level=BoundaryLevel.TOWNSHIP,
+    )
+    assert not any(p.kind == "district_outline" for p in report.problems)
+    assert boundaries.has_outline()
+    assert boundaries.locator().inside(107.85, 30.65) is True
+    assert boundaries.locator().inside(107.95, 30.65) is False

@@ -63,11 +63,24 @@ def test_synthetic_a_point_just_outside_takes_the_nearest_unit_within_the_tolera
 
 def test_synthetic_holes_are_outside() -> None:
     ring = Polygon(square(107.70, 30.60, 107.80, 30.70), [square(107.74, 30.64, 107.76, 30.66)])
-    locator = Locator(district=None, townships={"500155001": ring}, villages={}, tolerance_m=0.0)
+    locator = Locator(
+        district=None,
+        townships={"500155001": ring},
+        villages={},
+        tolerance_m=0.0,
+        townships_are_district=True,
+    )
     assert locator.township_at(107.71, 30.61) == "500155001"
     assert locator.township_at(107.75, 30.65) is None
-    # Without a district polygon the townships together are the outline.
+    # Without a district polygon the townships together are the outline, when they are all of them.
     assert locator.inside(107.71, 30.61) is True and locator.inside(107.75, 30.65) is False
+
+
+def test_some_townships_alone_are_not_the_district() -> None:
+    """Only some townships loaded: their union is not the outline (it would shut the others out)."""
+    some = Locator(district=None, townships={"500155001": Polygon(WEST)}, villages={}, tolerance_m=0.0)
+    assert not some.has_outline and some.inside(107.85, 30.65) is None
+    assert some.township_at(107.75, 30.65) == "500155001"
 
 
 def test_without_boundaries_nothing_is_known() -> None:

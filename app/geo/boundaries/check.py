@@ -45,6 +45,7 @@ def check_boundaries(
     normalize: Callable[[str], str | None],
     district: BaseGeometry | None,
     tolerance_m: float,
+    box: BaseGeometry | None = None,
 ) -> Report:
     """Check a read file against the units of `level` (`known`: code → name) and the district outline.
 
@@ -52,6 +53,9 @@ def check_boundaries(
     unknown or missing codes in a feature) refuse the load; units with no polygon, overlaps and gaps between
     neighbours wider than `tolerance_m`, and parts outside the district are warnings; a unit wholly outside
     the district is an error.
+
+    `box`: without an outline, the district's bounding box: a unit wholly outside it is refused (a file of
+    another place, or shifted by a zone), but the box is no outline, so it finds no gaps.
     """
     problems = list(source.problems)
     by_code: dict[str, list[Feature]] = {}
@@ -133,8 +137,8 @@ def check_boundaries(
         if level != "district":
             problems += _overlaps(units, frame, tolerance_m)
             problems += _gaps(units, district, frame, tolerance_m, level)
-        if district is not None and level != "district":
-            problems += _outside(units, district, frame, tolerance_m)
+        if level != "district" and (district is not None or box is not None):
+            problems += _outside(units, district if district is not None else box, frame, tolerance_m)
     return Report(
         level=level,
         format=source.format,
