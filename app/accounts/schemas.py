@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_babel import gettext as _
 
 from app.accounts.models import OrganizationKind, Role
 from app.api import PageArgs
@@ -44,7 +45,7 @@ class OrganizationUpdateArgs(ma.Schema):
     @ma.validates_schema
     def _not_empty(self, data: dict[str, object], **kwargs: object) -> None:
         if not data:
-            raise ma.ValidationError("Give at least one field to change.", "_schema")
+            raise ma.ValidationError(_("Send at least one field to change."), "_schema")
 
 
 class UserSchema(ma.Schema):
@@ -94,7 +95,7 @@ class UserUpdateArgs(ma.Schema):
     @ma.validates_schema
     def _not_empty(self, data: dict[str, object], **kwargs: object) -> None:
         if not data:
-            raise ma.ValidationError("Give at least one field to change.", "_schema")
+            raise ma.ValidationError(_("Send at least one field to change."), "_schema")
 
 
 class TokenArgs(ma.Schema):

@@ -212,4 +212,6 @@ def reader_error_message(error: ReaderError) -> str:
         parts.append(_("Sheet %(title)s has no column %(headers)s.", title=title, headers="、".join(headers)))
     if parts:
         return " ".join(parts)
+    if error.not_xlsx:
+        return _("Not an .xlsx workbook: an old .xls workbook or a CSV file must be saved as .xlsx first.")
     return _("Not a readable .xlsx workbook (%(detail)s).", detail="; ".join(error.problems))

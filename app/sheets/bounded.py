@@ -33,7 +33,8 @@ class ReaderError(ValueError):
     """The workbook cannot be read (against the template); `problems` lists everything wrong with it.
 
     `missing_sheets` (sheet titles) and `missing_headers` (sheet title → headers) say the same in a
-    form the caller can word for people."""
+    form the caller can word for people, and `not_xlsx` that the file is no .xlsx at all (an old .xls,
+    a CSV: not a zip), which people fix by saving it again as .xlsx."""
 
     def __init__(
         self,
@@ -41,8 +42,10 @@ class ReaderError(ValueError):
         *,
         missing_sheets: list[str] | None = None,
         missing_headers: dict[str, list[str]] | None = None,
+        not_xlsx: bool = False,
     ):
         super().__init__("\n".join(problems))
+        self.not_xlsx = not_xlsx
         self.problems = problems
         self.missing_sheets = missing_sheets or []
         self.missing_headers = missing_headers or {}
@@ -91,7 +94,8 @@ def open_workbook(source: BinaryIO | Path, limits: ReadLimits) -> Any:
             _check_archive(archive, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
         raise ReaderError(
-            [f"not an .xlsx workbook (an old .xls must be saved as .xlsx first; it is not a zip: {exc})"]
+            [f"not an .xlsx workbook (an old .xls must be saved as .xlsx first; it is not a zip: {exc})"],
+            not_xlsx=True,
         ) from exc
     if not isinstance(source, Path):
         source.seek(0)

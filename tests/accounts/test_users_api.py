@@ -113,8 +113,14 @@ def test_invalid_user_fields_are_named(
 
 
 def test_patch_needs_at_least_one_field(api_as: Any, make_user: Any) -> None:
-    response = api_as("admin").patch(f"/api/v1/users/{make_user().id}", json={})
+    """Said in the reader's language, like every other refusal (docs/contract.md §6)."""
+    admin = api_as("admin")
+    response = admin.patch(f"/api/v1/users/{make_user().id}", json={})
     assert response.status_code == 422
+    assert response.get_json()["errors"]["_schema"] == ["请至少提交一个要修改的字段。"]
+    organization = admin.patch("/api/v1/organizations/forestry", json={})
+    assert organization.status_code == 422
+    assert organization.get_json()["errors"]["_schema"] == ["请至少提交一个要修改的字段。"]
 
 
 def test_patch_unknown_user_is_404(api_as: Any) -> None:

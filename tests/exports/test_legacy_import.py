@@ -190,6 +190,28 @@ def test_only_the_needed_columns_are_required_and_their_absence_is_said_in_chine
     assert message == "工作表 调查记录 缺少列：物种名称 / 学名、纬度。"
 
 
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504, "legacy.xls"),
+        ("序号,物种名称\n1,福寿螺\n".encode(), "legacy.csv"),
+    ],
+)
+def test_an_old_xls_or_a_csv_is_told_to_be_saved_as_xlsx_in_chinese(
+    make_user: Any, api_as: Any, content: bytes, name: str
+) -> None:
+    admin = api_as(make_user("bureau_admin", "agriculture"))
+    response = admin.post(
+        "/api/v1/imports?bureau=agriculture",
+        data={"file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["file"] == [
+        "不是 .xlsx 工作簿：旧版 .xls 工作簿或 CSV 文件须先另存为 .xlsx。"
+    ]
+
+
 def test_a_bureau_admin_imports_for_their_own_bureau_only(make_user: Any) -> None:
     from app.errors import PermissionDenied
 
