@@ -64,6 +64,9 @@ def register_extensions(app: Flask) -> None:
     from app.notifications import handlers as notification_handlers
 
     notification_handlers.init_app(app)  # notifications subscribes to the lower domains' events
+    from app.control import handlers as control_handlers
+
+    control_handlers.init_app(app)  # control hands back a departing user's re-inspections
     from app.surveys import handlers as survey_handlers
 
     survey_handlers.init_app(app)  # surveys checks the campaign of a record made for one

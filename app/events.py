@@ -12,6 +12,10 @@ change by accident.
 Deliberately small: in-process and synchronous, no queue, no retries (delivery retries are the outbox's
 job, see app/notifications). Handlers are registered once per process by `subscribe`, normally from a
 domain's `init_app`.
+
+`publish` returns what the handlers returned, in order (most return None): a publisher whose reader must
+hear what a higher domain did about the event (accounts saying how many re-inspections a moved user's
+organization took back) reads it there, still without importing that domain.
 """
 
 from __future__ import annotations
@@ -22,21 +26,20 @@ from typing import Any, TypeVar
 
 E = TypeVar("E")
 
-_handlers: dict[type, list[Callable[[Any], None]]] = defaultdict(list)
+_handlers: dict[type, list[Callable[[Any], object]]] = defaultdict(list)
 
 
-def subscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
+def subscribe(event_type: type[E], handler: Callable[[E], object]) -> None:
     """Call `handler(event)` for every published event of `event_type`. Idempotent per handler."""
     if handler not in _handlers[event_type]:
         _handlers[event_type].append(handler)
 
 
-def publish(event: object) -> None:
-    """Run every handler subscribed to the event's type, in the order they subscribed."""
-    for handler in list(_handlers.get(type(event), ())):
-        handler(event)
+def publish(event: object) -> list[object]:
+    """Run every handler subscribed to the event's type, in the order they subscribed; what they returned."""
+    return [handler(event) for handler in list(_handlers.get(type(event), ()))]
 
 
-def handlers(event_type: type) -> list[Callable[[Any], None]]:
+def handlers(event_type: type) -> list[Callable[[Any], object]]:
     """The handlers of one event type (for tests and the architecture check)."""
     return list(_handlers.get(event_type, ()))

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from app.accounts import services as accounts
 from app.accounts.models import Role, User
-from app.accounts.organizations import acts_for
+from app.accounts.organizations import acts_for, unit_ids
 
 # ---------------------------------------------------------------------------------------------------
 # Role groups
@@ -154,8 +154,12 @@ def may_manage_follow_up(user: User, follow_up: Owned) -> bool:
 
 
 def may_complete_follow_up(user: User, follow_up: Assigned) -> bool:
-    """Its assignee, or anyone acting for its organization (a colleague at the site completes it)."""
-    return follow_up.assignee_id == user.id or acts_for(user, follow_up.organization_id)
+    """Its assignee while they still work for its organization (or a unit under it), or anyone acting
+    for its organization (a colleague at the site completes it). An assignee moved to another bureau
+    no longer completes it: the record would be filed, and counted, under their new bureau."""
+    if acts_for(user, follow_up.organization_id):
+        return True
+    return follow_up.assignee_id == user.id and user.organization_id in unit_ids(follow_up.organization_id)
 
 
 def sees_dashboard(user: User) -> bool:

@@ -23,6 +23,7 @@ from app.accounts.schemas import (
     UserQueryArgs,
     UserSchema,
     UserUpdateArgs,
+    UserUpdatedSchema,
 )
 from app.api import PageArgs, page_of, paginate
 from app.errors import InvalidInput
@@ -161,10 +162,12 @@ class UserItem(MethodView):
 
     @roles_required(*services.USER_MANAGERS)
     @blp.arguments(UserUpdateArgs)
-    @blp.response(200, UserSchema)
-    def patch(self, args: dict[str, Any], user_id: int) -> User:
-        """Change a user's role, organization, name, e-mail or password, or deactivate them"""
-        user = services.update_user(
+    @blp.response(200, UserUpdatedSchema)
+    def patch(self, args: dict[str, Any], user_id: int) -> services.UserUpdated:
+        """Change a user's role, organization, name, e-mail or password, or deactivate them
+
+        Moving a user to another organization or deactivating them hands their pending re-inspections
+        of the organization they left back to its supervisor; `follow_ups_handed_back` says how many."""
+        return services.update_user(
             actor=current_user, user=services.get_managed_user(current_user, user_id), changes=args
         )
-        return user

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from flask_babel import gettext as _
 
@@ -60,6 +62,27 @@ class UserSchema(ma.Schema):
     locale = ma.fields.String(allow_none=True)
     created_at = ma.fields.AwareDateTime()
     last_login_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class UserUpdatedSchema(UserSchema):
+    """A changed user (accounts.services.UserUpdated): the user's fields, and how many pending
+    re-inspections went back to the organization they left."""
+
+    follow_ups_handed_back = ma.fields.Integer(
+        metadata={
+            "description": "pending re-inspections of the organization the user left (moved or "
+            "deactivated), now unassigned for its supervisor to reassign"
+        }
+    )
+
+    @ma.pre_dump
+    def _the_user(self, data: Any, **kwargs: object) -> Any:
+        return data.user
+
+    @ma.post_dump(pass_original=True)
+    def _handed_back(self, data: dict[str, Any], original: Any, **kwargs: object) -> dict[str, Any]:
+        data["follow_ups_handed_back"] = original.follow_ups_handed_back
+        return data
 
 
 class UserQueryArgs(PageArgs):

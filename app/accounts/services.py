@@ -15,6 +15,7 @@ import hashlib
 import math
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import uow
 from app.accounts import throttle
+from app.accounts.events import UserLeft
 from app.accounts.models import (
     ApiToken,
     Organization,
@@ -46,6 +48,7 @@ from app.errors import (
     PermissionDenied,
     RateLimited,
 )
+from app.events import publish
 from app.extensions import db
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
@@ -192,9 +195,20 @@ def create_user(
     return user
 
 
-def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> User:
+@dataclass(frozen=True)
+class UserUpdated:
+    """A changed user, and how many pending re-inspections went back to the organization they left
+    (moved or deactivated: docs/contract.md §1), so the answer can say so."""
+
+    user: User
+    follow_ups_handed_back: int = 0
+
+
+def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> UserUpdated:
     """Change role, activity, name, e-mail, password or organization.
 
+    Moving a user to another organization, or deactivating them, publishes `UserLeft`: their pending
+    re-inspections of the organization they left are handed back to its supervisor (app/control).
     Raises PermissionDenied or InvalidInput.
     """
     if actor is not None:
@@ -220,9 +234,12 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
         _check_may_grant(actor, role, organization)
     # What someone may do changes: whatever they signed in with before stops working.
     ends_sign_ins = role != user.role or organization.id != user.organization_id
+    left = user.organization_id if organization.id != user.organization_id else None
     user.role = role
     user.organization = organization
     if "active" in changes:
+        if user.active and not changes["active"]:
+            left = user.organization_id if left is None else left
         user.active = bool(changes["active"])
         ends_sign_ins = ends_sign_ins or not user.active
     if "display_name" in changes:
@@ -244,7 +261,11 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
             keep_token=g.get("api_token") if own else None,
         )
     db.session.flush()
-    return user
+    handed_back = 0
+    if left is not None:
+        answers = publish(UserLeft(user.id, left))
+        handed_back = sum(n for n in answers if isinstance(n, int))
+    return UserUpdated(user, handed_back)
 
 
 def change_own_password(

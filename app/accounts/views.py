@@ -5,6 +5,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -245,13 +246,25 @@ def user_edit(user_id: int) -> str | Response | tuple[str, int]:
             if sent["password"]:
                 changes["password"] = sent["password"]
             try:
-                services.update_user(actor=current_user, user=user, changes=changes)
+                updated = services.update_user(actor=current_user, user=user, changes=changes)
             except (InvalidInput, PermissionDenied) as exc:
                 db.session.rollback()
                 pages.show_refusal(errors, exc, schema.fields)
                 status = exc.status_code
             else:
                 flash(_("Changes to %(username)s saved.", username=user.username), "info")
+                if updated.follow_ups_handed_back:
+                    flash(
+                        ngettext(
+                            "%(num)d pending re-inspection of %(username)s was handed back to the "
+                            "supervisor to reassign.",
+                            "%(num)d pending re-inspections of %(username)s were handed back to the "
+                            "supervisor to reassign.",
+                            updated.follow_ups_handed_back,
+                            username=user.username,
+                        ),
+                        "info",
+                    )
                 return redirect(url_for("accounts.users"))
         if errors and status == 200:
             status = 422

@@ -182,7 +182,11 @@ def complete_follow_up(*, actor: User, follow_up: FollowUp, observation_args: di
             ),
         )
     observation_args = {**observation_args, "species_id": site.species_id}
-    observation, _created = create_observation(actor=actor, args=observation_args, at_site=site)
+    # The re-inspection is the follow-up's organization's, whoever completes it (a bureau's colleague, an
+    # admin): filed under the completer's own organization it would count in another bureau's census.
+    observation, _created = create_observation(
+        actor=actor, args=observation_args, at_site=site, organization_id=follow_up.organization_id
+    )
     follow_up.status = FollowUpStatus.DONE
     # Completed when the re-inspection was made (its observation's time), not when it reached us: a
     # phone offline for a day sends it late.
