@@ -304,6 +304,7 @@ def _read_members(
                 problems.append(f"{relpath}: header must be {','.join(expected)}")
                 return ()
             seen_keys: set[str] = set()
+            seen_rows: dict[int, int] = {}  # row number → the line that has it
             for line_no, rec in enumerate(reader, 2):
                 where = f"{relpath} line {line_no}"
                 key = (rec["species_key"] or "").strip()
@@ -315,12 +316,17 @@ def _read_members(
                 if not (rec["row"] or "").strip().isdigit():
                     problems.append(f"{where}: row must be a whole number")
                     continue
+                row = int(rec["row"])
+                if row in seen_rows:
+                    # Two species under one row number: a list's row is one entry of the published list.
+                    problems.append(f"{where}: row {row} is on line {seen_rows[row]} too")
+                seen_rows.setdefault(row, line_no)
                 verified = (rec["verified"] or "").strip().lower()
                 if verified not in {"true", "false"}:
                     problems.append(f"{where}: verified must be true or false")
                 members.append(
                     MemberSpec(
-                        row=int(rec["row"]),
+                        row=row,
                         species_key=key,
                         name_as_listed=(rec["name_as_listed"] or "").strip(),
                         status=(rec["status"] or "").strip(),
@@ -418,6 +424,11 @@ def read_registry(directory: Path) -> Registry:
             problems.append(f"{where}: {problem}")
             categories = []
         if not isinstance(code, str) or not isinstance(entry.get("members"), str):
+            continue
+        if code in registry.lists:
+            # A [[list]] block pasted twice: the second would replace the first, and sync would end the
+            # periods of every species only the first one's members file holds.
+            problems.append(f"{where}: code {code!r} appears twice")
             continue
         registry.lists[code] = ListSpec(
             census_categories=tuple(categories),

@@ -137,6 +137,35 @@ def test_broken_files_are_refused_whole_naming_the_problem(
     assert queries == []  # nothing was written, or even read, before the files were checked
 
 
+def test_a_list_code_entered_twice_in_lists_toml_is_refused(registry_copy: Path) -> None:
+    """A [[list]] block pasted twice (the second pointing at an older members file) would replace the
+    first, and sync would then end the periods of every species the first file held."""
+    (registry_copy / "members" / "old.csv").write_text(
+        "row,species_key,name_as_listed,status,verified\n1,pomacea-canaliculata,福寿螺,confirmed,true\n",
+        encoding="utf-8",
+    )
+    with (registry_copy / "lists.toml").open("a", encoding="utf-8") as fh:
+        fh.write(
+            '\n[[list]]\ncode = "moa-567"\nname = "重复"\nlevel = "national"\nissuer = "x"\n'
+            'members = "members/old.csv"\n'
+        )
+    with pytest.raises(RegistryError) as caught:
+        read_registry(registry_copy)
+    assert any("'moa-567' appears twice" in p for p in caught.value.problems), caught.value.problems
+
+
+def test_two_rows_with_the_same_row_number_in_a_members_file_are_refused(registry_copy: Path) -> None:
+    path = registry_copy / "members" / "lp-forestry-national.csv"
+    text = path.read_text(encoding="utf-8")
+    assert "\n2,obolodiplosis-robiniae" in text
+    path.write_text(
+        text.replace("\n2,obolodiplosis-robiniae", "\n1,obolodiplosis-robiniae"), encoding="utf-8"
+    )
+    with pytest.raises(RegistryError) as caught:
+        read_registry(registry_copy)
+    assert any("row 1 is on line 2 too" in p for p in caught.value.problems), caught.value.problems
+
+
 def test_habitats_are_synced_and_a_removed_one_is_retired(registry_copy: Path, api_as: Any) -> None:
     habitats = api_as("surveyor").get("/api/v1/habitats").get_json()
     paddy = next(h for h in habitats if h["code"] == "paddy")
