@@ -35,10 +35,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def fingerprint(args: dict[str, Any], *, sender_id: int) -> str:
-    """SHA-256 of the loaded request (defaults filled in, absent and null alike) and who sent it."""
+def fingerprint(args: dict[str, Any], *, sender_id: int | None) -> str:
+    """SHA-256 of the loaded request (defaults filled in, absent and null alike) and who sent it.
+
+    `sender_id` None leaves the sender out: a row of an imported workbook, whose client_uuid is derived
+    from the row itself (or is the record's own, exported) and whose person depends on who imports it
+    (a name no colleague has falls back to the importer), so the same row imported again by another
+    admin is the same request. A phone's record keeps its sender: the same client_uuid sent by someone
+    else is other content (docs/contract.md §3.2)."""
     body = {key: _plain(value) for key, value in sorted(args.items()) if value is not None}
-    body["_sender"] = sender_id
+    if sender_id is not None:
+        body["_sender"] = sender_id
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

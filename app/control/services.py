@@ -97,19 +97,24 @@ def _detail_labels(method: ControlMethod | None) -> dict[str, str]:
 
 
 def create_control_operation(
-    *, actor: User, args: dict[str, Any], organization_id: int | None = None
+    *, actor: User, args: dict[str, Any], organization_id: int | None = None, imported: bool = False
 ) -> tuple[ControlOperation, bool]:
     """Record a control operation and schedule its follow-ups, or return the one a retry made.
 
     `organization_id` is the organization the operation belongs to when not the actor's (a workbook
-    imported for a bureau by an admin).
+    imported for a bureau by an admin); `imported`, that it is a workbook's row, whose fingerprint
+    leaves out who sent it (app/idempotency.py `fingerprint`).
 
     Returns (operation, created). Raises InvalidInput and Conflict (client_uuid reused for other
     content). The unique (organization, client_uuid) constraint makes concurrent retries land once.
     """
     owner = actor.organization_id if organization_id is None else organization_id
     once = CreateOnce(
-        ControlOperation, owner, args["client_uuid"], fingerprint(args, sender_id=actor.id), _clash
+        ControlOperation,
+        owner,
+        args["client_uuid"],
+        fingerprint(args, sender_id=None if imported else actor.id),
+        _clash,
     )
     earlier = once.earlier()
     if earlier is not None:

@@ -5,7 +5,8 @@ schemas and services as the API, so a row the API would refuse is refused here t
 and the cell. Follow-up rows are not imported: follow-ups are scheduled from their control operations.
 
 Re-importing the same workbook creates nothing new: a row's `client_uuid` (or, for a legacy row without
-one, a UUID derived from its content) makes the second import a replay of the first.
+one, a UUID derived from its content) makes the second import a replay of the first, whoever imports it
+(a row's fingerprint leaves out who sent it: its person may be the importer).
 
 Legacy workbooks are taken as the bureaus have them: only the columns an import needs must be there
 (REQUIRED_COLUMNS; not the system columns an export adds), a species may be named by any name the
@@ -283,6 +284,7 @@ class Importer:
                     args=args,
                     organization_id=self.organization.id,
                     legacy_surveyor=surveyor.legacy_name,
+                    imported=True,
                 )
         except ServiceError as exc:
             raise _rejected(exc, row, OBSERVATION_CELLS, headers) from exc
@@ -321,7 +323,7 @@ class Importer:
         try:
             with db.session.begin_nested():
                 _operation, created = control.create_control_operation(
-                    actor=operator.user, args=args, organization_id=self.organization.id
+                    actor=operator.user, args=args, organization_id=self.organization.id, imported=True
                 )
         except ServiceError as exc:
             raise _rejected(exc, row, OPERATION_CELLS, headers) from exc

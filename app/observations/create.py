@@ -134,19 +134,23 @@ def create_observation(
     at_site: Site | None = None,
     organization_id: int | None = None,
     legacy_surveyor: str | None = None,
+    imported: bool = False,
 ) -> tuple[Observation, bool]:
     """Record an observation, or return the one an earlier try of the same request made.
 
     `at_site` pins the record to a site (a re-inspection there) instead of the nearest one.
     `organization_id` is the organization the record belongs to when not the actor's (a workbook
     imported for a bureau by an admin); `legacy_surveyor` the surveyor such a workbook named when no
-    colleague of that name records there.
+    colleague of that name records there. `imported`: a workbook's row, whose fingerprint leaves out who
+    sent it (app/idempotency.py `fingerprint`), so the same workbook imported again by another admin
+    is a replay.
     Returns (observation, created). Raises InvalidInput, and Conflict when the client_uuid was used
     for different content. Safe under concurrent retries: the unique (organization, client_uuid)
     constraint decides, and the loser returns the winner's record.
     """
     owner = actor.organization_id if organization_id is None else organization_id
-    once = CreateOnce(Observation, owner, args["client_uuid"], fingerprint(args, sender_id=actor.id), _clash)
+    sender = None if imported else actor.id
+    once = CreateOnce(Observation, owner, args["client_uuid"], fingerprint(args, sender_id=sender), _clash)
     # PostgreSQL: this client_uuid's lock and the species' sites' (the placement's, app/sites/services.py)
     # in one round trip, before the look-up; no savepoint then (app/idempotency.py, `CreateOnce.lock`).
     once.lock(*([] if at_site is not None else [sites.species_lock(args["species_id"])]))

@@ -139,6 +139,20 @@ def test_a_bureau_workbook_without_system_columns_imports_with_aliases_typed_dat
     assert (again.imported, again.unchanged, again.rejected) == (0, 6, 2)  # nothing doubled
 
 
+def test_the_same_workbook_imported_again_by_another_admin_creates_nothing_and_refuses_nothing(
+    make_user: Any,
+) -> None:
+    """A bureau admin re-imports the workbook the district admin imported for them last week: rows
+    whose 调查人 is unknown, or empty, fall back to whoever imports, and are the same rows all the same."""
+    admin = make_user("admin", "forestry", display_name="区管理员")
+    clerk = make_user("bureau_admin", "agriculture", display_name="农业文员")
+    rows = [_row(1, "福寿螺", "2025/8/19", "老周"), _row(2, "水花生", "2025/8/19", None)]
+    first = imports.import_census(_workbook(rows), actor=admin, bureau="agriculture")
+    assert (first.imported, first.unchanged, first.rejected) == (2, 0, 0), first.rows
+    again = imports.import_census(_workbook(rows), actor=clerk, bureau="agriculture")
+    assert (again.imported, again.unchanged, again.rejected) == (0, 2, 0), again.rows
+
+
 def test_the_legacy_surveyor_is_shown_on_the_record_and_exported(
     make_user: Any, api_as: Any, web_as: Any
 ) -> None:

@@ -110,6 +110,22 @@ def test_export_import_export_gives_the_same_workbook(census: Any, make_user: An
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 2
 
 
+def test_the_workbook_imported_again_by_another_admin_is_a_replay(census: Any, make_user: Any) -> None:
+    """Records and control operations alike: who imports a workbook does not change what its rows are,
+    even when the surveyor it names has left since and its rows fall back to the importer."""
+    before = _export()
+    _empty_the_records()
+    first = imports.import_census(
+        io.BytesIO(before), actor=make_user("admin", "forestry"), bureau="agriculture"
+    )
+    assert (first.imported, first.unchanged, first.rejected) == (3, 0, 0), first.rows
+    census.user.active = False  # the surveyor the workbook names has left
+    db.session.flush()
+    clerk = make_user("bureau_admin", "agriculture")
+    again = imports.import_census(io.BytesIO(before), actor=clerk, bureau="agriculture")
+    assert (again.imported, again.unchanged, again.rejected) == (0, 3, 0), again.rows
+
+
 def test_bad_rows_are_rejected_with_reason_and_cell(census: Any, make_user: Any) -> None:
     data = _export()
     book = openpyxl.load_workbook(io.BytesIO(data))
