@@ -188,12 +188,18 @@ class Importer:
         self.organization = organization
         self.headers = headers  # sheet key → field → the column's header
         # Every name the species search matches exactly (names, aliases, pinyin, Latin names and
-        # synonyms, lower-case) → the species it names; a name two species share names neither.
+        # synonyms, lower-case) → the current species it names; a name two species share names neither.
+        # A retired species is left out, as the API refuses it for a new record: after a merge its old
+        # name is an alias of the species kept, which the row then means.
         self.species: dict[str, set[int]] = {}
-        for species in db.session.scalars(sa.select(Species)):
+        self.species_names: dict[int, str] = {}
+        current = Species.retired_on.is_(None)
+        for species in db.session.scalars(sa.select(Species).where(current)):
+            self.species_names[species.id] = species.name_zh
             for name in (species.name_zh, species.name_sci):
                 self.species.setdefault(normalize_query(name), set()).add(species.id)
-        for species_id, value in db.session.execute(sa.select(SpeciesName.species_id, SpeciesName.value)):
+        names = sa.select(SpeciesName.species_id, SpeciesName.value).join(Species).where(current)
+        for species_id, value in db.session.execute(names):
             self.species.setdefault(value, set()).add(species_id)
         people = sa.select(User).where(
             User.active.is_(True),
@@ -210,13 +216,29 @@ class Importer:
     def find_species(self, *names: Any) -> int | None:
         """The one species a cell names, by any name the species search knows; None when unknown."""
         for name in names:
-            if name is None or not str(name).strip():
-                continue
-            query = normalize_query(str(name))
-            found = self.species.get(query) or self.species.get(query.replace(" ", "")) or set()
+            found = self._named(name)
             if len(found) == 1:
                 return next(iter(found))
         return None
+
+    def _named(self, name: Any) -> set[int]:
+        if name is None or not str(name).strip():
+            return set()
+        query = normalize_query(str(name))
+        return self.species.get(query) or self.species.get(query.replace(" ", "")) or set()
+
+    def species_refusal(self, *names: Any) -> str:
+        """Why no species was found: a name two current species answer to is said to be ambiguous, with
+        both species named (the bureau then writes the one it means); otherwise unknown."""
+        for name in names:
+            found = self._named(name)
+            if len(found) > 1:
+                return _(
+                    "%(name)s is a name of more than one species: %(species)s; write the one meant.",
+                    name=str(name).strip(),
+                    species="、".join(sorted(self.species_names[i] for i in found)),
+                )
+        return _("Unknown species.")
 
     def person(self, name: Any) -> Person:
         """The colleague a row names (surveyor, operator): exactly one of that name who records in the
@@ -251,7 +273,7 @@ class Importer:
         species_id = self.find_species(v.get("species_name_zh"), v.get("species_name_sci"))
         if species_id is None:
             cell = row.cells.get("species_name_zh") or row.cells.get("species_name_sci")
-            raise RowRejected(_("Unknown species."), cell)
+            raise RowRejected(self.species_refusal(v.get("species_name_zh"), v.get("species_name_sci")), cell)
         raw = {
             "client_uuid": str(v.get("client_uuid") or _legacy_uuid(row)),
             "species_id": species_id,

@@ -293,17 +293,21 @@ def sync_registry(directory: Path, *, today: date | None = None) -> SyncReport:
 
 
 def _shared_names(report: SyncReport) -> None:
-    """A Chinese name or alias that two species now answer to (a local alias the files gave another)."""
+    """A Chinese name or alias that two current species now answer to (a local alias the files gave
+    another). A retired species keeps its names (its records name it) but no longer shares them: after a
+    merge the kept species answers to the old name, as species_lists/README.md says to do."""
+    named = sa.and_(SpeciesName.kind.in_([NameKind.NAME, NameKind.ALIAS]), Species.retired_on.is_(None))
     shared = (
         sa.select(SpeciesName.value)
-        .where(SpeciesName.kind.in_([NameKind.NAME, NameKind.ALIAS]))
+        .join(Species, Species.id == SpeciesName.species_id)
+        .where(named)
         .group_by(SpeciesName.value)
         .having(sa.func.count(sa.distinct(SpeciesName.species_id)) > 1)
     )
     rows = db.session.execute(
         sa.select(SpeciesName.value, Species.name_zh)
         .join(Species, Species.id == SpeciesName.species_id)
-        .where(SpeciesName.kind.in_([NameKind.NAME, NameKind.ALIAS]), SpeciesName.value.in_(shared))
+        .where(named, SpeciesName.value.in_(shared))
         .order_by(SpeciesName.value, Species.id)
     )
     owners: dict[str, list[str]] = {}

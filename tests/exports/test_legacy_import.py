@@ -5,7 +5,10 @@ for and attributed only to colleagues who record there, reasons in the reader's 
 from __future__ import annotations
 
 import io
+import re
+import shutil
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import openpyxl  # noqa: TID251 -- tests build the workbooks people bring
@@ -18,6 +21,8 @@ from app.exports.models import ExportKind
 from app.exports.reader import parse_datetime_text
 from app.extensions import db
 from app.observations.models import Observation, ReviewStatus
+from app.species.models import NameKind, Species, SpeciesName
+from app.species.sync import sync_registry
 from tests.conftest import PADDY
 
 LAT, LON = PADDY
@@ -243,3 +248,60 @@ def test_the_import_page_says_which_rows_fell_back_to_the_importer(make_user: An
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "data-import-notes" in html and "老周 不是" in html and "农业管理员" in html
+
+
+def _merged_registry(tmp_path: Path) -> Path:
+    """species_lists/ with 反枝苋 merged into 刺苋 the way species_lists/README.md says: the entry removed
+    from the files, its names kept on the species it was merged into."""
+    copy = tmp_path / "species_lists"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "species_lists", copy)
+    species = (copy / "species.toml").read_text(encoding="utf-8")
+    species, removed = re.subn(
+        r'\[\[species\]\]\nkey = "amaranthus-retroflexus"\n.*?\n\n', "", species, count=1, flags=re.S
+    )
+    kept = 'name_sci = "Amaranthus spinosus"\nauthority = "L."\ngroup = "plant"\naliases = []\nsynonyms = []'
+    assert removed == 1 and kept in species
+    species = species.replace(
+        kept,
+        'name_sci = "Amaranthus spinosus"\nauthority = "L."\ngroup = "plant"\naliases = ["反枝苋"]\n'
+        'synonyms = ["Amaranthus retroflexus"]',
+    )
+    (copy / "species.toml").write_text(species, encoding="utf-8")
+    members = copy / "members" / "mee-ias-3.csv"
+    lines = members.read_text(encoding="utf-8").splitlines(keepends=True)
+    members.write_text(
+        "".join(line for line in lines if "amaranthus-retroflexus" not in line), encoding="utf-8"
+    )
+    return copy
+
+
+def test_after_a_merge_a_workbook_naming_the_old_name_imports_as_the_kept_species(
+    tmp_path: Path, make_user: Any
+) -> None:
+    report = sync_registry(_merged_registry(tmp_path))
+    old = db.session.scalar(sa.select(Species).where(Species.key == "amaranthus-retroflexus"))
+    assert old is not None and old.retired_on is not None
+    # The retired species keeps its name for its own records; that is no disagreement to report.
+    assert not any("反枝苋" in line for line in report.differences), report.differences
+
+    admin = make_user("bureau_admin", "agriculture")
+    imported = imports.import_census(
+        _workbook([_row(1, "反枝苋", "2025/8/19")]), actor=admin, bureau="agriculture"
+    )
+    assert (imported.imported, imported.rejected) == (1, 0), imported.rows
+    record = db.session.scalar(sa.select(Observation).where(Observation.notes == "第1行"))
+    assert record is not None and record.species.key == "amaranthus-spinosus"
+
+
+def test_a_name_two_current_species_answer_to_is_said_to_be_ambiguous_naming_both(make_user: Any) -> None:
+    spinosus = db.session.scalar(sa.select(Species).where(Species.key == "amaranthus-spinosus"))
+    assert spinosus is not None
+    db.session.add(SpeciesName(species_id=spinosus.id, kind=NameKind.ALIAS, weight=1, value="反枝苋"))
+    db.session.flush()
+    admin = make_user("bureau_admin", "agriculture")
+    report = imports.import_census(
+        _workbook([_row(1, "反枝苋", "2025/8/19")]), actor=admin, bureau="agriculture"
+    )
+    assert report.rejected == 1
+    reasons = [reason for _s, _r, _st, reason, _c in report.rows]
+    assert "反枝苋 是多个物种的名称：刺苋、反枝苋；请写明所指的物种。" in reasons, reasons
