@@ -154,11 +154,15 @@ def derived_severity(species: Species, values: dict[str, Any]) -> int | None:
     return 1 + sum(1 for bound in thresholds if value > bound)
 
 
-def check_record(values: dict[str, Any]) -> Checked:
-    """Check a record's values as a whole. Raises InvalidInput naming every field at fault."""
+def check_record(values: dict[str, Any], *, kept_species_id: int | None = None) -> Checked:
+    """Check a record's values as a whole. Raises InvalidInput naming every field at fault.
+
+    A retired species (merged, or gone from the files) is refused only when the record newly names it:
+    `kept_species_id` is the species a record keeps (an edit of a record of it, a re-inspection at an
+    existing site of it), which may be retired since, so that its pending work can still be done."""
     errors: FieldErrors = {}
     species = record_species(values["species_id"])
-    if species is None or species.retired_on is not None:
+    if species is None or (species.retired_on is not None and species.id != kept_species_id):
         errors["species_id"] = [_("Unknown species; search GET /api/v1/species for its id.")]
 
     observed_at: datetime = values["observed_at"]

@@ -158,7 +158,8 @@ def create_observation(
     earlier = once.earlier() if nearby is None else nearby.read(once)
     if earlier is not None:
         return earlier, False
-    checked = check_record(args)
+    # A re-inspection at an existing site records that site's species, even one retired since.
+    checked = check_record(args, kept_species_id=None if at_site is None else at_site.species_id)
     # Before the write: a higher domain may refuse it (surveys checks the campaign, docs/surveys.md).
     publish(
         ObservationRecorded(

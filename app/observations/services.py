@@ -156,7 +156,7 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
             "latitude" if "longitude" in changes else "longitude",
             _("send latitude and longitude together"),
         )
-    checked = check_record(values)
+    checked = check_record(values, kept_species_id=observation.species_id)
     had_polygon, site_before = observation.geometry is not None, observation.site
     moved = (
         checked.species.id != observation.species_id
