@@ -12,9 +12,10 @@ Legacy workbooks are taken as the bureaus have them: only the columns an import 
 (REQUIRED_COLUMNS; not the system columns an export adds), a species may be named by any name the
 species search knows (aliases such as 水花生, pinyin, the Latin name), dates as Excel users type them.
 Records belong to the bureau the workbook is imported for. A row's 调查人 is the record's surveyor only
-when exactly one colleague of that name records in that bureau (surveyors, supervisors, bureau admins;
-not verifiers, who would then review their own records); otherwise the record is the importer's, the
-name is kept on it (`legacy_surveyor`), and the row report says so. Reasons are in the reader's
+when exactly one colleague of that name records in that bureau or a unit under it (a township station's
+technician; surveyors, supervisors, bureau admins; not verifiers, who would then review their own
+records); otherwise the record is the importer's, the name is kept on it (`legacy_surveyor`), and the
+row report says so. Reasons are in the reader's
 language (Chinese unless the request asks otherwise).
 """
 
@@ -36,6 +37,7 @@ from flask_babel import lazy_gettext as _l
 
 from app import policy
 from app.accounts.models import Organization, User
+from app.accounts.organizations import unit_ids
 from app.clock import local_zone
 from app.control import services as control
 from app.control.schemas import ControlOperationCreateArgs
@@ -201,9 +203,12 @@ class Importer:
         names = sa.select(SpeciesName.species_id, SpeciesName.value).join(Species).where(current)
         for species_id, value in db.session.execute(names):
             self.species.setdefault(value, set()).add(species_id)
+        # The bureau's workbook lists its units' records too (a township station's technicians): its
+        # colleagues are found among the bureau and the units under it. The record stays the bureau's
+        # (the workbook's), so a re-import finds it whoever the row's name resolves to then.
         people = sa.select(User).where(
             User.active.is_(True),
-            User.organization_id == organization.id,
+            User.organization_id.in_(sorted(unit_ids(organization.id))),
             User.role.in_(policy.IMPORT_SURVEYORS),
         )
         self.people: dict[str, list[User]] = {}

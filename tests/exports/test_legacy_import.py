@@ -305,3 +305,35 @@ def test_a_name_two_current_species_answer_to_is_said_to_be_ambiguous_naming_bot
     assert report.rejected == 1
     reasons = [reason for _s, _r, _st, reason, _c in report.rows]
     assert "反枝苋 是多个物种的名称：刺苋、反枝苋；请写明所指的物种。" in reasons, reasons
+
+
+def test_a_township_station_surveyor_named_in_the_bureaus_workbook_is_the_records_surveyor(
+    make_user: Any, api_as: Any
+) -> None:
+    """The agriculture commission's census workbook lists the records its township stations made."""
+    admin = api_as("admin", "forestry")
+    station = {
+        "code": "lr-station",
+        "name": "礼让镇农技站",
+        "kind": "township_station",
+        "parent": "agriculture",
+    }
+    assert admin.post("/api/v1/organizations", json=station).status_code == 201
+    technician = make_user("surveyor", "lr-station", display_name="站技术员")
+    clerk = make_user("bureau_admin", "agriculture", display_name="农业文员")
+    report = imports.import_census(
+        _workbook([_row(1, "福寿螺", "2025/8/19", "站技术员")]), actor=clerk, bureau="agriculture"
+    )
+    assert (report.imported, report.rejected) == (1, 0), report.rows
+    record = db.session.scalar(sa.select(Observation).where(Observation.notes == "第1行"))
+    assert record is not None and record.surveyor_id == technician.id, report.rows
+    assert record.legacy_surveyor is None
+    # A station of the other bureau is not this bureau's: its technician is not found here.
+    other = {"code": "ls-station", "name": "梁山街道林业站", "kind": "township_station", "parent": "forestry"}
+    assert admin.post("/api/v1/organizations", json=other).status_code == 201
+    make_user("surveyor", "ls-station", display_name="林业站员")
+    report = imports.import_census(
+        _workbook([_row(2, "福寿螺", "2025/8/19", "林业站员")]), actor=clerk, bureau="agriculture"
+    )
+    record = db.session.scalar(sa.select(Observation).where(Observation.notes == "第2行"))
+    assert record is not None and record.surveyor_id == clerk.id and record.legacy_surveyor == "林业站员"
