@@ -64,6 +64,9 @@ def register_extensions(app: Flask) -> None:
     from app.notifications import handlers as notification_handlers
 
     notification_handlers.init_app(app)  # notifications subscribes to the lower domains' events
+    from app.observations import handlers as observation_handlers
+
+    observation_handlers.init_app(app)  # observations places earlier records when boundaries are loaded
     from app.control import handlers as control_handlers
 
     control_handlers.init_app(app)  # control hands back a departing user's re-inspections

@@ -18,6 +18,7 @@ from app.district.models import BoundaryLevel, Village
 from app.district.services import township_at
 from app.extensions import db
 from app.geo.crs import wgs84_to_gcj02
+from app.sites.models import Site
 from tests.geo.synthetic import DISTRICT, EAST, WEST, feature, geojson, village_grid
 
 
@@ -227,3 +228,46 @@ def test_every_township_loaded_is_the_district(app: Flask, monkeypatch: pytest.M
     assert boundaries.has_outline()
     assert boundaries.locator().inside(107.85, 30.65) is True
     assert boundaries.locator().inside(107.95, 30.65) is False
+
+
+def test_records_made_before_the_townships_get_theirs_when_they_are_loaded(
+    app: Flask, api_as: Any, make_observation: Any
+) -> None:
+    """Without boundaries and with no site near, a record waits with no township; loading the townships
+    gives it (and its site) the one its point lies in. A township the surveyor named is left as named."""
+    api = api_as("surveyor")
+    waiting = make_observation(api, township_code=None, latitude=30.65, longitude=107.85)
+    named = make_observation(api, township_code="500155001", latitude=30.66, longitude=107.86)
+    assert waiting["township_code"] is None
+    report = boundaries.load_boundaries(
+        geojson(feature("500155001", WEST), feature("500155002", EAST)),
+        "t.geojson",
+        level=BoundaryLevel.TOWNSHIP,
+    )
+    after = api.get(f"/api/v1/observations/{waiting['id']}").get_json()
+    assert after["township_code"] == "500155002"
+    assert api.get(f"/api/v1/observations/{named['id']}").get_json()["township_code"] == "500155001"
+    site = db.session.get(Site, waiting["site_id"])
+    assert site is not None and site.township is not None and site.township.code == "500155002"
+    [placed] = [p for p in report.warnings if p.kind == "placed"]
+    assert "1 records and 1 sites" in placed.message
+
+
+def test_records_made_before_the_villages_get_theirs_when_they_are_loaded(
+    synthetic_townships: None, api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor")
+    before = make_observation(api, township_code=None, latitude=30.61, longitude=107.71)
+    other = make_observation(api, township_code="500155002", latitude=30.69, longitude=107.79)
+    assert (before["township_code"], before["village_code"]) == ("500155001", None)
+    codes = list(
+        db.session.scalars(
+            sa.select(Village.code).where(Village.code.startswith("500155001")).order_by(Village.code)
+        )
+    )[:9]
+    features = village_grid("500155001", 107.70, 30.60, 107.80, 30.70, 3, codes)
+    boundaries.load_boundaries(geojson(*features), "v.geojson", level=BoundaryLevel.VILLAGE)
+    assert api.get(f"/api/v1/observations/{before['id']}").get_json()["village_code"] == codes[0]
+    # Its point is in a village of 500155001, but the surveyor named 500155002: no village then.
+    after = api.get(f"/api/v1/observations/{other['id']}").get_json()
+    assert (after["township_code"], after["village_code"]) == ("500155002", None)

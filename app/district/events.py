@@ -1,0 +1,23 @@
+"""What the district domain tells the domains above it (app/events.py): frozen, values only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BoundariesLoaded:
+    """A level's polygons (`level`: "township" or "village", as BoundaryLevel's value) were loaded or
+    replaced in this unit of work. What was recorded before them without a township or a village may now
+    be given the one its point lies in: handlers do that and return `Placed`."""
+
+    level: str
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What a handler of `BoundariesLoaded` placed: records and sites that had no unit of that level and
+    now have the one their point lies in (the load's report says how many)."""
+
+    records: int = 0
+    sites: int = 0
