@@ -57,6 +57,12 @@ class Checked:
     polygon: areas.Polygon | None = None
 
 
+# A record's outline (发生范围) is drawn around or beside where it was made: one further than this from the
+# record's point is a slip (an outline drawn on the wrong part of the map, or a position taken elsewhere),
+# and would put its area into another site's and township's figures (docs/contract.md §2, Area).
+OUTLINE_MAX_DISTANCE_M = 1000.0
+
+
 def check_polygon(geometry: Any, crs: CRS, errors: FieldErrors) -> areas.Polygon | None:
     """An area polygon (docs/contract.md §2 Area) checked and converted to WGS-84, or None with the reason
     under `geometry` in `errors`: not a Polygon/MultiPolygon, a ring not closed or with fewer than 3
@@ -175,6 +181,16 @@ def check_record(values: dict[str, Any], *, kept_species_id: int | None = None) 
     lon, lat = _position_errors(values["longitude"], values["latitude"], CRS(values["crs"]), errors)
     # A stored polygon kept through an edit is WGS-84 already, whatever crs the edit's point is in.
     polygon = check_polygon(values.get("geometry"), CRS(values.get("_geometry_crs", values["crs"])), errors)
+    if polygon is not None and "latitude" not in errors:
+        far = polygon.distance_m(lon, lat)
+        if far > OUTLINE_MAX_DISTANCE_M:
+            errors.setdefault("geometry", []).append(
+                _(
+                    "The outline lies %(km).1f km from the record's position; draw it where the record was "
+                    "made, or correct the position.",
+                    km=far / 1000,
+                )
+            )
 
     township, mismatch, village, village_flag = _place_errors(values, lon, lat, errors)
 

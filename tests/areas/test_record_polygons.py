@@ -234,3 +234,21 @@ def test_with_a_loaded_outline_the_polygon_must_lie_inside_it(
     refused = api.post("/api/v1/observations", json=crossing, headers={"Accept-Language": "en"})
     assert refused.status_code == 422
     assert "outside" in refused.get_json()["errors"]["geometry"][0]
+
+
+def test_an_outline_kilometres_from_the_records_point_is_refused(
+    api_as: Any, observation_payload: Any
+) -> None:
+    """A 100 m square drawn 9.4 km from the record's point was accepted and its 15 亩 counted at the
+    point's site and township. An outline beside the point (300 m off) still stands."""
+    api = api_as("surveyor")
+    far = square(LON, LAT, 100, east_m=8000, north_m=-5000)
+    response = api.post("/api/v1/observations", json=observation_payload(area_m2=None, geometry=far))
+    assert response.status_code == 422
+    [message] = response.get_json()["errors"]["geometry"]
+    assert "9.3 公里" in message or "9.4 公里" in message, message
+    beside = square(LON, LAT, 100, east_m=300)
+    assert (
+        api.post("/api/v1/observations", json=observation_payload(area_m2=None, geometry=beside)).status_code
+        == 201
+    )
