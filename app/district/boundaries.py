@@ -381,6 +381,14 @@ def inside_district(district: District, lon: float, lat: float) -> bool:
     return district.contains(lon, lat) if inside is None else inside
 
 
+def outline_covers(geometry: BaseGeometry) -> bool | None:
+    """Whether the district's loaded outline (grown by the tolerance) covers the whole shape, edges and all:
+    in a concave district a drawn outline may have every corner inside and an edge across the gap between
+    them. None without a loaded outline (the box then, which is convex: its corners decide)."""
+    outline = locator().outline
+    return None if outline is None else bool(outline.covers(geometry))
+
+
 def township_code_at(lon: float, lat: float) -> str | None:
     return locator().township_at(lon, lat)
 

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 
 from app import metrics
 from app.clock import CLOCK_SKEW, EARLIEST
-from app.district.boundaries import inside_district, township_mismatch, village_mismatch
+from app.district.boundaries import inside_district, outline_covers, township_mismatch, village_mismatch
 from app.district.models import Township, Village
 from app.district.services import (
     find_townships,
@@ -75,8 +75,12 @@ def check_polygon(geometry: Any, crs: CRS, errors: FieldErrors) -> areas.Polygon
         errors.setdefault("geometry", []).append(_(error.reason, **error.values))
         return None
     district = get_district()
-    # Its loaded outline (grown by the tolerance), else its box: every vertex must be in it.
-    if district is not None and not all(inside_district(district, lon, lat) for lon, lat in polygon.vertices):
+    # Its loaded outline (grown by the tolerance), else its box: every vertex must be in it, and the loaded
+    # outline must cover the whole shape (an edge may cross a concave district's gap between two corners).
+    if district is not None and (
+        not all(inside_district(district, lon, lat) for lon, lat in polygon.vertices)
+        or outline_covers(polygon.shape) is False
+    ):
         errors.setdefault("geometry", []).append(
             _("The outline goes outside %(district)s; check its points and crs.", district=district.name)
         )

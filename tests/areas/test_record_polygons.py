@@ -252,3 +252,30 @@ def test_an_outline_kilometres_from_the_records_point_is_refused(
         api.post("/api/v1/observations", json=observation_payload(area_m2=None, geometry=beside)).status_code
         == 201
     )
+
+
+def test_an_outline_crossing_the_edge_of_a_concave_district_is_refused(
+    app: Any, api_as: Any, observation_payload: Any
+) -> None:
+    """An L-shaped district: a triangle with its three corners inside and an edge some 300 m across the
+    missing corner was accepted (only the corners were tested)."""
+    ell = [
+        [107.70, 30.60], [107.90, 30.60], [107.90, 30.65], [107.80, 30.65],
+        [107.80, 30.70], [107.70, 30.70], [107.70, 30.60],
+    ]  # fmt: skip
+    boundaries.load_boundaries(geojson(feature("500155", ell)), "d.geojson", level=BoundaryLevel.DISTRICT)
+    across = {
+        "type": "Polygon",
+        "coordinates": [[[107.79, 30.66], [107.79, 30.64], [107.83, 30.64], [107.79, 30.66]]],
+    }
+    inside = {
+        "type": "Polygon",
+        "coordinates": [[[107.795, 30.648], [107.795, 30.645], [107.799, 30.645], [107.795, 30.648]]],
+    }
+    api = api_as("surveyor")
+    body = observation_payload(latitude=30.646, longitude=107.796, area_m2=None, geometry=across)
+    response = api.post("/api/v1/observations", json=body)
+    assert response.status_code == 422, response.get_json()
+    assert "geometry" in response.get_json()["errors"]
+    body = observation_payload(latitude=30.646, longitude=107.796, area_m2=None, geometry=inside)
+    assert api.post("/api/v1/observations", json=body).status_code == 201
