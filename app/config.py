@@ -131,10 +131,16 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_SURVEY_OVERDUE_REMINDER_DAYS": _int(env, "IAS_SURVEY_OVERDUE_REMINDER_DAYS", 14),
         # The address people reach the app at, for links in e-mails and webhooks.
         "IAS_BASE_URL": env.get("IAS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
-        # Outbox delivery: claims last this long; failures retry with doubling backoff up to a limit.
+        # Outbox delivery (docs/contract.md §2 Notification): a sender's claim lasts this long. A transient
+        # failure (a mail server or receiver down, a timeout, SMTP 4xx, HTTP 5xx/408/429) is retried for a
+        # time, not a number of attempts: an outage of hours must lose no reminder, however many sweeps it
+        # spans. Waits double from the first and stop growing at the cap; a delivery still failing this
+        # many hours after its first attempt is failed for good. Permanent failures (SMTP 5xx for the
+        # address, a webhook's 3xx/4xx answer) fail at once.
         "IAS_DELIVERY_LEASE_SECONDS": _int(env, "IAS_DELIVERY_LEASE_SECONDS", 300),
-        "IAS_DELIVERY_MAX_ATTEMPTS": _int(env, "IAS_DELIVERY_MAX_ATTEMPTS", 6),
+        "IAS_DELIVERY_RETRY_HOURS": _float(env, "IAS_DELIVERY_RETRY_HOURS", 24.0),
         "IAS_DELIVERY_BACKOFF_SECONDS": _int(env, "IAS_DELIVERY_BACKOFF_SECONDS", 60),
+        "IAS_DELIVERY_MAX_BACKOFF_SECONDS": _int(env, "IAS_DELIVERY_MAX_BACKOFF_SECONDS", 3600),
         # Webhooks go to public Internet addresses only; these host names (comma-separated, as written in
         # the webhook URLs) are exempt, e.g. a robot gateway inside the bureau's network.
         "IAS_WEBHOOK_ALLOWED_HOSTS": [
@@ -215,10 +221,28 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
     }
 
     check_basemap(config)
+    check_delivery(config, env)
 
     if production:
         check_production(config, env)
     return config
+
+
+def check_delivery(config: dict[str, Any], env: dict[str, str]) -> None:
+    """The outbox's retry settings make sense; the count of attempts they replaced is named, so that a
+    deployment still setting it learns that retries are now a window of time, not silently ignored."""
+    if env.get("IAS_DELIVERY_MAX_ATTEMPTS"):
+        raise ConfigError(
+            "IAS_DELIVERY_MAX_ATTEMPTS is no longer read: a failing delivery is retried for "
+            "IAS_DELIVERY_RETRY_HOURS after its first attempt "
+            "(waits capped at IAS_DELIVERY_MAX_BACKOFF_SECONDS)"
+        )
+    if config["IAS_DELIVERY_RETRY_HOURS"] < 0:
+        raise ConfigError("IAS_DELIVERY_RETRY_HOURS must be 0 (no retry) or more")
+    if not 0 < config["IAS_DELIVERY_BACKOFF_SECONDS"] <= config["IAS_DELIVERY_MAX_BACKOFF_SECONDS"]:
+        raise ConfigError(
+            "IAS_DELIVERY_BACKOFF_SECONDS must be more than 0 and at most IAS_DELIVERY_MAX_BACKOFF_SECONDS"
+        )
 
 
 BASEMAP_KINDS = ("osm", "tianditu", "none")

@@ -45,6 +45,20 @@ def test_production_refuses_debug_weak_secrets_and_sqlite(changes: dict[str, str
         load_config({**PRODUCTION, **changes})
 
 
+@pytest.mark.parametrize(
+    ("changes", "setting"),
+    [
+        ({"IAS_DELIVERY_MAX_ATTEMPTS": "6"}, "IAS_DELIVERY_RETRY_HOURS"),  # replaced: named, not ignored
+        ({"IAS_DELIVERY_RETRY_HOURS": "-1"}, "IAS_DELIVERY_RETRY_HOURS"),
+        ({"IAS_DELIVERY_BACKOFF_SECONDS": "0"}, "IAS_DELIVERY_BACKOFF_SECONDS"),
+        ({"IAS_DELIVERY_BACKOFF_SECONDS": "7200"}, "IAS_DELIVERY_MAX_BACKOFF_SECONDS"),
+    ],
+)
+def test_outbox_retry_settings_are_checked(changes: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError, match=setting):
+        load_config(changes)
+
+
 def test_production_refuses_debug_set_by_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     from app import create_app
 

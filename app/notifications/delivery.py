@@ -1,10 +1,15 @@
 """Sending the outbox: each claimed delivery by e-mail or webhook, its outcome recorded at once.
 
 `send_outbox` claims due deliveries in batches (app/notifications/outbox.py) and sends them until none is
-left that is due now. Each delivery is sent once per claim: on success it is marked sent; on a transient
-failure it is tried again later, with a doubling backoff (IAS_DELIVERY_BACKOFF_SECONDS, at most
-MAX_BACKOFF, never sooner than a receiver's Retry-After); on a permanent failure, or after
-IAS_DELIVERY_MAX_ATTEMPTS, it is marked failed and why is kept. How a channel fails is
+left that is due now. Each delivery is sent once per claim: on success it is marked sent; on a permanent
+failure it is marked failed at once, and why is kept; on a transient failure it is tried again later.
+
+Transient failures are retried for a window of time (IAS_DELIVERY_RETRY_HOURS from the first attempt), not
+for a number of attempts: a mail server or a receiver down for an hour is an ordinary outage, and a
+reminder queued as it began must still arrive (its reminder mark was set when it was queued, so nothing
+queues it again). The waits double from IAS_DELIVERY_BACKOFF_SECONDS up to
+IAS_DELIVERY_MAX_BACKOFF_SECONDS, so that a message goes out within that cap of the outage's end, never
+sooner than a receiver's Retry-After; the last attempt falls at the window's end. How a channel fails is
 the channels' business (channels.py); this module only reads `DeliveryError.permanent`.
 """
 
@@ -26,8 +31,6 @@ from app.notifications.outbox import Claimed
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = timedelta(hours=6)
-
 
 @dataclass
 class SendReport:
@@ -44,6 +47,42 @@ class SendSettings:
     smtp: mail.SmtpSettings | None
     webhook_allowed_hosts: frozenset[str]
     webhook_timeout_s: float
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """How long a transient failure is retried, and how the waits between attempts grow."""
+
+    window: timedelta
+    first_wait: timedelta
+    max_wait: timedelta
+
+    @classmethod
+    def from_config(cls) -> RetrySettings:
+        config = current_app.config
+        return cls(
+            window=timedelta(hours=float(config["IAS_DELIVERY_RETRY_HOURS"])),
+            first_wait=timedelta(seconds=int(config["IAS_DELIVERY_BACKOFF_SECONDS"])),
+            max_wait=timedelta(seconds=int(config["IAS_DELIVERY_MAX_BACKOFF_SECONDS"])),
+        )
+
+
+def next_attempt(
+    item: Claimed, retry: RetrySettings, now: datetime, retry_after_s: float | None = None
+) -> datetime | None:
+    """When to try a delivery again after a transient failure now; None once its window is over.
+
+    The wait doubles with each attempt up to `max_wait`, and never ends past the window: the last attempt
+    is made as the window closes. A receiver's Retry-After is honoured even past it (it asked for that)."""
+    deadline = (item.first_attempt_at or now) + retry.window
+    if now >= deadline:
+        return None
+    doublings = min(max(item.attempts - 1, 0), 30)  # 2**30 minutes is past any cap
+    wait = min(retry.first_wait * (2**doublings), retry.max_wait)
+    at = min(now + wait, deadline)
+    if retry_after_s:
+        at = max(at, now + timedelta(seconds=retry_after_s))
+    return at
 
 
 def send_settings() -> SendSettings:
@@ -150,9 +189,7 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
     scheduler killed mid-sweep re-sends at most the messages then in flight (one per lane), with the
     same delivery id.
     """
-    config = current_app.config
-    max_attempts = int(config["IAS_DELIVERY_MAX_ATTEMPTS"])
-    backoff = timedelta(seconds=int(config["IAS_DELIVERY_BACKOFF_SECONDS"]))
+    retry = RetrySettings.from_config()
     settings = send_settings()
     report = SendReport(claimed=len(items))
     lanes: dict[str, list[Claimed]] = {}
@@ -182,17 +219,17 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
                     permanent = isinstance(exc, ValueError) or exc.permanent
                     error = f"{type(exc).__name__}: {exc}"[:2000]
                     outcome: dict[str, Any] = {"did": item.id, "sent": None, "error": error}
-                    if permanent or item.attempts >= max_attempts:
+                    later = None
+                    if not permanent:
+                        retry_after = getattr(exc, "retry_after_s", None)
+                        later = next_attempt(item, retry, datetime.now(UTC), retry_after)
+                    if later is None:
                         outcome["new_status"] = DeliveryStatus.FAILED
                         report.failed += 1
                         log.warning("Delivery %s failed for good: %s", item.id, error)
                     else:
-                        wait = min(backoff * (2 ** (item.attempts - 1)), MAX_BACKOFF)
-                        later = getattr(exc, "retry_after_s", None)
-                        if later:
-                            wait = max(wait, timedelta(seconds=later))
                         outcome["new_status"] = DeliveryStatus.PENDING
-                        outcome["next_attempt"] = datetime.now(UTC) + wait
+                        outcome["next_attempt"] = later
                         report.retrying += 1
                     outcomes.append(outcome)
                 elif unexpected is None:  # a bug: its row is left to its lease (sent again later)

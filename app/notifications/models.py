@@ -71,7 +71,9 @@ class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"  # waiting for next_attempt_at
     SENDING = "sending"  # claimed by a sweep until lease_until
     SENT = "sent"
-    FAILED = "failed"  # gave up after IAS_DELIVERY_MAX_ATTEMPTS; last_error says why
+    # Failed for good: a permanent failure, or still failing IAS_DELIVERY_RETRY_HOURS after the first
+    # attempt; last_error says why.
+    FAILED = "failed"
 
 
 class Delivery(db.Model):  # type: ignore[name-defined]
@@ -96,6 +98,9 @@ class Delivery(db.Model):  # type: ignore[name-defined]
     message: Mapped[dict[str, Any]] = mapped_column(JSONType)
     status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
+    # When it was first claimed: transient failures are retried until IAS_DELIVERY_RETRY_HOURS after it
+    # (an outage is measured from the first try, not from when the row was queued).
+    first_attempt_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(sa.String(80))

@@ -91,6 +91,8 @@ class Claimed:
     webhook_format: str | None = None
     webhook_secret: str | None = None
     webhook_active: bool = False
+    # When it was first claimed (this claim, or an earlier one): the retry window runs from then.
+    first_attempt_at: datetime | None = None
     # Deliveries in one lane go one after the other; lanes go side by side (`send_claimed`).
     lane: str = "email"
     delivery_id: str = ""
@@ -126,6 +128,9 @@ def claim(owner: str, *, limit: int = 200, now: datetime | None = None) -> list[
                     lease_until=now + lease,
                     lease_owner=owner,
                     attempts=Delivery.attempts + 1,
+                    first_attempt_at=sa.func.coalesce(
+                        Delivery.first_attempt_at, sa.literal(now, Delivery.first_attempt_at.type)
+                    ),
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -141,6 +146,7 @@ def claim(owner: str, *, limit: int = 200, now: datetime | None = None) -> list[
                     Webhook.secret,
                     Webhook.active,
                     Webhook.organization_id,
+                    Delivery.first_attempt_at,
                 )
                 .outerjoin(User, User.id == Delivery.user_id)
                 .outerjoin(Webhook, Webhook.id == Delivery.webhook_id)
@@ -160,6 +166,7 @@ def claim(owner: str, *, limit: int = 200, now: datetime | None = None) -> list[
                     webhook_active=bool(row[8]),
                     lane=f"organization:{row[9]}" if row[9] is not None else "email",
                     delivery_id=delivery_id(row[0]),
+                    first_attempt_at=row[10],
                 )
                 for row in rows
             ]

@@ -352,6 +352,10 @@ class HttpReceiver(_Running):
         """Read the next `count` requests and never answer them (until `stop()`): clients time out."""
         self._answers.extend([_Answer(stall=True)] * count)
 
+    def recover(self) -> None:
+        """Forget the planned answers: every request from now on is answered 200 (an outage ends)."""
+        self._answers.clear()
+
     def _next_answer(self) -> _Answer:
         try:
             return self._answers.popleft()
