@@ -131,12 +131,12 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_SURVEY_OVERDUE_REMINDER_DAYS": _int(env, "IAS_SURVEY_OVERDUE_REMINDER_DAYS", 14),
         # The address people reach the app at, for links in e-mails and webhooks.
         "IAS_BASE_URL": env.get("IAS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
-        # Outbox delivery (docs/contract.md §2 Notification): a sender's claim lasts this long. A transient
-        # failure (a mail server or receiver down, a timeout, SMTP 4xx, HTTP 5xx/408/429) is retried for a
-        # time, not a number of attempts: an outage of hours must lose no reminder, however many sweeps it
-        # spans. Waits double from the first and stop growing at the cap; a delivery still failing this
-        # many hours after its first attempt is failed for good. Permanent failures (SMTP 5xx for the
-        # address, a webhook's 3xx/4xx answer) fail at once.
+        # Outbox delivery (docs/contract.md §2 Notification): a sender's claim lasts this long, renewed just
+        # before each message is sent. A transient failure (a mail server or receiver down, a timeout, SMTP
+        # 4xx, HTTP 5xx/408/429) is retried for a time, not a number of attempts: an outage of hours must
+        # lose no reminder, however many sweeps it spans. Waits double from the first and stop growing at
+        # the cap; a delivery still failing this many hours after its first attempt is failed for good.
+        # Permanent failures (SMTP 5xx for the address, a webhook's 3xx/4xx answer) fail at once.
         "IAS_DELIVERY_LEASE_SECONDS": _int(env, "IAS_DELIVERY_LEASE_SECONDS", 300),
         "IAS_DELIVERY_RETRY_HOURS": _float(env, "IAS_DELIVERY_RETRY_HOURS", 24.0),
         "IAS_DELIVERY_BACKOFF_SECONDS": _int(env, "IAS_DELIVERY_BACKOFF_SECONDS", 60),

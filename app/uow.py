@@ -43,7 +43,9 @@ STEPS = frozenset(
         # A remembered browser's secrets replaced before the view runs: the cookies set on the answer
         # must match what is stored, whatever the request then answers (app/accounts/sessions.py).
         "session rotation",
-        "outbox claim",  # deliveries taken by one scheduler, visible to the others at once
+        # Deliveries taken by one sender, and each one's claim renewed just before it is sent: the other
+        # senders see them taken at once, and a sender whose claim lapsed sees it lost before it sends.
+        "outbox claim",
         "outbox outcome",  # each message's outcome kept as soon as it is sent
         "export claim",  # an export taken by one runner
         "export progress",  # the export page shows progress while the runner works

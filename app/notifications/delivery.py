@@ -19,7 +19,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +38,7 @@ class SendReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    taken_over: int = 0  # claimed, but another sender had taken it over before it was sent here
 
 
 @dataclass(frozen=True)
@@ -153,30 +154,55 @@ def deliver(item: Claimed, settings: SendSettings | None = None) -> None:
 MAX_LANES = 8
 
 
-def _send_lane(
-    items: list[Claimed],
-    settings: SendSettings,
-    done: queue.Queue[tuple[Claimed, Any, threading.Event]],
-    stop: threading.Event,
-) -> None:
-    """Send one lane's deliveries in order, handing each outcome (None or the exception) back.
+@dataclass
+class _Turn:
+    """What a lane hands the recording thread, and waits on (`answered`): before sending an item, a
+    request to renew its claim (`asking`; `go` is the answer); after, the item's outcome (None or the
+    exception)."""
 
-    The next one is sent only once the outcome of the last is recorded, so that a sender killed at any
-    moment leaves at most one message per lane sent and not recorded. `stop` ends the lane early (the
-    recording thread failed)."""
+    item: Claimed
+    asking: bool
+    outcome: Any = None
+    go: bool = False
+    answered: threading.Event = field(default_factory=threading.Event)
+
+
+def _wait(turn: _Turn, stop: threading.Event) -> bool:
+    """Wait for the recording thread's answer; False when it stopped instead."""
+    while not turn.answered.wait(timeout=0.1):
+        if stop.is_set():
+            return False
+    return True
+
+
+def _send_lane(
+    items: list[Claimed], settings: SendSettings, turns: queue.Queue[_Turn], stop: threading.Event
+) -> None:
+    """Send one lane's deliveries in order, each only once its claim is renewed, handing each outcome back.
+
+    A lane may reach its last items minutes after the batch was claimed (a mail server taking seconds
+    per message): their leases may have lapsed and another sender taken them over. So each item's claim
+    is renewed just before it is sent, and an item no longer ours is skipped. The next one is sent only
+    once the outcome of the last is recorded, so that a sender killed at any moment leaves at most one
+    message per lane sent and not recorded. `stop` ends the lane early (the recording thread failed)."""
     for item in items:
         if stop.is_set():
             return
+        ask = _Turn(item, asking=True)
+        turns.put(ask)
+        if not _wait(ask, stop):
+            return
+        if not ask.go:
+            continue  # taken over by another sender, or already done: not ours to send
         outcome: Any = None
         try:
             deliver(item, settings)
         except Exception as exc:
             outcome = exc
-        recorded = threading.Event()
-        done.put((item, outcome, recorded))
-        while not recorded.wait(timeout=0.1):
-            if stop.is_set():
-                return
+        told = _Turn(item, asking=False, outcome=outcome)
+        turns.put(told)
+        if not _wait(told, stop):
+            return
 
 
 def send_claimed(items: list[Claimed], owner: str) -> SendReport:
@@ -185,9 +211,10 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
     Deliveries are sent in lanes, one per organization (its webhooks) and one for e-mail, up to
     MAX_LANES side by side: a receiver that answers slowly (each waits at most
     IAS_WEBHOOK_TIMEOUT_SECONDS) holds up its own organization's lane only. Only this thread touches
-    the database, and a lane sends its next message once this thread has recorded the last one: a
-    scheduler killed mid-sweep re-sends at most the messages then in flight (one per lane), with the
-    same delivery id.
+    the database: it renews each item's claim before its lane sends it (`outbox.renew`, an item whose
+    claim lapsed and was taken over is not sent here), and a lane sends its next message once this
+    thread has recorded the last one: a scheduler killed mid-sweep re-sends at most the messages then
+    in flight (one per lane), with the same delivery id.
     """
     retry = RetrySettings.from_config()
     settings = send_settings()
@@ -195,16 +222,27 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
     lanes: dict[str, list[Claimed]] = {}
     for item in items:
         lanes.setdefault(item.lane, []).append(item)
-    done: queue.Queue[tuple[Claimed, Any, threading.Event]] = queue.Queue()
+    turns: queue.Queue[_Turn] = queue.Queue()
     stop = threading.Event()
     outcomes: list[dict[str, Any]] = []
     unexpected: BaseException | None = None
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(len(lanes), MAX_LANES))) as pool:
         for lane in lanes.values():
-            pool.submit(_send_lane, lane, settings, done, stop)
+            pool.submit(_send_lane, lane, settings, turns, stop)
         try:
-            for _ in range(len(items)):
-                item, exc, recorded = done.get()
+            left = len(items)
+            while left:
+                turn = turns.get()
+                item, exc = turn.item, turn.outcome
+                if turn.asking:
+                    turn.go = outbox.renew(owner, item.id)
+                    if not turn.go:
+                        left -= 1
+                        report.taken_over += 1
+                        log.info("Delivery %s was taken over by another sender; not sent here", item.id)
+                    turn.answered.set()
+                    continue
+                left -= 1
                 if exc is None:
                     outcomes.append(
                         {
@@ -236,7 +274,7 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
                     unexpected = exc
                 if len(outcomes) >= outbox.RECORD_BATCH:
                     outbox.record(owner, outcomes)
-                recorded.set()  # the lane may send its next
+                turn.answered.set()  # the lane may send its next
         finally:
             stop.set()  # after an error here, the lanes send nothing more
             outbox.record(owner, outcomes)  # what was sent before an error in this loop is still recorded
@@ -253,7 +291,7 @@ def send_outbox(owner: str, *, batch: int = 200) -> SendReport:
         if not items:
             break
         report = send_claimed(items, owner)
-        for name in ("claimed", "sent", "retrying", "failed"):
+        for name in ("claimed", "sent", "retrying", "failed", "taken_over"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         if report.sent + report.failed == 0:
             break  # everything claimed is waiting to retry later

@@ -3,8 +3,10 @@
 Events queue a delivery in the same transaction as the change that caused them (`pending_delivery`,
 `insert_ignoring_duplicates`); nothing is sent from a request. A sender then claims due rows with a lease
 (`claim`: `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers) and records each outcome
-(`record`): sent, to retry at a later time, or failed for good. A sender killed between claiming and
-recording leaves leases that expire; the next claim takes those rows once more. Unique (recipient,
+(`record`): sent, to retry at a later time, or failed for good. Each row's claim is renewed just before
+its message is sent (`renew`): a sender that took long over a batch skips the rows whose lease lapsed and
+that another sender took over. A sender killed between claiming and recording leaves leases that
+expire; the next claim takes those rows once more. Unique (recipient,
 event) keys mean an event never produces a second row.
 
 The claim and each outcome are committed at once, as steps of their own (app/uow.py): other senders
@@ -171,6 +173,29 @@ def claim(owner: str, *, limit: int = 200, now: datetime | None = None) -> list[
                 for row in rows
             ]
     return claimed
+
+
+def renew(owner: str, delivery: int, *, now: datetime | None = None) -> bool:
+    """Renew `owner`'s claim on one delivery just before sending it: True if it is still this owner's to
+    send (its lease now runs IAS_DELIVERY_LEASE_SECONDS from now), False if it is not (its lease lapsed
+    and another sender took it over, perhaps sent it already).
+
+    A batch is claimed at once but sent one message after another, so its last messages may be sent long
+    after the claim; without this, a sender whose lease had lapsed would send what its successor sends
+    too. One conditional UPDATE, committed at once (it is a claim, seen by the other senders as such):
+    of two senders, the one whose claim is on the row wins, whichever commits first."""
+    now = now or datetime.now(UTC)
+    lease = timedelta(seconds=int(current_app.config["IAS_DELIVERY_LEASE_SECONDS"]))
+    table = Delivery.__table__
+    with uow.step("outbox claim"):
+        renewed = db.session.execute(
+            sa.update(table)
+            .where(
+                table.c.id == delivery, table.c.lease_owner == owner, table.c.status == DeliveryStatus.SENDING
+            )
+            .values(lease_until=now + lease)
+        )
+    return bool(renewed.rowcount)  # type: ignore[attr-defined]
 
 
 def delivery_id(delivery: int) -> str:

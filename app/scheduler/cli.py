@@ -27,7 +27,11 @@ def run_command() -> None:
 
 @reminders_cli.command("send-due")
 def send_due_command() -> None:
-    """One sweep: queue the reminders now due and send the outbox (for cron, instead of the scheduler)."""
+    """One sweep: queue the reminders now due and send the outbox (for cron, instead of the scheduler).
+
+    It claims deliveries as the scheduler does, and renews each claim before sending: a run that
+    overlaps another (a slow mail server outlasting the cron interval) or a scheduler never sends what
+    the other has taken over."""
     set_actor_label("cli")
     report = notifications.sweep()
     click.echo(str(report))
