@@ -52,6 +52,8 @@ class Export(db.Model):  # type: ignore[name-defined]
     file_size: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(sa.Text)
     lease_owner: Mapped[str | None] = mapped_column(sa.String(80))
+    # How many runners have taken it: one that kills its runner is failed after a few (runner.MAX_CLAIMS).
+    claims: Mapped[int] = mapped_column(default=0, server_default="0")
     lease_until: Mapped[datetime | None]
     created_at: Mapped[timestamp]
     started_at: Mapped[datetime | None]

@@ -4,6 +4,12 @@ Exports run in the scheduler process (app/exports/jobs.py), never in a web worke
 them and reports progress. A runner takes an export with a lease (the "export claim" step, app/uow.py);
 a runner that dies leaves a lease that lapses, and another takes the export over. Progress is written
 as the rows stream (the "export progress" step), so the export page shows it while the runner works.
+
+An export that kills its runner each time (out of memory on a huge period) would be taken over every
+lease, for ever, killing runner after runner: `claims` counts the runners that took it, and one that has
+stopped MAX_CLAIMS runners is failed, with a reason that tells the requester what to ask for instead.
+A runner writes its outcome (done or failed) only while the export is still its own, so one whose lease
+lapsed never overwrites what the runner that took over wrote.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from app import uow
@@ -27,25 +34,53 @@ from app.storage import new_key
 log = logging.getLogger(__name__)
 
 
+# Runners an export may stop (its lease lapsing while it ran) before it is failed instead of taken again.
+MAX_CLAIMS = 3
+
+
 def claim_export(owner: str) -> int | None:
     """Take the oldest queued export (or one whose runner died) for `owner`, committed at once (a step
-    of its own) so that no other runner takes it too."""
+    of its own) so that no other runner takes it too. One whose runners died MAX_CLAIMS times is failed
+    here instead (it would only kill the next), and the next export is taken."""
     now = datetime.now(UTC)
     lease = timedelta(seconds=int(current_app.config["IAS_EXPORT_LEASE_SECONDS"]))
-    with uow.step("export claim"):
-        export_id = db.session.scalar(
-            sa.select(Export.id)
-            .where(
-                sa.or_(
-                    Export.status == ExportStatus.QUEUED,
-                    sa.and_(Export.status == ExportStatus.RUNNING, Export.lease_until < now),
+    while True:
+        with uow.step("export claim"):
+            found = db.session.execute(
+                sa.select(Export.id, Export.claims)
+                .where(
+                    sa.or_(
+                        Export.status == ExportStatus.QUEUED,
+                        sa.and_(Export.status == ExportStatus.RUNNING, Export.lease_until < now),
+                    )
                 )
-            )
-            .order_by(Export.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        if export_id is not None:
+                .order_by(Export.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if found is None:
+                return None
+            export_id, claims = found
+            if claims >= MAX_CLAIMS:
+                log.warning("Export %s stopped %s runners; failed instead of taken again", export_id, claims)
+                db.session.execute(
+                    sa.update(Export)
+                    .where(Export.id == export_id)
+                    .values(
+                        status=ExportStatus.FAILED,
+                        error=_(
+                            "The export stopped %(count)s times before it was finished, perhaps for lack of "
+                            "memory. Please request it again for a shorter period or with narrower filters "
+                            "(one township or one species, for example).",
+                            count=claims,
+                        ),
+                        finished_at=now,
+                        lease_owner=None,
+                        lease_until=None,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                continue
             db.session.execute(
                 sa.update(Export)
                 .where(Export.id == export_id)
@@ -55,10 +90,11 @@ def claim_export(owner: str) -> int | None:
                     lease_until=now + lease,
                     started_at=now,
                     progress=0.0,
+                    claims=Export.claims + 1,
                 )
                 .execution_options(synchronize_session=False)
             )
-    return export_id
+        return int(export_id)
 
 
 def _set_progress(export_id: int, owner: str, fraction: float) -> None:
@@ -110,13 +146,21 @@ def run_export(export_id: int, owner: str) -> None:
     except Exception as exc:
         db.session.rollback()
         log.exception("Export %s failed", export_id)
+        # Only while the export is still this runner's: one whose lease lapsed mid-run must not turn the
+        # workbook that the runner which took over has finished since into a failure.
         db.session.execute(
             sa.update(Export)
-            .where(Export.id == export_id)
+            .where(
+                Export.id == export_id,
+                Export.lease_owner == owner,
+                Export.status == ExportStatus.RUNNING,
+            )
             .values(
                 status=ExportStatus.FAILED,
                 error=f"{type(exc).__name__}: {exc}"[:2000],
                 finished_at=datetime.now(UTC),
+                lease_owner=None,
+                lease_until=None,
             )
             .execution_options(synchronize_session=False)
         )
@@ -124,7 +168,7 @@ def run_export(export_id: int, owner: str) -> None:
     now = datetime.now(UTC)
     ttl = timedelta(hours=int(current_app.config["IAS_EXPORT_TTL_HOURS"]))
     export = db.session.get(Export, export_id)
-    if export is None or export.lease_owner != owner:
+    if export is None or export.lease_owner != owner or export.status != ExportStatus.RUNNING:
         store.delete(key)  # another runner took it over; its file wins
         return
     export.status = ExportStatus.DONE
