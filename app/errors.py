@@ -13,11 +13,11 @@ import re
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app import metrics
@@ -430,14 +430,52 @@ def _http_message(error: HTTPException, errors: FieldErrors) -> str:
     return messages.get(error.code or 500, error.description or error.name)
 
 
+def upload_fields() -> tuple[str, ...]:
+    """The file fields (`location="files"` arguments) of the operation the current request reached; () when
+    it takes no upload or matched no endpoint. Read from what flask-smorest's `arguments` recorded on the
+    view, so that a new upload endpoint is covered without being listed anywhere."""
+    rule = request.url_rule
+    view = current_app.view_functions.get(rule.endpoint) if rule is not None else None
+    view_class = getattr(view, "view_class", None)
+    operation = getattr(view_class, request.method.lower(), None) if view_class is not None else view
+    arguments = getattr(operation, "_apidoc", {}).get("arguments", {})
+    fields: list[str] = []
+    for parameter in arguments.get("parameters", []):
+        if parameter.get("in") == "files":
+            schema = parameter["schema"]
+            fields.extend((schema() if isinstance(schema, type) else schema).fields)
+    return tuple(fields)
+
+
+def _upload_too_large(error: HTTPException) -> str | None:
+    """What to say about an upload larger than MAX_CONTENT_LENGTH (IAS_MAX_UPLOAD_MB), with the limit;
+    None for any other error (a 413 for a form with too many parts, a JSON body with too many values).
+
+    Werkzeug refuses such a body before anything reads it, so no view can say which file was too big: a
+    surveyor's 40 MB photo would otherwise get "the request body is too large" and nothing to fix."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if not isinstance(error, RequestEntityTooLarge) or not limit or request.mimetype != "multipart/form-data":
+        return None
+    if request.content_length is not None and request.content_length <= limit:
+        return None  # within the limit: refused for another reason
+    return _("The file is larger than %(mb)s MB, the most one upload may be.", mb=f"{limit / 2**20:g}")
+
+
 def handle_http_exception(error: HTTPException) -> tuple[Any, int] | tuple[Any, int, dict[str, str]]:
     code = error.code or 500
+    too_large = _upload_too_large(error)
     if not _is_api_request():
-        return render_template("errors/error.html", code=code, message=_http_message(error, {})), code
+        message = too_large or _http_message(error, {})
+        return render_template("errors/error.html", code=code, message=message), code
     data = getattr(error, "data", None) or {}
     errors = _flatten_webargs_messages(data["messages"]) if "messages" in data else {}
     if isinstance(error, CSRFError):
         errors = {"X-CSRFToken": [error.description or "CSRF token missing"]}
+    if too_large and not errors:
+        # Named as a field refusal is (docs/contract.md §6: a clear 4xx naming the field): the file
+        # field(s) of the endpoint, or `file`, the name every upload of the API uses.
+        errors = {name: [too_large] for name in upload_fields() or ("file",)}
+        data = {**data, "message": too_large}
     message = data.get("message") or _http_message(error, errors)
     headers = dict(data.get("headers") or {})
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
