@@ -183,6 +183,7 @@ def run_export(export_id: int, owner: str) -> None:
     notify_export_ready(
         requester_id=requester_id,
         export_id=export_id,
+        organization_id=export.organization_id,
         bureau=export.bureau,
         rows=rows,
         expires_at=export.expires_at,

@@ -39,6 +39,7 @@ class SendReport:
     retrying: int = 0
     failed: int = 0
     taken_over: int = 0  # claimed, but another sender had taken it over before it was sent here
+    skipped: int = 0  # e-mails whose recipient was deactivated or switched e-mail off since they were queued
 
 
 @dataclass(frozen=True)
@@ -219,12 +220,25 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
     retry = RetrySettings.from_config()
     settings = send_settings()
     report = SendReport(claimed=len(items))
+    outcomes: list[dict[str, Any]] = []
+    for item in items:
+        if item.skip_reason:  # not sent, and not a failure: nothing to retry (outbox._skip_reason)
+            outcomes.append(
+                {
+                    "did": item.id,
+                    "new_status": DeliveryStatus.SKIPPED,
+                    "sent": None,
+                    "error": item.skip_reason,
+                }
+            )
+            report.skipped += 1
+    outbox.record(owner, outcomes)
+    items = [item for item in items if not item.skip_reason]
     lanes: dict[str, list[Claimed]] = {}
     for item in items:
         lanes.setdefault(item.lane, []).append(item)
     turns: queue.Queue[_Turn] = queue.Queue()
     stop = threading.Event()
-    outcomes: list[dict[str, Any]] = []
     unexpected: BaseException | None = None
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(len(lanes), MAX_LANES))) as pool:
         for lane in lanes.values():
@@ -291,8 +305,8 @@ def send_outbox(owner: str, *, batch: int = 200) -> SendReport:
         if not items:
             break
         report = send_claimed(items, owner)
-        for name in ("claimed", "sent", "retrying", "failed", "taken_over"):
+        for name in ("claimed", "sent", "retrying", "failed", "taken_over", "skipped"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
-        if report.sent + report.failed == 0:
-            break  # everything claimed is waiting to retry later
+        if report.sent + report.failed + report.skipped == 0:
+            break  # everything claimed is waiting to retry later (or was taken over)
     return total

@@ -74,6 +74,9 @@ class DeliveryStatus(enum.StrEnum):
     # Failed for good: a permanent failure, or still failing IAS_DELIVERY_RETRY_HOURS after the first
     # attempt; last_error says why.
     FAILED = "failed"
+    # Not sent, and never will be: its recipient was deactivated or switched e-mail off after it was
+    # queued (last_error says which). Not a failure: nothing went wrong, and nothing is retried.
+    SKIPPED = "skipped"
 
 
 class Delivery(db.Model):  # type: ignore[name-defined]

@@ -3,10 +3,11 @@
 Events queue a delivery in the same transaction as the change that caused them (`pending_delivery`,
 `insert_ignoring_duplicates`); nothing is sent from a request. A sender then claims due rows with a lease
 (`claim`: `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers) and records each outcome
-(`record`): sent, to retry at a later time, or failed for good. Each row's claim is renewed just before
-its message is sent (`renew`): a sender that took long over a batch skips the rows whose lease lapsed and
-that another sender took over. A sender killed between claiming and recording leaves leases that
-expire; the next claim takes those rows once more. Unique (recipient,
+(`record`): sent, to retry at a later time, failed for good, or skipped (an e-mail whose recipient was
+deactivated or switched e-mail off since it was queued: not sent, and not a failure). Each row's claim
+is renewed just before its message is sent (`renew`): a sender that took long over a batch skips the
+rows whose lease lapsed and that another sender took over. A sender killed between claiming and
+recording leaves leases that expire; the next claim takes those rows once more. Unique (recipient,
 event) keys mean an event never produces a second row.
 
 The claim and each outcome are committed at once, as steps of their own (app/uow.py): other senders
@@ -95,9 +96,24 @@ class Claimed:
     webhook_active: bool = False
     # When it was first claimed (this claim, or an earlier one): the retry window runs from then.
     first_attempt_at: datetime | None = None
+    # Why it is not to be sent at all (its recipient is no longer to be e-mailed), or None.
+    skip_reason: str | None = None
     # Deliveries in one lane go one after the other; lanes go side by side (`send_claimed`).
     lane: str = "email"
     delivery_id: str = ""
+
+
+def _skip_reason(channel: DeliveryChannel, active: bool | None, notify_email: bool | None) -> str | None:
+    """Why an e-mail queued for a person is no longer to be sent: they were deactivated, or switched
+    e-mail off, since it was queued (an event's e-mail and a digest alike). Read as the row is claimed,
+    so the person's choice as it is now decides, not as it was when the event happened."""
+    if channel != DeliveryChannel.EMAIL:
+        return None
+    if active is False:
+        return "not sent: the user was deactivated after it was queued"
+    if notify_email is False:
+        return "not sent: the user switched e-mail notifications off after it was queued"
+    return None
 
 
 def claim(owner: str, *, limit: int = 200, now: datetime | None = None) -> list[Claimed]:
@@ -149,6 +165,8 @@ def claim(owner: str, *, limit: int = 200, now: datetime | None = None) -> list[
                     Webhook.active,
                     Webhook.organization_id,
                     Delivery.first_attempt_at,
+                    User.active,
+                    User.notify_email,
                 )
                 .outerjoin(User, User.id == Delivery.user_id)
                 .outerjoin(Webhook, Webhook.id == Delivery.webhook_id)
@@ -169,6 +187,7 @@ def claim(owner: str, *, limit: int = 200, now: datetime | None = None) -> list[
                     lane=f"organization:{row[9]}" if row[9] is not None else "email",
                     delivery_id=delivery_id(row[0]),
                     first_attempt_at=row[10],
+                    skip_reason=_skip_reason(row[1], row[11], row[12]),
                 )
                 for row in rows
             ]

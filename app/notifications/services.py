@@ -11,12 +11,14 @@ Follow-up reminders and the daily digest are raised by the scheduler, not by oth
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from app import policy
 from app.accounts.models import User
 from app.clock import local_zone
 from app.control.models import FollowUp
@@ -146,12 +148,31 @@ def notify_resubmitted(observation: Any, returned_at: datetime) -> None:
     )
 
 
+@dataclass(frozen=True)
+class _ExportOf:
+    """An export as policy.may_read_export reads it: whose it is (None: the district's)."""
+
+    organization_id: int | None
+
+
 def notify_export_ready(
-    *, requester_id: int, export_id: int, bureau: str, rows: int, expires_at: datetime
+    *,
+    requester_id: int,
+    export_id: int,
+    organization_id: int | None,
+    bureau: str,
+    rows: int,
+    expires_at: datetime,
 ) -> None:
-    """Tell whoever asked for an export that its workbook can be downloaded until `expires_at`."""
+    """Tell whoever asked for an export that its workbook can be downloaded until `expires_at`.
+
+    Only while they may still read it: a large export can finish hours after it was asked for, and a
+    requester moved to another bureau, made a surveyor or deactivated meanwhile must not be sent a
+    bureau's census (the download refuses them too; the notice would name its figures and its link)."""
     requester = db.session.get(User, requester_id)
-    if requester is None:
+    if requester is None or not requester.active:
+        return
+    if not policy.may_read_export(requester, _ExportOf(organization_id)):
         return
     until = expires_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
     params: dict[str, Any] = {"id": export_id, "bureau": bureau, "rows": rows, "until": until}
