@@ -9,7 +9,7 @@ often: `claims` counts the runners that took it, and after app/exports/runner.py
 failed instead of taken again. Exports made before count as never claimed.
 
 Revision ID: c0a1d6e50023
-Revises: c0a1d6e50021
+Revises: c0a1d6e50022
 Create Date: 2026-12-06 23:40:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "c0a1d6e50023"
-down_revision = "c0a1d6e50021"
+down_revision = "c0a1d6e50022"
 branch_labels = None
 depends_on = None
 
