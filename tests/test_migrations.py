@@ -64,7 +64,7 @@ def test_c0a1d6e50022_measures_stored_outlines_again_each_polygon_oriented(
     both = {"type": "MultiPolygon", "coordinates": [[one], [two]]}
     api = api_as("surveyor")
     untyped = make_observation(api, area_m2=None, geometry=both)
-    typed = make_observation(api, area_m2=21_000, geometry=both, latitude=lat + 0.01)
+    typed = make_observation(api, area_m2=21_000, geometry=both, latitude=lat + 0.005)
     operation, _baseline = treat(api, area_m2=None, geometry=both)
     # As the old measure stored them: the two parts cancelling out.
     for model, ident in ((Observation, untyped["id"]), (ControlOperation, operation["id"])):
