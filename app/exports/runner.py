@@ -28,7 +28,7 @@ from app.exports.models import Export, ExportStatus
 from app.exports.services import storage
 from app.exports.writing import write_export
 from app.extensions import db
-from app.notifications.services import notify_export_ready
+from app.notifications.services import notify_export_failed, notify_export_ready
 from app.storage import new_key
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ def claim_export(owner: str) -> int | None:
     while True:
         with uow.step("export claim"):
             found = db.session.execute(
-                sa.select(Export.id, Export.claims)
+                sa.select(
+                    Export.id, Export.claims, Export.requested_by_id, Export.organization_id, Export.bureau
+                )
                 .where(
                     sa.or_(
                         Export.status == ExportStatus.QUEUED,
@@ -60,7 +62,7 @@ def claim_export(owner: str) -> int | None:
             ).first()
             if found is None:
                 return None
-            export_id, claims = found
+            export_id, claims, requester_id, organization_id, bureau = found
             if claims >= MAX_CLAIMS:
                 log.warning("Export %s stopped %s runners; failed instead of taken again", export_id, claims)
                 db.session.execute(
@@ -79,6 +81,13 @@ def claim_export(owner: str) -> int | None:
                         lease_until=None,
                     )
                     .execution_options(synchronize_session=False)
+                )
+                notify_export_failed(
+                    requester_id=requester_id,
+                    export_id=export_id,
+                    organization_id=organization_id,
+                    bureau=bureau,
+                    stopped=claims,
                 )
                 continue
             db.session.execute(
@@ -124,7 +133,7 @@ def run_export(export_id: int, owner: str) -> None:
         "filters": dict(export.filters or {}),
         "generated_by": export.requested_by.display_name,
     }
-    requester_id = export.requested_by_id
+    requester_id, organization_id = export.requested_by_id, export.organization_id
     db.session.rollback()  # read in a fresh transaction that does not hold SQLite's write lock
     db.session.connection(execution_options={"sqlite_deferred_begin": True})
     last = [0.0]
@@ -148,7 +157,7 @@ def run_export(export_id: int, owner: str) -> None:
         log.exception("Export %s failed", export_id)
         # Only while the export is still this runner's: one whose lease lapsed mid-run must not turn the
         # workbook that the runner which took over has finished since into a failure.
-        db.session.execute(
+        failed = db.session.execute(
             sa.update(Export)
             .where(
                 Export.id == export_id,
@@ -164,7 +173,14 @@ def run_export(export_id: int, owner: str) -> None:
             )
             .execution_options(synchronize_session=False)
         )
-        return  # the failure is the job's outcome, committed with it
+        if failed.rowcount == 1:  # type: ignore[attr-defined]
+            notify_export_failed(
+                requester_id=requester_id,
+                export_id=export_id,
+                organization_id=organization_id,
+                bureau=str(params["bureau"]),
+            )
+        return  # the failure (and its notice) is the job's outcome, committed with it
     now = datetime.now(UTC)
     ttl = timedelta(hours=int(current_app.config["IAS_EXPORT_TTL_HOURS"]))
     export = db.session.get(Export, export_id)

@@ -254,11 +254,27 @@ def survey_unit_reminders(params: dict[str, Any]) -> Composed:
     return Composed(subject, "\n".join(lines), links)
 
 
+def export_failed(params: dict[str, Any]) -> Composed:
+    """A census workbook the reader asked for could not be made: say so, and how to try again."""
+    subject = _("[Export failed] %(bureau)s census workbook", bureau=params["bureau"])
+    if params.get("stopped"):
+        reason = _(
+            "It stopped %(count)s times before it was finished, perhaps for lack of memory: request it "
+            "again for a shorter period or with narrower filters (one township or one species, for example).",
+            count=params["stopped"],
+        )
+    else:
+        reason = _("An error stopped it; request it again, and tell an administrator if it fails again.")
+    body = _("Your export %(id)s could not be made.", id=params["id"]) + " " + reason
+    return Composed(subject, body, [[_("Exports"), url("/exports")]])
+
+
 MESSAGES: dict[str, Callable[[dict[str, Any]], Composed]] = {
     "follow_up_reminders": follow_up_reminders,
     "follow_up_assigned": follow_up_assigned,
     "observation_reviewed": observation_reviewed,
     "export_ready": export_ready,
+    "export_failed": export_failed,
     "survey_unit_reminders": survey_unit_reminders,
 }
 

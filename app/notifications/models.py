@@ -25,6 +25,7 @@ class NotificationKind(enum.StrEnum):
     OBSERVATION_REJECTED = "observation_rejected"
     OBSERVATION_RESUBMITTED = "observation_resubmitted"
     EXPORT_READY = "export_ready"
+    EXPORT_FAILED = "export_failed"
     FOLLOW_UP_REMINDERS = "follow_up_reminders"  # one sweep's reminders to one person, grouped
     FOLLOW_UP_ASSIGNED = "follow_up_assigned"
     SURVEY_UNIT_REMINDERS = "survey_unit_reminders"  # one pass's survey unit reminders to one person

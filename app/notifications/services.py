@@ -179,3 +179,20 @@ def notify_export_ready(
     data: dict[str, Any] = {"kind": "export_ready", "export_id": export_id, "rows": rows}
     key = f"export_ready:{export_id}"
     notify_message(requester, NotificationKind.EXPORT_READY, key, "export_ready", params, data)
+
+
+def notify_export_failed(
+    *, requester_id: int, export_id: int, organization_id: int | None, bureau: str, stopped: int = 0
+) -> None:
+    """Tell whoever asked for an export that it failed (`stopped`: its runners died that many times), so
+    that a clerk waiting on a census workbook hears of it instead of finding it failed days later. Only
+    while they may still read the bureau's exports, as for `notify_export_ready`."""
+    requester = db.session.get(User, requester_id)
+    if requester is None or not requester.active:
+        return
+    if not policy.may_read_export(requester, _ExportOf(organization_id)):
+        return
+    params: dict[str, Any] = {"id": export_id, "bureau": bureau, "stopped": stopped}
+    data: dict[str, Any] = {"kind": "export_failed", "export_id": export_id}
+    key = f"export_failed:{export_id}"
+    notify_message(requester, NotificationKind.EXPORT_FAILED, key, "export_failed", params, data)

@@ -13,6 +13,8 @@ from flask import Flask
 from app.exports import runner
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.extensions import db
+from app.notifications.messages import compose
+from app.notifications.models import Notification, NotificationKind
 
 
 @pytest.fixture
@@ -98,3 +100,54 @@ def test_a_runner_that_fails_while_it_holds_the_export_records_the_failure(
     db.session.refresh(export)
     assert export.status == ExportStatus.FAILED and "a broken layout" in (export.error or "")
     assert export.lease_owner is None
+
+
+def _bureau_export(make_user: Any) -> Export:
+    clerk = make_user("bureau_admin")
+    queued = Export(
+        kind=ExportKind.CENSUS,
+        bureau="forestry",
+        organization_id=clerk.organization_id,
+        requested_by_id=clerk.id,
+        filters={},
+    )
+    db.session.add(queued)
+    db.session.commit()
+    return queued
+
+
+def _notices(user_id: int) -> list[Notification]:
+    return list(db.session.scalars(sa.select(Notification).where(Notification.user_id == user_id)))
+
+
+def test_a_failed_export_tells_its_requester(
+    app: Flask, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clerk waiting on a census workbook heard nothing when it failed: the notice now says so."""
+    export = _bureau_export(make_user)
+
+    def broken(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(runner, "write_export", broken)
+    assert runner.claim_export("scheduler-a") == export.id
+    runner.run_export(export.id, "scheduler-a")
+    db.session.commit()
+    db.session.refresh(export)
+    assert export.status == ExportStatus.FAILED
+    [notice] = _notices(export.requested_by_id)
+    assert notice.kind == NotificationKind.EXPORT_FAILED
+    composed = compose(notice.message_key, notice.params)
+    assert str(export.id) in composed.body and "管理员" in composed.body, composed.body
+
+
+def test_an_export_given_up_after_its_runners_died_tells_its_requester(app: Flask, make_user: Any) -> None:
+    export = _bureau_export(make_user)
+    for attempt in range(runner.MAX_CLAIMS + 1):
+        if runner.claim_export(f"scheduler-{attempt}") is None:
+            break
+        _runner_dies()
+    [notice] = _notices(export.requested_by_id)
+    assert notice.kind == NotificationKind.EXPORT_FAILED
+    composed = compose(notice.message_key, notice.params)
+    assert "3" in composed.body and "乡镇" in composed.body, composed.body
