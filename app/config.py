@@ -141,6 +141,8 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_DELIVERY_RETRY_HOURS": _float(env, "IAS_DELIVERY_RETRY_HOURS", 24.0),
         "IAS_DELIVERY_BACKOFF_SECONDS": _int(env, "IAS_DELIVERY_BACKOFF_SECONDS", 60),
         "IAS_DELIVERY_MAX_BACKOFF_SECONDS": _int(env, "IAS_DELIVERY_MAX_BACKOFF_SECONDS", 3600),
+        # The whole of one delivery, connecting to the answer (a receiver may answer slowly forever).
+        "IAS_DELIVERY_DEADLINE_SECONDS": _float(env, "IAS_DELIVERY_DEADLINE_SECONDS", 60.0),
         # Webhooks go to public Internet addresses only; these host names (comma-separated, as written in
         # the webhook URLs) are exempt, e.g. a robot gateway inside the bureau's network.
         "IAS_WEBHOOK_ALLOWED_HOSTS": [
@@ -242,6 +244,12 @@ def check_delivery(config: dict[str, Any], env: dict[str, str]) -> None:
     if not 0 < config["IAS_DELIVERY_BACKOFF_SECONDS"] <= config["IAS_DELIVERY_MAX_BACKOFF_SECONDS"]:
         raise ConfigError(
             "IAS_DELIVERY_BACKOFF_SECONDS must be more than 0 and at most IAS_DELIVERY_MAX_BACKOFF_SECONDS"
+        )
+    # A message is claimed for the lease (renewed just before it is sent): one that took longer could be
+    # taken over and sent a second time by another sender.
+    if not 0 < config["IAS_DELIVERY_DEADLINE_SECONDS"] < config["IAS_DELIVERY_LEASE_SECONDS"]:
+        raise ConfigError(
+            "IAS_DELIVERY_DEADLINE_SECONDS must be more than 0 and less than IAS_DELIVERY_LEASE_SECONDS"
         )
 
 

@@ -49,13 +49,23 @@ class Message:
 
 class DeliveryError(Exception):
     """Sending failed. `permanent`: retrying the same message cannot help. Otherwise retry later, no
-    sooner than `retry_after_s` when the server said so. The text names no secret."""
+    sooner than `retry_after_s` when the server said so. `receiver_down`: the failure is the receiver's,
+    not this message's (unreachable, not answering, overloaded or limiting its rate), so that the other
+    messages to it would fail alike and are not tried in this sweep. The text names no secret."""
 
-    def __init__(self, reason: str, *, permanent: bool, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        retry_after_s: float | None = None,
+        receiver_down: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after_s = retry_after_s
+        self.receiver_down = receiver_down and not permanent
 
 
 def check_http_url(url: str, *, what: str) -> None:

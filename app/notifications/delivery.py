@@ -16,9 +16,11 @@ the channels' business (channels.py); this module only reads `DeliveryError.perm
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 import queue
 import threading
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +28,7 @@ from typing import Any
 from flask import current_app
 
 from app.notifications import channels, mail, outbox, webhooks
+from app.notifications.deadline import Deadline
 from app.notifications.models import DeliveryChannel, DeliveryStatus
 from app.notifications.outbox import Claimed
 
@@ -40,6 +43,7 @@ class SendReport:
     failed: int = 0
     taken_over: int = 0  # claimed, but another sender had taken it over before it was sent here
     skipped: int = 0  # e-mails whose recipient was deactivated or switched e-mail off since they were queued
+    deferred: int = 0  # not tried: an earlier message to the same receiver found it down (retried later)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class SendSettings:
     smtp: mail.SmtpSettings | None
     webhook_allowed_hosts: frozenset[str]
     webhook_timeout_s: float
+    # The whole of one delivery, connection to answer (IAS_DELIVERY_DEADLINE_SECONDS): under the claim's
+    # lease, so that a slow receiver cannot keep a message until another sender takes it over.
+    deadline_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ def send_settings() -> SendSettings:
         smtp=smtp,
         webhook_allowed_hosts=frozenset(config["IAS_WEBHOOK_ALLOWED_HOSTS"]),
         webhook_timeout_s=float(config["IAS_WEBHOOK_TIMEOUT_SECONDS"]),
+        deadline_s=float(config["IAS_DELIVERY_DEADLINE_SECONDS"]),
     )
 
 
@@ -117,10 +125,36 @@ def _message(stored: dict[str, Any]) -> channels.Message:
 
 
 def deliver(item: Claimed, settings: SendSettings | None = None) -> None:
-    """Send one claimed delivery. Raises channels.DeliveryError (or ValueError for a bad target).
+    """Send one claimed delivery, within `settings.deadline_s` from connecting to the answer. Raises
+    channels.DeliveryError (or ValueError for a bad target); a delivery cut off at its deadline is a
+    transient failure of its receiver.
 
     Needs no app context when `settings` are given (the sweep sends from threads)."""
     settings = settings or send_settings()
+    with Deadline(settings.deadline_s) as deadline:
+        try:
+            _deliver(item, settings, deadline)
+        except channels.DeliveryError as error:
+            if not deadline.expired:
+                raise
+            raise channels.DeliveryError(
+                f"{_receiver_name(item, settings)} did not finish within {settings.deadline_s:g} s "
+                f"({error.reason})",
+                permanent=False,
+                receiver_down=True,
+            ) from error
+
+
+def _receiver_name(item: Claimed, settings: SendSettings) -> str:
+    if item.channel == DeliveryChannel.EMAIL:
+        smtp = settings.smtp
+        return "the SMTP server" if smtp is None else f"SMTP server {smtp.host}:{smtp.port}"
+    return (
+        f"webhook {urllib.parse.urlsplit(item.webhook_url or '').netloc}"  # never the path: it holds tokens
+    )
+
+
+def _deliver(item: Claimed, settings: SendSettings, deadline: Deadline) -> None:
     message = _message(item.message)
     if item.channel == DeliveryChannel.EMAIL:
         if not item.email:
@@ -134,7 +168,13 @@ def deliver(item: Claimed, settings: SendSettings | None = None) -> None:
                 message.body,
             )
             return
-        mail.send_email(settings.smtp, item.email, message, delivery_id=item.delivery_id or None)
+        mail.send_email(
+            settings.smtp,
+            item.email,
+            message,
+            delivery_id=item.delivery_id or None,
+            on_connect=deadline.watch,
+        )
         return
     if not item.webhook_url or not item.webhook_active:
         raise channels.DeliveryError("the webhook was removed or switched off", permanent=True)
@@ -148,7 +188,21 @@ def deliver(item: Claimed, settings: SendSettings | None = None) -> None:
         timeout_s=settings.webhook_timeout_s,
         allowed_hosts=settings.webhook_allowed_hosts,
         delivery_id=item.delivery_id or None,
+        on_connect=deadline.watch,
     )
+
+
+def _receiver(item: Claimed) -> str:
+    """Who receives a delivery, for telling that it is down: the SMTP server for every e-mail, the URL
+    for a webhook."""
+    return "smtp" if item.channel == DeliveryChannel.EMAIL else f"webhook {item.webhook_url}"
+
+
+@dataclass(frozen=True)
+class _NotTried:
+    """A lane's outcome for a delivery it did not send: an earlier one to the same receiver found it down."""
+
+    cause: channels.DeliveryError
 
 
 # Lanes sent side by side: one per organization's webhooks, one for e-mail (one SMTP server).
@@ -185,10 +239,21 @@ def _send_lane(
     per message): their leases may have lapsed and another sender taken them over. So each item's claim
     is renewed just before it is sent, and an item no longer ours is skipped. The next one is sent only
     once the outcome of the last is recorded, so that a sender killed at any moment leaves at most one
-    message per lane sent and not recorded. `stop` ends the lane early (the recording thread failed)."""
+    message per lane sent and not recorded. Once a message's receiver is found down (unreachable, cut off
+    at the deadline, overloaded: `DeliveryError.receiver_down`), the lane's later messages to it are not
+    tried in this sweep but handed back to be retried with it: a receiver that is down costs the sweep
+    one timeout, not one per message. `stop` ends the lane early (the recording thread failed)."""
+    down: dict[str, channels.DeliveryError] = {}
     for item in items:
         if stop.is_set():
             return
+        cause = down.get(_receiver(item))
+        if cause is not None:  # its receiver failed a moment ago: not tried, retried with it later
+            told = _Turn(item, asking=False, outcome=_NotTried(cause))
+            turns.put(told)
+            if not _wait(told, stop):
+                return
+            continue
         ask = _Turn(item, asking=True)
         turns.put(ask)
         if not _wait(ask, stop):
@@ -200,6 +265,8 @@ def _send_lane(
             deliver(item, settings)
         except Exception as exc:
             outcome = exc
+            if isinstance(exc, channels.DeliveryError) and exc.receiver_down:
+                down[_receiver(item)] = exc
         told = _Turn(item, asking=False, outcome=outcome)
         turns.put(told)
         if not _wait(told, stop):
@@ -257,7 +324,24 @@ def send_claimed(items: list[Claimed], owner: str) -> SendReport:
                     turn.answered.set()
                     continue
                 left -= 1
-                if exc is None:
+                if isinstance(exc, _NotTried):
+                    later = next_attempt(item, retry, datetime.now(UTC), exc.cause.retry_after_s)
+                    error = f"not tried: an earlier message found the receiver down ({exc.cause.reason})"
+                    outcomes.append(
+                        {
+                            "did": item.id,
+                            "new_status": DeliveryStatus.FAILED if later is None else DeliveryStatus.PENDING,
+                            "sent": None,
+                            "error": error[:2000],
+                            "next_attempt": later,
+                        }
+                    )
+                    if later is None:
+                        report.failed += 1
+                        log.warning("Delivery %s failed for good: %s", item.id, error)
+                    else:
+                        report.deferred += 1
+                elif exc is None:
                     outcomes.append(
                         {
                             "did": item.id,
@@ -305,8 +389,8 @@ def send_outbox(owner: str, *, batch: int = 200) -> SendReport:
         if not items:
             break
         report = send_claimed(items, owner)
-        for name in ("claimed", "sent", "retrying", "failed", "taken_over", "skipped"):
-            setattr(total, name, getattr(total, name) + getattr(report, name))
+        for counted in dataclasses.fields(SendReport):
+            setattr(total, counted.name, getattr(total, counted.name) + getattr(report, counted.name))
         if report.sent + report.failed + report.skipped == 0:
             break  # everything claimed is waiting to retry later (or was taken over)
     return total

@@ -27,7 +27,8 @@ class SweepReport:
         q, s = self.queued, self.sent
         return (
             f"reminders queued: {q.due} due, {q.overdue} overdue, {q.escalated} escalated; "
-            f"deliveries: {s.claimed} claimed, {s.sent} sent, {s.retrying} to retry, {s.failed} failed, "
+            f"deliveries: {s.claimed} claimed, {s.sent} sent, {s.retrying} to retry, "
+            f"{s.deferred} not tried (their receiver was down), {s.failed} failed, "
             f"{s.skipped} not sent (recipient deactivated or e-mail off), "
             f"{s.taken_over} taken over by another sender"
         )

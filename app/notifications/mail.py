@@ -14,11 +14,14 @@ import email.policy
 import html
 import re
 import smtplib
+import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
 
 from app.notifications.channels import DETAIL_MAX_CHARS, DeliveryError, Message, one_line
 
@@ -97,10 +100,12 @@ def send_email(
     *,
     message_id: str | None = None,
     delivery_id: str | None = None,
+    on_connect: Callable[[socket.socket], None] | None = None,
 ) -> str:
     """Send `message` to the address `to` and return its Message-ID.
 
-    Pass the Message-ID of an earlier attempt as `message_id` when retrying. Raises DeliveryError.
+    Pass the Message-ID of an earlier attempt as `message_id` when retrying. `on_connect` is told of the
+    connection's socket (a delivery's deadline). Raises DeliveryError.
     """
     if not _ADDRESS_RE.fullmatch(to):
         raise DeliveryError(f"Not an e-mail address: {to!r}", permanent=True)
@@ -113,9 +118,11 @@ def send_email(
     try:
         # Connects. The host must be given here, not to connect(): TLS checks the certificate against it.
         if settings.use_ssl:
-            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout_s, context=tls)
+            smtp = _SMTP_SSL(
+                on_connect, settings.host, settings.port, timeout=settings.timeout_s, context=tls
+            )
         else:
-            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_s)
+            smtp = _SMTP(on_connect, settings.host, settings.port, timeout=settings.timeout_s)
         _converse(smtp, settings, mail, tls)
     except OSError as error:  # smtplib's errors are OSErrors too
         raise _smtp_failure(error, where) from error
@@ -123,6 +130,29 @@ def send_email(
         if smtp is not None:
             smtp.close()
     return str(mail["Message-ID"])
+
+
+class _Watched:
+    """An SMTP connection that tells `on_connect` of its socket as it connects, before the server's
+    greeting (mixed into smtplib's two classes; a deadline.Deadline watches it)."""
+
+    def __init__(self, on_connect: Callable[[socket.socket], None] | None, *args: Any, **kwargs: Any) -> None:
+        self._on_connect = on_connect
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        if self._on_connect is not None:
+            self._on_connect(sock)
+        return sock
+
+
+class _SMTP(_Watched, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_Watched, smtplib.SMTP_SSL):
+    pass
 
 
 def _converse(
@@ -146,15 +176,18 @@ def _smtp_failure(error: OSError, where: str) -> DeliveryError:
         return DeliveryError(f"{where} refused the recipient: {text}", permanent=permanent)
     if isinstance(error, smtplib.SMTPResponseException):  # sender, data, greeting, HELO or login refused
         permanent = 500 <= error.smtp_code < 600
+        # A 4yz to the sender, the greeting or the login is the server's state, not this message's.
         return DeliveryError(
-            f"{where} replied {error.smtp_code} {_reply_text(error.smtp_error)}", permanent=permanent
+            f"{where} replied {error.smtp_code} {_reply_text(error.smtp_error)}",
+            permanent=permanent,
+            receiver_down=not isinstance(error, smtplib.SMTPDataError),
         )
     if isinstance(error, smtplib.SMTPServerDisconnected):
-        return DeliveryError(f"{where} closed the connection: {error}", permanent=False)
+        return DeliveryError(f"{where} closed the connection: {error}", permanent=False, receiver_down=True)
     if isinstance(error, smtplib.SMTPException):  # STARTTLS, AUTH or SMTPUTF8 not offered
         return DeliveryError(f"{where}: {error}", permanent=True)
     # Refused, unreachable, unknown host, timed out, TLS handshake or certificate failed.
-    return DeliveryError(f"{where} unreachable: {error}", permanent=False)
+    return DeliveryError(f"{where} unreachable: {error}", permanent=False, receiver_down=True)
 
 
 def _reply_text(reply: bytes | str) -> str:

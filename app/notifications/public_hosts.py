@@ -15,10 +15,13 @@ import ipaddress
 import socket
 import urllib.parse
 import urllib.request
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import IO, Any
 
 from app.notifications.channels import check_http_url
+
+# Told of each connected socket (app/notifications/deadline.py watches a delivery's).
+OnConnect = Callable[[socket.socket], None]
 
 # Cloud metadata services by name (their addresses, 169.254.169.254 and Alibaba's 100.100.100.200,
 # are link-local and shared address space, refused as addresses anyway).
@@ -83,9 +86,23 @@ def _connect_public(
     source_address: tuple[str, int] | None = None,
     *,
     allowed: frozenset[str],
+    on_connect: OnConnect | None = None,
 ) -> socket.socket:
     """socket.create_connection, to the very addresses that were checked (no second lookup that a
-    rebinding DNS server could answer differently)."""
+    rebinding DNS server could answer differently); `on_connect` is told of the connected socket."""
+    sock = _connect_checked(address, timeout, source_address, allowed=allowed)
+    if on_connect is not None:
+        on_connect(sock)
+    return sock
+
+
+def _connect_checked(
+    address: tuple[str, int],
+    timeout: float | None,
+    source_address: tuple[str, int] | None,
+    *,
+    allowed: frozenset[str],
+) -> socket.socket:
     host, port = address
     if host.lower() in allowed:
         return socket.create_connection(address, timeout, source_address)
@@ -104,32 +121,38 @@ def _connect_public(
     raise error or OSError(f"{host} has no address")
 
 
-def _guarded(connection_class: type[http.client.HTTPConnection], allowed: frozenset[str]) -> Any:
+def _guarded(
+    connection_class: type[http.client.HTTPConnection], allowed: frozenset[str], on_connect: OnConnect | None
+) -> Any:
     def make(host: str, **kwargs: Any) -> http.client.HTTPConnection:
         connection = connection_class(host, **kwargs)
         # http.client connects through this attribute; TLS then checks the certificate against `host`.
-        connection._create_connection = functools.partial(_connect_public, allowed=allowed)  # type: ignore[attr-defined]
+        connection._create_connection = functools.partial(  # type: ignore[attr-defined]
+            _connect_public, allowed=allowed, on_connect=on_connect
+        )
         return connection
 
     return make
 
 
 class _PublicHTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, allowed: frozenset[str]) -> None:
+    def __init__(self, allowed: frozenset[str], on_connect: OnConnect | None) -> None:
         super().__init__()
         self._allowed = allowed
+        self._on_connect = on_connect
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_guarded(http.client.HTTPConnection, self._allowed), req)
+        return self.do_open(_guarded(http.client.HTTPConnection, self._allowed, self._on_connect), req)
 
 
 class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, allowed: frozenset[str]) -> None:
+    def __init__(self, allowed: frozenset[str], on_connect: OnConnect | None) -> None:
         super().__init__()
         self._allowed = allowed
+        self._on_connect = on_connect
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_guarded(http.client.HTTPSConnection, self._allowed), req)
+        return self.do_open(_guarded(http.client.HTTPSConnection, self._allowed, self._on_connect), req)
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -145,14 +168,17 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # the 3xx then surfaces as an HTTPError
 
 
-def public_opener(allowed_hosts: Collection[str] = ()) -> urllib.request.OpenerDirector:
+def public_opener(
+    allowed_hosts: Collection[str] = (), on_connect: OnConnect | None = None
+) -> urllib.request.OpenerDirector:
     """A urllib opener that connects to public addresses only (`allowed_hosts` exempt), uses no proxy from
     the environment (a proxy would be the one connecting, unchecked) and follows no redirect (a 3xx
-    surfaces as an HTTPError)."""
+    surfaces as an HTTPError). `on_connect` is told of each connection's socket (a delivery's
+    deadline.Deadline watches it)."""
     allowed = frozenset(host.lower() for host in allowed_hosts)
     return urllib.request.build_opener(
         urllib.request.ProxyHandler({}),
-        _PublicHTTPHandler(allowed),
-        _PublicHTTPSHandler(allowed),
+        _PublicHTTPHandler(allowed, on_connect),
+        _PublicHTTPSHandler(allowed, on_connect),
         _NoRedirects(),
     )

@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.notifications.channels import DETAIL_MAX_CHARS, DeliveryError, Message, check_http_url, one_line
-from app.notifications.public_hosts import BlockedAddress, public_opener
+from app.notifications.public_hosts import BlockedAddress, OnConnect, public_opener
 
 WECOM_MARKDOWN_MAX_BYTES = 4096  # WeCom: markdown.content is at most 4096 bytes of UTF-8
 _TRUNCATED = "…（内容过长，已截断）"
@@ -103,6 +103,7 @@ def post_webhook(
     secret: str | None = None,
     allowed_hosts: Collection[str] = (),
     delivery_id: str | None = None,
+    on_connect: OnConnect | None = None,
 ) -> None:
     """POST `message` to `url` in format `fmt`; `secret` signs it for a DingTalk robot (加签; an empty
     secret counts as none).
@@ -112,7 +113,7 @@ def post_webhook(
     `allowed_hosts` (the operator's IAS_WEBHOOK_ALLOWED_HOSTS) are exempt. No proxy from the
     environment is used and no redirect is followed. `delivery_id` goes out as the X-IAS-Delivery-Id
     header (and, for generic webhooks, the payload's `delivery_id`): the same on every retry, so a
-    receiver can drop a repeat.
+    receiver can drop a repeat. `on_connect` is told of the connection's socket (a delivery's deadline).
 
     ValueError for a URL that is not http(s), or a secret for a format that does not sign; else
     DeliveryError when it was not delivered (permanent for an address that is not public).
@@ -134,7 +135,7 @@ def post_webhook(
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
         url, data=body, method="POST", headers=headers
     )
-    opener = public_opener(allowed_hosts)
+    opener = public_opener(allowed_hosts, on_connect)
     try:
         with opener.open(request, timeout=timeout_s) as response:
             answer = response.read(_MAX_RESPONSE_BYTES)
@@ -146,7 +147,7 @@ def post_webhook(
         if isinstance(reason, BlockedAddress):
             raise DeliveryError(f"{where} refused: {reason}", permanent=True) from error
         raise DeliveryError(
-            f"{where} unreachable: {str(reason) or type(error).__name__}", permanent=False
+            f"{where} unreachable: {str(reason) or type(error).__name__}", permanent=False, receiver_down=True
         ) from error
     if fmt is not WebhookFormat.GENERIC:
         _check_robot_answer(answer, where)
@@ -166,7 +167,10 @@ def _http_failure(error: urllib.error.HTTPError, where: str) -> DeliveryError:
     reason = f"{where} answered {status}: {detail[:DETAIL_MAX_CHARS]}".rstrip(": ")
     if status in (408, 429) or status >= 500:
         return DeliveryError(
-            reason, permanent=False, retry_after_s=_retry_after(error.headers.get("Retry-After"))
+            reason,
+            permanent=False,
+            retry_after_s=_retry_after(error.headers.get("Retry-After")),
+            receiver_down=True,
         )
     return DeliveryError(reason, permanent=True)
 
@@ -188,14 +192,18 @@ def _check_robot_answer(answer: bytes, where: str) -> None:
             raise TypeError(errcode)
     except (ValueError, TypeError, KeyError) as error:  # a proxy's page, a truncated answer
         raise DeliveryError(
-            f"{where} gave no robot answer: {answer[:DETAIL_MAX_CHARS]!r}", permanent=False
+            f"{where} gave no robot answer: {answer[:DETAIL_MAX_CHARS]!r}",
+            permanent=False,
+            receiver_down=True,
         ) from error
     if errcode == 0:
         return
     errmsg = " ".join(str(reply.get("errmsg", "")).split())[:DETAIL_MAX_CHARS]
+    transient = errcode in _ROBOT_TRANSIENT_ERRCODES  # busy, or over its rate: so is every message to it
     raise DeliveryError(
         f"{where} refused the message: errcode {errcode} {errmsg}".rstrip(),
-        permanent=errcode not in _ROBOT_TRANSIENT_ERRCODES,
+        permanent=not transient,
+        receiver_down=transient,
     )
 
 

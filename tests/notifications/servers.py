@@ -19,6 +19,7 @@ can be told to fail the next N messages or requests. Use them as context manager
         hook.fail_next(1, status=500)              # answer 500 to the next request
         hook.answer_next(1, json={"errcode": 45009, "errmsg": "api freq out of limit"})
         hook.stall_next(1)                         # never answer the next request (client timeout)
+        hook.trickle_next(1, every_s=0.2)          # answer 200 a byte at a time, status line first
 
 Plans are consumed in order, one per message (SMTP, per stage) or per request (HTTP); afterwards the
 servers behave normally again. SMTP accepts any sender and recipient unless told otherwise; the HTTP
@@ -262,6 +263,7 @@ class _Answer:
     content_type: str = "application/json; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     stall: bool = False
+    trickle_s: float | None = None  # seconds between the body's bytes
 
 
 _OK = _Answer()
@@ -298,6 +300,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             receiver._released.wait(_STALL_MAX_S)
             self.close_connection = True
             return
+        if answer.trickle_s is not None:
+            self._trickle(answer)
+            return
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
@@ -305,6 +310,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(answer.body)
+
+    def _trickle(self, answer: _Answer) -> None:
+        """The whole answer, status line first, a byte every `answer.trickle_s` seconds."""
+        head = f"HTTP/1.1 {answer.status} OK\r\nContent-Type: {answer.content_type}\r\n"
+        head += f"Content-Length: {len(answer.body)}\r\n\r\n"
+        self.close_connection = True
+        for byte in head.encode("ascii") + answer.body:  # each well inside any read timeout; the whole not
+            if self.server.receiver._released.wait(answer.trickle_s):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:  # the client gave up
+                return
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
@@ -351,6 +370,12 @@ class HttpReceiver(_Running):
     def stall_next(self, count: int = 1) -> None:
         """Read the next `count` requests and never answer them (until `stop()`): clients time out."""
         self._answers.extend([_Answer(stall=True)] * count)
+
+    def trickle_next(self, count: int = 1, *, every_s: float = 0.2) -> None:
+        """Answer the next `count` requests 200, one byte every `every_s` seconds from the status line on
+        (a body of a thousand bytes): no read waits long, the whole answer takes minutes."""
+        body = b'{"errcode": 0, "errmsg": "ok", "pad": "' + b"x" * 960 + b'"}'
+        self._answers.extend([_Answer(body=body, trickle_s=every_s)] * count)
 
     def recover(self) -> None:
         """Forget the planned answers: every request from now on is answered 200 (an outage ends)."""
