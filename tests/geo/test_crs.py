@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.geo.crs import CRS, distance_m, from_wgs84, gcj02_to_wgs84, to_wgs84, wgs84_to_gcj02
+from app.geo.crs import CRS, distance_m, from_wgs84, gcj02_to_wgs84, to_wgs84, to_wgs84_points, wgs84_to_gcj02
 
 # Mainland China and Hainan, inside the algorithm's box.
 china_lon = st.floats(min_value=73.5, max_value=135.0, allow_nan=False)
@@ -56,3 +57,38 @@ def test_distance() -> None:
     assert distance_m(107.8, 30.67, 107.8, 30.67) == 0
     # One degree of latitude is ~111.2 km.
     assert distance_m(107.8, 30.0, 107.8, 31.0) == pytest.approx(111_195, rel=1e-3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    points=st.lists(
+        st.tuples(
+            st.floats(min_value=60.0, max_value=150.0, allow_nan=False),
+            st.floats(min_value=-5.0, max_value=60.0, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    crs=st.sampled_from([CRS.GCJ02, CRS.BD09]),
+)
+def test_a_boundary_files_vertices_convert_as_its_points_do(
+    points: list[tuple[float, float]], crs: CRS
+) -> None:
+    """The array conversion (boundary files, vertex arrays) gives each point what the point's own
+    conversion gives, inside China's box and outside it (left alone), to well under a millimetre."""
+    converted = to_wgs84_points(np.array(points), crs)
+    for (lon, lat), (got_lon, got_lat) in zip(points, converted, strict=True):
+        want_lon, want_lat = to_wgs84(lon, lat, crs)
+        assert abs(got_lon - want_lon) < 1e-9 and abs(got_lat - want_lat) < 1e-9
+
+
+def test_liangping_vertices_convert_by_the_thousand() -> None:
+    lon, lat = np.meshgrid(np.linspace(107.4, 108.1, 100), np.linspace(30.4, 30.95, 100))
+    points = np.column_stack((lon.ravel(), lat.ravel()))
+    converted = to_wgs84_points(points, CRS.GCJ02)
+    expected = np.array([gcj02_to_wgs84(x, y) for x, y in points])
+    assert np.abs(converted - expected).max() < 1e-9
+    shift = [distance_m(*a, *b) for a, b in zip(points[:50], converted[:50], strict=True)]
+    assert min(shift) > 450 and max(shift) < 600  # the real offset, not points passed through
+    assert to_wgs84_points(points, CRS.WGS84) is points
+    assert to_wgs84_points(np.empty((0, 2)), CRS.GCJ02).shape == (0, 2)

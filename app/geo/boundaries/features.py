@@ -24,7 +24,7 @@ from app.geo.boundaries.report import (
     Text,
     says,
 )
-from app.geo.crs import CRS, converter, file_crs
+from app.geo.crs import CRS, file_crs, to_wgs84_points
 
 
 def mb(size: int) -> str:
@@ -186,14 +186,9 @@ def _validity(reason: str) -> Text:
 
 def _to_wgs84(geometry: Geometry, system: Transform) -> Geometry:
     if isinstance(system, CRS):
-        convert = converter(system)
-        if convert is None:
+        if system is CRS.WGS84:
             return geometry
-
-        def shift(points: np.ndarray) -> np.ndarray:
-            return np.array([convert(x, y) for x, y in points]) if len(points) else points
-
-        return shapely.transform(geometry, shift)
+        return shapely.transform(geometry, lambda points: to_wgs84_points(points, system))
     return shapely.transform(geometry, system)
 
 
