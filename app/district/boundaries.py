@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 from app import refdata
 from app.audit.services import current_actor, record_event
-from app.district.events import BoundariesLoaded, Placed
+from app.district.events import BoundariesLoaded, Placed, Rechecked
 from app.district.models import Boundary, BoundaryLevel, BoundaryLoad, District, Township, Village
 from app.events import publish
 from app.extensions import db
@@ -267,6 +267,29 @@ def load_boundaries(
                 ),
             )
         )
+    # A record whose named unit of this level the polygons now disagree with is flagged, and one they agree
+    # with again loses its flag (the same handlers' domain); the unit it names is left as it is.
+    rechecked = Rechecked(
+        flagged=sum(a.flagged for a in answers if isinstance(a, Rechecked)),
+        unflagged=sum(a.unflagged for a in answers if isinstance(a, Rechecked)),
+    )
+    if rechecked.flagged or rechecked.unflagged:
+        report.problems.append(
+            Problem(
+                "rechecked",
+                "warning",
+                says(
+                    N_(
+                        "%(flagged)s records whose %(level)s these polygons disagree with are now flagged "
+                        "for a second look; %(unflagged)s flagged before now agree with them and are no "
+                        "longer flagged. The %(level)s each record names is left as it is."
+                    ),
+                    flagged=rechecked.flagged,
+                    unflagged=rechecked.unflagged,
+                    level=LEVEL_WORDS[level.value],
+                ),
+            )
+        )
     record_event(
         "boundaries.load",
         "boundary_load",
@@ -278,6 +301,8 @@ def load_boundaries(
             "replaced": replaced,
             "placed_records": placed.records,
             "placed_sites": placed.sites,
+            "flagged_records": rechecked.flagged,
+            "unflagged_records": rechecked.unflagged,
         },
     )
     return report

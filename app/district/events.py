@@ -21,3 +21,14 @@ class Placed:
 
     records: int = 0
     sites: int = 0
+
+
+@dataclass(frozen=True)
+class Rechecked:
+    """What a handler of `BoundariesLoaded` re-checked: records whose named unit of that level (a township,
+    or a village) the new polygons now disagree with, newly flagged (`township_mismatch`,
+    `village_mismatch`), and records flagged before that the new polygons agree with (or no longer have a
+    polygon for), no longer flagged. The unit itself is never changed; the load's report says how many."""
+
+    flagged: int = 0
+    unflagged: int = 0

@@ -1,14 +1,15 @@
 """Observations subscribes to the events of the domains below it (app/events.py): when township or village
 polygons are loaded, records and sites made before them without a township (or village) are given the one
 their point lies in, so that the census counts them by township (docs/maps.md, "Records made before the
-boundaries"). A township or village a surveyor named, or one found before, is never changed here: a named
-unit that the new polygons disagree with is the township_mismatch flag's business when the record is next
-checked."""
+boundaries"). A township or village a surveyor named, or one found before, is never changed here: a record
+whose unit the new polygons disagree with is flagged instead (township_mismatch, village_mismatch), and one
+they now agree with loses its flag, at the load, as an edit of the record would (app/observations/flags.py).
+Both are set-based statements in the load's unit of work: the district has ~100k records."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,10 +17,10 @@ from flask import Flask
 
 from app import events
 from app.district import boundaries
-from app.district.events import BoundariesLoaded, Placed
+from app.district.events import BoundariesLoaded, Placed, Rechecked
 from app.district.models import Township, Village
 from app.extensions import db
-from app.observations.models import Observation
+from app.observations.models import Flag, Observation, ObservationFlag
 from app.sites.models import Site
 
 _CHUNK = 500  # ids per UPDATE: well under every driver's bound-parameter limit
@@ -82,5 +83,80 @@ def _update(model: Any, groups: Iterable[tuple[tuple[tuple[str, int], ...], list
     return placed
 
 
+def on_boundaries_loaded_recheck(event: BoundariesLoaded) -> Rechecked:
+    """The mismatch flag of `event.level` again, for every record that has a unit of that level (after
+    `on_boundaries_loaded` placed those without: a placed record agrees with its point)."""
+    if event.level == "township":
+        return _recheck(
+            Township, Observation.township_id, Flag.TOWNSHIP_MISMATCH, boundaries.township_mismatch
+        )
+    if event.level == "village":
+        return _recheck(Village, Observation.village_id, Flag.VILLAGE_MISMATCH, boundaries.village_mismatch)
+    return Rechecked()
+
+
+def _recheck(unit: Any, unit_id: Any, flag: Flag, mismatch: Callable[[str, float, float], bool]) -> Rechecked:
+    """Flag the records whose unit `mismatch` says the point is not in, unflag those it now is in: the
+    same test an edit makes (app/observations/checks.py), without loading a record. One read of the
+    records with their unit's code and whether they carry the flag; then only the changes are written,
+    a chunk of ids per statement. The unit a record names is left as it is."""
+    records, flags = Observation.__table__, ObservationFlag.__table__
+    has_flag = sa.and_(flags.c.observation_id == records.c.id, flags.c.flag == flag)
+    rows = db.session.execute(
+        sa.select(records.c.id, records.c.longitude, records.c.latitude, unit.code, flags.c.flag.is_not(None))
+        .select_from(records)
+        .join(unit, unit.id == unit_id)
+        .outerjoin(flags, has_flag)
+        .execution_options(yield_per=5000)
+    )
+    add: list[int] = []
+    remove: list[int] = []
+    for record_id, lon, lat, code, flagged in rows:
+        wrong = mismatch(code, lon, lat)
+        if wrong and not flagged:
+            add.append(record_id)
+        elif flagged and not wrong:
+            remove.append(record_id)
+    added = removed = 0
+    for chunk in _chunks(add):
+        # Counted by what the statements return (an INSERT … SELECT's rowcount is not every driver's).
+        added += len(
+            db.session.execute(
+                sa.insert(flags)
+                .from_select(
+                    ["observation_id", "flag"],
+                    sa.select(records.c.id, sa.literal(flag, flags.c.flag.type)).where(
+                        records.c.id.in_(chunk), ~sa.exists().where(has_flag)
+                    ),
+                )
+                .returning(flags.c.observation_id)
+            ).all()
+        )
+    for chunk in _chunks(remove):
+        removed += len(
+            db.session.execute(
+                sa.delete(flags)
+                .where(flags.c.flag == flag, flags.c.observation_id.in_(chunk))
+                .returning(flags.c.observation_id)
+            ).all()
+        )
+    _expire_flags(set(add) | set(remove))
+    return Rechecked(flagged=added, unflagged=removed)
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    return (ids[start : start + _CHUNK] for start in range(0, len(ids), _CHUNK))
+
+
+def _expire_flags(changed: set[int]) -> None:
+    """Records of this session whose flags were rewritten underneath it read them again when next used."""
+    if not changed:
+        return
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Observation) and obj.id in changed:
+            db.session.expire(obj, ["flag_rows"])
+
+
 def init_app(app: Flask) -> None:
     events.subscribe(BoundariesLoaded, on_boundaries_loaded)
+    events.subscribe(BoundariesLoaded, on_boundaries_loaded_recheck)  # after the placing: in this order

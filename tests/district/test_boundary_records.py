@@ -12,9 +12,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from app.audit.models import AuditLog
 from app.district import boundaries
 from app.district.loading import DistrictDataError, load_district
-from app.district.models import BoundaryLevel, Village
+from app.district.models import BoundaryLevel, BoundaryLoad, Village
 from app.district.services import township_at
 from app.extensions import db
 from app.geo.crs import wgs84_to_gcj02
@@ -271,3 +272,101 @@ def test_records_made_before_the_villages_get_theirs_when_they_are_loaded(
     # Its point is in a village of 500155001, but the surveyor named 500155002: no village then.
     after = api.get(f"/api/v1/observations/{other['id']}").get_json()
     assert (after["township_code"], after["village_code"]) == ("500155002", None)
+
+
+def _flags(api: Any, record: dict[str, Any]) -> list[str]:
+    return list(api.get(f"/api/v1/observations/{record['id']}").get_json()["flags"])
+
+
+def test_a_township_load_flags_the_records_it_disagrees_with_and_unflags_those_it_agrees_with(
+    app: Flask, api_as: Any, make_observation: Any
+) -> None:
+    """Polygons loaded with the two townships' codes swapped, then loaded right: each record is flagged by
+    what the polygons loaded now say, at the load, not at its next edit; the township it names stays."""
+    api = api_as("surveyor")
+    boundaries.load_boundaries(
+        geojson(feature("500155002", WEST), feature("500155001", EAST)),
+        "swapped.geojson",
+        level=BoundaryLevel.TOWNSHIP,
+    )
+    # Named 梁山街道 (001), point in the west square: the swapped polygons disagree, so it is flagged.
+    was_wrong = make_observation(api, township_code="500155001", latitude=30.65, longitude=107.75)
+    # Named 双桂街道 (002), point in the west square: the swapped polygons agree.
+    becomes_wrong = make_observation(api, township_code="500155002", latitude=30.66, longitude=107.76)
+    # Placed by its point (no township named): 002 now, and the right polygons will disagree with it.
+    placed = make_observation(api, township_code=None, latitude=30.64, longitude=107.74)
+    assert _flags(api, was_wrong) == ["township_mismatch"]
+    assert _flags(api, becomes_wrong) == [] and placed["township_code"] == "500155002"
+
+    report = boundaries.load_boundaries(
+        geojson(feature("500155001", WEST), feature("500155002", EAST)),
+        "right.geojson",
+        level=BoundaryLevel.TOWNSHIP,
+    )
+
+    assert _flags(api, was_wrong) == []
+    assert _flags(api, becomes_wrong) == ["township_mismatch"]
+    assert _flags(api, placed) == ["township_mismatch"]
+    for record, code in ((was_wrong, "500155001"), (becomes_wrong, "500155002"), (placed, "500155002")):
+        assert api.get(f"/api/v1/observations/{record['id']}").get_json()["township_code"] == code
+    [rechecked] = [p for p in report.warnings if p.kind == "rechecked"]
+    assert rechecked.message.startswith("2 records whose township these polygons disagree with")
+    assert "1 flagged before now agree" in rechecked.message
+    load_id = db.session.scalar(sa.select(BoundaryLoad.id).order_by(BoundaryLoad.id.desc()).limit(1))
+    audit = db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.action == "boundaries.load", AuditLog.entity_id == str(load_id))
+    ).one()
+    assert (audit.changes["flagged_records"], audit.changes["unflagged_records"]) == (2, 1)
+    # The flag rows are those a list filters by.
+    flagged = api.get("/api/v1/observations", query_string={"flag": "township_mismatch"}).get_json()
+    assert {r["id"] for r in flagged["items"]} == {becomes_wrong["id"], placed["id"]}
+
+
+def test_a_dry_run_a_rolled_back_load_or_the_same_townships_again_change_no_flag(
+    synthetic_townships: None, api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor")
+    wrong = make_observation(api, township_code="500155001", latitude=30.65, longitude=107.85)
+    right = make_observation(api, township_code="500155002", latitude=30.66, longitude=107.86)
+    swapped = geojson(feature("500155002", WEST), feature("500155001", EAST))
+    boundaries.load_boundaries(swapped, "s.geojson", level=BoundaryLevel.TOWNSHIP, dry_run=True)
+    assert (_flags(api, wrong), _flags(api, right)) == (["township_mismatch"], [])
+    # A load that is rolled back takes its flags with it: they are written in its unit of work.
+    nested = db.session.begin_nested()
+    report = boundaries.load_boundaries(swapped, "s.geojson", level=BoundaryLevel.TOWNSHIP)
+    assert next(p for p in report.warnings if p.kind == "rechecked").message.startswith("1 records")
+    nested.rollback()
+    assert (_flags(api, wrong), _flags(api, right)) == (["township_mismatch"], [])
+    again = boundaries.load_boundaries(
+        geojson(feature("500155001", WEST), feature("500155002", EAST)),
+        "t.geojson",
+        level=BoundaryLevel.TOWNSHIP,
+    )
+    assert not [p for p in again.warnings if p.kind == "rechecked"]
+    assert (_flags(api, wrong), _flags(api, right)) == (["township_mismatch"], [])
+
+
+def test_a_village_load_rechecks_the_village_mismatch_flag(
+    synthetic_townships: None, api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor")
+    codes = list(
+        db.session.scalars(
+            sa.select(Village.code).where(Village.code.startswith("500155001")).order_by(Village.code)
+        )
+    )[:9]
+    # Named the first village (the grid's south-west cell), made at the north-east cell's point.
+    record = make_observation(
+        api, township_code="500155001", village_code=codes[0], latitude=30.69, longitude=107.79
+    )
+    assert _flags(api, record) == []  # no village polygons yet
+    features = village_grid("500155001", 107.70, 30.60, 107.80, 30.70, 3, codes)
+    report = boundaries.load_boundaries(geojson(*features), "v.geojson", level=BoundaryLevel.VILLAGE)
+    assert _flags(api, record) == ["village_mismatch"]
+    rechecked = next(p for p in report.warnings if p.kind == "rechecked")
+    assert rechecked.message.startswith("1 records whose village")
+    # The grid again with its codes in reverse order: the first village's cell is now the north-east one.
+    features = village_grid("500155001", 107.70, 30.60, 107.80, 30.70, 3, codes[::-1])
+    boundaries.load_boundaries(geojson(*features), "v2.geojson", level=BoundaryLevel.VILLAGE)
+    after = api.get(f"/api/v1/observations/{record['id']}").get_json()
+    assert after["flags"] == [] and after["village_code"] == codes[0]
