@@ -12,12 +12,15 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from flask import Flask
 
+from app.audit.models import AuditLog
 from app.control.models import ControlOperation
 from app.extensions import db
 from app.observations.models import Observation
+from app.species.models import Species
 from tests.areas.shapes import square
 from tests.conftest import PADDY
 
@@ -90,3 +93,112 @@ def test_c0a1d6e50022_measures_stored_outlines_again_each_polygon_oriented(
     assert kept is not None
     assert kept.geometry_area_m2 == pytest.approx(20_000, rel=0.005)
     assert kept.area_m2 == 21_000  # typed by the surveyor: left as it is
+
+
+def _run(revision: str, step: str) -> None:
+    """A migration's upgrade or downgrade, as Alembic runs it, on the test's own connection."""
+    module = _migration(revision)
+    with Operations.context(MigrationContext.configure(db.session.connection())):
+        getattr(module, step)()
+    db.session.expire_all()
+
+
+def _as_stored_before_the_fix(record_id: int, **values: Any) -> None:
+    """Written through the app's session, so the audit log records it as it recorded the app's writes."""
+    record = db.session.get(Observation, record_id)
+    assert record is not None
+    for name, value in values.items():
+        setattr(record, name, value)
+    db.session.flush()
+
+
+def _severity(record: dict[str, Any]) -> int | None:
+    return db.session.get(Observation, record["id"]).severity  # type: ignore[union-attr]
+
+
+# Levels 1–5 of the area: up to 100 m², 1 000, 5 000, 10 000, above.
+AREA_RULE = {"metric": "area", "thresholds": [100, 1000, 5000, 10000], "scale": "crop_pest"}
+
+
+def test_c0a1d6e50024_derives_again_a_severity_derived_from_a_wrongly_measured_outline(
+    api_as: Any, make_observation: Any, species_id: Any
+) -> None:
+    """Outlines of 2 ha stored as 0.01 m², and a severity derived from that (level 1 of an area rule): after
+    c0a1d6e50022 corrected the area, c0a1d6e50024 derives the severity again (level 5). A severity that
+    cannot have come from the wrong area, or that a person chose by an edit, is left; the downgrade puts
+    the replaced one back."""
+    lat, lon = PADDY
+    one = square(lon, lat, 100)["coordinates"][0]
+    two = list(reversed(square(lon, lat, 100, east_m=300)["coordinates"][0]))  # traced clockwise
+    both = {"type": "MultiPolygon", "coordinates": [[one], [two]]}
+    wrong = {"geometry_area_m2": 0.01, "area_m2": 0.01}
+    api = api_as("surveyor")
+
+    def record(north_m: float, **changes: Any) -> dict[str, Any]:
+        values = {"area_m2": None, "geometry": both, "latitude": lat + north_m / 111_320, **changes}
+        return make_observation(api, **values)
+
+    derived = record(0)
+    _as_stored_before_the_fix(derived["id"], **wrong, severity=1)  # what the area rule gave 0.01 m²
+    entered = record(10)
+    _as_stored_before_the_fix(entered["id"], **wrong, severity=3)  # not what any rule gave 0.01 m²
+    chosen = record(20)
+    _as_stored_before_the_fix(chosen["id"], **wrong, severity=2)
+    _as_stored_before_the_fix(chosen["id"], severity=1)  # an edit of the severity alone: a person's
+    typed = record(30, area_m2=21_000)
+    _as_stored_before_the_fix(typed["id"], geometry_area_m2=0.01, severity=1)
+    measured_right = record(40, severity=1)  # made after the fix: its area was never wrong
+    cases = (derived, entered, chosen, typed, measured_right)
+    assert [_severity(r) for r in cases] == [1, 3, 1, 1, 1]
+
+    # 福寿螺's shipped rule reads the density: no severity of it came from the area.
+    assert _migration("c0a1d6e50024").rederive(db.session.connection()) == []
+    db.session.execute(
+        sa.update(Species).where(Species.id == species_id("pomacea-canaliculata")).values(severity=AREA_RULE)
+    )
+
+    _run("c0a1d6e50022", "upgrade")
+    assert db.session.get(Observation, derived["id"]).area_m2 == pytest.approx(20_000, rel=0.005)  # type: ignore[union-attr]
+    _run("c0a1d6e50024", "upgrade")
+
+    assert [_severity(r) for r in cases] == [5, 3, 1, 1, 1]
+    [audited] = db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.actor_label == "migration c0a1d6e50024")
+    ).all()
+    assert (audited.action, audited.entity_type, audited.entity_id) == (
+        "update",
+        "observations",
+        str(derived["id"]),
+    )
+    assert audited.changes == {"severity": [1, 5]}
+
+    _run("c0a1d6e50024", "downgrade")
+    assert [_severity(r) for r in cases] == [1, 3, 1, 1, 1]
+    [undone] = db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.actor_label == "migration c0a1d6e50024 downgrade")
+    ).all()
+    assert undone.changes == {"severity": [5, 1]}
+    # Upgraded again, the downgrade's own audit row is no person's choice: derived again.
+    _run("c0a1d6e50024", "upgrade")
+    assert [_severity(r) for r in cases] == [5, 3, 1, 1, 1]
+
+
+def test_c0a1d6e50024_downgrade_leaves_a_severity_changed_since(
+    api_as: Any, make_observation: Any, species_id: Any
+) -> None:
+    lat, lon = PADDY
+    one = square(lon, lat, 100)["coordinates"][0]
+    two = list(reversed(square(lon, lat, 100, east_m=300)["coordinates"][0]))
+    derived = make_observation(
+        api_as("surveyor"), area_m2=None, geometry={"type": "MultiPolygon", "coordinates": [[one], [two]]}
+    )
+    _as_stored_before_the_fix(derived["id"], geometry_area_m2=0.01, area_m2=0.01, severity=1)
+    db.session.execute(
+        sa.update(Species).where(Species.id == species_id("pomacea-canaliculata")).values(severity=AREA_RULE)
+    )
+    _run("c0a1d6e50022", "upgrade")
+    _run("c0a1d6e50024", "upgrade")
+    assert _severity(derived) == 5
+    _as_stored_before_the_fix(derived["id"], severity=4)  # edited by someone since
+    _run("c0a1d6e50024", "downgrade")
+    assert _severity(derived) == 4
