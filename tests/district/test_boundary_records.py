@@ -370,3 +370,27 @@ def test_a_village_load_rechecks_the_village_mismatch_flag(
     boundaries.load_boundaries(geojson(*features), "v2.geojson", level=BoundaryLevel.VILLAGE)
     after = api.get(f"/api/v1/observations/{record['id']}").get_json()
     assert after["flags"] == [] and after["village_code"] == codes[0]
+
+
+def test_the_flags_are_rechecked_by_statements_not_per_record(
+    app: Flask, api_as: Any, make_observation: Any, count_queries: Any
+) -> None:
+    """The district has ~100k records: the re-check reads them once and writes a chunk of ids per
+    statement, however many records it flags (no record loaded as an object, no INSERT per flag)."""
+    api = api_as("surveyor")
+    records = [
+        make_observation(api, township_code="500155001", latitude=30.65, longitude=107.81 + i / 100)
+        for i in range(6)
+    ]
+    with count_queries() as statements:
+        boundaries.load_boundaries(
+            geojson(feature("500155001", WEST), feature("500155002", EAST)),
+            "t.geojson",
+            level=BoundaryLevel.TOWNSHIP,
+        )
+    on_flags = [s for s in statements if "observation_flags" in s]
+    assert len(on_flags) == 2, on_flags  # the read, and one INSERT … SELECT for the six
+    assert (
+        on_flags[1].lstrip().upper().startswith("INSERT INTO OBSERVATION_FLAGS") and "SELECT" in on_flags[1]
+    )
+    assert all(_flags(api, r) == ["township_mismatch"] for r in records)
