@@ -42,6 +42,8 @@ def kind_labels() -> dict[str, str]:
         "gap": _("gap"),
         "outside": _("outside the district"),
         "district_outline": _("the district's outline"),
+        "placed": _("placed by their point"),
+        "rechecked": _("mismatch flags re-checked"),
     }
 
 

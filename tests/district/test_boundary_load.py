@@ -477,3 +477,17 @@ def test_synthetic_a_load_that_fails_half_way_leaves_the_previous(
     assert second.exit_code != 0 and len(calls) == 2
     assert _count(BoundaryLoad) == 1 and _count(Boundary) == 2
     assert boundaries.locator().township_at(107.75, 30.65) == "500155001"
+
+
+def test_admin_upload_reports_the_flags_it_rechecked_in_chinese(
+    web_as: Any, api_as: Any, make_observation: Any
+) -> None:
+    """A record named in 梁山街道 whose point the loaded polygons put in 双桂街道: the page's report (in
+    Chinese, the default) says it is now flagged, under a label of its own."""
+    make_observation(api_as("surveyor"), township_code="500155001", latitude=30.65, longitude=107.85)
+    loaded = _upload(web_as("admin"), TOWNSHIPS)
+    page = html.unescape(loaded.get_data(as_text=True))
+    assert loaded.status_code == 200 and "data-applied" in page
+    assert 'data-problem="rechecked"' in page
+    assert "重新核对不符标记" in page
+    assert "1 条记录所填的乡镇级单位与这些边界不符，已标记待复核；0 条此前标记的记录现与边界相符" in page
