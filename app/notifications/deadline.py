@@ -9,7 +9,7 @@ with an error; the channel then fails as for a dropped connection, and `expired`
 
 Hand-written: neither urllib nor smtplib has a time limit for a whole exchange, and a per-read timeout
 cannot express one (a read may take less than the timeout each time, forever). The watched sockets are
-duplicates of the channel's (`socket.dup`): shutting one down ends the connection for every descriptor
+duplicates of the channel's descriptors: shutting one down ends the connection for every descriptor
 of it, a TLS layer put over it later included, and the duplicate keeps its descriptor number from being
 reused by another connection while the timer may still fire.
 """
@@ -17,6 +17,7 @@ reused by another connection while the timer may still fire.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from types import TracebackType
@@ -53,7 +54,8 @@ class Deadline:
 
     def watch(self, sock: socket.socket) -> None:
         """Shut `sock` down when the time is up (at once if it is up already)."""
-        duplicate = sock.dup()
+        # A plain socket on a duplicate descriptor: an SSL socket (SMTPS's) has no dup() of its own.
+        duplicate = socket.socket(sock.family, sock.type, sock.proto, os.dup(sock.fileno()))
         with self._lock:
             if self._done:
                 duplicate.close()

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.notifications.channels import DeliveryError, Message
+from app.notifications.deadline import Deadline
 from app.notifications.mail import SmtpSettings, send_email
 from app.notifications.webhooks import (
     WECOM_MARKDOWN_MAX_BYTES,
@@ -275,6 +276,18 @@ def test_email_over_smtps(certificate: tuple[Path, Path]) -> None:
     with SmtpServer(implicit_tls=server_context(certificate)) as server:
         send_email(smtp_settings(server, use_ssl=True, ca_file=str(certificate[0])), TO, MESSAGE)
         assert server.messages[0].message["Subject"] == SUBJECT
+
+
+@pytest.mark.parametrize("tls", ["use_ssl", "use_tls"])
+def test_email_over_tls_within_a_deadline(certificate: tuple[Path, Path], tls: str) -> None:
+    """A delivery's deadline watches the connection's socket, an SMTPS one (already TLS) included."""
+    context = server_context(certificate)
+    server_tls = {"implicit_tls": context} if tls == "use_ssl" else {"starttls": context}
+    with SmtpServer(**server_tls) as server, Deadline(30) as deadline:
+        settings_ = smtp_settings(server, ca_file=str(certificate[0]), **{tls: True})
+        send_email(settings_, TO, MESSAGE, on_connect=deadline.watch)
+        assert server.messages[0].message["Subject"] == SUBJECT
+    assert not deadline.expired
 
 
 def test_starttls_demanded_but_not_offered_is_permanent(smtp_server: SmtpServer) -> None:
