@@ -1,8 +1,10 @@
 """Organizations and the bureau each unit reports to (`parent`), set by an admin.
 
 A township station, forest farm or wetland park's management names its bureau as `parent`; the
-bureau's census then covers it (app/census/scope.py). The parent must be a bureau (a forestry bureau or
-agriculture commission) and may not make a cycle (a unit above itself).
+bureau's census then covers it (app/census/scope.py). An organization is a bureau (a forestry bureau or
+agriculture commission, reporting to no other) or a unit that reports to one: so the parent must be a bureau
+with no parent of its own, a bureau and an organization with units under it get none, and none is its own
+parent (which leaves no cycle).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
-from app.accounts.models import Organization, OrganizationKind, Role, User
+from app.accounts.models import BUREAU_KINDS, Organization, OrganizationKind, Role, User
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 
@@ -69,28 +72,71 @@ def get_by_code(code: str) -> Organization:
     return organization
 
 
-def _parent(organization: Organization | None, code: str | None) -> Organization | None:
-    """The organization `code` names, checked as a parent for `organization` (None: a new one)."""
+def _units_under(organization: Organization) -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Organization)
+            .where(Organization.parent_id == organization.id)
+        )
+        or 0
+    )
+
+
+def _parent(
+    organization: Organization | None, code: str | None, kind: OrganizationKind
+) -> Organization | None:
+    """The organization `code` names, checked as the parent of `organization` (None: a new one) of
+    `kind` (docs/contract.md §2): a unit reports to a bureau, and a bureau to nobody. So the parent must
+    be a bureau (a forestry bureau or agriculture commission that reports to no other), a bureau
+    (`kind`) and an organization with units under it get no parent, and no organization is its own
+    parent. Together these leave no cycle and no bureau inside another's census."""
     if code is None:
         return None
     parent = db.session.scalar(sa.select(Organization).where(Organization.code == code))
     if parent is None:
         raise InvalidInput.field("parent", _("No organization has the code %(code)s.", code=code))
-    if not parent.is_bureau:
+    if organization is not None and parent.id == organization.id:
+        raise InvalidInput.field("parent", _("An organization cannot report to itself."))
+    if kind in BUREAU_KINDS:
+        raise InvalidInput.field(
+            "parent",
+            _(
+                "A bureau reports to no other bureau: giving it one would give that bureau's admins "
+                "this bureau's users, records and census."
+            ),
+        )
+    if not parent.is_bureau or parent.parent_id is not None:
         raise InvalidInput.field(
             "parent", _("%(name)s is not a bureau; a unit reports to a bureau.", name=parent.name)
         )
-    seen: set[int] = set()
-    above: Organization | None = parent
-    while above is not None and above.id not in seen:
-        if organization is not None and above.id == organization.id:
+    if organization is not None:
+        units = _units_under(organization)
+        if units:
             raise InvalidInput.field(
                 "parent",
-                _("%(name)s is under this organization already: that would be a cycle.", name=parent.name),
+                ngettext(
+                    "%(num)d unit reports to this organization: it is a bureau and reports to no other.",
+                    "%(num)d units report to this organization: it is a bureau and reports to no other.",
+                    units,
+                ),
             )
-        seen.add(above.id)
-        above = above.parent
     return parent
+
+
+def check_kind(organization: Organization, kind: OrganizationKind) -> None:
+    """Whether `organization` may become of `kind`: a bureau with units under it stays a bureau, and a
+    unit that reports to a bureau does not become one (a bureau reports to no other). InvalidInput
+    names `kind`."""
+    if kind == organization.kind:
+        return
+    if kind not in BUREAU_KINDS and organization.is_bureau and _units_under(organization):
+        raise InvalidInput.field("kind", _("Units report to this bureau; it stays a bureau."))
+    if kind in BUREAU_KINDS and organization.parent is not None:
+        raise InvalidInput.field(
+            "kind",
+            _("This unit reports to a bureau; a bureau reports to no other. Detach it (parent null) first."),
+        )
 
 
 def create_organization(
@@ -103,7 +149,7 @@ def create_organization(
         raise Conflict(
             _("An organization with the code %(code)s exists already.", code=code), {"code": [code]}
         )
-    organization = Organization(code=code, name=name, kind=kind, parent=_parent(None, parent))
+    organization = Organization(code=code, name=name, kind=kind, parent=_parent(None, parent, kind))
     db.session.add(organization)
     db.session.flush()
     return organization
@@ -115,18 +161,13 @@ def update_organization(
     """Change an organization's name, kind or parent (`parent` None: reports to no bureau). Raises
     PermissionDenied, InvalidInput naming `parent` or `kind` (a bureau with units under it stays one)."""
     _check_admin(actor)
+    kind = changes.get("kind", organization.kind)
     if "parent" in changes:
-        organization.parent = _parent(organization, changes["parent"])
-    if "kind" in changes and changes["kind"] != organization.kind:
-        has_units = db.session.scalar(
-            sa.select(sa.func.count()).where(Organization.parent_id == organization.id)
-        )
-        if has_units and changes["kind"] not in (
-            OrganizationKind.FORESTRY_BUREAU,
-            OrganizationKind.AGRICULTURE_COMMISSION,
-        ):
-            raise InvalidInput.field("kind", _("Units report to this bureau; it stays a bureau."))
-        organization.kind = changes["kind"]
+        parent = _parent(organization, changes["parent"], kind)
+        organization.parent = parent
+    if kind != organization.kind:
+        check_kind(organization, kind)
+        organization.kind = kind
     if "name" in changes:
         organization.name = changes["name"]
     db.session.flush()

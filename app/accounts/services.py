@@ -36,7 +36,7 @@ from app.accounts.models import (
     User,
     UserSession,
 )
-from app.accounts.organizations import acting_ids, acts_for
+from app.accounts.organizations import acting_ids, acts_for, check_kind
 from app.accounts.sessions import revoke_sessions
 from app.audit.services import record_event
 from app.db import loaded
@@ -81,7 +81,10 @@ def get_organization(code: str, *, field: str = "organization") -> Organization:
 
 
 def upsert_organization(*, code: str, name: str, kind: str) -> tuple[Organization, str]:
-    """Create or update an organization by code; returns it and "added", "changed" or "unchanged"."""
+    """Create or update an organization by code; returns it and "added", "changed" or "unchanged".
+    A new one reports to no bureau; a changed kind follows the rules of the API (`check_kind`: a bureau
+    with units under it stays one, a unit that reports to a bureau does not become one), else
+    InvalidInput naming `kind`."""
     org = db.session.scalar(sa.select(Organization).where(Organization.code == code))
     kind_value = OrganizationKind(kind)
     if org is None:
@@ -91,6 +94,7 @@ def upsert_organization(*, code: str, name: str, kind: str) -> tuple[Organizatio
         return org, "added"
     if (org.name, org.kind) == (name, kind_value):
         return org, "unchanged"
+    check_kind(org, kind_value)
     org.name, org.kind = name, kind_value
     return org, "changed"
 

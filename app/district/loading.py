@@ -28,6 +28,7 @@ from app.district.models import (
     TownshipKind,
     Village,
 )
+from app.errors import InvalidInput
 from app.extensions import db
 from app.refdata import Tally, apply_values
 
@@ -175,8 +176,11 @@ def load_district(directory: Path) -> LoadReport:
     else:
         report.district.count(apply_values(district, values))
 
-    for org in meta.get("organization", []):
-        _org, outcome = upsert_organization(code=org["code"], name=org["name"], kind=org["kind"])
+    for i, org in enumerate(meta.get("organization", []), 1):
+        try:
+            _org, outcome = upsert_organization(code=org["code"], name=org["name"], kind=org["kind"])
+        except InvalidInput as exc:
+            raise DistrictDataError([f"district.toml organization #{i} ({org['code']}): {exc}"]) from exc
         report.organizations.count(outcome)
 
     existing = {

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from app.accounts.models import Organization, OrganizationKind
 from app.district.loading import DistrictDataError, load_district
 from app.district.services import find_townships, get_district
+from app.extensions import db
 
 DISTRICT = Path(__file__).resolve().parents[2] / "districts" / "liangping"
 
@@ -80,3 +83,32 @@ def test_broken_district_files_are_refused(
     with pytest.raises(DistrictDataError) as excinfo:
         load_district(target)
     assert any(message in p for p in excinfo.value.problems), excinfo.value.problems
+
+
+def test_the_loader_keeps_bureaus_and_units_apart(tmp_path: Path) -> None:
+    """`flask district load` changes an organization's kind by the API's rules (docs/contract.md §2): a
+    unit that reports to a bureau does not become a bureau (that would put one bureau under the other),
+    and a bureau with units under it stays a bureau."""
+    forestry = db.session.scalar(sa.select(Organization).where(Organization.code == "forestry"))
+    db.session.add(
+        Organization(
+            code="ls-station", name="梁山林业站", kind=OrganizationKind.TOWNSHIP_STATION, parent=forestry
+        )
+    )
+    db.session.flush()
+    target = tmp_path / "d"
+    shutil.copytree(DISTRICT, target)
+    toml = target / "district.toml"
+    original = toml.read_text(encoding="utf-8")
+    toml.write_text(
+        original + '\n[[organization]]\ncode = "ls-station"\nname = "梁山林业局"\nkind = "forestry_bureau"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(DistrictDataError) as excinfo:
+        load_district(target)
+    assert any("organization #3 (ls-station)" in p for p in excinfo.value.problems), excinfo.value.problems
+
+    toml.write_text(original.replace('kind = "forestry_bureau"', 'kind = "other"', 1), encoding="utf-8")
+    with pytest.raises(DistrictDataError) as excinfo:
+        load_district(target)
+    assert any("organization #1 (forestry)" in p for p in excinfo.value.problems), excinfo.value.problems
