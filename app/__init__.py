@@ -73,6 +73,9 @@ def register_extensions(app: Flask) -> None:
     from app.surveys import handlers as survey_handlers
 
     survey_handlers.init_app(app)  # surveys checks the campaign of a record made for one
+    from app.census import handlers as census_handlers
+
+    census_handlers.init_app(app)  # the census keeps a unit that holds records with its bureau
 
 
 def register_api(app: Flask) -> None:

@@ -13,3 +13,14 @@ class UserLeft:
 
     user_id: int
     organization_id: int  # the organization they were in before the change
+
+
+@dataclass(frozen=True)
+class UnitMoving:
+    """An admin is about to change the bureau an organization reports to (its `parent`: to another
+    bureau, to none, or from none to one). A bureau's census is its organization tree as it is now, so
+    the move would change the figures the bureaus have already counted and signed for the records of
+    `organization_ids` (the organization and any unit under it). Handlers return how many records
+    those organizations hold (an int); any makes accounts refuse the move (docs/census.md)."""
+
+    organization_ids: tuple[int, ...]

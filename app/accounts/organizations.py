@@ -4,7 +4,8 @@ A township station, forest farm or wetland park's management names its bureau as
 bureau's census then covers it (app/census/scope.py). An organization is a bureau (a forestry bureau or
 agriculture commission, reporting to no other) or a unit that reports to one: so the parent must be a bureau
 with no parent of its own, a bureau and an organization with units under it get none, and none is its own
-parent (which leaves no cycle).
+parent (which leaves no cycle). A unit that holds records keeps its bureau: moving it would change the
+census figures both bureaus have signed (docs/census.md, "Moving a unit").
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from app import events
+from app.accounts.events import UnitMoving
 from app.accounts.models import BUREAU_KINDS, Organization, OrganizationKind, Role, User
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
@@ -124,6 +127,32 @@ def _parent(
     return parent
 
 
+def _check_move(organization: Organization, parent: Organization | None) -> None:
+    """A unit that holds records keeps the bureau it reports to (docs/census.md, "Moving a unit"): the
+    records it holds are in that bureau's census, counted and signed, and a move would take them out of
+    it (and into the other's) for every past period at once. A bureau that reports to another (which
+    earlier versions allowed) may always be detached: it should never have been inside that census."""
+    if parent is None and organization.is_bureau:
+        return
+    held = sum(
+        n for n in events.publish(UnitMoving(tuple(sorted(unit_ids(organization.id))))) if isinstance(n, int)
+    )
+    if held:
+        raise InvalidInput.field(
+            "parent",
+            ngettext(
+                "%(name)s holds %(num)d record (observations, control operations, re-inspections, "
+                "sites, survey routes and plots), counted in its bureau's census: the bureau it reports "
+                "to cannot change. Create a new unit under the other bureau for its future work instead.",
+                "%(name)s holds %(num)d records (observations, control operations, re-inspections, "
+                "sites, survey routes and plots), counted in its bureau's census: the bureau it reports "
+                "to cannot change. Create a new unit under the other bureau for its future work instead.",
+                held,
+                name=organization.name,
+            ),
+        )
+
+
 def check_kind(organization: Organization, kind: OrganizationKind) -> None:
     """Whether `organization` may become of `kind`: a bureau with units under it stays a bureau, and a
     unit that reports to a bureau does not become one (a bureau reports to no other). InvalidInput
@@ -164,7 +193,9 @@ def update_organization(
     kind = changes.get("kind", organization.kind)
     if "parent" in changes:
         parent = _parent(organization, changes["parent"], kind)
-        organization.parent = parent
+        if (parent.id if parent is not None else None) != organization.parent_id:
+            _check_move(organization, parent)
+            organization.parent = parent
     if kind != organization.kind:
         check_kind(organization, kind)
         organization.kind = kind
