@@ -175,7 +175,7 @@ def register_errors(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from app.accounts.cli import users_cli
+    from app.accounts.cli import organizations_cli, users_cli
     from app.demo.cli import demo_cli
     from app.district.cli import district_cli
     from app.exports.cli import exports_cli, imports_cli
@@ -186,6 +186,7 @@ def register_cli(app: Flask) -> None:
         species_cli,
         district_cli,
         users_cli,
+        organizations_cli,
         demo_cli,
         reminders_cli,
         scheduler_cli,

@@ -168,6 +168,23 @@ def check_kind(organization: Organization, kind: OrganizationKind) -> None:
         )
 
 
+def problems() -> list[str]:
+    """What is wrong with the organizations as stored (`flask organizations check`): a bureau
+    that reports to another, a unit whose parent is not a bureau. Earlier versions allowed the first;
+    they are reported, never rewritten, because detaching one changes the census an admin has signed."""
+    found: list[str] = []
+    organizations = {o.id: o for o in db.session.scalars(sa.select(Organization).order_by(Organization.code))}
+    for org in organizations.values():
+        parent = organizations.get(org.parent_id) if org.parent_id is not None else None
+        if parent is None:
+            continue
+        if org.is_bureau:
+            found.append(f"{org.code}: a bureau that reports to {parent.code}")
+        elif parent.id == org.id or not parent.is_bureau or parent.parent_id is not None:
+            found.append(f"{org.code}: reports to {parent.code}, which is not a bureau that reports to none")
+    return found
+
+
 def create_organization(
     *, actor: User | None, code: str, name: str, kind: OrganizationKind, parent: str | None = None
 ) -> Organization:

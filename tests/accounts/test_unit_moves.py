@@ -1,5 +1,7 @@
 """Moving a unit between bureaus (docs/census.md, "Moving a unit"): a bureau's census is its organization
-tree as it is now, so a unit that holds records keeps the bureau it reports to; one with none moves freely."""
+tree as it is now, so a unit that holds records keeps the bureau it reports to; one with none moves freely.
+An earlier version could put one bureau under the other; `flask organizations check` reports that, and the
+admin may detach it, records or not."""
 
 from __future__ import annotations
 
@@ -79,3 +81,25 @@ def test_a_unit_with_records_keeps_its_bureau_and_the_census_stays(
     assert same.status_code == 200, same.get_json()
     new_unit = {**STATION, "code": "ls-station", "name": "礼让镇林业站", "parent": "forestry"}
     assert admin.post("/api/v1/organizations", json=new_unit).status_code == 201
+
+
+def test_a_nested_bureau_from_an_earlier_version_is_reported_and_may_be_detached(
+    app: Any, api_as: Any, make_observation: Any
+) -> None:
+    admin = api_as("admin")
+    make_observation(api_as("surveyor", "agriculture"))
+    _org("agriculture").parent = _org("forestry")  # as an earlier version let an admin store it
+    db.session.commit()
+    nested = _census(admin, "forestry")
+
+    runner = app.test_cli_runner()
+    found = runner.invoke(args=["organizations", "check"])
+    assert found.exit_code == 1
+    assert "agriculture: a bureau that reports to forestry" in found.output
+    assert _org("agriculture").parent_id == _org("forestry").id  # reported, never rewritten
+
+    detached = admin.patch("/api/v1/organizations/agriculture", json={"parent": None})
+    assert detached.status_code == 200, detached.get_json()
+    assert _census(admin, "forestry") != nested  # the agriculture record leaves the forestry census
+    clean = runner.invoke(args=["organizations", "check"])
+    assert clean.exit_code == 0, clean.output
