@@ -142,11 +142,13 @@ def _check_move(organization: Organization, parent: Organization | None) -> None
             "parent",
             ngettext(
                 "%(name)s holds %(num)d record (observations, control operations, re-inspections, "
-                "sites, survey routes and plots), counted in its bureau's census: the bureau it reports "
-                "to cannot change. Create a new unit under the other bureau for its future work instead.",
+                "sites, survey campaigns, routes and plots), counted in its bureau's census: the bureau it "
+                "reports to cannot change. Create a new unit under the other bureau for its future work "
+                "instead.",
                 "%(name)s holds %(num)d records (observations, control operations, re-inspections, "
-                "sites, survey routes and plots), counted in its bureau's census: the bureau it reports "
-                "to cannot change. Create a new unit under the other bureau for its future work instead.",
+                "sites, survey campaigns, routes and plots), counted in its bureau's census: the bureau it "
+                "reports to cannot change. Create a new unit under the other bureau for its future work "
+                "instead.",
                 held,
                 name=organization.name,
             ),
