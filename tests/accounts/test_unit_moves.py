@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.accounts.models import Organization
+from app.accounts.models import Organization, OrganizationKind
 from app.census.handlers import records_held
 from app.census.scope import unit_ids
 from app.extensions import db
@@ -89,6 +89,14 @@ def test_a_nested_bureau_from_an_earlier_version_is_reported_and_may_be_detached
     admin = api_as("admin")
     make_observation(api_as("surveyor", "agriculture"))
     _org("agriculture").parent = _org("forestry")  # as an earlier version let an admin store it
+    db.session.add(
+        Organization(
+            code="ag-station",
+            name="礼让镇农技站",
+            kind=OrganizationKind.TOWNSHIP_STATION,
+            parent=_org("agriculture"),
+        )
+    )
     db.session.commit()
     nested = _census(admin, "forestry")
 
@@ -96,6 +104,7 @@ def test_a_nested_bureau_from_an_earlier_version_is_reported_and_may_be_detached
     found = runner.invoke(args=["organizations", "check"])
     assert found.exit_code == 1
     assert "agriculture: a bureau that reports to forestry" in found.output
+    assert "ag-station: reports to agriculture, which is not a bureau that reports to none" in found.output
     assert _org("agriculture").parent_id == _org("forestry").id  # reported, never rewritten
 
     detached = admin.patch("/api/v1/organizations/agriculture", json={"parent": None})
