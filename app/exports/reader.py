@@ -14,10 +14,17 @@ any row is read, so an import never half-runs on a workbook of the wrong shape. 
 (`Template.restricted_to`) to read only some sheets.
 
 Rows come back one at a time (read-only mode: memory stays flat), with the 合计 rows and blank rows
-skipped. Values are converted by the column's type where that is lossless and unambiguous
-(app/sheets/values.py: 是/否, Excel dates, numbers typed as text, the date forms people type); anything
-else is passed on as found, so that the import's validation can reject the row and name the cell
-(`SheetRow.cells`).
+skipped. A cell merged over several data rows (物种名称 福寿螺 over rows 5–9, a day's 调查日期) gives its
+value to every row it covers, in its column, as a person reading the sheet sees it; read-only mode does
+not read merges, so they come from the check made before parsing (`OpenWorkbook.merged_ranges`, the
+sheet's <mergeCells>, bounded like every element). A merge only ever fills down its first column: one
+across columns is not copied sideways, where which column it meant would be a guess. A merge that starts
+in or above the header row gives data rows nothing (its value is a heading, not data), and a row whose
+only values would come from merges is blank (a date merged past the last record makes no rows).
+
+Values are converted by the column's type where that is lossless and unambiguous (app/sheets/values.py:
+是/否, Excel dates, numbers typed as text, the date forms people type); anything else is passed on as
+found, so that the import's validation can reject the row and name the cell (`SheetRow.cells`).
 
 The workbook is untrusted: before openpyxl sees it, it is checked against `ReadLimits`
 (app/sheets/bounded.py). Sheets are then parsed lazily, so damage further in (a cut-off or malformed
@@ -34,17 +41,18 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from openpyxl import Workbook  # noqa: TID251 - app/exports is openpyxl's home
-from openpyxl.utils import get_column_letter  # noqa: TID251
+from openpyxl.utils import get_column_letter, range_boundaries  # noqa: TID251
 
 from app.exports.layouts import ColumnSpec, SheetSpec, Template, header_key
 from app.exports.workbook import TOTAL_LABEL, discard_unsaved, safe_text, start_table
 from app.sheets.bounded import (
     DAMAGE,
     MAX_UNCOMPRESSED_BYTES,
+    OpenWorkbook,
     ReaderError,
     ReadLimits,
     WorkbookTooLarge,
-    open_workbook,
+    open_checked,
 )
 from app.sheets.values import CONVERTERS, parse_datetime_text
 
@@ -83,6 +91,8 @@ class _Plan:
     worksheet: Any
     header_row: int
     positions: tuple[tuple[ColumnSpec, int, str], ...]  # column, 0-based index, column letter
+    # Cells merged over data rows in a template column: first row → (0-based column, last row).
+    merges: Mapping[int, tuple[tuple[int, int], ...]]
 
 
 def read_census(
@@ -106,9 +116,10 @@ def read_census(
     columns read as None.
     """
     limits = limits or ReadLimits(inflated_bytes=max_uncompressed_bytes)
-    workbook = open_workbook(source, limits)
+    opened = open_checked(source, limits)
+    workbook = opened.workbook
     try:
-        plans = _plan(workbook, template, required)
+        plans = _plan(opened, template, required)
     except DAMAGE as exc:
         workbook.close()
         raise ReaderError([f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})"]) from exc
@@ -119,8 +130,9 @@ def read_census(
 
 
 def _plan(
-    workbook: Any, template: Template, required: Mapping[str, Sequence[Sequence[str]]] | None
+    opened: OpenWorkbook, template: Template, required: Mapping[str, Sequence[Sequence[str]]] | None
 ) -> list[_Plan]:
+    workbook = opened.workbook
     by_title = {header_key(name): name for name in workbook.sheetnames}
     problems: list[str] = []
     missing_sheets: list[str] = []
@@ -161,7 +173,8 @@ def _plan(
             for column in sheet.columns
             if column.field in found
         )
-        plans.append(_Plan(sheet, worksheet, header_row, positions))
+        merges = _data_merges(opened.merged_ranges(worksheet), header_row, {i for _c, i, _l in positions})
+        plans.append(_Plan(sheet, worksheet, header_row, positions, merges))
     if problems:
         raise ReaderError(problems, missing_sheets=missing_sheets, missing_headers=missing_headers)
     return plans
@@ -194,6 +207,29 @@ def _find_headers(worksheet: Any, sheet: SheetSpec) -> tuple[int, dict[str, int]
     return best
 
 
+def _data_merges(
+    ranges: Iterable[str], header_row: int, columns: set[int]
+) -> dict[int, tuple[tuple[int, int], ...]]:
+    """The merges that fill data rows: those starting below the header row, over more than one row, whose
+    first column is a template column; by first row. A range that is no range is left out (the check
+    bounds how many there are, not what they say)."""
+    starts: dict[int, list[tuple[int, int]]] = {}
+    for ref in ranges:
+        try:
+            min_col, min_row, _max_col, max_row = range_boundaries(ref)
+        except (ValueError, TypeError):
+            continue
+        if min_col is None or min_row is None or max_row is None:
+            continue  # a whole row or column ("A:A"): not a cell people merged
+        if min_row > header_row and max_row > min_row and min_col - 1 in columns:
+            starts.setdefault(min_row, []).append((min_col - 1, max_row))
+    return {row: tuple(merges) for row, merges in starts.items()}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _rows(workbook: Any, plans: list[_Plan], tz: tzinfo | None) -> Iterator[SheetRow]:
     try:
         for plan in plans:
@@ -201,22 +237,30 @@ def _rows(workbook: Any, plans: list[_Plan], tz: tzinfo | None) -> Iterator[Shee
                 (column.field, index, letter, CONVERTERS[column.type])
                 for column, index, letter in plan.positions
             ]
+            # Column → (first row, last row, the value) of the merge covering it now.
+            merged: dict[int, tuple[int, int, Any]] = {}
             first_row = plan.header_row + 1
             for number, raw in enumerate(
                 plan.worksheet.iter_rows(min_row=first_row, values_only=True), first_row
             ):
+                for index, last_row in plan.merges.get(number, ()):
+                    merged[index] = (number, last_row, raw[index] if index < len(raw) else None)
                 if not raw or _is_total(raw):  # rows missing from the file come back empty: no work
                     continue
                 values: dict[str, Any] = {}
                 cells: dict[str, str] = {}
-                empty = True
+                empty = True  # of the row's own values: merges alone make no row
                 for field, index, letter, convert in converters:
                     value = raw[index] if index < len(raw) else None
-                    if isinstance(value, str) and not value.strip():
+                    if not _blank(value):
+                        empty = False
+                    cover = merged.get(index)
+                    if cover is not None and cover[0] < number <= cover[1]:
+                        value = cover[2]  # what the sheet shows here: the merged cell's value
+                    if _blank(value):
                         value = None
                     if value is not None:
                         value = convert(value, tz)
-                        empty = False
                     values[field] = value
                     cells[field] = f"{letter}{number}"
                 if not empty:

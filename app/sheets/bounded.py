@@ -5,7 +5,10 @@ objects (every shared string is held in memory at once; a row's cells too). So b
 workbook, `open_workbook` checks the archive against `ReadLimits`: its members' declared unpacked sizes
 (deflate or stored only), then every XML member is stream-parsed once (lxml iterparse, elements freed as
 they end, entities not resolved) counting cells, cells per row, shared strings and their characters, and
-the length of every text; the first limit passed raises WorkbookTooLarge naming it. Sheets are then
+the length of every text; the first limit passed raises WorkbookTooLarge naming it. The same pass keeps
+each sheet's merged ranges (`<mergeCells>`, after the sheet's rows), which openpyxl's read-only mode does
+not read: `OpenWorkbook.merged_ranges` gives them to a reader that wants a merged cell's value under every
+cell it covers, at no extra pass over the sheet. Sheets are then
 parsed lazily, so damage further in (a cut-off or malformed sheet) can only show while the rows are read:
 the reader catches `DAMAGE` there.
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Final
@@ -86,12 +90,33 @@ class ReadLimits:
 DAMAGE: Final = (zipfile.BadZipFile, zlib.error, EOFError, OSError, SyntaxError)
 
 
+@dataclass(frozen=True)
+class OpenWorkbook:
+    """A workbook opened read-only, with what the check found that openpyxl's read-only mode leaves out."""
+
+    workbook: Any  # openpyxl's read-only workbook; the caller closes it
+    # Archive member (the sheet's XML part) → its merged ranges ("A5:A9"), as written; bounded, as
+    # every <mergeCell> is an element counted against ReadLimits.other_elements.
+    merged: Mapping[str, tuple[str, ...]]
+
+    def merged_ranges(self, worksheet: Any) -> tuple[str, ...]:
+        """The merged ranges of one of the workbook's read-only worksheets ("A5:A9", …)."""
+        # openpyxl's ReadOnlyWorksheet opens its rows from the archive member `_worksheet_path` names,
+        # the same name the check read.
+        return self.merged.get(getattr(worksheet, "_worksheet_path", ""), ())
+
+
 def open_workbook(source: BinaryIO | Path, limits: ReadLimits) -> Any:
     """The workbook, opened read-only by openpyxl once its archive is within `limits`; the caller closes
     it. Raises ReaderError for what is not a readable .xlsx workbook, WorkbookTooLarge past a limit."""
+    return open_checked(source, limits).workbook
+
+
+def open_checked(source: BinaryIO | Path, limits: ReadLimits) -> OpenWorkbook:
+    """As `open_workbook`, with the merged ranges of every sheet the check found."""
     try:
         with zipfile.ZipFile(source) as archive:  # leaves a file object it was given open
-            _check_archive(archive, limits)
+            merged = _check_archive(archive, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
         raise ReaderError(
             [f"not an .xlsx workbook (an old .xls must be saved as .xlsx first; it is not a zip: {exc})"],
@@ -100,7 +125,7 @@ def open_workbook(source: BinaryIO | Path, limits: ReadLimits) -> Any:
     if not isinstance(source, Path):
         source.seek(0)
     try:
-        return load_workbook(source, read_only=True, data_only=True)
+        return OpenWorkbook(load_workbook(source, read_only=True, data_only=True), merged)
     except (InvalidFileException, KeyError, ValueError, TypeError, *DAMAGE) as exc:
         raise ReaderError([f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})"]) from exc
 
@@ -110,11 +135,12 @@ _BOM: Final = b"\xef\xbb\xbf"
 _READ_CHUNK: Final = 64 * 1024
 
 
-def _check_archive(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
+def _check_archive(archive: zipfile.ZipFile, limits: ReadLimits) -> dict[str, tuple[str, ...]]:
     """Refuse, before openpyxl parses anything, a workbook that would take more memory than `limits`
     allow: by the members' declared sizes (zipfile never unpacks more than a member declares), then by
     stream-parsing every XML member once. Parts are found by content, not by name, since a workbook's
-    [Content_Types].xml may give its shared strings or sheets any name."""
+    [Content_Types].xml may give its shared strings or sheets any name. Returns the merged ranges found,
+    by member."""
     infos = archive.infolist()
     for info in infos:
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
@@ -130,6 +156,7 @@ def _check_archive(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
         problem = f"the workbook would unpack to {unpacked:,} bytes, more than the {allowed:,} allowed"
         raise WorkbookTooLarge("inflated_bytes", limits.inflated_bytes, unpacked, problem)
     counts = _Counts()
+    merged: dict[str, tuple[str, ...]] = {}
     for info in infos:
         if info.is_dir():
             continue
@@ -137,7 +164,10 @@ def _check_archive(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
             head = member.read(64)
             if not _XML_START.match(head.removeprefix(_BOM)):
                 continue  # pictures and other binary parts: openpyxl's read-only mode leaves them be
-            _scan_xml(_Prefixed(head, member), counts, limits, info.filename)
+            ranges = _scan_xml(_Prefixed(head, member), counts, limits, info.filename)
+        if ranges:
+            merged[info.filename] = tuple(ranges)
+    return merged
 
 
 @dataclass
@@ -175,10 +205,12 @@ _STREAMED: Final = frozenset(
 )
 
 
-def _scan_xml(stream: _Prefixed, counts: _Counts, limits: ReadLimits, where: str) -> None:
+def _scan_xml(stream: _Prefixed, counts: _Counts, limits: ReadLimits, where: str) -> list[str]:
     """Count what one XML part holds, element by element, freeing each as it ends (so a row of a million
-    cells costs no more memory than one cell); raise WorkbookTooLarge at the first limit passed."""
+    cells costs no more memory than one cell); raise WorkbookTooLarge at the first limit passed. Returns
+    the part's merged ranges (the `ref` of each <mergeCell> in <mergeCells>), each counted as an element."""
     row_cells = 0
+    merged: list[str] = []
     parser = etree.iterparse(
         stream,
         events=("end",),
@@ -217,6 +249,10 @@ def _scan_xml(stream: _Prefixed, counts: _Counts, limits: ReadLimits, where: str
             elif name not in _STREAMED and not (parent is not None and str(parent.tag).endswith("}rPr")):
                 counts.other += 1
                 _check("elements", limits.other_elements, counts.other, "elements besides cells", where)
+                if name == "mergeCell" and parent is not None and str(parent.tag).endswith("}mergeCells"):
+                    ref = element.get("ref")
+                    if ref:
+                        merged.append(ref[: limits.text_length])
             # Free what has been counted: the element's content and the siblings before it.
             element.clear(keep_tail=False)
             if parent is not None:
@@ -224,3 +260,4 @@ def _scan_xml(stream: _Prefixed, counts: _Counts, limits: ReadLimits, where: str
                     del parent[0]
     except etree.XMLSyntaxError as exc:
         raise ReaderError([f"{where!r} is not well-formed XML ({exc})"]) from exc
+    return merged

@@ -1,0 +1,136 @@
+"""Legacy workbooks shaped by hand: cells merged over several rows read as a person reads them."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import openpyxl  # noqa: TID251 -- tests build the workbooks people bring
+import sqlalchemy as sa
+
+from app.exports import imports
+from app.extensions import db
+from app.observations.models import Observation
+from tests.conftest import PADDY
+
+LAT, LON = PADDY
+SHANGHAI = timezone(timedelta(hours=8))
+# A bureau's own form, its title in row 1 and its headers in row 2: data from row 3.
+HEADERS = ["序号", "物种名称", "调查日期", "乡镇（街道）", "经度", "纬度", "发生面积（亩）", "调查人", "备注"]
+B, C, D, E, G = 2, 3, 4, 5, 7  # columns of 物种名称, 调查日期, 乡镇（街道）, 经度, 发生面积（亩）
+
+
+def _row(number: int, species: str | None, when: Any, **changes: Any) -> list[Any]:
+    values = {
+        "序号": number,
+        "物种名称": species,
+        "调查日期": when,
+        "乡镇（街道）": "梁山街道",
+        "经度": LON + number * 0.001,  # each row its own site
+        "纬度": LAT,
+        "发生面积（亩）": 1.5,
+        "调查人": None,
+        "备注": f"并{number}行",
+        **changes,
+    }
+    return [values[header] for header in HEADERS]
+
+
+def _workbook(rows: list[list[Any]], merges: list[str], headers: list[str] = HEADERS) -> io.BytesIO:
+    """The rows under a title row and the headers, then the cells merged as Excel merges them: the
+    cells under a merge are emptied, only its first cell keeps a value."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "调查记录"
+    sheet.append(["梁平区外来入侵物种普查登记表"])
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    for ref in merges:
+        sheet.merge_cells(ref)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def _records() -> dict[str, Observation]:
+    query = sa.select(Observation).where(Observation.notes.like("并%行"))
+    return {o.notes: o for o in db.session.scalars(query)}
+
+
+def test_cells_merged_over_rows_give_every_row_their_value(make_user: Any, species_id: Any) -> None:
+    """福寿螺 merged over three rows and 水花生 over two; one day's date merged over the first four rows
+    (of two species), another's over the last one; every row is a record with the values it shows."""
+    admin = make_user("bureau_admin", "agriculture")
+    day = datetime(2025, 8, 19, 9, 30)  # noqa: DTZ001 -- a date cell, as Excel keeps it
+    rows = [
+        _row(1, "福寿螺", day),
+        _row(2, None, None),
+        _row(3, None, None),
+        _row(4, "水花生", None),
+        _row(5, None, "2025/8/20"),
+    ]
+    merges = ["B3:B5", "B6:B7", "C3:C6"]
+
+    report = imports.import_census(_workbook(rows, merges), actor=admin, bureau="agriculture")
+
+    assert (report.imported, report.rejected) == (5, 0), report.rows
+    records = _records()
+    snail, weed = species_id("pomacea-canaliculata"), species_id("alternanthera-philoxeroides")
+    assert [records[f"并{n}行"].species_id for n in range(1, 6)] == [snail, snail, snail, weed, weed]
+    local = [records[f"并{n}行"].observed_at.astimezone(SHANGHAI).replace(tzinfo=None) for n in range(1, 6)]
+    assert local[:4] == [day] * 4
+    assert local[4] == datetime(2025, 8, 20)  # noqa: DTZ001
+
+    again = imports.import_census(_workbook(rows, merges), actor=admin, bureau="agriculture")
+    assert (again.imported, again.unchanged, again.rejected) == (0, 5, 0), again.rows
+
+
+def test_a_merge_past_the_last_record_makes_no_rows_and_one_from_the_header_gives_no_value(
+    make_user: Any,
+) -> None:
+    """A date merged on down over empty rows below the records is no record; a 物种名称 header merged
+    down over the first data row gives that row no species (a heading is not data): it is refused,
+    naming its cell, while the next rows import."""
+    admin = make_user("bureau_admin", "agriculture")
+    rows = [
+        _row(1, None, "2025/8/19"),
+        _row(2, "福寿螺", None),
+        _row(3, "福寿螺", None),
+        [None] * len(HEADERS),
+        [None] * len(HEADERS),
+    ]
+    merges = ["B2:B3", "C3:C7"]
+
+    report = imports.import_census(_workbook(rows, merges), actor=admin, bureau="agriculture")
+
+    outcome = {row: (status, reason, cell) for _sheet, row, status, reason, cell in report.rows}
+    assert sorted(outcome) == [3, 4, 5], report.rows  # rows 6 and 7 hold only the merged date
+    assert outcome[3] == ("rejected", "未知物种。", "B3")
+    assert outcome[4][0] == outcome[5][0] == "imported"
+    records = _records()
+    assert {r.observed_at.astimezone(SHANGHAI).date() for r in records.values()} == {
+        datetime(2025, 8, 19).date()  # noqa: DTZ001
+    }
+
+
+def test_merges_across_columns_keep_the_header_and_are_not_copied_sideways(make_user: Any) -> None:
+    """The title merged over the whole width and 备注 merged over two header cells read as
+    before; a 乡镇 value merged over the 经度 cell beside it does not become the longitude."""
+    admin = make_user("bureau_admin", "agriculture")
+    headers = [*HEADERS, None]  # 备注 spans its own column and this one
+    rows = [
+        [*_row(1, "福寿螺", "2025/8/19", **{"发生面积（亩）": 3}), None],
+        [*_row(2, "福寿螺", "2025/8/19", **{"经度": None}), None],
+    ]
+    merges = ["A1:J1", "I2:J2", "D4:E4"]
+
+    report = imports.import_census(_workbook(rows, merges, headers), actor=admin, bureau="agriculture")
+
+    outcome = {row: (status, reason, cell) for _sheet, row, status, reason, cell in report.rows}
+    assert outcome[3][0] == "imported", report.rows
+    assert outcome[4] == ("rejected", "经度: 为必填项。", "E4")
+    record = _records()["并1行"]
+    assert record.area_m2 == 2000  # 3 亩
