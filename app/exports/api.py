@@ -206,11 +206,23 @@ class ImportRowSchema(ma.Schema):
     cell = ma.fields.String(allow_none=True)
 
 
+class IgnoredColumnSchema(ma.Schema):
+    sheet = ma.fields.String()
+    column = ma.fields.String(metadata={"description": "its letter (H)"})
+    header = ma.fields.String(allow_none=True, metadata={"description": "its header; null: it has none"})
+    cell = ma.fields.String(metadata={"description": "its header's cell, or (no header) its first value's"})
+    reason = ma.fields.String()
+
+
 class ImportResultSchema(ma.Schema):
     imported = ma.fields.Integer()
     unchanged = ma.fields.Integer(metadata={"description": "rows imported before (nothing new created)"})
     rejected = ma.fields.Integer()
     rows = ma.fields.List(ma.fields.Nested(ImportRowSchema))
+    ignored_columns = ma.fields.List(
+        ma.fields.Nested(IgnoredColumnSchema),
+        metadata={"description": "the workbook's columns not imported (not in the template), each named"},
+    )
 
 
 @blp.route("/imports")
@@ -222,10 +234,11 @@ class Imports(MethodView):
     def post(self, files: dict[str, Any], query: dict[str, Any]) -> Any:
         """Import a legacy census workbook (bureau admins); each row is checked as the API checks it
 
-        Re-importing the same workbook creates nothing new. `?report=xlsx` answers with the row
-        report workbook instead of JSON. An upload holds at most IAS_IMPORT_MAX_ROWS data rows (3 000
-        unless configured): it is imported while the request waits. Larger workbooks are imported with
-        `flask imports census FILE`.
+        Re-importing the same workbook creates nothing new. Every column not imported (its header is
+        not the template's, or it has none) is named in `ignored_columns`. `?report=xlsx` answers with
+        the row report workbook instead of JSON (the columns not imported first). An upload holds at
+        most IAS_IMPORT_MAX_ROWS data rows (3 000 unless configured): it is imported while the request
+        waits. Larger workbooks are imported with `flask imports census FILE`.
         """
         upload = files["file"]
         # A refusal is a 4xx answer: the unit of work then drops the rows imported before the reader gave up.
@@ -237,7 +250,7 @@ class Imports(MethodView):
         )
         if query["report"] == "xlsx":
             buffer = io.BytesIO()
-            write_row_report(buffer, result.rows)
+            write_row_report(buffer, result.report_rows())
             buffer.seek(0)
             return send_file(
                 buffer,
@@ -252,5 +265,9 @@ class Imports(MethodView):
             "rows": [
                 {"sheet": sheet, "row": row, "status": status, "reason": reason, "cell": cell}
                 for sheet, row, status, reason, cell in result.rows
+            ],
+            "ignored_columns": [
+                {"sheet": c.sheet, "column": c.column, "header": c.header, "cell": c.cell, "reason": c.reason}
+                for c in result.ignored
             ],
         }

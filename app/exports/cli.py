@@ -83,8 +83,10 @@ def import_command(file: Path, bureau: str, username: str | None, report: Path |
             raise click.ClickException(str(exc)) from exc
         record_event("census_imported", "exports", None, {"file": file.name, "imported": result.imported})
     if report:
-        write_row_report(report, result.rows)
+        write_row_report(report, result.report_rows())
     click.echo(f"imported: {result.imported}, already there: {result.unchanged}, rejected: {result.rejected}")
+    for column in result.ignored:
+        click.echo(f"  {column.sheet} column {column.column} ({column.cell}) not imported: {column.reason}")
     for sheet, row, status, reason, cell in result.rows:
         if status == "rejected":
             click.echo(f"  {sheet} row {row} ({cell or '-'}): {reason}")

@@ -15,8 +15,9 @@ Records belong to the bureau the workbook is imported for. A row's 调查人 is 
 when exactly one colleague of that name records in that bureau or a unit under it (a township station's
 technician; surveyors, supervisors, bureau admins; not verifiers, who would then review their own
 records); otherwise the record is the importer's, the name is kept on it (`legacy_surveyor`), and the
-row report says so. Reasons are in the reader's
-language (Chinese unless the request asks otherwise).
+row report says so. A column the template does not know is not imported, but never silently: the report
+names each (`ImportReport.ignored`: header and letter, or the first value of a column without a header).
+Reasons are in the reader's language (Chinese unless the request asks otherwise).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import itertools
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,7 +44,7 @@ from app.control.schemas import ControlOperationCreateArgs
 from app.errors import Conflict, InvalidInput, PermissionDenied, ServiceError, TooLarge
 from app.exports.labels import position_source_code
 from app.exports.layouts import SheetSpec, load_template
-from app.exports.reader import ReadLimits, SheetRow, read_census
+from app.exports.reader import CensusRows, IgnoredColumn, ReadLimits, SheetRow, read_census
 from app.extensions import db
 from app.observations.create import create_observation
 from app.observations.schemas import ObservationCreateArgs
@@ -101,6 +101,18 @@ OPERATION_CELLS = {
 }
 
 
+@dataclass(frozen=True)
+class ColumnNotImported:
+    """A column of the workbook the import did not read, and why, in the reader's language."""
+
+    sheet: str  # the sheet's title
+    column: str  # its letter
+    header: str | None  # its header's text (None: it has none)
+    cell: str  # its header's cell, or (no header) its first cell with a value
+    row: int  # the row of `cell`
+    reason: str
+
+
 @dataclass
 class ImportReport:
     imported: int = 0
@@ -108,6 +120,41 @@ class ImportReport:
     rejected: int = 0
     # (sheet title, row number, status, reason, cell) for the row report workbook.
     rows: list[tuple[str, int | None, str, str | None, str | None]] = field(default_factory=list)
+    # The columns not imported: nothing a user entered is dropped without a word (docs/contract.md §3.3).
+    ignored: list[ColumnNotImported] = field(default_factory=list)
+
+    def report_rows(self) -> list[tuple[str, int | None, str, str | None, str | None]]:
+        """The row report's lines: each column not imported (status "ignored", at its cell), then the rows."""
+        columns = [(c.sheet, c.row, "ignored", c.reason, c.cell) for c in self.ignored]
+        return [*columns, *self.rows]
+
+
+def _not_imported(column: IgnoredColumn) -> ColumnNotImported:
+    """What the report says of a column the reader did not read."""
+    if column.header is None:
+        reason = _(
+            "Column %(column)s has no header: its values (from %(cell)s on) were not imported.",
+            column=column.letter,
+            cell=column.cell,
+        )
+    elif column.under is not None:
+        reason = _(
+            "Column %(column)s has no header of its own, only %(header)s merged over it from column "
+            "%(first)s, which alone is read: its values (from %(cell)s on) were not imported.",
+            column=column.letter,
+            header=column.header,
+            first=column.under,
+            cell=column.cell,
+        )
+    else:
+        reason = _(
+            "Column %(column)s, %(header)s, is not a column the import knows: its values were not imported.",
+            column=column.letter,
+            header=column.header,
+        )
+    return ColumnNotImported(
+        column.sheet_title, column.letter, column.header, column.cell, column.row, reason
+    )
 
 
 class RowRejected(Exception):
@@ -435,7 +482,8 @@ def import_census(
     titles = {sheet.key: sheet.title for sheet in template.sheets}
     importer = Importer(actor, organization, {sheet.key: _headers(sheet) for sheet in template.sheets})
     report = ImportReport()
-    for row in _rows(source, template, limits):
+    rows = _rows(source, template, limits)
+    for row in rows:
         handler = importer.observation if row.sheet_key == "observations" else importer.operation
         try:
             created, note = handler(row)
@@ -449,6 +497,7 @@ def import_census(
             report.unchanged += 1
             note = " ".join(filter(None, [_("imported before; nothing new created"), note]))
         report.rows.append((titles[row.sheet_key], row.row_number, "imported", note, None))
+    report.ignored = [_not_imported(column) for column in rows.ignored]
     return report
 
 
@@ -456,8 +505,8 @@ def _headers(sheet: SheetSpec) -> dict[str, str]:
     return {column.field: column.header for column in sheet.columns}
 
 
-def _rows(source: BinaryIO | Path, template: Any, limits: ReadLimits | None) -> Iterator[SheetRow]:
-    yield from read_census(source, template, tz=local_zone(), limits=limits, required=REQUIRED_COLUMNS)
+def _rows(source: BinaryIO | Path, template: Any, limits: ReadLimits | None) -> CensusRows:
+    return read_census(source, template, tz=local_zone(), limits=limits, required=REQUIRED_COLUMNS)
 
 
 def _refuse_over(source: BinaryIO | Path, template: Any, max_rows: int, limits: ReadLimits | None) -> None:

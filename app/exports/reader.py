@@ -2,10 +2,14 @@
 
 A legacy workbook is matched to a template (the bureau's, or one written for the legacy form): each
 template sheet is found by its title and each column by its header text, so column order does not
-matter and extra columns are ignored. Titles and headers compare blind to full-width/half-width forms
-and to spaces and line breaks (`layouts.header_key`), since hand-made forms differ in exactly those.
+matter; extra columns are not read (see below). Titles and headers compare blind to full-width/half-width
+forms and to spaces and line breaks (`layouts.header_key`), since hand-made forms differ in exactly those.
 The header row is the one among the first rows that names the most template headers, so a title row
 above the table does not get in the way.
+
+Columns the template does not know are not read, but never silently: `CensusRows.ignored` names each
+(its header and letter), and a column without a header that holds values (one under a header merged over
+it and its neighbour included) once the rows are read, so the caller can say what was not imported.
 
 Every template sheet and every template header must be there unless the caller says which columns it
 needs (`required`: per sheet, groups of fields of which one must be there, as a legacy form without the
@@ -34,6 +38,7 @@ it did with earlier rows.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -59,6 +64,8 @@ from app.sheets.values import CONVERTERS, parse_datetime_text
 __all__ = [
     "MAX_UNCOMPRESSED_BYTES",
     "REPORT_STATUSES",
+    "CensusRows",
+    "IgnoredColumn",
     "ReadLimits",
     "ReaderError",
     "SheetRow",
@@ -69,12 +76,13 @@ __all__ = [
 ]
 
 HEADER_SEARCH_ROWS: Final = 10  # how far down a header row is looked for
+_MAX_COLUMNS: Final = 16_384  # Excel's limit
 # First cells that mark a row of totals, not data.
 _TOTAL_LABELS = frozenset(header_key(label) for label in (TOTAL_LABEL, "总计", "小计"))
 
 REPORT_TITLE: Final = "导入结果"
 REPORT_COLUMNS: Final = (("工作表", 16.0), ("行号", 8.0), ("结果", 10.0), ("原因", 60.0), ("单元格", 10.0))
-REPORT_STATUSES: Final = {"imported": "已导入", "rejected": "已拒绝"}
+REPORT_STATUSES: Final = {"imported": "已导入", "rejected": "已拒绝", "ignored": "未导入的列"}
 
 
 @dataclass(frozen=True)
@@ -86,11 +94,30 @@ class SheetRow:
 
 
 @dataclass(frozen=True)
+class IgnoredColumn:
+    """A column of a template sheet's table that the template does not know: its values are not read."""
+
+    sheet_key: str
+    sheet_title: str
+    index: int  # 0-based
+    letter: str  # "H"
+    header: str | None  # its header's text; None for a column without one
+    cell: str  # its header's cell ("H2"); for a column without a header, its first cell with a value
+    row: int  # the row of `cell`
+    # For a column without a header of its own under a header merged over it: the letter of the merged
+    # header's first column (the one read, when it is a template column), `header` being that header.
+    under: str | None = None
+
+
+@dataclass(frozen=True)
 class _Plan:
     sheet: SheetSpec
     worksheet: Any
     header_row: int
     positions: tuple[tuple[ColumnSpec, int, str], ...]  # column, 0-based index, column letter
+    ignored: tuple[IgnoredColumn, ...]  # the columns with a header the template does not know
+    # Header cells merged across columns: (first column, last column, text, first letter), in order.
+    under_merged: tuple[tuple[int, int, str, str], ...]
     # Cells merged over data rows in a template column: first row → (0-based column, last row).
     merges: Mapping[int, tuple[tuple[int, int], ...]]
 
@@ -103,8 +130,9 @@ def read_census(
     max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
     limits: ReadLimits | None = None,
     required: Mapping[str, Sequence[Sequence[str]]] | None = None,
-) -> Iterator[SheetRow]:
-    """The data rows of every template sheet in the workbook, sheet by sheet in the template's order.
+) -> CensusRows:
+    """The data rows of every template sheet in the workbook, sheet by sheet in the template's order;
+    then (`ignored`) the columns of those sheets it did not read.
 
     Datetimes come back naive (Excel has no zones) unless `tz` is given, which is then attached: pass
     the district's zone to get back what was exported. Raises ReaderError, before yielding anything,
@@ -126,7 +154,7 @@ def read_census(
     except BaseException:
         workbook.close()
         raise
-    return _rows(workbook, plans, tz)
+    return CensusRows(workbook, plans, tz)
 
 
 def _plan(
@@ -151,7 +179,7 @@ def _plan(
         # Some programs declare a wrong size (often "A1"); read-only mode would believe it and drop
         # rows and columns, so every row is read as it is.
         worksheet.reset_dimensions()
-        header_row, found, duplicates = _find_headers(worksheet, sheet)
+        header_row, found, duplicates, header_values = _find_headers(worksheet, sheet)
         if required is None:
             missing = [column.header for column in sheet.columns if column.field not in found]
         else:
@@ -173,17 +201,31 @@ def _plan(
             for column in sheet.columns
             if column.field in found
         )
-        merges = _data_merges(opened.merged_ranges(worksheet), header_row, {i for _c, i, _l in positions})
-        plans.append(_Plan(sheet, worksheet, header_row, positions, merges))
+        ranges = opened.merged_ranges(worksheet)
+        known = {index for _column, index, _letter in positions}
+        ignored = tuple(
+            IgnoredColumn(
+                sheet.key, sheet.title, index, letter, str(value).strip(), f"{letter}{header_row}", header_row
+            )
+            for index, value in enumerate(header_values)
+            if index not in known and not _blank(value)
+            for letter in (get_column_letter(index + 1),)
+        )
+        under_merged = _under_merged_headers(ranges, header_row, header_values)
+        merges = _data_merges(ranges, header_row, known)
+        plans.append(_Plan(sheet, worksheet, header_row, positions, ignored, under_merged, merges))
     if problems:
         raise ReaderError(problems, missing_sheets=missing_sheets, missing_headers=missing_headers)
     return plans
 
 
-def _find_headers(worksheet: Any, sheet: SheetSpec) -> tuple[int, dict[str, int], dict[str, list[str]]]:
-    """The header row (1-based), each field's column index in it, and template headers found twice."""
+def _find_headers(
+    worksheet: Any, sheet: SheetSpec
+) -> tuple[int, dict[str, int], dict[str, list[str]], tuple[Any, ...]]:
+    """The header row (1-based), each field's column index in it, template headers found twice, and the
+    header row's values."""
     wanted = {header_key(column.header): column for column in sheet.columns}
-    best: tuple[int, dict[str, int], dict[str, list[str]]] = (1, {}, {})
+    best: tuple[int, dict[str, int], dict[str, list[str]], tuple[Any, ...]] = (1, {}, {}, ())
     for number, values in enumerate(
         worksheet.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS, values_only=True), 1
     ):
@@ -203,8 +245,39 @@ def _find_headers(worksheet: Any, sheet: SheetSpec) -> tuple[int, dict[str, int]
                 continue
             found[column.field] = index
         if len(found) > len(best[1]):
-            best = (number, found, duplicates)
+            best = (number, found, duplicates, tuple(values))
     return best
+
+
+def _under_merged_headers(
+    ranges: Iterable[str], header_row: int, header_values: tuple[Any, ...]
+) -> tuple[tuple[int, int, str, str], ...]:
+    """The header cells merged across columns in the header row, as (first column, last column (1-based),
+    the header's text, its first column's letter), by first column: one each (Excel's merges do not
+    overlap; a workbook's that do count once), so a lookup stays cheap whatever the workbook says."""
+    by_first: dict[int, tuple[int, int, str, str]] = {}
+    for ref in ranges:
+        try:
+            min_col, min_row, max_col, max_row = range_boundaries(ref)
+        except (ValueError, TypeError):
+            continue
+        if min_col is None or max_col is None or min_row != header_row or max_row is None:
+            continue
+        anchor = header_values[min_col - 1] if min_col - 1 < len(header_values) else None
+        if max_col > min_col and not _blank(anchor):
+            by_first[min_col] = (min_col, max_col, str(anchor).strip(), get_column_letter(min_col))
+    return tuple(by_first[first] for first in sorted(by_first))
+
+
+def _merged_header(plan: _Plan, index: int) -> tuple[str | None, str | None]:
+    """The merged header over a column beside its first (0-based `index`): (text, first letter)."""
+    column = index + 1
+    at = bisect.bisect_right(plan.under_merged, (column, _MAX_COLUMNS + 1)) - 1
+    if at >= 0:
+        first, last, text, letter = plan.under_merged[at]
+        if first < column <= last:
+            return text, letter
+    return None, None
 
 
 def _data_merges(
@@ -226,13 +299,53 @@ def _data_merges(
     return {row: tuple(merges) for row, merges in starts.items()}
 
 
+def _watch(
+    plan: _Plan, number: int, raw: tuple[Any, ...], read: set[int], ignored: list[IgnoredColumn]
+) -> None:
+    """Name the columns without a header (not read) where this row has a value, each once."""
+    for index, value in enumerate(raw):
+        if index in read or _blank(value):
+            continue
+        read.add(index)
+        letter = get_column_letter(index + 1)
+        header, under = _merged_header(plan, index)
+        ignored.append(
+            IgnoredColumn(
+                plan.sheet.key, plan.sheet.title, index, letter, header, f"{letter}{number}", number, under
+            )
+        )
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _rows(workbook: Any, plans: list[_Plan], tz: tzinfo | None) -> Iterator[SheetRow]:
+class CensusRows(Iterator[SheetRow]):
+    """The data rows `read_census` yields, and the columns it did not read (`ignored`)."""
+
+    def __init__(self, workbook: Any, plans: list[_Plan], tz: tzinfo | None):
+        self._order = {plan.sheet.key: number for number, plan in enumerate(plans)}
+        self._ignored = [column for plan in plans for column in plan.ignored]
+        self._rows = _rows(workbook, plans, tz, self._ignored)
+
+    def __next__(self) -> SheetRow:
+        return next(self._rows)
+
+    @property
+    def ignored(self) -> list[IgnoredColumn]:
+        """The columns not read, sheet by sheet, left to right: those with a header the template does
+        not know at once; those without a header, once their values have been read (all rows)."""
+        return sorted(self._ignored, key=lambda column: (self._order[column.sheet_key], column.index))
+
+
+def _rows(
+    workbook: Any, plans: list[_Plan], tz: tzinfo | None, ignored: list[IgnoredColumn]
+) -> Iterator[SheetRow]:
     try:
         for plan in plans:
+            # Columns not read and without a header: watched for values, said once they hold one.
+            read = {index for _column, index, _letter in plan.positions}
+            read.update(column.index for column in plan.ignored)
             converters = [
                 (column.field, index, letter, CONVERTERS[column.type])
                 for column, index, letter in plan.positions
@@ -247,6 +360,7 @@ def _rows(workbook: Any, plans: list[_Plan], tz: tzinfo | None) -> Iterator[Shee
                     merged[index] = (number, last_row, raw[index] if index < len(raw) else None)
                 if not raw or _is_total(raw):  # rows missing from the file come back empty: no work
                     continue
+                _watch(plan, number, raw, read, ignored)
                 values: dict[str, Any] = {}
                 cells: dict[str, str] = {}
                 empty = True  # of the row's own values: merges alone make no row
@@ -288,7 +402,8 @@ def write_row_report(
     rows: Iterable[tuple[str, int | None, str, str | None, str | None]],
 ) -> dict[str, int]:
     """Write the import's row report: one row per (sheet title, row number, status, reason, cell), with
-    status "imported" or "rejected" (written 已导入 / 已拒绝). Reasons quote what people typed, so every
+    status "imported" or "rejected" (written 已导入 / 已拒绝), or "ignored" for a column not imported
+    (未导入的列, at its header's row). Reasons quote what people typed, so every
     text is neutralised as in the census workbooks. Returns the number of rows per status.
 
     Raises ValueError for another status.

@@ -134,3 +134,86 @@ def test_merges_across_columns_keep_the_header_and_are_not_copied_sideways(make_
     assert outcome[4] == ("rejected", "经度: 为必填项。", "E4")
     record = _records()["并1行"]
     assert record.area_m2 == 2000  # 3 亩
+
+
+# A form with more than the template knows: 序号 (A), 备注 merged over its own column and the next (I:J),
+# 联系电话 (K), and a column without any header (L).
+WIDE_HEADERS = [*HEADERS, None, "联系电话", None]
+
+
+def _wide_workbook() -> io.BytesIO:
+    rows = [
+        [*_row(1, "福寿螺", "2025/8/19"), "补充说明", "13800000000", None],
+        [*_row(2, "水花生", "2025/8/19"), None, None, "多余"],
+    ]
+    return _workbook(rows, ["I2:J2"], WIDE_HEADERS)
+
+
+WIDE_IGNORED = [
+    ("调查记录", "A", "序号", "A2", "A 列“序号”不是导入认识的列，其中的数据未导入。"),
+    (
+        "调查记录",
+        "J",
+        "备注",
+        "J3",
+        "J 列没有自己的列名，只在自 I 列合并的列名“备注”之下，只读取 I 列：本列的数据（自 J3 起）未导入。",
+    ),
+    ("调查记录", "K", "联系电话", "K2", "K 列“联系电话”不是导入认识的列，其中的数据未导入。"),
+    ("调查记录", "L", None, "L4", "L 列没有列名，其中的数据（自 L4 起）未导入。"),
+]
+
+
+def test_every_column_not_imported_is_named_with_its_header_and_letter(make_user: Any) -> None:
+    """Columns with a header the template does not know, with values under no header, or under a header
+    merged over them: each named once, in Chinese; the rows still import."""
+    admin = make_user("bureau_admin", "agriculture")
+
+    report = imports.import_census(_wide_workbook(), actor=admin, bureau="agriculture")
+
+    assert (report.imported, report.rejected) == (2, 0), report.rows
+    assert [(c.sheet, c.column, c.header, c.cell, c.reason) for c in report.ignored] == WIDE_IGNORED
+    assert report.report_rows()[: len(WIDE_IGNORED)] == [
+        (sheet, int(cell[1:]), "ignored", reason, cell) for sheet, _c, _h, cell, reason in WIDE_IGNORED
+    ]
+
+
+def test_the_api_the_row_report_the_page_and_the_command_name_the_columns_not_imported(
+    app: Any, make_user: Any, api_as: Any, web_as: Any, tmp_path: Any
+) -> None:
+    admin = make_user("bureau_admin", "agriculture")
+    api = api_as(admin)
+
+    def upload(query: str) -> Any:
+        return api.post(
+            f"/api/v1/imports?bureau=agriculture{query}",
+            data={"file": (_wide_workbook(), "legacy.xlsx")},
+            content_type="multipart/form-data",
+        )
+
+    body = upload("").get_json()
+    assert body["imported"] == 2 and len(body["rows"]) == 2  # the rows' list is the rows'
+    assert [
+        (c["sheet"], c["column"], c["header"], c["cell"], c["reason"]) for c in body["ignored_columns"]
+    ] == WIDE_IGNORED
+
+    response = upload("&report=xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    response.close()
+    lines = [row for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert lines[0] == ("调查记录", 2, "未导入的列", WIDE_IGNORED[0][4], "A2")
+    assert [line[2] for line in lines] == ["未导入的列"] * 4 + ["已导入"] * 2
+
+    web = web_as(admin)
+    page = web.post(
+        "/exports/import",
+        data={"import-bureau": "agriculture", "import-file": (_wide_workbook(), "legacy.xlsx")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert "data-import-ignored" in page and "联系电话" in page and WIDE_IGNORED[3][4] in page
+
+    path = tmp_path / "legacy.xlsx"
+    path.write_bytes(_wide_workbook().getvalue())
+    args = ["imports", "census", str(path), "--bureau", "agriculture", "--user", admin.username]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "调查记录 column K (K2) not imported: " + WIDE_IGNORED[2][4] in result.output
