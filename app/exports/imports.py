@@ -26,7 +26,7 @@ import itertools
 import json
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -43,7 +43,7 @@ from app.control import services as control
 from app.control.schemas import ControlOperationCreateArgs
 from app.errors import Conflict, InvalidInput, PermissionDenied, ServiceError, TooLarge
 from app.exports.labels import position_source_code
-from app.exports.layouts import SheetSpec, load_template
+from app.exports.layouts import ColumnSpec, SheetSpec, Template, header_key, load_template
 from app.exports.reader import CensusRows, IgnoredColumn, ReadLimits, SheetRow, read_census
 from app.extensions import db
 from app.observations.create import create_observation
@@ -66,6 +66,32 @@ REQUIRED_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
     "control_operations": (("performed_at",), ("site_code",), ("method_code", "method_name")),
 }
+# A bureau's own form may give an area in m² where the template has 亩 (发生面积（平方米）, 防治面积（m²）):
+# read as the record's area_m2 (stored in m², docs/contract.md §2), not left out. Headers compare by
+# `header_key`, so m², ㎡ and M2 are all "m2", and full- and half-width brackets alike.
+SQUARE_METRE_UNITS = ("平方米", "平米", "m2")
+
+
+def with_square_metre_columns(template: Template) -> Template:
+    """The template, each sheet with a 亩 area column (field area_mu) and none in m² also reading the same
+    header in m² (field area_m2): 发生面积（亩） → 发生面积（平方米）, 发生面积（平米）, 发生面积（m²）."""
+    sheets = []
+    for sheet in template.sheets:
+        fields = {column.field for column in sheet.columns}
+        extra: list[ColumnSpec] = []
+        if "area_m2" not in fields:
+            for column in sheet.columns:
+                if column.field == "area_mu" and "亩" in column.header:
+                    headers = dict.fromkeys(column.header.replace("亩", unit) for unit in SQUARE_METRE_UNITS)
+                    extra += [
+                        replace(column, header=header, field="area_m2", number_format=None, total=False)
+                        for header in headers
+                        if header_key(header) not in {header_key(c.header) for c in sheet.columns}
+                    ]
+        sheets.append(replace(sheet, columns=(*sheet.columns, *extra)) if extra else sheet)
+    return replace(template, sheets=tuple(sheets))
+
+
 # marshmallow's messages, in the reader's language (the row report's reasons).
 _FIELD_MESSAGES = {
     "Missing data for required field.": _l("is required."),
@@ -211,8 +237,14 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+# Left out of a row's derived UUID: the m² area (with_square_metre_columns) was not read before, so a row
+# imported then is the same row now: its UUID unchanged, a re-import is a replay, or (its area now read)
+# a clash the row report names, never a second record.
+_NOT_FINGERPRINTED = frozenset({"id", "client_uuid", "area_m2"})
+
+
 def _legacy_uuid(row: SheetRow) -> str:
-    content = {k: _iso(v) for k, v in sorted(row.values.items()) if k not in {"id", "client_uuid"}}
+    content = {k: _iso(v) for k, v in sorted(row.values.items()) if k not in _NOT_FINGERPRINTED}
     return str(
         uuid.uuid5(
             LEGACY_NAMESPACE, f"{row.sheet_key}:{json.dumps(content, ensure_ascii=False, default=str)}"
@@ -340,7 +372,7 @@ class Importer:
             "village_code": v.get("village_code") or v.get("village_name"),
             "place_name": v.get("place_name"),
             "habitat": v.get("habitat") or v.get("habitat_class"),
-            "area_m2": None if v.get("area_mu") is None else _area_m2(v["area_mu"]),
+            "area_m2": _area(row),
             "cover_pct": v.get("cover_pct"),
             "density_per_m2": v.get("density_per_m2"),
             "egg_masses_per_m2": v.get("egg_masses_per_m2"),
@@ -349,7 +381,8 @@ class Importer:
             "notes": v.get("notes"),
         }
         headers = self.headers.get(row.sheet_key, {})
-        args = self._load(ObservationCreateArgs(), raw, row, OBSERVATION_CELLS, headers)
+        cells = _area_cells(row, OBSERVATION_CELLS)
+        args = self._load(ObservationCreateArgs(), raw, row, cells, headers)
         surveyor = self.person(v.get("surveyor"))
         try:
             with db.session.begin_nested():
@@ -361,7 +394,7 @@ class Importer:
                     imported=True,
                 )
         except ServiceError as exc:
-            raise _rejected(exc, row, OBSERVATION_CELLS, headers) from exc
+            raise _rejected(exc, row, cells, headers) from exc
         if v.get("site_code") and record.site is not None:
             self.site_codes[str(v["site_code"])] = record.site.id
         return created, surveyor.note
@@ -384,7 +417,7 @@ class Importer:
             "site_id": site_id,
             "method": method,
             "performed_at": _iso(v.get("performed_at")),
-            "area_m2": None if v.get("area_mu") is None else _area_m2(v["area_mu"]),
+            "area_m2": _area(row),
             "details": _parse_details(v.get("details"), method),
             "labour_person_days": v.get("labour_person_days"),
             "cost_yuan": v.get("cost_yuan"),
@@ -392,7 +425,8 @@ class Importer:
             "notes": v.get("notes"),
         }
         headers = self.headers.get(row.sheet_key, {})
-        args = self._load(ControlOperationCreateArgs(), raw, row, OPERATION_CELLS, headers)
+        cells = _area_cells(row, OPERATION_CELLS)
+        args = self._load(ControlOperationCreateArgs(), raw, row, cells, headers)
         operator = self.person(v.get("operator"))
         try:
             with db.session.begin_nested():
@@ -400,7 +434,7 @@ class Importer:
                     actor=operator.user, args=args, organization_id=self.organization.id, imported=True
                 )
         except ServiceError as exc:
-            raise _rejected(exc, row, OPERATION_CELLS, headers) from exc
+            raise _rejected(exc, row, cells, headers) from exc
         return created, operator.note
 
     @staticmethod
@@ -420,6 +454,47 @@ class Importer:
 
 def _area_m2(area_mu: Any) -> Any:
     return round(to_square_metres(float(area_mu)), 4) if isinstance(area_mu, int | float) else area_mu
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _area(row: SheetRow) -> Any:
+    """The row's area in m², from its 亩 column or its m² column (a value that is no number is passed
+    on, for the schema to refuse naming its cell). Given in both, they must agree to the 0.01 亩 a 亩
+    figure is written to (the m² figure is then taken, the finer); otherwise the row is refused, naming
+    both, rather than one of them silently dropped."""
+    mu, m2 = row.values.get("area_mu"), row.values.get("area_m2")
+    if m2 is None:
+        return None if mu is None else _area_m2(mu)
+    if mu is None or not _number(m2):
+        return round(float(m2), 4) if _number(m2) else m2
+    if not _number(mu):
+        return mu
+    if abs(to_square_metres(float(mu)) - float(m2)) > to_square_metres(0.005) + 1e-9:
+        raise RowRejected(
+            _(
+                "The area is given twice and the two disagree: %(mu)s 亩 in %(mu_cell)s is %(converted)s m², "
+                "not the %(m2)s m² in %(m2_cell)s; keep one of them.",
+                mu=f"{float(mu):g}",
+                mu_cell=row.cells["area_mu"],
+                converted=f"{to_square_metres(float(mu)):.2f}",
+                m2=f"{float(m2):g}",
+                m2_cell=row.cells["area_m2"],
+            ),
+            row.cells["area_mu"],
+        )
+    return round(float(m2), 4)
+
+
+def _area_cells(row: SheetRow, cells: dict[str, str]) -> dict[str, str]:
+    """Which workbook field an error about area_m2 names: the m² column when the area came from it."""
+    if row.values.get("area_m2") is not None and (
+        row.values.get("area_mu") is None or not _number(row.values.get("area_m2"))
+    ):
+        return {**cells, "area_m2": "area_m2"}
+    return cells
 
 
 def _parse_details(text: Any, method_code: str) -> dict[str, Any]:
@@ -476,7 +551,9 @@ def import_census(
         raise InvalidInput.field("bureau", _("No organization has the code %(code)s.", code=bureau))
     if not policy.may_import_for(actor, organization.id):
         raise PermissionDenied(_("You import your own bureau's census only."))
-    template = load_template(bureau).restricted_to({"observations", "control_operations"})
+    template = with_square_metre_columns(
+        load_template(bureau).restricted_to({"observations", "control_operations"})
+    )
     if max_rows is not None:
         _refuse_over(source, template, max_rows, limits)
     titles = {sheet.key: sheet.title for sheet in template.sheets}
@@ -502,7 +579,10 @@ def import_census(
 
 
 def _headers(sheet: SheetSpec) -> dict[str, str]:
-    return {column.field: column.header for column in sheet.columns}
+    headers: dict[str, str] = {}
+    for column in sheet.columns:
+        headers.setdefault(column.field, column.header)  # 发生面积（平方米） for area_m2, of its forms
+    return headers
 
 
 def _rows(source: BinaryIO | Path, template: Any, limits: ReadLimits | None) -> CensusRows:

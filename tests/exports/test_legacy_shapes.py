@@ -10,6 +10,7 @@ import openpyxl  # noqa: TID251 -- tests build the workbooks people bring
 import sqlalchemy as sa
 
 from app.exports import imports
+from app.exports.layouts import load_template
 from app.extensions import db
 from app.observations.models import Observation
 from tests.conftest import PADDY
@@ -217,3 +218,78 @@ def test_the_api_the_row_report_the_page_and_the_command_name_the_columns_not_im
     result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 0, result.output
     assert "调查记录 column K (K2) not imported: " + WIDE_IGNORED[2][4] in result.output
+
+
+def _area_workbook(headers: list[str], rows: list[list[Any]]) -> io.BytesIO:
+    return _workbook(rows, [], headers)
+
+
+def test_an_area_in_square_metres_is_read_as_square_metres(make_user: Any) -> None:
+    """发生面积（平方米） (or m², ㎡, 平米, half-width brackets) where the template has 发生面积（亩）: the
+    record's area is the m² given, not dropped, not taken for 亩; a re-import is a replay."""
+    admin = make_user("bureau_admin", "agriculture")
+    forms = ["发生面积（平方米）", "发生面积(m²)", "发生面积（㎡）", "发生面积（平米）"]
+    for number, header in enumerate(forms, 1):
+        headers = [h if h != "发生面积（亩）" else header for h in HEADERS]
+        rows = [_row(number, "福寿螺", "2025/8/19", **{"发生面积（亩）": 1000 + number})]  # column G
+        report = imports.import_census(_area_workbook(headers, rows), actor=admin, bureau="agriculture")
+        assert (report.imported, report.rejected, report.ignored) == (1, 0, [report.ignored[0]]), report
+        assert report.ignored[0].header == "序号"  # the area column is not among those not imported
+        assert _records()[f"并{number}行"].area_m2 == 1000 + number, header
+        again = imports.import_census(_area_workbook(headers, rows), actor=admin, bureau="agriculture")
+        assert (again.imported, again.unchanged) == (0, 1), again.rows
+
+
+def test_an_area_in_both_units_must_agree_and_a_bad_one_is_named(make_user: Any, species_id: Any) -> None:
+    admin = make_user("bureau_admin", "agriculture")
+    headers = [*HEADERS, "发生面积（平方米）"]  # 发生面积（亩） in G, m² in J
+    rows = [
+        [*_row(1, "福寿螺", "2025/8/19", **{"发生面积（亩）": 1.5}), 1001.3],  # 1.5 亩 = 1000 m²: agree
+        [*_row(2, "福寿螺", "2025/8/19", **{"发生面积（亩）": 1.5}), 2000],  # they disagree
+        [*_row(3, "福寿螺", "2025/8/19", **{"发生面积（亩）": None}), "两千"],  # no number
+        [*_row(4, "福寿螺", "2025/8/19", **{"发生面积（亩）": None}), -5],  # not an area
+    ]
+
+    report = imports.import_census(_area_workbook(headers, rows), actor=admin, bureau="agriculture")
+
+    outcome = {row: (status, reason, cell) for _sheet, row, status, reason, cell in report.rows}
+    assert outcome[3] == ("imported", None, None)
+    assert _records()["并1行"].area_m2 == 1001.3  # the finer figure
+    assert outcome[4] == (
+        "rejected",
+        "面积填了两次且不一致：G4 的 1.5 亩折合 1000.00 平方米，而 J4 为 2000 平方米；请只保留一个。",
+        "G4",
+    )
+    assert outcome[5] == ("rejected", "发生面积（平方米）: 应为数字。", "J5")
+    assert outcome[6][0] == "rejected" and outcome[6][2] == "J6", outcome[6]
+    assert outcome[6][1].startswith("发生面积（平方米）: ")
+
+
+def test_the_control_sheet_reads_its_area_in_square_metres_too() -> None:
+    template = imports.with_square_metre_columns(
+        load_template("forestry").restricted_to({"observations", "control_operations"})
+    )
+    for key, header in (("observations", "发生面积"), ("control_operations", "防治面积")):
+        columns = {c.header: c.field for c in template.sheet(key).columns}
+        assert columns[f"{header}（亩）"] == "area_mu"
+        assert columns[f"{header}（平方米）"] == columns[f"{header}（m2）"] == "area_m2"
+
+
+def test_a_row_imported_before_its_square_metres_were_read_is_never_a_second_record(make_user: Any) -> None:
+    """A workbook imported when its m² column was not read, imported again now that it is: the rows are
+    the same rows (their derived identity leaves the m² area out), a replay where the area agrees with
+    what was stored, a refusal naming the clash where it adds to it; never a second record."""
+    admin = make_user("bureau_admin", "agriculture")
+    first = imports.import_census(
+        _area_workbook(HEADERS, [_row(1, "福寿螺", "2025/8/19"), _row(2, "福寿螺", "2025/8/19")]),
+        actor=admin,
+        bureau="agriculture",
+    )
+    assert first.imported == 2, first.rows
+    headers = [*HEADERS, "发生面积（平方米）"]
+    rows = [[*_row(1, "福寿螺", "2025/8/19"), 1000], [*_row(2, "福寿螺", "2025/8/19"), 1003]]  # 1.5 亩 both
+
+    again = imports.import_census(_area_workbook(headers, rows), actor=admin, bureau="agriculture")
+
+    assert (again.imported, again.unchanged, again.rejected) == (0, 1, 1), again.rows
+    assert len(_records()) == 2 and _records()["并2行"].area_m2 == 1000
