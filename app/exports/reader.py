@@ -403,8 +403,8 @@ def write_row_report(
 ) -> dict[str, int]:
     """Write the import's row report: one row per (sheet title, row number, status, reason, cell), with
     status "imported" or "rejected" (written 已导入 / 已拒绝), or "ignored" for a column not imported
-    (未导入的列, at its header's row). Reasons quote what people typed, so every
-    text is neutralised as in the census workbooks. Returns the number of rows per status.
+    (未导入的列, at the row of the cell named). Reasons quote what people typed, so every text is
+    neutralised as in the census workbooks. Returns the number of rows per status.
 
     Raises ValueError for another status.
     """
