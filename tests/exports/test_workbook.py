@@ -887,23 +887,25 @@ def test_the_row_report_lists_each_row_neutralised() -> None:
     counts = write_row_report(
         buffer,
         [
+            ("调查记录", 1, "ignored", "K 列“联系电话”不是导入认识的列，其中的数据未导入。", "K1"),
             ("调查记录", 2, "imported", None, None),
             ("调查记录", 3, "rejected", '=HYPERLINK("http://x","y") 不是有效的物种', "C3"),
             ("防治记录", 5, "rejected", "防治面积不能为负数", "G5"),
         ],
     )
 
-    assert counts == {"imported": 1, "rejected": 2}
+    assert counts == {"imported": 1, "rejected": 2, "ignored": 1}
     ws = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))["导入结果"]
     assert [[cell.value for cell in row] for row in ws.iter_rows()] == [
         ["工作表", "行号", "结果", "原因", "单元格"],
+        ["调查记录", 1, "未导入的列", "K 列“联系电话”不是导入认识的列，其中的数据未导入。", "K1"],
         ["调查记录", 2, "已导入", None, None],
         ["调查记录", 3, "已拒绝", '=HYPERLINK("http://x","y") 不是有效的物种', "C3"],
         ["防治记录", 5, "已拒绝", "防治面积不能为负数", "G5"],
     ]
-    assert ws["D3"].data_type == "s"
+    assert ws["D4"].data_type == "s"
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:E4"
+    assert ws.auto_filter.ref == "A1:E5"
 
 
 def test_the_row_report_refuses_an_unknown_status() -> None:
