@@ -166,8 +166,10 @@ def test_a_slow_receiver_holds_up_its_own_organization_only(
     assert seen["quick_arrived"] is True
     assert seen["slow_requests_then"] <= 1
     assert report.sent.sent == 1
+    # (On a busy machine the quick one may even arrive first, and the slow receiver stop before its first
+    # request: refused, it is found down all the same.)
     assert (report.sent.retrying, report.sent.deferred, report.sent.failed) == (1, 2, 0)
-    assert len(slow.requests) == 1
+    assert len(slow.requests) <= 1
 
 
 def test_a_retried_webhook_carries_the_same_delivery_id(http_receiver: HttpReceiver) -> None:
