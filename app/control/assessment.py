@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app import metrics
+from app.clock import CLOCK_SKEW
 from app.control import efficacy as formulas
 from app.control.efficacy import henderson_tilton_gap, henderson_tilton_pct, reduction_pct
 from app.control.models import ControlOperation, FollowUp
@@ -55,14 +56,55 @@ def _check_plot(site: Site, start: datetime, end: datetime | None) -> Observatio
     return db.session.scalar(stmt.order_by(Observation.observed_at.desc(), Observation.id.desc()).limit(1))
 
 
+def latest_baseline(site_id: int, species_id: int, performed_at: datetime) -> Observation | None:
+    """The site's latest record that found the species on or before the treatment, not a rejected one
+    (its figures were judged wrong): the baseline when none is named, or the named one no longer is."""
+    return db.session.scalar(
+        sa.select(Observation)
+        .where(
+            Observation.site_id == site_id,
+            Observation.species_id == species_id,
+            Observation.detected.is_(True),
+            Observation.observed_at <= performed_at,
+            Observation.status != ReviewStatus.REJECTED,
+        )
+        .order_by(Observation.observed_at.desc(), Observation.id.desc())
+        .limit(1)
+    )
+
+
+def is_baseline_of(observation: Observation, operation: ControlOperation) -> bool:
+    """Whether a record is still the figures before the treatment: of its site and species, a record that
+    found it, not rejected, made before it (a phone's clock may be CLOCK_SKEW ahead). A record is
+    checked again when the efficacy is worked out: since the treatment was recorded it may have been
+    rejected, or its surveyor may have moved it to another place, species, time or made it an absence."""
+    return (
+        observation.site_id == operation.site_id
+        and observation.species_id == operation.species_id
+        and observation.detected
+        and observation.status != ReviewStatus.REJECTED
+        and observation.observed_at <= operation.performed_at + CLOCK_SKEW
+    )
+
+
+def baseline_of(operation: ControlOperation) -> Observation | None:
+    """The record the treatment's efficacy is measured against, as things are now: the one it named
+    while that one is still its baseline (`is_baseline_of`), else the site's latest such record."""
+    named = operation.baseline_observation
+    if named is not None and is_baseline_of(named, operation):
+        return named
+    return latest_baseline(operation.site_id, operation.species_id, operation.performed_at)
+
+
 def efficacy_of(operation: ControlOperation | None, after: Observation) -> dict[str, Any] | None:
-    """Reduction per metric against the operation's baseline, and the Henderson–Tilton corrected
-    efficacy on density when an untreated check plot was linked. None without a baseline."""
-    if operation is None or operation.baseline_observation is None:
+    """Reduction per metric against the operation's baseline (`baseline_of`), and the Henderson–Tilton
+    corrected efficacy on density when an untreated check plot was linked. None without a baseline."""
+    baseline = None if operation is None else baseline_of(operation)
+    if operation is None or baseline is None:
         return None
-    before = _figures(operation.baseline_observation)
+    before = _figures(baseline)
     after_figures = _figures(after)
-    result: dict[str, Any] = {"baseline_observation_id": operation.baseline_observation.id, "metrics": {}}
+    result: dict[str, Any] = {"baseline_observation_id": baseline.id, "metrics": {}}
     for name, value_before in before.items():
         if value_before is None:
             continue

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from app import policy
 from app.accounts.models import User
 from app.clock import CLOCK_SKEW, EARLIEST, day_end, day_start
+from app.control.assessment import latest_baseline
 from app.control.models import ControlOperation
 from app.control.schedule import schedule_follow_ups
 from app.control.staff import assignee_or_error
@@ -213,6 +214,15 @@ def _site_and_baseline(args: dict[str, Any], errors: FieldErrors) -> tuple[Site 
             errors["observation_id"] = [_("No observation with id %(id)s.", id=args["observation_id"])]
         elif baseline.site is None:
             errors["observation_id"] = [_("An absence record has no site to treat.")]
+        elif not baseline.detected:
+            # A search that found nothing has no figures to measure the treatment against.
+            errors["observation_id"] = [
+                _(
+                    "This record found no %(species)s: it cannot be the figures before treatment; "
+                    "give site_id to treat its site.",
+                    species=baseline.species.name_zh,
+                )
+            ]
         elif baseline.status == ReviewStatus.REJECTED:
             errors["observation_id"] = [
                 _("This record was rejected: it cannot be the figures before treatment.")
@@ -235,17 +245,7 @@ def _site_and_baseline(args: dict[str, Any], errors: FieldErrors) -> tuple[Site 
     if site is None and not errors:
         errors["site_id"] = [_("Give site_id or observation_id.")]
     if site is not None and baseline is None and args.get("performed_at"):
-        baseline = db.session.scalar(
-            sa.select(Observation)
-            .where(
-                Observation.site_id == site.id,
-                Observation.detected.is_(True),
-                Observation.observed_at <= args["performed_at"],
-                Observation.status != ReviewStatus.REJECTED,  # its figures were judged wrong
-            )
-            .order_by(Observation.observed_at.desc(), Observation.id.desc())
-            .limit(1)
-        )
+        baseline = latest_baseline(site.id, site.species_id, args["performed_at"])
     return site, baseline
 
 
