@@ -29,6 +29,7 @@ EFFICACY_GAPS = {
     formulas.TREATED_BEFORE_ZERO: _l("the treated plot's density before treatment was 0"),
     formulas.CHECK_BEFORE_ZERO: _l("the check plot's density before treatment was 0"),
     formulas.CHECK_AFTER_ZERO: _l("the check plot's density after treatment was 0"),
+    formulas.CHECK_TREATED: _l("the check plot was itself treated between its records before and after"),
 }
 
 
@@ -54,6 +55,25 @@ def _check_plot(site: Site, start: datetime, end: datetime | None) -> Observatio
     else:
         stmt = stmt.where(Observation.observed_at > start, Observation.observed_at <= end)
     return db.session.scalar(stmt.order_by(Observation.observed_at.desc(), Observation.id.desc()).limit(1))
+
+
+def _treated_between(site: Site, first: Observation | None, last: Observation | None) -> bool:
+    """Whether a control operation treated the site after its record `first` and up to `last`: a check
+    plot treated then is no untreated check (Henderson–Tilton)."""
+    if first is None or last is None:
+        return False
+    return (
+        db.session.scalar(
+            sa.select(ControlOperation.id)
+            .where(
+                ControlOperation.site_id == site.id,
+                ControlOperation.performed_at > first.observed_at,
+                ControlOperation.performed_at <= last.observed_at,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def latest_baseline(site_id: int, species_id: int, performed_at: datetime) -> Observation | None:
@@ -133,6 +153,11 @@ def efficacy_of(operation: ControlOperation | None, after: Observation) -> dict[
         figures = (density.get("before"), density.get("after"), ck_b, ck_a)
         result["corrected_efficacy_pct"] = henderson_tilton_pct(*figures)
         result["corrected_efficacy_reason"] = henderson_tilton_gap(*figures)
+        if result["corrected_efficacy_reason"] is None and _treated_between(
+            operation.check_site, check_before, check_after
+        ):
+            result["corrected_efficacy_pct"] = None
+            result["corrected_efficacy_reason"] = formulas.CHECK_TREATED
     return result
 
 

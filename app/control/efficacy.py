@@ -10,7 +10,8 @@ zero, or that rests on a before-figure of 0, is not computed (None), never guess
 
 Henderson–Tilton needs both before-figures: with none of the pest in the check plot before treatment
 (CK_before = 0) the formula gives 100 % whatever happened in the treated plot, which is meaningless, so
-it is left out rather than reported.
+it is left out rather than reported. So is a check plot treated between its two records (`CHECK_TREATED`):
+its change is not the pest's own, and the corrected figure would credit or blame the treatment for it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ MISSING_FIGURES: Final = "missing_figures"
 TREATED_BEFORE_ZERO: Final = "treated_before_zero"
 CHECK_BEFORE_ZERO: Final = "check_before_zero"
 CHECK_AFTER_ZERO: Final = "check_after_zero"
+# The check plot was itself treated between its records before and after: it is no untreated check
+# (app/control/assessment.py finds it from the records; the formula cannot see it).
+CHECK_TREATED: Final = "check_treated"
 
 
 def reduction_pct(before: float | None, after: float | None) -> float | None:
