@@ -68,6 +68,15 @@ def filtered_follow_ups(filters: dict[str, Any]) -> sa.Select[tuple[FollowUp]]:
     return stmt.order_by(FollowUp.due_on, FollowUp.id)
 
 
+def _locked(follow_up: FollowUp) -> FollowUp:
+    """The follow-up read again under a row lock (PostgreSQL; SQLite's writers are serialized already),
+    held until the unit of work ends: its status is checked and changed by one request at a time, so two
+    colleagues completing it at once, or a completion and a cancellation, cannot both land (the second
+    finds it done: a retry of the same completion is answered with it, anything else is a 409)."""
+    db.session.refresh(follow_up, with_for_update={"of": FollowUp})
+    return follow_up
+
+
 def _check_manager(actor: User, organization_id: int) -> None:
     if not policy.manages_follow_ups(actor):
         raise PermissionDenied(_("Only supervisors assign, reschedule and cancel follow-ups."))
@@ -116,6 +125,7 @@ def update_follow_up(*, actor: User, follow_up: FollowUp, changes: dict[str, Any
     an active user of its organization or of a unit under it). Raises PermissionDenied,
     Conflict (already done or cancelled) and InvalidInput."""
     _check_manager(actor, follow_up.organization_id)
+    follow_up = _locked(follow_up)
     if follow_up.status != FollowUpStatus.PENDING:
         raise Conflict(
             _("This follow-up is already %(status)s.", status=FOLLOW_UP_LABELS[follow_up.status]),
@@ -157,6 +167,7 @@ def complete_follow_up(*, actor: User, follow_up: FollowUp, observation_args: di
     """
     if not may_complete(actor, follow_up):
         raise PermissionDenied(_("This follow-up belongs to another organization."))
+    follow_up = _locked(follow_up)
     done = follow_up.observation if follow_up.status == FollowUpStatus.DONE else None
     if done is not None and same_request(done.client_uuid, observation_args["client_uuid"]):
         return follow_up  # a retry of the completion that already landed
@@ -210,6 +221,7 @@ def accept_far_follow_up(*, actor: User, follow_up: FollowUp) -> FollowUp:
     Raises PermissionDenied (not a supervisor of its organization) and Conflict (not done, or not
     far from its site, or accepted already: accepting twice changes nothing)."""
     _check_manager(actor, follow_up.organization_id)
+    follow_up = _locked(follow_up)
     if follow_up.status != FollowUpStatus.DONE or not follow_up.far_from_site:
         raise Conflict(
             _("Only a completed re-inspection recorded far from its site needs accepting."),
