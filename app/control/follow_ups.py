@@ -14,9 +14,9 @@ from app import policy
 from app.accounts.models import User
 from app.accounts.organizations import acts_for
 from app.clock import local_today, local_zone
-from app.control.assessment import efficacy_of
+from app.control.assessment import efficacy_of, efficacy_withheld
 from app.control.events import FollowUpAssigned
-from app.control.models import FollowUp, FollowUpKind, FollowUpStatus
+from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
 from app.control.staff import assignee_or_error, organization_supervisor
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
 from app.events import publish
@@ -24,6 +24,7 @@ from app.extensions import db
 from app.geo.crs import distance_m
 from app.idempotency import same_request
 from app.observations.create import create_observation
+from app.observations.models import ReviewStatus
 from app.sites.models import Site
 
 FOLLOW_UP_LABELS = {
@@ -204,15 +205,57 @@ def complete_follow_up(*, actor: User, follow_up: FollowUp, observation_args: di
     follow_up.completed_at = observation.observed_at
     follow_up.completed_by_id = actor.id
     follow_up.observation = observation
+    _assess(follow_up)
+    db.session.flush()
+    return follow_up
+
+
+def record_stands(follow_up: FollowUp) -> bool:
+    """Whether the re-inspection's record still counts: at the follow-up's site and not rejected (its
+    figures judged wrong, or its surveyor moved it to another place or species since)."""
+    observation = follow_up.observation
+    return (
+        observation is not None
+        and observation.site_id == follow_up.site_id
+        and observation.status != ReviewStatus.REJECTED
+    )
+
+
+def _assess(follow_up: FollowUp) -> None:
+    """A completed follow-up's distance from its site and its efficacy, from its records as they are now
+    (at its completion, when a supervisor accepts it, and when one of its records changes)."""
+    observation, site = follow_up.observation, follow_up.site
+    if observation is None:
+        follow_up.efficacy = None
+        return
     follow_up.distance_m = round(
         distance_m(observation.longitude, observation.latitude, site.longitude, site.latitude), 1
     )
     limit = FAR_FROM_SITE_RADII * float(current_app.config["IAS_SITE_RADIUS_M"])
     follow_up.far_from_site = follow_up.distance_m > limit
     # A far re-inspection may not have been made at the site: its efficacy waits for a supervisor.
-    follow_up.efficacy = None if follow_up.far_from_site else efficacy_of(operation, observation)
+    counts = record_stands(follow_up) and not efficacy_withheld(follow_up)
+    follow_up.efficacy = efficacy_of(follow_up.control_operation, observation) if counts else None
+
+
+def reassess(observation_id: int, site_ids: tuple[int, ...]) -> int:
+    """Work out again the efficacy of the completed follow-ups a changed record may count in: the one it
+    completed, and those of the treatments of its sites (`site_ids`: their baselines) and of the
+    treatments that took one of them as their check plot. Stored figures never outlive the records they
+    came from (a census workbook shows them). Returns how many were looked at."""
+    among = [FollowUp.observation_id == observation_id]
+    if site_ids:
+        among += [ControlOperation.site_id.in_(site_ids), ControlOperation.check_site_id.in_(site_ids)]
+    done = db.session.scalars(
+        sa.select(FollowUp)
+        .outerjoin(ControlOperation, ControlOperation.id == FollowUp.control_operation_id)
+        .where(FollowUp.status == FollowUpStatus.DONE, sa.or_(*among))
+        .order_by(FollowUp.id)
+    ).all()
+    for follow_up in done:
+        _assess(follow_up)
     db.session.flush()
-    return follow_up
+    return len(done)
 
 
 def accept_far_follow_up(*, actor: User, follow_up: FollowUp) -> FollowUp:
@@ -230,8 +273,7 @@ def accept_far_follow_up(*, actor: User, follow_up: FollowUp) -> FollowUp:
     if follow_up.far_accepted_at is None:
         follow_up.far_accepted_at = datetime.now(UTC)
         follow_up.far_accepted_by_id = actor.id
-        if follow_up.observation is not None:
-            follow_up.efficacy = efficacy_of(follow_up.control_operation, follow_up.observation)
+        _assess(follow_up)
         db.session.flush()
     return follow_up
 

@@ -1,6 +1,7 @@
 """Control subscribes to the events of the domains below it (app/events.py): a user who leaves an
 organization (moved or deactivated) hands its pending re-inspections back, since accounts sits below
-control and cannot reach them."""
+control and cannot reach them; a record corrected or rejected has the efficacies it counts in worked out
+again, since observations cannot reach them either."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from flask import Flask
 from app import events
 from app.accounts.events import UserLeft
 from app.accounts.models import User
+from app.control.follow_ups import reassess
 from app.control.models import FollowUp, FollowUpStatus
 from app.control.staff import may_be_assigned, refresh_supervisors
 from app.extensions import db
+from app.observations.events import ObservationEdited, ObservationReviewed
+from app.observations.models import Observation
 
 
 def on_user_left(event: UserLeft) -> int:
@@ -43,5 +47,22 @@ def on_user_left(event: UserLeft) -> int:
     return len(handed_back)
 
 
+def on_observation_edited(event: ObservationEdited) -> None:
+    """A record its surveyor corrected: the efficacies it counts in are worked out again."""
+    reassess(event.observation_id, event.site_ids)
+
+
+def on_observation_reviewed(event: ObservationReviewed) -> None:
+    """A rejected record's figures were judged wrong: never part of an efficacy, even one worked out
+    before it was reviewed (as the re-inspection's record, a baseline or a check plot's record)."""
+    if event.decision != "rejected":
+        return
+    observation = db.session.get(Observation, event.observation_id)
+    if observation is not None:
+        reassess(observation.id, () if observation.site_id is None else (observation.site_id,))
+
+
 def init_app(app: Flask) -> None:
     events.subscribe(UserLeft, on_user_left)
+    events.subscribe(ObservationEdited, on_observation_edited)
+    events.subscribe(ObservationReviewed, on_observation_reviewed)

@@ -121,7 +121,8 @@ class FollowUpSchema(ma.Schema):
         metadata={
             "description": "reduction % per metric and Henderson–Tilton corrected efficacy; "
             "`corrected_efficacy_reason` (a code) and `corrected_efficacy_reason_text` say why the "
-            "corrected figure is null; null while a far re-inspection awaits a supervisor"
+            "corrected figure is null; null while a far re-inspection awaits a supervisor, and when "
+            "the re-inspection's record was rejected or moved to another site"
         },
     )
     distance_m = ma.fields.Float(

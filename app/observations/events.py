@@ -24,6 +24,16 @@ class ObservationResubmitted:
 
 
 @dataclass(frozen=True)
+class ObservationEdited:
+    """Its surveyor changed a record (figures, time, place, species, found or not): `site_ids` are the
+    sites it was and is now at (one when it stayed), so what a higher domain worked out from the records
+    of those sites (control's efficacy) can be worked out again."""
+
+    observation_id: int
+    site_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ObservationRecorded:
     """A new record passed its own checks and is about to be written (nothing is written yet, so a
     subscriber that refuses it with InvalidInput leaves nothing behind; the unit of work rolls back).

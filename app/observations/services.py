@@ -18,7 +18,7 @@ from app.events import publish
 from app.extensions import db
 from app.geo.crs import CRS, distance_m
 from app.observations.checks import METRIC_FIELDS, Checked, check_record, derived_severity, polygon_area
-from app.observations.events import ObservationResubmitted
+from app.observations.events import ObservationEdited, ObservationResubmitted
 from app.observations.flags import (
     refresh_photo_flag,
     update_flags,
@@ -178,6 +178,8 @@ def update_observation(*, actor: User, observation: Observation, changes: dict[s
         if observation.reviewed_at is not None:
             publish(ObservationResubmitted(observation.id, observation.reviewed_at))
     db.session.flush()
+    visited = (site_before, observation.site)
+    publish(ObservationEdited(observation.id, tuple(sorted({s.id for s in visited if s is not None}))))
     return observation
 
 
