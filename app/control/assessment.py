@@ -165,3 +165,13 @@ def efficacy_gap_text(efficacy: dict[str, Any] | None) -> str | None:
     """Why the corrected efficacy is missing, in the reader's language (None when it is there)."""
     code = (efficacy or {}).get("corrected_efficacy_reason")
     return str(EFFICACY_GAPS[code]) if code in EFFICACY_GAPS else None
+
+
+def efficacy_rose(efficacy: dict[str, Any] | None) -> bool:
+    """Whether a figure of the efficacy is below 0: the pest grew after the treatment instead of falling
+    (a reduction of −150 % is 2.5 times as many). The pages say so beside it."""
+    if not efficacy:
+        return False
+    figures = [m.get("reduction_pct") for m in (efficacy.get("metrics") or {}).values()]
+    figures.append(efficacy.get("corrected_efficacy_pct"))
+    return any(value is not None and value < 0 for value in figures)

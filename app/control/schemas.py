@@ -119,7 +119,8 @@ class FollowUpSchema(ma.Schema):
     efficacy = ma.fields.Method(
         "_efficacy",
         metadata={
-            "description": "reduction % per metric and Henderson–Tilton corrected efficacy; "
+            "description": "reduction % per metric and Henderson–Tilton corrected efficacy (below 0 when "
+            "the pest grew after the treatment instead of falling); "
             "`corrected_efficacy_reason` (a code) and `corrected_efficacy_reason_text` say why the "
             "corrected figure is null; null while a far re-inspection awaits a supervisor, and when "
             "the re-inspection's record was rejected or moved to another site"

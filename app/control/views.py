@@ -169,6 +169,7 @@ def _render_follow_up(item: FollowUp, errors: dict[str, list[str]] | None = None
             may_accept=may_accept,
             far_limit_m=follow_up_rules.FAR_FROM_SITE_RADII * float(current_app.config["IAS_SITE_RADIUS_M"]),
             efficacy_gap=assessment.efficacy_gap_text(item.efficacy),
+            efficacy_rose=assessment.efficacy_rose(item.efficacy),
             colleagues=staff.assignable_users(item.organization_id) if manage else [],
             errors=errors or {},
             today=local_today(),
