@@ -196,9 +196,18 @@ def complete_follow_up(*, actor: User, follow_up: FollowUp, observation_args: di
     observation_args = {**observation_args, "species_id": site.species_id}
     # The re-inspection is the follow-up's organization's, whoever completes it (a bureau's colleague, an
     # admin): filed under the completer's own organization it would count in another bureau's census.
-    observation, _created = create_observation(
+    observation, created = create_observation(
         actor=actor, args=observation_args, at_site=site, organization_id=follow_up.organization_id
     )
+    if not created:
+        # A record made before with this client_uuid (another re-inspection's, or one sent on its own,
+        # perhaps at another site): it is not this re-inspection, and one visit never completes two.
+        message = _(
+            "This client_uuid was already used for observation %(id)s; a re-inspection is completed with "
+            "a record of its own: make a new client_uuid.",
+            id=observation.id,
+        )
+        raise Conflict(message, {"observation.client_uuid": [message]})
     follow_up.status = FollowUpStatus.DONE
     # Completed when the re-inspection was made (its observation's time), not when it reached us: a
     # phone offline for a day sends it late.
