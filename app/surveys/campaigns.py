@@ -190,7 +190,7 @@ def _checked_units(
     ends_on: date,
     errors: FieldErrors,
 ) -> list[dict[str, Any]]:
-    """The units as rows to write ({unit_code, township, village, assignee_id, due_on}); problems are
+    """The units as rows to write ({unit_code, township, village, assignee, due_on}); problems are
     added to `errors` under `units.<index>.<field>`."""
     places = _Places()
     members = unit_ids(bureau.id)
@@ -217,7 +217,7 @@ def _checked_units(
                 "unit_code": code,
                 "township": township,
                 "village": village,
-                "assignee_id": assignee.id if assignee else None,
+                "assignee": assignee,
                 "due_on": raw.get("due_on"),
             }
         )
@@ -364,8 +364,10 @@ def _replace_units(campaign: Campaign, rows: list[dict[str, Any]]) -> None:
         if unit is None:
             campaign.units.append(SurveyUnit(**row))
             continue
-        if unit.assignee_id != row["assignee_id"]:
-            unit.assignee_id = row["assignee_id"]
+        # The user, not only its id: the answer (and anything else read before the commit) shows the
+        # new assignee, not the one the session still holds.
+        if unit.assignee is not row["assignee"]:
+            unit.assignee = row["assignee"]
         if unit.due_on != row["due_on"]:
             unit.due_on = row["due_on"]
 

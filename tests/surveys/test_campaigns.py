@@ -320,3 +320,19 @@ def test_unit_outlines_when_boundaries_are_loaded(make_campaign: Any, field_team
     [feature] = unit_outlines(campaign.units)["features"]
     assert feature["properties"]["code"] == LIRANG_VILLAGE and feature["properties"]["name"] == "老营村"
     assert len(feature["geometry"]["coordinates"][0]) <= 6
+
+
+def test_a_reassigned_unit_answers_its_new_assignee(planner: Any, campaign_body: Any, field_team: Any) -> None:
+    """PATCH /campaigns/{id} answers each unit's assignee as stored: the new one, not the one before."""
+    created = planner.post("/api/v1/campaigns", json=campaign_body()).get_json()
+    path = f"/api/v1/campaigns/{created['id']}"
+    units = [
+        {"township_code": YUNLONG, "assignee_id": field_team.b.id},
+        {"township_code": LIRANG, "village_code": LIRANG_VILLAGE, "assignee_id": field_team.a.id},
+    ]
+    response = planner.patch(path, json={"units": units})
+    assert response.status_code == 200, response.get_json()
+    answered = {u["unit_code"]: u for u in response.get_json()["units"]}
+    assert answered[YUNLONG]["assignee"] == {"id": field_team.b.id, "display_name": field_team.b.display_name}
+    assert answered[LIRANG_VILLAGE]["assignee"]["id"] == field_team.a.id
+    assert response.get_json() == planner.get(path).get_json()
