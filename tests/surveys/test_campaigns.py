@@ -322,7 +322,92 @@ def test_unit_outlines_when_boundaries_are_loaded(make_campaign: Any, field_team
     assert len(feature["geometry"]["coordinates"][0]) <= 6
 
 
-def test_a_reassigned_unit_answers_its_new_assignee(planner: Any, campaign_body: Any, field_team: Any) -> None:
+def test_what_get_answers_may_be_patched_back(planner: Any, campaign_body: Any) -> None:
+    """A client PATCHes back what it read: the read-only fields equal to what is stored are ignored."""
+    created = planner.post("/api/v1/campaigns", json=campaign_body()).get_json()
+    path = f"/api/v1/campaigns/{created['id']}"
+    read = planner.get(path).get_json()
+    audited = db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog))
+    response = planner.patch(path, json=read)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == read
+    assert planner.get(path).get_json() == read
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)) == audited
+    # What was read, with a change of a field a client sets: the change is made, the rest ignored.
+    unit = read["units"][0]
+    edited = {**read, "name": "改名", "units": [{**unit, "due_on": read["ends_on"]}, *read["units"][1:]]}
+    response = planner.patch(path, json=edited)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["name"] == "改名" and response.get_json()["units"][0]["id"] == unit["id"]
+    assert response.get_json()["units"][0]["due_on"] == read["ends_on"]
+
+
+def test_a_changed_read_only_field_is_refused(planner: Any, campaign_body: Any, field_team: Any) -> None:
+    created = planner.post("/api/v1/campaigns", json=campaign_body()).get_json()
+    path = f"/api/v1/campaigns/{created['id']}"
+    read = planner.get(path).get_json()
+    unit = read["units"][1]
+    for body, field in (
+        ({**read, "unit_count": 7}, "unit_count"),
+        ({**read, "bureau_name": "农业农村委"}, "bureau_name"),
+        ({"id": read["id"] + 1, "name": "x"}, "id"),
+        ({"created_at": "2020-01-01T00:00:00+08:00"}, "created_at"),
+        ({**read, "species": read["species"][:1]}, "species"),
+        ({**read, "units": [{**unit, "township_name": "云龙镇"}]}, "units.0.township_name"),
+        ({**read, "units": [{**unit, "unit_code": "500155102201"}]}, "units.0.unit_code"),
+        ({**read, "units": [{**unit, "id": read["units"][0]["id"]}]}, "units.0.id"),
+        # The assignee is changed by assignee_id; its name alone changes nothing, so it is refused.
+        (
+            {**read, "units": [{**unit, "assignee": {"id": field_team.a.id, "display_name": "x"}}]},
+            "units.0.assignee",
+        ),
+    ):
+        response = planner.patch(path, json=body)
+        errors = _errors(response)
+        assert set(errors) == {field}, (field, errors)
+        leaf = field.rsplit(".", 1)[-1]
+        assert leaf in errors[field][0] and "只读" in errors[field][0], errors
+    assert planner.get(path).get_json() == read  # nothing was changed
+    # A read-only field that follows the change made with it is accepted: a new assignee and its name.
+    moved = {
+        **unit,
+        "assignee_id": field_team.a.id,
+        "assignee": {"id": field_team.a.id, "display_name": field_team.a.display_name},
+    }
+    response = planner.patch(path, json={**read, "units": [read["units"][0], moved, read["units"][2]]})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["units"][1]["assignee_id"] == field_team.a.id
+
+
+def test_read_only_fields_are_documented(client: Any) -> None:
+    from app.surveys.schemas.campaigns import (
+        READ_ONLY,
+        UNIT_READ_ONLY,
+        CampaignDetailSchema,
+        CampaignPatchArgs,
+        SurveyUnitSchema,
+    )
+
+    # Every field GET answers is one a PATCH takes: a field added to the answer must be added here too.
+    assert set(CampaignDetailSchema().fields) <= set(CampaignPatchArgs().fields)
+    spec = client.get("/api/v1/openapi.json").get_json()
+    body = spec["paths"]["/api/v1/campaigns/{campaign_id}"]["patch"]["requestBody"]["content"]
+    ref = body["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    properties = spec["components"]["schemas"][ref]["properties"]
+    for name in READ_ONLY:
+        assert properties[name].get("readOnly") is True, name
+        assert "read-only" in properties[name]["description"]
+    assert set(SurveyUnitSchema().fields) <= set(UNIT_READ_ONLY) | {
+        "township_code",
+        "village_code",
+        "assignee_id",
+        "due_on",
+    }
+
+
+def test_a_reassigned_unit_answers_its_new_assignee(
+    planner: Any, campaign_body: Any, field_team: Any
+) -> None:
     """PATCH /campaigns/{id} answers each unit's assignee as stored: the new one, not the one before."""
     created = planner.post("/api/v1/campaigns", json=campaign_body()).get_json()
     path = f"/api/v1/campaigns/{created['id']}"

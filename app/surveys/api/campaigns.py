@@ -4,26 +4,106 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.api import PageArgs, page_of, paginate
-from app.errors import InvalidInput
+from app.district.services import parse_unit_code
+from app.errors import FieldErrors, InvalidInput, invalid_fields_message
 from app.surveys import campaign_queries as queries
 from app.surveys import campaigns as services
 from app.surveys.api import blp
 from app.surveys.models import Campaign, SurveyUnit
 from app.surveys.schemas.campaigns import (
-    CampaignArgs,
+    READ_ONLY,
+    UNIT_READ_ONLY,
     CampaignCreateArgs,
     CampaignDetailSchema,
+    CampaignPatchArgs,
     CampaignQueryArgs,
     CampaignSchema,
     MySurveyUnitSchema,
     SurveyUnitSchema,
+    UnitPatchArgs,
     UnitUpdateArgs,
 )
+
+# Read-only fields no PATCH can change: checked even when the PATCH is refused for something else.
+_FIXED = frozenset({"id", "created_by_id", "created_at", "updated_at", "campaign_id"})
+
+
+def _take_read_only(args: dict[str, Any]) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+    """The read-only fields sent (the campaign's; each unit's by its index), taken out of `args`."""
+    sent = {name: args.pop(name) for name in READ_ONLY if name in args}
+    units: dict[int, dict[str, Any]] = {}
+    for index, unit in enumerate(args.get("units") or []):
+        fields = {name: unit.pop(name) for name in UNIT_READ_ONLY if name in unit}
+        if fields:
+            units[index] = fields
+    return sent, units
+
+
+def _unit_code(unit: dict[str, Any]) -> str | None:
+    """The code a unit of the PATCH's list is kept by (as app/surveys/campaigns.py reads it)."""
+    text = (unit.get("village_code") or unit.get("township_code") or "").strip()
+    try:
+        code = parse_unit_code(text)
+    except InvalidInput:
+        return None
+    return None if code is None else (code.village or code.township)
+
+
+def _normal(field: ma.fields.Field[Any], value: Any) -> Any:
+    """A value GET answered, as the PATCH schema loads it (a time in UTC, a nested object as a dict)."""
+    if value is None:
+        return None
+    try:
+        return field.deserialize(value)
+    except ma.ValidationError:  # pragma: no cover - GET answers what the schema loads
+        return value
+
+
+def _compare(
+    sent: dict[str, Any],
+    schema: ma.Schema,
+    stored: dict[str, Any] | None,
+    changed: dict[str, Any] | None,
+    prefix: str,
+    faults: FieldErrors,
+) -> None:
+    for name, value in sent.items():
+        field = schema.fields[name]
+        allowed = [_normal(field, known[name]) for known in (stored, changed) if known is not None]
+        if value not in allowed:
+            faults[f"{prefix}{name}"] = [_("read-only: %(field)s cannot be changed", field=name)]
+
+
+def _read_only_faults(
+    sent: dict[str, Any],
+    sent_units: dict[int, dict[str, Any]],
+    units: list[dict[str, Any]],
+    stored: dict[str, Any],
+    changed: dict[str, Any] | None,
+) -> FieldErrors:
+    """The read-only fields sent that equal neither the stored value nor the one this PATCH gives them
+    (`changed` None: the PATCH was refused, so only the fields no PATCH changes are judged)."""
+    faults: FieldErrors = {}
+    if changed is None:
+        sent = {k: v for k, v in sent.items() if k in _FIXED}
+        sent_units = {i: {k: v for k, v in u.items() if k in _FIXED} for i, u in sent_units.items()}
+    _compare(sent, CampaignPatchArgs(), stored, changed, "", faults)
+    stored_units = {u["unit_code"]: u for u in stored["units"]}
+    changed_units = {u["unit_code"]: u for u in changed["units"]} if changed is not None else {}
+    unit_schema = UnitPatchArgs()
+    for index, fields in sent_units.items():
+        code = _unit_code(units[index])
+        before, after = stored_units.get(code or ""), changed_units.get(code or "")
+        if changed is None and before is None:
+            continue  # a new unit: nothing of it is stored yet
+        _compare(fields, unit_schema, before, after, f"units.{index}.", faults)
+    return faults
 
 
 @blp.route("/campaigns")
@@ -57,19 +137,36 @@ class CampaignItem(MethodView):
         """One campaign with its target species and units"""
         return queries.get_campaign(campaign_id)
 
-    @blp.arguments(CampaignArgs)
+    @blp.arguments(CampaignPatchArgs)
     @blp.response(200, CampaignDetailSchema)
     def patch(self, args: dict[str, Any], campaign_id: int) -> Campaign:
         """Change a campaign (its bureau's supervisors and bureau admins; admins)
 
         `units`, when sent, is the whole new list: a unit kept (same code) keeps its id; one left out
-        is removed, unless routes were walked in it (422 on `units`).
+        is removed, unless routes were walked in it (422 on `units`). What GET answered may be sent
+        back whole: its read-only fields (`id`, `bureau_name`, `species`, `unit_count`, `created_at` …,
+        a unit's `id`, `unit_code`, `level`, `township_name`, `assignee` …) are ignored when they equal
+        the stored value (or the value this PATCH gives them), and refused (422 naming the field, e.g.
+        `unit_count`, `units.2.id`) when they do not.
         """
         if not args:
             raise InvalidInput(_("Send at least one field to change."), {"_schema": [_("empty body")]})
-        return services.update_campaign(
-            actor=current_user, campaign=queries.get_campaign(campaign_id), changes=args
-        )
+        campaign = queries.get_campaign(campaign_id)
+        sent, sent_units = _take_read_only(args)
+        units = args.get("units") or []
+        stored = CampaignDetailSchema().dump(campaign)
+        try:
+            services.update_campaign(actor=current_user, campaign=campaign, changes=args)
+        except InvalidInput as exc:
+            faults = _read_only_faults(sent, sent_units, units, stored, None)
+            if not faults:
+                raise
+            errors = {**exc.errors, **faults}
+            raise InvalidInput(invalid_fields_message(errors), errors) from exc
+        faults = _read_only_faults(sent, sent_units, units, stored, CampaignDetailSchema().dump(campaign))
+        if faults:
+            raise InvalidInput(invalid_fields_message(faults), faults)
+        return campaign
 
 
 @blp.route("/campaigns/<int:campaign_id>/units")

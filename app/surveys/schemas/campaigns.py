@@ -113,6 +113,74 @@ class CampaignCreateArgs(CampaignArgs):
     )
 
 
+# What GET /campaigns/{id} answers but a client does not set. A client may PATCH back what it read: each
+# of these is accepted when it equals the stored value (or the value the same PATCH gives it, e.g. a unit's
+# `assignee` matching its new `assignee_id`) and is then ignored; any other value is a 422 naming the
+# field (app/surveys/api/campaigns.py, docs/surveys.md "Round trip").
+READ_ONLY_NOTE = (
+    "read-only, as GET answers it: accepted when equal to the stored value (or to the value this PATCH "
+    "gives it) and ignored; any other value is refused (422 naming the field)"
+)
+
+
+def _read_only(field: type[ma.fields.Field[Any]], *args: Any, **kwargs: Any) -> ma.fields.Field[Any]:
+    return field(*args, allow_none=True, metadata={"readOnly": True, "description": READ_ONLY_NOTE}, **kwargs)
+
+
+def _text() -> ma.fields.Field[Any]:
+    return _read_only(ma.fields.String, validate=ma.validate.Length(max=500))
+
+
+class UserRefArgs(ma.Schema):
+    id = ma.fields.Integer(allow_none=True)
+    display_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=500))
+
+
+class SpeciesRefArgs(ma.Schema):
+    id = ma.fields.Integer(allow_none=True)
+    name_zh = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=500))
+    name_sci = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=500))
+
+
+class UnitPatchArgs(UnitArgs):
+    """A unit of a PATCH's list: the fields a client sets, and the read-only ones it read (GET)."""
+
+    id = _read_only(ma.fields.Integer)
+    campaign_id = _read_only(ma.fields.Integer)
+    unit_code = _text()
+    level = _text()
+    township_name = _text()
+    village_name = _text()
+    assignee = _read_only(ma.fields.Nested, UserRefArgs)
+
+
+class CampaignPatchArgs(CampaignArgs):
+    """The body of PATCH /campaigns/{id}: any part of CampaignArgs, and the read-only fields of what GET
+    answered (READ_ONLY_NOTE), so that a client may send back what it read."""
+
+    id = _read_only(ma.fields.Integer)
+    bureau_name = _text()
+    species = _read_only(
+        ma.fields.List, ma.fields.Nested(SpeciesRefArgs), validate=ma.validate.Length(max=MAX_SPECIES)
+    )
+    unit_count = _read_only(ma.fields.Integer)
+    created_by_id = _read_only(ma.fields.Integer)
+    created_at = _read_only(LocalDateTime)
+    updated_at = _read_only(LocalDateTime)
+    units = ma.fields.List(
+        ma.fields.Nested(UnitPatchArgs),
+        validate=ma.validate.Length(max=MAX_UNITS),
+        metadata={
+            "description": "the whole new list: units kept by code keep their id, new ones are added, "
+            "missing ones removed; a unit's read-only fields as for the campaign's"
+        },
+    )
+
+
+READ_ONLY = ("id", "bureau_name", "species", "unit_count", "created_by_id", "created_at", "updated_at")
+UNIT_READ_ONLY = ("id", "campaign_id", "unit_code", "level", "township_name", "village_name", "assignee")
+
+
 class UnitUpdateArgs(ma.Schema):
     """PATCH /campaigns/{id}/units/{unit_id}: reassign, or move the due date (null clears either)."""
 
