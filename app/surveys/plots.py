@@ -5,7 +5,7 @@ census covers (docs/surveys.md, Plots). The figures are app/surveys/plot_figures
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -62,8 +62,9 @@ def may_survey_for(actor: User, campaign: Campaign) -> bool:
     return takes_part(actor, campaign)
 
 
-def _area(values: dict[str, Any], errors: FieldErrors) -> float | None:
+def _area(values: dict[str, Any], found: FieldErrors) -> float | None:
     """The plot's area from its shape and dimensions (or the area typed for an irregular plot)."""
+    errors: FieldErrors = {}
     shape = PlotShape(values["shape"])
     length, width, radius, typed = (values.get(k) for k in ("length_m", "width_m", "radius_m", "area_m2"))
     computed: float | None = None
@@ -95,6 +96,8 @@ def _area(values: dict[str, Any], errors: FieldErrors) -> float | None:
         )
     if computed is not None and computed > 1_000_000:
         errors.setdefault("area_m2", []).append(_("A plot is at most 1 000 000 m² (100 ha)."))
+    for name, messages in errors.items():
+        found.setdefault(name, []).extend(messages)
     area = computed if computed is not None else typed
     return None if area is None else round(area, 4)
 
@@ -105,18 +108,24 @@ def _check_quadrats(
     numbers: dict[int, int] = {}
     total = 0.0
     wanted: set[int] = set()
+    sizes_known = True
     for i, quadrat in enumerate(quadrats):
         where = f"quadrats.{i}"
-        if quadrat["number"] in numbers:
+        number = quadrat.get("number")
+        if number is not None and number in numbers:
             errors.setdefault(f"{where}.number", []).append(
                 _(
                     "Quadrat %(n)s is already quadrat %(other)s of this plot.",
-                    n=quadrat["number"],
-                    other=numbers[quadrat["number"]],
+                    n=number,
+                    other=numbers[number],
                 )
             )
-        numbers.setdefault(quadrat["number"], i)
-        size = quadrat["size_m2"]
+        if number is not None:
+            numbers.setdefault(number, i)
+        size = quadrat.get("size_m2")
+        if size is None:  # refused by the schema (named there): the quadrats' total is not known
+            sizes_known = False
+            continue
         total += size
         if area is not None and size > area:
             errors.setdefault(f"{where}.size_m2", []).append(
@@ -126,16 +135,25 @@ def _check_quadrats(
                     area=area,
                 )
             )
+    for i, quadrat in enumerate(quadrats):
+        where = f"quadrats.{i}"
         seen: set[int] = set()
         for j, record in enumerate(quadrat.get("records") or []):
-            species_id = record["species_id"]
+            species_id = record.get("species_id")
+            if species_id is None:
+                continue
             if species_id in seen:
                 errors.setdefault(f"{where}.records.{j}.species_id", []).append(
                     _("This species is already recorded in this quadrat.")
                 )
             seen.add(species_id)
             wanted.add(species_id)
-    if area is not None and total > area * (1 + 1e-9) and not any(k.endswith("size_m2") for k in errors):
+    if (
+        area is not None
+        and sizes_known
+        and total > area * (1 + 1e-9)
+        and not any(k.endswith("size_m2") for k in errors)
+    ):
         errors.setdefault("quadrats", []).append(
             _(
                 "The quadrats together (%(total)g m²) are larger than the plot (%(area)g m²); "
@@ -152,7 +170,7 @@ def _check_quadrats(
     }
     for i, quadrat in enumerate(quadrats):
         for j, record in enumerate(quadrat.get("records") or []):
-            if record["species_id"] not in found:
+            if record.get("species_id") is not None and record["species_id"] not in found:
                 errors.setdefault(f"quadrats.{i}.records.{j}.species_id", []).append(
                     _("Unknown species; search GET /api/v1/species for its id.")
                 )
@@ -182,12 +200,25 @@ def _position(values: dict[str, Any], errors: FieldErrors) -> tuple[float | None
     return wgs_lon, wgs_lat
 
 
-def check_plot(values: dict[str, Any], actor: User) -> CheckedPlot:
-    """Check a plot's values as a whole. Raises InvalidInput naming every field at fault."""
+def plot_faults(
+    values: dict[str, Any], actor: User, faulted: Collection[str] = ()
+) -> tuple[FieldErrors, CheckedPlot | None]:
+    """The faults of a plot's values as a whole, and the plot as checked when there are none.
+
+    `values` may lack fields, or hold only those that loaded: a body the schema refused is judged on what
+    did load, `faulted` naming the fields it refused (`quadrats.2.size_m2`), so that one answer names
+    every fault that can be determined (docs/surveys.md, Plots) and none of them twice."""
     errors: FieldErrors = {}
-    site = db.session.get(Site, values["site_id"])
-    if site is None:
-        errors["site_id"] = [_("No site with id %(id)s.", id=values["site_id"])]
+    faulty = set(faulted)
+
+    def refused(*names: str) -> bool:
+        return any(n in faulty or any(f.startswith(f"{n}.") for f in faulty) for n in names)
+
+    site = None
+    if values.get("site_id") is not None:
+        site = db.session.get(Site, values["site_id"])
+        if site is None:
+            errors["site_id"] = [_("No site with id %(id)s.", id=values["site_id"])]
     campaign = None
     if values.get("campaign_id") is not None:
         campaign = db.session.get(Campaign, values["campaign_id"])
@@ -196,8 +227,10 @@ def check_plot(values: dict[str, Any], actor: User) -> CheckedPlot:
                 _("No campaign with id %(id)s of your bureau.", id=values["campaign_id"])
             ]
             campaign = None
-    surveyed_at: datetime = values["surveyed_at"]
-    if surveyed_at > datetime.now(UTC) + CLOCK_SKEW:
+    surveyed_at: datetime | None = values.get("surveyed_at")
+    if surveyed_at is None:
+        pass
+    elif surveyed_at > datetime.now(UTC) + CLOCK_SKEW:
         errors.setdefault("surveyed_at", []).append(_("is in the future; check the phone's date and time."))
     elif surveyed_at < EARLIEST:
         errors.setdefault("surveyed_at", []).append(_("is before 1990; check the year."))
@@ -211,21 +244,36 @@ def check_plot(values: dict[str, Any], actor: User) -> CheckedPlot:
                     end=campaign.ends_on.isoformat(),
                 )
             )
-    area = _area(values, errors)
-    lon, lat = _position(values, errors)
+    area = None
+    if values.get("shape") is not None and not refused("shape", "length_m", "width_m", "radius_m", "area_m2"):
+        area = _area(values, errors)
+    lon, lat = (None, None)
+    if not refused("latitude", "longitude", "crs"):
+        lon, lat = _position(values, errors)
     habitat = site.habitat if site is not None else None
-    if values.get("habitat"):
+    if values.get("habitat") and not refused("habitat"):
         habitat = find_habitat(values["habitat"])
         if habitat is None:
             errors["habitat"] = [_("Unknown habitat; see GET /api/v1/habitats.")]
-    species = _check_quadrats(values.get("quadrats") or [], area, errors)
-    if errors:
-        # A plot's area is typed in m² (a record's, in 亩 on its form: the shared label says so).
-        raise InvalidInput(invalid_fields_message(errors, {"area_m2": _("Plot area (m²)")}), errors)
-    assert site is not None and area is not None  # noqa: S101 -- errors would have been raised
-    return CheckedPlot(
+    species: dict[int, Species] = {}
+    if "quadrats" not in faulty:  # the list as a whole refused (too long, not a list): nothing to judge
+        species = _check_quadrats(values.get("quadrats") or [], area, errors)
+    for name in faulty:  # named already, by the schema
+        errors.pop(name, None)
+    if errors or faulty or site is None or area is None or values.get("surveyed_at") is None:
+        return errors, None
+    return errors, CheckedPlot(
         site=site, campaign=campaign, area_m2=area, lon=lon, lat=lat, habitat=habitat, species=species
     )
+
+
+def check_plot(values: dict[str, Any], actor: User) -> CheckedPlot:
+    """Check a plot's values as a whole. Raises InvalidInput naming every field at fault."""
+    errors, checked = plot_faults(values, actor)
+    if errors or checked is None:
+        # A plot's area is typed in m² (a record's, in 亩 on its form: the shared label says so).
+        raise InvalidInput(invalid_fields_message(errors, {"area_m2": _("Plot area (m²)")}), errors)
+    return checked
 
 
 def _apply(plot: Plot, values: dict[str, Any], checked: CheckedPlot, *, quadrats: bool = True) -> None:
@@ -373,19 +421,46 @@ def _current_values(plot: Plot) -> dict[str, Any]:
     }
 
 
-def update_plot(*, actor: User, plot: Plot, changes: dict[str, Any]) -> Plot:
-    """Edit a plot (its surveyor, until its campaign ends); `quadrats`, when sent, replaces them all.
-    A new shape or new dimensions drop the old ones. Raises PermissionDenied, Conflict, InvalidInput."""
-    _check_editable(actor, plot)
+def _edited_values(plot: Plot, changes: dict[str, Any]) -> dict[str, Any]:
+    """The plot's values with the changes: a new shape or new dimensions drop the old ones."""
     values = _current_values(plot)
     if any(k in changes for k in ("shape", "length_m", "width_m", "radius_m", "area_m2")):
         for name in ("length_m", "width_m", "radius_m", "area_m2"):
             values[name] = None
     values.update(changes)
+    return values
+
+
+def edit_faults(actor: User, plot: Plot, changes: dict[str, Any], faulted: Collection[str]) -> FieldErrors:
+    """What the plot's own checks find in an edit whose body the schema refused in part (`faulted`),
+    judged on the changes that loaded; nothing for whoever may not edit the plot (they are told that)."""
+    if not may_edit(actor, plot):
+        return {}
+    values = _edited_values(plot, changes)
+    faulty = set(faulted)
+    for name in ("length_m", "width_m", "radius_m", "area_m2", "shape", "latitude", "longitude"):
+        if name in faulty:
+            values.pop(name, None)  # the stored value is not what was sent: judge nothing by it
+    lone = {"latitude", "longitude"} - set(changes) - faulty
+    together = len(lone) == 1 and not faulty & {"latitude", "longitude"}
+    if together:
+        values.pop("latitude", None)
+        values.pop("longitude", None)
+    errors, _checked = plot_faults(values, actor, faulty)
+    if together:
+        errors.setdefault(lone.pop(), []).append(_("send latitude and longitude together"))
+    return errors
+
+
+def update_plot(*, actor: User, plot: Plot, changes: dict[str, Any]) -> Plot:
+    """Edit a plot (its surveyor, until its campaign ends); `quadrats`, when sent, replaces them all.
+    A new shape or new dimensions drop the old ones. Raises PermissionDenied, Conflict, InvalidInput."""
+    _check_editable(actor, plot)
     if ("latitude" in changes) != ("longitude" in changes):
         raise InvalidInput.field(
             "latitude" if "longitude" in changes else "longitude", _("send latitude and longitude together")
         )
+    values = _edited_values(plot, changes)
     checked = check_plot(values, actor)
     if "quadrats" in changes:
         plot.quadrats = []

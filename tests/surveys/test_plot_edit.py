@@ -147,6 +147,17 @@ def test_a_bad_value_is_named_by_its_field_and_nothing_is_written(
     assert laid.get(f"/api/v1/plots/{plot['id']}").get_json() == before
 
 
+def test_a_save_names_the_schemas_faults_and_the_plots_own_at_once(laid: Any, web_as: Any) -> None:
+    plot = laid.plot
+    web = web_as(laid.user)
+    change = {"quadrats-2-records-0-cover_pct": "150", "quadrats-1-number": "1", "habitat": "moon"}
+    form = {**_form(web.get(f"/plots/{plot['id']}/edit").get_data(as_text=True)), **change, "action": "save"}
+    response = web.post(f"/plots/{plot['id']}/edit", data=form)
+    assert response.status_code == 422
+    named = set(re.findall(r'data-error-for="([^"]+)"', response.get_data(as_text=True)))
+    assert {"quadrats-2-records-0-cover_pct", "quadrats-1-number", "habitat"} <= named, named
+
+
 def test_add_rows_keeps_what_was_typed(laid: Any, web_as: Any) -> None:
     plot = laid.plot
     web = web_as(laid.user)

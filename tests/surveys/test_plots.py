@@ -319,6 +319,63 @@ def test_bad_input_names_the_field(
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Plot)) == 0
 
 
+def test_one_answer_names_the_schema_faults_and_the_plots_own(
+    surveyor: Any, site: dict[str, Any], species_id: Any
+) -> None:
+    """A body with a missing field and faults only the plot's own checks find: all named at once."""
+    body = plot_body(species_id, site["site_id"], latitude=39.9, longitude=116.4, area_m2=400)
+    body = _with_quadrat(body, 3, number=1)  # a repeated number
+    body = _with_record(body, 0, 1, cover_pct=120)  # a schema fault inside a quadrat
+    body = _with_record(body, 2, 1, species_id=999_999)  # an unknown species
+    del body["surveyed_at"]
+    response = surveyor.post("/api/v1/plots", json=body)
+    assert response.status_code == 422, response.get_json()
+    errors = response.get_json()["errors"]
+    assert set(errors) == {
+        "surveyed_at",
+        "quadrats.0.records.1.cover_pct",
+        "latitude",
+        "longitude",
+        "area_m2",
+        "quadrats.3.number",
+        "quadrats.2.records.1.species_id",
+    }, errors
+    assert all(len(messages) == 1 for messages in errors.values()), errors
+    assert "梁平区" in errors["latitude"][0] and "100.00" in errors["area_m2"][0]
+    # A field the schema refused is not judged again; one that depends on it is not judged on a guess.
+    body = {**plot_body(species_id, site["site_id"], length_m=-1, width_m=4), "site_id": 999_999}
+    body = _with_quadrat(body, 0, size_m2="big")
+    errors = surveyor.post("/api/v1/plots", json=body).get_json()["errors"]
+    assert set(errors) == {"length_m", "quadrats.0.size_m2", "site_id"}, errors
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Plot)) == 0
+
+
+def test_an_edit_names_the_schema_faults_and_the_plots_own(
+    surveyor: Any, site: dict[str, Any], species_id: Any
+) -> None:
+    plot = surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"])).get_json()
+    path = f"/api/v1/plots/{plot['id']}"
+    response = surveyor.patch(
+        path,
+        json={"notes": 5, "latitude": 39.9, "longitude": 116.4, "quadrats": [{"number": 1, "size_m2": 400}]},
+    )
+    assert response.status_code == 422, response.get_json()
+    assert set(response.get_json()["errors"]) == {"notes", "latitude", "longitude", "quadrats.0.size_m2"}
+    only_one = surveyor.patch(path, json={"notes": 5, "latitude": 30.68})
+    assert set(only_one.get_json()["errors"]) == {"notes", "longitude"}
+    assert surveyor.get(path).get_json()["notes"] == plot["notes"]
+
+
+def test_an_edit_by_another_is_judged_on_its_body_only(
+    surveyor: Any, api_as: Any, site: dict[str, Any], species_id: Any
+) -> None:
+    plot = surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"])).get_json()
+    colleague = api_as("supervisor")
+    body = {"notes": 5, "latitude": 39.9, "longitude": 116.4}
+    refused = colleague.patch(f"/api/v1/plots/{plot['id']}", json=body)
+    assert refused.status_code == 422 and set(refused.get_json()["errors"]) == {"notes"}
+
+
 def test_another_bureaus_campaign_is_refused(
     make_user: Any, api_as: Any, site: dict[str, Any], species_id: Any
 ) -> None:

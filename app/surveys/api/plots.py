@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.api import page_of, paginate
 from app.errors import InvalidInput
+from app.extensions import db
 from app.photos.api import PhotoUploadArgs
 from app.photos.models import Photo
 from app.photos.schemas import PhotoSchema
@@ -17,6 +19,16 @@ from app.surveys import plots
 from app.surveys.api import blp
 from app.surveys.models import Plot
 from app.surveys.schemas.plots import PlotCreateArgs, PlotQueryArgs, PlotSchema, PlotUpdateArgs
+
+
+def _create_faults(values: dict[str, Any], faulted: frozenset[str]) -> dict[str, list[str]]:
+    """A refused body's other faults: the plot's own checks on what loaded (docs/surveys.md, Plots)."""
+    return plots.plot_faults(values, current_user, faulted)[0]
+
+
+def _edit_faults(values: dict[str, Any], faulted: frozenset[str]) -> dict[str, list[str]]:
+    plot = db.session.get(Plot, (request.view_args or {}).get("plot_id"))
+    return {} if plot is None else plots.edit_faults(current_user, plot, values, faulted)
 
 
 @blp.route("/plots")
@@ -28,7 +40,7 @@ class Plots(MethodView):
         filters = {k: v for k, v in args.items() if k not in {"page", "per_page"}}
         return paginate(plots.filtered(filters), page=args["page"], per_page=args["per_page"])
 
-    @blp.arguments(PlotCreateArgs)
+    @blp.arguments(PlotCreateArgs(more_checks=_create_faults))
     @blp.response(201, PlotSchema)
     @blp.alt_response(200, schema=PlotSchema, description="A retry: the plot made the first time")
     @blp.alt_response(409, description="The client_uuid was already used for a different plot")
@@ -51,7 +63,7 @@ class PlotItem(MethodView):
         """One plot with its quadrats, figures and photos"""
         return plots.get_plot(plot_id)
 
-    @blp.arguments(PlotUpdateArgs)
+    @blp.arguments(PlotUpdateArgs(more_checks=_edit_faults))
     @blp.response(200, PlotSchema)
     @blp.alt_response(409, description="The plot's campaign has ended")
     def patch(self, args: dict[str, Any], plot_id: int) -> Plot:

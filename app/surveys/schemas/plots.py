@@ -6,6 +6,7 @@ A bad value inside a quadrat is named by its path (`quadrats.2.size_m2`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
@@ -48,9 +49,22 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 flatten_errors = _flatten  # the plot edit page names fields by the same paths
 
 
+# What else a refused body is checked for: given what loaded and the fields the schema refused, the faults
+# the plot's own checks find (app/surveys/plots.py `plot_faults`), so that one answer names them all.
+MoreChecks = Callable[[dict[str, Any], frozenset[str]], dict[str, list[str]]]
+
+
 class _PathNamedErrors(ma.Schema):
+    def __init__(self, *, more_checks: MoreChecks | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.more_checks = more_checks
+
     def handle_error(self, error: ma.ValidationError, data: Any, *, many: bool, **kwargs: Any) -> None:
-        raise ma.ValidationError(_flatten(error.normalized_messages()))  # type: ignore[no-untyped-call]
+        faults = _flatten(error.normalized_messages())  # type: ignore[no-untyped-call]
+        if self.more_checks is not None and isinstance(error.valid_data, dict) and "_schema" not in faults:
+            for name, messages in self.more_checks(error.valid_data, frozenset(faults)).items():
+                faults.setdefault(name, messages)
+        raise ma.ValidationError(faults)
 
 
 class QuadratRecordArgs(ma.Schema):
@@ -135,8 +149,8 @@ class PlotCreateArgs(PlotFieldsArgs):
 class PlotUpdateArgs(PlotFieldsArgs):
     """Any subset of the fields; `quadrats`, when sent, replaces them all."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(partial=True, **kwargs)
+    def __init__(self, *, more_checks: MoreChecks | None = None, **kwargs: Any) -> None:
+        super().__init__(more_checks=more_checks, partial=True, **kwargs)
 
 
 class PlotFormArgs(ma.Schema):

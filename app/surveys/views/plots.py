@@ -405,9 +405,9 @@ def save_plot(plot_id: int) -> Any:
         errors["shape"] = [_("required")]
     changes: dict[str, Any] | None = None
     try:
-        changes = PlotUpdateArgs().load(
-            {k: v for k, v in raw.items() if v is not None or k not in ("surveyed_at", "shape")}
-        )
+        changes = PlotUpdateArgs(
+            more_checks=lambda values, faulted: plots.edit_faults(current_user, plot, values, faulted)
+        ).load({k: v for k, v in raw.items() if v is not None or k not in ("surveyed_at", "shape")})
     except ma.ValidationError as exc:
         for path, messages in flatten_errors(exc.messages).items():
             errors.setdefault(_form_name(path, rows.origin), []).extend(translated(m) for m in messages)
