@@ -103,8 +103,13 @@ def _area(values: dict[str, Any], found: FieldErrors) -> float | None:
 
 
 def _check_quadrats(
-    quadrats: list[dict[str, Any]], area: float | None, errors: FieldErrors
+    quadrats: list[dict[str, Any]],
+    area: float | None,
+    errors: FieldErrors,
+    kept: frozenset[int] = frozenset(),
 ) -> dict[int, Species]:
+    """The quadrats' checks; their species must be current, or already the plot's (`kept`: an edit keeps a
+    species retired since, as a record's edit does, docs/architecture.md)."""
     numbers: dict[int, int] = {}
     total = 0.0
     wanted: set[int] = set()
@@ -165,7 +170,10 @@ def _check_quadrats(
     found = {
         s.id: s
         for s in db.session.scalars(
-            sa.select(Species).where(Species.id.in_(sorted(wanted)), Species.retired_on.is_(None))
+            sa.select(Species).where(
+                Species.id.in_(sorted(wanted)),
+                sa.or_(Species.retired_on.is_(None), Species.id.in_(sorted(kept & wanted))),
+            )
         )
     }
     for i, quadrat in enumerate(quadrats):
@@ -200,8 +208,20 @@ def _position(values: dict[str, Any], errors: FieldErrors) -> tuple[float | None
     return wgs_lon, wgs_lat
 
 
+@dataclass(frozen=True)
+class Kept:
+    """What an edited plot already has and keeps even when retired from the registry since."""
+
+    species_ids: frozenset[int] = frozenset()
+    habitat: Habitat | None = None
+
+
+def _kept(plot: Plot) -> Kept:
+    return Kept(frozenset(r.species_id for q in plot.quadrats for r in q.records), plot.habitat)
+
+
 def plot_faults(
-    values: dict[str, Any], actor: User, faulted: Collection[str] = ()
+    values: dict[str, Any], actor: User, faulted: Collection[str] = (), kept: Kept | None = None
 ) -> tuple[FieldErrors, CheckedPlot | None]:
     """The faults of a plot's values as a whole, and the plot as checked when there are none.
 
@@ -251,13 +271,15 @@ def plot_faults(
     if not refused("latitude", "longitude", "crs"):
         lon, lat = _position(values, errors)
     habitat = site.habitat if site is not None else None
+    kept = kept or Kept()
     if values.get("habitat") and not refused("habitat"):
-        habitat = find_habitat(values["habitat"])
+        same = kept.habitat is not None and values["habitat"].strip().lower() == kept.habitat.code
+        habitat = kept.habitat if same else find_habitat(values["habitat"])
         if habitat is None:
             errors["habitat"] = [_("Unknown habitat; see GET /api/v1/habitats.")]
     species: dict[int, Species] = {}
     if "quadrats" not in faulty:  # the list as a whole refused (too long, not a list): nothing to judge
-        species = _check_quadrats(values.get("quadrats") or [], area, errors)
+        species = _check_quadrats(values.get("quadrats") or [], area, errors, kept.species_ids)
     for name in faulty:  # named already, by the schema
         errors.pop(name, None)
     if errors or faulty or site is None or area is None or values.get("surveyed_at") is None:
@@ -267,9 +289,9 @@ def plot_faults(
     )
 
 
-def check_plot(values: dict[str, Any], actor: User) -> CheckedPlot:
+def check_plot(values: dict[str, Any], actor: User, kept: Kept | None = None) -> CheckedPlot:
     """Check a plot's values as a whole. Raises InvalidInput naming every field at fault."""
-    errors, checked = plot_faults(values, actor)
+    errors, checked = plot_faults(values, actor, kept=kept)
     if errors or checked is None:
         # A plot's area is typed in m² (a record's, in 亩 on its form: the shared label says so).
         raise InvalidInput(invalid_fields_message(errors, {"area_m2": _("Plot area (m²)")}), errors)
@@ -446,7 +468,7 @@ def edit_faults(actor: User, plot: Plot, changes: dict[str, Any], faulted: Colle
     if together:
         values.pop("latitude", None)
         values.pop("longitude", None)
-    errors, _checked = plot_faults(values, actor, faulty)
+    errors, _checked = plot_faults(values, actor, faulty, _kept(plot))
     if together:
         errors.setdefault(lone.pop(), []).append(_("send latitude and longitude together"))
     return errors
@@ -461,7 +483,7 @@ def update_plot(*, actor: User, plot: Plot, changes: dict[str, Any]) -> Plot:
             "latitude" if "longitude" in changes else "longitude", _("send latitude and longitude together")
         )
     values = _edited_values(plot, changes)
-    checked = check_plot(values, actor)
+    checked = check_plot(values, actor, _kept(plot))
     if "quadrats" in changes:
         plot.quadrats = []
         db.session.flush()  # the old quadrats go before the new ones take their numbers

@@ -158,6 +158,30 @@ def test_a_save_names_the_schemas_faults_and_the_plots_own_at_once(laid: Any, we
     assert {"quadrats-2-records-0-cover_pct", "quadrats-1-number", "habitat"} <= named, named
 
 
+def test_a_plot_of_a_species_and_habitat_retired_since_is_saved_as_it_was(
+    laid: Any, web_as: Any, species_id: Any
+) -> None:
+    """The page offers the plot's own retired habitat and reads its own retired species' names: a save
+    that changes only the notes keeps both, and changes nothing else."""
+    from app.species.models import Habitat, Species
+
+    plot = laid.plot
+    db.session.get(Species, species_id("ageratum-conyzoides")).retired_on = local_today()
+    db.session.scalar(sa.select(Habitat).where(Habitat.code == "paddy")).retired = True
+    db.session.commit()
+    before = laid.get(f"/api/v1/plots/{plot['id']}").get_json()
+    web = web_as(laid.user)
+    form = _form(web.get(f"/plots/{plot['id']}/edit").get_data(as_text=True))
+    assert form["habitat"] == "paddy"
+    response = web.post(f"/plots/{plot['id']}/edit", data={**form, "notes": "更正", "action": "save"})
+    assert response.status_code == 302, re.findall(
+        r'data-error-for="([^"]+)">(.*?)</div>', response.get_data(as_text=True)
+    )
+    after = laid.get(f"/api/v1/plots/{plot['id']}").get_json()
+    assert after["notes"] == "更正" and after["habitat"] == "paddy"
+    assert after["quadrats"] == before["quadrats"]
+
+
 def test_add_rows_keeps_what_was_typed(laid: Any, web_as: Any) -> None:
     plot = laid.plot
     web = web_as(laid.user)

@@ -439,6 +439,46 @@ def test_surveyor_edits_quadrats_and_figures_follow(
     assert (body["length_m"], body["width_m"], body["radius_m"]) == (None, None, 3)
 
 
+def test_a_plot_of_a_species_or_habitat_retired_since_is_still_edited(
+    surveyor: Any, site: dict[str, Any], species_id: Any
+) -> None:
+    """A species retired from the registry (merged, gone from the lists) or a habitat retired takes no
+    new plot, but the plots that recorded it are still corrected: their own species and habitat stand."""
+    from app.species.models import Habitat, Species
+
+    plot = surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"])).get_json()
+    path = f"/api/v1/plots/{plot['id']}"
+    grass = db.session.get(Species, species_id(GRASS))
+    grass.retired_on = local_today()
+    db.session.scalar(sa.select(Habitat).where(Habitat.code == "paddy")).retired = True
+    db.session.commit()
+    response = surveyor.patch(path, json={"notes": "更正：田埂东侧"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["notes"] == "更正：田埂东侧" and response.get_json()["habitat"] == "paddy"
+    # The quadrats sent back as they are, one figure corrected: the retired species is kept.
+    quadrats = response.get_json()["quadrats"]
+    quadrats[0]["records"] = [
+        {k: v for k, v in r.items() if k != "species_name_zh"} for r in quadrats[0]["records"]
+    ]
+    for q in quadrats[1:]:
+        q["records"] = [{k: v for k, v in r.items() if k != "species_name_zh"} for r in q["records"]]
+    quadrats[0]["records"][-1]["count"] = 4
+    response = surveyor.patch(path, json={"quadrats": quadrats, "habitat": "paddy"})
+    assert response.status_code == 200, response.get_json()
+    # The plot's own retired species may be recorded in another of its quadrats; a retired species new
+    # to the plot, and a new plot with the retired habitat, are refused as before.
+    quadrats[1]["records"].append({"species_id": grass.id, "count": 1})
+    assert surveyor.patch(path, json={"quadrats": quadrats}).status_code == 200
+    moth = db.session.get(Species, species_id("hyphantria-cunea"))
+    moth.retired_on = local_today()
+    db.session.commit()
+    quadrats[1]["records"].append({"species_id": moth.id, "count": 1})
+    refused = surveyor.patch(path, json={"quadrats": quadrats})
+    assert set(refused.get_json()["errors"]) == {"quadrats.1.records.2.species_id"}
+    refused = surveyor.post("/api/v1/plots", json=plot_body(species_id, site["site_id"]))
+    assert refused.status_code == 422 and "habitat" in refused.get_json()["errors"]
+
+
 def test_only_its_surveyor_edits_and_not_after_the_campaign(
     make_user: Any, surveyor: Any, api_as: Any, site: dict[str, Any], species_id: Any
 ) -> None:

@@ -208,9 +208,10 @@ class _Rows:
     origin: list[tuple[int, list[int]]]  # body quadrat k → (form row, [form record row per body record])
 
 
-def _body_of(rows: list[dict[str, Any]], errors: FieldErrors) -> _Rows:
+def _body_of(rows: list[dict[str, Any]], errors: FieldErrors, own: dict[str, int] | None = None) -> _Rows:
     """The API body of the rows typed (the species named resolved), left out: removed rows and those
-    left blank."""
+    left blank. `own`: the plot's own species by name, found first (one retired from the registry since
+    is no longer found by name, but the plot keeps it, as the API does)."""
     body: list[dict[str, Any]] = []
     origin: list[tuple[int, list[int]]] = []
     for qi, row in enumerate(rows):
@@ -224,8 +225,9 @@ def _body_of(rows: list[dict[str, Any]], errors: FieldErrors) -> _Rows:
             if not record["species"]:
                 errors[name] = [_("choose the species")]
             else:
+                species_id = (own or {}).get(" ".join(record["species"].split()).lower())
                 try:
-                    species_id = resolve_name(record["species"], name).id
+                    species_id = species_id or resolve_name(record["species"], name).id
                 except InvalidInput as exc:
                     errors.update(exc.errors)
             records_body.append(
@@ -332,8 +334,13 @@ def _render_edit(
     if plot.campaign is not None:
         for s in plot.campaign.species:
             known[s.id] = s
+    # The plot's own habitat is offered even when retired since: not offered, the form would save the
+    # site's in its place without a word.
+    own_habitat = plot.habitat.id if plot.habitat is not None else 0
     habitats = db.session.scalars(
-        sa.select(Habitat).where(Habitat.retired.is_(False)).order_by(Habitat.position, Habitat.id)
+        sa.select(Habitat)
+        .where(sa.or_(Habitat.retired.is_(False), Habitat.id == own_habitat))
+        .order_by(Habitat.position, Habitat.id)
     )
     return (
         render_template(
@@ -373,7 +380,14 @@ def save_plot(plot_id: int) -> Any:
     sent = pages.load(PlotEditForm, location="form_with_blanks")
     fields = {name: sent[name] for name in PLOT_INPUTS}
     errors: FieldErrors = {}
-    rows = _body_of(pages.load(QuadratRowsForm, location="form_with_blanks")["quadrats"], errors)
+    own = {
+        name.lower(): r.species_id
+        for q in plot.quadrats
+        for r in q.records
+        for name in (r.species.name_zh, r.species.name_sci)
+        if r.species.retired_on is not None
+    }
+    rows = _body_of(pages.load(QuadratRowsForm, location="form_with_blanks")["quadrats"], errors, own)
     if sent["action"] == "more":
         kept = [
             r
