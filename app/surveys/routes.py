@@ -72,6 +72,31 @@ def _clash(existing: Route) -> Conflict:
     )
 
 
+def _check_records_campaign(
+    actor: User, client_uuid: uuid.UUID, campaign: Campaign, errors: FieldErrors
+) -> None:
+    """Records along the route that reached the server before it, for another campaign, keep the route
+    to theirs: filed under another, each would count in both campaigns' coverage (the mirror of the
+    check on a record along a route already stored, app/surveys/handlers.py)."""
+    other = db.session.scalar(
+        sa.select(Campaign.name)
+        .join(Observation, Observation.campaign_id == Campaign.id)
+        .where(
+            Observation.organization_id == actor.organization_id,
+            Observation.route_uuid == client_uuid,
+            Observation.campaign_id != campaign.id,
+        )
+        .limit(1)
+    )
+    if other is not None:
+        errors["campaign_id"] = [
+            _(
+                "The records made along this route are for the campaign %(name)s: send the route for it.",
+                name=other,
+            )
+        ]
+
+
 def create_route(*, actor: User, args: dict[str, Any]) -> tuple[Route, bool]:
     """Store a walked route, or return the one an earlier try of the same request made.
 
@@ -101,6 +126,8 @@ def create_route(*, actor: User, args: dict[str, Any]) -> tuple[Route, bool]:
     elif ended_at < started_at:
         errors["ended_at"] = [_("is before the route's start.")]
     campaign = campaign_to_record_for(actor, args["campaign_id"], errors)
+    if campaign is not None:
+        _check_records_campaign(actor, args["client_uuid"], campaign, errors)
     unit: SurveyUnit | None = None
     if args.get("unit_id") is not None:
         unit = db.session.get(SurveyUnit, args["unit_id"])

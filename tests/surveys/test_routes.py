@@ -347,6 +347,32 @@ def test_a_record_along_a_route_of_another_campaign_is_refused(
     assert ok.status_code == 201  # a route not sent yet: linked by its UUID alone
 
 
+def test_a_route_of_another_campaign_than_its_records_is_refused(
+    api_as: Any, campaign_for: Any, observation_payload: Any
+) -> None:
+    """The records reached the server first, for one campaign; their route may not then be filed under
+    another: each record would count in both campaigns' coverage."""
+    api = api_as("surveyor")
+    campaign = campaign_for(api.user)
+    other = campaign_for(api.user, name="监测")
+    body = route_body(campaign)
+    record = api.post(
+        "/api/v1/observations",
+        json=observation_payload(campaign_id=campaign.id, route_uuid=body["client_uuid"]),
+    )
+    assert record.status_code == 201, record.get_json()
+    refused = api.post("/api/v1/routes", json={**body, "campaign_id": other.id, "unit_id": other.units[0].id})
+    assert refused.status_code == 422, refused.get_json()
+    assert set(refused.get_json()["errors"]) == {"campaign_id"}
+    assert campaign.name in refused.get_json()["errors"]["campaign_id"][0]
+    assert _route_count() == 0
+    counted = api.get(f"/api/v1/campaigns/{other.id}/coverage").get_json()
+    assert all(u["records"] == 0 for u in counted["units"]), counted["units"]
+    # For its records' campaign it is stored, and they are its records.
+    route = _stored(api, body)
+    assert [r["id"] for r in route["records"]] == [record.get_json()["id"]]
+
+
 # ---------------------------------------------------------------------------------------------
 # Pages
 
