@@ -189,9 +189,14 @@ def _checked_units(
     starts_on: date,
     ends_on: date,
     errors: FieldErrors,
+    kept: dict[str, SurveyUnit] | None = None,
 ) -> list[dict[str, Any]]:
     """The units as rows to write ({unit_code, township, village, assignee, due_on}); problems are
-    added to `errors` under `units.<index>.<field>`."""
+    added to `errors` under `units.<index>.<field>`.
+
+    `kept`: the campaign's stored units by code, when its bureau stays. A unit kept with the assignee it
+    has is not judged on its assignee again (deactivated or moved since: the plan is still changed, and
+    read back and sent as it was, without reassigning them first); a new or changed assignee is."""
     places = _Places()
     members = unit_ids(bureau.id)
     seen: dict[str, int] = {}
@@ -199,7 +204,17 @@ def _checked_units(
     for index, raw in enumerate(raw_units):
         prefix = f"units.{index}"
         found = _place(places, raw, prefix, errors)
-        assignee = _assignee(raw.get("assignee_id"), bureau, f"{prefix}.assignee_id", errors, members)
+        stored = None
+        if found is not None and kept:
+            stored = kept.get(found[1].code if found[1] else found[0].code)
+        if (
+            stored is not None
+            and stored.assignee is not None
+            and stored.assignee_id == raw.get("assignee_id")
+        ):
+            assignee: User | None = stored.assignee
+        else:
+            assignee = _assignee(raw.get("assignee_id"), bureau, f"{prefix}.assignee_id", errors, members)
         due_problem = _due_error(raw.get("due_on"), starts_on, ends_on)
         if due_problem:
             errors[f"{prefix}.due_on"] = [due_problem]
@@ -287,7 +302,10 @@ def update_campaign(*, actor: User, campaign: Campaign, changes: dict[str, Any])
     species = _species(changes["species_ids"], errors) if "species_ids" in changes else None
     rows: list[dict[str, Any]] | None = None
     if "units" in changes:
-        rows = _checked_units(changes["units"], bureau, starts_on, ends_on if window_ok else date.max, errors)
+        kept = {u.unit_code: u for u in campaign.units} if bureau is campaign.organization else None
+        rows = _checked_units(
+            changes["units"], bureau, starts_on, ends_on if window_ok else date.max, errors, kept
+        )
     elif window_ok:
         _check_kept_units(campaign, bureau, starts_on, ends_on, errors)
     if rows is not None and not errors:

@@ -421,3 +421,32 @@ def test_a_reassigned_unit_answers_its_new_assignee(
     assert answered[YUNLONG]["assignee"] == {"id": field_team.b.id, "display_name": field_team.b.display_name}
     assert answered[LIRANG_VILLAGE]["assignee"]["id"] == field_team.a.id
     assert response.get_json() == planner.get(path).get_json()
+
+
+def test_a_unit_kept_as_it_was_is_not_judged_again(planner: Any, campaign_body: Any, field_team: Any) -> None:
+    """An assignee deactivated since the plan was made stays on the units nobody touched: the plan is
+    still changed (and read back and sent as it was) without reassigning them first; a unit newly given
+    to them is refused as before."""
+    from app.accounts.models import User
+
+    created = planner.post("/api/v1/campaigns", json=campaign_body()).get_json()
+    path = f"/api/v1/campaigns/{created['id']}"
+    db.session.get(User, field_team.b.id).active = False
+    db.session.commit()
+    read = planner.get(path).get_json()
+    response = planner.patch(path, json={**read, "name": "改名"})
+    assert response.status_code == 200, response.get_json()
+    assert [u["assignee_id"] for u in response.get_json()["units"]] == [
+        u["assignee_id"] for u in read["units"]
+    ]
+    units = [
+        {
+            "township_code": u["township_code"],
+            "village_code": u["village_code"],
+            "assignee_id": u["assignee_id"],
+        }
+        for u in read["units"]
+    ]
+    units[0]["assignee_id"] = field_team.b.id  # newly given to the deactivated surveyor
+    errors = _errors(planner.patch(path, json={"units": units}))
+    assert set(errors) == {"units.0.assignee_id"}
