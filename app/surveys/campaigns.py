@@ -407,7 +407,8 @@ def update_unit(*, actor: User, unit: SurveyUnit, changes: dict[str, Any]) -> Su
     if not changes:
         errors["_schema"] = [_("Send at least one field to change.")]
     assignee: User | None = unit.assignee
-    if "assignee_id" in changes:
+    # The assignee the unit already has is not judged again (deactivated or moved since): only a new one.
+    if "assignee_id" in changes and changes["assignee_id"] != unit.assignee_id:
         assignee = _assignee(
             changes["assignee_id"],
             campaign.organization,

@@ -397,6 +397,9 @@ def test_read_only_fields_are_documented(client: Any) -> None:
     for name in READ_ONLY:
         assert properties[name].get("readOnly") is True, name
         assert "read-only" in properties[name]["description"]
+    from app.surveys.schemas.campaigns import UnitUpdateArgs
+
+    assert set(SurveyUnitSchema().fields) <= set(UnitUpdateArgs().fields)
     assert set(SurveyUnitSchema().fields) <= set(UNIT_READ_ONLY) | {
         "township_code",
         "village_code",
@@ -450,3 +453,38 @@ def test_a_unit_kept_as_it_was_is_not_judged_again(planner: Any, campaign_body: 
     units[0]["assignee_id"] = field_team.b.id  # newly given to the deactivated surveyor
     errors = _errors(planner.patch(path, json={"units": units}))
     assert set(errors) == {"units.0.assignee_id"}
+
+
+def test_a_unit_read_may_be_patched_back(planner: Any, campaign_body: Any, field_team: Any) -> None:
+    """PATCH /campaigns/{id}/units/{unit_id} takes the unit as GET /campaigns/{id}/units answered it."""
+    from app.accounts.models import User
+
+    created = planner.post("/api/v1/campaigns", json=campaign_body()).get_json()
+    listed = planner.get(f"/api/v1/campaigns/{created['id']}/units").get_json()["items"]
+    unit = next(u for u in listed if u["level"] == "village")
+    path = f"/api/v1/campaigns/{created['id']}/units/{unit['id']}"
+    unchanged = planner.patch(path, json=unit)
+    assert unchanged.status_code == 200, unchanged.get_json()
+    assert unchanged.get_json() == unit
+    moved = planner.patch(path, json={**unit, "due_on": created["ends_on"]})
+    assert moved.status_code == 200 and moved.get_json()["due_on"] == created["ends_on"]
+    for field, value in (
+        ("village_code", "500155102201"),
+        ("township_name", "云龙镇"),
+        ("id", unit["id"] + 1),
+        ("assignee", {"id": field_team.a.id, "display_name": field_team.a.display_name}),
+    ):
+        errors = _errors(planner.patch(path, json={**unit, field: value}))
+        assert set(errors) == {field} and field in errors[field][0], errors
+    # Reassigned with its new assignee's name, as a client that follows its change sends it.
+    new = {"id": field_team.a.id, "display_name": field_team.a.display_name}
+    response = planner.patch(path, json={**unit, "assignee_id": field_team.a.id, "assignee": new})
+    assert response.status_code == 200 and response.get_json()["assignee"] == new
+    # Its assignee deactivated since: the unit is still sent back (a new due date) without reassigning.
+    db.session.get(User, field_team.a.id).active = False
+    db.session.commit()
+    read = planner.get(f"/api/v1/campaigns/{created['id']}/units").get_json()["items"]
+    again = next(u for u in read if u["id"] == unit["id"])
+    response = planner.patch(path, json={**again, "due_on": None})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["due_on"] is None and response.get_json()["assignee_id"] == field_team.a.id

@@ -18,6 +18,7 @@ from app.surveys.api import blp
 from app.surveys.models import Campaign, SurveyUnit
 from app.surveys.schemas.campaigns import (
     READ_ONLY,
+    UNIT_ITEM_READ_ONLY,
     UNIT_READ_ONLY,
     CampaignCreateArgs,
     CampaignDetailSchema,
@@ -184,11 +185,30 @@ class CampaignUnitItem(MethodView):
     @blp.arguments(UnitUpdateArgs)
     @blp.response(200, SurveyUnitSchema)
     def patch(self, args: dict[str, Any], campaign_id: int, unit_id: int) -> SurveyUnit:
-        """Reassign a unit or move its due date (within the window); null clears either"""
+        """Reassign a unit or move its due date (within the window); null clears either
+
+        The unit as GET /campaigns/{id}/units answered it may be sent back: its read-only fields are
+        ignored when they equal the stored value (or the value this PATCH gives them, e.g. `assignee`),
+        and refused (422 naming the field) when they do not.
+        """
         campaign = queries.get_campaign(campaign_id)
-        return services.update_unit(
-            actor=current_user, unit=services.get_unit(campaign, unit_id), changes=args
-        )
+        unit = services.get_unit(campaign, unit_id)
+        sent = {name: args.pop(name) for name in UNIT_ITEM_READ_ONLY if name in args}
+        stored = SurveyUnitSchema().dump(unit)
+        schema = UnitUpdateArgs()
+        faults: FieldErrors = {}
+        try:
+            services.update_unit(actor=current_user, unit=unit, changes=args)
+        except InvalidInput as exc:
+            _compare({k: v for k, v in sent.items() if k in _FIXED}, schema, stored, None, "", faults)
+            if not faults:
+                raise
+            errors = {**exc.errors, **faults}
+            raise InvalidInput(invalid_fields_message(errors), errors) from exc
+        _compare(sent, schema, stored, SurveyUnitSchema().dump(unit), "", faults)
+        if faults:
+            raise InvalidInput(invalid_fields_message(faults), faults)
+        return unit
 
 
 @blp.route("/me/survey-units")

@@ -182,10 +182,24 @@ UNIT_READ_ONLY = ("id", "campaign_id", "unit_code", "level", "township_name", "v
 
 
 class UnitUpdateArgs(ma.Schema):
-    """PATCH /campaigns/{id}/units/{unit_id}: reassign, or move the due date (null clears either)."""
+    """PATCH /campaigns/{id}/units/{unit_id}: reassign, or move the due date (null clears either); the
+    other fields of what GET /campaigns/{id}/units answered are read-only (READ_ONLY_NOTE): a unit does
+    not move to another place or campaign."""
 
     assignee_id = ma.fields.Integer(validate=ID_RANGE, allow_none=True)
     due_on = WorkDay(allow_none=True)
+    id = _read_only(ma.fields.Integer)
+    campaign_id = _read_only(ma.fields.Integer)
+    unit_code = _text()
+    level = _text()
+    township_code = _text()
+    township_name = _text()
+    village_code = _text()
+    village_name = _text()
+    assignee = _read_only(ma.fields.Nested, UserRefArgs)
+
+
+UNIT_ITEM_READ_ONLY = (*UNIT_READ_ONLY, "township_code", "village_code")
 
 
 class CampaignQueryArgs(PageArgs):
