@@ -303,6 +303,16 @@ BAD: list[tuple[str, Any, str]] = [
     ("quadrat of no size", lambda b: _with_quadrat(b, 0, size_m2=0), "quadrats.0.size_m2"),
     ("quadrat without a number", lambda b: {**b, "quadrats": [{"size_m2": 1}]}, "quadrats.0.number"),
     ("no client_uuid", lambda b: {**b, "client_uuid": None}, "client_uuid"),
+    (
+        "a density of 0 with a count",
+        lambda b: _with_record(b, 0, 0, density_per_m2=0, count=5),
+        "quadrats.0.records.0.density_per_m2",
+    ),
+    (
+        "a density with a count of 0",
+        lambda b: _with_record(b, 1, 0, density_per_m2=3, count=0),
+        "quadrats.1.records.0.density_per_m2",
+    ),
 ]
 
 
@@ -619,3 +629,17 @@ def test_the_plot_form_refuses_a_malformed_campaign_naming_it(
     response = web_as(surveyor.user).get(f"/sites/{site['site_id']}/plots/new?campaign_id={value}")
     assert response.status_code == 422
     assert "调查任务" in response.get_data(as_text=True)
+
+
+def test_a_density_contradicting_the_count_is_named_in_chinese(
+    surveyor: Any, site: dict[str, Any], species_id: Any
+) -> None:
+    body = _with_record(plot_body(species_id, site["site_id"]), 0, 0, density_per_m2=0, count=5)
+    errors = surveyor.post("/api/v1/plots", json=body).get_json()["errors"]
+    assert errors["quadrats.0.records.0.density_per_m2"] == [
+        "为每平方米 0，而样方中计数为 5；两者矛盾，请留空以按计数计算密度。"
+    ]
+    # Both 0 says "looked for, not found"; a density with no count, or a count with no density, stands.
+    for figures in ({"density_per_m2": 0, "count": 0}, {"density_per_m2": 2, "count": None}):
+        ok = _with_record(plot_body(species_id, site["site_id"]), 0, 0, **figures)
+        assert surveyor.post("/api/v1/plots", json=ok).status_code == 201

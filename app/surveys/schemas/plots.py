@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
+from flask_babel import gettext as _
 
 from app import metrics
 from app.api import ID_RANGE, LocalDateTime, PageArgs
@@ -81,6 +82,23 @@ class QuadratRecordArgs(ma.Schema):
     count = ma.fields.Integer(
         allow_none=True, strict=True, validate=ma.validate.Range(min=0, max=metrics.COUNT.maximum)
     )
+
+    @ma.validates_schema
+    def _density_and_count_agree(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """A density of 0 with individuals counted (or a density with none counted) contradicts itself:
+        the figures would count the species present and average its density as 0 (docs/surveys.md)."""
+        density, count = data.get("density_per_m2"), data.get("count")
+        if density is None or count is None or (density == 0) == (count == 0):
+            return
+        raise ma.ValidationError(
+            _(
+                "is %(density)g per m² while %(count)d were counted in the quadrat; leave it empty to "
+                "take it from the count.",
+                density=density,
+                count=count,
+            ),
+            "density_per_m2",
+        )
 
 
 class QuadratArgs(ma.Schema):
