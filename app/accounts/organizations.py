@@ -86,6 +86,23 @@ def _units_under(organization: Organization) -> int:
     )
 
 
+def _lock(*organizations: Organization | None) -> None:
+    """Lock these organizations' rows (in id order, so two admins never wait on each other) and read them
+    again: what is checked about them (whether the parent is a bureau reporting to none, whether units
+    report to the organization) then holds until the change is committed. Without it, one admin making a
+    bureau a unit of the other while another adds a unit under it, both checked before either committed,
+    would leave a unit two levels down (PostgreSQL; SQLite's writers are one at a time already)."""
+    ids = sorted({o.id for o in organizations if o is not None and o.id is not None})
+    if ids:
+        db.session.scalars(
+            sa.select(Organization)
+            .where(Organization.id.in_(ids))
+            .order_by(Organization.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+
+
 def _parent(
     organization: Organization | None, code: str | None, kind: OrganizationKind
 ) -> Organization | None:
@@ -99,6 +116,7 @@ def _parent(
     parent = db.session.scalar(sa.select(Organization).where(Organization.code == code))
     if parent is None:
         raise InvalidInput.field("parent", _("No organization has the code %(code)s.", code=code))
+    _lock(parent, organization)
     if organization is not None and parent.id == organization.id:
         raise InvalidInput.field("parent", _("An organization cannot report to itself."))
     if kind in BUREAU_KINDS:
@@ -209,6 +227,8 @@ def update_organization(
     """Change an organization's name, kind or parent (`parent` None: reports to no bureau). Raises
     PermissionDenied, InvalidInput naming `parent` or `kind` (a bureau with units under it stays one)."""
     _check_admin(actor)
+    if "parent" in changes or "kind" in changes:
+        _lock(organization)
     kind = changes.get("kind", organization.kind)
     if "parent" in changes:
         parent = _parent(organization, changes["parent"], kind)
