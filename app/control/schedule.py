@@ -7,6 +7,7 @@ that have one. Due dates are Asia/Shanghai days.
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -23,11 +24,21 @@ NEXT_SPRING_MIN_DAYS = 60
 
 
 def next_spring_check(performed_on: date, month_day: str) -> date:
-    """The first `month_day` ("03-15") at least NEXT_SPRING_MIN_DAYS after the day of treatment."""
+    """The first `month_day` ("03-15") at least NEXT_SPRING_MIN_DAYS after the day of treatment.
+
+    "02-29" (the registry accepts it: it names a real day) falls on 28 February in a year without one:
+    the last day of February, as the species' rule means, never a day later in March."""
     month, day = (int(part) for part in month_day.split("-"))
     earliest = performed_on + timedelta(days=NEXT_SPRING_MIN_DAYS)
-    candidate = date(earliest.year, month, day)
-    return candidate if candidate >= earliest else date(earliest.year + 1, month, day)
+    candidate = _day_of(earliest.year, month, day)
+    return candidate if candidate >= earliest else _day_of(earliest.year + 1, month, day)
+
+
+def _day_of(year: int, month: int, day: int) -> date:
+    """That month and day in `year`; 29 February in a year without one is 28 February."""
+    if (month, day) == (2, 29) and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return date(year, month, day)
 
 
 def schedule_follow_ups(operation: ControlOperation, *, assignee: User) -> None:

@@ -189,6 +189,18 @@ def test_next_spring_check_date() -> None:
     assert next_spring_check(date(2027, 3, 15), "03-15") == date(2028, 3, 15)
 
 
+def test_a_next_spring_check_on_29_february_falls_on_28_february_without_one() -> None:
+    # 2027 has no 29 February: its last day of February; 2028 has one.
+    assert next_spring_check(date(2026, 11, 13), "02-29") == date(2027, 2, 28)
+    assert next_spring_check(date(2027, 11, 13), "02-29") == date(2028, 2, 29)
+    # 60 days after 10 January 2027 is 11 March: the next one is 2028's 29 February.
+    assert next_spring_check(date(2027, 1, 10), "02-29") == date(2028, 2, 29)
+    # 60 days after 1 December 2027 is 30 January 2028: 29 February 2028.
+    assert next_spring_check(date(2027, 12, 1), "02-29") == date(2028, 2, 29)
+    # 60 days after 1 January 2028 is 1 March 2028: 2029 has none, so 28 February 2029.
+    assert next_spring_check(date(2028, 1, 1), "02-29") == date(2029, 2, 28)
+
+
 def _last(month: int, day: int) -> datetime:
     """The most recent `month`-`day`, 10:00 in Liangping (02:00 UTC), that is at least a day past."""
     now = datetime.now(UTC)

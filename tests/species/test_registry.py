@@ -186,3 +186,18 @@ def test_habitats_are_synced_and_a_removed_one_is_retired(registry_copy: Path, a
     assert report.habitats.retired == 1
     codes = [h["code"] for h in api_as("surveyor").get("/api/v1/habitats").get_json()]
     assert "wasteland" not in codes
+
+
+def test_a_next_spring_check_on_29_february_is_accepted_and_30_february_refused(registry_copy: Path) -> None:
+    """29 February names a real day (in leap years): the registry keeps it and the schedule falls on
+    28 February in other years (tests/control/test_operations.py); 30 February names none."""
+    path = registry_copy / "defaults.toml"
+    text = path.read_text(encoding="utf-8")
+    assert "month = 3\nday = 15" in text
+    path.write_text(text.replace("month = 3\nday = 15", "month = 2\nday = 29", 1), encoding="utf-8")
+    registry = read_registry(registry_copy)
+    assert registry.species["pomacea-canaliculata"].spring_check_md == "02-29"
+    path.write_text(text.replace("month = 3\nday = 15", "month = 2\nday = 30", 1), encoding="utf-8")
+    with pytest.raises(RegistryError) as excinfo:
+        read_registry(registry_copy)
+    assert any("[next_spring_check]" in problem for problem in excinfo.value.problems)
