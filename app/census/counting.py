@@ -401,19 +401,35 @@ class ReinspectionCounts:
 
 
 def reinspections_by_township(scope: CensusScope, *, today: date) -> list[ReinspectionCounts]:
-    """Re-inspections due in the period, by the township of their site."""
-    active = FollowUp.status != FollowUpStatus.CANCELLED
-    stmt = (
+    """Re-inspections due in the period, by the township of their site.
+
+    A re-inspection due is a site and a due day: follow-ups of one site due on one day (two operations
+    of the same day each scheduled theirs before scheduling joined a pending one; two units of one
+    bureau) are one re-inspection, done when any of them is, overdue when none is done and one is still
+    pending after that day, cancelled when all of them are (docs/census.md, Re-inspections due)."""
+    active = sa.func.max(sa.case((FollowUp.status != FollowUpStatus.CANCELLED, 1), else_=0))
+    done = sa.func.max(sa.case((FollowUp.status == FollowUpStatus.DONE, 1), else_=0))
+    late = sa.func.max(sa.case((FollowUp.overdue_on(today), 1), else_=0))
+    visits = (
         sa.select(
-            Site.township_id,
-            sa.func.count(FollowUp.id).filter(active),
-            sa.func.count(FollowUp.id).filter(FollowUp.status == FollowUpStatus.DONE),
-            sa.func.count(FollowUp.id).filter(FollowUp.overdue_on(today)),
+            Site.township_id.label("township_id"),
+            active.label("active"),
+            done.label("done"),
+            late.label("late"),
         )
+        .select_from(FollowUp)
         .join(Site, Site.id == FollowUp.site_id)
         .where(*scope.follow_up_conditions())
-        .group_by(Site.township_id)
+        .group_by(Site.township_id, FollowUp.site_id, FollowUp.due_on)
+        .subquery()
     )
+    overdue = sa.case((sa.and_(visits.c.late == 1, visits.c.done == 0), 1), else_=0)
+    stmt = sa.select(
+        visits.c.township_id,
+        sa.func.coalesce(sa.func.sum(visits.c.active), 0),
+        sa.func.coalesce(sa.func.sum(visits.c.done), 0),
+        sa.func.coalesce(sa.func.sum(overdue), 0),
+    ).group_by(visits.c.township_id)
     return [
         ReinspectionCounts(township_id=t, due=int(d), done=int(n), overdue=int(o))
         for t, d, n, o in db.session.execute(stmt)

@@ -17,6 +17,7 @@ from app.clock import local_date
 from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
 from app.control.staff import organization_supervisor
 from app.extensions import db
+from app.sites.models import Site
 
 # A next-spring check falls at least this long after its treatment (an operation in spring is checked
 # the following spring, not days later).
@@ -43,10 +44,20 @@ def _day_of(year: int, month: int, day: int) -> date:
 
 def schedule_follow_ups(operation: ControlOperation, *, assignee: User) -> None:
     """The operation's follow-ups, each assigned to its assignee; the supervisor is the escalation."""
+    _lock_site(operation.site_id)
     supervisor = organization_supervisor(operation.organization_id)
     owner = assignee
     performed_on = local_date(operation.performed_at)
+    # A re-inspection already pending for the site on that day (another team's operation of the same
+    # day, the same team's second record of it, a supervisor's own) is the one the site gets: this
+    # operation's schedule joins it rather than sending someone to the same site twice that day
+    # (docs/census.md, Re-inspections due).
+    pending_days = _pending_due_days(operation)
     for days in operation.follow_up_days:
+        due_on = performed_on + timedelta(days=days)
+        if due_on in pending_days:
+            continue
+        pending_days.add(due_on)
         db.session.add(
             FollowUp(
                 site=operation.site,
@@ -54,7 +65,7 @@ def schedule_follow_ups(operation: ControlOperation, *, assignee: User) -> None:
                 organization_id=operation.organization_id,
                 kind=FollowUpKind.SCHEDULED,
                 offset_days=days,
-                due_on=performed_on + timedelta(days=days),
+                due_on=due_on,
                 assignee_id=owner.id,
                 supervisor_id=supervisor.id if supervisor else None,
             )
@@ -81,6 +92,32 @@ def schedule_follow_ups(operation: ControlOperation, *, assignee: User) -> None:
             pending.control_operation = operation
             pending.offset_days = (spring - performed_on).days
             pending.due_on = spring
+
+
+def _lock_site(site_id: int) -> None:
+    """Hold the site's row until the unit of work ends (PostgreSQL; SQLite's writers are serialized
+    already): two operations of one site recorded at the same moment schedule one after the other, so
+    the second finds the first's pending re-inspections and next-spring check and joins them instead of
+    adding its own. FOR NO KEY UPDATE: the operation's own row already holds the site's key share."""
+    db.session.execute(sa.select(Site.id).where(Site.id == site_id).with_for_update(key_share=True))
+
+
+def _pending_due_days(operation: ControlOperation) -> set[date]:
+    """The days on which a re-inspection of the operation's site is already pending, of its
+    organization (another bureau's are its own work, in its own census)."""
+    return set(
+        db.session.scalars(
+            sa.select(FollowUp.due_on).where(
+                FollowUp.site_id == operation.site_id,
+                FollowUp.organization_id == operation.organization_id,
+                FollowUp.status == FollowUpStatus.PENDING,
+                sa.or_(
+                    FollowUp.control_operation_id.is_(None),
+                    FollowUp.control_operation_id != operation.id,
+                ),
+            )
+        )
+    )
 
 
 def _pending_spring_check(operation: ControlOperation) -> FollowUp | None:

@@ -165,15 +165,27 @@ def follow_up_summary_rows(scope: Scope) -> Iterator[dict[str, Any]]:
     totals: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"total": 0, "done": 0, "pending": 0, "overdue": 0, "cancelled": 0, "reductions": []}
     )
+    # One re-inspection due per site and due day, as on 乡镇汇总 (counting.reinspections_by_township;
+    # docs/census.md, Re-inspections due): follow-ups of one site due on one day count once.
+    visits: dict[tuple[str, Any], dict[str, Any]] = {}
+    statuses = {v: k for k, v in FOLLOW_UP_ZH.items()}
     for row in follow_up_rows(scope):
-        entry = totals[row["species_name_zh"]]
-        status = {v: k for k, v in FOLLOW_UP_ZH.items()}[row["status"]]
+        visit = visits.setdefault(
+            (row["site_code"], row["due_on"]),
+            {"species": row["species_name_zh"], "statuses": set(), "overdue": False},
+        )
+        visit["statuses"].add(statuses[row["status"]])
+        visit["overdue"] = visit["overdue"] or row["overdue"]
+        if row["density_reduction_pct"] is not None:
+            totals[row["species_name_zh"]]["reductions"].append(row["density_reduction_pct"])
+    for visit in visits.values():
+        entry = totals[visit["species"]]
+        found = visit["statuses"]
+        status = "done" if "done" in found else "pending" if "pending" in found else "cancelled"
         # 应复查: those not cancelled, as on 乡镇汇总 (docs/census.md); the cancelled have their own column.
         entry["total"] += 0 if status == "cancelled" else 1
         entry[status] += 1
-        entry["overdue"] += 1 if row["overdue"] else 0
-        if row["density_reduction_pct"] is not None:
-            entry["reductions"].append(row["density_reduction_pct"])
+        entry["overdue"] += 1 if status == "pending" and visit["overdue"] else 0
     for species, entry in sorted(totals.items()):
         reductions = entry.pop("reductions")
         active = entry["total"]
