@@ -1,0 +1,82 @@
+"""Operations of one site recorded at the same moment (two teams' phones syncing together) leave the site
+one pending next-spring check and one re-inspection per due day, not one set each: the site's row is
+locked while an operation schedules (app/control/schedule.py), so each finds the others' pending ones.
+Real concurrent requests, on SQLite and PostgreSQL (TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from app.control.models import FollowUp, FollowUpKind, FollowUpStatus
+from app.extensions import db
+
+pytestmark = pytest.mark.real_commits
+
+PARALLEL = 6
+CHEMICAL = [1, 3, 7, 15, 30]  # 福寿螺 after 化学防治 (docs/contract.md, Follow-up)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _post_together(api: Any, path: str, bodies: list[dict[str, Any]]) -> list[Any]:
+    db.session.rollback()  # the test's own session must not hold a transaction (SQLite's write lock)
+    barrier = threading.Barrier(len(bodies))
+    responses: list[Any] = [None] * len(bodies)
+    errors: list[BaseException] = []
+
+    def send(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            responses[i] = api.post(path, json=bodies[i])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return responses
+
+
+def test_operations_of_one_site_at_once_leave_one_spring_check_and_one_set_of_re_inspections(
+    api_as: Any, make_observation: Any
+) -> None:
+    api = api_as("surveyor", "agriculture")
+    # Noon in Liangping ten days ago: every operation below falls on that local day.
+    noon = datetime.now(SHANGHAI).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=10)
+    baseline = make_observation(api, observed_at=(noon - timedelta(hours=3)).isoformat(), density_per_m2=20.0)
+    site_id = baseline["site_id"]
+    bodies = [
+        {
+            "client_uuid": str(uuid.uuid4()),
+            "site_id": site_id,
+            "method": "chemical",
+            "performed_at": (noon + timedelta(minutes=i)).astimezone(UTC).isoformat(),
+            "area_m2": 1000,
+            "details": {"product": "四聚乙醛", "registration_no": "PD20101234", "dose_g_per_mu": 500},
+            "team": f"第{i + 1}组",
+        }
+        for i in range(PARALLEL)
+    ]
+    responses = _post_together(api, "/api/v1/control-operations", bodies)
+    assert [r.status_code for r in responses] == [201] * PARALLEL, [r.get_json() for r in responses]
+
+    db.session.rollback()
+    pending = db.session.scalars(
+        sa.select(FollowUp).where(FollowUp.site_id == site_id, FollowUp.status == FollowUpStatus.PENDING)
+    ).all()
+    spring = [f for f in pending if f.kind == FollowUpKind.NEXT_SPRING]
+    assert len(spring) == 1, [(f.id, f.due_on) for f in spring]
+    scheduled = sorted(f.due_on for f in pending if f.kind == FollowUpKind.SCHEDULED)
+    assert scheduled == [noon.date() + timedelta(days=d) for d in CHEMICAL]
+    # Each operation's answer lists what it added: together, the site's set once.
+    added = [f["due_on"] for r in responses for f in r.get_json()["follow_ups"] if f["kind"] == "scheduled"]
+    assert sorted(added) == [d.isoformat() for d in scheduled]
