@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,7 +18,7 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 
 from app.audit.models import AuditLog
-from app.control.models import ControlOperation
+from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
 from app.extensions import db
 from app.observations.models import Observation
 from app.species.models import Species
@@ -202,3 +203,57 @@ def test_c0a1d6e50024_downgrade_leaves_a_severity_changed_since(
     _as_stored_before_the_fix(derived["id"], severity=4)  # edited by someone since
     _run("c0a1d6e50024", "downgrade")
     assert _severity(derived) == 4
+
+
+def _spring_copy(original: FollowUp, **changes: Any) -> FollowUp:
+    """A pending next-spring check of the original's site, as a concurrent operation once added one."""
+    copy = FollowUp(
+        site_id=original.site_id,
+        control_operation_id=original.control_operation_id,
+        organization_id=original.organization_id,
+        kind=FollowUpKind.NEXT_SPRING,
+        offset_days=original.offset_days,
+        due_on=changes.get("due_on", original.due_on),
+        assignee_id=original.assignee_id,
+    )
+    db.session.add(copy)
+    db.session.flush()
+    return copy
+
+
+def test_c0a1d6e50028_cancels_extra_pending_spring_checks_with_an_audit_row_then_refuses_them(
+    api_as: Any, treat: Any
+) -> None:
+    """A site left with three pending next-spring checks (two operations created at the same moment,
+    before the index): the latest due, then the latest made, stays pending; the others are cancelled with
+    their reason and an audit row, never deleted; then the database refuses another."""
+    operation, _ = treat(api_as("surveyor", "agriculture"), days_ago=10)
+    [original] = [f for f in operation["follow_ups"] if f["kind"] == "next_spring"]
+    _run("c0a1d6e50028", "downgrade")  # the schema before it, to hold what it found
+    first = db.session.get(FollowUp, original["id"])
+    assert first is not None
+    same_day = _spring_copy(first)  # made later, due the same day: the one kept
+    earlier = _spring_copy(first, due_on=first.due_on - timedelta(days=365))
+    ids = (first.id, same_day.id, earlier.id)
+
+    _run("c0a1d6e50028", "upgrade")
+
+    statuses = {i: db.session.get(FollowUp, i).status for i in ids}  # type: ignore[union-attr]
+    assert statuses == {
+        first.id: FollowUpStatus.CANCELLED,
+        same_day.id: FollowUpStatus.PENDING,
+        earlier.id: FollowUpStatus.CANCELLED,
+    }
+    audited = db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.actor_label == "migration c0a1d6e50028").order_by(AuditLog.id)
+    ).all()
+    assert sorted(int(a.entity_id) for a in audited) == sorted([first.id, earlier.id])  # type: ignore[arg-type]
+    for row in audited:
+        assert row.entity_type == "follow_ups"
+        assert row.changes["status"] == ["pending", "cancelled"]
+        assert str(same_day.id) in row.changes["cancelled_reason"][1]
+    assert str(same_day.id) in (db.session.get(FollowUp, first.id).cancelled_reason or "")  # type: ignore[union-attr]
+
+    # The index is back: a fourth pending one is refused by the database itself.
+    with pytest.raises(sa.exc.IntegrityError), db.session.begin_nested():
+        _spring_copy(db.session.get(FollowUp, same_day.id))  # type: ignore[arg-type]

@@ -145,3 +145,12 @@ class FollowUp(Audited, db.Model):  # type: ignore[name-defined]
 
 
 sa.Index("ix_follow_ups_status_due_on", FollowUp.status, FollowUp.due_on)
+# One pending next-spring check per site (a site is of one species), whatever two operations created at
+# the same moment do (app/control/schedule.py locks the site too; migration c0a1d6e50028).
+sa.Index(
+    "uq_follow_ups_pending_next_spring",
+    FollowUp.site_id,
+    unique=True,
+    postgresql_where=sa.text("kind = 'next_spring' AND status = 'pending'"),
+    sqlite_where=sa.text("kind = 'next_spring' AND status = 'pending'"),
+)
