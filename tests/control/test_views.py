@@ -63,8 +63,10 @@ def test_follow_ups_are_paged_with_their_filters(
     web_as: Any, api_as: Any, treat: Any, make_user: Any
 ) -> None:
     surveyor = make_user("surveyor", "forestry")
-    for _ in range(5):  # six follow-ups each
-        treat(api_as(surveyor), method="chemical", days_ago=10, assignee_id=surveyor.id)
+    # Five treatments of one site a month apart: five re-inspections each (a treatment of the same day
+    # would join the pending ones) and the site's next-spring check, 26 in all.
+    for i in range(5):
+        treat(api_as(surveyor), method="chemical", days_ago=10 + 31 * i, assignee_id=surveyor.id)
     web = web_as(surveyor)
     first = web.get("/follow-ups?status=any&junk=1").get_data(as_text=True)
     assert re.findall(r'rel="next" href="([^"]*)"', first) == ["/follow-ups?status=any&amp;page=2"]
