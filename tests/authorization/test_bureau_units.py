@@ -172,7 +172,8 @@ def test_a_units_follow_ups_fall_to_its_bureaus_supervisor_when_it_has_none(
     }
     station_supervisor = make_user("supervisor", "lp-station")
     db.session.commit()
-    later, _ = treat(api_as("surveyor", "lp-station"))
+    # Another day's treatment (one of the same day would join the pending re-inspections).
+    later, _ = treat(api_as("surveyor", "lp-station"), days_ago=50)
     assert db.session.get(FollowUp, later["follow_ups"][0]["id"]).supervisor_id == station_supervisor.id
     # The bureau's staff are offered the unit's site to treat; another bureau's are not.
     site_id = baseline["site_id"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,13 +15,28 @@ from app.extensions import db
 from app.notifications import jobs
 from app.notifications.models import Delivery, DeliveryStatus
 from app.notifications.reminders import queue_follow_up_reminders
+from tests.conftest import PADDY
 from tests.notifications.servers import SmtpServer
 
 pytestmark = pytest.mark.real_commits
 
 
+def _treat_own_site(treat: Any, make_observation: Any, api: Any, i: int, assignee_id: int) -> None:
+    """A treatment 10 days ago of a site of its own, 100 m × i north of the paddy (one site's
+    treatments of one day share their re-inspections: docs/census.md, Re-inspections due)."""
+    performed = datetime.now(UTC) - timedelta(days=10)
+    baseline = make_observation(
+        api,
+        latitude=PADDY[0] + i * 100 / 111_320,
+        observed_at=(performed - timedelta(hours=2)).isoformat(),
+        density_per_m2=20.0,
+        egg_masses_per_m2=6.0,
+    )
+    treat(api, method="chemical", days_ago=10, assignee_id=assignee_id, baseline=baseline)
+
+
 def test_two_sweeps_at_once_send_each_reminder_once(
-    app: Flask, smtp_server: SmtpServer, api_as: Any, make_user: Any, treat: Any
+    app: Flask, smtp_server: SmtpServer, api_as: Any, make_user: Any, treat: Any, make_observation: Any
 ) -> None:
     saved = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
     app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = smtp_server.host, smtp_server.port
@@ -30,8 +46,8 @@ def test_two_sweeps_at_once_send_each_reminder_once(
         surveyor = api_as("surveyor")
         # On SQLite a transaction this thread keeps open would hold the write lock the requests need.
         db.session.commit()
-        for person_id in people:
-            treat(surveyor, method="chemical", days_ago=10, assignee_id=person_id)
+        for i, person_id in enumerate(people):
+            _treat_own_site(treat, make_observation, surveyor, i, person_id)
         queue_follow_up_reminders()
         db.session.commit()
         db.session.remove()
@@ -67,7 +83,7 @@ def test_two_sweeps_at_once_send_each_reminder_once(
 
 
 def test_two_sweeps_queueing_at_once_put_each_reminder_in_one_letter(
-    app: Flask, api_as: Any, make_user: Any, treat: Any
+    app: Flask, api_as: Any, make_user: Any, treat: Any, make_observation: Any
 ) -> None:
     """The grouped letters are made by whichever sweep takes a follow-up first; the other leaves it."""
     from app.notifications.models import Notification
@@ -76,8 +92,8 @@ def test_two_sweeps_queueing_at_once_put_each_reminder_in_one_letter(
     make_user("supervisor", email="chief@example.cn")
     surveyor = api_as("surveyor")
     db.session.commit()
-    for person_id in people:
-        treat(surveyor, method="chemical", days_ago=10, assignee_id=person_id)
+    for i, person_id in enumerate(people):
+        _treat_own_site(treat, make_observation, surveyor, i, person_id)
     db.session.remove()
 
     barrier = threading.Barrier(2)
