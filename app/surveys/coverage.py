@@ -15,7 +15,10 @@ lies outside the unit's polygon. Otherwise it is **not started**. A unit not cov
 
 The campaign's records are its observations (`campaign_id`) and the records made along its routes (the
 route's client UUID, same organization); rejected records do not count. Its routes are the survey routes
-with its `campaign_id`.
+with its `campaign_id`. Only what falls in the campaign's dates counts (`in_window`): a record observed, a
+route started, on a day (Asia/Shanghai) from `starts_on` to `ends_on`. A route or record outside them is
+kept (a phone's walked track is never refused for its day) but counts nowhere; `routes_outside` and
+`records_outside` say how many, so that the pages can say so, and shrinking the window changes the figures.
 
 Everything is read with one statement per kind (units, routes, records) and placed with the prepared
 polygons of the process's locator (app/district/boundaries.py: an STRtree per level, so each route or point
@@ -34,8 +37,9 @@ from typing import Any
 import numpy as np
 import shapely
 
-from app.clock import local_today
+from app.clock import day_end, day_start, local_today
 from app.district import boundaries
+from app.extensions import db
 from app.geo.locate import Level
 from app.surveys import campaign_queries
 from app.surveys import coverage_reading as reading
@@ -136,6 +140,23 @@ class Coverage:
     totals: Tally
     by_assignee: list[Group]
     by_township: list[Group]
+    starts_on: date | None = None
+    ends_on: date | None = None
+    routes_outside: int = 0  # the campaign's routes started outside its dates: kept, not counted
+    records_outside: int = 0  # the campaign's records observed outside its dates: kept, not counted
+
+
+def window(campaign: Campaign) -> tuple[datetime, datetime]:
+    """The campaign's dates as UTC instants: from the local midnight that starts `starts_on` to the one
+    that ends `ends_on` (exclusive)."""
+    return day_start(campaign.starts_on), day_end(campaign.ends_on)
+
+
+def in_window(campaign: Campaign, moment: datetime) -> bool:
+    """Whether a route started, or a record was observed, at `moment` counts for the campaign: its local
+    day (Asia/Shanghai) is one of the campaign's days, both ends included."""
+    start, end = window(campaign)
+    return start <= moment < end
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,7 +198,12 @@ def _later(a: datetime | None, b: datetime) -> datetime:
 
 def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
     """The campaign's coverage now (docs/surveys.md, Coverage): three statements, whatever its size."""
-    campaign_id = campaign if isinstance(campaign, int) else campaign.id
+    if isinstance(campaign, int):
+        found = db.session.get(Campaign, campaign)
+        assert found is not None  # noqa: S101 -- callers name a campaign they read
+        campaign = found
+    campaign_id = campaign.id
+    start, end = window(campaign)
     today = today or local_today()
     locator = boundaries.locator()
     villages, townships = locator.villages, locator.townships
@@ -225,7 +251,8 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
         return [u for u in by_code.get(code, ()) if u.by_polygon]
 
     # Records.
-    record_rows = reading.record_rows(campaign_id)
+    all_records = reading.record_rows(campaign_id)
+    record_rows = [r for r in all_records if start <= r.observed_at < end]
     records = [
         RecordRow(r.id, r.longitude, r.latitude, r.detected, r.species_id, r.observed_at) for r in record_rows
     ]
@@ -249,7 +276,8 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
                 inside[u.unit_id].add(index)
 
     # Routes.
-    route_rows = reading.route_rows(campaign_id)
+    all_routes = reading.route_rows(campaign_id)
+    route_rows = [r for r in all_routes if start <= r.started_at < end]
     routes = [
         RouteRow(
             r.id,
@@ -333,6 +361,10 @@ def compute(campaign: Campaign | int, *, today: date | None = None) -> Coverage:
         totals=totals,
         by_assignee=sorted(assignees.values(), key=lambda g: (g.key is None, g.name or "", g.key or 0)),
         by_township=sorted(townships_out.values(), key=lambda g: g.code or ""),
+        starts_on=campaign.starts_on,
+        ends_on=campaign.ends_on,
+        routes_outside=len(all_routes) - len(route_rows),
+        records_outside=len(all_records) - len(record_rows),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.accounts.models import Organization, User
+from app.clock import local_today
 from app.district.models import Township, Village
 from app.extensions import db
 from app.observations.models import Observation, ReviewStatus
@@ -29,13 +30,23 @@ def village(code: str) -> Village:
     return db.session.scalars(sa.select(Village).where(Village.code == code)).one()
 
 
-def make_campaign(creator: User, *, name: str = "2026 普查", organization: str = "forestry") -> Campaign:
+def make_campaign(
+    creator: User,
+    *,
+    name: str = "2026 普查",
+    organization: str = "forestry",
+    starts_on: date | None = None,
+    ends_on: date | None = None,
+) -> Campaign:
+    """A campaign running today (by default from 90 days ago to 90 days ahead): the routes and records
+    these fixtures make now fall in its dates, so they count in its coverage."""
+    today = local_today()
     campaign = Campaign(
         organization_id=org_id(organization),
         name=name,
         kind=CampaignKind.CENSUS,
-        starts_on=date(2026, 4, 1),
-        ends_on=date(2026, 10, 31),
+        starts_on=starts_on or today - timedelta(days=90),
+        ends_on=ends_on or today + timedelta(days=90),
         created_by_id=creator.id,
     )
     db.session.add(campaign)

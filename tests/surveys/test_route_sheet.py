@@ -102,7 +102,9 @@ def _workbook(campaign_id: int | None) -> Any:
 def test_a_campaigns_workbook(season: dict[str, Any]) -> None:
     book = _workbook(season["campaign"].id)
     cover = _cover(book)
-    assert cover["调查任务"].startswith("2026 年林业普查（普查，2026-04-01—2026-10-31")
+    campaign = season["campaign"]
+    window = f"{campaign.starts_on.isoformat()}—{campaign.ends_on.isoformat()}"
+    assert cover["调查任务"].startswith(f"2026 年林业普查（普查，{window}")
     assert "调查任务：2026 年林业普查" in cover["筛选条件"]
 
     # Only the campaign's records: those along its route (verified) and the one naming it.

@@ -59,8 +59,28 @@ class CoverageSchema(ma.Schema):
     today = ma.fields.Date(metadata={"description": "the day overdue is judged against (Asia/Shanghai)"})
     village_polygons = ma.fields.Boolean(metadata={"description": "village boundaries are loaded"})
     township_polygons = ma.fields.Boolean(metadata={"description": "township boundaries are loaded"})
-    routes = ma.fields.Function(lambda c: len(c.routes), metadata={"description": "the campaign's routes"})
-    records = ma.fields.Function(lambda c: len(c.records), metadata={"description": "the campaign's records"})
+    starts_on = ma.fields.Date(metadata={"description": "the campaign's first day (Asia/Shanghai)"})
+    ends_on = ma.fields.Date(metadata={"description": "the campaign's last day (Asia/Shanghai), included"})
+    routes = ma.fields.Function(
+        lambda c: len(c.routes),
+        metadata={"description": "the campaign's routes counted: started on one of its days (Asia/Shanghai)"},
+    )
+    records = ma.fields.Function(
+        lambda c: len(c.records),
+        metadata={
+            "description": "the campaign's records counted: observed on one of its days (Asia/Shanghai)"
+        },
+    )
+    routes_outside = ma.fields.Integer(
+        metadata={
+            "description": "the campaign's routes started outside its dates: kept, not counted anywhere"
+        }
+    )
+    records_outside = ma.fields.Integer(
+        metadata={
+            "description": "the campaign's records observed outside its dates: kept, not counted anywhere"
+        }
+    )
     summary = ma.fields.Nested(TallySchema, attribute="totals")
     units = ma.fields.List(ma.fields.Nested(UnitCoverageSchema))
     by_assignee = ma.fields.List(ma.fields.Nested(GroupSchema))

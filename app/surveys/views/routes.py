@@ -10,8 +10,8 @@ from flask_login import current_user, login_required
 
 from app.clock import local_today
 from app.paging import PAGE_SIZE, page_number, paginate
+from app.surveys import coverage, tracks
 from app.surveys import routes as services
-from app.surveys import tracks
 from app.surveys.views import bp
 
 
@@ -32,6 +32,8 @@ def _campaign_routes() -> dict[str, Any]:
     return {
         "campaign_routes": services.of_campaign,
         "route_effort": effort,
+        # Only routes started in the campaign's dates count in its coverage (docs/surveys.md, Coverage).
+        "route_counted": lambda campaign, route: coverage.in_window(campaign, route.started_at),
         # A route's points are its bureau's (docs/surveys.md): others see its figures, not a link.
         "route_readable": lambda route: services.may_read(current_user, route),
         "walks_for": lambda campaign: services.may_record_for(current_user, campaign),
@@ -88,6 +90,7 @@ def detail(route_id: int) -> str:
         title=_("Walked route"),
         route=route,
         records=records,
+        counted=route.campaign is None or coverage.in_window(route.campaign, route.started_at),
         effort=effort(route.length_m, route.moving_s),
         paused=span(route.duration_s - route.moving_s),
         gaps=tracks.gap_segments(route),
