@@ -107,6 +107,8 @@ FIELD_LABELS: dict[str, Any] = {
     "created_by_id": _l("Created by"),
     "created_at": _l("Created"),
     "updated_at": _l("Last changed"),
+    "If-Match": _l("Version read (If-Match)"),
+    "version": _l("Version read"),
     "bureau": _l("Bureau"),
     "bureaus": _l("Bureaus"),
     "bureaus_shown": _l("Bureaus shown"),
@@ -343,6 +345,12 @@ class Conflict(ServiceError):
 
 class Gone(ServiceError):
     status_code = 410
+
+
+class PreconditionFailed(ServiceError):
+    """A change made from an old read: the request's If-Match no longer names the resource as it is."""
+
+    status_code = 412
 
 
 class TooLarge(ServiceError):

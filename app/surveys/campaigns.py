@@ -25,7 +25,7 @@ Reading campaigns (the lists, a campaign's units, who takes part) is app/surveys
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,9 +34,19 @@ from flask_babel import gettext as _
 from app import policy
 from app.accounts.models import Organization, User
 from app.accounts.organizations import unit_ids
+from app.clock import local_zone
+from app.db import utcnow
 from app.district.models import Township, Village
 from app.district.services import parse_unit_code
-from app.errors import FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
+from app.errors import (
+    Conflict,
+    FieldErrors,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    invalid_fields_message,
+)
 from app.extensions import db
 from app.species.models import Species
 from app.surveys.campaign_queries import bureau_by_code
@@ -245,6 +255,68 @@ def _raise(errors: FieldErrors) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Two planners at once (docs/surveys.md, Campaigns: "Two planners at once")
+
+
+def check_manager(actor: User, campaign: Campaign) -> None:
+    """PermissionDenied unless `actor` plans this campaign's bureau's campaigns."""
+    _check_manager(actor, campaign.organization)
+
+
+def version_tag(campaign: Campaign) -> str:
+    """The campaign as read, for an ETag (unquoted): its id and `updated_at`, which every change of the
+    campaign or of its units moves on (`_touch`)."""
+    return f"campaign-{campaign.id}-{campaign.updated_at.astimezone(UTC):%Y%m%dT%H%M%S%f}"
+
+
+def _touch(campaign: Campaign) -> None:
+    """Move `updated_at` on: a change of the units or species changes the campaign (its ETag), though no
+    column of its own row changed. Always later than the stored value, even on a clock that stands still."""
+    now = utcnow()
+    if campaign.updated_at is not None and now <= campaign.updated_at:
+        now = campaign.updated_at + timedelta(microseconds=1)
+    campaign.updated_at = now
+
+
+def _changed(campaign: Campaign) -> bool:
+    """Whether the session holds a net change of the campaign, its species or its units."""
+    if db.session.is_modified(campaign):
+        return True
+    return any(unit in db.session.new or db.session.is_modified(unit) for unit in campaign.units)
+
+
+def hold_unchanged(campaign: Campaign, seen: datetime, *, field: str) -> None:
+    """Refuse a change made from an old read: the campaign must still be as the client read it (`seen`,
+    its `updated_at` then). The check is one conditional UPDATE of the row (to the same value), so it
+    also holds the row until the commit: of two planners saving at once from the same read, the second
+    waits for the first and is then refused if the first changed anything (which moves `updated_at` on,
+    `_touch`). Raises PreconditionFailed (412) when `field` is the If-Match header, Conflict (409) naming
+    `field` otherwise; nothing is written then."""
+    result = db.session.execute(
+        sa.update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.updated_at == seen)
+        .values(updated_at=Campaign.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        refuse_stale(campaign, field=field)
+
+
+def refuse_stale(campaign: Campaign, *, field: str) -> None:
+    """Raise the refusal of a change made from an old read of the campaign, saying when it changed."""
+    current = db.session.scalar(sa.select(Campaign.updated_at).where(Campaign.id == campaign.id))
+    when = current.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S") if current else ""
+    message = _(
+        "Someone else changed this campaign (at %(when)s) after you read it; nothing of your change "
+        "was saved. Read the campaign again, then make your change.",
+        when=when,
+    )
+    error = PreconditionFailed if field == "If-Match" else Conflict
+    reason = _("no longer the campaign as it is: it was changed at %(when)s", when=when)
+    raise error(message, {field: [reason]})
+
+
+# ---------------------------------------------------------------------------------------------------
 # Writing
 
 
@@ -323,6 +395,8 @@ def update_campaign(*, actor: User, campaign: Campaign, changes: dict[str, Any])
         campaign.species = species
     if rows is not None:
         _replace_units(campaign, rows)
+    if _changed(campaign):
+        _touch(campaign)
     db.session.flush()
     return campaign
 
@@ -424,5 +498,7 @@ def update_unit(*, actor: User, unit: SurveyUnit, changes: dict[str, Any]) -> Su
         unit.assignee = assignee
     if "due_on" in changes:
         unit.due_on = changes["due_on"]
+    if db.session.is_modified(unit):
+        _touch(campaign)  # a unit's change is the campaign's: its ETag moves on
     db.session.flush()
     return unit

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -131,16 +132,60 @@ class Campaigns(MethodView):
         return services.create_campaign(actor=current_user, args=args)
 
 
+_ETAG_HEADER = {
+    "ETag": {
+        "description": "the campaign as read: it changes with every change of the campaign or its units; "
+        "send it back as If-Match with a PATCH",
+        "schema": {"type": "string"},
+    }
+}
+_IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "the ETag of the GET the change was made from: when the campaign was changed since "
+    "(by anyone, its units too), the PATCH is refused with 412 and nothing is written. Optional: a PATCH "
+    "without it (nor `updated_at`) changes the campaign as it is.",
+}
+
+
+def _etag(campaign: Campaign) -> dict[str, str]:
+    return {"ETag": f'"{services.version_tag(campaign)}"'}
+
+
+def _hold_if_match(campaign: Campaign) -> None:
+    """A PATCH with If-Match changes the campaign only as the client read it (docs/surveys.md)."""
+    if not request.if_match:
+        return
+    tag = services.version_tag(campaign)
+    if not (request.if_match.star_tag or request.if_match.contains(tag)):
+        services.refuse_stale(campaign, field="If-Match")
+    services.hold_unchanged(campaign, campaign.updated_at, field="If-Match")
+
+
 @blp.route("/campaigns/<int:campaign_id>")
 class CampaignItem(MethodView):
-    @blp.response(200, CampaignDetailSchema)
-    def get(self, campaign_id: int) -> Campaign:
-        """One campaign with its target species and units"""
-        return queries.get_campaign(campaign_id)
+    @blp.response(200, CampaignDetailSchema, headers=_ETAG_HEADER)
+    def get(self, campaign_id: int) -> tuple[Campaign, int, dict[str, str]]:
+        """One campaign with its target species and units
+
+        Answered with an ETag (the campaign as read, its units included): send it back as If-Match
+        with a PATCH so that a change made meanwhile by someone else is not overwritten.
+        """
+        campaign = queries.get_campaign(campaign_id)
+        return campaign, 200, _etag(campaign)
 
     @blp.arguments(CampaignPatchArgs)
-    @blp.response(200, CampaignDetailSchema)
-    def patch(self, args: dict[str, Any], campaign_id: int) -> Campaign:
+    @blp.response(200, CampaignDetailSchema, headers=_ETAG_HEADER)
+    @blp.alt_response(
+        409, description="The `updated_at` sent is not the campaign's: changed since it was read"
+    )
+    @blp.alt_response(
+        412, description="If-Match does not name the campaign as it is: changed since it was read"
+    )
+    @blp.doc(parameters=[_IF_MATCH])
+    def patch(self, args: dict[str, Any], campaign_id: int) -> tuple[Campaign, int, dict[str, str]]:
         """Change a campaign (its bureau's supervisors and bureau admins; admins)
 
         `units`, when sent, is the whole new list: a unit kept (same code) keeps its id; one left out
@@ -149,13 +194,22 @@ class CampaignItem(MethodView):
         a unit's `id`, `unit_code`, `level`, `township_name`, `assignee` …) are ignored when they equal
         the stored value (or the value this PATCH gives them), and refused (422 naming the field, e.g.
         `unit_count`, `units.2.id`) when they do not.
+
+        Two planners at once: a PATCH made from an old GET is refused when the campaign (or any of its
+        units) was changed since, and nothing of it is written: with `If-Match` (GET's ETag) a 412
+        naming `If-Match`; with GET's `updated_at` sent back in the body, a 409 naming `updated_at`.
+        A PATCH with neither changes the campaign as it is now, as before.
         """
         if not args:
             raise InvalidInput(_("Send at least one field to change."), {"_schema": [_("empty body")]})
         campaign = queries.get_campaign(campaign_id)
-        sent, sent_units = _take_read_only(args)
-        units = args.get("units") or []
         stored = CampaignDetailSchema().dump(campaign)
+        sent, sent_units = _take_read_only(args)
+        services.check_manager(current_user, campaign)  # who may not change it is told so first
+        _hold_if_match(campaign)
+        if "updated_at" in sent:  # the campaign as the client read it: judged here, not as read-only
+            services.hold_unchanged(campaign, sent.pop("updated_at"), field="updated_at")
+        units = args.get("units") or []
         try:
             services.update_campaign(actor=current_user, campaign=campaign, changes=args)
         except InvalidInput as exc:
@@ -167,7 +221,7 @@ class CampaignItem(MethodView):
         faults = _read_only_faults(sent, sent_units, units, stored, CampaignDetailSchema().dump(campaign))
         if faults:
             raise InvalidInput(invalid_fields_message(faults), faults)
-        return campaign
+        return campaign, 200, _etag(campaign)
 
 
 @blp.route("/campaigns/<int:campaign_id>/units")

@@ -166,7 +166,15 @@ class CampaignPatchArgs(CampaignArgs):
     unit_count = _read_only(ma.fields.Integer)
     created_by_id = _read_only(ma.fields.Integer)
     created_at = _read_only(LocalDateTime)
-    updated_at = _read_only(LocalDateTime)
+    updated_at = LocalDateTime(
+        allow_none=True,
+        metadata={
+            "readOnly": True,
+            "description": "read-only, as GET answers it: the campaign as the client read it. Sent, the "
+            "PATCH changes the campaign only if nobody changed it (or its units) since: else a 409 naming "
+            "updated_at, and nothing is written (as If-Match, answered 412). Left out: no such check",
+        },
+    )
     units = ma.fields.List(
         ma.fields.Nested(UnitPatchArgs),
         validate=ma.validate.Length(max=MAX_UNITS),

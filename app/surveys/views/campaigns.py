@@ -30,7 +30,7 @@ from app.accounts.auth import roles_required
 from app.api import MAX_ID
 from app.clock import local_today
 from app.district.models import Township
-from app.errors import FieldErrors, InvalidInput, PermissionDenied
+from app.errors import Conflict, FieldErrors, InvalidInput, PermissionDenied
 from app.extensions import db
 from app.paging import PAGE_SIZE, page_number, paginate
 from app.species.models import Species
@@ -70,6 +70,9 @@ class CampaignForm(ma.Schema):
     bulk_due_on = ma.fields.Date(
         load_default=None, error_messages={"invalid": _l("use a date such as 2026-05-01")}
     )
+    # The campaign as the edit form was opened on it (services.version_tag), carried through the form's
+    # redraws: a save made from it after someone else changed the campaign is refused (409).
+    version = ma.fields.String(load_default=None, validate=ma.validate.Length(max=100))
 
 
 class UnitRowForm(ma.Schema):
@@ -269,6 +272,7 @@ def _form_from(campaign: Campaign) -> tuple[dict[str, Any], list[dict[str, Any]]
         "ends_on": campaign.ends_on,
         "notes": campaign.notes,
         "species_ids": [s.id for s in campaign.species],
+        "version": services.version_tag(campaign),
     }
     rows = [
         {"code": u.unit_code, "assignee_id": u.assignee_id, "due_on": u.due_on, "selected": False}
@@ -323,6 +327,18 @@ def _post(campaign: Campaign | None) -> Any:
         errors["species_ids"] = [_("choose at least one target species")]
     if not args["name"].strip():
         errors["name"] = [_("give the campaign a name")]
+    if campaign is not None and form.get("version"):
+        # Two planners at once: saved only over the campaign as this form was opened on it.
+        try:
+            if form["version"] != services.version_tag(campaign):
+                services.refuse_stale(campaign, field="version")
+            services.hold_unchanged(campaign, campaign.updated_at, field="version")
+        except Conflict as exc:
+            db.session.rollback()
+            errors = {"version": [exc.message]}
+            return _render_form(
+                campaign=queries.get_campaign(campaign.id), form=form, rows=rows, errors=errors, status=409
+            )
     # The service checks what it can even when the form found problems, so every message shows at once.
     if all(args[f] is not None for f in ("kind", "starts_on", "ends_on")) and args["name"].strip():
         try:
