@@ -159,3 +159,30 @@ def test_a_route_walked_outside_the_dates_is_still_accepted(plan: dict[str, Any]
     assert response.status_code == 201, response.get_json()
     result = coverage.compute(plan["campaign"].id)
     assert result.routes_outside == 2 and len(result.routes) == 1
+
+
+def test_a_route_before_the_campaign_does_not_spare_its_unit_a_reminder(make_user: Any) -> None:
+    """The reminders judge units by the same coverage: a unit walked only the day before the campaign
+    began is still not started, so its assignee is reminded as its due day nears."""
+    import sqlalchemy as sa
+
+    from app.notifications.models import Notification, NotificationKind
+    from app.surveys import reminders
+
+    planner = make_user("supervisor")
+    walker = make_user("surveyor", display_name="乙")
+    today = local_today()
+    campaign = make_campaign(planner, starts_on=today, ends_on=today + timedelta(days=20))
+    early = add_unit(campaign, "500155001", assignee=walker, due_on=today + timedelta(days=2))
+    walked = add_unit(campaign, "500155004", assignee=walker, due_on=today + timedelta(days=2))
+    track = [(107.70, 30.60), (107.71, 30.61)]
+    add_route(campaign, walker, track, unit=early, started_at=_utc(today - timedelta(days=1), 16, 0))
+    add_route(campaign, walker, track, unit=walked, started_at=_utc(today, 0, 5))
+    report = reminders.queue_unit_reminders(today)
+    assert report.due == 1
+    (note,) = db.session.scalars(
+        sa.select(Notification).where(
+            Notification.user_id == walker.id, Notification.kind == NotificationKind.SURVEY_UNIT_REMINDERS
+        )
+    )
+    assert [item["unit_id"] for item in note.data["items"]] == [early.id]
