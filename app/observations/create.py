@@ -116,6 +116,19 @@ def _site_columns() -> Any:
     return sa.inspect(Site).column_attrs
 
 
+def _imported_clash(existing: Observation) -> Conflict:
+    """A workbook's row whose identity (derived from its content, app/exports/imports.py) an earlier
+    import already stored with other figures: said in the words of a workbook, which has no client_uuid."""
+    return Conflict(
+        _(
+            "This row was imported before as observation %(id)s, with other figures; correct that "
+            "record instead of importing the row again.",
+            id=existing.id,
+        ),
+        {"client_uuid": [_("imported before as observation %(id)s", id=existing.id)]},
+    )
+
+
 def _clash(existing: Observation) -> Conflict:
     return Conflict(
         _(
@@ -150,7 +163,8 @@ def create_observation(
     """
     owner = actor.organization_id if organization_id is None else organization_id
     sender = None if imported else actor.id
-    once = CreateOnce(Observation, owner, args["client_uuid"], fingerprint(args, sender_id=sender), _clash)
+    clash = _imported_clash if imported else _clash
+    once = CreateOnce(Observation, owner, args["client_uuid"], fingerprint(args, sender_id=sender), clash)
     # PostgreSQL: this client_uuid's lock and the species' sites' (the placement's, app/sites/services.py)
     # in one round trip, before the look-up; no savepoint then (app/idempotency.py, `CreateOnce.lock`).
     once.lock(*([] if at_site is not None else [sites.species_lock(args["species_id"])]))
