@@ -296,4 +296,5 @@ def test_a_row_imported_before_its_square_metres_were_read_is_never_a_second_rec
     # The refusal speaks of the workbook's row and the record it became, not of a client_uuid it never had.
     [(_sheet, _row_number, _status, reason, _cell)] = [r for r in again.rows if r[2] == "rejected"]
     kept = _records()["并2行"].id
-    assert reason == f"这一行之前已导入为观测 {kept}，但数字不同；请直接更正那条记录，不要再次导入这一行。", reason
+    expected = f"这一行之前已导入为观测 {kept}，但数字不同；请直接更正那条记录，不要再次导入这一行。"
+    assert reason == expected, reason
