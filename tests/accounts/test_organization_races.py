@@ -5,7 +5,6 @@ SQLite and PostgreSQL (on SQLite the writers are one at a time already)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -13,32 +12,11 @@ import sqlalchemy as sa
 
 from app.accounts.models import Organization
 from app.extensions import db
+from tests.together import at_once
 
 pytestmark = pytest.mark.real_commits
 
 ROUNDS = 12
-
-
-def _together(*calls: Any) -> list[Any]:
-    db.session.rollback()  # the test's own session must hold no transaction (SQLite's write lock)
-    barrier = threading.Barrier(len(calls))
-    answers: list[Any] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            answers[i] = calls[i]()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return answers
 
 
 def _nested_too_deep() -> list[str]:
@@ -68,7 +46,7 @@ def test_a_bureau_made_a_unit_while_a_unit_is_added_under_it_leaves_no_unit_two_
             json={"code": bureau, "name": f"测试局{round_}", "kind": "agriculture_commission"},
         )
         assert made.status_code == 201, made.get_json()
-        becomes_unit, unit_added = _together(
+        becomes_unit, unit_added = at_once(
             lambda b=bureau: admin.patch(
                 f"/api/v1/organizations/{b}", json={"kind": "township_station", "parent": "forestry"}
             ),

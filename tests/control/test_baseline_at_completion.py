@@ -10,21 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.conftest import PADDY
+from tests.control.fieldwork import complete
 
 LAT, LON = PADDY
 
 
 def _complete(api: Any, follow_up_id: int, **observation: Any) -> Any:
-    body = {
-        "client_uuid": str(uuid.uuid4()),
-        "observed_at": datetime.now(UTC).isoformat(),
-        "latitude": LAT,
-        "longitude": LON,
-        "accuracy_m": 5,
-        "township_code": "500155001",
-        **observation,
-    }
-    return api.post(f"/api/v1/follow-ups/{follow_up_id}/complete", json={"observation": body})
+    return complete(api, follow_up_id, **observation)
 
 
 def _treat(api: Any, performed: datetime, **fields: Any) -> dict[str, Any]:

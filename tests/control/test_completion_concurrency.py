@@ -4,7 +4,6 @@ together (one wins, the other is told it is done: 409), or one phone's retries o
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.observations.models import Observation
 from tests.conftest import PADDY
+from tests.together import post_together
 
 pytestmark = pytest.mark.real_commits
 
@@ -34,28 +34,6 @@ def _observation(**fields: Any) -> dict[str, Any]:
     }
 
 
-def _post_together(api: Any, path: str, bodies: list[dict[str, Any]]) -> list[Any]:
-    db.session.rollback()  # the test's own session must not hold a transaction (SQLite's write lock)
-    barrier = threading.Barrier(len(bodies))
-    responses: list[Any] = [None] * len(bodies)
-    errors: list[BaseException] = []
-
-    def send(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            responses[i] = api.post(path, json=bodies[i])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return responses
-
-
 def _records_at(site_id: int) -> int:
     db.session.rollback()
     return db.session.scalar(
@@ -69,7 +47,7 @@ def test_colleagues_completing_one_re_inspection_at_once_complete_it_once(api_as
     follow_up = operation["follow_ups"][0]
     records_before = _records_at(operation["site_id"])
     bodies = [{"observation": _observation(density_per_m2=float(i + 1))} for i in range(PARALLEL)]
-    responses = _post_together(api, f"/api/v1/follow-ups/{follow_up['id']}/complete", bodies)
+    responses = post_together(api, f"/api/v1/follow-ups/{follow_up['id']}/complete", bodies)
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [409] * (PARALLEL - 1), [r.get_json() for r in responses]
@@ -88,7 +66,7 @@ def test_one_phones_retries_of_a_completion_at_once_give_one_record(api_as: Any,
     follow_up = operation["follow_ups"][0]
     records_before = _records_at(operation["site_id"])
     body = {"observation": _observation(density_per_m2=3.0)}
-    responses = _post_together(api, f"/api/v1/follow-ups/{follow_up['id']}/complete", [body] * PARALLEL)
+    responses = post_together(api, f"/api/v1/follow-ups/{follow_up['id']}/complete", [body] * PARALLEL)
 
     assert [r.status_code for r in responses] == [200] * PARALLEL, [r.get_json() for r in responses]
     assert len({r.get_json()["observation_id"] for r in responses}) == 1

@@ -9,21 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.conftest import PADDY
+from tests.control.fieldwork import complete
 
 LAT, LON = PADDY
 
 
 def _complete(api: Any, follow_up_id: int, **observation: Any) -> Any:
-    body = {
-        "client_uuid": str(uuid.uuid4()),
-        "observed_at": datetime.now(UTC).isoformat(),
-        "latitude": LAT,
-        "longitude": LON,
-        "accuracy_m": 5,
-        "township_code": "500155001",
-        **observation,
-    }
-    r = api.post(f"/api/v1/follow-ups/{follow_up_id}/complete", json={"observation": body})
+    r = complete(api, follow_up_id, **observation)
     assert r.status_code == 200, r.get_json()
     return r.get_json()
 

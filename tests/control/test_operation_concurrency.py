@@ -5,7 +5,6 @@ Real concurrent requests, on SQLite and PostgreSQL (TEST_DATABASE_URL)."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,34 +15,13 @@ import sqlalchemy as sa
 
 from app.control.models import FollowUp, FollowUpKind, FollowUpStatus
 from app.extensions import db
+from tests.together import post_together
 
 pytestmark = pytest.mark.real_commits
 
 PARALLEL = 6
 CHEMICAL = [1, 3, 7, 15, 30]  # 福寿螺 after 化学防治 (docs/contract.md, Follow-up)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def _post_together(api: Any, path: str, bodies: list[dict[str, Any]]) -> list[Any]:
-    db.session.rollback()  # the test's own session must not hold a transaction (SQLite's write lock)
-    barrier = threading.Barrier(len(bodies))
-    responses: list[Any] = [None] * len(bodies)
-    errors: list[BaseException] = []
-
-    def send(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            responses[i] = api.post(path, json=bodies[i])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return responses
 
 
 def test_operations_of_one_site_at_once_leave_one_spring_check_and_one_set_of_re_inspections(
@@ -66,7 +44,7 @@ def test_operations_of_one_site_at_once_leave_one_spring_check_and_one_set_of_re
         }
         for i in range(PARALLEL)
     ]
-    responses = _post_together(api, "/api/v1/control-operations", bodies)
+    responses = post_together(api, "/api/v1/control-operations", bodies)
     assert [r.status_code for r in responses] == [201] * PARALLEL, [r.get_json() for r in responses]
 
     db.session.rollback()
