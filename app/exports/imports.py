@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import marshmallow as ma
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from app import policy
 from app.accounts.models import Organization, User
@@ -41,10 +39,21 @@ from app.accounts.organizations import unit_ids
 from app.clock import local_zone
 from app.control import services as control
 from app.control.schemas import ControlOperationCreateArgs
-from app.errors import Conflict, InvalidInput, PermissionDenied, ServiceError, TooLarge
+from app.errors import InvalidInput, PermissionDenied, ServiceError, TooLarge
+from app.exports.import_report import (
+    OBSERVATION_CELLS,
+    OPERATION_CELLS,
+    ImportReport,
+    RowRejected,
+    cell_of,
+    field_reason,
+    first_message,
+    not_imported,
+    row_refusal,
+)
 from app.exports.labels import position_source_code
 from app.exports.layouts import ColumnSpec, SheetSpec, Template, header_key, load_template
-from app.exports.reader import CensusRows, IgnoredColumn, ReadLimits, SheetRow, read_census
+from app.exports.reader import CensusRows, ReadLimits, SheetRow, read_census
 from app.extensions import db
 from app.observations.create import create_observation
 from app.observations.schemas import ObservationCreateArgs
@@ -90,147 +99,6 @@ def with_square_metre_columns(template: Template) -> Template:
                     ]
         sheets.append(replace(sheet, columns=(*sheet.columns, *extra)) if extra else sheet)
     return replace(template, sheets=tuple(sheets))
-
-
-# marshmallow's messages, in the reader's language (the row report's reasons).
-_FIELD_MESSAGES = {
-    "Missing data for required field.": _l("is required."),
-    "Field may not be null.": _l("is required."),
-    "Not a valid number.": _l("must be a number."),
-    "Not a valid integer.": _l("must be a whole number."),
-    "Not a valid datetime.": _l("is not a date and time (for example 2025/8/19 14:30)."),
-    "Not a valid date.": _l("is not a date (for example 2025/8/19)."),
-    "Not a valid boolean.": _l("must be 是 or 否."),
-    "Not a valid string.": _l("must be text."),
-    "Not a valid UUID.": _l("is not a valid record identifier."),
-}
-_RANGE_MESSAGE = re.compile(
-    r"Must be greater than or equal to (?P<min>\S+) and less than or equal to (?P<max>\S+)\."
-)
-_LENGTH_MESSAGE = re.compile(r"Longer than maximum length (?P<max>\d+)\.")
-
-# API field → the workbook field its value came from (to name the cell of an error).
-OBSERVATION_CELLS = {
-    "species_id": "species_name_zh",
-    "area_m2": "area_mu",
-    "township_code": "township_code",
-    "village_code": "village_name",
-    "habitat": "habitat",
-    "client_uuid": "client_uuid",
-}
-OPERATION_CELLS = {
-    "site_id": "site_code",
-    "method": "method_code",
-    "area_m2": "area_mu",
-    "details": "details",
-    "client_uuid": "client_uuid",
-}
-
-
-@dataclass(frozen=True)
-class ColumnNotImported:
-    """A column of the workbook the import did not read, and why, in the reader's language."""
-
-    sheet: str  # the sheet's title
-    column: str  # its letter
-    header: str | None  # its header's text (None: it has none)
-    cell: str  # its header's cell, or (no header) its first cell with a value
-    row: int  # the row of `cell`
-    reason: str
-
-
-@dataclass
-class ImportReport:
-    imported: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    # (sheet title, row number, status, reason, cell) for the row report workbook.
-    rows: list[tuple[str, int | None, str, str | None, str | None]] = field(default_factory=list)
-    # The columns not imported: nothing a user entered is dropped without a word (docs/contract.md §3.3).
-    ignored: list[ColumnNotImported] = field(default_factory=list)
-
-    def report_rows(self) -> list[tuple[str, int | None, str, str | None, str | None]]:
-        """The row report's lines: each column not imported (status "ignored", at its cell), then the rows."""
-        columns = [(c.sheet, c.row, "ignored", c.reason, c.cell) for c in self.ignored]
-        return [*columns, *self.rows]
-
-
-def _not_imported(column: IgnoredColumn) -> ColumnNotImported:
-    """What the report says of a column the reader did not read."""
-    if column.header is None:
-        reason = _(
-            "Column %(column)s has no header: its values (from %(cell)s on) were not imported.",
-            column=column.letter,
-            cell=column.cell,
-        )
-    elif column.under is not None:
-        reason = _(
-            "Column %(column)s has no header of its own, only %(header)s merged over it from column "
-            "%(first)s, which alone is read: its values (from %(cell)s on) were not imported.",
-            column=column.letter,
-            header=column.header,
-            first=column.under,
-            cell=column.cell,
-        )
-    else:
-        reason = _(
-            "Column %(column)s, %(header)s, is not a column the import knows: its values were not imported.",
-            column=column.letter,
-            header=column.header,
-        )
-    return ColumnNotImported(
-        column.sheet_title, column.letter, column.header, column.cell, column.row, reason
-    )
-
-
-class RowRejected(Exception):
-    def __init__(self, reason: str, cell: str | None):
-        super().__init__(reason)
-        self.reason = reason
-        self.cell = cell
-
-
-def _first_message(errors: Any) -> tuple[str, str]:
-    """(field, message) of the first error in a marshmallow or service error dict."""
-    name, messages = next(iter(errors.items()))
-    if isinstance(messages, dict):
-        inner, text = _first_message(messages)
-        return f"{name}.{inner}", text
-    return str(name), str(messages[0] if isinstance(messages, list) else messages)
-
-
-def _cell(row: SheetRow, api_field: str, mapping: dict[str, str]) -> str | None:
-    workbook_field = mapping.get(api_field.split(".")[0], api_field)
-    return row.cells.get(workbook_field)
-
-
-def _field_message(message: str) -> str:
-    """A marshmallow message in the reader's language (the service's own are translated already)."""
-    known = _FIELD_MESSAGES.get(message)
-    if known is not None:
-        return str(known)
-    if match := _RANGE_MESSAGE.fullmatch(message):
-        return _("must be between %(min)s and %(max)s.", min=match["min"], max=match["max"])
-    if match := _LENGTH_MESSAGE.fullmatch(message):
-        return _("is longer than %(max)s characters.", max=match["max"])
-    return message
-
-
-def _reason(name: str, message: str, mapping: dict[str, str], headers: dict[str, str]) -> str:
-    """ "调查日期: 不是日期和时间" — the column's header rather than the API's field name."""
-    workbook_field = mapping.get(name.split(".")[0], name)
-    return f"{headers.get(workbook_field, name)}: {_field_message(message)}"
-
-
-def _rejected(
-    error: ServiceError, row: SheetRow, cells: dict[str, str], headers: dict[str, str]
-) -> RowRejected:
-    """The service's own words; the field's message when it names one, the whole message otherwise."""
-    if not error.errors or isinstance(error, Conflict):
-        name = next(iter(error.errors), "")
-        return RowRejected(error.message, _cell(row, name, cells) if name else None)
-    name, message = _first_message(error.errors)
-    return RowRejected(_reason(name, message, cells, headers), _cell(row, name, cells))
 
 
 def _iso(value: Any) -> Any:
@@ -394,7 +262,7 @@ class Importer:
                     imported=True,
                 )
         except ServiceError as exc:
-            raise _rejected(exc, row, cells, headers) from exc
+            raise row_refusal(exc, row, cells, headers) from exc
         if v.get("site_code") and record.site is not None:
             self.site_codes[str(v["site_code"])] = record.site.id
         return created, surveyor.note
@@ -434,7 +302,7 @@ class Importer:
                     actor=operator.user, args=args, organization_id=self.organization.id, imported=True
                 )
         except ServiceError as exc:
-            raise _rejected(exc, row, cells, headers) from exc
+            raise row_refusal(exc, row, cells, headers) from exc
         return created, operator.note
 
     @staticmethod
@@ -447,8 +315,8 @@ class Importer:
         try:
             loaded: dict[str, Any] = schema.load({k: val for k, val in raw.items() if val is not None})
         except ma.ValidationError as exc:
-            name, message = _first_message(exc.normalized_messages())  # type: ignore[no-untyped-call]
-            raise RowRejected(_reason(name, message, cells, headers), _cell(row, name, cells)) from exc
+            name, message = first_message(exc.normalized_messages())  # type: ignore[no-untyped-call]
+            raise RowRejected(field_reason(name, message, cells, headers), cell_of(row, name, cells)) from exc
         return loaded
 
 
@@ -574,7 +442,7 @@ def import_census(
             report.unchanged += 1
             note = " ".join(filter(None, [_("imported before; nothing new created"), note]))
         report.rows.append((titles[row.sheet_key], row.row_number, "imported", note, None))
-    report.ignored = [_not_imported(column) for column in rows.ignored]
+    report.ignored = [not_imported(column) for column in rows.ignored]
     return report
 
 

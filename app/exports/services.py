@@ -24,6 +24,7 @@ from app.audit.services import record_event
 from app.census.scope import DISTRICT, parse_statuses
 from app.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from app.exports import imports
+from app.exports.import_report import ImportReport
 from app.exports.layouts import bureaus
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.exports.reader import ReaderError, ReadLimits, WorkbookTooLarge
@@ -134,9 +135,7 @@ def recent_exports(actor: User, *, limit: int = 20) -> list[Export]:
     return list(db.session.scalars(stmt))
 
 
-def import_census_upload(
-    source: BinaryIO, *, filename: str | None, actor: User, bureau: str
-) -> imports.ImportReport:
+def import_census_upload(source: BinaryIO, *, filename: str | None, actor: User, bureau: str) -> ImportReport:
     """Import an uploaded legacy census workbook (POST /api/v1/imports, the exports page), and log it.
 
     Raises PermissionDenied, InvalidInput naming `bureau` (no template) or `file` (not a workbook in

@@ -32,7 +32,7 @@ from app.district.models import Township
 from app.district.services import list_townships
 from app.errors import FieldErrors, InvalidInput, TooLarge
 from app.exports import services
-from app.exports.imports import ImportReport
+from app.exports.import_report import ImportReport
 from app.exports.layouts import bureaus
 from app.exports.models import Export, ExportKind, ExportStatus
 from app.extensions import db
