@@ -15,7 +15,7 @@ from app.extensions import db
 from app.photos.api import PhotoUploadArgs
 from app.photos.models import Photo
 from app.photos.schemas import PhotoSchema
-from app.surveys import plots
+from app.surveys import plot_checks, plots
 from app.surveys.api import blp
 from app.surveys.models import Plot
 from app.surveys.schemas.plots import PlotCreateArgs, PlotQueryArgs, PlotSchema, PlotUpdateArgs
@@ -23,7 +23,7 @@ from app.surveys.schemas.plots import PlotCreateArgs, PlotQueryArgs, PlotSchema,
 
 def _create_faults(values: dict[str, Any], faulted: frozenset[str]) -> dict[str, list[str]]:
     """A refused body's other faults: the plot's own checks on what loaded (docs/surveys.md, Plots)."""
-    return plots.plot_faults(values, current_user, faulted)[0]
+    return plot_checks.plot_faults(values, current_user, faulted)[0]
 
 
 def _edit_faults(values: dict[str, Any], faulted: frozenset[str]) -> dict[str, list[str]]:

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.sites import services as sites
 from app.species.models import Habitat
 from app.species.name_import import resolve_name
-from app.surveys import plots
+from app.surveys import plot_checks, plots
 from app.surveys.campaign_queries import filtered_campaigns, takes_part
 from app.surveys.models import Campaign, Plot, PlotShape
 from app.surveys.plot_figures import figures_of
@@ -51,7 +51,7 @@ def _campaign_arg() -> Campaign | None:
     if campaign_id is None:
         return None
     campaign = db.session.get(Campaign, campaign_id)
-    if campaign is not None and plots.may_survey_for(current_user, campaign):
+    if campaign is not None and plot_checks.may_survey_for(current_user, campaign):
         return campaign
     flash(_("You do not survey for that campaign: the plot is laid without it."), "error")
     return None
