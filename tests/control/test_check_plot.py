@@ -8,22 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.conftest import PADDY
+from tests.control.fieldwork import visit
 
 LAT, LON = PADDY
 CHECK_LAT = LAT + 0.01
 
 
 def _completion(**observation: Any) -> dict[str, Any]:
-    body = {
-        "client_uuid": str(uuid.uuid4()),
-        "observed_at": datetime.now(UTC).isoformat(),
-        "latitude": LAT,
-        "longitude": LON,
-        "accuracy_m": 5,
-        "township_code": "500155001",
-        **observation,
-    }
-    return {"observation": body}
+    return {"observation": visit(**observation)}
 
 
 def _treat_check_plot(api: Any, site_id: int, performed: datetime) -> None:

@@ -4,8 +4,6 @@ together (one wins, the other is told it is done: 409), or one phone's retries o
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +12,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.observations.models import Observation
 from tests.conftest import PADDY
+from tests.control.fieldwork import visit
 from tests.together import post_together
 
 pytestmark = pytest.mark.real_commits
@@ -23,15 +22,7 @@ PARALLEL = 8
 
 
 def _observation(**fields: Any) -> dict[str, Any]:
-    return {
-        "client_uuid": str(uuid.uuid4()),
-        "observed_at": datetime.now(UTC).isoformat(),
-        "latitude": LAT,
-        "longitude": LON,
-        "accuracy_m": 5,
-        "township_code": "500155001",
-        **fields,
-    }
+    return visit(**fields)
 
 
 def _records_at(site_id: int) -> int:

@@ -3,25 +3,16 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from tests.conftest import PADDY
+from tests.control.fieldwork import visit
 
 LAT, LON = PADDY
 
 
 def _observation(**fields: Any) -> dict[str, Any]:
-    return {
-        "client_uuid": str(uuid.uuid4()),
-        "observed_at": datetime.now(UTC).isoformat(),
-        "latitude": LAT,
-        "longitude": LON,
-        "accuracy_m": 5,
-        "township_code": "500155001",
-        **fields,
-    }
+    return visit(**fields)
 
 
 def test_one_record_does_not_complete_two_re_inspections(api_as: Any, treat: Any) -> None:

@@ -17,21 +17,13 @@ from app.extensions import db
 from app.geo.crs import distance_m
 from app.observations.models import Observation
 from tests.conftest import PADDY
+from tests.control.fieldwork import visit
 
 LAT, LON = PADDY
 
 
 def _completion(**observation: Any) -> dict[str, Any]:
-    body = {
-        "client_uuid": str(uuid.uuid4()),
-        "observed_at": datetime.now(UTC).isoformat(),
-        "latitude": LAT,
-        "longitude": LON,
-        "accuracy_m": 5,
-        "township_code": "500155001",
-        **observation,
-    }
-    return {"observation": body}
+    return {"observation": visit(**observation)}
 
 
 def test_henderson_tilton_is_not_computed_on_a_before_figure_of_zero() -> None:

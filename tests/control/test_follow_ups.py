@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,21 +9,13 @@ import pytest
 
 from app.control.efficacy import henderson_tilton_pct, reduction_pct
 from tests.conftest import PADDY
+from tests.control.fieldwork import visit
 
 LAT, LON = PADDY
 
 
 def _completion(**observation: Any) -> dict[str, Any]:
-    body = {
-        "client_uuid": str(uuid.uuid4()),
-        "observed_at": datetime.now(UTC).isoformat(),
-        "latitude": LAT,
-        "longitude": LON,
-        "accuracy_m": 5,
-        "township_code": "500155001",
-        **observation,
-    }
-    return {"observation": body}
+    return {"observation": visit(**observation)}
 
 
 def test_efficacy_formulas_against_hand_worked_values() -> None:
