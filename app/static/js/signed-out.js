@@ -19,8 +19,9 @@ forgetPerson()
   });
 
 // The sign-out waits for a signal (docs/architecture.md, "Signing out on a shared phone"). The worker sends
-// it ahead of any request of this site; this page asks when the signal returns, and every little while, and
-// once the worker no longer answers "still waiting" itself, shows the real sign-in page.
+// it ahead of any request of this site; this page asks when the signal returns, when the worker says it has
+// sent it, and every little while, and once the worker no longer answers "still waiting" itself, shows the
+// real sign-in page.
 const WAITING = "X-IAS-Signed-Out"; // sw.js: set on its own answers while the sign-out waits
 const RETRY_EVERY_MS = 15_000;
 
@@ -36,4 +37,11 @@ async function askAgain() {
 if (document.querySelector("[data-sign-out-waiting]")) {
   window.addEventListener("online", askAgain);
   setInterval(askAgain, RETRY_EVERY_MS);
+  // The worker says when it has delivered the sign-out (sw.js), for a request of another tab or a sync.
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data === "sign-out-sent") askAgain();
+    });
+    navigator.serviceWorker.startMessages();
+  }
 }

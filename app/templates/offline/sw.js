@@ -182,6 +182,7 @@ async function sendSignOut() {
         await withMark("readwrite", (store) => store.delete(SIGN_OUT_KEY));
         signOutPending = false;
         await forgetPages(); // again: a browser closed at once may not have kept their deletion
+        await tellPagesSignedOut();
         return true;
       }
       if (!who.ok) return false;
@@ -198,6 +199,12 @@ async function sendSignOut() {
     /* no signal, or no answer in time: the next request tries again */
   }
   return false;
+}
+
+// The pages showing "signed out on this phone" (static/js/signed-out.js) move on to the sign-in page at once,
+// whichever request or background sync delivered the sign-out, rather than at their next retry.
+async function tellPagesSignedOut() {
+  for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage("sign-out-sent");
 }
 
 function signOutSent() {
