@@ -214,6 +214,11 @@ class IgnoredColumnSchema(ma.Schema):
     reason = ma.fields.String()
 
 
+class IgnoredSheetSchema(ma.Schema):
+    sheet = ma.fields.String(metadata={"description": "its title in the workbook"})
+    reason = ma.fields.String()
+
+
 class ImportResultSchema(ma.Schema):
     imported = ma.fields.Integer()
     unchanged = ma.fields.Integer(metadata={"description": "rows imported before (nothing new created)"})
@@ -222,6 +227,17 @@ class ImportResultSchema(ma.Schema):
     ignored_columns = ma.fields.List(
         ma.fields.Nested(IgnoredColumnSchema),
         metadata={"description": "the workbook's columns not imported (not in the template), each named"},
+    )
+    unused_columns = ma.fields.List(
+        ma.fields.Nested(IgnoredColumnSchema),
+        metadata={
+            "description": "the workbook's template columns the import does not use (审核状态, 记录编号…), "
+            "each named"
+        },
+    )
+    ignored_sheets = ma.fields.List(
+        ma.fields.Nested(IgnoredSheetSchema),
+        metadata={"description": "the workbook's sheets not imported at all (复查记录, the summaries…)"},
     )
 
 
@@ -235,8 +251,10 @@ class Imports(MethodView):
         """Import a legacy census workbook (bureau admins); each row is checked as the API checks it
 
         Re-importing the same workbook creates nothing new. Every column not imported (its header is
-        not the template's, or it has none) is named in `ignored_columns`. `?report=xlsx` answers with
-        the row report workbook instead of JSON (the columns not imported first). An upload holds at
+        not the template's, or it has none) is named in `ignored_columns`, every template column the
+        import does not use (审核状态, 记录编号…) in `unused_columns`, and every sheet not imported at all
+        in `ignored_sheets`. `?report=xlsx` answers with the row report workbook instead of JSON (the
+        sheets and columns not imported first). An upload holds at
         most IAS_IMPORT_MAX_ROWS data rows (3 000 unless configured): it is imported while the request
         waits. Larger workbooks are imported with `flask imports census FILE`.
         """
@@ -270,4 +288,9 @@ class Imports(MethodView):
                 {"sheet": c.sheet, "column": c.column, "header": c.header, "cell": c.cell, "reason": c.reason}
                 for c in result.ignored
             ],
+            "unused_columns": [
+                {"sheet": c.sheet, "column": c.column, "header": c.header, "cell": c.cell, "reason": c.reason}
+                for c in result.unused
+            ],
+            "ignored_sheets": [{"sheet": s.sheet, "reason": s.reason} for s in result.sheets],
         }

@@ -85,7 +85,9 @@ def import_command(file: Path, bureau: str, username: str | None, report: Path |
     if report:
         write_row_report(report, result.report_rows())
     click.echo(f"imported: {result.imported}, already there: {result.unchanged}, rejected: {result.rejected}")
-    for column in result.ignored:
+    for sheet_not_read in result.sheets:
+        click.echo(f"  sheet {sheet_not_read.sheet} not imported: {sheet_not_read.reason}")
+    for column in [*result.ignored, *result.unused]:
         click.echo(f"  {column.sheet} column {column.column} ({column.cell}) not imported: {column.reason}")
     for sheet, row, status, reason, cell in result.rows:
         if status == "rejected":

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.errors import Conflict, ServiceError
-from app.exports.reader import IgnoredColumn, SheetRow
+from app.exports.reader import IgnoredColumn, SheetRow, TemplateColumn
 
 # marshmallow's messages, in the reader's language (the row report's reasons).
 _FIELD_MESSAGES = {
@@ -61,6 +61,14 @@ class ColumnNotImported:
     reason: str
 
 
+@dataclass(frozen=True)
+class SheetNotImported:
+    """A sheet of the workbook the import did not read at all, and why, in the reader's language."""
+
+    sheet: str  # its title in the workbook
+    reason: str
+
+
 @dataclass
 class ImportReport:
     imported: int = 0
@@ -70,11 +78,18 @@ class ImportReport:
     rows: list[tuple[str, int | None, str, str | None, str | None]] = field(default_factory=list)
     # The columns not imported: nothing a user entered is dropped without a word (docs/contract.md §3.3).
     ignored: list[ColumnNotImported] = field(default_factory=list)
+    # The template's columns found in the workbook that the import does not use (审核状态, 记录编号…).
+    unused: list[ColumnNotImported] = field(default_factory=list)
+    # The workbook's sheets not imported at all (复查记录, the summaries, a sheet the template lacks).
+    sheets: list[SheetNotImported] = field(default_factory=list)
 
     def report_rows(self) -> list[tuple[str, int | None, str, str | None, str | None]]:
-        """The row report's lines: each column not imported (status "ignored", at its cell), then the rows."""
-        columns = [(c.sheet, c.row, "ignored", c.reason, c.cell) for c in self.ignored]
-        return [*columns, *self.rows]
+        """The row report's lines: each sheet not imported (status "ignored_sheet"), each column not
+        imported (status "ignored", at its cell: those the template does not know, then those it knows
+        but the import does not use), then the rows."""
+        sheets = [(s.sheet, None, "ignored_sheet", s.reason, None) for s in self.sheets]
+        columns = [(c.sheet, c.row, "ignored", c.reason, c.cell) for c in [*self.ignored, *self.unused]]
+        return [*sheets, *columns, *self.rows]
 
 
 def not_imported(column: IgnoredColumn) -> ColumnNotImported:
@@ -103,6 +118,36 @@ def not_imported(column: IgnoredColumn) -> ColumnNotImported:
     return ColumnNotImported(
         column.sheet_title, column.letter, column.header, column.cell, column.row, reason
     )
+
+
+def not_used(column: TemplateColumn) -> ColumnNotImported:
+    """What the report says of a template column the import does not use (one the export writes)."""
+    reason = _(
+        "Column %(column)s, %(header)s, is a column the census workbook shows but the import does not "
+        "use: its values were not imported.",
+        column=column.letter,
+        header=column.header,
+    )
+    return ColumnNotImported(
+        column.sheet_title, column.letter, column.header, column.cell, column.row, reason
+    )
+
+
+def sheet_not_imported(title: str, *, in_template: bool, imported: list[str]) -> SheetNotImported:
+    """What the report says of a sheet not read: one of the census workbook's (follow-ups, summaries),
+    or one the template does not have; `imported` are the titles of the sheets an import reads."""
+    if in_template:
+        reason = _(
+            "Sheet %(sheet)s is a sheet of the census workbook that the import does not read (only "
+            "%(imported)s are imported): nothing in it was imported.",
+            sheet=title,
+            imported="、".join(imported),
+        )
+    else:
+        reason = _(
+            "Sheet %(sheet)s is not a sheet of the census workbook: nothing in it was imported.", sheet=title
+        )
+    return SheetNotImported(title, reason)
 
 
 class RowRejected(Exception):

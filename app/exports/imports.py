@@ -16,7 +16,10 @@ when exactly one colleague of that name records in that bureau or a unit under i
 technician; surveyors, supervisors, bureau admins; not verifiers, who would then review their own
 records); otherwise the record is the importer's, the name is kept on it (`legacy_surveyor`), and the
 row report says so. A column the template does not know is not imported, but never silently: the report
-names each (`ImportReport.ignored`: header and letter, or the first value of a column without a header).
+names each (`ImportReport.ignored`: header and letter, or the first value of a column without a header),
+each column the template knows but the import does not use (`ImportReport.unused`: 审核状态, 记录编号…,
+IMPORTED_FIELDS) and each sheet not imported at all (`ImportReport.sheets`: 复查记录, the summaries, a
+sheet the template does not have).
 Reasons are in the reader's language (Chinese unless the request asks otherwise).
 """
 
@@ -49,7 +52,9 @@ from app.exports.import_report import (
     field_reason,
     first_message,
     not_imported,
+    not_used,
     row_refusal,
+    sheet_not_imported,
 )
 from app.exports.labels import position_source_code
 from app.exports.layouts import ColumnSpec, SheetSpec, Template, header_key, load_template
@@ -74,6 +79,60 @@ REQUIRED_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("longitude",),
     ),
     "control_operations": (("performed_at",), ("site_code",), ("method_code", "method_name")),
+}
+# The fields a row is imported from (Importer.observation, Importer.operation; area_m2 is the m² form of
+# area_mu, with_square_metre_columns). The template's other columns, those an export writes for people
+# (审核状态, 质量提示, 调查单位, 记录编号; an operation's 物种名称, 乡镇 and 复查安排, which come from its
+# site and method), are not imported, and the report names each one the workbook has.
+IMPORTED_FIELDS: dict[str, frozenset[str]] = {
+    "observations": frozenset(
+        {
+            "observed_at",
+            "species_name_zh",
+            "species_name_sci",
+            "detected",
+            "township_name",
+            "township_code",
+            "village_name",
+            "village_code",
+            "place_name",
+            "longitude",
+            "latitude",
+            "altitude_m",
+            "accuracy_m",
+            "position_source",
+            "habitat_class",
+            "habitat",
+            "area_mu",
+            "area_m2",
+            "cover_pct",
+            "density_per_m2",
+            "count",
+            "egg_masses_per_m2",
+            "severity",
+            "site_code",  # the site a later operation row names
+            "surveyor",
+            "notes",
+            "client_uuid",
+        }
+    ),
+    "control_operations": frozenset(
+        {
+            "performed_at",
+            "site_code",
+            "method_code",
+            "method_name",
+            "area_mu",
+            "area_m2",
+            "labour_person_days",
+            "cost_yuan",
+            "team",
+            "details",
+            "operator",
+            "notes",
+            "client_uuid",
+        }
+    ),
 }
 # A bureau's own form may give an area in m² where the template has 亩 (发生面积（平方米）, 防治面积（m²）):
 # read as the record's area_m2 (stored in m², docs/contract.md §2), not left out. Headers compare by
@@ -419,9 +478,8 @@ def import_census(
         raise InvalidInput.field("bureau", _("No organization has the code %(code)s.", code=bureau))
     if not policy.may_import_for(actor, organization.id):
         raise PermissionDenied(_("You import your own bureau's census only."))
-    template = with_square_metre_columns(
-        load_template(bureau).restricted_to({"observations", "control_operations"})
-    )
+    layout = load_template(bureau)
+    template = with_square_metre_columns(layout.restricted_to({"observations", "control_operations"}))
     if max_rows is not None:
         _refuse_over(source, template, max_rows, limits)
     titles = {sheet.key: sheet.title for sheet in template.sheets}
@@ -443,6 +501,16 @@ def import_census(
             note = " ".join(filter(None, [_("imported before; nothing new created"), note]))
         report.rows.append((titles[row.sheet_key], row.row_number, "imported", note, None))
     report.ignored = [not_imported(column) for column in rows.ignored]
+    report.unused = [
+        not_used(column) for column in rows.columns if column.field not in IMPORTED_FIELDS[column.sheet_key]
+    ]
+    layout_titles = {header_key(title) for title in (layout.cover_title, *(s.title for s in layout.sheets))}
+    report.sheets = [
+        sheet_not_imported(
+            title, in_template=header_key(title) in layout_titles, imported=list(titles.values())
+        )
+        for title in rows.unread_sheets
+    ]
     return report
 
 

@@ -10,6 +10,8 @@ above the table does not get in the way.
 Columns the template does not know are not read, but never silently: `CensusRows.ignored` names each
 (its header and letter), and a column without a header that holds values (one under a header merged over
 it and its neighbour included) once the rows are read, so the caller can say what was not imported.
+`CensusRows.columns` lists the template columns found (a caller that uses only some of them names the
+others), and `CensusRows.unread_sheets` the workbook's sheets that were not read at all.
 
 Every template sheet and every template header must be there unless the caller says which columns it
 needs (`required`: per sheet, groups of fields of which one must be there, as a legacy form without the
@@ -69,6 +71,7 @@ __all__ = [
     "ReadLimits",
     "ReaderError",
     "SheetRow",
+    "TemplateColumn",
     "WorkbookTooLarge",
     "parse_datetime_text",
     "read_census",
@@ -82,7 +85,12 @@ _TOTAL_LABELS = frozenset(header_key(label) for label in (TOTAL_LABEL, "总计",
 
 REPORT_TITLE: Final = "导入结果"
 REPORT_COLUMNS: Final = (("工作表", 16.0), ("行号", 8.0), ("结果", 10.0), ("原因", 60.0), ("单元格", 10.0))
-REPORT_STATUSES: Final = {"imported": "已导入", "rejected": "已拒绝", "ignored": "未导入的列"}
+REPORT_STATUSES: Final = {
+    "imported": "已导入",
+    "rejected": "已拒绝",
+    "ignored": "未导入的列",
+    "ignored_sheet": "未导入的工作表",
+}
 
 
 @dataclass(frozen=True)
@@ -110,11 +118,27 @@ class IgnoredColumn:
 
 
 @dataclass(frozen=True)
+class TemplateColumn:
+    """A column of a template sheet found in the workbook's header row: its values are read."""
+
+    sheet_key: str
+    sheet_title: str
+    field: str
+    index: int  # 0-based
+    letter: str  # "H"
+    header: str  # its header's text, as the workbook writes it
+    cell: str  # its header's cell ("H2")
+    row: int  # the header row
+
+
+@dataclass(frozen=True)
 class _Plan:
     sheet: SheetSpec
+    name: str  # the sheet's title in the workbook
     worksheet: Any
     header_row: int
     positions: tuple[tuple[ColumnSpec, int, str], ...]  # column, 0-based index, column letter
+    found: tuple[TemplateColumn, ...]  # the same columns, as the workbook names them
     ignored: tuple[IgnoredColumn, ...]  # the columns with a header the template does not know
     # Header cells merged across columns: (first column, last column, text, first letter), in order.
     under_merged: tuple[tuple[int, int, str, str], ...]
@@ -154,7 +178,8 @@ def read_census(
     except BaseException:
         workbook.close()
         raise
-    return CensusRows(workbook, plans, tz)
+    read = {plan.name for plan in plans}
+    return CensusRows(workbook, plans, tz, [name for name in workbook.sheetnames if name not in read])
 
 
 def _plan(
@@ -201,6 +226,19 @@ def _plan(
             for column in sheet.columns
             if column.field in found
         )
+        found_columns = tuple(
+            TemplateColumn(
+                sheet.key,
+                sheet.title,
+                column.field,
+                index,
+                letter,
+                str(header_values[index]).strip(),
+                f"{letter}{header_row}",
+                header_row,
+            )
+            for column, index, letter in positions
+        )
         ranges = opened.merged_ranges(worksheet)
         known = {index for _column, index, _letter in positions}
         ignored = tuple(
@@ -213,7 +251,9 @@ def _plan(
         )
         under_merged = _under_merged_headers(ranges, header_row, header_values)
         merges = _data_merges(ranges, header_row, known)
-        plans.append(_Plan(sheet, worksheet, header_row, positions, ignored, under_merged, merges))
+        plans.append(
+            _Plan(sheet, name, worksheet, header_row, positions, found_columns, ignored, under_merged, merges)
+        )
     if problems:
         raise ReaderError(problems, missing_sheets=missing_sheets, missing_headers=missing_headers)
     return plans
@@ -321,12 +361,17 @@ def _blank(value: Any) -> bool:
 
 
 class CensusRows(Iterator[SheetRow]):
-    """The data rows `read_census` yields, and the columns it did not read (`ignored`)."""
+    """The data rows `read_census` yields, the columns it did not read (`ignored`), the template columns
+    it read (`columns`) and the sheets it did not read (`unread_sheets`)."""
 
-    def __init__(self, workbook: Any, plans: list[_Plan], tz: tzinfo | None):
+    def __init__(self, workbook: Any, plans: list[_Plan], tz: tzinfo | None, unread_sheets: list[str]):
         self._order = {plan.sheet.key: number for number, plan in enumerate(plans)}
         self._ignored = [column for plan in plans for column in plan.ignored]
         self._rows = _rows(workbook, plans, tz, self._ignored)
+        # The template columns found, sheet by sheet, left to right.
+        self.columns = [column for plan in plans for column in sorted(plan.found, key=lambda c: c.index)]
+        # The workbook's sheets no template sheet matched (or a second one matching the same), in its order.
+        self.unread_sheets = unread_sheets
 
     def __next__(self) -> SheetRow:
         return next(self._rows)
@@ -402,8 +447,9 @@ def write_row_report(
     rows: Iterable[tuple[str, int | None, str, str | None, str | None]],
 ) -> dict[str, int]:
     """Write the import's row report: one row per (sheet title, row number, status, reason, cell), with
-    status "imported" or "rejected" (written 已导入 / 已拒绝), or "ignored" for a column not imported
-    (未导入的列, at the row of the cell named). Reasons quote what people typed, so every text is
+    status "imported" or "rejected" (written 已导入 / 已拒绝), "ignored" for a column not imported
+    (未导入的列, at the row of the cell named) or "ignored_sheet" for a sheet not imported (未导入的工作表,
+    no row). Reasons quote what people typed, so every text is
     neutralised as in the census workbooks. Returns the number of rows per status.
 
     Raises ValueError for another status.

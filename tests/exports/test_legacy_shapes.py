@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app.exports import imports
 from app.exports.layouts import load_template
+from app.exports.reader import write_row_report
 from app.extensions import db
 from app.observations.models import Observation
 from tests.conftest import PADDY
@@ -218,6 +219,104 @@ def test_the_api_the_row_report_the_page_and_the_command_name_the_columns_not_im
     result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 0, result.output
     assert "调查记录 column K (K2) not imported: " + WIDE_IGNORED[2][4] in result.output
+
+
+# A workbook exported once and kept by hand: 审核状态 (J) and 记录编号 (K) written by the export, a 复查记录
+# sheet, and a 说明 sheet of the bureau's own.
+EXPORTED_HEADERS = [*HEADERS, "审核状态", "记录编号"]
+
+
+def _exported_workbook() -> io.BytesIO:
+    book = openpyxl.load_workbook(
+        _workbook([[*_row(1, "福寿螺", "2025/8/19"), "已通过", 17]], [], EXPORTED_HEADERS)
+    )
+    book.create_sheet("复查记录").append(["样点编号", "复查类型"])
+    book.create_sheet("说明").append(["本表由梁山街道填报"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    return buffer
+
+
+UNUSED = [
+    ("调查记录", "J", "审核状态", "J2", "J 列“审核状态”是普查工作簿列出但导入不使用的列，其中的数据未导入。"),
+    ("调查记录", "K", "记录编号", "K2", "K 列“记录编号”是普查工作簿列出但导入不使用的列，其中的数据未导入。"),
+]
+SHEETS_NOT_IMPORTED = [
+    (
+        "复查记录",
+        "工作表“复查记录”是普查工作簿中导入不读取的工作表（只导入调查记录、防治记录），其中的内容均未导入。",
+    ),
+    ("说明", "工作表“说明”不是普查工作簿的工作表，其中的内容均未导入。"),
+]
+
+
+def test_the_template_columns_not_used_and_the_sheets_not_read_are_named_everywhere(
+    app: Any, make_user: Any, api_as: Any, web_as: Any, tmp_path: Any
+) -> None:
+    """审核状态 and 记录编号 are the template's but not imported; 复查记录 and 说明 are not read at all: the
+    API, the row report, the page and the command say so, as they say the unknown columns."""
+    admin = make_user("bureau_admin", "agriculture")
+
+    body = (
+        api_as(admin)
+        .post(
+            "/api/v1/imports?bureau=agriculture",
+            data={"file": (_exported_workbook(), "legacy.xlsx")},
+            content_type="multipart/form-data",
+        )
+        .get_json()
+    )
+    assert body["imported"] == 1 and body["ignored_columns"] == [
+        {"sheet": "调查记录", "column": "A", "header": "序号", "cell": "A2", "reason": WIDE_IGNORED[0][4]}
+    ]
+    assert [
+        (c["sheet"], c["column"], c["header"], c["cell"], c["reason"]) for c in body["unused_columns"]
+    ] == UNUSED
+    assert [(s["sheet"], s["reason"]) for s in body["ignored_sheets"]] == SHEETS_NOT_IMPORTED
+
+    report = imports.import_census(_exported_workbook(), actor=admin, bureau="agriculture")
+    assert report.report_rows()[:5] == [
+        *((sheet, None, "ignored_sheet", reason, None) for sheet, reason in SHEETS_NOT_IMPORTED),
+        ("调查记录", 2, "ignored", WIDE_IGNORED[0][4], "A2"),
+        *((sheet, 2, "ignored", reason, cell) for sheet, _c, _h, cell, reason in UNUSED),
+    ]
+    path = tmp_path / "report.xlsx"
+    write_row_report(path, report.report_rows())
+    lines = list(openpyxl.load_workbook(path).active.iter_rows(min_row=2, values_only=True))
+    assert lines[0] == ("复查记录", None, "未导入的工作表", SHEETS_NOT_IMPORTED[0][1], None)
+    assert [line[2] for line in lines] == ["未导入的工作表"] * 2 + ["未导入的列"] * 3 + ["已导入"]
+
+    page = (
+        web_as(admin)
+        .post(
+            "/exports/import",
+            data={"import-bureau": "agriculture", "import-file": (_exported_workbook(), "legacy.xlsx")},
+            content_type="multipart/form-data",
+        )
+        .get_data(as_text=True)
+    )
+    assert "data-import-ignored-sheets" in page
+    assert all(reason in page for *_x, reason in [*UNUSED, *SHEETS_NOT_IMPORTED])
+
+    path = tmp_path / "legacy.xlsx"
+    path.write_bytes(_exported_workbook().getvalue())
+    args = ["imports", "census", str(path), "--bureau", "agriculture", "--user", admin.username]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "sheet 说明 not imported: " + SHEETS_NOT_IMPORTED[1][1] in result.output
+    assert "调查记录 column J (J2) not imported: " + UNUSED[0][4] in result.output
+
+
+def test_the_fields_imported_are_template_fields_and_the_rest_are_named() -> None:
+    """IMPORTED_FIELDS names only fields the template sheets have (a typo would hide a column), and each
+    bureau's template has columns it leaves out (those the report then names)."""
+    for bureau in ("agriculture", "forestry"):
+        template = imports.with_square_metre_columns(load_template(bureau))
+        for key, fields in imports.IMPORTED_FIELDS.items():
+            known = {c.field for c in template.sheet(key).columns} | {"method_code"}
+            assert fields <= known, (bureau, key, fields - known)
+            assert {"id", "organization"} <= known - fields
 
 
 def _area_workbook(headers: list[str], rows: list[list[Any]]) -> io.BytesIO:

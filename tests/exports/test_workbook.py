@@ -894,7 +894,7 @@ def test_the_row_report_lists_each_row_neutralised() -> None:
         ],
     )
 
-    assert counts == {"imported": 1, "rejected": 2, "ignored": 1}
+    assert counts == {"imported": 1, "rejected": 2, "ignored": 1, "ignored_sheet": 0}
     ws = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))["导入结果"]
     assert [[cell.value for cell in row] for row in ws.iter_rows()] == [
         ["工作表", "行号", "结果", "原因", "单元格"],
