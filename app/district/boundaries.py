@@ -250,6 +250,7 @@ def load_boundaries(
     placed = Placed(
         records=sum(a.records for a in answers if isinstance(a, Placed)),
         sites=sum(a.sites for a in answers if isinstance(a, Placed)),
+        township_flagged=sum(a.township_flagged for a in answers if isinstance(a, Placed)),
     )
     if placed.records or placed.sites:
         report.problems.append(
@@ -264,6 +265,20 @@ def load_boundaries(
                     records=placed.records,
                     sites=placed.sites,
                     level=LEVEL_WORDS[level.value],
+                ),
+            )
+        )
+    if placed.township_flagged:
+        report.problems.append(
+            Problem(
+                "placed_flagged",
+                "warning",
+                says(
+                    N_(
+                        "%(flagged)s of the records given a village were given its township too, which the "
+                        "township polygons disagree with: they are flagged for a second look."
+                    ),
+                    flagged=placed.township_flagged,
                 ),
             )
         )
@@ -301,6 +316,7 @@ def load_boundaries(
             "replaced": replaced,
             "placed_records": placed.records,
             "placed_sites": placed.sites,
+            "placed_township_flagged": placed.township_flagged,
             "flagged_records": rechecked.flagged,
             "unflagged_records": rechecked.unflagged,
         },

@@ -21,6 +21,9 @@ class Placed:
 
     records: int = 0
     sites: int = 0
+    # Of the records a village load gave their village's township too: those the township polygons
+    # disagree with, flagged township_mismatch at the load (as an edit would flag them).
+    township_flagged: int = 0
 
 
 @dataclass(frozen=True)

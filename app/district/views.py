@@ -44,6 +44,7 @@ def kind_labels() -> dict[str, str]:
         "district_outline": _("the district's outline"),
         "placed": _("placed by their point"),
         "rechecked": _("mismatch flags re-checked"),
+        "placed_flagged": _("township of their village, flagged"),
     }
 
 

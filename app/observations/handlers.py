@@ -4,7 +4,9 @@ their point lies in, so that the census counts them by township (docs/maps.md, "
 boundaries"). A township or village a surveyor named, or one found before, is never changed here: a record
 whose unit the new polygons disagree with is flagged instead (township_mismatch, village_mismatch), and one
 they now agree with loses its flag, at the load, as an edit of the record would (app/observations/flags.py).
-Both are set-based statements in the load's unit of work: the district has ~100k records."""
+A record a village load gives its village's township as well is checked against the township polygons
+there and then, as an edit would check it. All are set-based statements in the load's unit of work: the
+district has ~100k records."""
 
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ def on_boundaries_loaded(event: BoundariesLoaded) -> Placed:
     if event.level == "township":
         return Placed(records=_place_townships(Observation), sites=_place_townships(Site))
     if event.level == "village":
-        return Placed(records=_place_villages(Observation))  # a site has a township, no village
+        records, flagged = _place_villages(Observation)  # a site has a township, no village
+        return Placed(records=records, township_flagged=flagged)
     return Placed()
 
 
@@ -48,7 +51,13 @@ def _place_townships(model: Any) -> int:
     return _update(model, found.items())
 
 
-def _place_villages(model: Any) -> int:
+def _place_villages(model: Any) -> tuple[int, int]:
+    """Give the records without a village the one their point lies in (and, without a township, its
+    township); how many were placed, and how many of those given a township the township polygons
+    disagree with (flagged township_mismatch now: the township load's re-check has run before them)."""
+    township_codes: dict[int, str] = {
+        i: code for i, code in db.session.execute(sa.select(Township.id, Township.code))
+    }
     villages = {
         code: (village_id, township_id)
         for code, village_id, township_id in db.session.execute(
@@ -61,6 +70,7 @@ def _place_villages(model: Any) -> int:
         )
     )
     found: dict[tuple[tuple[str, int], ...], list[int]] = defaultdict(list)
+    disagree: list[int] = []  # given a township here that its polygon does not hold the point in
     for row_id, lon, lat, township_id in rows:
         code = boundaries.village_code_at(lon, lat)
         if code is None or code not in villages:
@@ -69,7 +79,10 @@ def _place_villages(model: Any) -> int:
         if township_id is not None and township_id != village_township:
             continue  # a village of another township: the record's township stands, and no village
         found[(("village_id", village_id), ("township_id", village_township))].append(row_id)
-    return _update(model, found.items())
+        if township_id is None and boundaries.township_mismatch(township_codes[village_township], lon, lat):
+            disagree.append(row_id)
+    placed = _update(model, found.items())
+    return placed, _flag(disagree, Flag.TOWNSHIP_MISMATCH)
 
 
 def _update(model: Any, groups: Iterable[tuple[tuple[tuple[str, int], ...], list[int]]]) -> int:
@@ -117,8 +130,27 @@ def _recheck(unit: Any, unit_id: Any, flag: Flag, mismatch: Callable[[str, float
             add.append(record_id)
         elif flagged and not wrong:
             remove.append(record_id)
-    added = removed = 0
-    for chunk in _chunks(add):
+    added = _flag(add, flag)
+    removed = 0
+    for chunk in _chunks(remove):
+        removed += len(
+            db.session.execute(
+                sa.delete(flags)
+                .where(flags.c.flag == flag, flags.c.observation_id.in_(chunk))
+                .returning(flags.c.observation_id)
+            ).all()
+        )
+    _expire_flags(set(remove))
+    return Rechecked(flagged=added, unflagged=removed)
+
+
+def _flag(ids: list[int], flag: Flag) -> int:
+    """Give the records `ids` the flag (those that have it already keep their one), a chunk of ids per
+    INSERT … SELECT; how many were flagged."""
+    records, flags = Observation.__table__, ObservationFlag.__table__
+    has_flag = sa.and_(flags.c.observation_id == records.c.id, flags.c.flag == flag)
+    added = 0
+    for chunk in _chunks(ids):
         # Counted by what the statements return (an INSERT … SELECT's rowcount is not every driver's).
         added += len(
             db.session.execute(
@@ -132,16 +164,8 @@ def _recheck(unit: Any, unit_id: Any, flag: Flag, mismatch: Callable[[str, float
                 .returning(flags.c.observation_id)
             ).all()
         )
-    for chunk in _chunks(remove):
-        removed += len(
-            db.session.execute(
-                sa.delete(flags)
-                .where(flags.c.flag == flag, flags.c.observation_id.in_(chunk))
-                .returning(flags.c.observation_id)
-            ).all()
-        )
-    _expire_flags(set(add) | set(remove))
-    return Rechecked(flagged=added, unflagged=removed)
+    _expire_flags(set(ids))
+    return added
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:

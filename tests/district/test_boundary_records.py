@@ -372,6 +372,35 @@ def test_a_village_load_rechecks_the_village_mismatch_flag(
     assert after["flags"] == [] and after["village_code"] == codes[0]
 
 
+def test_a_record_a_village_load_gives_a_township_is_checked_against_the_townships_at_the_load(
+    app: Flask, api_as: Any, make_observation: Any
+) -> None:
+    """A record made with no township before any polygon; 梁山街道's polygon then loaded over the east
+    square only (its point, in the west, is in none: it stays without a township); then 梁山街道's
+    villages over the west square. The village load gives it a village and 梁山街道, whose polygon does
+    not hold its point: it is flagged township_mismatch at the load, as its next edit would flag it."""
+    api = api_as("surveyor")
+    record = make_observation(api, township_code=None, latitude=30.65, longitude=107.75)
+    boundaries.load_boundaries(geojson(feature("500155001", EAST)), "t.geojson", level=BoundaryLevel.TOWNSHIP)
+    assert api.get(f"/api/v1/observations/{record['id']}").get_json()["township_code"] is None
+    codes = list(
+        db.session.scalars(
+            sa.select(Village.code).where(Village.code.startswith("500155001")).order_by(Village.code)
+        )
+    )[:9]
+    features = village_grid("500155001", 107.70, 30.60, 107.80, 30.70, 3, codes)
+
+    report = boundaries.load_boundaries(geojson(*features), "v.geojson", level=BoundaryLevel.VILLAGE)
+
+    after = api.get(f"/api/v1/observations/{record['id']}").get_json()
+    assert (after["township_code"], after["village_code"]) == ("500155001", codes[4])
+    assert after["flags"] == ["township_mismatch"]
+    [flagged] = [p for p in report.warnings if p.kind == "placed_flagged"]
+    assert flagged.message.startswith("1 of the records given a village")
+    edited = api.patch(f"/api/v1/observations/{record['id']}", json={"notes": "复核"}).get_json()
+    assert edited["flags"] == after["flags"]  # what the load set is what an edit sets
+
+
 def test_the_flags_are_rechecked_by_statements_not_per_record(
     app: Flask, api_as: Any, make_observation: Any, count_queries: Any
 ) -> None:
