@@ -142,6 +142,60 @@ def test_a_unit_change_moves_updated_at_and_the_etag_on(
     assert _read(planner, cid)[0]["updated_at"] == last["updated_at"]
 
 
+def test_a_unit_patch_from_an_old_get_is_refused_with_if_match(
+    api_as: Any, campaign_body: Any, field_team: Any, anonymous_api: Any
+) -> None:
+    """The unit's own PATCH takes the campaign's ETag as If-Match, as the campaign's PATCH does: from an
+    old read, 412 naming If-Match and nothing written; from the read it answers, through; optional."""
+    first, second = api_as("supervisor", "forestry"), api_as("bureau_admin", "forestry")
+    cid = first.post("/api/v1/campaigns", json=campaign_body()).get_json()["id"]
+    seen, tag = _read(first, cid)
+    unit, other_unit = seen["units"][0], seen["units"][1]
+    a, b = field_team.a.id, field_team.b.id
+
+    moved = second.patch(
+        f"/api/v1/campaigns/{cid}/units/{other_unit['id']}",
+        json={"assignee_id": b if other_unit["assignee_id"] != b else a},
+        headers={"If-Match": tag},
+    )
+    assert moved.status_code == 200, moved.get_json()
+    newer, tag_newer = _read(second, cid)
+    assert tag_newer != tag
+
+    target = b if unit["assignee_id"] != b else a
+    refused = first.patch(
+        f"/api/v1/campaigns/{cid}/units/{unit['id']}", json={"assignee_id": target}, headers={"If-Match": tag}
+    )
+    assert refused.status_code == 412, refused.get_json()
+    assert set(refused.get_json()["errors"]) == {"If-Match"}
+    assert "其他人修改了此调查任务" in refused.get_json()["message"]
+    assert _read(first, cid) == (newer, tag_newer)  # nothing written: the unit, updated_at, the ETag
+    assert moved.headers.get("ETag") == tag_newer  # a unit PATCH answers the campaign's new ETag
+
+    again = first.patch(
+        f"/api/v1/campaigns/{cid}/units/{unit['id']}",
+        json={"assignee_id": target},
+        headers={"If-Match": tag_newer},
+    )
+    assert again.status_code == 200 and again.get_json()["assignee_id"] == target, again.get_json()
+    # Optional, as the campaign's: without it (or with *) the unit is changed as it is.
+    plain = first.patch(f"/api/v1/campaigns/{cid}/units/{unit['id']}", json={"due_on": None})
+    assert plain.status_code == 200, plain.get_json()
+    star = first.patch(
+        f"/api/v1/campaigns/{cid}/units/{unit['id']}", json={"assignee_id": None}, headers={"If-Match": "*"}
+    )
+    assert star.status_code == 200, star.get_json()
+
+    # Declared in the OpenAPI document as the campaign's PATCH declares it.
+    paths = anonymous_api.get("/api/v1/openapi.json").get_json()["paths"]
+    campaign_patch = paths["/api/v1/campaigns/{campaign_id}"]["patch"]
+    unit_patch = paths["/api/v1/campaigns/{campaign_id}/units/{unit_id}"]["patch"]
+    for operation in (campaign_patch, unit_patch):
+        [if_match] = [p for p in operation["parameters"] if p["name"] == "If-Match"]
+        assert (if_match["in"], if_match["required"]) == ("header", False)
+        assert "412" in operation["responses"] and "ETag" in operation["responses"]["200"]["headers"]
+
+
 def test_the_plan_form_sends_the_version_it_was_opened_on(
     api_as: Any, web_as: Any, campaign_body: Any, make_user: Any
 ) -> None:

@@ -150,6 +150,14 @@ _IF_MATCH = {
 }
 
 
+_UNIT_IF_MATCH = {
+    **_IF_MATCH,
+    "description": "the campaign's ETag (GET /campaigns/{id}, or a PATCH's answer) the change was made "
+    "from: when the campaign was changed since (by anyone, any of its units too), the PATCH is refused "
+    "with 412 and nothing is written. Optional: a PATCH without it changes the unit as it is.",
+}
+
+
 def _etag(campaign: Campaign) -> dict[str, str]:
     return {"ETag": f'"{services.version_tag(campaign)}"'}
 
@@ -237,16 +245,29 @@ class CampaignUnits(MethodView):
 @blp.route("/campaigns/<int:campaign_id>/units/<int:unit_id>")
 class CampaignUnitItem(MethodView):
     @blp.arguments(UnitUpdateArgs)
-    @blp.response(200, SurveyUnitSchema)
-    def patch(self, args: dict[str, Any], campaign_id: int, unit_id: int) -> SurveyUnit:
+    @blp.response(200, SurveyUnitSchema, headers=_ETAG_HEADER)
+    @blp.alt_response(
+        412, description="If-Match does not name the campaign as it is: changed since it was read"
+    )
+    @blp.doc(parameters=[_UNIT_IF_MATCH])
+    def patch(
+        self, args: dict[str, Any], campaign_id: int, unit_id: int
+    ) -> tuple[SurveyUnit, int, dict[str, str]]:
         """Reassign a unit or move its due date (within the window); null clears either
 
         The unit as GET /campaigns/{id}/units answered it may be sent back: its read-only fields are
         ignored when they equal the stored value (or the value this PATCH gives them, e.g. `assignee`),
         and refused (422 naming the field) when they do not.
+
+        A unit's change is its campaign's: with `If-Match` (the campaign's ETag, from GET
+        /campaigns/{id} or a PATCH's answer) a PATCH made from an old read is refused with 412 naming
+        `If-Match`, and nothing is written; without it the unit is changed as it is. Answered with the
+        campaign's new ETag.
         """
         campaign = queries.get_campaign(campaign_id)
         unit = services.get_unit(campaign, unit_id)
+        services.check_manager(current_user, campaign)  # who may not change it is told so first
+        _hold_if_match(campaign)
         sent = {name: args.pop(name) for name in UNIT_ITEM_READ_ONLY if name in args}
         stored = SurveyUnitSchema().dump(unit)
         schema = UnitUpdateArgs()
@@ -262,7 +283,7 @@ class CampaignUnitItem(MethodView):
         _compare(sent, schema, stored, SurveyUnitSchema().dump(unit), "", faults)
         if faults:
             raise InvalidInput(invalid_fields_message(faults), faults)
-        return unit
+        return unit, 200, _etag(campaign)
 
 
 @blp.route("/me/survey-units")
