@@ -167,6 +167,32 @@ def test_a_refused_plot_opens_again_in_its_form_to_be_fixed(
     expect(page.locator("[data-outbox-count]")).to_have_text("0")
 
 
+def test_a_density_that_contradicts_the_count_is_named_before_the_plot_is_saved(
+    phone: Any, field_user: Any, api_as: Any, make_observation: Any
+) -> None:
+    """The server's check (density 0 with 7 counted), made by the form: its message by the density field,
+    nothing put in the outbox; emptied, the density is taken from the count and the plot is saved."""
+    user = field_user("surveyor", organization="forestry")
+    site = make_observation(api_as(user.user))
+    db.session.rollback()
+    p = phone()
+    p.sign_in(user.username)
+    page = p.page
+    p.goto(f"/sites/{site['site_id']}/plots/new")
+    page.wait_for_selector("form[data-plot-form][data-ready]")
+    page.fill('input[name="length_m"]', "10")
+    page.fill('[data-record] input[name="density_per_m2"]', "0")
+    page.fill('[data-record] input[name="count"]', "7")
+    page.click('button[type="submit"]')
+    error = page.locator('[data-field="quadrats.0.records.0.density_per_m2"] [data-error-for]')
+    expect(error).to_have_text("为每平方米 0，而样方中计数为 7；两者矛盾，请留空以按计数计算密度。")
+    expect(page.locator("[data-form-result]")).to_be_hidden()
+    page.fill('[data-record] input[name="density_per_m2"]', "")
+    page.click('button[type="submit"]')
+    page.wait_for_selector("[data-form-result] [data-plot-link]")
+    assert len(_plots_of(user.id)) == 1
+
+
 def test_a_plot_is_edited_on_its_page_without_javascript(
     phone: Any, field_user: Any, api_as: Any, make_observation: Any, species_id: Any
 ) -> None:

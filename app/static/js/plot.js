@@ -147,6 +147,13 @@ function buildPlot() {
   return body;
 }
 
+// The server's message (app/surveys/schemas/plots.py, DENSITY_AGAINST_COUNT) with its figures filled in:
+// %(density)g as Python writes it (six significant digits, no trailing zeros), %(count)d a whole number.
+function densityAgainstCount(density, count) {
+  const values = { density: String(Number(density.toPrecision(6))), count: String(count) };
+  return say("density_against_count").replace(/%\((density|count)\)[gd]/g, (_match, name) => values[name]);
+}
+
 // The server's own rules (app/surveys/plots.py), checked on the phone so a plot saved offline is not refused
 // later for something the form could see.
 function checkPlot(body) {
@@ -175,6 +182,11 @@ function checkPlot(body) {
         if (r[name] === undefined) continue;
         if (!(r[name] >= 0) || (name === "count" && !Number.isInteger(r[name]))) add(`${where}.${name}`, say("bad_number"));
         else if (name === "cover_pct" && r[name] > 100) add(`${where}.${name}`, say("over_100"));
+      }
+      // A density of 0 with individuals counted, or a density with none counted (QuadratRecordArgs).
+      const { density_per_m2: density, count } = r;
+      if (density >= 0 && Number.isInteger(count) && count >= 0 && (density === 0) !== (count === 0)) {
+        add(`${where}.density_per_m2`, densityAgainstCount(density, count));
       }
     });
   });

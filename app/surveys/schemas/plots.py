@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from app import metrics
 from app.api import ID_RANGE, LocalDateTime, PageArgs
@@ -68,6 +68,14 @@ class _PathNamedErrors(ma.Schema):
         raise ma.ValidationError(faults)
 
 
+# A quadrat's density against its count, its placeholders unfilled: the refusal below, and the phone's plot
+# form (app/static/js/plot.js, given it by app/surveys/views/plots.py) says the same before sending.
+DENSITY_AGAINST_COUNT = _l(
+    "is %(density)g per m² while %(count)d were counted in the quadrat; leave it empty to "
+    "take it from the count."
+)
+
+
 class QuadratRecordArgs(ma.Schema):
     """One species in one quadrat; null means "not measured"."""
 
@@ -91,13 +99,7 @@ class QuadratRecordArgs(ma.Schema):
         if density is None or count is None or (density == 0) == (count == 0):
             return
         raise ma.ValidationError(
-            _(
-                "is %(density)g per m² while %(count)d were counted in the quadrat; leave it empty to "
-                "take it from the count.",
-                density=density,
-                count=count,
-            ),
-            "density_per_m2",
+            str(DENSITY_AGAINST_COUNT) % {"density": density, "count": count}, "density_per_m2"
         )
 
 

@@ -26,6 +26,7 @@ from app.surveys.campaign_queries import filtered_campaigns, takes_part
 from app.surveys.models import Campaign, Plot, PlotShape
 from app.surveys.plot_figures import figures_of
 from app.surveys.schemas.plots import (
+    DENSITY_AGAINST_COUNT,
     MAX_QUADRATS,
     MAX_SPECIES_PER_QUADRAT,
     PlotFormArgs,
@@ -81,6 +82,7 @@ def new_plot(site_id: int) -> str:
         shapes=[(shape.value, str(label)) for shape, label in SHAPE_LABELS.items()],
         max_quadrats=MAX_QUADRATS,
         max_species=MAX_SPECIES_PER_QUADRAT,
+        density_against_count=str(DENSITY_AGAINST_COUNT),  # filled in by the form (plot.js)
         title=_("Lay a plot"),
     )
 
