@@ -266,6 +266,10 @@ def _township_and_village(
         errors,
         kept=values.get("_village_kept", False),
     )
+    # A village named alone gives its township, which the point may lie outside: flagged as a named one is
+    # (and as an edit, which sends the township the record then has, would flag it).
+    if not values.get("township_code") and village is not None and township is not None:
+        mismatch = township_mismatch(township.code, lon, lat)
     # With village polygons loaded: a given village the point is not in is flagged; none given, the point's.
     village_flag = village is not None and village_mismatch(village.code, lon, lat)
     if village is None and not values.get("village_code") and "township_code" not in errors:

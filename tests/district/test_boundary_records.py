@@ -66,6 +66,25 @@ def test_synthetic_given_township_that_disagrees_is_flagged(
     assert "township_mismatch" not in other["flags"]
 
 
+def test_synthetic_a_village_given_alone_whose_township_disagrees_is_flagged_at_once(
+    synthetic_townships: None, api_as: Any, make_observation: Any
+) -> None:
+    """A record that names only its village takes the village's township; a point in the other
+    township's polygon is flagged when the record is made, as its first edit would flag it."""
+    api = api_as("surveyor")
+    village = db.session.scalar(
+        sa.select(Village.code).where(Village.code.startswith("500155001")).order_by(Village.code)
+    )
+    record = make_observation(api, township_code=None, village_code=village, latitude=30.65, longitude=107.85)
+    assert (record["township_code"], record["village_code"]) == ("500155001", village)
+    assert record["flags"] == ["township_mismatch"]
+    edited = api.patch(f"/api/v1/observations/{record['id']}", json={"notes": "复核"}).get_json()
+    assert edited["flags"] == record["flags"]
+    # The point in its village's township: nothing to flag.
+    inside = make_observation(api, township_code=None, village_code=village, latitude=30.65, longitude=107.75)
+    assert inside["flags"] == []
+
+
 def test_synthetic_the_district_polygon_replaces_the_box(
     synthetic_district: None, api_as: Any, observation_payload: Any
 ) -> None:
