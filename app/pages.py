@@ -29,7 +29,8 @@ from flask_babel import lazy_gettext as _l
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from app.errors import FieldErrors, InvalidInput, ServiceError, invalid_fields_message, translated
+from app.errors import FieldErrors, InvalidInput, ServiceError
+from app.messages import invalid_fields_message, translated
 from app.security import is_local_path
 
 F = TypeVar("F", bound=Callable[..., Any])

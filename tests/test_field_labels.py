@@ -15,7 +15,7 @@ from flask import Flask
 from flask_babel import force_locale
 
 import app as app_package
-from app.errors import field_label
+from app.messages import field_label
 
 
 def _request_schemas() -> list[type[ma.Schema]]:

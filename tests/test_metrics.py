@@ -11,7 +11,7 @@ from flask_babel import force_locale
 
 from app import metrics, units
 from app.control.assessment import EFFICACY_METRICS
-from app.errors import field_label
+from app.messages import field_label
 from app.observations.checks import METRIC_FIELDS
 from app.observations.models import Observation
 from app.observations.schemas import MetricsFields

@@ -18,11 +18,12 @@ from app.control.assessment import efficacy_of, efficacy_withheld
 from app.control.events import FollowUpAssigned
 from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
 from app.control.staff import assignee_or_error, organization_supervisor
-from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
+from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
 from app.events import publish
 from app.extensions import db
 from app.geo.crs import distance_m
 from app.idempotency import same_request
+from app.messages import invalid_fields_message
 from app.observations.create import create_observation
 from app.observations.models import ReviewStatus
 from app.sites.models import Site

@@ -17,10 +17,11 @@ from app.control.assessment import latest_baseline
 from app.control.models import ControlOperation
 from app.control.schedule import schedule_follow_ups
 from app.control.staff import assignee_or_error
-from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
+from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.geo.crs import CRS
 from app.idempotency import CreateOnce, fingerprint
+from app.messages import invalid_fields_message
 from app.observations.checks import check_polygon, polygon_area
 from app.observations.models import Observation, ReviewStatus
 from app.photos import services as photos

@@ -30,11 +30,12 @@ from app import pages
 from app.district import boundaries
 from app.district.models import Boundary, BoundaryLevel, Township
 from app.district.services import get_district
-from app.errors import envelope, invalid_fields_message
+from app.errors import envelope
 from app.extensions import db
 from app.geo import tiles
 from app.geo.boundaries.measure import from_geojson
 from app.main.maps import basemap_layers, offline_refusal
+from app.messages import invalid_fields_message
 
 bp = Blueprint("tiles", __name__)
 

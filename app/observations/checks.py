@@ -28,10 +28,11 @@ from app.district.services import (
     township_by_id,
     village_at,
 )
-from app.errors import FieldErrors, InvalidInput, invalid_fields_message
+from app.errors import FieldErrors, InvalidInput
 from app.extensions import db
 from app.geo import areas
 from app.geo.crs import CRS, distance_m, to_wgs84
+from app.messages import invalid_fields_message
 from app.sites.models import Site
 from app.sites.services import degree_box
 from app.species.models import Habitat, Species

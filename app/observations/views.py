@@ -15,8 +15,9 @@ from werkzeug.wrappers import Response
 
 from app import metrics, pages, policy
 from app.district.services import list_townships
-from app.errors import Conflict, FieldErrors, InvalidInput, ServiceError, invalid_fields_message
+from app.errors import Conflict, FieldErrors, InvalidInput, ServiceError
 from app.extensions import db
+from app.messages import invalid_fields_message
 from app.observations import review as reviewing
 from app.observations import services
 from app.observations.models import Flag, Observation, PositionSource, ReviewStatus

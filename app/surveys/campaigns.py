@@ -38,16 +38,9 @@ from app.clock import local_zone
 from app.db import utcnow
 from app.district.models import Township, Village
 from app.district.services import parse_unit_code
-from app.errors import (
-    Conflict,
-    FieldErrors,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    PreconditionFailed,
-    invalid_fields_message,
-)
+from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from app.extensions import db
+from app.messages import invalid_fields_message
 from app.species.models import Species
 from app.surveys.campaign_queries import bureau_by_code
 from app.surveys.models import Campaign, Route, SurveyUnit

@@ -8,8 +8,9 @@ from flask_babel import gettext as _
 
 from app import events
 from app.accounts.models import User
-from app.errors import FieldErrors, InvalidInput, invalid_fields_message
+from app.errors import FieldErrors, InvalidInput
 from app.extensions import db
+from app.messages import invalid_fields_message
 from app.observations.events import ObservationRecorded
 from app.surveys.routes import campaign_to_record_for, route_by_uuid
 

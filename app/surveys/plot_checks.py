@@ -18,9 +18,10 @@ from app.accounts.models import User
 from app.clock import CLOCK_SKEW, EARLIEST, local_zone
 from app.district.boundaries import inside_district
 from app.district.services import get_district
-from app.errors import FieldErrors, InvalidInput, invalid_fields_message
+from app.errors import FieldErrors, InvalidInput
 from app.extensions import db
 from app.geo.crs import CRS, to_wgs84
+from app.messages import invalid_fields_message
 from app.sites.models import Site
 from app.species.models import Habitat, Species
 from app.species.services import find_habitat

@@ -19,10 +19,11 @@ from app import policy
 from app.accounts.models import User
 from app.accounts.organizations import acting_ids
 from app.clock import CLOCK_SKEW, EARLIEST
-from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied, invalid_fields_message
+from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.geo.crs import CRS
 from app.idempotency import CreateOnce, fingerprint
+from app.messages import invalid_fields_message
 from app.observations.models import Observation
 from app.surveys.campaign_queries import takes_part
 from app.surveys.models import Campaign, Route, SurveyUnit

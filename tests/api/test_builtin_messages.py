@@ -11,7 +11,7 @@ from flask import Flask
 from flask_babel import force_locale
 
 from app import pages
-from app.errors import translated
+from app.messages import translated
 from app.pages import PageInputInvalid
 
 BAD_TYPES = {"species_id": "abc", "detected": "maybe", "latitude": "x", "notes": ["a"], "points": 1}

@@ -12,7 +12,8 @@ from flask_login import current_user
 
 from app.api import PageArgs, page_of, paginate
 from app.district.services import parse_unit_code
-from app.errors import FieldErrors, InvalidInput, invalid_fields_message
+from app.errors import FieldErrors, InvalidInput
+from app.messages import invalid_fields_message
 from app.surveys import campaign_queries as queries
 from app.surveys import campaigns as services
 from app.surveys.api import blp

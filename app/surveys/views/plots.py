@@ -16,8 +16,9 @@ from flask_login import current_user, login_required
 
 from app import pages
 from app.clock import local_today, local_zone
-from app.errors import FieldErrors, InvalidInput, translated
+from app.errors import FieldErrors, InvalidInput
 from app.extensions import db
+from app.messages import translated
 from app.sites import services as sites
 from app.species.models import Habitat
 from app.species.name_import import resolve_name
