@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
@@ -12,39 +11,17 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.observations.models import Observation
 from app.sites.models import Site
+from tests.together import post_together
 
 pytestmark = pytest.mark.real_commits
 
 RETRIES = 20
 
 
-def _post_together(api: Any, bodies: list[dict[str, Any]]) -> list[Any]:
-    # The test's own session must not sit in a transaction (on SQLite, holding the write lock).
-    db.session.rollback()
-    barrier = threading.Barrier(len(bodies))
-    responses: list[Any] = [None] * len(bodies)
-    errors: list[BaseException] = []
-
-    def send(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            responses[i] = api.post("/api/v1/observations", json=bodies[i])
-        except BaseException as exc:  # reported below; a thread cannot fail the test itself
-            errors.append(exc)
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return responses
-
-
 def test_parallel_retries_of_one_record_leave_exactly_one(api_as: Any, observation_payload: Any) -> None:
     api = api_as("surveyor")
     body = observation_payload()
-    responses = _post_together(api, [body] * RETRIES)
+    responses = post_together(api, "/api/v1/observations", [body] * RETRIES)
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * (RETRIES - 1) + [201], [
@@ -65,7 +42,7 @@ def test_parallel_clash_gives_one_record_and_conflicts(api_as: Any, observation_
     api = api_as("surveyor")
     body = observation_payload()
     variants = [{**body, "density_per_m2": float(i)} for i in range(10)]
-    responses = _post_together(api, variants)
+    responses = post_together(api, "/api/v1/observations", variants)
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [409] * 9, [r.get_json() for r in responses]
 
@@ -73,7 +50,7 @@ def test_parallel_clash_gives_one_record_and_conflicts(api_as: Any, observation_
 def test_parallel_new_sites_get_distinct_codes(api_as: Any, observation_payload: Any) -> None:
     api = api_as("surveyor")
     bodies = [observation_payload(latitude=30.60 + i * 0.002, longitude=107.75) for i in range(10)]
-    responses = _post_together(api, bodies)
+    responses = post_together(api, "/api/v1/observations", bodies)
     assert all(r.status_code == 201 for r in responses), [r.get_json() for r in responses]
     codes = [r.get_json()["site_code"] for r in responses]
     assert len(set(codes)) == 10

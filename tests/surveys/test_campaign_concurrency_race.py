@@ -3,7 +3,6 @@ the other is refused (412), on SQLite and PostgreSQL; the refused one leaves not
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from app.extensions import db
 from app.surveys.models import Campaign, SurveyUnit
 from tests.surveys.conftest import LIANGSHAN, YUNLONG
+from tests.together import at_once
 
 pytestmark = pytest.mark.real_commits
 
@@ -38,25 +38,14 @@ def test_of_two_patches_at_once_from_one_read_one_lands(
         (first, {"units": [*units, {"township_code": LIANGSHAN}]}),  # adds a unit
         (second, {"units": [u for u in units if u["township_code"] != YUNLONG]}),  # drops one
     ]
-    db.session.rollback()  # the test's own session must not hold SQLite's write lock
-    barrier = threading.Barrier(2)
-    responses: list[Any] = [None, None]
-    errors: list[BaseException] = []
-
-    def send(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            api, body = bodies[i]
-            responses[i] = api.patch(f"/api/v1/campaigns/{cid}", json=body, headers={"If-Match": tag})
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    responses = at_once(
+        *(
+            lambda api=api, body=body: api.patch(
+                f"/api/v1/campaigns/{cid}", json=body, headers={"If-Match": tag}
+            )
+            for api, body in bodies
+        )
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 412], [r.get_json() for r in responses]
     winner = 0 if responses[0].status_code == 200 else 1

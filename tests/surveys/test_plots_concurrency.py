@@ -3,7 +3,6 @@ with its quadrats, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
@@ -13,32 +12,11 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.surveys.models import Plot, Quadrat
 from tests.surveys.test_plots import plot_body
+from tests.together import post_together
 
 pytestmark = pytest.mark.real_commits
 
 RETRIES = 12
-
-
-def _post_together(api: Any, bodies: list[dict[str, Any]]) -> list[Any]:
-    db.session.rollback()  # the test's own session must not hold SQLite's write lock
-    barrier = threading.Barrier(len(bodies))
-    responses: list[Any] = [None] * len(bodies)
-    errors: list[BaseException] = []
-
-    def send(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            responses[i] = api.post("/api/v1/plots", json=bodies[i])
-        except BaseException as exc:  # reported below; a thread cannot fail the test itself
-            errors.append(exc)
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return responses
 
 
 def test_parallel_retries_of_one_plot_leave_exactly_one(
@@ -47,7 +25,7 @@ def test_parallel_retries_of_one_plot_leave_exactly_one(
     api = api_as("surveyor")
     site = make_observation(api)
     body = plot_body(species_id, site["site_id"])
-    responses = _post_together(api, [body] * RETRIES)
+    responses = post_together(api, "/api/v1/plots", [body] * RETRIES)
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * (RETRIES - 1) + [201], [
         r.get_json() for r in responses if r.status_code >= 300
@@ -66,5 +44,5 @@ def test_parallel_clash_gives_one_plot_and_conflicts(
     api = api_as("surveyor")
     site = make_observation(api)
     body = plot_body(species_id, site["site_id"])
-    responses = _post_together(api, [{**body, "notes": f"第 {i} 次"} for i in range(6)])
+    responses = post_together(api, "/api/v1/plots", [{**body, "notes": f"第 {i} 次"} for i in range(6)])
     assert sorted(r.status_code for r in responses) == [201] + [409] * 5, [r.get_json() for r in responses]
