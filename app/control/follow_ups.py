@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from app.control.assessment import efficacy_of, efficacy_withheld
 from app.control.events import FollowUpAssigned
 from app.control.models import ControlOperation, FollowUp, FollowUpKind, FollowUpStatus
 from app.control.staff import assignee_or_error, organization_supervisor
+from app.db import UTCDateTime
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
 from app.events import publish
 from app.extensions import db
@@ -25,7 +27,7 @@ from app.geo.crs import distance_m
 from app.idempotency import same_request
 from app.messages import invalid_fields_message
 from app.observations.create import create_observation
-from app.observations.models import ReviewStatus
+from app.observations.models import Observation, ReviewStatus
 from app.sites.models import Site
 
 FOLLOW_UP_LABELS = {
@@ -266,6 +268,52 @@ def reassess(observation_id: int, site_ids: tuple[int, ...]) -> int:
         _assess(follow_up)
     db.session.flush()
     return len(done)
+
+
+@functools.cache
+def _reading_site() -> sa.Select[tuple[int]]:
+    """A completed follow-up whose efficacy would read a new record of a site (`site_id`, observed at
+    `observed_at`), within the windows `assessment.efficacy_of` reads: a record of its treated site that
+    found its species on or before the treatment (`detected_species`: the record's species when it found
+    it, else none) may be its baseline (`latest_baseline`); any record of its check plot up to its
+    re-inspection's record may be the check plot's before or after (`_check_plot`). Built once; indexed
+    by the operation's site and check plot."""
+    completion = sa.orm.aliased(Observation)
+    site_id = sa.bindparam("site_id", type_=sa.Integer())
+    observed_at = sa.bindparam("observed_at", type_=UTCDateTime())
+    # A follow-up holding its re-inspection's record is a completed one (only a pending one is
+    # cancelled): said so rather than by its status, whose index would have the planner read every
+    # completed follow-up. Two branches, each found through its own index of the operations (site_id,
+    # check_site_id); one condition across both would be read from the follow-ups too.
+    done = (
+        sa.select(FollowUp.id)
+        .join(ControlOperation, ControlOperation.id == FollowUp.control_operation_id)
+        .join(completion, completion.id == FollowUp.observation_id)
+    )
+    treated = done.where(
+        ControlOperation.site_id == site_id,
+        ControlOperation.species_id == sa.bindparam("detected_species"),
+        ControlOperation.performed_at >= observed_at,
+    )
+    check = done.where(ControlOperation.check_site_id == site_id, completion.observed_at >= observed_at)
+    return sa.select(sa.union_all(treated, check).subquery().c.id).limit(1)
+
+
+def reassess_for_new_record(
+    *, observation_id: int, site_id: int, species_id: int, detected: bool, observed_at: datetime
+) -> int:
+    """A record that reached us after a re-inspection it counts in was completed (a phone that synced
+    late): that re-inspection's efficacy is worked out again, as after an edit (`reassess`). The common
+    new record counts in none: one indexed statement says so, and nothing is loaded. Returns how many
+    follow-ups were looked at."""
+    params = {
+        "site_id": site_id,
+        "detected_species": species_id if detected else None,
+        "observed_at": observed_at,
+    }
+    if db.session.connection().execute(_reading_site(), params).first() is None:
+        return 0
+    return reassess(observation_id, (site_id,))
 
 
 def accept_far_follow_up(*, actor: User, follow_up: FollowUp) -> FollowUp:

@@ -1,7 +1,8 @@
 """Control subscribes to the events of the domains below it (app/events.py): a user who leaves an
 organization (moved or deactivated) hands its pending re-inspections back, since accounts sits below
 control and cannot reach them; a record corrected or rejected has the efficacies it counts in worked out
-again, since observations cannot reach them either."""
+again, and so has a record that arrives late (after a re-inspection that reads it was completed), since
+observations cannot reach them either."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from flask import Flask
 from app import events
 from app.accounts.events import UserLeft
 from app.accounts.models import User
-from app.control.follow_ups import reassess
+from app.control.follow_ups import reassess, reassess_for_new_record
 from app.control.models import FollowUp, FollowUpStatus
 from app.control.staff import may_be_assigned, refresh_supervisors
 from app.extensions import db
-from app.observations.events import ObservationEdited, ObservationReviewed
+from app.observations.events import ObservationAdded, ObservationEdited, ObservationReviewed
 from app.observations.models import Observation
 
 
@@ -52,6 +53,18 @@ def on_observation_edited(event: ObservationEdited) -> None:
     reassess(event.observation_id, event.site_ids)
 
 
+def on_observation_added(event: ObservationAdded) -> None:
+    """A new record of a site sent after a re-inspection that reads that site was completed (a phone
+    that synced late): the efficacy it now counts in is worked out again."""
+    reassess_for_new_record(
+        observation_id=event.observation_id,
+        site_id=event.site_id,
+        species_id=event.species_id,
+        detected=event.detected,
+        observed_at=event.observed_at,
+    )
+
+
 def on_observation_reviewed(event: ObservationReviewed) -> None:
     """A rejected record's figures were judged wrong: never part of an efficacy, even one worked out
     before it was reviewed (as the re-inspection's record, a baseline or a check plot's record)."""
@@ -65,4 +78,5 @@ def on_observation_reviewed(event: ObservationReviewed) -> None:
 def init_app(app: Flask) -> None:
     events.subscribe(UserLeft, on_user_left)
     events.subscribe(ObservationEdited, on_observation_edited)
+    events.subscribe(ObservationAdded, on_observation_added)
     events.subscribe(ObservationReviewed, on_observation_reviewed)

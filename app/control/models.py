@@ -56,7 +56,8 @@ class ControlOperation(Audited, db.Model):  # type: ignore[name-defined]
     # The observation that measured the site before treatment (efficacy is computed against it).
     baseline_observation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("observations.id"))
     # An untreated check plot (CK) of the same species, for Henderson–Tilton corrected efficacy.
-    check_site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
+    # Indexed: a new record at a site asks whether a completed re-inspection reads it as its check plot.
+    check_site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"), index=True)
     # The re-inspection days used (the species × method default, or what the operator gave).
     follow_up_days: Mapped[list[int]] = mapped_column(JSONType, default=list)
     created_at: Mapped[timestamp]

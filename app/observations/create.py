@@ -26,7 +26,7 @@ from app.extensions import db
 from app.geo.crs import CRS, to_wgs84
 from app.idempotency import CreateOnce, fingerprint
 from app.observations.checks import check_record
-from app.observations.events import ObservationRecorded
+from app.observations.events import ObservationAdded, ObservationRecorded
 from app.observations.flags import closest_duplicate, duplicate_params, new_duplicate_candidates, update_flags
 from app.observations.models import Observation, ObservationFlag, ReviewStatus
 from app.observations.services import _apply, _place, latest_detections, refresh_extent
@@ -188,6 +188,8 @@ def create_observation(
         )
     )
 
+    joined: list[Site] = []  # the site the record joined, when it existed before it
+
     def build() -> Observation:
         observation = Observation(
             client_uuid=args["client_uuid"],
@@ -212,6 +214,8 @@ def create_observation(
             assert nearby is not None  # noqa: S101 -- made above when there is no site given
             _place(observation, checked, actor, nearby.nearest_site)
             update_flags(observation, checked, nearby.duplicate)
+        if observation.site is not None and not sa.inspect(observation.site).pending:
+            joined.append(observation.site)
         _insert(observation)
         if observation.geometry is not None:
             refresh_extent(observation.site)
@@ -219,7 +223,19 @@ def create_observation(
             sites.refresh_status(observation.site, functools.partial(latest_detections, observation.site.id))
         return observation
 
-    return once.create(build)
+    observation, created = once.create(build)
+    if created and joined:
+        # After the write: a re-inspection completed before this record arrived may have to read it.
+        publish(
+            ObservationAdded(
+                observation_id=observation.id,
+                site_id=joined[0].id,
+                species_id=observation.species_id,
+                detected=observation.detected,
+                observed_at=observation.observed_at,
+            )
+        )
+    return observation, created
 
 
 def _insert(observation: Observation) -> None:

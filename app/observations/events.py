@@ -47,3 +47,17 @@ class ObservationRecorded:
     observed_at: datetime
     campaign_id: int | None
     route_uuid: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class ObservationAdded:
+    """A new record was written at a site that existed before it (`site_id`): what a higher domain
+    worked out from that site's records (control's efficacy) may now read it too, when the phone sent it
+    late. A record that opened its site, or is at none, is in nothing worked out before it. Published
+    once per new record, not for a retry answered with the first record."""
+
+    observation_id: int
+    site_id: int
+    species_id: int
+    detected: bool
+    observed_at: datetime
