@@ -12,6 +12,7 @@ from app.control import follow_ups, services
 from app.control.models import ControlOperation, FollowUp
 from app.control.schemas import (
     ControlMethodSchema,
+    ControlOperationAnswerSchema,
     ControlOperationCreateArgs,
     ControlOperationQueryArgs,
     ControlOperationSchema,
@@ -49,9 +50,9 @@ class ControlOperations(MethodView):
         return paginate(services.filtered_operations(filters), page=args["page"], per_page=args["per_page"])
 
     @blp.arguments(ControlOperationCreateArgs)
-    @blp.response(201, ControlOperationSchema)
+    @blp.response(201, ControlOperationAnswerSchema)
     @blp.alt_response(
-        200, schema=ControlOperationSchema, description="A retry: the operation made the first time"
+        200, schema=ControlOperationAnswerSchema, description="A retry: the operation made the first time"
     )
     @blp.alt_response(409, description="The client_uuid was already used for a different operation")
     def post(self, args: dict[str, Any]) -> tuple[ControlOperation, int]:
@@ -63,6 +64,8 @@ class ControlOperations(MethodView):
         supervisor is told when they fall due or overdue, and again when they are days late.
         The baseline the efficacy is measured against is `observation_id` when given (a record of the
         site from before the treatment, not a rejected one), else the site's latest such record.
+        A day on which the site already has a re-inspection pending for the organization (a second
+        operation of the day) gets no second one: the answer lists that one in `joined_follow_ups`.
         """
         operation, created = services.create_control_operation(actor=current_user, args=args)
         return operation, 201 if created else 200
@@ -70,7 +73,7 @@ class ControlOperations(MethodView):
 
 @blp.route("/control-operations/<int:operation_id>")
 class ControlOperationItem(MethodView):
-    @blp.response(200, ControlOperationSchema)
+    @blp.response(200, ControlOperationAnswerSchema)
     def get(self, operation_id: int) -> ControlOperation:
         """One control operation with its follow-ups and photos"""
         return services.get_operation(operation_id)

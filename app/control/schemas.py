@@ -9,6 +9,7 @@ from app.api import ID_RANGE, MAX_ID, LocalDateTime, PageArgs, WorkDay
 from app.control.assessment import efficacy_gap_text
 from app.control.follow_ups import is_overdue
 from app.control.models import FollowUpKind, FollowUpStatus
+from app.control.schedule import joined_follow_ups
 from app.geo.crs import CRS
 from app.observations.schemas import GeometryField, ObservationCreateArgs
 from app.paging import PageNumberArgs
@@ -174,6 +175,27 @@ class ControlOperationSchema(ma.Schema):
     organization = ma.fields.Function(lambda o: o.organization.code)
     photos = ma.fields.List(ma.fields.Nested(StagedPhotoSchema))
     created_at = LocalDateTime()
+
+
+class ControlOperationAnswerSchema(ControlOperationSchema):
+    """One operation as its create (and a retry of it) and its own page answer it: with the site's
+    re-inspections its schedule joined. Not in the list, which would ask for them once per row."""
+
+    joined_follow_ups = ma.fields.List(
+        ma.fields.Nested(FollowUpSchema),
+        dump_only=True,
+        metadata={
+            "description": "the site's re-inspections, already pending for its organization, that this "
+            "operation's schedule joined instead of adding its own (a second operation of the site on one "
+            "day; docs/contract.md §2 Follow-up): the site is re-inspected on these days too. Not "
+            "repeated in `follow_ups`, which holds the operation's own; one cancelled since is left out"
+        },
+    )
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        if attr == "joined_follow_ups":
+            return joined_follow_ups(obj)
+        return super().get_attribute(obj, attr, default)
 
 
 class FollowUpQueryArgs(PageArgs):

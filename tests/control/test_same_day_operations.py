@@ -77,6 +77,51 @@ def test_two_operations_of_one_site_on_one_day_schedule_each_re_inspection_once(
     assert len(spring) == 1
 
 
+def test_the_second_operation_answers_with_the_re_inspections_it_joined(api_as: Any, treat: Any) -> None:
+    """The answer to the second operation still says when the site is re-inspected: the first's
+    pending re-inspections it joined, in the shape of its own, on a retry and on its own GET too."""
+    api = api_as("surveyor", "agriculture")
+    first, _ = treat(api, days_ago=10.5)
+    second = _second(api, first)
+    day = _day(first)
+    joined = second["joined_follow_ups"]
+    assert [(f["kind"], f["due_on"]) for f in joined if f["kind"] == "scheduled"] == [
+        ("scheduled", (day + timedelta(days=d)).isoformat()) for d in CHEMICAL
+    ]
+    assert {f["control_operation_id"] for f in joined} == {first["id"]}
+    assert [f["id"] for f in joined] == [f["id"] for f in first["follow_ups"]]  # the spring check too
+    assert set(joined[0]) == set(first["follow_ups"][0])  # the same shape as its own
+    assert first["joined_follow_ups"] == []
+
+    body = {k: v for k, v in second.items() if k in _SENT}
+    retry = api.post("/api/v1/control-operations", json=body)
+    assert retry.status_code == 200, retry.get_json()
+    assert retry.get_json()["joined_follow_ups"] == joined
+    assert api.get(f"/api/v1/control-operations/{second['id']}").get_json()["joined_follow_ups"] == joined
+    # The list does not ask for them row by row.
+    listed = api.get("/api/v1/control-operations").get_json()["items"]
+    assert all("joined_follow_ups" not in item for item in listed)
+
+
+def test_a_re_inspection_cancelled_since_is_no_longer_listed_as_joined(api_as: Any, treat: Any) -> None:
+    api = api_as("surveyor", "agriculture")
+    first, _ = treat(api, days_ago=10.5)
+    second = _second(api, first, "hand_collection")
+    day = _day(first)
+    joined = [f for f in second["joined_follow_ups"] if f["kind"] == "scheduled"]
+    assert [f["due_on"] for f in joined] == [(day + timedelta(days=7)).isoformat()]  # +14 is its own
+    plus_seven = db.session.get(FollowUp, joined[0]["id"])
+    assert plus_seven is not None
+    plus_seven.status = FollowUpStatus.CANCELLED
+    plus_seven.cancelled_reason = "rain"
+    db.session.commit()
+    again = api.get(f"/api/v1/control-operations/{second['id']}").get_json()
+    assert [f for f in again["joined_follow_ups"] if f["kind"] == "scheduled"] == []
+
+
+_SENT = {"client_uuid", "site_id", "method", "performed_at", "area_m2", "details", "team"}
+
+
 def test_another_method_on_the_same_day_adds_only_its_other_days(api_as: Any, treat: Any) -> None:
     api = api_as("surveyor", "agriculture")
     first, _ = treat(api, days_ago=10.5)
