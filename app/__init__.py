@@ -176,6 +176,7 @@ def register_errors(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from app.accounts.cli import organizations_cli, users_cli
+    from app.control.cli import control_cli
     from app.demo.cli import demo_cli
     from app.district.cli import district_cli
     from app.exports.cli import exports_cli, imports_cli
@@ -187,6 +188,7 @@ def register_cli(app: Flask) -> None:
         district_cli,
         users_cli,
         organizations_cli,
+        control_cli,
         demo_cli,
         reminders_cli,
         scheduler_cli,
