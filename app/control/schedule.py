@@ -96,22 +96,17 @@ def schedule_follow_ups(operation: ControlOperation, *, assignee: User) -> None:
 
 def joined_follow_ups(operation: ControlOperation) -> list[FollowUp]:
     """The re-inspections of the operation's site that its schedule joined instead of adding its own
-    (`schedule_follow_ups`): those of its organization made before it and due on a day of its schedule
-    on which it has none, and the site's next-spring check when it kept another's. What the answer to
-    the operation lists beside its own, so that a second operation of the day still says when the site
-    is re-inspected. Worked out from the follow-ups as they are (the answer to a retry is the first's);
+    (`schedule_follow_ups`): those of its organization due on a day of its schedule on which it has none,
+    and the site's next-spring check when it kept another's. What the answer to the operation lists
+    beside its own, so that a second operation of the day still says when the site is re-inspected.
+    Worked out from the follow-ups as they are, not from when they were made (two operations recorded at
+    the same moment flush before the site's lock orders them), so a retry is answered as the first try;
     one cancelled since is left out. One statement."""
     performed_on = local_date(operation.performed_at)
     own = operation.follow_ups
     own_days = {f.due_on for f in own if f.kind != FollowUpKind.NEXT_SPRING}
     days = sorted({performed_on + timedelta(days=d) for d in operation.follow_up_days} - own_days)
-    joined = [
-        sa.and_(
-            FollowUp.organization_id == operation.organization_id,
-            FollowUp.due_on.in_(days),
-            FollowUp.created_at <= operation.created_at,
-        )
-    ]
+    joined = [sa.and_(FollowUp.organization_id == operation.organization_id, FollowUp.due_on.in_(days))]
     spring_day = operation.species.spring_check_md
     if spring_day and not any(f.kind == FollowUpKind.NEXT_SPRING for f in own):
         # The site's one next-spring check, kept because it fell no sooner than this one would.

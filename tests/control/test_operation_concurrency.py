@@ -58,3 +58,14 @@ def test_operations_of_one_site_at_once_leave_one_spring_check_and_one_set_of_re
     # Each operation's answer lists what it added: together, the site's set once.
     added = [f["due_on"] for r in responses for f in r.get_json()["follow_ups"] if f["kind"] == "scheduled"]
     assert sorted(added) == [d.isoformat() for d in scheduled]
+    # … and each says every day the site is re-inspected, its own or those it joined (the others').
+    for response in responses:
+        body = response.get_json()
+        days = [
+            f["due_on"] for f in body["follow_ups"] + body["joined_follow_ups"] if f["kind"] == "scheduled"
+        ]
+        assert sorted(days) == [d.isoformat() for d in scheduled], body
+        assert (
+            len([f for f in body["follow_ups"] + body["joined_follow_ups"] if f["kind"] == "next_spring"])
+            == 1
+        )
