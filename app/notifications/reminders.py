@@ -180,13 +180,15 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
     if ids:
         names = dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all())
     # A site's day left twice for one organization by earlier versions (docs/census.md, Re-inspections
-    # due) is one re-inspection: reminded once, for the oldest (the rows come by due day, then id), as
-    # `flask control merge-duplicate-reinspections` would keep it; every one is marked all the same.
+    # due) is one re-inspection: each reader is reminded of it once, for the oldest copy they are told of
+    # (the rows come by due day, then id), and the organization's robots once; a copy assigned to someone
+    # else still reaches them. Every copy is marked all the same.
     told: set[tuple[Any, ...]] = set()
+    posted: set[tuple[Any, ...]] = set()
     for kind, rows, marker, to_supervisor in read:
         reminded = 0
         for row in rows:
-            visit = (kind, to_supervisor, row.organization_id, row.site_id, row.due_on)
+            visit = (kind, to_supervisor, row.user_id, row.organization_id, row.site_id, row.due_on)
             if visit in told:
                 continue
             told.add(visit)
@@ -196,7 +198,10 @@ def queue_follow_up_reminders(today: date | None = None) -> QueueReport:
             if to_supervisor:
                 item["supervised"] = True
             per_person.setdefault(row.user_id, (row, []))[1].append(item)
-            if kind is not NotificationKind.FOLLOW_UP_ESCALATED and not to_supervisor:
+            robots = (kind, row.organization_id, row.site_id, row.due_on)
+            to_robots = kind is not NotificationKind.FOLLOW_UP_ESCALATED and not to_supervisor
+            if to_robots and robots not in posted:
+                posted.add(robots)
                 per_organization.setdefault(row.organization_id, []).append(item)
         # Marked once per follow-up and due date, whoever was told (a follow-up without an assignee
         # reaches only its supervisor, and is marked all the same).

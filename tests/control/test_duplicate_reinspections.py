@@ -27,17 +27,17 @@ def cli(app: Flask) -> Any:
 
 def _twice(original: FollowUp, **fields: Any) -> FollowUp:
     """What an earlier version left: a second pending follow-up of the same site, day and organization."""
-    copy = FollowUp(
-        site_id=original.site_id,
-        control_operation_id=original.control_operation_id,
-        organization_id=original.organization_id,
-        kind=FollowUpKind.SCHEDULED,
-        offset_days=original.offset_days,
-        due_on=original.due_on,
-        assignee_id=original.assignee_id,
-        supervisor_id=original.supervisor_id,
-        **fields,
-    )
+    values = {
+        "site_id": original.site_id,
+        "control_operation_id": original.control_operation_id,
+        "organization_id": original.organization_id,
+        "kind": FollowUpKind.SCHEDULED,
+        "offset_days": original.offset_days,
+        "due_on": original.due_on,
+        "assignee_id": original.assignee_id,
+        "supervisor_id": original.supervisor_id,
+    }
+    copy = FollowUp(**{**values, **fields})
     db.session.add(copy)
     db.session.flush()
     return copy
@@ -139,3 +139,26 @@ def test_the_sweep_reminds_of_a_site_and_day_once(api_as: Any, make_user: Any, t
     db.session.expire_all()
     assert db.session.get(FollowUp, duplicate.id).reminded_due_on == local_today()  # type: ignore[union-attr]
     assert reminders.queue_follow_up_reminders().due == 0
+
+
+def test_a_copy_assigned_to_someone_else_still_reaches_them(api_as: Any, make_user: Any, treat: Any) -> None:
+    """Two teams' operations on one site and day (an earlier version made two re-inspections): each
+    assignee is told of theirs; the organization's robots hear of the site's day once."""
+    make_user("supervisor")
+    api = api_as("surveyor")
+    colleague = make_user("surveyor")
+    operation, _ = treat(api, method="hand_collection", days_ago=7)
+    due = db.session.get(FollowUp, operation["follow_ups"][0]["id"])
+    assert due is not None and due.due_on == local_today()
+    other = _twice(due, assignee_id=colleague.id)
+    db.session.commit()
+
+    report = reminders.queue_follow_up_reminders()
+    assert report.due == 2
+
+    def told(user_id: int) -> list[int]:
+        letters = db.session.scalars(sa.select(Notification).where(Notification.user_id == user_id)).all()
+        return [i["follow_up_id"] for letter in letters for i in letter.data["items"]]
+
+    assert told(api.user.id) == [due.id]  # type: ignore[attr-defined]
+    assert told(colleague.id) == [other.id]
