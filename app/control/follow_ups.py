@@ -270,6 +270,30 @@ def reassess(observation_id: int, site_ids: tuple[int, ...]) -> int:
     return len(done)
 
 
+def reassess_for_check_plot_treated(site_id: int, performed_at: datetime) -> int:
+    """A treatment of a site recorded after a re-inspection that took the site as its check plot was
+    completed (a phone that synced late), performed before that re-inspection's record: the check plot
+    may have been treated between its readings (`assessment._treated_between`), so the efficacy is
+    worked out again. One statement through the operations' check plot index; returns how many
+    follow-ups were looked at."""
+    completion = sa.orm.aliased(Observation)
+    done = db.session.scalars(
+        sa.select(FollowUp)
+        .join(ControlOperation, ControlOperation.id == FollowUp.control_operation_id)
+        .join(completion, completion.id == FollowUp.observation_id)
+        .where(
+            ControlOperation.check_site_id == site_id,
+            FollowUp.status == FollowUpStatus.DONE,
+            completion.observed_at >= performed_at,
+        )
+        .order_by(FollowUp.id)
+    ).all()
+    for follow_up in done:
+        _assess(follow_up)
+    db.session.flush()
+    return len(done)
+
+
 @functools.cache
 def _reading_site() -> sa.Select[tuple[int]]:
     """A completed follow-up whose efficacy would read a new record of a site (`site_id`, observed at

@@ -14,6 +14,7 @@ from app import policy
 from app.accounts.models import User
 from app.clock import CLOCK_SKEW, EARLIEST, day_end, day_start
 from app.control.assessment import latest_baseline
+from app.control.follow_ups import reassess_for_check_plot_treated
 from app.control.models import ControlOperation
 from app.control.schedule import schedule_follow_ups
 from app.control.staff import assignee_or_error
@@ -201,6 +202,8 @@ def create_control_operation(
         schedule_follow_ups(operation, assignee=assignee)
         sites.mark_treated(site)
         db.session.flush()
+        # A treatment that reached us late may have treated another's check plot between its readings.
+        reassess_for_check_plot_treated(site.id, performed_at)
         return operation
 
     return once.create(build)
