@@ -97,8 +97,8 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         "IAS_TOKEN_TTL_HOURS": _int(env, "IAS_TOKEN_TTL_HOURS", 24 * 14),
         # Sign-in throttling (app/accounts/throttle.py): a username may fail this many times from one
         # address (or known browser) at once, then waits 30 s, 60 s, … up to the window; one address may
-        # fail the budget's number of times (any usernames) before it waits the window out. Counts are
-        # forgotten a window after the last attempt.
+        # fail the budget's number of times (any usernames) before it waits the window out (an IPv6
+        # address counts as its /64 network). Counts are forgotten a window after the last attempt.
         "IAS_SIGNIN_MAX_FAILURES": _int(env, "IAS_SIGNIN_MAX_FAILURES", 5),
         "IAS_SIGNIN_ADDRESS_BUDGET": _int(env, "IAS_SIGNIN_ADDRESS_BUDGET", 100),
         "IAS_SIGNIN_WINDOW_MINUTES": _int(env, "IAS_SIGNIN_WINDOW_MINUTES", 15),

@@ -11,6 +11,11 @@ Failed attempts are counted per key, never per username alone (that would let an
 - `addr:IP`: a budget for the whole address (IAS_SIGNIN_ADDRESS_BUDGET failures), so that one
   address cannot try many usernames; once spent, that address waits the window out.
 
+An IPv6 "address" here is its /64 network (`network`): one subscriber (a phone on a mobile network, a
+rented server) is given a whole /64 and may send from any of its 2^64 addresses, so counting single
+addresses would give a guesser a fresh budget with every request. An IPv4 address written as IPv6
+(`::ffff:a.b.c.d`) is that IPv4 address.
+
 A key's count is forgotten a window after its last attempt, and a successful sign-in clears the
 username's key (and gives the address its attempt back).
 
@@ -30,6 +35,7 @@ or the known-client exemption. The statement above is the whole of what is neede
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import secrets
 import time
@@ -95,18 +101,36 @@ def _claim(key: str, *, free: int, doubling: bool) -> Blocked | None:
     return Blocked(max(1, math.ceil(until - now)))
 
 
+def network(ip: str | None) -> str | None:
+    """What the throttle counts as one address: an IPv4 address itself, an IPv6 address's /64 network
+    (all of it one subscriber's), an IPv4-mapped IPv6 address its IPv4 address; anything unreadable
+    as it is."""
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])  # without an IPv6 zone ("fe80::1%eth0")
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def user_key(username: str, ip: str | None, client: str | None) -> str:
-    return f"user:{username}|client:{client}" if client else f"user:{username}|addr:{ip or '-'}"
+    return f"user:{username}|client:{client}" if client else f"user:{username}|addr:{network(ip) or '-'}"
 
 
 def claim_attempt(username: str, ip: str | None, client: str | None) -> Blocked | None:
     """Claim one sign-in attempt (committed at once); a Blocked when it may not check a password."""
     config = current_app.config
     key = user_key(username, ip, client)
+    address = network(ip)
     with uow.step("sign-in attempt"):
         blocked = _claim(key, free=int(config["IAS_SIGNIN_MAX_FAILURES"]), doubling=True)
-        if blocked is None and client is None and ip:
-            blocked = _claim(f"addr:{ip}", free=int(config["IAS_SIGNIN_ADDRESS_BUDGET"]), doubling=False)
+        if blocked is None and client is None and address:
+            blocked = _claim(f"addr:{address}", free=int(config["IAS_SIGNIN_ADDRESS_BUDGET"]), doubling=False)
             if blocked is not None:  # the username's attempt was not used after all
                 _give_back(key)
     return blocked
@@ -125,10 +149,11 @@ def succeeded(username: str, ip: str | None, client: str | None) -> None:
     """A correct password: the username's count is cleared, the address gets its attempt back."""
     table = SignInThrottle.__table__
     db.session.execute(sa.delete(table).where(table.c.key == user_key(username, ip, client)))
-    if client is None and ip:
+    address = network(ip)
+    if client is None and address:
         db.session.execute(
             sa.update(table)
-            .where(table.c.key == f"addr:{ip}", table.c.failures > 0)
+            .where(table.c.key == f"addr:{address}", table.c.failures > 0)
             .values(failures=table.c.failures - 1)
         )
 

@@ -127,3 +127,27 @@ def _page_csrf(client: Any) -> str:
     from tests.accounts.test_sign_in import csrf_token
 
     return csrf_token(client.get("/").get_data(as_text=True))
+
+
+def test_a_guesser_changing_address_within_one_ipv6_network_is_still_throttled(
+    client: Any, make_user: Any, monkeypatch: pytest.MonkeyPatch, app: Flask
+) -> None:
+    # One subscriber (a phone on a mobile network, a rented server) holds a whole /64: 2^64 addresses.
+    monkeypatch.setitem(app.config, "IAS_SIGNIN_ADDRESS_BUDGET", 8)
+    admin = make_user("admin")
+    db.session.commit()
+    answers = [_token(client, admin.username, "guess", f"2001:db8:6:6::{i:x}").status_code for i in range(12)]
+    assert answers == [401] * 5 + [429] * 7
+    others = [_token(client, f"name{i}", "guess", f"2001:db8:6:6:{i:x}::1").status_code for i in range(8)]
+    assert others == [401] * 3 + [429] * 5  # the network's budget of 8, 5 of them spent above
+    # Another network, and the same network's IPv4-mapped form of an IPv4 address, are not affected.
+    assert _token(client, admin.username, PASSWORD, "2001:db8:6:7::1").status_code == 201
+    assert _token(client, admin.username, PASSWORD, f"::ffff:{OFFICE}").status_code == 201
+
+
+def test_an_ipv4_mapped_address_counts_as_its_ipv4_address(client: Any, make_user: Any) -> None:
+    user = make_user()
+    db.session.commit()
+    for _ in range(5):
+        assert _token(client, user.username, "guess", STRANGER).status_code == 401
+    assert _token(client, user.username, "guess", f"::ffff:{STRANGER}").status_code == 429
