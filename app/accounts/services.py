@@ -332,7 +332,9 @@ def authenticate(*, username: str, password: str, ip: str | None = None, client:
     (app/accounts/throttle.py). Raises RateLimited while this username (from this address or client)
     or this address must wait, AuthenticationFailed on a wrong username, password or a deactivated
     account (one message for all three: nothing to probe). The attempt is counted (and committed)
-    before the password is checked, and a failure's audit event is committed before this raises.
+    before the password is checked, and a failure's audit event is committed before this raises. A
+    password reset or a deactivation committed while the password was being checked makes it wrong
+    (`_unchanged_since_checked`).
     """
     username = normalize_username(username)
     blocked = throttle.claim_attempt(username, ip, client)
@@ -340,6 +342,8 @@ def authenticate(*, username: str, password: str, ip: str | None = None, client:
         raise _rate_limited(blocked)
     user = db.session.scalar(sa.select(User).where(User.username == username))
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if user is not None and valid:
+        valid = _unchanged_since_checked(user)
     if user is None or not valid or not user.active:
         with uow.step("sign-in attempt"):  # audited although the request fails (and rolls back)
             record_event("sign_in_failed", "user", username, actor_label=username)
@@ -348,6 +352,19 @@ def authenticate(*, username: str, password: str, ip: str | None = None, client:
     user.last_login_at = datetime.now(UTC)
     record_event("sign_in", "user", user.id, actor_id=user.id, actor_label=user.username)
     return user
+
+
+def _unchanged_since_checked(user: User) -> bool:
+    """Whether `user`'s password and activity are still what the password was checked against, read
+    again with the row locked until this sign-in commits. The check takes a tenth of a second; a reset
+    or a deactivation committed meanwhile (which ends every session and token the user has) would
+    otherwise be followed by this sign-in's new session or token, made with the old password. Once the
+    row is locked, a reset waits for this sign-in to commit and then ends what it made. (SQLite's writers
+    are one at a time already: there the reset waits anyway.)"""
+    current = db.session.execute(
+        sa.select(User.password_hash, User.active).where(User.id == user.id).with_for_update()
+    ).one()
+    return bool(current.password_hash == user.password_hash and current.active)
 
 
 def _hash_token(token: str) -> str:
