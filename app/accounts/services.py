@@ -295,7 +295,8 @@ def change_own_password(
         )
     # The check's outcome is kept whatever the request then answers (a new password refused, say): a
     # wrong current password is audited and counted like a failed sign-in, a right one clears the count.
-    if not check_password_hash(user.password_hash, current_password):
+    checked = user.password_hash
+    if not check_password_hash(checked, current_password):
         with uow.step("sign-in attempt"):
             record_event("password_change_failed", "user", user.id)
         raise InvalidInput.field("current_password", _("This is not your current password."))
@@ -304,7 +305,12 @@ def change_own_password(
     if new_password == current_password:
         raise InvalidInput.field("new_password", _("Choose a password other than the current one."))
     _validate_password(new_password, user.username, field="new_password")
-    user.password_hash = generate_password_hash(new_password)
+    new_hash = generate_password_hash(new_password)
+    # A reset committed since the current password was checked stands: a password chosen with the old
+    # one does not undo it (the row stays locked until this change commits).
+    if not _unchanged_since_checked(user, checked):
+        raise InvalidInput.field("current_password", _("This is not your current password."))
+    user.password_hash = new_hash
     end_all_sign_ins(user, keep_session=keep_session, keep_token=keep_token)
     record_event("password_changed", "user", user.id)
 
@@ -341,9 +347,10 @@ def authenticate(*, username: str, password: str, ip: str | None = None, client:
     if blocked is not None:
         raise _rate_limited(blocked)
     user = db.session.scalar(sa.select(User).where(User.username == username))
-    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    checked = user.password_hash if user else _DUMMY_HASH
+    valid = check_password_hash(checked, password)
     if user is not None and valid:
-        valid = _unchanged_since_checked(user)
+        valid = _unchanged_since_checked(user, checked)
     if user is None or not valid or not user.active:
         with uow.step("sign-in attempt"):  # audited although the request fails (and rolls back)
             record_event("sign_in_failed", "user", username, actor_label=username)
@@ -354,17 +361,19 @@ def authenticate(*, username: str, password: str, ip: str | None = None, client:
     return user
 
 
-def _unchanged_since_checked(user: User) -> bool:
-    """Whether `user`'s password and activity are still what the password was checked against, read
-    again with the row locked until this sign-in commits. The check takes a tenth of a second; a reset
-    or a deactivation committed meanwhile (which ends every session and token the user has) would
-    otherwise be followed by this sign-in's new session or token, made with the old password. Once the
-    row is locked, a reset waits for this sign-in to commit and then ends what it made. (SQLite's writers
-    are one at a time already: there the reset waits anyway.)"""
+def _unchanged_since_checked(user: User, checked: str) -> bool:
+    """Whether `user`'s password hash is still `checked` (the one a password was checked against) and
+    the user still active, read again with the row locked until this request commits.
+
+    Checking a password takes a tenth of a second. A reset or a deactivation committed meanwhile ends
+    every session and token the user has, and would otherwise be followed by this sign-in's new session
+    or token (or one's own new password), made with the old password. Once the row is locked, a reset
+    waits for this request to commit and then ends what it made. (SQLite's writers are one at a time
+    already: there the reset waits anyway.)"""
     current = db.session.execute(
         sa.select(User.password_hash, User.active).where(User.id == user.id).with_for_update()
     ).one()
-    return bool(current.password_hash == user.password_hash and current.active)
+    return bool(current.password_hash == checked and current.active)
 
 
 def _hash_token(token: str) -> str:

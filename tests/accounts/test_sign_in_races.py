@@ -90,3 +90,27 @@ def test_a_token_request_racing_a_password_reset_keeps_no_token(
     if answer.status_code == 201:
         me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {answer.get_json()['token']}"})
         assert me.status_code == 401
+
+
+def test_ones_own_password_change_racing_a_reset_does_not_undo_it(
+    app: Flask, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = make_user()
+    plain, _token = services.issue_token(user)
+    db.session.commit()
+    user_id, username = user.id, user.username
+    db.session.remove()
+    reset = ResetWhileChecking(app, monkeypatch, user_id)
+    client = app.test_client()
+    answer = client.post(
+        "/api/v1/me/password",
+        json={"current_password": PASSWORD, "new_password": "the-holders-own-choice"},
+        headers={"Authorization": f"Bearer {plain}"},
+    )
+    reset.finish()
+    assert answer.status_code in (204, 422)
+    # The reset stands: the password chosen with the old one opens nothing.
+    tokens = app.test_client().post(
+        "/api/v1/auth/tokens", json={"username": username, "password": "the-holders-own-choice"}
+    )
+    assert tokens.status_code == 401
