@@ -213,7 +213,8 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
 
     Moving a user to another organization, or deactivating them, publishes `UserLeft`: their pending
     re-inspections of the organization they left are handed back to its supervisor (app/control).
-    Raises PermissionDenied or InvalidInput.
+    One's own password is not set here (InvalidInput naming `password`): change_own_password asks for
+    the current one. Raises PermissionDenied or InvalidInput.
     """
     if actor is not None:
         if actor.role not in GRANTABLE_ROLES:
@@ -226,6 +227,17 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
             )
         if actor.id == user.id and (changes.get("active") is False or "role" in changes):
             raise PermissionDenied(_("You cannot change your own role or deactivate yourself."))
+        if actor.id == user.id and "password" in changes:
+            # Only with the current password, and throttled (change_own_password): whoever holds an
+            # administrator's session or token must not make the account theirs with a new password.
+            raise InvalidInput.field(
+                "password",
+                _(
+                    "Change your own password with your current password: on the page %(page)s, or "
+                    "POST /api/v1/me/password.",
+                    page="/account/password",
+                ),
+            )
     organization = user.organization
     if "organization" in changes:
         organization = get_organization(changes["organization"])
@@ -257,7 +269,7 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
         user.password_hash = generate_password_hash(changes["password"])
         ends_sign_ins = True
     if ends_sign_ins:
-        # An admin changing their own password stays signed in where they are doing it.
+        # An administrator moving themselves to another organization stays signed in where they do it.
         own = actor is not None and actor.id == user.id and has_request_context()
         end_all_sign_ins(
             user,

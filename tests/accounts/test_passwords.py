@@ -116,3 +116,38 @@ def test_the_change_password_page_keeps_this_browser_and_signs_out_the_others(
     assert browser.get("/").status_code == 200
     assert phone.get("/").status_code == 302
     db.session.expire_all()
+
+
+@pytest.mark.parametrize("role", ["admin", "bureau_admin"])
+def test_ones_own_password_is_not_set_from_the_user_admin_without_the_current_one(
+    app: Flask, make_user: Any, api_as: Any, role: str
+) -> None:
+    """Whoever holds an administrator's session or token (a phone left signed in, a copied token) must
+    not take the account over by setting a new password without knowing the current one, unthrottled:
+    one's own password is changed on the password page (or POST /api/v1/me/password) only."""
+    browser, user = _signed_in(app, make_user, role)
+    elsewhere = app.test_client()
+    assert sign_in(elsewhere, user.username, PASSWORD).status_code == 302
+    page = browser.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert 'name="password"' not in page and "/account/password" in page
+    saved = browser.post(
+        f"/admin/users/{user.id}",
+        data={"display_name": "自己", "email": "", "password": NEW, "csrf_token": csrf_token(page)},
+    )
+    assert saved.status_code == 422 and "/account/password" in saved.get_data(as_text=True)
+    me = api_as(user)
+    patched = me.patch(f"/api/v1/users/{user.id}", json={"password": NEW})
+    assert patched.status_code == 422 and list(patched.get_json()["errors"]) == ["password"]
+    assert "/api/v1/me/password" in patched.get_json()["errors"]["password"][0]
+    # Nothing changed, and nobody was signed out.
+    assert browser.get("/").status_code == 200 and elsewhere.get("/").status_code == 200
+    assert sign_in(app.test_client(), user.username, PASSWORD).status_code == 302
+    # Their name and e-mail they still change there; another user's password too.
+    renamed = browser.post(
+        f"/admin/users/{user.id}",
+        data={"display_name": "自己", "email": "", "csrf_token": csrf_token(page)},
+    )
+    assert renamed.status_code == 302
+    colleague = make_user("surveyor")
+    db.session.commit()
+    assert me.patch(f"/api/v1/users/{colleague.id}", json={"password": NEW}).status_code == 200

@@ -206,27 +206,6 @@ def test_make_run_keeps_the_secret_key_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
 
 
-def test_an_admin_changing_their_own_password_stays_signed_in_here_only(app: Flask, make_user: Any) -> None:
-    from tests.accounts.test_sign_in import csrf_token as token_of
-
-    browser, admin = _signed_in(app, make_user, "admin")
-    elsewhere = app.test_client()
-    sign_in(elsewhere, admin.username, PASSWORD)
-    token = token_of(browser.get(f"/admin/users/{admin.id}").get_data(as_text=True))
-    saved = browser.post(
-        f"/admin/users/{admin.id}",
-        data={
-            "display_name": "管理员",
-            "email": "",
-            "password": "a-new-long-passphrase",
-            "csrf_token": token,
-        },
-    )
-    assert saved.status_code == 302
-    assert browser.get("/").status_code == 200
-    assert elsewhere.get("/").status_code == 302
-
-
 def test_ended_sessions_and_old_sign_in_counts_are_pruned(app: Flask, make_user: Any) -> None:
     from app.accounts.models import SignInThrottle
     from app.accounts.services import prune_sign_in_records
