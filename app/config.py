@@ -210,6 +210,9 @@ def load_config(env: dict[str, str] | None = None, instance_path: Path | None = 
         # The remember-me cookie is the app's own (app/accounts/sessions.py); Flask-Login's, which is the
         # user id and an HMAC of it, is switched off by giving it a name nothing ever sets.
         "REMEMBER_COOKIE_DURATION": timedelta(days=_int(env, "IAS_REMEMBER_DAYS", 14)),
+        # However often it is renewed, a browser's sign-in ends this many days after the password was
+        # typed (ASVS 5.0 7.3.2: an absolute lifetime); then the password is asked for again.
+        "IAS_SESSION_MAX_DAYS": _int(env, "IAS_SESSION_MAX_DAYS", 30),
         "REMEMBER_COOKIE_NAME": "flask_login_remember_unused",
         # CSRF is checked by app.accounts.auth for cookie sessions only; bearer-token calls are exempt.
         "WTF_CSRF_CHECK_DEFAULT": False,

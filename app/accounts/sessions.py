@@ -11,7 +11,9 @@ here, and the user counts as signed in only while that row is neither revoked no
   When the browser comes back without its session cookie, the remember secret opens the row again
   and both secrets are replaced (a stolen, already used remember cookie is then worthless), and the
   row's life is extended by the remember duration. Requests the browser sent at the same moment
-  with the old cookie are let through for PARALLEL_GRACE, for themselves only.
+  with the old cookie are let through for PARALLEL_GRACE, for themselves only;
+- however often it is extended, a row ends IAS_SESSION_MAX_DAYS after the sign-in that made it (its
+  `created_at`), so copied cookies that keep being used do not stay signed in for good.
 
 Flask-Login's own remember cookie (the user id and an HMAC of it) is never issued and never read: its
 cookie name is set to one this app does not use (app/config.py), and the user loader below asks for
@@ -44,15 +46,27 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _expiry() -> datetime:
-    return datetime.now(UTC) + current_app.config["REMEMBER_COOKIE_DURATION"]
+def _lifetime() -> timedelta:
+    """How long a sign-in lasts at most, however often it is renewed."""
+    return timedelta(days=int(current_app.config["IAS_SESSION_MAX_DAYS"]))
+
+
+def _expiry(signed_in_at: datetime) -> datetime:
+    """When a row used now expires: the remember duration from now, within its absolute lifetime."""
+    renewed = datetime.now(UTC) + current_app.config["REMEMBER_COOKIE_DURATION"]
+    return min(renewed, signed_in_at + _lifetime())
 
 
 def new_session(user: User) -> tuple[UserSession, str, str]:
     """A new session row of `user` and its two secrets (session, remember), shown only now."""
     secret, remember = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
     row = UserSession(
-        user=user, session_hash=_hash(secret), remember_hash=_hash(remember), expires_at=_expiry()
+        user=user,
+        session_hash=_hash(secret),
+        remember_hash=_hash(remember),
+        created_at=now,
+        expires_at=_expiry(now),
     )
     db.session.add(row)
     db.session.flush()
@@ -84,8 +98,13 @@ def end_session() -> None:
 
 
 def _usable(row: UserSession | None) -> bool:
+    now = datetime.now(UTC)
     return (
-        row is not None and row.revoked_at is None and row.expires_at > datetime.now(UTC) and row.user.active
+        row is not None
+        and row.revoked_at is None
+        and row.expires_at > now
+        and row.created_at > now - _lifetime()
+        and row.user.active
     )
 
 
@@ -119,7 +138,8 @@ def restore_remembered() -> None:
     secret, remember = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     row.previous_remember_hash, row.remember_rotated_at = row.remember_hash, datetime.now(UTC)
     with uow.step("session rotation"):
-        row.session_hash, row.remember_hash, row.expires_at = _hash(secret), _hash(remember), _expiry()
+        row.session_hash, row.remember_hash = _hash(secret), _hash(remember)
+        row.expires_at = _expiry(row.created_at)
         user = row.user
     login_user(user, remember=False)
     session[SESSION_SECRET_KEY] = secret

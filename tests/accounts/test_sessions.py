@@ -141,6 +141,35 @@ def test_the_remember_cookie_expires_on_the_server(app: Flask, make_user: Any) -
     assert browser.get("/").status_code == 302
 
 
+def test_a_session_ends_at_its_absolute_lifetime_however_often_it_is_renewed(
+    app: Flask, make_user: Any
+) -> None:
+    """Each use of the remember cookie moves its expiry on, so a browser (or whoever copied its
+    cookies) that keeps coming back would otherwise stay signed in for good: IAS_SESSION_MAX_DAYS after
+    signing in, the password is asked for again."""
+    browser, user = _signed_in(app, make_user)
+    maximum = app.config["IAS_SESSION_MAX_DAYS"]
+    signed_in_at = datetime.now(UTC) - timedelta(days=maximum) + timedelta(hours=1)
+    db.session.execute(
+        sa.update(UserSession).where(UserSession.user_id == user.id).values(created_at=signed_in_at)
+    )
+    db.session.commit()
+    # Renewed an hour before the end: it lasts that hour, not the remember duration again.
+    reopened = _copy(app, browser, REMEMBER_COOKIE)
+    assert reopened.get("/").status_code == 200
+    row = db.session.scalar(sa.select(UserSession).where(UserSession.user_id == user.id))
+    assert row is not None and row.expires_at <= signed_in_at + timedelta(days=maximum)
+    db.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.user_id == user.id)
+        .values(created_at=signed_in_at - timedelta(hours=2))
+    )
+    db.session.commit()
+    assert browser.get("/").status_code == 302  # the session cookie too
+    assert reopened.get("/").status_code == 302
+    assert _copy(app, reopened, REMEMBER_COOKIE).get("/").status_code == 302
+
+
 def test_flask_logins_remember_cookie_minted_with_the_secret_key_opens_nothing(
     app: Flask, make_user: Any
 ) -> None:
