@@ -46,7 +46,10 @@ def seed_command() -> None:
             organization_code=org.code,
         )
         click.echo("=" * 60)
-        click.echo(f"demo admin created: username {username}  password {password}")
+        # A generated password is shown this once (nobody else knows it); one the operator chose is
+        # never echoed into the terminal's scrollback or a service's log.
+        shown = password if generated else "(the one set in IAS_ADMIN_PASSWORD)"
+        click.echo(f"demo admin created: username {username}  password {shown}")
         if generated:
             click.echo("(write it down: it is shown only this once; set IAS_ADMIN_PASSWORD to choose it)")
         click.echo("=" * 60)

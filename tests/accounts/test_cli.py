@@ -72,6 +72,19 @@ def test_demo_seed_creates_the_admin_once(cli: Any, monkeypatch: pytest.MonkeyPa
     assert third.exit_code == 0 and "reset" in third.output
 
 
+def test_demo_seed_never_prints_a_password_it_was_given(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The output of `make run` lands in terminals' scrollback and service logs: a password the operator
+    chose (IAS_ADMIN_PASSWORD) is not echoed there; only a generated one is shown, once."""
+    monkeypatch.setenv("IAS_ADMIN_USER", "chosen-admin")
+    monkeypatch.setenv("IAS_ADMIN_PASSWORD", "the-operators-own-secret")
+    created = cli.invoke(args=["demo", "seed"])
+    assert created.exit_code == 0 and "chosen-admin" in created.output
+    assert "the-operators-own-secret" not in created.output
+    assert "IAS_ADMIN_PASSWORD" in created.output
+    reset = cli.invoke(args=["demo", "seed"])
+    assert reset.exit_code == 0 and "the-operators-own-secret" not in reset.output
+
+
 def test_species_sync_and_district_load_report_no_changes_the_second_time(cli: Any) -> None:
     species = cli.invoke(args=["species", "sync"])
     assert species.exit_code == 0, species.output
