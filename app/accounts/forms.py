@@ -1,4 +1,5 @@
-"""The accounts pages' forms: sign-in, one's own password, and the admin pages' new and edited user.
+"""The accounts pages' forms: sign-in, one's own password and sign-ins, and the admin pages' new and
+edited user.
 Each is a marshmallow schema read through app/pages.py (blank inputs are "not given"); CSRF is checked
 before any view (app/accounts/auth.py). The rules that need the database (username shape, taken names,
 password length, who may grant which role) are the service's: these schemas only check that each field
@@ -83,6 +84,10 @@ class PasswordChangeForm(ma.Schema):
     def _same_twice(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "confirm" in data and data["confirm"] != data.get("new_password"):
             raise ma.ValidationError(_("The two new passwords differ."), "confirm")
+
+
+class SignOutElsewhereForm(ma.Schema):
+    current_password = _text(256)
 
 
 class UserCreateForm(Form):

@@ -284,6 +284,24 @@ def update_user(*, actor: User | None, user: User, changes: dict[str, Any]) -> U
     return UserUpdated(user, handed_back)
 
 
+def _check_current_password(user: User, current_password: str, *, ip: str | None, failed: str) -> str:
+    """Check the password of a user who is signed in (throttled like a sign-in); returns the hash it was
+    checked against. A wrong one is audited as `failed` and counted, a right one clears the count, and
+    either outcome is kept whatever the request then answers. Raises InvalidInput naming
+    `current_password`, or RateLimited."""
+    blocked = throttle.claim_attempt(user.username, ip, None)
+    if blocked is not None:
+        raise _rate_limited(blocked)
+    checked = user.password_hash
+    if not check_password_hash(checked, current_password):
+        with uow.step("sign-in attempt"):
+            record_event(failed, "user", user.id)
+        raise InvalidInput.field("current_password", _("This is not your current password."))
+    with uow.step("sign-in attempt"):
+        throttle.succeeded(user.username, ip, None)
+    return checked
+
+
 def change_own_password(
     user: User,
     *,
@@ -296,24 +314,7 @@ def change_own_password(
     """A user's own password change: the current password is checked (and throttled like a sign-in),
     the new one follows the rules, and every other session and token of the user ends (the one
     asking is kept). Raises InvalidInput naming the field, or RateLimited."""
-    blocked = throttle.claim_attempt(user.username, ip, None)
-    if blocked is not None:
-        raise RateLimited(
-            _(
-                "Too many failed sign-ins. Try again in %(m)d minutes.",
-                m=max(1, math.ceil(blocked.retry_after_s / 60)),
-            ),
-            headers={"Retry-After": str(blocked.retry_after_s)},
-        )
-    # The check's outcome is kept whatever the request then answers (a new password refused, say): a
-    # wrong current password is audited and counted like a failed sign-in, a right one clears the count.
-    checked = user.password_hash
-    if not check_password_hash(checked, current_password):
-        with uow.step("sign-in attempt"):
-            record_event("password_change_failed", "user", user.id)
-        raise InvalidInput.field("current_password", _("This is not your current password."))
-    with uow.step("sign-in attempt"):
-        throttle.succeeded(user.username, ip, None)
+    checked = _check_current_password(user, current_password, ip=ip, failed="password_change_failed")
     if new_password == current_password:
         raise InvalidInput.field("new_password", _("Choose a password other than the current one."))
     _validate_password(new_password, user.username, field="new_password")
@@ -327,12 +328,44 @@ def change_own_password(
     record_event("password_changed", "user", user.id)
 
 
+def sign_out_elsewhere(
+    user: User,
+    *,
+    current_password: str,
+    ip: str | None,
+    keep_session: UserSession | None = None,
+    keep_token: ApiToken | None = None,
+) -> int:
+    """End every other browser session and API token of the user (a lost phone, a computer left signed
+    in), the password asked for again first (throttled like a sign-in): a session picked up on a
+    shared or lost phone cannot sign its owner out everywhere. Returns how many ended. Raises
+    InvalidInput naming `current_password`, or RateLimited."""
+    _check_current_password(user, current_password, ip=ip, failed="sign_out_elsewhere_failed")
+    ended = end_all_sign_ins(user, keep_session=keep_session, keep_token=keep_token)
+    record_event("signed_out_elsewhere", "user", user.id, {"ended": ended})
+    return ended
+
+
+def active_tokens(user: User) -> list[ApiToken]:
+    """The user's API tokens that still work, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(ApiToken)
+            .where(
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > datetime.now(UTC),
+            )
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
 def end_all_sign_ins(
     user: User, *, keep_session: UserSession | None = None, keep_token: ApiToken | None = None
-) -> None:
-    """Revoke every browser session and API token of `user`, but the ones given to keep."""
-    revoke_sessions(user, keep=keep_session)
-    revoke_all_tokens(user, keep=keep_token)
+) -> int:
+    """Revoke every browser session and API token of `user`, but the ones given to keep; how many."""
+    return revoke_sessions(user, keep=keep_session) + revoke_all_tokens(user, keep=keep_token)
 
 
 def _rate_limited(blocked: throttle.Blocked) -> RateLimited:
@@ -456,11 +489,16 @@ def revoke_token(token: ApiToken) -> None:
     record_event("token_revoked", "api_token", token.id)
 
 
-def revoke_all_tokens(user: User, *, keep: ApiToken | None = None) -> None:
-    stmt = sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+def revoke_all_tokens(user: User, *, keep: ApiToken | None = None) -> int:
+    """Revoke every token of `user` that still works (but `keep`); how many were revoked."""
+    now = datetime.now(UTC)
+    stmt = sa.update(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now
+    )
     if keep is not None:
         stmt = stmt.where(ApiToken.id != keep.id)
-    db.session.execute(stmt.values(revoked_at=datetime.now(UTC)))
+    result = db.session.execute(stmt.values(revoked_at=now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def prune_sign_in_records(now: datetime | None = None) -> int:

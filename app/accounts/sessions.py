@@ -185,9 +185,34 @@ def set_remember_cookie(response: Response) -> Response:
     return response
 
 
-def revoke_sessions(user: User, *, keep: UserSession | None = None) -> None:
-    """End every session of `user` (but `keep`, the one asking, when given)."""
-    stmt = sa.update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+def revoke_sessions(user: User, *, keep: UserSession | None = None) -> int:
+    """End every session of `user` (but `keep`, the one asking, when given); how many that still
+    worked were ended."""
+    now = datetime.now(UTC)
+    stmt = sa.update(UserSession).where(
+        UserSession.user_id == user.id,
+        UserSession.revoked_at.is_(None),
+        UserSession.expires_at > now,
+        UserSession.created_at > now - _lifetime(),
+    )
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep.id)
-    db.session.execute(stmt.values(revoked_at=datetime.now(UTC)))
+    result = db.session.execute(stmt.values(revoked_at=now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    """The user's signed-in browsers (rows still usable), the most recently signed in first."""
+    now = datetime.now(UTC)
+    return list(
+        db.session.scalars(
+            sa.select(UserSession)
+            .where(
+                UserSession.user_id == user.id,
+                UserSession.revoked_at.is_(None),
+                UserSession.expires_at > now,
+                UserSession.created_at > now - _lifetime(),
+            )
+            .order_by(UserSession.created_at.desc(), UserSession.id.desc())
+        )
+    )

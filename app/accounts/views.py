@@ -17,13 +17,14 @@ from app.accounts.forms import (
     ROLE_LABELS,
     PasswordChangeForm,
     SignInForm,
+    SignOutElsewhereForm,
     UserCreateForm,
     UserEditForm,
 )
 from app.accounts.models import Organization, Role, User
 from app.accounts.organizations import acting_ids
 from app.accounts.schemas import SignInArgs
-from app.accounts.sessions import end_session, start_session
+from app.accounts.sessions import active_sessions, end_session, start_session
 from app.errors import (
     AuthenticationFailed,
     Conflict,
@@ -130,6 +131,51 @@ def change_password() -> str | Response | tuple[str, int]:
         labels=LABELS,
         min_password=services.MIN_PASSWORD_LENGTH,
         title=_("Change password"),
+    )
+    return page, status
+
+
+@bp.route("/account/sessions", methods=["GET", "POST"])
+@login_required
+def sign_ins() -> str | Response | tuple[str, int]:
+    """Where one is signed in (browsers, API tokens), and signing out everywhere else with one's
+    password (a lost phone, a computer left signed in)."""
+    errors: FieldErrors = {}
+    status = 200
+    if request.method == "POST":
+        form, errors = pages.read(SignOutElsewhereForm, location="form")
+        if not errors:
+            try:
+                ended = services.sign_out_elsewhere(
+                    current_user._get_current_object(),
+                    current_password=form["current_password"],
+                    ip=request.remote_addr,
+                    keep_session=g.get("user_session"),
+                )
+            except (InvalidInput, RateLimited) as exc:  # a wrong password is audited by the service
+                pages.show_refusal(errors, exc, SignOutElsewhereForm().fields)
+                status = exc.status_code
+            else:
+                flash(
+                    ngettext(
+                        "Signed out of %(num)d other browser or API token.",
+                        "Signed out of %(num)d other browsers and API tokens.",
+                        ended,
+                    ),
+                    "info",
+                )
+                return redirect(url_for("accounts.sign_ins"))
+        if errors and status == 200:
+            status = 422
+    this = g.get("user_session")
+    page = render_template(
+        "accounts/sessions.html",
+        sessions=active_sessions(current_user),
+        tokens=services.active_tokens(current_user),
+        this_session_id=this.id if this is not None else None,
+        errors=errors,
+        labels=LABELS,
+        title=_("Where you are signed in"),
     )
     return page, status
 

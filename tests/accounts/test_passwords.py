@@ -151,3 +151,37 @@ def test_ones_own_password_is_not_set_from_the_user_admin_without_the_current_on
     colleague = make_user("surveyor")
     db.session.commit()
     assert me.patch(f"/api/v1/users/{colleague.id}", json={"password": NEW}).status_code == 200
+
+
+def test_one_signs_out_everywhere_else_with_ones_password(app: Flask, make_user: Any, api_as: Any) -> None:
+    """A phone lost in the field, a station computer left signed in: its owner sees where they are
+    signed in and ends every other browser and token there, after typing their password again (so a
+    session picked up on that phone cannot do it to its owner), throttled like a sign-in."""
+    browser, user = _signed_in(app, make_user)
+    lost_phone = app.test_client()
+    assert sign_in(lost_phone, user.username, PASSWORD).status_code == 302
+    token = api_as(user)
+    page = browser.get("/account/sessions")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert html.count('class="item"') == 3  # two browsers and the token
+    assert "本浏览器" in html  # which one is this one
+    wrong = browser.post(
+        "/account/sessions", data={"current_password": "not-it-at-all", "csrf_token": csrf_token(html)}
+    )
+    assert wrong.status_code == 422 and 'data-error-for="current_password"' in wrong.get_data(as_text=True)
+    assert lost_phone.get("/").status_code == 200 and token.get("/api/v1/me").status_code == 200
+    done = browser.post(
+        "/account/sessions", data={"current_password": PASSWORD, "csrf_token": csrf_token(html)}
+    )
+    assert done.status_code == 302
+    assert lost_phone.get("/").status_code == 302
+    assert token.get("/api/v1/me").status_code == 401
+    after = browser.get("/account/sessions").get_data(as_text=True)
+    assert after.count('class="item"') == 1 and "已退出其他 2 个" in after
+    for _ in range(5):
+        browser.post("/account/sessions", data={"current_password": "guess", "csrf_token": csrf_token(html)})
+    throttled = browser.post(
+        "/account/sessions", data={"current_password": PASSWORD, "csrf_token": csrf_token(html)}
+    )
+    assert throttled.status_code == 429

@@ -401,6 +401,12 @@ RULES: dict[str, Rule] = {
     "POST /account/password": signed_in(
         "§6: one's own password (the matrix sends an empty form: 422 proves it was let in)", ok=(422,)
     ),
+    "GET /account/sessions": signed_in("§6: one's own sign-ins (browsers and API tokens)"),
+    "POST /account/sessions": signed_in(
+        "§6: signing out everywhere else, with one's password (the matrix sends an empty form: 422 "
+        "proves it was let in)",
+        ok=(422,),
+    ),
     "POST /language": public(
         "code: the language of this browser (and of the user when signed in)", ok=(302,)
     ),

@@ -555,6 +555,8 @@ CALLS: dict[str, Callable[[Ctx], Call]] = {
     "POST /sign-out": lambda c: Call("/sign-out", form={}),
     "GET /account/password": lambda c: Call("/account/password"),
     "POST /account/password": lambda c: Call("/account/password", form={}),
+    "GET /account/sessions": lambda c: Call("/account/sessions"),
+    "POST /account/sessions": lambda c: Call("/account/sessions", form={}),
     "POST /language": lambda c: Call("/language", form={"lang": "en"}),
     "GET /healthz": lambda c: Call("/healthz"),
     "GET /favicon.ico": lambda c: Call("/favicon.ico"),
