@@ -42,7 +42,7 @@ from dataset import make_app  # bench/ is on sys.path when a script here runs
 from servers import BENCH, app_env, gunicorn
 
 from app.accounts.models import Organization, User
-from app.accounts.services import issue_token
+from app.accounts.tokens import issue_token
 from app.district.models import District, Township
 from app.extensions import db
 from app.observations.models import Observation

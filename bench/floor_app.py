@@ -32,7 +32,7 @@ from flask import Flask, Response, jsonify, request
 from observation_row import observation_row  # bench/ is on sys.path (gunicorn --pythonpath bench)
 
 from app import models  # noqa: F401 - every mapper, so that the statements below can be built
-from app.accounts.services import _TOKEN_ROW, _hash_token
+from app.accounts.tokens import _TOKEN_ROW, _hash_token
 from app.audit.models import AuditLog
 from app.config import load_config
 from app.db import lock_key, register_engine_events

@@ -39,7 +39,7 @@ from loadgen import percentile
 from servers import app_env, gunicorn
 
 from app.accounts.models import User
-from app.accounts.services import issue_token
+from app.accounts.tokens import issue_token
 from app.extensions import db
 from app.observations.models import Observation
 from app.species.models import Species

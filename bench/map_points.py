@@ -41,7 +41,7 @@ from servers import app_env, gunicorn
 # when imported, which needs the tables its relationships name).
 from app import models  # noqa: F401
 from app.accounts.models import User
-from app.accounts.services import issue_token
+from app.accounts.tokens import issue_token
 from app.district.models import District
 from app.extensions import db
 from app.gis.aggregate import cell_degrees

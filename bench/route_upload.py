@@ -36,7 +36,7 @@ from servers import BENCH, app_env, gunicorn
 
 from app import create_app
 from app.accounts.models import Organization, Role, User
-from app.accounts.services import issue_token
+from app.accounts.tokens import issue_token
 from app.district.loading import load_district
 from app.district.models import Township
 from app.extensions import db

@@ -24,8 +24,8 @@ from flask_sqlalchemy.session import Session as FlaskSession
 
 from app import create_app, refdata
 from app.accounts.models import Role, User
-from app.accounts.services import issue_token
 from app.accounts.sessions import SESSION_SECRET_KEY, new_session
+from app.accounts.tokens import issue_token
 from app.district.loading import load_district
 from app.extensions import db
 from app.species.sync import sync_registry

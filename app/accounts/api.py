@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from app.accounts import organizations, services
+from app.accounts import organizations, services, tokens
 from app.accounts.auth import public, roles_required
 from app.accounts.models import Organization, Role, User
 from app.accounts.schemas import (
@@ -45,7 +45,7 @@ class Tokens(MethodView):
         user = services.authenticate(
             username=args["username"], password=args["password"], ip=request.remote_addr
         )
-        plain, token = services.issue_token(user)
+        plain, token = tokens.issue_token(user)
         return {"token": plain, "expires_at": token.expires_at, "user": user}
 
 
@@ -57,7 +57,7 @@ class CurrentToken(MethodView):
         token = g.get("api_token")
         if token is None:
             raise InvalidInput.field("Authorization", _("This request was not made with a bearer token."))
-        services.revoke_token(token)
+        tokens.revoke_token(token)
 
 
 @blp.route("/me")

@@ -19,8 +19,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.accounts.models import Role, User
-from app.accounts.services import find_token
 from app.accounts.sessions import load_session_user, restore_remembered, set_remember_cookie
+from app.accounts.tokens import find_token
 from app.errors import AuthenticationFailed, PermissionDenied
 from app.extensions import csrf, login_manager
 

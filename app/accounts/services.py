@@ -1,4 +1,4 @@
-"""Users, organizations, sign-in and API tokens.
+"""Users, organizations, sign-in and passwords (API tokens: app/accounts/tokens.py).
 
 Rules for managing users (docs/contract.md §1, §3.2):
 - `admin` manages every user of every organization and may grant any role.
@@ -11,10 +11,8 @@ Rules for managing users (docs/contract.md §1, §3.2):
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,8 +36,8 @@ from app.accounts.models import (
 )
 from app.accounts.organizations import acting_ids, acts_for, check_kind
 from app.accounts.sessions import revoke_sessions
+from app.accounts.tokens import revoke_all_tokens
 from app.audit.services import record_event
-from app.db import loaded
 from app.errors import (
     AuthenticationFailed,
     Conflict,
@@ -56,7 +54,6 @@ MIN_PASSWORD_LENGTH = 10
 # Refused whatever their length: the most common passwords, from the ranked list zxcvbn ships
 # (leaked-password frequency, most common first), read when first needed.
 COMMON_PASSWORDS_REFUSED = 10_000
-TOKEN_PREFIX = "ias_"  # noqa: S105 - a label, not a secret: makes leaked tokens easy to spot
 # Checked against when the username does not exist, so both paths cost the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -346,21 +343,6 @@ def sign_out_elsewhere(
     return ended
 
 
-def active_tokens(user: User) -> list[ApiToken]:
-    """The user's API tokens that still work, newest first."""
-    return list(
-        db.session.scalars(
-            sa.select(ApiToken)
-            .where(
-                ApiToken.user_id == user.id,
-                ApiToken.revoked_at.is_(None),
-                ApiToken.expires_at > datetime.now(UTC),
-            )
-            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-        )
-    )
-
-
 def end_all_sign_ins(
     user: User, *, keep_session: UserSession | None = None, keep_token: ApiToken | None = None
 ) -> int:
@@ -419,86 +401,6 @@ def _unchanged_since_checked(user: User, checked: str) -> bool:
         sa.select(User.password_hash, User.active).where(User.id == user.id).with_for_update()
     ).one()
     return bool(current.password_hash == checked and current.active)
-
-
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(user: User, *, ttl: timedelta | None = None) -> tuple[str, ApiToken]:
-    """A new bearer token for `user`; the plain token is returned once and never stored."""
-    ttl = ttl if ttl is not None else timedelta(hours=current_app.config["IAS_TOKEN_TTL_HOURS"])
-    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, token_hash=_hash_token(plain), expires_at=datetime.now(UTC) + ttl)
-    db.session.add(token)
-    db.session.flush()
-    record_event(
-        "token_issued",
-        "api_token",
-        token.id,
-        {"expires_at": token.expires_at},
-        actor_id=user.id,
-        actor_label=user.username,
-    )
-    return plain, token
-
-
-def _labelled(model: type[Any]) -> list[sa.Label[Any]]:
-    table = model.__table__
-    return [column.label(f"{table.name}_{column.key}") for column in table.c]
-
-
-# The token with its user and the user's organization, read on every API request: one Core statement whose
-# row becomes the three objects (app.db.loaded), a sixth of the ORM query's cost (bench/RESULTS.md).
-_TOKEN_ROW = (
-    sa.select(*_labelled(ApiToken), *_labelled(User), *_labelled(Organization))
-    .select_from(
-        ApiToken.__table__.join(User.__table__, User.__table__.c.id == ApiToken.__table__.c.user_id).join(
-            Organization.__table__, Organization.__table__.c.id == User.__table__.c.organization_id
-        )
-    )
-    .where(ApiToken.__table__.c.token_hash == sa.bindparam("token_hash"))
-)
-
-
-def _columns(row: Any, model: type[Any]) -> dict[str, Any]:
-    prefix = model.__table__.name + "_"
-    return {column.key: row[prefix + column.key] for column in model.__table__.c}
-
-
-def find_token(plain: str) -> tuple[ApiToken | None, str | None]:
-    """The token and its user if usable, else None and why ("invalid", "expired", "revoked")."""
-    row = db.session.connection().execute(_TOKEN_ROW, {"token_hash": _hash_token(plain)}).mappings().first()
-    if row is None:
-        return None, "invalid"
-    session = db.session()
-    organization = loaded(session, Organization, _columns(row, Organization))
-    user = loaded(session, User, _columns(row, User), organization=organization)
-    token = loaded(session, ApiToken, _columns(row, ApiToken), user=user)
-    if not token.user.active:
-        return None, "invalid"
-    if token.revoked_at is not None:
-        return None, "revoked"
-    if token.expires_at <= datetime.now(UTC):
-        return None, "expired"
-    return token, None
-
-
-def revoke_token(token: ApiToken) -> None:
-    token.revoked_at = datetime.now(UTC)
-    record_event("token_revoked", "api_token", token.id)
-
-
-def revoke_all_tokens(user: User, *, keep: ApiToken | None = None) -> int:
-    """Revoke every token of `user` that still works (but `keep`); how many were revoked."""
-    now = datetime.now(UTC)
-    stmt = sa.update(ApiToken).where(
-        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now
-    )
-    if keep is not None:
-        stmt = stmt.where(ApiToken.id != keep.id)
-    result = db.session.execute(stmt.values(revoked_at=now))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def prune_sign_in_records(now: datetime | None = None) -> int:

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app import pages
-from app.accounts import services, throttle
+from app.accounts import services, throttle, tokens
 from app.accounts.auth import roles_required
 from app.accounts.forms import (
     LABELS,
@@ -171,7 +171,7 @@ def sign_ins() -> str | Response | tuple[str, int]:
     page = render_template(
         "accounts/sessions.html",
         sessions=active_sessions(current_user),
-        tokens=services.active_tokens(current_user),
+        tokens=tokens.active_tokens(current_user),
         this_session_id=this.id if this is not None else None,
         errors=errors,
         labels=LABELS,

@@ -17,6 +17,7 @@ from flask import Flask
 
 from app.accounts import services
 from app.accounts.models import User
+from app.accounts.tokens import issue_token
 from app.extensions import db
 from tests.accounts.test_sign_in import sign_in
 from tests.factories import PASSWORD
@@ -96,7 +97,7 @@ def test_ones_own_password_change_racing_a_reset_does_not_undo_it(
     app: Flask, make_user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = make_user()
-    plain, _token = services.issue_token(user)
+    plain, _token = issue_token(user)
     db.session.commit()
     user_id, username = user.id, user.username
     db.session.remove()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.services import issue_token
+from app.accounts.tokens import issue_token
 from app.audit.models import AuditLog
 from app.extensions import db
 from tests.factories import PASSWORD

@@ -60,7 +60,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.accounts.models import SignInThrottle
-from app.accounts.services import issue_token
+from app.accounts.tokens import issue_token
 from app.clock import local_today
 from app.exports import writing as exports
 from app.exports.models import ExportKind

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.accounts.services import issue_token
+from app.accounts.tokens import issue_token
 from app.extensions import db
 from tests.notifications.servers import SmtpServer
 from tests.reliability.server import Gunicorn
