@@ -197,7 +197,7 @@ import json, resource, sys
 from pathlib import Path
 
 from app.config import load_config
-from app.exports.imports import REQUIRED_COLUMNS
+from app.exports.import_columns import REQUIRED_COLUMNS
 from app.exports.reader import ReadLimits, ReaderError, read_census
 from app.exports.layouts import load_template
 

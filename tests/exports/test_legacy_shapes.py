@@ -9,7 +9,7 @@ from typing import Any
 import openpyxl  # noqa: TID251 -- tests build the workbooks people bring
 import sqlalchemy as sa
 
-from app.exports import imports
+from app.exports import import_columns, imports
 from app.exports.layouts import load_template
 from app.exports.reader import write_row_report
 from app.extensions import db
@@ -312,8 +312,8 @@ def test_the_fields_imported_are_template_fields_and_the_rest_are_named() -> Non
     """IMPORTED_FIELDS names only fields the template sheets have (a typo would hide a column), and each
     bureau's template has columns it leaves out (those the report then names)."""
     for bureau in ("agriculture", "forestry"):
-        template = imports.with_square_metre_columns(load_template(bureau))
-        for key, fields in imports.IMPORTED_FIELDS.items():
+        template = import_columns.with_square_metre_columns(load_template(bureau))
+        for key, fields in import_columns.IMPORTED_FIELDS.items():
             known = {c.field for c in template.sheet(key).columns} | {"method_code"}
             assert fields <= known, (bureau, key, fields - known)
             assert {"id", "organization"} <= known - fields
@@ -365,7 +365,7 @@ def test_an_area_in_both_units_must_agree_and_a_bad_one_is_named(make_user: Any,
 
 
 def test_the_control_sheet_reads_its_area_in_square_metres_too() -> None:
-    template = imports.with_square_metre_columns(
+    template = import_columns.with_square_metre_columns(
         load_template("forestry").restricted_to({"observations", "control_operations"})
     )
     for key, header in (("observations", "发生面积"), ("control_operations", "防治面积")):
