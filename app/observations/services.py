@@ -187,10 +187,14 @@ def add_photo(
     *, actor: User, observation: Observation, data: bytes, filename: str | None
 ) -> tuple[Photo, bool]:
     """Attach a photo to a record its surveyor (or an admin) may still change, and flag the record when
-    the photo's own GPS is far from it. Returns (photo, created: False for the same bytes again).
-    Raises PermissionDenied, Conflict (reviewed) and the photo's own errors (app.photos.services)."""
+    the photo's own GPS is far from it. Returns (photo, created: False for the same bytes again, even
+    once the record is reviewed: a retry after a lost answer). Raises PermissionDenied, Conflict (a new
+    photo for a reviewed record) and the photo's own errors (app.photos.services)."""
     if not policy.may_add_record_photos(actor, observation):
         raise PermissionDenied(_("Only the surveyor who recorded it can add photos to this record."))
+    parent = photos.Parent(observation_id=observation.id)
+    if (existing := photos.already_attached(parent, data)) is not None:
+        return existing, False  # a retry whose answer was lost, perhaps reviewed since: it is here
     if observation.status not in EDITABLE:
         raise Conflict(
             _(
@@ -199,9 +203,7 @@ def add_photo(
             ),
             {"status": [observation.status.value]},
         )
-    photo, created = photos.add_photo(
-        actor=actor, parent=photos.Parent(observation_id=observation.id), data=data, filename=filename
-    )
+    photo, created = photos.add_photo(actor=actor, parent=parent, data=data, filename=filename)
     if created:
         observation.photos.append(photo)
         refresh_photo_flag(observation)

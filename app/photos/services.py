@@ -156,6 +156,15 @@ def find_photo(parent: Parent, sha256: str) -> Photo | None:
     return db.session.scalar(sa.select(Photo).where(parent.where(), Photo.sha256 == sha256))
 
 
+def already_attached(parent: Parent, data: bytes) -> Photo | None:
+    """The photo these bytes already are on `parent`, if any: a phone's retry after a lost answer.
+
+    The parent's domain asks this before its own "may it still change?" rule (a record reviewed, a
+    campaign ended since the first attempt): the retry is answered with the photo the server has, so the
+    phone marks it sent instead of keeping it as refused."""
+    return find_photo(parent, sha256_of(data))
+
+
 def add_photo(*, actor: User, parent: Parent, data: bytes, filename: str | None) -> tuple[Photo, bool]:
     """Process and attach a photo to an observation, or to a control operation (`stage` before/after).
 

@@ -231,11 +231,17 @@ def update_plot(*, actor: User, plot: Plot, changes: dict[str, Any]) -> Plot:
 
 
 def add_photo(*, actor: User, plot: Plot, data: bytes, filename: str | None) -> tuple[Photo, bool]:
-    """Attach a photo to a plot its surveyor (or an admin) may still change. Returns (photo, created)."""
+    """Attach a photo to a plot its surveyor (or an admin) may still change. Returns (photo, created).
+
+    The same bytes again are the photo already attached (created False), even once the campaign has
+    ended: a retry after a lost answer."""
+    parent = photos.Parent(plot_id=plot.id)
+    if policy.may_add_record_photos(actor, plot):
+        existing = photos.already_attached(parent, data)
+        if existing is not None:
+            return existing, False
     _check_editable(actor, plot, photos_too=True)
-    photo, created = photos.add_photo(
-        actor=actor, parent=photos.Parent(plot_id=plot.id), data=data, filename=filename
-    )
+    photo, created = photos.add_photo(actor=actor, parent=parent, data=data, filename=filename)
     if created:
         db.session.expire(plot, ["photos"])
     return photo, created

@@ -196,6 +196,33 @@ def test_only_the_surveyor_adds_photos_and_only_before_review(api_as: Any, make_
     assert _upload(surveyor, 987654, phone_jpeg()).status_code == 404
 
 
+@pytest.mark.parametrize("decision", ["verified", "rejected"])
+def test_a_photo_sent_again_after_a_lost_answer_is_the_same_photo_once_the_record_is_reviewed(
+    api_as: Any, make_observation: Any, app: Flask, decision: str
+) -> None:
+    """One bar: the photo reached the server but its answer did not; a verifier reviews the record before
+    the phone tries again. The retry must hear that the server has the photo (200, the same one), not that
+    it is refused (409): a refusal keeps it on the phone as "not accepted" although it is saved."""
+    surveyor = api_as("surveyor")
+    record = make_observation(surveyor)
+    data = phone_jpeg()
+    first = _upload(surveyor, record["id"], data)
+    assert first.status_code == 201
+    files = _stored_files(app)
+    reviewed = api_as("verifier").post(
+        f"/api/v1/observations/{record['id']}/review", json={"decision": decision, "comment": "看过了"}
+    )
+    assert reviewed.status_code == 200, reviewed.get_json()
+    again = _upload(surveyor, record["id"], data)
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert _stored_files(app) == files
+    # A photo the record does not have yet is still refused once it is reviewed.
+    other = _upload(surveyor, record["id"], phone_jpeg(colour=(200, 30, 30)))
+    assert other.status_code == 409
+    assert _upload(api_as("surveyor"), record["id"], data).status_code == 403  # not theirs: still refused
+
+
 def test_originals_are_for_the_recording_organization_and_every_download_is_audited(
     api_as: Any, make_observation: Any, make_user: Any
 ) -> None:

@@ -563,6 +563,27 @@ def test_plot_photos(
     assert _upload(surveyor, plot["id"], b"not an image").status_code == 415
 
 
+def test_a_plot_photo_sent_again_after_its_campaign_ended_is_the_same_photo(
+    storage_dir: Path, make_user: Any, surveyor: Any, site: dict[str, Any], species_id: Any
+) -> None:
+    """The photo's answer was lost on the last day of the campaign and the phone retries the next day:
+    the server has it, so the retry gets it back (200), not a refusal that keeps it on the phone."""
+    campaign_id = _campaign(make_user)
+    plot = surveyor.post(
+        "/api/v1/plots", json=plot_body(species_id, site["site_id"], campaign_id=campaign_id)
+    ).get_json()
+    first = _upload(surveyor, plot["id"], _jpeg())
+    assert first.status_code == 201
+    campaign = db.session.get(Campaign, campaign_id)
+    campaign.starts_on = local_today() - timedelta(days=60)
+    campaign.ends_on = local_today() - timedelta(days=1)
+    db.session.commit()
+    again = _upload(surveyor, plot["id"], _jpeg())
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert _upload(surveyor, plot["id"], _jpeg((200, 30, 30))).status_code == 409  # a new one: too late
+
+
 def test_a_photo_has_exactly_one_parent(
     storage_dir: Path, surveyor: Any, site: dict[str, Any], species_id: Any
 ) -> None:
