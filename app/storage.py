@@ -96,7 +96,7 @@ class LocalStorage:
 
     def put(self, key: str, data: bytes) -> None:
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_directory(path.parent)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as file:
@@ -111,11 +111,19 @@ class LocalStorage:
                 os.unlink(temporary)
             raise
         if self.fsync:  # make the rename itself durable
-            directory = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            _fsync_directory(path.parent)
+
+    def _make_directory(self, directory: Path) -> None:
+        """`directory` and any parent missing; with `fsync`, each new one's entry in its parent synced too
+        (a file synced in a directory whose own entry was lost in a power cut is lost with it)."""
+        missing = []
+        while not directory.is_dir():
+            missing.append(directory)
+            directory = directory.parent
+        for made in reversed(missing):
+            made.mkdir(exist_ok=True)
+            if self.fsync:
+                _fsync_directory(made.parent)
 
     def read(self, key: str) -> bytes:
         return self.path(key).read_bytes()
@@ -128,3 +136,11 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -43,7 +43,9 @@ class UnsupportedMediaType(ServiceError):
 
 
 def storage() -> Storage:
-    return LocalStorage(Path(current_app.config["IAS_STORAGE_DIR"]))
+    # Synced to the disk before the row is committed: the phone frees its copy once it hears 201, so a
+    # power cut after the commit must not leave a row whose files are empty or gone.
+    return LocalStorage(Path(current_app.config["IAS_STORAGE_DIR"]), fsync=True)
 
 
 def _rejection(error: PhotoRejected) -> ServiceError:

@@ -372,3 +372,47 @@ def test_files_are_removed_when_the_unit_of_work_does_not_commit(
     monkeypatch.undo()
     assert _upload(api, record["id"], phone_jpeg()).status_code == 201
     assert len(_stored_files(app)) == 3
+
+
+def test_a_photo_is_on_disk_for_good_before_its_row_is_committed(
+    api_as: Any, make_observation: Any, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The phone frees its copy once the server answers 201, so the files must survive a power cut from the
+    moment the row is committed: each file, and the directory entries naming it (new directories too), are
+    synced to the disk before the commit. Without that a power cut leaves a row whose files are empty or
+    gone, and the photo is lost on both sides."""
+    import os
+
+    from app import storage
+
+    synced: list[int] = []  # inodes: a file is synced under its temporary name, then renamed
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    committed: list[set[int]] = []
+    real_commit = uow.commit
+
+    def commit(session: Any = None) -> None:
+        committed.append(set(synced))
+        real_commit(session)
+
+    monkeypatch.setattr(storage.os, "fsync", fsync)
+    monkeypatch.setattr(uow, "commit", commit)
+    api = api_as("surveyor")
+    record = make_observation(api)
+    synced.clear()
+    committed.clear()
+    assert _upload(api, record["id"], phone_jpeg()).status_code == 201
+    files = _stored_files(app)
+    assert len(files) == 3
+    root = Path(app.config["IAS_STORAGE_DIR"]).resolve()
+    for file in files:
+        assert file.stat().st_ino in committed[-1], file
+        # The directory naming the file, and each directory made for it (named by its parent).
+        for directory in file.resolve().parents:
+            assert directory.stat().st_ino in committed[-1], directory
+            if directory == root:
+                break
