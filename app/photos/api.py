@@ -29,6 +29,7 @@ class StageArgs(ma.Schema):
 @blp.route("/photos/<int:photo_id>/<any(thumb, display, original):variant>")
 class PhotoFile(MethodView):
     @blp.alt_response(403, description="An original of another organization's record")
+    @blp.alt_response(404, description="No such photo, or its file is missing on the server")
     @blp.doc(
         responses={
             "200": {
@@ -45,9 +46,9 @@ class PhotoFile(MethodView):
         and never kept in the browser's cache.
         """
         photo = services.get_photo(photo_id)
-        path, mimetype = services.file_of(photo, variant)
         if variant == "original":
             services.check_may_download_original(current_user, photo)
+        path, mimetype = services.file_of(photo, variant)  # a 404 drops the audit row with the request
         response = send_file(path, mimetype=mimetype, etag=f"{photo.sha256}-{variant}", conditional=True)
         response.headers["Cache-Control"] = (
             "no-store" if variant == "original" else "private, max-age=86400, immutable"

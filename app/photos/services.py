@@ -11,6 +11,7 @@ rolls back instead of committing, app/uow.py), so a rejected or failed upload le
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from app.extensions import db
 from app.photos.models import Photo
 from app.photos.processing import PhotoRejected, ProcessedPhoto, RejectReason, process_photo, sha256_of
 from app.storage import LocalStorage, Storage, new_key
+
+log = logging.getLogger(__name__)
 
 VARIANTS = ("thumb", "display", "original")
 
@@ -163,8 +166,42 @@ def already_attached(parent: Parent, data: bytes) -> Photo | None:
 
     The parent's domain asks this before its own "may it still change?" rule (a record reviewed, a
     campaign ended since the first attempt): the retry is answered with the photo the server has, so the
-    phone marks it sent instead of keeping it as refused."""
-    return find_photo(parent, sha256_of(data))
+    phone marks it sent instead of keeping it as refused. A photo whose files are gone (its commit
+    reached the database but the answer failed, and the unit of work removed the files it had written)
+    gets them back from these bytes, under its own keys. Raises what `add_photo` raises."""
+    existing = find_photo(parent, sha256_of(data))
+    if existing is not None:
+        _restore_lost_files(existing, data)
+    return existing
+
+
+def _processed(data: bytes) -> ProcessedPhoto:
+    config = current_app.config
+    try:
+        return process_photo(
+            data,
+            max_bytes=config["MAX_CONTENT_LENGTH"],
+            max_pixels=config["IAS_PHOTO_MAX_PIXELS"],
+            local_tz=local_zone(),
+        )
+    except PhotoRejected as exc:
+        raise _rejection(exc) from exc
+
+
+def _restore_lost_files(photo: Photo, data: bytes) -> None:
+    store = storage()
+    lost = [key for key in (photo.original_key, photo.display_key, photo.thumb_key) if not store.exists(key)]
+    if not lost:
+        return
+    log.warning("Photo %s had lost %s; written again from the same bytes sent again", photo.id, lost)
+    processed = _processed(data)
+    content = {
+        photo.original_key: data,
+        photo.display_key: processed.display,
+        photo.thumb_key: processed.thumbnail,
+    }
+    for key in lost:
+        store.put(key, content[key])  # the row is committed already: these stay whatever this unit does
 
 
 def add_photo(*, actor: User, parent: Parent, data: bytes, filename: str | None) -> tuple[Photo, bool]:
@@ -175,20 +212,10 @@ def add_photo(*, actor: User, parent: Parent, data: bytes, filename: str | None)
     UnsupportedMediaType. The files written are removed again when the unit of work rolls back, so
     nothing is left behind.
     """
-    existing = find_photo(parent, sha256_of(data))
+    existing = already_attached(parent, data)
     if existing is not None:
         return existing, False
-    config = current_app.config
-    try:
-        processed = process_photo(
-            data,
-            max_bytes=config["MAX_CONTENT_LENGTH"],
-            max_pixels=config["IAS_PHOTO_MAX_PIXELS"],
-            local_tz=local_zone(),
-        )
-    except PhotoRejected as exc:
-        raise _rejection(exc) from exc
-
+    processed = _processed(data)
     store = storage()
     keys, files = _store(store, processed, data)
     try:
@@ -263,11 +290,22 @@ def check_may_download_original(actor: User, photo: Photo) -> None:
 
 
 def file_of(photo: Photo, variant: str) -> tuple[Path, str]:
-    """The stored file of a variant and its media type."""
+    """The stored file of a variant and its media type. Raises NotFound when the file is not there (see
+    `already_attached`: sending the photo again writes it back)."""
     key: dict[str, Any] = {
         "thumb": (photo.thumb_key, "image/jpeg"),
         "display": (photo.display_key, "image/jpeg"),
         "original": (photo.original_key, photo.mime_type),
     }
     path_key, mime = key[variant]
-    return storage().path(path_key), mime
+    path = storage().path(path_key)
+    if not path.is_file():
+        log.error("Photo %s: its %s file %s is missing", photo.id, variant, path_key)
+        raise NotFound(
+            _(
+                "The file of photo %(id)s is missing on the server; the surveyor can send the photo again "
+                "from the phone to restore it.",
+                id=photo.id,
+            )
+        )
+    return path, mime

@@ -416,3 +416,37 @@ def test_a_photo_is_on_disk_for_good_before_its_row_is_committed(
             assert directory.stat().st_ino in committed[-1], directory
             if directory == root:
                 break
+
+
+def test_a_photo_whose_files_were_lost_is_made_whole_by_sending_it_again(
+    api_as: Any, make_observation: Any, app: Flask
+) -> None:
+    """A row without its files: the commit reached the database but its answer did not (the unit of work
+    then removes the files it wrote), or a disk was restored from an older copy. The phone, told 5xx,
+    still has the photo and sends it again: the retry writes the files back under the row's keys instead of
+    answering "already here" for a photo nobody can open. Meanwhile asking for a lost file is a 404 that
+    says so, not a 500."""
+    api = api_as("surveyor")
+    record = make_observation(api)
+    data = phone_jpeg(gps=(LAT, LON))
+    photo = _upload(api, record["id"], data).get_json()
+    for file in _stored_files(app):
+        file.unlink()
+    for variant in ("thumb", "display", "original"):
+        lost = api.get(photo[f"{variant}_url"], headers={"Accept-Language": "zh-CN"})
+        assert lost.status_code == 404, variant
+        assert "重新" in lost.get_json()["message"]
+    again = _upload(api, record["id"], data)
+    assert again.status_code == 200
+    assert again.get_json()["id"] == photo["id"]
+    assert len(_stored_files(app)) == 3
+    original = api.get(photo["original_url"])
+    assert original.status_code == 200
+    assert original.data == data
+    original.close()
+    for variant in ("thumb", "display"):
+        copy = api.get(photo[f"{variant}_url"])
+        assert copy.status_code == 200
+        with Image.open(io.BytesIO(copy.data)) as image:
+            assert max(image.size) == {"thumb": 320, "display": 1600}[variant]
+        copy.close()
