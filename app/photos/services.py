@@ -6,7 +6,8 @@ and what the record does with it (the photo-GPS flag), are their rules, applied 
 
 The bytes are processed (app.photos.processing) before anything is written; the files are written
 before the row, and removed again if the row does not land (the insert fails, or the request's unit of work
-rolls back instead of committing, app/uow.py), so a rejected or failed upload leaves no file.
+ends without committing: rolled back, app/uow.py, or closed by a worker stopped mid-request), so a
+rejected or failed upload leaves no file.
 """
 
 from __future__ import annotations
@@ -91,9 +92,9 @@ class StoredFiles:
 _UNCOMMITTED = "ias_photo_files_uncommitted"
 
 
-def _discard_uncommitted(session: Session, previous_transaction: Any) -> None:
-    if getattr(previous_transaction, "nested", False):
-        return  # a savepoint rolled back (a de-duplication race); the unit of work goes on
+def _discard_uncommitted(session: Session, transaction: Any) -> None:
+    if transaction.nested or transaction.parent is not None:
+        return  # a savepoint ended (a de-duplication race); the unit of work goes on
     for files in session.info.pop(_UNCOMMITTED, []):
         files.discard(storage())
 
@@ -103,10 +104,14 @@ def _keep_committed(session: Session) -> None:
 
 
 def _discard_unless_committed(files: StoredFiles) -> None:
-    """Remove the files again if the unit of work that holds their row rolls back instead of committing."""
-    if not sa.event.contains(Session, "after_soft_rollback", _discard_uncommitted):
-        sa.event.listen(Session, "after_soft_rollback", _discard_uncommitted)
+    """Remove the files again if the unit of work that holds their row ends without committing.
+
+    Any end: a rollback (an error answer, a failed commit), and also a session closed with its
+    transaction open, which is all a worker stopped mid-request gets (gunicorn's timeout turns into
+    `sys.exit` wherever the request is: no error answer, no rollback). A commit keeps them first."""
+    if not sa.event.contains(Session, "after_transaction_end", _discard_uncommitted):
         sa.event.listen(Session, "after_commit", _keep_committed)
+        sa.event.listen(Session, "after_transaction_end", _discard_uncommitted)
     db.session().info.setdefault(_UNCOMMITTED, []).append(files)
 
 
@@ -208,9 +213,9 @@ def add_photo(*, actor: User, parent: Parent, data: bytes, filename: str | None)
     """Process and attach a photo to an observation, or to a control operation (`stage` before/after).
 
     The parent's domain has checked that `actor` may. Returns (photo, created). The same bytes again
-    return the existing photo (created False). Raises InvalidInput, PayloadTooLarge and
-    UnsupportedMediaType. The files written are removed again when the unit of work rolls back, so
-    nothing is left behind.
+    return the existing photo (created False; see `already_attached`). Raises InvalidInput,
+    PayloadTooLarge and UnsupportedMediaType. The files written are removed again when the unit of work
+    ends without committing, so nothing is left behind.
     """
     existing = already_attached(parent, data)
     if existing is not None:

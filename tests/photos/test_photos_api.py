@@ -450,3 +450,25 @@ def test_a_photo_whose_files_were_lost_is_made_whole_by_sending_it_again(
         with Image.open(io.BytesIO(copy.data)) as image:
             assert max(image.size) == {"thumb": 320, "display": 1600}[variant]
         copy.close()
+
+
+@pytest.mark.parametrize("signal", [SystemExit(1), KeyboardInterrupt()], ids=["worker-timeout", "interrupt"])
+def test_files_are_removed_when_the_worker_is_stopped_before_the_commit(
+    api_as: Any, make_observation: Any, app: Flask, monkeypatch: pytest.MonkeyPatch, signal: BaseException
+) -> None:
+    """gunicorn stops a worker that overran its timeout with SIGABRT, which the worker turns into
+    `sys.exit(1)` wherever the request is: past the files and the row's flush, the exception is no
+    Exception, so no 5xx answer and no rollback runs, only the session's close. The row is not kept, and
+    the files (the original with its GPS) must not be either."""
+    api = api_as("surveyor")
+    record = make_observation(api)
+
+    def stopped(session: Any = None) -> None:
+        raise signal
+
+    monkeypatch.setattr(uow, "commit", stopped)
+    with pytest.raises(type(signal)):
+        _upload(api, record["id"], phone_jpeg())
+    monkeypatch.undo()
+    assert _stored_files(app) == []
+    assert api.get(f"/api/v1/observations/{record['id']}").get_json()["photos"] == []
