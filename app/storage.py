@@ -7,7 +7,7 @@ before use: a key can never name a file outside the root, whatever a caller or a
 
 Writes are atomic (a temporary file in the same directory, then a rename): a reader sees the whole
 old file or the whole new one, never half, and a crash leaves at most a `.tmp-` file, which no key
-can name.
+can name (`files` lists those too, for the job that removes photo files nothing names).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import os
 import re
 import tempfile
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -26,6 +28,7 @@ _SEGMENT = r"[a-z0-9][a-z0-9_.-]*"
 _KEY_RE = re.compile(rf"{_SEGMENT}(/{_SEGMENT})*")
 _EXTENSION_RE = re.compile(r"\.[a-z0-9]{1,10}")
 MAX_KEY_LENGTH = 200  # the width of the key columns
+_TEMPORARY_RE = re.compile(r"\.tmp-[A-Za-z0-9_]+")  # tempfile.mkstemp's names with our prefix
 
 
 class Storage(Protocol):
@@ -48,6 +51,24 @@ class Storage(Protocol):
     def path(self, key: str) -> Path:
         """A local file holding the key's bytes (for `send_file`); it may not exist."""
         ...
+
+    def files(self, prefix: str) -> Iterator[StoredFile]:
+        """Every file under `prefix`: the keys, and the temporary files of writes cut short."""
+        ...
+
+    def delete_file(self, stored: StoredFile) -> None:
+        """Delete one file `files` listed, a key's or a temporary one; a missing one does nothing."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    name: str  # relative to the root: a key, or a key's directory and a `.tmp-` name no key can be
+    modified: float  # seconds since the epoch
+
+    @property
+    def temporary(self) -> bool:
+        return self.name.rsplit("/", 1)[-1].startswith(".tmp-")
 
 
 def new_key(prefix: str, extension: str) -> str:
@@ -136,6 +157,26 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def files(self, prefix: str) -> Iterator[StoredFile]:
+        top = self.path(validate_key(prefix.strip("/")))
+        root = self.root.resolve()
+        if not top.is_dir():
+            return
+        for directory, _subdirectories, names in os.walk(top):
+            for name in names:
+                path = Path(directory) / name
+                with contextlib.suppress(FileNotFoundError):  # deleted since the listing
+                    yield StoredFile(path.relative_to(root).as_posix(), path.lstat().st_mtime)
+
+    def delete_file(self, stored: StoredFile) -> None:
+        directory, _, name = stored.name.rpartition("/")
+        if not stored.temporary:
+            self.delete(stored.name)
+            return
+        if not _TEMPORARY_RE.fullmatch(name):
+            raise ValueError(f"Not a temporary file: {stored.name!r}")
+        (self.path(directory) / name).unlink(missing_ok=True)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.storage import LocalStorage, new_key, validate_key
+from app.storage import LocalStorage, StoredFile, new_key, validate_key
 
 
 @pytest.fixture
@@ -144,3 +144,21 @@ def test_new_key_normalises_the_extension() -> None:
 def test_new_key_refuses_bad_parts(prefix: str, extension: str) -> None:
     with pytest.raises(ValueError):
         new_key(prefix, extension)
+
+
+def test_files_lists_keys_and_temporary_files_and_deletes_only_those(store: LocalStorage) -> None:
+    store.put("photos/thumb/ab/abc.jpg", b"a thumbnail")
+    temporary = store.root / "photos" / "thumb" / "ab" / ".tmp-x1_y2"
+    temporary.write_bytes(b"half")
+    listed = sorted(store.files("photos"), key=lambda f: f.name)
+    assert [(f.name, f.temporary) for f in listed] == [
+        ("photos/thumb/ab/.tmp-x1_y2", True),
+        ("photos/thumb/ab/abc.jpg", False),
+    ]
+    assert list(store.files("exports")) == []  # nothing there yet
+    for stored in listed:
+        store.delete_file(stored)
+    assert list(store.files("photos")) == []
+    for crafted in ("photos/../../escape", "photos/thumb/ab/.hidden", "../outside/.tmp-abc"):
+        with pytest.raises(ValueError):
+            store.delete_file(StoredFile(crafted, 0.0))

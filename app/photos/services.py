@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +258,39 @@ def add_photo(*, actor: User, parent: Parent, data: bytes, filename: str | None)
         raise
     _discard_unless_committed(files)
     return photo, True
+
+
+# Files older than this that no photo names are strays. An upload writes its files and commits its row
+# within seconds; a day leaves every request still under way alone, whatever its clock.
+STRAY_AFTER = timedelta(days=1)
+
+
+def remove_stray_files(*, older_than: timedelta = STRAY_AFTER, now: datetime | None = None) -> int:
+    """Delete the photo files no photo row names, and the temporary files of writes cut short, once older
+    than `older_than`; returns how many.
+
+    They are what an upload leaves when its process dies between writing the files and committing the
+    row (killed, out of memory, a power cut): nothing serves them, but an original keeps the surveyor's
+    GPS, so it must not stay on the disk for good. One variant's keys are held at a time (about 100 bytes
+    a photo)."""
+    cutoff = (now or datetime.now(UTC)).timestamp() - older_than.total_seconds()
+    store = storage()
+    removed = 0
+    for variant, column in (
+        ("original", Photo.original_key),
+        ("display", Photo.display_key),
+        ("thumb", Photo.thumb_key),
+    ):
+        stale = [f for f in store.files(f"photos/{variant}") if f.modified < cutoff]
+        if not stale:
+            continue
+        named = set(db.session.scalars(sa.select(column)))
+        for stray in (f for f in stale if f.temporary or f.name not in named):
+            store.delete_file(stray)
+            removed += 1
+    if removed:
+        log.warning("Removed %s photo files that no photo names (uploads cut short)", removed)
+    return removed
 
 
 def get_photo(photo_id: int) -> Photo:

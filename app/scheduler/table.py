@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from app.accounts import jobs as accounts
 from app.exports import jobs as exports
 from app.notifications import jobs as notifications
+from app.photos import jobs as photos
 from app.surveys import jobs as surveys
 
 Job = Callable[[str], Any]  # takes the scheduler process's owner name; what it returns is logged if truthy
@@ -50,6 +51,11 @@ def survey_reminders(owner: str) -> str:
     return surveys.remind_survey_units()
 
 
+def stray_photo_files(owner: str) -> str:
+    removed = photos.remove_stray_files()
+    return f"{removed} stray photo files deleted" if removed else ""
+
+
 # Run once as soon as the scheduler starts, then by their trigger (the others wait for their first time).
 RUN_AT_START = frozenset({"sweep"})
 
@@ -67,4 +73,6 @@ def jobs(config: Mapping[str, Any]) -> list[tuple[str, Job, BaseTrigger]]:
         ("prune_sign_ins", prune_sign_ins, CronTrigger(minute=41, timezone=zone)),
         # Hourly in the working day (before the 08:00 digest, and again as units change); once per unit a day.
         ("survey_reminders", survey_reminders, CronTrigger(hour="7-20", minute=7, timezone=zone)),
+        # At night, when nobody uploads: reads every file name under photos/ and every photo's keys.
+        ("stray_photo_files", stray_photo_files, CronTrigger(hour=3, minute=23, timezone=zone)),
     ]

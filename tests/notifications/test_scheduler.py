@@ -103,6 +103,7 @@ def test_every_job_is_scheduled_none_paused(app: Flask) -> None:
         "purge_exports",
         "prune_sign_ins",
         "survey_reminders",
+        "stray_photo_files",
     }
     assert all(when is not None for when in jobs.values()), jobs
     assert jobs["daily_digest"].strftime("%H:%M") == "08:00"
