@@ -18,6 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from app.clock import local_zone
+from app.errors import upload_fields
 
 # The list envelope and pagination live in app/paging.py (one pager for the API and the pages).
 from app.paging import MAX_PER_PAGE as MAX_PER_PAGE
@@ -108,18 +109,49 @@ def _refuse(code: int, location: str, errors: Any, *, message: str | None = None
     raise AssertionError("abort raises")  # pragma: no cover - flask-smorest's abort is not typed NoReturn
 
 
+def _send_as_file(field: str) -> str:
+    return _(
+        "Send the file as multipart/form-data, in the field %(field)s, as a file part with a file name.",
+        field=field,
+    )
+
+
 def _require_known_body_type() -> None:
-    """415 for a body the API cannot read, instead of treating it as missing fields."""
+    """415 for a body the API cannot read, instead of treating it as missing fields. An upload endpoint
+    says which field the file goes in, rather than asking for JSON."""
     if not request.path.startswith("/api/") or request.method not in {"POST", "PUT", "PATCH"}:
         return
     has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding") == "chunked"
     mimetype = request.mimetype
+    file_fields = upload_fields()
+    if file_fields and has_body and mimetype != "multipart/form-data":
+        _refuse(
+            415,
+            "files",
+            {field: [_send_as_file(field)] for field in file_fields},
+            message=_send_as_file(file_fields[0]),
+        )
     if has_body and not (mimetype in JSON_OR_FORM or mimetype.endswith("+json")):
         _refuse(
             415,
             "headers",
             {"Content-Type": [_("%(type)s is not accepted here.", type=mimetype or "none")]},
             message=_("Send the body as JSON (Content-Type: application/json)."),
+        )
+
+
+def _refuse_files_sent_as_text() -> None:
+    """422 naming the field for a file sent as a text field (no file name): otherwise it is "missing", or
+    its bytes are judged as text."""
+    if not request.path.startswith("/api/") or request.mimetype != "multipart/form-data":
+        return
+    as_text = [field for field in upload_fields() if field in request.form and field not in request.files]
+    if as_text:
+        _refuse(
+            422,
+            "files",
+            {field: [_send_as_file(field)] for field in as_text},
+            message=_send_as_file(as_text[0]),
         )
 
 
@@ -285,4 +317,5 @@ def register_api_checks(app: Flask) -> None:
     app.before_request(_refuse_unbounded_json)
     app.before_request(_require_known_body_type)
     app.before_request(_refuse_impossible_ids)
+    app.before_request(_refuse_files_sent_as_text)
     app.before_request(_refuse_unstorable_text)

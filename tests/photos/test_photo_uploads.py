@@ -95,3 +95,41 @@ def test_a_photo_retried_three_times_is_one_photo(api_as: Any, make_observation:
     assert statuses == [201, 200, 200]
     assert len(api.get(f"/api/v1/observations/{record['id']}").get_json()["photos"]) == 1
     assert len(_stored_files(app)) == 3
+
+
+@pytest.mark.parametrize(
+    ("how", "status"),
+    [("raw image/jpeg body", 415), ("JSON body", 415), ("file as a text field", 422)],
+)
+def test_a_photo_sent_the_wrong_way_is_told_how_to_send_it(
+    api_as: Any, make_observation: Any, app: Flask, how: str, status: int
+) -> None:
+    """An API client that posts the bytes themselves, JSON, or the file as a plain form field (no file
+    name) is told to send a multipart file part in `file`, in Chinese first: not "send JSON", not
+    "missing", not "must not contain NUL characters"."""
+    api = api_as("surveyor")
+    record = make_observation(api)
+    url = f"/api/v1/observations/{record['id']}/photos"
+    data = phone_jpeg(size=(100, 80))
+    zh = {"Accept-Language": "zh-CN"}
+    if how == "raw image/jpeg body":
+        response = api.post(url, data=data, content_type="image/jpeg", headers=zh)
+    elif how == "JSON body":
+        response = api.post(url, json={"file": "base64…"}, headers=zh)
+    else:
+        boundary = "x-photo"
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n".encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        multipart = f"multipart/form-data; boundary={boundary}"
+        response = api.post(url, data=body, content_type=multipart, headers=zh)
+    assert response.status_code == status, response.get_json()
+    answer = response.get_json()
+    assert list(answer["errors"]) == ["file"]
+    assert "multipart/form-data" in answer["message"] and "file" in answer["message"]
+    assert "文件" in answer["message"]
+    assert "JSON" not in answer["message"]
+    assert _stored_files(app) == []
