@@ -280,6 +280,34 @@ def test_save_while_a_photo_is_being_prepared_waits_for_it(
     assert records[2]["photos"] == []
 
 
+def test_a_record_the_phone_could_not_store_is_kept_in_the_form_and_said(phone: Any, field_user: Any) -> None:
+    user = field_user("surveyor")
+    p = phone()
+    p.sign_in(user.username)
+    p.goto("/observations/new")
+    _choose_species(p.page)
+    p.page.wait_for_selector('form[data-gps="good"]')
+    # The phone's storage is full: IndexedDB refuses the write as a full phone does.
+    p.page.evaluate(
+        """() => {
+            window.__put = IDBObjectStore.prototype.put;
+            IDBObjectStore.prototype.put = () => { throw new DOMException("full", "QuotaExceededError"); };
+        }"""
+    )
+    p.page.fill('input[name="density_per_m2"]', "7")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-form-errors]")).to_contain_text("未保存")
+    expect(p.page.locator("[data-form-result]")).to_be_hidden()  # never "saved on this phone"
+    assert p.page.locator('input[name="density_per_m2"]').input_value() == "7"  # nothing to type again
+
+    # Space freed: the same Save stores it, and it is sent.
+    p.page.evaluate("() => { IDBObjectStore.prototype.put = window.__put; }")
+    p.page.click('button[type="submit"]')
+    expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent", timeout=SENDING)
+    [record] = _observations_of(user.id)
+    assert record["density_per_m2"] == 7
+
+
 def test_double_tap_on_save_makes_one_control_operation(
     phone: Any, field_user: Any, api_as: Any, make_observation: Any
 ) -> None:

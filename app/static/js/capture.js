@@ -10,6 +10,7 @@ import {
   PhotoList,
   isoFromInput,
   localInputValue,
+  notStored,
   refusedMessage,
   showErrors,
   showResult,
@@ -228,13 +229,17 @@ async function save(event) {
     }
     for (const name of REMEMBERED) localStorage.setItem(`ias:last:${name}`, field(name).value);
     rememberPlace(kind !== "edit" && kind !== "completion");
-    if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
-    else await outbox.add(item);
-    routeForm.noteSaved(record);
-    for (const { record: extra, species: other } of targets.records) {
-      const found = extra.detected ? t("found") : t("not_found");
-      await outbox.add({ ...item, id: extra.client_uuid, body: extra, photos: [], label: `${what} · ${other.name_zh} · ${found}` });
-      routeForm.noteSaved(extra);
+    try {
+      if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
+      else await outbox.add(item);
+      routeForm.noteSaved(record);
+      for (const { record: extra, species: other } of targets.records) {
+        const found = extra.detected ? t("found") : t("not_found");
+        await outbox.add({ ...item, id: extra.client_uuid, body: extra, photos: [], label: `${what} · ${other.name_zh} · ${found}` });
+        routeForm.noteSaved(extra);
+      }
+    } catch (error) {
+      return notStored(form, error);
     }
     // On the phone now: say so at once; sending happens behind it.
     lastSaved = { id: item.id, kind };

@@ -8,6 +8,7 @@ import {
   PhotoList,
   isoFromInput,
   localInputValue,
+  notStored,
   refusedMessage,
   showErrors,
   showResult,
@@ -194,8 +195,12 @@ async function save(event) {
       dependsOn,
       label: `${t("control")} · ${method ? (isZh() ? method.name_zh : method.name_en) : body.method}`,
     };
-    if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
-    else await outbox.add(item);
+    try {
+      if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
+      else await outbox.add(item);
+    } catch (error) {
+      return notStored(form, error);
+    }
     lastSaved = item.id;
     showResult(form, t("saved_local"));
     form.querySelector("[data-form-result]").dataset.state = "pending";

@@ -66,6 +66,15 @@ export function showErrors(form, message, errors) {
   if (message) box.scrollIntoView({ block: "center" });
 }
 
+// The outbox could not store the record (the phone's storage is full, or the browser refused the write):
+// nothing was saved, so the form keeps everything and says so, and the line about the record saved before
+// is hidden, which would read as if this one were saved. Saving again once there is space stores it.
+export function notStored(form, error) {
+  console.warn("not stored in the outbox", error);
+  form.querySelector("[data-form-result]").hidden = true;
+  showErrors(form, t("not_stored"), {});
+}
+
 export function showResult(form, text, link) {
   const result = form.querySelector("[data-form-result]");
   result.hidden = false;

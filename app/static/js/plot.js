@@ -5,7 +5,7 @@ import * as outbox from "./outbox.js";
 import * as savedState from "./saved-state.js";
 import { syncNow } from "./app.js";
 import { fieldData, isZh } from "./fielddata.js";
-import { PhotoList, isoFromInput, localInputValue, showErrors, showResult } from "./forms.js";
+import { PhotoList, isoFromInput, localInputValue, notStored, showErrors, showResult } from "./forms.js";
 
 const form = document.querySelector("[data-plot-form]");
 const field = (name) => form.elements.namedItem(name);
@@ -234,8 +234,12 @@ async function save(event) {
       formUrl: window.location.pathname,
       label: `${say("plot")} · ${body.quadrats.length} × ${isZh() ? "样方" : "quadrats"}`,
     };
-    if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
-    else await outbox.add(item);
+    try {
+      if (reopened) await outbox.replace({ ...reopened, ...item, createdAt: reopened.createdAt });
+      else await outbox.add(item);
+    } catch (error) {
+      return notStored(form, error);
+    }
     reopened = null;
     lastSaved = item.id;
     showResult(form, say("saved_local"));
