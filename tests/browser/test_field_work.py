@@ -142,6 +142,49 @@ def test_record_offline_and_sync_without_duplicates(phone: Any, field_user: Any,
     p.screenshot("home")
 
 
+def test_two_tabs_send_a_waiting_record_once(phone: Any, field_user: Any) -> None:
+    user = field_user("surveyor")
+    p = phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    p.goto("/observations/new")
+    p.context.set_offline(True)
+    _record(p, density="9")
+    expect(p.page.locator("[data-outbox-count]")).to_have_text("1")
+
+    # Signal again, with the app open in two tabs: both start sending at once. Who-is-signed-in is held until
+    # the second tab has had every chance to start too, so both would read the outbox before either sent.
+    held: list[Any] = []
+    posts: list[str] = []
+    p.context.route("**/app/session.json", lambda route: held.append(route))
+
+    def count(route: Any) -> None:
+        if route.request.method == "POST":
+            posts.append(route.request.url)
+        route.continue_()
+
+    p.context.route("**/api/v1/observations", count)
+    second = p.context.new_page()
+    p.context.set_offline(False)  # the first tab's `online` event syncs
+    second.goto(p.base_url + "/")  # the second tab syncs when it opens
+    second.wait_for_selector("html[data-app-ready]", state="attached")
+    for _ in range(100):  # route handlers run while Playwright waits
+        if held:
+            break
+        second.wait_for_timeout(100)
+    assert held, "no tab asked who is signed in"
+    second.wait_for_timeout(1_000)
+    p.context.unroute("**/app/session.json")
+    for route in held:
+        route.continue_()
+
+    second.wait_for_selector("[data-outbox-empty]:not([hidden])", timeout=30_000)
+    expect(p.page.locator("[data-outbox-badge]")).to_be_hidden(timeout=30_000)
+    second.wait_for_timeout(500)  # a second tab's send, had it started, would have left by now
+    assert len(posts) == 1, posts  # sent by one tab; the other found nothing left to send
+    assert [r["density_per_m2"] for r in _observations_of(user.id)] == [9]
+
+
 def test_expired_sign_in_keeps_records_and_asks_to_sign_in(phone: Any, field_user: Any) -> None:
     user = field_user("surveyor")
     p = phone()

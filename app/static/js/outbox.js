@@ -278,12 +278,24 @@ async function noteTry(item, outcome) {
 
 let running = null;
 
-// Send everything that can be sent now. Safe to call often: one run at a time per page, and the server
-// de-duplicates by client_uuid if two pages send the same item.
+// One run at a time on the whole phone, not just in this page: two tabs (or a tab reopened while the old one
+// still sends) would each read the outbox and send the same items, uploading every photo twice on one bar,
+// and one could write back an item the other had just finished. The lock is the browser's (Web Locks), so a
+// tab closed or killed mid-run frees it; a browser without it keeps the per-page guard alone.
+const SYNC_LOCK = "ias-outbox-sync";
+
+function oneAtATime(run) {
+  if (!navigator.locks) return run();
+  return navigator.locks.request(SYNC_LOCK, run);
+}
+
+// Send everything that can be sent now. Safe to call often: one run at a time on the phone (the outbox is
+// read once the run has its turn, so it never sends what another tab has just sent), and the server
+// de-duplicates by client_uuid should a browser without Web Locks send an item twice.
 export function sync() {
   // A run already going may have read the outbox before the caller's item was added: run again after it.
   if (running) return running.then(() => sync());
-  running = (async () => {
+  running = oneAtATime(async () => {
     const report = { sent: 0, rejected: 0, signIn: false, offline: false, timeout: false, results: {} };
     let current = null;
     try {
@@ -329,6 +341,6 @@ export function sync() {
       announce();
     }
     return report;
-  })();
+  });
   return running;
 }
