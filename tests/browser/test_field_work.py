@@ -185,6 +185,42 @@ def test_two_tabs_send_a_waiting_record_once(phone: Any, field_user: Any) -> Non
     assert [r["density_per_m2"] for r in _observations_of(user.id)] == [9]
 
 
+def test_a_second_tab_shows_what_the_first_saves_and_sends(phone: Any, field_user: Any) -> None:
+    user = field_user("surveyor")
+    p = phone()
+    p.sign_in(user.username)
+    p.page.wait_for_selector("html[data-offline-ready]", state="attached")
+    home = p.context.new_page()
+    home.goto(p.base_url + "/")
+    home.wait_for_selector("[data-outbox-empty]:not([hidden])")
+
+    # The record's send is held (one bar): the home tab, idle, lists it waiting without a sync of its own.
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        if route.request.method == "POST":
+            held.append(route)
+        else:
+            route.continue_()
+
+    p.context.route("**/api/v1/observations", hold)
+    p.goto("/observations/new")
+    _record(p, density="4")
+    expect(home.locator("[data-outbox-list] li")).to_have_count(1, timeout=5_000)
+
+    # Sent by the first tab: the home tab's list empties too.
+    for _ in range(100):  # route handlers run while Playwright waits
+        if held:
+            break
+        home.wait_for_timeout(100)
+    for route in held:
+        route.continue_()
+    p.context.unroute("**/api/v1/observations")
+    expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent", timeout=15_000)
+    expect(home.locator("[data-outbox-empty]")).to_be_visible(timeout=5_000)
+    assert [r["density_per_m2"] for r in _observations_of(user.id)] == [4]
+
+
 def test_expired_sign_in_keeps_records_and_asks_to_sign_in(phone: Any, field_user: Any) -> None:
     user = field_user("surveyor")
     p = phone()

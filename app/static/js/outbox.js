@@ -35,8 +35,24 @@ const openDb = idb.opener(DB_NAME, 1, (db) => {
 
 const withStore = (mode, work) => idb.inTransaction(openDb, STORE, mode, work);
 
+// Every tab of the app shares the one outbox: what one tab adds, sends or removes is told to the others
+// (BroadcastChannel), so their lists and "saved on this phone … sent" lines never show what is no longer so
+// until their own next sync.
+const tabs = "BroadcastChannel" in window ? new BroadcastChannel("ias-outbox") : null;
+
+tabs?.addEventListener("message", (event) => {
+  if (event.data.sent) window.dispatchEvent(new CustomEvent("ias:sent", { detail: { item: event.data.sent } }));
+  window.dispatchEvent(new CustomEvent(CHANGED));
+});
+
 function announce() {
   window.dispatchEvent(new CustomEvent(CHANGED));
+  tabs?.postMessage({});
+}
+
+function announceSent(item) {
+  window.dispatchEvent(new CustomEvent("ias:sent", { detail: { item } }));
+  tabs?.postMessage({ sent: item });
 }
 
 export function onChange(callback) {
@@ -203,7 +219,7 @@ async function sendItem(item, csrf) {
     if (!(await sendPhotos(item, csrf))) return false;
   }
   await remove(item.id);
-  window.dispatchEvent(new CustomEvent("ias:sent", { detail: { item } }));
+  announceSent(item);
   return true;
 }
 
