@@ -221,6 +221,45 @@ def test_a_second_tab_shows_what_the_first_saves_and_sends(phone: Any, field_use
     assert [r["density_per_m2"] for r in _observations_of(user.id)] == [4]
 
 
+def test_a_record_the_server_is_too_busy_for_waits_longer_each_time(phone: Any, field_user: Any) -> None:
+    user = field_user("surveyor")
+    p = phone()
+    p.sign_in(user.username)
+    posts: list[str] = []
+
+    def busy(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        posts.append(route.request.url)
+        route.fulfill(status=429, json={"code": 429, "status": "Too Many Requests", "message": "busy"})
+
+    p.context.route("**/api/v1/observations", busy)
+    p.goto("/observations/new")
+    _record(p, density="6")
+    for _ in range(100):  # route handlers run while Playwright waits
+        if posts:
+            break
+        p.page.wait_for_timeout(100)
+    assert len(posts) == 1
+
+    # The app syncing again (a minute later, back on screen, the signal back): not sent again yet.
+    outbox = """document.querySelector('link[rel=modulepreload][href$="/js/outbox.js"]').href"""
+    p.page.evaluate(f"import({outbox}).then(async (o) => {{ await o.sync(); await o.sync(); }})")
+    assert len(posts) == 1, posts
+    p.goto("/")
+    p.app_ready()
+    # Said as the server's trouble, not as "no connection".
+    expect(p.page.locator("[data-outbox-list] li")).to_contain_text("服务器出现问题")
+    assert len(posts) == 1, posts
+
+    # "Sync now" sends it at once, and the server has it.
+    p.context.unroute("**/api/v1/observations")
+    p.page.click("[data-sync-now]")
+    p.page.wait_for_selector("[data-outbox-empty]:not([hidden])")
+    assert [r["density_per_m2"] for r in _observations_of(user.id)] == [6]
+
+
 def test_expired_sign_in_keeps_records_and_asks_to_sign_in(phone: Any, field_user: Any) -> None:
     user = field_user("surveyor")
     p = phone()

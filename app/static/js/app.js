@@ -254,7 +254,7 @@ function statusText(items, report) {
   if (report && report.sent) parts.push(t("sent_n").replace("{n}", report.sent));
   const count = (state) => items.filter((i) => i.state === state).length;
   if (outbox.sendingId) parts.push(t("syncing"));
-  else if (report && report.timeout) parts.push(t("no_answer_wait"));
+  else if (report && (report.timeout || report.server)) parts.push(t("no_answer_wait"));
   else if (report && report.offline) parts.push(t("offline_wait"));
   if (count(outbox.STATES.SIGN_IN) || (report && report.signIn)) parts.push(t("sign_in_again"));
   if (count(outbox.STATES.REJECTED)) parts.push(t("rejected_n").replace("{n}", count(outbox.STATES.REJECTED)));
@@ -287,7 +287,7 @@ async function refresh() {
 async function syncNow(event) {
   let force = event instanceof Event && (event.type === "click" || event.type === "online");
   try {
-    lastReport = await outbox.sync();
+    lastReport = await outbox.sync({ force: event instanceof Event && event.type === "click" });
   } catch (error) {
     console.error(error);
   }

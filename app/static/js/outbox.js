@@ -2,7 +2,7 @@
 //
 // An item is {id: client_uuid, userId, kind, url, method (POST, or PATCH for an edit), body, record (the
 // whole record an edit changes), formUrl (where it is fixed), photos: [{blob, name, stage, sent, error}], photoUrl,
-// label, createdAt, state, error, serverId, lastTry: {at, outcome}}. The record's client_uuid goes with every
+// label, createdAt, state, error, serverId, lastTry: {at, outcome, failures}}. The record's client_uuid goes with every
 // attempt, so a retry after a lost answer returns the same record instead of making a second one. Items leave
 // the outbox only when the server has the record and every photo; one the server refuses stays, with the
 // reason, until the person fixes it in the form or discards it; a photo the server refuses stays (the record
@@ -104,6 +104,20 @@ export async function remove(id) {
 // --- sending -----------------------------------------------------------------------------------------
 
 class Stop extends Error {} // the network or the session is gone: try again later
+class ServerTrouble extends Error {} // the server answered this item with 5xx, 408 or 429: it waits a while
+
+// After the server answered an item with trouble of its own, the item waits before it is sent again, longer
+// each time (1, 2, 4 … 60 min), rather than being sent (a photo: uploaded whole, on one bar) at every sync,
+// and the items behind it go meanwhile; "sync now" sends it at once.
+const BACKOFF_MS = { first: 60_000, most: 60 * 60_000 };
+
+function backedOff(item, now) {
+  const last = item.lastTry;
+  if (!last || last.outcome !== "server") return false;
+  const wait = Math.min(BACKOFF_MS.first * 2 ** (last.failures - 1), BACKOFF_MS.most);
+  const since = now - last.at;
+  return since >= 0 && since < wait; // a phone clock turned back never holds an item
+}
 
 // fetch with a time limit: "timeout" when nothing came back in time, "offline" when the request failed.
 async function timedFetch(url, options, ms) {
@@ -147,7 +161,7 @@ async function stopUnlessAnswered(response, item) {
     throw new Stop("signed out");
   }
   if (response.status >= 500 || response.status === 429 || response.status === 408) {
-    throw new Stop(`server ${response.status}`);
+    throw new ServerTrouble(`server ${response.status}`);
   }
 }
 
@@ -288,7 +302,8 @@ export async function replace(item) {
 }
 
 async function noteTry(item, outcome) {
-  item.lastTry = { at: Date.now(), outcome };
+  const failures = outcome === "server" && item.lastTry?.outcome === "server" ? item.lastTry.failures + 1 : 1;
+  item.lastTry = { at: Date.now(), outcome, failures };
   await put(item);
 }
 
@@ -308,11 +323,12 @@ function oneAtATime(run) {
 // Send everything that can be sent now. Safe to call often: one run at a time on the phone (the outbox is
 // read once the run has its turn, so it never sends what another tab has just sent), and the server
 // de-duplicates by client_uuid should a browser without Web Locks send an item twice.
-export function sync() {
+// `force` ("sync now"): items waiting after the server's trouble are sent too.
+export function sync({ force = false } = {}) {
   // A run already going may have read the outbox before the caller's item was added: run again after it.
-  if (running) return running.then(() => sync());
+  if (running) return running.then(() => sync({ force }));
   running = oneAtATime(async () => {
-    const report = { sent: 0, rejected: 0, signIn: false, offline: false, timeout: false, results: {} };
+    const report = { sent: 0, rejected: 0, signIn: false, offline: false, timeout: false, server: false, results: {} };
     let current = null;
     try {
       const items = (await all()).filter((i) => i.state !== STATES.REJECTED && i.state !== STATES.PHOTO_REFUSED);
@@ -334,14 +350,24 @@ export function sync() {
       }
       for (const item of items) {
         if (item.userId !== who.user_id) continue; // someone else's: waits for them to sign in
+        if (!force && backedOff(item, Date.now())) {
+          report.server = true;
+          continue;
+        }
         if (!(await resolveDependency(item))) continue;
         current = item;
         sendingId = item.id;
         announce();
-        if (await sendItem(item, who.csrf_token)) {
-          report.sent += 1;
-          report.results[item.id] = item.result;
-        } else report.rejected += 1;
+        try {
+          if (await sendItem(item, who.csrf_token)) {
+            report.sent += 1;
+            report.results[item.id] = item.result;
+          } else report.rejected += 1;
+        } catch (error) {
+          if (!(error instanceof ServerTrouble)) throw error;
+          report.server = true;
+          if (await get(item.id)) await noteTry(item, "server");
+        }
       }
     } catch (error) {
       if (!(error instanceof Stop)) throw error;
