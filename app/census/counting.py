@@ -4,8 +4,9 @@ GET /api/v1/census/summary all call these functions (docs/census.md).
 Occurrence (发生):
 - 发生点数: distinct sites with a presence record in the scope (not visits: a site surveyed five times is
   one point). A site with only absence records is not an occurrence.
-- 发生面积: over those sites, the area of each site's latest presence record in the scope, summed (a
-  revisit replaces the site's area, it does not add to it). `record_area_m2` is the area one record
+- 发生面积: over those sites, the area of each site's latest presence record in the scope that measured
+  one, summed (a revisit replaces the site's area, it does not add to it; a revisit that gave no area,
+  such as a re-inspection counting density only, leaves it as it was). `record_area_m2` is the area one record
   stands for: its polygon's geodesic area, else the typed area. A site whose presence records in the
   scope carry polygons counts the geodesic area of their union instead (`polygon_occurrence_areas`), so
   overlapping polygons of one site are never counted twice.
@@ -71,19 +72,32 @@ def _has_polygon(column: Any) -> sa.ColumnElement[Any]:
 
 def occurrence_sites(scope: CensusScope) -> sa.Subquery:
     """One row per occurrence site of the scope: `site_key`, `species_id`, `township_id` (of the site's
-    latest presence record), `area_m2` (that record's area; null for a site with polygons), `polygons`
+    latest presence record), `area_m2` (the area of its latest presence record that has one; null for a
+    site with polygons, or when none of its records measured an area), `polygons`
     (1 when any of its presence records in the scope has a polygon), `max_severity`."""
     # A presence record always has a site; were one without, it stands for its own point.
     site_key = sa.func.coalesce(Observation.site_id, -Observation.id)
     latest_first = sa.func.row_number().over(
         partition_by=site_key, order_by=(Observation.observed_at.desc(), Observation.id.desc())
     )
+    # The site's area: of its latest presence record that measured one. A visit that gave no area (a
+    # re-inspection counting snails, a density check) did not measure the site: it leaves its area as
+    # the last visit that did, never 0 (docs/census.md, 发生面积).
+    area = record_area_m2()
+    latest_measured = sa.func.first_value(area).over(
+        partition_by=site_key,
+        order_by=(
+            sa.case((area.is_(None), 1), else_=0),
+            Observation.observed_at.desc(),
+            Observation.id.desc(),
+        ),
+    )
     ranked = (
         sa.select(
             site_key.label("site_key"),
             Observation.species_id.label("species_id"),
             Observation.township_id.label("township_id"),
-            record_area_m2().label("area_m2"),
+            latest_measured.label("area_m2"),
             sa.func.max(_has_polygon(Observation.geometry)).over(partition_by=site_key).label("polygons"),
             sa.func.max(Observation.severity).over(partition_by=site_key).label("max_severity"),
             latest_first.label("rank"),

@@ -159,7 +159,8 @@ class CensusSummary(MethodView):
         """A census's figures, counted as the workbook counts them (app/census/counting.py)
 
         `occurrence`: 发生点数 (`points`: distinct sites with a presence record), 发生面积 (`area_m2` /
-        `area_mu`: each site's latest presence record's area, summed), 分布乡镇数 (`townships`); then per
+        `area_mu`: each site's latest presence record's area, summed; a visit that gave no area leaves
+        the site's area as the last one measured), 分布乡镇数 (`townships`); then per
         species, per township and per census category (`categories`: a species in two categories counts
         in each, so they are not added up); `control`: 防治次数, 防治面积 (亩次, summed over operations),
         防治范围 (`extent`: per site the largest treated area), labour and cost, by species × method and by
