@@ -56,9 +56,29 @@ ROW_SOURCES: dict[str, Callable[[Scope], Iterator[dict[str, Any]]]] = {
 }
 
 
+def template_bureau(bureau: str) -> str:
+    """Whose template a census is written in: the bureau's own; a unit's (a forest farm, a township
+    station) its bureau's, as its census categories are (counting.census_categories); agriculture's for
+    the district and an organization under no bureau with a template."""
+    shipped = bureaus()
+    if bureau in shipped:
+        return bureau
+    parents = dict(db.session.execute(sa.select(Organization.code, Organization.parent_id)).all())
+    codes = dict(db.session.execute(sa.select(Organization.id, Organization.code)).all())
+    seen: set[str] = set()
+    code: str | None = bureau
+    while code is not None and code not in seen:
+        if code in shipped:
+            return code
+        seen.add(code)
+        parent = parents.get(code)
+        code = codes.get(parent) if parent is not None else None
+    return "agriculture"
+
+
 def template_for(bureau: str, kind: ExportKind) -> Template:
-    """The bureau's template (agriculture's for an organization without one), narrowed to the kind."""
-    template = load_template(bureau if bureau in bureaus() else "agriculture")
+    """The template of the census's bureau (`template_bureau`), narrowed to the kind."""
+    template = load_template(template_bureau(bureau))
     sources = SOURCES_BY_KIND[kind]
     return template if sources is None else template.restricted_to(sources)
 

@@ -1,14 +1,23 @@
 """Census figures a bureau signs, computed here from the rules (docs/census.md) and compared with what the
 workbook and GET /api/v1/census/summary say, for both bureaus and the district, on cases the other tests do
-not make: revisits that measured no area (a re-inspection counting snails, a density check)."""
+not make: revisits that measured no area (a re-inspection counting snails, a density check), and a unit's
+workbook on its bureau's form."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
+import openpyxl  # noqa: TID251
 import pytest
+import sqlalchemy as sa
 
+from app.accounts.models import Organization, OrganizationKind
+from app.exports import writing
+from app.exports.layouts import load_template
+from app.exports.models import ExportKind
+from app.extensions import db
 from tests.conftest import PADDY
 from tests.exports.test_sheets_agree import FROM, MU, TO, _export, _table
 
@@ -88,3 +97,45 @@ def test_a_revisit_that_measured_no_area_leaves_the_sites_area(api_as: Any, make
     assert town["发生面积（亩）"] == pytest.approx(3500 / MU, abs=1e-4)
     categories = [r for r in _table(book, "类别汇总") if r["发生点数"]]
     assert categories and all(r["发生面积（亩）"] == pytest.approx(3500 / MU, abs=1e-4) for r in categories)
+
+
+def test_a_units_workbook_is_in_its_bureaus_template(api_as: Any, make_observation: Any) -> None:
+    """A forest farm under the forestry bureau reports on the forestry bureau's form (its columns, headers
+    and title), as its census categories are the forestry census's, not on the agriculture commission's;
+    a township station under the commission on the commission's."""
+    forestry = db.session.scalar(sa.select(Organization).where(Organization.code == "forestry"))
+    farm = Organization(code="test-forest-farm", name="某国有林场", kind=OrganizationKind.OTHER)
+    farm.parent = forestry
+    db.session.add(farm)
+    db.session.commit()
+    staff, verifier = api_as("surveyor", "test-forest-farm"), api_as("verifier", "forestry")
+    _verified(staff, verifier, make_observation, "2025-05-02T10:00:00+08:00", count=40)
+
+    buffer = io.BytesIO()
+    writing.write_export(
+        buffer,
+        bureau="test-forest-farm",
+        kind=ExportKind.CENSUS,
+        date_from=FROM,
+        date_to=TO,
+        filters={"statuses": ["verified"]},
+        generated_by="review",
+    )
+    book = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))
+    forestry_template = load_template("forestry")
+    assert book.properties.title == forestry_template.title
+    [sheet] = [s for s in forestry_template.sheets if s.source == "observations"]
+    headers = [c.value for c in book[sheet.title][1]]
+    assert headers == [column.header for column in sheet.columns]
+    assert "数量（株/头）" in headers
+    assert [r["普查类别"] for r in _table(_book(book), "类别汇总")][:3] == [
+        "林草外来入侵植物",
+        "林草外来入侵有害生物",
+        "林草外来入侵动物",
+    ]
+    assert writing.template_bureau("district") == "agriculture"
+    assert writing.template_bureau("agriculture") == "agriculture"
+
+
+def _book(book: Any) -> dict[str, list[tuple[Any, ...]]]:
+    return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in book.worksheets}
