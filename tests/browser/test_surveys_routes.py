@@ -389,3 +389,56 @@ def test_a_refused_route_is_kept_shown_and_sent_again_without_its_refused_points
         pytest.approx(_step(i), abs=1e-9) for i in range(6)
     ]
     assert len(route["pauses"]) == 1 and route["moving_s"] <= route["duration_s"]
+
+
+# How many items this phone's outbox holds (app/static/js/outbox.js: database ias-tracker, store outbox).
+OUTBOX_COUNT = """() => new Promise((resolve, reject) => {
+    const open = indexedDB.open("ias-tracker");
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+        const count = open.result.transaction("outbox").objectStore("outbox").count();
+        count.onsuccess = () => { open.result.close(); resolve(count.result); };
+    };
+})"""
+
+
+def test_a_route_the_phone_could_not_store_is_kept_as_walked_and_saved_once_later(
+    phone: Any, walker: Any
+) -> None:
+    """The phone's storage full at Finish, after the route was stored but before its absence: nothing is
+    half-saved (the route taken back), the route stays as walked, the surveyor is told; Finish again
+    stores the route and its absence once each."""
+    p = phone()
+    p.sign_in(walker.username)
+    _start(p)
+    _walk(p, range(1, 4))
+    p.page.click("[data-route-stop]")
+    expect(p.page.locator("[data-absent-species]:checked")).to_have_count(2)
+    # IndexedDB takes the route, then refuses the next write (the first absence) as a full phone does.
+    p.page.evaluate(
+        """() => {
+            window.__put = IDBObjectStore.prototype.put;
+            let writes = 0;
+            IDBObjectStore.prototype.put = function (...args) {
+                if (this.name === "outbox" && ++writes > 1) {
+                    throw new DOMException("full", "QuotaExceededError");
+                }
+                return window.__put.apply(this, args);
+            };
+        }"""
+    )
+    p.page.click("[data-route-finish]")
+    expect(p.page.locator("[data-route-errors]")).to_contain_text("未保存")
+    expect(p.page.locator("[data-route-done]")).to_be_hidden()
+    assert p.page.evaluate(OUTBOX_COUNT) == 0  # nothing half-saved: the route was taken back
+    assert p.page.locator("[data-route-app]").get_attribute("data-points") == "4"
+
+    p.page.evaluate("() => { IDBObjectStore.prototype.put = window.__put; }")
+    p.page.click("[data-route-finish]")
+    expect(p.page.locator("[data-route-done]")).to_contain_text("2")
+    _wait_sent(p)
+    [route] = _routes_of(walker.id)
+    assert len(route["points"]) == 4
+    records = _records_of(walker.id)
+    assert sorted(r["species_id"] for r in records) == sorted(walker.targets)  # each absence once
+    assert not any(r["detected"] for r in records)

@@ -210,46 +210,61 @@ async function finish() {
   };
   if (route.unit) body.unit_id = route.unit.id;
   const title = `${words.route_label} · ${route.campaign.name}${route.unit ? ` · ${route.unit.name}` : ""}`;
-  await outbox.add({
-    id: route.id,
-    userId: route.userId,
-    kind: "route",
-    url: "/api/v1/routes",
-    body,
-    photoUrl: null,
-    formUrl: "/surveys/routes/new", // a refused route is shown there (?outbox=<id>): see refusedStep
-    label: `${title} · ${effort}`,
-  });
-  // Each absence is a record of its own (its own client_uuid, idempotent), at the point half way along
-  // the route, linked to the route by its UUID: it goes through the outbox like any record, so it
-  // survives offline exactly as the route does (docs/surveys.md).
-  const at = store.midpoint(all, limitM, route.pauses);
-  const ticked = [...app.querySelectorAll("[data-absent-species]:checked")].map((box) => Number(box.value));
-  for (const speciesId of ticked) {
-    const species = route.campaign.species.find((s) => s.id === speciesId);
-    const record = {
-      client_uuid: outbox.newId(),
-      species_id: speciesId,
-      detected: false,
-      observed_at: ended,
-      latitude: at.lat,
-      longitude: at.lon,
-      position_source: "gps",
-      campaign_id: route.campaign.id,
-      route_uuid: route.id,
-      notes: say(words.absence_note, { effort }),
-    };
-    if (at.accuracy_m !== null && at.accuracy_m !== undefined) record.accuracy_m = at.accuracy_m;
+  // The route and its absences are stored together or not at all: should the phone refuse a write (its
+  // storage full), what this attempt stored is taken back, the route stays as walked, and the surveyor
+  // is told; Finish tapped again stores each once.
+  const stored = [];
+  let ticked;
+  try {
     await outbox.add({
-      id: record.client_uuid,
+      id: route.id,
       userId: route.userId,
-      kind: "observation",
-      url: "/api/v1/observations",
-      body: record,
-      photoUrl: "/api/v1/observations/{id}/photos",
-      formUrl: "/observations/new",
-      label: `${species ? species.name_zh : speciesId} · ${words.absence_label} · ${title}`,
+      kind: "route",
+      url: "/api/v1/routes",
+      body,
+      photoUrl: null,
+      formUrl: "/surveys/routes/new", // a refused route is shown there (?outbox=<id>): see refusedStep
+      label: `${title} · ${effort}`,
     });
+    stored.push(route.id);
+    // Each absence is a record of its own (its own client_uuid, idempotent), at the point half way along
+    // the route, linked to the route by its UUID: it goes through the outbox like any record, so it
+    // survives offline exactly as the route does (docs/surveys.md).
+    const at = store.midpoint(all, limitM, route.pauses);
+    ticked = [...app.querySelectorAll("[data-absent-species]:checked")].map((box) => Number(box.value));
+    for (const speciesId of ticked) {
+      const species = route.campaign.species.find((s) => s.id === speciesId);
+      const record = {
+        client_uuid: outbox.newId(),
+        species_id: speciesId,
+        detected: false,
+        observed_at: ended,
+        latitude: at.lat,
+        longitude: at.lon,
+        position_source: "gps",
+        campaign_id: route.campaign.id,
+        route_uuid: route.id,
+        notes: say(words.absence_note, { effort }),
+      };
+      if (at.accuracy_m !== null && at.accuracy_m !== undefined) record.accuracy_m = at.accuracy_m;
+      await outbox.add({
+        id: record.client_uuid,
+        userId: route.userId,
+        kind: "observation",
+        url: "/api/v1/observations",
+        body: record,
+        photoUrl: "/api/v1/observations/{id}/photos",
+        formUrl: "/observations/new",
+        label: `${species ? species.name_zh : speciesId} · ${words.absence_label} · ${title}`,
+      });
+      stored.push(record.client_uuid);
+    }
+  } catch (error) {
+    console.warn("route not stored in the outbox", error);
+    for (const id of stored) await outbox.remove(id).catch(() => undefined);
+    errors.textContent = words.not_stored;
+    errors.hidden = false;
+    return;
   }
   await store.dropPoints(route.id);
   store.clear(route.userId);
