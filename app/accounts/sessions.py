@@ -97,6 +97,15 @@ def end_session() -> None:
     g.set_remember_cookie = ""
 
 
+def _still_usable(now: datetime) -> sa.ColumnElement[bool]:
+    """`_usable` in SQL, but for the user's being active: not revoked, not expired, within its lifetime."""
+    return sa.and_(
+        UserSession.revoked_at.is_(None),
+        UserSession.expires_at > now,
+        UserSession.created_at > now - _lifetime(),
+    )
+
+
 def _usable(row: UserSession | None) -> bool:
     now = datetime.now(UTC)
     return (
@@ -189,12 +198,7 @@ def revoke_sessions(user: User, *, keep: UserSession | None = None) -> int:
     """End every session of `user` (but `keep`, the one asking, when given); how many that still
     worked were ended."""
     now = datetime.now(UTC)
-    stmt = sa.update(UserSession).where(
-        UserSession.user_id == user.id,
-        UserSession.revoked_at.is_(None),
-        UserSession.expires_at > now,
-        UserSession.created_at > now - _lifetime(),
-    )
+    stmt = sa.update(UserSession).where(UserSession.user_id == user.id, _still_usable(now))
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep.id)
     result = db.session.execute(stmt.values(revoked_at=now))
@@ -203,16 +207,10 @@ def revoke_sessions(user: User, *, keep: UserSession | None = None) -> int:
 
 def active_sessions(user: User) -> list[UserSession]:
     """The user's signed-in browsers (rows still usable), the most recently signed in first."""
-    now = datetime.now(UTC)
     return list(
         db.session.scalars(
             sa.select(UserSession)
-            .where(
-                UserSession.user_id == user.id,
-                UserSession.revoked_at.is_(None),
-                UserSession.expires_at > now,
-                UserSession.created_at > now - _lifetime(),
-            )
+            .where(UserSession.user_id == user.id, _still_usable(datetime.now(UTC)))
             .order_by(UserSession.created_at.desc(), UserSession.id.desc())
         )
     )

@@ -19,16 +19,17 @@ from app.extensions import db
 TOKEN_PREFIX = "ias_"  # noqa: S105 - a label, not a secret: makes leaked tokens easy to spot
 
 
+def _still_working(now: datetime) -> sa.ColumnElement[bool]:
+    """A token neither revoked nor expired (`find_token` says the same of one token)."""
+    return sa.and_(ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+
+
 def active_tokens(user: User) -> list[ApiToken]:
     """The user's API tokens that still work, newest first."""
     return list(
         db.session.scalars(
             sa.select(ApiToken)
-            .where(
-                ApiToken.user_id == user.id,
-                ApiToken.revoked_at.is_(None),
-                ApiToken.expires_at > datetime.now(UTC),
-            )
+            .where(ApiToken.user_id == user.id, _still_working(datetime.now(UTC)))
             .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         )
     )
@@ -105,9 +106,7 @@ def revoke_token(token: ApiToken) -> None:
 def revoke_all_tokens(user: User, *, keep: ApiToken | None = None) -> int:
     """Revoke every token of `user` that still works (but `keep`); how many were revoked."""
     now = datetime.now(UTC)
-    stmt = sa.update(ApiToken).where(
-        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now
-    )
+    stmt = sa.update(ApiToken).where(ApiToken.user_id == user.id, _still_working(now))
     if keep is not None:
         stmt = stmt.where(ApiToken.id != keep.id)
     result = db.session.execute(stmt.values(revoked_at=now))
