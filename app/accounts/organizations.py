@@ -38,6 +38,22 @@ def unit_ids(organization_id: int) -> frozenset[int]:
     return frozenset(found)
 
 
+def lineage(code: str) -> list[str]:
+    """The organization `code` and those above it, nearest first: a unit's code, then its bureau's. An
+    unknown code is its own lineage (a census of the district names no organization). One query;
+    cycle-safe for rows an earlier version allowed (`problems`)."""
+    rows = db.session.execute(sa.select(Organization.id, Organization.code, Organization.parent_id)).all()
+    parents = {org_code: parent_id for _id, org_code, parent_id in rows}
+    codes = {org_id: org_code for org_id, org_code, _parent in rows}
+    found: list[str] = []
+    current: str | None = code
+    while current is not None and current not in found:
+        found.append(current)
+        parent = parents.get(current)
+        current = codes.get(parent) if parent is not None else None
+    return found
+
+
 def acting_ids(user: User) -> frozenset[int] | None:
     """The organizations `user` acts for (docs/contract.md §1): their own and, when it is a bureau,
     the units under it; a unit's staff act for their unit only. None for an admin: every one."""

@@ -40,7 +40,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from app.accounts.models import Organization
+from app.accounts.organizations import lineage
 from app.census.scope import DISTRICT, CensusScope
 from app.control.models import ControlOperation, FollowUp, FollowUpStatus
 from app.extensions import db
@@ -240,22 +240,10 @@ def census_categories(bureau: str) -> tuple[CensusCategory, ...]:
     its bureau's (CensusCategory.bureau); an organization under neither bureau, all of them."""
     if bureau == DISTRICT:
         return tuple(CensusCategory)
-    parents: dict[str, int | None] = {}
-    codes: dict[int, str] = {}
-    for org_id, org_code, parent_id in db.session.execute(
-        sa.select(Organization.id, Organization.code, Organization.parent_id)
-    ):
-        parents[org_code] = parent_id
-        codes[org_id] = org_code
-    seen: set[str] = set()
-    code: str | None = bureau
-    while code is not None and code not in seen:
+    for code in lineage(bureau):
         own = tuple(c for c in CensusCategory if c.bureau == code)
         if own:
             return own
-        seen.add(code)
-        parent = parents.get(code)
-        code = codes.get(parent) if parent is not None else None
     return tuple(CensusCategory)
 
 

@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 import sqlalchemy as sa
 
 from app.accounts.models import Organization
+from app.accounts.organizations import lineage
 from app.control.models import ControlOperation
 from app.district.services import find_townships, get_district
 from app.exports.layouts import Template, bureaus, load_template
@@ -61,19 +62,7 @@ def template_bureau(bureau: str) -> str:
     station) its bureau's, as its census categories are (counting.census_categories); agriculture's for
     the district and an organization under no bureau with a template."""
     shipped = bureaus()
-    if bureau in shipped:
-        return bureau
-    parents = dict(db.session.execute(sa.select(Organization.code, Organization.parent_id)).all())
-    codes = dict(db.session.execute(sa.select(Organization.id, Organization.code)).all())
-    seen: set[str] = set()
-    code: str | None = bureau
-    while code is not None and code not in seen:
-        if code in shipped:
-            return code
-        seen.add(code)
-        parent = parents.get(code)
-        code = codes.get(parent) if parent is not None else None
-    return "agriculture"
+    return next((code for code in lineage(bureau) if code in shipped), "agriculture")
 
 
 def template_for(bureau: str, kind: ExportKind) -> Template:
