@@ -162,13 +162,10 @@ def test_a_record_opening_a_site_asks_nothing_of_the_follow_ups(
     assert not [q for q in queries if "follow_ups" in q], queries
 
 
-def test_a_treatment_of_the_check_plot_synced_after_the_completion_takes_its_correction_away(
-    api_as: Any, make_observation: Any, treat: Any
-) -> None:
-    """The check plot was treated between its readings, but that operation reached us only after the
-    re-inspection was completed: the check plot is no untreated check, as if it had come in time."""
-    api = api_as("surveyor")
-    colleague = api_as("surveyor")
+def _completed_with_check_plot(api: Any, make_observation: Any, treat: Any) -> tuple[int, int]:
+    """A site treated 10 days ago against a check plot read 11 days and 5 hours ago (18 → 16 per m²),
+    its re-inspection completed at 3 per m²: Henderson–Tilton 83.12 %. Returns (follow-up id, check
+    plot's site id)."""
     now = datetime.now(UTC)
     check = make_observation(
         api, latitude=CHECK_LAT, observed_at=(now - timedelta(days=11)).isoformat(), density_per_m2=18.0
@@ -180,19 +177,34 @@ def test_a_treatment_of_the_check_plot_synced_after_the_completion_takes_its_cor
     follow_up_id = operation["follow_ups"][0]["id"]
     done = _complete(api, follow_up_id, density_per_m2=3.0)
     assert done["efficacy"]["corrected_efficacy_pct"] == 83.12
-    audited = len(_efficacy_audits(follow_up_id))
+    return follow_up_id, check["site_id"]
 
-    late = colleague.post(
+
+def _treat_site(api: Any, site_id: int, performed_at: datetime) -> None:
+    r = api.post(
         "/api/v1/control-operations",
         json={
             "client_uuid": str(uuid.uuid4()),
-            "site_id": check["site_id"],
+            "site_id": site_id,
             "method": "hand_collection",
-            "performed_at": (now - timedelta(days=4)).isoformat(),
+            "performed_at": performed_at.isoformat(),
             "details": {"kg_removed": 2},
         },
     )
-    assert late.status_code == 201, late.get_json()
+    assert r.status_code == 201, r.get_json()
+
+
+def test_a_treatment_of_the_check_plot_synced_after_the_completion_takes_its_correction_away(
+    api_as: Any, make_observation: Any, treat: Any
+) -> None:
+    """The check plot was treated between its readings, but that operation reached us only after the
+    re-inspection was completed: the check plot is no untreated check, as if it had come in time."""
+    api = api_as("surveyor")
+    colleague = api_as("surveyor")
+    follow_up_id, check_site_id = _completed_with_check_plot(api, make_observation, treat)
+    audited = len(_efficacy_audits(follow_up_id))
+
+    _treat_site(colleague, check_site_id, datetime.now(UTC) - timedelta(days=4))
 
     after = api.get(f"/api/v1/follow-ups/{follow_up_id}").get_json()["efficacy"]
     assert after["corrected_efficacy_pct"] is None
@@ -205,28 +217,11 @@ def test_a_treatment_of_the_check_plot_after_its_readings_changes_nothing(
     api_as: Any, make_observation: Any, treat: Any
 ) -> None:
     api = api_as("surveyor")
-    now = datetime.now(UTC)
-    check = make_observation(
-        api, latitude=CHECK_LAT, observed_at=(now - timedelta(days=11)).isoformat(), density_per_m2=18.0
-    )
-    operation, _ = treat(api, method="chemical", days_ago=10, check_site_id=check["site_id"])
-    make_observation(
-        api, latitude=CHECK_LAT, observed_at=(now - timedelta(hours=5)).isoformat(), density_per_m2=16.0
-    )
-    follow_up_id = operation["follow_ups"][0]["id"]
-    _complete(api, follow_up_id, density_per_m2=3.0)
+    follow_up_id, check_site_id = _completed_with_check_plot(api, make_observation, treat)
     audited = len(_efficacy_audits(follow_up_id))
-    r = api.post(
-        "/api/v1/control-operations",
-        json={
-            "client_uuid": str(uuid.uuid4()),
-            "site_id": check["site_id"],
-            "method": "hand_collection",
-            "performed_at": (now - timedelta(minutes=30)).isoformat(),
-            "details": {"kg_removed": 2},
-        },
-    )
-    assert r.status_code == 201, r.get_json()
+
+    _treat_site(api, check_site_id, datetime.now(UTC) - timedelta(minutes=30))
+
     after = api.get(f"/api/v1/follow-ups/{follow_up_id}").get_json()["efficacy"]
     assert after["corrected_efficacy_pct"] == 83.12
     assert len(_efficacy_audits(follow_up_id)) == audited
