@@ -54,6 +54,10 @@ class Source:
     name: str
     summary: bool  # aggregated rows rather than one row per record
     fields: tuple[str, ...]
+    # The fields whose total over the rows is a figure: an amount, each counted in one row only. A
+    # field left out overlaps between rows (a site visited twice is two 调查记录 rows, a species in two
+    # categories two rows) or is a rate, so `total = true` on it is refused (docs/census.md).
+    totals: frozenset[str] = frozenset()
 
 
 SOURCES: Final[Mapping[str, Source]] = {
@@ -78,6 +82,7 @@ SOURCES: Final[Mapping[str, Source]] = {
                 "method_name", "township_name", "area_m2", "area_mu", "labour_person_days", "cost_yuan",
                 "team", "details", "operator", "organization", "follow_ups", "notes",
             ),
+            frozenset({"area_m2", "area_mu", "labour_person_days", "cost_yuan"}),
         ),
         Source(
             "follow_ups",
@@ -92,11 +97,13 @@ SOURCES: Final[Mapping[str, Source]] = {
             "species_township",
             True,
             ("species_name_zh", "species_name_sci", "township_name", "points", "area_mu", "max_severity"),
+            frozenset({"points", "area_mu"}),
         ),
         Source(
             "species_summary",
             True,
             ("species_name_zh", "species_name_sci", "townships", "points", "area_mu", "max_severity"),
+            frozenset({"points", "area_mu"}),
         ),
         Source(
             "category_summary",
@@ -110,6 +117,7 @@ SOURCES: Final[Mapping[str, Source]] = {
                 "species_name_zh", "method_name", "operations", "area_mu", "extent_mu",
                 "labour_person_days", "cost_yuan",
             ),
+            frozenset({"operations", "area_mu", "labour_person_days", "cost_yuan"}),
         ),
         Source(
             "control_by_township",
@@ -118,6 +126,7 @@ SOURCES: Final[Mapping[str, Source]] = {
                 "township_name", "township_code", "operations", "area_mu", "extent_mu",
                 "labour_person_days", "cost_yuan",
             ),
+            frozenset({"operations", "area_mu", "extent_mu", "labour_person_days", "cost_yuan"}),
         ),
         Source(
             "township_summary",
@@ -125,6 +134,12 @@ SOURCES: Final[Mapping[str, Source]] = {
             (
                 "township_name", "township_code", "species", "points", "area_mu", "control_area_mu",
                 "reinspections_due", "reinspections_done", "reinspections_overdue",
+            ),
+            frozenset(
+                {
+                    "points", "area_mu", "control_area_mu", "reinspections_due", "reinspections_done",
+                    "reinspections_overdue",
+                }
             ),
         ),
         Source(
@@ -134,6 +149,7 @@ SOURCES: Final[Mapping[str, Source]] = {
                 "species_name_zh", "total", "done", "pending", "overdue", "cancelled", "completion_pct",
                 "mean_density_reduction_pct",
             ),
+            frozenset({"total", "done", "pending", "overdue", "cancelled"}),
         ),
         # 踏查记录: one row per survey route walked (app/exports/survey_routes.py).
         Source(
@@ -144,6 +160,7 @@ SOURCES: Final[Mapping[str, Source]] = {
                 "started_at", "ended_at", "surveyor", "organization", "length_km", "duration_min",
                 "point_count", "poor_point_count", "records", "species_found", "notes",
             ),
+            frozenset({"length_km", "duration_min", "point_count", "poor_point_count", "records"}),
         ),
         # 样地调查: one row per plot and species (app/exports/plot_sheet.py).
         Source(
@@ -156,6 +173,7 @@ SOURCES: Final[Mapping[str, Source]] = {
                 "frequency_pct", "mean_density_per_m2", "mean_cover_pct", "mean_height_cm", "total_count",
                 "notes",
             ),
+            frozenset({"total_count"}),
         ),
     )
 }  # fmt: skip
@@ -417,6 +435,13 @@ def _parse_column(
         total = False
     if total and type_ is not None and type_ not in _NUMERIC_TYPES:
         problem(where, f"total = true needs an integer or number column, not {type_}")
+    elif total and source is not None and field in source.fields and field not in source.totals:
+        allowed = ", ".join(sorted(source.totals)) or "none"
+        problem(
+            where,
+            f"{field!r} cannot have a total: its rows overlap (a site visited twice, a species in two "
+            f"categories) or it is a rate; {source.name!r} totals only: {allowed}",
+        )
 
     if len(problem.found) > before or header is None or field is None or type_ is None:
         return None

@@ -137,7 +137,7 @@ def minimal() -> dict[str, Any]:
                 "columns": [
                     {"header": "调查日期", "field": "observed_at", "type": "datetime"},
                     {"header": "物种名称", "field": "species_name_zh", "type": "text"},
-                    {"header": "发生面积（亩）", "field": "area_mu", "type": "number", "total": True},
+                    {"header": "发生面积（亩）", "field": "area_mu", "type": "number"},
                 ],
             }
         ],
@@ -154,7 +154,45 @@ def test_a_minimal_template_gets_defaults() -> None:
     assert text_column.number_format is None
     assert text_column.width == 14
     assert area.width == 16  # 发生面积（亩） is 14 columns wide, plus 2
-    assert area.total is True and text_column.total is False
+    assert area.total is False and text_column.total is False
+
+
+def test_a_total_is_kept_for_amounts_and_refused_where_rows_overlap() -> None:
+    data = minimal()
+    data["sheets"].append(
+        {
+            "key": "control",
+            "title": "防治记录",
+            "source": "control_operations",
+            "columns": [
+                {"header": "防治日期", "field": "performed_at", "type": "datetime"},
+                {"header": "防治面积（亩）", "field": "area_mu", "type": "number", "total": True},
+                {"header": "费用（元）", "field": "cost_yuan", "type": "number", "total": True},
+            ],
+        }
+    )
+    template = parse_template(data)
+    assert [c.total for c in template.sheets[1].columns] == [False, True, True]
+
+    # 调查记录 is a row per visit: a site counted four times in 数量 or 发生面积 would be a false figure.
+    columns = data["sheets"][0]["columns"]
+    columns[2]["total"] = True
+    columns.append({"header": "数量（头/株）", "field": "count", "type": "integer", "total": True})
+    with pytest.raises(TemplateError) as raised:
+        parse_template(data)
+
+    assert raised.value.problems == [
+        f"template: sheets[0] (observations): columns[{i}] ({header}): {field!r} cannot have a total: its "
+        "rows overlap (a site visited twice, a species in two categories) or it is a rate; "
+        "'observations' totals only: none"
+        for i, header, field in ((2, "发生面积（亩）", "area_mu"), (3, "数量（头/株）", "count"))
+    ]
+
+
+@pytest.mark.parametrize("bureau", ["forestry", "agriculture"])
+def test_the_visit_sheet_totals_nothing_a_revisit_would_count_again(bureau: str) -> None:
+    (observations,) = [s for s in load_template(bureau).sheets if s.source == "observations"]
+    assert [c.header for c in observations.columns if c.total] == []
 
 
 def test_a_template_loads_from_a_path(tmp_path: Path) -> None:

@@ -487,18 +487,30 @@ def test_a_date_column_given_a_datetime_shows_the_day(forestry: Template) -> Non
 
 
 def test_totals_use_subtotal_below_the_filtered_range(forestry: Template) -> None:
-    _, book, _ = write(forestry, all_rows(observations=5))
-    ws = book["调查记录"]
+    _, book, _ = write(forestry, all_rows(operations=5))
+    ws = book["防治记录"]
 
     assert ws.max_row == 7
     assert ws["A7"].value == "合计"
     assert ws["A7"].font.bold
-    count = get_column_letter(column_of(forestry, "observations", "count"))
-    assert ws[f"{count}7"].value == f"=SUBTOTAL(109,{count}2:{count}6)"
-    assert ws[f"{count}7"].data_type == "f"
-    # Not 发生面积: a site visited twice is two rows here, and its area counts once (docs/census.md).
+    cost = get_column_letter(column_of(forestry, "control_operations", "cost_yuan"))
+    assert ws[f"{cost}7"].value == f"=SUBTOTAL(109,{cost}2:{cost}6)"
+    assert ws[f"{cost}7"].data_type == "f"
     totals = {cell.column_letter for cell in ws[7] if cell.value is not None}
-    assert totals == {"A", count}
+    assert totals == {"A"} | {
+        get_column_letter(column_of(forestry, "control_operations", field))
+        for field in ("area_mu", "labour_person_days", "cost_yuan")
+    }
+    assert ws.auto_filter.ref.endswith("6")
+
+
+def test_the_visit_sheet_has_no_total_row(forestry: Template) -> None:
+    """调查记录 is a row per visit: neither 数量 nor 发生面积 adds up over it (docs/census.md)."""
+    _, book, _ = write(forestry, all_rows(observations=5))
+    ws = book["调查记录"]
+
+    assert ws.max_row == 6
+    assert "合计" not in [cell.value for cell in ws["A"]]
     assert ws.auto_filter.ref.endswith("6")
 
 
@@ -509,8 +521,9 @@ def test_each_summary_sheet_totals_its_total_columns(forestry: Template) -> None
         ws = book[sheet.title]
         last = ws.max_row
         if not any(column.total for column in sheet.columns):
-            # 类别汇总: a species in two categories is in two rows, so nothing is totalled.
-            assert sheet.key in ("follow_ups", "category_summary")
+            # 类别汇总: a species in two categories is in two rows, so nothing is totalled; 调查记录: a
+            # site visited twice is two rows.
+            assert sheet.key in ("observations", "follow_ups", "category_summary")
             assert "合计" not in [cell.value for cell in ws["A"]]  # nothing to total, no 合计 row
             continue
         assert ws.cell(row=last, column=1).value == "合计"
@@ -690,7 +703,7 @@ def test_openpyxl_still_has_the_row_loop_we_replace() -> None:
 def test_ten_thousand_streamed_rows_are_all_written_in_order(forestry: Template) -> None:
     # The export streams its rows from a generator, past PROGRESS_EVERY many times. How fast is
     # bench/census_export.py's question (against bare openpyxl); here: every row arrives, in order, and the
-    # filter and the totals row cover all of them. (Read from the sheet's XML: openpyxl would take longer
+    # filter covers all of them. (Read from the sheet's XML: openpyxl would take longer
     # to load 10 000 rows than the writer takes to write them.)
     observations = forestry.restricted_to({"observations"})
     numbers = range(1, 10_001)
@@ -701,13 +714,12 @@ def test_ten_thousand_streamed_rows_are_all_written_in_order(forestry: Template)
     assert counts["observations"] == 10_000
     with zipfile.ZipFile(buffer) as archive:
         sheet = archive.read("xl/worksheets/sheet2.xml").decode()  # sheet1 is the cover
-    # the header row, the 10 000 rows, the totals row
-    assert re.findall(r'<row r="(\d+)"', sheet) == [str(n) for n in range(1, 10_003)]
+    # the header row and the 10 000 rows (调查记录 has no totals row: docs/census.md)
+    assert re.findall(r'<row r="(\d+)"', sheet) == [str(n) for n in range(1, 10_002)]
     assert re.findall(r"<t>00000000-0000-4000-8000-(\d{12})</t>", sheet) == [f"{i:012d}" for i in numbers]
     last_column = get_column_letter(len(observations.sheet("observations").columns))
     assert f'<autoFilter ref="A1:{last_column}10001"/>' in sheet
-    totals = re.findall(r"SUBTOTAL\(109,([A-Z]+)2:([A-Z]+)(\d+)\)", sheet)
-    assert totals and all(first == again and end == "10001" for first, again, end in totals)
+    assert "SUBTOTAL" not in sheet
 
 
 # --- Reading back -------------------------------------------------------------------------------------
