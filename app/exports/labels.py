@@ -11,6 +11,7 @@ FLAG_ZH = {
     "possible_duplicate": "疑似重复",
     "township_mismatch": "乡镇不符",
     "village_mismatch": "村不符",
+    "area_mismatch": "面积不符",
     "far_from_site": "距样点过远",
 }
 

@@ -20,6 +20,7 @@ from app.extensions import db
 from app.messages import invalid_fields_message
 from app.observations import review as reviewing
 from app.observations import services
+from app.observations.checks import AREA_MISMATCH_RATIO
 from app.observations.models import Flag, Observation, PositionSource, ReviewStatus
 from app.observations.schemas import (
     ObservationUpdateArgs,
@@ -30,6 +31,7 @@ from app.observations.schemas import (
 )
 from app.paging import PAGE_SIZE, Page, empty, page_links, page_number, paginate
 from app.species.services import list_habitats, search_species
+from app.units import mu_exact
 
 bp = Blueprint("observations", __name__)
 
@@ -56,6 +58,7 @@ FLAG_LABELS = {
     Flag.POSSIBLE_DUPLICATE: _l("possible duplicate"),
     Flag.TOWNSHIP_MISMATCH: _l("township mismatch"),
     Flag.VILLAGE_MISMATCH: _l("village mismatch"),
+    Flag.AREA_MISMATCH: _l("area mismatch"),
 }
 POSITION_SOURCES = {
     PositionSource.GPS: _l("the phone's GPS"),
@@ -91,6 +94,13 @@ def _flag_help(observation: Observation) -> list[tuple[Flag, str]]:
         ),
         Flag.TOWNSHIP_MISMATCH: _("The point lies outside the township chosen for it."),
         Flag.VILLAGE_MISMATCH: _("The point lies outside the village chosen for it."),
+        Flag.AREA_MISMATCH: _(
+            "The typed area (%(typed)s 亩) differs from the drawn outline's (%(drawn)s 亩) by more than "
+            "%(percent)s %%: one of them may be wrong.",
+            typed=f"{mu_exact(observation.area_m2 or 0):.2f}",
+            drawn=f"{mu_exact(observation.geometry_area_m2 or 0):.2f}",
+            percent=f"{AREA_MISMATCH_RATIO * 100:g}",
+        ),
     }
     return [(row.flag, explained[row.flag]) for row in sorted(observation.flag_rows, key=lambda r: r.flag)]
 

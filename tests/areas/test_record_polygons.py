@@ -11,7 +11,7 @@ from app.district import boundaries
 from app.district.models import BoundaryLevel
 from app.extensions import db
 from app.geo.crs import from_wgs84
-from app.observations.models import Observation
+from app.observations.models import Flag, Observation
 from app.sites.models import Site
 from tests.areas.shapes import square
 from tests.conftest import PADDY
@@ -279,3 +279,35 @@ def test_an_outline_crossing_the_edge_of_a_concave_district_is_refused(
     assert "geometry" in response.get_json()["errors"]
     body = observation_payload(latitude=30.646, longitude=107.796, area_m2=None, geometry=inside)
     assert api.post("/api/v1/observations", json=body).status_code == 201
+
+
+def test_an_area_mismatch_is_named_and_explained_on_the_record_page(
+    api_as: Any, make_observation: Any, web_as: Any
+) -> None:
+    """The verifier reads what to check: the flag's name and the two areas, not a blank badge (or a
+    page that fails for want of an explanation)."""
+    far = make_observation(api_as("surveyor"), area_m2=12_500, geometry=square(LON, LAT, 100))
+    assert far["flags"] == ["area_mismatch"]
+
+    zh = web_as("verifier").get(f"/observations/{far['id']}")
+    en = web_as("verifier", locale="en").get(f"/observations/{far['id']}")
+    assert (zh.status_code, en.status_code) == (200, 200)
+    zh_html = zh.get_data(as_text=True)
+    assert "面积不符" in zh_html
+    assert "18.75" in zh_html and "15.00" in zh_html  # the typed 12 500 m² and the drawn 10 000 m², in 亩
+    assert "area mismatch" in en.get_data(as_text=True)
+
+
+def test_every_flag_has_a_name_an_explanation_and_a_workbook_name(app: Any) -> None:
+    from app.exports.labels import FLAG_ZH
+    from app.observations import views
+
+    observation = Observation(area_m2=1.0, geometry_area_m2=1.0, accuracy_m=1.0)
+    for flag in Flag:
+        observation.set_flag(flag)
+    with app.test_request_context("/", headers={"Accept-Language": "zh"}):
+        explained = dict(views._flag_help(observation))
+        named = {flag: str(views.FLAG_LABELS[flag]) for flag in Flag}
+    assert set(explained) == set(Flag)
+    assert all(named.values()) and all(explained.values())
+    assert set(FLAG_ZH) >= {flag.value for flag in Flag}
