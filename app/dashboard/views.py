@@ -111,7 +111,7 @@ def index() -> str:
     )
     area_chart = charts.column_chart(
         axis,
-        [charts.Series(_("Treated area (mu)"), "bar-fill", [mu_exact(m.area_m2) for m in areas])],
+        [charts.Series(_("Treated area (mu-times)"), "bar-fill", [mu_exact(m.area_m2) for m in areas])],
         whole=False,
         number=_mu,
         category_titles=month_names,

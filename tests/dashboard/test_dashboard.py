@@ -238,6 +238,9 @@ def test_treated_area_is_shown_in_mu_by_month(api_as: Any, web_as: Any, treat: A
     total = re.search(r'<table id="treated-area-by-month">.*?<tfoot>(.*?)</tfoot>', html, re.S)
     assert total is not None
     assert _cells(total.group(1))[1] == "14.50"
+    # Summed over operations, as the census's 防治面积（亩次）, not the distinct extent (防治范围（亩）).
+    assert '<th scope="col" class="num">防治面积（亩次）</th>' in html
+    assert "每月防治面积（亩次）" in html
 
 
 def test_treated_area_by_month_counts_a_drawn_polygon_as_the_census_does(
