@@ -42,8 +42,23 @@ def _day_of(year: int, month: int, day: int) -> date:
     return date(year, month, day)
 
 
-def schedule_follow_ups(operation: ControlOperation, *, assignee: User) -> None:
-    """The operation's follow-ups, each assigned to its assignee; the supervisor is the escalation."""
+def passed_days(operation: ControlOperation, today: date) -> list[date]:
+    """The days of the operation's schedule (its re-inspections and next-spring check) before `today`."""
+    performed_on = local_date(operation.performed_at)
+    days = {performed_on + timedelta(days=d) for d in operation.follow_up_days}
+    if operation.species.spring_check_md:
+        days.add(next_spring_check(performed_on, operation.species.spring_check_md))
+    return sorted(day for day in days if day < today)
+
+
+def schedule_follow_ups(
+    operation: ControlOperation, *, assignee: User, not_before: date | None = None
+) -> None:
+    """The operation's follow-ups, each assigned to its assignee; the supervisor is the escalation.
+
+    `not_before`: no re-inspection is scheduled for a day before it (an operation of a past season
+    imported from a workbook: its re-inspections' days are gone, and would only stand as overdue in
+    every list, reminder and census; docs/census.md, Importing a legacy workbook)."""
     _lock_site(operation.site_id)
     supervisor = organization_supervisor(operation.organization_id)
     owner = assignee
@@ -55,7 +70,7 @@ def schedule_follow_ups(operation: ControlOperation, *, assignee: User) -> None:
     pending_days = _pending_due_days(operation)
     for days in operation.follow_up_days:
         due_on = performed_on + timedelta(days=days)
-        if due_on in pending_days:
+        if due_on in pending_days or (not_before is not None and due_on < not_before):
             continue
         pending_days.add(due_on)
         db.session.add(
@@ -72,26 +87,33 @@ def schedule_follow_ups(operation: ControlOperation, *, assignee: User) -> None:
         )
     if operation.species.spring_check_md:
         spring = next_spring_check(performed_on, operation.species.spring_check_md)
-        pending = _pending_spring_check(operation)
-        if pending is None:
-            db.session.add(
-                FollowUp(
-                    site=operation.site,
-                    control_operation=operation,
-                    organization_id=operation.organization_id,
-                    kind=FollowUpKind.NEXT_SPRING,
-                    offset_days=(spring - performed_on).days,
-                    due_on=spring,
-                    assignee_id=owner.id,
-                    supervisor_id=supervisor.id if supervisor else None,
-                )
+        if not_before is None or spring >= not_before:
+            _schedule_spring_check(operation, owner, supervisor, performed_on, spring)
+
+
+def _schedule_spring_check(
+    operation: ControlOperation, owner: User, supervisor: User | None, performed_on: date, spring: date
+) -> None:
+    pending = _pending_spring_check(operation)
+    if pending is None:
+        db.session.add(
+            FollowUp(
+                site=operation.site,
+                control_operation=operation,
+                organization_id=operation.organization_id,
+                kind=FollowUpKind.NEXT_SPRING,
+                offset_days=(spring - performed_on).days,
+                due_on=spring,
+                assignee_id=owner.id,
+                supervisor_id=supervisor.id if supervisor else None,
             )
-        elif pending.due_on < spring:
-            # One next-spring check per site and species: the pending one now follows the latest
-            # treatment, and falls no sooner than it allows.
-            pending.control_operation = operation
-            pending.offset_days = (spring - performed_on).days
-            pending.due_on = spring
+        )
+    elif pending.due_on < spring:
+        # One next-spring check per site and species: the pending one now follows the latest
+        # treatment, and falls no sooner than it allows.
+        pending.control_operation = operation
+        pending.offset_days = (spring - performed_on).days
+        pending.due_on = spring
 
 
 def joined_follow_ups(operation: ControlOperation) -> list[FollowUp]:

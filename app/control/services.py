@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from app import policy
 from app.accounts.models import User
-from app.clock import CLOCK_SKEW, EARLIEST, day_end, day_start
+from app.clock import CLOCK_SKEW, EARLIEST, day_end, day_start, local_today
 from app.control.assessment import latest_baseline
 from app.control.follow_ups import reassess_for_check_plot_treated
 from app.control.models import ControlOperation
@@ -199,7 +199,8 @@ def create_control_operation(
         )
         db.session.add(operation)
         db.session.flush()
-        schedule_follow_ups(operation, assignee=assignee)
+        # A workbook's operation of a past season: its re-inspections' days that are gone are not made.
+        schedule_follow_ups(operation, assignee=assignee, not_before=local_today() if imported else None)
         sites.mark_treated(site)
         db.session.flush()
         # A treatment that reached us late may have treated another's check plot between its readings.

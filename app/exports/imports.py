@@ -2,7 +2,8 @@
 
 Observation rows become observations and control-operation rows control operations, through the same
 schemas and services as the API, so a row the API would refuse is refused here too, with the reason
-and the cell. Follow-up rows are not imported: follow-ups are scheduled from their control operations.
+and the cell. Follow-up rows are not imported: follow-ups are scheduled from their control operations,
+those whose day has passed excepted (an operation of a past season; the row report says which).
 
 Re-importing the same workbook creates nothing new: a row's `client_uuid` (or, for a legacy row without
 one, a UUID derived from its content) makes the second import a replay of the first, whoever imports it
@@ -35,12 +36,14 @@ from typing import Any, BinaryIO
 import marshmallow as ma
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app import policy
 from app.accounts.models import Organization, User
 from app.accounts.organizations import unit_ids
-from app.clock import local_zone
+from app.clock import local_today, local_zone
 from app.control import services as control
+from app.control.schedule import passed_days
 from app.control.schemas import ControlOperationCreateArgs
 from app.errors import InvalidInput, PermissionDenied, ServiceError, TooLarge
 from app.exports.import_columns import IMPORTED_FIELDS, REQUIRED_COLUMNS, with_square_metre_columns
@@ -269,12 +272,21 @@ class Importer:
         operator = self.person(v.get("operator"))
         try:
             with db.session.begin_nested():
-                _operation, created = control.create_control_operation(
+                operation, created = control.create_control_operation(
                     actor=operator.user, args=args, organization_id=self.organization.id, imported=True
                 )
         except ServiceError as exc:
             raise row_refusal(exc, row, cells, headers) from exc
-        return created, operator.note
+        passed = passed_days(operation, local_today()) if created else []
+        if not passed:
+            return created, operator.note
+        unscheduled = ngettext(
+            "%(num)d re-inspection was not scheduled: its day (%(days)s) had passed.",
+            "%(num)d re-inspections were not scheduled: their days (%(days)s) had passed.",
+            len(passed),
+            days="、".join(day.isoformat() for day in passed),
+        )
+        return created, " ".join(filter(None, [operator.note, unscheduled]))
 
     @staticmethod
     def _load(

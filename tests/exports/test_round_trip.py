@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import openpyxl  # noqa: TID251 -- tests open the workbooks the app writes
@@ -11,7 +12,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from app.clock import local_date, local_today
 from app.control.models import ControlOperation, FollowUp
+from app.control.schedule import next_spring_check
 from app.exports import imports, writing
 from app.exports.layouts import load_template
 from app.exports.models import ExportKind
@@ -108,6 +111,41 @@ def test_export_import_export_gives_the_same_workbook(census: Any, make_user: An
     again = imports.import_census(io.BytesIO(before), actor=admin, bureau="agriculture")
     assert (again.imported, again.unchanged, again.rejected) == (0, 3, 0)  # nothing new
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 2
+
+
+def test_an_operation_of_a_past_season_is_imported_without_the_re_inspections_whose_day_has_passed(
+    census: Any, make_user: Any, make_observation: Any, treat: Any
+) -> None:
+    """A workbook of last year's treatments: their re-inspections' days are gone. Made anyway, each would
+    stand overdue in the lists, the reminders and every census's 逾期未复查, for work no one can do now."""
+    old_site = make_observation(
+        census, observed_at=(datetime.now(UTC) - timedelta(days=401)).isoformat(), latitude=LAT + 0.02
+    )
+    treat(census, method="chemical", days_ago=400, baseline=old_site)  # +1 … +30 and next spring: all gone
+    before = _export()
+    _empty_the_records()
+
+    report = imports.import_census(
+        io.BytesIO(before), actor=make_user("bureau_admin", "agriculture"), bureau="agriculture"
+    )
+
+    assert (report.imported, report.rejected) == (5, 0), report.rows
+    old, recent = sorted(
+        db.session.scalars(sa.select(ControlOperation)), key=lambda operation: operation.performed_at
+    )
+    assert old.follow_ups == []
+    performed_on = local_date(old.performed_at)
+    gone = sorted(
+        {performed_on + timedelta(days=d) for d in old.follow_up_days}
+        | {next_spring_check(performed_on, old.species.spring_check_md)}
+    )
+    assert gone and all(day < local_today() for day in gone)
+    notes = [note for sheet, _row, _status, note, _cell in report.rows if sheet == "防治记录" and note]
+    assert notes == [
+        f"{len(gone)} 次复查未安排：其日期（{'、'.join(day.isoformat() for day in gone)}）已过。"
+    ]
+    # Hand collection three days ago: its re-inspections are still ahead, and made as before.
+    assert recent.follow_ups and all(f.due_on >= local_today() for f in recent.follow_ups)
 
 
 def test_the_workbook_imported_again_by_another_admin_is_a_replay(census: Any, make_user: Any) -> None:
