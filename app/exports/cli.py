@@ -41,18 +41,25 @@ def run_command(
 ) -> None:
     """Write one census workbook to a file (for scripts); nothing is queued."""
     set_actor_label("cli")
+    first, last = (None if day is None else day.date() for day in (date_from, date_to))
+    if first and last and first > last:  # as the API refuses it (app/exports/services.py)
+        raise click.BadParameter(f"{last} is before --from {first}", param_hint="--to")
     try:
         chosen = [status.value for status in parse_statuses(statuses)]
         Scope(bureau, None, None, {})  # an unknown bureau fails before the file is opened
     except ServiceError as exc:
         raise click.ClickException(exc.message) from exc
-    with output.open("wb") as fh:
+    try:
+        fh = output.open("wb")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {output}: {exc.strerror}", param_hint="--output") from exc
+    with fh:
         rows = writing.write_export(
             fh,
             bureau=bureau,
             kind=ExportKind(kind),
-            date_from=date_from.date() if date_from else None,
-            date_to=date_to.date() if date_to else None,
+            date_from=first,
+            date_to=last,
             filters={"statuses": chosen},
             generated_by="flask exports run",
         )
@@ -74,8 +81,13 @@ def import_command(file: Path, bureau: str, username: str | None, report: Path |
     stmt = sa.select(User).where(User.active.is_(True))
     stmt = stmt.where(User.username == username.lower()) if username else stmt.where(User.role == Role.ADMIN)
     actor = db.session.scalar(stmt.order_by(User.id).limit(1))
+    if actor is None and username:
+        raise click.ClickException(f"no active user {username!r}")
     if actor is None:
-        raise click.ClickException(f"no active user {username!r}" if username else "no active admin")
+        raise click.ClickException(
+            "no active admin to import as: name a bureau admin with --user, or create an admin "
+            "(flask users create --role admin …, or flask demo seed)"
+        )
     with uow.unit():  # committed before the report is written; a refused workbook imports nothing
         try:
             result = imports.import_census(file, actor=actor, bureau=bureau)

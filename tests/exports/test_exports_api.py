@@ -260,3 +260,22 @@ def test_flask_exports_run_takes_statuses_and_the_district(
     refused = runner.invoke(args=["exports", "run", "--bureau", "nobody", "-o", str(unknown)])
     assert refused.exit_code != 0 and "nobody" in refused.output
     assert not unknown.exists()  # refused before the file was opened
+
+
+def test_flask_exports_run_refuses_a_period_ending_before_it_starts_and_a_folder_that_is_not_there(
+    app: Flask, records: dict[str, Any], tmp_path: Path
+) -> None:
+    """Said, not a workbook of 0 rows nor a traceback: a script's author sees what to correct."""
+    runner = app.test_cli_runner()
+    target = tmp_path / "census.xlsx"
+    backwards = ["--from", "2026-12-01", "--to", "2026-01-01"]
+    refused = runner.invoke(args=["exports", "run", "--bureau", "agriculture", *backwards, "-o", str(target)])
+    assert refused.exit_code == 2, refused.output
+    assert "--to" in refused.output and "2026-01-01 is before --from 2026-12-01" in refused.output
+    assert not target.exists()
+
+    nowhere = tmp_path / "no-such-folder" / "census.xlsx"
+    refused = runner.invoke(args=["exports", "run", "--bureau", "agriculture", "-o", str(nowhere)])
+    assert refused.exit_code == 2, refused.output
+    assert "--output" in refused.output and "No such file or directory" in refused.output
+    assert refused.exception is None or isinstance(refused.exception, SystemExit)

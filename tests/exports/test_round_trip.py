@@ -217,8 +217,12 @@ def test_cli_import_writes_a_report(app: Flask, census: Any, make_user: Any, tmp
     assert report.exists()
     again = app.test_cli_runner().invoke(args=args)
     assert "imported: 0, already there: 3, rejected: 0" in again.output
-    wrong = app.test_cli_runner().invoke(args=["imports", "census", str(report), "--bureau", "agriculture"])
+    wrong = app.test_cli_runner().invoke(args=["imports", "census", str(report), *args[3:]])
     assert wrong.exit_code != 0  # the report is not a census workbook: refused, naming what is missing
+    assert "调查记录" in wrong.output, wrong.output
+    nobody = app.test_cli_runner().invoke(args=["imports", "census", str(source), "--bureau", "agriculture"])
+    assert nobody.exit_code == 1  # no admin in this database: told how to name or make one
+    assert "--user" in nobody.output and "flask users create --role admin" in nobody.output
 
 
 def test_import_through_the_api(api_as: Any, census: Any, make_user: Any) -> None:
