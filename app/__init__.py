@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -23,8 +24,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
-    from pathlib import Path
-
     from app.logs import install as single_line_logs
 
     single_line_logs()  # log lines cannot be forged by line breaks in what users typed
@@ -54,7 +53,9 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     register_engine_events()
     uow.init_app(app)  # one commit per request, after the view (app/uow.py)
-    migrate.init_app(app, db, directory=str(app.config.get("IAS_MIGRATIONS_DIR", "migrations")))
+    # Beside app/, wherever `flask` is started from (a service's working directory may be elsewhere).
+    default_migrations = Path(app.root_path).parent / "migrations"
+    migrate.init_app(app, db, directory=str(app.config.get("IAS_MIGRATIONS_DIR", default_migrations)))
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
@@ -175,11 +176,14 @@ def register_errors(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from flask.cli import with_appcontext
+
     from app.accounts.cli import organizations_cli, users_cli
     from app.control.cli import control_cli
     from app.demo.cli import demo_cli
     from app.district.cli import district_cli
     from app.exports.cli import exports_cli, imports_cli
+    from app.extensions import require_current_schema
     from app.scheduler.cli import reminders_cli, scheduler_cli
     from app.species.cli import species_cli
 
@@ -195,4 +199,8 @@ def register_cli(app: Flask) -> None:
         exports_cli,
         imports_cli,
     ):
+        # Every command of these reads or writes the tables: a database the migrations have not brought
+        # to their head (a fresh one, or code upgraded without `flask db upgrade`) is said in one line,
+        # before the command runs, instead of a traceback about a missing table or column.
+        group.callback = with_appcontext(require_current_schema)
         app.cli.add_command(group)

@@ -1,5 +1,10 @@
-"""Unbound extension objects; `create_app()` binds them to the app."""
+"""Unbound extension objects; `create_app()` binds them to the app. And the one check of the database's
+schema against the migrations that the commands make before they run (`require_current_schema`)."""
 
+import click
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -23,3 +28,23 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 api = IasApi()
+
+
+def require_current_schema() -> None:
+    """Stop a command with one line (a ClickException) when the database's schema is not the migrations'
+    head: no tables yet, or code newer than the database. `flask db upgrade` mends both."""
+    config = current_app.extensions["migrate"].migrate.get_config()
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    # Its own connection, read-only (SQLite: a deferred BEGIN, so it waits for no writer), closed at once:
+    # the command's unit of work starts afresh, and a long-running one (the scheduler) holds nothing.
+    with db.engine.connect().execution_options(sqlite_deferred_begin=True) as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current == heads:
+        return
+    where = db.engine.url.render_as_string(hide_password=True)
+    if not current:
+        raise click.ClickException(f"the database {where} has no tables yet: run `flask db upgrade` first")
+    raise click.ClickException(
+        f"the database {where} is at migration {', '.join(sorted(current))} and this version needs "
+        f"{', '.join(sorted(heads))}: run `flask db upgrade` first"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 from datetime import timedelta
 from pathlib import Path
@@ -257,3 +258,37 @@ def test_c0a1d6e50028_cancels_extra_pending_spring_checks_with_an_audit_row_then
     # The index is back: a fourth pending one is refused by the database itself.
     with pytest.raises(sa.exc.IntegrityError), db.session.begin_nested():
         _spring_copy(db.session.get(FollowUp, same_day.id))  # type: ignore[arg-type]
+
+
+def test_commands_refuse_a_database_the_migrations_have_not_brought_to_their_head(tmp_path: Path) -> None:
+    """One line saying what to run, not a traceback about a missing table: a fresh database, or code
+    upgraded without `flask db upgrade`. Started from another folder, `flask db upgrade` still finds the
+    migrations (beside app/)."""
+    from app import create_app
+
+    config = Config(str(MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    [head] = scripts.get_heads()
+    previous = scripts.get_revision(head).down_revision
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fresh.db'}"})
+    assert "IAS_MIGRATIONS_DIR" not in app.config  # the default: the folder beside app/
+    cli = app.test_cli_runner()
+
+    def invoke(*args: str) -> Any:
+        # In a context of its own: the test's app context (the suite's database) is not this app's.
+        return contextvars.Context().run(cli.invoke, args=list(args))
+
+    fresh = invoke("species", "sync")
+    assert fresh.exit_code == 1
+    assert "has no tables yet: run `flask db upgrade` first" in fresh.output
+
+    upgraded = invoke("db", "upgrade", str(previous))
+    assert upgraded.exit_code == 0, upgraded.output
+    behind = invoke("district", "load")
+    assert behind.exit_code == 1
+    said = f"is at migration {previous} and this version needs {head}: run `flask db upgrade` first"
+    assert said in behind.output
+
+    assert invoke("db", "upgrade").exit_code == 0
+    assert invoke("species", "sync").exit_code == 0
