@@ -1,7 +1,10 @@
 """Unbound extension objects; `create_app()` binds them to the app. And the one check of the database's
 schema against the migrations that the commands make before they run (`require_current_schema`)."""
 
+import functools
+
 import click
+import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
@@ -30,15 +33,37 @@ babel = Babel()
 api = IasApi()
 
 
+@functools.cache
+def _scripts(directory: str) -> ScriptDirectory:
+    """The migration scripts (read once a process: they change only with the code)."""
+    config = current_app.extensions["migrate"].migrate.get_config(directory)
+    return ScriptDirectory.from_config(config)
+
+
+def schema_revisions(connection: sa.Connection) -> tuple[set[str], set[str]]:
+    """(the database's current migration revisions, the code's heads): equal when the schema is current."""
+    scripts = _scripts(current_app.extensions["migrate"].directory)
+    return set(MigrationContext.configure(connection).get_current_heads()), set(scripts.get_heads())
+
+
+def schema_behind(current: set[str], heads: set[str]) -> bool:
+    """The database lacks migrations this code has: none applied, or an older revision this code knows.
+    (A revision it does not know is newer code's: the database is ahead, as it is during a deployment
+    between `flask db upgrade` and the restart.)"""
+    if current == heads:
+        return False
+    scripts = _scripts(current_app.extensions["migrate"].directory)
+    known = {script.revision for script in scripts.walk_revisions()}
+    return current <= known
+
+
 def require_current_schema() -> None:
     """Stop a command with one line (a ClickException) when the database's schema is not the migrations'
     head: no tables yet, or code newer than the database. `flask db upgrade` mends both."""
-    config = current_app.extensions["migrate"].migrate.get_config()
-    heads = set(ScriptDirectory.from_config(config).get_heads())
     # Its own connection, read-only (SQLite: a deferred BEGIN, so it waits for no writer), closed at once:
     # the command's unit of work starts afresh, and a long-running one (the scheduler) holds nothing.
     with db.engine.connect().execution_options(sqlite_deferred_begin=True) as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
+        current, heads = schema_revisions(connection)
     if current == heads:
         return
     where = db.engine.url.render_as_string(hide_password=True)

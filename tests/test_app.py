@@ -141,10 +141,30 @@ def test_healthz_reports_an_unreachable_database(client: Any, monkeypatch: pytes
     def unreachable(*args: Any, **kwargs: Any) -> None:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(db.session, "execute", unreachable)
+    monkeypatch.setattr(db.session, "connection", unreachable)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json["database"] == "unreachable"
+
+
+def test_healthz_reports_a_database_the_migrations_have_not_brought_up_to_this_code(client: Any) -> None:
+    """Code deployed before `flask db upgrade`: every request touching a new column would fail, so the
+    load balancer is told. A database ahead of the code (upgraded, workers not restarted yet) is fine."""
+    [head] = db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
+    previous = migrations_down_revision(head)
+
+    db.session.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": previous})
+    behind = client.get("/healthz")
+    assert behind.status_code == 503
+    assert behind.json == {
+        "status": "error",
+        "database": "schema_behind",
+        "migration": [previous],
+        "needs": [head],
+    }
+
+    db.session.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dfeedf00d'"))
+    assert client.get("/healthz").status_code == 200  # a newer version's migration: ahead, not behind
 
 
 @pytest.mark.parametrize(
@@ -263,3 +283,15 @@ def test_what_signed_in_people_see_is_never_cached(web_as: Any, api_as: Any, cli
     static = web.get("/static/app.css")
     assert static.status_code == 200 and static.headers.get("Cache-Control") != "no-store"
     static.close()
+
+
+def migrations_down_revision(revision: str) -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    migrations = Path(__file__).resolve().parent.parent / "migrations"
+    config = Config(str(migrations / "alembic.ini"))
+    config.set_main_option("script_location", str(migrations))
+    down = ScriptDirectory.from_config(config).get_revision(revision).down_revision
+    assert isinstance(down, str)
+    return down

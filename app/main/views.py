@@ -14,7 +14,7 @@ from app import pages
 from app.clock import local_today
 from app.control import follow_ups as control_services
 from app.control.models import FollowUp, FollowUpStatus
-from app.extensions import db
+from app.extensions import db, schema_behind, schema_revisions
 from app.main.schemas import HomeSearchArgs, LanguageForm
 from app.observations import services as observation_services
 from app.observations.models import ReviewStatus
@@ -98,10 +98,17 @@ def favicon() -> Response:
 
 @bp.route("/healthz")
 def healthz() -> tuple[Response, int]:
-    """Liveness and a round trip to the database, for load balancers and monitoring."""
+    """Liveness and a round trip to the database, for load balancers and monitoring. A database the
+    migrations have not brought up to this code (`flask db upgrade` not run) is unhealthy too: its
+    requests would fail on missing tables or columns."""
     try:
-        db.session.execute(sa.select(1))
+        current, heads = schema_revisions(db.session.connection())
     except sa.exc.SQLAlchemyError:
         log.exception("health check: database unreachable")
         return jsonify(status="error", database="unreachable"), 503
+    if schema_behind(current, heads):
+        log.error("health check: the database is at migration %s, this code needs %s", current, heads)
+        return jsonify(
+            status="error", database="schema_behind", migration=sorted(current), needs=sorted(heads)
+        ), 503
     return jsonify(status="ok", database="ok"), 200
