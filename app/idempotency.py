@@ -1,8 +1,8 @@
 """Telling a retry from a clash: records sent with a client-made `client_uuid` keep a fingerprint of
 what was sent, so the same request again returns the first result and different content is a 409.
 
-`CreateOnce` is the one way a domain creates such a row (observations, control operations); `same_request`
-tells an action applied once already (a review, a follow-up's completion) from a new one.
+`CreateOnce` is the one way a domain creates such a row (observations, control operations, plots, routes);
+`same_request` tells an action applied once already (a review, a follow-up's completion) from a new one.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -50,8 +50,10 @@ def fingerprint(args: dict[str, Any], *, sender_id: int | None) -> str:
 
 
 class ClientMade(Protocol):
-    """A row made once per client_uuid of an organization, keeping the fingerprint of what was sent."""
+    """A row made once per client_uuid of an organization, keeping the fingerprint of what was sent;
+    `__sender__` names its column of the person who sent it (`surveyor_id`, `operator_id`)."""
 
+    __sender__: ClassVar[str]
     id: Any
     organization_id: Any
     client_uuid: Any
@@ -71,6 +73,17 @@ class CreateOnce(Generic[M]):
     client_uuid) key, the savepoint rolls back and the winner's row is returned instead. Returns
     (row, created). The domain's own checks run between the two, so a retry is answered as before even
     when its content would no longer pass them.
+
+    An earlier try is the sender's own row of that client_uuid in any organization (`sender_id`, the
+    model's `__sender__` column), else the organization's row of it. A surveyor moved to another
+    organization (docs/contract.md §1) may still have records on their phone whose first try was stored
+    before the move and whose answer was lost: the retry, sent after it, finds that row where it was
+    made and is answered with it, unchanged and still filed under the old organization (which made and
+    counted it); it is never made a second time in the new one. Other content from them under that
+    client_uuid is a clash, wherever the first row is. Another person's row of the same client_uuid in
+    another organization is not theirs (client_uuids are unique per organization only). `sender_id`
+    None (a workbook's row, see `fingerprint`) looks in the organization only, as its fingerprint
+    leaves the sender out.
     """
 
     model: type[M]
@@ -78,15 +91,19 @@ class CreateOnce(Generic[M]):
     client_uuid: uuid.UUID
     payload: str
     clash: Callable[[M], Exception]
+    sender_id: int | None = field(kw_only=True)  # who sent it (the fingerprint's); None: a workbook's row
     locked: bool = field(default=False, init=False)
 
     def lock(self, *also: str) -> None:
-        """Take the PostgreSQL advisory lock of this (organization, client_uuid), with the locks named in
-        `also`, in one statement, before `earlier()` (a no-op elsewhere). Every try of a client_uuid then
-        waits for an earlier one to commit and its `earlier()`, a statement of its own (READ COMMITTED: a
-        new snapshot), finds that one's row: the unique key cannot be lost to a concurrent try, and
-        `create` needs no savepoint (two round trips of every create). Only for a model whose every
-        creation goes through a `CreateOnce` that locks.
+        """Take the PostgreSQL advisory lock of this client_uuid (of the model's table, in every
+        organization), with the locks named in `also`, in one statement, before `earlier()` (a no-op
+        elsewhere). Every try of a client_uuid then waits for an earlier one to commit and its `earlier()`,
+        a statement of its own (READ COMMITTED: a new snapshot), finds that one's row: the unique key
+        cannot be lost to a concurrent try, and `create` needs no savepoint (two round trips of every
+        create). Not keyed by the organization: a try sent while its sender was being moved to another
+        one (a request signed in before the move, its retry after) waits for the other too, and finds
+        its row among the sender's. Only for a model whose every creation goes through a `CreateOnce`
+        that locks.
 
         One such lock a transaction: a unit that creates many rows (a workbook's import) would otherwise
         hold one lock per row, and PostgreSQL's lock table is shared and bounded; its later rows take only
@@ -98,18 +115,22 @@ class CreateOnce(Generic[M]):
         if any(name.startswith(prefix) for name in held_locks(session)):
             advisory_locks(session, *also)
             return
-        advisory_locks(session, f"{prefix}{self.organization_id}:{self.client_uuid}", *also)
+        advisory_locks(session, f"{prefix}{self.client_uuid}", *also)
         self.locked = True
 
     def lookup_params(self) -> dict[str, Any]:
         """The parameters of `lookup_columns`."""
-        return {"organization_id": self.organization_id, "client_uuid": self.client_uuid}
+        return {
+            "organization_id": self.organization_id,
+            "client_uuid": self.client_uuid,
+            "sender_id": self.sender_id,
+        }
 
     @staticmethod
-    def lookup_columns(model: Any) -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[str]]:
-        """The look-up as two scalar subqueries (the id of the row made for the client_uuid, and the
-        reference version), for a caller that reads them with something else in one statement and hands
-        them to `earlier(found=…, version=…)`; bind parameters: `lookup_params()`."""
+    def lookup_columns(model: Any) -> tuple[sa.ColumnElement[Any], sa.ScalarSelect[str]]:
+        """The look-up as two scalar expressions (the id of the row an earlier try made for the
+        client_uuid, and the reference version), for a caller that reads them with something else in one
+        statement and hands them to `earlier(found=…, version=…)`; bind parameters: `lookup_params()`."""
         return _lookup_columns(model)
 
     def earlier(self, *, found: Any = None, version: Any = None) -> M | None:
@@ -154,17 +175,30 @@ class CreateOnce(Generic[M]):
 
 
 @functools.cache
-def _lookup_columns(model: Any) -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[str]]:
+def _lookup_columns(model: Any) -> tuple[sa.ColumnElement[Any], sa.ScalarSelect[str]]:
+    """The sender's own row of the client_uuid in any organization (the first, should an earlier version
+    have left two), else the organization's: two index probes in one expression, the sender's through
+    the (sender, client_uuid) index, the organization's through the unique key. A null `sender_id` (a
+    workbook's row) matches no sender."""
     table = model.__table__
-    earlier = (
-        sa.select(table.c.id)
+    client_uuid = sa.bindparam("client_uuid", type_=table.c.client_uuid.type)
+    theirs = (
+        sa.select(sa.func.min(table.c.id))
         .where(
-            table.c.organization_id == sa.bindparam("organization_id"),
-            table.c.client_uuid == sa.bindparam("client_uuid"),
+            table.c[model.__sender__] == sa.bindparam("sender_id", type_=table.c[model.__sender__].type),
+            table.c.client_uuid == client_uuid,
         )
         .scalar_subquery()
     )
-    return earlier, refdata.version_query()
+    here = (
+        sa.select(table.c.id)
+        .where(
+            table.c.organization_id == sa.bindparam("organization_id", type_=table.c.organization_id.type),
+            table.c.client_uuid == client_uuid,
+        )
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(theirs, here), refdata.version_query()
 
 
 @functools.cache

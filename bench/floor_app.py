@@ -102,7 +102,7 @@ class Floor:
         if not self.postgresql:
             return conn.execute(_TOKEN_ROW, {"token_hash": _hash_token(token)}).first()
         locks = (
-            f"client-uuid:observations:{self.organization_id}:{uuid.UUID(body['client_uuid'])}",
+            f"client-uuid:observations:{uuid.UUID(body['client_uuid'])}",
             species_lock(body["species_id"]),
         )
         keys = {f"lock_{i}": lock_key(name) for i, name in enumerate(locks)}
@@ -119,6 +119,7 @@ class Floor:
         search = {
             "organization_id": self.organization_id,
             "client_uuid": client_uuid,
+            "sender_id": self.surveyor_id,
             **box_params(species_id, lon, lat, self.site_radius),
             "dup_species_id": species_id,
             "dup_detected": body.get("detected", True),

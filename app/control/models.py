@@ -27,13 +27,18 @@ class ControlOperation(Audited, db.Model):  # type: ignore[name-defined]
     """A treatment of one site for one species with one method, and what it took."""
 
     __tablename__ = "control_operations"
-    __table_args__ = (sa.UniqueConstraint("organization_id", "client_uuid"),)
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "client_uuid"),
+        # The operator's own earlier try, in any organization (app/idempotency.py).
+        sa.Index("ix_control_operations_operator_id_client_uuid", "operator_id", "client_uuid"),
+    )
+    __sender__ = "operator_id"
 
     id: Mapped[intpk]
     client_uuid: Mapped[uuid.UUID] = mapped_column(sa.Uuid(native_uuid=False))
     payload_sha256: Mapped[str] = mapped_column(sa.String(64))
     organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
-    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
     species_id: Mapped[int] = mapped_column(sa.ForeignKey("species.id"), index=True)
     method_id: Mapped[int] = mapped_column(sa.ForeignKey("control_methods.id"), index=True)

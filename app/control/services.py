@@ -112,12 +112,14 @@ def create_control_operation(
     content). The unique (organization, client_uuid) constraint makes concurrent retries land once.
     """
     owner = actor.organization_id if organization_id is None else organization_id
+    sender = None if imported else actor.id
     once = CreateOnce(
         ControlOperation,
         owner,
         args["client_uuid"],
-        fingerprint(args, sender_id=None if imported else actor.id),
+        fingerprint(args, sender_id=sender),
         _clash,
+        sender_id=sender,
     )
     earlier = once.earlier()
     if earlier is not None:

@@ -159,12 +159,15 @@ def create_observation(
     is a replay.
     Returns (observation, created). Raises InvalidInput, and Conflict when the client_uuid was used
     for different content. Safe under concurrent retries: the unique (organization, client_uuid)
-    constraint decides, and the loser returns the winner's record.
+    constraint decides, and the loser returns the winner's record. A retry from a surveyor moved to
+    another organization since its first try returns the record that try made (app/idempotency.py).
     """
     owner = actor.organization_id if organization_id is None else organization_id
     sender = None if imported else actor.id
     clash = _imported_clash if imported else _clash
-    once = CreateOnce(Observation, owner, args["client_uuid"], fingerprint(args, sender_id=sender), clash)
+    once = CreateOnce(
+        Observation, owner, args["client_uuid"], fingerprint(args, sender_id=sender), clash, sender_id=sender
+    )
     # PostgreSQL: this client_uuid's lock and the species' sites' (the placement's, app/sites/services.py)
     # in one round trip, before the look-up; no savepoint then (app/idempotency.py, `CreateOnce.lock`).
     once.lock(*([] if at_site is not None else [sites.species_lock(args["species_id"])]))

@@ -53,15 +53,21 @@ class Observation(Audited, db.Model):  # type: ignore[name-defined]
     __tablename__ = "observations"
     # A phone's retries carry the same client_uuid; the constraint (not a read-then-write check) is
     # what makes a retry land once, even when several arrive at the same moment.
-    __table_args__ = (sa.UniqueConstraint("organization_id", "client_uuid"),)
+    # The sender's own earlier try is found in any organization (a surveyor moved since, app/idempotency.py)
+    # through the (surveyor, client_uuid) index, which serves the surveyor's other look-ups too.
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "client_uuid"),
+        sa.Index("ix_observations_surveyor_id_client_uuid", "surveyor_id", "client_uuid"),
+    )
     __audit_ignore__ = frozenset({"updated_at"})
+    __sender__ = "surveyor_id"
 
     id: Mapped[intpk]
     client_uuid: Mapped[uuid.UUID] = mapped_column(sa.Uuid(native_uuid=False))
     # SHA-256 of the create request's content, to tell a retry (same) from a clash (different).
     payload_sha256: Mapped[str] = mapped_column(sa.String(64))
     organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
-    surveyor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    surveyor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     species_id: Mapped[int] = mapped_column(sa.ForeignKey("species.id"))
     site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"), index=True)
     detected: Mapped[bool]

@@ -111,15 +111,20 @@ class Route(Audited, db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "survey_routes"
-    # Idempotent by client UUID like records: a route sent twice is one route.
-    __table_args__ = (sa.UniqueConstraint("organization_id", "client_uuid"),)
+    # Idempotent by client UUID like records: a route sent twice is one route (its surveyor's own
+    # earlier try found in any organization, app/idempotency.py).
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "client_uuid"),
+        sa.Index("ix_survey_routes_surveyor_id_client_uuid", "surveyor_id", "client_uuid"),
+    )
     __audit_ignore__ = frozenset({"points", "geometry"})
+    __sender__ = "surveyor_id"
 
     id: Mapped[intpk]
     client_uuid: Mapped[uuid.UUID] = mapped_column(sa.Uuid(native_uuid=False))
     payload_sha256: Mapped[str] = mapped_column(sa.String(64))
     organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
-    surveyor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    surveyor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("survey_campaigns.id"), index=True)
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("survey_units.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -163,14 +168,19 @@ class Plot(Audited, db.Model):  # type: ignore[name-defined]
     """A 样地 laid at a site where a species is confirmed; its figures come from its quadrats."""
 
     __tablename__ = "survey_plots"
-    __table_args__ = (sa.UniqueConstraint("organization_id", "client_uuid"),)
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "client_uuid"),
+        # The surveyor's own earlier try, in any organization (app/idempotency.py).
+        sa.Index("ix_survey_plots_surveyor_id_client_uuid", "surveyor_id", "client_uuid"),
+    )
     __audit_ignore__ = frozenset({"updated_at"})
+    __sender__ = "surveyor_id"
 
     id: Mapped[intpk]
     client_uuid: Mapped[uuid.UUID] = mapped_column(sa.Uuid(native_uuid=False))
     payload_sha256: Mapped[str] = mapped_column(sa.String(64))
     organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id"), index=True)
-    surveyor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    surveyor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
     campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("survey_campaigns.id"), index=True)
     surveyed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -83,7 +83,12 @@ def create_plot(*, actor: User, args: dict[str, Any]) -> tuple[Plot, bool]:
     (sites are the one shared census's, docs/surveys.md); the plot is the surveyor's organization's.
     """
     once = CreateOnce(
-        Plot, actor.organization_id, args["client_uuid"], fingerprint(args, sender_id=actor.id), _clash
+        Plot,
+        actor.organization_id,
+        args["client_uuid"],
+        fingerprint(args, sender_id=actor.id),
+        _clash,
+        sender_id=actor.id,
     )
     earlier = once.earlier()
     if earlier is not None:

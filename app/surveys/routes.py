@@ -108,7 +108,12 @@ def create_route(*, actor: User, args: dict[str, Any]) -> tuple[Route, bool]:
     if args.get("pauses") is not None:  # the fingerprint is of plain JSON: the pauses' times as text
         sent["pauses"] = [{k: utc_text(v) for k, v in pause.items()} for pause in args["pauses"]]
     once = CreateOnce(
-        Route, actor.organization_id, args["client_uuid"], fingerprint(sent, sender_id=actor.id), _clash
+        Route,
+        actor.organization_id,
+        args["client_uuid"],
+        fingerprint(sent, sender_id=actor.id),
+        _clash,
+        sender_id=actor.id,
     )
     earlier = once.earlier()
     if earlier is not None:
