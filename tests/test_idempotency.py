@@ -26,6 +26,7 @@ from app.extensions import db
 from app.observations.events import ObservationRecorded
 from app.observations.models import Observation
 from app.surveys.models import Plot, Route
+from tests.control.fieldwork import visit
 from tests.surveys.routes_fixtures import campaign_for, route_body
 from tests.surveys.test_plots import plot_body
 
@@ -203,6 +204,32 @@ def test_a_record_retried_after_a_move_and_back_is_still_the_same_record(
     assert (first.status_code, again.status_code, back.status_code) == (201, 200, 200)
     assert first.get_json()["id"] == again.get_json()["id"] == back.get_json()["id"]
     assert len(_rows(Observation, body["client_uuid"])) == 1
+
+
+def test_a_re_inspection_completed_before_its_assignee_moved_is_answered_on_a_retry(
+    api_as: Any, make_user: Any, treat: Any
+) -> None:
+    """A completion stored before its assignee moved to the other bureau, retried after: its record is
+    the re-inspection's organization's whoever completes it, so it is found again and never doubled;
+    the retry is answered with the completed re-inspection."""
+    surveyor = make_user("surveyor", "forestry")
+    operation, _baseline = treat(api_as(surveyor), "hand_collection", days_ago=10)
+    follow_up_id = operation["follow_ups"][0]["id"]
+    body = {"observation": visit(density_per_m2=1.0)}
+    done = api_as(surveyor).post(f"/api/v1/follow-ups/{follow_up_id}/complete", json=body)
+    assert done.status_code == 200, done.get_json()
+    _move(api_as, surveyor, "agriculture")
+
+    again = api_as(surveyor).post(f"/api/v1/follow-ups/{follow_up_id}/complete", json=body)
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["observation_id"] == done.get_json()["observation_id"]
+    assert len(_rows(Observation, body["observation"]["client_uuid"])) == 1
+    follow_up = db.session.get(FollowUp, follow_up_id)
+    assert follow_up is not None and follow_up.status is FollowUpStatus.DONE
+    # Anything but that retry is still refused: they no longer complete the old bureau's re-inspections.
+    other = {"observation": visit(density_per_m2=1.0)}
+    refused = api_as(surveyor).post(f"/api/v1/follow-ups/{follow_up_id}/complete", json=other)
+    assert refused.status_code == 403, refused.get_json()
 
 
 def test_a_record_sent_before_a_move_does_not_complete_a_re_inspection_after_it(

@@ -166,10 +166,19 @@ def update_follow_up(*, actor: User, follow_up: FollowUp, changes: dict[str, Any
 def complete_follow_up(*, actor: User, follow_up: FollowUp, observation_args: dict[str, Any]) -> FollowUp:
     """Record the re-inspection's observation at the site and compute efficacy.
 
-    A retry with the same observation returns the completed follow-up. Raises PermissionDenied,
-    Conflict and InvalidInput.
+    A retry with the same observation returns the completed follow-up, also to the one who completed
+    it when they have been moved to an organization they may not complete it for since (their phone's
+    retry of an answer lost before the move, docs/contract.md §3.2): it completes nothing again. Raises
+    PermissionDenied, Conflict and InvalidInput.
     """
     if not may_complete(actor, follow_up):
+        if (
+            follow_up.status == FollowUpStatus.DONE  # final: no lock needed to read it
+            and follow_up.completed_by_id == actor.id
+            and follow_up.observation is not None
+            and same_request(follow_up.observation.client_uuid, observation_args["client_uuid"])
+        ):
+            return follow_up
         raise PermissionDenied(_("This follow-up belongs to another organization."))
     follow_up = _locked(follow_up)
     done = follow_up.observation if follow_up.status == FollowUpStatus.DONE else None
