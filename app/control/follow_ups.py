@@ -208,9 +208,15 @@ def complete_follow_up(*, actor: User, follow_up: FollowUp, observation_args: di
     observation_args = {**observation_args, "species_id": site.species_id}
     # The re-inspection is the follow-up's organization's, whoever completes it (a bureau's colleague, an
     # admin): filed under the completer's own organization it would count in another bureau's census.
-    observation, created = create_observation(
-        actor=actor, args=observation_args, at_site=site, organization_id=follow_up.organization_id
-    )
+    try:
+        observation, created = create_observation(
+            actor=actor, args=observation_args, at_site=site, organization_id=follow_up.organization_id
+        )
+    except (InvalidInput, Conflict) as exc:
+        # The record is the body's `observation`: its fields are named where they are in it, so the
+        # phone's form shows each beside its own field (docs/contract.md §3.2).
+        exc.errors = {f"observation.{name}": messages for name, messages in exc.errors.items()}
+        raise
     if not created:
         # A record made before with this client_uuid (another re-inspection's, or one sent on its own,
         # perhaps at another site): it is not this re-inspection, and one visit never completes two.
