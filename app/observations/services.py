@@ -130,11 +130,27 @@ def _current_values(observation: Observation) -> dict[str, Any]:
     return values
 
 
+def _already_in(observation: Observation, changes: dict[str, Any]) -> bool:
+    """Whether every change is what the record holds already (coordinates in WGS-84: a retry in another
+    datum is not recognised, and is refused as any edit of a reviewed record is)."""
+    if changes.get("crs", CRS.WGS84) != CRS.WGS84:
+        return False
+    current = _current_values(observation)
+    return all(
+        name == "crs" or (name in current and current[name] == value) for name, value in changes.items()
+    )
+
+
 def update_observation(*, actor: User, observation: Observation, changes: dict[str, Any]) -> Observation:
     """Edit a record its surveyor still owns (submitted or returned); a returned one goes back for review.
 
-    Raises PermissionDenied, Conflict (already reviewed) and InvalidInput.
+    Raises PermissionDenied, Conflict (already reviewed) and InvalidInput. An edit already in the record
+    (a phone's retry after a lost answer, the record reviewed in between) is answered with the record as
+    it is, nothing written.
     """
+    editor = policy.may_edit_record(actor, observation)
+    if observation.status not in EDITABLE and editor and _already_in(observation, changes):
+        return observation
     check_editable(actor=actor, observation=observation)
     values = _current_values(observation)
     if "severity" not in changes and any(f in changes for f in METRIC_FIELDS):

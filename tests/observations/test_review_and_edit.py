@@ -91,6 +91,35 @@ def test_verified_record_can_no_longer_be_edited(api_as: Any, make_observation: 
     assert response.status_code == 409
 
 
+def test_an_edit_retried_after_the_record_was_reviewed_is_answered_with_the_record(
+    api_as: Any, make_observation: Any
+) -> None:
+    """The edit reached the server, its answer was lost, and the verifier reviewed the record before the
+    phone sent it again: the edit is in the record, so the retry is answered with it (the phone would
+    otherwise show an edit as refused that was made). Another edit is still refused, and the retry
+    writes nothing."""
+    surveyor = api_as("surveyor")
+    verifier = api_as("verifier")
+    record = make_observation(surveyor, observed_at="2026-06-01T08:00:00+08:00")
+    _review(verifier, record["id"], "returned", "请补充卵块密度和时间")
+    edit = {"egg_masses_per_m2": 4.5, "observed_at": "2026-06-01T09:30:00+08:00", "notes": "补充"}
+    first = surveyor.patch(f"/api/v1/observations/{record['id']}", json=edit)
+    assert first.status_code == 200, first.get_json()
+    assert _review(verifier, record["id"], "verified").status_code == 200
+    audit_rows = db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog))
+
+    again = surveyor.patch(f"/api/v1/observations/{record['id']}", json=edit)
+
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["status"] == "verified"
+    assert again.get_json()["egg_masses_per_m2"] == 4.5
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)) == audit_rows
+    other = surveyor.patch(f"/api/v1/observations/{record['id']}", json={**edit, "notes": "再改"})
+    assert other.status_code == 409
+    stranger = api_as("surveyor").patch(f"/api/v1/observations/{record['id']}", json=edit)
+    assert stranger.status_code == 403
+
+
 def test_rejecting_or_returning_needs_a_comment(api_as: Any, make_observation: Any) -> None:
     record = make_observation(api_as("surveyor"))
     verifier = api_as("verifier")
