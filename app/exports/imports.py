@@ -31,7 +31,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 import marshmallow as ma
 import sqlalchemy as sa
@@ -43,9 +43,10 @@ from app.accounts.models import Organization, User
 from app.accounts.organizations import unit_ids
 from app.clock import local_today, local_zone
 from app.control import services as control
+from app.control.models import ControlOperation
 from app.control.schedule import passed_days
 from app.control.schemas import ControlOperationCreateArgs
-from app.errors import InvalidInput, PermissionDenied, ServiceError, TooLarge
+from app.errors import Conflict, InvalidInput, PermissionDenied, ServiceError, TooLarge
 from app.exports.import_columns import IMPORTED_FIELDS, REQUIRED_COLUMNS, with_square_metre_columns
 from app.exports.import_report import (
     OBSERVATION_CELLS,
@@ -65,6 +66,7 @@ from app.exports.layouts import SheetSpec, header_key, load_template
 from app.exports.reader import CensusRows, ReadLimits, SheetRow, read_census
 from app.extensions import db
 from app.observations.create import create_observation
+from app.observations.models import Observation
 from app.observations.schemas import ObservationCreateArgs
 from app.sites.models import Site
 from app.species.models import ControlMethod, Species, SpeciesName
@@ -92,6 +94,15 @@ def _legacy_uuid(row: SheetRow) -> str:
             LEGACY_NAMESPACE, f"{row.sheet_key}:{json.dumps(content, ensure_ascii=False, default=str)}"
         )
     )
+
+
+# A row's fate: a new record or operation; the same row imported before (a replay); or a record the
+# bureau holds already under the row's 记录标识, with other content (`Importer._already_held`).
+Outcome = Literal["created", "again", "held"]
+
+
+def _outcome(created: bool) -> Outcome:
+    return "created" if created else "again"
 
 
 @dataclass(frozen=True)
@@ -194,7 +205,7 @@ class Importer:
             )
         return Person(self.actor, text, note)
 
-    def observation(self, row: SheetRow) -> tuple[bool, str | None]:
+    def observation(self, row: SheetRow) -> tuple[Outcome, str | None]:
         v = row.values
         species_id = self.find_species(v.get("species_name_zh"), v.get("species_name_sci"))
         if species_id is None:
@@ -235,13 +246,18 @@ class Importer:
                     legacy_surveyor=surveyor.legacy_name,
                     imported=True,
                 )
+        except Conflict as exc:
+            held = self._already_held(Observation, row, args)
+            if held is None:
+                raise row_refusal(exc, row, cells, headers) from exc
+            return "held", held
         except ServiceError as exc:
             raise row_refusal(exc, row, cells, headers) from exc
         if v.get("site_code") and record.site is not None:
             self.site_codes[str(v["site_code"])] = record.site.id
-        return created, surveyor.note
+        return _outcome(created), surveyor.note
 
-    def operation(self, row: SheetRow) -> tuple[bool, str | None]:
+    def operation(self, row: SheetRow) -> tuple[Outcome, str | None]:
         v = row.values
         code = str(v.get("site_code") or "").strip()
         site_id = self.site_codes.get(code) or db.session.scalar(sa.select(Site.id).where(Site.code == code))
@@ -275,18 +291,49 @@ class Importer:
                 operation, created = control.create_control_operation(
                     actor=operator.user, args=args, organization_id=self.organization.id, imported=True
                 )
+        except Conflict as exc:
+            held = self._already_held(ControlOperation, row, args)
+            if held is None:
+                raise row_refusal(exc, row, cells, headers) from exc
+            return "held", held
         except ServiceError as exc:
             raise row_refusal(exc, row, cells, headers) from exc
         passed = passed_days(operation, local_today()) if created else []
         if not passed:
-            return created, operator.note
+            return _outcome(created), operator.note
         unscheduled = ngettext(
             "%(num)d re-inspection was not scheduled: its day (%(days)s) had passed.",
             "%(num)d re-inspections were not scheduled: their days (%(days)s) had passed.",
             len(passed),
             days="、".join(day.isoformat() for day in passed),
         )
-        return created, " ".join(filter(None, [operator.note, unscheduled]))
+        return _outcome(created), " ".join(filter(None, [operator.note, unscheduled]))
+
+    def _already_held(self, model: Any, row: SheetRow, args: dict[str, Any]) -> str | None:
+        """A row of an exported workbook (its 记录标识 is a record's own client_uuid) naming a record the
+        bureau holds with other content (made on a phone, or edited since): the record is already here,
+        and an import never changes one. Said so, as a row already there; None for a legacy row (its
+        identity derived from its content), whose other figures are a refusal (`_imported_clash`)."""
+        if not row.values.get("client_uuid"):
+            return None
+        existing = db.session.scalar(
+            sa.select(model.id).where(
+                model.organization_id == self.organization.id, model.client_uuid == args["client_uuid"]
+            )
+        )
+        if existing is None:
+            return None
+        if model is Observation:
+            return _(
+                "Record %(id)s is already in the system; this row was not imported again. An import never "
+                "changes a record: if the row's figures differ, correct record %(id)s itself.",
+                id=existing,
+            )
+        return _(
+            "Control operation %(id)s is already in the system; this row was not imported again. An import "
+            "never changes an operation: if the row's figures differ, correct operation %(id)s itself.",
+            id=existing,
+        )
 
     @staticmethod
     def _load(
@@ -413,16 +460,17 @@ def import_census(
     for row in rows:
         handler = importer.observation if row.sheet_key == "observations" else importer.operation
         try:
-            created, note = handler(row)
+            outcome, note = handler(row)
         except RowRejected as exc:
             report.rejected += 1
             report.rows.append((titles[row.sheet_key], row.row_number, "rejected", exc.reason, exc.cell))
             continue
-        if created:
+        if outcome == "created":
             report.imported += 1
         else:
             report.unchanged += 1
-            note = " ".join(filter(None, [_("imported before; nothing new created"), note]))
+            if outcome == "again":
+                note = " ".join(filter(None, [_("imported before; nothing new created"), note]))
         report.rows.append((titles[row.sheet_key], row.row_number, "imported", note, None))
     report.ignored = [not_imported(column) for column in rows.ignored]
     report.unused = [

@@ -148,6 +148,36 @@ def test_an_operation_of_a_past_season_is_imported_without_the_re_inspections_wh
     assert recent.follow_ups and all(f.due_on >= local_today() for f in recent.follow_ups)
 
 
+def test_the_bureaus_own_export_imported_back_finds_every_record_already_there(
+    census: Any, make_user: Any
+) -> None:
+    """A clerk imports the workbook the app exported, records and all: each row is a record the system
+    holds (made on a phone, not imported), so nothing is created and nothing is refused as a clash."""
+    before = _export()
+    records = db.session.scalar(sa.select(sa.func.count()).select_from(Observation))
+
+    report = imports.import_census(
+        io.BytesIO(before), actor=make_user("bureau_admin", "agriculture"), bureau="agriculture"
+    )
+
+    assert (report.imported, report.unchanged, report.rejected) == (0, 3, 0), report.rows
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Observation)) == records
+    assert _content(_export()) == _content(before)
+    record_ids = sorted(db.session.scalars(sa.select(Observation.id)))
+    [operation_id] = db.session.scalars(sa.select(ControlOperation.id))
+    notes = sorted(note for _sheet, _row, _status, note, _cell in report.rows)
+    assert notes == sorted(
+        [
+            *(
+                f"记录 {i} 已在系统中，本行未再导入。导入不会修改已有记录：如本行数字有改动，请直接更正记录 {i}。"
+                for i in record_ids
+            ),
+            f"防治作业 {operation_id} 已在系统中，本行未再导入。导入不会修改已有作业：如本行数字有改动，请直接更正作业 "
+            f"{operation_id}。",
+        ]
+    )
+
+
 def test_the_workbook_imported_again_by_another_admin_is_a_replay(census: Any, make_user: Any) -> None:
     """Records and control operations alike: who imports a workbook does not change what its rows are,
     even when the surveyor it names has left since and its rows fall back to the importer."""
