@@ -166,16 +166,13 @@ def test_the_bureaus_own_export_imported_back_finds_every_record_already_there(
     record_ids = sorted(db.session.scalars(sa.select(Observation.id)))
     [operation_id] = db.session.scalars(sa.select(ControlOperation.id))
     notes = sorted(note for _sheet, _row, _status, note, _cell in report.rows)
-    assert notes == sorted(
-        [
-            *(
-                f"记录 {i} 已在系统中，本行未再导入。导入不会修改已有记录：如本行数字有改动，请直接更正记录 {i}。"
-                for i in record_ids
-            ),
-            f"防治作业 {operation_id} 已在系统中，本行未再导入。导入不会修改已有作业：如本行数字有改动，请直接更正作业 "
-            f"{operation_id}。",
-        ]
+    held = (
+        "{what} {id} 已在系统中，本行未再导入。"
+        "导入不会修改已有{short}：如本行数字有改动，请直接更正{short} {id}。"
     )
+    expected = [held.format(what="记录", short="记录", id=i) for i in record_ids]
+    expected.append(held.format(what="防治作业", short="作业", id=operation_id))
+    assert notes == sorted(expected)
 
 
 def test_the_workbook_imported_again_by_another_admin_is_a_replay(census: Any, make_user: Any) -> None:
