@@ -356,9 +356,12 @@ def test_the_phone_checks_before_queuing(phone: Any, field_user: Any) -> None:
     _choose_species(p.page)
     p.page.wait_for_selector('form[data-gps="good"]')
     p.page.fill('input[name="density_per_m2"]', "-3")
+    p.page.fill('input[name="area_mu"]', "-1")
     p.page.click('button[type="submit"]')
     error = p.page.locator('[data-error-for="density_per_m2"]')
     expect(error).to_contain_text("必须在 0 到 1000000 之间")
+    # The area is typed in 亩 and checked in m²: its bounds are said in 亩 (10⁹ m² = 1 500 000 亩).
+    expect(p.page.locator('[data-error-for="area_m2"]')).to_contain_text("必须在 0 到 1500000 之间")
     expect(p.page.locator("[data-form-result]")).to_be_hidden()
     assert p.page.evaluate(f"import({OUTBOX_MODULE}).then((o) => o.all()).then((a) => a.length)") == 0
 
@@ -654,8 +657,10 @@ def test_a_missing_registration_number_is_caught_on_the_phone(
     p.page.select_option('select[name="method"]', "chemical")
     p.page.fill('input[name="details.product"]', "四聚乙醛")
     p.page.fill('input[name="details.dose_g_per_mu"]', "-5")
+    p.page.fill('input[name="area_mu"]', "2000000")
     p.page.click('button[type="submit"]')
     expect(p.page.locator('[data-error-for="details.registration_no"]')).to_contain_text("此防治方法必填")
+    expect(p.page.locator('[data-error-for="area_m2"]')).to_contain_text("必须在 0 到 1500000 之间")  # in 亩
     expect(p.page.locator('[data-error-for="details.dose_g_per_mu"]')).to_contain_text(
         "必须在 0 到 100000 之间"
     )
@@ -664,6 +669,7 @@ def test_a_missing_registration_number_is_caught_on_the_phone(
 
     p.page.fill('input[name="details.registration_no"]', "PD20101234")
     p.page.fill('input[name="details.dose_g_per_mu"]', "500")
+    p.page.fill('input[name="area_mu"]', "3")
     p.page.click('button[type="submit"]')
     expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent", timeout=SENDING)
 

@@ -4,7 +4,9 @@
 // API's own schemas; `methods[].fields`: what each control method requires), not from rules copied here.
 import { t } from "./fielddata.js";
 
-function checkValue(errors, name, value, rule) {
+// `scale`: how many of the rule's units one of the form's makes (an area typed in 亩 is checked in m²), so the
+// bounds are said in the unit the person typed.
+function checkValue(errors, name, value, rule, scale = 1) {
   if (value === undefined || value === null || value === "") return;
   if (rule.max_length !== undefined) {
     if (String(value).length > rule.max_length) {
@@ -20,14 +22,16 @@ function checkValue(errors, name, value, rule) {
   const low = rule.min ?? null;
   const high = rule.max ?? null;
   if ((low !== null && value < low) || (high !== null && value > high)) {
-    const text =
-      low !== null && high !== null
-        ? t("check_between").replace("{min}", low).replace("{max}", high)
-        : low !== null
-          ? t("check_at_least").replace("{min}", low)
-          : t("check_at_most").replace("{max}", high);
-    (errors[name] ||= []).push(text);
+    (errors[name] ||= []).push(outOfRange(low === null ? null : low / scale, high === null ? null : high / scale));
   }
+}
+
+// The range a value missed, in the unit it was typed in (to 2 decimals: 1 000 000 000 m² is 1500000 亩).
+function outOfRange(low, high) {
+  const shown = (bound) => String(Number(bound.toFixed(2)));
+  if (low !== null && high !== null) return t("check_between").replace("{min}", shown(low)).replace("{max}", shown(high));
+  if (low !== null) return t("check_at_least").replace("{min}", shown(low));
+  return t("check_at_most").replace("{max}", shown(high));
 }
 
 // The record's time against the phone's clock, and its point against the district's box, as the server
@@ -54,7 +58,8 @@ function checkTimeAndPlace(errors, record, data) {
 // survey-metric catalogue of the field data (app/metrics.py); `data`: the field data, for the time and place.
 export function checkObservation(record, species, limits, metrics = [], data = null) {
   const errors = {};
-  for (const [name, rule] of Object.entries(limits)) checkValue(errors, name, record[name], rule);
+  const scales = Object.fromEntries(metrics.map((metric) => [metric.field, metric.scale || 1]));
+  for (const [name, rule] of Object.entries(limits)) checkValue(errors, name, record[name], rule, scales[name]);
   if (!species) (errors.species_id ||= []).push(t("choose_species"));
   checkTimeAndPlace(errors, record, data);
   if (record.detected === false) {
@@ -66,9 +71,12 @@ export function checkObservation(record, species, limits, metrics = [], data = n
 }
 
 // {field: [message]} for a control operation; method fields are named `details.<name>` as the API names them.
-export function checkOperation(body, method, limits) {
+// `squareMetresPerMu`: the treated area is typed in 亩 (control.js), so its bounds are said in 亩.
+export function checkOperation(body, method, limits, squareMetresPerMu = 1) {
   const errors = {};
-  for (const [name, rule] of Object.entries(limits)) checkValue(errors, name, body[name], rule);
+  for (const [name, rule] of Object.entries(limits)) {
+    checkValue(errors, name, body[name], rule, name === "area_m2" ? squareMetresPerMu : 1);
+  }
   if (!method) {
     (errors.method ||= []).push(t("choose_method"));
     return errors;
@@ -93,7 +101,7 @@ export function explainRefusal(item, data) {
   let local = {};
   if (item.kind === "control") {
     const method = data.methods.find((m) => m.code === item.body.method);
-    local = checkOperation(item.body, method, data.limits.control_operation);
+    local = checkOperation(item.body, method, data.limits.control_operation, data.units.square_metres_per_mu);
   } else if (["observation", "completion", "edit"].includes(item.kind)) {
     const record = item.record || (item.kind === "completion" ? item.body.observation : item.body);
     const species = data.species.find((s) => s.id === record.species_id);
