@@ -658,9 +658,12 @@ def test_a_missing_registration_number_is_caught_on_the_phone(
     p.page.fill('input[name="details.product"]', "四聚乙醛")
     p.page.fill('input[name="details.dose_g_per_mu"]', "-5")
     p.page.fill('input[name="area_mu"]', "2000000")
+    today = p.page.input_value('input[name="performed_at"]')
+    p.page.fill('input[name="performed_at"]', "2030-01-10T10:00")  # a phone whose date is wrong, or a slip
     p.page.click('button[type="submit"]')
     expect(p.page.locator('[data-error-for="details.registration_no"]')).to_contain_text("此防治方法必填")
     expect(p.page.locator('[data-error-for="area_m2"]')).to_contain_text("必须在 0 到 1500000 之间")  # in 亩
+    expect(p.page.locator('[data-error-for="performed_at"]')).to_contain_text("晚于当前时间")
     expect(p.page.locator('[data-error-for="details.dose_g_per_mu"]')).to_contain_text(
         "必须在 0 到 100000 之间"
     )
@@ -670,6 +673,7 @@ def test_a_missing_registration_number_is_caught_on_the_phone(
     p.page.fill('input[name="details.registration_no"]', "PD20101234")
     p.page.fill('input[name="details.dose_g_per_mu"]', "500")
     p.page.fill('input[name="area_mu"]', "3")
+    p.page.fill('input[name="performed_at"]', today)
     p.page.click('button[type="submit"]')
     expect(p.page.locator("[data-form-result]")).to_have_attribute("data-state", "sent", timeout=SENDING)
 

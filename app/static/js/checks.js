@@ -37,12 +37,16 @@ function outOfRange(low, high) {
 // The record's time against the phone's clock, and its point against the district's box, as the server
 // checks them (`data.record_checks` of the field data): a time too far ahead or too early, a point plainly
 // outside (by more than the margin; nearer the edge the server decides, with the outline it may hold).
+function checkTime(errors, name, iso, rules) {
+  const at = Date.parse(iso);
+  if (at > Date.now() + rules.max_ahead_s * 1000) (errors[name] ||= []).push(t("check_future"));
+  else if (at < Date.parse(rules.earliest)) (errors[name] ||= []).push(t("check_too_early"));
+}
+
 function checkTimeAndPlace(errors, record, data) {
   const rules = data && data.record_checks;
   if (!rules) return;
-  const at = Date.parse(record.observed_at);
-  if (at > Date.now() + rules.max_ahead_s * 1000) (errors.observed_at ||= []).push(t("check_future"));
-  else if (at < Date.parse(rules.earliest)) (errors.observed_at ||= []).push(t("check_too_early"));
+  checkTime(errors, "observed_at", record.observed_at, rules);
   const box = data.district && data.district.bounds;
   const margin = rules.outside_margin_deg;
   if (!box || margin === null || (record.crs && record.crs !== "wgs84")) return;
@@ -71,12 +75,15 @@ export function checkObservation(record, species, limits, metrics = [], data = n
 }
 
 // {field: [message]} for a control operation; method fields are named `details.<name>` as the API names them.
-// `squareMetresPerMu`: the treated area is typed in 亩 (control.js), so its bounds are said in 亩.
-export function checkOperation(body, method, limits, squareMetresPerMu = 1) {
+// `data`: the field data, for the treated area's unit (typed in 亩, control.js: its bounds are said in 亩)
+// and the treatment's time (as the server checks a record's, `record_checks`).
+export function checkOperation(body, method, limits, data = null) {
   const errors = {};
+  const perMu = data ? data.units.square_metres_per_mu : 1;
   for (const [name, rule] of Object.entries(limits)) {
-    checkValue(errors, name, body[name], rule, name === "area_m2" ? squareMetresPerMu : 1);
+    checkValue(errors, name, body[name], rule, name === "area_m2" ? perMu : 1);
   }
+  if (data && data.record_checks && body.performed_at) checkTime(errors, "performed_at", body.performed_at, data.record_checks);
   if (!method) {
     (errors.method ||= []).push(t("choose_method"));
     return errors;
@@ -101,7 +108,7 @@ export function explainRefusal(item, data) {
   let local = {};
   if (item.kind === "control") {
     const method = data.methods.find((m) => m.code === item.body.method);
-    local = checkOperation(item.body, method, data.limits.control_operation, data.units.square_metres_per_mu);
+    local = checkOperation(item.body, method, data.limits.control_operation, data);
   } else if (["observation", "completion", "edit"].includes(item.kind)) {
     const record = item.record || (item.kind === "completion" ? item.body.observation : item.body);
     const species = data.species.find((s) => s.id === record.species_id);

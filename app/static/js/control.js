@@ -180,7 +180,7 @@ async function save(event) {
     const dependsOn = body.waiting_for || null;
     delete body.waiting_for;
     const method = data.methods.find((m) => m.code === body.method);
-    const errors = checkOperation(body, method, data.limits.control_operation, data.units.square_metres_per_mu);
+    const errors = checkOperation(body, method, data.limits.control_operation, data);
     if (Object.keys(errors).length) return showErrors(form, t("check_fix"), errors);
     const item = {
       id: body.client_uuid,
