@@ -301,3 +301,14 @@ def test_the_supervisor_is_told_of_due_and_overdue_re_inspections(
     # A second sweep tells nobody again.
     again = reminders.queue_follow_up_reminders()
     assert (again.due, again.overdue, again.supervised) == (0, 0, 0)
+
+
+def test_the_follow_up_page_names_the_treatment_in_the_readers_language(
+    api_as: Any, treat: Any, web_as: Any
+) -> None:
+    op, _ = treat(api_as("surveyor", "agriculture"), method="chemical", days_ago=10)
+    path = f"/follow-ups/{op['follow_ups'][0]['id']}"
+    zh = web_as("supervisor", "agriculture").get(path).get_data(as_text=True)
+    en = web_as("supervisor", "agriculture", locale="en").get(path).get_data(as_text=True)
+    assert "化学防治" in zh and "(+1 天)" in zh
+    assert "Chemical" in en and "化学防治" not in en and "(+1 days)" in en
