@@ -12,6 +12,7 @@ FLAG_ZH = {
     "township_mismatch": "乡镇不符",
     "village_mismatch": "村不符",
     "area_mismatch": "面积不符",
+    "site_township_mismatch": "与发生点乡镇不符",
     "far_from_site": "距样点过远",
 }
 

@@ -32,10 +32,18 @@ def update_flags(
     observation.set_flag(Flag.TOWNSHIP_MISMATCH, checked.township_mismatch)
     observation.set_flag(Flag.VILLAGE_MISMATCH, checked.village_mismatch)
     observation.set_flag(Flag.AREA_MISMATCH, polygon_area(checked.values, checked.polygon)[1])
+    observation.set_flag(Flag.SITE_TOWNSHIP_MISMATCH, site_township_differs(observation))
     observation.duplicate_of_id = (find_duplicate or likely_duplicate)(observation)
     observation.set_flag(Flag.POSSIBLE_DUPLICATE, observation.duplicate_of_id is not None)
     if observation.id is not None:
         refresh_photo_flag(observation)
+
+
+def site_township_differs(observation: Observation) -> bool:
+    """The record names a township, and the site it joined was opened in another one: one of the two was
+    probably picked wrong (without township polygons loaded nothing else tells), so a verifier looks."""
+    site, township = observation.site, observation.township
+    return site is not None and township is not None and site.township_id not in (None, township.id)
 
 
 def refresh_photo_flag(observation: Observation) -> None:

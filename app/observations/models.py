@@ -45,6 +45,8 @@ class Flag(enum.StrEnum):
     TOWNSHIP_MISMATCH = "township_mismatch"
     VILLAGE_MISMATCH = "village_mismatch"  # the point is outside the given village's loaded polygon
     AREA_MISMATCH = "area_mismatch"  # the typed area differs from the polygon's by more than 20 %
+    # The record names another township than the site it joined (set by the record that opened it).
+    SITE_TOWNSHIP_MISMATCH = "site_township_mismatch"
 
 
 class Observation(Audited, db.Model):  # type: ignore[name-defined]

@@ -59,6 +59,7 @@ FLAG_LABELS = {
     Flag.TOWNSHIP_MISMATCH: _l("township mismatch"),
     Flag.VILLAGE_MISMATCH: _l("village mismatch"),
     Flag.AREA_MISMATCH: _l("area mismatch"),
+    Flag.SITE_TOWNSHIP_MISMATCH: _l("township differs from the site's"),
 }
 POSITION_SOURCES = {
     PositionSource.GPS: _l("the phone's GPS"),
@@ -76,6 +77,7 @@ HISTORY_STEPS = {
 def _flag_help(observation: Observation) -> list[tuple[Flag, str]]:
     """Each flag in words, with the numbers behind it, so a reader knows what to look at."""
     config = current_app.config
+    site_township = observation.site.township if observation.site else None
     explained = {
         Flag.LOW_ACCURACY: _(
             "The GPS fix was worse than %(limit)s m (%(accuracy)s m): the point may be off.",
@@ -100,6 +102,12 @@ def _flag_help(observation: Observation) -> list[tuple[Flag, str]]:
             typed=f"{mu_exact(observation.area_m2 or 0):.2f}",
             drawn=f"{mu_exact(observation.geometry_area_m2 or 0):.2f}",
             percent=f"{AREA_MISMATCH_RATIO * 100:g}",
+        ),
+        Flag.SITE_TOWNSHIP_MISMATCH: _(
+            "The township chosen (%(chosen)s) is not that of the site the record joined (%(site)s, set by "
+            "the record that opened it): one of them was probably picked wrong.",
+            chosen=observation.township.name_zh if observation.township else "—",
+            site=site_township.name_zh if site_township else "—",
         ),
     }
     return [(row.flag, explained[row.flag]) for row in sorted(observation.flag_rows, key=lambda r: r.flag)]

@@ -117,3 +117,23 @@ def test_the_review_queue_says_which_records_have_no_township(
     assert "data-no-township" in cards["unnamed"]
     assert "没有乡镇" in cards["unnamed"] or "No township" in cards["unnamed"]
     assert "data-no-township" not in cards["named"]
+
+
+def test_a_revisit_naming_another_township_than_its_sites_is_flagged_for_the_verifier(
+    api_as: Any, make_observation: Any, web_as: Any
+) -> None:
+    """Without township polygons nothing else tells a township picked wrong on a revisit; the site keeps
+    the township it was opened in, so a verifier is asked to look (and the record may be returned)."""
+    api = api_as("surveyor")
+    first = make_observation(api, township_code="500155001", observed_at="2026-06-01T08:00:00+08:00")
+    again = make_observation(api, township_code="500155005", observed_at="2026-06-08T08:00:00+08:00")
+    assert again["site_id"] == first["site_id"]
+    assert again["flags"] == ["site_township_mismatch"]
+    assert first["flags"] == []
+
+    page = web_as("verifier").get(f"/observations/{again['id']}").get_data(as_text=True)
+    assert "与发生点乡镇不符" in page and "合兴街道" in page and "梁山街道" in page
+
+    fixed = api.patch(f"/api/v1/observations/{again['id']}", json={"township_code": "500155001"})
+    assert fixed.status_code == 200, fixed.get_json()
+    assert fixed.get_json()["flags"] == []
