@@ -41,7 +41,7 @@ def seed_command() -> None:
             actor=None,
             username=username,
             password=password,
-            display_name="Administrator",
+            display_name="系统管理员",  # the UI speaks Chinese first: review queues, workbook covers
             role=Role.ADMIN,
             organization_code=org.code,
         )
