@@ -182,11 +182,21 @@ def observation_reviewed(params: dict[str, Any]) -> Composed:
     return Composed(subject, body, [[_("Open the record"), url(f"/observations/{params['id']}")]])
 
 
+def _bureau(params: dict[str, Any]) -> str:
+    """The exported bureau as a reader knows it: its name (notices stored before names were kept give
+    only its code), or the district."""
+    if params.get("bureau_name"):
+        return str(params["bureau_name"])
+    if params.get("bureau") == "district":
+        return _("the whole district")
+    return str(params["bureau"])
+
+
 def export_ready(params: dict[str, Any]) -> Composed:
     """A census workbook the reader asked for is ready to download."""
     subject = _(
         "[Export ready] %(bureau)s census workbook, %(rows)s rows",
-        bureau=params["bureau"],
+        bureau=_bureau(params),
         rows=params["rows"],
     )
     body = _(
@@ -256,7 +266,7 @@ def survey_unit_reminders(params: dict[str, Any]) -> Composed:
 
 def export_failed(params: dict[str, Any]) -> Composed:
     """A census workbook the reader asked for could not be made: say so, and how to try again."""
-    subject = _("[Export failed] %(bureau)s census workbook", bureau=params["bureau"])
+    subject = _("[Export failed] %(bureau)s census workbook", bureau=_bureau(params))
     if params.get("stopped"):
         reason = _(
             "It stopped %(count)s times before it was finished, perhaps for lack of memory: request it "

@@ -19,7 +19,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from app import policy
-from app.accounts.models import User
+from app.accounts.models import Organization, User
 from app.clock import local_zone
 from app.control.models import FollowUp
 from app.extensions import db
@@ -155,6 +155,12 @@ class _ExportOf:
     organization_id: int | None
 
 
+def _organization_name(organization_id: int | None) -> str | None:
+    """The exported bureau's name, as its notices name it (None: the district's census)."""
+    organization = db.session.get(Organization, organization_id) if organization_id is not None else None
+    return organization.name if organization is not None else None
+
+
 def notify_export_ready(
     *,
     requester_id: int,
@@ -175,7 +181,13 @@ def notify_export_ready(
     if not policy.may_read_export(requester, _ExportOf(organization_id)):
         return
     until = expires_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
-    params: dict[str, Any] = {"id": export_id, "bureau": bureau, "rows": rows, "until": until}
+    params: dict[str, Any] = {
+        "id": export_id,
+        "bureau": bureau,
+        "bureau_name": _organization_name(organization_id),
+        "rows": rows,
+        "until": until,
+    }
     data: dict[str, Any] = {"kind": "export_ready", "export_id": export_id, "rows": rows}
     key = f"export_ready:{export_id}"
     notify_message(requester, NotificationKind.EXPORT_READY, key, "export_ready", params, data)
@@ -192,7 +204,12 @@ def notify_export_failed(
         return
     if not policy.may_read_export(requester, _ExportOf(organization_id)):
         return
-    params: dict[str, Any] = {"id": export_id, "bureau": bureau, "stopped": stopped}
+    params: dict[str, Any] = {
+        "id": export_id,
+        "bureau": bureau,
+        "bureau_name": _organization_name(organization_id),
+        "stopped": stopped,
+    }
     data: dict[str, Any] = {"kind": "export_failed", "export_id": export_id}
     key = f"export_failed:{export_id}"
     notify_message(requester, NotificationKind.EXPORT_FAILED, key, "export_failed", params, data)
