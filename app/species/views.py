@@ -37,6 +37,16 @@ from app.species.schemas import (
 bp = Blueprint("species", __name__)
 
 
+def source_status_labels() -> dict[str, str]:
+    """A list row's status as its source gives it (ListMembership.status; species_lists/README.md)."""
+    return {
+        "confirmed": _("confirmed by the source"),
+        "corroborated": _("corroborated by other sources"),
+        "partly corroborated": _("partly corroborated by other sources"),
+        "unconfirmed": _("unconfirmed by the source"),
+    }
+
+
 def level_labels() -> dict[ListLevel, str]:
     return {
         ListLevel.NATIONAL: _("national"),
@@ -77,6 +87,7 @@ def list_detail(code: str) -> str:
         members=members,
         on=on,
         levels=level_labels(),
+        source_statuses=source_status_labels(),
         changes=district_lists.list_changes(species_list),
         categories=services.census_category_labels(),
         category_choices=_category_choices(species_list),

@@ -258,3 +258,14 @@ def test_a_new_species_page(web_as: Any) -> None:
         "/admin/species/new", data={"name_zh": "另一个", "name_sci": "Pomacea x", "like": "不存在"}
     )
     assert unknown_like.status_code == 422
+
+
+def test_an_unverified_rows_source_status_is_shown_in_the_readers_language(web_as: Any) -> None:
+    """The badge of an unverified row of the 567 list explained itself with the source's status as
+    stored ("unconfirmed", "partly corroborated"): English words on a Chinese page (found by
+    tests/test_crawl.py)."""
+    page = web_as("bureau_admin", "forestry").get("/admin/species-lists/moa-567").get_data(as_text=True)
+    assert 'title="unconfirmed"' not in page and 'title="partly corroborated"' not in page
+    assert 'title="来源未证实"' in page and 'title="仅部分得到其他来源佐证"' in page
+    english = web_as("bureau_admin", "forestry", locale="en").get("/admin/species-lists/moa-567")
+    assert 'title="unconfirmed by the source"' in english.get_data(as_text=True)
