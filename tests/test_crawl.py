@@ -4,21 +4,24 @@ it has: the safety net under the page-by-page tests of each area.
 Why: a record flagged `area_mismatch` once answered its page with a 500 (a dict of flag explanations
 lacked the flag), and no test caught it, for no test opened a page for a record in that state. Here the
 data is made through the API, as phones and desks make it (so it is what production holds): records in
-every review status, presence and absence, with every flag, photos and polygons; records of a surveyor
-since deactivated and of one since moved; control operations with pending, overdue, done (with efficacy
-against a check plot) and cancelled re-inspections; a campaign with units, a walked route and a plot;
-an export written and one given up; notifications in the inboxes.
+every review status, presence and absence, with every flag, photos and polygons, one returned and sent
+again, one of a species since retired; records of a surveyor since deactivated and of one since moved;
+control operations with pending, overdue, done (with efficacy against a check plot, and by an absence),
+reassigned and cancelled re-inspections; this year's campaign with units, a walked route, a plot and a
+record, and last year's; an export written and one given up; notifications of every kind.
 
-Then each role, signed in as a browser, starts at "/" and follows every same-origin link (`<a href>`)
-the pages show it. Every page must answer below 500, every link a role is shown must open for it (a
-link that answers 403 or 404 is one the page should not have shown), and no page may show a rendering
-slip: a template tag, "None" or an undefined value as text, an enum's Python name, or an English string
-of the message catalog left untranslated on a Chinese page. Admin and the surveyor crawl again in
-English.
+Then each role, signed in as a browser, starts at "/" (and the pages the app's scripts open) and follows
+every same-origin link (`<a href>`), redirect and GET form (its choices, from its widest scope). Every
+page must answer below 500; every link a role is shown must open for it (a link that answers 4xx, or
+sends a signed-in reader to sign in, is one the page should not have shown; the failure names the rule
+of tests/authorization/rules.py); and no page may show a rendering slip: a template tag, "None" or an
+undefined value as text, an enum's Python name, an organization's code where its name belongs, a
+catalog string left in English on a Chinese page or in Chinese on an English one, English words in a
+Chinese page's tooltip or placeholder. The surveyor and the admin read their pages again in English.
 
-Bounded: MAX_PAGES pages a role; lists beyond their second page are taken as one page (they render the
-same template with other rows). Files (GIS downloads, photos, workbooks) are fetched once per path and
-format, not parsed.
+Bounded: MAX_PAGES pages a role; VARIANTS URLs of one path with the same query arguments; PER_ROUTE
+pages of one route outside the admin's crawl; lists beyond their second page are one page. Files (GIS
+downloads, photos, workbooks) are fetched once per path and format, not parsed.
 """
 
 from __future__ import annotations
@@ -47,7 +50,10 @@ from app.exports import jobs as export_jobs
 from app.exports import runner as export_runner
 from app.exports.models import Export
 from app.extensions import db
+from app.notifications import reminders as follow_up_reminders
+from app.notifications.models import Notification, NotificationKind
 from app.species.models import Species
+from app.surveys import reminders as survey_reminders
 from tests.areas.shapes import square
 from tests.authorization.rules import RULES
 from tests.authorization.test_matrix import PARAMETER
@@ -141,6 +147,7 @@ def dataset(
     leaver = make_user("surveyor", display_name="周平")
     mover = make_user("surveyor", display_name="吴磊")
     farmer = make_user("surveyor", "agriculture", display_name="郑红")
+    colleague = make_user("surveyor", display_name="孙伟")
     db.session.commit()
     api = {role: api_as(user) for role, user in people.items()}
     field_api = api["surveyor"]
@@ -261,7 +268,7 @@ def dataset(
 
     # Control: a chemical treatment ten days ago (its 1-, 3- and 7-day re-inspections overdue, the first
     # done below, with efficacy against a check plot recorded before and after) and a hand collection
-    # today (its re-inspections ahead; one cancelled by the supervisor).
+    # today (its re-inspections ahead: one reassigned, one cancelled by the supervisor).
     check_lat = LAT + 0.02
     check = record("check_before", observed_at=_ago(11), latitude=check_lat, density_per_m2=18.0)
     chemical, _ = treat(field_api, method="chemical", days_ago=10, check_site_id=check["site_id"])
@@ -298,6 +305,11 @@ def dataset(
     hand, _ = treat(field_api, method="hand_collection", days_ago=0.02, baseline=rec["submitted"])
     _ok(
         api["supervisor"].patch(
+            f"/api/v1/follow-ups/{hand['follow_ups'][0]['id']}", json={"assignee_id": colleague.id}
+        )
+    )
+    _ok(
+        api["supervisor"].patch(
             f"/api/v1/follow-ups/{hand['follow_ups'][-1]['id']}",
             json={"status": "cancelled", "cancelled_reason": "田块已改种"},
         )
@@ -328,7 +340,11 @@ def dataset(
                         "assignee_id": people["surveyor"].id,
                         "due_on": (today + timedelta(days=3)).isoformat(),
                     },
-                    {"township_code": LIRANG},
+                    {  # overdue and not started: the day's reminders name it
+                        "township_code": LIRANG,
+                        "assignee_id": people["surveyor"].id,
+                        "due_on": (today - timedelta(days=2)).isoformat(),
+                    },
                     {"village_code": villages[1]},
                 ],
             },
@@ -408,6 +424,21 @@ def dataset(
         db.session.execute(sa.update(Export).values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
         db.session.commit()
     assert export_runner.claim_export("crawl-last") is None
+    # The day's reminders, as the scheduler sends them: overdue re-inspections, survey units due.
+    follow_up_reminders.queue_follow_up_reminders()
+    survey_reminders.queue_unit_reminders(today)
+    db.session.commit()
+    kinds = set(db.session.scalars(sa.select(Notification.kind).distinct()))
+    assert kinds >= {
+        NotificationKind.OBSERVATION_RETURNED,
+        NotificationKind.OBSERVATION_REJECTED,
+        NotificationKind.OBSERVATION_RESUBMITTED,
+        NotificationKind.FOLLOW_UP_ASSIGNED,
+        NotificationKind.FOLLOW_UP_REMINDERS,
+        NotificationKind.SURVEY_UNIT_REMINDERS,
+        NotificationKind.EXPORT_READY,
+        NotificationKind.EXPORT_FAILED,
+    }, kinds
     # A species retired from the registry (merged, or gone from the files) after it was recorded.
     retired = db.session.get(Species, species_id(RETIRED))
     assert retired is not None
