@@ -262,6 +262,16 @@ def dataset(
     review("by_leaver", "verified", None)
     _ok(admin.patch(f"/api/v1/users/{leaver.id}", json={"active": False}))
     _ok(admin.patch(f"/api/v1/users/{mover.id}", json={"organization": "agriculture"}))
+    # A township station under forestry (its staff act for it alone), with a record of its surveyor.
+    station = {
+        "code": "lp-station",
+        "name": "梁山街道林业站",
+        "kind": "township_station",
+        "parent": "forestry",
+    }
+    _ok(admin.post("/api/v1/organizations", json=station), 201)
+    ranger = make_user("surveyor", "lp-station", display_name="冯刚")
+    record("by_station", api_as(ranger), observed_at=_ago(2.5), latitude=LAT + 0.024)
     # Agriculture's own record, reviewed by an admin: another organization's, for forestry's readers.
     record("agriculture", api_as(farmer), observed_at=_ago(1), latitude=LAT + 0.016, township_code=LIRANG)
     review("agriculture", "verified", None, by="admin")
@@ -354,7 +364,7 @@ def dataset(
     start = datetime.now(UTC) - timedelta(hours=3)
     points = [
         {
-            "t": (start + timedelta(seconds=10 * i)).isoformat(),
+            "t": (start + timedelta(seconds=10 * i + (900 if i >= 15 else 0))).isoformat(),  # a pause
             "lat": LAT + i * 0.00003,
             "lon": LON + i * 0.00003,
             "accuracy_m": 5.0,
@@ -393,6 +403,26 @@ def dataset(
                         "records": [{"species_id": species_id(SNAIL), "density_per_m2": 4}],
                     },
                     {"number": 2, "size_m2": 1, "records": []},
+                ],
+            },
+        ),
+        201,
+    )
+    _ok(  # a circular plot, outside any campaign
+        field_api.post(
+            "/api/v1/plots",
+            json={
+                "client_uuid": str(uuid.uuid4()),
+                "site_id": rec["weed"]["site_id"],
+                "surveyed_at": _ago(0.2),
+                "shape": "circle",
+                "radius_m": 5,
+                "quadrats": [
+                    {
+                        "number": 1,
+                        "size_m2": 1,
+                        "records": [{"species_id": species_id(WEED), "cover_pct": 35}],
+                    }
                 ],
             },
         ),
