@@ -814,9 +814,40 @@ def test_every_page_each_role_reaches_renders(app: Flask, dataset: Dataset, web_
         if role in (Role.SURVEYOR, Role.ADMIN):
             user.locale = "en"
             db.session.commit()
-            problems += _problems(
-                app, f"{role.value} (English)", _in_english(app, web, visits), False, english, codes
-            )
-            counts.append(f"{role.value} again in English")
+            again = _in_english(app, web, visits)
+            problems += _problems(app, f"{role.value} (English)", again, False, english, codes)
+            counts.append(f"{role.value} {len(again)} pages again in English")
     print(f"crawled in {time.monotonic() - started:.1f} s:", "; ".join(counts))
     assert not problems, "\n".join(problems)
+
+
+def test_the_crawls_keys_and_forms() -> None:
+    """How the crawl names what it opened: lists past their second page are one, files once per format,
+    other sites and sign-out never; a GET form is sent with its defaults and each choice alone."""
+    assert _normalise("/observations?status=verified&page=2") == "/observations?page=2&status=verified"
+    assert _normalise("/observations?page=3&status=verified") == _normalise(
+        "/observations?status=verified&page=9"
+    )
+    assert (
+        _normalise("/api/v1/observations/download?format=kml&status=x")
+        == "/api/v1/observations/download?format=kml"
+    )
+    assert _normalise("https://example.org/x") is None and _normalise("/static/app.css") is None
+    assert _normalise("/sign-out") is None and _normalise("mailto:a@example.org") is None
+    page = Page()
+    page.feed(
+        '<form method="get" action="/follow-ups"><select name="scope"><option value="mine">我的</option>'
+        '<option value="all">全部</option></select><input type="checkbox" name="overdue" value="1">'
+        '<button>显示</button></form><form method="post" action="/x"><input name="y" value="1"></form>'
+        '<p>{{ slip }}</p><td>None</td><span title="unconfirmed"></span>'
+    )
+    [form] = page.forms
+    assert form.queries() == [
+        {"scope": "mine"},
+        {"scope": "mine"},
+        {"scope": "all"},
+        {"scope": "all"},
+        {"scope": "all", "overdue": "1"},
+    ]
+    found = slips(page, True, {}, re.compile("forestry"))
+    assert len(found) == 4, found  # the tag, None (as a value, and on a Chinese page), the title
