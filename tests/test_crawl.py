@@ -17,7 +17,9 @@ sends a signed-in reader to sign in, is one the page should not have shown; the 
 of tests/authorization/rules.py); and no page may show a rendering slip: a template tag, "None" or an
 undefined value as text, an enum's Python name, an organization's code where its name belongs, a
 catalog string left in English on a Chinese page or in Chinese on an English one, English words in a
-Chinese page's tooltip or placeholder. The surveyor and the admin read their pages again in English.
+Chinese page's tooltip or placeholder. The surveyor and the admin read their pages again in English;
+agriculture's bureau admin and a forestry station's supervisor crawl too (readers of another
+organization, where links to what is not theirs would show).
 
 Bounded: MAX_PAGES pages a role; VARIANTS URLs of one path with the same query arguments; PER_ROUTE
 pages of one route outside the admin's crawl; lists beyond their second page are one page. Files (GIS
@@ -817,6 +819,15 @@ def test_every_page_each_role_reaches_renders(app: Flask, dataset: Dataset, web_
             again = _in_english(app, web, visits)
             problems += _problems(app, f"{role.value} (English)", again, False, english, codes)
             counts.append(f"{role.value} {len(again)} pages again in English")
+    # Readers of another organization: agriculture's bureau admin (forestry's records, campaigns and
+    # re-inspections are not theirs to change) and the station's supervisor (a unit acts for itself only).
+    for role, organization in ((Role.BUREAU_ADMIN, "agriculture"), (Role.SUPERVISOR, "lp-station")):
+        web = web_as(role, organization)
+        visits = crawl(web, (*SCRIPTED, *dataset.scripted), per_route=PER_ROUTE)
+        pages = sum(v.page is not None for v in visits.values())
+        assert pages >= MIN_PAGES[role], f"{role.value} of {organization} reached only {pages} pages"
+        problems += _problems(app, f"{role.value} of {organization}", visits, True, english, codes)
+        counts.append(f"{role.value} of {organization} {pages} pages")
     print(f"crawled in {time.monotonic() - started:.1f} s:", "; ".join(counts))
     assert not problems, "\n".join(problems)
 
