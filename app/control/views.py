@@ -79,7 +79,9 @@ def new_operation() -> str:
 def _follow_up_filters(args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Filters from the page's query. Everyone sees their own; managers may see those of the
     organizations they act for (a bureau's units' too)."""
-    scope_all = policy.manages_follow_ups(current_user) and args.get("scope") == "all"
+    # A manager's list opens on the organization's (their work is everyone's re-inspections), a
+    # surveyor's on their own; "mine" narrows a manager's.
+    scope_all = policy.manages_follow_ups(current_user) and args.get("scope", "all") == "all"
     filters: dict[str, Any] = {}
     if args["status"] != "any":
         filters["status"] = FollowUpStatus(args["status"])
@@ -108,10 +110,10 @@ def _follow_up_filters(args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 @bp.route("/follow-ups")
 @login_required
 def follow_ups() -> str:
-    """My follow-ups (pending first, by due date); supervisors see their organization's (and its
-    units') with scope=all."""
+    """Follow-ups, pending first, by due date: a surveyor's own; a manager's organization's (and its
+    units'), or with scope=mine their own."""
     args, errors = pages.read(FollowUpPageArgs)
-    if not policy.manages_follow_ups(current_user) or args.get("scope") != "all":
+    if not policy.manages_follow_ups(current_user) or args.get("scope", "all") != "all":
         errors.pop("assignee_id", None)  # only a manager's wider list reads the assignee
     if errors:
         raise ServiceError(pages.describe(errors), errors)  # a 400 page naming the fields

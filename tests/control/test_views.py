@@ -42,6 +42,19 @@ def test_supervisors_see_their_organization_with_scope_all(
     assert f'href="/follow-ups/{forestry_op["follow_ups"][0]["id"]}"' not in html
 
 
+def test_a_supervisors_list_opens_on_the_organizations_and_mine_narrows_it(
+    web_as: Any, api_as: Any, treat: Any, make_user: Any
+) -> None:
+    """A supervisor's work is everyone's re-inspections: the list opens on them, not on an empty 我的."""
+    _surveyor, operation = _treated(api_as, treat, make_user, "forestry")
+    link = f'href="/follow-ups/{operation["follow_ups"][0]["id"]}"'
+    supervisor = web_as("supervisor", "forestry")
+    opened = supervisor.get("/follow-ups").get_data(as_text=True)
+    assert link in opened
+    assert '<option value="all" selected>' in opened
+    assert link not in supervisor.get("/follow-ups?scope=mine").get_data(as_text=True)
+
+
 def test_bad_list_filters_are_400_naming_the_field(web_as: Any) -> None:
     web = web_as("supervisor", locale="zh")
     for query, label in (
