@@ -119,12 +119,23 @@ def _filter_text(name: str, value: Any) -> str:
     return f"{FILTER_ZH.get(name, name)}：{shown}"
 
 
+def period_zh(first: date | None, last: date | None) -> str:
+    """统计时段 as the cover says it: both days, one open end said in words, or no limit at all."""
+    if first and last:
+        return f"{first.isoformat()}—{last.isoformat()}"
+    if first:
+        return f"{first.isoformat()} 起（不限截止日期）"
+    if last:
+        return f"截至 {last.isoformat()}（不限起始日期）"
+    return "全部记录（不限起止日期）"
+
+
 def cover_lines(
     *, bureau: str, kind: ExportKind, scope: Scope, generated_by: str, generated_at: datetime
 ) -> list[tuple[str, Any]]:
     district = get_district()
     district_name = f"{district.name}（{district.code}）" if district else "—"
-    period = "—".join(d.isoformat() if d else "…" for d in (scope.date_from, scope.date_to))
+    period = period_zh(scope.date_from, scope.date_to)
     filters = "；".join(_filter_text(k, v) for k, v in sorted(scope.filters.items())) or "无"
     kinds = {
         ExportKind.CENSUS: "外来入侵物种普查表",

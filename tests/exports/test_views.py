@@ -283,3 +283,22 @@ def test_the_chinese_exports_page_has_no_english(web_as: Any, role: str) -> None
     text = re.sub(r"<[^>]+>", " ", main)
     assert re.findall(r"[A-Za-z]{3,}", text.replace(".xlsx", "")) == []
     assert "普查" in text and "农业" in text  # the workbook kind and the bureau by their names
+
+
+def test_a_period_without_dates_is_said_in_words_on_the_page_and_the_cover(web_as: Any) -> None:
+    """Not …—… : the clerk reads whether the census has no limit, or only one end."""
+    from datetime import date
+
+    from app.exports.writing import period_zh
+
+    clerk = web_as("bureau_admin", "agriculture")
+    for first, last in ((None, None), ("2026-01-01", None), (None, "2026-03-31")):
+        assert clerk.post("/exports", data=_form(date_from=first, date_to=last)).status_code == 302
+    page = clerk.get("/exports").get_data(as_text=True)
+    assert "不限日期" in page and "2026-01-01 起" in page and "截至 2026-03-31" in page
+    assert "… – …" not in page
+
+    assert period_zh(None, None) == "全部记录（不限起止日期）"
+    assert period_zh(date(2026, 1, 1), None) == "2026-01-01 起（不限截止日期）"
+    assert period_zh(None, date(2026, 3, 31)) == "截至 2026-03-31（不限起始日期）"
+    assert period_zh(date(2026, 1, 1), date(2026, 3, 31)) == "2026-01-01—2026-03-31"
