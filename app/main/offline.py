@@ -77,6 +77,7 @@ SHELL_FILES = (
     "js/plot.js",
     "js/tiles.js",  # the offline map page lists and deletes saved tiles with no signal (docs/maps.md)
     "js/signed-out.js",  # signing out with no signal: the page shown until the sign-out reaches the server
+    "js/offline-page.js",  # the offline page offers the record form only when the phone keeps it
     "js/forget.js",
 )
 

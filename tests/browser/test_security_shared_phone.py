@@ -39,6 +39,24 @@ def test_signing_out_forgets_the_pages(phone: Any, field_user: Any) -> None:
     p.context.set_offline(True)
     p.goto("/")
     assert name not in p.page.content()
+    # The offline page does not offer the record form, forgotten too (it would only bring this page
+    # back): it says to sign in once there is a connection.
+    p.goto("/observations/new")
+    p.page.wait_for_selector("p[data-offline-cannot-record]:not([hidden])")
+    assert p.page.locator("a[data-offline-can-record]").is_hidden()
+    assert "登录" in p.page.locator("p[data-offline-cannot-record]").inner_text()
+
+
+def test_the_offline_page_offers_the_record_form_while_the_phone_keeps_it(
+    phone: Any, field_user: Any
+) -> None:
+    p, _name = _leave_pages_behind(phone, field_user)
+    p.context.set_offline(True)
+    p.goto("/sites/999999")  # never opened here
+    p.page.wait_for_selector("a[data-offline-can-record]:not([hidden])")
+    assert p.page.locator("p[data-offline-cannot-record]").is_hidden()
+    p.page.click("a[data-offline-can-record]")
+    p.page.wait_for_selector("form[data-kind]", state="attached")  # the record form, kept for no signal
 
 
 def test_a_session_that_ended_without_signing_out_leaves_no_pages_either(phone: Any, field_user: Any) -> None:
