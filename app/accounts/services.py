@@ -41,6 +41,7 @@ from app.audit.services import record_event
 from app.errors import (
     AuthenticationFailed,
     Conflict,
+    FieldErrors,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -48,6 +49,7 @@ from app.errors import (
 )
 from app.events import publish
 from app.extensions import db
+from app.messages import invalid_fields_message
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
 MIN_PASSWORD_LENGTH = 10
@@ -178,9 +180,19 @@ def create_user(
     organization = get_organization(organization_code)
     _check_may_grant(actor, role, organization)
     username = normalize_username(username)
+    # Both said at once: the admin corrects the form in one go.
+    errors: FieldErrors = {}
     if not USERNAME_RE.match(username):
-        raise InvalidInput.field("username", _("2–80 characters: letters, digits, dot, dash or underscore."))
-    _validate_password(password, username)
+        errors["username"] = [_("2–80 characters: letters, digits, dot, dash or underscore.")]
+    try:
+        _validate_password(password, username)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    if len(errors) > 1:
+        raise InvalidInput(invalid_fields_message(errors), errors)
+    if errors:
+        [(name, [message])] = errors.items()
+        raise InvalidInput.field(name, message)
     if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise Conflict(_("The username %(u)s is taken.", u=username), {"username": [_("Already taken.")]})
     user = User(

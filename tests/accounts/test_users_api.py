@@ -112,6 +112,16 @@ def test_invalid_user_fields_are_named(
     )
 
 
+def test_a_bad_username_and_a_bad_password_are_named_together(api_as: Any) -> None:
+    """One answer for the whole form: the admin corrects both at once, not one per try."""
+    response = api_as("admin").post(
+        "/api/v1/users", json=new_user(username="a b", password="short"), headers={"Accept-Language": "zh"}
+    )
+    assert response.status_code == 422
+    assert set(response.json["errors"]) == {"username", "password"}
+    assert "用户名" in response.json["message"] and "密码" in response.json["message"]
+
+
 def test_patch_needs_at_least_one_field(api_as: Any, make_user: Any) -> None:
     """Said in the reader's language, like every other refusal (docs/contract.md §6)."""
     admin = api_as("admin")
