@@ -451,6 +451,13 @@ def test_typed_coordinates_when_location_is_refused(phone: Any, field_user: Any)
     p.goto("/observations/new")
     _choose_species(p.page)
     p.page.wait_for_selector('form[data-gps="denied"]')
+    position = """document.querySelector('link[rel=modulepreload][href$="/js/position.js"]').href"""
+    read = p.page.evaluate(
+        f"import({position}).then((m) => ['107.8034, 30.6712', '30.6712, 107.8034', '120, 130']"
+        ".map((text) => m.parseCoordinates(text)))"
+    )
+    # Longitude first (as GIS software writes it) is read the right way round; nonsense is not read.
+    assert read == [[30.6712, 107.8034], [30.6712, 107.8034], None]
     p.page.fill("[data-typed-coordinates]", "北纬30度40分16.32秒 东经107度48分1.08秒")
     p.page.click("[data-use-typed]")
     p.page.wait_for_selector('form[data-gps="typed"]')

@@ -183,6 +183,8 @@ export function parseCoordinates(text) {
     values.push(value);
   }
   if (values.length !== 2) return null;
+  // "107.80, 30.67": longitude first, as GIS software writes it; a first value beyond ±90 is no latitude.
+  if (!swapped && Math.abs(values[0]) > 90 && Math.abs(values[1]) <= 90) swapped = true;
   const [lat, lon] = swapped ? [values[1], values[0]] : values;
   if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
   return [Math.round(lat * 1e7) / 1e7, Math.round(lon * 1e7) / 1e7];
