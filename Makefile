@@ -77,15 +77,21 @@ COVER := --cov --cov-report=
 # keep both cores busy until the longer one ends. JOBS=0 runs in one process (pdb, -s output in order).
 JOBS ?= 2
 XDIST := $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist worksteal)
+# pytest, with the compiled modules kept between runs in .pycache/ (gitignored) even where the environment sets
+# PYTHONDONTWRITEBYTECODE (this machine's does): else every process (each pass's controller and workers)
+# compiles app/ again and assertion-rewrites the tests and the packages of the pytest plugins (schemathesis,
+# hypothesis, faker, anyio, xdist: some 520 modules) at every start, 28 CPU-s a pass instead of 12
+# (docs/testing.md). A folder of the checkout's own: nothing is written into .venv.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/.pycache $(BIN)/pytest
 
 test: install $(CHROMIUM) $(SOFFICE) ## the whole suite on SQLite (with the coverage floor), and on PostgreSQL beside it when TEST_DATABASE_URL is set
-	@if [ -z "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest $(XDIST) $(COVER); exit; fi; \
+	@if [ -z "$$TEST_DATABASE_URL" ]; then $(PYTEST) $(XDIST) $(COVER); exit; fi; \
 	echo "== SQLite and PostgreSQL side by side ($(JOBS) workers each); logs in .test-logs/"; \
 	# Coverage is traced on the SQLite pass only: the same code runs on both, and tracing costs time. \
 	mkdir -p .test-logs; \
-	env -u TEST_DATABASE_URL COVERAGE_FILE=.test-logs/coverage.sqlite $(BIN)/pytest -p no:cacheprovider $(XDIST) \
+	env -u TEST_DATABASE_URL COVERAGE_FILE=.test-logs/coverage.sqlite $(PYTEST) -p no:cacheprovider $(XDIST) \
 		$(COVER) > .test-logs/sqlite.log 2>&1 & sqlite=$$!; \
-	$(BIN)/pytest -p no:cacheprovider $(XDIST) > .test-logs/postgresql.log 2>&1 & postgresql=$$!; \
+	$(PYTEST) -p no:cacheprovider $(XDIST) > .test-logs/postgresql.log 2>&1 & postgresql=$$!; \
 	wait $$sqlite; sqlite_rc=$$?; wait $$postgresql; postgresql_rc=$$?; \
 	echo "== SQLite"; tail -n 25 .test-logs/sqlite.log; echo "== PostgreSQL"; tail -n 25 .test-logs/postgresql.log; \
 	[ $$sqlite_rc -eq 0 ] && [ $$postgresql_rc -eq 0 ]
@@ -94,17 +100,17 @@ FAST := -p no:cacheprovider --ignore=tests/browser --ignore=tests/api/test_fuzz.
 	--ignore=tests/exports/test_import_limits.py
 
 test-fast: install ## the inner loop: SQLite only, no browser, no fuzzing, no memory-bound workbook runs, 2 workers (~2 min; docs/testing.md)
-	$(BIN)/pytest $(FAST) $(XDIST) $(ARGS)
+	$(PYTEST) $(FAST) $(XDIST) $(ARGS)
 
 coverage: install ## the fast suite under coverage: what app/ lines it misses, checked against the floor
-	$(BIN)/pytest $(FAST) $(XDIST) --cov --cov-report=term --cov-report=html:test-artifacts/coverage $(ARGS)
+	$(PYTEST) $(FAST) $(XDIST) --cov --cov-report=term --cov-report=html:test-artifacts/coverage $(ARGS)
 
 # The tests write their screenshots to test-artifacts/screenshots/ (gitignored); this refreshes the committed
 # ones: the browser tests that take screenshots, on SQLite, writing into docs/screenshots/.
 SCREENSHOT_TESTS = $(shell grep -l '\.screenshot' tests/browser/test_*.py)
 
 screenshots: install $(CHROMIUM) ## refresh docs/screenshots/ (the phone-size pages the README shows) from the browser tests
-	env -u TEST_DATABASE_URL IAS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -p no:cacheprovider -q $(SCREENSHOT_TESTS)
+	env -u TEST_DATABASE_URL IAS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PYTEST) -p no:cacheprovider -q $(SCREENSHOT_TESTS)
 
 bench: install ## docs/contract.md §5 budgets vs bare baselines, ~4 min a database (BENCH_DATABASE_URL: PostgreSQL too); bench/results/
 	$(BIN)/python bench/run.py $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
