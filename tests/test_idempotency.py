@@ -11,7 +11,6 @@ observations, control operations, plots and routes.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +28,7 @@ from app.surveys.models import Plot, Route
 from tests.control.fieldwork import visit
 from tests.surveys.routes_fixtures import campaign_for, route_body
 from tests.surveys.test_plots import plot_body
+from tests.together import waiting_on_a_lock
 
 __all__ = ["campaign_for"]  # the fixture, used by name
 
@@ -262,10 +262,9 @@ def test_a_try_in_flight_across_the_move_and_its_retry_make_one_record(
 ) -> None:
     """The first try signed in before the move is still being written when the phone, signed in again
     after it, sends the retry: the retry waits for it (the client_uuid's lock is the same in every
-    organization) and answers with its record. PostgreSQL: SQLite's one writer would hold the move
-    itself behind the first try."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        pytest.skip("SQLite serializes writers: the move waits for the try in flight")
+    organization) and answers with its record. SQLite has one writer: there the move itself waits for
+    the try in flight, so no retry can cross it, and the retry after the move finds the record."""
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
     surveyor = make_user("surveyor", "forestry")
     before_move, admin = api_as(surveyor), api_as("admin", "forestry")
     body = observation_payload()
@@ -278,26 +277,42 @@ def test_a_try_in_flight_across_the_move_and_its_retry_make_one_record(
 
     handlers = [hold_the_first, *events.handlers(ObservationRecorded)]
     monkeypatch.setitem(events._handlers, ObservationRecorded, handlers)
-    db.session.rollback()
+    moving = f"/api/v1/users/{surveyor.id}"  # read now: the threads have no app context to load it
+    db.session.rollback()  # the test holds no transaction (SQLite: no write lock) beside the requests
     answers: dict[str, Any] = {}
 
     def send(name: str, api: Any) -> None:
         answers[name] = api.post("/api/v1/observations", json=body)
 
+    def move() -> None:
+        answers["moved"] = admin.patch(moving, json={"organization": "agriculture"})
+
     first = threading.Thread(target=send, args=("first", before_move))
+    mover = threading.Thread(target=move)
     first.start()
     try:
         assert reached.wait(20), "the first try never reached its write"
-        moved = admin.patch(f"/api/v1/users/{surveyor.id}", json={"organization": "agriculture"})
-        assert moved.status_code == 200, moved.get_json()
-        retry = threading.Thread(target=send, args=("retry", api_as(surveyor)))
-        db.session.rollback()
-        retry.start()
-        time.sleep(0.5)  # the retry reaches its look-up (or waits before it) while the first is held
+        if sqlite:
+            mover.start()
+            mover.join(1)  # bounded: it must still be waiting for the first try's write lock
+            assert mover.is_alive(), "the move did not wait for the try in flight"
+        else:
+            move()
+            assert answers["moved"].status_code == 200, answers["moved"].get_json()
+            retry = threading.Thread(target=send, args=("retry", api_as(surveyor)))
+            db.session.rollback()
+            retry.start()
+            # The retry waits for the first try's client_uuid lock (the same in every organization).
+            assert waiting_on_a_lock(), "the retry did not wait for the try in flight"
     finally:
         release.set()
     first.join(30)
-    retry.join(30)
+    if sqlite:
+        mover.join(30)
+        assert answers["moved"].status_code == 200, answers["moved"].get_json()
+        send("retry", api_as(surveyor))
+    else:
+        retry.join(30)
     assert (answers["first"].status_code, answers["retry"].status_code) == (201, 200), [
         a.get_json() for a in answers.values()
     ]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+
+import sqlalchemy as sa
 
 from app.extensions import db
 
@@ -36,3 +39,22 @@ def at_once(*calls: Callable[[], Any]) -> list[Any]:
 def post_together(api: Any, path: str, bodies: list[dict[str, Any]]) -> list[Any]:
     """One POST of each body to `path`, all at once."""
     return at_once(*(lambda body=body: api.post(path, json=body) for body in bodies))
+
+
+def waiting_on_a_lock(timeout: float = 10) -> bool:
+    """PostgreSQL: whether, within `timeout` seconds, a session of this database waits on a lock (a
+    request held behind another's advisory or row lock): awaited, not slept for."""
+    until = time.monotonic() + timeout
+    with db.engine.connect() as connection:
+        while time.monotonic() < until:
+            waiting = connection.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+            connection.rollback()
+            if waiting:
+                return True
+            time.sleep(0.02)
+    return False
