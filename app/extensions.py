@@ -59,7 +59,8 @@ def schema_behind(current: set[str], heads: set[str]) -> bool:
 
 def require_current_schema() -> None:
     """Stop a command with one line (a ClickException) when the database's schema is not the migrations'
-    head: no tables yet, or code newer than the database. `flask db upgrade` mends both."""
+    head: no tables yet, or code newer than the database (`flask db upgrade` mends both), or a database
+    already upgraded by a newer version of the code (that version runs the command)."""
     # Its own connection, read-only (SQLite: a deferred BEGIN, so it waits for no writer), closed at once:
     # the command's unit of work starts afresh, and a long-running one (the scheduler) holds nothing.
     with db.engine.connect().execution_options(sqlite_deferred_begin=True) as connection:
@@ -69,7 +70,13 @@ def require_current_schema() -> None:
     where = db.engine.url.render_as_string(hide_password=True)
     if not current:
         raise click.ClickException(f"the database {where} has no tables yet: run `flask db upgrade` first")
+    at, needs = ", ".join(sorted(current)), ", ".join(sorted(heads))
+    if schema_behind(current, heads):
+        raise click.ClickException(
+            f"the database {where} is at migration {at} and this version needs {needs}: "
+            "run `flask db upgrade` first"
+        )
     raise click.ClickException(
-        f"the database {where} is at migration {', '.join(sorted(current))} and this version needs "
-        f"{', '.join(sorted(heads))}: run `flask db upgrade` first"
+        f"the database {where} is at migration {at}, which this version (at {needs}) does not know: "
+        "a newer version upgraded it; run the command with that version"
     )

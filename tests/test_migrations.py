@@ -292,3 +292,11 @@ def test_commands_refuse_a_database_the_migrations_have_not_brought_to_their_hea
 
     assert invoke("db", "upgrade").exit_code == 0
     assert invoke("species", "sync").exit_code == 0
+
+    # A newer version's migration, as after that version upgraded the database.
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dfeedf00d'"))
+    ahead = invoke("district", "load")
+    assert ahead.exit_code == 1
+    assert "is at migration f00dfeedf00d, which this version" in ahead.output
+    assert "a newer version upgraded it" in ahead.output
