@@ -13,7 +13,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -89,10 +89,15 @@ class CreateOnce(Generic[M]):
     model: type[M]
     organization_id: int
     client_uuid: uuid.UUID
-    payload: str
+    content: InitVar[dict[str, Any]]  # what was sent, loaded: its `fingerprint` with the sender is `payload`
     clash: Callable[[M], Exception]
-    sender_id: int | None = field(kw_only=True)  # who sent it (the fingerprint's); None: a workbook's row
+    sender_id: int | None = field(kw_only=True)  # who sent it; None: a workbook's row
+    payload: str = field(init=False)
     locked: bool = field(default=False, init=False)
+
+    def __post_init__(self, content: dict[str, Any]) -> None:
+        # One sender for both: the fingerprint's and the look-up's (a retry after a move, above).
+        self.payload = fingerprint(content, sender_id=self.sender_id)
 
     def lock(self, *also: str) -> None:
         """Take the PostgreSQL advisory lock of this client_uuid (of the model's table, in every

@@ -73,22 +73,26 @@ def schedule_follow_ups(
         if due_on in pending_days or (not_before is not None and due_on < not_before):
             continue
         pending_days.add(due_on)
-        db.session.add(
-            FollowUp(
-                site=operation.site,
-                control_operation=operation,
-                organization_id=operation.organization_id,
-                kind=FollowUpKind.SCHEDULED,
-                offset_days=days,
-                due_on=due_on,
-                assignee_id=owner.id,
-                supervisor_id=supervisor.id if supervisor else None,
-            )
-        )
+        db.session.add(_follow_up(operation, FollowUpKind.SCHEDULED, due_on, owner, supervisor))
     if operation.species.spring_check_md:
         spring = next_spring_check(performed_on, operation.species.spring_check_md)
         if not_before is None or spring >= not_before:
             _schedule_spring_check(operation, owner, supervisor, performed_on, spring)
+
+
+def _follow_up(
+    operation: ControlOperation, kind: FollowUpKind, due_on: date, owner: User, supervisor: User | None
+) -> FollowUp:
+    return FollowUp(
+        site=operation.site,
+        control_operation=operation,
+        organization_id=operation.organization_id,
+        kind=kind,
+        offset_days=(due_on - local_date(operation.performed_at)).days,
+        due_on=due_on,
+        assignee_id=owner.id,
+        supervisor_id=supervisor.id if supervisor else None,
+    )
 
 
 def _schedule_spring_check(
@@ -96,18 +100,7 @@ def _schedule_spring_check(
 ) -> None:
     pending = _pending_spring_check(operation)
     if pending is None:
-        db.session.add(
-            FollowUp(
-                site=operation.site,
-                control_operation=operation,
-                organization_id=operation.organization_id,
-                kind=FollowUpKind.NEXT_SPRING,
-                offset_days=(spring - performed_on).days,
-                due_on=spring,
-                assignee_id=owner.id,
-                supervisor_id=supervisor.id if supervisor else None,
-            )
-        )
+        db.session.add(_follow_up(operation, FollowUpKind.NEXT_SPRING, spring, owner, supervisor))
     elif pending.due_on < spring:
         # One next-spring check per site and species: the pending one now follows the latest
         # treatment, and falls no sooner than it allows.

@@ -21,7 +21,7 @@ from app.control.staff import assignee_or_error
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.geo.crs import CRS
-from app.idempotency import CreateOnce, fingerprint
+from app.idempotency import CreateOnce
 from app.messages import invalid_fields_message
 from app.observations.checks import check_polygon, polygon_area
 from app.observations.models import Observation, ReviewStatus
@@ -113,14 +113,7 @@ def create_control_operation(
     """
     owner = actor.organization_id if organization_id is None else organization_id
     sender = None if imported else actor.id
-    once = CreateOnce(
-        ControlOperation,
-        owner,
-        args["client_uuid"],
-        fingerprint(args, sender_id=sender),
-        _clash,
-        sender_id=sender,
-    )
+    once = CreateOnce(ControlOperation, owner, args["client_uuid"], args, _clash, sender_id=sender)
     earlier = once.earlier()
     if earlier is not None:
         return earlier, False

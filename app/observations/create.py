@@ -24,7 +24,7 @@ from app.errors import Conflict
 from app.events import publish
 from app.extensions import db
 from app.geo.crs import CRS, to_wgs84
-from app.idempotency import CreateOnce, fingerprint
+from app.idempotency import CreateOnce
 from app.observations.checks import check_record
 from app.observations.events import ObservationAdded, ObservationRecorded
 from app.observations.flags import closest_duplicate, duplicate_params, new_duplicate_candidates, update_flags
@@ -165,9 +165,7 @@ def create_observation(
     owner = actor.organization_id if organization_id is None else organization_id
     sender = None if imported else actor.id
     clash = _imported_clash if imported else _clash
-    once = CreateOnce(
-        Observation, owner, args["client_uuid"], fingerprint(args, sender_id=sender), clash, sender_id=sender
-    )
+    once = CreateOnce(Observation, owner, args["client_uuid"], args, clash, sender_id=sender)
     # PostgreSQL: this client_uuid's lock and the species' sites' (the placement's, app/sites/services.py)
     # in one round trip, before the look-up; no savepoint then (app/idempotency.py, `CreateOnce.lock`).
     once.lock(*([] if at_site is not None else [sites.species_lock(args["species_id"])]))

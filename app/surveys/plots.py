@@ -17,7 +17,7 @@ from app.clock import day_end, day_start, local_today
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.geo.crs import CRS
-from app.idempotency import CreateOnce, fingerprint
+from app.idempotency import CreateOnce
 from app.photos import services as photos
 from app.photos.models import Photo
 from app.sites.models import Site
@@ -82,14 +82,7 @@ def create_plot(*, actor: User, args: dict[str, Any]) -> tuple[Plot, bool]:
     was used for different content. Any signed-in person may lay a plot at any site of the district
     (sites are the one shared census's, docs/surveys.md); the plot is the surveyor's organization's.
     """
-    once = CreateOnce(
-        Plot,
-        actor.organization_id,
-        args["client_uuid"],
-        fingerprint(args, sender_id=actor.id),
-        _clash,
-        sender_id=actor.id,
-    )
+    once = CreateOnce(Plot, actor.organization_id, args["client_uuid"], args, _clash, sender_id=actor.id)
     earlier = once.earlier()
     if earlier is not None:
         return earlier, False

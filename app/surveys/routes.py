@@ -22,7 +22,7 @@ from app.clock import CLOCK_SKEW, EARLIEST
 from app.errors import Conflict, FieldErrors, InvalidInput, NotFound, PermissionDenied
 from app.extensions import db
 from app.geo.crs import CRS
-from app.idempotency import CreateOnce, fingerprint
+from app.idempotency import CreateOnce
 from app.messages import invalid_fields_message
 from app.observations.models import Observation
 from app.surveys.campaign_queries import takes_part
@@ -107,14 +107,7 @@ def create_route(*, actor: User, args: dict[str, Any]) -> tuple[Route, bool]:
     sent = dict(args)
     if args.get("pauses") is not None:  # the fingerprint is of plain JSON: the pauses' times as text
         sent["pauses"] = [{k: utc_text(v) for k, v in pause.items()} for pause in args["pauses"]]
-    once = CreateOnce(
-        Route,
-        actor.organization_id,
-        args["client_uuid"],
-        fingerprint(sent, sender_id=actor.id),
-        _clash,
-        sender_id=actor.id,
-    )
+    once = CreateOnce(Route, actor.organization_id, args["client_uuid"], sent, _clash, sender_id=actor.id)
     earlier = once.earlier()
     if earlier is not None:
         return earlier, False
