@@ -200,6 +200,16 @@ def _committing_session(app: Flask) -> Iterator[Any]:
 
 
 @pytest.fixture
+def storage_dir(app: Flask, tmp_path: Path) -> Iterator[Path]:
+    """Photos and workbooks stored in a folder of the test's own, not the app's; its path. Modules that
+    store files use it for every test: `pytestmark = pytest.mark.usefixtures("storage_dir")`."""
+    saved = app.config["IAS_STORAGE_DIR"]
+    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
+    yield tmp_path / "storage"
+    app.config["IAS_STORAGE_DIR"] = saved
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -35,7 +35,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
@@ -64,6 +63,8 @@ from tests.factories import make_campaign
 from tests.geo.synthetic import EAST, WEST, feature, geojson, village_grid
 from tests.photos.test_photos_api import phone_jpeg
 
+pytestmark = pytest.mark.usefixtures("storage_dir")  # photos and workbooks in a folder of the test's own
+
 LAT, LON = PADDY
 MAX_PAGES = 400  # pages (HTML) a role; files come on top, once per path and format
 VARIANTS = 6  # URLs a role of one path with the same query arguments (other values)
@@ -82,14 +83,6 @@ WEED = "alternanthera-philoxeroides"  # 喜旱莲子草
 RETIRED = "ageratum-conyzoides"  # 藿香蓟, retired after it was recorded
 LIANGSHAN = "500155001"  # 梁山街道 (the paddy's township)
 LIRANG = "500155102"  # 礼让镇
-
-
-@pytest.fixture(autouse=True)
-def storage_dir(app: Flask, tmp_path: Path) -> Any:
-    saved = app.config["IAS_STORAGE_DIR"]
-    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
-    yield
-    app.config["IAS_STORAGE_DIR"] = saved
 
 
 # ---------------------------------------------------------------------------------------------
@@ -759,6 +752,7 @@ def _problems(
     english: dict[str, str],
     codes: re.Pattern[str],
 ) -> list[str]:
+
     problems = []
     for visit in visits.values():
         where = f"{who}: {visit.url} (linked from {visit.source})"

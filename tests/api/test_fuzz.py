@@ -39,10 +39,9 @@ import io
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -69,6 +68,8 @@ from app.species.models import SpeciesList
 from tests.conftest import SPECIES_IDS
 from tests.factories import PASSWORD
 from tests.photos.images import encode, photo
+
+pytestmark = pytest.mark.usefixtures("storage_dir")  # photos and workbooks in a folder of the test's own
 
 ROLES = ["surveyor", "verifier", "supervisor", "bureau_admin", "admin"]
 # Generated requests per operation and role (46 operations × 5 roles): the bulk of the runtime.
@@ -158,14 +159,6 @@ def _census_workbook() -> bytes:
         generated_by="fuzz",
     )
     return buffer.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def storage_dir(app: Flask, tmp_path: Path) -> Iterator[None]:
-    saved = app.config["IAS_STORAGE_DIR"]
-    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
-    yield
-    app.config["IAS_STORAGE_DIR"] = saved
 
 
 @pytest.fixture
@@ -399,6 +392,7 @@ def test_boundaries_as_admin(case: Any, caller: Any) -> None:
 def test_text_no_database_can_store_is_a_422_naming_the_field(
     api_as: Any, make_observation: Any, text: str
 ) -> None:
+
     api = api_as("surveyor")
     record = make_observation(api)
     body = json.dumps({"notes": "复查", "place_name": text})  # escapes the surrogate as JSON does

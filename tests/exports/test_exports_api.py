@@ -19,15 +19,10 @@ from app.exports import services
 from app.exports.models import Export
 from app.extensions import db
 
-pytestmark = pytest.mark.real_commits  # the job writes progress on its own connection
-
-
-@pytest.fixture(autouse=True)
-def storage_dir(app: Flask, tmp_path: Path) -> Any:
-    saved = app.config["IAS_STORAGE_DIR"]
-    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
-    yield
-    app.config["IAS_STORAGE_DIR"] = saved
+pytestmark = [
+    pytest.mark.real_commits,
+    pytest.mark.usefixtures("storage_dir"),
+]  # the job writes progress on its own connection
 
 
 @pytest.fixture

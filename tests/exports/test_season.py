@@ -30,20 +30,15 @@ from app.exports import jobs as export_jobs
 from app.extensions import db
 from tests.conftest import PADDY
 
-pytestmark = pytest.mark.real_commits  # the export job writes progress on its own connection
+pytestmark = [
+    pytest.mark.real_commits,
+    pytest.mark.usefixtures("storage_dir"),
+]  # the export job writes progress on its own connection
 
 MU = 666.67  # m² per 亩, as the workbook converts
 SNAIL = "pomacea-canaliculata"  # 福寿螺
 WEED = "alternanthera-philoxeroides"  # 喜旱莲子草, handled by both bureaus
 T1, T2, T3 = "500155001", "500155002", "500155003"
-
-
-@pytest.fixture(autouse=True)
-def storage_dir(app: Flask, tmp_path: Path) -> Any:
-    saved = app.config["IAS_STORAGE_DIR"]
-    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
-    yield
-    app.config["IAS_STORAGE_DIR"] = saved
 
 
 def _at(location: int) -> tuple[float, float]:

@@ -22,13 +22,7 @@ from app.observations.models import Observation, ObservationFlag
 from app.sites.models import Site
 from tests.conftest import PADDY
 
-
-@pytest.fixture(autouse=True)
-def storage_dir(app: Flask, tmp_path: Path) -> Any:
-    saved = app.config["IAS_STORAGE_DIR"]
-    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
-    yield tmp_path / "storage"
-    app.config["IAS_STORAGE_DIR"] = saved
+pytestmark = pytest.mark.usefixtures("storage_dir")  # photos and workbooks in a folder of the test's own
 
 
 def _exports() -> list[Export]:
@@ -217,6 +211,7 @@ def test_a_workbook_over_the_row_limit_is_refused_on_the_page(
     make_user: Any,
     make_observation: Any,
 ) -> None:
+
     surveyor = api_as(make_user("surveyor", "agriculture"))
     make_observation(surveyor)
     make_observation(surveyor, latitude=PADDY[0] + 0.01)

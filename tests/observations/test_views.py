@@ -313,14 +313,6 @@ def test_service_rules_show_next_to_the_form(api_as: Any, make_observation: Any,
 # One record
 
 
-@pytest.fixture
-def storage_dir(app: Flask, tmp_path: Path) -> Iterator[Path]:
-    original = app.config["IAS_STORAGE_DIR"]
-    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
-    yield tmp_path / "storage"
-    app.config["IAS_STORAGE_DIR"] = original
-
-
 def _url(app: Flask, endpoint: str, **values: Any) -> str:
     with app.test_request_context():
         return url_for(endpoint, **values)

@@ -14,7 +14,9 @@ from flask import Flask
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from tests.photos.test_photos_api import _stored_files, _upload, phone_jpeg, storage_dir  # noqa: F401
+from tests.photos.test_photos_api import _stored_files, _upload, phone_jpeg
+
+pytestmark = pytest.mark.usefixtures("storage_dir")  # photos and workbooks in a folder of the test's own
 
 
 def _multipart(name: str, data: bytes, filename: str, **fields: str) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from PIL import Image  # noqa: TID251 -- tests build their own images
 from app import uow
 from tests.conftest import PADDY
 
+pytestmark = pytest.mark.usefixtures("storage_dir")  # photos and workbooks in a folder of the test's own
+
 LAT, LON = PADDY
 
 
@@ -58,14 +60,6 @@ def _upload(api: Any, observation_id: int, data: bytes, name: str = "IMG_0001.jp
 def _stored_files(app: Flask) -> list[Path]:
     root = Path(app.config["IAS_STORAGE_DIR"])
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-@pytest.fixture(autouse=True)
-def storage_dir(app: Flask, tmp_path: Path) -> Any:
-    original = app.config["IAS_STORAGE_DIR"]
-    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
-    yield tmp_path / "storage"
-    app.config["IAS_STORAGE_DIR"] = original
 
 
 def test_phone_photo_is_stored_with_derivatives_and_exif(api_as: Any, make_observation: Any) -> None:

@@ -8,12 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from app.photos import jobs
 from app.photos.services import storage
 from app.storage import new_key
-from tests.photos.test_photos_api import _stored_files, _upload, phone_jpeg, storage_dir  # noqa: F401
+from tests.photos.test_photos_api import _stored_files, _upload, phone_jpeg
+
+pytestmark = pytest.mark.usefixtures("storage_dir")  # photos and workbooks in a folder of the test's own
 
 TWO_DAYS = 2 * 24 * 3600
 

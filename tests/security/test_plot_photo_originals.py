@@ -7,23 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from flask import Flask
 
 from app.accounts.models import Organization, OrganizationKind
 from app.audit.models import AuditLog
 from app.extensions import db
 from tests.photos.test_photos_api import LAT, LON, phone_jpeg
 from tests.surveys.test_plots import _upload, plot_body
-
-
-@pytest.fixture
-def storage_dir(app: Flask, tmp_path: Path) -> Any:
-    original = app.config["IAS_STORAGE_DIR"]
-    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
-    yield tmp_path / "storage"
-    app.config["IAS_STORAGE_DIR"] = original
 
 
 def _org(code: str) -> Organization:

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 from PIL import Image  # noqa: TID251 -- tests build their own images
 from sqlalchemy.exc import IntegrityError
 
@@ -510,14 +509,6 @@ def test_only_its_surveyor_edits_and_not_after_the_campaign(
 
 # ---------------------------------------------------------------------------------------------
 # Photos
-
-
-@pytest.fixture
-def storage_dir(app: Flask, tmp_path: Path) -> Any:
-    original = app.config["IAS_STORAGE_DIR"]
-    app.config["IAS_STORAGE_DIR"] = str(tmp_path / "storage")
-    yield tmp_path / "storage"
-    app.config["IAS_STORAGE_DIR"] = original
 
 
 def _jpeg(colour: tuple[int, int, int] = (40, 160, 60)) -> bytes:
